@@ -1,0 +1,2 @@
+export { KilnError, formatLocation } from './errors.js';
+export type { SourceLocation } from './errors.js';
