@@ -1,0 +1,68 @@
+// The `kiln` command line: the only part of Kiln that prints.
+
+import { readFileSync } from 'node:fs';
+import { KilnError } from '../errors.js';
+import { debugCommand } from './debug.js';
+import { USAGE, UsageError } from './usage.js';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readStdin(): Promise<Uint8Array>;
+}
+
+export const processIo: CliIo = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  },
+};
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  debug: debugCommand,
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Run one kiln invocation; resolves to the process exit code. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [verb, ...args] = argv;
+  try {
+    if (verb === undefined || verb === '-h' || verb === '--help' || verb === 'help') {
+      io.stdout(USAGE);
+      return verb === undefined ? 2 : 0;
+    }
+    if (verb === '--version') {
+      io.stdout(`kiln ${version()}\n`);
+      return 0;
+    }
+    const command = COMMANDS[verb];
+    if (!command) throw new UsageError(`unknown command: ${verb}`);
+    return await command(args, io);
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    io.stderr(`kiln: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (err instanceof KilnError) {
+    io.stderr(`error: ${err.message}\n`);
+    return 1;
+  }
+  // A bug in Kiln, not in the user's input: say so; the stack only on request.
+  const detail = err instanceof Error ? (process.env.KILN_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
+  io.stderr(`kiln: internal error: ${detail}${process.env.KILN_DEBUG ? '' : ' (set KILN_DEBUG=1 for details)'}\n`);
+  return 1;
+}
