@@ -1,2 +1,6 @@
+// @kiln/core's library surface. Nothing here prints; the CLI in cli/ is the only place that does.
 export { KilnError, formatLocation } from './errors.js';
 export type { SourceLocation } from './errors.js';
+
+export * from './dockerfile/index.js';
+export * from './reference/index.js';

@@ -48,23 +48,17 @@ function countLines(bytes: Uint8Array, upTo: number): number {
   return line;
 }
 
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
 function firstInvalidUtf8(bytes: Uint8Array): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  // Binary search on the longest valid prefix (prefix validity is monotonic, modulo a cut
-  // sequence at the end, which a 4-byte margin absorbs).
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    try {
-      decoder.decode(bytes.subarray(0, mid), { stream: true });
-      decoder.decode();
-      lo = mid;
-    } catch {
-      hi = mid - 1;
-    }
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const length = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (length === 0) return i;
+    // Continuation bytes only; the TextDecoder already refused the stricter cases (overlongs, surrogates).
+    for (let k = 1; k < length; k++) if (((bytes[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+    i += length;
   }
-  return Math.max(0, lo - 3);
+  return bytes.length;
 }
 
 class Parser {

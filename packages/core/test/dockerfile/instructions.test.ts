@@ -1,0 +1,136 @@
+import { parseDockerfile } from '../../src/dockerfile/parser.js';
+import { toStages, type Instruction } from '../../src/dockerfile/instructions.js';
+import { DockerfileError } from '../../src/dockerfile/errors.js';
+
+const plan = (text: string) => toStages(parseDockerfile(text, { file: 'app/Dockerfile' }));
+const only = (text: string): Instruction => plan(`FROM scratch\n${text}\n`).stages[0]!.instructions[0]!;
+const failure = (text: string): string => {
+  try {
+    plan(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(DockerfileError);
+    return (err as Error).message;
+  }
+  throw new Error(`expected ${JSON.stringify(text)} to fail`);
+};
+
+describe('typed instructions', () => {
+  it('groups stages, keeps meta ARGs and lower-cases stage names', () => {
+    const p = plan('ARG V=1\nFROM --platform=linux/amd64 alpine:${V} AS Build\nRUN make\nFROM scratch\nCOPY --from=build /out /\n');
+    expect(p.metaArgs.map((a) => a.args)).toEqual([[{ key: 'V', value: '1' }]]);
+    expect(p.stages.map((s) => [s.index, s.name, s.from.image, s.from.platform])).toEqual([
+      [0, 'build', 'alpine:${V}', 'linux/amd64'],
+      [1, undefined, 'scratch', undefined],
+    ]);
+    expect(p.stages[1]!.instructions[0]).toMatchObject({ kind: 'COPY', from: 'build', sources: ['/out'], dest: '/', line: 5 });
+  });
+
+  it('ENV and LABEL in both forms', () => {
+    expect(only('ENV A=1 B="two words"')).toMatchObject({ env: [{ key: 'A', value: '1' }, { key: 'B', value: '"two words"' }] });
+    expect(only('ENV PATH /usr/bin:/bin')).toMatchObject({ env: [{ key: 'PATH', value: '/usr/bin:/bin' }] });
+    expect(only('LABEL a=b c=d')).toMatchObject({ kind: 'LABEL', labels: [{ key: 'a', value: 'b' }, { key: 'c', value: 'd' }] });
+  });
+
+  it('ARG with and without default', () => {
+    expect(only('ARG A B=2 C=')).toMatchObject({ args: [{ key: 'A' }, { key: 'B', value: '2' }, { key: 'C', value: '' }] });
+  });
+
+  it('shell form and exec form', () => {
+    expect(only('CMD echo  hi')).toMatchObject({ kind: 'CMD', command: ['echo  hi'], prependShell: true });
+    expect(only('ENTRYPOINT ["/bin/app", "-x"]')).toMatchObject({ command: ['/bin/app', '-x'], prependShell: false });
+    expect(only('CMD []')).toMatchObject({ command: [], prependShell: false });
+    expect(only('SHELL ["/bin/bash", "-c"]')).toMatchObject({ shell: ['/bin/bash', '-c'] });
+    expect(only('RUN --mount=type=cache,target=/c --network=none make')).toMatchObject({
+      kind: 'RUN', command: ['make'], mounts: ['type=cache,target=/c'], network: 'none',
+    });
+  });
+
+  it('COPY and ADD flags and heredoc sources', () => {
+    expect(only('COPY --chown=app:app --chmod=755 --link a b* /dst/')).toMatchObject({
+      kind: 'COPY', sources: ['a', 'b*'], dest: '/dst/', chown: 'app:app', chmod: '755', link: true,
+    });
+    expect(only('ADD --checksum=sha256:abc https://x/y.tgz /y')).toMatchObject({ kind: 'ADD', checksum: 'sha256:abc' });
+    expect(only('COPY ["a b", "/c d/"]')).toMatchObject({ sources: ['a b'], dest: '/c d/' });
+    const copy = only('COPY <<-A <<"B" f /d\n\tone\nA\ntwo $X\nB');
+    expect(copy).toMatchObject({
+      sources: ['f'],
+      inlineSources: [
+        { name: 'A', data: 'one\n', expand: true },
+        { name: 'B', data: 'two $X\n', expand: false },
+      ],
+    });
+  });
+
+  it('RUN heredoc files', () => {
+    expect(only('RUN <<EOF\necho hi\nEOF')).toMatchObject({ files: [{ name: 'EOF', data: 'echo hi\n', chomp: false }] });
+  });
+
+  it('HEALTHCHECK with durations in nanoseconds', () => {
+    expect(only('HEALTHCHECK --interval=1m30s --timeout=500ms --retries=3 CMD curl -f localhost')).toMatchObject({
+      health: { test: ['CMD-SHELL', 'curl -f localhost'], interval: 90e9, timeout: 500e6, retries: 3 },
+    });
+    expect(only('HEALTHCHECK CMD ["check"]')).toMatchObject({ health: { test: ['CMD', 'check'] } });
+    expect(only('HEALTHCHECK NONE')).toMatchObject({ health: { test: ['NONE'] } });
+  });
+
+  it('ONBUILD keeps the trigger expression and types it', () => {
+    const onbuild = only('ONBUILD   COPY . /app');
+    expect(onbuild).toMatchObject({ kind: 'ONBUILD', expression: 'COPY . /app', trigger: { kind: 'COPY', dest: '/app' } });
+  });
+
+  it('case-insensitive keywords', () => {
+    expect(plan('from scratch\nworkdir /x\n').stages[0]!.instructions[0]).toMatchObject({ kind: 'WORKDIR', path: '/x' });
+  });
+
+  it('other instructions', () => {
+    expect(only('EXPOSE 80 443/udp')).toMatchObject({ ports: ['80', '443/udp'] });
+    expect(only('VOLUME ["/a", "/b"]')).toMatchObject({ volumes: ['/a', '/b'] });
+    expect(only('USER app:app')).toMatchObject({ user: 'app:app' });
+    expect(only('STOPSIGNAL SIGKILL')).toMatchObject({ signal: 'SIGKILL' });
+    expect(only('MAINTAINER me <me@x>')).toMatchObject({ maintainer: 'me <me@x>' });
+  });
+});
+
+describe("instruction errors are BuildKit's, with file:line and the instruction", () => {
+  it.each([
+    ['FROM scratch\nFOO bar', /^app\/Dockerfile:2: unknown instruction: FOO \(in: FOO bar\)$/],
+    ['FROM scratch\nCOPPY a b', /unknown instruction: COPPY \(did you mean copy\?\)/],
+    ['FROM scratch\nENV PATH', /^app\/Dockerfile:2: ENV must have two arguments/],
+    ['FROM scratch\nLABEL onlykey', /^app\/Dockerfile:2: LABEL must have two arguments/],
+    ['FROM scratch\nENV a=1 b', /can't find = in "b"/],
+    ['COPY a b', /^app\/Dockerfile:1: no build stage in current context/],
+    ['ARG X', /has no FROM instruction/],
+    ['FROM scratch\nCOPY --fro=x a b', /^app\/Dockerfile:2: unknown flag: --fro \(did you mean --from\?\)/],
+    ['FROM scratch\nWORKDIR --x=1 /a', /unknown flag: --x \(WORKDIR takes no flags\)/],
+    ['FROM scratch\nCOPY --from a b', /missing a value on flag: --from/],
+    ['FROM scratch\nCOPY --link=maybe a b', /expecting boolean value for flag --link, not: maybe/],
+    ['FROM scratch\nCOPY --from=a --from=b a b', /duplicate flag specified: --from/],
+    ['FROM scratch\nONBUILD FROM x', /FROM isn't allowed as an ONBUILD trigger/],
+    ['FROM scratch\nONBUILD ONBUILD RUN x', /Chaining ONBUILD/],
+    ['FROM scratch\nONBUILD', /ONBUILD requires at least one argument/],
+    ['FROM scratch\nCOPY onlyone', /COPY requires at least two arguments/],
+    ['FROM scratch\nCOPY a <<EOF\nx\nEOF', /COPY cannot accept a heredoc as a destination/],
+    ['FROM scratch\nSHELL /bin/bash -c', /SHELL requires the arguments to be in JSON form/],
+    ['FROM scratch\nCMD ["a", \'b\']', /CMD looks like exec form but is not valid JSON/],
+    ['FROM scratch\nENTRYPOINT ["a"', /ENTRYPOINT looks like exec form but is not valid JSON/],
+    ['FROM scratch\nHEALTHCHECK CONNECT x', /Unknown type "CONNECT" in HEALTHCHECK \(try CMD\)/],
+    ['FROM scratch\nHEALTHCHECK NONE x', /HEALTHCHECK NONE takes no arguments/],
+    ['FROM scratch\nHEALTHCHECK --interval=1x CMD a', /unknown unit "x"/],
+    ['FROM scratch\nHEALTHCHECK --interval=10us CMD a', /cannot be less than 1ms/],
+    ['FROM scratch\nHEALTHCHECK --retries=-1 CMD a', /--retries cannot be negative/],
+    ['FROM scratch\nWORKDIR', /WORKDIR requires exactly one argument/],
+    ['FROM scratch\nEXPOSE', /EXPOSE requires at least one argument/],
+    ['FROM scratch\nVOLUME [""]', /VOLUME specified can not be an empty string/],
+    ['FROM scratch\nARG =x', /ARG names can not be blank/],
+    ['FROM a b', /FROM requires either one or three arguments/],
+    ['FROM a AS 1x', /invalid name for build stage: "1x"/],
+    ['FROM a AS x\nFROM b AS X', /^app\/Dockerfile:2: duplicate stage name "x" \(already used at line 1\)/],
+    ['FROM scratch\nCMD ["a", 1]', /^app\/Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only/],
+  ])('%j', (text, message) => {
+    expect(failure(text)).toMatch(message);
+  });
+
+  it('RUN [ "$X" = y ] stays a shell test, not an exec-form error', () => {
+    expect(only('RUN [ "$X" = y ]')).toMatchObject({ command: ['[ "$X" = y ]'], prependShell: true });
+  });
+});
