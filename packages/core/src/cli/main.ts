@@ -2,7 +2,9 @@
 
 import { readFileSync } from 'node:fs';
 import { KilnError } from '../errors.js';
+import { buildCommand } from './build.js';
 import { debugCommand } from './debug.js';
+import { loadCommand } from './load.js';
 import { USAGE, UsageError } from './usage.js';
 
 export interface CliIo {
@@ -24,7 +26,9 @@ export const processIo: CliIo = {
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  build: buildCommand,
   debug: debugCommand,
+  load: loadCommand,
 };
 
 function version(): string {

@@ -4,10 +4,24 @@ export class UsageError extends Error {}
 export const USAGE = `Usage: kiln <command> [options]
 
 Commands:
+  build [options] CONTEXT Build an image from a Dockerfile (no daemon)
+      -f, --file FILE          Dockerfile (default CONTEXT/Dockerfile; - reads stdin)
+      -t, --tag NAME:TAG       Tag the image in the store (repeatable)
+      --build-arg K=V          Set a build-time variable (repeatable)
+      --target STAGE           Build up to this stage
+      --label K=V              Add a label to the image (repeatable)
+      --no-cache               Do not use the build cache
+      --platform OS/ARCH       Target platform (default: this machine)
+      -o, --output SPEC        type=oci,dest=DIR or type=docker,dest=FILE.tar
+      --iidfile FILE           Write the image ID to FILE
+      --metadata-file FILE     Write digests, tags and per-step cache hits as JSON
+      --progress auto|plain|quiet
+  load -i FILE.tar        Import a docker save archive into the store
   debug parse [-f] FILE   Parse a Dockerfile and print BuildKit's AST dump
                           (--no-check: skip instruction checks, like BuildKit's dumper)
 
 Global options:
+  --store DIR             Kiln store (default: $KILN_STORE or ~/.cache/kiln/store)
   -h, --help              Show this help
   --version               Print the version
 

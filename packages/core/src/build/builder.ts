@@ -1,0 +1,554 @@
+// The build: Dockerfile + context -> image in the store. Stages run as soon as the stages they
+// depend on are done (independent stages in parallel); each step's cache key chains its
+// parent's key with exactly what the step depends on, so a changed step rebuilds itself and
+// every step after it, and nothing else.
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { posix, relative, resolve } from 'node:path';
+import { KilnError } from '../errors.js';
+import { parseDockerfile } from '../dockerfile/parser.js';
+import { toStages, typeInstruction, type Instruction, type Stage, type DockerfilePlan } from '../dockerfile/instructions.js';
+import { DockerfileError } from '../dockerfile/errors.js';
+import type { EscapeToken } from '../dockerfile/shell.js';
+import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
+import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
+import { extractArchive, writeLayer, type LayerEntry } from '../layer/index.js';
+import { manifestFor, hostPlatform, parsePlatform } from '../oci/image.js';
+import { MediaTypes } from '../oci/media-types.js';
+import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
+import type { ContentStore, LayerRecord } from '../store/types.js';
+import { formatReference, parseReference } from '../reference/index.js';
+import { ArgScope, Expander, PROXY_ARGS, platformArgs, setEnv } from './scope.js';
+import { ImageResolver } from './images.js';
+import { RootfsView, resolveOwner } from './rootfs.js';
+import { parseChmod, planCopy, treeFromEntries, type FetchedSource, type SourceTree } from './copy.js';
+import { checkCycles, findTarget, lookupStage, stageLabel } from './stage-graph.js';
+import { downloadSource } from './download.js';
+import type { BuildEvent, BuildOptions, BuildResult, StepReport } from './types.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+interface StageState {
+  config: ImageConfig;
+  layers: LayerRecord[];
+  view: RootfsView;
+  key: string;
+}
+
+function hashKey(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex');
+}
+
+function isoDate(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export async function build(store: ContentStore, options: BuildOptions): Promise<BuildResult> {
+  return new Builder(store, options).run();
+}
+
+class Builder {
+  private readonly started = Date.now();
+  private readonly epoch: number;
+  private readonly platform: Platform;
+  private readonly buildArgs: Map<string, string>;
+  private readonly usedArgs = new Set<string>();
+  private readonly steps: StepReport[] = [];
+  private readonly resolver: ImageResolver;
+  private stepCounter = 0;
+  private plan!: DockerfilePlan;
+  private expander!: Expander;
+  private metaScope!: ArgScope;
+  private contextTree?: Promise<{ tree: SourceTree; digests: ContextDigests }>;
+  private readonly stageResults = new Map<number, Promise<StageState>>();
+  private readonly materialized = new Map<string, Promise<SourceTree>>();
+  private readonly contextDir: string;
+
+  constructor(
+    private readonly store: ContentStore,
+    private readonly options: BuildOptions,
+  ) {
+    this.contextDir = resolve(options.context);
+    this.epoch = options.epoch ?? 0;
+    this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
+    this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
+    this.resolver = new ImageResolver(store, this.platform, process.cwd());
+  }
+
+  private emit(event: BuildEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private checkAborted(): void {
+    if (this.options.signal?.aborted) throw new KilnError('build interrupted');
+  }
+
+  async run(): Promise<BuildResult> {
+    const dockerfilePath = this.options.dockerfile ?? resolve(this.contextDir, 'Dockerfile');
+    const displayName = this.options.dockerfileContent ? '<stdin>' : displayPath(dockerfilePath, this.contextDir);
+    const bytes = this.options.dockerfileContent ?? (await readFile(dockerfilePath).catch((err: NodeJS.ErrnoException) => {
+      throw new KilnError(`cannot read Dockerfile ${displayName}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    }));
+    const ast = parseDockerfile(bytes, { file: displayName });
+    this.plan = toStages(ast);
+    this.expander = new Expander(ast.escapeToken as EscapeToken);
+
+    this.metaScope = new ArgScope(this.buildArgs, this.usedArgs, platformArgs(this.platform));
+    for (const [k, v] of platformArgs(this.platform)) this.metaScope.values.set(k, v);
+    for (const arg of this.plan.metaArgs) {
+      for (const { key, value } of arg.args) {
+        this.metaScope.declare(key, value === undefined ? undefined : this.expand(value, this.metaScope, [], arg));
+      }
+    }
+
+    const target = findTarget(this.plan, this.options.target);
+    checkCycles(this.plan, target, (stage) => this.stageDependencies(stage));
+    const final = await this.stage(target);
+
+    for (const key of this.buildArgs.keys()) {
+      if (!this.usedArgs.has(key) && !PROXY_ARGS.has(key)) {
+        this.emit({ type: 'warning', message: `build-arg "${key}" was not consumed by any ARG instruction` });
+      }
+    }
+    if (this.contextTree) await (await this.contextTree).digests.save();
+    return this.finish(final);
+  }
+
+  // ---- stages ----
+
+  private stageDependencies(stage: Stage): { stage: Stage; line: number }[] {
+    const deps: { stage: Stage; line: number }[] = [];
+    const fromName = this.expand(stage.from.image, this.metaScope, [], stage.from);
+    const from = lookupStage(this.plan, fromName, false);
+    if (from.kind === 'stage') deps.push({ stage: from.stage, line: stage.from.line });
+    for (const instruction of stage.instructions) {
+      if (instruction.kind === 'COPY' && instruction.from !== undefined) {
+        const ref = lookupStage(this.plan, this.expand(instruction.from, this.metaScope, [], instruction), true);
+        if (ref.kind === 'stage') deps.push({ stage: ref.stage, line: instruction.line });
+      }
+    }
+    return deps;
+  }
+
+  private stage(stage: Stage): Promise<StageState> {
+    let result = this.stageResults.get(stage.index);
+    if (!result) {
+      result = this.runStage(stage);
+      this.stageResults.set(stage.index, result);
+      // Start the stages this one needs right away, so independent ones build in parallel.
+      for (const dep of this.stageDependencies(stage)) void this.stage(dep.stage).catch(() => undefined);
+    }
+    return result;
+  }
+
+  private async runStage(stage: Stage): Promise<StageState> {
+    const label = stageLabel(stage);
+    const total = stage.instructions.length + 1;
+    this.emit({ type: 'stage-start', stage: label, index: stage.index });
+    const fromName = this.expand(stage.from.image, this.metaScope, [], stage.from);
+    let state = await this.step(label, 1, total, stage.from, async () => {
+      const from = lookupStage(this.plan, fromName, false);
+      if (from.kind === 'stage') {
+        const parent = await this.stage(from.stage);
+        return { state: { ...parent, key: hashKey('FROM-stage', parent.key) }, cached: true };
+      }
+      const platform = stage.from.platform ? parsePlatform(this.expand(stage.from.platform, this.metaScope, [], stage.from)) : this.platform;
+      const base = await this.resolver.resolve(fromName).catch((err: unknown) => {
+        throw this.located(err, stage.from);
+      });
+      const config = structuredClone(base.config);
+      config.config ??= {};
+      if (!(config.config.Env ?? []).some((e) => e.startsWith('PATH='))) config.config.Env = [DEFAULT_PATH, ...(config.config.Env ?? [])];
+      if (!config.config.WorkingDir) config.config.WorkingDir = '/';
+      config.history ??= [];
+      return {
+        state: {
+          config,
+          layers: [...base.layers],
+          view: new RootfsView(this.store, base.layers),
+          key: hashKey('FROM', base.digest, `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`),
+        },
+        cached: true,
+      };
+    });
+
+    const scope = new ArgScope(this.buildArgs, this.usedArgs, this.metaScope.values);
+    const ctx: StageContext = { stage, label, scope, cmdSet: false };
+    // ONBUILD triggers of the base run first, then are cleared from the new image.
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (state.config.config) state.config.config.OnBuild = null;
+    const instructions: Instruction[] = [];
+    for (const expression of triggers) {
+      const ast = parseDockerfile(expression, { file: `${this.plan.file} (ONBUILD of ${fromName})` });
+      for (const node of ast.instructions) {
+        instructions.push({ ...typeInstruction(node, ast.file), line: stage.from.line, endLine: stage.from.line });
+      }
+    }
+    instructions.push(...stage.instructions);
+    const steps = instructions.length + 1;
+    for (const [i, instruction] of instructions.entries()) {
+      this.checkAborted();
+      state = await this.step(label, i + 2, steps, instruction, () => this.apply(state, instruction, ctx));
+    }
+    return state;
+  }
+
+  private async step(
+    stage: string,
+    step: number,
+    steps: number,
+    instruction: Instruction,
+    work: () => Promise<{ state: StageState; cached: boolean; layer?: string }>,
+  ): Promise<StageState> {
+    const id = ++this.stepCounter;
+    const text = instruction.original;
+    this.emit({ type: 'step-start', id, stage, step, steps, instruction: text, line: instruction.line });
+    const start = Date.now();
+    const { state, cached, layer } = await work();
+    const durationMs = Date.now() - start;
+    this.emit({ type: 'step-done', id, cached, durationMs });
+    this.steps.push({ stage, instruction: text, line: instruction.line, cached, durationMs, layer });
+    return state;
+  }
+
+  private located(err: unknown, instruction: Instruction): unknown {
+    if (err instanceof DockerfileError || !(err instanceof KilnError)) return err;
+    return new DockerfileError(err.message, { file: this.plan.file, line: instruction.line, endLine: instruction.endLine }, instruction.original);
+  }
+
+  private expand(word: string, scope: ArgScope, env: readonly string[], instruction: Instruction): string {
+    try {
+      return this.expander.word(word, scope, env);
+    } catch (err) {
+      throw this.located(err, instruction);
+    }
+  }
+
+  // ---- instructions ----
+
+  private async apply(state: StageState, instruction: Instruction, ctx: StageContext) {
+    try {
+      return await this.applyUnlocated(state, instruction, ctx);
+    } catch (err) {
+      throw this.located(err, instruction);
+    }
+  }
+
+  private async applyUnlocated(state: StageState, ins: Instruction, ctx: StageContext): Promise<{ state: StageState; cached: boolean; layer?: string }> {
+    const config = structuredClone(state.config);
+    const c: ContainerConfig = (config.config ??= {});
+    const env = c.Env ?? [];
+    const x = (word: string) => this.expander.word(word, ctx.scope, env);
+    let createdBy: string;
+    switch (ins.kind) {
+      case 'ARG':
+        for (const { key, value } of ins.args) ctx.scope.declare(key, value === undefined ? undefined : x(value));
+        createdBy = `ARG ${ins.args.map((a) => (ctx.scope.get(a.key) === undefined ? a.key : `${a.key}=${ctx.scope.get(a.key)}`)).join(' ')}`;
+        return this.metadataStep(state, config, createdBy, false);
+      case 'ENV': {
+        const pairs = ins.env.map(({ key, value }) => [x(key), x(value)] as const);
+        let next = env;
+        for (const [k, v] of pairs) next = setEnv(next, k, v);
+        c.Env = next;
+        createdBy = `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+        break;
+      }
+      case 'LABEL': {
+        const pairs = ins.labels.map(({ key, value }) => [x(key), x(value)] as const);
+        c.Labels = { ...(c.Labels ?? {}) };
+        for (const [k, v] of pairs) c.Labels[k] = v;
+        createdBy = `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+        break;
+      }
+      case 'MAINTAINER':
+        config.author = x(ins.maintainer);
+        createdBy = `MAINTAINER ${config.author}`;
+        break;
+      case 'EXPOSE': {
+        c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
+        const ports = ins.ports.flatMap((p) => expandPortSpec(x(p)));
+        for (const port of ports) c.ExposedPorts[port] = {};
+        createdBy = `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`;
+        break;
+      }
+      case 'USER':
+        c.User = x(ins.user);
+        createdBy = `USER ${c.User}`;
+        break;
+      case 'VOLUME': {
+        c.Volumes = { ...(c.Volumes ?? {}) };
+        const volumes = ins.volumes.map(x);
+        for (const v of volumes) {
+          if (v.trim() === '') throw new KilnError('VOLUME specified can not be an empty string');
+          c.Volumes[v] = {};
+        }
+        createdBy = `VOLUME [${volumes.join(' ')}]`;
+        break;
+      }
+      case 'STOPSIGNAL':
+        c.StopSignal = x(ins.signal);
+        createdBy = `STOPSIGNAL ${c.StopSignal}`;
+        break;
+      case 'CMD':
+      case 'ENTRYPOINT': {
+        const command = ins.prependShell ? [...(c.Shell ?? ['/bin/sh', '-c']), ...ins.command] : ins.command;
+        if (ins.kind === 'CMD') {
+          c.Cmd = command;
+          ctx.cmdSet = true;
+        } else {
+          c.Entrypoint = command;
+          if (!ctx.cmdSet) c.Cmd = null;
+        }
+        createdBy = `${ins.kind} ${JSON.stringify(command)}`;
+        break;
+      }
+      case 'SHELL':
+        c.Shell = ins.shell;
+        createdBy = `SHELL ${JSON.stringify(ins.shell)}`;
+        break;
+      case 'HEALTHCHECK': {
+        const h = ins.health;
+        c.Healthcheck = { Test: h.test };
+        if (h.interval) c.Healthcheck.Interval = h.interval;
+        if (h.timeout) c.Healthcheck.Timeout = h.timeout;
+        if (h.startPeriod) c.Healthcheck.StartPeriod = h.startPeriod;
+        if (h.startInterval) c.Healthcheck.StartInterval = h.startInterval;
+        if (h.retries) c.Healthcheck.Retries = h.retries;
+        createdBy = `HEALTHCHECK ${JSON.stringify(c.Healthcheck)}`;
+        break;
+      }
+      case 'ONBUILD':
+        c.OnBuild = [...(c.OnBuild ?? []), ins.expression];
+        createdBy = `ONBUILD ${ins.expression}`;
+        break;
+      case 'WORKDIR':
+        return this.workdir(state, config, x(ins.path));
+      case 'COPY':
+      case 'ADD':
+        return this.copy(state, config, ins, ctx, x);
+      case 'RUN':
+        throw new KilnError('RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)');
+      case 'FROM':
+        throw new KilnError('FROM inside a stage');
+    }
+    return this.metadataStep(state, config, createdBy, true);
+  }
+
+  /** A step that changes only the image config: no layer; cached when its key was seen before. */
+  private async metadataStep(state: StageState, config: ImageConfig, createdBy: string, recordHistory: boolean) {
+    const key = hashKey(state.key, createdBy);
+    const cached = !this.options.noCache && (await this.store.getCache(key)) !== undefined;
+    if (!cached) await this.store.putCache(key, { layer: null, created: Date.now() });
+    if (recordHistory) config.history = [...(config.history ?? []), this.history(createdBy, true)];
+    return { state: { ...state, config, key }, cached };
+  }
+
+  private history(createdBy: string, empty: boolean): HistoryEntry {
+    return { created: isoDate(this.epoch), created_by: createdBy, comment: 'kiln', ...(empty ? { empty_layer: true } : {}) };
+  }
+
+  private async workdir(state: StageState, config: ImageConfig, path: string) {
+    const c = config.config!;
+    const dir = posix.resolve('/', c.WorkingDir || '/', path);
+    c.WorkingDir = dir;
+    const createdBy = `WORKDIR ${dir}`;
+    const owner = c.User ? await resolveOwner(state.view, c.User) : { uid: 0, gid: 0 };
+    const index = await state.view.index();
+    const entries: LayerEntry[] = [];
+    const parts = dir.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (index.get(p)?.type === 'dir' || (await state.view.resolve(p)).node?.type === 'dir') continue;
+      entries.push({ path: p, type: 'dir', mode: 0o755, ...owner });
+    }
+    if (entries.length === 0) return this.metadataStep(state, config, createdBy, true);
+    return this.layerStep(state, config, createdBy, entries, entries.map((e) => `${e.path}\0${e.uid}\0${e.gid}`));
+  }
+
+  private async copy(state: StageState, config: ImageConfig, ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>, ctx: StageContext, x: (w: string) => string) {
+    const c = config.config!;
+    const sources = ins.sources.map(x);
+    let dest = x(ins.dest);
+    if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
+    const owner = ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined;
+    const chmod = ins.chmod ? parseChmod(x(ins.chmod)) : undefined;
+    const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? x(s.data) : s.data }));
+
+    let tree: SourceTree;
+    let fromDesc = '';
+    if (ins.kind === 'COPY' && ins.from !== undefined) {
+      const fromName = x(ins.from);
+      tree = await this.treeFrom(fromName);
+      fromDesc = ` --from=${fromName}`;
+    } else {
+      tree = (await this.context()).tree;
+    }
+
+    const fetched: FetchedSource[] = [];
+    const pathSources: string[] = [];
+    for (const source of sources) {
+      if (ins.kind === 'ADD' && /^https?:\/\//i.test(source)) {
+        fetched.push(await downloadSource(this.store, source, ins.checksum ? x(ins.checksum) : undefined));
+      } else if (ins.kind === 'ADD' && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
+        throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
+      } else {
+        if (ins.kind === 'ADD' && ins.checksum) {
+          throw new KilnError('ADD --checksum can only be used with an http(s) URL source');
+        }
+        pathSources.push(source);
+      }
+    }
+
+    const plan = await planCopy({
+      instruction: ins.kind,
+      sources: pathSources,
+      inline,
+      fetched,
+      dest,
+      tree,
+      view: state.view,
+      owner,
+      chmod,
+      unpack: ins.kind === 'ADD' && ins.unpack !== false ? (entry) => this.unpack(entry) : undefined,
+    });
+    const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && '--link'].filter(Boolean).join(' ');
+    const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ''} ${[...sources, ...inline.map((s) => `<<${s.name}`)].join(' ')} ${dest} # kiln`;
+    return this.layerStep(state, config, createdBy, plan.entries, plan.keyParts);
+  }
+
+  private async layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]) {
+    const key = hashKey(state.key, createdBy, ...keyParts);
+    let record = this.options.noCache ? undefined : await this.store.getCache(key);
+    const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
+    if (!cached) {
+      const layer = entries.length ? await writeLayer(entries, this.store, { epoch: this.epoch, gzipLevel: this.options.gzipLevel }) : null;
+      record = { layer: layer && { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
+      await this.store.putCache(key, record);
+    }
+    const layer = record!.layer;
+    config.history = [...(config.history ?? []), this.history(createdBy, layer === null)];
+    if (!layer) return { state: { ...state, config, key }, cached };
+    config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
+    return {
+      state: { config, layers: [...state.layers, layer], view: state.view.withLayer(layer, entries), key },
+      cached,
+      layer: layer.digest,
+    };
+  }
+
+  // ---- sources ----
+
+  private context(): Promise<{ tree: SourceTree; digests: ContextDigests }> {
+    this.contextTree ??= (async () => {
+      const dockerfile = this.options.dockerfile ?? resolve(this.contextDir, 'Dockerfile');
+      const matcher = this.options.dockerfileContent ? await loadIgnoreMatcher(this.contextDir, '-') : await loadIgnoreMatcher(this.contextDir, dockerfile);
+      const list = await walkContext(this.contextDir, matcher);
+      const digests = await ContextDigests.load(this.store, this.contextDir);
+      const root = await rootEntry(this.contextDir);
+      const tree = treeFromEntries('context', 'build context', list, root);
+      return { tree: { ...tree, digest: (e) => digests.digest(e) }, digests };
+    })();
+    return this.contextTree;
+  }
+
+  /** The filesystem of a stage or an image, unpacked once per build, as a copy source. */
+  private treeFrom(name: string): Promise<SourceTree> {
+    let pending = this.materialized.get(name.toLowerCase());
+    if (!pending) {
+      pending = (async () => {
+        const ref = lookupStage(this.plan, name, true);
+        const view = ref.kind === 'stage' ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await this.resolver.resolve(name)).layers);
+        const dir = await view.materialize();
+        const list = await walkContext(dir, new IgnoreMatcher([]));
+        const label = ref.kind === 'stage' ? `stage ${stageLabel(ref.stage)}` : `image ${name}`;
+        return treeFromEntries('image', label, list, await rootEntry(dir));
+      })();
+      this.materialized.set(name.toLowerCase(), pending);
+    }
+    return pending;
+  }
+
+  /** ADD of a local archive: its extracted contents, or undefined when the file is no archive. */
+  private async unpack(entry: ContextEntry): Promise<SourceTree | undefined> {
+    if (entry.type !== 'file') return undefined;
+    const dir = await this.store.makeTempDir('add-');
+    const extracted = await extractArchive(entry.absPath, dir);
+    if (extracted === false) return undefined;
+    const list = await walkContext(dir, new IgnoreMatcher([]));
+    return treeFromEntries('image', `archive ${entry.path}`, list, await rootEntry(dir));
+  }
+
+  // ---- result ----
+
+  private async finish(final: StageState): Promise<BuildResult> {
+    const config = structuredClone(final.config);
+    if (this.options.labels && Object.keys(this.options.labels).length) {
+      config.config = { ...config.config, Labels: { ...(config.config?.Labels ?? {}), ...this.options.labels } };
+    }
+    config.created = isoDate(this.epoch);
+    const configBlob = await this.store.writeJson(config);
+    const manifest = manifestFor(
+      { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
+      final.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    );
+    const manifestBlob = await this.store.writeJson(manifest);
+    const tags: string[] = [];
+    for (const tag of this.options.tags ?? []) {
+      const ref = formatReference(parseReference(tag));
+      await this.store.setRef(ref, manifestBlob.digest);
+      tags.push(ref);
+    }
+    return {
+      manifestDigest: manifestBlob.digest,
+      configDigest: configBlob.digest,
+      imageId: configBlob.digest,
+      tags,
+      config,
+      layers: final.layers,
+      steps: this.steps,
+      durationMs: Date.now() - this.started,
+    };
+  }
+}
+
+interface StageContext {
+  stage: Stage;
+  label: string;
+  scope: ArgScope;
+  /** CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+}
+
+/** How errors name the Dockerfile: relative to the context (as docker build), else to the cwd, else absolute. */
+function displayPath(file: string, contextDir: string): string {
+  for (const base of [contextDir, process.cwd()]) {
+    const rel = relative(base, file);
+    if (rel && !rel.startsWith('..') && !posix.isAbsolute(rel)) return rel;
+  }
+  return file;
+}
+
+async function rootEntry(dir: string): Promise<ContextEntry> {
+  const { lstat } = await import('node:fs/promises');
+  const st = await lstat(dir);
+  return { path: '', absPath: dir, type: 'dir', mode: st.mode & 0o7777, size: 0, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+/** `80`, `80/udp`, `8000-8002/tcp` -> `80/tcp`, ... as Docker's nat.ParsePortSpecs. */
+export function expandPortSpec(spec: string): string[] {
+  const [range = '', proto = 'tcp'] = spec.split('/', 2) as [string, string?];
+  const protocol = proto.toLowerCase();
+  const m = /^(\d+)(?:-(\d+))?$/.exec(range);
+  if (!m || !['tcp', 'udp', 'sctp'].includes(protocol)) {
+    throw new KilnError(`invalid port "${spec}" in EXPOSE: use PORT[/tcp|udp|sctp] or START-END[/PROTO]`);
+  }
+  const start = Number(m[1]);
+  const end = m[2] === undefined ? start : Number(m[2]);
+  if (start > 65535 || end > 65535 || end < start) throw new KilnError(`invalid port range "${range}" in EXPOSE`);
+  const out: string[] = [];
+  for (let p = start; p <= end; p++) out.push(`${p}/${protocol}`);
+  return out;
+}

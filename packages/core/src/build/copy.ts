@@ -1,0 +1,243 @@
+// COPY and ADD with Docker's semantics: which files a source selects (wildcards, directory
+// contents, symlinks followed at the top level and copied as links below it), where they land
+// (trailing-slash rules, existing directories), who owns them (--chown) and with what mode
+// (--chmod). The result is the list of layer entries plus the cache-key material for them.
+
+import { posix } from 'node:path';
+import { KilnError } from '../errors.js';
+import type { ContextEntry } from '../context/walk.js';
+import { hashFile } from '../context/walk.js';
+import { globToRegExp, hasWildcard } from '../context/glob.js';
+import type { LayerEntry } from '../layer/index.js';
+import type { RootfsView } from './rootfs.js';
+import { sha256Digest } from '../oci/digest.js';
+
+/** A tree files are copied from: the build context, or another stage's or image's rootfs. */
+export interface SourceTree {
+  kind: 'context' | 'image';
+  /** For messages: "build context" or "stage build". */
+  label: string;
+  entries: ReadonlyMap<string, ContextEntry>;
+  /** Content digest of a file entry (cached for the context). */
+  digest(entry: ContextEntry): Promise<string>;
+}
+
+export interface InlineSource {
+  name: string;
+  data: string;
+}
+
+/** A file ADD downloaded: copied like a context file named after the URL. */
+export interface FetchedSource {
+  name: string;
+  entry: ContextEntry;
+  tree: SourceTree;
+}
+
+export interface CopyRequest {
+  instruction: 'COPY' | 'ADD';
+  sources: string[];
+  inline: InlineSource[];
+  fetched?: FetchedSource[];
+  /** Absolute destination inside the image (WORKDIR applied), trailing '/' kept. */
+  dest: string;
+  tree: SourceTree;
+  view: RootfsView;
+  owner?: { uid: number; gid: number };
+  chmod?: number;
+  /** ADD: turn a local archive into its contents; returns the extracted tree, or undefined. */
+  unpack?: (entry: ContextEntry) => Promise<SourceTree | undefined>;
+}
+
+export interface CopyPlan {
+  entries: LayerEntry[];
+  /** One line per entry: everything that decides the layer's bytes. */
+  keyParts: string[];
+}
+
+/** Parse `--chmod`: octal only (as BuildKit's stable frontend). */
+export function parseChmod(value: string): number {
+  if (!/^[0-7]{3,4}$/.test(value)) {
+    throw new KilnError(`invalid chmod parameter "${value}": use octal permissions such as 755 or 0644`);
+  }
+  return parseInt(value, 8);
+}
+
+interface Selected {
+  entry: ContextEntry;
+  tree: SourceTree;
+  /** Name the item gets in a destination directory. */
+  name: string;
+}
+
+export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
+  const dest = req.dest;
+  const destRel = posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
+  const explicitDir = dest.endsWith('/') || dest.endsWith('/.') || destRel === '';
+  const fetched = req.fetched ?? [];
+  const argCount = req.sources.length + req.inline.length + fetched.length;
+  if (argCount > 1 && !explicitDir) {
+    throw new KilnError(
+      `When using ${req.instruction} with more than one source file, the destination must be a directory and end with a / (got "${dest}")`,
+    );
+  }
+  const selected: Selected[] = [...fetched];
+  let wildcardMatches = 0;
+  for (const source of req.sources) {
+    const found = selectSources(req.tree, source, req.instruction);
+    if (hasWildcard(source)) wildcardMatches += found.length;
+    selected.push(...found);
+  }
+  const destNode = destRel === '' ? { type: 'dir' } : (await req.view.resolve(destRel)).node;
+  const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === 'dir';
+
+  const out = new Map<string, LayerEntry & { digest?: string }>();
+  const owner = (e: ContextEntry) => req.owner ?? (req.tree.kind === 'context' ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid });
+  const modeOf = (e: ContextEntry) => (req.chmod !== undefined && e.type !== 'symlink' ? req.chmod : e.mode);
+
+  async function emit(target: string, e: ContextEntry, tree: SourceTree): Promise<void> {
+    const { uid, gid } = owner(e);
+    const base = { path: target, mode: modeOf(e), uid, gid };
+    if (e.type === 'dir') out.set(target, { ...base, type: 'dir' });
+    else if (e.type === 'symlink') out.set(target, { ...base, mode: 0o777, type: 'symlink', linkTarget: e.linkTarget });
+    else out.set(target, { ...base, type: 'file', size: e.size, content: { path: e.absPath }, digest: await tree.digest(e) });
+  }
+
+  async function copyTree(item: Selected, targetRoot: string): Promise<void> {
+    const rootExists = targetRoot === '' || (await req.view.resolve(targetRoot)).node?.type === 'dir';
+    if (!rootExists) await emit(targetRoot, item.entry, item.tree);
+    const prefix = item.entry.path === '' ? '' : `${item.entry.path}/`;
+    for (const [path, child] of item.tree.entries) {
+      if (!path.startsWith(prefix) || path === item.entry.path) continue;
+      await emit(join(targetRoot, path.slice(prefix.length)), child, item.tree);
+    }
+  }
+
+  for (const item of selected) {
+    if (item.entry.type === 'dir') {
+      await copyTree(item, destRel);
+      continue;
+    }
+    const unpacked = req.unpack && item.tree.kind === 'context' && !fetched.includes(item as FetchedSource) ? await req.unpack(item.entry) : undefined;
+    if (unpacked) {
+      await copyTree({ entry: unpacked.entries.get('')!, tree: unpacked, name: '' }, destRel);
+      continue;
+    }
+    await emit(destIsDir ? join(destRel, item.name) : destRel, item.entry, item.tree);
+  }
+  for (const source of req.inline) {
+    const data = Buffer.from(source.data);
+    const { uid, gid } = req.owner ?? { uid: 0, gid: 0 };
+    const target = destIsDir ? join(destRel, source.name) : destRel;
+    out.set(target, {
+      path: target, type: 'file', mode: req.chmod ?? 0o644, uid, gid, size: data.length,
+      content: { data }, digest: sha256Digest(data),
+    });
+  }
+  if (selected.length === 0 && req.inline.length === 0) {
+    throw new KilnError(`${req.instruction} failed: no source files were specified`);
+  }
+  await addMissingParents(out, req.view, req.owner ?? { uid: 0, gid: 0 });
+
+  const entries = [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const keyParts = entries.map((e) =>
+    [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.digest ?? e.linkTarget ?? ''].join('\0'),
+  );
+  return { entries: entries.map(({ digest: _digest, ...entry }) => entry), keyParts };
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+/** Directories the copy needs that the image does not have yet: 0755, owned like the copy. */
+async function addMissingParents(
+  out: Map<string, LayerEntry>,
+  view: RootfsView,
+  owner: { uid: number; gid: number },
+): Promise<void> {
+  const index = await view.index();
+  for (const path of [...out.keys()]) {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (out.has(dir) || index.get(dir)?.type === 'dir') continue;
+      const resolved = await view.resolve(dir);
+      if (resolved.node?.type === 'dir') continue;
+      out.set(dir, { path: dir, type: 'dir', mode: 0o755, ...owner });
+    }
+  }
+}
+
+/** The entries one source argument selects, with top-level symlinks followed inside the tree. */
+function selectSources(tree: SourceTree, source: string, instruction: string): Selected[] {
+  const cleaned = cleanSource(source, tree, instruction);
+  if (hasWildcard(cleaned)) {
+    let pattern: RegExp;
+    try {
+      pattern = globToRegExp(cleaned);
+    } catch (err) {
+      throw new KilnError(`${instruction} source "${source}": ${(err as Error).message}`);
+    }
+    const matches: Selected[] = [];
+    for (const [path] of tree.entries) {
+      if (path !== '' && pattern.test(path)) matches.push(follow(tree, path, source, instruction));
+    }
+    if (matches.length === 0) {
+      throw new KilnError(`${instruction} failed: no source files were specified: "${source}" matches nothing in the ${tree.label}`);
+    }
+    return matches;
+  }
+  return [follow(tree, cleaned, source, instruction)];
+}
+
+function cleanSource(source: string, tree: SourceTree, instruction: string): string {
+  const normalized = posix.normalize(source);
+  if (normalized === '..' || normalized.startsWith('../')) {
+    throw new KilnError(`${instruction} failed: forbidden path outside the ${tree.label}: "${source}"`);
+  }
+  return normalized.replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
+}
+
+/** Look a path up, following symlinks (in any component) without leaving the tree. */
+function follow(tree: SourceTree, path: string, source: string, instruction: string): Selected {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  const done: string[] = [];
+  let hops = 0;
+  while (parts.length > 0) {
+    const part = parts.shift()!;
+    if (part === '..') {
+      if (done.length === 0) {
+        throw new KilnError(`${instruction} failed: "${source}" leads outside the ${tree.label} through a symlink`);
+      }
+      done.pop();
+      continue;
+    }
+    const candidate = [...done, part].join('/');
+    const entry = tree.entries.get(candidate);
+    if (!entry) {
+      const viaLink = hops > 0 ? ` (it is reached through a symlink that points to "${candidate}", outside or missing from the ${tree.label})` : '';
+      throw new KilnError(
+        `${instruction} failed: file not found in ${tree.label}${tree.kind === 'context' ? ' or excluded by .dockerignore' : ''}: "${source}"${viaLink}`,
+      );
+    }
+    if (entry.type === 'symlink') {
+      if (++hops > 40) throw new KilnError(`${instruction} failed: too many levels of symbolic links in "${source}"`);
+      const target = entry.linkTarget ?? '';
+      if (target.startsWith('/')) done.length = 0;
+      parts.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+      continue;
+    }
+    done.push(part);
+  }
+  const resolved = done.join('/');
+  const entry = tree.entries.get(resolved);
+  if (!entry) throw new KilnError(`${instruction} failed: file not found in ${tree.label}: "${source}"`);
+  return { entry, tree, name: posix.basename(path) || posix.basename(resolved) };
+}
+
+/** A tree over a directory on disk (an unpacked archive or rootfs), walked without .dockerignore. */
+export function treeFromEntries(kind: SourceTree['kind'], label: string, list: ContextEntry[], root: ContextEntry): SourceTree {
+  const entries = new Map<string, ContextEntry>([['', root], ...list.map((e) => [e.path, e] as const)]);
+  return { kind, label, entries, digest: (e) => hashFile(e.absPath) };
+}

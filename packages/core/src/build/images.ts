@@ -1,0 +1,104 @@
+// Where FROM and COPY --from find images: `scratch`, the local store (by name or digest),
+// `oci-layout://DIR[:tag]` and `docker-archive://FILE.tar[:tag]`. Registry pulls come with the
+// registry room; until then a name that is not in the store is a clear error.
+
+import { resolve } from 'node:path';
+import { KilnError } from '../errors.js';
+import { isIndex } from '../oci/media-types.js';
+import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
+import { readOciLayout } from '../oci/layout.js';
+import { readDockerArchive } from '../oci/docker-archive.js';
+import { selectManifest } from '../oci/image.js';
+import { formatReference, parseReference } from '../reference/index.js';
+import type { ContentStore, LayerRecord } from '../store/types.js';
+
+export interface BaseImage {
+  /** What the user wrote, for messages. */
+  name: string;
+  /** Manifest digest, or 'scratch'. */
+  digest: string;
+  config: ImageConfig;
+  layers: LayerRecord[];
+}
+
+export function scratchImage(platform: Platform): BaseImage {
+  return {
+    name: 'scratch',
+    digest: 'scratch',
+    config: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), rootfs: { type: 'layers', diff_ids: [] } },
+    layers: [],
+  };
+}
+
+/** Split `PATH[:tag]`, where the tag is after the last ':' that follows the last '/'. */
+function splitPathAndTag(spec: string): [string, string | undefined] {
+  const colon = spec.lastIndexOf(':');
+  if (colon > spec.lastIndexOf('/') && colon > 0) return [spec.slice(0, colon), spec.slice(colon + 1)];
+  return [spec, undefined];
+}
+
+export class ImageResolver {
+  private readonly loaded = new Map<string, Promise<BaseImage>>();
+
+  constructor(
+    private readonly store: ContentStore,
+    private readonly platform: Platform,
+    /** Relative oci-layout:// and docker-archive:// paths resolve from here. */
+    private readonly cwd: string,
+  ) {}
+
+  resolve(name: string): Promise<BaseImage> {
+    let pending = this.loaded.get(name);
+    if (!pending) {
+      pending = this.load(name);
+      this.loaded.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async load(name: string): Promise<BaseImage> {
+    if (name === 'scratch') return scratchImage(this.platform);
+    if (name.startsWith('oci-layout://')) {
+      const [dir, tag] = splitPathAndTag(name.slice('oci-layout://'.length));
+      const { manifestDigest } = await readOciLayout(resolve(this.cwd, dir), this.store, tag, { platform: this.platform });
+      return this.fromManifest(name, manifestDigest);
+    }
+    if (name.startsWith('docker-archive://')) {
+      const [file, tag] = splitPathAndTag(name.slice('docker-archive://'.length));
+      const { manifestDigest } = await readDockerArchive(resolve(this.cwd, file), this.store, tag, { platform: this.platform });
+      return this.fromManifest(name, manifestDigest);
+    }
+    const ref = parseReference(name);
+    const digest = ref.digest ?? (await this.store.getRef(formatReference(ref)));
+    if (!digest || !(await this.store.hasBlob(digest))) {
+      throw new KilnError(
+        `image "${name}" is not in the local Kiln store (${this.store.root}); pulling from registries is not built yet: ` +
+          `import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`,
+      );
+    }
+    return this.fromManifest(name, digest);
+  }
+
+  private async fromManifest(name: string, digest: string): Promise<BaseImage> {
+    let manifestDigest = digest;
+    let doc = await this.store.readJson<ImageManifest | ImageIndex>(digest);
+    if (isIndex(doc.mediaType) || 'manifests' in doc) {
+      const chosen = selectManifest(doc as ImageIndex, this.platform);
+      manifestDigest = chosen.digest;
+      doc = await this.store.readJson<ImageManifest>(manifestDigest);
+    }
+    const manifest = doc as ImageManifest;
+    const config = await this.store.readJson<ImageConfig>(manifest.config.digest);
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) {
+      throw new KilnError(`image "${name}" is inconsistent: ${manifest.layers.length} layers but ${diffIds.length} diff_ids in its config`);
+    }
+    const layers = manifest.layers.map((layer, i) => ({
+      digest: layer.digest,
+      diffId: diffIds[i]!,
+      size: layer.size,
+      mediaType: layer.mediaType,
+    }));
+    return { name, digest: manifestDigest, config, layers };
+  }
+}

@@ -1,0 +1,132 @@
+// A read-only view of an image's root filesystem, built from its layers without unpacking them:
+// the path index answers "is /app a directory?", and single files (/etc/passwd) are read from
+// the topmost layer that has them. Unpacking to disk happens only for COPY --from.
+
+import { KilnError } from '../errors.js';
+import { buildFsIndex, readFileFromLayers, extractLayer } from '../layer/index.js';
+import type { LayerEntry } from '../layer/index.js';
+import { layerCompression } from '../oci/media-types.js';
+import type { ContentStore, LayerRecord } from '../store/types.js';
+
+export interface FsNode {
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkTarget?: string;
+}
+
+export type FsIndex = Map<string, FsNode>;
+
+function layerSource(store: ContentStore, layer: LayerRecord) {
+  const compression = layerCompression(layer.mediaType);
+  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
+  return { open: () => store.openBlob(layer.digest), compression };
+}
+
+export class RootfsView {
+  private indexPromise?: Promise<FsIndex>;
+
+  constructor(
+    private readonly store: ContentStore,
+    readonly layers: readonly LayerRecord[],
+    private readonly parent?: { view: RootfsView; added: readonly LayerEntry[] },
+  ) {}
+
+  /** The view after adding one layer whose entries are known (no need to re-read any tar). */
+  withLayer(layer: LayerRecord, entries: readonly LayerEntry[]): RootfsView {
+    return new RootfsView(this.store, [...this.layers, layer], { view: this, added: entries });
+  }
+
+  index(): Promise<FsIndex> {
+    this.indexPromise ??= this.buildIndex();
+    return this.indexPromise;
+  }
+
+  private async buildIndex(): Promise<FsIndex> {
+    if (!this.parent) {
+      const index = await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
+      return new Map([...index].map(([path, h]) => [path, { type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, linkTarget: h.linkTarget }]));
+    }
+    const index = new Map(await this.parent.view.index());
+    for (const e of this.parent.added) index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget });
+    return index;
+  }
+
+  /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */
+  async resolve(path: string): Promise<{ path: string; node?: FsNode }> {
+    const index = await this.index();
+    const parts = path.split('/').filter(Boolean);
+    const done: string[] = [];
+    let hops = 0;
+    while (parts.length > 0) {
+      const part = parts.shift()!;
+      if (part === '.') continue;
+      if (part === '..') {
+        done.pop();
+        continue;
+      }
+      const candidate = [...done, part].join('/');
+      const node = index.get(candidate);
+      if (node?.type === 'symlink' && node.linkTarget !== undefined) {
+        if (++hops > 40) throw new KilnError(`too many levels of symbolic links at /${candidate}`);
+        const target = node.linkTarget.split('/').filter(Boolean);
+        if (node.linkTarget.startsWith('/')) done.length = 0;
+        parts.unshift(...target);
+        continue;
+      }
+      done.push(part);
+    }
+    const resolved = done.join('/');
+    return { path: resolved, node: resolved === '' ? { type: 'dir', mode: 0o755, uid: 0, gid: 0 } : index.get(resolved) };
+  }
+
+  async readFile(path: string): Promise<Buffer | undefined> {
+    const { path: resolved, node } = await this.resolve(path);
+    if (node?.type !== 'file') return undefined;
+    return readFileFromLayers(this.layers.map((l) => layerSource(this.store, l)), resolved);
+  }
+
+  /** Unpack every layer into a fresh directory (for COPY --from). */
+  async materialize(): Promise<string> {
+    const dir = await this.store.makeTempDir('rootfs-');
+    for (const layer of this.layers) {
+      const source = layerSource(this.store, layer);
+      await extractLayer(source.open(), source.compression, dir);
+    }
+    return dir;
+  }
+}
+
+/** uid and gid for `--chown` / USER: numeric ids, or names looked up in /etc/passwd and /etc/group. */
+export async function resolveOwner(view: RootfsView, spec: string): Promise<{ uid: number; gid: number }> {
+  const [user = '', group] = spec.split(':', 2) as [string, string?];
+  const numeric = (s: string) => (/^\d+$/.test(s) ? Number(s) : undefined);
+  let uid = numeric(user);
+  let gid: number | undefined;
+  if (uid === undefined) {
+    const entry = parseDatabase(await view.readFile('etc/passwd')).find((f) => f[0] === user);
+    if (!entry) throw new KilnError(`unable to find user ${user}: no matching entries in /etc/passwd of the image`);
+    uid = Number(entry[2]);
+    gid = Number(entry[3]);
+  } else gid = uid;
+  if (group !== undefined && group !== '') {
+    const g = numeric(group);
+    if (g !== undefined) gid = g;
+    else {
+      const entry = parseDatabase(await view.readFile('etc/group')).find((f) => f[0] === group);
+      if (!entry) throw new KilnError(`unable to find group ${group}: no matching entries in /etc/group of the image`);
+      gid = Number(entry[2]);
+    }
+  }
+  return { uid, gid };
+}
+
+function parseDatabase(content: Buffer | undefined): string[][] {
+  if (!content) return [];
+  return content
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(':'));
+}

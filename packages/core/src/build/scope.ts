@@ -1,0 +1,90 @@
+// ARG and ENV scoping with Docker's rules: meta ARGs (before the first FROM) are visible to FROM
+// lines; inside a stage an ARG is visible after its declaration; ENV always wins over an ARG of
+// the same name; --build-arg overrides ARG defaults.
+
+import { ShellLex, type EscapeToken } from '../dockerfile/shell.js';
+
+/** Build args every build defines, usable in FROM lines and redeclarable in stages. */
+export function platformArgs(target: { os: string; architecture: string; variant?: string }, build = target) {
+  const fmt = (p: typeof target) => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+  return new Map<string, string>([
+    ['TARGETPLATFORM', fmt(target)],
+    ['TARGETOS', target.os],
+    ['TARGETARCH', target.architecture],
+    ['TARGETVARIANT', target.variant ?? ''],
+    ['BUILDPLATFORM', fmt(build)],
+    ['BUILDOS', build.os],
+    ['BUILDARCH', build.architecture],
+    ['BUILDVARIANT', build.variant ?? ''],
+  ]);
+}
+
+/** Args Docker accepts without an ARG line (they reach RUN only; never stored in the image). */
+export const PROXY_ARGS = new Set([
+  'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy',
+  'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy',
+]);
+
+export class ArgScope {
+  /** ARGs declared so far in this scope, with their values (undefined: declared, no value). */
+  readonly values = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly buildArgs: ReadonlyMap<string, string>,
+    private readonly used: Set<string>,
+    /** Values an ARG without a default takes: the meta ARGs for a stage. */
+    private readonly inherited: ReadonlyMap<string, string | undefined> = new Map(),
+  ) {}
+
+  /** Declare `ARG key[=default]`; the default is already expanded by the caller. */
+  declare(key: string, defaultValue: string | undefined): void {
+    let value = defaultValue;
+    if (this.buildArgs.has(key)) {
+      value = this.buildArgs.get(key);
+      this.used.add(key);
+    } else if (value === undefined && this.inherited.has(key)) {
+      value = this.inherited.get(key);
+    }
+    this.values.set(key, value);
+  }
+
+  get(name: string): string | undefined {
+    return this.values.get(name);
+  }
+}
+
+/** Expands words with an ARG scope and the image's ENV (ENV wins). */
+export class Expander {
+  private readonly lex: ShellLex;
+
+  constructor(escape: EscapeToken) {
+    this.lex = new ShellLex(escape);
+  }
+
+  word(word: string, args: ArgScope, env: readonly string[] = []): string {
+    return this.lex.processWord(word, lookup(args, env));
+  }
+
+  words(word: string, args: ArgScope, env: readonly string[] = []): string[] {
+    return this.lex.processWords(word, lookup(args, env));
+  }
+}
+
+function lookup(args: ArgScope, env: readonly string[]): (name: string) => string | undefined {
+  return (name) => {
+    for (let i = env.length - 1; i >= 0; i--) {
+      const entry = env[i]!;
+      if (entry.length > name.length && entry.startsWith(name) && entry[name.length] === '=') {
+        return entry.slice(name.length + 1);
+      }
+    }
+    return args.get(name);
+  };
+}
+
+/** Set `KEY=value` in an env list, replacing an existing KEY in place (Docker keeps the order). */
+export function setEnv(env: readonly string[], key: string, value: string): string[] {
+  const entry = `${key}=${value}`;
+  const index = env.findIndex((e) => e.startsWith(`${key}=`));
+  return index < 0 ? [...env, entry] : env.map((e, i) => (i === index ? entry : e));
+}

@@ -1,0 +1,61 @@
+// What a build takes, what it reports while it runs, and what it returns.
+
+import type { ImageConfig, Platform } from '../oci/types.js';
+import type { LayerRecord } from '../store/types.js';
+
+export type OutputSpec =
+  | { type: 'oci'; dest: string }
+  | { type: 'docker'; dest: string };
+
+export interface BuildOptions {
+  /** Build context directory. */
+  context: string;
+  /** Dockerfile path (default `<context>/Dockerfile`), or its bytes (`-f -`). */
+  dockerfile?: string;
+  dockerfileContent?: Uint8Array;
+  /** Image names to tag in the store (`-t`), as given by the user. */
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  target?: string;
+  labels?: Record<string, string>;
+  noCache?: boolean;
+  platform?: string;
+  outputs?: OutputSpec[];
+  /** Seconds since the epoch used for mtimes and `created` (SOURCE_DATE_EPOCH); default 0. */
+  epoch?: number;
+  gzipLevel?: number;
+  /** Progress events; the library never prints. */
+  onEvent?: (event: BuildEvent) => void;
+  /** Aborts the build (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export type BuildEvent =
+  | { type: 'stage-start'; stage: string; index: number }
+  | { type: 'step-start'; id: number; stage: string; step: number; steps: number; instruction: string; line: number }
+  | { type: 'step-done'; id: number; cached: boolean; durationMs: number }
+  | { type: 'warning'; message: string }
+  | { type: 'output'; description: string };
+
+export interface StepReport {
+  stage: string;
+  instruction: string;
+  line: number;
+  cached: boolean;
+  durationMs: number;
+  layer?: string;
+}
+
+export interface BuildResult {
+  manifestDigest: string;
+  configDigest: string;
+  /** Docker's image ID: the config digest. */
+  imageId: string;
+  tags: string[];
+  config: ImageConfig;
+  layers: LayerRecord[];
+  steps: StepReport[];
+  durationMs: number;
+}
+
+export interface ResolvedPlatform extends Platform {}

@@ -1,0 +1,143 @@
+// `kiln build`: Docker's build command line, without a daemon.
+
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from '../build/builder.js';
+import type { BuildEvent, OutputSpec } from '../build/types.js';
+import { KilnError } from '../errors.js';
+import { writeDockerArchive } from '../oci/docker-archive.js';
+import { writeOciLayout } from '../oci/layout.js';
+import { familiarName, parseReference } from '../reference/index.js';
+import { openStore } from '../store/store.js';
+import type { CliIo } from './main.js';
+import { UsageError } from './usage.js';
+
+function keyValues(flag: string, values: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of values ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      // `--build-arg NAME` takes the value from the environment, as docker build does.
+      if (flag === '--build-arg' && eq < 0 && process.env[item] !== undefined) out[item] = process.env[item]!;
+      else if (flag !== '--build-arg' || eq === 0) throw new UsageError(`${flag} expects KEY=VALUE, got "${item}"`);
+      continue;
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export function parseOutput(spec: string): OutputSpec {
+  const fields = Object.fromEntries(spec.split(',').map((kv) => kv.split('=', 2) as [string, string?]));
+  const type = fields.type;
+  const dest = fields.dest;
+  if ((type !== 'oci' && type !== 'docker') || !dest) {
+    throw new UsageError(`--output "${spec}": use type=oci,dest=DIR or type=docker,dest=FILE.tar`);
+  }
+  return { type, dest };
+}
+
+export async function buildCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      file: { type: 'string', short: 'f' },
+      tag: { type: 'string', short: 't', multiple: true },
+      'build-arg': { type: 'string', multiple: true },
+      target: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      'no-cache': { type: 'boolean' },
+      platform: { type: 'string' },
+      output: { type: 'string', short: 'o', multiple: true },
+      iidfile: { type: 'string' },
+      'metadata-file': { type: 'string' },
+      progress: { type: 'string' },
+      store: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('kiln build needs exactly one CONTEXT directory (e.g. kiln build .)');
+  const progress = values.quiet ? 'quiet' : (values.progress ?? 'auto');
+  if (!['auto', 'plain', 'quiet', 'tty'].includes(progress)) throw new UsageError(`--progress must be auto, plain or quiet, not "${progress}"`);
+  for (const tag of values.tag ?? []) parseReference(tag); // refuse a bad tag before doing any work
+  const context = resolve(positionals[0]!);
+  const outputs = (values.output ?? []).map(parseOutput);
+  const store = await openStore(values.store);
+  const epoch = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
+  if (epoch !== undefined && !Number.isInteger(epoch)) throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds, not "${process.env.SOURCE_DATE_EPOCH}"`);
+
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  const render = progress === 'quiet' ? () => undefined : progressRenderer(io);
+  try {
+    const result = await build(store, {
+      context,
+      dockerfile: values.file && values.file !== '-' ? resolve(values.file) : undefined,
+      dockerfileContent: values.file === '-' ? await io.readStdin() : undefined,
+      tags: values.tag,
+      buildArgs: keyValues('--build-arg', values['build-arg']),
+      labels: keyValues('--label', values.label),
+      target: values.target,
+      noCache: values['no-cache'],
+      platform: values.platform,
+      outputs,
+      epoch,
+      onEvent: render,
+      signal: abort.signal,
+    });
+    for (const output of outputs) {
+      if (output.type === 'oci') {
+        await writeOciLayout(resolve(output.dest), store, [{ manifestDigest: result.manifestDigest, refName: ociRefName(result.tags[0]) }]);
+      } else {
+        await writeDockerArchive(resolve(output.dest), store, result.manifestDigest, result.tags.map((t) => familiarName(parseReference(t))));
+      }
+      if (progress !== 'quiet') io.stderr(`exported ${output.type} image to ${output.dest}\n`);
+    }
+    if (values.iidfile) await writeFile(values.iidfile, result.imageId);
+    if (values['metadata-file']) {
+      const metadata = {
+        'containerimage.digest': result.manifestDigest,
+        'containerimage.config.digest': result.configDigest,
+        'image.name': result.tags.join(','),
+        'kiln.steps': result.steps,
+        'kiln.durationMs': result.durationMs,
+      };
+      await writeFile(values['metadata-file'], JSON.stringify(metadata, null, 2) + '\n');
+    }
+    if (progress === 'quiet') io.stdout(`${result.imageId}\n`);
+    else {
+      for (const tag of result.tags) io.stderr(`naming to ${tag}\n`);
+      io.stderr(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
+    }
+    return 0;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** The OCI layout ref name for a tag: its tag part (`app:1.0` -> `1.0`), as buildx writes it. */
+function ociRefName(tag: string | undefined): string | undefined {
+  return tag ? (parseReference(tag).tag ?? undefined) : undefined;
+}
+
+/** docker build's plain progress: one line when a step starts, one when it ends. */
+function progressRenderer(io: CliIo): (event: BuildEvent) => void {
+  return (event) => {
+    switch (event.type) {
+      case 'step-start':
+        io.stderr(`#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}\n`);
+        break;
+      case 'step-done':
+        io.stderr(event.cached ? `#${event.id} CACHED\n` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s\n`);
+        break;
+      case 'warning':
+        io.stderr(`WARNING: ${event.message}\n`);
+        break;
+      default:
+        break;
+    }
+  };
+}

@@ -1,0 +1,538 @@
+// Deterministic layer writer: identical entries give byte-identical tar (diffID) and, with the same
+// zlib build, byte-identical gzip (digest). One pass: tar bytes -> sha256 (diffID) -> gzip ->
+// sha256 (digest) -> the store's BlobWriter. File bodies are streamed from disk.
+
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable, pipeline } from 'node:stream';
+import { constants as zc, createGzip } from 'node:zlib';
+import { Header, Pax } from 'tar';
+import type { HeaderData } from 'tar';
+import { KilnError } from '../errors.js';
+import { MediaTypes } from '../oci/media-types.js';
+import type { ContentStore, LayerRecord } from '../store/types.js';
+import { LayerEntryError, baseName, comparePaths, validateEntryPath } from './entry.js';
+import type { EntryType, LayerEntry } from './entry.js';
+
+export interface WriteLayerOptions {
+  /** Seconds since the Unix epoch (SOURCE_DATE_EPOCH): every mtime is clamped to it. */
+  epoch: number;
+  /** Default 'gzip'. */
+  compression?: 'gzip' | 'none';
+  /** zlib level 0-9, default 6. */
+  gzipLevel?: number;
+}
+
+export type WrittenLayer = LayerRecord & {
+  /** Size of the uncompressed tar (the bytes the diffID is computed over). */
+  uncompressedSize: number;
+  /** Number of filesystem entries in the tar (extended headers not counted). */
+  entries: number;
+};
+
+/** Raised when a file given by path changed (size or type) while the layer was written. */
+export class LayerSourceChangedError extends KilnError {}
+
+const BLOCK = 512;
+/** Read size for file bodies streamed from disk. */
+const READ_CHUNK = 256 * 1024;
+/** Small headers and bodies are gathered into chunks of about this size. */
+const BATCH = 64 * 1024;
+/** How many small files are read ahead of the tar writer (at most READ_AHEAD_FILES * BATCH bytes). */
+const READ_AHEAD_FILES = 16;
+/** Largest values the ustar numeric fields hold as octal. */
+const MAX_OCTAL_8 = 0o7777777;
+const MAX_OCTAL_12 = 0o77777777777;
+/** uid_t / gid_t are 32 bits. */
+const MAX_ID = 0xffffffff;
+/** gzip header byte 9 (OS). zlib writes the build's OS code (3 on Linux, 19 on macOS, 10 on
+ * Windows); we pin it to 255 ("unknown", as Go's compress/gzip does) so it does not vary. */
+const GZIP_OS_OFFSET = 9;
+const GZIP_OS_UNKNOWN = 0xff;
+
+const TAR_TYPE: Record<EntryType, NonNullable<HeaderData['type']>> = {
+  file: 'File',
+  dir: 'Directory',
+  symlink: 'SymbolicLink',
+  hardlink: 'Link',
+  char: 'CharacterDevice',
+  block: 'BlockDevice',
+  fifo: 'FIFO',
+};
+
+interface Prepared {
+  path: string;
+  type: EntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkTarget?: string;
+  devMajor: number;
+  devMinor: number;
+  content?: { path: string } | { data: Uint8Array };
+}
+
+/**
+ * Write `entries` as one layer blob into `store`. Entries are sorted by path (UTF-8 byte order),
+ * owners are numeric (uname/gname empty), mtimes clamped to `options.epoch`, extended (pax) headers
+ * only carry path, linkpath, size, uid and gid, and only when the ustar fields cannot hold them.
+ */
+export async function writeLayer(
+  entries: LayerEntry[],
+  store: ContentStore,
+  options: WriteLayerOptions,
+): Promise<WrittenLayer> {
+  const compression = options.compression ?? 'gzip';
+  if (compression !== 'gzip' && compression !== 'none') {
+    throw new KilnError(`unsupported layer compression ${JSON.stringify(compression)} (use 'gzip' or 'none')`);
+  }
+  const level = options.gzipLevel ?? 6;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new KilnError(`gzip level must be an integer from 0 to 9, got ${String(options.gzipLevel)}`);
+  }
+  if (!Number.isFinite(options.epoch) || options.epoch < 0 || options.epoch > MAX_OCTAL_12) {
+    throw new KilnError(`layer epoch must be a non-negative number of seconds, got ${String(options.epoch)}`);
+  }
+  const epoch = Math.floor(options.epoch);
+  const prepared = await prepareEntries(entries, epoch);
+
+  const diffHash = createHash('sha256');
+  let uncompressedSize = 0;
+  async function* tarBytes(): AsyncGenerator<Buffer> {
+    for await (const chunk of tarStream(prepared)) {
+      diffHash.update(chunk);
+      uncompressedSize += chunk.length;
+      yield chunk;
+    }
+  }
+
+  const writer = await store.createBlobWriter();
+  const blobHash = createHash('sha256');
+  let size = 0;
+  try {
+    const source = Readable.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
+    const out =
+      compression === 'gzip'
+        ? pipeline(source, createGzip({ level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024 }), () => {})
+        : source;
+    for await (const raw of out as AsyncIterable<Buffer>) {
+      let chunk = raw;
+      if (compression === 'gzip' && size <= GZIP_OS_OFFSET && size + chunk.length > GZIP_OS_OFFSET) {
+        chunk = Buffer.from(chunk);
+        chunk[GZIP_OS_OFFSET - size] = GZIP_OS_UNKNOWN;
+      }
+      blobHash.update(chunk);
+      size += chunk.length;
+      await writer.write(chunk);
+    }
+    const diffId = `sha256:${diffHash.digest('hex')}`;
+    const digest = compression === 'gzip' ? `sha256:${blobHash.digest('hex')}` : diffId;
+    const info = await writer.commit(digest);
+    return {
+      digest: info.digest,
+      diffId,
+      size: info.size,
+      mediaType: compression === 'gzip' ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer,
+      uncompressedSize,
+      entries: prepared.length,
+    };
+  } catch (err) {
+    await writer.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Validate, normalize, sort; make every hardlink point at an entry written before it. */
+async function prepareEntries(entries: LayerEntry[], epoch: number): Promise<Prepared[]> {
+  const byPath = new Map<string, Prepared>();
+  for (const entry of entries) {
+    const p = await prepareEntry(entry, epoch);
+    if (byPath.has(p.path)) throw new LayerEntryError(`duplicate layer entry ${JSON.stringify(p.path)}`);
+    byPath.set(p.path, p);
+  }
+  reorderHardlinks(byPath);
+  return [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path));
+}
+
+async function prepareEntry(entry: LayerEntry, epoch: number): Promise<Prepared> {
+  validateEntryPath(entry.path);
+  const where = `layer entry ${JSON.stringify(entry.path)}`;
+  if (!(entry.type in TAR_TYPE)) throw new LayerEntryError(`${where}: unknown type ${JSON.stringify(entry.type)}`);
+  for (const [name, value] of [['uid', entry.uid], ['gid', entry.gid], ['mode', entry.mode]] as const) {
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_ID) {
+      throw new LayerEntryError(`${where}: ${name} must be an integer from 0 to ${MAX_ID}, got ${String(value)}`);
+    }
+  }
+  const mtimeIn = entry.mtime ?? epoch;
+  if (!Number.isFinite(mtimeIn)) throw new LayerEntryError(`${where}: mtime must be a number of seconds`);
+  const p: Prepared = {
+    path: entry.path,
+    type: entry.type,
+    mode: entry.mode & 0o7777,
+    uid: entry.uid,
+    gid: entry.gid,
+    size: 0,
+    mtime: Math.max(0, Math.floor(Math.min(mtimeIn, epoch))),
+    devMajor: 0,
+    devMinor: 0,
+  };
+  switch (entry.type) {
+    case 'file': {
+      const content = entry.content;
+      if (!content) {
+        if (entry.size !== undefined && entry.size !== 0) {
+          throw new LayerEntryError(`${where}: size ${entry.size} given but no content`);
+        }
+      } else if ('data' in content) {
+        if (entry.size !== undefined && entry.size !== content.data.length) {
+          throw new LayerEntryError(`${where}: size ${entry.size} does not match the ${content.data.length} bytes given`);
+        }
+        p.size = content.data.length;
+        p.content = content;
+      } else {
+        if (entry.size !== undefined) {
+          if (!Number.isSafeInteger(entry.size) || entry.size < 0) {
+            throw new LayerEntryError(`${where}: size must be a non-negative integer, got ${String(entry.size)}`);
+          }
+          p.size = entry.size;
+        } else {
+          const st = await stat(content.path);
+          if (!st.isFile()) throw new LayerEntryError(`${where}: ${content.path} is not a regular file`);
+          p.size = st.size;
+        }
+        p.content = { path: content.path };
+      }
+      break;
+    }
+    case 'symlink':
+      if (!entry.linkTarget || entry.linkTarget.includes('\0')) {
+        throw new LayerEntryError(`${where}: a symlink needs a non-empty linkTarget without NUL bytes`);
+      }
+      p.linkTarget = entry.linkTarget;
+      break;
+    case 'hardlink':
+      if (entry.linkTarget === undefined) throw new LayerEntryError(`${where}: a hardlink needs a linkTarget`);
+      validateEntryPath(entry.linkTarget, `hardlink target of ${where}`);
+      if (entry.linkTarget === entry.path) throw new LayerEntryError(`${where}: a hardlink cannot point at itself`);
+      p.linkTarget = entry.linkTarget;
+      break;
+    case 'char':
+    case 'block':
+      for (const [name, value] of [['devMajor', entry.devMajor ?? 0], ['devMinor', entry.devMinor ?? 0]] as const) {
+        if (!Number.isSafeInteger(value) || value < 0 || value > MAX_OCTAL_8) {
+          throw new LayerEntryError(`${where}: ${name} must be an integer from 0 to ${MAX_OCTAL_8}, got ${String(value)}`);
+        }
+      }
+      p.devMajor = entry.devMajor ?? 0;
+      p.devMinor = entry.devMinor ?? 0;
+      break;
+    case 'dir':
+    case 'fifo':
+      break;
+  }
+  return p;
+}
+
+/**
+ * A hardlink must come after the file it links to, but sorting by path may put it first. All
+ * names of one inode share its content and metadata, so the name that sorts first carries the
+ * content and the others become hardlinks to it.
+ */
+function reorderHardlinks(byPath: Map<string, Prepared>): void {
+  const ultimate = (p: Prepared): Prepared | undefined => {
+    let cur = p;
+    const seen = new Set<string>();
+    while (cur.type === 'hardlink') {
+      if (seen.has(cur.path)) throw new LayerEntryError(`hardlink cycle through ${JSON.stringify(p.path)}`);
+      seen.add(cur.path);
+      const next = byPath.get(cur.linkTarget ?? '');
+      if (!next) return undefined; // target not in this layer: leave the link as given
+      cur = next;
+    }
+    return cur;
+  };
+  const groups = new Map<string, string[]>();
+  for (const p of byPath.values()) {
+    if (p.type !== 'hardlink') continue;
+    const target = ultimate(p);
+    if (!target) continue;
+    if (target.type === 'dir') {
+      throw new LayerEntryError(`layer entry ${JSON.stringify(p.path)}: a hardlink cannot point at a directory (${JSON.stringify(target.path)})`);
+    }
+    const names = groups.get(target.path) ?? [target.path];
+    names.push(p.path);
+    groups.set(target.path, names);
+  }
+  for (const [targetPath, names] of groups) {
+    const target = byPath.get(targetPath);
+    if (!target) continue;
+    names.sort(comparePaths);
+    const first = names[0] ?? targetPath;
+    for (const name of names) {
+      if (name === first) {
+        byPath.set(name, { ...target, path: name });
+      } else {
+        byPath.set(name, {
+          ...target,
+          path: name,
+          type: 'hardlink',
+          size: 0,
+          linkTarget: first,
+          content: undefined,
+        });
+      }
+    }
+  }
+}
+
+/** The tar stream, in chunks of about BATCH bytes (bigger for file bodies read from disk). */
+async function* tarStream(entries: Prepared[]): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingLength = 0;
+  const flush = (): Buffer | undefined => {
+    if (pendingLength === 0) return undefined;
+    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
+    pending = [];
+    pendingLength = 0;
+    return out;
+  };
+  const add = (buf: Buffer): Buffer | undefined => {
+    pending.push(buf);
+    pendingLength += buf.length;
+    return pendingLength >= BATCH ? flush() : undefined;
+  };
+
+  // Small files are read ahead, a few at a time, so their open/read/close round trips overlap.
+  const isSmallDiskFile = (e: Prepared | undefined): e is Prepared & { content: { path: string } } =>
+    !!e && e.type === 'file' && e.size > 0 && e.size < BATCH && !!e.content && 'path' in e.content;
+  const prefetched = new Map<number, Promise<Buffer>>();
+  let nextPrefetch = 0;
+  const prefetch = (upTo: number) => {
+    for (; nextPrefetch < entries.length && nextPrefetch <= upTo; nextPrefetch++) {
+      const e = entries[nextPrefetch];
+      if (!isSmallDiskFile(e)) continue;
+      const p = readSmallFile(e.content.path, e.size, e.path);
+      p.catch(() => undefined); // awaited (and reported) in order below
+      prefetched.set(nextPrefetch, p);
+    }
+  };
+
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    prefetch(i + READ_AHEAD_FILES);
+    const ready = add(headerBlocks(entry));
+    if (ready) yield ready;
+    if (entry.type !== 'file' || entry.size === 0 || !entry.content) continue;
+    if ('data' in entry.content) {
+      const data = entry.content.data;
+      const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      if (body.length >= BATCH) {
+        const before = flush();
+        if (before) yield before;
+        yield body;
+      } else {
+        const r = add(body);
+        if (r) yield r;
+      }
+    } else if (prefetched.has(i)) {
+      const body = await prefetched.get(i)!;
+      prefetched.delete(i);
+      const r = add(body);
+      if (r) yield r;
+    } else {
+      const before = flush();
+      if (before) yield before;
+      yield* readFileBody(entry.content.path, entry.size, entry.path);
+    }
+    const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK;
+    if (pad) {
+      const r = add(Buffer.alloc(pad));
+      if (r) yield r;
+    }
+  }
+  add(Buffer.alloc(2 * BLOCK));
+  const last = flush();
+  if (last) yield last;
+}
+
+function sourceChanged(file: string, entryPath: string, what: string): LayerSourceChangedError {
+  return new LayerSourceChangedError(
+    `${file} (layer entry ${JSON.stringify(entryPath)}) changed while the layer was being written: ${what}; ` +
+      'make sure nothing modifies the build context during the build, then retry',
+  );
+}
+
+function openError(err: unknown, file: string, entryPath: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return sourceChanged(file, entryPath, 'it was deleted');
+  if (code === 'EISDIR' || code === 'EAGAIN' || code === 'ENXIO') {
+    return sourceChanged(file, entryPath, 'it is no longer a regular file');
+  }
+  return err as Error;
+}
+
+/**
+ * A small file, whole: one read of size + 1 bytes also proves the end of the file (a regular file
+ * only returns fewer bytes than asked at its end). O_NONBLOCK: a path replaced by a fifo cannot hang.
+ */
+async function readSmallFile(file: string, size: number, entryPath: string): Promise<Buffer> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw openError(err, file, entryPath);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (;;) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, filled, buf.length - filled, filled));
+      } catch (err) {
+        throw openError(err, file, entryPath);
+      }
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > size) throw sourceChanged(file, entryPath, `expected ${size} bytes, it grew`);
+    }
+    if (filled < size) throw sourceChanged(file, entryPath, `expected ${size} bytes, it ended after ${filled}`);
+    return buf.subarray(0, size);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Exactly `size` bytes of the file at `file`, streamed, or a LayerSourceChangedError. */
+async function* readFileBody(file: string, size: number, entryPath: string): AsyncGenerator<Buffer> {
+  const changed = (what: string) => sourceChanged(file, entryPath, what);
+  let fh: FileHandle;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw openError(err, file, entryPath);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw changed('it is no longer a regular file');
+    if (st.size !== size) throw changed(`expected ${size} bytes, it now has ${st.size}`);
+    let remaining = size;
+    let position = 0;
+    while (remaining > 0) {
+      // The last chunk gets one spare byte: a read that fills it means the file grew.
+      const last = remaining <= READ_CHUNK;
+      const buf = Buffer.allocUnsafe(last ? remaining + 1 : READ_CHUNK);
+      const want = last ? remaining : READ_CHUNK;
+      let filled = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, position);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+        position += bytesRead;
+        if (filled >= buf.length) break;
+      }
+      if (filled > want) throw changed(`expected ${size} bytes, it grew`);
+      if (filled < want) throw changed(`expected ${size} bytes, it ended after ${position}`);
+      remaining -= want;
+      yield last ? buf.subarray(0, want) : buf;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The ustar header of an entry, preceded by a pax extended header when one is needed. */
+function headerBlocks(e: Prepared): Buffer {
+  const data: HeaderData = {
+    path: e.type === 'dir' ? `${e.path}/` : e.path,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    size: e.type === 'file' ? e.size : 0,
+    mtime: new Date(e.mtime * 1000),
+    type: TAR_TYPE[e.type],
+    linkpath: e.linkTarget ?? '',
+    uname: '',
+    gname: '',
+    devmaj: e.devMajor,
+    devmin: e.devMinor,
+  };
+  const block = Buffer.alloc(BLOCK);
+  const header = new Header(data);
+  let needPax = header.encode(block, 0);
+  // node-tar drops a directory's trailing '/' when it splits a long path into prefix + name, and
+  // gives a long single-segment path the prefix '.': whenever the ustar name and prefix fields do
+  // not spell the exact path, the path goes into a pax record as well.
+  if (e.type === 'dir') ensureDirSlash(block);
+  const forcePath = ustarPath(block) !== data.path;
+  needPax ||= forcePath;
+  if (!needPax) return block;
+
+  // Only the fields that did not fit go into the extended header: nothing time- or host-dependent.
+  const pax: HeaderData = {};
+  if (forcePath || fieldNeedsPax({ path: data.path })) pax.path = data.path;
+  if (e.linkTarget !== undefined && fieldNeedsPax({ linkpath: e.linkTarget })) pax.linkpath = e.linkTarget;
+  if (e.uid > MAX_OCTAL_8) pax.uid = e.uid;
+  if (e.gid > MAX_OCTAL_8) pax.gid = e.gid;
+  if (data.size !== undefined && data.size > MAX_OCTAL_12) pax.size = data.size;
+  const body = Buffer.from(new Pax(pax).encodeBody(), 'utf8');
+  if (body.length === 0) {
+    // Cannot happen for validated entries (mtime and device numbers are range-checked).
+    throw new LayerEntryError(`layer entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
+  }
+  const paxHeader = Buffer.alloc(BLOCK);
+  new Header({
+    path: paxHeaderName(e.path),
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: body.length,
+    mtime: new Date(e.mtime * 1000),
+    type: 'ExtendedHeader',
+    linkpath: '',
+    uname: '',
+    gname: '',
+    devmaj: 0,
+    devmin: 0,
+  }).encode(paxHeader, 0);
+  const bodyPadded = Buffer.alloc(Math.ceil(body.length / BLOCK) * BLOCK);
+  body.copy(bodyPadded);
+  return Buffer.concat([paxHeader, bodyPadded, block]);
+}
+
+/** The path a ustar header's name and prefix fields spell (no pax, 155-byte prefix). */
+function ustarPath(block: Buffer): string {
+  const field = (start: number, size: number) => {
+    const end = block.indexOf(0, start);
+    return block.toString('utf8', start, end < 0 || end > start + size ? start + size : end);
+  };
+  const name = field(0, 100);
+  const prefix = field(345, 155);
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+/** Make the ustar name field of a directory header end with '/' when it has room; fix the checksum. */
+function ensureDirSlash(block: Buffer): void {
+  let len = block.indexOf(0);
+  if (len < 0 || len > 100) len = 100;
+  if (len === 0 || len >= 100 || block[len - 1] === 0x2f) return;
+  block[len] = 0x2f;
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
+  block.write(`${sum.toString(8).padStart(6, '0')} \0`, 148, 8, 'ascii');
+}
+
+function fieldNeedsPax(data: HeaderData): boolean {
+  return new Header({ ...data, type: 'File' }).encode(Buffer.alloc(BLOCK), 0);
+}
+
+/** `PaxHeader/<name>`, ASCII and short, derived only from the entry's own name. */
+function paxHeaderName(path: string): string {
+  // eslint-disable-next-line no-control-regex
+  const ascii = baseName(path).replace(/[^\x20-\x7e]/g, '_');
+  return `PaxHeader/${ascii}`.slice(0, 99);
+}

@@ -1,0 +1,305 @@
+// kiln build end to end, Kiln only: config semantics, outputs read by other tools, reproducible
+// digests, the step cache, and bad input. (The docker-vs-kiln comparison is in differential.test.ts.)
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, utimesSync, writeFileSync, readdirSync, chmodSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { kiln, kilnProcess, makeBaseLayout, tempDir, writeTree } from './kiln-helpers.js';
+import { openStore } from '../../src/store/store.js';
+import type { ImageConfig, ImageManifest } from '../../src/oci/types.js';
+
+const work = tempDir('build');
+const store = join(work, 'store');
+let base: string;
+
+beforeAll(async () => {
+  base = await makeBaseLayout(work, store);
+});
+
+interface Built {
+  code: number;
+  stderr: string;
+  manifest: ImageManifest;
+  config: ImageConfig;
+  digest: string;
+  steps: { instruction: string; cached: boolean }[];
+}
+
+async function buildCtx(ctx: string, extra: string[] = [], storeDir = store): Promise<Built> {
+  const meta = join(ctx, '..', `${Math.random().toString(36).slice(2)}.json`);
+  const r = await kiln(['build', '--store', storeDir, '--progress', 'plain', '--metadata-file', meta, ...extra, ctx]);
+  if (r.code !== 0) return { code: r.code, stderr: r.stderr } as Built;
+  const m = JSON.parse(readFileSync(meta, 'utf8'));
+  const s = await openStore(storeDir);
+  const manifest = await s.readJson<ImageManifest>(m['containerimage.digest']);
+  const config = await s.readJson<ImageConfig>(manifest.config.digest);
+  return { code: 0, stderr: r.stderr, manifest, config, digest: m['containerimage.digest'], steps: m['kiln.steps'] };
+}
+
+const fromBase = () => `FROM oci-layout://${base}:latest`;
+
+describe('kiln build: image config semantics', () => {
+  it('applies every metadata instruction as Docker does', async () => {
+    const ctx = writeTree(tempDir('cfg'), {
+      Dockerfile: [
+        'ARG TAG=latest',
+        `${fromBase().replace(':latest', ':${TAG}')} AS final`,
+        'ARG WHO=world',
+        'ENV GREETING="hello ${WHO}" PLAIN=x',
+        'ENV LEGACY value with spaces',
+        'LABEL org.example.who=$WHO "quoted key"=v',
+        'MAINTAINER someone <s@example.com>',
+        'EXPOSE 80 53/udp 8000-8001',
+        'WORKDIR app',
+        'WORKDIR sub',
+        'USER app:app',
+        'VOLUME ["/data"] ',
+        'VOLUME /cache /logs',
+        'STOPSIGNAL SIGQUIT',
+        'SHELL ["/bin/sh", "-ec"]',
+        'HEALTHCHECK --interval=30s --retries=3 CMD check --quiet',
+        'ONBUILD COPY . /src',
+        'ENTRYPOINT ["/bin/app"]',
+        'CMD run $GREETING',
+      ].join('\n'),
+    });
+    const b = await buildCtx(ctx, ['--build-arg', 'WHO=kiln', '--label', 'cli=yes']);
+    expect(b.stderr).not.toMatch(/error/);
+    const c = b.config.config!;
+    expect(c.Env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello kiln', 'PLAIN=x', 'LEGACY=value with spaces']);
+    expect(c.Labels).toEqual({ 'org.example.who': 'kiln', 'quoted key': 'v', cli: 'yes' });
+    expect(b.config.author).toBe('someone <s@example.com>');
+    expect(Object.keys(c.ExposedPorts!).sort()).toEqual(['53/udp', '80/tcp', '8000/tcp', '8001/tcp']);
+    expect(c.WorkingDir).toBe('/app/sub');
+    expect(c.User).toBe('app:app');
+    expect(Object.keys(c.Volumes!).sort()).toEqual(['/cache', '/data', '/logs']);
+    expect(c.StopSignal).toBe('SIGQUIT');
+    expect(c.Shell).toEqual(['/bin/sh', '-ec']);
+    expect(c.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'check --quiet'], Interval: 30e9, Retries: 3 });
+    expect(c.OnBuild).toEqual(['COPY . /src']);
+    expect(c.Entrypoint).toEqual(['/bin/app']);
+    expect(c.Cmd).toEqual(['/bin/sh', '-ec', 'run $GREETING']);
+    expect(b.config.history!.at(-1)).toMatchObject({ created_by: 'CMD ["/bin/sh","-ec","run $GREETING"]', empty_layer: true });
+  });
+
+  it('ENTRYPOINT resets a CMD inherited from the base', async () => {
+    const ctx = writeTree(tempDir('ep'), { Dockerfile: `${fromBase()}\nENTRYPOINT ["/x"]\n` });
+    const b = await buildCtx(ctx);
+    expect(b.config.config!.Cmd).toBeNull();
+  });
+
+  it('runs ONBUILD triggers of the base image, then clears them', async () => {
+    const parentCtx = writeTree(tempDir('onb-parent'), { Dockerfile: `${fromBase()}\nONBUILD COPY hello.txt /hello.txt\nONBUILD ENV TRIGGERED=1\n` });
+    const parentOut = join(work, 'onbuild-layout');
+    expect((await kiln(['build', '--store', store, '-q', '-t', 'onb:latest', '-o', `type=oci,dest=${parentOut}`, parentCtx])).code).toBe(0);
+    const child = writeTree(tempDir('onb-child'), { Dockerfile: `FROM oci-layout://${parentOut}:latest\n`, 'hello.txt': 'hi' });
+    const b = await buildCtx(child);
+    expect(b.config.config!.Env).toContain('TRIGGERED=1');
+    expect(b.config.config!.OnBuild ?? null).toBeNull();
+    expect(b.manifest.layers.length).toBe(2);
+  });
+});
+
+describe('kiln build: outputs other tools read', () => {
+  it('writes an OCI layout that umoci and skopeo accept, with CMD and files intact', async () => {
+    const ctx = writeTree(tempDir('out'), {
+      Dockerfile: `${fromBase()}\nCOPY --chown=app:app --chmod=0640 secret.txt /home/app/\nCOPY dir/ /opt/dir/\nCMD ["/bin/sh", "-c", "cat /home/app/secret.txt"]\n`,
+      'secret.txt': 'top secret\n',
+      'dir/a.txt': 'a',
+      'dir/link': { symlink: 'a.txt' },
+      'dir/sub/b.sh': { content: 'echo b', mode: 0o755 },
+    });
+    const layout = join(work, 'out-layout');
+    const r = await kiln(['build', '--store', store, '-q', '-t', 'out:v1', '-o', `type=oci,dest=${layout}`, ctx]);
+    expect(r.code).toBe(0);
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${layout}:v1`], { encoding: 'utf8' }));
+    expect(inspect.Layers).toHaveLength(3);
+    const bundle = join(work, 'bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:v1`, bundle], { stdio: 'pipe' });
+    const rootfs = join(bundle, 'rootfs');
+    expect(readFileSync(join(rootfs, 'home/app/secret.txt'), 'utf8')).toBe('top secret\n');
+    const ls = execFileSync('ls', ['-ln', join(rootfs, 'home/app/secret.txt')], { encoding: 'utf8' });
+    expect(ls).toMatch(/^-rw-r----- 1 1000 1000 /);
+    expect(readdirSync(join(rootfs, 'opt/dir')).sort()).toEqual(['a.txt', 'link', 'sub']);
+    expect(execFileSync('readlink', [join(rootfs, 'opt/dir/link')], { encoding: 'utf8' }).trim()).toBe('a.txt');
+    const runtime = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+    expect(runtime.process.args).toEqual(['/bin/sh', '-c', 'cat /home/app/secret.txt']);
+  });
+
+  it('writes a docker archive that skopeo reads, and kiln load imports it back', async () => {
+    const ctx = writeTree(tempDir('arch'), { Dockerfile: `${fromBase()}\nCOPY f /f\n`, f: 'x' });
+    const archive = join(work, 'image.tar');
+    const meta = join(work, 'arch-meta.json');
+    expect((await kiln(['build', '--store', store, '-q', '-t', 'arch:1', '-o', `type=docker,dest=${archive}`, '--metadata-file', meta, '--iidfile', join(work, 'iid'), ctx])).code).toBe(0);
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${archive}`], { encoding: 'utf8' }));
+    expect(inspect.Layers).toHaveLength(2);
+    const other = join(work, 'store-load');
+    const loaded = await kiln(['load', '--store', other, '-i', archive]);
+    expect(loaded.stdout).toBe('Loaded image: arch:1\n');
+    const s = await openStore(other);
+    expect(await s.getRef('docker.io/library/arch:1')).toMatch(/^sha256:/);
+    expect(readFileSync(join(work, 'iid'), 'utf8')).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe('kiln build: reproducible digests and the step cache', () => {
+  const files = { Dockerfile: '', 'a.txt': 'alpha', 'b/c.txt': 'gamma', 'b/d.txt': 'delta' };
+  const dockerfile = () => `${fromBase()}\nCOPY a.txt /a.txt\nENV X=1\nCOPY b/ /b/\nLABEL done=yes\n`;
+
+  it('gives the same manifest digest in two stores, two directories, at two times', async () => {
+    const one = writeTree(tempDir('repro1'), { ...files, Dockerfile: dockerfile() });
+    const two = writeTree(tempDir('repro2'), { ...files, Dockerfile: dockerfile() });
+    utimesSync(join(two, 'a.txt'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const first = await buildCtx(one, [], join(work, 'repro-store-1'));
+    const second = await buildCtx(two, [], join(work, 'repro-store-2'));
+    expect(first.code).toBe(0);
+    expect(second.digest).toBe(first.digest);
+  });
+
+  it('hits every step on a rebuild, also after touching a file; one changed file rebuilds its step and those after', async () => {
+    const ctx = writeTree(tempDir('cache'), { ...files, Dockerfile: dockerfile() });
+    const first = await buildCtx(ctx);
+    const again = await buildCtx(ctx);
+    expect(again.steps.map((s) => s.cached)).toEqual(again.steps.map(() => true));
+    expect(again.digest).toBe(first.digest);
+    utimesSync(join(ctx, 'b/c.txt'), new Date(), new Date(Date.now() + 5000));
+    const touched = await buildCtx(ctx);
+    expect(touched.steps.every((s) => s.cached)).toBe(true);
+    writeFileSync(join(ctx, 'b/c.txt'), 'gammA');
+    const changed = await buildCtx(ctx);
+    expect(changed.steps.map((s) => s.cached)).toEqual([true, true, true, false, false]);
+    const diff = changed.manifest.layers.filter((l, i) => l.digest !== first.manifest.layers[i]!.digest);
+    expect(diff).toHaveLength(1);
+  });
+
+  it('--no-cache rebuilds every layer step yet gives the same digest', async () => {
+    const ctx = writeTree(tempDir('nocache'), { ...files, Dockerfile: dockerfile() });
+    const first = await buildCtx(ctx);
+    const fresh = await buildCtx(ctx, ['--no-cache']);
+    expect(fresh.steps.filter((s) => s.cached)).toEqual([fresh.steps[0]]);
+    expect(fresh.digest).toBe(first.digest);
+  });
+});
+
+describe('kiln build: COPY and ADD semantics', () => {
+  it('multi-stage with --target, COPY --from a stage, wildcards and ADD of a local tar.gz', async () => {
+    const ctx = writeTree(tempDir('ms'), {
+      Dockerfile: [
+        `${fromBase()} AS one`,
+        'COPY *.txt /stuff/',
+        `${fromBase()} AS two`,
+        'ADD archive.tar.gz /unpacked/',
+        'FROM one AS final',
+        'COPY --from=two /unpacked/ /from-two/',
+        'COPY --from=0 /stuff/x.txt /renamed.txt',
+        `${fromBase()} AS unused`,
+        'COPY missing /nope',
+      ].join('\n'),
+      'x.txt': 'x', 'y.txt': 'y', 'z.md': 'z',
+      'src/inner/file': 'from the archive',
+    });
+    execFileSync('tar', ['-czf', join(ctx, 'archive.tar.gz'), '-C', join(ctx, 'src'), '.']);
+    const layout = join(work, 'ms-layout');
+    const r = await kiln(['build', '--store', store, '-q', '--target', 'final', '-t', 'ms:1', '-o', `type=oci,dest=${layout}`, ctx]);
+    expect(r.stderr).toBe('');
+    const bundle = join(work, 'ms-bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:1`, bundle], { stdio: 'pipe' });
+    const root = join(bundle, 'rootfs');
+    expect(readdirSync(join(root, 'stuff')).sort()).toEqual(['x.txt', 'y.txt']);
+    expect(readFileSync(join(root, 'from-two/inner/file'), 'utf8')).toBe('from the archive');
+    expect(readFileSync(join(root, 'renamed.txt'), 'utf8')).toBe('x');
+  });
+
+  it('ADD <url> with --checksum downloads and verifies', async () => {
+    const body = 'downloaded bytes\n';
+    const sum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const server: Server = createServer((_req, res) => res.end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const ok = writeTree(tempDir('url'), { Dockerfile: `${fromBase()}\nADD --checksum=${sum} http://127.0.0.1:${port}/files/data.txt /dl/\n` });
+      const b = await buildCtx(ok);
+      expect(b.code).toBe(0);
+      const bad = writeTree(tempDir('url-bad'), { Dockerfile: `${fromBase()}\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/x /x\n` });
+      const r = await kiln(['build', '--store', store, '-q', bad]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/Dockerfile:2: ADD http:\/\/127\.0\.0\.1:\d+\/x: checksum mismatch/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('kiln build: bad input is a clear error with file:line, and the store stays intact', () => {
+  const cases: [string, Record<string, string | { symlink: string }>, RegExp][] = [
+    ['missing file', { Dockerfile: 'FROM scratch\nCOPY nope /x\n' }, /^error: Dockerfile:2: COPY failed: file not found in build context or excluded by \.dockerignore: "nope"/],
+    ['../ source', { Dockerfile: 'FROM scratch\nCOPY ../secret /x\n' }, /Dockerfile:2: COPY failed: forbidden path outside the build context: "\.\.\/secret"/],
+    ['absolute source missing', { Dockerfile: 'FROM scratch\nCOPY /etc/passwd /x\n' }, /Dockerfile:2: COPY failed: file not found in build context/],
+    ['symlink pointing out', { Dockerfile: 'FROM scratch\nCOPY evil /x\n', evil: { symlink: '../../../etc/passwd' } }, /Dockerfile:2: COPY failed: "evil" leads outside the build context through a symlink/],
+    ['unknown --from', { Dockerfile: 'FROM scratch\nCOPY --from=nostage /a /b\n' }, /Dockerfile:2: image "nostage" is not in the local Kiln store/],
+    ['cycle', { Dockerfile: 'FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\nCOPY --from=a /y /y\n' }, /circular dependency detected on stage/],
+    ['RUN', { Dockerfile: 'FROM scratch\nRUN echo hi\n' }, /^error: Dockerfile:2: RUN is not supported yet/],
+    ['not local FROM', { Dockerfile: 'FROM nginx:1.27\n' }, /^error: Dockerfile:1: image "nginx:1\.27" is not in the local Kiln store/],
+    ['bad chmod', { Dockerfile: 'FROM scratch\nCOPY --chmod=rwx Dockerfile /x\n' }, /Dockerfile:2: invalid chmod parameter "rwx"/],
+    ['unknown user', { Dockerfile: 'FROM scratch\nCOPY --chown=ghost Dockerfile /x\n' }, /Dockerfile:2: unable to find user ghost/],
+  ];
+  it.each(cases)('%s', async (_name, files, message) => {
+    const ctx = writeTree(tempDir('bad'), files);
+    const r = await kiln(['build', '--store', store, '-q', ctx]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unknown --target lists the stages', async () => {
+    const ctx = writeTree(tempDir('target'), { Dockerfile: 'FROM scratch AS build\nFROM scratch AS release\n' });
+    const r = await kiln(['build', '--store', store, '-q', '--target', 'test', ctx]);
+    expect(r.stderr).toBe('error: target stage "test" could not be found in Dockerfile; the named stages are: build, release\n');
+  });
+
+  it('an ADD of a tar with ../ entries is refused and nothing escapes', async () => {
+    const ctx = writeTree(tempDir('evil-tar'), { Dockerfile: 'FROM scratch\nADD evil.tar /x/\n' });
+    const script = 'import tarfile, io, sys\nt = tarfile.open(sys.argv[1], "w")\ni = tarfile.TarInfo("../../escaped")\ni.size = 1\nt.addfile(i, io.BytesIO(b"a"))\nt.close()\n';
+    execFileSync('python3', ['-c', script, join(ctx, 'evil.tar')]);
+    const r = await kiln(['build', '--store', store, '-q', ctx]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Dockerfile:2: .*escaped/);
+    expect(existsSync(join(ctx, '..', 'escaped'))).toBe(false);
+  });
+
+  it('an unwritable store is a clear error', async () => {
+    if (process.getuid?.() === 0) {
+      console.warn('SKIPPED assertion: running as root, a read-only mode does not stop writes');
+      return;
+    }
+    const ro = tempDir('ro');
+    chmodSync(ro, 0o555);
+    const r = await kiln(['build', '--store', join(ro, 'store'), '-q', writeTree(tempDir('x'), { Dockerfile: 'FROM scratch\n' })]);
+    expect(r.code).toBe(1);
+  });
+
+  it('the store verifies after all of the above', async () => {
+    const report = await (await openStore(store)).verify();
+    expect(report.corrupt).toEqual([]);
+    expect(report.checked).toBeGreaterThan(5);
+  });
+});
+
+describe('kiln build: concurrency', () => {
+  it('4 kiln processes building different Dockerfiles into one store all succeed', async () => {
+    const shared = join(work, 'shared-store');
+    const contexts = [0, 1, 2, 3].map((i) =>
+      writeTree(tempDir(`conc${i}`), {
+        Dockerfile: `${fromBase()}\nCOPY f${i} /f\nCOPY common /common\nLABEL n=${i}\n`,
+        [`f${i}`]: `file ${i}`.repeat(1000 * (i + 1)),
+        common: 'same in all four',
+      }),
+    );
+    const runs = await Promise.all(contexts.map((ctx, i) => kilnProcess(['build', '--store', shared, '-q', '-t', `conc:${i}`, ctx])));
+    for (const r of runs) expect(r).toMatchObject({ code: 0 });
+    const s = await openStore(shared);
+    expect((await s.listRefs()).map((r) => r.ref)).toEqual([0, 1, 2, 3].map((i) => `docker.io/library/conc:${i}`));
+    expect((await s.verify()).corrupt).toEqual([]);
+  });
+});

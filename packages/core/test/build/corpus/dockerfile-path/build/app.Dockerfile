@@ -1,0 +1,2 @@
+FROM kiln-test/busybox
+COPY . /ctx

@@ -1,0 +1,371 @@
+/**
+ * A private Docker daemon for differential tests (build with `docker build`, build with Kiln,
+ * compare). One daemon per jest test file: start it in beforeAll, stop it in afterAll.
+ *
+ * Each daemon lives entirely under its own /tmp/kiln-dockerd-XXXXXX directory: data-root, exec-root
+ * (which also holds the containerd that dockerd starts for itself), socket, pidfile, log and client
+ * config. It never touches host networking (--iptables=false --ip-forward=false --bridge=none), so
+ * BuildKit RUN steps need `--network=host` or `--network=none` (the default bridge does not exist);
+ * `dockerBuild` passes `--network=host`, like Kiln's RUN sandbox.
+ *
+ * Offline facts for Debian's docker.io 20.10.24 (checked on the test machine):
+ * - BuildKit (DOCKER_BUILDKIT=1) works offline: `FROM` a locally present image resolves from the
+ *   daemon's image store without contacting a registry.
+ * - A `# syntax=...` line makes BuildKit pull the frontend image from Docker Hub: never use one.
+ * - The built-in Dockerfile frontend supports `COPY --chmod` and `--chown`, but not heredocs,
+ *   `COPY --link` or `ADD --checksum` (parse errors).
+ * - The classic builder (DOCKER_BUILDKIT=0) also works offline but rejects `--chmod`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The docker client to use: Debian's 20.10 client (has BuildKit; /usr/local/bin/docker has no buildx). */
+export const DOCKER_CLI = process.env.KILN_TEST_DOCKER_CLI ?? '/usr/bin/docker';
+
+export interface DockerResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface DockerOptions {
+  /** Written to the client's stdin. */
+  input?: string | Buffer;
+  /** Extra environment (overrides DOCKER_BUILDKIT=1 if given). */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Kill the client after this long (default 120 s). */
+  timeoutMs?: number;
+}
+
+export interface Dockerd {
+  /** The -H value, e.g. unix:///tmp/kiln-dockerd-AbC123/docker.sock */
+  host: string;
+  /** The private directory holding everything of this daemon. */
+  root: string;
+  /** PID of the dockerd process this helper started. */
+  pid: number;
+  logFile: string;
+  /** Environment for a docker client talking to this daemon (DOCKER_HOST, DOCKER_BUILDKIT=1, DOCKER_CONFIG). */
+  env: Record<string, string>;
+  /** Runs `docker -H host ...args`; never throws on a non-zero exit. */
+  docker(args: string[], opts?: DockerOptions): Promise<DockerResult>;
+  /** Like docker(), but throws (with the command, exit code and stderr) unless the exit code is 0; returns stdout. */
+  dockerOk(args: string[], opts?: DockerOptions): Promise<string>;
+  /** Spawns `docker -H host ...args` with stdout as a stream (for `docker export`/`save`). */
+  spawn(args: string[], opts?: { env?: Record<string, string>; cwd?: string }): ChildProcess;
+  /** SIGTERMs the daemon, waits for it, unmounts leftovers and removes the private directory. */
+  stop(): Promise<void>;
+  /** The last lines of the daemon's log. */
+  logTail(lines?: number): string;
+}
+
+function findDockerd(): string | undefined {
+  const candidates = [process.env.KILN_TEST_DOCKERD, '/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd'];
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/** Why docker-based tests cannot run here, or undefined when they can. */
+export function dockerUnavailableReason(): string | undefined {
+  if (process.env.KILN_SKIP_DOCKER_TESTS) return 'KILN_SKIP_DOCKER_TESTS is set';
+  if (process.platform !== 'linux') return `platform is ${process.platform}, not linux`;
+  if (!findDockerd()) return 'no dockerd binary (/usr/sbin/dockerd; set KILN_TEST_DOCKERD)';
+  if (!existsSync(DOCKER_CLI)) return `no docker client at ${DOCKER_CLI} (set KILN_TEST_DOCKER_CLI)`;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not running as root';
+  return undefined;
+}
+
+/** True when a private dockerd can be started: a dockerd binary and the docker client exist and we are root. */
+export function dockerAvailable(): boolean {
+  return dockerUnavailableReason() === undefined;
+}
+
+/**
+ * `describe` when docker is available, else `describe.skip` with a visible console.warn saying why.
+ */
+export function describeWithDocker(name: string, body: () => void): void {
+  const reason = dockerUnavailableReason();
+  if (reason === undefined) {
+    describe(name, body);
+  } else {
+    console.warn(`SKIPPED: '${name}' needs a private dockerd: ${reason}`);
+    describe.skip(`${name} (docker unavailable: ${reason})`, () => it('skipped', () => undefined));
+  }
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    const all = readFileSync(file, 'utf8').split('\n');
+    return all.slice(-lines - 1).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: DockerOptions): Promise<DockerResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 120_000);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let stderr = Buffer.concat(err).toString('utf8');
+      if (timedOut) stderr += `\n(killed after ${opts.timeoutMs ?? 120_000} ms)`;
+      resolvePromise({ stdout: Buffer.concat(out).toString('utf8'), stderr, code: code ?? (signal ? 128 : 1) });
+    });
+    child.stdin.on('error', () => undefined);
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** Mount points at or below dir, deepest first. */
+function mountsUnder(dir: string): string[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const points = info
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p === dir || p.startsWith(dir + '/'));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort if afterAll never ran (crash, forced exit): do not leave daemons behind.
+  process.on('exit', () => {
+    for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  });
+}
+
+export interface StartDockerdOptions {
+  /** How long to wait for `docker version` to answer (default 60 s). */
+  startTimeoutMs?: number;
+  /** Extra dockerd flags. */
+  extraArgs?: string[];
+}
+
+/** Starts a private dockerd and waits until it answers. */
+export async function startDockerd(options: StartDockerdOptions = {}): Promise<Dockerd> {
+  const reason = dockerUnavailableReason();
+  if (reason) throw new Error(`cannot start a private dockerd: ${reason}`);
+  const dockerdBin = findDockerd()!;
+  // Fixed short parent: unix socket paths must stay under 108 bytes, and TMPDIR may be long.
+  const root = mkdtempSync('/tmp/kiln-dockerd-');
+  const host = `unix://${root}/docker.sock`;
+  const logFile = join(root, 'dockerd.log');
+  const clientConfig = join(root, 'client-config');
+  const configFile = join(root, 'daemon.json');
+  writeFileSync(configFile, '{}\n');
+  for (const d of [clientConfig, join(root, 'data'), join(root, 'exec')]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(clientConfig, 'config.json'), '{}\n');
+  const tag = root.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+
+  const args = [
+    '--data-root', join(root, 'data'),
+    '--exec-root', join(root, 'exec'),
+    '-H', host,
+    '--pidfile', join(root, 'docker.pid'),
+    '--config-file', configFile,
+    '--iptables=false',
+    '--ip-forward=false',
+    '--ip-masq=false',
+    '--bridge=none',
+    '--userland-proxy=false',
+    // Distinct namespaces in case dockerd picks a system containerd instead of starting its own.
+    '--containerd-namespace', `kiln-${tag}`,
+    '--containerd-plugins-namespace', `kiln-${tag}-plugins`,
+    ...(options.extraArgs ?? []),
+  ];
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(dockerdBin, args, {
+    stdio: ['ignore', logFd, logFd],
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: root },
+  });
+  closeSync(logFd);
+  if (child.pid === undefined) {
+    await rm(root, { recursive: true, force: true });
+    throw new Error(`could not spawn ${dockerdBin}`);
+  }
+  const pid = child.pid;
+  live.add(child);
+  installExitHook();
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.once('exit', () => live.delete(child));
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: root,
+    DOCKER_HOST: host,
+    DOCKER_CONFIG: clientConfig,
+    DOCKER_BUILDKIT: '1',
+  };
+  const docker = (a: string[], opts: DockerOptions = {}): Promise<DockerResult> =>
+    runProcess(DOCKER_CLI, ['-H', host, ...a], { ...env, ...opts.env }, opts);
+  const dockerOk = async (a: string[], opts: DockerOptions = {}): Promise<string> => {
+    const r = await docker(a, opts);
+    if (r.code !== 0) {
+      throw new Error(`docker ${a.join(' ')} exited with ${r.code}:\n${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
+    }
+    return r.stdout;
+  };
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const t = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 30_000)));
+      const outcome = await Promise.race([exited, t]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    // dockerd normally stops its containerd; if it was killed, stop that containerd (its pidfile is ours).
+    const ctrPidFile = join(root, 'exec', 'containerd', 'containerd.pid');
+    if (existsSync(ctrPidFile)) {
+      const ctrPid = Number(readFileSync(ctrPidFile, 'utf8').trim());
+      if (ctrPid > 1 && isOurContainerd(ctrPid, root)) {
+        try {
+          process.kill(ctrPid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+        for (let i = 0; i < 50 && isAlive(ctrPid); i++) await sleep(100);
+      }
+    }
+    for (const m of mountsUnder(root)) spawnSync('umount', ['-l', m]);
+    await rm(root, { recursive: true, force: true, maxRetries: 3 });
+  };
+
+  const startTimeout = options.startTimeoutMs ?? 60_000;
+  const deadline = Date.now() + startTimeout;
+  let last: DockerResult | undefined;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const logText = tail(logFile, 30);
+      await stop();
+      throw new Error(`dockerd exited early (code ${child.exitCode}, signal ${child.signalCode}); log tail:\n${logText}`);
+    }
+    last = await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 });
+    if (last.code === 0) break;
+    if (Date.now() > deadline) {
+      const logText = tail(logFile, 30);
+      await stop();
+      throw new Error(
+        `dockerd did not answer within ${startTimeout / 1000} s at ${host}; last client error: ${last.stderr.trim()}\n` +
+          `dockerd log tail:\n${logText}`,
+      );
+    }
+    await sleep(250);
+  }
+
+  return { host, root, pid, logFile, env, docker, dockerOk, spawn: (a, o = {}) =>
+    spawn(DOCKER_CLI, ['-H', host, ...a], { env: { ...env, ...o.env }, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] }),
+  stop, logTail: (n = 30) => tail(logFile, n) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isOurContainerd(pid: number, root: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root);
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building and loading images
+
+export interface DockerBuildOptions {
+  contextDir: string;
+  /** Path of the Dockerfile (absolute or relative to contextDir); default contextDir/Dockerfile. */
+  dockerfile?: string;
+  tag: string;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  /** Default true (BuildKit). false uses the classic builder (DOCKER_BUILDKIT=0). */
+  buildkit?: boolean;
+  /** Default 'host' (the private daemon has no bridge network; Kiln's RUN uses the host network too). */
+  network?: string;
+  noCache?: boolean;
+  extraArgs?: string[];
+}
+
+export interface DockerBuildResult extends DockerResult {
+  /** The image ID (sha256:...) when the build succeeded. */
+  imageId?: string;
+}
+
+/** `docker build` of a context; returns the output and, on success, the image ID. */
+export async function dockerBuild(dockerd: Dockerd, o: DockerBuildOptions): Promise<DockerBuildResult> {
+  const args = ['build', '--progress=plain', '-t', o.tag];
+  if (o.buildkit === false) args.splice(1, 1); // classic builder has no --progress
+  if (o.dockerfile) args.push('-f', o.dockerfile);
+  for (const [k, v] of Object.entries(o.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
+  if (o.target) args.push('--target', o.target);
+  args.push(`--network=${o.network ?? 'host'}`);
+  if (o.noCache) args.push('--no-cache');
+  args.push(...(o.extraArgs ?? []), o.contextDir);
+  const r = await dockerd.docker(args, { cwd: o.contextDir, env: { DOCKER_BUILDKIT: o.buildkit === false ? '0' : '1' } });
+  if (r.code !== 0) return r;
+  const id = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', o.tag])).stdout.trim();
+  return { ...r, imageId: id || undefined };
+}
+
+/** `docker load -i file` (a docker-archive, e.g. from `kiln build --output type=docker,dest=...`); returns what docker printed. */
+export async function dockerLoad(dockerd: Dockerd, archive: string): Promise<string[]> {
+  const out = await dockerd.dockerOk(['load', '-i', archive]);
+  // "Loaded image: name:tag" or "Loaded image ID: sha256:..."
+  return out
+    .split('\n')
+    .map((l) => /^Loaded image(?: ID)?: (.+)$/.exec(l.trim())?.[1])
+    .filter((x): x is string => !!x);
+}
