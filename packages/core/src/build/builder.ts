@@ -19,7 +19,7 @@ import { MediaTypes } from '../oci/media-types.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
 import type { ContentStore, LayerRecord } from '../store/types.js';
 import { formatReference, parseReference } from '../reference/index.js';
-import { ArgScope, Expander, PROXY_ARGS, platformArgs, setEnv } from './scope.js';
+import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, setEnv, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
 import { RootfsView, resolveOwner } from './rootfs.js';
 import { parseChmod, planCopy, treeFromEntries, type FetchedSource, type SourceTree } from './copy.js';
@@ -34,6 +34,10 @@ interface StageState {
   layers: LayerRecord[];
   view: RootfsView;
   key: string;
+  /** ARGs in scope at the end of the stage (a stage FROM this one inherits them). */
+  args: ReadonlyMap<string, string | undefined>;
+  /** What `$NAME` expands to at the end of the stage. */
+  vars: ReadonlyMap<string, string>;
 }
 
 function hashKey(...parts: string[]): string {
@@ -100,7 +104,7 @@ class Builder {
     for (const [k, v] of platformArgs(this.platform)) this.metaScope.values.set(k, v);
     for (const arg of this.plan.metaArgs) {
       for (const { key, value } of arg.args) {
-        this.metaScope.declare(key, value === undefined ? undefined : this.expand(value, this.metaScope, [], arg));
+        this.metaScope.declare(key, value === undefined ? undefined : this.expandMeta(value, arg));
       }
     }
 
@@ -121,12 +125,12 @@ class Builder {
 
   private stageDependencies(stage: Stage): { stage: Stage; line: number }[] {
     const deps: { stage: Stage; line: number }[] = [];
-    const fromName = this.expand(stage.from.image, this.metaScope, [], stage.from);
+    const fromName = this.expandMeta(stage.from.image, stage.from);
     const from = lookupStage(this.plan, fromName, false);
     if (from.kind === 'stage') deps.push({ stage: from.stage, line: stage.from.line });
     for (const instruction of stage.instructions) {
       if (instruction.kind === 'COPY' && instruction.from !== undefined) {
-        const ref = lookupStage(this.plan, this.expand(instruction.from, this.metaScope, [], instruction), true);
+        const ref = lookupStage(this.plan, this.expandMeta(instruction.from, instruction), true);
         if (ref.kind === 'stage') deps.push({ stage: ref.stage, line: instruction.line });
       }
     }
@@ -148,21 +152,22 @@ class Builder {
     const label = stageLabel(stage);
     const total = stage.instructions.length + 1;
     this.emit({ type: 'stage-start', stage: label, index: stage.index });
-    const fromName = this.expand(stage.from.image, this.metaScope, [], stage.from);
+    const fromName = this.expandMeta(stage.from.image, stage.from);
     let state = await this.step(label, 1, total, stage.from, async () => {
       const from = lookupStage(this.plan, fromName, false);
       if (from.kind === 'stage') {
         const parent = await this.stage(from.stage);
         return { state: { ...parent, key: hashKey('FROM-stage', parent.key) }, cached: true };
       }
-      const platform = stage.from.platform ? parsePlatform(this.expand(stage.from.platform, this.metaScope, [], stage.from)) : this.platform;
+      const platform = stage.from.platform ? parsePlatform(this.expandMeta(stage.from.platform, stage.from)) : this.platform;
       const base = await this.resolver.resolve(fromName).catch((err: unknown) => {
         throw this.located(err, stage.from);
       });
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith('PATH='))) config.config.Env = [DEFAULT_PATH, ...(config.config.Env ?? [])];
-      if (!config.config.WorkingDir) config.config.WorkingDir = '/';
+      // BuildKit's empty image (scratch) starts in "/"; an image's own WorkingDir is kept as it is.
+      if (base.digest === 'scratch') config.config.WorkingDir = '/';
       config.history ??= [];
       return {
         state: {
@@ -170,13 +175,15 @@ class Builder {
           layers: [...base.layers],
           view: new RootfsView(this.store, base.layers),
           key: hashKey('FROM', base.digest, `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`),
+          args: new Map(),
+          vars: varsFromEnv(config.config.Env ?? []),
         },
         cached: true,
       };
     });
 
-    const scope = new ArgScope(this.buildArgs, this.usedArgs, this.metaScope.values);
-    const ctx: StageContext = { stage, label, scope, cmdSet: false };
+    const scope = new ArgScope(this.buildArgs, this.usedArgs, this.metaScope.values, state.args);
+    const ctx: StageContext = { stage, label, scope, vars: new Map(state.vars), cmdSet: false };
     // ONBUILD triggers of the base run first, then are cleared from the new image.
     const triggers = state.config.config?.OnBuild ?? [];
     if (state.config.config) state.config.config.OnBuild = null;
@@ -193,7 +200,7 @@ class Builder {
       this.checkAborted();
       state = await this.step(label, i + 2, steps, instruction, () => this.apply(state, instruction, ctx));
     }
-    return state;
+    return { ...state, args: new Map(scope.values), vars: ctx.vars };
   }
 
   private async step(
@@ -219,9 +226,10 @@ class Builder {
     return new DockerfileError(err.message, { file: this.plan.file, line: instruction.line, endLine: instruction.endLine }, instruction.original);
   }
 
-  private expand(word: string, scope: ArgScope, env: readonly string[], instruction: Instruction): string {
+  /** Expand a word of a FROM line or a --from flag: only meta ARGs are visible there. */
+  private expandMeta(word: string, instruction: Instruction): string {
     try {
-      return this.expander.word(word, scope, env);
+      return this.expander.word(word, argVars(this.metaScope));
     } catch (err) {
       throw this.located(err, instruction);
     }
@@ -241,17 +249,25 @@ class Builder {
     const config = structuredClone(state.config);
     const c: ContainerConfig = (config.config ??= {});
     const env = c.Env ?? [];
-    const x = (word: string) => this.expander.word(word, ctx.scope, env);
+    const vars = ctx.vars;
+    const x = (word: string) => this.expander.word(word, vars);
     let createdBy: string;
     switch (ins.kind) {
       case 'ARG':
-        for (const { key, value } of ins.args) ctx.scope.declare(key, value === undefined ? undefined : x(value));
+        for (const { key, value } of ins.args) {
+          ctx.scope.declare(key, value === undefined ? undefined : x(value));
+          const declared = ctx.scope.get(key);
+          if (declared !== undefined) vars.set(key, declared);
+        }
         createdBy = `ARG ${ins.args.map((a) => (ctx.scope.get(a.key) === undefined ? a.key : `${a.key}=${ctx.scope.get(a.key)}`)).join(' ')}`;
         return this.metadataStep(state, config, createdBy, false);
       case 'ENV': {
         const pairs = ins.env.map(({ key, value }) => [x(key), x(value)] as const);
         let next = env;
-        for (const [k, v] of pairs) next = setEnv(next, k, v);
+        for (const [k, v] of pairs) {
+          next = setEnv(next, k, v);
+          vars.set(k, v);
+        }
         c.Env = next;
         createdBy = `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
         break;
@@ -294,7 +310,8 @@ class Builder {
         break;
       case 'CMD':
       case 'ENTRYPOINT': {
-        const command = ins.prependShell ? [...(c.Shell ?? ['/bin/sh', '-c']), ...ins.command] : ins.command;
+        // An empty exec form (`CMD []`) is stored as no command at all, as Docker does.
+        const command = ins.prependShell ? [...(c.Shell ?? ['/bin/sh', '-c']), ...ins.command] : ins.command.length ? ins.command : null;
         if (ins.kind === 'CMD') {
           c.Cmd = command;
           ctx.cmdSet = true;
@@ -364,7 +381,7 @@ class Builder {
       if (index.get(p)?.type === 'dir' || (await state.view.resolve(p)).node?.type === 'dir') continue;
       entries.push({ path: p, type: 'dir', mode: 0o755, ...owner });
     }
-    if (entries.length === 0) return this.metadataStep(state, config, createdBy, true);
+    // Like BuildKit, WORKDIR always adds a layer, empty when the directory already exists.
     return this.layerStep(state, config, createdBy, entries, entries.map((e) => `${e.path}\0${e.uid}\0${e.gid}`));
   }
 
@@ -424,16 +441,15 @@ class Builder {
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
     if (!cached) {
-      const layer = entries.length ? await writeLayer(entries, this.store, { epoch: this.epoch, gzipLevel: this.options.gzipLevel }) : null;
-      record = { layer: layer && { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
+      const layer = await writeLayer(entries, this.store, { epoch: this.epoch, gzipLevel: this.options.gzipLevel });
+      record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
       await this.store.putCache(key, record);
     }
-    const layer = record!.layer;
-    config.history = [...(config.history ?? []), this.history(createdBy, layer === null)];
-    if (!layer) return { state: { ...state, config, key }, cached };
+    const layer = record!.layer!;
+    config.history = [...(config.history ?? []), this.history(createdBy, false)];
     config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
     return {
-      state: { config, layers: [...state.layers, layer], view: state.view.withLayer(layer, entries), key },
+      state: { ...state, config, layers: [...state.layers, layer], view: state.view.withLayer(layer, entries), key },
       cached,
       layer: layer.digest,
     };
@@ -518,6 +534,8 @@ interface StageContext {
   stage: Stage;
   label: string;
   scope: ArgScope;
+  /** Variables for expansion, updated by ENV and ARG in order. */
+  vars: Map<string, string>;
   /** CMD was set in this stage (ENTRYPOINT then keeps it). */
   cmdSet: boolean;
 }

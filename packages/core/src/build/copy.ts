@@ -92,24 +92,42 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === 'dir';
 
   const out = new Map<string, LayerEntry & { digest?: string }>();
-  const owner = (e: ContextEntry) => req.owner ?? (req.tree.kind === 'context' ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid });
-  const modeOf = (e: ContextEntry) => (req.chmod !== undefined && e.type !== 'symlink' ? req.chmod : e.mode);
+  const createdDirOwner = req.owner ?? { uid: 0, gid: 0 };
 
-  async function emit(target: string, e: ContextEntry, tree: SourceTree): Promise<void> {
-    const { uid, gid } = owner(e);
-    const base = { path: target, mode: modeOf(e), uid, gid };
+  /**
+   * `keepOwnership`: an extracted ADD archive keeps its own owners and modes (Docker applies
+   * neither --chown nor --chmod to it). Context files otherwise become 0:0; other stages' files
+   * keep their owners; --chown and --chmod (setuid/setgid/sticky dropped, as BuildKit) override.
+   */
+  async function emit(target: string, e: ContextEntry, tree: SourceTree, keepOwnership = false, linked?: Map<string, string>): Promise<void> {
+    const owner = keepOwnership || !req.owner ? (tree.kind === 'context' ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid }) : req.owner;
+    const mode = !keepOwnership && req.chmod !== undefined ? req.chmod & 0o777 : e.mode;
+    const base = { path: target, mode, ...owner };
     if (e.type === 'dir') out.set(target, { ...base, type: 'dir' });
     else if (e.type === 'symlink') out.set(target, { ...base, mode: 0o777, type: 'symlink', linkTarget: e.linkTarget });
-    else out.set(target, { ...base, type: 'file', size: e.size, content: { path: e.absPath }, digest: await tree.digest(e) });
+    else {
+      const inode = linked && (e.nlink ?? 1) > 1 ? `${e.dev}:${e.ino}` : undefined;
+      const first = inode ? linked!.get(inode) : undefined;
+      if (first !== undefined) out.set(target, { ...base, type: 'hardlink', linkTarget: first, digest: `link:${first}` });
+      else {
+        if (inode) linked!.set(inode, target);
+        out.set(target, { ...base, type: 'file', size: e.size, content: { path: e.absPath }, digest: await tree.digest(e) });
+      }
+    }
   }
 
-  async function copyTree(item: Selected, targetRoot: string): Promise<void> {
+  /**
+   * A directory source: its contents go into the target, which is created 0755 if missing. Files
+   * hard-linked to each other inside it stay hard-linked (separate sources do not, as in Docker).
+   */
+  async function copyTree(item: Selected, targetRoot: string, keepOwnership = false): Promise<void> {
     const rootExists = targetRoot === '' || (await req.view.resolve(targetRoot)).node?.type === 'dir';
-    if (!rootExists) await emit(targetRoot, item.entry, item.tree);
+    if (!rootExists && !out.has(targetRoot)) out.set(targetRoot, { path: targetRoot, type: 'dir', mode: 0o755, ...createdDirOwner });
     const prefix = item.entry.path === '' ? '' : `${item.entry.path}/`;
+    const linked = new Map<string, string>();
     for (const [path, child] of item.tree.entries) {
       if (!path.startsWith(prefix) || path === item.entry.path) continue;
-      await emit(join(targetRoot, path.slice(prefix.length)), child, item.tree);
+      await emit(join(targetRoot, path.slice(prefix.length)), child, item.tree, keepOwnership, linked);
     }
   }
 
@@ -120,7 +138,7 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     }
     const unpacked = req.unpack && item.tree.kind === 'context' && !fetched.includes(item as FetchedSource) ? await req.unpack(item.entry) : undefined;
     if (unpacked) {
-      await copyTree({ entry: unpacked.entries.get('')!, tree: unpacked, name: '' }, destRel);
+      await copyTree({ entry: unpacked.entries.get('')!, tree: unpacked, name: '' }, destRel, true);
       continue;
     }
     await emit(destIsDir ? join(destRel, item.name) : destRel, item.entry, item.tree);
@@ -137,7 +155,7 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   if (selected.length === 0 && req.inline.length === 0) {
     throw new KilnError(`${req.instruction} failed: no source files were specified`);
   }
-  await addMissingParents(out, req.view, req.owner ?? { uid: 0, gid: 0 });
+  await addMissingParents(out, req.view, createdDirOwner);
 
   const entries = [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const keyParts = entries.map((e) =>

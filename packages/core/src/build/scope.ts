@@ -27,14 +27,18 @@ export const PROXY_ARGS = new Set([
 
 export class ArgScope {
   /** ARGs declared so far in this scope, with their values (undefined: declared, no value). */
-  readonly values = new Map<string, string | undefined>();
+  readonly values: Map<string, string | undefined>;
 
   constructor(
     private readonly buildArgs: ReadonlyMap<string, string>,
     private readonly used: Set<string>,
     /** Values an ARG without a default takes: the meta ARGs for a stage. */
     private readonly inherited: ReadonlyMap<string, string | undefined> = new Map(),
-  ) {}
+    /** ARGs already in scope: a stage built FROM another stage inherits that stage's ARGs. */
+    initial: ReadonlyMap<string, string | undefined> = new Map(),
+  ) {
+    this.values = new Map(initial);
+  }
 
   /** Declare `ARG key[=default]`; the default is already expanded by the caller. */
   declare(key: string, defaultValue: string | undefined): void {
@@ -53,7 +57,21 @@ export class ArgScope {
   }
 }
 
-/** Expands words with an ARG scope and the image's ENV (ENV wins). */
+/**
+ * The variables `$NAME` sees in a stage: the base image's ENV, then every ENV and valued ARG in
+ * the order written; the last one wins. (BuildKit keeps ARGs and ENVs in one list, so an ARG
+ * declared after an ENV of the same name shadows it in later expansions; the image keeps the ENV.)
+ */
+export function varsFromEnv(env: readonly string[]): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const entry of env) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) vars.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return vars;
+}
+
+/** Expands words against a variable map. */
 export class Expander {
   private readonly lex: ShellLex;
 
@@ -61,25 +79,16 @@ export class Expander {
     this.lex = new ShellLex(escape);
   }
 
-  word(word: string, args: ArgScope, env: readonly string[] = []): string {
-    return this.lex.processWord(word, lookup(args, env));
-  }
-
-  words(word: string, args: ArgScope, env: readonly string[] = []): string[] {
-    return this.lex.processWords(word, lookup(args, env));
+  word(word: string, vars: ReadonlyMap<string, string>): string {
+    return this.lex.processWord(word, vars);
   }
 }
 
-function lookup(args: ArgScope, env: readonly string[]): (name: string) => string | undefined {
-  return (name) => {
-    for (let i = env.length - 1; i >= 0; i--) {
-      const entry = env[i]!;
-      if (entry.length > name.length && entry.startsWith(name) && entry[name.length] === '=') {
-        return entry.slice(name.length + 1);
-      }
-    }
-    return args.get(name);
-  };
+/** The defined values of an ARG scope, as variables. */
+export function argVars(scope: ArgScope): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const [k, v] of scope.values) if (v !== undefined) vars.set(k, v);
+  return vars;
 }
 
 /** Set `KEY=value` in an env list, replacing an existing KEY in place (Docker keeps the order). */

@@ -21,6 +21,9 @@ export interface ContextEntry {
   gid: number;
   mtimeMs: number;
   ino: number;
+  dev?: number;
+  /** Hard links to the same inode (files copied together keep them, as Docker does). */
+  nlink?: number;
   linkTarget?: string;
 }
 
@@ -41,7 +44,7 @@ export async function walkContext(root: string, matcher: IgnoreMatcher): Promise
       if (!excluded) {
         entries.push({
           path, absPath, type, mode: st.mode & 0o7777, size: type === 'file' ? st.size : 0,
-          uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino,
+          uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, nlink: st.nlink,
           linkTarget: type === 'symlink' ? await readlink(absPath) : undefined,
         });
       }

@@ -6,17 +6,21 @@
  * between two builds (timestamps, IDs). It also checks that the `docker export` tree, minus what
  * docker injects, equals the tree from applying the saved layers.
  *
- * KILN_HARNESS_DUMP=<dir> writes each case's normalized config and tree to <dir>/<case>.json.
+ * KILN_HARNESS_DUMP=<dir> writes each case's normalized config and tree to <dir>/<case>.json;
+ * KILN_HARNESS_CASES=<regexp> runs only the matching cases; KILN_HARNESS_CONCURRENCY (default 3).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { makeBaseImages } from '../helpers/base-images.js';
-import { describeWithDocker, dockerBuild, startDockerd, type Dockerd } from '../helpers/dockerd.js';
-import { compareImages, diffConfigs, diffTrees, exportTree, imageConfig, layersTree, normalizeInspect, type TreeEntry } from '../helpers/image-tree.js';
+import { describeWithDocker, dockerBuild, useDockerd, type Dockerd } from '../helpers/dockerd.js';
+import { compareImages, DOCKER_INJECTED_IGNORE, diffConfigs, diffTrees, exportTree, imageConfig, layersTree, normalizeInspect, type TreeEntry } from '../helpers/image-tree.js';
 import { listCases, materializeCase, type MaterializedCase } from './corpus/corpus.js';
 
-const cases = listCases();
+const allCases = listCases();
+/** KILN_HARNESS_CASES=<regexp> limits the run to matching case names (the corpus-size check still counts all). */
+const caseFilter = process.env.KILN_HARNESS_CASES ? new RegExp(process.env.KILN_HARNESS_CASES) : undefined;
+const cases = caseFilter ? allCases.filter((c) => caseFilter.test(basename(c))) : allCases;
 
 async function buildCase(dockerd: Dockerd, c: MaterializedCase, tag: string, noCache: boolean): Promise<void> {
   for (const p of c.prebuild) {
@@ -77,22 +81,20 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 const CONCURRENCY = Number(process.env.KILN_HARNESS_CONCURRENCY ?? 3);
 
 describeWithDocker('differential harness (docker vs docker)', () => {
-  let dockerd: Dockerd | undefined;
+  const env = useDockerd(); // one private dockerd for this file
   let tmp: string;
   const outcomes = new Map<string, CaseOutcome>();
   const started = Date.now();
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'kiln-harness-'));
-    dockerd = await startDockerd();
-    await makeBaseImages(dockerd, join(tmp, 'base'));
+    await makeBaseImages(env.dockerd, join(tmp, 'base'));
     await pool(cases, CONCURRENCY, async (c) => {
-      outcomes.set(basename(c), await runCase(dockerd!, c, tmp));
+      outcomes.set(basename(c), await runCase(env.dockerd, c, tmp));
     });
   }, 240_000);
 
-  afterAll(async () => {
-    await dockerd?.stop();
+  afterAll(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     const ok = [...outcomes.values()].filter((o) => !o.error && !o.diffs.length && !o.exportVsLayers.length).length;
     const slowest = [...outcomes.entries()].sort((a, b) => b[1].ms - a[1].ms)[0];
@@ -101,34 +103,35 @@ describeWithDocker('differential harness (docker vs docker)', () => {
         `(${((Date.now() - started) / 1000).toFixed(1)} s, concurrency ${CONCURRENCY}` +
         (slowest ? `, slowest ${slowest[0]} ${(slowest[1].ms / 1000).toFixed(1)} s)` : ')'),
     );
-  }, 60_000);
+  });
 
   it('has a corpus of at least 16 cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(16);
+    expect(allCases.length).toBeGreaterThanOrEqual(16);
   });
 
   it('makes base images idempotently', async () => {
-    const first = await makeBaseImages(dockerd!, join(tmp, 'base'));
-    const again = await makeBaseImages(dockerd!, join(tmp, 'base'));
+    const first = await makeBaseImages(env.dockerd, join(tmp, 'base'));
+    const again = await makeBaseImages(env.dockerd, join(tmp, 'base'));
     expect(again).toEqual(first);
-    const cfg = await imageConfig(dockerd!, again.busybox);
+    const cfg = await imageConfig(env.dockerd, again.busybox);
     expect(cfg.Cmd).toEqual(['sh']);
-    const tree = await layersTree(dockerd!, again.busybox);
+    const tree = await layersTree(env.dockerd, again.busybox);
     const byPath = new Map(tree.map((e) => [e.path, e]));
     expect(byPath.get('/bin/busybox')).toMatchObject({ type: 'file', mode: '0755', uid: 0, gid: 0 });
     expect(byPath.get('/bin/sh')).toMatchObject({ type: 'symlink', linkTarget: 'busybox' });
     expect(byPath.get('/home/app')).toMatchObject({ type: 'dir', uid: 1000, gid: 1000 });
     expect(byPath.get('/tmp')).toMatchObject({ type: 'dir', mode: '1777' });
     // The saved archive loads back as the same image.
-    const loaded = await dockerd!.dockerOk(['load', '-i', again.busyboxArchive]);
+    const loaded = await env.dockerd.dockerOk(['load', '-i', again.busyboxArchive]);
     expect(loaded).toContain(again.busybox);
   });
 
   it('reports differences in config and tree', async () => {
-    const cmp = await compareImages(dockerd!, 'kiln-test/busybox:latest', 'kiln-test/case-copy-chown-chmod:a', { labels: ['base', 'case'] });
+    if (!['copy-chown-chmod', 'entrypoint-resets-cmd', 'cmd-after-entrypoint'].every((n) => outcomes.has(n))) return;
+    const cmp = await compareImages(env.dockerd, 'kiln-test/busybox:latest', 'kiln-test/case-copy-chown-chmod:a', { labels: ['base', 'case'] });
     expect(cmp.treeDiff).toContain('/chmod-600.txt: only in case (file 6B 0600 0:0)');
     expect(cmp.configDiff).toContain('config LayerCount: base=1 case=13');
-    const cfg = await compareImages(dockerd!, 'kiln-test/case-entrypoint-resets-cmd:a', 'kiln-test/case-cmd-after-entrypoint:a');
+    const cfg = await compareImages(env.dockerd, 'kiln-test/case-entrypoint-resets-cmd:a', 'kiln-test/case-cmd-after-entrypoint:a');
     expect(cfg.treeDiff).toEqual([]);
     expect(cfg.configDiff).toEqual([
       'config Entrypoint: kiln-test/case-entrypoint-resets-cmd:a=["/bin/echo","hello"] kiln-test/case-cmd-after-entrypoint:a=["/bin/echo"]',
@@ -147,15 +150,22 @@ describeWithDocker('differential harness (docker vs docker)', () => {
         '',
       ].join('\n'),
     );
-    const r = await dockerBuild(dockerd!, { contextDir: ctx, tag: 'kiln-test/whiteouts:latest' });
+    const r = await dockerBuild(env.dockerd, { contextDir: ctx, tag: 'kiln-test/whiteouts:latest' });
     expect(r.stderr).not.toMatch(/ERROR/);
     expect(r.code).toBe(0);
-    const [exported, layered] = await Promise.all([exportTree(dockerd!, 'kiln-test/whiteouts:latest'), layersTree(dockerd!, 'kiln-test/whiteouts:latest')]);
-    expect(diffTrees(exported, layered, { labels: ['export', 'layers'] })).toEqual([]);
+    const [exported, layered] = await Promise.all([exportTree(env.dockerd, 'kiln-test/whiteouts:latest'), layersTree(env.dockerd, 'kiln-test/whiteouts:latest')]);
+    expect(diffTrees(exported, layered, { labels: ['export', 'layers'], ignore: DOCKER_INJECTED_IGNORE })).toEqual([]);
+    // BuildKit's RUN layer holds its mount points; export hides them.
+    expect(diffTrees(exported, layered, { labels: ['export', 'layers'] })).toEqual([
+      '/dev: only in layers (dir 0755 0:0)',
+      '/proc: only in layers (dir 0755 0:0)',
+      '/sys: only in layers (dir 0755 0:0)',
+    ]);
     const paths = layered.map((e) => e.path).filter((p) => /^\/(d|opq|gone)(\/|$)/.test(p));
     expect(paths).toEqual(['/d', '/d/hard', '/d/keep', '/opq', '/opq/b']);
-    const hard = layered.find((e) => e.path === '/d/hard');
-    expect(hard).toMatchObject({ type: 'hardlink', linkTarget: '/d/keep', size: 2 });
+    // Hardlinks are canonical: the smallest path is the file (docker's tar has /d/keep as the link).
+    expect(layered.find((e) => e.path === '/d/hard')).toMatchObject({ type: 'file', linkTarget: null, size: 2 });
+    expect(layered.find((e) => e.path === '/d/keep')).toMatchObject({ type: 'hardlink', linkTarget: '/d/hard', size: 2 });
   });
 
   it.each(cases.map((c) => basename(c)))('%s builds reproducibly with docker', (name) => {

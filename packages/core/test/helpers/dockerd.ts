@@ -5,8 +5,9 @@
  * Each daemon lives entirely under its own /tmp/kiln-dockerd-XXXXXX directory: data-root, exec-root
  * (which also holds the containerd that dockerd starts for itself), socket, pidfile, log and client
  * config. It never touches host networking (--iptables=false --ip-forward=false --bridge=none), so
- * BuildKit RUN steps need `--network=host` or `--network=none` (the default bridge does not exist);
- * `dockerBuild` passes `--network=host`, like Kiln's RUN sandbox.
+ * BuildKit RUN steps need `--network=host` or `--network=none` (without, they fail with "network
+ * bridge not found"); `dockerBuild` passes `--network=host`, like Kiln's RUN sandbox. RUN works
+ * (runc). Never use images that are not in the daemon: a missing FROM is pulled from Docker Hub.
  *
  * Offline facts for Debian's docker.io 20.10.24 (checked on the test machine):
  * - BuildKit (DOCKER_BUILDKIT=1) works offline: `FROM` a locally present image resolves from the
@@ -211,7 +212,8 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<D
   const logFd = openSync(logFile, 'a');
   const child = spawn(dockerdBin, args, {
     stdio: ['ignore', logFd, logFd],
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: root },
+    // dockerd finds containerd, runc and docker-init through PATH.
+    env: { PATH: `${process.env.PATH ?? ''}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: root },
   });
   closeSync(logFd);
   if (child.pid === undefined) {
@@ -298,6 +300,26 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<D
   return { host, root, pid, logFile, env, docker, dockerOk, spawn: (a, o = {}) =>
     spawn(DOCKER_CLI, ['-H', host, ...a], { env: { ...env, ...o.env }, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] }),
   stop, logTail: (n = 30) => tail(logFile, n) };
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that start one private dockerd for the enclosing describe
+ * (i.e. per test file) and stop it afterwards; read `.dockerd` inside tests and hooks.
+ */
+export function useDockerd(options: StartDockerdOptions = {}): { readonly dockerd: Dockerd } {
+  let d: Dockerd | undefined;
+  beforeAll(async () => {
+    d = await startDockerd(options);
+  }, (options.startTimeoutMs ?? 60_000) + 30_000);
+  afterAll(async () => {
+    await d?.stop();
+  }, 60_000);
+  return {
+    get dockerd(): Dockerd {
+      if (!d) throw new Error('the private dockerd is not running (useDockerd: beforeAll failed or not run yet)');
+      return d;
+    },
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -6,8 +6,9 @@
  *   - Env, OnBuild:          null / absent / []   -> []   (order kept: it is meaningful)
  *   - Labels:                null / absent / {}   -> {}   (keys sorted)
  *   - ExposedPorts, Volumes: null / absent / {}   -> []   (the sorted keys, e.g. "53/udp")
- *   - Cmd, Entrypoint, Shell: null / absent       -> null; [] stays [] (Docker keeps the two apart:
- *                            `ENTRYPOINT []` vs. no ENTRYPOINT; an empty Shell is invalid anyway)
+ *   - Cmd, Entrypoint, Shell: null / absent       -> null; [] stays [] (an image config may hold
+ *                            either; note that BuildKit 20.10 writes `CMD []` as no Cmd at all, so
+ *                            docker shows null there, and a Kiln image with "Cmd": [] will differ)
  *   - WorkingDir, User, StopSignal, Author, Os, Architecture, Variant: null / absent -> ""
  *   - Healthcheck:           null / absent -> null; else {Test (null if absent), Interval,
  *                            Timeout, StartPeriod (nanoseconds, absent -> 0), Retries (absent -> 0)}
@@ -25,9 +26,10 @@
  *     no /etc at all it creates /etc (0755 root): that /etc cannot be told apart from a real one, so
  *     for scratch images use 'layers'. /etc's mtime is always the export time (mtimes are not compared).
  *   - 'layers': `docker save` + applying the layers in order (whiteouts and opaque directories
- *     honoured): exactly the image's filesystem, nothing injected, with real mtimes.
+ *     honoured): exactly the image's filesystem, nothing injected, with real mtimes. Note that
+ *     BuildKit RUN layers contain empty /dev, /proc and /sys dirs (its mount points), which
+ *     'export' hides: pass DOCKER_INJECTED_IGNORE to diffTrees when that matters.
  */
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
@@ -141,11 +143,15 @@ export interface TreeEntry {
   mode: string;
   uid: number;
   gid: number;
-  /** Content size for files (and hardlinks: their target's); 0 otherwise. */
+  /**
+   * Content size for files and hardlinks; 0 otherwise. Hardlinks are canonical: of the paths
+   * sharing an inode the smallest is a 'file', the others are 'hardlink' (mode, owner, size and
+   * sha256 are the file's), whatever order the tar had them in.
+   */
   size: number;
   /** sha256 hex of the content for files and hardlinks; null otherwise. */
   sha256: string | null;
-  /** Symlink target as stored, or the absolute path a hardlink points to; null otherwise. */
+  /** Symlink target as stored, or for a hardlink the group's smallest path; null otherwise. */
   linkTarget: string | null;
   /** Modification time in seconds (not compared by diffTrees unless asked). */
   mtime: number;
@@ -173,8 +179,59 @@ export function normPath(p: string): string {
 
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
-/** Reads every entry of a tar stream; the callback also gets file contents. */
-function readTar(stream: Readable, onEntry: (e: ReadEntry, body: Buffer | null) => void): Promise<void> {
+function tarNumber(field: Buffer): number {
+  if (field[0]! & 0x80) {
+    // base-256 (GNU/star) for big values
+    let n = 0;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
+    return n;
+  }
+  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+  return text ? parseInt(text, 8) : 0;
+}
+
+/**
+ * Clears the linkname of non-link tar headers (fixing their checksums). docker 20.10's overlay2
+ * differ writes whiteout entries (.wh.*) as regular files that carry a stale linkname from a
+ * previous entry; node-tar refuses those in strict mode ("TAR_ENTRY_INVALID: linkpath forbidden")
+ * and silently drops them otherwise, which would lose the whiteouts.
+ */
+export function sanitizeTar(buf: Buffer): Buffer {
+  let out: Buffer | undefined;
+  let off = 0;
+  let paxSize: number | undefined;
+  while (off + 512 <= buf.length) {
+    const h = buf.subarray(off, off + 512);
+    if (h.every((b) => b === 0)) {
+      off += 512;
+      continue;
+    }
+    const type = String.fromCharCode(h[156]!);
+    const meta = type === 'x' || type === 'g' || type === 'L' || type === 'K';
+    let size = tarNumber(h.subarray(124, 136));
+    if (!meta && paxSize !== undefined) size = paxSize;
+    if (type === 'x') {
+      const m = /(?:^|\n)\d+ size=(\d+)\n/.exec(buf.subarray(off + 512, off + 512 + size).toString('latin1'));
+      paxSize = m ? Number(m[1]) : undefined;
+    } else if (!meta) {
+      paxSize = undefined;
+    }
+    if (!meta && type !== '1' && type !== '2' && h[157] !== 0) {
+      out ??= Buffer.from(buf);
+      const hh = out.subarray(off, off + 512);
+      hh.fill(0, 157, 257);
+      hh.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of hh) sum += b;
+      hh.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out ?? buf;
+}
+
+/** Reads every entry of a tar held in memory; the callback also gets file contents. */
+function readTar(tar: Buffer, onEntry: (e: ReadEntry, body: Buffer | null) => void): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const parser = new Parser({
       strict: true,
@@ -192,8 +249,24 @@ function readTar(stream: Readable, onEntry: (e: ReadEntry, body: Buffer | null) 
     });
     parser.on('error', reject);
     parser.on('end', () => resolvePromise());
-    stream.on('error', reject);
-    stream.pipe(parser);
+    Readable.from([sanitizeTar(tar)]).pipe(parser);
+  });
+}
+
+/** Runs docker with stdout collected as a Buffer; rejects on a non-zero exit. */
+function dockerBuffer(dockerd: Dockerd, args: string[]): Promise<Buffer> {
+  const child = dockerd.spawn(args);
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolvePromise(Buffer.concat(out))
+        : reject(new Error(`docker ${args.join(' ')} exited with ${code}: ${Buffer.concat(err).toString().trim()}`)),
+    );
   });
 }
 
@@ -214,30 +287,55 @@ function toEntry(e: ReadEntry, body: Buffer | null): TreeEntry | undefined {
   };
 }
 
-/** Resolves hardlinks' size and sha256 from their targets; returns the entries sorted by path. */
+/** Adds an entry; a hardlink takes its content, mode and owner from the entry it points to now. */
+function put(map: Map<string, TreeEntry>, t: TreeEntry): void {
+  if (t.type === 'hardlink' && t.linkTarget) {
+    const target = map.get(t.linkTarget);
+    if (target && (target.type === 'file' || target.type === 'hardlink')) {
+      const root = target.type === 'hardlink' && target.linkTarget ? target.linkTarget : target.path;
+      t = { ...target, path: t.path, type: 'hardlink', linkTarget: root, mtime: t.mtime };
+    }
+  }
+  map.set(t.path, t);
+}
+
+/**
+ * Makes hardlinks canonical and returns the entries sorted by path. Which member of a group of
+ * hardlinked paths a tar stores as the file depends on the writer's order, so: in each group the
+ * smallest path is a 'file' and the others are 'hardlink' with linkTarget = that path. A hardlink
+ * whose target is gone (deleted by a later layer) is a plain 'file'.
+ */
 function finish(map: Map<string, TreeEntry>): TreeEntry[] {
+  const groups = new Map<string, string[]>();
   for (const e of map.values()) {
-    if (e.type === 'hardlink' && e.linkTarget) {
-      const t = map.get(e.linkTarget);
-      if (t) {
-        e.size = t.size;
-        e.sha256 = t.sha256;
-      }
+    if (e.type !== 'hardlink') continue;
+    const root = e.linkTarget ? map.get(e.linkTarget) : undefined;
+    if (!root || root.type !== 'file' || root.sha256 !== e.sha256) {
+      map.set(e.path, { ...e, type: 'file', linkTarget: null });
+      continue;
+    }
+    const g = groups.get(root.path) ?? [root.path];
+    g.push(e.path);
+    groups.set(root.path, g);
+  }
+  for (const [rootPath, members] of groups) {
+    const root = map.get(rootPath)!;
+    members.sort();
+    const canon = members[0]!;
+    for (const m of members) {
+      const mtime = map.get(m)!.mtime;
+      map.set(m, { ...root, path: m, mtime, type: m === canon ? 'file' : 'hardlink', linkTarget: m === canon ? null : canon });
     }
   }
   return [...map.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function waitExit(child: ChildProcess, what: string): Promise<void> {
-  const err: Buffer[] = [];
-  child.stderr?.on('data', (b: Buffer) => err.push(b));
-  return new Promise((resolvePromise, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolvePromise() : reject(new Error(`${what} exited with ${code}: ${Buffer.concat(err).toString().trim()}`)),
-    );
-  });
-}
+/**
+ * diffTrees `ignore` list for the paths `docker export` never shows (see isDockerInjected): use it
+ * when comparing a 'layers' tree with an 'export' tree, or two 'layers' trees where one image has
+ * RUN layers (BuildKit's RUN layers contain its mount points /dev, /proc, /sys as empty dirs).
+ */
+export const DOCKER_INJECTED_IGNORE: string[] = ['/.dockerenv', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev/', '/proc/', '/sys/'];
 
 /** Paths docker's init layer injects into every container (see the file comment). */
 export function isDockerInjected(e: Pick<TreeEntry, 'path' | 'type' | 'linkTarget'>): boolean {
@@ -253,14 +351,11 @@ export async function exportTree(dockerd: Dockerd, image: string): Promise<TreeE
   // A command is given so that images with neither CMD nor ENTRYPOINT can be created; nothing runs.
   const id = (await dockerd.dockerOk(['create', '--network=none', image, '/kiln-never-run'])).trim();
   try {
-    const child = dockerd.spawn(['export', id]);
     const map = new Map<string, TreeEntry>();
-    const done = waitExit(child, `docker export ${id}`);
-    await readTar(child.stdout!, (e, body) => {
+    await readTar(await dockerBuffer(dockerd, ['export', id]), (e, body) => {
       const t = toEntry(e, body);
-      if (t && !isDockerInjected(t)) map.set(t.path, t);
+      if (t && !isDockerInjected(t)) put(map, t);
     });
-    await done;
     return finish(map);
   } finally {
     await dockerd.docker(['rm', '-f', id]);
@@ -269,13 +364,10 @@ export async function exportTree(dockerd: Dockerd, image: string): Promise<TreeE
 
 /** The image's own filesystem: `docker save`, then its layers applied in order with whiteouts. */
 export async function layersTree(dockerd: Dockerd, image: string): Promise<TreeEntry[]> {
-  const child = dockerd.spawn(['save', image]);
-  const done = waitExit(child, `docker save ${image}`);
   const files = new Map<string, Buffer>();
-  await readTar(child.stdout!, (e, body) => {
+  await readTar(await dockerBuffer(dockerd, ['save', image]), (e, body) => {
     if (body) files.set(normPath(e.path).slice(1), body);
   });
-  await done;
   const manifest = JSON.parse(files.get('manifest.json')?.toString('utf8') ?? 'null') as { Layers: string[] }[] | null;
   if (!manifest?.[0]) throw new Error(`docker save ${image}: no manifest.json`);
   const map = new Map<string, TreeEntry>();
@@ -287,7 +379,7 @@ export async function layersTree(dockerd: Dockerd, image: string): Promise<TreeE
     const added: TreeEntry[] = [];
     const removed: string[] = [];
     const opaque: string[] = [];
-    await readTar(Readable.from([layer]), (e, body) => {
+    await readTar(layer, (e, body) => {
       const p = normPath(e.path);
       const base = p.slice(p.lastIndexOf('/') + 1);
       const dir = p.slice(0, p.lastIndexOf('/'));
@@ -308,7 +400,7 @@ export async function layersTree(dockerd: Dockerd, image: string): Promise<TreeE
       const prev = map.get(t.path);
       // A non-directory replacing a directory hides everything below it.
       if (prev?.type === 'dir' && t.type !== 'dir') drop(t.path, false);
-      map.set(t.path, t);
+      put(map, t);
     }
   }
   return finish(map);

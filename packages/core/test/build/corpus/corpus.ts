@@ -15,13 +15,14 @@
  *   { "path": "x", "base64": "AAEC", "mode": "4755", "uid": 1000, "gid": 1000 }
  *   { "path": "d", "type": "dir", "mode": "0700" }
  *   { "path": "l", "type": "symlink", "target": "a/b.txt" }
+ *   { "path": "h", "type": "hardlink", "target": "a/b.txt" }    (target: path under the same root)
  *   { "path": "t.tar", "type": "tar" | "tar.gz", "entries": [FileSpec...], "mode": "0644" }
  * Archives are made with GNU tar (--numeric-owner --sort=name --mtime=@CONTEXT_MTIME, members
  * named without a leading "./" and no root entry) and gzip from node:zlib, so they are byte-stable.
  */
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync,
+  chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync,
   rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -35,12 +36,12 @@ export const CONTEXT_MTIME = 1577836800;
 
 export interface FileSpec {
   path: string;
-  type?: 'file' | 'dir' | 'symlink' | 'tar' | 'tar.gz';
+  type?: 'file' | 'dir' | 'symlink' | 'hardlink' | 'tar' | 'tar.gz';
   /** Octal permission bits including setuid/setgid/sticky, e.g. "0600", "4755". */
   mode?: string;
   content?: string;
   base64?: string;
-  /** Symlink target. */
+  /** Symlink target (as stored), or a hardlink's target path relative to the root being made. */
   target?: string;
   uid?: number;
   gid?: number;
@@ -145,6 +146,9 @@ function createSpecs(root: string, specs: FileSpec[], scratch: string): void {
       if (spec.target === undefined) throw new Error(`files.json: symlink ${spec.path} needs "target"`);
       symlinkSync(spec.target, full);
       fixups.push({ path: full, uid: spec.uid ?? 0, gid: spec.gid ?? 0, symlink: true });
+    } else if (type === 'hardlink') {
+      if (spec.target === undefined) throw new Error(`files.json: hardlink ${spec.path} needs "target"`);
+      linkSync(safeJoin(root, spec.target), full);
     } else if (type === 'tar' || type === 'tar.gz') {
       writeFileSync(full, makeArchive(spec, scratch));
       fixups.push({ path: full, mode: parseMode(spec.mode, 0o644), uid: spec.uid ?? 0, gid: spec.gid ?? 0, symlink: false });
