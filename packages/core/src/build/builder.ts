@@ -15,10 +15,12 @@ import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
 import { extractArchive, writeLayer, type LayerEntry } from '../layer/index.js';
 import { manifestFor, hostPlatform, parsePlatform } from '../oci/image.js';
+import { writeOciLayout } from '../oci/layout.js';
+import { writeDockerArchive } from '../oci/docker-archive.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
 import type { ContentStore, LayerRecord } from '../store/types.js';
-import { formatReference, parseReference } from '../reference/index.js';
+import { familiarName, formatReference, parseReference } from '../reference/index.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, setEnv, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
 import { RootfsView, resolveOwner } from './rootfs.js';
@@ -437,11 +439,15 @@ class Builder {
   }
 
   private async layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]) {
-    const key = hashKey(state.key, createdBy, ...keyParts);
+    const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
     if (!cached) {
-      const layer = await writeLayer(entries, this.store, { epoch: this.epoch, gzipLevel: this.options.gzipLevel });
+      const layer = await writeLayer(entries, this.store, {
+        epoch: this.epoch,
+        compression: this.options.compression ?? 'none',
+        gzipLevel: this.options.gzipLevel,
+      });
       record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
       await this.store.putCache(key, record);
     }
@@ -516,6 +522,17 @@ class Builder {
       const ref = formatReference(parseReference(tag));
       await this.store.setRef(ref, manifestBlob.digest);
       tags.push(ref);
+    }
+    for (const output of this.options.outputs ?? []) {
+      if (output.type === 'oci') {
+        // The layout's ref name is the first tag's tag part (`app:1.0` -> `1.0`), as buildx writes it.
+        const refName = tags[0] ? parseReference(tags[0]).tag : undefined;
+        await writeOciLayout(output.dest, this.store, [{ manifestDigest: manifestBlob.digest, refName }]);
+      } else {
+        const repoTags = tags.map((t) => familiarName(parseReference(t)));
+        await writeDockerArchive(output.dest, this.store, manifestBlob.digest, repoTags);
+      }
+      this.emit({ type: 'output', description: `exported ${output.type} image to ${output.dest}` });
     }
     return {
       manifestDigest: manifestBlob.digest,

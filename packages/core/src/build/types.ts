@@ -23,6 +23,12 @@ export interface BuildOptions {
   outputs?: OutputSpec[];
   /** Seconds since the epoch used for mtimes and `created` (SOURCE_DATE_EPOCH); default 0. */
   epoch?: number;
+  /**
+   * How layers are stored: 'none' (default) keeps them as plain tar, which is valid OCI and what
+   * docker load reads, and costs no compression time; 'gzip' compresses at build time (level
+   * `gzipLevel`, default 6). Pushing compresses what the registry needs.
+   */
+  compression?: 'none' | 'gzip';
   gzipLevel?: number;
   /** Progress events; the library never prints. */
   onEvent?: (event: BuildEvent) => void;

@@ -6,9 +6,7 @@ import { parseArgs } from 'node:util';
 import { build } from '../build/builder.js';
 import type { BuildEvent, OutputSpec } from '../build/types.js';
 import { KilnError } from '../errors.js';
-import { writeDockerArchive } from '../oci/docker-archive.js';
-import { writeOciLayout } from '../oci/layout.js';
-import { familiarName, parseReference } from '../reference/index.js';
+import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import type { CliIo } from './main.js';
 import { UsageError } from './usage.js';
@@ -63,64 +61,48 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   if (!['auto', 'plain', 'quiet', 'tty'].includes(progress)) throw new UsageError(`--progress must be auto, plain or quiet, not "${progress}"`);
   for (const tag of values.tag ?? []) parseReference(tag); // refuse a bad tag before doing any work
   const context = resolve(positionals[0]!);
-  const outputs = (values.output ?? []).map(parseOutput);
+  const outputs = (values.output ?? []).map((spec) => {
+    const output = parseOutput(spec);
+    return { ...output, dest: resolve(output.dest) };
+  });
   const store = await openStore(values.store);
   const epoch = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
   if (epoch !== undefined && !Number.isInteger(epoch)) throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds, not "${process.env.SOURCE_DATE_EPOCH}"`);
 
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  // Ctrl-C ends the process at once: every store write is a temp file renamed into place, so an
+  // interrupted build leaves nothing half-written visible, and the next build simply continues.
   const render = progress === 'quiet' ? () => undefined : progressRenderer(io);
-  try {
-    const result = await build(store, {
-      context,
-      dockerfile: values.file && values.file !== '-' ? resolve(values.file) : undefined,
-      dockerfileContent: values.file === '-' ? await io.readStdin() : undefined,
-      tags: values.tag,
-      buildArgs: keyValues('--build-arg', values['build-arg']),
-      labels: keyValues('--label', values.label),
-      target: values.target,
-      noCache: values['no-cache'],
-      platform: values.platform,
-      outputs,
-      epoch,
-      onEvent: render,
-      signal: abort.signal,
-    });
-    for (const output of outputs) {
-      if (output.type === 'oci') {
-        await writeOciLayout(resolve(output.dest), store, [{ manifestDigest: result.manifestDigest, refName: ociRefName(result.tags[0]) }]);
-      } else {
-        await writeDockerArchive(resolve(output.dest), store, result.manifestDigest, result.tags.map((t) => familiarName(parseReference(t))));
-      }
-      if (progress !== 'quiet') io.stderr(`exported ${output.type} image to ${output.dest}\n`);
-    }
-    if (values.iidfile) await writeFile(values.iidfile, result.imageId);
-    if (values['metadata-file']) {
-      const metadata = {
-        'containerimage.digest': result.manifestDigest,
-        'containerimage.config.digest': result.configDigest,
-        'image.name': result.tags.join(','),
-        'kiln.steps': result.steps,
-        'kiln.durationMs': result.durationMs,
-      };
-      await writeFile(values['metadata-file'], JSON.stringify(metadata, null, 2) + '\n');
-    }
-    if (progress === 'quiet') io.stdout(`${result.imageId}\n`);
-    else {
-      for (const tag of result.tags) io.stderr(`naming to ${tag}\n`);
-      io.stderr(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
-    }
-    return 0;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
+  const result = await build(store, {
+    context,
+    dockerfile: values.file && values.file !== '-' ? resolve(values.file) : undefined,
+    dockerfileContent: values.file === '-' ? await io.readStdin() : undefined,
+    tags: values.tag,
+    buildArgs: keyValues('--build-arg', values['build-arg']),
+    labels: keyValues('--label', values.label),
+    target: values.target,
+    noCache: values['no-cache'],
+    platform: values.platform,
+    outputs,
+    epoch,
+    onEvent: render,
+  });
+  if (values.iidfile) await writeFile(values.iidfile, result.imageId);
+  if (values['metadata-file']) {
+    const metadata = {
+      'containerimage.digest': result.manifestDigest,
+      'containerimage.config.digest': result.configDigest,
+      'image.name': result.tags.join(','),
+      'kiln.steps': result.steps,
+      'kiln.durationMs': result.durationMs,
+    };
+    await writeFile(values['metadata-file'], JSON.stringify(metadata, null, 2) + '\n');
   }
-}
-
-/** The OCI layout ref name for a tag: its tag part (`app:1.0` -> `1.0`), as buildx writes it. */
-function ociRefName(tag: string | undefined): string | undefined {
-  return tag ? (parseReference(tag).tag ?? undefined) : undefined;
+  if (progress === 'quiet') io.stdout(`${result.imageId}\n`);
+  else {
+    for (const tag of result.tags) io.stderr(`naming to ${tag}\n`);
+    io.stderr(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
+  }
+  return 0;
 }
 
 /** docker build's plain progress: one line when a step starts, one when it ends. */
@@ -135,6 +117,9 @@ function progressRenderer(io: CliIo): (event: BuildEvent) => void {
         break;
       case 'warning':
         io.stderr(`WARNING: ${event.message}\n`);
+        break;
+      case 'output':
+        io.stderr(`${event.description}\n`);
         break;
       default:
         break;

@@ -2,8 +2,8 @@
 // (inode, size, mtime) kept in the store, so an unchanged tree is not re-read.
 
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContentStore } from '../store/types.js';
 import { KilnError } from '../errors.js';
@@ -30,29 +30,31 @@ export interface ContextEntry {
 /** Every entry of the context that .dockerignore keeps, sorted by path. */
 export async function walkContext(root: string, matcher: IgnoreMatcher): Promise<ContextEntry[]> {
   const rootStat = await lstat(root).catch(() => undefined);
+  // The walk itself uses synchronous calls: metadata is almost always cached, and a thread-pool
+  // round trip per lstat would cost more than the call.
   if (!rootStat?.isDirectory()) throw new KilnError(`build context ${root} is not a directory`);
   const entries: ContextEntry[] = [];
-  async function visit(dir: string, rel: string, parentExcluded: boolean): Promise<void> {
-    const names = (await readdir(dir)).sort();
+  function visit(dir: string, rel: string, parentExcluded: boolean): void {
+    const names = readdirSync(dir).sort();
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
       const absPath = join(dir, name);
       const excluded = matcher.matchesWithParent(path, parentExcluded);
-      const st = await lstat(absPath);
+      const st = lstatSync(absPath);
       const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : undefined;
       if (type === undefined) continue; // sockets, fifos and devices are not part of a build context
       if (!excluded) {
         entries.push({
           path, absPath, type, mode: st.mode & 0o7777, size: type === 'file' ? st.size : 0,
           uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, nlink: st.nlink,
-          linkTarget: type === 'symlink' ? await readlink(absPath) : undefined,
+          linkTarget: type === 'symlink' ? readlinkSync(absPath) : undefined,
         });
       }
       // An excluded directory may still hold re-included paths when there are `!` patterns.
-      if (type === 'dir' && (!excluded || matcher.hasExclusions)) await visit(absPath, path, excluded);
+      if (type === 'dir' && (!excluded || matcher.hasExclusions)) visit(absPath, path, excluded);
     }
   }
-  await visit(root, '', false);
+  visit(root, '', false);
   return entries;
 }
 
@@ -93,8 +95,13 @@ export class ContextDigests {
   }
 }
 
+/** Files up to this size are read in one synchronous call (a thread-pool hop costs more). */
+const SMALL_FILE = 1 << 20;
+
 export async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const st = statSync(path);
+  if (st.size <= SMALL_FILE) hash.update(readFileSync(path));
+  else for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
 }

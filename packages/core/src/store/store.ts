@@ -10,7 +10,8 @@
 //   <root>/corrupt/                blobs that failed verification, moved aside
 //
 // Every visible file appears through rename(2) from a temp file in tmp/ (same filesystem), so a
-// crash or Ctrl-C never leaves a half-written one. Blobs are flushed (datasync) before the rename;
+// crash or Ctrl-C never leaves a half-written one. Blobs are flushed (datasync) before the rename
+// when KILN_STORE_FSYNC=1;
 // refs, cache records and meta files are not (it would cost ~3x on small writes, and losing one
 // of them on power loss only loses a tag or a cache entry, never serves wrong bytes).
 // Temp names carry the writer's pid and host, so cleanup never removes a live process's files.
@@ -64,6 +65,14 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 /** A lock file that is still empty or unreadable after this long was left by a crashed writer. */
 const UNREADABLE_LOCK_STALE_MS = 10_000;
 const READ_CHUNK = 256 * 1024;
+/**
+ * Flush blobs to disk before they are renamed into place only when KILN_STORE_FSYNC=1. The rename
+ * alone already keeps a crash or Ctrl-C from exposing a half-written blob; what a power loss could
+ * still tear is caught by the verification on every read (the blob is moved aside and rebuilt), and
+ * the flush costs more than compressing the layer would.
+ */
+const SYNC_BLOBS = process.env.KILN_STORE_FSYNC === '1';
+
 /** While a blob streams in, start a datasync every this many bytes (overlaps disk and hashing). */
 const BACKGROUND_FLUSH_BYTES = 32 * 1024 * 1024;
 const VERIFY_CHUNK = 1024 * 1024;
@@ -738,7 +747,7 @@ export class Store implements ContentStore {
       const fh = await this.createTemp(tmp);
       try {
         await fh.writeFile(data);
-        if (sync) await fh.datasync();
+        if (sync && SYNC_BLOBS) await fh.datasync();
       } finally {
         await fh.close();
       }
@@ -822,7 +831,7 @@ class HashingFileStream extends Writable {
 
   private written(bytes: number, callback: (error?: Error | null) => void): void {
     this.unflushed += bytes;
-    if (this.unflushed >= BACKGROUND_FLUSH_BYTES) {
+    if (SYNC_BLOBS && this.unflushed >= BACKGROUND_FLUSH_BYTES) {
       this.unflushed = 0;
       // One flush at a time; its failure is reported by the final datasync in commit.
       this.flushing = this.flushing.then(() => this.fh.datasync()).catch(() => undefined);
@@ -832,6 +841,7 @@ class HashingFileStream extends Writable {
 
   /** Flushes everything written so far to disk. */
   async sync(): Promise<void> {
+    if (!SYNC_BLOBS) return;
     await this.flushing;
     await this.fh.datasync();
   }

@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
 import { kiln, kilnProcess, makeBaseLayout, tempDir, writeTree } from './kiln-helpers.js';
 import { openStore } from '../../src/store/store.js';
 import type { ImageConfig, ImageManifest } from '../../src/oci/types.js';
+import { ociSchemasAvailable, validateOciDocument } from '../helpers/oci-schema.js';
+import { spawn } from 'node:child_process';
+import { kilnBin } from './kiln-helpers.js';
 
 const work = tempDir('build');
 const store = join(work, 'store');
@@ -125,6 +128,33 @@ describe('kiln build: outputs other tools read', () => {
     expect(execFileSync('readlink', [join(rootfs, 'opt/dir/link')], { encoding: 'utf8' }).trim()).toBe('a.txt');
     const runtime = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
     expect(runtime.process.args).toEqual(['/bin/sh', '-c', 'cat /home/app/secret.txt']);
+  });
+
+  it('writes an index, manifest and config that validate against the OCI schemas', async () => {
+    if (!ociSchemasAvailable()) {
+      console.warn('SKIPPED: oci-image-spec schemas not found (conformance folder absent)');
+      return;
+    }
+    const layout = join(work, 'out-layout');
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8'));
+    const manifest = blob(index.manifests[0].digest);
+    const config = blob(manifest.config.digest);
+    expect(validateOciDocument('application/vnd.oci.image.index.v1+json', index)).toMatchObject({ valid: true });
+    expect(validateOciDocument('application/vnd.oci.image.manifest.v1+json', manifest)).toMatchObject({ valid: true });
+    expect(validateOciDocument('application/vnd.oci.image.config.v1+json', config)).toMatchObject({ valid: true });
+    expect(validateOciDocument('application/vnd.oci.layout.header.v1+json', JSON.parse(readFileSync(join(layout, 'oci-layout'), 'utf8')))).toMatchObject({ valid: true });
+  });
+
+  it('reads the Dockerfile from stdin with -f -', async () => {
+    const ctx = writeTree(tempDir('stdin'), { 'f.txt': 'from stdin build' });
+    const child = spawn(process.execPath, [kilnBin, 'build', '--store', store, '-q', '-f', '-', ctx]);
+    child.stdin.end(`${fromBase()}\nCOPY f.txt /f.txt\n`);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(0);
+    expect(out).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
   it('writes a docker archive that skopeo reads, and kiln load imports it back', async () => {
@@ -269,14 +299,42 @@ describe('kiln build: bad input is a clear error with file:line, and the store s
   });
 
   it('an unwritable store is a clear error', async () => {
-    if (process.getuid?.() === 0) {
-      console.warn('SKIPPED assertion: running as root, a read-only mode does not stop writes');
-      return;
-    }
+    // As root a read-only mode stops nothing, so the build runs as nobody against a root-owned store.
     const ro = tempDir('ro');
-    chmodSync(ro, 0o555);
-    const r = await kiln(['build', '--store', join(ro, 'store'), '-q', writeTree(tempDir('x'), { Dockerfile: 'FROM scratch\n' })]);
-    expect(r.code).toBe(1);
+    const ctx = writeTree(tempDir('x'), { Dockerfile: 'FROM scratch\n' });
+    for (const dir of [ro, ctx]) chmodSync(dir, 0o755);
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const child = spawn(process.execPath, [kilnBin, 'build', '--store', join(ro, 'store'), '-q', ctx], { ...asNobody, env: { ...process.env, HOME: '/tmp' } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(1);
+    expect(err).toMatch(/^error: .*permission denied.*store/i);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('Ctrl-C in the middle of a build leaves nothing half-written, and the next build succeeds', async () => {
+    const ctx = writeTree(tempDir('sigint'), { Dockerfile: 'FROM scratch\nCOPY big/ /big/\nLABEL after=copy\n' });
+    const { mkdirSync: mk } = await import('node:fs');
+    mk(join(ctx, 'big'));
+    for (let i = 0; i < 40; i++) writeFileSync(join(ctx, 'big', `f${i}`), createHash('sha512').update(String(i)).digest().toString('hex').repeat(16 * 1024));
+    const interrupted = join(work, 'sigint-store');
+    // SIGINT is what Ctrl-C sends; a shell that started this test run in the background may have
+    // set it to "ignored" for every child, so SIGTERM (same default action) stands in then.
+    const signal = process.env.KILN_TEST_SIGNAL === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+    const child = spawn(process.execPath, [kilnBin, 'build', '--store', interrupted, '--progress', 'plain', '-t', 'sigint:1', ctx]);
+    let stderr = '';
+    await new Promise<void>((r) => child.stderr.on('data', (d: Buffer) => ((stderr += d), stderr.includes('COPY big/') && r())));
+    await new Promise((r) => setTimeout(r, 150));
+    child.kill(signal);
+    const code = await new Promise((r) => child.on('close', (c, sig) => r(sig ?? c)));
+    expect({ code, stderr }).toMatchObject({ code: signal });
+    const s = await openStore(interrupted);
+    expect(await s.listRefs()).toEqual([]);
+    expect((await s.verify()).corrupt).toEqual([]);
+    const again = await kiln(['build', '--store', interrupted, '-q', '-t', 'sigint:1', ctx]);
+    expect(again.code).toBe(0);
+    expect(await s.getRef('docker.io/library/sigint:1')).toMatch(/^sha256:/);
   });
 
   it('the store verifies after all of the above', async () => {
