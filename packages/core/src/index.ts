@@ -4,9 +4,7 @@ export type { SourceLocation } from './errors.js';
 
 export * from './dockerfile/index.js';
 export * from './reference/index.js';
-export { Store, openStore, defaultStoreRoot, STORE_FORMAT_VERSION } from './store/store.js';
-export * from './store/errors.js';
-export type * from './store/types.js';
+export * from './store/index.js';
 export * from './oci/index.js';
 export * from './layer/index.js';
 export { build } from './build/builder.js';

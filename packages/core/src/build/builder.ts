@@ -4,7 +4,7 @@
 // every step after it, and nothing else.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { posix, relative, resolve } from 'node:path';
 import { KilnError } from '../errors.js';
 import { parseDockerfile } from '../dockerfile/parser.js';
@@ -185,7 +185,7 @@ class Builder {
     });
 
     const scope = new ArgScope(this.buildArgs, this.usedArgs, this.metaScope.values, state.args);
-    const ctx: StageContext = { stage, label, scope, vars: new Map(state.vars), cmdSet: false };
+    const ctx: StageContext = { scope, vars: new Map(state.vars), cmdSet: false };
     // ONBUILD triggers of the base run first, then are cleared from the new image.
     const triggers = state.config.config?.OnBuild ?? [];
     if (state.config.config) state.config.config.OnBuild = null;
@@ -347,7 +347,7 @@ class Builder {
         return this.workdir(state, config, x(ins.path));
       case 'COPY':
       case 'ADD':
-        return this.copy(state, config, ins, ctx, x);
+        return this.copy(state, config, ins, x);
       case 'RUN':
         throw new KilnError('RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)');
       case 'FROM':
@@ -387,7 +387,7 @@ class Builder {
     return this.layerStep(state, config, createdBy, entries, entries.map((e) => `${e.path}\0${e.uid}\0${e.gid}`));
   }
 
-  private async copy(state: StageState, config: ImageConfig, ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>, ctx: StageContext, x: (w: string) => string) {
+  private async copy(state: StageState, config: ImageConfig, ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>, x: (w: string) => string) {
     const c = config.config!;
     const sources = ins.sources.map(x);
     let dest = x(ins.dest);
@@ -548,8 +548,6 @@ class Builder {
 }
 
 interface StageContext {
-  stage: Stage;
-  label: string;
   scope: ArgScope;
   /** Variables for expansion, updated by ENV and ARG in order. */
   vars: Map<string, string>;
@@ -567,7 +565,6 @@ function displayPath(file: string, contextDir: string): string {
 }
 
 async function rootEntry(dir: string): Promise<ContextEntry> {
-  const { lstat } = await import('node:fs/promises');
   const st = await lstat(dir);
   return { path: '', absPath: dir, type: 'dir', mode: st.mode & 0o7777, size: 0, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino };
 }

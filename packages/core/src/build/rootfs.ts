@@ -3,7 +3,7 @@
 // the topmost layer that has them. Unpacking to disk happens only for COPY --from.
 
 import { KilnError } from '../errors.js';
-import { buildFsIndex, readFileFromLayers, extractLayer } from '../layer/index.js';
+import { buildFsIndex, readFileFromLayers, extractLayer, resolveInIndex } from '../layer/index.js';
 import type { LayerEntry } from '../layer/index.js';
 import { layerCompression } from '../oci/media-types.js';
 import type { ContentStore, LayerRecord } from '../store/types.js';
@@ -44,41 +44,16 @@ export class RootfsView {
   }
 
   private async buildIndex(): Promise<FsIndex> {
-    if (!this.parent) {
-      const index = await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
-      return new Map([...index].map(([path, h]) => [path, { type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, linkTarget: h.linkTarget }]));
-    }
-    const index = new Map(await this.parent.view.index());
+    if (!this.parent) return buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
+    const index: FsIndex = new Map(await this.parent.view.index());
     for (const e of this.parent.added) index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget });
     return index;
   }
 
   /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */
   async resolve(path: string): Promise<{ path: string; node?: FsNode }> {
-    const index = await this.index();
-    const parts = path.split('/').filter(Boolean);
-    const done: string[] = [];
-    let hops = 0;
-    while (parts.length > 0) {
-      const part = parts.shift()!;
-      if (part === '.') continue;
-      if (part === '..') {
-        done.pop();
-        continue;
-      }
-      const candidate = [...done, part].join('/');
-      const node = index.get(candidate);
-      if (node?.type === 'symlink' && node.linkTarget !== undefined) {
-        if (++hops > 40) throw new KilnError(`too many levels of symbolic links at /${candidate}`);
-        const target = node.linkTarget.split('/').filter(Boolean);
-        if (node.linkTarget.startsWith('/')) done.length = 0;
-        parts.unshift(...target);
-        continue;
-      }
-      done.push(part);
-    }
-    const resolved = done.join('/');
-    return { path: resolved, node: resolved === '' ? { type: 'dir', mode: 0o755, uid: 0, gid: 0 } : index.get(resolved) };
+    const { path: resolved, entry } = resolveInIndex(await this.index(), path);
+    return { path: resolved, node: resolved === '' ? { type: 'dir', mode: 0o755, uid: 0, gid: 0 } : entry };
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {

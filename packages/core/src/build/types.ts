@@ -1,6 +1,6 @@
 // What a build takes, what it reports while it runs, and what it returns.
 
-import type { ImageConfig, Platform } from '../oci/types.js';
+import type { ImageConfig } from '../oci/types.js';
 import type { LayerRecord } from '../store/types.js';
 
 export type OutputSpec =
@@ -63,5 +63,3 @@ export interface BuildResult {
   steps: StepReport[];
   durationMs: number;
 }
-
-export interface ResolvedPlatform extends Platform {}

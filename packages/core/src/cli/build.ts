@@ -54,6 +54,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       progress: { type: 'string' },
       store: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
+      compression: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('kiln build needs exactly one CONTEXT directory (e.g. kiln build .)');
@@ -61,6 +62,11 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   if (!['auto', 'plain', 'quiet', 'tty'].includes(progress)) throw new UsageError(`--progress must be auto, plain or quiet, not "${progress}"`);
   for (const tag of values.tag ?? []) parseReference(tag); // refuse a bad tag before doing any work
   const context = resolve(positionals[0]!);
+  const [compression, level] = (values.compression ?? 'none').split(':', 2) as [string, string?];
+  const gzipLevel = level === undefined ? undefined : Number(level);
+  if ((compression !== 'none' && compression !== 'gzip') || (gzipLevel !== undefined && !(Number.isInteger(gzipLevel) && gzipLevel >= 0 && gzipLevel <= 9))) {
+    throw new UsageError(`--compression must be none or gzip[:LEVEL] with LEVEL 0-9, not "${values.compression}"`);
+  }
   const outputs = (values.output ?? []).map((spec) => {
     const output = parseOutput(spec);
     return { ...output, dest: resolve(output.dest) };
@@ -82,6 +88,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     target: values.target,
     noCache: values['no-cache'],
     platform: values.platform,
+    compression,
+    gzipLevel,
     outputs,
     epoch,
     onEvent: render,

@@ -15,6 +15,7 @@ Commands:
       -o, --output SPEC        type=oci,dest=DIR or type=docker,dest=FILE.tar
       --iidfile FILE           Write the image ID to FILE
       --metadata-file FILE     Write digests, tags and per-step cache hits as JSON
+      --compression none|gzip[:LEVEL]  Layer compression in the store (default none)
       --progress auto|plain|quiet
   load -i FILE.tar        Import a docker save archive into the store
   debug parse [-f] FILE   Parse a Dockerfile and print BuildKit's AST dump

@@ -59,11 +59,11 @@ export async function buildFsIndex(layers: readonly LayerSource[]): Promise<FsIn
  * true) also follows a symlink in the last component. Returns the resolved path ('' is the root)
  * and its entry, if any.
  */
-export function resolveInIndex(
-  index: FsIndex,
+export function resolveInIndex<E extends { type: string; linkTarget?: string }>(
+  index: ReadonlyMap<string, E>,
   path: string,
   options: { followFinal?: boolean } = {},
-): { path: string; entry?: FsIndexEntry } {
+): { path: string; entry?: E } {
   const followFinal = options.followFinal ?? true;
   const queue = path.split('/').filter((s) => s !== '' && s !== '.');
   const done: string[] = [];

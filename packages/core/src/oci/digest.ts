@@ -1,19 +1,32 @@
 import { createHash } from 'node:crypto';
+import { KilnError } from '../errors.js';
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+
+/** A string that is not `sha256:` followed by 64 lowercase hex digits. */
+export class InvalidDigestError extends KilnError {
+  constructor(readonly digest: string) {
+    super(`invalid digest ${JSON.stringify(digest)}: expected "sha256:" followed by 64 lowercase hex digits`);
+  }
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
 
 export function sha256Digest(data: Uint8Array | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${sha256Hex(data)}`;
 }
 
-export function isDigest(value: string): boolean {
-  return DIGEST.test(value);
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST.test(value);
 }
 
-/** The hex part of a sha256 digest; throws on anything else, so it is safe in file paths. */
+/** The hex part of a sha256 digest; throws InvalidDigestError otherwise, so it is safe in file paths. */
 export function digestHex(digest: string): string {
-  if (!DIGEST.test(digest)) throw new Error(`not a sha256 digest: ${JSON.stringify(digest)}`);
-  return digest.slice('sha256:'.length);
+  const m = typeof digest === 'string' ? DIGEST.exec(digest) : null;
+  if (!m?.[1]) throw new InvalidDigestError(String(digest));
+  return m[1];
 }
 
 /** JSON bytes of a document, exactly as Kiln stores, hashes and writes them. */

@@ -26,12 +26,7 @@ export class DigestMismatchError extends StoreCorruptionError {
   }
 }
 
-/** A string that is not `sha256:` followed by 64 lowercase hex digits. */
-export class InvalidDigestError extends KilnError {
-  constructor(readonly digest: string) {
-    super(`invalid digest ${JSON.stringify(digest)}: expected "sha256:" followed by 64 lowercase hex digits`);
-  }
-}
+export { InvalidDigestError } from '../oci/digest.js';
 
 export class BlobNotFoundError extends KilnError {
   constructor(

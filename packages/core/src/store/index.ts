@@ -12,7 +12,6 @@ export {
   STORE_FORMAT_VERSION,
   Store,
   defaultStoreRoot,
-  digestHex,
   openStore,
   safeFileName,
 } from './store.js';

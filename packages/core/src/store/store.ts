@@ -17,6 +17,7 @@
 // Temp names carry the writer's pid and host, so cleanup never removes a live process's files.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { digestHex, isDigest, sha256Hex } from '../oci/digest.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import {
@@ -41,7 +42,6 @@ import { KilnError } from '../errors.js';
 import {
   BlobNotFoundError,
   DigestMismatchError,
-  InvalidDigestError,
   LockTimeoutError,
   StoreCorruptionError,
   StoreFormatError,
@@ -79,7 +79,6 @@ const VERIFY_CHUNK = 1024 * 1024;
 const VERIFY_CONCURRENCY = 4;
 const MAX_SAFE_NAME = 180;
 
-const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 const HEX64_RE = /^[a-f0-9]{64}$/;
 const META_KIND_RE = /^[a-z0-9-]+$/;
 const TEMP_NAME_RE = /^k-(\d+)-([0-9a-f]{8})-/;
@@ -113,12 +112,6 @@ export function openStore(root: string = defaultStoreRoot()): Promise<Store> {
   return Store.open(root);
 }
 
-/** The hex of a sha256 digest; throws InvalidDigestError for anything else, so it is safe in a path. */
-export function digestHex(digest: string): string {
-  const m = typeof digest === 'string' ? DIGEST_RE.exec(digest) : null;
-  if (!m?.[1]) throw new InvalidDigestError(String(digest));
-  return m[1];
-}
 
 /**
  * A file name for an arbitrary string: `[a-z0-9._-]` kept, every other byte `%XX` (uppercase hex,
@@ -524,7 +517,7 @@ export class Store implements ContentStore {
       isRecord(doc.value) &&
       typeof doc.value['ref'] === 'string' &&
       typeof doc.value['digest'] === 'string' &&
-      DIGEST_RE.test(doc.value['digest']) &&
+      isDigest(doc.value['digest']) &&
       typeof doc.value['updated'] === 'number'
     ) {
       return { ref: doc.value['ref'], digest: doc.value['digest'], updated: doc.value['updated'] };
@@ -1153,10 +1146,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 // ---- small helpers ---------------------------------------------------------------------------
-
-function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
