@@ -389,6 +389,9 @@ class Builder {
 
   private async copy(state: StageState, config: ImageConfig, ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>, x: (w: string) => string) {
     const c = config.config!;
+    if (ins.parents || ins.exclude.length) {
+      throw new KilnError(`${ins.kind} ${ins.parents ? '--parents' : '--exclude'} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
+    }
     const sources = ins.sources.map(x);
     let dest = x(ins.dest);
     if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
