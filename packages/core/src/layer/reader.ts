@@ -4,8 +4,8 @@
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { Parser } from 'tar';
-import type { ReadEntry } from 'tar';
+import { Header, Parser, Pax } from 'tar';
+import type { HeaderData, ReadEntry } from 'tar';
 import { KilnError } from '../errors.js';
 import type { LayerCompression } from '../oci/media-types.js';
 import { LayerEntryError } from './entry.js';
@@ -166,7 +166,8 @@ export function readTar(
   options: { what?: string } = {},
 ): Promise<void> {
   const what = options.what ?? 'archive';
-  const parser = new Parser({ strict: true, zstd: false, brotli: false });
+  const parser = new Parser({ strict: true, zstd: false, brotli: false, maxMetaEntrySize: MAX_META_ENTRY_SIZE });
+  const fixer = new StrayLinknameFilter();
   const queue: ReadEntry[] = [];
   let failed = false;
   let parserDone = false;
@@ -238,12 +239,306 @@ export function readTar(
     input.on('error', (err) => fail(err));
     input.on('data', (chunk: Buffer) => {
       if (failed) return;
-      if (!parser.write(chunk)) input.pause();
+      let more = true;
+      for (const part of fixer.write(chunk)) {
+        if (failed) return;
+        if (!parser.write(part)) more = false;
+      }
+      if (!more) input.pause();
     });
     input.on('end', () => {
+      if (failed) return;
+      const rest = fixer.end();
+      if (rest) parser.write(rest);
       if (!failed) parser.end();
     });
   });
+}
+
+/** node-tar's default limit for pax and GNU long-name bodies; set explicitly so both sides agree. */
+const MAX_META_ENTRY_SIZE = 1024 * 1024;
+
+const META_TYPES = new Set([
+  'ExtendedHeader',
+  'OldExtendedHeader',
+  'GlobalExtendedHeader',
+  'NextFileHasLongPath',
+  'OldGnuLongPath',
+  'NextFileHasLongLinkpath',
+]);
+
+/** What node-tar's Parser makes of a header block, as far as StrayLinknameFilter needs it. */
+export interface HeaderBlockInfo {
+  nullBlock: boolean;
+  cksumValid: boolean;
+  hasPath: boolean;
+  /** node-tar's type name ('File', 'Directory', 'ExtendedHeader', ...). */
+  type: string;
+  /** Whether the ustar linkname field (alone: pax and GNU records aside) is non-empty to node-tar. */
+  hasLinkpath: boolean;
+  /** Body size in bytes, as the parser will skip it. */
+  size: number;
+}
+
+// node-tar's own field decoders (header.js), expression for expression, so that odd bytes (a NUL
+// followed by a newline, trailing spaces) read the same here and there.
+const decString = (b: Buffer, off: number, len: number): string => b.toString('utf8', off, off + len).replace(/\0.*/, '');
+function decOctal(b: Buffer, off: number, len: number): number | undefined {
+  const n = parseInt(b.toString('utf8', off, off + len).replace(/\0.*$/, '').trim(), 8);
+  return Number.isNaN(n) ? undefined : n;
+}
+/**
+ * decString(b, off, len) === '' without decoding when possible: a field that starts with a NUL is
+ * empty unless a line terminator follows (node-tar cuts from the first NUL with a '.' pattern,
+ * which stops at line terminators; 0xe2 may start U+2028 or U+2029).
+ */
+function emptyField(b: Buffer, off: number, len: number): boolean {
+  if (b[off] !== 0) return false;
+  for (let i = off + 1; i < off + len; i++) {
+    const c = b[i]!;
+    if (c === 0x0a || c === 0x0d || c === 0xe2) return decString(b, off, len) === '';
+  }
+  return true;
+}
+
+/** decString(b, off, len).slice(-1) === '/', without decoding when possible. */
+function endsWithSlash(b: Buffer, off: number, len: number): boolean {
+  let end = off;
+  while (end < off + len && b[end] !== 0) end++;
+  for (let i = end; i < off + len; i++) {
+    const c = b[i]!;
+    if (c === 0x0a || c === 0x0d || c === 0xe2) return decString(b, off, len).slice(-1) === '/';
+  }
+  return end > off && b[end - 1] === 0x2f;
+}
+
+/** Typeflags decoded on the fast path (everything else goes through node-tar's Header). */
+const FAST_TYPES: Record<string, string | undefined> = {
+  '': 'File', '0': 'File', '1': 'Link', '2': 'SymbolicLink', '3': 'CharacterDevice', '4': 'BlockDevice',
+  '5': 'Directory', '6': 'FIFO', '7': 'ContiguousFile', D: 'GNUDumpDir', x: 'ExtendedHeader', g: 'GlobalExtendedHeader',
+  L: 'NextFileHasLongPath', K: 'NextFileHasLongLinkpath',
+};
+
+/**
+ * Decodes one header block as node-tar's Parser will (`new Header(block, 0, ex, gex)` and the
+ * checks around it); undefined when node-tar's Header throws. The common case (no pax or GNU
+ * record in effect, plain octal numbers, a usual typeflag) is decoded here directly, at a
+ * fraction of the cost of a full Header; anything else goes through node-tar's Header itself.
+ * @internal exported for tests
+ */
+export function inspectHeaderBlock(block: Buffer, ex?: HeaderData, gex?: HeaderData): HeaderBlockInfo | undefined {
+  const t = decString(block, 156, 1);
+  const fastType = FAST_TYPES[t];
+  if (ex === undefined && gex === undefined && fastType !== undefined && !(block[124]! & 0x80) && !(block[148]! & 0x80)) {
+    let sum = 8 * 0x20;
+    for (let i = 0; i < 148; i++) sum += block[i]!;
+    for (let i = 156; i < 512; i++) sum += block[i]!;
+    const cksum = decOctal(block, 148, 12);
+    // The path is the name, or prefix + '/' + name when a ustar header has a prefix (or has the
+    // byte that says the prefix is 155 long): node-tar only needs it non-empty.
+    let hasPath = !emptyField(block, 0, 100);
+    if (!hasPath && block.toString('latin1', 257, 265) === 'ustar\u000000') {
+      hasPath = block[475] !== 0 || !emptyField(block, 345, 130);
+    }
+    // As node-tar: a NUL typeflag is read as '0', and a '0' whose name ends in '/' is a directory.
+    const type = fastType === 'File' && endsWithSlash(block, 0, 100) ? 'Directory' : fastType;
+    const size = type === 'Directory' ? 0 : (decOctal(block, 124, 12) ?? 0);
+    return {
+      nullBlock: cksum === undefined && sum === 8 * 0x20,
+      cksumValid: sum === cksum,
+      hasPath,
+      type,
+      hasLinkpath: !emptyField(block, 157, 100),
+      size: size < 0 ? 0 : size,
+    };
+  }
+  let h: Header;
+  try {
+    h = new Header(block, 0, ex, gex);
+  } catch {
+    return undefined;
+  }
+  const size = Number(h.size ?? 0);
+  return {
+    nullBlock: h.nullBlock,
+    cksumValid: h.cksumValid,
+    hasPath: !!h.path,
+    type: h.type,
+    hasLinkpath: !!h.linkpath,
+    size: Number.isFinite(size) && size > 0 ? size : 0,
+  };
+}
+
+/**
+ * A streaming pre-pass over an uncompressed tar that clears the linkname field of headers that
+ * are not links (fixing their checksum), so that node-tar's Parser takes them for what their
+ * type says.
+ *
+ * Why: docker 20.10's overlay2 differ writes whiteouts (`.wh.name`) as regular files that keep
+ * the linkname of an earlier entry. overlayfs whiteouts are 0/0 character devices hardlinked to
+ * one another, so Docker's tar writer records the second and later ones of a layer as hardlinks
+ * to the first (e.g. `etc/.wh.group` with linkname `bin/diff` after `bin/.wh.diff`); its whiteout
+ * converter then makes each a regular file without clearing the linkname (a long one would also
+ * be in a pax `linkpath` record). node-tar refuses any non-link header with a linkname
+ * ("TAR_ENTRY_INVALID: linkpath forbidden": an error in strict mode, a silently dropped entry
+ * otherwise), so docker-made base images with two or more deletions in a layer could not be read.
+ * A linkname means nothing for a non-link entry (docker itself extracts these as plain whiteout
+ * files), so clearing it changes nothing else; pax and GNU long-link records are left as they are
+ * (node-tar only checks the ustar field, and `toHeader` only reads linkpath for links).
+ *
+ * To know which blocks are headers, it walks the archive exactly as node-tar's Parser does: the
+ * same header decoding (inspectHeaderBlock: base-256 numbers, pax `size` and `path` overrides,
+ * old-style directories), the same pax/GNU meta-entry handling and limits, the same
+ * end-of-archive rule. Bodies pass
+ * through as sub-arrays of the input chunks (no copies); only a header block split across two
+ * chunks is held back until complete, and only a meta entry's body (bounded by
+ * MAX_META_ENTRY_SIZE) is also kept to be parsed.
+ */
+export class StrayLinknameFilter {
+  /** Bytes of a header block split across chunks, held back until complete. */
+  private partial: Buffer | undefined;
+  /** Body bytes (padding included) of the current entry still to pass through. */
+  private bodyRemaining = 0;
+  /** The body of the current meta entry, collected while it passes through. */
+  private meta: { type: string; size: number; parts: Buffer[]; got: number } | undefined;
+  private ex: HeaderData | undefined;
+  private gex: HeaderData | undefined;
+  private sawNullBlock = false;
+  /** After the end of the archive, or for data node-tar decompresses itself: pass through. */
+  private passThrough = false;
+  /** The first bytes, until there are enough to tell a gzip stream from a tar. */
+  private sniff: Buffer | undefined = Buffer.alloc(0);
+
+  /** The bytes to hand to the parser for this chunk, in order (possibly none, for now). */
+  write(chunk: Buffer): Buffer[] {
+    if (this.sniff) {
+      chunk = this.sniff.length ? Buffer.concat([this.sniff, chunk]) : chunk;
+      if (chunk.length < 2) {
+        this.sniff = chunk;
+        return [];
+      }
+      this.sniff = undefined;
+      // node-tar gunzips input that starts with the gzip magic; there are no headers to see here.
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) this.passThrough = true;
+    }
+    if (this.passThrough) return [chunk];
+    const out: Buffer[] = [];
+    let pos = 0;
+    let start = 0; // start of the bytes of `chunk` not yet in `out`
+    const flush = (end: number) => {
+      if (end > start) out.push(chunk.subarray(start, end));
+      start = end;
+    };
+    while (pos < chunk.length && !this.passThrough) {
+      if (this.bodyRemaining > 0) {
+        const n = Math.min(this.bodyRemaining, chunk.length - pos);
+        if (this.meta) this.collectMeta(chunk.subarray(pos, pos + n));
+        this.bodyRemaining -= n;
+        pos += n;
+        if (this.bodyRemaining === 0 && this.meta) this.finishMeta();
+        continue;
+      }
+      if (this.partial) {
+        const n = Math.min(512 - this.partial.length, chunk.length - pos);
+        this.partial = Buffer.concat([this.partial, chunk.subarray(pos, pos + n)]);
+        pos += n;
+        start = pos;
+        if (this.partial.length < 512) break;
+        const block = this.partial;
+        this.partial = undefined;
+        out.push(this.header(block) ?? block);
+        continue;
+      }
+      if (chunk.length - pos < 512) {
+        flush(pos);
+        this.partial = Buffer.from(chunk.subarray(pos));
+        pos = start = chunk.length;
+        break;
+      }
+      const fixed = this.header(chunk.subarray(pos, pos + 512));
+      if (fixed) {
+        flush(pos);
+        out.push(fixed);
+        start = pos + 512;
+      }
+      pos += 512;
+    }
+    flush(chunk.length);
+    return out;
+  }
+
+  /** At the end of the input: whatever is still held back (a truncated header; the parser says so). */
+  end(): Buffer | undefined {
+    const rest = this.sniff?.length ? this.sniff : this.partial;
+    this.sniff = this.partial = undefined;
+    return rest;
+  }
+
+  /** Looks at one header block as node-tar will; returns a fixed copy, or undefined to keep it. */
+  private header(block: Buffer): Buffer | undefined {
+    const h = inspectHeaderBlock(block, this.ex, this.gex);
+    if (!h) return undefined; // invalid: the parser reports it (and stays on header blocks)
+    if (h.nullBlock) {
+      if (this.sawNullBlock) this.passThrough = true; // end of archive: node-tar reads no further
+      this.sawNullBlock = true;
+      return undefined;
+    }
+    this.sawNullBlock = false;
+    if (!h.cksumValid || !h.hasPath) return undefined; // invalid: the parser reports it
+    const type = h.type;
+    const isLink = type === 'Link' || type === 'SymbolicLink';
+    if (isLink && !h.hasLinkpath) return undefined; // invalid: the parser reports it
+    let fixed: Buffer | undefined;
+    if (!isLink && type !== 'ExtendedHeader' && type !== 'GlobalExtendedHeader' && h.hasLinkpath) {
+      fixed = Buffer.from(block);
+      fixed.fill(0, 157, 257);
+      fixed.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of fixed) sum += b;
+      fixed.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+    }
+    this.bodyRemaining = 512 * Math.ceil(h.size / 512);
+    if (META_TYPES.has(type)) {
+      // An oversized one is skipped (and refused by readTar); an empty one changes nothing.
+      if (h.size > 0 && h.size <= MAX_META_ENTRY_SIZE) this.meta = { type, size: h.size, parts: [], got: 0 };
+    } else {
+      this.ex = undefined; // pax and GNU long names apply to the next entry only
+    }
+    return fixed;
+  }
+
+  private collectMeta(part: Buffer): void {
+    const meta = this.meta!;
+    const take = Math.min(part.length, meta.size - meta.got);
+    if (take > 0) {
+      meta.parts.push(Buffer.from(part.subarray(0, take)));
+      meta.got += take;
+    }
+  }
+
+  private finishMeta(): void {
+    const { type, parts } = this.meta!;
+    this.meta = undefined;
+    const text = Buffer.concat(parts).toString();
+    switch (type) {
+      case 'ExtendedHeader':
+      case 'OldExtendedHeader':
+        this.ex = Pax.parse(text, this.ex, false);
+        break;
+      case 'GlobalExtendedHeader':
+        this.gex = Pax.parse(text, this.gex, true);
+        break;
+      case 'NextFileHasLongPath':
+      case 'OldGnuLongPath':
+        this.ex ??= Object.create(null) as HeaderData;
+        this.ex.path = text.replace(/\0.*/, '');
+        break;
+      case 'NextFileHasLongLinkpath':
+        this.ex ??= Object.create(null) as HeaderData;
+        this.ex.linkpath = text.replace(/\0.*/, '');
+        break;
+    }
+  }
 }
 
 function formatError(err: unknown, what: string): KilnError {
