@@ -347,7 +347,7 @@ class Builder {
         return this.workdir(state, config, x(ins.path));
       case 'COPY':
       case 'ADD':
-        return this.copy(state, config, ins, x);
+        return this.copy(state, config, ins, x, vars);
       case 'RUN':
         throw new KilnError('RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)');
       case 'FROM':
@@ -387,7 +387,13 @@ class Builder {
     return this.layerStep(state, config, createdBy, entries, entries.map((e) => `${e.path}\0${e.uid}\0${e.gid}`));
   }
 
-  private async copy(state: StageState, config: ImageConfig, ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>, x: (w: string) => string) {
+  private async copy(
+    state: StageState,
+    config: ImageConfig,
+    ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>,
+    x: (w: string) => string,
+    vars: ReadonlyMap<string, string>,
+  ) {
     const c = config.config!;
     if (ins.parents || ins.exclude.length) {
       throw new KilnError(`${ins.kind} ${ins.parents ? '--parents' : '--exclude'} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
@@ -397,7 +403,7 @@ class Builder {
     if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
     const owner = ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined;
     const chmod = ins.chmod ? parseChmod(x(ins.chmod)) : undefined;
-    const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? x(s.data) : s.data }));
+    const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? this.expander.raw(s.data, vars) : s.data }));
 
     let tree: SourceTree;
     let fromDesc = '';

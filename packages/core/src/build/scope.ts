@@ -74,13 +74,20 @@ export function varsFromEnv(env: readonly string[]): Map<string, string> {
 /** Expands words against a variable map. */
 export class Expander {
   private readonly lex: ShellLex;
+  private readonly rawLex: ShellLex;
 
   constructor(escape: EscapeToken) {
     this.lex = new ShellLex(escape);
+    this.rawLex = new ShellLex(escape, { skipProcessQuotes: true });
   }
 
   word(word: string, vars: ReadonlyMap<string, string>): string {
     return this.lex.processWord(word, vars);
+  }
+
+  /** Heredoc bodies: `$VAR` is expanded but quotes are the file's own, so they stay (BuildKit's ExpandRaw). */
+  raw(text: string, vars: ReadonlyMap<string, string>): string {
+    return this.rawLex.processWord(text, vars);
   }
 }
 

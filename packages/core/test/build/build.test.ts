@@ -241,6 +241,18 @@ describe('kiln build: COPY and ADD semantics', () => {
     expect(readFileSync(join(root, 'renamed.txt'), 'utf8')).toBe('x');
   });
 
+  it('heredoc COPY expands variables but keeps the quotes, unless the delimiter is quoted', async () => {
+    const ctx = writeTree(tempDir('heredoc'), {
+      Dockerfile: `${fromBase()}\nENV NAME=kiln\nCOPY <<EOF /greeting.sh\necho "hello $NAME" 'single' \\$HOME\nEOF\nCOPY <<-"RAW" /raw.txt\n\t"$NAME"\n\tRAW\n`,
+    });
+    const layout = join(work, 'heredoc-layout');
+    expect((await kiln(['build', '--store', store, '-q', '-t', 'hd:1', '-o', `type=oci,dest=${layout}`, ctx])).code).toBe(0);
+    const bundle = join(work, 'heredoc-bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:1`, bundle], { stdio: 'pipe' });
+    expect(readFileSync(join(bundle, 'rootfs/greeting.sh'), 'utf8')).toBe(`echo "hello kiln" 'single' $HOME\n`);
+    expect(readFileSync(join(bundle, 'rootfs/raw.txt'), 'utf8')).toBe('"$NAME"\n');
+  });
+
   it('ADD <url> with --checksum downloads and verifies', async () => {
     const body = 'downloaded bytes\n';
     const sum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
