@@ -7,5 +7,6 @@ export * from './reference/index.js';
 export * from './store/index.js';
 export * from './oci/index.js';
 export * from './layer/index.js';
+export * from './registry/index.js';
 export { build } from './build/builder.js';
 export type * from './build/types.js';

@@ -81,7 +81,7 @@ class Builder {
     this.epoch = options.epoch ?? 0;
     this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
     this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
-    this.resolver = new ImageResolver(store, this.platform, process.cwd());
+    this.resolver = new ImageResolver(store, this.platform, process.cwd(), options.registry, options.pull);
   }
 
   private emit(event: BuildEvent): void {
@@ -491,7 +491,11 @@ class Builder {
     if (!pending) {
       pending = (async () => {
         const ref = lookupStage(this.plan, name, true);
-        const view = ref.kind === 'stage' ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await this.resolver.resolve(name)).layers);
+        const image = async () =>
+          this.resolver.resolve(name).catch((err: unknown) => {
+            throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${(err as Error).message}`);
+          });
+        const view = ref.kind === 'stage' ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await image()).layers);
         const dir = await view.materialize();
         const list = await walkContext(dir, new IgnoreMatcher([]));
         const label = ref.kind === 'stage' ? `stage ${stageLabel(ref.stage)}` : `image ${name}`;

@@ -1,6 +1,6 @@
 // Where FROM and COPY --from find images: `scratch`, the local store (by name or digest),
-// `oci-layout://DIR[:tag]` and `docker-archive://FILE.tar[:tag]`. Registry pulls come with the
-// registry room; until then a name that is not in the store is a clear error.
+// `oci-layout://DIR[:tag]`, `docker-archive://FILE.tar[:tag]`, and registries: a name that is not
+// in the store is pulled (always re-resolved with --pull), as docker build does.
 
 import { resolve } from 'node:path';
 import { KilnError } from '../errors.js';
@@ -11,6 +11,7 @@ import { readDockerArchive } from '../oci/docker-archive.js';
 import { selectManifest } from '../oci/image.js';
 import { formatReference, parseReference } from '../reference/index.js';
 import type { ContentStore, LayerRecord } from '../store/types.js';
+import type { RegistryClient } from '../registry/client.js';
 
 export interface BaseImage {
   /** What the user wrote, for messages. */
@@ -45,6 +46,10 @@ export class ImageResolver {
     private readonly platform: Platform,
     /** Relative oci-layout:// and docker-archive:// paths resolve from here. */
     private readonly cwd: string,
+    /** Pulls images that are not local; without one, a missing image is an error. */
+    private readonly registry?: RegistryClient,
+    /** Re-resolve registry images even when the store has them (`--pull`). */
+    private readonly alwaysPull = false,
   ) {}
 
   resolve(name: string): Promise<BaseImage> {
@@ -69,14 +74,17 @@ export class ImageResolver {
       return this.fromManifest(name, manifestDigest);
     }
     const ref = parseReference(name);
-    const digest = ref.digest ?? (await this.store.getRef(formatReference(ref)));
-    if (!digest || !(await this.store.hasBlob(digest))) {
+    const local = ref.digest ?? (await this.store.getRef(formatReference(ref)));
+    if (local && !this.alwaysPull && (await this.store.hasBlob(local))) return this.fromManifest(name, local);
+    if (!this.registry) {
       throw new KilnError(
-        `image "${name}" is not in the local Kiln store (${this.store.root}); pulling from registries is not built yet: ` +
+        `image "${name}" is not in the local Kiln store (${this.store.root}): ` +
           `import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`,
       );
     }
-    return this.fromManifest(name, digest);
+    const pulled = await this.registry.pull(ref, this.store, { platform: this.platform });
+    if (!ref.digest) await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
+    return this.fromManifest(name, pulled.manifestDigest);
   }
 
   private async fromManifest(name: string, digest: string): Promise<BaseImage> {

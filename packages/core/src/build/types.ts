@@ -1,6 +1,7 @@
 // What a build takes, what it reports while it runs, and what it returns.
 
 import type { ImageConfig } from '../oci/types.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { LayerRecord } from '../store/types.js';
 
 export type OutputSpec =
@@ -30,6 +31,10 @@ export interface BuildOptions {
    */
   compression?: 'none' | 'gzip';
   gzipLevel?: number;
+  /** Pulls base images that are not in the store (FROM, COPY --from); none: local images only. */
+  registry?: RegistryClient;
+  /** Re-resolve registry base images even when the store has them (`--pull`). */
+  pull?: boolean;
   /** Progress events; the library never prints. */
   onEvent?: (event: BuildEvent) => void;
   /** Aborts the build (Ctrl-C). */

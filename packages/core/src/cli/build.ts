@@ -8,6 +8,7 @@ import type { BuildEvent, OutputSpec } from '../build/types.js';
 import { KilnError } from '../errors.js';
 import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
+import { registryClient, registryOptions } from './registry-options.js';
 import type { CliIo } from './main.js';
 import { UsageError } from './usage.js';
 
@@ -55,12 +56,16 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       store: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
       compression: { type: 'string' },
+      push: { type: 'boolean' },
+      pull: { type: 'boolean' },
+      ...registryOptions,
     },
   });
   if (positionals.length !== 1) throw new UsageError('kiln build needs exactly one CONTEXT directory (e.g. kiln build .)');
   const progress = values.quiet ? 'quiet' : (values.progress ?? 'auto');
   if (!['auto', 'plain', 'quiet', 'tty'].includes(progress)) throw new UsageError(`--progress must be auto, plain or quiet, not "${progress}"`);
   for (const tag of values.tag ?? []) parseReference(tag); // refuse a bad tag before doing any work
+  if (values.push && !values.tag?.length) throw new UsageError('--push needs at least one -t NAME:TAG to push to');
   const context = resolve(positionals[0]!);
   const [compression, level] = (values.compression ?? 'none').split(':', 2) as [string, string?];
   const gzipLevel = level === undefined ? undefined : Number(level);
@@ -78,39 +83,55 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   // Ctrl-C ends the process at once: every store write is a temp file renamed into place, so an
   // interrupted build leaves nothing half-written visible, and the next build simply continues.
   const render = progress === 'quiet' ? () => undefined : progressRenderer(io);
-  const result = await build(store, {
-    context,
-    dockerfile: values.file && values.file !== '-' ? resolve(values.file) : undefined,
-    dockerfileContent: values.file === '-' ? await io.readStdin() : undefined,
-    tags: values.tag,
-    buildArgs: keyValues('--build-arg', values['build-arg']),
-    labels: keyValues('--label', values.label),
-    target: values.target,
-    noCache: values['no-cache'],
-    platform: values.platform,
-    compression,
-    gzipLevel,
-    outputs,
-    epoch,
-    onEvent: render,
-  });
-  if (values.iidfile) await writeFile(values.iidfile, result.imageId);
-  if (values['metadata-file']) {
-    const metadata = {
-      'containerimage.digest': result.manifestDigest,
-      'containerimage.config.digest': result.configDigest,
-      'image.name': result.tags.join(','),
-      'kiln.steps': result.steps,
-      'kiln.durationMs': result.durationMs,
-    };
-    await writeFile(values['metadata-file'], JSON.stringify(metadata, null, 2) + '\n');
+  const registry = registryClient(values);
+  try {
+    const result = await build(store, {
+      context,
+      dockerfile: values.file && values.file !== '-' ? resolve(values.file) : undefined,
+      dockerfileContent: values.file === '-' ? await io.readStdin() : undefined,
+      tags: values.tag,
+      buildArgs: keyValues('--build-arg', values['build-arg']),
+      labels: keyValues('--label', values.label),
+      target: values.target,
+      noCache: values['no-cache'],
+      platform: values.platform,
+      compression,
+      gzipLevel,
+      outputs,
+      registry,
+      pull: values.pull,
+      epoch,
+      onEvent: render,
+    });
+    let pushed: string | undefined;
+    if (values.push) {
+      const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
+      pushed = push.digest;
+      if (progress !== 'quiet') {
+        io.stderr(`pushed ${result.tags.join(', ')}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there\n`);
+      }
+    }
+    if (values.iidfile) await writeFile(values.iidfile, result.imageId);
+    if (values['metadata-file']) {
+      const metadata = {
+        'containerimage.digest': result.manifestDigest,
+        'containerimage.config.digest': result.configDigest,
+        'image.name': result.tags.join(','),
+        ...(pushed ? { 'kiln.pushed': { digest: pushed, tags: result.tags } } : {}),
+        'kiln.steps': result.steps,
+        'kiln.durationMs': result.durationMs,
+      };
+      await writeFile(values['metadata-file'], JSON.stringify(metadata, null, 2) + '\n');
+    }
+    if (progress === 'quiet') io.stdout(`${result.imageId}\n`);
+    else {
+      for (const tag of result.tags) io.stderr(`naming to ${tag}\n`);
+      io.stderr(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
+    }
+    return 0;
+  } finally {
+    registry.close();
   }
-  if (progress === 'quiet') io.stdout(`${result.imageId}\n`);
-  else {
-    for (const tag of result.tags) io.stderr(`naming to ${tag}\n`);
-    io.stderr(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
-  }
-  return 0;
 }
 
 /** docker build's plain progress: one line when a step starts, one when it ends. */

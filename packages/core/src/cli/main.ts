@@ -5,6 +5,8 @@ import { KilnError } from '../errors.js';
 import { buildCommand } from './build.js';
 import { debugCommand } from './debug.js';
 import { loadCommand } from './load.js';
+import { loginCommand, logoutCommand } from './login.js';
+import { pullCommand, pushCommand } from './pull-push.js';
 import { USAGE, UsageError } from './usage.js';
 
 export interface CliIo {
@@ -29,6 +31,10 @@ const COMMANDS: Record<string, Command> = {
   build: buildCommand,
   debug: debugCommand,
   load: loadCommand,
+  login: loginCommand,
+  logout: logoutCommand,
+  pull: pullCommand,
+  push: pushCommand,
 };
 
 function version(): string {

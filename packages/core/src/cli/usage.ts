@@ -17,12 +17,21 @@ Commands:
       --metadata-file FILE     Write digests, tags and per-step cache hits as JSON
       --compression none|gzip[:LEVEL]  Layer compression in the store (default none)
       --progress auto|plain|quiet
+      --push                   Push the tagged image after the build
+      --pull                   Re-resolve registry base images even when they are local
+      --insecure-registry HOST Allow plain http / unverified TLS for HOST (repeatable)
   load -i FILE.tar        Import a docker save archive into the store
+  pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store
+  push NAME[:TAG]         Push an image from the store to its registry
+  login [-u USER] [--password-stdin] [SERVER]
+                          Save registry credentials in Docker's config.json (or its helper)
+  logout [SERVER]         Remove them
   debug parse [-f] FILE   Parse a Dockerfile and print BuildKit's AST dump
                           (--no-check: skip instruction checks, like BuildKit's dumper)
 
 Global options:
   --store DIR             Kiln store (default: $KILN_STORE or ~/.cache/kiln/store)
+  --offline               Contact no registry but those on this machine (also KILN_OFFLINE=1)
   -h, --help              Show this help
   --version               Print the version
 

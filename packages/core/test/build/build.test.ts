@@ -279,10 +279,10 @@ describe('kiln build: bad input is a clear error with file:line, and the store s
     ['../ source', { Dockerfile: 'FROM scratch\nCOPY ../secret /x\n' }, /Dockerfile:2: COPY failed: forbidden path outside the build context: "\.\.\/secret"/],
     ['absolute source missing', { Dockerfile: 'FROM scratch\nCOPY /etc/passwd /x\n' }, /Dockerfile:2: COPY failed: file not found in build context/],
     ['symlink pointing out', { Dockerfile: 'FROM scratch\nCOPY evil /x\n', evil: { symlink: '../../../etc/passwd' } }, /Dockerfile:2: COPY failed: "evil" leads outside the build context through a symlink/],
-    ['unknown --from', { Dockerfile: 'FROM scratch\nCOPY --from=nostage /a /b\n' }, /Dockerfile:2: image "nostage" is not in the local Kiln store/],
+    ['unknown --from', { Dockerfile: 'FROM scratch\nCOPY --from=nostage /a /b\n' }, /Dockerfile:2: --from=nostage: no stage has this name, and as an image: not contacting registry docker\.io: Kiln is offline/],
     ['cycle', { Dockerfile: 'FROM scratch AS a\nCOPY --from=b /x /x\nFROM scratch AS b\nCOPY --from=a /y /y\n' }, /circular dependency detected on stage/],
     ['RUN', { Dockerfile: 'FROM scratch\nRUN echo hi\n' }, /^error: Dockerfile:2: RUN is not supported yet/],
-    ['not local FROM', { Dockerfile: 'FROM nginx:1.27\n' }, /^error: Dockerfile:1: image "nginx:1\.27" is not in the local Kiln store/],
+    ['not local FROM', { Dockerfile: 'FROM nginx:1.27\n' }, /^error: Dockerfile:1: not contacting registry docker\.io: Kiln is offline/],
     ['bad chmod', { Dockerfile: 'FROM scratch\nCOPY --chmod=rwx Dockerfile /x\n' }, /Dockerfile:2: invalid chmod parameter "rwx"/],
     ['unknown user', { Dockerfile: 'FROM scratch\nCOPY --chown=ghost Dockerfile /x\n' }, /Dockerfile:2: unable to find user ghost/],
   ];

@@ -1,0 +1,100 @@
+// kiln build --push, kiln push, kiln pull and FROM of a registry image, against the real CNCF
+// registry (docker-registry, started on 127.0.0.1 by the test), with and without htpasswd auth.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRegistry, skopeoInspect, type TestRegistry } from '../helpers/registry.js';
+import { kiln, writeTree } from '../build/kiln-helpers.js';
+import { openStore } from '../../src/store/store.js';
+
+const work = mkdtempSync(join(tmpdir(), 'kiln-reg-'));
+const ctx = writeTree(join(work, 'ctx'), {
+  Dockerfile: 'FROM scratch\nCOPY app.txt /app.txt\nCOPY big.bin /big.bin\nCMD ["/app"]\n',
+  'app.txt': 'version 1\n',
+  'big.bin': 'x'.repeat(3 << 20),
+});
+
+describe('kiln and a real registry (no auth)', () => {
+  let registry: TestRegistry;
+  beforeAll(async () => {
+    registry = await startRegistry();
+  }, 60_000);
+  afterAll(() => registry?.stop());
+
+  it('build --push publishes every tag; skopeo reads it; pushing again sends no blob', async () => {
+    const store = join(work, 'store-a');
+    const image = `${registry.host}/team/app`;
+    const meta = join(work, 'push-meta.json');
+    const built = await kiln(['build', '--store', store, '-q', '-t', `${image}:1`, '-t', `${image}:latest`, '--push', '--metadata-file', meta, ctx]);
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+    const inspect = (await skopeoInspect(`${image}:1`)) as { Layers: string[]; Digest: string };
+    expect(inspect.Layers).toHaveLength(2);
+    const latest = (await skopeoInspect(`${image}:latest`)) as { Digest: string };
+    expect(latest.Digest).toBe(inspect.Digest);
+    const before = registry.requests('PUT', /\/blobs\/uploads\//);
+    const again = await kiln(['push', '--store', store, `${image}:1`]);
+    expect(again.stdout).toMatch(/digest: sha256:[0-9a-f]{64} \(0 blobs uploaded, 0 mounted, 3 already there\)/);
+    expect(registry.requests('PUT', /\/blobs\/uploads\//)).toBe(before);
+  });
+
+  it('a one-file change uploads exactly one layer', async () => {
+    const store = join(work, 'store-a');
+    const image = `${registry.host}/team/app`;
+    writeFileSync(join(ctx, 'app.txt'), 'version 2\n');
+    const before = registry.requests('PUT', /\/blobs\/uploads\//);
+    const built = await kiln(['build', '--store', store, '--progress', 'plain', '-t', `${image}:2`, '--push', ctx]);
+    expect(built.code).toBe(0);
+    // the changed layer and the new config; the unchanged 3 MB layer is not sent again
+    expect(registry.requests('PUT', /\/blobs\/uploads\//) - before).toBe(2);
+    expect(built.stderr).toMatch(/pushed .*: 2 blobs uploaded \(\d+ bytes\), 0 mounted, 1 already there/);
+    writeFileSync(join(ctx, 'app.txt'), 'version 1\n');
+  });
+
+  it('a second store builds FROM the pushed image by pulling it, and kiln pull fetches it too', async () => {
+    const image = `${registry.host}/team/app:1`;
+    const child = writeTree(join(work, 'child'), { Dockerfile: `FROM ${image}\nLABEL child=yes\n` });
+    const store = join(work, 'store-b');
+    const built = await kiln(['build', '--store', store, '-q', '-t', 'child:1', child]);
+    expect(built.stderr).toBe('');
+    const s = await openStore(store);
+    expect(await s.getRef(`${image}`)).toMatch(/^sha256:/);
+    const pulled = await kiln(['pull', '--store', join(work, 'store-c'), image]);
+    expect(pulled.stdout).toMatch(/^Digest: sha256:[0-9a-f]{64}\nStatus: Downloaded /);
+  });
+
+  it('an image that is in neither the store nor the registry is a clear error', async () => {
+    const missing = writeTree(join(work, 'missing'), { Dockerfile: `FROM ${registry.host}/nope/nothing:1\n` });
+    const r = await kiln(['build', '--store', join(work, 'store-d'), '-q', missing]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Dockerfile:1: .*not found/);
+  });
+});
+
+describe('kiln login and a registry with htpasswd auth', () => {
+  let registry: TestRegistry;
+  const dockerConfig = join(work, 'docker-config');
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'htpasswd' });
+    process.env.DOCKER_CONFIG = dockerConfig;
+  }, 60_000);
+  afterAll(async () => {
+    delete process.env.DOCKER_CONFIG;
+    await registry?.stop();
+  });
+
+  it('push without credentials says to log in; after kiln login it works', async () => {
+    const image = `${registry.host}/secure/app:1`;
+    const store = join(work, 'store-auth');
+    const denied = await kiln(['build', '--store', store, '-q', '-t', image, '--push', ctx]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/kiln login/);
+    const password = registry.users['kiln']!;
+    const login = await kiln(['login', '-u', 'kiln', '-p', password, registry.host]);
+    expect(login.stdout).toMatch(/Login Succeeded/);
+    const pushed = await kiln(['push', '--store', store, image]);
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout + pushed.stderr).not.toContain(password);
+    expect(denied.stderr).not.toContain(password);
+  });
+});
