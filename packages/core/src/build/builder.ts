@@ -19,7 +19,7 @@ import { writeOciLayout } from '../oci/layout.js';
 import { writeDockerArchive } from '../oci/docker-archive.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
-import type { ContentStore, LayerRecord } from '../store/types.js';
+import type { CacheRecord, ContentStore, LayerRecord } from '../store/types.js';
 import { familiarName, formatReference, parseReference } from '../reference/index.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, setEnv, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
@@ -63,6 +63,7 @@ class Builder {
   private readonly buildArgs: Map<string, string>;
   private readonly usedArgs = new Set<string>();
   private readonly steps: StepReport[] = [];
+  private readonly usedCache = new Map<string, CacheRecord>();
   private readonly resolver: ImageResolver;
   private stepCounter = 0;
   private plan!: DockerfilePlan;
@@ -360,7 +361,9 @@ class Builder {
   private async metadataStep(state: StageState, config: ImageConfig, createdBy: string, recordHistory: boolean) {
     const key = hashKey(state.key, createdBy);
     const cached = !this.options.noCache && (await this.store.getCache(key)) !== undefined;
-    if (!cached) await this.store.putCache(key, { layer: null, created: Date.now() });
+    const record = { layer: null, created: Date.now() };
+    if (!cached) await this.store.putCache(key, record);
+    this.usedCache.set(key, record);
     if (recordHistory) config.history = [...(config.history ?? []), this.history(createdBy, true)];
     return { state: { ...state, config, key }, cached };
   }
@@ -460,6 +463,7 @@ class Builder {
       record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
       await this.store.putCache(key, record);
     }
+    this.usedCache.set(key, record!);
     const layer = record!.layer!;
     config.history = [...(config.history ?? []), this.history(createdBy, false)];
     config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
@@ -555,6 +559,7 @@ class Builder {
       config,
       layers: final.layers,
       steps: this.steps,
+      cacheRecords: [...this.usedCache].map(([key, record]) => ({ key, record })),
       durationMs: Date.now() - this.started,
     };
   }

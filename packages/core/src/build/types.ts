@@ -2,7 +2,7 @@
 
 import type { ImageConfig } from '../oci/types.js';
 import type { RegistryClient } from '../registry/client.js';
-import type { LayerRecord } from '../store/types.js';
+import type { CacheRecord, LayerRecord } from '../store/types.js';
 
 export type OutputSpec =
   | { type: 'oci'; dest: string }
@@ -66,5 +66,7 @@ export interface BuildResult {
   config: ImageConfig;
   layers: LayerRecord[];
   steps: StepReport[];
+  /** Every build-cache record this build used or made, by key: what a cache export must hold. */
+  cacheRecords: { key: string; record: CacheRecord }[];
   durationMs: number;
 }
