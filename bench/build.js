@@ -4,60 +4,15 @@
 // Also: peak memory of a cold Kiln build of a large context (BENCH_LARGE_MB, default 1024).
 //
 // Run: npm run build && node bench/build.js          (docker side: DOCKER_HOST or /var/run/docker.sock)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { changeOneFile, docker, dockerAvailable, generateContext, kilnBin, run, time } from './lib.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const kilnBin = join(root, 'packages/core/bin/kiln.js');
-const docker = process.env.BENCH_DOCKER_CLI ?? '/usr/bin/docker';
 const work = mkdtempSync(join(tmpdir(), 'kiln-bench-'));
 
-/** Deterministic pseudo-random bytes, so every run builds the same context. */
-function bytes(n, seed) {
-  const out = Buffer.alloc(n);
-  let x = seed * 2654435761 >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function generateContext(dir) {
-  // 2,000 files of ~10 KB in 40 folders (20 MB) + a 5 MB "node_modules"-like folder of 500 files.
-  for (let i = 0; i < 2000; i++) {
-    const path = join(dir, 'src', `pkg${i % 40}`, `file${i}.js`);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, bytes(10 * 1024, i + 1).toString('base64').slice(0, 10 * 1024));
-  }
-  for (let i = 0; i < 500; i++) {
-    const path = join(dir, 'deps', `dep${i % 25}`, `index${i}.js`);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, bytes(10 * 1024, 100000 + i));
-  }
-  writeFileSync(join(dir, 'package.json'), '{"name":"bench"}\n');
-}
-
-function time(fn) {
-  const start = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
-  return r.stdout;
-}
-
-function dockerAvailable() {
-  if (!existsSync(docker)) return false;
-  return spawnSync(docker, ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).status === 0;
-}
 
 // --- base image: a busybox-like rootfs, imported for docker, built by Kiln as an OCI layout ---
 const baseRootfs = join(work, 'base-rootfs');
@@ -82,11 +37,10 @@ writeFileSync(join(ctx, '.dockerignore'), '*.Dockerfile\n');
 
 const kiln = (extra = []) =>
   time(() => run(process.execPath, [kilnBin, 'build', '--store', kilnStore, '-q', '-f', join(ctx, 'Kiln.Dockerfile'), '-t', 'bench:1', ...extra, ctx]));
-const changeOneFile = (n) => writeFileSync(join(ctx, 'src/pkg7/file7.js'), `changed ${n}\n`);
 
 const results = {};
 results.kiln = { cold: kiln(), noChange: kiln() };
-changeOneFile(1);
+changeOneFile(ctx, 1);
 results.kiln.oneFile = kiln();
 
 const withDocker = dockerAvailable();
@@ -97,9 +51,9 @@ if (withDocker) {
   spawnSync(docker, ['builder', 'prune', '-af'], { env });
   spawnSync(docker, ['rmi', '-f', 'kiln-bench/app:1'], { env });
   const dockerBuild = () => time(() => run(docker, ['build', '-q', '-f', join(ctx, 'Docker.Dockerfile'), '-t', 'kiln-bench/app:1', ctx], { env }));
-  changeOneFile(0);
+  changeOneFile(ctx, 0);
   results.docker = { cold: dockerBuild(), noChange: dockerBuild() };
-  changeOneFile(2);
+  changeOneFile(ctx, 2);
   results.docker.oneFile = dockerBuild();
 }
 
