@@ -27,6 +27,7 @@ import { RootfsView, resolveOwner } from './rootfs.js';
 import { parseChmod, planCopy, treeFromEntries, type FetchedSource, type SourceTree } from './copy.js';
 import { checkCycles, findTarget, lookupStage, stageLabel } from './stage-graph.js';
 import { downloadSource } from './download.js';
+import { exportCaches, importCaches, type CacheTransferContext } from './cache-transfer.js';
 import type { BuildEvent, BuildOptions, BuildResult, StepReport } from './types.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -89,6 +90,15 @@ class Builder {
     this.options.onEvent?.(event);
   }
 
+  private cacheTransfer(): CacheTransferContext {
+    return {
+      store: this.store,
+      registry: this.options.registry,
+      warn: (message) => this.emit({ type: 'warning', message }),
+      output: (description) => this.emit({ type: 'output', description }),
+    };
+  }
+
   private checkAborted(): void {
     if (this.options.signal?.aborted) throw new KilnError('build interrupted');
   }
@@ -102,6 +112,7 @@ class Builder {
     const ast = parseDockerfile(bytes, { file: displayName });
     this.plan = toStages(ast);
     this.expander = new Expander(ast.escapeToken as EscapeToken);
+    if (this.options.cacheFrom?.length && !this.options.noCache) await importCaches(this.cacheTransfer(), this.options.cacheFrom);
 
     this.metaScope = new ArgScope(this.buildArgs, this.usedArgs, platformArgs(this.platform));
     for (const [k, v] of platformArgs(this.platform)) this.metaScope.values.set(k, v);
@@ -551,6 +562,8 @@ class Builder {
       }
       this.emit({ type: 'output', description: `exported ${output.type} image to ${output.dest}` });
     }
+    const cacheRecords = [...this.usedCache].map(([key, record]) => ({ key, record }));
+    if (this.options.cacheTo?.length) await exportCaches(this.cacheTransfer(), this.options.cacheTo, cacheRecords);
     return {
       manifestDigest: manifestBlob.digest,
       configDigest: configBlob.digest,
@@ -559,7 +572,7 @@ class Builder {
       config,
       layers: final.layers,
       steps: this.steps,
-      cacheRecords: [...this.usedCache].map(([key, record]) => ({ key, record })),
+      cacheRecords,
       durationMs: Date.now() - this.started,
     };
   }

@@ -3,6 +3,9 @@
 import type { ImageConfig } from '../oci/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CacheRecord, LayerRecord } from '../store/types.js';
+import type { CacheSpec } from './cache-transfer.js';
+
+export type { CacheSpec } from './cache-transfer.js';
 
 export type OutputSpec =
   | { type: 'oci'; dest: string }
@@ -35,6 +38,10 @@ export interface BuildOptions {
   registry?: RegistryClient;
   /** Re-resolve registry base images even when the store has them (`--pull`). */
   pull?: boolean;
+  /** Build caches imported into the store before the build (`--cache-from`); skipped with noCache. */
+  cacheFrom?: CacheSpec[];
+  /** Where the records this build used are exported after it (`--cache-to`). */
+  cacheTo?: CacheSpec[];
   /** Progress events; the library never prints. */
   onEvent?: (event: BuildEvent) => void;
   /** Aborts the build (Ctrl-C). */

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from '../build/builder.js';
+import { parseCacheSpec, type CacheSpec } from '../build/cache-transfer.js';
 import type { BuildEvent, OutputSpec } from '../build/types.js';
 import { KilnError } from '../errors.js';
 import { parseReference } from '../reference/index.js';
@@ -37,6 +38,16 @@ export function parseOutput(spec: string): OutputSpec {
   return { type, dest };
 }
 
+function cacheSpecs(flag: '--cache-to' | '--cache-from', values: string[] | undefined): CacheSpec[] {
+  return (values ?? []).map((spec) => {
+    try {
+      return parseCacheSpec(flag, spec);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  });
+}
+
 export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -58,6 +69,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       compression: { type: 'string' },
       push: { type: 'boolean' },
       pull: { type: 'boolean' },
+      'cache-from': { type: 'string', multiple: true },
+      'cache-to': { type: 'string', multiple: true },
       ...registryOptions,
     },
   });
@@ -76,6 +89,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     const output = parseOutput(spec);
     return { ...output, dest: resolve(output.dest) };
   });
+  const cacheFrom = cacheSpecs('--cache-from', values['cache-from']);
+  const cacheTo = cacheSpecs('--cache-to', values['cache-to']);
   const store = await openStore(values.store);
   const epoch = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
   if (epoch !== undefined && !Number.isInteger(epoch)) throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds, not "${process.env.SOURCE_DATE_EPOCH}"`);
@@ -100,6 +115,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       outputs,
       registry,
       pull: values.pull,
+      cacheFrom,
+      cacheTo,
       epoch,
       onEvent: render,
     });

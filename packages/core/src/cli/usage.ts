@@ -19,6 +19,10 @@ Commands:
       --progress auto|plain|quiet
       --push                   Push the tagged image after the build
       --pull                   Re-resolve registry base images even when they are local
+      --cache-from SPEC        Import build cache first: type=local,src=DIR or
+                               type=registry,ref=REGISTRY/REPO:TAG (repeatable)
+      --cache-to SPEC          Export the cache this build used: type=local,dest=DIR or
+                               type=registry,ref=REGISTRY/REPO:TAG[,mode=min|max] (repeatable)
       --insecure-registry HOST Allow plain http / unverified TLS for HOST (repeatable)
   load -i FILE.tar        Import a docker save archive into the store
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store
