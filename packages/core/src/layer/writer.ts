@@ -100,18 +100,19 @@ export async function writeLayer(
   const epoch = Math.floor(options.epoch);
   const prepared = await prepareEntries(entries, epoch);
 
-  const diffHash = createHash('sha256');
+  // Each byte is hashed once: the store hashes the blob as it is written (its commit returns the
+  // digest), so only a gzip layer needs a second hash, of the tar inside it (the diffID).
+  const diffHash = compression === 'gzip' ? createHash('sha256') : undefined;
   let uncompressedSize = 0;
   async function* tarBytes(): AsyncGenerator<Buffer> {
     for await (const chunk of tarStream(prepared)) {
-      diffHash.update(chunk);
+      diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
     }
   }
 
   const writer = await store.createBlobWriter();
-  const blobHash = createHash('sha256');
   let size = 0;
   try {
     const source = Readable.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
@@ -125,16 +126,13 @@ export async function writeLayer(
         chunk = Buffer.from(chunk);
         chunk[GZIP_OS_OFFSET - size] = GZIP_OS_UNKNOWN;
       }
-      blobHash.update(chunk);
       size += chunk.length;
       await writer.write(chunk);
     }
-    const diffId = `sha256:${diffHash.digest('hex')}`;
-    const digest = compression === 'gzip' ? `sha256:${blobHash.digest('hex')}` : diffId;
-    const info = await writer.commit(digest);
+    const info = await writer.commit();
     return {
       digest: info.digest,
-      diffId,
+      diffId: diffHash ? `sha256:${diffHash.digest('hex')}` : info.digest,
       size: info.size,
       mediaType: compression === 'gzip' ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer,
       uncompressedSize,
