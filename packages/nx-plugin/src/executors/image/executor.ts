@@ -1,0 +1,185 @@
+// The `image` executor: builds a project's image with Kiln's engine into an OCI image layout and
+// a metadata.json at outputPath (default dist/images/{projectName}). Nx caches that folder, so a
+// cache hit restores the image itself, and `image-push` can push it from there.
+
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { logger, type ExecutorContext } from '@nx/devkit';
+import { build, openStore, parseReference, type BuildEvent, type CacheSpec } from '@kiln/core';
+import {
+  DEFAULT_OUTPUT_PATH,
+  METADATA_FILE,
+  TemplateValues,
+  errorMessage,
+  fromRoot,
+  projectInfo,
+  registryClient,
+  renderTemplate,
+  type ImageMetadata,
+  type ProjectInfo,
+} from '../shared/context.js';
+import type { CacheSpecOption, ImageExecutorOptions } from './schema.js';
+
+export type { ImageExecutorOptions } from './schema.js';
+
+export default async function imageExecutor(
+  options: ImageExecutorOptions,
+  context: ExecutorContext,
+): Promise<{ success: boolean; digest?: string; outputPath?: string }> {
+  try {
+    const info = projectInfo(context);
+    const values = new TemplateValues(info);
+    const resolved = resolveImageOptions(options, info, values);
+    const { outputPath } = resolved;
+
+    const store = await openStore(resolved.store);
+    logger.info(`Building ${info.projectName} from ${resolved.dockerfile} (context ${resolved.context}) with Kiln, store ${store.root}`);
+    // The folder holds exactly this build's image: a stale layout must not be pushed or cached.
+    await rm(outputPath, { recursive: true, force: true });
+    const registry = registryClient(options.insecureRegistries);
+    try {
+      const epoch = process.env['SOURCE_DATE_EPOCH'] ? Number(process.env['SOURCE_DATE_EPOCH']) : undefined;
+      if (epoch !== undefined && !Number.isInteger(epoch)) throw new Error(`SOURCE_DATE_EPOCH must be whole seconds, not "${process.env['SOURCE_DATE_EPOCH']}"`);
+      const result = await build(store, {
+        context: resolved.context,
+        dockerfile: resolved.dockerfile,
+        tags: resolved.tags,
+        buildArgs: resolved.buildArgs,
+        labels: resolved.labels,
+        ...(options.target ? { target: options.target } : {}),
+        ...(options.platform ? { platform: options.platform } : {}),
+        noCache: options.noCache ?? false,
+        pull: options.pull ?? false,
+        compression: options.compression ?? 'none',
+        outputs: [{ type: 'oci', dest: outputPath }],
+        registry,
+        cacheFrom: resolved.cacheFrom,
+        cacheTo: resolved.cacheTo,
+        ...(epoch !== undefined ? { epoch } : {}),
+        onEvent: logEvent,
+      });
+      const metadata: ImageMetadata = {
+        digest: result.manifestDigest,
+        configDigest: result.configDigest,
+        imageId: result.imageId,
+        tags: resolved.tags,
+        project: info.projectName,
+        ...(options.platform ? { platform: options.platform } : {}),
+        ...(process.env['NX_TASK_HASH'] ? { hash: process.env['NX_TASK_HASH'] } : {}),
+        steps: result.steps,
+      };
+      await mkdir(outputPath, { recursive: true });
+      await writeFile(join(outputPath, METADATA_FILE), JSON.stringify(metadata, null, 2) + '\n');
+      for (const tag of resolved.tags) logger.info(`naming to ${tag}`);
+      logger.info(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`);
+      logger.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
+      return { success: true, digest: result.manifestDigest, outputPath };
+    } finally {
+      registry.close();
+    }
+  } catch (err) {
+    logger.error(`Kiln: ${errorMessage(err)}`);
+    return { success: false };
+  }
+}
+
+export interface ResolvedImageOptions {
+  dockerfile: string;
+  context: string;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  outputPath: string;
+  store: string | undefined;
+  cacheFrom: CacheSpec[];
+  cacheTo: CacheSpec[];
+}
+
+/** Fills templates and defaults and resolves every path from the workspace root. */
+export function resolveImageOptions(options: ImageExecutorOptions, info: ProjectInfo, values: TemplateValues): ResolvedImageOptions {
+  const projectDir = info.projectRoot || '.';
+  const render = (s: string, what: string) => renderTemplate(s, values, what);
+  const tags = (options.tags?.length ? options.tags : ['{projectName}:latest']).map((t) => renderTemplate(t, values, 'tag', true));
+  for (const tag of tags) parseReference(tag); // refuse a bad tag before doing any work
+  const buildArgs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.buildArgs ?? {})) buildArgs[k] = render(String(v), `buildArgs.${k}`);
+  const labels: Record<string, string> = {};
+  if (options.defaultLabels !== false) {
+    labels['org.opencontainers.image.title'] = info.projectName;
+    const version = values.get('version');
+    if (version) labels['org.opencontainers.image.version'] = version;
+    const sha = values.get('sha');
+    if (sha) labels['org.opencontainers.image.revision'] = sha;
+  }
+  for (const [k, v] of Object.entries(options.labels ?? {})) labels[k] = render(String(v), `labels.${k}`);
+  const outputPath = fromRoot(info, render(options.outputPath ?? DEFAULT_OUTPUT_PATH, 'outputPath'));
+  if (outputPath === info.root || info.root.startsWith(outputPath + '/')) {
+    throw new Error(`outputPath "${options.outputPath}" is the workspace root or above it; it is replaced on every build`);
+  }
+  return {
+    dockerfile: fromRoot(info, render(options.dockerfile ?? `${projectDir}/Dockerfile`, 'dockerfile')),
+    context: fromRoot(info, render(options.context ?? projectDir, 'context')),
+    tags,
+    buildArgs,
+    labels,
+    outputPath,
+    store: options.store ? fromRoot(info, render(options.store, 'store')) : undefined,
+    cacheFrom: (options.cacheFrom ?? []).map((s) => cacheSpec('cacheFrom', s, info, values)),
+    cacheTo: (options.cacheTo ?? []).map((s) => cacheSpec('cacheTo', s, info, values)),
+  };
+}
+
+/** A cacheFrom/cacheTo entry: buildx's `type=...,k=v` string, a bare reference, or an object. */
+function cacheSpec(option: 'cacheFrom' | 'cacheTo', spec: CacheSpecOption, info: ProjectInfo, values: TemplateValues): CacheSpec {
+  let fields: Record<string, string | boolean | undefined>;
+  if (typeof spec === 'string') {
+    const text = renderTemplate(spec, values, option, true);
+    fields = {};
+    if (!text.includes('=')) fields = { type: 'registry', ref: text };
+    else {
+      for (const part of text.split(',')) {
+        const eq = part.indexOf('=');
+        if (eq <= 0) throw new Error(`${option} "${spec}": "${part}" is not KEY=VALUE`);
+        fields[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+      }
+    }
+  } else {
+    fields = { ...spec } as Record<string, string | boolean | undefined>;
+  }
+  const ie = fields['ignoreError'] ?? fields['ignore-error'];
+  const ignoreError = ie === undefined ? undefined : ie === true || ie === 'true';
+  const extra = ignoreError !== undefined ? { ignoreError } : {};
+  if (fields['type'] === 'local') {
+    const path = fields['path'] ?? (option === 'cacheTo' ? fields['dest'] : fields['src']);
+    if (typeof path !== 'string' || !path) throw new Error(`${option} ${JSON.stringify(spec)}: type=local needs ${option === 'cacheTo' ? 'dest' : 'src'}=DIR`);
+    return { type: 'local', path: fromRoot(info, renderTemplate(path, values, option)), ...extra };
+  }
+  if (fields['type'] === 'registry') {
+    const ref = fields['ref'];
+    if (typeof ref !== 'string' || !ref) throw new Error(`${option} ${JSON.stringify(spec)}: type=registry needs ref=REGISTRY/REPO:TAG`);
+    const mode = fields['mode'];
+    if (mode !== undefined && mode !== 'min' && mode !== 'max') throw new Error(`${option} ${JSON.stringify(spec)}: mode must be min or max`);
+    return { type: 'registry', ref: renderTemplate(ref, values, option, true), ...(mode ? { mode } : {}), ...extra };
+  }
+  throw new Error(`${option} ${JSON.stringify(spec)}: type must be local or registry`);
+}
+
+/** Progress as the CLI's plain output: one line when a step starts, one when it ends. */
+function logEvent(event: BuildEvent): void {
+  switch (event.type) {
+    case 'step-start':
+      logger.info(`#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`);
+      break;
+    case 'step-done':
+      logger.info(event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s`);
+      break;
+    case 'warning':
+      logger.warn(`WARNING: ${event.message}`);
+      break;
+    case 'output':
+      logger.info(event.description);
+      break;
+    default:
+      break;
+  }
+}

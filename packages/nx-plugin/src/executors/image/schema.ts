@@ -1,0 +1,25 @@
+// The `image` executor's options (schema.json describes each one).
+
+export type CacheSpecOption =
+  | string
+  | { type: 'local'; path?: string; dest?: string; src?: string; ignoreError?: boolean }
+  | { type: 'registry'; ref: string; mode?: 'min' | 'max'; ignoreError?: boolean };
+
+export interface ImageExecutorOptions {
+  dockerfile?: string;
+  context?: string;
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  target?: string;
+  labels?: Record<string, string>;
+  defaultLabels?: boolean;
+  platform?: string;
+  noCache?: boolean;
+  pull?: boolean;
+  outputPath?: string;
+  store?: string;
+  cacheFrom?: CacheSpecOption[];
+  cacheTo?: CacheSpecOption[];
+  compression?: 'none' | 'gzip';
+  insecureRegistries?: string[];
+}

@@ -1,0 +1,161 @@
+// What both executors share: the project behind an ExecutorContext, paths resolved from the
+// workspace root (never the cwd), the `{...}` templates of tags, build args and labels, and a
+// registry client configured like the CLI's.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { ExecutorContext } from '@nx/devkit';
+import { RegistryClient, getCredentials } from '@kiln/core';
+
+export interface ProjectInfo {
+  /** Workspace root (absolute). */
+  root: string;
+  projectName: string;
+  /** The project's folder, relative to the workspace root ('' for a root project). */
+  projectRoot: string;
+}
+
+export function projectInfo(context: ExecutorContext): ProjectInfo {
+  const projectName = context.projectName;
+  if (!projectName) throw new Error('the Kiln executors must run for a project (no projectName in the executor context)');
+  const project = context.projectsConfigurations?.projects?.[projectName];
+  if (!project) throw new Error(`project "${projectName}" is not in the workspace's project configurations`);
+  const projectRoot = project.root === '.' ? '' : project.root.replace(/\/+$/, '');
+  return { root: resolve(context.root), projectName, projectRoot };
+}
+
+/** A path from the options: absolute as is, relative from the workspace root. */
+export function fromRoot(info: ProjectInfo, path: string): string {
+  return isAbsolute(path) ? path : resolve(info.root, path);
+}
+
+/** The default output folder of a project's image. */
+export const DEFAULT_OUTPUT_PATH = 'dist/images/{projectName}';
+
+export class TemplateError extends Error {}
+
+/** Values for `{...}` placeholders, computed on first use (git runs only when a template asks). */
+export class TemplateValues {
+  private readonly cache = new Map<string, string | undefined>();
+
+  constructor(
+    private readonly info: ProjectInfo,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  get(name: string): string | undefined {
+    if (!this.cache.has(name)) this.cache.set(name, this.compute(name));
+    return this.cache.get(name);
+  }
+
+  private compute(name: string): string | undefined {
+    if (name.startsWith('env.')) return this.env[name.slice(4)];
+    switch (name) {
+      case 'projectName':
+        return this.info.projectName;
+      case 'projectRoot':
+        return this.info.projectRoot || '.';
+      case 'workspaceRoot':
+        return this.info.root;
+      case 'version':
+        return projectVersion(this.info);
+      case 'sha':
+        return git(this.info.root, ['rev-parse', 'HEAD']);
+      case 'shortSha':
+        return git(this.info.root, ['rev-parse', '--short=7', 'HEAD']);
+      case 'branch': {
+        const branch = this.env['NX_BRANCH'] || git(this.info.root, ['rev-parse', '--abbrev-ref', 'HEAD']);
+        return branch && branch !== 'HEAD' ? branch : undefined;
+      }
+      case 'hash':
+        return this.env['NX_TASK_HASH'] || undefined;
+      default:
+        return undefined;
+    }
+  }
+}
+
+const KNOWN = new Set(['projectName', 'projectRoot', 'workspaceRoot', 'version', 'sha', 'shortSha', 'branch', 'hash']);
+
+const WHY: Record<string, string> = {
+  version: 'the project has no package.json with a "version"',
+  sha: 'the workspace is not a git repository with a commit',
+  shortSha: 'the workspace is not a git repository with a commit',
+  branch: 'git has no branch checked out (and NX_BRANCH is not set)',
+  hash: 'NX_TASK_HASH is not set (the executor runs outside an Nx task)',
+};
+
+/**
+ * Replaces every `{name}` in `template`. `what` names the option for error messages. In an image
+ * reference (`forReference`), values are made tag-safe: `{projectName}` becomes a lowercase
+ * repository name and `{branch}` a valid tag (`feature/x` -> `feature-x`).
+ */
+export function renderTemplate(template: string, values: TemplateValues, what: string, forReference = false): string {
+  return template.replace(/\{([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)?)\}/g, (whole, name: string) => {
+    if (!name.startsWith('env.') && !KNOWN.has(name)) {
+      throw new TemplateError(`${what} "${template}": unknown placeholder ${whole}; use {projectName}, {projectRoot}, {version}, {sha}, {shortSha}, {branch}, {hash} or {env.NAME}`);
+    }
+    const value = values.get(name);
+    if (value === undefined || value === '') {
+      const why = name.startsWith('env.') ? `the environment variable ${name.slice(4)} is not set` : (WHY[name] ?? 'it has no value');
+      throw new TemplateError(`${what} "${template}": cannot fill ${whole}: ${why}`);
+    }
+    if (!forReference) return value;
+    if (name === 'projectName') return value.toLowerCase().replace(/^@/, '').replace(/[^a-z0-9._/-]+/g, '-');
+    if (name === 'branch') return value.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 128);
+    return value;
+  });
+}
+
+function projectVersion(info: ProjectInfo): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(join(info.root, info.projectRoot, 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function git(cwd: string, args: string[]): string | undefined {
+  try {
+    const out = execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    return out.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A registry client as the CLI makes one: credentials from Docker's config, insecure registries
+ * from the option plus KILN_INSECURE_REGISTRIES, and KILN_OFFLINE=1 limiting it to this machine.
+ */
+export function registryClient(insecureRegistries: string[] = []): RegistryClient {
+  const fromEnv = (process.env['KILN_INSECURE_REGISTRIES'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  return new RegistryClient({
+    credentials: (host) => getCredentials(host),
+    insecureRegistries: [...fromEnv, ...insecureRegistries],
+    loopbackOnly: process.env['KILN_OFFLINE'] === '1',
+  });
+}
+
+/** What `image` writes beside the OCI layout, and `image-push` reads. */
+export interface ImageMetadata {
+  /** The image manifest's digest. */
+  digest: string;
+  configDigest: string;
+  imageId: string;
+  /** The rendered tags, as given (the push targets). */
+  tags: string[];
+  project: string;
+  platform?: string;
+  /** The Nx task hash of the build, when it ran as an Nx task. */
+  hash?: string;
+  steps: { stage: string; instruction: string; line: number; cached: boolean; durationMs: number; layer?: string }[];
+}
+
+export const METADATA_FILE = 'metadata.json';
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,78 @@
+// The `image-push` executor against a real local registry (docker-registry 2.8): it pushes the
+// image folder `image` left behind with an EMPTY Kiln store (as after an Nx cache hit on another
+// machine), to the built tags or to a `tags` override, and skopeo reads what it pushed.
+
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import imagePushExecutor from '../src/executors/image-push/executor.js';
+import imageExecutor from '../src/executors/image/executor.js';
+import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
+import { captureLog, executorContext, tempWorkspace } from './helpers.js';
+
+let reg: TestRegistry;
+let ws: ReturnType<typeof tempWorkspace>;
+let digest: string;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  ws = tempWorkspace({
+    'apps/app/Dockerfile': 'FROM scratch\nCOPY hello.txt /hello.txt\nCOPY data/ /data/\n',
+    'apps/app/hello.txt': 'hello from app\n',
+    'apps/app/data/a.txt': 'a\n',
+    'apps/app/package.json': JSON.stringify({ name: 'app', version: '2.0.0' }),
+  });
+  const built = await captureLog(() =>
+    imageExecutor({ store: 'build-store', tags: [`${reg.host}/team/{projectName}:{version}`] }, executorContext(ws.root)),
+  );
+  expect(built.result.success).toBe(true);
+  digest = built.result.digest!;
+  // Only the image folder survives, as after a cache restore on a fresh machine.
+  rmSync(join(ws.root, 'build-store'), { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  await reg?.stop();
+  ws?.remove();
+});
+
+describe('image-push executor', () => {
+  it('pushes the image folder to its tags with an empty Kiln store', async () => {
+    const { result, log } = await captureLog(() =>
+      imagePushExecutor({ store: 'empty-store', insecureRegistries: [reg.host] }, executorContext(ws.root)),
+    );
+    expect(log).not.toMatch(/Kiln: /);
+    expect(result.success).toBe(true);
+    expect(result.digest).toBe(digest);
+    expect(existsSync(join(ws.root, 'empty-store'))).toBe(true);
+    const inspected = (await skopeoInspect(`${reg.host}/team/app:2.0.0`)) as { Digest: string; Layers: string[] };
+    expect(inspected.Digest).toBe(digest);
+    expect(inspected.Layers).toHaveLength(2);
+    expect(log).toContain(`pushed ${reg.host}/team/app:2.0.0`);
+  });
+
+  it('pushes to the tags option instead, with templates', async () => {
+    process.env['KILN_TEST_CHANNEL'] = 'stable';
+    try {
+      const { result } = await captureLog(() =>
+        imagePushExecutor(
+          { store: 'empty-store-2', tags: [`${reg.host}/other/{projectName}:{env.KILN_TEST_CHANNEL}`] },
+          executorContext(ws.root),
+        ),
+      );
+      expect(result.success).toBe(true);
+    } finally {
+      delete process.env['KILN_TEST_CHANNEL'];
+    }
+    const inspected = (await skopeoInspect(`${reg.host}/other/app:stable`)) as { Digest: string };
+    expect(inspected.Digest).toBe(digest);
+  });
+
+  it('fails with a clear message when there is no image folder', async () => {
+    const { result, log } = await captureLog(() =>
+      imagePushExecutor({ store: 'empty-store', outputPath: 'dist/images/nothing' }, executorContext(ws.root)),
+    );
+    expect(result.success).toBe(false);
+    expect(log).toMatch(/no image to push for app: cannot read .*dist\/images\/nothing\/metadata\.json.*run the image target first/);
+  });
+});
