@@ -9,4 +9,5 @@ export * from './oci/index.js';
 export * from './layer/index.js';
 export * from './registry/index.js';
 export { build } from './build/builder.js';
+export { parseCacheSpec } from './build/cache-transfer.js';
 export type * from './build/types.js';

@@ -5,7 +5,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
-import { build, openStore, parseReference, type BuildEvent, type CacheSpec } from '@kiln/core';
+import { build, openStore, parseCacheSpec, parseReference, type BuildEvent, type CacheSpec } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
   METADATA_FILE,
@@ -129,39 +129,22 @@ export function resolveImageOptions(options: ImageExecutorOptions, info: Project
   };
 }
 
-/** A cacheFrom/cacheTo entry: buildx's `type=...,k=v` string, a bare reference, or an object. */
+/**
+ * A cacheFrom/cacheTo entry: buildx's `type=...,k=v` string or a bare reference (parsed by the
+ * core, as `kiln build --cache-from/--cache-to`), or the same fields as an object. Templates are
+ * rendered and a local directory resolves from the workspace root.
+ */
 function cacheSpec(option: 'cacheFrom' | 'cacheTo', spec: CacheSpecOption, info: ProjectInfo, values: TemplateValues): CacheSpec {
-  let fields: Record<string, string | boolean | undefined>;
-  if (typeof spec === 'string') {
-    const text = renderTemplate(spec, values, option, true);
-    fields = {};
-    if (!text.includes('=')) fields = { type: 'registry', ref: text };
-    else {
-      for (const part of text.split(',')) {
-        const eq = part.indexOf('=');
-        if (eq <= 0) throw new Error(`${option} "${spec}": "${part}" is not KEY=VALUE`);
-        fields[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-      }
-    }
-  } else {
-    fields = { ...spec } as Record<string, string | boolean | undefined>;
-  }
-  const ie = fields['ignoreError'] ?? fields['ignore-error'];
-  const ignoreError = ie === undefined ? undefined : ie === true || ie === 'true';
-  const extra = ignoreError !== undefined ? { ignoreError } : {};
-  if (fields['type'] === 'local') {
-    const path = fields['path'] ?? (option === 'cacheTo' ? fields['dest'] : fields['src']);
-    if (typeof path !== 'string' || !path) throw new Error(`${option} ${JSON.stringify(spec)}: type=local needs ${option === 'cacheTo' ? 'dest' : 'src'}=DIR`);
-    return { type: 'local', path: fromRoot(info, renderTemplate(path, values, option)), ...extra };
-  }
-  if (fields['type'] === 'registry') {
-    const ref = fields['ref'];
-    if (typeof ref !== 'string' || !ref) throw new Error(`${option} ${JSON.stringify(spec)}: type=registry needs ref=REGISTRY/REPO:TAG`);
-    const mode = fields['mode'];
-    if (mode !== undefined && mode !== 'min' && mode !== 'max') throw new Error(`${option} ${JSON.stringify(spec)}: mode must be min or max`);
-    return { type: 'registry', ref: renderTemplate(ref, values, option, true), ...(mode ? { mode } : {}), ...extra };
-  }
-  throw new Error(`${option} ${JSON.stringify(spec)}: type must be local or registry`);
+  const flag = option === 'cacheTo' ? '--cache-to' : '--cache-from';
+  const text =
+    typeof spec === 'string'
+      ? spec
+      : Object.entries(spec)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k === 'path' ? (option === 'cacheTo' ? 'dest' : 'src') : k === 'ignoreError' ? 'ignore-error' : k}=${String(v)}`)
+          .join(',');
+  const parsed = parseCacheSpec(flag, renderTemplate(text, values, option, true));
+  return parsed.type === 'local' ? { ...parsed, path: fromRoot(info, parsed.path) } : parsed;
 }
 
 /** Progress as the CLI's plain output: one line when a step starts, one when it ends. */

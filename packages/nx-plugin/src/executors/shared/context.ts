@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { RegistryClient, getCredentials } from '@kiln/core';
+import { createRegistryClient, type RegistryClient } from '@kiln/core';
 
 export interface ProjectInfo {
   /** Workspace root (absolute). */
@@ -126,17 +126,9 @@ function git(cwd: string, args: string[]): string | undefined {
   }
 }
 
-/**
- * A registry client as the CLI makes one: credentials from Docker's config, insecure registries
- * from the option plus KILN_INSECURE_REGISTRIES, and KILN_OFFLINE=1 limiting it to this machine.
- */
+/** A registry client as the CLI makes one, with the executor's insecure registries. */
 export function registryClient(insecureRegistries: string[] = []): RegistryClient {
-  const fromEnv = (process.env['KILN_INSECURE_REGISTRIES'] ?? '').split(',').map((h) => h.trim()).filter(Boolean);
-  return new RegistryClient({
-    credentials: (host) => getCredentials(host),
-    insecureRegistries: [...fromEnv, ...insecureRegistries],
-    loopbackOnly: process.env['KILN_OFFLINE'] === '1',
-  });
+  return createRegistryClient({ insecureRegistries });
 }
 
 /** What `image` writes beside the OCI layout, and `image-push` reads. */
