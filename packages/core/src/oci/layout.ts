@@ -2,7 +2,7 @@
 // `blobs/<alg>/<hex>`. Writing copies (hardlinks where it can) blobs out of the store and makes
 // the result visible atomically; reading imports blobs into the store, each verified.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { copyFile, link, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ContentStore } from '../store/types.js';
@@ -14,7 +14,7 @@ import {
   readStoredDocument,
 } from './content.js';
 import type { ImageBlob, StoredDocument } from './content.js';
-import { canonicalJson, digestHex } from './digest.js';
+import { canonicalJson, digestHex, sha256Hex } from './digest.js';
 import {
   CONTAINERD_IMAGE_NAME_ANNOTATION,
   OciError,
@@ -229,7 +229,7 @@ export async function writeOciLayout(
 
   // Processes sharing the store (parallel Nx tasks) take turns on one layout directory, so that
   // no index.json update is lost.
-  const lock = `oci-layout-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 32)}`;
+  const lock = `oci-layout-${sha256Hex(resolve(dir)).slice(0, 32)}`;
   return store.withLock(lock, () => placeLayout(dir, store, blobs, entries));
 }
 
