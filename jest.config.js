@@ -1,8 +1,8 @@
 // Jest runs in ESM mode (node --experimental-vm-modules); @swc/jest strips types per file.
 export default {
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages'],
-  testMatch: ['**/test/**/*.test.ts'],
+  roots: ['<rootDir>/packages', '<rootDir>/e2e'],
+  testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {

@@ -15,14 +15,19 @@ export function tempWorkspace(files: Record<string, string>): { root: string; re
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-export function executorContext(root: string, projectName = 'app', projectRoot = 'apps/app'): ExecutorContext {
+export function executorContext(
+  root: string,
+  projectName = 'app',
+  projectRoot = 'apps/app',
+  targets: Record<string, { options?: Record<string, unknown> }> = {},
+): ExecutorContext {
   return {
     root,
     cwd: root,
     projectName,
     targetName: 'image',
     isVerbose: false,
-    projectsConfigurations: { version: 2, projects: { [projectName]: { root: projectRoot } } },
+    projectsConfigurations: { version: 2, projects: { [projectName]: { root: projectRoot, targets } } },
     nxJsonConfiguration: {},
     projectGraph: { nodes: {}, dependencies: {} },
   };

@@ -68,6 +68,29 @@ describe('image-push executor', () => {
     expect(inspected.Digest).toBe(digest);
   });
 
+  it("renders the image target's tags at push time, {hash} from the build and a registry prefix", async () => {
+    process.env['NX_TASK_HASH'] = '1234abcd';
+    const image = { store: 'build-store-2', outputPath: 'dist/hashed', registry: `${reg.host}/team`, tags: ['{projectName}:{env.KILN_TEST_CHANNEL}-{hash}'] };
+    process.env['KILN_TEST_CHANNEL'] = 'beta';
+    const ctx = executorContext(ws.root, 'app', 'apps/app', { image: { options: image } });
+    try {
+      const built = await captureLog(() => imageExecutor(image, ctx));
+      expect(built.result.success).toBe(true);
+      // A later push (another task, another hash) after the environment changed, as after a cache hit.
+      process.env['NX_TASK_HASH'] = 'ffff0000';
+      process.env['KILN_TEST_CHANNEL'] = 'stable';
+      const { result, log } = await captureLog(() => imagePushExecutor({ insecureRegistries: [reg.host] }, ctx));
+      expect(log).not.toMatch(/Kiln: /);
+      expect(result.success).toBe(true);
+      expect(log).toContain(`pushed ${reg.host}/team/app:stable-1234abcd`);
+    } finally {
+      delete process.env['NX_TASK_HASH'];
+      delete process.env['KILN_TEST_CHANNEL'];
+    }
+    const inspected = (await skopeoInspect(`${reg.host}/team/app:stable-1234abcd`)) as { Digest: string };
+    expect(inspected.Digest).toBe(digest);
+  });
+
   it('fails with a clear message when there is no image folder', async () => {
     const { result, log } = await captureLog(() =>
       imagePushExecutor({ store: 'empty-store', outputPath: 'dist/images/nothing' }, executorContext(ws.root)),

@@ -3,6 +3,7 @@ export {
   familiarName,
   formatReference,
   isValidTag,
+  namesRegistry,
   parseReference,
   repositoryName,
 } from './reference.js';

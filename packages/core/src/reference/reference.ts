@@ -173,6 +173,15 @@ export function familiarName(ref: ImageReference): string {
   return name + suffix(ref);
 }
 
+/**
+ * Whether `input` names its registry ("localhost:5000/app", "ghcr.io/o/app"), by Docker's rule:
+ * a first path component with a "." or ":", "localhost", or an uppercase letter. "team/app" and
+ * "app" do not (they mean Docker Hub).
+ */
+export function namesRegistry(input: string): boolean {
+  return splitDockerDomain(input).typedPrefix !== '';
+}
+
 /** Domain and path without tag or digest: 'docker.io/library/nginx'. */
 export function repositoryName(ref: ImageReference): string {
   return ref.domain === '' ? ref.path : `${ref.domain}/${ref.path}`;

@@ -23,7 +23,7 @@ export interface KilnPluginOptions {
   defaults?: Record<string, unknown>;
   /**
    * Default options of the inferred push target (executor options of `@kiln/nx-plugin:image-push`).
-   * `outputPath`, `store` and `insecureRegistries` from `defaults` apply to it too unless set here.
+   * It reads outputPath, tags, registry, store and insecureRegistries from the image target unless set here.
    */
   pushDefaults?: Record<string, unknown>;
 }
@@ -108,7 +108,7 @@ export function readProjectFacts(projectRoot: string, context: CreateNodesContex
 }
 
 /** The image target's inputs: the project's (production) files, the Dockerfile and its ignore files, dependencies. */
-export function imageInputs(hasProductionInput: boolean): string[] {
+export function imageInputs(hasProductionInput: boolean): (string | { env: string })[] {
   const named = hasProductionInput ? 'production' : 'default';
   return [
     named,
@@ -129,13 +129,22 @@ export function imageOutputs(imageOptions: Record<string, unknown>): string[] {
   return [DEFAULT_IMAGE_OUTPUT];
 }
 
-/** Options image-push shares with image (where the image is, which store): taken from `defaults` unless `pushDefaults` sets them. */
-export const SHARED_PUSH_OPTIONS = ['outputPath', 'store', 'insecureRegistries'] as const;
-
+/**
+ * The push target's options. image-push reads outputPath, tags, store and registry from the
+ * image target itself, so only its own defaults and the image target's name go here.
+ */
 export function pushOptions(opts: NormalizedKilnPluginOptions): Record<string, unknown> {
-  const shared: Record<string, unknown> = {};
-  for (const key of SHARED_PUSH_OPTIONS) if (opts.defaults[key] !== undefined) shared[key] = opts.defaults[key];
-  return { ...shared, ...opts.pushDefaults };
+  return { ...(opts.imageTargetName !== 'image' ? { imageTarget: opts.imageTargetName } : {}), ...opts.pushDefaults };
+}
+
+/**
+ * `{ env: NAME }` inputs for every `{env.NAME}` the image defaults use: an environment variable
+ * that changes a build argument, a label or a tag must change the task hash too.
+ */
+export function envInputs(options: Record<string, unknown>): { env: string }[] {
+  const names = new Set<string>();
+  for (const match of JSON.stringify(options).matchAll(/\{env\.([A-Za-z0-9_]+)\}/g)) names.add(match[1]!);
+  return [...names].sort().map((env) => ({ env }));
 }
 
 export function buildTargets(
@@ -145,7 +154,7 @@ export function buildTargets(
   const image: TargetConfiguration = {
     executor: IMAGE_EXECUTOR,
     cache: true,
-    inputs: imageInputs(facts.hasNamedInput('production')),
+    inputs: [...imageInputs(facts.hasNamedInput('production')), ...envInputs(opts.defaults)],
     outputs: imageOutputs(opts.defaults),
     options: { ...opts.defaults },
     metadata: {

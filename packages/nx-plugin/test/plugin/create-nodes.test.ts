@@ -164,11 +164,21 @@ describe('createNodes', () => {
       executor: '@kiln/nx-plugin:image-push',
       cache: false,
       dependsOn: ['container'],
-      // image-push must find what image wrote: outputPath and store follow the image defaults
-      options: { outputPath: 'out/img/{projectName}', store: '.kiln', tags: ['registry.local/{projectName}:latest'] },
+      // image-push reads outputPath and store from the renamed image target itself
+      options: { imageTarget: 'container', tags: ['registry.local/{projectName}:latest'] },
     });
+    expect(t['container-push']!.options).not.toHaveProperty('outputPath');
     // app2 has no `test` target
     expect(r['apps/app2/Dockerfile']!.projects!['apps/app2']!.targets!['container']!.dependsOn).toBeUndefined();
+  });
+
+  test('environment variables the image defaults use become inputs of the image target', async () => {
+    const options: KilnPluginOptions = {
+      defaults: { tags: ['{env.REGISTRY}/{projectName}:{version}'], buildArgs: { CHANNEL: '{env.CHANNEL}', BASE: '{env.REGISTRY}/base' } },
+    };
+    const r = Object.fromEntries(await run(['apps/app1/Dockerfile'], options));
+    const inputs = r['apps/app1/Dockerfile']!.projects!['apps/app1']!.targets!['image']!.inputs;
+    expect(inputs).toEqual([...prodInputs, { env: 'CHANNEL' }, { env: 'REGISTRY' }]);
   });
 
   test('invalid project JSON is reported against the Dockerfile', async () => {

@@ -1,11 +1,13 @@
-// The `image-push` executor: pushes what `image` left at outputPath. It reads metadata.json and
+// The `image-push` executor: pushes what `image` left at its outputPath. It reads metadata.json and
 // imports the OCI layout into the Kiln store (blobs already there are kept), so it needs nothing
 // but the image folder: it works after an Nx cache hit on a machine whose Kiln store is empty.
+// Tags are rendered here, at push time, from the image target's templates: an Nx cache hit
+// restores the image, but {sha}, {branch} and {env.NAME} must be today's, not the cached build's.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
-import { openStore, parseReference, readOciLayout } from '@kiln/core';
+import { openStore, readOciLayout } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
   METADATA_FILE,
@@ -13,10 +15,13 @@ import {
   errorMessage,
   fromRoot,
   projectInfo,
-  registryClient,
+  pushTags,
   renderTemplate,
+  targetOptions,
+  withRegistry,
   type ImageMetadata,
 } from '../shared/context.js';
+import type { ImageExecutorOptions } from '../image/schema.js';
 import type { ImagePushExecutorOptions } from './schema.js';
 
 export type { ImagePushExecutorOptions } from './schema.js';
@@ -27,35 +32,40 @@ export default async function imagePushExecutor(
 ): Promise<{ success: boolean; digest?: string }> {
   try {
     const info = projectInfo(context);
-    const values = new TemplateValues(info);
-    const outputPath = fromRoot(info, renderTemplate(options.outputPath ?? DEFAULT_OUTPUT_PATH, values, 'outputPath'));
+    // What the image target was told (where it wrote, which store, which tags), unless set here.
+    const image = targetOptions(context, options.imageTarget ?? 'image') as ImageExecutorOptions;
+    const opts = {
+      outputPath: options.outputPath ?? image.outputPath ?? DEFAULT_OUTPUT_PATH,
+      store: options.store ?? image.store,
+      registry: options.registry ?? image.registry,
+      insecureRegistries: options.insecureRegistries ?? image.insecureRegistries,
+      tags: options.tags?.length ? options.tags : image.tags,
+    };
+    const outputPath = fromRoot(info, renderTemplate(opts.outputPath, new TemplateValues(info), 'outputPath'));
     let metadata: ImageMetadata;
     try {
       metadata = JSON.parse(await readFile(join(outputPath, METADATA_FILE), 'utf8')) as ImageMetadata;
     } catch (err) {
       throw new Error(`no image to push for ${info.projectName}: cannot read ${join(outputPath, METADATA_FILE)} (${errorMessage(err)}); run the image target first`);
     }
-    const tags = options.tags?.length ? options.tags.map((t) => renderTemplate(t, values, 'tag', true)) : metadata.tags;
-    if (!tags?.length) throw new Error(`no tags to push ${info.projectName} to: set tags on the image or image-push target`);
-    const refs = tags.map((t) => parseReference(t));
+    // {hash} is the hash of the build that made the image, not of this push task.
+    const values = new TemplateValues(info, process.env, { hash: metadata.hash });
+    const registry = opts.registry ? renderTemplate(opts.registry, values, 'registry') : undefined;
+    const tags = (opts.tags?.length ? opts.tags.map((t) => renderTemplate(t, values, 'tag', true)) : metadata.tags ?? []).map((t) =>
+      withRegistry(t, registry),
+    );
+    if (!tags.length) throw new Error(`no tags to push ${info.projectName} to: set tags on the image or image-push target`);
 
-    const store = await openStore(options.store ? fromRoot(info, renderTemplate(options.store, values, 'store')) : undefined);
+    const store = await openStore(opts.store ? fromRoot(info, renderTemplate(opts.store, values, 'store')) : undefined);
     const imported = await readOciLayout(outputPath, store);
     if (imported.manifestDigest !== metadata.digest && imported.indexDigest !== metadata.digest) {
       throw new Error(`the OCI layout in ${outputPath} holds ${imported.manifestDigest}, but ${METADATA_FILE} names ${metadata.digest}; rebuild the image`);
     }
     const digest = imported.indexDigest ?? imported.manifestDigest;
-    const client = registryClient(options.insecureRegistries);
-    try {
-      logger.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
-      const result = await client.push(store, digest, refs);
-      logger.info(
-        `pushed ${tags.join(', ')}: digest ${result.digest} (${result.uploadedBlobs} blobs uploaded, ${result.mountedBlobs} mounted, ${result.existingBlobs} already there)`,
-      );
-      return { success: true, digest: result.digest };
-    } finally {
-      client.close();
-    }
+    logger.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
+    const pushed = await pushTags(store, digest, tags, opts.insecureRegistries);
+    logger.info(pushed.summary);
+    return { success: true, digest: pushed.digest };
   } catch (err) {
     logger.error(`Kiln: ${errorMessage(err)}`);
     return { success: false };

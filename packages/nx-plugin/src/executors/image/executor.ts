@@ -13,8 +13,10 @@ import {
   errorMessage,
   fromRoot,
   projectInfo,
+  pushTags,
   registryClient,
   renderTemplate,
+  withRegistry,
   type ImageMetadata,
   type ProjectInfo,
 } from '../shared/context.js';
@@ -73,6 +75,7 @@ export default async function imageExecutor(
       for (const tag of resolved.tags) logger.info(`naming to ${tag}`);
       logger.info(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`);
       logger.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
+      if (options.push) logger.info((await pushTags(store, result.manifestDigest, resolved.tags, options.insecureRegistries)).summary);
       return { success: true, digest: result.manifestDigest, outputPath };
     } finally {
       registry.close();
@@ -99,7 +102,10 @@ export interface ResolvedImageOptions {
 export function resolveImageOptions(options: ImageExecutorOptions, info: ProjectInfo, values: TemplateValues): ResolvedImageOptions {
   const projectDir = info.projectRoot || '.';
   const render = (s: string, what: string) => renderTemplate(s, values, what);
-  const tags = (options.tags?.length ? options.tags : ['{projectName}:latest']).map((t) => renderTemplate(t, values, 'tag', true));
+  const registry = options.registry ? render(options.registry, 'registry') : undefined;
+  const tags = (options.tags?.length ? options.tags : ['{projectName}:latest']).map((t) =>
+    withRegistry(renderTemplate(t, values, 'tag', true), registry),
+  );
   for (const tag of tags) parseReference(tag); // refuse a bad tag before doing any work
   const buildArgs: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.buildArgs ?? {})) buildArgs[k] = render(String(v), `buildArgs.${k}`);

@@ -9,6 +9,8 @@ export interface ImageExecutorOptions {
   dockerfile?: string;
   context?: string;
   tags?: string[];
+  registry?: string;
+  push?: boolean;
   buildArgs?: Record<string, string>;
   target?: string;
   labels?: Record<string, string>;

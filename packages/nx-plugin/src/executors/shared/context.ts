@@ -3,10 +3,10 @@
 // registry client configured like the CLI's.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import type { ExecutorContext } from '@nx/devkit';
-import { createRegistryClient, type RegistryClient } from '@kiln/core';
+import { isAbsolute, resolve } from 'node:path';
+import type { ExecutorContext, NxJsonConfiguration } from '@nx/devkit';
+import { createRegistryClient, namesRegistry, parseReference, type RegistryClient, type Store } from '@kiln/core';
+import { projectVersion } from './release-version.js';
 
 export interface ProjectInfo {
   /** Workspace root (absolute). */
@@ -14,6 +14,8 @@ export interface ProjectInfo {
   projectName: string;
   /** The project's folder, relative to the workspace root ('' for a root project). */
   projectRoot: string;
+  /** nx.json, for Nx release's tag pattern behind {version}. */
+  nxJson?: NxJsonConfiguration;
 }
 
 export function projectInfo(context: ExecutorContext): ProjectInfo {
@@ -22,7 +24,24 @@ export function projectInfo(context: ExecutorContext): ProjectInfo {
   const project = context.projectsConfigurations?.projects?.[projectName];
   if (!project) throw new Error(`project "${projectName}" is not in the workspace's project configurations`);
   const projectRoot = project.root === '.' ? '' : project.root.replace(/\/+$/, '');
-  return { root: resolve(context.root), projectName, projectRoot };
+  return { root: resolve(context.root), projectName, projectRoot, nxJson: context.nxJsonConfiguration };
+}
+
+/**
+ * The options of another target of the same project (with the running configuration's overrides),
+ * as the workspace configures them; empty when the project has no such target.
+ */
+export function targetOptions(context: ExecutorContext, target: string): Record<string, unknown> {
+  const config = context.projectName ? context.projectsConfigurations?.projects?.[context.projectName]?.targets?.[target] : undefined;
+  if (!config) return {};
+  const configuration = context.configurationName ?? config.defaultConfiguration;
+  return { ...(config.options ?? {}), ...(configuration ? (config.configurations?.[configuration] ?? {}) : {}) };
+}
+
+/** A tag under `registry` ("host[:port][/namespace]") unless the tag already names a registry. */
+export function withRegistry(tag: string, registry: string | undefined): string {
+  if (!registry || namesRegistry(tag)) return tag;
+  return `${registry.replace(/\/+$/, '')}/${tag}`;
 }
 
 /** A path from the options: absolute as is, relative from the workspace root. */
@@ -35,14 +54,20 @@ export const DEFAULT_OUTPUT_PATH = 'dist/images/{projectName}';
 
 export class TemplateError extends Error {}
 
-/** Values for `{...}` placeholders, computed on first use (git runs only when a template asks). */
+/**
+ * Values for `{...}` placeholders, computed on first use (git runs only when a template asks).
+ * `fixed` pins some of them (image-push renders {hash} as the hash of the image it pushes).
+ */
 export class TemplateValues {
-  private readonly cache = new Map<string, string | undefined>();
+  private readonly cache: Map<string, string | undefined>;
 
   constructor(
     private readonly info: ProjectInfo,
     private readonly env: NodeJS.ProcessEnv = process.env,
-  ) {}
+    fixed: Record<string, string | undefined> = {},
+  ) {
+    this.cache = new Map(Object.entries(fixed));
+  }
 
   get(name: string): string | undefined {
     if (!this.cache.has(name)) this.cache.set(name, this.compute(name));
@@ -59,7 +84,7 @@ export class TemplateValues {
       case 'workspaceRoot':
         return this.info.root;
       case 'version':
-        return projectVersion(this.info);
+        return projectVersion(this.info.root, this.info.projectName, this.info.projectRoot, this.info.nxJson);
       case 'sha':
         return git(this.info.root, ['rev-parse', 'HEAD']);
       case 'shortSha':
@@ -79,7 +104,7 @@ export class TemplateValues {
 const KNOWN = new Set(['projectName', 'projectRoot', 'workspaceRoot', 'version', 'sha', 'shortSha', 'branch', 'hash']);
 
 const WHY: Record<string, string> = {
-  version: 'the project has no package.json with a "version"',
+  version: 'the project has no package.json with a "version" and no git tag of Nx release matches it',
   sha: 'the workspace is not a git repository with a commit',
   shortSha: 'the workspace is not a git repository with a commit',
   branch: 'git has no branch checked out (and NX_BRANCH is not set)',
@@ -106,15 +131,6 @@ export function renderTemplate(template: string, values: TemplateValues, what: s
     if (name === 'branch') return value.replace(/[^A-Za-z0-9_.-]+/g, '-').slice(0, 128);
     return value;
   });
-}
-
-function projectVersion(info: ProjectInfo): string | undefined {
-  try {
-    const pkg = JSON.parse(readFileSync(join(info.root, info.projectRoot, 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' && pkg.version !== '' ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function git(cwd: string, args: string[]): string | undefined {
@@ -150,4 +166,19 @@ export const METADATA_FILE = 'metadata.json';
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Pushes `digest` from the store to every tag and says what it sent. */
+export async function pushTags(store: Store, digest: string, tags: string[], insecureRegistries: string[] | undefined): Promise<{ digest: string; summary: string }> {
+  const refs = tags.map((t) => parseReference(t));
+  const client = registryClient(insecureRegistries);
+  try {
+    const result = await client.push(store, digest, refs);
+    return {
+      digest: result.digest,
+      summary: `pushed ${tags.join(', ')}: digest ${result.digest} (${result.uploadedBlobs} blobs uploaded, ${result.mountedBlobs} mounted, ${result.existingBlobs} already there)`,
+    };
+  } finally {
+    client.close();
+  }
 }
