@@ -1,10 +1,10 @@
-// A temp Nx workspace on disk, a minimal ExecutorContext for it, and Nx's logger captured.
+// A temp Nx workspace on disk, a minimal ExecutorContext for it, and the executors' console output captured.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { jest } from '@jest/globals';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
 
 export function tempWorkspace(files: Record<string, string>): { root: string; remove(): void } {
   const root = mkdtempSync(join(tmpdir(), 'kiln-nx-'));
@@ -33,11 +33,11 @@ export function executorContext(
   };
 }
 
-/** Every line the executors log through Nx's logger while `fn` runs. */
+/** Every line the executors write to the console (what Nx shows as the task's output) while `fn` runs. */
 export async function captureLog<T>(fn: () => Promise<T>): Promise<{ result: T; log: string }> {
   const lines: string[] = [];
   const spies = (['info', 'warn', 'error', 'log'] as const).map((level) =>
-    jest.spyOn(logger, level).mockImplementation((...args: unknown[]) => {
+    jest.spyOn(console, level).mockImplementation((...args: unknown[]) => {
       lines.push(args.map(String).join(' '));
     }),
   );

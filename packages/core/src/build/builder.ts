@@ -543,6 +543,7 @@ class Builder {
     const manifest = manifestFor(
       { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
       final.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      this.options.annotations,
     );
     const manifestBlob = await this.store.writeJson(manifest);
     const tags: string[] = [];

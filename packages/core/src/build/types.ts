@@ -22,6 +22,8 @@ export interface BuildOptions {
   buildArgs?: Record<string, string>;
   target?: string;
   labels?: Record<string, string>;
+  /** Annotations of the image manifest (`--annotation`). */
+  annotations?: Record<string, string>;
   noCache?: boolean;
   platform?: string;
   outputs?: OutputSpec[];
@@ -30,7 +32,7 @@ export interface BuildOptions {
   /**
    * How layers are stored: 'none' (default) keeps them as plain tar, which is valid OCI and what
    * docker load reads, and costs no compression time; 'gzip' compresses at build time (level
-   * `gzipLevel`, default 6). Pushing compresses what the registry needs.
+   * `gzipLevel`, default 6). A push sends the layers as they are stored.
    */
   compression?: 'none' | 'gzip';
   gzipLevel?: number;

@@ -7,6 +7,7 @@ import { build } from '../build/builder.js';
 import { parseCacheSpec, type CacheSpec } from '../build/cache-transfer.js';
 import type { BuildEvent, OutputSpec } from '../build/types.js';
 import { KilnError } from '../errors.js';
+import { parseAnnotations } from '../oci/annotations.js';
 import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
@@ -58,6 +59,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       'build-arg': { type: 'string', multiple: true },
       target: { type: 'string' },
       label: { type: 'string', multiple: true },
+      annotation: { type: 'string', multiple: true },
       'no-cache': { type: 'boolean' },
       platform: { type: 'string' },
       output: { type: 'string', short: 'o', multiple: true },
@@ -107,6 +109,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       tags: values.tag,
       buildArgs: keyValues('--build-arg', values['build-arg']),
       labels: keyValues('--label', values.label),
+      annotations: parseAnnotations(values.annotation ?? [], '--annotation'),
       target: values.target,
       noCache: values['no-cache'],
       platform: values.platform,

@@ -10,6 +10,7 @@ Commands:
       --build-arg K=V          Set a build-time variable (repeatable)
       --target STAGE           Build up to this stage
       --label K=V              Add a label to the image (repeatable)
+      --annotation K=V         Add an annotation to the image manifest (repeatable; manifest: prefix optional)
       --no-cache               Do not use the build cache
       --platform OS/ARCH       Target platform (default: this machine)
       -o, --output SPEC        type=oci,dest=DIR or type=docker,dest=FILE.tar

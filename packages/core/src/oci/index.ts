@@ -6,3 +6,4 @@ export * from './image.js';
 export * from './content.js';
 export * from './layout.js';
 export * from './docker-archive.js';
+export * from './annotations.js';

@@ -146,6 +146,16 @@ describe('kiln build: outputs other tools read', () => {
     expect(validateOciDocument('application/vnd.oci.layout.header.v1+json', JSON.parse(readFileSync(join(layout, 'oci-layout'), 'utf8')))).toMatchObject({ valid: true });
   });
 
+  it('--annotation sets manifest annotations (manifest: prefix optional); other levels are refused', async () => {
+    const ctx = writeTree(join(work, 'annotations'), { Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a\n' });
+    const b = await buildCtx(ctx, ['--annotation', 'org.opencontainers.image.title=demo', '--annotation', 'manifest:com.example.x=1']);
+    expect(b.code).toBe(0);
+    expect(b.manifest.annotations).toEqual({ 'com.example.x': '1', 'org.opencontainers.image.title': 'demo' });
+    const bad = await kiln(['build', '--store', store, '--annotation', 'index:a=b', ctx]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--annotation "index:a=b": only manifest annotations are supported/);
+  });
+
   it('reads the Dockerfile from stdin with -f -', async () => {
     const ctx = writeTree(tempDir('stdin'), { 'f.txt': 'from stdin build' });
     const child = spawn(process.execPath, [kilnBin, 'build', '--store', store, '-q', '-f', '-', ctx]);

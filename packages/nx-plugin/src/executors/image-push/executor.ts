@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
 import { openStore, readOciLayout } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
@@ -21,6 +21,7 @@ import {
   withRegistry,
   type ImageMetadata,
 } from '../shared/context.js';
+import { log } from '../shared/log.js';
 import type { ImageExecutorOptions } from '../image/schema.js';
 import type { ImagePushExecutorOptions } from './schema.js';
 
@@ -62,12 +63,12 @@ export default async function imagePushExecutor(
       throw new Error(`the OCI layout in ${outputPath} holds ${imported.manifestDigest}, but ${METADATA_FILE} names ${metadata.digest}; rebuild the image`);
     }
     const digest = imported.indexDigest ?? imported.manifestDigest;
-    logger.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
+    log.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
     const pushed = await pushTags(store, digest, tags, opts.insecureRegistries);
-    logger.info(pushed.summary);
+    log.info(pushed.summary);
     return { success: true, digest: pushed.digest };
   } catch (err) {
-    logger.error(`Kiln: ${errorMessage(err)}`);
+    log.error(`Kiln: ${errorMessage(err)}`);
     return { success: false };
   }
 }

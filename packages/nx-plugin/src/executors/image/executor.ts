@@ -4,7 +4,7 @@
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
 import { build, openStore, parseCacheSpec, parseReference, type BuildEvent, type CacheSpec } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
@@ -20,6 +20,7 @@ import {
   type ImageMetadata,
   type ProjectInfo,
 } from '../shared/context.js';
+import { log } from '../shared/log.js';
 import type { CacheSpecOption, ImageExecutorOptions } from './schema.js';
 
 export type { ImageExecutorOptions } from './schema.js';
@@ -35,7 +36,7 @@ export default async function imageExecutor(
     const { outputPath } = resolved;
 
     const store = await openStore(resolved.store);
-    logger.info(`Building ${info.projectName} from ${resolved.dockerfile} (context ${resolved.context}) with Kiln, store ${store.root}`);
+    log.info(`Building ${info.projectName} from ${resolved.dockerfile} (context ${resolved.context}) with Kiln, store ${store.root}`);
     // The folder holds exactly this build's image: a stale layout must not be pushed or cached.
     await rm(outputPath, { recursive: true, force: true });
     const registry = registryClient(options.insecureRegistries);
@@ -72,16 +73,16 @@ export default async function imageExecutor(
       };
       await mkdir(outputPath, { recursive: true });
       await writeFile(join(outputPath, METADATA_FILE), JSON.stringify(metadata, null, 2) + '\n');
-      for (const tag of resolved.tags) logger.info(`naming to ${tag}`);
-      logger.info(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`);
-      logger.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
-      if (options.push) logger.info((await pushTags(store, result.manifestDigest, resolved.tags, options.insecureRegistries)).summary);
+      for (const tag of resolved.tags) log.info(`naming to ${tag}`);
+      log.info(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`);
+      log.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
+      if (options.push) log.info((await pushTags(store, result.manifestDigest, resolved.tags, options.insecureRegistries)).summary);
       return { success: true, digest: result.manifestDigest, outputPath };
     } finally {
       registry.close();
     }
   } catch (err) {
-    logger.error(`Kiln: ${errorMessage(err)}`);
+    log.error(`Kiln: ${errorMessage(err)}`);
     return { success: false };
   }
 }
@@ -157,16 +158,16 @@ function cacheSpec(option: 'cacheFrom' | 'cacheTo', spec: CacheSpecOption, info:
 function logEvent(event: BuildEvent): void {
   switch (event.type) {
     case 'step-start':
-      logger.info(`#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`);
+      log.info(`#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`);
       break;
     case 'step-done':
-      logger.info(event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s`);
+      log.info(event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s`);
       break;
     case 'warning':
-      logger.warn(`WARNING: ${event.message}`);
+      log.warn(`WARNING: ${event.message}`);
       break;
     case 'output':
-      logger.info(event.description);
+      log.info(event.description);
       break;
     default:
       break;

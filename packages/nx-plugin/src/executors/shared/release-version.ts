@@ -6,9 +6,14 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { NxJsonConfiguration } from '@nx/devkit';
-import semver from 'semver';
+import type SemVer from 'semver';
+
+// semver is loaded only when a version must come from git tags: every image task would otherwise
+// pay for loading it.
+const loadSemver = (): typeof SemVer => createRequire(import.meta.url)('semver') as typeof SemVer;
 
 type Json = Record<string, unknown>;
 
@@ -77,6 +82,7 @@ export function versionFromTags(tags: string[], pattern: string, projectName: st
     })
     .join('');
   const re = new RegExp(`^${source}$`);
+  const semver = loadSemver();
   const versions = tags.flatMap((tag) => {
     const version = re.exec(tag)?.[1];
     return version !== undefined && semver.valid(version) ? [version] : [];
