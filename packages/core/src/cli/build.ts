@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from '../build/builder.js';
+import { buildMetadata, progressLine, resultLines } from '../build/report.js';
 import { parseCacheSpec, type CacheSpec } from '../build/cache-transfer.js';
 import type { BuildEvent, OutputSpec } from '../build/types.js';
 import { KilnError } from '../errors.js';
@@ -133,21 +134,11 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     }
     if (values.iidfile) await writeFile(values.iidfile, result.imageId);
     if (values['metadata-file']) {
-      const metadata = {
-        'containerimage.digest': result.manifestDigest,
-        'containerimage.config.digest': result.configDigest,
-        'image.name': result.tags.join(','),
-        ...(pushed ? { 'kiln.pushed': { digest: pushed, tags: result.tags } } : {}),
-        'kiln.steps': result.steps,
-        'kiln.durationMs': result.durationMs,
-      };
+      const metadata = buildMetadata(result, pushed ? { digest: pushed, tags: result.tags } : undefined);
       await writeFile(values['metadata-file'], JSON.stringify(metadata, null, 2) + '\n');
     }
     if (progress === 'quiet') io.stdout(`${result.imageId}\n`);
-    else {
-      for (const tag of result.tags) io.stderr(`naming to ${tag}\n`);
-      io.stderr(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
-    }
+    else for (const line of resultLines(result)) io.stderr(`${line}\n`);
     return 0;
   } finally {
     registry.close();
@@ -157,21 +148,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
 /** docker build's plain progress: one line when a step starts, one when it ends. */
 function progressRenderer(io: CliIo): (event: BuildEvent) => void {
   return (event) => {
-    switch (event.type) {
-      case 'step-start':
-        io.stderr(`#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}\n`);
-        break;
-      case 'step-done':
-        io.stderr(event.cached ? `#${event.id} CACHED\n` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s\n`);
-        break;
-      case 'warning':
-        io.stderr(`WARNING: ${event.message}\n`);
-        break;
-      case 'output':
-        io.stderr(`${event.description}\n`);
-        break;
-      default:
-        break;
-    }
+    const line = progressLine(event);
+    if (line !== undefined) io.stderr(`${line}\n`);
   };
 }

@@ -5,7 +5,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { build, openStore, parseCacheSpec, parseReference, type BuildEvent, type CacheSpec } from '@kiln/core';
+import { build, openStore, parseCacheSpec, parseReference, progressLine, resultLines, type BuildEvent, type CacheSpec } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
   METADATA_FILE,
@@ -73,8 +73,7 @@ export default async function imageExecutor(
       };
       await mkdir(outputPath, { recursive: true });
       await writeFile(join(outputPath, METADATA_FILE), JSON.stringify(metadata, null, 2) + '\n');
-      for (const tag of resolved.tags) log.info(`naming to ${tag}`);
-      log.info(`writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`);
+      for (const line of resultLines(result)) log.info(line);
       log.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
       if (options.push) log.info((await pushTags(store, result.manifestDigest, resolved.tags, options.insecureRegistries)).summary);
       return { success: true, digest: result.manifestDigest, outputPath };
@@ -156,20 +155,8 @@ function cacheSpec(option: 'cacheFrom' | 'cacheTo', spec: CacheSpecOption, info:
 
 /** Progress as the CLI's plain output: one line when a step starts, one when it ends. */
 function logEvent(event: BuildEvent): void {
-  switch (event.type) {
-    case 'step-start':
-      log.info(`#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`);
-      break;
-    case 'step-done':
-      log.info(event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s`);
-      break;
-    case 'warning':
-      log.warn(`WARNING: ${event.message}`);
-      break;
-    case 'output':
-      log.info(event.description);
-      break;
-    default:
-      break;
-  }
+  const line = progressLine(event);
+  if (line === undefined) return;
+  if (event.type === 'warning') log.warn(line);
+  else log.info(line);
 }

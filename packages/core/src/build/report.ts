@@ -1,0 +1,49 @@
+// How a build is reported, shared by every front end (CLI, Nx executor, GitHub Action): docker
+// build's plain progress lines for the events, and buildx's metadata JSON for the result.
+// Nothing here prints; the front ends decide where the lines go.
+import type { BuildEvent, BuildResult } from './types.js';
+
+/** The line `docker build --progress=plain` would show for an event, or undefined for none. */
+export function progressLine(event: BuildEvent): string | undefined {
+  switch (event.type) {
+    case 'step-start':
+      return `#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`;
+    case 'step-done':
+      return event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s`;
+    case 'warning':
+      return `WARNING: ${event.message}`;
+    case 'output':
+      return event.description;
+    default:
+      return undefined;
+  }
+}
+
+/** What a push reported, for the metadata. */
+export interface PushedImage {
+  digest: string;
+  tags: string[];
+}
+
+/**
+ * buildx's `--metadata-file` JSON (`containerimage.digest`, `containerimage.config.digest`,
+ * `image.name`) plus Kiln's own keys: the push, every step with its cache hit and time, the duration.
+ */
+export function buildMetadata(result: BuildResult, pushed?: PushedImage): Record<string, unknown> {
+  return {
+    'containerimage.digest': result.manifestDigest,
+    'containerimage.config.digest': result.configDigest,
+    'image.name': result.tags.join(','),
+    ...(pushed ? { 'kiln.pushed': pushed } : {}),
+    'kiln.steps': result.steps,
+    'kiln.durationMs': result.durationMs,
+  };
+}
+
+/** docker build's closing lines: each tag named, then the image ID and manifest written. */
+export function resultLines(result: BuildResult): string[] {
+  return [
+    ...result.tags.map((tag) => `naming to ${tag}`),
+    `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`,
+  ];
+}
