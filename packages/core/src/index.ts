@@ -10,4 +10,5 @@ export * from './layer/index.js';
 export * from './registry/index.js';
 export { build } from './build/builder.js';
 export { parseCacheSpec } from './build/cache-transfer.js';
+export { buildMetadata, progressLine, resultLines, type PushedImage } from './build/report.js';
 export type * from './build/types.js';
