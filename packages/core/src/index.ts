@@ -1,4 +1,6 @@
 // @kiln/core's library surface. Nothing here prints; the CLI in cli/ is the only place that does.
+// The metadata-action tag rules are a separate entry, `@kiln/core/tags`: they load handlebars and
+// moment-timezone, which every build (an Nx task, a CLI run) would otherwise pay for at start-up.
 export { KilnError, formatLocation } from './errors.js';
 export type { SourceLocation } from './errors.js';
 
