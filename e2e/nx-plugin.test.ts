@@ -117,9 +117,13 @@ describe('Kiln in a real Nx workspace', () => {
     expect(r.output).not.toMatch(cacheHit);
     const meta = metadata('app1');
     expect(meta.tags).toEqual([`${reg.host}/e2e/app1:1.2.3`, `${reg.host}/e2e/app1:sha-${shortSha()}`, `${reg.host}/e2e/app1:main`]);
-    expect(meta.hash).toMatch(/^\d+$/); // the Nx task hash, for {hash}
     const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${layout('app1')}`], { encoding: 'utf8' })) as { Digest: string };
     expect(inspected.Digest).toBe(meta.digest);
+  });
+
+  it('with --batch=false the task runs alone and {hash} is the Nx task hash', () => {
+    const r = run(['run', 'app1:image', '--batch=false', '--skip-nx-cache']);
+    expect(metadata('app1').hash).toMatch(/^\d+$/);
   });
 
   it('a second run is an Nx cache hit and the layout is there', () => {
@@ -163,6 +167,7 @@ describe('Kiln in a real Nx workspace', () => {
   it('nx run-many -t image --parallel=3 builds every app into one shared store', async () => {
     rmSync(join(ws, '.kiln-store'), { recursive: true, force: true });
     const r = run(['run-many', '-t', 'image', '--parallel=3', '--skip-nx-cache', '--output-style=static']);
+    expect(r.output).toContain('Running 3 tasks with @kiln/nx-plugin:image'); // one batch process (preferBatch)
     expect(imageTasks(r)).toEqual(['app1', 'app2', 'app3']);
     for (const app of ['app1', 'app2', 'app3']) {
       const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${layout(app)}`], { encoding: 'utf8' })) as { Digest: string };

@@ -23,7 +23,12 @@ const out = {
   executors: {},
 };
 for (const [name, entry] of Object.entries(declared.executors)) {
-  out.executors[name] = { ...entry, implementation: rebase(entry.implementation), schema: rebase(entry.schema) };
+  out.executors[name] = {
+    ...entry,
+    implementation: rebase(entry.implementation),
+    ...(entry.batchImplementation ? { batchImplementation: rebase(entry.batchImplementation) } : {}),
+    schema: rebase(entry.schema),
+  };
 }
 const text = JSON.stringify(out, null, 2) + '\n';
 

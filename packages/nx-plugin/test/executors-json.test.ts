@@ -15,7 +15,9 @@ const execFileAsync = promisify(execFile);
 const pkgDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = resolve(pkgDir, '../..');
 
-interface ExecutorsJson { executors: Record<string, { implementation: string; schema: string; description: string }> }
+interface ExecutorsJson {
+  executors: Record<string, { implementation: string; batchImplementation?: string; preferBatch?: boolean; schema: string; description: string }>;
+}
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
 describe('executors.json', () => {
@@ -24,9 +26,12 @@ describe('executors.json', () => {
 
   it('declares image and image-push, with shims and schemas that exist', () => {
     expect(Object.keys(pkg.executors).sort()).toEqual(['image', 'image-push']);
+    expect(pkg.executors['image']).toMatchObject({ batchImplementation: './executors/image-batch.cjs', preferBatch: true });
     for (const entry of Object.values(pkg.executors)) {
-      expect(entry.implementation).toMatch(/\.cjs$/);
-      expect(existsSync(join(pkgDir, entry.implementation))).toBe(true);
+      for (const shim of [entry.implementation, entry.batchImplementation ?? entry.implementation]) {
+        expect(shim).toMatch(/\.cjs$/);
+        expect(existsSync(join(pkgDir, shim))).toBe(true);
+      }
       const schema = readJson<{ properties: Record<string, { description?: string }> }>(join(pkgDir, entry.schema));
       for (const [name, prop] of Object.entries(schema.properties)) expect([name, prop.description?.length ?? 0]).not.toEqual([name, 0]);
     }
@@ -38,6 +43,7 @@ describe('executors.json', () => {
     for (const [name, entry] of Object.entries(pkg.executors)) {
       const top = root.executors[name]!;
       expect(resolve(repoRoot, top.implementation)).toBe(resolve(pkgDir, entry.implementation));
+      if (entry.batchImplementation) expect(resolve(repoRoot, top.batchImplementation!)).toBe(resolve(pkgDir, entry.batchImplementation));
       expect(resolve(repoRoot, top.schema)).toBe(resolve(pkgDir, entry.schema));
       expect(top.description).toBe(entry.description);
     }

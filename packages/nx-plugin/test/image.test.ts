@@ -106,7 +106,7 @@ describe('image executor', () => {
       imageExecutor({ store: 'tmp/kiln-store', tags: ['app:{hash}'] }, executorContext(ws.root)),
     );
     expect(result.success).toBe(false);
-    expect(log).toMatch(/cannot fill \{hash\}: NX_TASK_HASH is not set/);
+    expect(log).toMatch(/cannot fill \{hash\}: the Nx task hash is not known.*--batch=false/);
     const bad = await captureLog(() => imageExecutor({ store: 'tmp/kiln-store', tags: ['app:{nope}'] }, executorContext(ws.root)));
     expect(bad.result.success).toBe(false);
     expect(bad.log).toMatch(/unknown placeholder \{nope\}/);

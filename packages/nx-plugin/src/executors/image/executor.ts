@@ -20,23 +20,37 @@ import {
   type ImageMetadata,
   type ProjectInfo,
 } from '../shared/context.js';
-import { log } from '../shared/log.js';
+import { log, type TaskLog } from '../shared/log.js';
 import type { CacheSpecOption, ImageExecutorOptions } from './schema.js';
 
 export type { ImageExecutorOptions } from './schema.js';
 
-export default async function imageExecutor(
+export interface ImageTaskResult {
+  success: boolean;
+  digest?: string;
+  outputPath?: string;
+}
+
+/** One image task, as one Nx task runs it (executor) or as one task of a batch. */
+export default async function imageExecutor(options: ImageExecutorOptions, context: ExecutorContext): Promise<ImageTaskResult> {
+  return buildImage(options, context, log, process.env['NX_TASK_HASH']);
+}
+
+/** Builds the project's image into its output folder; every line goes to `out`. */
+export async function buildImage(
   options: ImageExecutorOptions,
   context: ExecutorContext,
-): Promise<{ success: boolean; digest?: string; outputPath?: string }> {
+  out: TaskLog,
+  taskHash: string | undefined,
+): Promise<ImageTaskResult> {
   try {
     const info = projectInfo(context);
-    const values = new TemplateValues(info);
+    const values = new TemplateValues(info, process.env, { hash: taskHash });
     const resolved = resolveImageOptions(options, info, values);
     const { outputPath } = resolved;
 
     const store = await openStore(resolved.store);
-    log.info(`Building ${info.projectName} from ${resolved.dockerfile} (context ${resolved.context}) with Kiln, store ${store.root}`);
+    out.info(`Building ${info.projectName} from ${resolved.dockerfile} (context ${resolved.context}) with Kiln, store ${store.root}`);
     // The folder holds exactly this build's image: a stale layout must not be pushed or cached.
     await rm(outputPath, { recursive: true, force: true });
     const registry = registryClient(options.insecureRegistries);
@@ -59,7 +73,7 @@ export default async function imageExecutor(
         cacheFrom: resolved.cacheFrom,
         cacheTo: resolved.cacheTo,
         ...(epoch !== undefined ? { epoch } : {}),
-        onEvent: logEvent,
+        onEvent: (event) => logEvent(event, out),
       });
       const metadata: ImageMetadata = {
         digest: result.manifestDigest,
@@ -68,20 +82,20 @@ export default async function imageExecutor(
         tags: resolved.tags,
         project: info.projectName,
         ...(options.platform ? { platform: options.platform } : {}),
-        ...(process.env['NX_TASK_HASH'] ? { hash: process.env['NX_TASK_HASH'] } : {}),
+        ...(taskHash ? { hash: taskHash } : {}),
         steps: result.steps,
       };
       await mkdir(outputPath, { recursive: true });
       await writeFile(join(outputPath, METADATA_FILE), JSON.stringify(metadata, null, 2) + '\n');
-      for (const line of resultLines(result)) log.info(line);
-      log.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
-      if (options.push) log.info((await pushTags(store, result.manifestDigest, resolved.tags, options.insecureRegistries)).summary);
+      for (const line of resultLines(result)) out.info(line);
+      out.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
+      if (options.push) out.info((await pushTags(store, result.manifestDigest, resolved.tags, options.insecureRegistries)).summary);
       return { success: true, digest: result.manifestDigest, outputPath };
     } finally {
       registry.close();
     }
   } catch (err) {
-    log.error(`Kiln: ${errorMessage(err)}`);
+    out.error(`Kiln: ${errorMessage(err)}`);
     return { success: false };
   }
 }
@@ -154,9 +168,9 @@ function cacheSpec(option: 'cacheFrom' | 'cacheTo', spec: CacheSpecOption, info:
 }
 
 /** Progress as the CLI's plain output: one line when a step starts, one when it ends. */
-function logEvent(event: BuildEvent): void {
+function logEvent(event: BuildEvent, out: TaskLog): void {
   const line = progressLine(event);
   if (line === undefined) return;
-  if (event.type === 'warning') log.warn(line);
-  else log.info(line);
+  if (event.type === 'warning') out.warn(line);
+  else out.info(line);
 }

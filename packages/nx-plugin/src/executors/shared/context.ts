@@ -108,7 +108,7 @@ const WHY: Record<string, string> = {
   sha: 'the workspace is not a git repository with a commit',
   shortSha: 'the workspace is not a git repository with a commit',
   branch: 'git has no branch checked out (and NX_BRANCH is not set)',
-  hash: 'NX_TASK_HASH is not set (the executor runs outside an Nx task)',
+  hash: 'the Nx task hash is not known: Nx gives it to a task it runs alone, not to batched tasks or code outside Nx (run with --batch=false to use {hash})',
 };
 
 /**
