@@ -16,4 +16,4 @@ export type {
   RetryEvent,
 } from './types.js';
 export { credentialKey, dockerConfigDir, getCredentials, removeCredentials, storeCredentials, DOCKER_HUB_KEY } from './credentials.js';
-export { createRegistryClient } from './defaults.js';
+export { createRegistryClient, type RegistryLogin } from './defaults.js';

@@ -1,0 +1,224 @@
+// The committed bundle run as the GitHub runner runs it (helpers/runner.ts), main then post,
+// against a real registry (docker-registry on 127.0.0.1, read back with skopeo) and a local Actions
+// cache service that speaks @actions/cache 6's protocol (helpers/actions-cache-service.ts). Each
+// job gets a new home, so an empty Kiln store, as on a fresh hosted runner.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
+import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
+import { runJob, type RunnerJob } from './helpers/runner.js';
+
+let reg: TestRegistry;
+let authReg: TestRegistry;
+let cacheService: ActionsCacheService;
+let work: string;
+let ws: string;
+
+const git = (...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=ci', '-c', 'user.email=ci@example.com', ...args], { cwd: ws, encoding: 'utf8' }).trim();
+
+const repository = {
+  name: 'app',
+  full_name: 'org/app',
+  html_url: 'https://github.com/org/app',
+  default_branch: 'main',
+  description: 'The app',
+  license: { spdx_id: 'Apache-2.0' },
+};
+
+/**
+ * A job on a fresh runner: the same home path every time (as /home/runner on hosted runners, which
+ * the Actions cache restores paths under), emptied first, so the Kiln store starts empty.
+ */
+function job(github: Record<string, string>, event: object, inputs: Record<string, string>, env: Record<string, string> = {}): RunnerJob {
+  const home = join(work, 'home');
+  rmSync(home, { recursive: true, force: true });
+  mkdirSync(home);
+  return {
+    workspace: ws,
+    home,
+    github: { GITHUB_REPOSITORY: 'org/app', GITHUB_REPOSITORY_OWNER: 'org', GITHUB_SHA: git('rev-parse', 'HEAD'), ...github },
+    event: { repository, ...event },
+    inputs,
+    env: { ...cacheService.env(), ...env },
+  };
+}
+
+const tagPush = (tag: string) => ({ GITHUB_EVENT_NAME: 'push', GITHUB_REF: `refs/tags/${tag}`, GITHUB_REF_NAME: tag, GITHUB_REF_TYPE: 'tag' });
+const semverRules = 'type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}\ntype=semver,pattern={{major}}';
+
+interface Steps {
+  'kiln.steps': { instruction: string; cached: boolean }[];
+  'containerimage.digest': string;
+}
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  authReg = await startRegistry({ auth: 'htpasswd' });
+  cacheService = await startActionsCacheService();
+  work = mkdtempSync(join(tmpdir(), 'kiln-action-e2e-'));
+  ws = join(work, 'repo');
+  mkdirSync(ws);
+  const files: Record<string, string> = {
+    Dockerfile: 'FROM scratch\nWORKDIR /app\nCOPY package-lock.json ./\nCOPY deps/ ./deps/\nCOPY src/ ./src/\nCMD ["/app/src/main.js"]\n',
+    'bad.Dockerfile': 'FROM scratch\nCOPY nothere.txt /\n',
+    'package-lock.json': '{"lockfileVersion":3}\n',
+  };
+  for (let i = 0; i < 40; i++) files[`deps/dep${i}.js`] = `// dependency ${i}\n${'d'.repeat(20_000)}\n`;
+  for (let i = 0; i < 20; i++) files[`src/file${i}.js`] = `// source ${i}\n${'s'.repeat(5_000)}\n`;
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(ws, path, '..'), { recursive: true });
+    writeFileSync(join(ws, path), text);
+  }
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'first');
+}, 120_000);
+
+afterAll(async () => {
+  await reg?.stop();
+  await authReg?.stop();
+  await cacheService?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the Action, as the runner runs it', () => {
+  let firstDigest: string;
+
+  it('a v1.2.3 tag push builds, tags 1.2.3, 1.2, 1 and latest, pushes them, and saves the layer cache', async () => {
+    const { main, post } = await runJob(job(tagPush('v1.2.3'), { ref: 'refs/tags/v1.2.3' }, { images: `${reg.host}/org/app`, tags: semverRules, push: 'true' }));
+    expect(main.stderr).toBe('');
+    expect(main.code).toBe(0);
+    const tags = ['1.2.3', '1.2', '1', 'latest'].map((t) => `${reg.host}/org/app:${t}`);
+    expect(main.outputs['tags']!.split('\n')).toEqual(tags);
+    expect(main.outputs['version']).toBe('1.2.3');
+    expect(main.outputs['digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(main.outputs['imageid']).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(main.outputs['cache-hit']).toBe('false');
+    firstDigest = main.outputs['digest']!;
+    for (const tag of tags) expect(((await skopeoInspect(tag)) as { Digest: string }).Digest).toBe(firstDigest);
+    const config = (await skopeoInspect(tags[0]!, { config: true })) as { config: { Labels: Record<string, string> } };
+    expect(config.config.Labels).toMatchObject({
+      'org.opencontainers.image.version': '1.2.3',
+      'org.opencontainers.image.source': 'https://github.com/org/app',
+      'org.opencontainers.image.licenses': 'Apache-2.0',
+      'org.opencontainers.image.revision': git('rev-parse', 'HEAD'),
+      // the commit's time (from git), not the build's
+      'org.opencontainers.image.created': new Date(git('log', '-1', '--format=%cI')).toISOString(),
+    });
+    const raw = (await skopeoInspect(tags[0]!, { raw: true })) as { annotations?: Record<string, string> };
+    expect(raw.annotations?.['org.opencontainers.image.version']).toBe('1.2.3');
+    expect(main.outputs['labels']).toContain('org.opencontainers.image.title=app');
+    expect((JSON.parse(main.outputs['metadata']!) as Steps)['containerimage.digest']).toBe(firstDigest);
+
+    expect(main.summary).toContain('Kiln image');
+    expect(main.summary).toContain(firstDigest);
+    expect(main.summary).toMatch(/<th>Steps<\/th><td>\d+ cached, \d+ built/);
+    expect(post!.code).toBe(0);
+    expect(post!.stdout).toMatch(/saved the layer cache as kiln-v1-Linux-X64-[0-9a-f]{16}-[0-9a-f]{16}/);
+    expect(cacheService.entries().filter((e) => e.finalized)).toHaveLength(1);
+  });
+
+  it('a second run on a fresh runner restores the cache: every step is a hit, the same digest, nothing saved again', async () => {
+    const before = cacheService.stats().uploads;
+    const { main, post } = await runJob(job(tagPush('v1.2.3'), { ref: 'refs/tags/v1.2.3' }, { images: `${reg.host}/org/app`, tags: semverRules, push: 'true' }));
+    expect(main.code).toBe(0);
+    expect(main.outputs['cache-hit']).toBe('true');
+    expect(main.outputs['digest']).toBe(firstDigest); // reproducible: same commit, same image
+    const steps = (JSON.parse(main.outputs['metadata']!) as Steps)['kiln.steps'];
+    expect(steps.filter((s) => !s.cached)).toEqual([]);
+    expect(post!.stdout).toMatch(/the layer cache is unchanged .*not saved again/);
+    expect(cacheService.stats().uploads).toBe(before);
+    expect(cacheService.entries().filter((e) => e.finalized)).toHaveLength(1);
+  });
+
+  it('a branch push after one changed file rebuilds one layer, tags the branch and sha, and saves a cache no bigger', async () => {
+    writeFileSync(join(ws, 'src/file3.js'), '// changed\n');
+    git('commit', '-q', '-am', 'change one file');
+    const sha = git('rev-parse', 'HEAD');
+    const { main, post } = await runJob(
+      job({ GITHUB_EVENT_NAME: 'push', GITHUB_REF: 'refs/heads/main', GITHUB_REF_NAME: 'main' }, { ref: 'refs/heads/main' }, {
+        images: `${reg.host}/org/app`,
+        tags: 'type=ref,event=branch\ntype=sha',
+        push: 'true',
+      }),
+    );
+    expect(main.code).toBe(0);
+    expect(main.outputs['tags']!.split('\n')).toEqual([`${reg.host}/org/app:main`, `${reg.host}/org/app:sha-${sha.slice(0, 7)}`]);
+    const steps = (JSON.parse(main.outputs['metadata']!) as Steps)['kiln.steps'];
+    expect(steps.filter((s) => !s.cached).map((s) => s.instruction)).toEqual(['COPY src/ ./src/', 'CMD ["/app/src/main.js"]']);
+    expect(((await skopeoInspect(`${reg.host}/org/app:main`)) as { Digest: string }).Digest).toBe(main.outputs['digest']);
+    expect(post!.stdout).toMatch(/saved the layer cache/);
+    const [first, second] = cacheService.entries().filter((e) => e.finalized);
+    expect(second).toBeDefined();
+    // Only what this build used: the old src layer is gone, so the entry did not grow.
+    expect(second!.sizeBytes).toBeLessThan(first!.sizeBytes * 1.1);
+  });
+
+  it('a pull request builds pr-N without pushing', async () => {
+    const sha = git('rev-parse', 'HEAD');
+    const { main } = await runJob(
+      job(
+        { GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/7/merge', GITHUB_HEAD_REF: 'feature', GITHUB_BASE_REF: 'main' },
+        { number: 7, pull_request: { number: 7, head: { sha, ref: 'feature' }, base: { ref: 'main' } } },
+        { images: `${reg.host}/org/app`, tags: 'type=ref,event=pr' },
+      ),
+    );
+    expect(main.code).toBe(0);
+    expect(main.outputs['tags']).toBe(`${reg.host}/org/app:pr-7`);
+    expect(main.outputs['metadata']).not.toContain('kiln.pushed');
+    await expect(skopeoInspect(`${reg.host}/org/app:pr-7`)).rejects.toThrow();
+  });
+
+  it('plain tags, registry login from the inputs, and the password masked everywhere', async () => {
+    const password = authReg.users['kiln']!;
+    const { main } = await runJob(
+      job(tagPush('v2.0.0'), {}, { tags: `${authReg.host}/org/app:2.0.0`, push: 'true', registry: authReg.host, username: 'kiln', password }),
+    );
+    expect(main.code).toBe(0);
+    expect(main.stdout).toContain(`::add-mask::${password}`);
+    const leaks = [main.stdout.replace(`::add-mask::${password}`, ''), main.stderr, JSON.stringify(main.outputs), main.summary, JSON.stringify(main.state)];
+    for (const text of leaks) expect(text).not.toContain(password);
+    const inspected = (await skopeoInspect(`${authReg.host}/org/app:2.0.0`, { creds: `kiln:${password}` })) as { Digest: string };
+    expect(inspected.Digest).toBe(main.outputs['digest']);
+  });
+
+  it('a Dockerfile error fails the step with an annotation on its line, and post does not run', async () => {
+    const { main, post } = await runJob(job(tagPush('v1.2.3'), {}, { file: 'bad.Dockerfile', images: `${reg.host}/org/app` }));
+    expect(main.code).toBe(1);
+    expect(main.stdout).toMatch(/::error title=Kiln build failed,file=bad\.Dockerfile,line=2,endLine=2::bad\.Dockerfile:2: COPY failed: .*nothere\.txt/);
+    expect(post).toBeUndefined();
+  });
+
+  it('bad input names the input', async () => {
+    const { main } = await runJob(job(tagPush('v1.2.3'), {}, { images: `${reg.host}/org/app`, push: 'yes' }));
+    expect(main.code).toBe(1);
+    expect(main.stdout).toContain('::error::input push: "yes" is not a boolean; write true or false');
+  });
+
+  it('a cache service outage is a warning, not a failed build', async () => {
+    cacheService.addFault({ target: 'twirp', times: 'always', action: { kind: 'reset' } });
+    try {
+      writeFileSync(join(ws, 'src/file4.js'), '// changed again\n');
+      const { main, post } = await runJob(job(tagPush('v1.2.4'), {}, { images: `${reg.host}/org/app`, tags: semverRules }));
+      expect(main.code).toBe(0);
+      expect(main.stdout).toMatch(/::warning::.*(cache|Cache)/);
+      expect(post!.code).toBe(0);
+    } finally {
+      cacheService.clearFaults();
+      git('checkout', '--', 'src/file4.js');
+    }
+  });
+
+  it('export-runtime-env hands the cache variables to later steps, the token masked', async () => {
+    const { main } = await runJob(job(tagPush('v1.2.3'), {}, { images: `${reg.host}/org/app`, 'export-runtime-env': 'true', cache: 'false' }));
+    expect(main.code).toBe(0);
+    expect(main.exportedEnv['ACTIONS_RUNTIME_TOKEN']).toBe(cacheService.token);
+    expect(main.exportedEnv['ACTIONS_RESULTS_URL']).toBe(cacheService.env()['ACTIONS_RESULTS_URL']);
+    expect(main.stdout).toContain(`::add-mask::${cacheService.token}`);
+  });
+});

@@ -1,0 +1,63 @@
+// The Action's inputs: defaults, lists, booleans, and messages that name the input.
+
+import { describe, expect, it } from '@jest/globals';
+import { readInputs } from '../src/inputs.js';
+
+const getter = (inputs: Record<string, string>) => (name: string) => inputs[name] ?? '';
+
+describe('readInputs', () => {
+  it('defaults as action.yml documents them', () => {
+    expect(readInputs(getter({}))).toEqual({
+      context: '.',
+      file: undefined,
+      buildArgs: {},
+      target: undefined,
+      labels: [],
+      annotations: [],
+      platform: undefined,
+      push: false,
+      noCache: false,
+      compression: 'gzip',
+      gzipLevel: 1,
+      images: [],
+      tags: [],
+      flavor: [],
+      login: undefined,
+      cache: true,
+      cacheKey: undefined,
+      summary: true,
+      exportRuntimeEnv: false,
+    });
+  });
+
+  it('reads lines without blanks and comments; rules keep their commas', () => {
+    const inputs = readInputs(
+      getter({
+        tags: 'type=semver,pattern={{version}}\n\n# a comment\n  type=match,"pattern=\\d{1,3}",group=0  \n',
+        'build-args': 'A=1\nB=x=y\n',
+        images: 'ghcr.io/org/app\n',
+        platforms: 'linux/arm64',
+        username: 'me',
+        password: 's3cret',
+        registry: 'ghcr.io',
+        push: 'True',
+      }),
+    );
+    expect(inputs.tags).toEqual(['type=semver,pattern={{version}}', 'type=match,"pattern=\\d{1,3}",group=0']);
+    expect(inputs.buildArgs).toEqual({ A: '1', B: 'x=y' });
+    expect(inputs.platform).toBe('linux/arm64');
+    expect(inputs.login).toEqual({ registry: 'ghcr.io', username: 'me', password: 's3cret' });
+    expect(inputs.push).toBe(true);
+  });
+
+  it.each([
+    [{ push: 'yes' }, 'input push: "yes" is not a boolean; write true or false'],
+    [{ 'build-args': 'NOVALUE' }, 'input build-args: "NOVALUE" is not KEY=VALUE; write one KEY=VALUE per line'],
+    [{ platforms: 'linux/amd64,linux/arm64' }, 'input platforms: "linux/amd64,linux/arm64" names 2 platforms, but Kiln builds one platform per step; use a job matrix with one platform each'],
+    [{ username: 'me' }, 'input username is set but password is empty; set password (a token) too'],
+    [{ password: 'x' }, 'input password is set but username is empty; set username too'],
+    [{ compression: 'zstd' }, 'input compression: "zstd" is not gzip, gzip:LEVEL (0-9) or none'],
+  ])('refuses %j', (inputs, message) => {
+    expect(() => readInputs(getter(inputs))).toThrow(message);
+  });
+});
