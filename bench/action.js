@@ -7,14 +7,12 @@
 // `cache-to: type=gha`) and on a warm daemon (a self-hosted runner, docker's best case).
 //
 // Run: npm run bundle && node bench/action.js       (docker side: DOCKER_HOST or /var/run/docker.sock)
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transformFileSync } from '@swc/core';
-import { changeOneFile, docker, dockerAvailable, generateContext, root, run, time } from './lib.js';
+import { changeOneFile, docker, dockerAvailable, generateContext, root, run, startLocalRegistry, time } from './lib.js';
 
 // The test helpers (TypeScript) that run the bundle and serve the cache, compiled for this run.
 // Compiled into node_modules/ so that their own imports (yaml) resolve from the repository.
@@ -34,24 +32,9 @@ const { startActionsCacheService } = await import(pathToFileURL(join(helpers, 'a
 const work = mkdtempSync(join(tmpdir(), 'kiln-bench-action-'));
 const reps = Number(process.env.BENCH_REPS ?? 3);
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
-const host = `127.0.0.1:${await freePort()}`;
-writeFileSync(
-  join(work, 'registry.yml'),
-  `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry-data')}\nhttp:\n  addr: ${host}\n`,
-);
-const registry = spawn('/usr/bin/docker-registry', ['serve', join(work, 'registry.yml')], { stdio: 'ignore' });
-for (let i = 0; i < 100; i++) {
-  if (await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false)) break;
-  await new Promise((r) => setTimeout(r, 100));
-}
+const registry = await startLocalRegistry(join(work, 'registry'));
+const host = registry.host;
 const cacheService = await startActionsCacheService();
 
 try {
@@ -124,7 +107,7 @@ try {
   const sizes = cacheService.entries().filter((e) => e.finalized).map((e) => e.sizeBytes);
   console.log(`saved cache entries: ${sizes.map((s) => `${(s / 1024 / 1024).toFixed(1)} MiB`).join(', ')}`);
 } finally {
-  registry.kill();
+  await registry.stop();
   await cacheService.close();
   rmSync(work, { recursive: true, force: true });
 }

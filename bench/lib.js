@@ -1,5 +1,6 @@
 // Shared by the benchmarks: a deterministic generated context, timing, process helpers.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,3 +57,32 @@ export function changeOneFile(ctx, n) {
   writeFileSync(join(ctx, 'src/pkg7/file7.js'), `changed ${n}\n`);
 }
 
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A CNCF docker-registry on 127.0.0.1 storing under `dir`: { host, stop() }. */
+export async function startLocalRegistry(dir) {
+  const host = `127.0.0.1:${await freePort()}`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'registry.yml'),
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: ${host}\n`,
+  );
+  const registry = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stop = async () => {
+    if (registry.exitCode !== null) return;
+    registry.kill('SIGTERM');
+    await new Promise((r) => registry.once('exit', r));
+  };
+  return { host, stop };
+}

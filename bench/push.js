@@ -3,35 +3,14 @@
 // daemon answers) by `docker push` of the same Dockerfile built by `docker build`, in the same run.
 //
 // Run: npm run build && node bench/push.js
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { changeOneFile, docker, dockerAvailable, generateContext, kilnBin, run, time } from './lib.js';
+import { changeOneFile, docker, dockerAvailable, generateContext, kilnBin, run, startLocalRegistry, time } from './lib.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-bench-push-'));
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-const port = await freePort();
-const host = `127.0.0.1:${port}`;
-writeFileSync(
-  join(work, 'registry.yml'),
-  `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'registry-data')}\nhttp:\n  addr: ${host}\n`,
-);
-const registry = spawn('/usr/bin/docker-registry', ['serve', join(work, 'registry.yml')], { stdio: 'ignore' });
-for (let i = 0; i < 100; i++) {
-  const ok = await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false);
-  if (ok) break;
-  await new Promise((r) => setTimeout(r, 100));
-}
+const registry = await startLocalRegistry(join(work, 'registry'));
+const host = registry.host;
 
 try {
   const ctx = join(work, 'ctx');
@@ -70,7 +49,6 @@ try {
     console.log(`${phase.padEnd(12)} ${fmt(k).padStart(9)}${d !== undefined ? `   ${fmt(d).padStart(9)}     ${(d / k).toFixed(1)}x` : ''}`);
   }
 } finally {
-  registry.kill('SIGTERM');
-  await new Promise((r) => registry.once('exit', r));
+  await registry.stop();
   rmSync(work, { recursive: true, force: true });
 }

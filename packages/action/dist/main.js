@@ -21,16 +21,17 @@ import {
   parseAnnotations,
   parseReference,
   planLayerCache,
-  progressLine,
+  progressReporter,
   restoreCache,
   resultLines,
   saveState,
   setFailed,
   setOutput,
   setSecret,
+  sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-DLMC6QKA.js";
+} from "./chunks/chunk-IQUZDXOA.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -17140,8 +17141,7 @@ async function runMain() {
   }
 }
 async function buildImage(store, inputs, p) {
-  const epoch = process.env["SOURCE_DATE_EPOCH"];
-  if (epoch !== void 0 && epoch !== "" && !/^\d+$/.test(epoch)) throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds, not "${epoch}"`);
+  const epoch = sourceDateEpoch();
   const layerCache = p.plan ? [{ type: "local", path: p.plan.dir, ignoreError: true }] : [];
   const result = await build(store, {
     context: p.context,
@@ -17158,13 +17158,8 @@ async function buildImage(store, inputs, p) {
     registry: p.registry,
     cacheFrom: layerCache,
     cacheTo: layerCache,
-    ...epoch ? { epoch: Number(epoch) } : {},
-    onEvent: (event) => {
-      const line = progressLine(event);
-      if (line === void 0) return;
-      if (event.type === "warning") warning(line);
-      else info(line);
-    }
+    ...epoch !== void 0 ? { epoch } : {},
+    onEvent: progressReporter({ info: (line) => info(line), warn: (line) => warning(line) })
   });
   for (const line of resultLines(result)) info(line);
   return result;

@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-DLMC6QKA.js";
+} from "./chunks/chunk-IQUZDXOA.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

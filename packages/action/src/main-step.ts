@@ -14,8 +14,9 @@ import {
   createRegistryClient,
   openStore,
   parseReference,
-  progressLine,
+  progressReporter,
   resultLines,
+  sourceDateEpoch,
   type BuildResult,
   type PushedImage,
 } from '@kiln/core';
@@ -115,8 +116,7 @@ interface BuildPlan {
 }
 
 async function buildImage(store: Awaited<ReturnType<typeof openStore>>, inputs: ActionInputs, p: BuildPlan): Promise<BuildResult> {
-  const epoch = process.env['SOURCE_DATE_EPOCH'];
-  if (epoch !== undefined && epoch !== '' && !/^\d+$/.test(epoch)) throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds, not "${epoch}"`);
+  const epoch = sourceDateEpoch();
   // The restored directory is imported first and replaced by what this build used afterwards;
   // a damaged cache or a failed export is a warning, never a failed build.
   const layerCache = p.plan ? [{ type: 'local' as const, path: p.plan.dir, ignoreError: true }] : [];
@@ -135,13 +135,8 @@ async function buildImage(store: Awaited<ReturnType<typeof openStore>>, inputs: 
     registry: p.registry,
     cacheFrom: layerCache,
     cacheTo: layerCache,
-    ...(epoch ? { epoch: Number(epoch) } : {}),
-    onEvent: (event) => {
-      const line = progressLine(event);
-      if (line === undefined) return;
-      if (event.type === 'warning') core.warning(line);
-      else core.info(line);
-    },
+    ...(epoch !== undefined ? { epoch } : {}),
+    onEvent: progressReporter({ info: (line) => core.info(line), warn: (line) => core.warning(line) }),
   });
   for (const line of resultLines(result)) core.info(line);
   return result;

@@ -47,3 +47,13 @@ export function resultLines(result: BuildResult): string[] {
     `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`,
   ];
 }
+
+/** An onEvent handler that sends each progress line to `out`, warnings to its warn. */
+export function progressReporter(out: { info(line: string): void; warn(line: string): void }): (event: BuildEvent) => void {
+  return (event) => {
+    const line = progressLine(event);
+    if (line === undefined) return;
+    if (event.type === 'warning') out.warn(line);
+    else out.info(line);
+  };
+}

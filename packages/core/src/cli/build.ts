@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from '../build/builder.js';
 import { buildMetadata, progressLine, resultLines } from '../build/report.js';
+import { sourceDateEpoch } from '../build/source-date-epoch.js';
 import { parseCacheSpec, type CacheSpec } from '../build/cache-transfer.js';
 import type { BuildEvent, OutputSpec } from '../build/types.js';
-import { KilnError } from '../errors.js';
 import { parseAnnotations } from '../oci/annotations.js';
 import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
@@ -95,8 +95,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   const cacheFrom = cacheSpecs('--cache-from', values['cache-from']);
   const cacheTo = cacheSpecs('--cache-to', values['cache-to']);
   const store = await openStore(values.store);
-  const epoch = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : undefined;
-  if (epoch !== undefined && !Number.isInteger(epoch)) throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds, not "${process.env.SOURCE_DATE_EPOCH}"`);
+  const epoch = sourceDateEpoch();
 
   // Ctrl-C ends the process at once: every store write is a temp file renamed into place, so an
   // interrupted build leaves nothing half-written visible, and the next build simply continues.

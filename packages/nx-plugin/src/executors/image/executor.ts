@@ -5,7 +5,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { build, openStore, parseCacheSpec, parseReference, progressLine, resultLines, type BuildEvent, type CacheSpec } from '@kiln/core';
+import { build, openStore, parseCacheSpec, parseReference, progressReporter, resultLines, sourceDateEpoch, type CacheSpec } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
   METADATA_FILE,
@@ -55,8 +55,7 @@ export async function buildImage(
     await rm(outputPath, { recursive: true, force: true });
     const registry = registryClient(options.insecureRegistries);
     try {
-      const epoch = process.env['SOURCE_DATE_EPOCH'] ? Number(process.env['SOURCE_DATE_EPOCH']) : undefined;
-      if (epoch !== undefined && !Number.isInteger(epoch)) throw new Error(`SOURCE_DATE_EPOCH must be whole seconds, not "${process.env['SOURCE_DATE_EPOCH']}"`);
+      const epoch = sourceDateEpoch();
       const result = await build(store, {
         context: resolved.context,
         dockerfile: resolved.dockerfile,
@@ -73,7 +72,7 @@ export async function buildImage(
         cacheFrom: resolved.cacheFrom,
         cacheTo: resolved.cacheTo,
         ...(epoch !== undefined ? { epoch } : {}),
-        onEvent: (event) => logEvent(event, out),
+        onEvent: progressReporter(out),
       });
       const metadata: ImageMetadata = {
         digest: result.manifestDigest,
@@ -165,12 +164,4 @@ function cacheSpec(option: 'cacheFrom' | 'cacheTo', spec: CacheSpecOption, info:
           .join(',');
   const parsed = parseCacheSpec(flag, renderTemplate(text, values, option, true));
   return parsed.type === 'local' ? { ...parsed, path: fromRoot(info, parsed.path) } : parsed;
-}
-
-/** Progress as the CLI's plain output: one line when a step starts, one when it ends. */
-function logEvent(event: BuildEvent, out: TaskLog): void {
-  const line = progressLine(event);
-  if (line === undefined) return;
-  if (event.type === 'warning') out.warn(line);
-  else out.info(line);
 }

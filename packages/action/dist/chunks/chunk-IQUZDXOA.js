@@ -81949,6 +81949,27 @@ function resultLines(result) {
     `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1e3).toFixed(1)}s`
   ];
 }
+function progressReporter(out) {
+  return (event) => {
+    const line = progressLine(event);
+    if (line === void 0)
+      return;
+    if (event.type === "warning")
+      out.warn(line);
+    else
+      out.info(line);
+  };
+}
+
+// packages/core/dist/build/source-date-epoch.js
+function sourceDateEpoch(env = process.env) {
+  const value = env["SOURCE_DATE_EPOCH"];
+  if (value === void 0 || value === "")
+    return void 0;
+  if (!/^\d+$/.test(value))
+    throw new KilnError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, not "${value}"`);
+  return Number(value);
+}
 
 // packages/core/dist/oci/annotations.js
 var OTHER_LEVELS = /^(index|manifest-descriptor|index-descriptor)(\[[^\]]*\])?:/;
@@ -82054,9 +82075,10 @@ export {
   parseAnnotations,
   createRegistryClient,
   build,
-  progressLine,
   buildMetadata,
   resultLines,
+  progressReporter,
+  sourceDateEpoch,
   planLayerCache,
   layerCacheDigest,
   savedKey,
