@@ -19,6 +19,8 @@ import {
   sourceDateEpoch,
   type BuildResult,
   type PushedImage,
+  type RegistryClient,
+  type Store,
 } from '@kiln/core';
 import { readInputs, type ActionInputs } from './inputs.js';
 import { isExactHit, planLayerCache, type LayerCachePlan } from './layer-cache.js';
@@ -105,17 +107,18 @@ export async function runMain(): Promise<void> {
   }
 }
 
-interface BuildPlan {
+/** What the build needs beyond the inputs: paths, computed metadata, the layer cache, a registry client. */
+interface BuildSetup {
   context: string;
   dockerfile: string;
   tags: string[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
   plan: LayerCachePlan | undefined;
-  registry: ReturnType<typeof createRegistryClient>;
+  registry: RegistryClient;
 }
 
-async function buildImage(store: Awaited<ReturnType<typeof openStore>>, inputs: ActionInputs, p: BuildPlan): Promise<BuildResult> {
+async function buildImage(store: Store, inputs: ActionInputs, p: BuildSetup): Promise<BuildResult> {
   const epoch = sourceDateEpoch();
   // The restored directory is imported first and replaced by what this build used afterwards;
   // a damaged cache or a failed export is a warning, never a failed build.
