@@ -31,6 +31,8 @@ const { startActionsCacheService } = await import(pathToFileURL(join(helpers, 'a
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-bench-action-'));
 const reps = Number(process.env.BENCH_REPS ?? 3);
+// The action's compression input (default gzip, level 1); BENCH_COMPRESSION=none shows the rest.
+const compression = process.env.BENCH_COMPRESSION ?? 'gzip';
 
 
 const registry = await startLocalRegistry(join(work, 'registry'));
@@ -57,7 +59,7 @@ try {
       home,
       github: { GITHUB_EVENT_NAME: 'push', GITHUB_REF: `refs/tags/${tag}`, GITHUB_REPOSITORY: 'org/bench', GITHUB_SHA: '0'.repeat(40) },
       event: {},
-      inputs: { tags: `${host}/${repo}:${tag}`, push: 'true', 'cache-key': cacheKey },
+      inputs: { tags: `${host}/${repo}:${tag}`, push: 'true', 'cache-key': cacheKey, compression },
       env: cacheService.env(),
     });
     if (main.code !== 0 || post?.code !== 0) throw new Error(`the action failed:\n${main.stdout}\n${main.stderr}\n${post?.stdout ?? ''}`);
@@ -95,7 +97,7 @@ try {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
   const kiln = { cold: median(results.kiln.cold), change: median(results.kiln.change) };
-  console.log(`\nrestore + build + push + save, 2,000 files / 20 MB + 5 MB deps, median of ${reps}`);
+  console.log(`\nrestore + build + push + save, 2,000 files / 20 MB + 5 MB deps, action compression ${compression}, median of ${reps}`);
   console.log(`${'tool'.padEnd(30)}${'cold'.padStart(10)}${'one file changed'.padStart(20)}`);
   console.log(`${'kiln action (fresh runner)'.padEnd(30)}${fmt(kiln.cold).padStart(10)}${fmt(kiln.change).padStart(20)}`);
   for (const label of Object.keys(results).filter((l) => l !== 'kiln')) {
