@@ -22,6 +22,7 @@ import {
   parseReference,
   planLayerCache,
   progressReporter,
+  pushedLine,
   restoreCache,
   resultLines,
   saveState,
@@ -31,7 +32,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-IQUZDXOA.js";
+} from "./chunks/chunk-FV5O24ZD.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -17113,7 +17114,7 @@ async function runMain() {
       if (inputs.push) {
         pushed = await group(`Push ${meta.tags.length} tag${meta.tags.length === 1 ? "" : "s"}`, async () => {
           const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
-          info(`pushed ${result.tags.join(", ")}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there`);
+          info(pushedLine(result.tags, push));
           return { digest: push.digest, tags: result.tags };
         });
       }

@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-IQUZDXOA.js";
+} from "./chunks/chunk-FV5O24ZD.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

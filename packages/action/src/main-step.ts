@@ -15,6 +15,7 @@ import {
   openStore,
   parseReference,
   progressReporter,
+  pushedLine,
   resultLines,
   sourceDateEpoch,
   type BuildResult,
@@ -74,7 +75,7 @@ export async function runMain(): Promise<void> {
       if (inputs.push) {
         pushed = await core.group(`Push ${meta.tags.length} tag${meta.tags.length === 1 ? '' : 's'}`, async () => {
           const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
-          core.info(`pushed ${result.tags.join(', ')}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there`);
+          core.info(pushedLine(result.tags, push));
           return { digest: push.digest, tags: result.tags };
         });
       }

@@ -1,6 +1,7 @@
 // How a build is reported, shared by every front end (CLI, Nx executor, GitHub Action): docker
 // build's plain progress lines for the events, and buildx's metadata JSON for the result.
 // Nothing here prints; the front ends decide where the lines go.
+import type { PushResult } from '../registry/types.js';
 import type { BuildEvent, BuildResult } from './types.js';
 
 /** The line `docker build --progress=plain` would show for an event, or undefined for none. */
@@ -56,4 +57,9 @@ export function progressReporter(out: { info(line: string): void; warn(line: str
     if (event.type === 'warning') out.warn(line);
     else out.info(line);
   };
+}
+
+/** What a push sent, in one line. */
+export function pushedLine(tags: readonly string[], push: PushResult): string {
+  return `pushed ${tags.join(', ')}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there`;
 }

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from '../build/builder.js';
-import { buildMetadata, progressLine, resultLines } from '../build/report.js';
+import { buildMetadata, progressLine, pushedLine, resultLines } from '../build/report.js';
 import { sourceDateEpoch } from '../build/source-date-epoch.js';
 import { parseCacheSpec, type CacheSpec } from '../build/cache-transfer.js';
 import type { BuildEvent, OutputSpec } from '../build/types.js';
@@ -128,7 +128,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
       pushed = push.digest;
       if (progress !== 'quiet') {
-        io.stderr(`pushed ${result.tags.join(', ')}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there\n`);
+        io.stderr(`${pushedLine(result.tags, push)}\n`);
       }
     }
     if (values.iidfile) await writeFile(values.iidfile, result.imageId);

@@ -16,6 +16,7 @@ import {
   fromRoot,
   projectInfo,
   pushTags,
+  registryClient,
   renderTemplate,
   targetOptions,
   withRegistry,
@@ -64,9 +65,14 @@ export default async function imagePushExecutor(
     }
     const digest = imported.indexDigest ?? imported.manifestDigest;
     log.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
-    const pushed = await pushTags(store, digest, tags, opts.insecureRegistries);
-    log.info(pushed.summary);
-    return { success: true, digest: pushed.digest };
+    const client = registryClient(opts.insecureRegistries);
+    try {
+      const pushed = await pushTags(client, store, digest, tags);
+      log.info(pushed.summary);
+      return { success: true, digest: pushed.digest };
+    } finally {
+      client.close();
+    }
   } catch (err) {
     log.error(`Kiln: ${errorMessage(err)}`);
     return { success: false };

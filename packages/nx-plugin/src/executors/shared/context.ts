@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import type { ExecutorContext, NxJsonConfiguration } from '@nx/devkit';
-import { createRegistryClient, namesRegistry, parseReference, type RegistryClient, type Store } from '@kiln/core';
+import { createRegistryClient, namesRegistry, parseReference, pushedLine, type RegistryClient, type Store } from '@kiln/core';
 import { projectVersion } from './release-version.js';
 
 export interface ProjectInfo {
@@ -168,17 +168,8 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Pushes `digest` from the store to every tag and says what it sent. */
-export async function pushTags(store: Store, digest: string, tags: string[], insecureRegistries: string[] | undefined): Promise<{ digest: string; summary: string }> {
-  const refs = tags.map((t) => parseReference(t));
-  const client = registryClient(insecureRegistries);
-  try {
-    const result = await client.push(store, digest, refs);
-    return {
-      digest: result.digest,
-      summary: `pushed ${tags.join(', ')}: digest ${result.digest} (${result.uploadedBlobs} blobs uploaded, ${result.mountedBlobs} mounted, ${result.existingBlobs} already there)`,
-    };
-  } finally {
-    client.close();
-  }
+/** Pushes `digest` from the store to every tag; returns the registry's digest and a line saying what was sent. */
+export async function pushTags(client: RegistryClient, store: Store, digest: string, tags: string[]): Promise<{ digest: string; summary: string }> {
+  const result = await client.push(store, digest, tags.map((t) => parseReference(t)));
+  return { digest: result.digest, summary: pushedLine(tags, result) };
 }

@@ -81960,6 +81960,9 @@ function progressReporter(out) {
       out.info(line);
   };
 }
+function pushedLine(tags2, push) {
+  return `pushed ${tags2.join(", ")}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there`;
+}
 
 // packages/core/dist/build/source-date-epoch.js
 function sourceDateEpoch(env = process.env) {
@@ -82078,6 +82081,7 @@ export {
   buildMetadata,
   resultLines,
   progressReporter,
+  pushedLine,
   sourceDateEpoch,
   planLayerCache,
   layerCacheDigest,
