@@ -34,7 +34,6 @@ const reps = Number(process.env.BENCH_REPS ?? 3);
 // The action's compression input (default gzip, level 1); BENCH_COMPRESSION=none shows the rest.
 const compression = process.env.BENCH_COMPRESSION ?? 'gzip';
 
-
 const registry = await startLocalRegistry(join(work, 'registry'));
 const host = registry.host;
 const cacheService = await startActionsCacheService();
@@ -43,7 +42,6 @@ try {
   const ctx = join(work, 'ctx');
   generateContext(ctx);
   writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY package.json /app/\nCOPY deps/ /app/deps/\nCOPY src/ /app/src/\n');
-  run('git', ['init', '-q', '-b', 'main'], { cwd: ctx });
   const home = join(work, 'home');
 
   /**

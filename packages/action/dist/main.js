@@ -32,7 +32,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-FV5O24ZD.js";
+} from "./chunks/chunk-6SONRPYQ.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

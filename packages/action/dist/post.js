@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-FV5O24ZD.js";
+} from "./chunks/chunk-6SONRPYQ.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -68,12 +68,11 @@ function keyPart(value: string): string {
 }
 
 export function planLayerCache(inputs: LayerCacheInputs): LayerCachePlan {
-  const hash = [`target=${inputs.target ?? ''}`, `platform=${inputs.platform ?? ''}`];
-  const fileHash = (path: string) => (existsSync(path) ? sha256Hex(readFileSync(path)) : 'absent');
-  hash.push(`Dockerfile=${fileHash(inputs.dockerfile)}`);
+  const fileHash = (path: string) => (existsSync(path) ? sha256Hex(readFileSync(path)) : undefined);
+  const hash = [`target=${inputs.target ?? ''}`, `platform=${inputs.platform ?? ''}`, `Dockerfile=${fileHash(inputs.dockerfile) ?? 'absent'}`];
   for (const name of LOCK_FILES) {
-    const path = join(inputs.context, name);
-    if (existsSync(path)) hash.push(`${name}=${fileHash(path)}`);
+    const digest = fileHash(join(inputs.context, name));
+    if (digest) hash.push(`${name}=${digest}`);
   }
   const prefix = ['kiln-v1', keyPart(inputs.runnerOs), keyPart(inputs.runnerArch), ...(inputs.cacheKey ? [keyPart(inputs.cacheKey)] : [])].join('-');
   const key = `${prefix}-${sha256Hex(hash.join('\n')).slice(0, 16)}`;

@@ -82022,12 +82022,11 @@ function keyPart(value) {
   return value.replace(/[\s,]+/g, "-");
 }
 function planLayerCache(inputs) {
-  const hash = [`target=${inputs.target ?? ""}`, `platform=${inputs.platform ?? ""}`];
-  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync3(path12)) : "absent";
-  hash.push(`Dockerfile=${fileHash(inputs.dockerfile)}`);
+  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync3(path12)) : void 0;
+  const hash = [`target=${inputs.target ?? ""}`, `platform=${inputs.platform ?? ""}`, `Dockerfile=${fileHash(inputs.dockerfile) ?? "absent"}`];
   for (const name of LOCK_FILES) {
-    const path12 = join18(inputs.context, name);
-    if (existsSync4(path12)) hash.push(`${name}=${fileHash(path12)}`);
+    const digest = fileHash(join18(inputs.context, name));
+    if (digest) hash.push(`${name}=${digest}`);
   }
   const prefix2 = ["kiln-v1", keyPart(inputs.runnerOs), keyPart(inputs.runnerArch), ...inputs.cacheKey ? [keyPart(inputs.cacheKey)] : []].join("-");
   const key = `${prefix2}-${sha256Hex(hash.join("\n")).slice(0, 16)}`;
