@@ -70,9 +70,13 @@ export function commitAll(dir, message) {
   git(dir, 'commit', '-q', '-m', message);
 }
 
+const ansiEscape = /\u001b\[[0-9;]*[A-Za-z]/g;
+const stripAnsi = (text) => text.replace(ansiEscape, '');
+
 /**
  * Runs the workspace's nx with no daemon, no Nx Cloud and no interactive UI (so nothing keeps
- * running after the command). Returns { status, stdout, stderr, output } without throwing.
+ * running after the command). Returns { status, stdout, stderr, output } without colour codes and
+ * without throwing.
  */
 export function nx(dir, args, env = {}) {
   const r = spawnSync(join(dir, 'node_modules/.bin/nx'), args, {
@@ -82,5 +86,8 @@ export function nx(dir, args, env = {}) {
     env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_INTERACTIVE: 'false', NX_SKIP_NX_CACHE: undefined, ...env },
   });
   if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: r.stdout + r.stderr };
+  // Nx colours its output when CI is set, even into a pipe; callers match plain text.
+  const stdout = stripAnsi(r.stdout);
+  const stderr = stripAnsi(r.stderr);
+  return { status: r.status, stdout, stderr, output: stdout + stderr };
 }
