@@ -32,7 +32,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-6SONRPYQ.js";
+} from "./chunks/chunk-HFEC6SSF.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

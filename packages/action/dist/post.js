@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-6SONRPYQ.js";
+} from "./chunks/chunk-HFEC6SSF.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -1,19 +1,20 @@
 // Deterministic layer writer: identical entries give byte-identical tar (diffID) and, with the same
-// zlib build, byte-identical gzip (digest). One pass: tar bytes -> sha256 (diffID) -> gzip ->
-// sha256 (digest) -> the store's BlobWriter. File bodies are streamed from disk.
+// zlib build, byte-identical gzip (digest). One pass: tar bytes -> sha256 (diffID) -> gzip (on
+// several cores, parallel-gzip.ts) -> sha256 (digest) -> the store's BlobWriter. File bodies are
+// streamed from disk.
 
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { Readable, pipeline } from 'node:stream';
-import { constants as zc, createGzip } from 'node:zlib';
+import { Readable } from 'node:stream';
 import { Header, Pax } from 'tar';
 import type { HeaderData } from 'tar';
 import { KilnError } from '../errors.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { ContentStore, LayerRecord } from '../store/types.js';
 import { LayerEntryError, baseName, comparePaths, validateEntryPath } from './entry.js';
+import { parallelGzip } from './parallel-gzip.js';
 import type { EntryType, LayerEntry } from './entry.js';
 
 export interface WriteLayerOptions {
@@ -47,10 +48,6 @@ const MAX_OCTAL_8 = 0o7777777;
 const MAX_OCTAL_12 = 0o77777777777;
 /** uid_t / gid_t are 32 bits. */
 const MAX_ID = 0xffffffff;
-/** gzip header byte 9 (OS). zlib writes the build's OS code (3 on Linux, 19 on macOS, 10 on
- * Windows); we pin it to 255 ("unknown", as Go's compress/gzip does) so it does not vary. */
-const GZIP_OS_OFFSET = 9;
-const GZIP_OS_UNKNOWN = 0xff;
 
 const TAR_TYPE: Record<EntryType, NonNullable<HeaderData['type']>> = {
   file: 'File',
@@ -116,16 +113,8 @@ export async function writeLayer(
   let size = 0;
   try {
     const source = Readable.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
-    const out =
-      compression === 'gzip'
-        ? pipeline(source, createGzip({ level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024 }), () => {})
-        : source;
-    for await (const raw of out as AsyncIterable<Buffer>) {
-      let chunk = raw;
-      if (compression === 'gzip' && size <= GZIP_OS_OFFSET && size + chunk.length > GZIP_OS_OFFSET) {
-        chunk = Buffer.from(chunk);
-        chunk[GZIP_OS_OFFSET - size] = GZIP_OS_UNKNOWN;
-      }
+    const out: AsyncIterable<Buffer> = compression === 'gzip' ? parallelGzip(source, { level }) : source;
+    for await (const chunk of out) {
       size += chunk.length;
       await writer.write(chunk);
     }

@@ -6872,7 +6872,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert4 = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline6 } = __require("node:stream");
+    var { pipeline: pipeline5 } = __require("node:stream");
     var util5 = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7351,7 +7351,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body2, client, request, contentLength2) {
       assert4(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline6(
+      const pipe = pipeline5(
         body2,
         h2stream,
         (err) => {
@@ -10396,7 +10396,7 @@ var require_api_pipeline = __commonJS({
         util5.destroy(ret, err);
       }
     };
-    function pipeline6(opts, handler) {
+    function pipeline5(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10405,7 +10405,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline6;
+    module.exports = pipeline5;
   }
 });
 
@@ -11118,7 +11118,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-client.js"(exports2, module) {
     "use strict";
-    var { promisify: promisify3 } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11158,7 +11158,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify3(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11171,7 +11171,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-pool.js"(exports2, module) {
     "use strict";
-    var { promisify: promisify3 } = __require("node:util");
+    var { promisify: promisify4 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11211,7 +11211,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify3(this[kOriginalClose])();
+        await promisify4(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -13570,7 +13570,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable10, pipeline: pipeline6, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable10, pipeline: pipeline5, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14515,7 +14515,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline6(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline5(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -18716,7 +18716,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports2, module) {
     "use strict";
-    var { pipeline: pipeline6 } = __require("node:stream");
+    var { pipeline: pipeline5 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18876,7 +18876,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline6(
+          pipeline5(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -32435,12 +32435,12 @@ var HttpPipeline = class _HttpPipeline {
   }
   sendRequest(httpClient, request) {
     const policies = this.getOrderedPolicies();
-    const pipeline6 = policies.reduceRight((next, policy) => {
+    const pipeline5 = policies.reduceRight((next, policy) => {
       return (req) => {
         return policy.sendRequest(req, next);
       };
     }, (req) => httpClient.sendRequest(req));
-    return pipeline6(request);
+    return pipeline5(request);
   }
   getOrderedPolicies() {
     if (!this._orderedPolicies) {
@@ -34400,31 +34400,31 @@ function wrapAbortSignalLikePolicy() {
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/createPipelineFromOptions.js
 function createPipelineFromOptions2(options) {
-  const pipeline6 = createEmptyPipeline2();
+  const pipeline5 = createEmptyPipeline2();
   if (isNodeLike2) {
     if (options.agent) {
-      pipeline6.addPolicy(agentPolicy2(options.agent));
+      pipeline5.addPolicy(agentPolicy2(options.agent));
     }
     if (options.tlsOptions) {
-      pipeline6.addPolicy(tlsPolicy2(options.tlsOptions));
+      pipeline5.addPolicy(tlsPolicy2(options.tlsOptions));
     }
-    pipeline6.addPolicy(proxyPolicy2(options.proxyOptions));
-    pipeline6.addPolicy(decompressResponsePolicy2());
+    pipeline5.addPolicy(proxyPolicy2(options.proxyOptions));
+    pipeline5.addPolicy(decompressResponsePolicy2());
   }
-  pipeline6.addPolicy(wrapAbortSignalLikePolicy());
-  pipeline6.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
-  pipeline6.addPolicy(userAgentPolicy2(options.userAgentOptions));
-  pipeline6.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
-  pipeline6.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
-  pipeline6.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
-  pipeline6.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
+  pipeline5.addPolicy(wrapAbortSignalLikePolicy());
+  pipeline5.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
+  pipeline5.addPolicy(userAgentPolicy2(options.userAgentOptions));
+  pipeline5.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
+  pipeline5.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
+  pipeline5.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
+  pipeline5.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
     afterPhase: "Retry"
   });
   if (isNodeLike2) {
-    pipeline6.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
+    pipeline5.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
   }
-  pipeline6.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
-  return pipeline6;
+  pipeline5.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
+  return pipeline5;
 }
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/defaultHttpClient.js
@@ -34748,8 +34748,8 @@ function createDisableKeepAlivePolicy() {
     }
   };
 }
-function pipelineContainsDisableKeepAlivePolicy(pipeline6) {
-  return pipeline6.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
+function pipelineContainsDisableKeepAlivePolicy(pipeline5) {
+  return pipeline5.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
 }
 
 // node_modules/@azure/core-client/dist/esm/base64.js
@@ -36004,18 +36004,18 @@ function prepareXMLRootList(obj, elementName, xmlNamespaceKey, xmlNamespace) {
 
 // node_modules/@azure/core-client/dist/esm/pipeline.js
 function createClientPipeline(options = {}) {
-  const pipeline6 = createPipelineFromOptions2(options ?? {});
+  const pipeline5 = createPipelineFromOptions2(options ?? {});
   if (options.credentialOptions) {
-    pipeline6.addPolicy(bearerTokenAuthenticationPolicy({
+    pipeline5.addPolicy(bearerTokenAuthenticationPolicy({
       credential: options.credentialOptions.credential,
       scopes: options.credentialOptions.credentialScopes
     }));
   }
-  pipeline6.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
-  pipeline6.addPolicy(deserializationPolicy(options.deserializationOptions), {
+  pipeline5.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
+  pipeline5.addPolicy(deserializationPolicy(options.deserializationOptions), {
     phase: "Deserialize"
   });
-  return pipeline6;
+  return pipeline5;
 }
 
 // node_modules/@azure/core-client/dist/esm/httpClientCache.js
@@ -46148,11 +46148,11 @@ var PathStylePorts2 = [
 ];
 
 // node_modules/@azure/storage-blob/dist/esm/Pipeline.js
-function isPipelineLike(pipeline6) {
-  if (!pipeline6 || typeof pipeline6 !== "object") {
+function isPipelineLike(pipeline5) {
+  if (!pipeline5 || typeof pipeline5 !== "object") {
     return false;
   }
-  const castPipeline = pipeline6;
+  const castPipeline = pipeline5;
   return Array.isArray(castPipeline.factories) && typeof castPipeline.options === "object" && typeof castPipeline.toServiceClientOptions === "function";
 }
 var Pipeline = class {
@@ -46191,11 +46191,11 @@ function newPipeline(credential, pipelineOptions = {}) {
   if (!credential) {
     credential = new AnonymousCredential();
   }
-  const pipeline6 = new Pipeline([], pipelineOptions);
-  pipeline6._credential = credential;
-  return pipeline6;
+  const pipeline5 = new Pipeline([], pipelineOptions);
+  pipeline5._credential = credential;
+  return pipeline5;
 }
-function processDownlevelPipeline(pipeline6) {
+function processDownlevelPipeline(pipeline5) {
   const knownFactoryFunctions = [
     isAnonymousCredential,
     isStorageSharedKeyCredential,
@@ -46205,8 +46205,8 @@ function processDownlevelPipeline(pipeline6) {
     isStorageTelemetryPolicyFactory,
     isCoreHttpPolicyFactory
   ];
-  if (pipeline6.factories.length) {
-    const novelFactories = pipeline6.factories.filter((factory) => {
+  if (pipeline5.factories.length) {
+    const novelFactories = pipeline5.factories.filter((factory) => {
       return !knownFactoryFunctions.some((knownFactory) => knownFactory(factory));
     });
     if (novelFactories.length) {
@@ -46219,14 +46219,14 @@ function processDownlevelPipeline(pipeline6) {
   }
   return void 0;
 }
-function getCoreClientOptions(pipeline6) {
-  const { httpClient: v1Client, ...restOptions } = pipeline6.options;
-  let httpClient = pipeline6._coreHttpClient;
+function getCoreClientOptions(pipeline5) {
+  const { httpClient: v1Client, ...restOptions } = pipeline5.options;
+  let httpClient = pipeline5._coreHttpClient;
   if (!httpClient) {
     httpClient = v1Client ? convertHttpClient(v1Client) : getCachedDefaultHttpClient2();
-    pipeline6._coreHttpClient = httpClient;
+    pipeline5._coreHttpClient = httpClient;
   }
-  let corePipeline = pipeline6._corePipeline;
+  let corePipeline = pipeline5._corePipeline;
   if (!corePipeline) {
     const packageDetails = `azsdk-js-azure-storage-blob/${SDK_VERSION4}`;
     const userAgentPrefix = restOptions.userAgentOptions && restOptions.userAgentOptions.userAgentPrefix ? `${restOptions.userAgentOptions.userAgentPrefix} ${packageDetails}` : `${packageDetails}`;
@@ -46267,11 +46267,11 @@ function getCoreClientOptions(pipeline6) {
     corePipeline.addPolicy(storageRetryPolicy(restOptions.retryOptions), { phase: "Retry" });
     corePipeline.addPolicy(storageRequestFailureDetailsParserPolicy());
     corePipeline.addPolicy(storageBrowserPolicy());
-    const downlevelResults = processDownlevelPipeline(pipeline6);
+    const downlevelResults = processDownlevelPipeline(pipeline5);
     if (downlevelResults) {
       corePipeline.addPolicy(downlevelResults.wrappedPolicies, downlevelResults.afterRetry ? { afterPhase: "Retry" } : void 0);
     }
-    const credential = getCredentialFromPipeline(pipeline6);
+    const credential = getCredentialFromPipeline(pipeline5);
     if (isTokenCredential(credential)) {
       corePipeline.addPolicy(bearerTokenAuthenticationPolicy({
         credential,
@@ -46284,7 +46284,7 @@ function getCoreClientOptions(pipeline6) {
         accountKey: credential.accountKey
       }), { phase: "Sign" });
     }
-    pipeline6._corePipeline = corePipeline;
+    pipeline5._corePipeline = corePipeline;
   }
   return {
     ...restOptions,
@@ -46293,12 +46293,12 @@ function getCoreClientOptions(pipeline6) {
     pipeline: corePipeline
   };
 }
-function getCredentialFromPipeline(pipeline6) {
-  if (pipeline6._credential) {
-    return pipeline6._credential;
+function getCredentialFromPipeline(pipeline5) {
+  if (pipeline5._credential) {
+    return pipeline5._credential;
   }
   let credential = new AnonymousCredential();
-  for (const factory of pipeline6.factories) {
+  for (const factory of pipeline5.factories) {
     if (isTokenCredential(factory.credential)) {
       credential = factory.credential;
     } else if (isStorageSharedKeyCredential(factory)) {
@@ -60208,13 +60208,13 @@ var StorageClient2 = class {
    * @param url - url to resource
    * @param pipeline - request policy pipeline.
    */
-  constructor(url2, pipeline6) {
+  constructor(url2, pipeline5) {
     this.url = escapeURLPath(url2);
     this.accountName = getAccountNameFromUrl(url2);
-    this.pipeline = pipeline6;
-    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline6));
+    this.pipeline = pipeline5;
+    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline5));
     this.isHttps = iEqual(getURLScheme(this.url) || "", "https");
-    this.credential = getCredentialFromPipeline(pipeline6);
+    this.credential = getCredentialFromPipeline(pipeline5);
     const storageClientContext = this.storageClientContext;
     storageClientContext.requestContentType = void 0;
   }
@@ -63820,21 +63820,21 @@ var BlobClient = class _BlobClient extends StorageClient2 {
   }
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
     options = options || {};
-    let pipeline6;
+    let pipeline5;
     let url2;
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline5 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline5 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -63846,20 +63846,20 @@ var BlobClient = class _BlobClient extends StorageClient2 {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline5 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline5 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline5);
     ({ blobName: this._name, containerName: this._containerName } = this.getBlobAndContainerNamesFromUrl());
     this.blobContext = this.storageClientContext.blob;
     this._snapshot = getURLParameter(this.url, URLConstants2.Parameters.SNAPSHOT);
@@ -64846,19 +64846,19 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
    */
   appendBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline6;
+    let pipeline5;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline5 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline5 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -64870,20 +64870,20 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline5 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline5 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline5);
     this.appendBlobContext = this.storageClientContext.appendBlob;
   }
   /**
@@ -65118,22 +65118,22 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    */
   blockBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline6;
+    let pipeline5;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline5 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline5 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -65145,20 +65145,20 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline5 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline5 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline5);
     this.blockBlobContext = this.storageClientContext.blockBlob;
     this._blobContext = this.storageClientContext.blob;
   }
@@ -65729,19 +65729,19 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    */
   pageBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline6;
+    let pipeline5;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline5 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline5 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -65753,20 +65753,20 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline5 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline5 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline5);
     this.pageBlobContext = this.storageClientContext.pageBlob;
   }
   /**
@@ -66812,8 +66812,8 @@ var __awaiter14 = function(thisArg, _arguments, P2, generator) {
 };
 function pipeResponseToStream(response, output) {
   return __awaiter14(this, void 0, void 0, function* () {
-    const pipeline6 = util4.promisify(stream.pipeline);
-    yield pipeline6(response.message, output);
+    const pipeline5 = util4.promisify(stream.pipeline);
+    yield pipeline5(response.message, output);
   });
 }
 var DownloadProgress = class {
@@ -74994,8 +74994,7 @@ function baseName(path12) {
 import { createHash as createHash6 } from "node:crypto";
 import { closeSync as closeSync3, constants as fsc, openSync as openSync3, readSync } from "node:fs";
 import { open as open4, stat as stat4 } from "node:fs/promises";
-import { Readable as Readable6, pipeline as pipeline2 } from "node:stream";
-import { constants as zc, createGzip } from "node:zlib";
+import { Readable as Readable6 } from "node:stream";
 
 // node_modules/tar/dist/esm/index.min.js
 import Qr from "events";
@@ -77966,6 +77965,66 @@ var To = (s3) => {
   s3.mtimeCache || (s3.mtimeCache = /* @__PURE__ */ new Map()), s3.filter = t ? (e, i) => t(e, i) && !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0)) : (e, i) => !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0));
 };
 
+// packages/core/dist/layer/parallel-gzip.js
+import { promisify as promisify3 } from "node:util";
+import { constants as zc, crc32, deflateRaw } from "node:zlib";
+var deflateRawAsync = promisify3(deflateRaw);
+var GZIP_BLOCK_SIZE = 1024 * 1024;
+var OUTPUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
+var WINDOW = 32 * 1024;
+var EMPTY_FINAL_BLOCK = Buffer.from([3, 0]);
+var OS_UNKNOWN = 255;
+function gzipHeader(level) {
+  const xfl = level === 9 ? 2 : level < 2 ? 4 : 0;
+  return Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, xfl, OS_UNKNOWN]);
+}
+async function* parallelGzip(source, options) {
+  const { level } = options;
+  const concurrency = Math.max(1, options.concurrency ?? 3);
+  const inFlight = [];
+  let crc = 0;
+  let length = 0;
+  let previous;
+  const deflateBlock = (block2) => {
+    crc = crc32(block2, crc);
+    length += block2.length;
+    const options2 = { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, finishFlush: zc.Z_SYNC_FLUSH, chunkSize: OUTPUT_CHUNK };
+    if (previous)
+      options2.dictionary = previous.subarray(Math.max(0, previous.length - WINDOW));
+    const job = deflateRawAsync(block2, options2);
+    job.catch(() => void 0);
+    inFlight.push(job);
+    previous = block2;
+  };
+  yield gzipHeader(level);
+  let block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
+  let filled = 0;
+  for await (const chunk of source) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(chunk.length - offset, GZIP_BLOCK_SIZE - filled);
+      chunk.copy(block, filled, offset, offset + n);
+      filled += n;
+      offset += n;
+      if (filled === GZIP_BLOCK_SIZE) {
+        deflateBlock(block);
+        block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
+        filled = 0;
+        if (inFlight.length >= concurrency)
+          yield await inFlight.shift();
+      }
+    }
+  }
+  if (filled > 0)
+    deflateBlock(block.subarray(0, filled));
+  while (inFlight.length > 0)
+    yield await inFlight.shift();
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(length % 2 ** 32, 4);
+  yield Buffer.concat([EMPTY_FINAL_BLOCK, trailer]);
+}
+
 // packages/core/dist/layer/writer.js
 var LayerSourceChangedError = class extends KilnError {
 };
@@ -77976,8 +78035,6 @@ var READ_AHEAD_FILES = 16;
 var MAX_OCTAL_8 = 2097151;
 var MAX_OCTAL_12 = 8589934591;
 var MAX_ID = 4294967295;
-var GZIP_OS_OFFSET = 9;
-var GZIP_OS_UNKNOWN = 255;
 var TAR_TYPE = {
   file: "File",
   dir: "Directory",
@@ -78014,14 +78071,8 @@ async function writeLayer(entries, store, options) {
   let size = 0;
   try {
     const source = Readable6.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
-    const out = compression === "gzip" ? pipeline2(source, createGzip({ level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, chunkSize: 64 * 1024 }), () => {
-    }) : source;
-    for await (const raw of out) {
-      let chunk = raw;
-      if (compression === "gzip" && size <= GZIP_OS_OFFSET && size + chunk.length > GZIP_OS_OFFSET) {
-        chunk = Buffer.from(chunk);
-        chunk[GZIP_OS_OFFSET - size] = GZIP_OS_UNKNOWN;
-      }
+    const out = compression === "gzip" ? parallelGzip(source, { level }) : source;
+    for await (const chunk of out) {
       size += chunk.length;
       await writer.write(chunk);
     }
@@ -78430,7 +78481,7 @@ function paxHeaderName(path12) {
 }
 
 // packages/core/dist/layer/reader.js
-import { Readable as Readable7, pipeline as pipeline3 } from "node:stream";
+import { Readable as Readable7, pipeline as pipeline2 } from "node:stream";
 import * as zlib2 from "node:zlib";
 var LayerFormatError = class extends KilnError {
 };
@@ -78449,13 +78500,13 @@ function decompressStream(stream2, compression) {
     case "none":
       return stream2;
     case "gzip":
-      return pipeline3(stream2, zlib2.createGunzip({ chunkSize: 128 * 1024 }), () => void 0);
+      return pipeline2(stream2, zlib2.createGunzip({ chunkSize: 128 * 1024 }), () => void 0);
     case "zstd": {
       const create2 = zlib2.createZstdDecompress;
       if (typeof create2 !== "function") {
         throw new KilnError(`zstd-compressed layers are not supported on Node.js ${process.version} (node:zlib has no zstd before 22.15); use a base image with gzip layers or run Kiln on a newer Node.js`);
       }
-      return pipeline3(stream2, create2(), () => void 0);
+      return pipeline2(stream2, create2(), () => void 0);
     }
     default:
       throw new KilnError(`unsupported layer compression ${JSON.stringify(compression)}`);
@@ -78890,7 +78941,7 @@ import { spawn as spawn3, execFile } from "node:child_process";
 import { constants as fsc2, createReadStream as createReadStream5 } from "node:fs";
 import { link, lchown, lstat as lstat6, lutimes, mkdir as mkdir4, open as open5, readdir as readdir3, readlink as readlink3, rm as rm3, symlink as symlink2 } from "node:fs/promises";
 import { dirname as dirname8, isAbsolute as isAbsolute2, join as join12, relative as relative3, resolve as resolve6, sep as sep9 } from "node:path";
-import { Readable as Readable8, pipeline as pipeline4 } from "node:stream";
+import { Readable as Readable8, pipeline as pipeline3 } from "node:stream";
 import * as zlib3 from "node:zlib";
 var UnsafeEntryError = class extends LayerEntryError {
 };
@@ -78980,7 +79031,7 @@ function openDecompressed(file, kind) {
     case "tar":
       return createReadStream5(file);
     case "gzip":
-      return pipeline4(createReadStream5(file), zlib3.createGunzip({ chunkSize: 128 * 1024 }), () => void 0);
+      return pipeline3(createReadStream5(file), zlib3.createGunzip({ chunkSize: 128 * 1024 }), () => void 0);
     case "bzip2":
       return spawnDecompressor("bzip2", file);
     case "xz":
@@ -78988,7 +79039,7 @@ function openDecompressed(file, kind) {
     case "zstd": {
       const create2 = zlib3.createZstdDecompress;
       if (typeof create2 === "function")
-        return pipeline4(createReadStream5(file), create2(), () => void 0);
+        return pipeline3(createReadStream5(file), create2(), () => void 0);
       return spawnDecompressor("zstd", file);
     }
   }
@@ -81068,7 +81119,7 @@ import { createWriteStream as createWriteStream3 } from "node:fs";
 import { stat as stat6 } from "node:fs/promises";
 import { join as join16, posix as posix3 } from "node:path";
 import { Readable as Readable9 } from "node:stream";
-import { pipeline as pipeline5 } from "node:stream/promises";
+import { pipeline as pipeline4 } from "node:stream/promises";
 async function downloadSource(store, url2, checksum) {
   if (checksum !== void 0 && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {
     throw new KilnError(`invalid --checksum "${checksum}": expected sha256:<64 hex digits>`);
@@ -81088,7 +81139,7 @@ async function downloadSource(store, url2, checksum) {
   const hash = createHash8("sha256");
   const body2 = Readable9.fromWeb(response.body);
   body2.on("data", (chunk) => hash.update(chunk));
-  await pipeline5(body2, createWriteStream3(path12, { mode: 384 }));
+  await pipeline4(body2, createWriteStream3(path12, { mode: 384 }));
   const digest = `sha256:${hash.digest("hex")}`;
   if (checksum !== void 0 && checksum !== digest) {
     throw new KilnError(`ADD ${url2}: checksum mismatch: expected ${checksum}, downloaded content has ${digest}`);
