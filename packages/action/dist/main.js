@@ -12,6 +12,7 @@ import {
   debug,
   error,
   exportVariable,
+  formatPlatform,
   getExecOutput,
   getInput,
   group,
@@ -19,6 +20,7 @@ import {
   isExactHit,
   openStore,
   parseAnnotations,
+  parsePlatformList,
   parseReference,
   planLayerCache,
   progressReporter,
@@ -32,7 +34,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-HFEC6SSF.js";
+} from "./chunks/chunk-JDDJKOOK.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -16980,11 +16982,12 @@ function compressionInput(get) {
 }
 var DEFAULT_GZIP_LEVEL = 1;
 function readInputs(get) {
-  const platforms = splitInputList(get("platforms")).flatMap((line) => line.split(",").map((p) => p.trim()).filter(Boolean));
-  if (platforms.length > 1) {
-    throw new KilnError(
-      `input platforms: "${platforms.join(",")}" names ${platforms.length} platforms, but Kiln builds one platform per step; use a job matrix with one platform each`
-    );
+  const platformList = splitInputList(get("platforms")).flatMap((line) => line.split(",").map((p) => p.trim()).filter(Boolean));
+  let platforms;
+  try {
+    platforms = parsePlatformList(platformList.join(",")).map(formatPlatform);
+  } catch (e) {
+    throw new KilnError(`input platforms: ${e.message}`);
   }
   const username = optional(get, "username");
   const password = get("password");
@@ -16997,7 +17000,7 @@ function readInputs(get) {
     target: optional(get, "target"),
     labels: splitInputList(get("labels")),
     annotations: splitInputList(get("annotations")),
-    platform: platforms[0],
+    platform: platforms.length ? platforms.join(",") : void 0,
     push: booleanInput(get, "push", false),
     noCache: booleanInput(get, "no-cache", false),
     ...compressionInput(get),
@@ -17060,13 +17063,15 @@ function summaryRows(facts) {
   const { result } = facts;
   const steps = result.steps;
   const cached = steps.filter((s) => s.cached).length;
-  const size = result.layers.reduce((sum, layer) => sum + layer.size, 0);
+  const layers = new Map((result.platforms?.flatMap((p) => p.layers) ?? result.layers).map((layer) => [layer.digest, layer.size]));
+  const size = [...layers.values()].reduce((sum, bytes) => sum + bytes, 0);
   const cacheText = !facts.cache.enabled ? "off" : facts.cache.restoredKey === void 0 ? "nothing restored (first run for this image)" : `restored <code>${escapeHtml(facts.cache.restoredKey)}</code>${facts.cache.exactHit ? "" : " (from an older Dockerfile or lock file)"}`;
   return [
     ["Image", result.tags.length ? result.tags.map((t) => `<code>${escapeHtml(t)}</code>`).join("<br>") : "(no tags)"],
     ["Digest", `<code>${result.manifestDigest}</code>`],
     ["Image ID", `<code>${result.imageId}</code>`],
-    ["Size", `${formatBytes(size)} in ${result.layers.length} layer${result.layers.length === 1 ? "" : "s"}`],
+    ...result.platforms ? [["Platforms", result.platforms.map((p) => `<code>${p.platform}</code>`).join(", ")]] : [],
+    ["Size", `${formatBytes(size)} in ${layers.size} layer${layers.size === 1 ? "" : "s"}`],
     ["Steps", `${cached} cached, ${steps.length - cached} built`],
     ["Pushed", facts.pushed ? "yes" : "no"],
     ["Layer cache", cacheText],

@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-HFEC6SSF.js";
+} from "./chunks/chunk-JDDJKOOK.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -1,7 +1,7 @@
 // The Action's inputs (see action.yml), read through a getter so that tests can hand in a plain
 // map. Every problem names the input and says what to write instead.
 
-import { KilnError } from '@kiln/core';
+import { KilnError, formatPlatform, parsePlatformList } from '@kiln/core';
 import { splitInputList } from '@kiln/core/tags';
 
 export interface ActionInputs {
@@ -73,12 +73,13 @@ function compressionInput(get: InputGetter): { compression: 'gzip' | 'none'; gzi
 export const DEFAULT_GZIP_LEVEL = 1;
 
 export function readInputs(get: InputGetter): ActionInputs {
-  const platforms = splitInputList(get('platforms')).flatMap((line) => line.split(',').map((p) => p.trim()).filter(Boolean));
-  if (platforms.length > 1) {
-    throw new KilnError(
-      `input platforms: "${platforms.join(',')}" names ${platforms.length} platforms, but Kiln builds one platform per step; ` +
-        'use a job matrix with one platform each',
-    );
+  // build-push-action takes a list (commas or lines); several platforms build one image index.
+  const platformList = splitInputList(get('platforms')).flatMap((line) => line.split(',').map((p) => p.trim()).filter(Boolean));
+  let platforms: string[];
+  try {
+    platforms = parsePlatformList(platformList.join(',')).map(formatPlatform);
+  } catch (e) {
+    throw new KilnError(`input platforms: ${(e as Error).message}`);
   }
   const username = optional(get, 'username');
   const password = get('password');
@@ -91,7 +92,7 @@ export function readInputs(get: InputGetter): ActionInputs {
     target: optional(get, 'target'),
     labels: splitInputList(get('labels')),
     annotations: splitInputList(get('annotations')),
-    platform: platforms[0],
+    platform: platforms.length ? platforms.join(',') : undefined,
     push: booleanInput(get, 'push', false),
     noCache: booleanInput(get, 'no-cache', false),
     ...compressionInput(get),

@@ -29,7 +29,9 @@ export function summaryRows(facts: SummaryFacts): [string, string][] {
   const { result } = facts;
   const steps = result.steps;
   const cached = steps.filter((s) => s.cached).length;
-  const size = result.layers.reduce((sum, layer) => sum + layer.size, 0);
+  // Every platform's layers, each blob counted once (platforms share the layers they have in common).
+  const layers = new Map((result.platforms?.flatMap((p) => p.layers) ?? result.layers).map((layer) => [layer.digest, layer.size]));
+  const size = [...layers.values()].reduce((sum, bytes) => sum + bytes, 0);
   const cacheText = !facts.cache.enabled
     ? 'off'
     : facts.cache.restoredKey === undefined
@@ -39,7 +41,8 @@ export function summaryRows(facts: SummaryFacts): [string, string][] {
     ['Image', result.tags.length ? result.tags.map((t) => `<code>${escapeHtml(t)}</code>`).join('<br>') : '(no tags)'],
     ['Digest', `<code>${result.manifestDigest}</code>`],
     ['Image ID', `<code>${result.imageId}</code>`],
-    ['Size', `${formatBytes(size)} in ${result.layers.length} layer${result.layers.length === 1 ? '' : 's'}`],
+    ...(result.platforms ? [['Platforms', result.platforms.map((p) => `<code>${p.platform}</code>`).join(', ')] as [string, string]] : []),
+    ['Size', `${formatBytes(size)} in ${layers.size} layer${layers.size === 1 ? '' : 's'}`],
     ['Steps', `${cached} cached, ${steps.length - cached} built`],
     ['Pushed', facts.pushed ? 'yes' : 'no'],
     ['Layer cache', cacheText],

@@ -3,14 +3,17 @@
 // cache service that speaks @actions/cache 6's protocol (helpers/actions-cache-service.ts). Each
 // job gets a new home, so an empty Kiln store, as on a fresh hosted runner.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
 import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
 import { runJob, type RunnerJob } from './helpers/runner.js';
+
+const execFileAsync = promisify(execFile);
 
 let reg: TestRegistry;
 let authReg: TestRegistry;
@@ -157,6 +160,23 @@ describe('the Action, as the runner runs it', () => {
     expect(second).toBeDefined();
     // Only what this build used: the old src layer is gone, so the entry did not grow.
     expect(second!.sizeBytes).toBeLessThan(first!.sizeBytes * 1.1);
+  });
+
+  it('platforms linux/amd64,linux/arm64 pushes one image index, no QEMU needed; skopeo reads either platform', async () => {
+    const { main } = await runJob(
+      job(tagPush('v3.0.0'), {}, { images: `${reg.host}/org/multi`, tags: 'type=semver,pattern={{version}}', platforms: 'linux/amd64,linux/arm64', push: 'true', cache: 'false' }),
+    );
+    expect(main.code).toBe(0);
+    const tag = `${reg.host}/org/multi:3.0.0`;
+    const raw = (await skopeoInspect(tag, { raw: true })) as { mediaType: string; manifests: { platform: { architecture: string } }[] };
+    expect(raw.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(raw.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+    expect(((await skopeoInspect(tag)) as { Digest: string }).Digest).toBe(main.outputs['digest']);
+    expect(main.outputs['imageid']).toBe(main.outputs['digest']);
+    const arm = await execFileAsync('skopeo', ['inspect', '--tls-verify=false', '--override-arch', 'arm64', `docker://${tag}`], { encoding: 'utf8' });
+    expect(JSON.parse(arm.stdout)).toMatchObject({ Architecture: 'arm64' });
+    expect(main.summary).toContain('<code>linux/amd64</code>, <code>linux/arm64</code>');
+    expect(main.stdout).toContain('[linux/arm64 stage-0 2/6] WORKDIR /app');
   });
 
   it('a pull request builds pr-N without pushing', async () => {

@@ -46,6 +46,8 @@ describe('readInputs', () => {
     expect(inputs.tags).toEqual(['type=semver,pattern={{version}}', 'type=match,"pattern=\\d{1,3}",group=0']);
     expect(inputs.buildArgs).toEqual({ A: '1', B: 'x=y' });
     expect(inputs.platform).toBe('linux/arm64');
+    // A list, by commas or lines as build-push-action takes it, builds one image index.
+    expect(readInputs(getter({ platforms: 'linux/amd64\nlinux/arm64, linux/arm/v7\n' })).platform).toBe('linux/amd64,linux/arm64,linux/arm/v7');
     expect(inputs.login).toEqual({ registry: 'ghcr.io', username: 'me', password: 's3cret' });
     expect(inputs.push).toBe(true);
   });
@@ -53,7 +55,8 @@ describe('readInputs', () => {
   it.each([
     [{ push: 'yes' }, 'input push: "yes" is not a boolean; write true or false'],
     [{ 'build-args': 'NOVALUE' }, 'input build-args: "NOVALUE" is not KEY=VALUE; write one KEY=VALUE per line'],
-    [{ platforms: 'linux/amd64,linux/arm64' }, 'input platforms: "linux/amd64,linux/arm64" names 2 platforms, but Kiln builds one platform per step; use a job matrix with one platform each'],
+    [{ platforms: 'linux/amd64\nlinux/amd64' }, 'input platforms: platform linux/amd64 is named twice in "linux/amd64,linux/amd64"'],
+    [{ platforms: 'linux' }, 'input platforms: invalid platform "linux": the architecture is missing; expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8'],
     [{ username: 'me' }, 'input username is set but password is empty; set password (a token) too'],
     [{ password: 'x' }, 'input password is set but username is empty; set username too'],
     [{ compression: 'zstd' }, 'input compression: "zstd" is not gzip, gzip:LEVEL (0-9) or none'],

@@ -12,6 +12,7 @@ export * from './layer/index.js';
 export * from './registry/index.js';
 export { build } from './build/builder.js';
 export { parseCacheSpec } from './build/cache-transfer.js';
+export { parsePlatformList } from './build/platforms.js';
 export { buildMetadata, progressLine, progressReporter, pushedLine, resultLines, type PushedImage } from './build/report.js';
 export { sourceDateEpoch } from './build/source-date-epoch.js';
 export type * from './build/types.js';

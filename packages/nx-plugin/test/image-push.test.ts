@@ -91,6 +91,20 @@ describe('image-push executor', () => {
     expect(inspected.Digest).toBe(digest);
   });
 
+  it('builds several platforms into one index and pushes it from an empty store', async () => {
+    const options = { store: 'multi-store', outputPath: 'dist/images/multi', platform: 'linux/amd64,linux/arm64', tags: [`${reg.host}/team/multi:1`] };
+    const built = await captureLog(() => imageExecutor(options, executorContext(ws.root)));
+    expect(built.log).not.toMatch(/error/i);
+    expect(built.result.success).toBe(true);
+    expect(built.log).toMatch(/writing image index sha256:[0-9a-f]{64} done \(2 platforms\)/);
+    rmSync(join(ws.root, 'multi-store'), { recursive: true, force: true });
+    const pushed = await captureLog(() => imagePushExecutor({ ...options, store: 'multi-push-store' }, executorContext(ws.root)));
+    expect(pushed.result.success).toBe(true);
+    expect(pushed.result.digest).toBe(built.result.digest);
+    const raw = (await skopeoInspect(`${reg.host}/team/multi:1`, { raw: true })) as { manifests: { platform: { architecture: string } }[] };
+    expect(raw.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+  });
+
   it('fails with a clear message when there is no image folder', async () => {
     const { result, log } = await captureLog(() =>
       imagePushExecutor({ store: 'empty-store', outputPath: 'dist/images/nothing' }, executorContext(ws.root)),

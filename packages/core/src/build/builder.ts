@@ -14,20 +14,19 @@ import type { EscapeToken } from '../dockerfile/shell.js';
 import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
 import { extractArchive, writeLayer, type LayerEntry } from '../layer/index.js';
-import { manifestFor, hostPlatform, parsePlatform } from '../oci/image.js';
-import { writeOciLayout } from '../oci/layout.js';
-import { writeDockerArchive } from '../oci/docker-archive.js';
+import { formatPlatform, hostPlatform, manifestFor, parsePlatform, platformMatches } from '../oci/image.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
 import type { CacheRecord, ContentStore, LayerRecord } from '../store/types.js';
-import { familiarName, formatReference, parseReference } from '../reference/index.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, setEnv, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
 import { RootfsView, resolveOwner } from './rootfs.js';
 import { parseChmod, planCopy, treeFromEntries, type FetchedSource, type SourceTree } from './copy.js';
 import { checkCycles, findTarget, lookupStage, stageLabel } from './stage-graph.js';
 import { downloadSource } from './download.js';
-import { exportCaches, importCaches, type CacheTransferContext } from './cache-transfer.js';
+import { importCaches, type CacheTransferContext } from './cache-transfer.js';
+import { buildPlatforms, parsePlatformList } from './platforms.js';
+import { publishImage } from './publish.js';
 import type { BuildEvent, BuildOptions, BuildResult, StepReport } from './types.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -54,7 +53,10 @@ function isoDate(epoch: number): string {
 }
 
 export async function build(store: ContentStore, options: BuildOptions): Promise<BuildResult> {
-  return new Builder(store, options).run();
+  const platforms = parsePlatformList(options.platform);
+  const buildOne = (into: ContentStore, one: BuildOptions) => new Builder(into, one).run();
+  if (platforms.length > 1) return buildPlatforms(store, options, platforms, buildOne);
+  return buildOne(store, options);
 }
 
 class Builder {
@@ -177,6 +179,7 @@ class Builder {
       const base = await this.resolver.resolve(fromName).catch((err: unknown) => {
         throw this.located(err, stage.from);
       });
+      this.checkBasePlatform(fromName, base.config, platform, stage.from.line);
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith('PATH='))) config.config.Env = [DEFAULT_PATH, ...(config.config.Env ?? [])];
@@ -215,6 +218,20 @@ class Builder {
       state = await this.step(label, i + 2, steps, instruction, () => this.apply(state, instruction, ctx));
     }
     return { ...state, args: new Map(scope.values), vars: ctx.vars };
+  }
+
+  /**
+   * BuildKit's InvalidBaseImagePlatform check: a single-platform base made for another platform
+   * is used as it is (as docker does), with a warning, since its files are for that platform.
+   */
+  private checkBasePlatform(name: string, config: ImageConfig, wanted: Platform, line: number): void {
+    if (name === 'scratch' || !config.os || !config.architecture) return;
+    const actual: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+    if (platformMatches(wanted, actual)) return;
+    this.emit({
+      type: 'warning',
+      message: `InvalidBaseImagePlatform: Base image ${name} was pulled with platform "${formatPlatform(actual)}", expected "${formatPlatform(wanted)}" for current build (line ${line})`,
+    });
   }
 
   private async step(
@@ -546,25 +563,8 @@ class Builder {
       this.options.annotations,
     );
     const manifestBlob = await this.store.writeJson(manifest);
-    const tags: string[] = [];
-    for (const tag of this.options.tags ?? []) {
-      const ref = formatReference(parseReference(tag));
-      await this.store.setRef(ref, manifestBlob.digest);
-      tags.push(ref);
-    }
-    for (const output of this.options.outputs ?? []) {
-      if (output.type === 'oci') {
-        // The layout's ref name is the first tag's tag part (`app:1.0` -> `1.0`), as buildx writes it.
-        const refName = tags[0] ? parseReference(tags[0]).tag : undefined;
-        await writeOciLayout(output.dest, this.store, [{ manifestDigest: manifestBlob.digest, refName }]);
-      } else {
-        const repoTags = tags.map((t) => familiarName(parseReference(t)));
-        await writeDockerArchive(output.dest, this.store, manifestBlob.digest, repoTags);
-      }
-      this.emit({ type: 'output', description: `exported ${output.type} image to ${output.dest}` });
-    }
     const cacheRecords = [...this.usedCache].map(([key, record]) => ({ key, record }));
-    if (this.options.cacheTo?.length) await exportCaches(this.cacheTransfer(), this.options.cacheTo, cacheRecords);
+    const tags = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
     return {
       manifestDigest: manifestBlob.digest,
       configDigest: configBlob.digest,

@@ -33,7 +33,10 @@ export interface PushedImage {
 export function buildMetadata(result: BuildResult, pushed?: PushedImage): Record<string, unknown> {
   return {
     'containerimage.digest': result.manifestDigest,
-    'containerimage.config.digest': result.configDigest,
+    // buildx leaves the config digest out for an index; Kiln lists each platform's instead.
+    ...(result.platforms
+      ? { 'kiln.platforms': result.platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest, configDigest: p.configDigest })) }
+      : { 'containerimage.config.digest': result.configDigest }),
     'image.name': result.tags.join(','),
     ...(pushed ? { 'kiln.pushed': pushed } : {}),
     'kiln.steps': result.steps,
@@ -43,10 +46,15 @@ export function buildMetadata(result: BuildResult, pushed?: PushedImage): Record
 
 /** docker build's closing lines: each tag named, then the image ID and manifest written. */
 export function resultLines(result: BuildResult): string[] {
-  return [
-    ...result.tags.map((tag) => `naming to ${tag}`),
-    `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1000).toFixed(1)}s`,
-  ];
+  const seconds = (result.durationMs / 1000).toFixed(1);
+  if (result.platforms) {
+    return [
+      ...result.platforms.map((p) => `exporting manifest ${p.manifestDigest} for ${p.platform}`),
+      ...result.tags.map((tag) => `naming to ${tag}`),
+      `writing image index ${result.manifestDigest} done (${result.platforms.length} platforms) in ${seconds}s`,
+    ];
+  }
+  return [...result.tags.map((tag) => `naming to ${tag}`), `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${seconds}s`];
 }
 
 /** An onEvent handler that sends each progress line to `out`, warnings to its warn. */

@@ -25,6 +25,10 @@ export interface BuildOptions {
   /** Annotations of the image manifest (`--annotation`). */
   annotations?: Record<string, string>;
   noCache?: boolean;
+  /**
+   * Target platform, `os/arch[/variant]` (default: the host's). Several, separated by commas
+   * (`linux/amd64,linux/arm64`), build one image per platform under one image index.
+   */
   platform?: string;
   outputs?: OutputSpec[];
   /** Seconds since the epoch used for mtimes and `created` (SOURCE_DATE_EPOCH); default 0. */
@@ -67,15 +71,30 @@ export interface StepReport {
 }
 
 export interface BuildResult {
+  /** What the tags name: the image manifest, or for several platforms the image index. */
   manifestDigest: string;
+  /** The image config's digest (for several platforms, the first platform's). */
   configDigest: string;
-  /** Docker's image ID: the config digest. */
+  /** Docker's image ID: the config digest; for several platforms the index digest, as buildx's --iidfile. */
   imageId: string;
   tags: string[];
+  /** The image config and layers (for several platforms, the first platform's; all are in `platforms`). */
   config: ImageConfig;
   layers: LayerRecord[];
+  /** Each platform's image, in the order asked for; only when the build was for several platforms. */
+  platforms?: PlatformImage[];
   steps: StepReport[];
   /** Every build-cache record this build used or made, by key: what a cache export must hold. */
   cacheRecords: { key: string; record: CacheRecord }[];
   durationMs: number;
+}
+
+/** One platform's image within a multi-platform build. */
+export interface PlatformImage {
+  /** `os/arch[/variant]`. */
+  platform: string;
+  manifestDigest: string;
+  configDigest: string;
+  config: ImageConfig;
+  layers: LayerRecord[];
 }

@@ -12,7 +12,7 @@ Commands:
       --label K=V              Add a label to the image (repeatable)
       --annotation K=V         Add an annotation to the image manifest (repeatable; manifest: prefix optional)
       --no-cache               Do not use the build cache
-      --platform OS/ARCH       Target platform (default: this machine)
+      --platform OS/ARCH[,..]  Target platform (default: this machine); several make an image index
       -o, --output SPEC        type=oci,dest=DIR or type=docker,dest=FILE.tar
       --iidfile FILE           Write the image ID to FILE
       --metadata-file FILE     Write digests, tags and per-step cache hits as JSON

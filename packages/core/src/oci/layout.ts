@@ -421,12 +421,7 @@ export async function readOciLayout(
     desc = selectManifest(doc.doc, platform);
   }
   const manifest = doc.doc;
-  await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
-  for (const layer of manifest.layers) {
-    const path = layoutBlobPath(dir, layer.digest);
-    if ((layer.urls?.length ?? 0) > 0 && !(await exists(path))) continue; // a foreign layer, fetched from its urls
-    await importFileBlob(store, path, layer.digest, layer.size);
-  }
+  await importManifestContent(dir, store, manifest);
   const config = await readStoredConfig(store, manifest.config.digest);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new OciError(
@@ -442,4 +437,36 @@ export async function readOciLayout(
   if (indexDigest !== undefined) result.indexDigest = indexDigest;
   if (chosenName !== undefined) result.refName = chosenName;
   return result;
+}
+
+/** Imports a manifest's config and layers from the layout (foreign layers only where present). */
+async function importManifestContent(dir: string, store: ContentStore, manifest: OciManifest): Promise<void> {
+  await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
+  for (const layer of manifest.layers) {
+    const path = layoutBlobPath(dir, layer.digest);
+    if ((layer.urls?.length ?? 0) > 0 && !(await exists(path))) continue; // a foreign layer, fetched from its urls
+    await importFileBlob(store, path, layer.digest, layer.size);
+  }
+}
+
+/**
+ * Imports one image of the OCI layout at `dir` whole: for an index, every platform's manifest
+ * and blobs (what a push of the index needs), where readOciLayout takes one platform. `refName`
+ * picks the entry as readOciLayout does. Returns the entry's digest and media type.
+ */
+export async function importOciLayoutImage(dir: string, store: ContentStore, refName?: string): Promise<{ digest: string; mediaType: string }> {
+  await checkLayoutFile(dir);
+  const index = await readLayoutIndex(dir);
+  const entry = chooseEntry(dir, index, refName, defaultPlatform());
+  const visit = async (desc: OciDescriptor, depth: number): Promise<void> => {
+    if (depth > 8) throw new OciError(`image index nesting in ${dir} is too deep`);
+    await importFileBlob(store, layoutBlobPath(dir, desc.digest), desc.digest, desc.size);
+    const doc = await readStoredDocument(store, desc.digest, isIndex(desc.mediaType) || isManifest(desc.mediaType) ? desc.mediaType : undefined);
+    if (!isImageIndex(doc.doc)) return importManifestContent(dir, store, doc.doc);
+    for (const child of doc.doc.manifests) {
+      if (isIndex(child.mediaType) || isManifest(child.mediaType)) await visit(child, depth + 1);
+    }
+  };
+  await visit(entry, 0);
+  return { digest: entry.digest, mediaType: entry.mediaType };
 }

@@ -222,6 +222,101 @@ describe('kiln build: reproducible digests and the step cache', () => {
   });
 });
 
+describe('kiln build: several platforms (an image index)', () => {
+  interface IndexDoc {
+    mediaType: string;
+    manifests: { mediaType: string; digest: string; size: number; platform: { os: string; architecture: string; variant?: string } }[];
+  }
+  const platforms = 'linux/amd64,linux/arm64,linux/arm/v7';
+  let multiBase: string;
+
+  beforeAll(async () => {
+    // A base image with one manifest per platform, each holding its own /arch file.
+    const ctx = writeTree(tempDir('multi-base'), {
+      Dockerfile: 'FROM scratch\nARG TARGETARCH\nARG TARGETVARIANT\nCOPY arch-${TARGETARCH}${TARGETVARIANT}.txt /arch\n',
+      'arch-amd64.txt': 'amd64\n',
+      'arch-arm64.txt': 'arm64\n',
+      'arch-armv7.txt': 'arm v7\n',
+    });
+    multiBase = join(work, 'multi-base-layout');
+    const r = await kiln(['build', '--store', store, '--progress', 'quiet', '--platform', platforms, '--output', `type=oci,dest=${multiBase}`, ctx]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('builds each platform from its own base and names an index over them, which skopeo reads', async () => {
+    const ctx = writeTree(tempDir('multi'), {
+      Dockerfile: `FROM oci-layout://${multiBase}\nARG TARGETPLATFORM\nLABEL built.for=$TARGETPLATFORM\nCOPY app.txt /app.txt\n`,
+      'app.txt': 'app\n',
+    });
+    const layout = join(work, 'multi-layout');
+    const meta = join(work, 'multi-meta.json');
+    const r = await kiln(['build', '--store', store, '--progress', 'plain', '--platform', platforms, '-t', 'kiln-test/multi:1',
+      '--metadata-file', meta, '--output', `type=oci,dest=${layout}`, ctx]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('[linux/arm64 stage-0 3/4] LABEL built.for=$TARGETPLATFORM');
+    expect(r.stderr).toMatch(/writing image index sha256:[0-9a-f]{64} done \(3 platforms\)/);
+    const metadata = JSON.parse(readFileSync(meta, 'utf8'));
+    const s = await openStore(store);
+    const index = await s.readJson<IndexDoc>(metadata['containerimage.digest']);
+    expect(index.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(index.manifests.map((m) => m.platform)).toEqual([
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ]);
+    expect(metadata['containerimage.config.digest']).toBeUndefined();
+    expect(metadata['kiln.platforms'].map((p: { platform: string }) => p.platform)).toEqual(platforms.split(','));
+    expect(await s.getRef('docker.io/kiln-test/multi:1')).toBe(metadata['containerimage.digest']);
+
+    // Each platform's image: its own config, and the base layer of its own platform.
+    const baseIndex = JSON.parse(readFileSync(join(multiBase, 'blobs/sha256', JSON.parse(readFileSync(join(multiBase, 'index.json'), 'utf8')).manifests[0].digest.slice(7)), 'utf8')) as IndexDoc;
+    for (const [i, entry] of index.manifests.entries()) {
+      const manifest = await s.readJson<ImageManifest>(entry.digest);
+      const config = await s.readJson<ImageConfig>(manifest.config.digest);
+      expect({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }).toEqual(entry.platform);
+      expect(config.config?.Labels?.['built.for']).toBe(platforms.split(',')[i]);
+      const baseManifest = JSON.parse(readFileSync(join(multiBase, 'blobs/sha256', baseIndex.manifests[i]!.digest.slice(7)), 'utf8')) as ImageManifest;
+      expect(manifest.layers[0]!.digest).toBe(baseManifest.layers[0]!.digest);
+    }
+
+    const raw = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', `oci:${layout}:1`], { encoding: 'utf8' })) as IndexDoc;
+    expect(raw.manifests).toHaveLength(3);
+    const arm = JSON.parse(execFileSync('skopeo', ['inspect', '--override-arch', 'arm64', `oci:${layout}:1`], { encoding: 'utf8' })) as { Architecture: string; Labels: Record<string, string> };
+    expect(arm).toMatchObject({ Architecture: 'arm64', Labels: { 'built.for': 'linux/arm64' } });
+    if (ociSchemasAvailable()) {
+      expect(validateOciDocument('application/vnd.oci.image.index.v1+json', index)).toMatchObject({ valid: true });
+    }
+
+    // Reproducible: a rebuild hits every step and names the same index.
+    const again = await kiln(['build', '--store', store, '--progress', 'plain', '--platform', platforms, '--metadata-file', meta, ctx]);
+    expect(again.code).toBe(0);
+    const second = JSON.parse(readFileSync(meta, 'utf8'));
+    expect(second['containerimage.digest']).toBe(metadata['containerimage.digest']);
+    expect(second['kiln.steps'].every((step: { cached: boolean }) => step.cached)).toBe(true);
+  });
+
+  it('warns when a single-platform base is for another platform, as BuildKit does', async () => {
+    const ctx = writeTree(tempDir('multi-mismatch'), { Dockerfile: `${fromBase()}\nCOPY a.txt /a.txt\n`, 'a.txt': 'a\n' });
+    const r = await kiln(['build', '--store', store, '--progress', 'plain', '--platform', 'linux/amd64,linux/arm64', ctx]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/WARNING: InvalidBaseImagePlatform: Base image oci-layout:\/\/\S+ was pulled with platform "linux\/amd64", expected "linux\/arm64" for current build \(line 1\)/);
+    expect(r.stderr.match(/InvalidBaseImagePlatform/g)).toHaveLength(1);
+  });
+
+  it('refuses a docker archive output, a platform named twice and an empty entry, before building', async () => {
+    const ctx = writeTree(tempDir('multi-bad'), { Dockerfile: 'FROM scratch\nCOPY a.txt /\n', 'a.txt': 'a\n' });
+    const docker = await kiln(['build', '--store', store, '--platform', 'linux/amd64,linux/arm64', '--output', `type=docker,dest=${join(work, 'x.tar')}`, ctx]);
+    expect(docker.code).toBe(1);
+    expect(docker.stderr).toMatch(/type=docker holds one platform, but the build is for linux\/amd64,linux\/arm64: use --output type=oci/);
+    expect(existsSync(join(work, 'x.tar'))).toBe(false);
+    const twice = await kiln(['build', '--store', store, '--platform', 'linux/arm64,linux/arm64/v8', ctx]);
+    expect(twice.stderr).toMatch(/platform linux\/arm64 is named twice/);
+    const empty = await kiln(['build', '--store', store, '--platform', 'linux/amd64,,linux/arm64', ctx]);
+    expect(empty.stderr).toMatch(/invalid platform list "linux\/amd64,,linux\/arm64": an empty entry/);
+  });
+});
+
 describe('kiln build: COPY and ADD semantics', () => {
   it('multi-stage with --target, COPY --from a stage, wildcards and ADD of a local tar.gz', async () => {
     const ctx = writeTree(tempDir('ms'), {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { openStore, readOciLayout } from '@kiln/core';
+import { openStore, importOciLayoutImage } from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
   METADATA_FILE,
@@ -59,11 +59,11 @@ export default async function imagePushExecutor(
     if (!tags.length) throw new Error(`no tags to push ${info.projectName} to: set tags on the image or image-push target`);
 
     const store = await openStore(opts.store ? fromRoot(info, renderTemplate(opts.store, values, 'store')) : undefined);
-    const imported = await readOciLayout(outputPath, store);
-    if (imported.manifestDigest !== metadata.digest && imported.indexDigest !== metadata.digest) {
-      throw new Error(`the OCI layout in ${outputPath} holds ${imported.manifestDigest}, but ${METADATA_FILE} names ${metadata.digest}; rebuild the image`);
+    // The whole image: for several platforms, every platform's manifest and layers.
+    const { digest } = await importOciLayoutImage(outputPath, store);
+    if (digest !== metadata.digest) {
+      throw new Error(`the OCI layout in ${outputPath} holds ${digest}, but ${METADATA_FILE} names ${metadata.digest}; rebuild the image`);
     }
-    const digest = imported.indexDigest ?? imported.manifestDigest;
     log.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
     const client = registryClient(opts.insecureRegistries);
     try {

@@ -81,6 +81,9 @@ export async function buildImage(
         tags: resolved.tags,
         project: info.projectName,
         ...(options.platform ? { platform: options.platform } : {}),
+        ...(result.platforms
+          ? { platforms: result.platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest, configDigest: p.configDigest })) }
+          : {}),
         ...(taskHash ? { hash: taskHash } : {}),
         steps: result.steps,
       };

@@ -15,6 +15,7 @@ export interface ImageExecutorOptions {
   target?: string;
   labels?: Record<string, string>;
   defaultLabels?: boolean;
+  /** os/arch[/variant], or several separated by commas (one image index). */
   platform?: string;
   noCache?: boolean;
   pull?: boolean;

@@ -149,14 +149,17 @@ export function registryClient(insecureRegistries: string[] = []): RegistryClien
 
 /** What `image` writes beside the OCI layout, and `image-push` reads. */
 export interface ImageMetadata {
-  /** The image manifest's digest. */
+  /** What the tags name: the image manifest's digest, or the image index's for several platforms. */
   digest: string;
+  /** The config digest (for several platforms, the first platform's; each is in `platforms`). */
   configDigest: string;
   imageId: string;
   /** The rendered tags, as given (the push targets). */
   tags: string[];
   project: string;
   platform?: string;
+  /** Each platform's manifest and config, when the image is for several platforms. */
+  platforms?: { platform: string; digest: string; configDigest: string }[];
   /** The Nx task hash of the build, when it ran as an Nx task. */
   hash?: string;
   steps: { stage: string; instruction: string; line: number; cached: boolean; durationMs: number; layer?: string }[];

@@ -79655,6 +79655,99 @@ var FsTree = class {
   }
 };
 
+// packages/core/dist/build/scope.js
+function platformArgs(target, build2 = target) {
+  const fmt = (p2) => [p2.os, p2.architecture, p2.variant].filter(Boolean).join("/");
+  return /* @__PURE__ */ new Map([
+    ["TARGETPLATFORM", fmt(target)],
+    ["TARGETOS", target.os],
+    ["TARGETARCH", target.architecture],
+    ["TARGETVARIANT", target.variant ?? ""],
+    ["BUILDPLATFORM", fmt(build2)],
+    ["BUILDOS", build2.os],
+    ["BUILDARCH", build2.architecture],
+    ["BUILDVARIANT", build2.variant ?? ""]
+  ]);
+}
+var PROXY_ARGS = /* @__PURE__ */ new Set([
+  "HTTP_PROXY",
+  "http_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "FTP_PROXY",
+  "ftp_proxy",
+  "NO_PROXY",
+  "no_proxy",
+  "ALL_PROXY",
+  "all_proxy"
+]);
+var ArgScope = class {
+  buildArgs;
+  used;
+  inherited;
+  /** ARGs declared so far in this scope, with their values (undefined: declared, no value). */
+  values;
+  constructor(buildArgs, used, inherited = /* @__PURE__ */ new Map(), initial = /* @__PURE__ */ new Map()) {
+    this.buildArgs = buildArgs;
+    this.used = used;
+    this.inherited = inherited;
+    this.values = new Map(initial);
+  }
+  /** Declare `ARG key[=default]`; the default is already expanded by the caller. */
+  declare(key, defaultValue) {
+    let value = defaultValue;
+    if (this.buildArgs.has(key)) {
+      value = this.buildArgs.get(key);
+      this.used.add(key);
+    } else if (value === void 0 && this.inherited.has(key)) {
+      value = this.inherited.get(key);
+    }
+    this.values.set(key, value);
+  }
+  get(name) {
+    return this.values.get(name);
+  }
+};
+function varsFromEnv(env) {
+  const vars = /* @__PURE__ */ new Map();
+  for (const entry of env) {
+    const eq = entry.indexOf("=");
+    if (eq > 0)
+      vars.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return vars;
+}
+var Expander = class {
+  lex;
+  rawLex;
+  constructor(escape3) {
+    this.lex = new ShellLex(escape3);
+    this.rawLex = new ShellLex(escape3, { skipProcessQuotes: true });
+  }
+  word(word, vars) {
+    return this.lex.processWord(word, vars);
+  }
+  /** Heredoc bodies: `$VAR` is expanded but quotes are the file's own, so they stay (BuildKit's ExpandRaw). */
+  raw(text, vars) {
+    return this.rawLex.processWord(text, vars);
+  }
+};
+function argVars(scope) {
+  const vars = /* @__PURE__ */ new Map();
+  for (const [k2, v2] of scope.values)
+    if (v2 !== void 0)
+      vars.set(k2, v2);
+  return vars;
+}
+function setEnv(env, key, value) {
+  const entry = `${key}=${value}`;
+  const index = env.findIndex((e) => e.startsWith(`${key}=`));
+  return index < 0 ? [...env, entry] : env.map((e, i) => i === index ? entry : e);
+}
+
+// packages/core/dist/build/images.js
+import { resolve as resolve8 } from "node:path";
+
 // packages/core/dist/oci/layout.js
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { copyFile as copyFile2, link as link2, lstat as lstat7, mkdir as mkdir5, readFile as readFile4, readdir as readdir4, rename as rename4, rm as rm4, stat as stat5, writeFile as writeFile2 } from "node:fs/promises";
@@ -79955,13 +80048,7 @@ async function readOciLayout(dir, store, refName, options = {}) {
     desc = selectManifest(doc.doc, platform2);
   }
   const manifest = doc.doc;
-  await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
-  for (const layer of manifest.layers) {
-    const path12 = layoutBlobPath(dir, layer.digest);
-    if ((layer.urls?.length ?? 0) > 0 && !await exists2(path12))
-      continue;
-    await importFileBlob(store, path12, layer.digest, layer.size);
-  }
+  await importManifestContent(dir, store, manifest);
   const config = await readStoredConfig(store, manifest.config.digest);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new OciError(`image ${desc.digest} in ${dir} is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`);
@@ -79977,6 +80064,15 @@ async function readOciLayout(dir, store, refName, options = {}) {
   if (chosenName !== void 0)
     result.refName = chosenName;
   return result;
+}
+async function importManifestContent(dir, store, manifest) {
+  await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
+  for (const layer of manifest.layers) {
+    const path12 = layoutBlobPath(dir, layer.digest);
+    if ((layer.urls?.length ?? 0) > 0 && !await exists2(path12))
+      continue;
+    await importFileBlob(store, path12, layer.digest, layer.size);
+  }
 }
 
 // packages/core/dist/oci/docker-archive.js
@@ -80564,98 +80660,7 @@ async function findArchiveManifest(contents, configDigest, layers) {
   return void 0;
 }
 
-// packages/core/dist/build/scope.js
-function platformArgs(target, build2 = target) {
-  const fmt = (p2) => [p2.os, p2.architecture, p2.variant].filter(Boolean).join("/");
-  return /* @__PURE__ */ new Map([
-    ["TARGETPLATFORM", fmt(target)],
-    ["TARGETOS", target.os],
-    ["TARGETARCH", target.architecture],
-    ["TARGETVARIANT", target.variant ?? ""],
-    ["BUILDPLATFORM", fmt(build2)],
-    ["BUILDOS", build2.os],
-    ["BUILDARCH", build2.architecture],
-    ["BUILDVARIANT", build2.variant ?? ""]
-  ]);
-}
-var PROXY_ARGS = /* @__PURE__ */ new Set([
-  "HTTP_PROXY",
-  "http_proxy",
-  "HTTPS_PROXY",
-  "https_proxy",
-  "FTP_PROXY",
-  "ftp_proxy",
-  "NO_PROXY",
-  "no_proxy",
-  "ALL_PROXY",
-  "all_proxy"
-]);
-var ArgScope = class {
-  buildArgs;
-  used;
-  inherited;
-  /** ARGs declared so far in this scope, with their values (undefined: declared, no value). */
-  values;
-  constructor(buildArgs, used, inherited = /* @__PURE__ */ new Map(), initial = /* @__PURE__ */ new Map()) {
-    this.buildArgs = buildArgs;
-    this.used = used;
-    this.inherited = inherited;
-    this.values = new Map(initial);
-  }
-  /** Declare `ARG key[=default]`; the default is already expanded by the caller. */
-  declare(key, defaultValue) {
-    let value = defaultValue;
-    if (this.buildArgs.has(key)) {
-      value = this.buildArgs.get(key);
-      this.used.add(key);
-    } else if (value === void 0 && this.inherited.has(key)) {
-      value = this.inherited.get(key);
-    }
-    this.values.set(key, value);
-  }
-  get(name) {
-    return this.values.get(name);
-  }
-};
-function varsFromEnv(env) {
-  const vars = /* @__PURE__ */ new Map();
-  for (const entry of env) {
-    const eq = entry.indexOf("=");
-    if (eq > 0)
-      vars.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return vars;
-}
-var Expander = class {
-  lex;
-  rawLex;
-  constructor(escape3) {
-    this.lex = new ShellLex(escape3);
-    this.rawLex = new ShellLex(escape3, { skipProcessQuotes: true });
-  }
-  word(word, vars) {
-    return this.lex.processWord(word, vars);
-  }
-  /** Heredoc bodies: `$VAR` is expanded but quotes are the file's own, so they stay (BuildKit's ExpandRaw). */
-  raw(text, vars) {
-    return this.rawLex.processWord(text, vars);
-  }
-};
-function argVars(scope) {
-  const vars = /* @__PURE__ */ new Map();
-  for (const [k2, v2] of scope.values)
-    if (v2 !== void 0)
-      vars.set(k2, v2);
-  return vars;
-}
-function setEnv(env, key, value) {
-  const entry = `${key}=${value}`;
-  const index = env.findIndex((e) => e.startsWith(`${key}=`));
-  return index < 0 ? [...env, entry] : env.map((e, i) => i === index ? entry : e);
-}
-
 // packages/core/dist/build/images.js
-import { resolve as resolve8 } from "node:path";
 function scratchImage(platform2) {
   return {
     name: "scratch",
@@ -81432,6 +81437,127 @@ async function exportCaches(ctx, specs, records) {
   }
 }
 
+// packages/core/dist/build/publish.js
+async function publishImage(store, digest, options, cacheRecords, ctx) {
+  const tags2 = [];
+  for (const tag of options.tags ?? []) {
+    const ref = formatReference(parseReference(tag));
+    await store.setRef(ref, digest);
+    tags2.push(ref);
+  }
+  for (const output of options.outputs ?? []) {
+    if (output.type === "oci") {
+      const refName = tags2[0] ? parseReference(tags2[0]).tag : void 0;
+      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }]);
+    } else {
+      const repoTags = tags2.map((t) => familiarName(parseReference(t)));
+      await writeDockerArchive(output.dest, store, digest, repoTags);
+    }
+    ctx.output(`exported ${output.type} image to ${output.dest}`);
+  }
+  if (options.cacheTo?.length)
+    await exportCaches(ctx, options.cacheTo, cacheRecords);
+  return tags2;
+}
+function checkMultiPlatformOutputs(options, platforms) {
+  if (options.outputs?.some((o) => o.type === "docker")) {
+    throw new KilnError(`--output type=docker holds one platform, but the build is for ${platforms.join(",")}: use --output type=oci,dest=DIR (an image index), or build one platform per docker archive`);
+  }
+}
+
+// packages/core/dist/build/platforms.js
+function parsePlatformList(spec) {
+  if (spec === void 0 || spec.trim() === "")
+    return [];
+  const platforms = [];
+  for (const part of spec.split(",")) {
+    if (part.trim() === "")
+      throw new KilnError(`invalid platform list ${JSON.stringify(spec)}: an empty entry; separate platforms with single commas`);
+    const platform2 = parsePlatform(part);
+    const twin = platforms.find((p2) => platformMatches(p2, platform2) && platformMatches(platform2, p2));
+    if (twin)
+      throw new KilnError(`platform ${formatPlatform(twin)} is named twice in ${JSON.stringify(spec)}`);
+    platforms.push(platform2);
+  }
+  return platforms;
+}
+async function buildPlatforms(store, options, platforms, buildOne) {
+  const started = Date.now();
+  const names = platforms.map(formatPlatform);
+  checkMultiPlatformOutputs(options, names);
+  const images = [];
+  const steps = [];
+  const cacheRecords = /* @__PURE__ */ new Map();
+  const warned = /* @__PURE__ */ new Set();
+  let idOffset = 0;
+  for (const [i, platform2] of names.entries()) {
+    let lastId = idOffset;
+    const onEvent = options.onEvent;
+    const forward = (event) => {
+      if (!onEvent)
+        return;
+      if (event.type === "warning") {
+        if (warned.has(event.message))
+          return;
+        warned.add(event.message);
+        onEvent(event);
+      } else if (event.type === "step-start") {
+        lastId = Math.max(lastId, event.id + idOffset);
+        onEvent({ ...event, id: event.id + idOffset, stage: `${platform2} ${event.stage}` });
+      } else if (event.type === "step-done") {
+        onEvent({ ...event, id: event.id + idOffset });
+      } else if (event.type === "stage-start") {
+        onEvent({ ...event, stage: `${platform2} ${event.stage}` });
+      } else {
+        onEvent(event);
+      }
+    };
+    const result = await buildOne(store, {
+      ...options,
+      platform: platform2,
+      tags: [],
+      outputs: [],
+      cacheTo: [],
+      // One import serves every platform.
+      cacheFrom: i === 0 ? options.cacheFrom : [],
+      onEvent: forward
+    });
+    idOffset = lastId;
+    images.push({ platform: platform2, manifestDigest: result.manifestDigest, configDigest: result.configDigest, config: result.config, layers: result.layers });
+    steps.push(...result.steps.map((s3) => ({ ...s3, stage: `${platform2} ${s3.stage}` })));
+    for (const { key, record } of result.cacheRecords)
+      cacheRecords.set(key, record);
+  }
+  const manifests = [];
+  for (const [i, image] of images.entries()) {
+    const size = await store.blobSize(image.manifestDigest);
+    if (size === void 0)
+      throw new KilnError(`the manifest of ${image.platform} (${image.manifestDigest}) vanished from the store`);
+    manifests.push({ mediaType: MediaTypes2.ociManifest, digest: image.manifestDigest, size, platform: platforms[i] });
+  }
+  const indexBlob = await store.writeJson(indexFor(manifests));
+  const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
+  const tags2 = await publishImage(store, indexBlob.digest, options, records, {
+    store,
+    registry: options.registry,
+    warn: (message) => options.onEvent?.({ type: "warning", message }),
+    output: (description) => options.onEvent?.({ type: "output", description })
+  });
+  const first = images[0];
+  return {
+    manifestDigest: indexBlob.digest,
+    configDigest: first.configDigest,
+    imageId: indexBlob.digest,
+    tags: tags2,
+    config: first.config,
+    layers: first.layers,
+    platforms: images,
+    steps,
+    cacheRecords: records,
+    durationMs: Date.now() - started
+  };
+}
+
 // packages/core/dist/build/builder.js
 var DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 function hashKey(...parts) {
@@ -81444,7 +81570,11 @@ function isoDate(epoch) {
   return new Date(epoch * 1e3).toISOString().replace(".000Z", "Z");
 }
 async function build(store, options) {
-  return new Builder2(store, options).run();
+  const platforms = parsePlatformList(options.platform);
+  const buildOne = (into, one) => new Builder2(into, one).run();
+  if (platforms.length > 1)
+    return buildPlatforms(store, options, platforms, buildOne);
+  return buildOne(store, options);
 }
 var Builder2 = class {
   store;
@@ -81561,6 +81691,7 @@ var Builder2 = class {
       const base = await this.resolver.resolve(fromName).catch((err) => {
         throw this.located(err, stage.from);
       });
+      this.checkBasePlatform(fromName, base.config, platform2, stage.from.line);
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith("PATH=")))
@@ -81599,6 +81730,21 @@ var Builder2 = class {
       state3 = await this.step(label, i + 2, steps, instruction, () => this.apply(state3, instruction, ctx));
     }
     return { ...state3, args: new Map(scope.values), vars: ctx.vars };
+  }
+  /**
+   * BuildKit's InvalidBaseImagePlatform check: a single-platform base made for another platform
+   * is used as it is (as docker does), with a warning, since its files are for that platform.
+   */
+  checkBasePlatform(name, config, wanted, line) {
+    if (name === "scratch" || !config.os || !config.architecture)
+      return;
+    const actual = { os: config.os, architecture: config.architecture, ...config.variant ? { variant: config.variant } : {} };
+    if (platformMatches(wanted, actual))
+      return;
+    this.emit({
+      type: "warning",
+      message: `InvalidBaseImagePlatform: Base image ${name} was pulled with platform "${formatPlatform(actual)}", expected "${formatPlatform(wanted)}" for current build (line ${line})`
+    });
   }
   async step(stage, step, steps, instruction, work) {
     const id = ++this.stepCounter;
@@ -81908,25 +82054,8 @@ var Builder2 = class {
     const configBlob = await this.store.writeJson(config);
     const manifest = manifestFor({ mediaType: MediaTypes2.ociConfig, digest: configBlob.digest, size: configBlob.size }, final.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), this.options.annotations);
     const manifestBlob = await this.store.writeJson(manifest);
-    const tags2 = [];
-    for (const tag of this.options.tags ?? []) {
-      const ref = formatReference(parseReference(tag));
-      await this.store.setRef(ref, manifestBlob.digest);
-      tags2.push(ref);
-    }
-    for (const output of this.options.outputs ?? []) {
-      if (output.type === "oci") {
-        const refName = tags2[0] ? parseReference(tags2[0]).tag : void 0;
-        await writeOciLayout(output.dest, this.store, [{ manifestDigest: manifestBlob.digest, refName }]);
-      } else {
-        const repoTags = tags2.map((t) => familiarName(parseReference(t)));
-        await writeDockerArchive(output.dest, this.store, manifestBlob.digest, repoTags);
-      }
-      this.emit({ type: "output", description: `exported ${output.type} image to ${output.dest}` });
-    }
     const cacheRecords = [...this.usedCache].map(([key, record]) => ({ key, record }));
-    if (this.options.cacheTo?.length)
-      await exportCaches(this.cacheTransfer(), this.options.cacheTo, cacheRecords);
+    const tags2 = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
     return {
       manifestDigest: manifestBlob.digest,
       configDigest: configBlob.digest,
@@ -81987,7 +82116,8 @@ function progressLine(event) {
 function buildMetadata(result, pushed) {
   return {
     "containerimage.digest": result.manifestDigest,
-    "containerimage.config.digest": result.configDigest,
+    // buildx leaves the config digest out for an index; Kiln lists each platform's instead.
+    ...result.platforms ? { "kiln.platforms": result.platforms.map((p2) => ({ platform: p2.platform, digest: p2.manifestDigest, configDigest: p2.configDigest })) } : { "containerimage.config.digest": result.configDigest },
     "image.name": result.tags.join(","),
     ...pushed ? { "kiln.pushed": pushed } : {},
     "kiln.steps": result.steps,
@@ -81995,10 +82125,15 @@ function buildMetadata(result, pushed) {
   };
 }
 function resultLines(result) {
-  return [
-    ...result.tags.map((tag) => `naming to ${tag}`),
-    `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${(result.durationMs / 1e3).toFixed(1)}s`
-  ];
+  const seconds = (result.durationMs / 1e3).toFixed(1);
+  if (result.platforms) {
+    return [
+      ...result.platforms.map((p2) => `exporting manifest ${p2.manifestDigest} for ${p2.platform}`),
+      ...result.tags.map((tag) => `naming to ${tag}`),
+      `writing image index ${result.manifestDigest} done (${result.platforms.length} platforms) in ${seconds}s`
+    ];
+  }
+  return [...result.tags.map((tag) => `naming to ${tag}`), `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${seconds}s`];
 }
 function progressReporter(out) {
   return (event) => {
@@ -82125,8 +82260,10 @@ export {
   KilnError,
   parseReference,
   openStore,
+  formatPlatform,
   parseAnnotations,
   createRegistryClient,
+  parsePlatformList,
   build,
   buildMetadata,
   resultLines,

@@ -1,0 +1,49 @@
+// What every build does with the image it made, whether one manifest or an index of several
+// platforms: name it with the tags, write the outputs, export the build cache.
+
+import { KilnError } from '../errors.js';
+import { writeDockerArchive } from '../oci/docker-archive.js';
+import { writeOciLayout } from '../oci/layout.js';
+import { familiarName, formatReference, parseReference } from '../reference/index.js';
+import type { CacheRecord, ContentStore } from '../store/types.js';
+import { exportCaches, type CacheTransferContext } from './cache-transfer.js';
+import type { BuildOptions } from './types.js';
+
+/** Tags the store's image `digest`, writes `options.outputs` and exports the build cache; returns the tags. */
+export async function publishImage(
+  store: ContentStore,
+  digest: string,
+  options: Pick<BuildOptions, 'tags' | 'outputs' | 'cacheTo'>,
+  cacheRecords: readonly { key: string; record: CacheRecord }[],
+  ctx: CacheTransferContext,
+): Promise<string[]> {
+  const tags: string[] = [];
+  for (const tag of options.tags ?? []) {
+    const ref = formatReference(parseReference(tag));
+    await store.setRef(ref, digest);
+    tags.push(ref);
+  }
+  for (const output of options.outputs ?? []) {
+    if (output.type === 'oci') {
+      // The layout's ref name is the first tag's tag part (`app:1.0` -> `1.0`), as buildx writes it.
+      const refName = tags[0] ? parseReference(tags[0]).tag : undefined;
+      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }]);
+    } else {
+      const repoTags = tags.map((t) => familiarName(parseReference(t)));
+      await writeDockerArchive(output.dest, store, digest, repoTags);
+    }
+    ctx.output(`exported ${output.type} image to ${output.dest}`);
+  }
+  if (options.cacheTo?.length) await exportCaches(ctx, options.cacheTo, cacheRecords);
+  return tags;
+}
+
+/** Refuses, before any work, outputs that cannot hold an image of several platforms. */
+export function checkMultiPlatformOutputs(options: Pick<BuildOptions, 'outputs'>, platforms: readonly string[]): void {
+  if (options.outputs?.some((o) => o.type === 'docker')) {
+    throw new KilnError(
+      `--output type=docker holds one platform, but the build is for ${platforms.join(',')}: ` +
+        'use --output type=oci,dest=DIR (an image index), or build one platform per docker archive',
+    );
+  }
+}
