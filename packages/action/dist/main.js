@@ -34,7 +34,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-JDDJKOOK.js";
+} from "./chunks/chunk-GBZV6RMF.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

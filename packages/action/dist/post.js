@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-JDDJKOOK.js";
+} from "./chunks/chunk-GBZV6RMF.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

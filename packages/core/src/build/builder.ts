@@ -26,7 +26,7 @@ import { checkCycles, findTarget, lookupStage, stageLabel } from './stage-graph.
 import { downloadSource } from './download.js';
 import { importCaches, type CacheTransferContext } from './cache-transfer.js';
 import { buildPlatforms, parsePlatformList } from './platforms.js';
-import { publishImage } from './publish.js';
+import { cacheTransferContext, publishImage } from './publish.js';
 import type { BuildEvent, BuildOptions, BuildResult, StepReport } from './types.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -93,12 +93,7 @@ class Builder {
   }
 
   private cacheTransfer(): CacheTransferContext {
-    return {
-      store: this.store,
-      registry: this.options.registry,
-      warn: (message) => this.emit({ type: 'warning', message }),
-      output: (description) => this.emit({ type: 'output', description }),
-    };
+    return cacheTransferContext(this.store, this.options);
   }
 
   private checkAborted(): void {

@@ -9,7 +9,7 @@ import { formatPlatform, indexFor, parsePlatform, platformMatches } from '../oci
 import { MediaTypes } from '../oci/media-types.js';
 import type { Platform } from '../oci/types.js';
 import type { CacheRecord, ContentStore } from '../store/types.js';
-import { checkMultiPlatformOutputs, publishImage } from './publish.js';
+import { cacheTransferContext, checkMultiPlatformOutputs, publishImage } from './publish.js';
 import type { BuildEvent, BuildOptions, BuildResult, PlatformImage, StepReport } from './types.js';
 
 /** The platforms of a `platform` option: one, several separated by commas, or none (the host's). */
@@ -86,12 +86,7 @@ export async function buildPlatforms(store: ContentStore, options: BuildOptions,
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
   const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
-  const tags = await publishImage(store, indexBlob.digest, options, records, {
-    store,
-    registry: options.registry,
-    warn: (message) => options.onEvent?.({ type: 'warning', message }),
-    output: (description) => options.onEvent?.({ type: 'output', description }),
-  });
+  const tags = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
   const first = images[0]!;
   return {
     manifestDigest: indexBlob.digest,

@@ -1,5 +1,6 @@
 // What every build does with the image it made, whether one manifest or an index of several
 // platforms: name it with the tags, write the outputs, export the build cache.
+// Also the context every cache import and export of a build runs in.
 
 import { KilnError } from '../errors.js';
 import { writeDockerArchive } from '../oci/docker-archive.js';
@@ -8,6 +9,16 @@ import { familiarName, formatReference, parseReference } from '../reference/inde
 import type { CacheRecord, ContentStore } from '../store/types.js';
 import { exportCaches, type CacheTransferContext } from './cache-transfer.js';
 import type { BuildOptions } from './types.js';
+
+/** How a build's cache transfers reach the store, the registry and the build's events. */
+export function cacheTransferContext(store: ContentStore, options: Pick<BuildOptions, 'registry' | 'onEvent'>): CacheTransferContext {
+  return {
+    store,
+    registry: options.registry,
+    warn: (message) => options.onEvent?.({ type: 'warning', message }),
+    output: (description) => options.onEvent?.({ type: 'output', description }),
+  };
+}
 
 /** Tags the store's image `digest`, writes `options.outputs` and exports the build cache; returns the tags. */
 export async function publishImage(

@@ -81438,6 +81438,14 @@ async function exportCaches(ctx, specs, records) {
 }
 
 // packages/core/dist/build/publish.js
+function cacheTransferContext(store, options) {
+  return {
+    store,
+    registry: options.registry,
+    warn: (message) => options.onEvent?.({ type: "warning", message }),
+    output: (description) => options.onEvent?.({ type: "output", description })
+  };
+}
 async function publishImage(store, digest, options, cacheRecords, ctx) {
   const tags2 = [];
   for (const tag of options.tags ?? []) {
@@ -81537,12 +81545,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
   const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
-  const tags2 = await publishImage(store, indexBlob.digest, options, records, {
-    store,
-    registry: options.registry,
-    warn: (message) => options.onEvent?.({ type: "warning", message }),
-    output: (description) => options.onEvent?.({ type: "output", description })
-  });
+  const tags2 = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
   const first = images[0];
   return {
     manifestDigest: indexBlob.digest,
@@ -81608,12 +81611,7 @@ var Builder2 = class {
     this.options.onEvent?.(event);
   }
   cacheTransfer() {
-    return {
-      store: this.store,
-      registry: this.options.registry,
-      warn: (message) => this.emit({ type: "warning", message }),
-      output: (description) => this.emit({ type: "output", description })
-    };
+    return cacheTransferContext(this.store, this.options);
   }
   checkAborted() {
     if (this.options.signal?.aborted)
