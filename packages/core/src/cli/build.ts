@@ -3,11 +3,11 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from '../build/builder.js';
-import { buildMetadata, progressLine, pushedLine, resultLines } from '../build/report.js';
-import { sourceDateEpoch } from '../build/source-date-epoch.js';
-import { parseCacheSpec, type CacheSpec } from '../build/cache-transfer.js';
-import type { BuildEvent, OutputSpec } from '../build/types.js';
+import { build } from '../engine/builder.js';
+import { buildMetadata, progressLine, pushedLine, resultLines } from '../engine/report.js';
+import { sourceDateEpoch } from '../engine/source-date-epoch.js';
+import { parseCacheSpec, type CacheSpec } from '../engine/cache-transfer.js';
+import type { BuildEvent, OutputSpec } from '../engine/types.js';
 import { parseAnnotations } from '../oci/annotations.js';
 import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';

@@ -1,6 +1,6 @@
 // Syntax tree -> typed instructions and build stages, with BuildKit's instruction-level checks
 // (argument counts, known flags, ONBUILD triggers, a FROM before any build step). Words are kept
-// unexpanded: `$VAR` expansion needs the build's ARG/ENV scope and happens in build/.
+// unexpanded: `$VAR` expansion needs the build's ARG/ENV scope and happens in engine/.
 
 import type { DockerfileAst, Heredoc, InstructionNode } from './ast.js';
 import { DockerfileError } from './errors.js';

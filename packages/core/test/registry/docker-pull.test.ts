@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { formatReference, parseReference } from '../../src/reference/index.js';
 import { openStore } from '../../src/store/store.js';
-import { kiln, writeTree } from '../build/kiln-helpers.js';
+import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { makeBaseImages } from '../helpers/base-images.js';
 import { describeWithDocker, useDockerd } from '../helpers/dockerd.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { formatReference, parseReference } from '../../src/reference/index.js';
 import { BlobVerificationError, RegistryClient, RegistryError } from '../../src/registry/index.js';
 import { openStore } from '../../src/store/store.js';
-import { kiln, writeTree } from '../build/kiln-helpers.js';
+import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { buildImage, tempStore } from './images.js';

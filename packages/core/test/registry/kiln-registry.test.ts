@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, skopeoInspect, type TestRegistry } from '../helpers/registry.js';
-import { kiln, writeTree } from '../build/kiln-helpers.js';
+import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { openStore } from '../../src/store/store.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-reg-'));

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { kiln, tempDir, writeTree } from './kiln-helpers.js';
 import { REGISTRY_BIN, skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { CACHE_CONFIG_MEDIA_TYPE, parseCacheSpec } from '../../src/build/cache-transfer.js';
+import { CACHE_CONFIG_MEDIA_TYPE, parseCacheSpec } from '../../src/engine/cache-transfer.js';
 
 const work = tempDir('cache-transfer');
 
