@@ -34,7 +34,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-GBZV6RMF.js";
+} from "./chunks/chunk-AZQEIIBT.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -12323,9 +12323,9 @@ var require_pep440 = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/constants.js
+// packages/action/node_modules/semver/internal/constants.js
 var require_constants = __commonJS({
-  "packages/core/node_modules/semver/internal/constants.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/constants.js"(exports, module) {
     "use strict";
     var SEMVER_SPEC_VERSION = "2.0.0";
     var MAX_LENGTH = 256;
@@ -12383,9 +12383,9 @@ var require_constants = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/debug.js
+// packages/action/node_modules/semver/internal/debug.js
 var require_debug = __commonJS({
-  "packages/core/node_modules/semver/internal/debug.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/debug.js"(exports, module) {
     "use strict";
     var debug2 = typeof process === "object" && process.env && process.env.NODE_DEBUG && /\bsemver\b/i.test(process.env.NODE_DEBUG) ? (...args) => console.error("SEMVER", ...args) : () => {
     };
@@ -12393,9 +12393,9 @@ var require_debug = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/re.js
+// packages/action/node_modules/semver/internal/re.js
 var require_re = __commonJS({
-  "packages/core/node_modules/semver/internal/re.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/re.js"(exports, module) {
     "use strict";
     var {
       MAX_SAFE_COMPONENT_LENGTH,
@@ -12481,9 +12481,9 @@ var require_re = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/parse-options.js
+// packages/action/node_modules/semver/internal/parse-options.js
 var require_parse_options = __commonJS({
-  "packages/core/node_modules/semver/internal/parse-options.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/parse-options.js"(exports, module) {
     "use strict";
     var looseOption = Object.freeze({ loose: true });
     var emptyOpts = Object.freeze({});
@@ -12500,9 +12500,9 @@ var require_parse_options = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/identifiers.js
+// packages/action/node_modules/semver/internal/identifiers.js
 var require_identifiers = __commonJS({
-  "packages/core/node_modules/semver/internal/identifiers.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/identifiers.js"(exports, module) {
     "use strict";
     var numeric = /^[0-9]+$/;
     var compareIdentifiers = (a, b) => {
@@ -12525,9 +12525,9 @@ var require_identifiers = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/classes/semver.js
+// packages/action/node_modules/semver/classes/semver.js
 var require_semver = __commonJS({
-  "packages/core/node_modules/semver/classes/semver.js"(exports, module) {
+  "packages/action/node_modules/semver/classes/semver.js"(exports, module) {
     "use strict";
     var debug2 = require_debug();
     var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants();
@@ -12817,9 +12817,9 @@ var require_semver = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/parse.js
+// packages/action/node_modules/semver/functions/parse.js
 var require_parse = __commonJS({
-  "packages/core/node_modules/semver/functions/parse.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/parse.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var parse3 = (version, options, throwErrors = false) => {
@@ -12839,9 +12839,9 @@ var require_parse = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/valid.js
+// packages/action/node_modules/semver/functions/valid.js
 var require_valid = __commonJS({
-  "packages/core/node_modules/semver/functions/valid.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/valid.js"(exports, module) {
     "use strict";
     var parse3 = require_parse();
     var valid3 = (version, options) => {
@@ -12852,9 +12852,9 @@ var require_valid = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/clean.js
+// packages/action/node_modules/semver/functions/clean.js
 var require_clean = __commonJS({
-  "packages/core/node_modules/semver/functions/clean.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/clean.js"(exports, module) {
     "use strict";
     var parse3 = require_parse();
     var clean2 = (version, options) => {
@@ -12865,9 +12865,9 @@ var require_clean = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/inc.js
+// packages/action/node_modules/semver/functions/inc.js
 var require_inc = __commonJS({
-  "packages/core/node_modules/semver/functions/inc.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/inc.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var inc = (version, release, options, identifier, identifierBase) => {
@@ -12889,9 +12889,9 @@ var require_inc = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/diff.js
+// packages/action/node_modules/semver/functions/diff.js
 var require_diff = __commonJS({
-  "packages/core/node_modules/semver/functions/diff.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/diff.js"(exports, module) {
     "use strict";
     var parse3 = require_parse();
     var diff = (version1, version2) => {
@@ -12933,9 +12933,9 @@ var require_diff = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/major.js
+// packages/action/node_modules/semver/functions/major.js
 var require_major = __commonJS({
-  "packages/core/node_modules/semver/functions/major.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/major.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var major2 = (a, loose) => new SemVer(a, loose).major;
@@ -12943,9 +12943,9 @@ var require_major = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/minor.js
+// packages/action/node_modules/semver/functions/minor.js
 var require_minor = __commonJS({
-  "packages/core/node_modules/semver/functions/minor.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/minor.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var minor2 = (a, loose) => new SemVer(a, loose).minor;
@@ -12953,9 +12953,9 @@ var require_minor = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/patch.js
+// packages/action/node_modules/semver/functions/patch.js
 var require_patch = __commonJS({
-  "packages/core/node_modules/semver/functions/patch.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/patch.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var patch2 = (a, loose) => new SemVer(a, loose).patch;
@@ -12963,9 +12963,9 @@ var require_patch = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/prerelease.js
+// packages/action/node_modules/semver/functions/prerelease.js
 var require_prerelease = __commonJS({
-  "packages/core/node_modules/semver/functions/prerelease.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/prerelease.js"(exports, module) {
     "use strict";
     var parse3 = require_parse();
     var prerelease2 = (version, options) => {
@@ -12976,9 +12976,9 @@ var require_prerelease = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/compare.js
+// packages/action/node_modules/semver/functions/compare.js
 var require_compare = __commonJS({
-  "packages/core/node_modules/semver/functions/compare.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/compare.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var compare = (a, b, loose) => new SemVer(a, loose).compare(new SemVer(b, loose));
@@ -12986,9 +12986,9 @@ var require_compare = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/rcompare.js
+// packages/action/node_modules/semver/functions/rcompare.js
 var require_rcompare = __commonJS({
-  "packages/core/node_modules/semver/functions/rcompare.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/rcompare.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var rcompare = (a, b, loose) => compare(b, a, loose);
@@ -12996,9 +12996,9 @@ var require_rcompare = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/compare-loose.js
+// packages/action/node_modules/semver/functions/compare-loose.js
 var require_compare_loose = __commonJS({
-  "packages/core/node_modules/semver/functions/compare-loose.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/compare-loose.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var compareLoose = (a, b) => compare(a, b, true);
@@ -13006,9 +13006,9 @@ var require_compare_loose = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/compare-build.js
+// packages/action/node_modules/semver/functions/compare-build.js
 var require_compare_build = __commonJS({
-  "packages/core/node_modules/semver/functions/compare-build.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/compare-build.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var compareBuild = (a, b, loose) => {
@@ -13020,9 +13020,9 @@ var require_compare_build = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/sort.js
+// packages/action/node_modules/semver/functions/sort.js
 var require_sort = __commonJS({
-  "packages/core/node_modules/semver/functions/sort.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/sort.js"(exports, module) {
     "use strict";
     var compareBuild = require_compare_build();
     var sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose));
@@ -13030,9 +13030,9 @@ var require_sort = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/rsort.js
+// packages/action/node_modules/semver/functions/rsort.js
 var require_rsort = __commonJS({
-  "packages/core/node_modules/semver/functions/rsort.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/rsort.js"(exports, module) {
     "use strict";
     var compareBuild = require_compare_build();
     var rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose));
@@ -13040,9 +13040,9 @@ var require_rsort = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/gt.js
+// packages/action/node_modules/semver/functions/gt.js
 var require_gt = __commonJS({
-  "packages/core/node_modules/semver/functions/gt.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/gt.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var gt = (a, b, loose) => compare(a, b, loose) > 0;
@@ -13050,9 +13050,9 @@ var require_gt = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/lt.js
+// packages/action/node_modules/semver/functions/lt.js
 var require_lt = __commonJS({
-  "packages/core/node_modules/semver/functions/lt.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/lt.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var lt = (a, b, loose) => compare(a, b, loose) < 0;
@@ -13060,9 +13060,9 @@ var require_lt = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/eq.js
+// packages/action/node_modules/semver/functions/eq.js
 var require_eq = __commonJS({
-  "packages/core/node_modules/semver/functions/eq.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/eq.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var eq = (a, b, loose) => compare(a, b, loose) === 0;
@@ -13070,9 +13070,9 @@ var require_eq = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/neq.js
+// packages/action/node_modules/semver/functions/neq.js
 var require_neq = __commonJS({
-  "packages/core/node_modules/semver/functions/neq.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/neq.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var neq = (a, b, loose) => compare(a, b, loose) !== 0;
@@ -13080,9 +13080,9 @@ var require_neq = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/gte.js
+// packages/action/node_modules/semver/functions/gte.js
 var require_gte = __commonJS({
-  "packages/core/node_modules/semver/functions/gte.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/gte.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var gte = (a, b, loose) => compare(a, b, loose) >= 0;
@@ -13090,9 +13090,9 @@ var require_gte = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/lte.js
+// packages/action/node_modules/semver/functions/lte.js
 var require_lte = __commonJS({
-  "packages/core/node_modules/semver/functions/lte.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/lte.js"(exports, module) {
     "use strict";
     var compare = require_compare();
     var lte = (a, b, loose) => compare(a, b, loose) <= 0;
@@ -13100,9 +13100,9 @@ var require_lte = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/cmp.js
+// packages/action/node_modules/semver/functions/cmp.js
 var require_cmp = __commonJS({
-  "packages/core/node_modules/semver/functions/cmp.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/cmp.js"(exports, module) {
     "use strict";
     var eq = require_eq();
     var neq = require_neq();
@@ -13150,9 +13150,9 @@ var require_cmp = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/coerce.js
+// packages/action/node_modules/semver/functions/coerce.js
 var require_coerce = __commonJS({
-  "packages/core/node_modules/semver/functions/coerce.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/coerce.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var parse3 = require_parse();
@@ -13196,9 +13196,9 @@ var require_coerce = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/truncate.js
+// packages/action/node_modules/semver/functions/truncate.js
 var require_truncate = __commonJS({
-  "packages/core/node_modules/semver/functions/truncate.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/truncate.js"(exports, module) {
     "use strict";
     var parse3 = require_parse();
     var constants = require_constants();
@@ -13237,9 +13237,9 @@ var require_truncate = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/lrucache.js
+// packages/action/node_modules/semver/internal/lrucache.js
 var require_lrucache = __commonJS({
-  "packages/core/node_modules/semver/internal/lrucache.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/lrucache.js"(exports, module) {
     "use strict";
     var LRUCache = class {
       constructor() {
@@ -13275,9 +13275,9 @@ var require_lrucache = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/internal/trim-comparator-whitespace.js
+// packages/action/node_modules/semver/internal/trim-comparator-whitespace.js
 var require_trim_comparator_whitespace = __commonJS({
-  "packages/core/node_modules/semver/internal/trim-comparator-whitespace.js"(exports, module) {
+  "packages/action/node_modules/semver/internal/trim-comparator-whitespace.js"(exports, module) {
     "use strict";
     var {
       MAX_LENGTH,
@@ -13466,9 +13466,9 @@ var require_trim_comparator_whitespace = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/classes/range.js
+// packages/action/node_modules/semver/classes/range.js
 var require_range = __commonJS({
-  "packages/core/node_modules/semver/classes/range.js"(exports, module) {
+  "packages/action/node_modules/semver/classes/range.js"(exports, module) {
     "use strict";
     var SPACE_CHARACTERS = /\s+/g;
     var Range = class _Range {
@@ -13851,9 +13851,9 @@ var require_range = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/classes/comparator.js
+// packages/action/node_modules/semver/classes/comparator.js
 var require_comparator = __commonJS({
-  "packages/core/node_modules/semver/classes/comparator.js"(exports, module) {
+  "packages/action/node_modules/semver/classes/comparator.js"(exports, module) {
     "use strict";
     var ANY = /* @__PURE__ */ Symbol("SemVer ANY");
     var Comparator = class _Comparator {
@@ -13964,9 +13964,9 @@ var require_comparator = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/functions/satisfies.js
+// packages/action/node_modules/semver/functions/satisfies.js
 var require_satisfies = __commonJS({
-  "packages/core/node_modules/semver/functions/satisfies.js"(exports, module) {
+  "packages/action/node_modules/semver/functions/satisfies.js"(exports, module) {
     "use strict";
     var Range = require_range();
     var satisfies = (version, range, options) => {
@@ -13981,9 +13981,9 @@ var require_satisfies = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/to-comparators.js
+// packages/action/node_modules/semver/ranges/to-comparators.js
 var require_to_comparators = __commonJS({
-  "packages/core/node_modules/semver/ranges/to-comparators.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/to-comparators.js"(exports, module) {
     "use strict";
     var Range = require_range();
     var toComparators = (range, options) => new Range(range, options).set.map((comp) => comp.map((c) => c.value).join(" ").trim().split(" "));
@@ -13991,9 +13991,9 @@ var require_to_comparators = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/max-satisfying.js
+// packages/action/node_modules/semver/ranges/max-satisfying.js
 var require_max_satisfying = __commonJS({
-  "packages/core/node_modules/semver/ranges/max-satisfying.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/max-satisfying.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
@@ -14020,9 +14020,9 @@ var require_max_satisfying = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/min-satisfying.js
+// packages/action/node_modules/semver/ranges/min-satisfying.js
 var require_min_satisfying = __commonJS({
-  "packages/core/node_modules/semver/ranges/min-satisfying.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/min-satisfying.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
@@ -14049,9 +14049,9 @@ var require_min_satisfying = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/min-version.js
+// packages/action/node_modules/semver/ranges/min-version.js
 var require_min_version = __commonJS({
-  "packages/core/node_modules/semver/ranges/min-version.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/min-version.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
@@ -14108,9 +14108,9 @@ var require_min_version = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/valid.js
+// packages/action/node_modules/semver/ranges/valid.js
 var require_valid2 = __commonJS({
-  "packages/core/node_modules/semver/ranges/valid.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/valid.js"(exports, module) {
     "use strict";
     var Range = require_range();
     var validRange = (range, options) => {
@@ -14124,9 +14124,9 @@ var require_valid2 = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/outside.js
+// packages/action/node_modules/semver/ranges/outside.js
 var require_outside = __commonJS({
-  "packages/core/node_modules/semver/ranges/outside.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/outside.js"(exports, module) {
     "use strict";
     var SemVer = require_semver();
     var Comparator = require_comparator();
@@ -14193,9 +14193,9 @@ var require_outside = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/gtr.js
+// packages/action/node_modules/semver/ranges/gtr.js
 var require_gtr = __commonJS({
-  "packages/core/node_modules/semver/ranges/gtr.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/gtr.js"(exports, module) {
     "use strict";
     var outside = require_outside();
     var gtr = (version, range, options) => outside(version, range, ">", options);
@@ -14203,9 +14203,9 @@ var require_gtr = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/ltr.js
+// packages/action/node_modules/semver/ranges/ltr.js
 var require_ltr = __commonJS({
-  "packages/core/node_modules/semver/ranges/ltr.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/ltr.js"(exports, module) {
     "use strict";
     var outside = require_outside();
     var ltr = (version, range, options) => outside(version, range, "<", options);
@@ -14213,9 +14213,9 @@ var require_ltr = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/intersects.js
+// packages/action/node_modules/semver/ranges/intersects.js
 var require_intersects = __commonJS({
-  "packages/core/node_modules/semver/ranges/intersects.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/intersects.js"(exports, module) {
     "use strict";
     var Range = require_range();
     var intersects = (r1, r2, options) => {
@@ -14227,9 +14227,9 @@ var require_intersects = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/simplify.js
+// packages/action/node_modules/semver/ranges/simplify.js
 var require_simplify = __commonJS({
-  "packages/core/node_modules/semver/ranges/simplify.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/simplify.js"(exports, module) {
     "use strict";
     var satisfies = require_satisfies();
     var compare = require_compare();
@@ -14277,9 +14277,9 @@ var require_simplify = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/ranges/subset.js
+// packages/action/node_modules/semver/ranges/subset.js
 var require_subset = __commonJS({
-  "packages/core/node_modules/semver/ranges/subset.js"(exports, module) {
+  "packages/action/node_modules/semver/ranges/subset.js"(exports, module) {
     "use strict";
     var Range = require_range();
     var Comparator = require_comparator();
@@ -14439,9 +14439,9 @@ var require_subset = __commonJS({
   }
 });
 
-// packages/core/node_modules/semver/index.js
+// packages/action/node_modules/semver/index.js
 var require_semver2 = __commonJS({
-  "packages/core/node_modules/semver/index.js"(exports, module) {
+  "packages/action/node_modules/semver/index.js"(exports, module) {
     "use strict";
     var internalRe = require_re();
     var constants = require_constants();
@@ -16244,17 +16244,17 @@ var parse = function(data, opts = {}) {
   return records;
 };
 
-// packages/core/dist/tags/attribute-list.js
+// packages/action/src/tags/attribute-list.ts
 var MetadataInputError = class extends KilnError {
-  input;
-  line;
-  reason;
   constructor(input, line, reason) {
     super(`${input}: ${JSON.stringify(line)}: ${reason}`);
     this.input = input;
     this.line = line;
     this.reason = reason;
   }
+  input;
+  line;
+  reason;
 };
 function parseAttributes(input, line) {
   let records;
@@ -16270,14 +16270,11 @@ function parseAttributes(input, line) {
   const attributes = [];
   for (const field of records[0] ?? []) {
     const text = field.trim();
-    if (text === "")
-      continue;
+    if (text === "") continue;
     const eq = text.indexOf("=");
     const key = eq < 0 ? "" : text.slice(0, eq).trim();
-    if (/^[A-Za-z][\w-]*$/.test(key))
-      attributes.push({ key: key.toLowerCase(), value: text.slice(eq + 1).trim() });
-    else
-      attributes.push({ key: void 0, value: text });
+    if (/^[A-Za-z][\w-]*$/.test(key)) attributes.push({ key: key.toLowerCase(), value: text.slice(eq + 1).trim() });
+    else attributes.push({ key: void 0, value: text });
   }
   return attributes;
 }
@@ -16291,7 +16288,7 @@ function alternatives(values) {
   return values.length <= 1 ? values[0] ?? "" : `${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`;
 }
 
-// packages/core/dist/tags/github-context.js
+// packages/action/src/tags/github-context.ts
 import { readFileSync } from "node:fs";
 function githubContextFromEnv(env, opts = {}) {
   const payload = readPayload(env.GITHUB_EVENT_PATH, opts.readFile ?? readFileIfExists);
@@ -16299,8 +16296,7 @@ function githubContextFromEnv(env, opts = {}) {
   const [owner = "docker", repo = "repo"] = repository.includes("/") ? repository.split("/", 2) : [];
   const eventName = env.GITHUB_EVENT_NAME || "";
   let ref = env.GITHUB_REF || "";
-  if (/pull_request_target/.test(eventName))
-    ref = `refs/pull/${String(payload.number)}/merge`;
+  if (/pull_request_target/.test(eventName)) ref = `refs/pull/${String(payload.number)}/merge`;
   return {
     eventName,
     sha: env.GITHUB_SHA || "",
@@ -16319,8 +16315,7 @@ function githubContextFromEnv(env, opts = {}) {
 function effectiveSha(ctx, prHeadSha = false) {
   if (prHeadSha && /pull_request/.test(ctx.eventName)) {
     const head = payloadString(ctx.payload, "pull_request", "head", "sha");
-    if (head !== void 0)
-      return head;
+    if (head !== void 0) return head;
   }
   return ctx.sha;
 }
@@ -16329,16 +16324,14 @@ function commitDateFromPayload(ctx, options = {}) {
   const commits = payloadValue(ctx.payload, "commits");
   const pushed = Array.isArray(commits) ? commits.find((commit) => payloadString(commit, "id") === sha) : void 0;
   const timestamp = payloadString(pushed, "timestamp") ?? (payloadString(ctx.payload, "head_commit", "id") === sha ? payloadString(ctx.payload, "head_commit", "timestamp") : void 0);
-  if (timestamp === void 0)
-    return void 0;
+  if (timestamp === void 0) return void 0;
   const date = new Date(timestamp);
   return Number.isNaN(date.getTime()) ? void 0 : date;
 }
 function payloadValue(payload, ...path) {
   let value = payload;
   for (const key of path) {
-    if (typeof value !== "object" || value === null || !Object.hasOwn(value, key))
-      return void 0;
+    if (typeof value !== "object" || value === null || !Object.hasOwn(value, key)) return void 0;
     value = value[key];
   }
   return value;
@@ -16348,16 +16341,14 @@ function payloadString(payload, ...path) {
   return typeof value === "string" ? value : void 0;
 }
 function readPayload(path, readFile) {
-  if (!path)
-    return {};
+  if (!path) return {};
   let text;
   try {
     text = readFile(path);
   } catch (err) {
     throw new KilnError(`GITHUB_EVENT_PATH: cannot read the event payload ${JSON.stringify(path)} (${err.message})`);
   }
-  if (text === void 0)
-    return {};
+  if (text === void 0) return {};
   let payload;
   try {
     payload = JSON.parse(text);
@@ -16373,13 +16364,12 @@ function readFileIfExists(path) {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
-    if (err.code === "ENOENT")
-      return void 0;
+    if (err.code === "ENOENT") return void 0;
     throw err;
   }
 }
 
-// packages/core/dist/tags/repo-info.js
+// packages/action/src/tags/repo-info.ts
 function repoInfoFromGitHubRepository(repository) {
   return {
     name: payloadString(repository, "name") ?? "",
@@ -16400,7 +16390,7 @@ function repoInfoFromPayload(ctx, env) {
   };
 }
 
-// packages/core/dist/tags/tag-expression.js
+// packages/action/src/tags/tag-expression.ts
 var TAG_TYPES = ["schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha"];
 var REF_EVENTS = ["branch", "tag", "pr"];
 var SHA_FORMATS = ["short", "long"];
@@ -16442,21 +16432,16 @@ function parseTagRule(line) {
   let bareValue = false;
   for (const { key, value } of parseAttributes("tags", line)) {
     const name = key ?? "value";
-    if (attrs.has(name))
-      throw fail2(`${name} is given twice`);
+    if (attrs.has(name)) throw fail2(`${name} is given twice`);
     attrs.set(name, value);
-    if (key === void 0)
-      bareValue = true;
+    if (key === void 0) bareValue = true;
   }
   const type = attrs.get("type") ?? "raw";
-  if (!isTagType(type))
-    throw fail2(`unknown type "${type}" (use ${alternatives(TAG_TYPES)})`);
+  if (!isTagType(type)) throw fail2(`unknown type "${type}" (use ${alternatives(TAG_TYPES)})`);
   const allowed = [...COMMON_ATTRIBUTES, ...TYPE_ATTRIBUTES[type]];
   for (const name of attrs.keys()) {
-    if (allowed.includes(name))
-      continue;
-    if (name === "value" && bareValue)
-      throw fail2(`type=${type} takes no value, but "${attrs.get("value")}" is given`);
+    if (allowed.includes(name)) continue;
+    if (name === "value" && bareValue) throw fail2(`type=${type} takes no value, but "${attrs.get("value")}" is given`);
     throw fail2(`type=${type} has no attribute "${name}" (use ${alternatives(allowed.filter((a) => a !== "type"))})`);
   }
   const base = {
@@ -16472,8 +16457,7 @@ function parseTagRule(line) {
     case "semver":
     case "pep440": {
       const pattern = attrs.get("pattern");
-      if (pattern === void 0)
-        throw fail2(`type=${type} needs a pattern, e.g. pattern={{version}}`);
+      if (pattern === void 0) throw fail2(`type=${type} needs a pattern, e.g. pattern={{version}}`);
       const match = attrs.get("match") ?? "";
       if (match !== "") {
         const regex = compileRegExp(match, "match", fail2);
@@ -16485,42 +16469,35 @@ function parseTagRule(line) {
     }
     case "match": {
       const pattern = attrs.get("pattern");
-      if (pattern === void 0)
-        throw fail2('type=match needs a pattern, e.g. "pattern=v(\\d+\\.\\d+)",group=1');
+      if (pattern === void 0) throw fail2('type=match needs a pattern, e.g. "pattern=v(\\d+\\.\\d+)",group=1');
       compileRegExp(pattern, "pattern", fail2, matchPatternRegExp);
       const group2 = attrs.get("group") ?? "0";
-      if (!/^\d+$/.test(group2))
-        throw fail2(`group "${group2}" is not a capture group number (use e.g. group=1; group=0 is the whole match)`);
+      if (!/^\d+$/.test(group2)) throw fail2(`group "${group2}" is not a capture group number (use e.g. group=1; group=0 is the whole match)`);
       return { ...base, type, pattern, group: Number(group2), value: attrs.get("value") ?? "" };
     }
     case "edge":
       return { ...base, type, branch: attrs.get("branch") ?? "" };
     case "ref": {
       const event = attrs.get("event");
-      if (event === void 0)
-        throw fail2(`type=ref needs an event (use ${alternatives(REF_EVENTS.map((e) => `event=${e}`))})`);
-      if (!isOneOf(REF_EVENTS, event))
-        throw fail2(`unknown event "${event}" (use ${alternatives(REF_EVENTS)})`);
+      if (event === void 0) throw fail2(`type=ref needs an event (use ${alternatives(REF_EVENTS.map((e) => `event=${e}`))})`);
+      if (!isOneOf(REF_EVENTS, event)) throw fail2(`unknown event "${event}" (use ${alternatives(REF_EVENTS)})`);
       return { ...base, type, event, prefix: base.prefix ?? (event === "pr" ? "pr-" : void 0) };
     }
     case "raw": {
       const value = attrs.get("value");
-      if (value === void 0)
-        throw fail2("type=raw needs a value, e.g. type=raw,value=latest");
+      if (value === void 0) throw fail2("type=raw needs a value, e.g. type=raw,value=latest");
       return { ...base, type, value };
     }
     case "sha": {
       const format = attrs.get("format") ?? "short";
-      if (!isOneOf(SHA_FORMATS, format))
-        throw fail2(`unknown format "${format}" (use ${alternatives(SHA_FORMATS)})`);
+      if (!isOneOf(SHA_FORMATS, format)) throw fail2(`unknown format "${format}" (use ${alternatives(SHA_FORMATS)})`);
       return { ...base, type, format, prefix: base.prefix ?? "sha-" };
     }
   }
 }
 function matchPatternRegExp(pattern) {
   const literal = /^\/(.+)\/(.*)$/.exec(pattern);
-  if (!literal)
-    return new RegExp(pattern);
+  if (!literal) return new RegExp(pattern);
   const [, source = "", flags] = literal;
   return new RegExp(source, flags);
 }
@@ -16535,10 +16512,8 @@ function captureGroupCount(regex) {
   return new RegExp(`${regex.source}|`, regex.flags.replace(/[gy]/g, "")).exec("").length - 1;
 }
 function parsePriority(text, type, fail2) {
-  if (text === void 0)
-    return DEFAULT_TAG_PRIORITIES[type];
-  if (!/^[+-]?\d+$/.test(text))
-    throw fail2(`priority "${text}" is not a whole number (rules with a higher priority come first)`);
+  if (text === void 0) return DEFAULT_TAG_PRIORITIES[type];
+  if (!/^[+-]?\d+$/.test(text)) throw fail2(`priority "${text}" is not a whole number (rules with a higher priority come first)`);
   return Number(text);
 }
 function isTagType(value) {
@@ -16548,7 +16523,7 @@ function isOneOf(values, value) {
   return values.includes(value);
 }
 
-// packages/core/dist/tags/flavor.js
+// packages/action/src/tags/flavor.ts
 var LATEST_MODES = ["auto", "true", "false"];
 var FLAVOR_KEYS = ["latest", "prefix", "suffix", "onlatest"];
 function parseFlavor(lines) {
@@ -16559,8 +16534,7 @@ function parseFlavor(lines) {
     for (const { key, value } of parseAttributes("flavor", line)) {
       switch (key) {
         case "latest":
-          if (!isLatestMode(value))
-            throw fail2(`latest must be ${alternatives(LATEST_MODES)}, not "${value}"`);
+          if (!isLatestMode(value)) throw fail2(`latest must be ${alternatives(LATEST_MODES)}, not "${value}"`);
           flavor.latest = value;
           break;
         case "prefix":
@@ -16569,10 +16543,8 @@ function parseFlavor(lines) {
           onLatestTarget = key;
           break;
         case "onlatest": {
-          if (value !== "true" && value !== "false")
-            throw fail2(`onlatest must be true or false, not "${value}"`);
-          if (!onLatestTarget)
-            throw fail2("onlatest must follow prefix=... or suffix=... on the same line");
+          if (value !== "true" && value !== "false") throw fail2(`onlatest must be true or false, not "${value}"`);
+          if (!onLatestTarget) throw fail2("onlatest must follow prefix=... or suffix=... on the same line");
           flavor[onLatestTarget === "prefix" ? "prefixLatest" : "suffixLatest"] = value === "true";
           break;
         }
@@ -16589,7 +16561,7 @@ function isLatestMode(value) {
   return LATEST_MODES.includes(value);
 }
 
-// packages/core/dist/tags/images.js
+// packages/action/src/tags/images.ts
 function parseImages(lines) {
   const given = nonBlankLines(lines);
   const parsed = given.map((line) => ({ line, attributes: parseAttributes("images", line) }));
@@ -16607,29 +16579,26 @@ function parseImage(line, attributes) {
     switch (key) {
       case void 0:
       case "name":
-        if (name !== void 0)
-          throw fail2("the image name is given twice (one image per line)");
+        if (name !== void 0) throw fail2("the image name is given twice (one image per line)");
         name = value;
         break;
       case "enable":
-        if (value !== "true" && value !== "false")
-          throw fail2(`enable must be true or false, not "${value}"`);
+        if (value !== "true" && value !== "false") throw fail2(`enable must be true or false, not "${value}"`);
         enable = value === "true";
         break;
       default:
         throw fail2(`unknown image attribute "${key}" (use name or enable)`);
     }
   }
-  if (!name)
-    throw fail2("the image name is empty (write e.g. name=ghcr.io/org/app)");
+  if (!name) throw fail2("the image name is empty (write e.g. name=ghcr.io/org/app)");
   return { name, enable };
 }
 
-// packages/core/dist/tags/expressions.js
+// packages/action/src/tags/expressions.ts
 var import_handlebars = __toESM(require_lib(), 1);
 var import_moment_timezone = __toESM(require_moment_timezone2(), 1);
 
-// packages/core/dist/tags/refs.js
+// packages/action/src/tags/refs.ts
 function branchOf(ref) {
   return ref.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : void 0;
 }
@@ -16640,7 +16609,7 @@ function pullRequestOf(ref) {
   return ref.startsWith("refs/pull/") ? ref.slice("refs/pull/".length).replace(/\/merge$/, "") : void 0;
 }
 
-// packages/core/dist/tags/expressions.js
+// packages/action/src/tags/expressions.ts
 var handlebars = import_handlebars.default.create();
 handlebars.registerHelper("log", () => "");
 var RUNTIME_OPTIONS = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false };
@@ -16665,11 +16634,9 @@ function isRawStatement(pattern) {
     return false;
   }
   const [only] = program.body;
-  if (program.body.length !== 1 || only?.type !== "MustacheStatement")
-    return false;
+  if (program.body.length !== 1 || only?.type !== "MustacheStatement") return false;
   const path = only.path;
-  if (path.type !== "PathExpression")
-    return false;
+  if (path.type !== "PathExpression") return false;
   const { parts } = path;
   return parts.length === 1 && parts[0] === "raw";
 }
@@ -16697,34 +16664,28 @@ function dateFormatter(name, date) {
     const format = args.length > 1 && args[0] !== void 0 ? String(args[0]) : void 0;
     let zone = "UTC";
     for (const [key, value] of Object.entries(options.hash)) {
-      if (key !== "tz")
-        throw new Error(`{{${name}}} has no attribute "${key}" (only tz='Area/City')`);
+      if (key !== "tz") throw new Error(`{{${name}}} has no attribute "${key}" (only tz='Area/City')`);
       zone = String(value);
     }
-    if (!import_moment_timezone.default.tz.zone(zone))
-      throw new Error(`unknown time zone "${zone}" (use an IANA name such as tz='Europe/Paris')`);
+    if (!import_moment_timezone.default.tz.zone(zone)) throw new Error(`unknown time zone "${zone}" (use an IANA name such as tz='Europe/Paris')`);
     return (0, import_moment_timezone.default)(date).tz(zone).format(format);
   };
 }
 function baseRef(ctx) {
   const pushBase = payloadString(ctx.payload, "base_ref");
-  if (tagOf(ctx.ref) !== void 0 && pushBase !== void 0)
-    return branchOf(pushBase) ?? pushBase;
+  if (tagOf(ctx.ref) !== void 0 && pushBase !== void 0) return branchOf(pushBase) ?? pushBase;
   const prBase = payloadString(ctx.payload, "pull_request", "base", "ref");
-  if (pullRequestOf(ctx.ref) !== void 0 && prBase !== void 0)
-    return prBase;
+  if (pullRequestOf(ctx.ref) !== void 0 && prBase !== void 0) return prBase;
   return "";
 }
 function isDefaultBranch(ctx) {
   const branch = branchOf(ctx.ref) ?? ctx.ref;
-  if (branch === "")
-    return false;
-  if (payloadString(ctx.payload, "repository", "default_branch") === branch)
-    return true;
+  if (branch === "") return false;
+  if (payloadString(ctx.payload, "repository", "default_branch") === branch) return true;
   return /create|discussion|issues|schedule/.test(ctx.eventName);
 }
 
-// packages/core/dist/tags/metadata.js
+// packages/action/src/tags/metadata.ts
 var pep440 = __toESM(require_pep440(), 1);
 var semver = __toESM(require_semver2(), 1);
 var DEFAULT_SHORT_SHA_LENGTH = 7;
@@ -16742,8 +16703,7 @@ function computeMetadata(inputs, ctx, repo, clock, options = {}) {
   };
   const warnings = [];
   const version = computeVersion(rules, flavor, scope, repo, warnings);
-  if (version.main === void 0)
-    warnings.push("no image version was generated: no tag rule applies to this event (check the tags input)");
+  if (version.main === void 0) warnings.push("no image version was generated: no tag rule applies to this event (check the tags input)");
   const tagNames = version.main === void 0 ? [] : [version.main, ...version.partial, ...version.latest ? [latestTag(flavor, scope)] : []];
   const imageNames = images.filter((image) => image.enable).map((image) => image.name.toLowerCase());
   const tags = imageNames.length > 0 ? imageNames.flatMap((image) => tagNames.map((tag) => `${image}:${tag}`)) : [...tagNames];
@@ -16768,19 +16728,14 @@ function computeVersion(rules, flavor, scope, repo, warnings) {
       const given = enabled === rule.enable ? `not "${enabled}"` : `but ${JSON.stringify(rule.enable)} gives "${enabled}"`;
       throw new MetadataInputError("tags", rule.source, `enable must be true or false, ${given}`);
     }
-    if (enabled === "false")
-      continue;
+    if (enabled === "false") continue;
     const candidate = ruleCandidate(rule, scope, repo, (text) => warnings.push(`tags: ${JSON.stringify(rule.source)}: ${text}`));
-    if (!candidate)
-      continue;
+    if (!candidate) continue;
     const value = withAffixes(candidate.value, rule, flavor, scope);
-    if (value === "")
-      continue;
+    if (value === "") continue;
     const tag = sanitizeTag(value);
-    if (main === void 0)
-      main = tag;
-    else if (tag !== main && !partial.includes(tag))
-      partial.push(tag);
+    if (main === void 0) main = tag;
+    else if (tag !== main && !partial.includes(tag)) partial.push(tag);
     latest ??= flavor.latest === "auto" ? candidate.autoLatest : flavor.latest === "true";
   }
   return { main, partial, latest: latest ?? false };
@@ -16789,8 +16744,7 @@ function ruleCandidate(rule, scope, repo, warn) {
   const { ctx } = scope;
   switch (rule.type) {
     case "schedule":
-      if (!/schedule/.test(ctx.eventName))
-        return void 0;
+      if (!/schedule/.test(ctx.eventName)) return void 0;
       return { value: evaluateSchedulePattern(rule.pattern, scope, ruleSite(rule)), autoLatest: false };
     case "semver":
     case "pep440":
@@ -16799,8 +16753,7 @@ function ruleCandidate(rule, scope, repo, warn) {
       return matchCandidate(rule, scope, warn);
     case "edge": {
       const branch = branchOf(ctx.ref);
-      if (branch === void 0)
-        return void 0;
+      if (branch === void 0) return void 0;
       const edgeBranch = rule.branch || repo.defaultBranch;
       if (edgeBranch === "") {
         warn("the repository's default branch is unknown, so there is no edge tag; name the branch, e.g. type=edge,branch=main");
@@ -16815,8 +16768,7 @@ function ruleCandidate(rule, scope, repo, warn) {
     case "raw":
       return { value: evaluateExpression(rule.value, scope, ruleSite(rule)), autoLatest: false };
     case "sha":
-      if (!scope.sha)
-        return void 0;
+      if (!scope.sha) return void 0;
       return { value: rule.format === "short" ? shortSha(scope.sha, scope.shortShaLength) : scope.sha, autoLatest: false };
   }
 }
@@ -16825,14 +16777,11 @@ function versionSource(rule, scope) {
 }
 function versionCandidate(rule, scope, warn) {
   let raw = versionSource(rule, scope);
-  if (raw === void 0)
-    return void 0;
+  if (raw === void 0) return void 0;
   if (rule.match !== "") {
     const found = raw.match(new RegExp(rule.match))?.[1];
-    if (found === void 0)
-      warn(`match "${rule.match}" does not match "${raw}", so the whole value is used`);
-    else
-      raw = found;
+    if (found === void 0) warn(`match "${rule.match}" does not match "${raw}", so the whole value is used`);
+    else raw = found;
   }
   raw = raw.replace(/\//g, "-");
   const site = ruleSite(rule);
@@ -16867,8 +16816,7 @@ function versionCandidate(rule, scope, warn) {
 }
 function matchCandidate(rule, scope, warn) {
   const raw = versionSource(rule, scope);
-  if (raw === void 0)
-    return void 0;
+  if (raw === void 0) return void 0;
   const found = raw.match(matchPatternRegExp(rule.pattern));
   if (!found) {
     warn(`pattern "${rule.pattern}" does not match "${raw}"`);
@@ -16905,10 +16853,8 @@ function mergeAnnotations(oci, custom, input, scope, warnings) {
   const entries = new Map(oci.map((entry) => splitEntry(entry)));
   for (const line of nonBlankLines(custom)) {
     const entry = splitEntry(evaluateExpression(line, scope, { input, line }));
-    if (entry)
-      entries.set(...entry);
-    else
-      warnings.push(`${input}: ${JSON.stringify(line)}: not key=value, so it is ignored`);
+    if (entry) entries.set(...entry);
+    else warnings.push(`${input}: ${JSON.stringify(line)}: not key=value, so it is ignored`);
   }
   return [...entries].sort(([a], [b]) => a.localeCompare(b)).map(([key, value]) => `${key}=${value}`);
 }
@@ -16926,20 +16872,21 @@ function flavorSite(flavor, kind) {
   return { input: "flavor", line: `${kind}=${flavor[kind]}` };
 }
 function checkShortShaLength(length) {
-  if (!Number.isInteger(length) || length < 1)
-    throw new KilnError(`shortShaLength must be a positive whole number, not ${length}`);
+  if (!Number.isInteger(length) || length < 1) throw new KilnError(`shortShaLength must be a positive whole number, not ${length}`);
   return length;
 }
 
-// packages/core/dist/tags/outputs.js
+// packages/action/src/tags/outputs.ts
 function labelsRecord(entries) {
-  return Object.fromEntries(entries.map((entry) => {
-    const eq = entry.indexOf("=");
-    return eq < 0 ? [entry, ""] : [entry.slice(0, eq), entry.slice(eq + 1)];
-  }));
+  return Object.fromEntries(
+    entries.map((entry) => {
+      const eq = entry.indexOf("=");
+      return eq < 0 ? [entry, ""] : [entry.slice(0, eq), entry.slice(eq + 1)];
+    })
+  );
 }
 
-// packages/core/dist/tags/env-options.js
+// packages/action/src/tags/env-options.ts
 function metadataOptionsFromEnv(env) {
   const options = { prHeadSha: /^\s*true\s*$/i.test(env.DOCKER_METADATA_PR_HEAD_SHA ?? "") };
   const length = env.DOCKER_METADATA_SHORT_SHA_LENGTH?.trim();

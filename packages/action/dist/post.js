@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-GBZV6RMF.js";
+} from "./chunks/chunk-AZQEIIBT.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -2,7 +2,7 @@
 // map. Every problem names the input and says what to write instead.
 
 import { KilnError, formatPlatform, parsePlatformList } from '@kiln/core';
-import { splitInputList } from '@kiln/core/tags';
+import { splitInputList } from './tags/index.js';
 
 export interface ActionInputs {
   context: string;

@@ -1,5 +1,5 @@
 // Tags, labels, annotations and version for this run, from the inputs and the GitHub context, with
-// docker/metadata-action's rules (the core's tags/ module). With `images`, `tags` holds tag rules;
+// docker/metadata-action's rules (./tags/). With `images`, `tags` holds tag rules;
 // without, `tags` holds full references, as build-push-action takes them.
 
 import { KilnError, parseAnnotations, parseReference } from '@kiln/core';
@@ -11,7 +11,7 @@ import {
   metadataOptionsFromEnv,
   repoInfoFromPayload,
   type GitHubContext,
-} from '@kiln/core/tags';
+} from './tags/index.js';
 import type { ActionInputs } from './inputs.js';
 
 export interface ImageMetadata {

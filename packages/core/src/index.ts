@@ -1,6 +1,7 @@
 // @kiln/core's library surface. Nothing here prints; the CLI in cli/ is the only place that does.
-// The metadata-action tag rules are a separate entry, `@kiln/core/tags`: they load handlebars and
-// moment-timezone, which every build (an Nx task, a CLI run) would otherwise pay for at start-up.
+// docker/metadata-action's tag rules are not here: they live with their only user, the Action
+// (packages/action/src/tags/), so installing @kiln/core does not bring handlebars, moment-timezone,
+// semver, @renovatebot/pep440 and csv-parse.
 export { KilnError, formatLocation } from './errors.js';
 export type { SourceLocation } from './errors.js';
 

@@ -2,7 +2,7 @@
  * docker/metadata-action's environment switches, mapped to explicit settings so that the
  * computation itself never reads process.env.
  */
-import { KilnError } from '../errors.js';
+import { KilnError } from '@kiln/core';
 import type { MetadataOptions } from './metadata.js';
 import { DEFAULT_ANNOTATION_LEVELS } from './outputs.js';
 

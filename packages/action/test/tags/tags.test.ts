@@ -1,6 +1,7 @@
 // The tags/ room beyond upstream's tables: messages for bad input, the context and repository
 // readers, the environment switches, and the promise that library code never prints.
 import { jest } from '@jest/globals';
+import { KilnError } from '@kiln/core';
 import {
   MetadataInputError,
   annotationLevelsFromEnv,
@@ -18,7 +19,6 @@ import {
   type MetadataInputs,
   type RepoInfo,
 } from '../../src/tags/index.js';
-import { KilnError } from '../../src/errors.js';
 
 const SHA = '860c1904a1ce19322e91ac35af1ab07466440c37';
 const NOW = new Date('2020-01-10T00:30:00.000Z');

@@ -72619,7 +72619,7 @@ function createRegistryClient(options = {}) {
   });
 }
 
-// packages/core/dist/build/builder.js
+// packages/core/dist/engine/builder.js
 import { createHash as createHash9 } from "node:crypto";
 import { lstat as lstat8, readFile as readFile6 } from "node:fs/promises";
 import { posix as posix4, relative as relative4, resolve as resolve10 } from "node:path";
@@ -79655,7 +79655,7 @@ var FsTree = class {
   }
 };
 
-// packages/core/dist/build/scope.js
+// packages/core/dist/engine/scope.js
 function platformArgs(target, build2 = target) {
   const fmt = (p2) => [p2.os, p2.architecture, p2.variant].filter(Boolean).join("/");
   return /* @__PURE__ */ new Map([
@@ -79745,7 +79745,7 @@ function setEnv(env, key, value) {
   return index < 0 ? [...env, entry] : env.map((e, i) => i === index ? entry : e);
 }
 
-// packages/core/dist/build/images.js
+// packages/core/dist/engine/images.js
 import { resolve as resolve8 } from "node:path";
 
 // packages/core/dist/oci/layout.js
@@ -80660,7 +80660,7 @@ async function findArchiveManifest(contents, configDigest, layers) {
   return void 0;
 }
 
-// packages/core/dist/build/images.js
+// packages/core/dist/engine/images.js
 function scratchImage(platform2) {
   return {
     name: "scratch",
@@ -80746,7 +80746,7 @@ var ImageResolver = class {
   }
 };
 
-// packages/core/dist/build/rootfs.js
+// packages/core/dist/engine/rootfs.js
 function layerSource(store, layer) {
   const compression = layerCompression(layer.mediaType);
   if (!compression)
@@ -80832,7 +80832,7 @@ function parseDatabase(content) {
   return content.toString("utf8").split("\n").filter((line) => line && !line.startsWith("#")).map((line) => line.split(":"));
 }
 
-// packages/core/dist/build/copy.js
+// packages/core/dist/engine/copy.js
 import { posix as posix2 } from "node:path";
 
 // packages/core/dist/context/glob.js
@@ -80882,7 +80882,7 @@ function escapeRegExp(ch) {
   return ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
-// packages/core/dist/build/copy.js
+// packages/core/dist/engine/copy.js
 function parseChmod(value) {
   if (!/^[0-7]{3,4}$/.test(value)) {
     throw new KilnError(`invalid chmod parameter "${value}": use octal permissions such as 755 or 0644`);
@@ -81064,7 +81064,7 @@ function treeFromEntries(kind, label, list, root) {
   return { kind, label, entries, digest: (e) => hashFile2(e.absPath) };
 }
 
-// packages/core/dist/build/stage-graph.js
+// packages/core/dist/engine/stage-graph.js
 function lookupStage(plan, name, allowIndex) {
   const lower = name.toLowerCase();
   const byName = plan.stages.find((s3) => s3.name === lower);
@@ -81118,7 +81118,7 @@ function stageLabel(stage) {
   return stage.name ?? `stage-${stage.index}`;
 }
 
-// packages/core/dist/build/download.js
+// packages/core/dist/engine/download.js
 import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { stat as stat6 } from "node:fs/promises";
@@ -81165,7 +81165,7 @@ async function downloadSource(store, url2, checksum) {
   return { name, entry, tree: { ...tree, digest: async () => digest } };
 }
 
-// packages/core/dist/build/cache-transfer.js
+// packages/core/dist/engine/cache-transfer.js
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { copyFile as copyFile3, link as link3, mkdir as mkdir7, readFile as readFile5, readdir as readdir5, rename as rename6, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
 import { basename as basename8, dirname as dirname11, join as join17, resolve as resolve9 } from "node:path";
@@ -81437,7 +81437,7 @@ async function exportCaches(ctx, specs, records) {
   }
 }
 
-// packages/core/dist/build/publish.js
+// packages/core/dist/engine/publish.js
 function cacheTransferContext(store, options) {
   return {
     store,
@@ -81473,7 +81473,7 @@ function checkMultiPlatformOutputs(options, platforms) {
   }
 }
 
-// packages/core/dist/build/platforms.js
+// packages/core/dist/engine/platforms.js
 function parsePlatformList(spec) {
   if (spec === void 0 || spec.trim() === "")
     return [];
@@ -81561,7 +81561,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
   };
 }
 
-// packages/core/dist/build/builder.js
+// packages/core/dist/engine/builder.js
 var DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 function hashKey(...parts) {
   const h = createHash9("sha256");
@@ -82096,7 +82096,7 @@ function expandPortSpec(spec) {
   return out;
 }
 
-// packages/core/dist/build/report.js
+// packages/core/dist/engine/report.js
 function progressLine(event) {
   switch (event.type) {
     case "step-start":
@@ -82148,7 +82148,7 @@ function pushedLine(tags2, push) {
   return `pushed ${tags2.join(", ")}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there`;
 }
 
-// packages/core/dist/build/source-date-epoch.js
+// packages/core/dist/engine/source-date-epoch.js
 function sourceDateEpoch(env = process.env) {
   const value = env["SOURCE_DATE_EPOCH"];
   if (value === void 0 || value === "")

@@ -4,6 +4,7 @@
 // Date#toISOString to that instant, so both {{date}} and {{commit_date}} show it).
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { KilnError } from '@kiln/core';
 import {
   DEFAULT_METADATA_INPUTS,
   bakeAnnotationsFile,
@@ -25,8 +26,7 @@ import {
   type MetadataResult,
   type TagRule,
 } from '../../src/tags/index.js';
-import { KilnError } from '../../src/errors.js';
-import { describeSuite } from '../helpers/conformance.js';
+import { describeSuite } from '../../../core/test/helpers/conformance.js';
 
 const FIXED_INSTANT = new Date('2020-01-10T00:30:00.000Z');
 

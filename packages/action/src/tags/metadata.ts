@@ -7,7 +7,7 @@
  */
 import * as pep440 from '@renovatebot/pep440';
 import * as semver from 'semver';
-import { KilnError } from '../errors.js';
+import { KilnError } from '@kiln/core';
 import { MetadataInputError, nonBlankLines } from './attribute-list.js';
 import {
   evaluateExpression,

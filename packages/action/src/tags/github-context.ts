@@ -3,7 +3,7 @@
  * `GITHUB_*` environment variables and the event payload file they point to.
  */
 import { readFileSync } from 'node:fs';
-import { KilnError } from '../errors.js';
+import { KilnError } from '@kiln/core';
 
 /** The webhook event payload (GITHUB_EVENT_PATH) as parsed JSON; `{}` when there is none. */
 export type EventPayload = Record<string, unknown>;

@@ -6,7 +6,7 @@
  * value, so `type=raw,{{date 'YYYYMMDD' tz='Asia/Tokyo'}}` needs no `value=`.
  */
 import { parse } from 'csv-parse/sync';
-import { KilnError } from '../errors.js';
+import { KilnError } from '@kiln/core';
 
 /** A bad line in one of the metadata inputs. `message` names the input, the line, the problem and the fix. */
 export class MetadataInputError extends KilnError {
