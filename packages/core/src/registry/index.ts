@@ -1,10 +1,11 @@
 // The registry room: an OCI Distribution client (pull, push, blobs, manifests) with Docker's auth.
-export { MANIFEST_ACCEPT, RegistryClient, registryApiHost } from './client.js';
+export { RegistryClient } from './client.js';
+export { MANIFEST_ACCEPT } from './fetch.js';
 export { BlobVerificationError, ManifestNotFoundError, RegistryAuthError, RegistryError } from './errors.js';
 export type { RegistryErrorDetails, RegistryErrorEntry } from './errors.js';
 export { parseWwwAuthenticate, repositoryScope } from './auth.js';
 export type { Challenge } from './auth.js';
-export { isLoopbackHost, parseRetryAfter } from './transport.js';
+export { isLoopbackHost, parseRetryAfter, registryApiHost } from './transport.js';
 export type {
   BlobEvent,
   CredentialLookup,

@@ -1,6 +1,7 @@
 // HTTP for the registry client on node:http / node:https: one request at a time (no redirects, no
-// retries: client.ts decides those), keep-alive agents per host, TLS trust per registry, and the
-// small pieces of retry policy (which failures are transient, backoff, Retry-After).
+// retries: session.ts and retry.ts decide those), keep-alive agents per host, TLS trust per
+// registry, and the small pieces of retry policy (which failures are transient, backoff,
+// Retry-After).
 //
 // Why not the built-in fetch: on Node 20 it cannot be given a CA (its dispatcher comes from the
 // bundled undici, which Node 20 does not export, and the npm undici that would must not be
@@ -243,6 +244,11 @@ export function hostName(hostPort: string): string {
   }
   const colon = hostPort.lastIndexOf(':');
   return colon > 0 && hostPort.indexOf(':') === colon ? hostPort.slice(0, colon) : hostPort;
+}
+
+/** The API host of a registry named in references: Docker Hub's is registry-1.docker.io. */
+export function registryApiHost(domain: string): string {
+  return domain === 'docker.io' || domain === 'index.docker.io' ? 'registry-1.docker.io' : domain;
 }
 
 /** localhost, 127.0.0.0/8 and ::1: a registry on this machine. */
