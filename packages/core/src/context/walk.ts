@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContentStore } from '../store/types.js';
+import type { MetaFiles } from '../contracts/meta.js';
 import { KilnError } from '../errors.js';
 import type { IgnoreMatcher } from './dockerignore.js';
 
@@ -69,12 +69,12 @@ export class ContextDigests {
   rereads = 0;
 
   private constructor(
-    private readonly store: ContentStore,
+    private readonly store: MetaFiles,
     private readonly root: string,
     private readonly cache: DigestCacheFile,
   ) {}
 
-  static async load(store: ContentStore, root: string): Promise<ContextDigests> {
+  static async load(store: MetaFiles, root: string): Promise<ContextDigests> {
     const cache = await store.readMeta<DigestCacheFile>('context-digests', root);
     return new ContextDigests(store, root, cache?.version === 1 ? cache : { version: 1, files: {} });
   }

@@ -18,7 +18,8 @@ import { MediaTypes } from '../oci/media-types.js';
 import { parseReference, type ImageReference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/client.js';
 import { ManifestNotFoundError } from '../registry/errors.js';
-import type { CacheRecord, ContentStore, LayerRecord } from '../store/types.js';
+import type { CacheRecord, LayerRecord } from '../contracts/index.js';
+import type { ContentStore } from '../store/types.js';
 
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.kiln.cache.config.v1+json';
 /** The ref name of the cache manifest in a local cache layout. */

@@ -10,7 +10,8 @@ import { readOciLayout } from '../oci/layout.js';
 import { readDockerArchive } from '../oci/docker-archive.js';
 import { selectManifest } from '../oci/image.js';
 import { formatReference, parseReference } from '../reference/index.js';
-import type { ContentStore, LayerRecord } from '../store/types.js';
+import type { LayerRecord } from '../contracts/blobs.js';
+import type { ContentStore } from '../store/types.js';
 import type { RegistryClient } from '../registry/client.js';
 
 export interface BaseImage {

@@ -8,7 +8,8 @@ import { KilnError } from '../errors.js';
 import { formatPlatform, indexFor, parsePlatform, platformMatches } from '../oci/image.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { Platform } from '../oci/types.js';
-import type { CacheRecord, ContentStore } from '../store/types.js';
+import type { CacheRecord } from '../contracts/cache-index.js';
+import type { ContentStore } from '../store/types.js';
 import { cacheTransferContext, checkMultiPlatformOutputs, publishImage } from './publish.js';
 import type { BuildEvent, BuildOptions, BuildResult, PlatformImage, StepReport } from './types.js';
 

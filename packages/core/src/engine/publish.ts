@@ -6,7 +6,8 @@ import { KilnError } from '../errors.js';
 import { writeDockerArchive } from '../oci/docker-archive.js';
 import { writeOciLayout } from '../oci/layout.js';
 import { familiarName, formatReference, parseReference } from '../reference/index.js';
-import type { CacheRecord, ContentStore } from '../store/types.js';
+import type { CacheRecord } from '../contracts/cache-index.js';
+import type { ContentStore } from '../store/types.js';
 import { exportCaches, type CacheTransferContext } from './cache-transfer.js';
 import type { BuildOptions } from './types.js';
 

@@ -2,7 +2,7 @@
 
 import type { ImageConfig } from '../oci/types.js';
 import type { RegistryClient } from '../registry/client.js';
-import type { CacheRecord, LayerRecord } from '../store/types.js';
+import type { CacheRecord, LayerRecord } from '../contracts/index.js';
 import type { CacheSpec } from './cache-transfer.js';
 
 export type { CacheSpec } from './cache-transfer.js';

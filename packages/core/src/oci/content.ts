@@ -1,10 +1,10 @@
-// Reading image documents out of a ContentStore and walking everything an image references;
+// Reading image documents out of the store and walking everything an image references;
 // shared by the OCI layout and docker-archive readers and writers.
 
 import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { BlobInfo, ContentStore } from '../store/types.js';
+import type { BlobInfo, BlobReader, BlobWriterFactory } from '../contracts/blobs.js';
 import { digestHex } from './digest.js';
 import { OciError, hostPlatform, isImageIndex, normalizeManifest, selectManifest } from './image.js';
 import type { OciIndex, OciManifest } from './image.js';
@@ -23,7 +23,7 @@ export interface StoredDocument {
 
 /** Reads, verifies and normalizes a manifest or an index from the store. */
 export async function readStoredDocument(
-  store: ContentStore,
+  store: BlobReader,
   digest: string,
   mediaTypeHint?: string,
 ): Promise<StoredDocument> {
@@ -42,7 +42,7 @@ export async function readStoredDocument(
 }
 
 /** Reads and checks an image config from the store. */
-export async function readStoredConfig(store: ContentStore, digest: string): Promise<ImageConfig> {
+export async function readStoredConfig(store: BlobReader, digest: string): Promise<ImageConfig> {
   if (!(await store.hasBlob(digest))) throw new OciError(`image config ${digest} is not in the store`);
   return parseImageConfig(await store.readBlob(digest), digest);
 }
@@ -80,7 +80,7 @@ export interface ImageBlob extends Descriptor {
  * layers), each once, in a fixed order: depth first, parents before children.
  */
 export async function collectImageBlobs(
-  store: ContentStore,
+  store: BlobReader,
   rootDigest: string,
 ): Promise<{ root: StoredDocument; blobs: ImageBlob[] }> {
   const seen = new Map<string, ImageBlob>();
@@ -123,7 +123,7 @@ export async function collectImageBlobs(
  * entry for `platform` (default: the host's architecture on linux).
  */
 export async function resolveImageManifest(
-  store: ContentStore,
+  store: BlobReader,
   digest: string,
   platform?: Platform | string,
 ): Promise<{ manifest: StoredDocument & { doc: OciManifest }; index?: StoredDocument & { doc: OciIndex } }> {
@@ -146,7 +146,7 @@ export function defaultPlatform(): Platform {
 
 /** Writes a stream into the store through a BlobWriter, verified against `expectedDigest`. */
 export async function streamIntoStore(
-  store: ContentStore,
+  store: BlobWriterFactory,
   source: Readable | AsyncIterable<Uint8Array>,
   expectedDigest?: string,
 ): Promise<BlobInfo> {
@@ -165,7 +165,7 @@ export async function streamIntoStore(
  * Skips the copy when the store already has the blob.
  */
 export async function importFileBlob(
-  store: ContentStore,
+  store: BlobReader & BlobWriterFactory,
   path: string,
   digest: string,
   size?: number,

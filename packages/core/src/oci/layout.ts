@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { ContentStore } from '../store/types.js';
+import type { BlobFiles, BlobReader, BlobWriterFactory } from '../contracts/blobs.js';
+import type { Locks } from '../contracts/locks.js';
 import {
   collectImageBlobs,
   defaultPlatform,
@@ -89,7 +90,7 @@ async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
  * copy (copyFile streams in the kernel, never through memory). Via a temp name and a rename, so a
  * reader never sees a partial blob. An existing file of the right size is kept.
  */
-async function placeBlob(store: ContentStore, blob: ImageBlob, target: string): Promise<boolean> {
+async function placeBlob(store: BlobFiles, blob: ImageBlob, target: string): Promise<boolean> {
   try {
     const st = await stat(target);
     if (st.isFile() && st.size === blob.size) return false;
@@ -116,7 +117,7 @@ async function placeBlob(store: ContentStore, blob: ImageBlob, target: string): 
 }
 
 /** The platform of an image manifest, from its config; undefined for an index or a non-image. */
-async function manifestPlatform(store: ContentStore, doc: StoredDocument): Promise<Platform | undefined> {
+async function manifestPlatform(store: BlobReader, doc: StoredDocument): Promise<Platform | undefined> {
   if (isImageIndex(doc.doc)) return undefined;
   const m = doc.doc;
   if (m.config.mediaType !== MediaTypes.ociConfig && m.config.mediaType !== MediaTypes.dockerConfig) return undefined;
@@ -190,7 +191,7 @@ export function layoutBlobPath(dir: string, digest: string): string {
  */
 export async function writeOciLayout(
   dir: string,
-  store: ContentStore,
+  store: BlobReader & BlobFiles & Locks,
   images: readonly LayoutImage[],
 ): Promise<WriteOciLayoutResult> {
   if (images.length === 0) throw new OciError('writeOciLayout: no images given');
@@ -235,7 +236,7 @@ export async function writeOciLayout(
 
 async function placeLayout(
   dir: string,
-  store: ContentStore,
+  store: BlobFiles,
   blobs: ReadonlyMap<string, ImageBlob>,
   entries: readonly OciDescriptor[],
 ): Promise<WriteOciLayoutResult> {
@@ -395,7 +396,7 @@ function chooseEntry(dir: string, index: OciIndex, refName: string | undefined, 
  */
 export async function readOciLayout(
   dir: string,
-  store: ContentStore,
+  store: BlobReader & BlobWriterFactory,
   refName?: string,
   options: ReadOciLayoutOptions = {},
 ): Promise<ReadOciLayoutResult> {
@@ -440,7 +441,7 @@ export async function readOciLayout(
 }
 
 /** Imports a manifest's config and layers from the layout (foreign layers only where present). */
-async function importManifestContent(dir: string, store: ContentStore, manifest: OciManifest): Promise<void> {
+async function importManifestContent(dir: string, store: BlobReader & BlobWriterFactory, manifest: OciManifest): Promise<void> {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
   for (const layer of manifest.layers) {
     const path = layoutBlobPath(dir, layer.digest);
@@ -454,7 +455,7 @@ async function importManifestContent(dir: string, store: ContentStore, manifest:
  * and blobs (what a push of the index needs), where readOciLayout takes one platform. `refName`
  * picks the entry as readOciLayout does. Returns the entry's digest and media type.
  */
-export async function importOciLayoutImage(dir: string, store: ContentStore, refName?: string): Promise<{ digest: string; mediaType: string }> {
+export async function importOciLayoutImage(dir: string, store: BlobReader & BlobWriterFactory, refName?: string): Promise<{ digest: string; mediaType: string }> {
   await checkLayoutFile(dir);
   const index = await readLayoutIndex(dir);
   const entry = chooseEntry(dir, index, refName, defaultPlatform());

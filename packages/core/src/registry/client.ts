@@ -8,7 +8,7 @@
 
 import type { Platform } from '../oci/types.js';
 import type { ImageReference } from '../reference/reference.js';
-import type { ContentStore } from '../store/types.js';
+import type { BlobFiles, BlobReader, BlobWriterFactory, Blobs } from '../contracts/blobs.js';
 import { Fetcher } from './fetch.js';
 import type { FetchedManifest } from './fetch.js';
 import { BlobSightings } from './mount.js';
@@ -47,7 +47,7 @@ export class RegistryClient {
    * `platform` (default: linux on the host's architecture), its config and its layers, each
    * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
    */
-  pull(ref: ImageReference, store: ContentStore, options: { platform?: Platform } = {}): Promise<PulledImage> {
+  pull(ref: ImageReference, store: Blobs, options: { platform?: Platform } = {}): Promise<PulledImage> {
     return pullImage(this.fetcher, ref, store, options);
   }
 
@@ -79,7 +79,7 @@ export class RegistryClient {
    * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
    * ever stored. A blob the store has is not downloaded.
    */
-  fetchBlobToStore(repo: RepoRef, digest: string, store: ContentStore, size?: number): Promise<void> {
+  fetchBlobToStore(repo: RepoRef, digest: string, store: BlobReader & BlobWriterFactory & BlobFiles, size?: number): Promise<void> {
     return this.fetcher.fetchBlobToStore(repo, digest, store, size);
   }
 
@@ -89,7 +89,7 @@ export class RegistryClient {
    * in) has it, else an upload (one PUT up to `chunkSize`, else PATCH chunks then PUT). A failed
    * attempt starts over with a new upload session.
    */
-  uploadBlob(repo: RepoRef, store: ContentStore, digest: string, options: { mountFrom?: string[] } = {}): Promise<UploadOutcome> {
+  uploadBlob(repo: RepoRef, store: BlobReader & BlobFiles, digest: string, options: { mountFrom?: string[] } = {}): Promise<UploadOutcome> {
     return this.uploader.uploadBlob(repo, store, digest, options);
   }
 
@@ -99,7 +99,7 @@ export class RegistryClient {
    * index children by digest, then the manifest under each tag — last, so a failed push tags
    * nothing. Later repositories of the same registry mount what earlier ones received.
    */
-  push(store: ContentStore, manifestDigest: string, refs: ImageReference[], options: { mountFrom?: string[] } = {}): Promise<PushResult> {
+  push(store: BlobReader & BlobFiles, manifestDigest: string, refs: ImageReference[], options: { mountFrom?: string[] } = {}): Promise<PushResult> {
     return pushImage(this.session, this.uploader, store, manifestDigest, refs, options);
   }
 }

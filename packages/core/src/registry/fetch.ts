@@ -7,8 +7,8 @@ import { KilnError } from '../errors.js';
 import { digestHex } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { ImageReference } from '../reference/reference.js';
-import { DigestMismatchError } from '../store/errors.js';
-import type { ContentStore } from '../store/types.js';
+import type { BlobFiles, BlobReader, BlobWriterFactory } from '../contracts/blobs.js';
+import { DigestMismatchError } from '../contracts/errors.js';
 import { repositoryScope } from './auth.js';
 import { BlobVerificationError, ManifestNotFoundError, RegistryError } from './errors.js';
 import type { RegistryErrorEntry } from './errors.js';
@@ -191,7 +191,7 @@ export class Fetcher {
    * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
    * ever stored. A blob the store has is not downloaded.
    */
-  async fetchBlobToStore(repo: RepoRef, digest: string, store: ContentStore, size?: number): Promise<void> {
+  async fetchBlobToStore(repo: RepoRef, digest: string, store: BlobReader & BlobWriterFactory & BlobFiles, size?: number): Promise<void> {
     digestHex(digest);
     const key = `${store.root}\n${digest}`;
     const running = this.downloads.get(key);
@@ -210,7 +210,7 @@ export class Fetcher {
     return p;
   }
 
-  private async download(repo: RepoRef, digest: string, store: ContentStore, size: number | undefined): Promise<void> {
+  private async download(repo: RepoRef, digest: string, store: BlobReader & BlobWriterFactory & BlobFiles, size: number | undefined): Promise<void> {
     const s = this.session;
     const reg = await s.registry(repo.domain);
     const name = repoName(repo);

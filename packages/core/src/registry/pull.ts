@@ -7,7 +7,7 @@ import type { OciIndex, OciManifest } from '../oci/image.js';
 import { defaultPlatform, parseImageConfig } from '../oci/content.js';
 import type { ImageConfig, Platform } from '../oci/types.js';
 import type { ImageReference } from '../reference/reference.js';
-import type { ContentStore } from '../store/types.js';
+import type { BlobReader, BlobSink, Blobs } from '../contracts/blobs.js';
 import { allOrFirstError } from './concurrency.js';
 import { RegistryError } from './errors.js';
 import { ownMediaType } from './fetch.js';
@@ -31,7 +31,7 @@ type KnownManifest = FetchedManifest & { fromStore?: boolean };
 export async function pullImage(
   fetcher: Fetcher,
   ref: ImageReference,
-  store: ContentStore,
+  store: Blobs,
   options: { platform?: Platform },
 ): Promise<PulledImage> {
   const name = repoName(ref);
@@ -86,7 +86,7 @@ export async function pullImage(
 }
 
 /** A manifest read from the registry, kept in the store once it parsed (by its verified digest). */
-async function keepManifest(m: KnownManifest, repo: RepoRef, store: ContentStore): Promise<void> {
+async function keepManifest(m: KnownManifest, repo: RepoRef, store: BlobSink): Promise<void> {
   if (m.fromStore) return;
   if (!m.digest.startsWith('sha256:')) {
     throw new RegistryError(`pulling ${repoName(repo)}: the store keeps sha256 digests only, the manifest is ${m.digest}`, {
@@ -98,7 +98,7 @@ async function keepManifest(m: KnownManifest, repo: RepoRef, store: ContentStore
 }
 
 /** A manifest by digest comes from the store when it is there (a digest names fixed content). */
-async function manifestFromStoreOrRegistry(fetcher: Fetcher, repo: RepoRef, reference: string, store: ContentStore): Promise<KnownManifest> {
+async function manifestFromStoreOrRegistry(fetcher: Fetcher, repo: RepoRef, reference: string, store: BlobReader): Promise<KnownManifest> {
   if (reference.startsWith('sha256:') && (await store.hasBlob(reference))) {
     const bytes = await store.readBlob(reference);
     return { digest: reference, mediaType: ownMediaType(bytes) ?? 'application/json', bytes, fromStore: true };

@@ -6,7 +6,7 @@ import { KilnError } from '../errors.js';
 import { sha256Digest } from '../oci/digest.js';
 import { collectImageBlobs } from '../oci/content.js';
 import type { ImageReference } from '../reference/reference.js';
-import type { ContentStore } from '../store/types.js';
+import type { BlobFiles, BlobReader } from '../contracts/blobs.js';
 import { repositoryScope } from './auth.js';
 import { allOrFirstError } from './concurrency.js';
 import { RegistryError } from './errors.js';
@@ -55,7 +55,7 @@ export async function putManifest(s: RegistrySession, repo: RepoRef, reference: 
 export async function pushImage(
   s: RegistrySession,
   uploader: Uploader,
-  store: ContentStore,
+  store: BlobReader & BlobFiles,
   manifestDigest: string,
   refs: ImageReference[],
   options: { mountFrom?: string[] },

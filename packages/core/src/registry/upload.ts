@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { KilnError } from '../errors.js';
 import { digestHex } from '../oci/digest.js';
-import type { ContentStore } from '../store/types.js';
+import type { BlobFiles, BlobReader } from '../contracts/blobs.js';
 import { repositoryScope } from './auth.js';
 import { RegistryAuthError, RegistryError } from './errors.js';
 import { ctxDetails, failure } from './failures.js';
@@ -56,7 +56,7 @@ export class Uploader {
    * Uploads one blob from the store, or mounts it from one of `mountFrom` (repositories of the
    * same registry) or a repository this client saw it in.
    */
-  async uploadBlob(repo: RepoRef, store: ContentStore, digest: string, options: { mountFrom?: string[] } = {}): Promise<UploadOutcome> {
+  async uploadBlob(repo: RepoRef, store: BlobReader & BlobFiles, digest: string, options: { mountFrom?: string[] } = {}): Promise<UploadOutcome> {
     digestHex(digest);
     const key = `${repoName(repo)}\n${digest}`;
     const running = this.uploads.get(key);
@@ -68,7 +68,7 @@ export class Uploader {
     return p;
   }
 
-  private async pushBlob(repo: RepoRef, store: ContentStore, digest: string, candidates: string[]): Promise<UploadOutcome> {
+  private async pushBlob(repo: RepoRef, store: BlobReader & BlobFiles, digest: string, candidates: string[]): Promise<UploadOutcome> {
     const size = await store.blobSize(digest);
     if (size === undefined) {
       throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);

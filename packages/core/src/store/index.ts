@@ -1,13 +1,23 @@
-// The local content-addressed store: the contract, its directory implementation, its errors.
+// The local content-addressed store: the contract (the small interfaces in contracts/ and the
+// whole store as one type), its directory implementation, its errors.
 export type {
+  BlobFiles,
   BlobInfo,
+  BlobReader,
+  BlobSink,
   BlobWriter,
+  BlobWriterFactory,
+  Blobs,
+  CacheIndex,
   CacheRecord,
-  ContentStore,
   LayerRecord,
+  Locks,
+  MetaFiles,
   RefRecord,
-  VerifyReport,
-} from './types.js';
+  Refs,
+  ScratchSpace,
+} from '../contracts/index.js';
+export type { ContentStore, VerifyReport } from './types.js';
 export {
   STORE_FORMAT_VERSION,
   Store,

@@ -47,14 +47,10 @@ import {
   StoreFormatError,
   storeFsError,
 } from './errors.js';
-import type {
-  BlobInfo,
-  BlobWriter,
-  CacheRecord,
-  ContentStore,
-  RefRecord,
-  VerifyReport,
-} from './types.js';
+import type { BlobInfo, BlobWriter } from '../contracts/blobs.js';
+import type { CacheRecord } from '../contracts/cache-index.js';
+import type { RefRecord } from '../contracts/refs.js';
+import type { ContentStore, VerifyReport } from './types.js';
 
 /** The store format this Kiln reads and writes. */
 export const STORE_FORMAT_VERSION = 1;

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Header, Pax } from 'tar';
 import type { HeaderData } from 'tar';
-import type { BlobInfo, BlobWriter, ContentStore } from '../../src/store/types.js';
+import type { BlobInfo, BlobWriter, BlobWriterFactory } from '../../src/contracts/blobs.js';
 
 export async function tempDir(prefix = 'kiln-layer-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -26,16 +26,16 @@ export async function removeDir(dir: string): Promise<void> {
   }
 }
 
-/** A blob store on a temp directory implementing createBlobWriter/blobPath/openBlob/hasBlob. */
-export class TempStore {
+/** A blob store on a temp directory: the writer factory the layer writer uses, and blobPath/openBlob/hasBlob for the tests. */
+export class TempStore implements BlobWriterFactory {
   private n = 0;
   constructor(readonly root: string) {}
 
-  static async create(): Promise<TempStore & ContentStore> {
+  static async create(): Promise<TempStore> {
     const root = await tempDir('kiln-store-');
     await mkdir(join(root, 'blobs'), { recursive: true });
     await mkdir(join(root, 'tmp'), { recursive: true });
-    return new TempStore(root) as unknown as TempStore & ContentStore;
+    return new TempStore(root);
   }
 
   blobPath(digest: string): string {

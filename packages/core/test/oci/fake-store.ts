@@ -1,6 +1,6 @@
-// A small ContentStore on a temp directory for the oci/ tests: blobs are real files (so
-// blobPath, hardlinks and streaming work as with the real store); refs, cache and meta live in
-// memory. Blob writers stream to a temp file, hash as they go and rename on commit.
+// A small store on a temp directory with just what the oci/ room uses (blobs and locks): blobs
+// are real files (so blobPath, hardlinks and streaming work as with the real store). Blob writers
+// stream to a temp file, hash as they go and rename on commit; locks are not shared across processes.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -10,14 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
-import type {
-  BlobInfo,
-  BlobWriter,
-  CacheRecord,
-  ContentStore,
-  RefRecord,
-  VerifyReport,
-} from '../../src/store/types.js';
+import type { BlobInfo, BlobWriter, Blobs } from '../../src/contracts/blobs.js';
+import type { Locks } from '../../src/contracts/locks.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -26,10 +20,7 @@ function hex(digest: string): string {
   return digest.slice(7);
 }
 
-export class FakeStore implements ContentStore {
-  private readonly refs = new Map<string, RefRecord>();
-  private readonly cache = new Map<string, CacheRecord>();
-  private readonly meta = new Map<string, unknown>();
+export class FakeStore implements Blobs, Locks {
   /** Writers created and not yet committed or aborted (tests check nothing leaks). */
   openWriters = 0;
 
@@ -158,38 +149,8 @@ export class FakeStore implements ContentStore {
     return JSON.parse((await this.readBlob(digest)).toString('utf8')) as T;
   }
 
-  async setRef(ref: string, digest: string): Promise<void> {
-    this.refs.set(ref, { ref, digest, updated: Date.now() });
-  }
-  async getRef(ref: string): Promise<string | undefined> {
-    return this.refs.get(ref)?.digest;
-  }
-  async deleteRef(ref: string): Promise<boolean> {
-    return this.refs.delete(ref);
-  }
-  async listRefs(): Promise<RefRecord[]> {
-    return [...this.refs.values()];
-  }
-  async getCache(key: string): Promise<CacheRecord | undefined> {
-    return this.cache.get(key);
-  }
-  async putCache(key: string, record: CacheRecord): Promise<void> {
-    this.cache.set(key, record);
-  }
-  async readMeta<T>(kind: string, id: string): Promise<T | undefined> {
-    return this.meta.get(`${kind}/${id}`) as T | undefined;
-  }
-  async writeMeta(kind: string, id: string, value: unknown): Promise<void> {
-    this.meta.set(`${kind}/${id}`, value);
-  }
-  async makeTempDir(prefix: string): Promise<string> {
-    return mkdtemp(join(this.root, 'tmp', prefix));
-  }
   async withLock<T>(_name: string, fn: () => Promise<T>): Promise<T> {
     return fn();
-  }
-  async verify(): Promise<VerifyReport> {
-    return { checked: 0, corrupt: [] };
   }
 
   /** Test helper: the raw bytes of a blob file. */

@@ -1,15 +1,19 @@
 // The stores the oci/ tests run against: the fake in this folder and the real one (store room).
 
+import type { Blobs } from '../../src/contracts/blobs.js';
+import type { Locks } from '../../src/contracts/locks.js';
 import { openStore } from '../../src/store/store.js';
-import type { ContentStore } from '../../src/store/types.js';
 import { FakeStore } from './fake-store.js';
 
-export const STORE_KINDS: [string, (root: string) => Promise<ContentStore>][] = [
+/** What the oci/ room uses of a store: its blobs and its locks. */
+export type OciStore = Blobs & Locks;
+
+export const STORE_KINDS: [string, (root: string) => Promise<OciStore>][] = [
   ['fake store', (root) => FakeStore.create(root)],
   ['real store', (root) => openStore(root)],
 ];
 
 /** Blob writers still open (neither committed nor aborted), where the store can tell. */
-export function openWriters(store: ContentStore): number {
+export function openWriters(store: OciStore): number {
   return store instanceof FakeStore ? store.openWriters : 0;
 }

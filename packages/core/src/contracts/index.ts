@@ -1,0 +1,10 @@
+// The store's contract, at the bottom of the core: small interfaces, one per way of using the
+// store, so each room depends on what it uses (oci/ on blobs and locks, layer/ on a blob writer
+// factory, context/ on meta files) and never on store/, which implements them all.
+export type { BlobFiles, BlobInfo, BlobReader, BlobSink, BlobWriter, BlobWriterFactory, Blobs, LayerRecord } from './blobs.js';
+export type { CacheIndex, CacheRecord } from './cache-index.js';
+export type { Locks } from './locks.js';
+export type { MetaFiles } from './meta.js';
+export type { RefRecord, Refs } from './refs.js';
+export type { ScratchSpace } from './scratch.js';
+export { DigestMismatchError, StoreCorruptionError } from './errors.js';
