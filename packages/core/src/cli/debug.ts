@@ -5,8 +5,9 @@ import { readDockerfile } from './read-dockerfile.js';
 import { parseDockerfile } from '../dockerfile/parser.js';
 import { dumpAst } from '../dockerfile/dump.js';
 import { toStages } from '../dockerfile/instructions.js';
+import { formatDockerfileWarning } from '../dockerfile/checks.js';
 import { UsageError } from './usage.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 export async function debugCommand(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -22,8 +23,9 @@ export async function debugCommand(args: string[], io: CliIo): Promise<number> {
   }
   const { name, bytes } = await readDockerfile(file, io);
   const ast = parseDockerfile(bytes, { file: name });
-  if (!values['no-check']) toStages(ast);
-  for (const warning of ast.warnings) io.stderr(`[WARNING] ${name}:${warning.line}: ${warning.message}\n`);
+  // With the checks: every warning a build would give (after `# check=skip=`); without: the parser's.
+  const warnings = values['no-check'] ? ast.warnings.map((w) => ({ ...w, file: name })) : toStages(ast).warnings;
+  for (const warning of warnings) io.stderr(`[WARNING] ${formatDockerfileWarning(warning)}\n`);
   io.stdout(dumpAst(ast));
   return 0;
 }

@@ -40,6 +40,8 @@ export interface InstructionNode {
 export interface ParseWarning {
   message: string;
   line: number;
+  /** The BuildKit lint rule, when the warning is one (`NoEmptyContinuation`). */
+  rule?: string;
 }
 
 export interface Directives {

@@ -1,9 +1,13 @@
 // Syntax tree -> typed instructions and build stages, with BuildKit's instruction-level checks
-// (argument counts, known flags, ONBUILD triggers, a FROM before any build step). Words are kept
-// unexpanded: `$VAR` expansion needs the build's ARG/ENV scope and happens in engine/.
+// (argument counts, known flags, ONBUILD triggers, a FROM before any build step): what BuildKit
+// refuses is refused, what it builds is built, with a warning where the result is likely not
+// what the author meant. Words are kept unexpanded: `$VAR` expansion needs the build's ARG/ENV
+// scope and happens in engine/.
 
 import type { DockerfileAst, Heredoc, InstructionNode } from './ast.js';
+import { applyChecks, parseCheckDirective, type DockerfileWarning } from './checks.js';
 import { DockerfileError } from './errors.js';
+import { brokenExecFormWarning, type Fallback } from './exec-form.js';
 import { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 import { parseDuration } from './duration.js';
 
@@ -125,7 +129,12 @@ export interface OnbuildInstruction extends Base {
   kind: 'ONBUILD';
   /** The trigger text as it is stored in the image config (`RUN echo hi`). */
   expression: string;
-  trigger: Instruction;
+  /**
+   * The trigger, typed; undefined when it is no valid instruction. BuildKit checks only that the
+   * trigger is not ONBUILD, FROM or MAINTAINER and stores it; a build FROM the image then fails on
+   * it. Kiln does the same, with a warning.
+   */
+  trigger?: Instruction;
 }
 
 export type Instruction =
@@ -157,9 +166,9 @@ type FlagSpec = Record<string, FlagType>;
 const FLAGS: Record<string, FlagSpec> = {
   FROM: { platform: 'string' },
   COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings' },
+  // No --parents on ADD: BuildKit has it on COPY only ("unknown flag: --parents").
   ADD: {
-    chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings',
-    checksum: 'string', 'keep-git-dir': 'bool', unpack: 'bool',
+    chown: 'string', chmod: 'string', link: 'bool', exclude: 'strings', checksum: 'string', 'keep-git-dir': 'bool', unpack: 'bool',
   },
   RUN: { mount: 'strings', network: 'string', security: 'string' },
   HEALTHCHECK: {
@@ -170,9 +179,15 @@ const FLAGS: Record<string, FlagSpec> = {
 /** A problem with one instruction; typeInstruction adds the location. */
 class InstructionProblem extends Error {}
 
+/** Records a warning about the instruction being typed (typeInstruction adds the location). */
+type Warn = (message: string, rule?: string) => void;
+
 interface ParsedFlags {
   bool(name: string): boolean | undefined;
+  /** The value; an empty value (`--from=`) reads as unset, as BuildKit's flag defaults are "". */
   string(name: string): string | undefined;
+  /** The value as written, '' included. */
+  raw(name: string): string | undefined;
   strings(name: string): string[];
 }
 
@@ -209,9 +224,20 @@ function parseFlags(instruction: string, words: string[]): ParsedFlags {
   }
   return {
     bool: (name) => (values.has(name) ? values.get(name)![0] === 'true' : undefined),
-    string: (name) => values.get(name)?.[0],
+    string: (name) => values.get(name)?.[0] || undefined,
+    raw: (name) => values.get(name)?.[0],
     strings: (name) => values.get(name) ?? [],
   };
+}
+
+/**
+ * ARG, STOPSIGNAL and HEALTHCHECK NONE: BuildKit never parses their flags, so any flag is
+ * accepted and has no effect. Kiln builds them the same way and says so.
+ */
+function ignoredFlags(what: string, node: InstructionNode, warn: Warn): void {
+  if (node.flags.length === 0) return;
+  const flags = node.flags.join(' ');
+  warn(`${what} takes no flags: ${flags} ${node.flags.length === 1 ? 'has' : 'have'} no effect (docker build ignores ${node.flags.length === 1 ? 'it' : 'them'} too)`);
 }
 
 const atLeastOne = (name: string) => new InstructionProblem(`${name} requires at least one argument`);
@@ -221,7 +247,10 @@ function keyValues(name: string, args: string[]): KeyValue[] {
   if (args.length === 0) throw atLeastOne(name);
   if (args.length % 3 !== 0) throw new InstructionProblem(`Bad input to ${name}, too many arguments`);
   const pairs: KeyValue[] = [];
-  for (let i = 0; i < args.length; i += 3) pairs.push({ key: args[i]!, value: args[i + 1]! });
+  for (let i = 0; i < args.length; i += 3) {
+    if (args[i] === '') throw new InstructionProblem(`${name} names can not be blank`);
+    pairs.push({ key: args[i]!, value: args[i + 1]! });
+  }
   return pairs;
 }
 
@@ -231,21 +260,15 @@ function oneArgument(name: string, node: InstructionNode): string {
 }
 
 /**
- * `CMD ['a', 'b']` or `CMD ["a", "b"` is shell form to BuildKit, and then fails at run time in a
- * confusing way. Kiln refuses it up front. (RUN is exempt: `RUN [ "$X" = y ]` is a shell test.)
+ * `CMD ['a', 'b']` or `CMD ["a", "b"` is not JSON, so BuildKit takes it as shell form (or as
+ * words, for COPY, ADD and VOLUME) and builds it; the container then fails at run time in a
+ * confusing way. Kiln builds it as docker does and warns. (RUN is exempt: `RUN [ "$X" = y ]` is
+ * a shell test.)
  */
-function refuseBrokenExecForm(keyword: string, node: InstructionNode, args: string[]): void {
-  const text = args.length === 1 && !node.json ? args[0]! : '';
-  if (!/^\[\s*["']/.test(text)) return;
-  let reason = 'not a JSON array of strings';
-  try {
-    JSON.parse(text);
-  } catch (err) {
-    reason = (err as Error).message;
-  }
-  throw new InstructionProblem(
-    `${keyword} looks like exec form but is not valid JSON (${reason}); write ["executable", "arg"] with double quotes, or drop the brackets for shell form`,
-  );
+function warnBrokenExecForm(keyword: string, node: InstructionNode, args: string[], fallback: Fallback, warn: Warn): void {
+  if (node.json || args.length === 0) return;
+  const message = brokenExecFormWarning(keyword, args.join(' '), fallback);
+  if (message) warn(message);
 }
 
 /** Shell form joins its words back into one command string; exec form keeps the array. */
@@ -272,8 +295,9 @@ function typeFrom(node: InstructionNode, base: Base): FromInstruction {
   return { kind: 'FROM', ...base, image: args[0]!, stageName, platform: flags.string('platform') };
 }
 
-function typeCopy(kind: 'COPY' | 'ADD', node: InstructionNode, base: Base): CopyInstruction {
+function typeCopy(kind: 'COPY' | 'ADD', node: InstructionNode, base: Base, warn: Warn): CopyInstruction {
   const flags = parseFlags(kind, node.flags);
+  warnBrokenExecForm(kind, node, node.args, 'words', warn);
   if (node.args.length < 2) {
     throw new InstructionProblem(
       `${kind} requires at least two arguments, but only one was provided. Destination could not be determined`,
@@ -299,7 +323,7 @@ function typeCopy(kind: 'COPY' | 'ADD', node: InstructionNode, base: Base): Copy
     chown: flags.string('chown'),
     chmod: flags.string('chmod'),
     link: flags.bool('link') ?? false,
-    parents: flags.bool('parents') ?? false,
+    parents: kind === 'COPY' ? (flags.bool('parents') ?? false) : false,
     exclude: flags.strings('exclude'),
   };
   if (kind === 'COPY') copy.from = flags.string('from');
@@ -316,19 +340,20 @@ function inlineFile(word: Heredoc, body: Heredoc | undefined): InlineFile {
   return { name: word.name, data: word.chomp ? chompHeredocContent(content) : content, expand: word.expand };
 }
 
-function typeHealthcheck(node: InstructionNode, base: Base): HealthcheckInstruction {
+function typeHealthcheck(node: InstructionNode, base: Base, warn: Warn): HealthcheckInstruction {
   if (node.args.length === 0) throw atLeastOne('HEALTHCHECK');
   const type = node.args[0]!.toUpperCase();
   const rest = node.args.slice(1);
   const health: Healthcheck = { test: [], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0 };
   if (type === 'NONE') {
     if (rest.length !== 0) throw new InstructionProblem('HEALTHCHECK NONE takes no arguments');
+    ignoredFlags('HEALTHCHECK NONE', node, warn);
     health.test = ['NONE'];
     return { kind: 'HEALTHCHECK', ...base, health };
   }
   const flags = parseFlags('HEALTHCHECK', node.flags);
   if (type !== 'CMD') throw new InstructionProblem(`Unknown type "${node.args[0]}" in HEALTHCHECK (try CMD)`);
-  refuseBrokenExecForm('HEALTHCHECK CMD', node, rest);
+  warnBrokenExecForm('HEALTHCHECK CMD', node, rest, 'healthcheck-shell', warn);
   const { command } = commandLine(node, rest);
   if (command.length === 0) throw new InstructionProblem('Missing command after HEALTHCHECK CMD');
   health.test = [node.json ? 'CMD' : 'CMD-SHELL', ...command];
@@ -340,7 +365,12 @@ function typeHealthcheck(node: InstructionNode, base: Base): HealthcheckInstruct
   if (retries !== undefined) {
     if (!/^[+-]?\d+$/.test(retries)) throw new InstructionProblem(`invalid --retries value "${retries}": expected a whole number`);
     health.retries = Number(retries);
+    // Go's strconv.ParseInt(value, 10, 32).
+    if (health.retries > 2 ** 31 - 1 || health.retries < -(2 ** 31)) {
+      throw new InstructionProblem(`invalid --retries value "${retries}": value out of range`);
+    }
     if (health.retries < 0) throw new InstructionProblem(`--retries cannot be negative (${retries})`);
+    health.retries ||= 0; // -0
   }
   return { kind: 'HEALTHCHECK', ...base, health };
 }
@@ -358,10 +388,10 @@ function interval(flags: ParsedFlags, name: string): number {
   return ns;
 }
 
-function typeOnbuild(node: InstructionNode, base: Base): OnbuildInstruction {
-  parseFlags('ONBUILD', node.flags);
+function typeOnbuild(node: InstructionNode, base: Base, warn: Warn): OnbuildInstruction {
   const sub = node.sub;
   if (!sub) throw atLeastOne('ONBUILD');
+  parseFlags('ONBUILD', node.flags);
   const trigger = sub.keyword.toUpperCase();
   if (trigger === 'ONBUILD') throw new InstructionProblem('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
   if (trigger === 'FROM' || trigger === 'MAINTAINER') {
@@ -369,19 +399,30 @@ function typeOnbuild(node: InstructionNode, base: Base): OnbuildInstruction {
   }
   let expression = node.original.replace(/^\s*ONBUILD\s*/i, '');
   for (const heredoc of node.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
-  const typedTrigger = typeNode({ ...sub, heredocs: node.heredocs }, base);
+  let typedTrigger: Instruction | undefined;
+  try {
+    typedTrigger = typeNode({ ...sub, heredocs: node.heredocs }, base, warn);
+  } catch (err) {
+    if (!(err instanceof InstructionProblem)) throw err;
+    warn(
+      `ONBUILD ${expression.split('\n')[0]}: ${err.message}; the trigger is stored as docker build stores it, and every build FROM this image will fail on it`,
+    );
+  }
   return { kind: 'ONBUILD', ...base, expression, trigger: typedTrigger };
 }
 
-function typeNode(node: InstructionNode, base: Base): Instruction {
+const NETWORK_MODES = new Set(['default', 'none', 'host']);
+const SECURITY_MODES = new Set(['sandbox', 'insecure']);
+
+function typeNode(node: InstructionNode, base: Base, warn: Warn): Instruction {
   const keyword = node.keyword.toUpperCase();
   const args = node.args;
   switch (keyword) {
     case 'FROM':
       return typeFrom(node, base);
     case 'ARG': {
-      parseFlags('ARG', node.flags);
       if (args.length === 0) throw atLeastOne('ARG');
+      ignoredFlags('ARG', node, warn);
       return {
         kind: 'ARG',
         ...base,
@@ -413,17 +454,26 @@ function typeNode(node: InstructionNode, base: Base): Instruction {
       parseFlags('USER', node.flags);
       return { kind: 'USER', ...base, user: oneArgument('USER', node) };
     case 'VOLUME': {
-      parseFlags('VOLUME', node.flags);
       if (args.length === 0) throw atLeastOne('VOLUME');
+      parseFlags('VOLUME', node.flags);
+      warnBrokenExecForm('VOLUME', node, args, 'words', warn);
       const volumes = args.map((v) => v.trim());
       if (volumes.some((v) => v === '')) throw new InstructionProblem('VOLUME specified can not be an empty string');
       return { kind: 'VOLUME', ...base, volumes };
     }
     case 'COPY':
     case 'ADD':
-      return typeCopy(keyword, node, base);
+      return typeCopy(keyword, node, base, warn);
     case 'RUN': {
       const flags = parseFlags('RUN', node.flags);
+      const network = flags.raw('network');
+      if (network !== undefined && !NETWORK_MODES.has(network)) {
+        throw new InstructionProblem(`invalid network mode "${network}" (use default, none or host)`);
+      }
+      const security = flags.raw('security');
+      if (security !== undefined && !SECURITY_MODES.has(security)) {
+        throw new InstructionProblem(`security "${security}" is not valid (use sandbox or insecure)`);
+      }
       if (args.length === 0 && node.json === false) throw atLeastOne('RUN');
       return {
         kind: 'RUN',
@@ -431,29 +481,32 @@ function typeNode(node: InstructionNode, base: Base): Instruction {
         ...commandLine(node, args),
         files: node.heredocs.map((h) => ({ name: h.name, data: h.content, expand: h.expand, chomp: h.chomp })),
         mounts: flags.strings('mount'),
-        network: flags.string('network'),
-        security: flags.string('security'),
+        network,
+        security,
       };
     }
     case 'CMD':
     case 'ENTRYPOINT':
       parseFlags(keyword, node.flags);
-      refuseBrokenExecForm(keyword, node, args);
+      warnBrokenExecForm(keyword, node, args, 'shell', warn);
       return { kind: keyword, ...base, ...commandLine(node, args) };
     case 'SHELL':
       parseFlags('SHELL', node.flags);
-      if (!node.json) {
-        throw new InstructionProblem('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]');
-      }
       if (args.length === 0) throw atLeastOne('SHELL');
+      if (!node.json) {
+        // BuildKit fails here too: SHELL has no shell form to fall back to.
+        const quotes = /^\s*\[.*'/.test(args[0]!) ? ' with double quotes' : '';
+        throw new InstructionProblem(`SHELL requires the arguments to be in JSON form${quotes}, e.g. SHELL ["/bin/bash", "-c"]`);
+      }
       return { kind: 'SHELL', ...base, shell: args };
     case 'HEALTHCHECK':
-      return typeHealthcheck(node, base);
+      return typeHealthcheck(node, base, warn);
     case 'STOPSIGNAL':
-      parseFlags('STOPSIGNAL', node.flags);
-      return { kind: 'STOPSIGNAL', ...base, signal: oneArgument('STOPSIGNAL', node) };
+      if (args.length !== 1) throw exactlyOne('STOPSIGNAL');
+      ignoredFlags('STOPSIGNAL', node, warn);
+      return { kind: 'STOPSIGNAL', ...base, signal: args[0]! };
     case 'ONBUILD':
-      return typeOnbuild(node, base);
+      return typeOnbuild(node, base, warn);
     default: {
       const hint = suggest(keyword, INSTRUCTION_NAMES);
       throw new InstructionProblem(`unknown instruction: ${node.keyword}${hint ? ` (did you mean ${hint.toLowerCase()}?)` : ''}`);
@@ -461,11 +514,15 @@ function typeNode(node: InstructionNode, base: Base): Instruction {
   }
 }
 
-/** Type one parsed instruction. Throws DockerfileError naming file:line and the instruction. */
-export function typeInstruction(node: InstructionNode, file: string): Instruction {
+/**
+ * Type one parsed instruction. Throws DockerfileError naming file:line and the instruction;
+ * warnings about it (an instruction docker builds, but likely not as meant) go to `warnings`.
+ */
+export function typeInstruction(node: InstructionNode, file: string, warnings?: DockerfileWarning[]): Instruction {
   const base: Base = { line: node.startLine, endLine: node.endLine, original: node.original };
+  const warn: Warn = (message, rule) => warnings?.push({ file, line: node.startLine, message, ...(rule ? { rule } : {}) });
   try {
-    return typeNode(node, base);
+    return typeNode(node, base, warn);
   } catch (err) {
     if (err instanceof InstructionProblem) {
       throw new DockerfileError(err.message, { file, line: node.startLine, endLine: node.endLine }, node.original);
@@ -488,15 +545,23 @@ export interface DockerfilePlan {
   /** ARGs before the first FROM: usable in FROM lines only (unless redeclared in a stage). */
   metaArgs: ArgInstruction[];
   stages: Stage[];
+  /**
+   * What docker build builds but the author likely did not mean (the parser's empty continuation
+   * lines, exec form that is not JSON, ignored flags, ...), after `# check=skip=`. The library
+   * never prints: a front end shows them (formatDockerfileWarning), the build as events.
+   */
+  warnings: DockerfileWarning[];
 }
 
 /** Type every instruction and group them into stages, as BuildKit does before building. */
 export function toStages(ast: DockerfileAst): DockerfilePlan {
+  const checks = parseCheckDirective(ast.directives.check, ast.file);
   const metaArgs: ArgInstruction[] = [];
   const stages: Stage[] = [];
   const names = new Map<string, number>();
+  const warnings: DockerfileWarning[] = ast.warnings.map((w) => ({ file: ast.file, ...w }));
   for (const node of ast.instructions) {
-    const instruction = typeInstruction(node, ast.file);
+    const instruction = typeInstruction(node, ast.file, warnings);
     const location = { file: ast.file, line: node.startLine, endLine: node.endLine };
     if (instruction.kind === 'FROM') {
       if (instruction.stageName !== undefined) {
@@ -530,7 +595,8 @@ export function toStages(ast: DockerfileAst): DockerfilePlan {
       line: ast.startLine,
     });
   }
-  return { file: ast.file, metaArgs, stages };
+  warnings.sort((a, b) => a.line - b.line);
+  return { file: ast.file, metaArgs, stages, warnings: applyChecks(warnings, checks, ast.file) };
 }
 
 /** Closest name by edit distance, if close enough to be a likely typo. */

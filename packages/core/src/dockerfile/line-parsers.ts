@@ -191,12 +191,13 @@ export function parseArguments(keyword: string, rest: string, escape: EscapeChar
 
 /**
  * Split an instruction line into its keyword, leading `--flags` and the rest. Flag words have
- * their quotes and backslash escapes removed; a bare `--` ends the flags and is dropped.
+ * their quotes and escapes (the `# escape=` character, as in BuildKit) removed; a bare `--` ends
+ * the flags and is dropped.
  */
-export function splitCommand(line: string): { keyword: string; flags: string[]; rest: string } {
+export function splitCommand(line: string, escape: EscapeChar = '\\'): { keyword: string; flags: string[]; rest: string } {
   const [keyword, afterKeyword] = splitWhitespace(line, 2) as [string, string?];
   if (afterKeyword === undefined) return { keyword, flags: [], rest: '' };
-  const { flags, rest } = extractFlags(afterKeyword);
+  const { flags, rest } = extractFlags(afterKeyword, escape);
   return { keyword, flags, rest: trimRight(trimLeftSpace(rest)) };
 }
 
@@ -206,7 +207,7 @@ function trimRight(s: string): string {
   return s.slice(0, end);
 }
 
-function extractFlags(line: string): { flags: string[]; rest: string } {
+function extractFlags(line: string, escape: EscapeChar): { flags: string[]; rest: string } {
   const flags: string[] = [];
   let pos = 0;
   for (;;) {
@@ -228,7 +229,7 @@ function extractFlags(line: string): { flags: string[]; rest: string } {
         quote = '';
         continue;
       }
-      if (ch === '\\') {
+      if (ch === escape) {
         if (pos + 1 === line.length) {
           quote = '';
           continue;

@@ -25,20 +25,33 @@ const CONTINUATION: Record<EscapeChar, RegExp> = {
 /** Parse a Dockerfile. Throws DockerfileError with file:line for anything BuildKit would refuse. */
 export function parseDockerfile(source: string | Uint8Array, options: ParseOptions = {}): DockerfileAst {
   const file = options.file ?? 'Dockerfile';
-  const text = typeof source === 'string' ? source : decodeText(source, file);
-  return new Parser(text, file).parse();
+  const warnings: ParseWarning[] = [];
+  const text = typeof source === 'string' ? source : decodeText(source, file, warnings);
+  return new Parser(text, file, warnings).parse();
 }
 
-function decodeText(bytes: Uint8Array, file: string): string {
+/**
+ * BuildKit reads the bytes as they are, and Go's JSON writes each byte that is not UTF-8 as
+ * U+FFFD into the image config: a Latin-1 `LABEL` builds, with U+FFFD in the label. Kiln reads
+ * such bytes as U+FFFD too, with a warning. A NUL byte means a binary file, never a Dockerfile.
+ */
+function decodeText(bytes: Uint8Array, file: string, warnings: ParseWarning[]): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    const bad = firstInvalidUtf8(bytes);
-    const line = countLines(bytes, bad);
-    throw new DockerfileError(
-      'the file is not UTF-8 text (is it a binary file?); a Dockerfile must be UTF-8 encoded',
-      { file, line },
-    );
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) {
+      throw new DockerfileError('the file is not text (it holds a NUL byte: is it a binary file?); a Dockerfile must be UTF-8 text', {
+        file,
+        line: countLines(bytes, nul),
+      });
+    }
+    warnings.push({
+      line: countLines(bytes, firstInvalidUtf8(bytes)),
+      message:
+        'the file is not UTF-8: bytes that are not UTF-8 read as U+FFFD (docker build writes them into the image config the same way); save the Dockerfile as UTF-8',
+    });
+    return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes);
   }
 }
 
@@ -67,11 +80,10 @@ class Parser {
   private escape: EscapeChar = '\\';
   private directivesDone = false;
   private readonly directives: Directives = {};
-  private readonly warnings: ParseWarning[] = [];
-
   constructor(
     text: string,
     private readonly file: string,
+    private readonly warnings: ParseWarning[] = [],
   ) {
     this.lines = splitLinesKeepingNewlines(text.startsWith('\ufeff') ? text.slice(1) : text);
   }
@@ -98,7 +110,7 @@ class Parser {
         continues = part.continues;
       }
       if (sawEmptyContinuation) {
-        this.warnings.push({ message: `Empty continuation line found in: ${line}`, line: this.next });
+        this.warnings.push({ message: `Empty continuation line found in: ${line}`, line: this.next, rule: 'NoEmptyContinuation' });
       }
       const node = this.nodeFromLine(line, startLine);
       this.readHeredocs(node, line, startLine);
@@ -207,7 +219,7 @@ class Parser {
 }
 
 function buildNode(line: string, escape: EscapeChar, startLine: number): InstructionNode {
-  const { keyword, flags, rest } = splitCommand(line);
+  const { keyword, flags, rest } = splitCommand(line, escape);
   const node: InstructionNode = {
     keyword,
     flags,

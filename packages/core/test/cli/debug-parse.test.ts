@@ -52,6 +52,17 @@ describe('kiln debug parse', () => {
     expect(stderr).toMatch(/^\[WARNING\] warn\.Dockerfile:4: Empty continuation line found in: RUN a  b\n$/);
   });
 
+  it('warns on stderr about exec form that is not JSON, and dumps it as BuildKit does', async () => {
+    const name = file('quotes.Dockerfile', "FROM a\nCMD ['echo','x']\n");
+    const { code, stdout, stderr } = await kiln(['debug', 'parse', name]);
+    expect(code).toBe(0);
+    expect(stdout).toBe('(from "a")\n(cmd "[\'echo\',\'x\']")\n');
+    expect(stderr).toBe(
+      `[WARNING] quotes.Dockerfile:2: CMD ['echo','x'] is not a JSON array (JSON strings need double quotes), so it is shell form: ` +
+        `the shell runs ['echo','x'] as a command, as in docker build; for exec form write CMD ["echo", "x"]\n`,
+    );
+  });
+
   it('--no-check dumps unknown instructions as BuildKit does', async () => {
     const name = file('unknown.Dockerfile', 'FROM a\nFOO bar\n');
     expect((await kiln(['debug', 'parse', '--no-check', name])).stdout).toBe('(from "a")\n(foo "")\n');
@@ -63,10 +74,11 @@ describe('kiln debug parse', () => {
   const bad: [string, string | Uint8Array, RegExp][] = [
     ['empty', '', /file with no instructions/],
     ['comments', '# only\n# comments\n', /file with no instructions/],
-    ['garbage', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256), /not UTF-8 text/],
+    ['garbage', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256), /not text \(it holds a NUL byte: is it a binary file\?\)/],
     ['long', `FROM a\nRUN ${'z'.repeat(10 * 1024 * 1024)}\n`, /:2: dockerfile line greater than max allowed size of 65535/],
     ['heredoc', 'FROM a\nRUN <<EOF\necho\n', /:2: unterminated heredoc/],
-    ['json', 'FROM a\nCMD ["echo", \'hi\']\n', /:2: CMD looks like exec form but is not valid JSON/],
+    ['json', 'FROM a\nCMD ["echo", 1]\n', /:2: when using JSON array syntax, arrays must be comprised of strings only/],
+    ['check', '# check=skip\nFROM a\n', /:1: failed to parse check options/],
   ];
   it.each(bad)('bad input (%s): one clear error line, exit 1, no stack', async (name, content, message) => {
     const { code, stdout, stderr } = await kiln(['debug', 'parse', file(`${name}.Dockerfile`, content)]);

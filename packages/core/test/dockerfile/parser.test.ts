@@ -56,13 +56,22 @@ describe('bad input gives one clear error naming file:line', () => {
   const cases: [string, string | Uint8Array, RegExp][] = [
     ['an empty file', '', /^x\.Dockerfile:1: file with no instructions$/],
     ['only comments', '# a\n# b\n\n', /^x\.Dockerfile:3: file with no instructions$/],
-    ['binary garbage', Uint8Array.from([0x46, 0x52, 0x0a, 0xff, 0xfe, 0x00, 0x81]), /^x\.Dockerfile:2: the file is not UTF-8 text/],
+    ['binary garbage', Uint8Array.from([0x46, 0x52, 0x0a, 0xff, 0xfe, 0x00, 0x81]), /^x\.Dockerfile:2: the file is not text \(it holds a NUL byte/],
     ['a 10 MB single line', `FROM a\nRUN ${'y'.repeat(10 * 1024 * 1024)}`, /^x\.Dockerfile:2: dockerfile line greater than max allowed size/],
     ['an unterminated heredoc', 'FROM a\nRUN <<EOF\necho\n', /^x\.Dockerfile:2: unterminated heredoc/],
     ['a JSON array of non-strings', 'FROM a\nCMD ["a", ["b"]]\n', /^x\.Dockerfile:2: when using JSON array syntax/],
   ];
   it.each(cases)('%s', (_name, text, message) => {
     expect(() => parseDockerfile(text, { file: 'x.Dockerfile' })).toThrow(message);
+  });
+});
+
+describe('a Dockerfile that is not UTF-8 (Latin-1) builds as in BuildKit', () => {
+  it('reads the bytes that are not UTF-8 as U+FFFD, as docker writes them into the image config, with a warning', () => {
+    const latin1 = Uint8Array.from([...Buffer.from('FROM a\n# ok\nLABEL who="Jos'), 0xe9, ...Buffer.from('"\n')]);
+    const ast = parseDockerfile(latin1, { file: 'x.Dockerfile' });
+    expect(ast.instructions[1]!.args).toEqual(['who', '"Jos\ufffd"', '=']);
+    expect(ast.warnings).toEqual([{ line: 3, message: expect.stringMatching(/^the file is not UTF-8: .*save the Dockerfile as UTF-8$/) }]);
   });
 });
 
