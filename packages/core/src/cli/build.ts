@@ -12,7 +12,7 @@ import { parseAnnotations } from '../oci/annotations.js';
 import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { UsageError } from './usage.js';
 
 function keyValues(flag: string, values: string[] | undefined): Record<string, string> {

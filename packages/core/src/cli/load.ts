@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { readDockerArchive } from '../oci/docker-archive.js';
 import { formatReference, parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { UsageError } from './usage.js';
 
 export async function loadCommand(args: string[], io: CliIo): Promise<number> {

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { credentialKey, removeCredentials, storeCredentials } from '../registry/credentials.js';
 import { UsageError } from './usage.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 const DEFAULT_SERVER = 'docker.io';
 

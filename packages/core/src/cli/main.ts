@@ -7,25 +7,10 @@ import { debugCommand } from './debug.js';
 import { loadCommand } from './load.js';
 import { loginCommand, logoutCommand } from './login.js';
 import { pullCommand, pushCommand } from './pull-push.js';
+import { processIo, type CliIo, type Command } from './io.js';
 import { USAGE, UsageError } from './usage.js';
 
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  readStdin(): Promise<Uint8Array>;
-}
-
-export const processIo: CliIo = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-  readStdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  },
-};
-
-type Command = (args: string[], io: CliIo) => Promise<number>;
+export { processIo, type CliIo } from './io.js';
 
 const COMMANDS: Record<string, Command> = {
   build: buildCommand,

@@ -5,7 +5,7 @@ import { KilnError } from '../errors.js';
 import { parsePlatform } from '../oci/image.js';
 import { familiarName, formatReference, parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 import { registryClient, registryOptions } from './registry-options.js';
 import { UsageError } from './usage.js';
 

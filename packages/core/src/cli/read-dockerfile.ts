@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { KilnError } from '../errors.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 /** Read a Dockerfile from a path, or from standard input for `-`. */
 export async function readDockerfile(path: string, io: CliIo): Promise<{ name: string; bytes: Uint8Array }> {

@@ -1,0 +1,22 @@
+// What every `kiln` verb writes to and reads from. The verbs take it from here, and main.ts
+// (which imports the verbs) gives them the process's streams, so no verb imports main.ts.
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readStdin(): Promise<Uint8Array>;
+}
+
+/** The process's own stdout, stderr and stdin. */
+export const processIo: CliIo = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  },
+};
+
+/** One `kiln` verb: its arguments in, the process exit code out. */
+export type Command = (args: string[], io: CliIo) => Promise<number>;
