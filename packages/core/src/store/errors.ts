@@ -82,14 +82,14 @@ export function storeFsError(err: unknown, doing: string, path: string, root: st
   switch (code) {
     case 'ENOSPC':
       return new StoreAccessError(
-        `no space left on device while ${doing} ${where}: free some space (e.g. \`kiln prune\`) ${elsewhere}`,
+        `no space left on device while ${doing} ${where}: free some space (with no kiln running, deleting ${root}/tmp is safe; deleting ${root} itself drops every image and build-cache entry Kiln keeps there) ${elsewhere}`,
         code,
         path,
         err,
       );
     case 'EDQUOT':
       return new StoreAccessError(
-        `disk quota exceeded while ${doing} ${where}: free some space (e.g. \`kiln prune\`) ${elsewhere}`,
+        `disk quota exceeded while ${doing} ${where}: free some space (with no kiln running, deleting ${root}/tmp is safe; deleting ${root} itself drops every image and build-cache entry Kiln keeps there) ${elsewhere}`,
         code,
         path,
         err,

@@ -766,7 +766,8 @@ describe('filesystem errors', () => {
     expect(e).toBeInstanceOf(StoreAccessError);
     expect(e.message).toBe(
       'no space left on device while writing to /var/kiln/tmp/x (Kiln store at /var/kiln): free some space ' +
-        '(e.g. `kiln prune`) or point KILN_STORE (or --store) at another directory',
+        '(with no kiln running, deleting /var/kiln/tmp is safe; deleting /var/kiln itself drops every image and build-cache ' +
+        'entry Kiln keeps there) or point KILN_STORE (or --store) at another directory',
     );
     expect(e.code).toBe('ENOSPC');
     expect(storeFsError(fsErr('EACCES'), 'creating', root, root)).toHaveProperty(
