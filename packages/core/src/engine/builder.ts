@@ -16,31 +16,23 @@ import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.
 import { extractArchive, writeLayer, type LayerEntry } from '../layer/index.js';
 import { formatPlatform, hostPlatform, manifestFor, parsePlatform, platformMatches } from '../oci/image.js';
 import { MediaTypes } from '../oci/media-types.js';
-import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
-import type { CacheRecord, ContentStore, LayerRecord } from '../store/types.js';
-import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, setEnv, varsFromEnv } from './scope.js';
+import type { HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
+import type { CacheRecord, LayerRecord } from '../contracts/index.js';
+import type { ContentStore } from '../store/types.js';
+import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
-import { RootfsView, resolveOwner } from './rootfs.js';
-import { parseChmod, planCopy, treeFromEntries, type FetchedSource, type SourceTree } from './copy.js';
+import { RootfsView } from './rootfs.js';
+import { treeFromEntries, type SourceTree } from './copy-plan.js';
+import type { StageContext, StageState, StepOutcome } from './stage-state.js';
+import { stepFor } from './steps/index.js';
+import type { StepServices } from './steps/step.js';
 import { checkCycles, findTarget, lookupStage, stageLabel } from './stage-graph.js';
-import { downloadSource } from './download.js';
 import { importCaches, type CacheTransferContext } from './cache-transfer.js';
 import { buildPlatforms, parsePlatformList } from './platforms.js';
 import { cacheTransferContext, publishImage } from './publish.js';
 import type { BuildEvent, BuildOptions, BuildResult, StepReport } from './types.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-interface StageState {
-  config: ImageConfig;
-  layers: LayerRecord[];
-  view: RootfsView;
-  key: string;
-  /** ARGs in scope at the end of the stage (a stage FROM this one inherits them). */
-  args: ReadonlyMap<string, string | undefined>;
-  /** What `$NAME` expands to at the end of the stage. */
-  vars: ReadonlyMap<string, string>;
-}
 
 function hashKey(...parts: string[]): string {
   const h = createHash('sha256');
@@ -59,7 +51,7 @@ export async function build(store: ContentStore, options: BuildOptions): Promise
   return buildOne(store, options);
 }
 
-class Builder {
+class Builder implements StepServices {
   private readonly started = Date.now();
   private readonly epoch: number;
   private readonly platform: Platform;
@@ -70,7 +62,7 @@ class Builder {
   private readonly resolver: ImageResolver;
   private stepCounter = 0;
   private plan!: DockerfilePlan;
-  private expander!: Expander;
+  expander!: Expander;
   private metaScope!: ArgScope;
   private contextTree?: Promise<{ tree: SourceTree; digests: ContextDigests }>;
   private readonly stageResults = new Map<number, Promise<StageState>>();
@@ -78,8 +70,8 @@ class Builder {
   private readonly contextDir: string;
 
   constructor(
-    private readonly store: ContentStore,
-    private readonly options: BuildOptions,
+    readonly store: ContentStore,
+    readonly options: BuildOptions,
   ) {
     this.contextDir = resolve(options.context);
     this.epoch = options.epoch ?? 0;
@@ -263,125 +255,24 @@ class Builder {
 
   // ---- instructions ----
 
-  private async apply(state: StageState, instruction: Instruction, ctx: StageContext) {
+  /** Run one instruction's step (steps/index.ts); errors are located on its Dockerfile line. */
+  private async apply(state: StageState, instruction: Instruction, stage: StageContext): Promise<StepOutcome> {
     try {
-      return await this.applyUnlocated(state, instruction, ctx);
+      return await stepFor(instruction)({
+        instruction,
+        state,
+        config: structuredClone(state.config),
+        stage,
+        expand: (word) => this.expander.word(word, stage.vars),
+        build: this,
+      });
     } catch (err) {
       throw this.located(err, instruction);
     }
   }
 
-  private async applyUnlocated(state: StageState, ins: Instruction, ctx: StageContext): Promise<{ state: StageState; cached: boolean; layer?: string }> {
-    const config = structuredClone(state.config);
-    const c: ContainerConfig = (config.config ??= {});
-    const env = c.Env ?? [];
-    const vars = ctx.vars;
-    const x = (word: string) => this.expander.word(word, vars);
-    let createdBy: string;
-    switch (ins.kind) {
-      case 'ARG':
-        for (const { key, value } of ins.args) {
-          ctx.scope.declare(key, value === undefined ? undefined : x(value));
-          const declared = ctx.scope.get(key);
-          if (declared !== undefined) vars.set(key, declared);
-        }
-        createdBy = `ARG ${ins.args.map((a) => (ctx.scope.get(a.key) === undefined ? a.key : `${a.key}=${ctx.scope.get(a.key)}`)).join(' ')}`;
-        return this.metadataStep(state, config, createdBy, false);
-      case 'ENV': {
-        const pairs = ins.env.map(({ key, value }) => [x(key), x(value)] as const);
-        let next = env;
-        for (const [k, v] of pairs) {
-          next = setEnv(next, k, v);
-          vars.set(k, v);
-        }
-        c.Env = next;
-        createdBy = `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
-        break;
-      }
-      case 'LABEL': {
-        const pairs = ins.labels.map(({ key, value }) => [x(key), x(value)] as const);
-        c.Labels = { ...(c.Labels ?? {}) };
-        for (const [k, v] of pairs) c.Labels[k] = v;
-        createdBy = `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
-        break;
-      }
-      case 'MAINTAINER':
-        config.author = x(ins.maintainer);
-        createdBy = `MAINTAINER ${config.author}`;
-        break;
-      case 'EXPOSE': {
-        c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-        const ports = ins.ports.flatMap((p) => expandPortSpec(x(p)));
-        for (const port of ports) c.ExposedPorts[port] = {};
-        createdBy = `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`;
-        break;
-      }
-      case 'USER':
-        c.User = x(ins.user);
-        createdBy = `USER ${c.User}`;
-        break;
-      case 'VOLUME': {
-        c.Volumes = { ...(c.Volumes ?? {}) };
-        const volumes = ins.volumes.map(x);
-        for (const v of volumes) {
-          if (v.trim() === '') throw new KilnError('VOLUME specified can not be an empty string');
-          c.Volumes[v] = {};
-        }
-        createdBy = `VOLUME [${volumes.join(' ')}]`;
-        break;
-      }
-      case 'STOPSIGNAL':
-        c.StopSignal = x(ins.signal);
-        createdBy = `STOPSIGNAL ${c.StopSignal}`;
-        break;
-      case 'CMD':
-      case 'ENTRYPOINT': {
-        // An empty exec form (`CMD []`) is stored as no command at all, as Docker does.
-        const command = ins.prependShell ? [...(c.Shell ?? ['/bin/sh', '-c']), ...ins.command] : ins.command.length ? ins.command : null;
-        if (ins.kind === 'CMD') {
-          c.Cmd = command;
-          ctx.cmdSet = true;
-        } else {
-          c.Entrypoint = command;
-          if (!ctx.cmdSet) c.Cmd = null;
-        }
-        createdBy = `${ins.kind} ${JSON.stringify(command)}`;
-        break;
-      }
-      case 'SHELL':
-        c.Shell = ins.shell;
-        createdBy = `SHELL ${JSON.stringify(ins.shell)}`;
-        break;
-      case 'HEALTHCHECK': {
-        const h = ins.health;
-        c.Healthcheck = { Test: h.test };
-        if (h.interval) c.Healthcheck.Interval = h.interval;
-        if (h.timeout) c.Healthcheck.Timeout = h.timeout;
-        if (h.startPeriod) c.Healthcheck.StartPeriod = h.startPeriod;
-        if (h.startInterval) c.Healthcheck.StartInterval = h.startInterval;
-        if (h.retries) c.Healthcheck.Retries = h.retries;
-        createdBy = `HEALTHCHECK ${JSON.stringify(c.Healthcheck)}`;
-        break;
-      }
-      case 'ONBUILD':
-        c.OnBuild = [...(c.OnBuild ?? []), ins.expression];
-        createdBy = `ONBUILD ${ins.expression}`;
-        break;
-      case 'WORKDIR':
-        return this.workdir(state, config, x(ins.path));
-      case 'COPY':
-      case 'ADD':
-        return this.copy(state, config, ins, x, vars);
-      case 'RUN':
-        throw new KilnError('RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)');
-      case 'FROM':
-        throw new KilnError('FROM inside a stage');
-    }
-    return this.metadataStep(state, config, createdBy, true);
-  }
-
   /** A step that changes only the image config: no layer; cached when its key was seen before. */
-  private async metadataStep(state: StageState, config: ImageConfig, createdBy: string, recordHistory: boolean) {
+  async metadataStep(state: StageState, config: ImageConfig, createdBy: string, recordHistory: boolean): Promise<StepOutcome> {
     const key = hashKey(state.key, createdBy);
     const cached = !this.options.noCache && (await this.store.getCache(key)) !== undefined;
     const record = { layer: null, created: Date.now() };
@@ -395,85 +286,7 @@ class Builder {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: 'kiln', ...(empty ? { empty_layer: true } : {}) };
   }
 
-  private async workdir(state: StageState, config: ImageConfig, path: string) {
-    const c = config.config!;
-    const dir = posix.resolve('/', c.WorkingDir || '/', path);
-    c.WorkingDir = dir;
-    const createdBy = `WORKDIR ${dir}`;
-    const owner = c.User ? await resolveOwner(state.view, c.User) : { uid: 0, gid: 0 };
-    const index = await state.view.index();
-    const entries: LayerEntry[] = [];
-    const parts = dir.split('/').filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if (index.get(p)?.type === 'dir' || (await state.view.resolve(p)).node?.type === 'dir') continue;
-      entries.push({ path: p, type: 'dir', mode: 0o755, ...owner });
-    }
-    // Like BuildKit, WORKDIR always adds a layer, empty when the directory already exists.
-    return this.layerStep(state, config, createdBy, entries, entries.map((e) => `${e.path}\0${e.uid}\0${e.gid}`));
-  }
-
-  private async copy(
-    state: StageState,
-    config: ImageConfig,
-    ins: Extract<Instruction, { kind: 'COPY' | 'ADD' }>,
-    x: (w: string) => string,
-    vars: ReadonlyMap<string, string>,
-  ) {
-    const c = config.config!;
-    if (ins.parents || ins.exclude.length) {
-      throw new KilnError(`${ins.kind} ${ins.parents ? '--parents' : '--exclude'} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
-    }
-    const sources = ins.sources.map(x);
-    let dest = x(ins.dest);
-    if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
-    const owner = ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined;
-    const chmod = ins.chmod ? parseChmod(x(ins.chmod)) : undefined;
-    const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? this.expander.raw(s.data, vars) : s.data }));
-
-    let tree: SourceTree;
-    let fromDesc = '';
-    if (ins.kind === 'COPY' && ins.from !== undefined) {
-      const fromName = x(ins.from);
-      tree = await this.treeFrom(fromName);
-      fromDesc = ` --from=${fromName}`;
-    } else {
-      tree = (await this.context()).tree;
-    }
-
-    const fetched: FetchedSource[] = [];
-    const pathSources: string[] = [];
-    for (const source of sources) {
-      if (ins.kind === 'ADD' && /^https?:\/\//i.test(source)) {
-        fetched.push(await downloadSource(this.store, source, ins.checksum ? x(ins.checksum) : undefined));
-      } else if (ins.kind === 'ADD' && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
-        throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
-      } else {
-        if (ins.kind === 'ADD' && ins.checksum) {
-          throw new KilnError('ADD --checksum can only be used with an http(s) URL source');
-        }
-        pathSources.push(source);
-      }
-    }
-
-    const plan = await planCopy({
-      instruction: ins.kind,
-      sources: pathSources,
-      inline,
-      fetched,
-      dest,
-      tree,
-      view: state.view,
-      owner,
-      chmod,
-      unpack: ins.kind === 'ADD' && ins.unpack !== false ? (entry) => this.unpack(entry) : undefined,
-    });
-    const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && '--link'].filter(Boolean).join(' ');
-    const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ''} ${[...sources, ...inline.map((s) => `<<${s.name}`)].join(' ')} ${dest} # kiln`;
-    return this.layerStep(state, config, createdBy, plan.entries, plan.keyParts);
-  }
-
-  private async layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]) {
+  async layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]): Promise<StepOutcome> {
     const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
@@ -499,7 +312,11 @@ class Builder {
 
   // ---- sources ----
 
-  private context(): Promise<{ tree: SourceTree; digests: ContextDigests }> {
+  async context(): Promise<SourceTree> {
+    return (await this.contextWithDigests()).tree;
+  }
+
+  private contextWithDigests(): Promise<{ tree: SourceTree; digests: ContextDigests }> {
     this.contextTree ??= (async () => {
       const dockerfile = this.options.dockerfile ?? resolve(this.contextDir, 'Dockerfile');
       const matcher = this.options.dockerfileContent ? await loadIgnoreMatcher(this.contextDir, '-') : await loadIgnoreMatcher(this.contextDir, dockerfile);
@@ -513,7 +330,7 @@ class Builder {
   }
 
   /** The filesystem of a stage or an image, unpacked once per build, as a copy source. */
-  private treeFrom(name: string): Promise<SourceTree> {
+  treeFrom(name: string): Promise<SourceTree> {
     let pending = this.materialized.get(name.toLowerCase());
     if (!pending) {
       pending = (async () => {
@@ -534,7 +351,7 @@ class Builder {
   }
 
   /** ADD of a local archive: its extracted contents, or undefined when the file is no archive. */
-  private async unpack(entry: ContextEntry): Promise<SourceTree | undefined> {
+  async unpack(entry: ContextEntry): Promise<SourceTree | undefined> {
     if (entry.type !== 'file') return undefined;
     const dir = await this.store.makeTempDir('add-');
     const extracted = await extractArchive(entry.absPath, dir);
@@ -574,14 +391,6 @@ class Builder {
   }
 }
 
-interface StageContext {
-  scope: ArgScope;
-  /** Variables for expansion, updated by ENV and ARG in order. */
-  vars: Map<string, string>;
-  /** CMD was set in this stage (ENTRYPOINT then keeps it). */
-  cmdSet: boolean;
-}
-
 /** How errors name the Dockerfile: relative to the context (as docker build), else to the cwd, else absolute. */
 function displayPath(file: string, contextDir: string): string {
   for (const base of [contextDir, process.cwd()]) {
@@ -594,20 +403,4 @@ function displayPath(file: string, contextDir: string): string {
 async function rootEntry(dir: string): Promise<ContextEntry> {
   const st = await lstat(dir);
   return { path: '', absPath: dir, type: 'dir', mode: st.mode & 0o7777, size: 0, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino };
-}
-
-/** `80`, `80/udp`, `8000-8002/tcp` -> `80/tcp`, ... as Docker's nat.ParsePortSpecs. */
-export function expandPortSpec(spec: string): string[] {
-  const [range = '', proto = 'tcp'] = spec.split('/', 2) as [string, string?];
-  const protocol = proto.toLowerCase();
-  const m = /^(\d+)(?:-(\d+))?$/.exec(range);
-  if (!m || !['tcp', 'udp', 'sctp'].includes(protocol)) {
-    throw new KilnError(`invalid port "${spec}" in EXPOSE: use PORT[/tcp|udp|sctp] or START-END[/PROTO]`);
-  }
-  const start = Number(m[1]);
-  const end = m[2] === undefined ? start : Number(m[2]);
-  if (start > 65535 || end > 65535 || end < start) throw new KilnError(`invalid port range "${range}" in EXPOSE`);
-  const out: string[] = [];
-  for (let p = start; p <= end; p++) out.push(`${p}/${protocol}`);
-  return out;
 }

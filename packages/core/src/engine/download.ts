@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KilnError } from '../errors.js';
 import type { ContentStore } from '../store/types.js';
-import { treeFromEntries, type FetchedSource } from './copy.js';
+import { treeFromEntries, type FetchedSource } from './copy-plan.js';
 
 export async function downloadSource(store: ContentStore, url: string, checksum?: string): Promise<FetchedSource> {
   if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {

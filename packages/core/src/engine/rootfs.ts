@@ -6,7 +6,8 @@ import { KilnError } from '../errors.js';
 import { buildFsIndex, readFileFromLayers, extractLayer, resolveInIndex } from '../layer/index.js';
 import type { LayerEntry } from '../layer/index.js';
 import { layerCompression } from '../oci/media-types.js';
-import type { ContentStore, LayerRecord } from '../store/types.js';
+import type { LayerRecord } from '../contracts/blobs.js';
+import type { ContentStore } from '../store/types.js';
 
 export interface FsNode {
   type: string;
@@ -14,6 +15,8 @@ export interface FsNode {
   uid: number;
   gid: number;
   linkTarget?: string;
+  /** Seconds since the epoch; absent for entries a build wrote without one (the writer's epoch). */
+  mtime?: number;
 }
 
 export type FsIndex = Map<string, FsNode>;
@@ -46,7 +49,7 @@ export class RootfsView {
   private async buildIndex(): Promise<FsIndex> {
     if (!this.parent) return buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
     const index: FsIndex = new Map(await this.parent.view.index());
-    for (const e of this.parent.added) index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget });
+    for (const e of this.parent.added) index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime });
     return index;
   }
 
@@ -54,6 +57,20 @@ export class RootfsView {
   async resolve(path: string): Promise<{ path: string; node?: FsNode }> {
     const { path: resolved, entry } = resolveInIndex(await this.index(), path);
     return { path: resolved, node: resolved === '' ? { type: 'dir', mode: 0o755, uid: 0, gid: 0 } : entry };
+  }
+
+  /**
+   * Where a path really lands in this filesystem: symlinks in its existing directories are
+   * followed (as BuildKit resolves a destination inside the rootfs), the last component is
+   * followed only when `followFinal`. Missing components are kept as written.
+   */
+  async landingPath(path: string, followFinal: boolean): Promise<string> {
+    if (followFinal) return (await this.resolve(path)).path;
+    const slash = path.lastIndexOf('/');
+    if (slash < 0) return path;
+    const dir = (await this.resolve(path.slice(0, slash))).path;
+    const name = path.slice(slash + 1);
+    return dir === '' ? name : `${dir}/${name}`;
   }
 
   async readFile(path: string): Promise<Buffer | undefined> {

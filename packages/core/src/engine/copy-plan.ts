@@ -72,8 +72,8 @@ interface Selected {
 
 export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   const dest = req.dest;
-  const destRel = posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
-  const explicitDir = dest.endsWith('/') || dest.endsWith('/.') || destRel === '';
+  const destWritten = posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
+  const explicitDir = dest.endsWith('/') || dest.endsWith('/.') || destWritten === '';
   const fetched = req.fetched ?? [];
   const argCount = req.sources.length + req.inline.length + fetched.length;
   if (argCount > 1 && !explicitDir) {
@@ -88,8 +88,11 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     if (hasWildcard(source)) wildcardMatches += found.length;
     selected.push(...found);
   }
-  const destNode = destRel === '' ? { type: 'dir' } : (await req.view.resolve(destRel)).node;
+  const destNode = destWritten === '' ? { type: 'dir' } : (await req.view.resolve(destWritten)).node;
   const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === 'dir';
+  // Entries go where the destination really is: a layer entry under a path that is a symlink in
+  // the image would become a directory hiding that symlink once a runtime unpacks the layer.
+  const destRel = await req.view.landingPath(destWritten, destIsDir);
 
   const out = new Map<string, LayerEntry & { digest?: string }>();
   const createdDirOwner = req.owner ?? { uid: 0, gid: 0 };
@@ -155,7 +158,7 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   if (selected.length === 0 && req.inline.length === 0) {
     throw new KilnError(`${req.instruction} failed: no source files were specified`);
   }
-  await addMissingParents(out, req.view, createdDirOwner);
+  await addAncestors(out, req.view, createdDirOwner);
 
   const entries = [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const keyParts = entries.map((e) =>
@@ -168,20 +171,30 @@ function join(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
-/** Directories the copy needs that the image does not have yet: 0755, owned like the copy. */
-async function addMissingParents(
+/**
+ * Give every entry all its ancestor directories, as Docker's and BuildKit's layers do: a runtime
+ * (overlay2, containerd) unpacks each layer into a directory of its own and creates a missing
+ * parent there as root with the time of the unpack, and in the union the upper layer's directory
+ * wins. So a directory the image has is carried with the owner, mode and mtime it has at this
+ * step; one it lacks is created 0755, owned like the step (`owner`). A symlink to a directory is
+ * left alone (replacing it with a directory would change the image).
+ */
+export async function addAncestors(
   out: Map<string, LayerEntry>,
   view: RootfsView,
   owner: { uid: number; gid: number },
 ): Promise<void> {
   const index = await view.index();
   for (const path of [...out.keys()]) {
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      if (out.has(dir) || index.get(dir)?.type === 'dir') continue;
-      const resolved = await view.resolve(dir);
-      if (resolved.node?.type === 'dir') continue;
+    for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) {
+      const dir = path.slice(0, slash);
+      if (out.has(dir)) continue;
+      const node = index.get(dir);
+      if (node?.type === 'dir') {
+        out.set(dir, { path: dir, type: 'dir', mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime });
+        continue;
+      }
+      if (node && (await view.resolve(dir)).node?.type === 'dir') continue;
       out.set(dir, { path: dir, type: 'dir', mode: 0o755, ...owner });
     }
   }

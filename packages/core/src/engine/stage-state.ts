@@ -1,0 +1,34 @@
+// What a stage is while it builds: the image so far (config, layers, filesystem view, cache key)
+// and the variables its instructions expand against.
+
+import type { LayerRecord } from '../contracts/index.js';
+import type { ImageConfig } from '../oci/types.js';
+import type { RootfsView } from './rootfs.js';
+import type { ArgScope } from './scope.js';
+
+export interface StageState {
+  config: ImageConfig;
+  layers: LayerRecord[];
+  view: RootfsView;
+  key: string;
+  /** ARGs in scope at the end of the stage (a stage FROM this one inherits them). */
+  args: ReadonlyMap<string, string | undefined>;
+  /** What `$NAME` expands to at the end of the stage. */
+  vars: ReadonlyMap<string, string>;
+}
+
+/** What the instructions of one stage share as they run in order. */
+export interface StageContext {
+  scope: ArgScope;
+  /** Variables for expansion, updated by ENV and ARG in order. */
+  vars: Map<string, string>;
+  /** CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+}
+
+/** A step's result: the stage after it, whether the cache answered, and the layer it added. */
+export interface StepOutcome {
+  state: StageState;
+  cached: boolean;
+  layer?: string;
+}

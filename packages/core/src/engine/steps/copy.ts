@@ -1,0 +1,66 @@
+// COPY and ADD: pick the source tree (context, stage, image, URL, heredoc), plan the entries with
+// Docker's rules (copy-plan.ts), and write them as one layer.
+
+import { posix } from 'node:path';
+import { KilnError } from '../../errors.js';
+import type { Instruction } from '../../dockerfile/instructions.js';
+import { downloadSource } from '../download.js';
+import { parseChmod, planCopy, type FetchedSource, type SourceTree } from '../copy-plan.js';
+import { resolveOwner } from '../rootfs.js';
+import type { StepOutcome } from '../stage-state.js';
+import type { StepInput } from './step.js';
+
+export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'COPY' | 'ADD' }>>): Promise<StepOutcome> {
+  const { instruction: ins, state, config, build } = input;
+  const x = input.expand;
+  const c = (config.config ??= {});
+  if (ins.parents || ins.exclude.length) {
+    throw new KilnError(`${ins.kind} ${ins.parents ? '--parents' : '--exclude'} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
+  }
+  const sources = ins.sources.map(x);
+  let dest = x(ins.dest);
+  if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
+  const owner = ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined;
+  const chmod = ins.chmod ? parseChmod(x(ins.chmod)) : undefined;
+  const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? build.expander.raw(s.data, input.stage.vars) : s.data }));
+
+  let tree: SourceTree;
+  let fromDesc = '';
+  if (ins.kind === 'COPY' && ins.from !== undefined) {
+    const fromName = x(ins.from);
+    tree = await build.treeFrom(fromName);
+    fromDesc = ` --from=${fromName}`;
+  } else {
+    tree = await build.context();
+  }
+
+  const fetched: FetchedSource[] = [];
+  const pathSources: string[] = [];
+  for (const source of sources) {
+    if (ins.kind === 'ADD' && /^https?:\/\//i.test(source)) {
+      fetched.push(await downloadSource(build.store, source, ins.checksum ? x(ins.checksum) : undefined));
+    } else if (ins.kind === 'ADD' && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
+      throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
+    } else {
+      if (ins.kind === 'ADD' && ins.checksum) throw new KilnError('ADD --checksum can only be used with an http(s) URL source');
+      pathSources.push(source);
+    }
+  }
+
+  const plan = await planCopy({
+    instruction: ins.kind,
+    sources: pathSources,
+    inline,
+    fetched,
+    dest,
+    tree,
+    view: state.view,
+    owner,
+    chmod,
+    unpack: ins.kind === 'ADD' && ins.unpack !== false ? (entry) => build.unpack(entry) : undefined,
+  });
+  const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && '--link'].filter(Boolean).join(' ');
+  const named = [...sources, ...inline.map((s) => `<<${s.name}`)].join(' ');
+  const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ''} ${named} ${dest} # kiln`;
+  return build.layerStep(state, config, createdBy, plan.entries, plan.keyParts);
+}
