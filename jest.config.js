@@ -10,4 +10,8 @@ export default {
   },
   testTimeout: 60000,
   setupFiles: ['<rootDir>/jest.setup.js'],
+  // A directory per run (KILN_TEST_RUN_DIR) for the shared dockerd and the skip records; the
+  // teardown prints what was skipped and why, after jest's summary, and stops that dockerd by PID.
+  globalSetup: '<rootDir>/jest.global-setup.js',
+  globalTeardown: '<rootDir>/jest.global-teardown.js',
 };

@@ -6,10 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { openStore } from '@kiln/core';
 import { commitAll, createNxWorkspace, git, nx, packKiln, type NxRun } from '../bench/nx-workspace.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../packages/core/test/helpers/registry.js';
+import { describeNeeding, tools } from '../packages/core/test/helpers/requirements.js';
 
 let reg: TestRegistry;
 let work: string;
@@ -83,7 +84,7 @@ const metadata = (app: string) =>
   JSON.parse(readFileSync(join(layout(app), 'metadata.json'), 'utf8')) as { digest: string; tags: string[]; hash?: string };
 const shortSha = () => git(ws, 'rev-parse', '--short=7', 'HEAD').trim();
 
-describe('Kiln in a real Nx workspace', () => {
+describeNeeding(tools('docker-registry', 'skopeo', 'git'), 'Kiln in a real Nx workspace', () => {
   it('infers image and image-push targets with their inputs and outputs; nx graph is clean', () => {
     const app1 = JSON.parse(run(['show', 'project', 'app1', '--json']).stdout) as {
       targets: Record<string, { executor: string; cache: boolean; inputs?: unknown[]; outputs?: string[]; dependsOn?: string[]; options: Record<string, unknown> }>;

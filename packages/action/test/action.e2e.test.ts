@@ -8,8 +8,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
+import { describeNeeding, tools } from '../../core/test/helpers/requirements.js';
 import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
 import { runJob, type RunnerJob } from './helpers/runner.js';
 
@@ -89,7 +90,7 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe('the Action, as the runner runs it', () => {
+describeNeeding(tools('docker-registry', 'htpasswd', 'skopeo', 'git'), 'the Action, as the runner runs it', () => {
   let firstDigest: string;
 
   it('a v1.2.3 tag push builds, tags 1.2.3, 1.2, 1 and latest, pushes them, and saves the layer cache', async () => {

@@ -4,10 +4,11 @@
 
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import imagePushExecutor from '../src/executors/image-push/executor.js';
 import imageExecutor from '../src/executors/image/executor.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
+import { describeNeeding, tools } from '../../core/test/helpers/requirements.js';
 import { captureLog, executorContext, tempWorkspace } from './helpers.js';
 
 let reg: TestRegistry;
@@ -36,7 +37,7 @@ afterAll(async () => {
   ws?.remove();
 });
 
-describe('image-push executor', () => {
+describeNeeding(tools('docker-registry', 'skopeo'), 'image-push executor', () => {
   it('pushes the image folder to its tags with an empty Kiln store', async () => {
     const { result, log } = await captureLog(() =>
       imagePushExecutor({ store: 'empty-store', insecureRegistries: [reg.host] }, executorContext(ws.root)),

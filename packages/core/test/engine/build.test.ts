@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { kiln, kilnProcess, makeBaseLayout, tempDir, writeTree } from './kiln-helpers.js';
 import { openStore } from '../../src/store/store.js';
 import type { ImageConfig, ImageManifest } from '../../src/oci/types.js';
-import { ociSchemasAvailable, validateOciDocument } from '../helpers/oci-schema.js';
+import { OCI_SCHEMAS, validateOciDocument } from '../helpers/oci-schema.js';
+import { haveNow, itNeeding, tools } from '../helpers/requirements.js';
 import { spawn } from 'node:child_process';
 import { kilnBin } from './kiln-helpers.js';
 
@@ -105,7 +106,7 @@ describe('kiln build: image config semantics', () => {
 });
 
 describe('kiln build: outputs other tools read', () => {
-  it('writes an OCI layout that umoci and skopeo accept, with CMD and files intact', async () => {
+  itNeeding(tools('skopeo', 'umoci'), 'writes an OCI layout that umoci and skopeo accept, with CMD and files intact', async () => {
     const ctx = writeTree(tempDir('out'), {
       Dockerfile: `${fromBase()}\nCOPY --chown=app:app --chmod=0640 secret.txt /home/app/\nCOPY dir/ /opt/dir/\nCMD ["/bin/sh", "-c", "cat /home/app/secret.txt"]\n`,
       'secret.txt': 'top secret\n',
@@ -130,11 +131,8 @@ describe('kiln build: outputs other tools read', () => {
     expect(runtime.process.args).toEqual(['/bin/sh', '-c', 'cat /home/app/secret.txt']);
   });
 
-  it('writes an index, manifest and config that validate against the OCI schemas', async () => {
-    if (!ociSchemasAvailable()) {
-      console.warn('SKIPPED: oci-image-spec schemas not found (conformance folder absent)');
-      return;
-    }
+  // (reads the layout the test above writes)
+  itNeeding([OCI_SCHEMAS, ...tools('skopeo', 'umoci')], 'writes an index, manifest and config that validate against the OCI schemas', async () => {
     const layout = join(work, 'out-layout');
     const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
     const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs/sha256', digest.slice(7)), 'utf8'));
@@ -167,7 +165,7 @@ describe('kiln build: outputs other tools read', () => {
     expect(out).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
-  it('writes a docker archive that skopeo reads, and kiln load imports it back', async () => {
+  itNeeding(tools('skopeo'), 'writes a docker archive that skopeo reads, and kiln load imports it back', async () => {
     const ctx = writeTree(tempDir('arch'), { Dockerfile: `${fromBase()}\nCOPY f /f\n`, f: 'x' });
     const archive = join(work, 'image.tar');
     const meta = join(work, 'arch-meta.json');
@@ -244,7 +242,7 @@ describe('kiln build: several platforms (an image index)', () => {
     expect(r.code).toBe(0);
   });
 
-  it('builds each platform from its own base and names an index over them, which skopeo reads', async () => {
+  itNeeding(tools('skopeo'), 'builds each platform from its own base and names an index over them, which skopeo reads', async () => {
     const ctx = writeTree(tempDir('multi'), {
       Dockerfile: `FROM oci-layout://${multiBase}\nARG TARGETPLATFORM\nLABEL built.for=$TARGETPLATFORM\nCOPY app.txt /app.txt\n`,
       'app.txt': 'app\n',
@@ -284,7 +282,7 @@ describe('kiln build: several platforms (an image index)', () => {
     expect(raw.manifests).toHaveLength(3);
     const arm = JSON.parse(execFileSync('skopeo', ['inspect', '--override-arch', 'arm64', `oci:${layout}:1`], { encoding: 'utf8' })) as { Architecture: string; Labels: Record<string, string> };
     expect(arm).toMatchObject({ Architecture: 'arm64', Labels: { 'built.for': 'linux/arm64' } });
-    if (ociSchemasAvailable()) {
+    if (haveNow([OCI_SCHEMAS], 'validating the index against the OCI schemas')) {
       expect(validateOciDocument('application/vnd.oci.image.index.v1+json', index)).toMatchObject({ valid: true });
     }
 
@@ -318,7 +316,7 @@ describe('kiln build: several platforms (an image index)', () => {
 });
 
 describe('kiln build: COPY and ADD semantics', () => {
-  it('multi-stage with --target, COPY --from a stage, wildcards and ADD of a local tar.gz', async () => {
+  itNeeding(tools('umoci'), 'multi-stage with --target, COPY --from a stage, wildcards and ADD of a local tar.gz', async () => {
     const ctx = writeTree(tempDir('ms'), {
       Dockerfile: [
         `${fromBase()} AS one`,
@@ -346,7 +344,7 @@ describe('kiln build: COPY and ADD semantics', () => {
     expect(readFileSync(join(root, 'renamed.txt'), 'utf8')).toBe('x');
   });
 
-  it('heredoc COPY expands variables but keeps the quotes, unless the delimiter is quoted', async () => {
+  itNeeding(tools('umoci'), 'heredoc COPY expands variables but keeps the quotes, unless the delimiter is quoted', async () => {
     const ctx = writeTree(tempDir('heredoc'), {
       Dockerfile: `${fromBase()}\nENV NAME=kiln\nCOPY <<EOF /greeting.sh\necho "hello $NAME" 'single' \\$HOME\nEOF\nCOPY <<-"RAW" /raw.txt\n\t"$NAME"\n\tRAW\n`,
     });
@@ -405,7 +403,7 @@ describe('kiln build: bad input is a clear error with file:line, and the store s
     expect(r.stderr).toBe('error: target stage "test" could not be found in Dockerfile; the named stages are: build, release\n');
   });
 
-  it('an ADD of a tar with ../ entries is refused and nothing escapes', async () => {
+  itNeeding(tools('python3'), 'an ADD of a tar with ../ entries is refused and nothing escapes', async () => {
     const ctx = writeTree(tempDir('evil-tar'), { Dockerfile: 'FROM scratch\nADD evil.tar /x/\n' });
     const script = 'import tarfile, io, sys\nt = tarfile.open(sys.argv[1], "w")\ni = tarfile.TarInfo("../../escaped")\ni.size = 1\nt.addfile(i, io.BytesIO(b"a"))\nt.close()\n';
     execFileSync('python3', ['-c', script, join(ctx, 'evil.tar')]);

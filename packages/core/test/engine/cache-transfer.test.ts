@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kiln, tempDir, writeTree } from './kiln-helpers.js';
-import { REGISTRY_BIN, skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
 import { CACHE_CONFIG_MEDIA_TYPE, parseCacheSpec } from '../../src/engine/cache-transfer.js';
 
 const work = tempDir('cache-transfer');
@@ -139,10 +140,7 @@ describe('type=local', () => {
   });
 });
 
-const HAVE_REGISTRY = existsSync(REGISTRY_BIN);
-if (!HAVE_REGISTRY) console.warn(`SKIPPED: ${REGISTRY_BIN} is missing; type=registry cache is not tested`);
-
-(HAVE_REGISTRY ? describe : describe.skip)('type=registry', () => {
+describeNeeding(tools('docker-registry', 'skopeo'), 'type=registry', () => {
   let registry: TestRegistry;
   beforeAll(async () => {
     registry = await startRegistry();

@@ -6,6 +6,9 @@
  * between two builds (timestamps, IDs). It also checks that the `docker export` tree, minus what
  * docker injects, equals the tree from applying the saved layers.
  *
+ * It checks the test harness, not Kiln, so it is opt-in: KILN_HARNESS_TESTS=1 runs it (with a
+ * dockerd of its own: it builds the corpus's prebuild tags, which differential.test.ts builds too).
+ *
  * KILN_HARNESS_DUMP=<dir> writes each case's normalized config and tree to <dir>/<case>.json;
  * KILN_HARNESS_CASES=<regexp> runs only the matching cases; KILN_HARNESS_CONCURRENCY (default 3).
  */
@@ -15,6 +18,7 @@ import { basename, join } from 'node:path';
 import { makeBaseImages } from '../helpers/base-images.js';
 import { describeWithDocker, dockerBuild, useDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { compareImages, DOCKER_INJECTED_IGNORE, diffConfigs, diffTrees, exportTree, imageConfig, layersTree, normalizeInspect, type TreeEntry } from '../helpers/image-tree.js';
+import { optIn } from '../helpers/requirements.js';
 import { listCases, materializeCase, type MaterializedCase } from './corpus/corpus.js';
 
 const allCases = listCases();
@@ -81,7 +85,7 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 const CONCURRENCY = Number(process.env.KILN_HARNESS_CONCURRENCY ?? 3);
 
 describeWithDocker('differential harness (docker vs docker)', () => {
-  const env = useDockerd(); // one private dockerd for this file
+  const env = useDockerd({ private: true });
   let tmp: string;
   const outcomes = new Map<string, CaseOutcome>();
   const started = Date.now();
@@ -175,7 +179,7 @@ describeWithDocker('differential harness (docker vs docker)', () => {
     expect(o!.diffs).toEqual([]);
     expect(o!.exportVsLayers).toEqual([]);
   });
-});
+}, [optIn('KILN_HARNESS_TESTS', 'docker-vs-docker check of the test harness')]);
 
 describe('diffTrees and normalizeInspect (no docker needed)', () => {
   const f = (path: string, over: Partial<TreeEntry> = {}): TreeEntry => ({

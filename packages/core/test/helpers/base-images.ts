@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dockerd } from './dockerd.js';
+import { withLockFile, type Dockerd } from './dockerd.js';
 
 export const BUSYBOX_IMAGE = 'kiln-test/busybox:latest';
 
@@ -93,11 +93,14 @@ export async function makeBaseImages(dockerd: Dockerd, workDir: string): Promise
     renameSync(tmp, rootfsTar);
   }
 
-  let id = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE])).stdout.trim();
-  if (!id) {
-    id = (await dockerd.dockerOk(['import', '--change', 'CMD ["sh"]', rootfsTar, BUSYBOX_IMAGE])).trim();
-    id = (await dockerd.dockerOk(['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE])).trim();
-  }
+  // Under a lock: test files sharing one dockerd must all get the same image (`docker import`
+  // stamps the time, so two imports would give two IDs, and the tag would move under a build).
+  const id = await withLockFile(join(dockerd.root, 'base-images.lock'), async () => {
+    const have = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE])).stdout.trim();
+    if (have) return have;
+    await dockerd.dockerOk(['import', '--change', 'CMD ["sh"]', rootfsTar, BUSYBOX_IMAGE]);
+    return (await dockerd.dockerOk(['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE])).trim();
+  });
 
   const savedId = existsSync(archiveIdFile) ? readFileSync(archiveIdFile, 'utf8').trim() : '';
   if (!existsSync(archive) || savedId !== id) {

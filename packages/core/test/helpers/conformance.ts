@@ -1,28 +1,27 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+import { resolve } from 'node:path';
+import { describeNeeding, repoRoot, type Requirement } from './requirements.js';
 
 /** Where the shared upstream test data lives: KILN_CONFORMANCE_DIR or ../shared/conformance. */
 export const conformanceDir = process.env.KILN_CONFORMANCE_DIR ?? resolve(repoRoot, '../shared/conformance');
 
 /**
- * The folder of one conformance suite, or undefined (with a visible message) when it is absent,
- * e.g. in a plain clone outside this workplace.
+ * One suite of the shared conformance data as a requirement: absent (a plain clone outside this
+ * workplace, say) it fails the tests that read it, or skips them with KILN_SKIP_MISSING_TOOLS=1.
  */
-export function conformanceSuite(name: string): string | undefined {
+export function conformanceData(name: string): Requirement {
   const dir = resolve(conformanceDir, name);
-  if (existsSync(dir)) return dir;
-  console.warn(`SKIPPED: conformance suite '${name}' not found at ${dir} (set KILN_CONFORMANCE_DIR)`);
-  return undefined;
+  return {
+    id: `conformance:${name}`,
+    what: `conformance data '${name}'`,
+    unavailable: () => (existsSync(dir) ? undefined : `not found at ${dir}`),
+    remedy: 'point KILN_CONFORMANCE_DIR at the folder of upstream test data (../shared/conformance in this workplace)',
+  };
 }
 
-/** `describe` when the suite exists, `describe.skip` otherwise. */
+/** `describe('conformance: NAME')` over the suite's folder, when it is there (see conformanceData). */
 export function describeSuite(name: string, body: (dir: string) => void): void {
-  const dir = conformanceSuite(name);
-  if (dir) describe(`conformance: ${name}`, () => body(dir));
-  else describe.skip(`conformance: ${name} (absent)`, () => it('absent', () => undefined));
+  describeNeeding([conformanceData(name)], `conformance: ${name}`, () => body(resolve(conformanceDir, name)));
 }
 
 export { repoRoot };

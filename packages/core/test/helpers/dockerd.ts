@@ -1,6 +1,14 @@
 /**
  * A private Docker daemon for differential tests (build with `docker build`, build with Kiln,
- * compare). One daemon per jest test file: start it in beforeAll, stop it in afterAll.
+ * compare). `useDockerd()` in a describe gives its tests one.
+ *
+ * One daemon serves the whole jest run: the first test file that asks starts it (from its jest
+ * worker; the other workers wait for it and connect), and jest.global-teardown.js stops it by PID
+ * at the end. The run directory (KILN_TEST_RUN_DIR, made by jest.global-setup.js) records it. This
+ * is safe because the test files that share it use image names of their own (kiln-diff/...,
+ * kiln-test/with-whiteouts..., 127.0.0.1:PORT/...), and the one thing they all make, the busybox
+ * base image, is made under a lock (base-images.ts). `useDockerd({ private: true })`, or jest
+ * started without the global setup, gives a file its own daemon, stopped in its afterAll.
  *
  * Each daemon lives entirely under its own /tmp/kiln-dockerd-XXXXXX directory: data-root, exec-root
  * (which also holds the containerd that dockerd starts for itself), socket, pidfile, log and client
@@ -17,10 +25,12 @@
  *   `COPY --link` or `ADD --checksum` (parse errors).
  * - The classic builder (DOCKER_BUILDKIT=0) also works offline but rejects `--chmod`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stopDockerdAt } from './dockerd-stop.js';
+import { describeNeeding, flag, tool, type Requirement } from './requirements.js';
 
 /** The docker client to use: Debian's 20.10 client (has BuildKit; /usr/local/bin/docker has no buildx). */
 export const DOCKER_CLI = process.env.KILN_TEST_DOCKER_CLI ?? '/usr/bin/docker';
@@ -46,9 +56,11 @@ export interface Dockerd {
   host: string;
   /** The private directory holding everything of this daemon. */
   root: string;
-  /** PID of the dockerd process this helper started. */
+  /** PID of the dockerd process. */
   pid: number;
   logFile: string;
+  /** Whether the daemon serves the whole jest run (then stop() leaves it to the global teardown). */
+  shared: boolean;
   /** Environment for a docker client talking to this daemon (DOCKER_HOST, DOCKER_BUILDKIT=1, DOCKER_CONFIG). */
   env: Record<string, string>;
   /** Runs `docker -H host ...args`; never throws on a non-zero exit. */
@@ -57,7 +69,7 @@ export interface Dockerd {
   dockerOk(args: string[], opts?: DockerOptions): Promise<string>;
   /** Spawns `docker -H host ...args` with stdout as a stream (for `docker export`/`save`). */
   spawn(args: string[], opts?: { env?: Record<string, string>; cwd?: string }): ChildProcess;
-  /** SIGTERMs the daemon, waits for it, unmounts leftovers and removes the private directory. */
+  /** A private daemon: SIGTERMs it, waits, unmounts leftovers and removes its directory. A shared one: nothing. */
   stop(): Promise<void>;
   /** The last lines of the daemon's log. */
   logTail(lines?: number): string;
@@ -77,9 +89,8 @@ function findDockerd(): string | undefined {
   return undefined;
 }
 
-/** Why docker-based tests cannot run here, or undefined when they can. */
-export function dockerUnavailableReason(): string | undefined {
-  if (process.env.KILN_SKIP_DOCKER_TESTS) return 'KILN_SKIP_DOCKER_TESTS is set';
+/** Why a private dockerd cannot be started here (missing binaries, not root), or undefined. */
+function dockerdMissingReason(): string | undefined {
   if (process.platform !== 'linux') return `platform is ${process.platform}, not linux`;
   if (!findDockerd()) return 'no dockerd binary (/usr/sbin/dockerd; set KILN_TEST_DOCKERD)';
   if (!existsSync(DOCKER_CLI)) return `no docker client at ${DOCKER_CLI} (set KILN_TEST_DOCKER_CLI)`;
@@ -87,22 +98,32 @@ export function dockerUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** Why docker-based tests cannot run here (KILN_SKIP_DOCKER_TESTS included), or undefined when they can. */
+export function dockerUnavailableReason(): string | undefined {
+  if (flag(process.env.KILN_SKIP_DOCKER_TESTS)) return 'KILN_SKIP_DOCKER_TESTS is set';
+  return dockerdMissingReason();
+}
+
 /** True when a private dockerd can be started: a dockerd binary and the docker client exist and we are root. */
 export function dockerAvailable(): boolean {
   return dockerUnavailableReason() === undefined;
 }
 
+/** A private dockerd as a test requirement (KILN_SKIP_DOCKER_TESTS=1 skips, also with CI=true). */
+export const DOCKER: Requirement = {
+  id: 'docker',
+  what: 'a private dockerd',
+  unavailable: dockerdMissingReason,
+  remedy: 'run scripts/install-test-deps.sh as root (Debian packages docker.io and runc); the tests start their own dockerd, as root',
+  chosenSkip: () => (flag(process.env.KILN_SKIP_DOCKER_TESTS) ? 'KILN_SKIP_DOCKER_TESTS is set' : undefined),
+};
+
 /**
- * `describe` when docker is available, else `describe.skip` with a visible console.warn saying why.
+ * `describe` when a private dockerd can run (and the static busybox for the base image is
+ * there); otherwise the tests fail, or are skipped and listed (see helpers/requirements.ts).
  */
-export function describeWithDocker(name: string, body: () => void): void {
-  const reason = dockerUnavailableReason();
-  if (reason === undefined) {
-    describe(name, body);
-  } else {
-    console.warn(`SKIPPED: '${name}' needs a private dockerd: ${reason}`);
-    describe.skip(`${name} (docker unavailable: ${reason})`, () => it('skipped', () => undefined));
-  }
+export function describeWithDocker(name: string, body: () => void, more: readonly Requirement[] = []): void {
+  describeNeeding([DOCKER, tool('busybox'), ...more], name, body);
 }
 
 function tail(file: string, lines: number): string {
@@ -142,29 +163,12 @@ function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: D
   });
 }
 
-/** Mount points at or below dir, deepest first. */
-function mountsUnder(dir: string): string[] {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const points = info
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => !!p)
-    .map((p) => p.replace(/\\040/g, ' '))
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
-}
-
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // Last resort if afterAll never ran (crash, forced exit): do not leave daemons behind.
+  // Last resort if afterAll never ran (crash, forced exit): do not leave private daemons behind.
   process.on('exit', () => {
     for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   });
@@ -173,12 +177,55 @@ function installExitHook(): void {
 export interface StartDockerdOptions {
   /** How long to wait for `docker version` to answer (default 60 s). */
   startTimeoutMs?: number;
-  /** Extra dockerd flags. */
+  /** Extra dockerd flags (a daemon with extra flags is always private to its file). */
   extraArgs?: string[];
 }
 
-/** Starts a private dockerd and waits until it answers. */
-export async function startDockerd(options: StartDockerdOptions = {}): Promise<Dockerd> {
+/** What identifies a running daemon; the shared one is written to $KILN_TEST_RUN_DIR/dockerd.json. */
+interface DaemonInfo {
+  pid: number;
+  root: string;
+  host: string;
+  logFile: string;
+}
+
+/** A client for a running daemon. */
+function clientFor(info: DaemonInfo, shared: boolean, stop: () => Promise<void>): Dockerd {
+  const { host, root } = info;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: root,
+    DOCKER_HOST: host,
+    DOCKER_CONFIG: join(root, 'client-config'),
+    DOCKER_BUILDKIT: '1',
+  };
+  const docker = (a: string[], opts: DockerOptions = {}): Promise<DockerResult> =>
+    runProcess(DOCKER_CLI, ['-H', host, ...a], { ...env, ...opts.env }, opts);
+  const dockerOk = async (a: string[], opts: DockerOptions = {}): Promise<string> => {
+    const r = await docker(a, opts);
+    if (r.code !== 0) {
+      throw new Error(`docker ${a.join(' ')} exited with ${r.code}:\n${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
+    }
+    return r.stdout;
+  };
+  return {
+    ...info,
+    shared,
+    env,
+    docker,
+    dockerOk,
+    spawn: (a, o = {}) =>
+      spawn(DOCKER_CLI, ['-H', host, ...a], { env: { ...env, ...o.env }, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] }),
+    stop,
+    logTail: (n = 30) => tail(info.logFile, n),
+  };
+}
+
+/**
+ * Starts a private dockerd and waits until it answers. With `shared` (the daemon of a whole run)
+ * the worker neither waits for it nor kills it on exit: jest.global-teardown.js stops it.
+ */
+export async function startDockerd(options: StartDockerdOptions & { shared?: boolean } = {}): Promise<Dockerd> {
   const reason = dockerUnavailableReason();
   if (reason) throw new Error(`cannot start a private dockerd: ${reason}`);
   const dockerdBin = findDockerd()!;
@@ -220,75 +267,36 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<D
     await rm(root, { recursive: true, force: true });
     throw new Error(`could not spawn ${dockerdBin}`);
   }
-  const pid = child.pid;
-  live.add(child);
-  installExitHook();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.once('exit', () => live.delete(child));
-
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: root,
-    DOCKER_HOST: host,
-    DOCKER_CONFIG: clientConfig,
-    DOCKER_BUILDKIT: '1',
-  };
-  const docker = (a: string[], opts: DockerOptions = {}): Promise<DockerResult> =>
-    runProcess(DOCKER_CLI, ['-H', host, ...a], { ...env, ...opts.env }, opts);
-  const dockerOk = async (a: string[], opts: DockerOptions = {}): Promise<string> => {
-    const r = await docker(a, opts);
-    if (r.code !== 0) {
-      throw new Error(`docker ${a.join(' ')} exited with ${r.code}:\n${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
-    }
-    return r.stdout;
-  };
+  const info: DaemonInfo = { pid: child.pid, root, host, logFile };
+  if (options.shared) {
+    child.unref();
+  } else {
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    installExitHook();
+  }
 
   let stopped = false;
-  const stop = async (): Promise<void> => {
+  const stopNow = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const t = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 30_000)));
-      const outcome = await Promise.race([exited, t]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
-    // dockerd normally stops its containerd; if it was killed, stop that containerd (its pidfile is ours).
-    const ctrPidFile = join(root, 'exec', 'containerd', 'containerd.pid');
-    if (existsSync(ctrPidFile)) {
-      const ctrPid = Number(readFileSync(ctrPidFile, 'utf8').trim());
-      if (ctrPid > 1 && isOurContainerd(ctrPid, root)) {
-        try {
-          process.kill(ctrPid, 'SIGTERM');
-        } catch {
-          /* already gone */
-        }
-        for (let i = 0; i < 50 && isAlive(ctrPid); i++) await sleep(100);
-      }
-    }
-    for (const m of mountsUnder(root)) spawnSync('umount', ['-l', m]);
-    await rm(root, { recursive: true, force: true, maxRetries: 3 });
+    await stopDockerdAt(info);
   };
+  const d = clientFor(info, !!options.shared, options.shared ? async () => undefined : stopNow);
 
   const startTimeout = options.startTimeoutMs ?? 60_000;
   const deadline = Date.now() + startTimeout;
-  let last: DockerResult | undefined;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       const logText = tail(logFile, 30);
-      await stop();
+      await stopNow();
       throw new Error(`dockerd exited early (code ${child.exitCode}, signal ${child.signalCode}); log tail:\n${logText}`);
     }
-    last = await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 });
+    const last = await d.docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 });
     if (last.code === 0) break;
     if (Date.now() > deadline) {
       const logText = tail(logFile, 30);
-      await stop();
+      await stopNow();
       throw new Error(
         `dockerd did not answer within ${startTimeout / 1000} s at ${host}; last client error: ${last.stderr.trim()}\n` +
           `dockerd log tail:\n${logText}`,
@@ -296,21 +304,72 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<D
     }
     await sleep(250);
   }
-
-  return { host, root, pid, logFile, env, docker, dockerOk, spawn: (a, o = {}) =>
-    spawn(DOCKER_CLI, ['-H', host, ...a], { env: { ...env, ...o.env }, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] }),
-  stop, logTail: (n = 30) => tail(logFile, n) };
+  return d;
 }
 
 /**
- * Registers beforeAll/afterAll hooks that start one private dockerd for the enclosing describe
- * (i.e. per test file) and stop it afterwards; read `.dockerd` inside tests and hooks.
+ * Runs `fn` holding a lock file at `path` (made with O_EXCL, removed afterwards): one process at a
+ * time, across the jest workers. Waits up to `timeoutMs` for the lock.
  */
-export function useDockerd(options: StartDockerdOptions = {}): { readonly dockerd: Dockerd } {
-  let d: Dockerd | undefined;
-  beforeAll(async () => {
-    d = await startDockerd(options);
+export async function withLockFile<T>(path: string, fn: () => Promise<T>, timeoutMs = 180_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      closeSync(openSync(path, 'wx'));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (Date.now() > deadline) throw new Error(`lock ${path} still held after ${timeoutMs / 1000} s`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    unlinkSync(path);
+  }
+}
+
+/**
+ * The dockerd of this jest run: started by the first caller (in whichever worker), recorded in
+ * $KILN_TEST_RUN_DIR/dockerd.json; later callers connect to it.
+ */
+async function sharedDockerd(runDir: string, options: StartDockerdOptions): Promise<Dockerd> {
+  const infoFile = join(runDir, 'dockerd.json');
+  const errorFile = join(runDir, 'dockerd.error');
+  const keep = async (): Promise<void> => undefined;
+  return withLockFile(join(runDir, 'dockerd.lock'), async () => {
+    if (existsSync(errorFile)) throw new Error(`the run's dockerd did not start: ${readFileSync(errorFile, 'utf8')}`);
+    if (existsSync(infoFile)) {
+      const d = clientFor(JSON.parse(readFileSync(infoFile, 'utf8')) as DaemonInfo, true, keep);
+      const v = await d.docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 });
+      if (v.code !== 0) throw new Error(`the run's dockerd (pid ${d.pid}) does not answer: ${v.stderr.trim()}\n${d.logTail()}`);
+      return d;
+    }
+    try {
+      const d = await startDockerd({ ...options, shared: true });
+      const { pid, root, host, logFile } = d;
+      writeFileSync(`${infoFile}.tmp`, `${JSON.stringify({ pid, root, host, logFile })}\n`);
+      renameSync(`${infoFile}.tmp`, infoFile);
+      return d;
+    } catch (err) {
+      writeFileSync(errorFile, (err as Error).message);
+      throw err;
+    }
   }, (options.startTimeoutMs ?? 60_000) + 30_000);
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that give the enclosing describe a dockerd: the run's shared
+ * one (when jest runs with jest.global-setup.js), or with `private: true` (or extra daemon flags)
+ * one of its own, stopped in afterAll. Read `.dockerd` inside tests and hooks.
+ */
+export function useDockerd(options: StartDockerdOptions & { private?: boolean } = {}): { readonly dockerd: Dockerd } {
+  let d: Dockerd | undefined;
+  const runDir = options.private || (options.extraArgs ?? []).length > 0 ? undefined : process.env.KILN_TEST_RUN_DIR;
+  beforeAll(async () => {
+    d = runDir ? await sharedDockerd(runDir, options) : await startDockerd(options);
+  }, (options.startTimeoutMs ?? 60_000) + 60_000);
   afterAll(async () => {
     await d?.stop();
   }, 60_000);
@@ -324,23 +383,6 @@ export function useDockerd(options: StartDockerdOptions = {}): { readonly docker
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isOurContainerd(pid: number, root: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root);
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

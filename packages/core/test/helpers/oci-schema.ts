@@ -7,13 +7,14 @@
 //   expect(r.errors).toEqual([]);   // or: assertValidOciDocument(mediaType, doc)
 //
 // `doc` may be a parsed value, a JSON string or bytes. When the schemas are absent (a plain clone
-// without ../shared/conformance), `ociSchemasAvailable()` is false and validation throws.
+// without ../shared/conformance), `ociSchemasAvailable()` is false and validation throws; tests
+// ask through the OCI_SCHEMAS requirement (helpers/requirements.ts), which fails or skips them.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AjvDraft04 from 'ajv-draft-04';
 import addFormatsPlugin from 'ajv-formats';
-import { conformanceDir } from './conformance.js';
+import { conformanceData, conformanceDir } from './conformance.js';
 
 type ValidateFn = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 interface AjvLike {
@@ -30,6 +31,9 @@ const addFormats = ((addFormatsPlugin as unknown as { default?: unknown }).defau
 ) => void;
 
 export const OCI_SCHEMA_DIR = join(conformanceDir, 'oci-image-spec', 'schema');
+
+/** The schemas as a test requirement: `itNeeding([OCI_SCHEMAS], ...)`, `haveNow([OCI_SCHEMAS], ...)`. */
+export const OCI_SCHEMAS = conformanceData('oci-image-spec');
 
 const BASE = 'https://opencontainers.org/schema/';
 

@@ -22,10 +22,12 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { INSTALL_SCRIPT, TOOLS } from './requirements.js';
 
 const execFileAsync = promisify(execFile);
 
-export const REGISTRY_BIN = process.env['KILN_TEST_REGISTRY_BIN'] ?? '/usr/bin/docker-registry';
+/** The registry binary (KILN_TEST_REGISTRY_BIN overrides); tests ask for it with tools('docker-registry'). */
+export const REGISTRY_BIN: string = TOOLS['docker-registry'].bin;
 
 export interface RegistryOptions {
   auth?: 'htpasswd' | 'token';
@@ -278,7 +280,7 @@ function getStatus(url: string, ca?: string): Promise<number> {
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   if (!existsSync(REGISTRY_BIN)) {
-    throw new Error(`${REGISTRY_BIN} is missing: install Debian's docker-registry package (apt-get install docker-registry)`);
+    throw new Error(`${REGISTRY_BIN} is missing: run ${INSTALL_SCRIPT} as root (Debian package docker-registry)`);
   }
   const root = mkdtempSync(join(tmpdir(), 'kiln-registry-'));
   const users = options.users ?? DEFAULT_USERS;

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { writeLayer } from '../../src/layer/index.js';
 import type { LayerEntry } from '../../src/layer/index.js';
+import { describeNeeding, optIn } from '../helpers/requirements.js';
 import { TempStore, pseudoRandom, removeDir, tempDir } from './helpers.js';
 
-const bench = process.env.KILN_BENCH ? describe : describe.skip;
+const bench = (name: string, body: () => void): void => describeNeeding([optIn('KILN_BENCH', 'layer throughput benchmark')], name, body);
 
 /** 1 MiB of content that compresses roughly like source code / binaries mixed. */
 function mixedChunk(seed: number): Buffer {

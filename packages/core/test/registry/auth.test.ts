@@ -8,6 +8,7 @@ import type { ImageReference } from '../../src/reference/reference.js';
 import { RegistryAuthError, RegistryClient, parseWwwAuthenticate } from '../../src/registry/index.js';
 import type { Credentials, RegistryEvent } from '../../src/registry/index.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
 import { buildImage, tempStore } from './images.js';
 
 const PASSWORD = 'secret-pass-123';
@@ -74,7 +75,7 @@ describe('WWW-Authenticate', () => {
   });
 });
 
-describe('htpasswd (Basic) auth', () => {
+describeNeeding(tools('docker-registry', 'htpasswd', 'skopeo'), 'htpasswd (Basic) auth', () => {
   let reg: TestRegistry;
   beforeAll(async () => {
     reg = await startRegistry({ auth: 'htpasswd' });
@@ -117,7 +118,7 @@ describe('htpasswd (Basic) auth', () => {
   });
 });
 
-describe('token auth (Docker token spec)', () => {
+describeNeeding(tools('docker-registry', 'openssl', 'skopeo'), 'token auth (Docker token spec)', () => {
   let reg: TestRegistry;
   beforeAll(async () => {
     reg = await startRegistry({ auth: 'token', users: { kiln: PASSWORD, reader: 'reader-pass-456' }, pullOnly: ['reader'] });
@@ -207,7 +208,7 @@ describe('token auth (Docker token spec)', () => {
   });
 });
 
-describe('token auth variants', () => {
+describeNeeding(tools('docker-registry', 'openssl'), 'token auth variants', () => {
   let reg: TestRegistry;
   beforeAll(async () => {
     reg = await startRegistry({ auth: 'token', anonymousPull: true, tokenField: 'access_token', tokenLifetime: 60 });

@@ -5,7 +5,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { MediaTypes } from '../../src/oci/media-types.js';
 import type { ImageReference } from '../../src/reference/reference.js';
 import { parseReference } from '../../src/reference/reference.js';
@@ -17,6 +17,7 @@ import {
 } from '../../src/registry/index.js';
 import type { RegistryEvent } from '../../src/registry/index.js';
 import { sha256, skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
 import { buildImage, buildIndex, randomFile, tempStore } from './images.js';
 
 let reg: TestRegistry;
@@ -45,7 +46,7 @@ function client(events?: RegistryEvent[], extra: ConstructorParameters<typeof Re
   return new RegistryClient({ retryBaseDelayMs: 20, ...(events ? { onEvent: (e) => events.push(e) } : {}), ...extra });
 }
 
-describe('push and pull against docker-registry', () => {
+describeNeeding(tools('docker-registry', 'skopeo'), 'push and pull against docker-registry', () => {
   it('pushes an image, skopeo reads it, and a pull into an empty store gives the same digests', async () => {
     const src = await store();
     const img = await buildImage(src, [{ 'app/hello.txt': 'hello\n' }, { 'app/data.bin': randomFile(200_000) }]);

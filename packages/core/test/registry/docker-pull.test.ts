@@ -13,10 +13,12 @@ import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { makeBaseImages } from '../helpers/base-images.js';
 import { describeWithDocker, useDockerd } from '../helpers/dockerd.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { tools } from '../helpers/requirements.js';
 
 const MESSAGE = 'hello from kiln via a registry';
 
 describeWithDocker('docker pulls and runs what kiln pushed to a registry', () => {
+  // the run's shared dockerd (its image names carry this registry's port, so they are its own)
   const env = useDockerd();
   let reg: TestRegistry;
   let tmp: string;
@@ -65,4 +67,4 @@ describeWithDocker('docker pulls and runs what kiln pushed to a registry', () =>
     expect(ran.code).toBe(0);
     expect(ran.stdout).toBe(`${MESSAGE}\n`);
   }, 300_000);
-});
+}, tools('docker-registry'));

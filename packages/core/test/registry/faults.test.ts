@@ -9,13 +9,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
 import { formatReference, parseReference } from '../../src/reference/index.js';
 import { BlobVerificationError, RegistryClient, RegistryError } from '../../src/registry/index.js';
 import { openStore } from '../../src/store/store.js';
 import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
 import { buildImage, tempStore } from './images.js';
 
 interface Manifest {
@@ -23,6 +24,8 @@ interface Manifest {
   layers: { digest: string; size: number }[];
 }
 
+// Every describe here uses the registry the top-level hooks start.
+const needs = tools('docker-registry', 'skopeo');
 const UPLOADS = /\/blobs\/uploads\//;
 const MANIFESTS = /\/manifests\//;
 
@@ -103,7 +106,7 @@ function registryStatus(path: string, method = 'GET'): Promise<number> {
   });
 }
 
-describe('push through faults (kiln push)', () => {
+describeNeeding(needs, 'push through faults (kiln push)', () => {
   const cases: [string, () => void, (before: { posts: number; puts: number; manifestPuts: number }) => void][] = [
     [
       '500 on the first blob upload PUT',
@@ -174,7 +177,7 @@ describe('push through faults (kiln push)', () => {
   });
 });
 
-describe('pull through faults (kiln pull)', () => {
+describeNeeding(needs, 'pull through faults (kiln pull)', () => {
   let repoTag: string;
   let digest: string;
   let m: Manifest;
@@ -263,7 +266,7 @@ describe('pull through faults (kiln pull)', () => {
   });
 });
 
-describe('a push whose manifest cannot be written tags nothing', () => {
+describeNeeding(needs, 'a push whose manifest cannot be written tags nothing', () => {
   it('kiln push: manifest PUT failing every time is a clear error, and the tag does not exist', async () => {
     const repo = `faults/nomanifest-${++seq}`;
     const digest = await tagBuilt(`${proxy.host}/${repo}:1`);
@@ -298,7 +301,7 @@ describe('a push whose manifest cannot be written tags nothing', () => {
   });
 });
 
-describe('chunked uploads through faults (RegistryClient)', () => {
+describeNeeding(needs, 'chunked uploads through faults (RegistryClient)', () => {
   it('a PATCH cut mid-body starts the upload over; the registry gets the exact blob', async () => {
     const { store, cleanup } = await tempStore();
     const c = new RegistryClient({ retryBaseDelayMs: 10, loopbackOnly: true, chunkSize: 64 * 1024 });
@@ -340,7 +343,7 @@ describe('chunked uploads through faults (RegistryClient)', () => {
   });
 });
 
-describe('bytes on the wire (kiln build --push)', () => {
+describeNeeding(needs, 'bytes on the wire (kiln build --push)', () => {
   it('after a one-file change, only the changed layer and the config are uploaded', async () => {
     const store = join(work, 'store-bytes');
     const image = `${proxy.host}/faults/bytes`;

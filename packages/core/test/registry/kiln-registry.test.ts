@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, skopeoInspect, type TestRegistry } from '../helpers/registry.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
 import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { openStore } from '../../src/store/store.js';
 
@@ -14,7 +15,7 @@ const ctx = writeTree(join(work, 'ctx'), {
   'big.bin': 'x'.repeat(3 << 20),
 });
 
-describe('kiln and a real registry (no auth)', () => {
+describeNeeding(tools('docker-registry', 'skopeo'), 'kiln and a real registry (no auth)', () => {
   let registry: TestRegistry;
   beforeAll(async () => {
     registry = await startRegistry();
@@ -71,7 +72,7 @@ describe('kiln and a real registry (no auth)', () => {
   });
 });
 
-describe('kiln login and a registry with htpasswd auth', () => {
+describeNeeding(tools('docker-registry', 'htpasswd'), 'kiln login and a registry with htpasswd auth', () => {
   let registry: TestRegistry;
   const dockerConfig = join(work, 'docker-config');
   beforeAll(async () => {

@@ -11,10 +11,11 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parseReference } from '../../src/reference/reference.js';
 import { RegistryClient, RegistryError } from '../../src/registry/index.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
 import { buildImage, tempStore } from './images.js';
 
 const execFileAsync = promisify(execFile);
@@ -68,7 +69,7 @@ async function child(env: Record<string, string>): Promise<{ digest?: string; er
   return JSON.parse(stdout) as { digest?: string; error?: string };
 }
 
-describe('registry over TLS with a test CA', () => {
+describeNeeding(tools('docker-registry', 'openssl'), 'registry over TLS with a test CA', () => {
   it('pulls with the CA given as an option', async () => {
     const s = await tempStore();
     cleanups.push(s.cleanup);
