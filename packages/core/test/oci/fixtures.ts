@@ -112,13 +112,3 @@ export async function buildTestIndex(
   const info = await store.writeJson(idx);
   return { digest: info.digest, size: info.size };
 }
-
-/** Whether an executable is on PATH. */
-export function hasTool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

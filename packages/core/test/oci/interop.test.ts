@@ -1,5 +1,5 @@
 // What Kiln writes, read by real tools (skopeo, umoci), and what skopeo writes, read by Kiln.
-// A test is skipped, with a visible warning, only when its tool is not installed.
+// A missing tool fails these tests, or skips them with KILN_SKIP_MISSING_TOOLS=1 (helpers/requirements.ts).
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,14 +11,11 @@ import { readOciLayout, writeOciLayout } from '../../src/oci/layout.js';
 import { MediaTypes } from '../../src/oci/media-types.js';
 import { openStore } from '../../src/store/store.js';
 import type { ContentStore } from '../../src/store/types.js';
-import { buildTestImage, hasTool } from './fixtures.js';
+import { describeNeeding, tools } from '../helpers/requirements.js';
+import { buildTestImage } from './fixtures.js';
 import type { TestImage } from './fixtures.js';
 
 const run = promisify(execFile);
-const SKOPEO = hasTool('skopeo');
-const UMOCI = hasTool('umoci');
-if (!SKOPEO) console.warn('SKIPPED: skopeo is not installed; OCI layout / docker-archive interop with skopeo is not tested');
-if (!UMOCI) console.warn('SKIPPED: umoci is not installed; unpacking Kiln layouts with umoci is not tested');
 
 const skopeo = async (...args: string[]): Promise<string> =>
   (await run('skopeo', ['--insecure-policy', ...args], { maxBuffer: 64 * 1024 * 1024 })).stdout;
@@ -52,7 +49,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-(SKOPEO ? describe : describe.skip)('skopeo', () => {
+describeNeeding(tools('skopeo'), 'skopeo', () => {
   it('inspects the OCI layout Kiln writes', async () => {
     const dir = join(work, 'layout-skopeo');
     await writeOciLayout(dir, store, [{ manifestDigest: image.manifestDigest, refName: 'v1' }]);
@@ -113,7 +110,7 @@ afterAll(async () => {
   });
 });
 
-(UMOCI ? describe : describe.skip)('umoci', () => {
+describeNeeding(tools('umoci'), 'umoci', () => {
   it('unpacks the OCI layout Kiln writes', async () => {
     const dir = join(work, 'layout-umoci');
     await writeOciLayout(dir, store, [{ manifestDigest: image.manifestDigest, refName: 'v1' }]);

@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ociSchemasAvailable, validateOciDocument } from '../helpers/oci-schema.js';
+import { OCI_SCHEMAS, validateOciDocument } from '../helpers/oci-schema.js';
+import { capability, haveNow, itNeeding } from '../helpers/requirements.js';
 import { OciError } from '../../src/oci/image.js';
 import type { OciIndex } from '../../src/oci/image.js';
 import { layoutBlobPath, readOciLayout, writeOciLayout } from '../../src/oci/layout.js';
@@ -68,7 +69,7 @@ describe.each(STORE_KINDS)('%s', (_kind, makeStore) => {
       expect(await readdir(join(work, 'out'))).toEqual(['layout']);
     });
 
-    (ociSchemasAvailable() ? it : it.skip)('writes documents that validate against the OCI schemas', async () => {
+    itNeeding([OCI_SCHEMAS], 'writes documents that validate against the OCI schemas', async () => {
       const dir = join(work, 'layout');
       await writeOciLayout(dir, store, [{ manifestDigest: image.manifestDigest, refName: 'latest' }]);
       expect(validateOciDocument(MediaTypes.ociLayoutHeader, await readFile(join(dir, 'oci-layout'))).errors).toEqual([]);
@@ -79,13 +80,15 @@ describe.each(STORE_KINDS)('%s', (_kind, makeStore) => {
     });
 
     it('copies when hardlinks are impossible (another filesystem)', async () => {
-      let shm: string;
+      let shm = '';
+      let why = '';
       try {
         shm = await mkdtemp('/dev/shm/kiln-oci-');
-      } catch {
-        console.warn('SKIPPED: /dev/shm is not writable; the copy fallback is not exercised');
-        return;
+      } catch (err) {
+        why = (err as Error).message;
       }
+      const devShm = capability('dev-shm', 'a writable /dev/shm (another filesystem)', () => why || undefined, 'mount a tmpfs on /dev/shm');
+      if (!shm && !haveNow([devShm], 'copying when hardlinks are impossible')) return;
       try {
         const dir = join(shm, 'layout');
         await writeOciLayout(dir, store, [{ manifestDigest: image.manifestDigest }]);
