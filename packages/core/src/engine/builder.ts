@@ -8,7 +8,8 @@ import { lstat, readFile } from 'node:fs/promises';
 import { posix, relative, resolve } from 'node:path';
 import { KilnError } from '../errors.js';
 import { parseDockerfile } from '../dockerfile/parser.js';
-import { toStages, typeInstruction, type Instruction, type Stage, type DockerfilePlan } from '../dockerfile/instructions.js';
+import { toStages, typeInstruction, type DockerfilePlan, type Instruction, type Stage } from '../dockerfile/instructions.js';
+import { formatDockerfileWarning, type DockerfileWarning } from '../dockerfile/checks.js';
 import { DockerfileError } from '../dockerfile/errors.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
 import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
@@ -100,6 +101,8 @@ class Builder implements StepServices {
     }));
     const ast = parseDockerfile(bytes, { file: displayName });
     this.plan = toStages(ast);
+    // Parser and typing warnings (empty continuation lines, exec forms that are not JSON, ...).
+    for (const w of this.plan.warnings) this.emit({ type: 'warning', message: formatDockerfileWarning(w) });
     this.expander = new Expander(ast.escapeToken as EscapeToken);
     if (this.options.cacheFrom?.length && !this.options.noCache) await importCaches(this.cacheTransfer(), this.options.cacheFrom);
 
@@ -194,9 +197,11 @@ class Builder implements StepServices {
     const instructions: Instruction[] = [];
     for (const expression of triggers) {
       const ast = parseDockerfile(expression, { file: `${this.plan.file} (ONBUILD of ${fromName})` });
+      const warnings: DockerfileWarning[] = [];
       for (const node of ast.instructions) {
-        instructions.push({ ...typeInstruction(node, ast.file), line: stage.from.line, endLine: stage.from.line });
+        instructions.push({ ...typeInstruction(node, ast.file, warnings), line: stage.from.line, endLine: stage.from.line });
       }
+      for (const w of warnings) this.emit({ type: 'warning', message: formatDockerfileWarning({ ...w, line: stage.from.line }) });
     }
     instructions.push(...stage.instructions);
     const steps = instructions.length + 1;
