@@ -104,11 +104,6 @@ export function dockerUnavailableReason(): string | undefined {
   return dockerdMissingReason();
 }
 
-/** True when a private dockerd can be started: a dockerd binary and the docker client exist and we are root. */
-export function dockerAvailable(): boolean {
-  return dockerUnavailableReason() === undefined;
-}
-
 /** A private dockerd as a test requirement (KILN_SKIP_DOCKER_TESTS=1 skips, also with CI=true). */
 export const DOCKER: Requirement = {
   id: 'docker',
