@@ -6,7 +6,8 @@
 //  * reading: Go's bufio line splitting, BOM on line 1, `#` comments at column 0, Go's
 //    strings.TrimSpace, `!` split off, filepath.Clean, leading `/` dropped;
 //  * checking: a pattern is refused when `!` is alone, or when Go's filepath.Match would call it
-//    malformed (unclosed or empty `[` class, trailing `\`);
+//    malformed (unclosed or empty `[` class, trailing `\`), whatever the name: glob.ts's
+//    isValidPattern, the check COPY's path.Match makes too;
 //  * compiling: each pattern is classified exact | prefix | suffix | regexp and, for regexp,
 //    turned into the very RE2 string upstream builds. That string is then translated to a JS
 //    RegExp by a small RE2 parser, because a pattern can reach RE2 syntax that JS reads
@@ -16,6 +17,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KilnError, type SourceLocation } from '../errors.js';
+import { isValidPattern } from './glob.js';
 
 /** A `.dockerignore` that cannot be read, or one of its patterns is invalid. */
 export class DockerignoreError extends KilnError {
@@ -119,73 +121,6 @@ function readLines(text: string, file?: string): IgnoreLine[] {
 export function readDockerignore(text: string | null): string[] {
   if (text === null) return [];
   return readLines(text).map((l) => l.pattern);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pattern syntax check: would Go's filepath.Match(pattern, ".") return ErrBadPattern?
-// Match checks every chunk of the pattern whatever the name, so only the syntax matters here.
-
-/** One possibly escaped character of a `[` class; the index after it, or -1 when malformed. */
-function classCharEnd(chunk: string, k: number): number {
-  if (k >= chunk.length || chunk[k] === '-' || chunk[k] === ']') return -1;
-  if (chunk[k] === '\\') {
-    k++;
-    if (k >= chunk.length) return -1;
-  }
-  k += (chunk.codePointAt(k) ?? 0) > 0xffff ? 2 : 1;
-  return k >= chunk.length ? -1 : k; // a class must still be closed after it
-}
-
-function chunkIsWellFormed(chunk: string): boolean {
-  let k = 0;
-  while (k < chunk.length) {
-    const c = chunk[k];
-    if (c === '[') {
-      k++;
-      if (chunk[k] === '^') k++;
-      for (let nrange = 0; ; nrange++) {
-        if (chunk[k] === ']' && nrange > 0) {
-          k++;
-          break;
-        }
-        k = classCharEnd(chunk, k);
-        if (k < 0) return false;
-        if (chunk[k] === '-') {
-          k = classCharEnd(chunk, k + 1);
-          if (k < 0) return false;
-        }
-      }
-    } else if (c === '\\') {
-      if (k + 1 >= chunk.length) return false;
-      k += 2;
-    } else {
-      k++;
-    }
-  }
-  return true;
-}
-
-function goPatternIsWellFormed(pattern: string): boolean {
-  let rest = pattern;
-  while (rest.length > 0) {
-    let i = 0;
-    while (rest[i] === '*') i++;
-    rest = rest.slice(i);
-    // The chunk runs to the next '*' outside a [...] range; '\' skips the next byte.
-    let inRange = false;
-    let j = 0;
-    for (; j < rest.length; j++) {
-      const c = rest[j];
-      if (c === '\\') {
-        if (j + 1 < rest.length) j++;
-      } else if (c === '[') inRange = true;
-      else if (c === ']') inRange = false;
-      else if (c === '*' && !inRange) break;
-    }
-    if (!chunkIsWellFormed(rest.slice(0, j))) return false;
-    rest = rest.slice(j);
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -658,7 +593,7 @@ export class IgnoreMatcher {
         hasExclusions = true;
         p = p.slice(1);
       }
-      if (!goPatternIsWellFormed(p)) throw patternError(source, 'syntax error in pattern', where);
+      if (!isValidPattern(p)) throw patternError(source, 'syntax error in pattern', where);
       const { matchType, regexp } = compileGlob(p);
       let matcher: RegExp | undefined;
       let regexpError: string | undefined;

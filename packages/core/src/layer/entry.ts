@@ -1,8 +1,9 @@
 // What a layer is made of: one entry per filesystem object, with paths relative to the root.
 
+import type { EntryType } from '../archive/tar.js';
 import { KilnError } from '../errors.js';
 
-export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+export type { EntryType } from '../archive/tar.js';
 
 export interface LayerEntry {
   /** Relative to the root, '/'-separated, no leading '/', no trailing '/', no '.' or '..' segments. */

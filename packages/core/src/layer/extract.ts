@@ -8,7 +8,7 @@
 // (existing entries are removed first, files are created with O_EXCL|O_NOFOLLOW). Hardlink targets
 // are resolved the same way and must already exist inside the root.
 
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { constants as fsc, createReadStream } from 'node:fs';
 import {
   link,
@@ -24,10 +24,9 @@ import {
 } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
-import * as zlib from 'node:zlib';
-import type { Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Header } from 'tar';
+import { decompress, sniffFileCompression } from '../archive/compression.js';
 import { KilnError } from '../errors.js';
 import type { LayerCompression } from '../oci/media-types.js';
 import {
@@ -86,13 +85,10 @@ export async function extractLayer(
   return x.result();
 }
 
-/** What `sniffArchive` found: a compressed stream, or (maybe) a plain tar. */
-export type ArchiveKind = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'tar';
-
 /**
  * Extract a local archive (Dockerfile `ADD`) into `destDir`. The compression is detected from
- * magic bytes (gzip, bzip2, xz, zstd or none); bzip2 and xz are decompressed by the `bzip2` and
- * `xz` commands. Returns false when the file is not a tar archive (the caller copies it as a
+ * magic bytes (gzip, bzip2, xz, zstd or none); bzip2 and xz (and zstd before Node.js 22.15) are
+ * decompressed by the `bzip2`, `xz` and `zstd` commands. Returns false when the file is not a tar archive (the caller copies it as a
  * file); otherwise what was written, as layer entries relative to `options.root` (default
  * `destDir`), files pointing at their extracted copy. Whiteout names are plain files here, as in
  * Docker. Entries that would escape `destDir` are refused with an UnsafeEntryError.
@@ -110,8 +106,8 @@ export async function extractArchive(
   }
   const destRel = destRelNative.split(sep).filter((s) => s !== '').join('/');
 
-  const kind = await sniffArchive(archivePath);
-  const source = openDecompressed(archivePath, kind);
+  const compression = await sniffFileCompression(archivePath);
+  const source = decompress(createReadStream(archivePath), compression, { commands: true, what: archivePath });
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let head = Buffer.alloc(0);
   try {
@@ -151,23 +147,6 @@ export async function extractArchive(
   return x.records();
 }
 
-/** Detect an archive's compression from its first bytes. */
-export async function sniffArchive(file: string): Promise<ArchiveKind> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(buf, 0, 6, 0);
-    const b = buf.subarray(0, bytesRead);
-    if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
-    if (b.length >= 3 && b.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-    if (b.length >= 6 && b.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-    if (b.length >= 4 && b.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'zstd';
-    return 'tar';
-  } finally {
-    await fh.close();
-  }
-}
-
 function looksLikeTar(head: Buffer): boolean {
   if (head.length < 512) return false;
   try {
@@ -176,61 +155,6 @@ function looksLikeTar(head: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-function openDecompressed(file: string, kind: ArchiveKind): Readable {
-  switch (kind) {
-    case 'tar':
-      return createReadStream(file);
-    case 'gzip':
-      return pipeline(createReadStream(file), zlib.createGunzip({ chunkSize: 128 * 1024 }), () => undefined);
-    case 'bzip2':
-      return spawnDecompressor('bzip2', file);
-    case 'xz':
-      return spawnDecompressor('xz', file);
-    case 'zstd': {
-      const create = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
-      if (typeof create === 'function') return pipeline(createReadStream(file), create(), () => undefined);
-      return spawnDecompressor('zstd', file);
-    }
-  }
-}
-
-/** stdout of `<cmd> -dc -- file`; errors (missing command, non-zero exit) surface on the stream. */
-function spawnDecompressor(cmd: string, file: string): Readable {
-  const child = spawn(cmd, ['-dc', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (s: string) => {
-    if (stderr.length < 4096) stderr += s;
-  });
-  const exited = new Promise<number | null>((res, rej) => {
-    child.once('error', rej);
-    child.once('close', (code) => res(code));
-  });
-  exited.catch(() => undefined);
-  async function* run(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of child.stdout) yield chunk as Buffer;
-      let code: number | null;
-      try {
-        code = await exited;
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new KilnError(
-          e.code === 'ENOENT'
-            ? `cannot decompress ${file}: the '${cmd}' command is not installed (on Debian: apt-get install ${cmd === 'xz' ? 'xz-utils' : cmd})`
-            : `cannot decompress ${file} with ${cmd}: ${e.message}`,
-        );
-      }
-      if (code !== 0) {
-        throw new KilnError(`cannot decompress ${file}: ${cmd} exited with ${String(code)}: ${stderr.trim()}`);
-      }
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill();
-    }
-  }
-  return Readable.from(run(), { objectMode: false });
 }
 
 // ---------------------------------------------------------------------------------------------

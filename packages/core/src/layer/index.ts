@@ -11,9 +11,18 @@ export {
 export type { EntryType, LayerEntry } from './entry.js';
 export { LayerSourceChangedError, writeLayer } from './writer.js';
 export type { WriteLayerOptions, WrittenLayer } from './writer.js';
-export { LayerFormatError, decompressStream, hasZstd, normalizeTarPath, readLayer, readTar } from './reader.js';
+export { LayerFormatError, normalizeTarPath, readLayer, readTar } from './reader.js';
 export type { TarEntryHandler, TarHeader } from './reader.js';
-export { UnsafeEntryError, extractArchive, extractLayer, sniffArchive } from './extract.js';
-export type { ArchiveKind, ExtractArchiveOptions, ExtractOptions, ExtractResult } from './extract.js';
+export { UnsafeEntryError, extractArchive, extractLayer } from './extract.js';
+export type { ExtractArchiveOptions, ExtractOptions, ExtractResult } from './extract.js';
+// The compression module lives in archive/ (below oci/, which uses it too); re-exported here for the package.
+export {
+  UnsupportedCompressionError,
+  decompress,
+  hasZstd,
+  sniffCompression,
+  sniffFileCompression,
+} from '../archive/compression.js';
+export type { Compression, DecompressOptions } from '../archive/compression.js';
 export { buildFsIndex, readFileFromLayers, resolveInIndex } from './fs-index.js';
 export type { FsIndex, FsIndexEntry, LayerSource } from './fs-index.js';

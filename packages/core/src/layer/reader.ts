@@ -1,34 +1,18 @@
 // Streaming layer reader over node-tar's Parser: one entry at a time, bodies as Readables, with
 // backpressure all the way to the source (nothing is buffered beyond a chunk or two).
 
-import { Readable, pipeline } from 'node:stream';
-import * as zlib from 'node:zlib';
-import type { Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Header, Parser, Pax } from 'tar';
 import type { HeaderData, ReadEntry } from 'tar';
+import { decompress } from '../archive/compression.js';
+import { headerChecksum } from '../archive/tar.js';
+import type { TarHeader } from '../archive/tar.js';
 import { KilnError } from '../errors.js';
 import type { LayerCompression } from '../oci/media-types.js';
 import { LayerEntryError } from './entry.js';
 import type { EntryType } from './entry.js';
 
-export interface TarHeader {
-  /** Normalized: no leading '/' or './', no trailing '/', no empty or '.' segments ('..' kept as-is).
-   * The archive's root entry ('./') has the path ''. */
-  path: string;
-  type: EntryType;
-  /** Permission bits (0o7777 mask). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Body size in bytes (0 for everything but files). */
-  size: number;
-  /** Symlink: the target as-is. Hardlink: the target path, normalized like `path`. */
-  linkTarget?: string;
-  /** Seconds since the epoch (may be fractional when a pax header says so). */
-  mtime: number;
-  devMajor?: number;
-  devMinor?: number;
-}
+export type { TarHeader } from '../archive/tar.js';
 
 /** Called once per entry, in archive order; the next entry waits until the promise settles.
  * An unread body is drained afterwards. */
@@ -39,7 +23,8 @@ export class LayerFormatError extends KilnError {}
 
 /**
  * Stream over the entries of a layer blob. gzip and uncompressed tar are supported everywhere;
- * zstd only where node:zlib has it (Node.js 22.15 and later), otherwise a clear KilnError.
+ * zstd only where node:zlib has it (Node.js 22.15 and later), otherwise a clear KilnError: layers
+ * are never handed to an external command.
  */
 export async function readLayer(
   stream: Readable,
@@ -48,41 +33,12 @@ export async function readLayer(
 ): Promise<void> {
   let plain: Readable;
   try {
-    plain = decompressStream(stream, compression);
+    plain = decompress(stream, compression, { what: 'layers' });
   } catch (err) {
     stream.destroy();
     throw err;
   }
   await readTar(plain, onEntry, { what: 'layer' });
-}
-
-type ZstdZlib = { createZstdDecompress?: () => Transform };
-
-/** Whether this Node.js can decompress zstd itself. */
-export function hasZstd(): boolean {
-  return typeof (zlib as unknown as ZstdZlib).createZstdDecompress === 'function';
-}
-
-/** The uncompressed bytes of a layer stream (errors surface on the returned stream). */
-export function decompressStream(stream: Readable, compression: LayerCompression): Readable {
-  switch (compression) {
-    case 'none':
-      return stream;
-    case 'gzip':
-      return pipeline(stream, zlib.createGunzip({ chunkSize: 128 * 1024 }), () => undefined);
-    case 'zstd': {
-      const create = (zlib as unknown as ZstdZlib).createZstdDecompress;
-      if (typeof create !== 'function') {
-        throw new KilnError(
-          `zstd-compressed layers are not supported on Node.js ${process.version} (node:zlib has no zstd before 22.15); ` +
-            'use a base image with gzip layers or run Kiln on a newer Node.js',
-        );
-      }
-      return pipeline(stream, create(), () => undefined);
-    }
-    default:
-      throw new KilnError(`unsupported layer compression ${JSON.stringify(compression)}`);
-  }
 }
 
 /** Normalize a path from a tar header (see TarHeader.path). */
@@ -330,9 +286,7 @@ export function inspectHeaderBlock(block: Buffer, ex?: HeaderData, gex?: HeaderD
   const t = decString(block, 156, 1);
   const fastType = FAST_TYPES[t];
   if (ex === undefined && gex === undefined && fastType !== undefined && !(block[124]! & 0x80) && !(block[148]! & 0x80)) {
-    let sum = 8 * 0x20;
-    for (let i = 0; i < 148; i++) sum += block[i]!;
-    for (let i = 156; i < 512; i++) sum += block[i]!;
+    const sum = headerChecksum(block);
     const cksum = decOctal(block, 148, 12);
     // The path is the name, or prefix + '/' + name when a ustar header has a prefix (or has the
     // byte that says the prefix is 155 long): node-tar only needs it non-empty.
@@ -492,10 +446,7 @@ export class StrayLinknameFilter {
     if (!isLink && type !== 'ExtendedHeader' && type !== 'GlobalExtendedHeader' && h.hasLinkpath) {
       fixed = Buffer.from(block);
       fixed.fill(0, 157, 257);
-      fixed.fill(0x20, 148, 156);
-      let sum = 0;
-      for (const b of fixed) sum += b;
-      fixed.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+      fixed.write(`${headerChecksum(fixed).toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
     }
     this.bodyRemaining = 512 * Math.ceil(h.size / 512);
     if (META_TYPES.has(type)) {

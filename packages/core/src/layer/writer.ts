@@ -1,21 +1,21 @@
 // Deterministic layer writer: identical entries give byte-identical tar (diffID) and, with the same
-// zlib build, byte-identical gzip (digest). One pass: tar bytes -> sha256 (diffID) -> gzip (on
-// several cores, parallel-gzip.ts) -> sha256 (digest) -> the store's BlobWriter. File bodies are
-// streamed from disk.
+// zlib build, byte-identical gzip (digest). One pass: tar bytes (archive/tar.ts) -> sha256 (diffID)
+// -> gzip (on several cores, archive/compression.ts) -> sha256 (digest) -> the store's BlobWriter.
+// File bodies are streamed from disk.
 
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { Header, Pax } from 'tar';
-import type { HeaderData } from 'tar';
+import { parallelGzip } from '../archive/compression.js';
+import { MAX_OCTAL_12, MAX_OCTAL_8, isEntryType, writeTar } from '../archive/tar.js';
+import type { TarEntry, TarHeader } from '../archive/tar.js';
 import { KilnError } from '../errors.js';
 import { MediaTypes } from '../oci/media-types.js';
-import type { ContentStore, LayerRecord } from '../store/types.js';
-import { LayerEntryError, baseName, comparePaths, validateEntryPath } from './entry.js';
-import { parallelGzip } from './parallel-gzip.js';
-import type { EntryType, LayerEntry } from './entry.js';
+import type { BlobWriterFactory, LayerRecord } from '../contracts/blobs.js';
+import { LayerEntryError, comparePaths, validateEntryPath } from './entry.js';
+import type { LayerEntry } from './entry.js';
 
 export interface WriteLayerOptions {
   /** Seconds since the Unix epoch (SOURCE_DATE_EPOCH): every mtime is clamped to it. */
@@ -36,38 +36,17 @@ export type WrittenLayer = LayerRecord & {
 /** Raised when a file given by path changed (size or type) while the layer was written. */
 export class LayerSourceChangedError extends KilnError {}
 
-const BLOCK = 512;
 /** Read size for file bodies streamed from disk. */
 const READ_CHUNK = 256 * 1024;
-/** Small headers and bodies are gathered into chunks of about this size. */
-const BATCH = 64 * 1024;
-/** How many small files are read ahead of the tar writer (at most READ_AHEAD_FILES * BATCH bytes). */
+/** Files smaller than this are read whole, ahead of the tar writer. */
+const SMALL_FILE = 64 * 1024;
+/** How many small files are read ahead of the tar writer (at most READ_AHEAD_FILES * SMALL_FILE bytes). */
 const READ_AHEAD_FILES = 16;
-/** Largest values the ustar numeric fields hold as octal. */
-const MAX_OCTAL_8 = 0o7777777;
-const MAX_OCTAL_12 = 0o77777777777;
 /** uid_t / gid_t are 32 bits. */
 const MAX_ID = 0xffffffff;
 
-const TAR_TYPE: Record<EntryType, NonNullable<HeaderData['type']>> = {
-  file: 'File',
-  dir: 'Directory',
-  symlink: 'SymbolicLink',
-  hardlink: 'Link',
-  char: 'CharacterDevice',
-  block: 'BlockDevice',
-  fifo: 'FIFO',
-};
-
-interface Prepared {
-  path: string;
-  type: EntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  linkTarget?: string;
+/** An entry as written: its tar header (whole-second mtime, device numbers 0 but for devices) and its body's source. */
+interface Prepared extends TarHeader {
   devMajor: number;
   devMinor: number;
   content?: { path: string } | { data: Uint8Array };
@@ -80,7 +59,7 @@ interface Prepared {
  */
 export async function writeLayer(
   entries: LayerEntry[],
-  store: ContentStore,
+  store: BlobWriterFactory,
   options: WriteLayerOptions,
 ): Promise<WrittenLayer> {
   const compression = options.compression ?? 'gzip';
@@ -102,7 +81,7 @@ export async function writeLayer(
   const diffHash = compression === 'gzip' ? createHash('sha256') : undefined;
   let uncompressedSize = 0;
   async function* tarBytes(): AsyncGenerator<Buffer> {
-    for await (const chunk of tarStream(prepared)) {
+    for await (const chunk of writeTar(tarEntries(prepared))) {
       diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
@@ -148,7 +127,7 @@ async function prepareEntries(entries: LayerEntry[], epoch: number): Promise<Pre
 async function prepareEntry(entry: LayerEntry, epoch: number): Promise<Prepared> {
   validateEntryPath(entry.path);
   const where = `layer entry ${JSON.stringify(entry.path)}`;
-  if (!(entry.type in TAR_TYPE)) throw new LayerEntryError(`${where}: unknown type ${JSON.stringify(entry.type)}`);
+  if (!isEntryType(entry.type)) throw new LayerEntryError(`${where}: unknown type ${JSON.stringify(entry.type)}`);
   for (const [name, value] of [['uid', entry.uid], ['gid', entry.gid], ['mode', entry.mode]] as const) {
     if (!Number.isSafeInteger(value) || value < 0 || value > MAX_ID) {
       throw new LayerEntryError(`${where}: ${name} must be an integer from 0 to ${MAX_ID}, got ${String(value)}`);
@@ -276,26 +255,13 @@ function reorderHardlinks(byPath: Map<string, Prepared>): void {
   }
 }
 
-/** The tar stream, in chunks of about BATCH bytes (bigger for file bodies read from disk). */
-async function* tarStream(entries: Prepared[]): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
-  const flush = (): Buffer | undefined => {
-    if (pendingLength === 0) return undefined;
-    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
-    pending = [];
-    pendingLength = 0;
-    return out;
-  };
-  const add = (buf: Buffer): Buffer | undefined => {
-    pending.push(buf);
-    pendingLength += buf.length;
-    return pendingLength >= BATCH ? flush() : undefined;
-  };
-
-  // Small files are read ahead, a few at a time, so their open/read/close round trips overlap.
+/**
+ * The entries with their bodies: data as given, small files read ahead (a few at a time, so their
+ * open/read/close round trips overlap), larger files streamed.
+ */
+async function* tarEntries(entries: Prepared[]): AsyncGenerator<TarEntry> {
   const isSmallDiskFile = (e: Prepared | undefined): e is Prepared & { content: { path: string } } =>
-    !!e && e.type === 'file' && e.size > 0 && e.size < BATCH && !!e.content && 'path' in e.content;
+    !!e && e.type === 'file' && e.size > 0 && e.size < SMALL_FILE && !!e.content && 'path' in e.content;
   const prefetched = new Map<number, Promise<Buffer>>();
   let nextPrefetch = 0;
   const prefetch = (upTo: number) => {
@@ -309,41 +275,17 @@ async function* tarStream(entries: Prepared[]): AsyncGenerator<Buffer> {
   };
 
   for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
+    const header = entries[i]!;
     prefetch(i + READ_AHEAD_FILES);
-    const ready = add(headerBlocks(entry));
-    if (ready) yield ready;
-    if (entry.type !== 'file' || entry.size === 0 || !entry.content) continue;
-    if ('data' in entry.content) {
-      const data = entry.content.data;
-      const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      if (body.length >= BATCH) {
-        const before = flush();
-        if (before) yield before;
-        yield body;
-      } else {
-        const r = add(body);
-        if (r) yield r;
-      }
-    } else if (prefetched.has(i)) {
+    const content = header.type === 'file' && header.size > 0 ? header.content : undefined;
+    if (!content) yield { header };
+    else if ('data' in content) yield { header, body: content.data };
+    else if (prefetched.has(i)) {
       const body = await prefetched.get(i)!;
       prefetched.delete(i);
-      const r = add(body);
-      if (r) yield r;
-    } else {
-      const before = flush();
-      if (before) yield before;
-      yield* readFileBody(entry.content.path, entry.size, entry.path);
-    }
-    const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK;
-    if (pad) {
-      const r = add(Buffer.alloc(pad));
-      if (r) yield r;
-    }
+      yield { header, body };
+    } else yield { header, body: readFileBody(content.path, header.size, header.path) };
   }
-  add(Buffer.alloc(2 * BLOCK));
-  const last = flush();
-  if (last) yield last;
 }
 
 function sourceChanged(file: string, entryPath: string, what: string): LayerSourceChangedError {
@@ -432,96 +374,4 @@ async function* readFileBody(file: string, size: number, entryPath: string): Asy
   } finally {
     await fh.close();
   }
-}
-
-/** The ustar header of an entry, preceded by a pax extended header when one is needed. */
-function headerBlocks(e: Prepared): Buffer {
-  const data: HeaderData = {
-    path: e.type === 'dir' ? `${e.path}/` : e.path,
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    size: e.type === 'file' ? e.size : 0,
-    mtime: new Date(e.mtime * 1000),
-    type: TAR_TYPE[e.type],
-    linkpath: e.linkTarget ?? '',
-    uname: '',
-    gname: '',
-    devmaj: e.devMajor,
-    devmin: e.devMinor,
-  };
-  const block = Buffer.alloc(BLOCK);
-  const header = new Header(data);
-  let needPax = header.encode(block, 0);
-  // node-tar drops a directory's trailing '/' when it splits a long path into prefix + name, and
-  // gives a long single-segment path the prefix '.': whenever the ustar name and prefix fields do
-  // not spell the exact path, the path goes into a pax record as well.
-  if (e.type === 'dir') ensureDirSlash(block);
-  const forcePath = ustarPath(block) !== data.path;
-  needPax ||= forcePath;
-  if (!needPax) return block;
-
-  // Only the fields that did not fit go into the extended header: nothing time- or host-dependent.
-  const pax: HeaderData = {};
-  if (forcePath || fieldNeedsPax({ path: data.path })) pax.path = data.path;
-  if (e.linkTarget !== undefined && fieldNeedsPax({ linkpath: e.linkTarget })) pax.linkpath = e.linkTarget;
-  if (e.uid > MAX_OCTAL_8) pax.uid = e.uid;
-  if (e.gid > MAX_OCTAL_8) pax.gid = e.gid;
-  if (data.size !== undefined && data.size > MAX_OCTAL_12) pax.size = data.size;
-  const body = Buffer.from(new Pax(pax).encodeBody(), 'utf8');
-  if (body.length === 0) {
-    // Cannot happen for validated entries (mtime and device numbers are range-checked).
-    throw new LayerEntryError(`layer entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
-  }
-  const paxHeader = Buffer.alloc(BLOCK);
-  new Header({
-    path: paxHeaderName(e.path),
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: body.length,
-    mtime: new Date(e.mtime * 1000),
-    type: 'ExtendedHeader',
-    linkpath: '',
-    uname: '',
-    gname: '',
-    devmaj: 0,
-    devmin: 0,
-  }).encode(paxHeader, 0);
-  const bodyPadded = Buffer.alloc(Math.ceil(body.length / BLOCK) * BLOCK);
-  body.copy(bodyPadded);
-  return Buffer.concat([paxHeader, bodyPadded, block]);
-}
-
-/** The path a ustar header's name and prefix fields spell (no pax, 155-byte prefix). */
-function ustarPath(block: Buffer): string {
-  const field = (start: number, size: number) => {
-    const end = block.indexOf(0, start);
-    return block.toString('utf8', start, end < 0 || end > start + size ? start + size : end);
-  };
-  const name = field(0, 100);
-  const prefix = field(345, 155);
-  return prefix ? `${prefix}/${name}` : name;
-}
-
-/** Make the ustar name field of a directory header end with '/' when it has room; fix the checksum. */
-function ensureDirSlash(block: Buffer): void {
-  let len = block.indexOf(0);
-  if (len < 0 || len > 100) len = 100;
-  if (len === 0 || len >= 100 || block[len - 1] === 0x2f) return;
-  block[len] = 0x2f;
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
-  block.write(`${sum.toString(8).padStart(6, '0')} \0`, 148, 8, 'ascii');
-}
-
-function fieldNeedsPax(data: HeaderData): boolean {
-  return new Header({ ...data, type: 'File' }).encode(Buffer.alloc(BLOCK), 0);
-}
-
-/** `PaxHeader/<name>`, ASCII and short, derived only from the entry's own name. */
-function paxHeaderName(path: string): string {
-  // eslint-disable-next-line no-control-regex
-  const ascii = baseName(path).replace(/[^\x20-\x7e]/g, '_');
-  return `PaxHeader/${ascii}`.slice(0, 99);
 }

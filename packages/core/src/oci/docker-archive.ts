@@ -5,19 +5,19 @@
 // reads both. Everything streams: each layer is read once, straight into the store.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import type { WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
-import { Header, Parser } from 'tar';
+import type { Transform } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
+import { SNIFF_LENGTH, decompressor, sniffCompression } from '../archive/compression.js';
+import { writeTar } from '../archive/tar.js';
+import type { TarEntry } from '../archive/tar.js';
 import { familiarName, formatReference, parseReference } from '../reference/index.js';
 import type { ImageReference } from '../reference/index.js';
-import type { BlobInfo, BlobWriter, ContentStore } from '../store/types.js';
+import type { BlobInfo, BlobReader, BlobSink, BlobWriter, BlobWriterFactory } from '../contracts/blobs.js';
 import { defaultPlatform, parseImageConfig, readStoredConfig, resolveImageManifest } from './content.js';
 import { canonicalJson, digestHex } from './digest.js';
 import {
@@ -48,67 +48,10 @@ export interface DockerArchiveManifestItem {
 // ---------------------------------------------------------------------------
 // Writing
 
-/** Fixed mtime of every entry (the epoch), so the same image always gives the same bytes. */
-const ENTRY_MTIME = new Date(0);
-const BLOCK = 512;
-
-/** A minimal streaming tar writer over node-tar's Header: ustar headers, fixed owners and times. */
-class TarWriter {
-  constructor(private readonly out: WriteStream) {}
-
-  private async push(buf: Uint8Array): Promise<void> {
-    if (!this.out.write(buf)) await once(this.out, 'drain');
-  }
-
-  private header(path: string, type: 'File' | 'Directory', size: number): Buffer {
-    const h = new Header({
-      path,
-      type,
-      size,
-      mode: type === 'Directory' ? 0o755 : 0o644,
-      uid: 0,
-      gid: 0,
-      uname: '',
-      gname: '',
-      mtime: ENTRY_MTIME,
-    });
-    if (h.encode()) throw new OciError(`tar entry name too long for a plain ustar header: ${path}`);
-    return h.block as Buffer;
-  }
-
-  private async pad(size: number): Promise<void> {
-    const rest = size % BLOCK;
-    if (rest !== 0) await this.push(Buffer.alloc(BLOCK - rest));
-  }
-
-  async directory(path: string): Promise<void> {
-    await this.push(this.header(path.endsWith('/') ? path : `${path}/`, 'Directory', 0));
-  }
-
-  async file(path: string, data: Uint8Array): Promise<void> {
-    await this.push(this.header(path, 'File', data.length));
-    await this.push(data);
-    await this.pad(data.length);
-  }
-
-  async stream(path: string, size: number, source: Readable): Promise<void> {
-    await this.push(this.header(path, 'File', size));
-    let seen = 0;
-    for await (const chunk of source) {
-      const buf = chunk as Buffer;
-      seen += buf.length;
-      if (seen > size) throw new OciError(`${path}: the blob is larger than its ${size} bytes`);
-      await this.push(buf);
-    }
-    if (seen !== size) throw new OciError(`${path}: the blob has ${seen} bytes, expected ${size}`);
-    await this.pad(size);
-  }
-
-  async end(): Promise<void> {
-    await this.push(Buffer.alloc(BLOCK * 2));
-    this.out.end();
-    await finished(this.out);
-  }
+/** A `docker save` member: root-owned, mtime the epoch, 0755 directories, 0644 files (the same image, the same bytes). */
+function member(path: string, body?: Uint8Array | AsyncIterable<Uint8Array>, size = 0): TarEntry {
+  const type = body === undefined ? 'dir' : 'file';
+  return { header: { path, type, mode: type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, size, mtime: 0 }, body };
 }
 
 function parseTag(tag: string): ImageReference {
@@ -134,7 +77,7 @@ export interface WriteDockerArchiveOptions {
  */
 export async function writeDockerArchive(
   file: string,
-  store: ContentStore,
+  store: BlobReader,
   manifestDigest: string,
   repoTags: readonly string[],
   options: WriteDockerArchiveOptions = {},
@@ -191,21 +134,24 @@ export async function writeDockerArchive(
 
   await mkdir(dirname(file), { recursive: true });
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
-  const out = createWriteStream(tmp, { mode: 0o644 });
-  const tar = new TarWriter(out);
-  try {
-    await tar.directory('blobs');
-    await tar.directory('blobs/sha256');
+  function* members(): Generator<TarEntry> {
+    yield member('blobs');
+    yield member('blobs/sha256');
     for (const digest of [...blobs.keys()].sort()) {
       const b = blobs.get(digest) as { size: number; data?: Buffer };
-      if (b.data) await tar.file(blobPath(digest), b.data);
-      else await tar.stream(blobPath(digest), b.size, store.openBlob(digest));
+      yield member(blobPath(digest), b.data ?? store.openBlob(digest), b.size);
     }
-    await tar.file('index.json', canonicalJson(index));
-    await tar.file('manifest.json', canonicalJson(items));
-    await tar.file('oci-layout', ociLayoutFileContent());
-    if (Object.keys(repositories).length > 0) await tar.file('repositories', canonicalJson(repositories));
-    await tar.end();
+    const files: [string, Buffer][] = [
+      ['index.json', canonicalJson(index)],
+      ['manifest.json', canonicalJson(items)],
+      ['oci-layout', ociLayoutFileContent()],
+    ];
+    if (Object.keys(repositories).length > 0) files.push(['repositories', canonicalJson(repositories)]);
+    for (const [name, data] of files) yield member(name, data, data.length);
+  }
+  const out = createWriteStream(tmp, { mode: 0o644 });
+  try {
+    await pipeline(writeTar(members()), out);
     await rename(tmp, file);
   } catch (e) {
     out.destroy();
@@ -223,27 +169,21 @@ const MEMORY_LIMIT = 1024 * 1024;
 /** JSON side files (manifest.json, index.json, configs) larger than this are refused. */
 const JSON_LIMIT = 64 * 1024 * 1024;
 
-/** Sniffs compression from the first bytes of a blob. */
-export function sniffCompression(head: Uint8Array): LayerCompression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
-}
-
-function zstdDecompressor(): zlib.Gunzip | undefined {
-  const make = (zlib as unknown as { createZstdDecompress?: () => zlib.Gunzip }).createZstdDecompress;
-  return make ? make() : undefined;
+/** How a file of the archive is compressed, as a layer can be: bzip2 and xz are not layer compressions (kept as they are). */
+function sniffLayerCompression(head: Uint8Array): LayerCompression {
+  const c = sniffCompression(head);
+  return c === 'gzip' || c === 'zstd' ? c : 'none';
 }
 
 /** Hashes the uncompressed bytes of a compressed stream (the diffID), as the bytes go by. */
 class DiffIdHasher {
   private readonly hash = createHash('sha256');
-  private readonly inflate: zlib.Gunzip | undefined;
+  private readonly inflate: Transform | undefined;
   private error: Error | undefined;
   readonly supported: boolean;
 
   constructor(compression: LayerCompression) {
-    this.inflate = compression === 'gzip' ? zlib.createGunzip() : compression === 'zstd' ? zstdDecompressor() : undefined;
+    this.inflate = decompressor(compression);
     this.supported = compression === 'none' || this.inflate !== undefined;
     if (this.inflate) {
       this.inflate.on('data', (c: Buffer) => this.hash.update(c));
@@ -302,7 +242,7 @@ class ArchiveContents {
 
   constructor(
     private readonly file: string,
-    private readonly store: ContentStore,
+    private readonly store: BlobReader & BlobSink,
   ) {}
 
   resolve(path: string): ArchiveFile {
@@ -367,7 +307,7 @@ class ArchiveContents {
   }
 }
 
-async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: ContentStore): Promise<void> {
+async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: BlobWriterFactory): Promise<void> {
   const path = normalizeArchivePath(entry.path);
   if (entry.type === 'SymbolicLink' && entry.linkpath) {
     contents.links.set(path, normalizeArchivePath(posix.join(posix.dirname(path), entry.linkpath)));
@@ -404,8 +344,8 @@ async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: Con
     hash.update(chunk);
     if (!hasher) {
       head = Buffer.concat([head, chunk]);
-      if (head.length < 4) continue;
-      file.compression = sniffCompression(head);
+      if (head.length < SNIFF_LENGTH) continue;
+      file.compression = sniffLayerCompression(head);
       hasher = new DiffIdHasher(file.compression);
       const pending = head;
       head = Buffer.alloc(0);
@@ -415,7 +355,7 @@ async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: Con
     }
   }
   if (!hasher) {
-    file.compression = sniffCompression(head);
+    file.compression = sniffLayerCompression(head);
     hasher = new DiffIdHasher(file.compression);
     if (head.length > 0) await feed(head);
   }
@@ -426,7 +366,7 @@ async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: Con
 }
 
 /** Reads the whole tar once, streaming, into `contents`. */
-async function scanArchive(file: string, contents: ArchiveContents, store: ContentStore): Promise<void> {
+async function scanArchive(file: string, contents: ArchiveContents, store: BlobWriterFactory): Promise<void> {
   const parser = new Parser({ strict: true });
   let failure: unknown;
   const tasks: Promise<void>[] = [];
@@ -629,7 +569,7 @@ async function chooseFromOciIndex(
  */
 export async function readDockerArchive(
   file: string,
-  store: ContentStore,
+  store: BlobReader & BlobSink,
   wantedTag?: string,
   options: ReadDockerArchiveOptions = {},
 ): Promise<ReadDockerArchiveResult> {

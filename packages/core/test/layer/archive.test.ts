@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { UnsafeEntryError, extractArchive, sniffArchive, writeLayer } from '../../src/layer/index.js';
+import { UnsafeEntryError, extractArchive, sniffFileCompression, writeLayer } from '../../src/layer/index.js';
 import { TempStore, rawTar, removeDir, tempDir } from './helpers.js';
 
 let work: string;
@@ -49,7 +49,7 @@ describe('extractArchive', () => {
     expect(byPath.get('share/tool-link')).toMatchObject({ type: 'symlink', linkTarget: '../bin/tool' });
     expect(byPath.get('share/doc')).toMatchObject({ type: 'dir' });
     expect([...byPath.keys()].sort()).toEqual(['bin', 'bin/tool', 'share', 'share/doc', 'share/doc/README', 'share/tool-link']);
-    expect(await sniffArchive(file)).toBe(kind === 'plain tar' ? 'tar' : kind);
+    expect(await sniffFileCompression(file)).toBe(kind === 'plain tar' ? 'none' : kind);
   });
 
   it('gives a list that writeLayer accepts as is', async () => {

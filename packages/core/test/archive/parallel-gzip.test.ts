@@ -2,8 +2,8 @@
 // the input chunking and the concurrency, and a ratio as good as one zlib stream.
 import { execFileSync } from 'node:child_process';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GZIP_BLOCK_SIZE, parallelGzip } from '../../src/layer/parallel-gzip.js';
-import { pseudoRandom } from './helpers.js';
+import { GZIP_BLOCK_SIZE, parallelGzip } from '../../src/archive/parallel-gzip.js';
+import { pseudoRandom } from '../layer/helpers.js';
 
 async function* chunked(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let offset = 0; offset < data.length; offset += size) yield data.subarray(offset, offset + size);
