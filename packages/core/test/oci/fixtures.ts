@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { ContentStore } from '../../src/store/types.js';
+import type { BlobSink } from '../../src/contracts/blobs.js';
 import { indexFor, manifestFor } from '../../src/oci/image.js';
 import { MediaTypes } from '../../src/oci/media-types.js';
 import type { Descriptor, ImageConfig, Platform } from '../../src/oci/types.js';
@@ -61,7 +61,7 @@ export interface TestImage {
 
 /** Builds an image into the store: layers, config (fixed timestamps), OCI manifest. */
 export async function buildTestImage(
-  store: ContentStore,
+  store: BlobSink,
   layerSpecs: LayerSpec[],
   options: { platform?: Platform; env?: string[]; cmd?: string[] } = {},
 ): Promise<TestImage> {
@@ -98,7 +98,7 @@ export async function buildTestImage(
 
 /** Stores an OCI index over images, one entry per platform. */
 export async function buildTestIndex(
-  store: ContentStore,
+  store: BlobSink,
   images: { image: TestImage; platform: Platform }[],
 ): Promise<{ digest: string; size: number }> {
   const idx = indexFor(

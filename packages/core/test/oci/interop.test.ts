@@ -10,10 +10,10 @@ import { readDockerArchive, writeDockerArchive } from '../../src/oci/docker-arch
 import { readOciLayout, writeOciLayout } from '../../src/oci/layout.js';
 import { MediaTypes } from '../../src/oci/media-types.js';
 import { openStore } from '../../src/store/store.js';
-import type { ContentStore } from '../../src/store/types.js';
 import { describeNeeding, tools } from '../helpers/requirements.js';
 import { buildTestImage } from './fixtures.js';
 import type { TestImage } from './fixtures.js';
+import type { OciStore } from './stores.js';
 
 const run = promisify(execFile);
 
@@ -29,7 +29,7 @@ interface SkopeoInspect {
 }
 
 let work: string;
-let store: ContentStore;
+let store: OciStore;
 let image: TestImage;
 
 beforeAll(async () => {

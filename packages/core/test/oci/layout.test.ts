@@ -7,14 +7,14 @@ import { OciError } from '../../src/oci/image.js';
 import type { OciIndex } from '../../src/oci/image.js';
 import { layoutBlobPath, readOciLayout, writeOciLayout } from '../../src/oci/layout.js';
 import { MediaTypes } from '../../src/oci/media-types.js';
-import type { ContentStore } from '../../src/store/types.js';
 import { STORE_KINDS, openWriters } from './stores.js';
+import type { OciStore } from './stores.js';
 import { buildTestImage, buildTestIndex, sha256 } from './fixtures.js';
 import type { TestImage } from './fixtures.js';
 
 describe.each(STORE_KINDS)('%s', (_kind, makeStore) => {
   let work: string;
-  let store: ContentStore;
+  let store: OciStore;
   let image: TestImage;
 
   beforeEach(async () => {
@@ -188,7 +188,7 @@ describe.each(STORE_KINDS)('%s', (_kind, makeStore) => {
 
   describe('readOciLayout', () => {
     let dir: string;
-    let fresh: ContentStore;
+    let fresh: OciStore;
     beforeEach(async () => {
       dir = join(work, 'layout');
       fresh = await makeStore(join(work, 'fresh'));
