@@ -3311,7 +3311,7 @@ var require_data_url = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/data-url.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var encoder = new TextEncoder();
+    var encoder2 = new TextEncoder();
     var HTTP_TOKEN_CODEPOINTS = /^[!#$%&'*+\-.^_|~A-Za-z0-9]+$/;
     var HTTP_WHITESPACE_REGEX = /[\u000A\u000D\u0009\u0020]/;
     var ASCII_WHITESPACE_REPLACE_REGEX = /[\u0009\u000A\u000C\u000D\u0020]/g;
@@ -3384,7 +3384,7 @@ var require_data_url = __commonJS({
       return input.slice(start, position.position);
     }
     function stringPercentDecode(input) {
-      const bytes = encoder.encode(input);
+      const bytes = encoder2.encode(input);
       return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
@@ -4082,7 +4082,7 @@ var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports2, module) {
     "use strict";
     var { Transform: Transform2 } = __require("node:stream");
-    var zlib5 = __require("node:zlib");
+    var zlib3 = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
     var { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = require_data_url();
@@ -4782,7 +4782,7 @@ var require_util2 = __commonJS({
             callback();
             return;
           }
-          this._inflateStream = (chunk[0] & 15) === 8 ? zlib5.createInflate(this.#zlibOptions) : zlib5.createInflateRaw(this.#zlibOptions);
+          this._inflateStream = (chunk[0] & 15) === 8 ? zlib3.createInflate(this.#zlibOptions) : zlib3.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
           this._inflateStream.on("error", (err) => this.destroy(err));
@@ -9450,7 +9450,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { Readable: Readable10 } = __require("node:stream");
+    var { Readable: Readable11 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError3 } = require_errors();
     var util5 = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9462,7 +9462,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable10 {
+    var BodyReadable = class extends Readable11 {
       constructor({
         resume,
         abort,
@@ -9804,7 +9804,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { Readable: Readable10 } = require_readable();
+    var { Readable: Readable11 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util5 = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9899,7 +9899,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util5.parseHeaders(rawHeaders) : headers;
         const contentType3 = parsedHeaders["content-type"];
         const contentLength2 = parsedHeaders["content-length"];
-        const res = new Readable10({
+        const res = new Readable11({
           resume,
           abort,
           contentType: contentType3,
@@ -10214,7 +10214,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports2, module) {
     "use strict";
     var {
-      Readable: Readable10,
+      Readable: Readable11,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10228,7 +10228,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert4 = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable10 {
+    var PipelineRequest = class extends Readable11 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10245,7 +10245,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable10 {
+    var PipelineResponse = class extends Readable11 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -13523,7 +13523,7 @@ var require_fetch = __commonJS({
     } = require_response();
     var { HeadersList } = require_headers();
     var { Request, cloneRequest } = require_request2();
-    var zlib5 = __require("node:zlib");
+    var zlib3 = __require("node:zlib");
     var {
       bytesMatch,
       makePolicyContainer,
@@ -13570,7 +13570,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable10, pipeline: pipeline5, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable11, pipeline: pipeline5, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14485,23 +14485,23 @@ var require_fetch = __commonJS({
                 for (let i = codings.length - 1; i >= 0; --i) {
                   const coding = codings[i].trim();
                   if (coding === "x-gzip" || coding === "gzip") {
-                    decoders.push(zlib5.createGunzip({
+                    decoders.push(zlib3.createGunzip({
                       // Be less strict when decoding compressed responses, since sometimes
                       // servers send slightly invalid responses that are still accepted
                       // by common browsers.
                       // Always using Z_SYNC_FLUSH is what cURL does.
-                      flush: zlib5.constants.Z_SYNC_FLUSH,
-                      finishFlush: zlib5.constants.Z_SYNC_FLUSH
+                      flush: zlib3.constants.Z_SYNC_FLUSH,
+                      finishFlush: zlib3.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "deflate") {
                     decoders.push(createInflate({
-                      flush: zlib5.constants.Z_SYNC_FLUSH,
-                      finishFlush: zlib5.constants.Z_SYNC_FLUSH
+                      flush: zlib3.constants.Z_SYNC_FLUSH,
+                      finishFlush: zlib3.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "br") {
-                    decoders.push(zlib5.createBrotliDecompress({
-                      flush: zlib5.constants.BROTLI_OPERATION_FLUSH,
-                      finishFlush: zlib5.constants.BROTLI_OPERATION_FLUSH
+                    decoders.push(zlib3.createBrotliDecompress({
+                      flush: zlib3.constants.BROTLI_OPERATION_FLUSH,
+                      finishFlush: zlib3.constants.BROTLI_OPERATION_FLUSH
                     }));
                   } else {
                     decoders.length = 0;
@@ -14509,7 +14509,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable10({ read: resume });
+              this.body = new Readable11({ read: resume });
               const onError = this.onError.bind(this);
               resolve11({
                 status,
@@ -18731,7 +18731,7 @@ var require_eventsource = __commonJS({
     var experimentalWarned = false;
     var defaultReconnectionTime = 3e3;
     var CONNECTING = 0;
-    var OPEN = 1;
+    var OPEN2 = 1;
     var CLOSED = 2;
     var ANONYMOUS = "anonymous";
     var USE_CREDENTIALS = "use-credentials";
@@ -18863,7 +18863,7 @@ var require_eventsource = __commonJS({
             this.dispatchEvent(new Event("error"));
             return;
           }
-          this.#readyState = OPEN;
+          this.#readyState = OPEN2;
           this.dispatchEvent(new Event("open"));
           this.#state.origin = response.urlList[response.urlList.length - 1].origin;
           const eventSourceStream = new EventSourceStream({
@@ -18970,7 +18970,7 @@ var require_eventsource = __commonJS({
         __proto__: null,
         configurable: false,
         enumerable: true,
-        value: OPEN,
+        value: OPEN2,
         writable: false
       },
       CLOSED: {
@@ -23006,8 +23006,8 @@ var require_binary_format_contract = __commonJS({
     (function(UnknownFieldHandler5) {
       UnknownFieldHandler5.symbol = /* @__PURE__ */ Symbol.for("protobuf-ts/unknown");
       UnknownFieldHandler5.onRead = (typeName, message, fieldNo, wireType, data) => {
-        let container = is2(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
-        container.push({ no: fieldNo, wireType, data });
+        let container2 = is2(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
+        container2.push({ no: fieldNo, wireType, data });
       };
       UnknownFieldHandler5.onWrite = (typeName, message, writer) => {
         for (let { no: no2, wireType, data } of UnknownFieldHandler5.list(message))
@@ -29393,19 +29393,19 @@ function balancedWithBudget(str, masked, budget) {
 }
 function maskUnmatchedOpens(masked, budget) {
   budget.remaining -= masked.length;
-  const open6 = [];
+  const open7 = [];
   for (let i = 0; i < masked.length; i++) {
     const c = masked.charCodeAt(i);
     if (c === 123) {
-      open6.push(i);
-    } else if (c === 125 && open6.length) {
-      open6.pop();
+      open7.push(i);
+    } else if (c === 125 && open7.length) {
+      open7.pop();
     }
   }
   let out = "";
   let last = 0;
-  for (let i = 0; i < open6.length; i++) {
-    const at2 = open6[i];
+  for (let i = 0; i < open7.length; i++) {
+    const at2 = open7[i];
     out += masked.slice(last, at2) + "\0";
     last = at2 + 1;
   }
@@ -31189,10 +31189,10 @@ var Minimatch = class {
       }
       return filtered.join("/");
     }).join("|");
-    const [open6, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
-    re2 = "^" + open6 + re2 + close + "$";
+    const [open7, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
+    re2 = "^" + open7 + re2 + close + "$";
     if (this.partial) {
-      re2 = "^(?:\\/|" + open6 + re2.slice(1, -1) + close + ")$";
+      re2 = "^(?:\\/|" + open7 + re2.slice(1, -1) + close + ")$";
     }
     if (this.negate)
       re2 = "^(?!" + re2 + ").+$";
@@ -69159,7 +69159,7 @@ import { basename as basename5, dirname as dirname6, isAbsolute, join as join7, 
 import { Readable as Readable5, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 
-// packages/core/dist/store/errors.js
+// packages/core/dist/contracts/errors.js
 var StoreCorruptionError = class extends KilnError {
   digest;
   path;
@@ -69178,6 +69178,8 @@ var DigestMismatchError = class extends StoreCorruptionError {
     this.actual = actual;
   }
 };
+
+// packages/core/dist/store/errors.js
 var BlobNotFoundError = class extends KilnError {
   digest;
   root;
@@ -69220,9 +69222,9 @@ function storeFsError(err, doing, path12, root) {
   const elsewhere = "or point KILN_STORE (or --store) at another directory";
   switch (code) {
     case "ENOSPC":
-      return new StoreAccessError(`no space left on device while ${doing} ${where2}: free some space (e.g. \`kiln prune\`) ${elsewhere}`, code, path12, err);
+      return new StoreAccessError(`no space left on device while ${doing} ${where2}: free some space (with no kiln running, deleting ${root}/tmp is safe; deleting ${root} itself drops every image and build-cache entry Kiln keeps there) ${elsewhere}`, code, path12, err);
     case "EDQUOT":
-      return new StoreAccessError(`disk quota exceeded while ${doing} ${where2}: free some space (e.g. \`kiln prune\`) ${elsewhere}`, code, path12, err);
+      return new StoreAccessError(`disk quota exceeded while ${doing} ${where2}: free some space (with no kiln running, deleting ${root}/tmp is safe; deleting ${root} itself drops every image and build-cache entry Kiln keeps there) ${elsewhere}`, code, path12, err);
     case "EACCES":
     case "EPERM":
       return new StoreAccessError(`permission denied while ${doing} ${where2}: give the current user access to it ${elsewhere}`, code, path12, err);
@@ -70245,9 +70247,8 @@ async function kilnVersion() {
   return cachedKilnVersion;
 }
 
-// packages/core/dist/registry/client.js
+// packages/core/dist/registry/fetch.js
 import { createHash as createHash4 } from "node:crypto";
-import { createReadStream as createReadStream3 } from "node:fs";
 
 // packages/core/dist/oci/media-types.js
 var MediaTypes2 = {
@@ -70287,6 +70288,1274 @@ function layerCompression(mediaType) {
       return void 0;
   }
 }
+
+// packages/core/dist/registry/transport.js
+import { readFileSync, readdirSync } from "node:fs";
+import http3 from "node:http";
+import https3 from "node:https";
+import { isIP } from "node:net";
+import { join as join8 } from "node:path";
+import tls from "node:tls";
+var TransportError = class extends Error {
+  code;
+  kind;
+  constructor(message, code, kind) {
+    super(message);
+    this.code = code;
+    this.kind = kind;
+    this.name = "TransportError";
+  }
+  get retryable() {
+    return this.kind === "transient";
+  }
+};
+var TRANSIENT_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_SOCKET",
+  "ESOCKETTIMEDOUT"
+]);
+var TLS_VERIFY_CODES = /* @__PURE__ */ new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH"
+]);
+function toTransportError(err) {
+  if (err instanceof TransportError)
+    return err;
+  const e = err;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = e instanceof Error ? e.message : String(err);
+  if (code === "ENOTFOUND")
+    return new TransportError(message, code, "dns");
+  if (TLS_VERIFY_CODES.has(code))
+    return new TransportError(message, code, "tls-verify");
+  if (code === "EPROTO" || code.startsWith("ERR_SSL_") || /wrong version number|packet length too long|http request/i.test(message)) {
+    return new TransportError(message, code || "EPROTO", "tls-protocol");
+  }
+  if (TRANSIENT_CODES.has(code) || /socket hang up|aborted|fetch failed|other side closed/i.test(message)) {
+    return new TransportError(message, code || "ECONNRESET", "transient");
+  }
+  return new TransportError(message, code || "EUNKNOWN", "other");
+}
+function exchange(r) {
+  return new Promise((resolve11, reject) => {
+    const mod = r.url.protocol === "https:" ? https3 : http3;
+    const headers = { ...r.headers };
+    if (r.body !== void 0)
+      headers["content-length"] = String(r.body.length);
+    else if (r.method === "PUT" || r.method === "POST" || r.method === "PATCH")
+      headers["content-length"] = "0";
+    let settled = false;
+    const fail = (err) => {
+      if (settled)
+        return;
+      settled = true;
+      reject(toTransportError(err));
+    };
+    const req = mod.request(r.url, { method: r.method, headers, agent: r.agent }, (res) => {
+      if (settled) {
+        res.resume();
+        return;
+      }
+      settled = true;
+      res.on("error", () => void 0);
+      resolve11({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: r.url });
+    });
+    req.setTimeout(r.timeoutMs, () => {
+      const within = r.timeoutMs >= 1e3 ? `${Math.round(r.timeoutMs / 1e3)} s` : `${r.timeoutMs} ms`;
+      req.destroy(new TransportError(`no answer from ${r.url.host} within ${within}`, "ETIMEDOUT", "transient"));
+    });
+    req.on("error", fail);
+    const body2 = r.body;
+    if (body2 === void 0)
+      req.end();
+    else if (Buffer.isBuffer(body2))
+      req.end(body2);
+    else {
+      const src = body2.open();
+      src.on("error", (err) => {
+        req.destroy();
+        fail(err);
+      });
+      req.on("close", () => src.destroy());
+      src.pipe(req);
+    }
+  });
+}
+async function readBody(res, limit) {
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      const b2 = chunk;
+      size += b2.length;
+      if (size > limit) {
+        res.body.destroy();
+        return { bytes: Buffer.concat(chunks), tooLarge: true };
+      }
+      chunks.push(b2);
+    }
+  } catch (e) {
+    throw toTransportError(e);
+  }
+  return { bytes: Buffer.concat(chunks), tooLarge: false };
+}
+async function drain(res) {
+  const len = Number(res.headers["content-length"] ?? NaN);
+  if (Number.isFinite(len) && len > 1024 * 1024) {
+    res.body.destroy();
+    return;
+  }
+  try {
+    for await (const _2 of res.body) {
+    }
+  } catch {
+  }
+}
+function header(res, name) {
+  const v2 = res.headers[name.toLowerCase()];
+  return Array.isArray(v2) ? v2[0] : v2;
+}
+function contentType2(res) {
+  const v2 = header(res, "content-type");
+  if (v2 === void 0)
+    return void 0;
+  const mt2 = v2.split(";")[0]?.trim().toLowerCase();
+  return mt2 === "" ? void 0 : mt2;
+}
+function isRetryableStatus(status) {
+  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+function backoffDelay(attempt, baseMs, maxMs = 1e4) {
+  const exp = Math.min(maxMs, baseMs * 2 ** attempt);
+  return Math.round(exp / 2 + Math.random() * exp / 2);
+}
+function parseRetryAfter2(value, now = Date.now()) {
+  if (value === void 0)
+    return void 0;
+  const v2 = value.trim();
+  if (/^\d+$/.test(v2))
+    return Number(v2) * 1e3;
+  const t = Date.parse(v2);
+  if (Number.isNaN(t))
+    return void 0;
+  return Math.max(0, t - now);
+}
+function sleep3(ms2) {
+  return new Promise((resolve11) => setTimeout(resolve11, ms2));
+}
+function hostName(hostPort) {
+  if (hostPort.startsWith("[")) {
+    const end = hostPort.indexOf("]");
+    return end > 0 ? hostPort.slice(1, end) : hostPort;
+  }
+  const colon = hostPort.lastIndexOf(":");
+  return colon > 0 && hostPort.indexOf(":") === colon ? hostPort.slice(0, colon) : hostPort;
+}
+function registryApiHost(domain) {
+  return domain === "docker.io" || domain === "index.docker.io" ? "registry-1.docker.io" : domain;
+}
+function isLoopbackHost(hostPort) {
+  const h = hostName(hostPort).toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost"))
+    return true;
+  if (isIP(h) === 4)
+    return h.startsWith("127.");
+  return h === "::1" || h === "0:0:0:0:0:0:0:1";
+}
+var DEFAULT_CERTS_DIRS = ["/etc/docker/certs.d", "/etc/containers/certs.d"];
+function certsDirMaterial(dirs, hostPort) {
+  const out = { ca: [] };
+  for (const dir of dirs) {
+    const d = join8(dir, hostPort);
+    let names;
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      try {
+        if (n.endsWith(".crt"))
+          out.ca.push(readFileSync(join8(d, n)));
+        else if (n.endsWith(".cert") && out.cert === void 0) {
+          const keyName = `${n.slice(0, -".cert".length)}.key`;
+          if (names.includes(keyName)) {
+            out.cert = readFileSync(join8(d, n));
+            out.key = readFileSync(join8(d, keyName));
+          }
+        }
+      } catch {
+      }
+    }
+  }
+  return out;
+}
+var envExtraCa = null;
+function nodeExtraCa() {
+  if (envExtraCa === null) {
+    const f2 = process.env["NODE_EXTRA_CA_CERTS"];
+    try {
+      envExtraCa = f2 ? readFileSync(f2) : void 0;
+    } catch {
+      envExtraCa = void 0;
+    }
+  }
+  return envExtraCa;
+}
+var AgentPool = class {
+  opts;
+  httpAgent;
+  defaultHttps;
+  perHost = /* @__PURE__ */ new Map();
+  constructor(opts) {
+    this.opts = opts;
+    this.httpAgent = new http3.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
+  }
+  agentFor(url2) {
+    if (url2.protocol !== "https:")
+      return this.httpAgent;
+    const host = url2.host;
+    const cached = this.perHost.get(host);
+    if (cached)
+      return cached;
+    const material = certsDirMaterial(this.opts.certsDirs ?? DEFAULT_CERTS_DIRS, host);
+    const extra = [...(this.opts.caCertificates ?? []).map((c) => typeof c === "string" ? Buffer.from(c) : c), ...material.ca];
+    const insecure = this.opts.insecure.has(host) || this.opts.insecure.has(hostName(host));
+    if (extra.length === 0 && material.cert === void 0 && !insecure) {
+      this.defaultHttps ??= new https3.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets });
+      return this.defaultHttps;
+    }
+    const agentOpts = { keepAlive: true, maxSockets: this.opts.maxSockets };
+    if (extra.length > 0) {
+      const env = nodeExtraCa();
+      agentOpts.ca = [...tls.rootCertificates, ...env ? [env] : [], ...extra];
+    }
+    if (material.cert !== void 0 && material.key !== void 0) {
+      agentOpts.cert = material.cert;
+      agentOpts.key = material.key;
+    }
+    if (insecure)
+      agentOpts.rejectUnauthorized = false;
+    const agent = new https3.Agent(agentOpts);
+    this.perHost.set(host, agent);
+    return agent;
+  }
+  destroy() {
+    this.httpAgent.destroy();
+    this.defaultHttps?.destroy();
+    for (const a of this.perHost.values())
+      a.destroy();
+    this.perHost.clear();
+  }
+};
+
+// packages/core/dist/registry/errors.js
+var RegistryError = class extends KilnError {
+  registry;
+  repository;
+  status;
+  errors;
+  constructor(message, details) {
+    super(message);
+    this.registry = details.registry;
+    this.repository = details.repository;
+    this.status = details.status;
+    this.errors = details.errors ?? [];
+  }
+};
+var RegistryAuthError = class extends RegistryError {
+};
+var ManifestNotFoundError = class extends RegistryError {
+};
+var BlobVerificationError = class extends RegistryError {
+};
+
+// packages/core/dist/registry/auth.js
+var TOKEN_CHAR = /[A-Za-z0-9!#$%&'*+.^_`|~-]/;
+function parseWwwAuthenticate(value) {
+  const out = [];
+  let current;
+  let i = 0;
+  const n = value.length;
+  const skipWs = () => {
+    while (i < n && (value[i] === " " || value[i] === "	"))
+      i++;
+  };
+  const readToken = () => {
+    const start = i;
+    while (i < n && TOKEN_CHAR.test(value[i]))
+      i++;
+    return value.slice(start, i);
+  };
+  const readValue = () => {
+    if (value[i] === '"') {
+      i++;
+      let s3 = "";
+      while (i < n && value[i] !== '"') {
+        if (value[i] === "\\" && i + 1 < n)
+          i++;
+        s3 += value[i];
+        i++;
+      }
+      i++;
+      return s3;
+    }
+    const start = i;
+    while (i < n && value[i] !== "," && value[i] !== " " && value[i] !== "	")
+      i++;
+    return value.slice(start, i);
+  };
+  while (i < n) {
+    skipWs();
+    if (i >= n)
+      break;
+    if (value[i] === ",") {
+      i++;
+      continue;
+    }
+    const name = readToken();
+    if (name === "") {
+      i++;
+      continue;
+    }
+    skipWs();
+    if (value[i] === "=" && current !== void 0) {
+      i++;
+      if (value[i] === "=" || i >= n || value[i] === ",") {
+        while (i < n && value[i] === "=")
+          i++;
+        continue;
+      }
+      skipWs();
+      current.params[name.toLowerCase()] = readValue();
+      continue;
+    }
+    current = { scheme: name.toLowerCase(), params: {} };
+    out.push(current);
+  }
+  return out;
+}
+function preferredChallenge(challenges) {
+  return challenges.find((c) => c.scheme === "bearer") ?? challenges.find((c) => c.scheme === "basic") ?? challenges[0];
+}
+function repositoryScope(path12, actions) {
+  return `repository:${path12}:${actions}`;
+}
+var TOKEN_BODY_LIMIT = 1024 * 1024;
+var Authenticator = class {
+  opts;
+  challenges = /* @__PURE__ */ new Map();
+  creds = /* @__PURE__ */ new Map();
+  tokens = /* @__PURE__ */ new Map();
+  inflight = /* @__PURE__ */ new Map();
+  secrets = /* @__PURE__ */ new Set();
+  /** Token requests made (for tests and diagnostics). */
+  tokenRequests = 0;
+  constructor(opts) {
+    this.opts = opts;
+  }
+  /** Records what the registry asked for (from its /v2/ ping or a 401). */
+  setChallenge(domain, wwwAuthenticate) {
+    if (wwwAuthenticate === void 0)
+      return void 0;
+    const ch = preferredChallenge(parseWwwAuthenticate(wwwAuthenticate));
+    if (ch)
+      this.challenges.set(domain, ch);
+    return ch;
+  }
+  challenge(domain) {
+    return this.challenges.get(domain);
+  }
+  /** The credentials for a registry (looked up once per client). */
+  credentials(domain) {
+    let p2 = this.creds.get(domain);
+    if (!p2) {
+      const lookup = this.opts.credentials;
+      p2 = (lookup ? lookup(domain) : Promise.resolve(void 0)).then((c) => {
+        if (!c)
+          return void 0;
+        for (const s3 of [c.password, c.identityToken, c.registryToken])
+          if (s3)
+            this.secrets.add(s3);
+        if (c.username !== void 0 && c.password !== void 0) {
+          this.secrets.add(Buffer.from(`${c.username}:${c.password}`).toString("base64"));
+        }
+        const has = c.password !== void 0 || c.identityToken !== void 0 || c.registryToken !== void 0;
+        return has ? c : void 0;
+      });
+      this.creds.set(domain, p2);
+    }
+    return p2;
+  }
+  async hasCredentials(domain) {
+    return await this.credentials(domain) !== void 0;
+  }
+  /** The Authorization header for a request needing `scopes`, or undefined (anonymous). */
+  async authorization(domain, scopes) {
+    const creds = await this.credentials(domain);
+    if (creds?.registryToken)
+      return `Bearer ${creds.registryToken}`;
+    const ch = this.challenges.get(domain);
+    if (!ch)
+      return void 0;
+    if (ch.scheme === "basic") {
+      if (creds?.username !== void 0 && creds.password !== void 0)
+        return basicHeader(creds.username, creds.password);
+      return void 0;
+    }
+    if (ch.scheme === "bearer") {
+      const t = await this.token(domain, ch, scopes, creds);
+      return `Bearer ${t.token}`;
+    }
+    return void 0;
+  }
+  /** Forgets the tokens for `scopes` (after a 401 the registry no longer takes them). */
+  invalidate(domain, scopes) {
+    const ch = this.challenges.get(domain);
+    if (ch)
+      this.tokens.delete(this.cacheKey(domain, ch, scopes));
+  }
+  /** Replaces every secret this authenticator knows with '***'. */
+  redact(text) {
+    let out = text;
+    for (const s3 of this.secrets)
+      if (s3.length >= 3)
+        out = out.split(s3).join("***");
+    return out;
+  }
+  cacheKey(domain, ch, scopes) {
+    return [domain, ch.params["realm"] ?? "", ch.params["service"] ?? "", ...[...new Set(scopes)].sort()].join("\n");
+  }
+  token(domain, ch, scopes, creds) {
+    const key = this.cacheKey(domain, ch, scopes);
+    const cached = this.tokens.get(key);
+    if (cached && cached.expiresAt > Date.now())
+      return Promise.resolve(cached);
+    let p2 = this.inflight.get(key);
+    if (!p2) {
+      p2 = this.fetchToken(domain, ch, scopes, creds).then((t) => {
+        this.tokens.set(key, t);
+        return t;
+      }).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p2);
+    }
+    return p2;
+  }
+  async fetchToken(domain, ch, scopes, creds) {
+    const repository = repoOfScopes(scopes);
+    const realmText = ch.params["realm"];
+    let realm;
+    try {
+      if (!realmText)
+        throw new Error("no realm");
+      realm = new URL(realmText);
+      if (realm.protocol !== "https:" && realm.protocol !== "http:")
+        throw new Error("not http(s)");
+    } catch {
+      throw new RegistryAuthError(`registry ${domain} asked for a bearer token but its WWW-Authenticate challenge has no usable realm (${JSON.stringify(realmText ?? "")}); the registry is misconfigured`, { registry: domain, repository });
+    }
+    const realmShown = `${realm.origin}${realm.pathname}`;
+    const sendsSecret = creds !== void 0;
+    if (sendsSecret && realm.protocol === "http:" && !this.opts.allowPlainHttpRealm(realm, domain)) {
+      throw new RegistryAuthError(`registry ${domain} sends logins to the plain-HTTP token service ${realmShown}; refusing to send credentials without TLS (list ${realm.host} as an insecure registry if this is intended)`, { registry: domain, repository });
+    }
+    const service = ch.params["service"];
+    const what = `getting a token for ${domain}${repository ? `/${repository}` : ""} from ${realmShown}`;
+    this.tokenRequests++;
+    let res;
+    if (creds?.identityToken) {
+      const form = new URLSearchParams();
+      form.set("grant_type", "refresh_token");
+      form.set("refresh_token", creds.identityToken);
+      form.set("client_id", "kiln");
+      if (service)
+        form.set("service", service);
+      if (scopes.length > 0)
+        form.set("scope", scopes.join(" "));
+      res = await this.opts.request({
+        method: "POST",
+        url: realm,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: Buffer.from(form.toString()),
+        what
+      });
+      if ([400, 401, 404, 405].includes(res.status) && creds.username !== void 0 && creds.password !== void 0) {
+        await drain(res);
+        res = await this.getToken(realm, service, scopes, creds, what);
+      }
+    } else {
+      res = await this.getToken(realm, service, scopes, creds, what);
+    }
+    const { bytes, tooLarge } = await readBody(res, TOKEN_BODY_LIMIT);
+    if (res.status === 401 || res.status === 403) {
+      const detail = this.redact(errorSummary(bytes));
+      throw new RegistryAuthError(sendsSecret ? `authentication failed for ${domain}${repository ? `/${repository}` : ""}: the token service ${realmShown} rejected the credentials (HTTP ${res.status}${detail ? `: ${detail}` : ""}); check the username and password or token, then run kiln login ${domain}` : `authentication required: ${domain} does not give anonymous access${repository ? ` to ${repository}` : ""} (token service ${realmShown} answered HTTP ${res.status}${detail ? `: ${detail}` : ""}); run kiln login ${domain}`, { registry: domain, repository, status: res.status });
+    }
+    if (res.status !== 200) {
+      const detail = this.redact(errorSummary(bytes));
+      throw new RegistryError(`${what} failed: HTTP ${res.status}${detail ? ` (${detail})` : ""}`, {
+        registry: domain,
+        repository,
+        status: res.status
+      });
+    }
+    if (tooLarge)
+      throw new RegistryError(`${what} failed: the answer is larger than 1 MiB`, { registry: domain, repository });
+    let doc;
+    try {
+      doc = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      const ct2 = contentType2(res) ?? "no content type";
+      throw new RegistryError(`${what} failed: the answer is not JSON (${ct2}); is ${realm.host} a token service?`, {
+        registry: domain,
+        repository
+      });
+    }
+    const token = typeof doc.token === "string" && doc.token !== "" ? doc.token : doc.access_token;
+    if (typeof token !== "string" || token === "") {
+      throw new RegistryError(`${what} failed: the answer has neither "token" nor "access_token"`, { registry: domain, repository });
+    }
+    this.secrets.add(token);
+    const lifetime = Math.max(60, typeof doc.expires_in === "number" && doc.expires_in > 0 ? doc.expires_in : 60) * 1e3;
+    const margin = Math.min(1e4, lifetime / 10);
+    return { token, expiresAt: Date.now() + lifetime - margin };
+  }
+  getToken(realm, service, scopes, creds, what) {
+    const url2 = new URL(realm.href);
+    if (service)
+      url2.searchParams.set("service", service);
+    for (const s3 of scopes)
+      url2.searchParams.append("scope", s3);
+    const headers = {};
+    if (creds?.username !== void 0 && creds.password !== void 0) {
+      headers["authorization"] = basicHeader(creds.username, creds.password);
+      url2.searchParams.set("account", creds.username);
+    }
+    return this.opts.request({ method: "GET", url: url2, headers, what });
+  }
+};
+function basicHeader(username, password) {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+}
+function repoOfScopes(scopes) {
+  const s3 = scopes[0];
+  if (!s3?.startsWith("repository:"))
+    return void 0;
+  const rest = s3.slice("repository:".length);
+  const colon = rest.lastIndexOf(":");
+  return colon > 0 ? rest.slice(0, colon) : rest;
+}
+function errorSummary(bytes) {
+  const text = bytes.toString("utf8").trim();
+  if (text === "")
+    return "";
+  try {
+    const j2 = JSON.parse(text);
+    const errs = j2["errors"];
+    if (Array.isArray(errs)) {
+      return errs.map((e) => {
+        const o = e;
+        return [o["code"], o["message"]].filter((x) => typeof x === "string" && x !== "").join(": ");
+      }).filter((s3) => s3 !== "").join("; ");
+    }
+    const parts = [j2["error"], j2["error_description"], j2["details"], j2["message"]].filter((x) => typeof x === "string" && x !== "");
+    if (parts.length > 0)
+      return parts.join(": ");
+  } catch {
+  }
+  if (/^\s*<(?:!doctype|html)/i.test(text))
+    return "an HTML page";
+  const line = text.split("\n")[0] ?? "";
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+// packages/core/dist/registry/failures.js
+var ERROR_BODY_LIMIT = 64 * 1024;
+function ctxDetails(ctx) {
+  return { registry: ctx.domain, ...ctx.repository ? { repository: ctx.repository } : {} };
+}
+function parseErrorEntries(bytes) {
+  try {
+    const j2 = JSON.parse(bytes.toString("utf8"));
+    if (!Array.isArray(j2.errors))
+      return [];
+    return j2.errors.map((e) => e).map((e) => ({ code: typeof e["code"] === "string" ? e["code"] : "", message: typeof e["message"] === "string" ? e["message"] : "" })).filter((e) => e.code !== "" || e.message !== "");
+  } catch {
+    return [];
+  }
+}
+function errorEntries(bytes, auth) {
+  return parseErrorEntries(bytes).map((e) => ({ code: auth.redact(e.code), message: auth.redact(e.message) }));
+}
+async function readErrorBody(res, auth) {
+  let bytes = Buffer.alloc(0);
+  try {
+    bytes = (await readBody(res, ERROR_BODY_LIMIT)).bytes;
+  } catch {
+  }
+  return { summary: auth.redact(errorSummary(bytes)), entries: errorEntries(bytes, auth) };
+}
+async function failure(res, ctx, auth) {
+  const { summary: summary2, entries } = await readErrorBody(res, auth);
+  const ct2 = contentType2(res);
+  const detail = summary2 ? ` (${summary2})` : "";
+  const details = { ...ctxDetails(ctx), status: res.status, errors: entries };
+  const hasCreds = await auth.hasCredentials(ctx.domain).catch(() => false);
+  const insufficientScope = /error="?insufficient_scope/i.test(header(res, "www-authenticate") ?? "");
+  if (res.status === 401 && !(hasCreds && insufficientScope)) {
+    return new RegistryAuthError(hasCreds ? `${ctx.action} failed: authentication failed: ${ctx.domain} rejected the credentials${detail}; check the username and password or token, then run kiln login ${ctx.domain}` : `${ctx.action} failed: authentication required${detail}: run kiln login ${ctx.domain}`, details);
+  }
+  if (res.status === 403 || res.status === 401) {
+    const who = hasCreds ? "the logged-in account" : "anonymous users";
+    const what = ctx.access ?? "access";
+    return new RegistryAuthError(`${ctx.action} failed: access denied${detail}: ${who} may not ${what} ${ctx.repository ? `${ctx.domain}/${ctx.repository}` : ctx.domain}; check the repository name and your permissions${hasCreds ? "" : `, or run kiln login ${ctx.domain}`}`, details);
+  }
+  if (ct2 === "text/html" || summary2 === "an HTML page") {
+    return new RegistryError(`${ctx.action} failed: the server answered HTTP ${res.status} with an HTML page instead of the registry API; is ${ctx.domain} a container registry (or is a proxy or login page in the way)?`, details);
+  }
+  return new RegistryError(`${ctx.action} failed: the registry answered HTTP ${res.status}${detail}`, details);
+}
+
+// packages/core/dist/registry/progress.js
+var PROGRESS_STEP = 512 * 1024;
+var BlobProgress = class {
+  emit;
+  type;
+  digest;
+  total;
+  repository;
+  reported = 0;
+  constructor(emit, type, digest, total, repository) {
+    this.emit = emit;
+    this.type = type;
+    this.digest = digest;
+    this.total = total;
+    this.repository = repository;
+  }
+  start() {
+    this.send(0, this.total);
+  }
+  /** `bytes` moved so far. */
+  at(bytes) {
+    if (bytes - this.reported < PROGRESS_STEP)
+      return;
+    this.reported = bytes;
+    this.send(bytes, this.total);
+  }
+  /** The transfer is complete at `bytes` (which is then the total, whatever was announced). */
+  done(bytes) {
+    this.send(bytes, bytes);
+  }
+  send(bytes, total) {
+    const e = { type: this.type, digest: this.digest, bytes, total, repository: this.repository };
+    this.emit(e);
+  }
+};
+
+// packages/core/dist/registry/retry.js
+var RetryableStatus = class extends Error {
+  status;
+  retryAfterMs;
+  detail;
+  entries;
+  constructor(status, retryAfterMs, detail, entries) {
+    super(`HTTP ${status}`);
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+    this.detail = detail;
+    this.entries = entries;
+  }
+};
+var RetryableFailure = class extends Error {
+  reason;
+  final;
+  constructor(reason, final) {
+    super(reason);
+    this.reason = reason;
+    this.final = final;
+  }
+};
+async function retryableStatus(res, auth) {
+  const { summary: summary2, entries } = await readErrorBody(res, auth);
+  return new RetryableStatus(res.status, parseRetryAfter2(header(res, "retry-after")), summary2, entries);
+}
+var RetryPolicy = class {
+  settings;
+  constructor(settings) {
+    this.settings = settings;
+  }
+  /** Runs `fn` until it succeeds, fails in a way not worth retrying, or the retries run out. */
+  async run(ctx, fn) {
+    const { retries, baseDelayMs, maxRetryAfterMs } = this.settings;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        let reason;
+        let retryAfter;
+        if (e instanceof RetryableStatus) {
+          reason = `HTTP ${e.status}`;
+          retryAfter = e.retryAfterMs;
+        } else if (e instanceof TransportError && e.retryable)
+          reason = e.code;
+        else if (e instanceof RetryableFailure)
+          reason = e.reason;
+        if (reason === void 0)
+          throw finalError(e, ctx, attempt + 1);
+        if (attempt >= retries)
+          throw finalError(e, ctx, attempt + 1);
+        const delay4 = retryAfter !== void 0 ? Math.min(retryAfter, maxRetryAfterMs) : backoffDelay(attempt, baseDelayMs);
+        this.settings.onRetry({ type: "retry", what: ctx.action, attempt: attempt + 1, delayMs: delay4, reason });
+        await sleep3(delay4);
+      }
+    }
+  }
+};
+function finalError(e, ctx, attempts) {
+  const details = ctxDetails(ctx);
+  const tries = attempts > 1 ? ` (${attempts} attempts)` : "";
+  if (e instanceof RetryableStatus) {
+    const detail = e.detail ? ` (${e.detail})` : "";
+    const message = e.status === 429 ? `${ctx.action} failed: the registry keeps answering 429 Too Many Requests${detail}${tries}; it is rate limiting — wait and try again, or log in (kiln login ${ctx.domain}) for a higher limit` : `${ctx.action} failed: the registry answered HTTP ${e.status}${detail}${tries}; the registry is having trouble — try again later`;
+    return new RegistryError(message, { ...details, status: e.status, errors: e.entries });
+  }
+  if (e instanceof RetryableFailure)
+    return e.final(attempts);
+  if (e instanceof TransportError) {
+    const err = new RegistryError(transportMessage(e, ctx, tries), details);
+    err.cause = e;
+    return err;
+  }
+  return e;
+}
+function transportMessage(e, ctx, tries) {
+  const host = registryApiHost(ctx.domain);
+  switch (e.kind) {
+    case "dns":
+      return `${ctx.action} failed: cannot resolve the host ${host} (${e.code}); check the registry name and the network`;
+    case "tls-verify":
+      return `${ctx.action} failed: the TLS certificate of ${host} is not trusted (${e.code}: ${e.message}); put the CA certificate in /etc/docker/certs.d/${host}/ca.crt or NODE_EXTRA_CA_CERTS, or list ${ctx.domain} as an insecure registry`;
+    case "tls-protocol":
+      return `${ctx.action} failed: the TLS handshake with ${host} failed (${e.code}: ${e.message}); if the registry speaks plain HTTP, list ${ctx.domain} as an insecure registry`;
+    default:
+      return `${ctx.action} failed: cannot reach ${host}: ${e.code} (${e.message})${tries}; check that the registry is running and reachable`;
+  }
+}
+
+// packages/core/dist/registry/concurrency.js
+var Semaphore = class {
+  max;
+  active = 0;
+  waiting = [];
+  constructor(max) {
+    this.max = max;
+  }
+  async run(fn) {
+    if (this.active >= this.max)
+      await new Promise((resolve11) => this.waiting.push(resolve11));
+    else
+      this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next)
+        next();
+      else
+        this.active--;
+    }
+  }
+};
+async function allOrFirstError(tasks) {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s3) => s3.status === "rejected");
+  if (failed)
+    throw failed.reason;
+  return settled.map((s3) => s3.value);
+}
+
+// packages/core/dist/registry/session.js
+var MAX_REDIRECTS = 5;
+function repoName(repo) {
+  return `${repo.domain}/${repo.path}`;
+}
+function manifestUrl(reg, repo, reference) {
+  return new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, reg.base);
+}
+function blobUrl(reg, repo, digest) {
+  return new URL(`/v2/${repo.path}/blobs/${digest}`, reg.base);
+}
+function uploadsUrl(reg, repo) {
+  return new URL(`/v2/${repo.path}/blobs/uploads/`, reg.base);
+}
+function isRedirect(status) {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+function authorized(headers, auth, url2, reg) {
+  const h = { ...headers };
+  if (auth && url2.origin === reg.base.origin)
+    h["authorization"] = auth;
+  return h;
+}
+var RegistrySession = class {
+  options;
+  auth;
+  retries;
+  /** Blob transfers running at once, downloads and uploads together. */
+  transfers;
+  timeoutMs;
+  userAgent;
+  insecure;
+  agents;
+  registries = /* @__PURE__ */ new Map();
+  constructor(options) {
+    this.options = options;
+    this.retries = new RetryPolicy({
+      retries: Math.max(0, Math.floor(options.retries ?? 4)),
+      baseDelayMs: Math.max(0, options.retryBaseDelayMs ?? 250),
+      maxRetryAfterMs: Math.max(0, options.maxRetryAfterMs ?? 6e4),
+      onRetry: (e) => this.emit(e)
+    });
+    this.timeoutMs = Math.max(1, options.timeoutMs ?? 6e4);
+    this.userAgent = options.userAgent ?? `kiln node/${process.versions.node}`;
+    this.insecure = new Set(options.insecureRegistries ?? []);
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+    this.transfers = new Semaphore(concurrency);
+    const tlsOpts = { insecure: this.insecure, maxSockets: concurrency + 4 };
+    if (options.caCertificates)
+      tlsOpts.caCertificates = options.caCertificates;
+    if (options.certsDirs)
+      tlsOpts.certsDirs = options.certsDirs;
+    this.agents = new AgentPool(tlsOpts);
+    const authOpts = {
+      request: (r) => this.bare({ action: r.what, domain: r.url.host }, r),
+      allowPlainHttpRealm: (realm, domain) => isLoopbackHost(realm.host) || this.insecure.has(realm.host) || this.insecure.has(domain) || this.insecure.has(registryApiHost(domain))
+    };
+    if (options.credentials)
+      authOpts.credentials = options.credentials;
+    this.auth = new Authenticator(authOpts);
+  }
+  /** Closes idle keep-alive connections; the session can still be used afterwards. */
+  close() {
+    this.agents.destroy();
+  }
+  emit(e) {
+    const fn = this.options.onEvent;
+    if (!fn)
+      return;
+    try {
+      fn(e);
+    } catch {
+    }
+  }
+  /** The registry of `domain`, pinged once (again after a failed ping). */
+  registry(domain) {
+    if (this.options.loopbackOnly && !isLoopbackHost(domain)) {
+      return Promise.reject(new KilnError(`not contacting registry ${domain}: Kiln is offline (KILN_OFFLINE=1 or --offline) and only speaks to registries on this machine`));
+    }
+    let p2 = this.registries.get(domain);
+    if (!p2) {
+      p2 = this.ping(domain);
+      this.registries.set(domain, p2);
+      p2.catch(() => this.registries.delete(domain));
+    }
+    return p2;
+  }
+  mayUsePlainHttp(domain, host) {
+    return isLoopbackHost(host) || this.insecure.has(domain) || this.insecure.has(host);
+  }
+  /**
+   * GET /v2/: finds the scheme (HTTPS; plain HTTP only for local and insecure registries that do
+   * not speak TLS) and the authentication the registry wants.
+   */
+  async ping(domain) {
+    if (domain === "") {
+      throw new RegistryError("the image reference names no registry", { registry: domain });
+    }
+    const host = registryApiHost(domain);
+    const schemes = this.mayUsePlainHttp(domain, host) ? ["https:", "http:"] : ["https:"];
+    const ctx = { action: `contacting registry ${domain}`, domain };
+    for (const scheme of schemes) {
+      const base = new URL(`${scheme}//${host}`);
+      let res;
+      try {
+        res = await this.bare(ctx, { method: "GET", url: new URL("/v2/", base) });
+      } catch (e) {
+        const cause = e instanceof RegistryError ? e.cause : void 0;
+        if (scheme === "https:" && schemes.length > 1 && cause instanceof TransportError && (cause.kind === "tls-protocol" || cause.code === "ECONNRESET")) {
+          continue;
+        }
+        throw e;
+      }
+      const ct2 = contentType2(res);
+      if (res.status === 401)
+        this.auth.setChallenge(domain, header(res, "www-authenticate"));
+      if (res.status !== 200 && res.status !== 401 && res.status !== 403 && ct2 === "text/html") {
+        await drain(res);
+        throw new RegistryError(`${ctx.action} failed: ${base.origin}/v2/ answered HTTP ${res.status} with an HTML page; ${domain} does not look like a container registry (or a proxy or login page is in the way)`, { registry: domain, status: res.status });
+      }
+      await drain(res);
+      return { domain, base };
+    }
+    throw new RegistryError(`${ctx.action} failed`, { registry: domain });
+  }
+  /** One request with auth (one retry after a 401 with a fresh challenge) and redirects; 5xx/429 throw RetryableStatus. */
+  async send(reg, o) {
+    let retriedAuth = false;
+    for (; ; ) {
+      const auth = await this.auth.authorization(reg.domain, o.scopes);
+      let url2 = o.url;
+      let res = await this.exchange(o.method, url2, authorized(o.headers, auth, url2, reg), o.body);
+      let hops = 0;
+      while (o.followRedirects && isRedirect(res.status) && header(res, "location")) {
+        const next = new URL(header(res, "location"), url2);
+        await drain(res);
+        if (++hops > MAX_REDIRECTS) {
+          throw new RegistryError(`${o.ctx.action} failed: more than ${MAX_REDIRECTS} redirects`, {
+            registry: reg.domain,
+            ...o.ctx.repository ? { repository: o.ctx.repository } : {}
+          });
+        }
+        if (next.protocol !== "https:" && next.protocol !== "http:") {
+          throw new RegistryError(`${o.ctx.action} failed: redirected to a ${next.protocol} URL`, { registry: reg.domain });
+        }
+        if (url2.protocol === "https:" && next.protocol === "http:" && !this.mayUsePlainHttp(next.host, next.host)) {
+          throw new RegistryError(`${o.ctx.action} failed: the registry redirected from HTTPS to plain HTTP (${next.host}); refused`, {
+            registry: reg.domain
+          });
+        }
+        url2 = next;
+        res = await this.exchange(o.method === "HEAD" ? "HEAD" : "GET", url2, authorized(o.headers, auth, url2, reg));
+      }
+      if (res.status === 401 && !retriedAuth && url2.origin === reg.base.origin) {
+        const ch = this.auth.setChallenge(reg.domain, header(res, "www-authenticate"));
+        this.auth.invalidate(reg.domain, o.scopes);
+        const worthIt = ch !== void 0 && (ch.scheme === "bearer" || ch.scheme === "basic" && auth === void 0 && await this.auth.hasCredentials(reg.domain));
+        if (worthIt) {
+          await drain(res);
+          retriedAuth = true;
+          continue;
+        }
+      }
+      if (isRetryableStatus(res.status))
+        throw await retryableStatus(res, this.auth);
+      return res;
+    }
+  }
+  /** send() with the retry policy. */
+  call(reg, o) {
+    return this.retries.run(o.ctx, () => this.send(reg, o));
+  }
+  /** A request without the registry's credentials (the ping, token requests), with the retry policy. */
+  bare(ctx, r) {
+    return this.retries.run(ctx, async () => {
+      const res = await this.exchange(r.method, r.url, r.headers, r.body);
+      if (isRetryableStatus(res.status))
+        throw await retryableStatus(res, this.auth);
+      return res;
+    });
+  }
+  /** One exchange on this session's agents, with its timeout and User-Agent (which `headers` may override). */
+  exchange(method, url2, headers, body2) {
+    return exchange({
+      method,
+      url: url2,
+      headers: { "user-agent": this.userAgent, ...headers },
+      ...body2 !== void 0 ? { body: body2 } : {},
+      agent: this.agents.agentFor(url2),
+      timeoutMs: this.timeoutMs
+    });
+  }
+};
+
+// packages/core/dist/registry/fetch.js
+var MANIFEST_ACCEPT = [
+  MediaTypes2.ociIndex,
+  MediaTypes2.ociManifest,
+  MediaTypes2.dockerManifestList,
+  MediaTypes2.dockerManifest
+].join(", ");
+var DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
+function ownMediaType(bytes) {
+  try {
+    const own = JSON.parse(bytes.toString("utf8")).mediaType;
+    return typeof own === "string" ? own : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function digestOf(bytes, algorithm) {
+  return `${algorithm}:${createHash4(algorithm).update(bytes).digest("hex")}`;
+}
+var Fetcher = class {
+  session;
+  seen;
+  maxManifest;
+  /** Downloads under way, by store and digest: a second caller waits for the first. */
+  downloads = /* @__PURE__ */ new Map();
+  constructor(session, seen, maxManifestBytes) {
+    this.session = session;
+    this.seen = seen;
+    this.maxManifest = maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
+  }
+  /** GETs a manifest or index (OCI or Docker) by tag or digest, verified when it is a digest. */
+  async getManifest(repo, reference) {
+    const s3 = this.session;
+    const reg = await s3.registry(repo.domain);
+    const ctx = {
+      action: `pulling manifest ${JSON.stringify(reference)} of ${repoName(repo)}`,
+      domain: repo.domain,
+      repository: repo.path,
+      access: "pull"
+    };
+    const url2 = manifestUrl(reg, repo, reference);
+    return s3.retries.run(ctx, async () => {
+      const res = await s3.send(reg, {
+        method: "GET",
+        url: url2,
+        headers: { accept: MANIFEST_ACCEPT },
+        scopes: [repositoryScope(repo.path, "pull")],
+        ctx
+      });
+      if (res.status === 404) {
+        const { bytes: bytes2 } = await readBody(res, ERROR_BODY_LIMIT);
+        throw this.notFound(repo, reference, ctx, errorEntries(bytes2, s3.auth));
+      }
+      if (res.status !== 200)
+        throw await failure(res, ctx, s3.auth);
+      const declared = Number(header(res, "content-length") ?? NaN);
+      if (Number.isFinite(declared) && declared > this.maxManifest) {
+        res.body.destroy();
+        throw this.tooLarge(ctx, declared);
+      }
+      const { bytes, tooLarge } = await readBody(res, this.maxManifest);
+      if (tooLarge)
+        throw this.tooLarge(ctx, void 0);
+      const ct2 = contentType2(res);
+      if (ct2 === "text/html" || /^\s*</.test(bytes.subarray(0, 64).toString("utf8"))) {
+        throw new RegistryError(`${ctx.action} failed: the server answered with an HTML page instead of a manifest; is ${repo.domain} a container registry (or is a proxy or login page in the way)?`, { registry: repo.domain, repository: repo.path, status: res.status });
+      }
+      const algo = reference.includes(":") ? reference.slice(0, reference.indexOf(":")) : "sha256";
+      const digest = digestOf(bytes, ["sha256", "sha384", "sha512"].includes(algo) ? algo : "sha256");
+      if (reference.includes(":") && digest !== reference) {
+        throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the manifest received hashes to ${digest}, not the digest asked for, in ${attempts} attempt(s); the registry or something between (a proxy or cache) serves wrong content`, { registry: repo.domain, repository: repo.path }));
+      }
+      const claimed = header(res, "docker-content-digest");
+      if (claimed && claimed.startsWith("sha256:") && digest.startsWith("sha256:") && claimed !== digest) {
+        throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the registry says the manifest is ${claimed} but the bytes received hash to ${digest} (${attempts} attempt(s)); the registry or a proxy in between serves wrong content`, { registry: repo.domain, repository: repo.path }));
+      }
+      let mediaType = ct2 !== void 0 && ct2 !== "application/json" && ct2 !== "application/octet-stream" && ct2 !== "text/plain" ? ct2 : void 0;
+      mediaType ??= ownMediaType(bytes);
+      return { digest, mediaType: mediaType ?? ct2 ?? "application/json", bytes };
+    });
+  }
+  /**
+   * The digest a tag points to, from a HEAD (Docker-Content-Digest), or a GET when the registry
+   * does not send it. A reference with a digest is returned as it is.
+   */
+  async resolveDigest(ref) {
+    if (ref.digest)
+      return ref.digest;
+    const s3 = this.session;
+    const reference = ref.tag ?? "latest";
+    const reg = await s3.registry(ref.domain);
+    const ctx = {
+      action: `resolving ${repoName(ref)}:${reference}`,
+      domain: ref.domain,
+      repository: ref.path,
+      access: "pull"
+    };
+    const res = await s3.call(reg, {
+      method: "HEAD",
+      url: manifestUrl(reg, ref, reference),
+      headers: { accept: MANIFEST_ACCEPT },
+      scopes: [repositoryScope(ref.path, "pull")],
+      ctx
+    });
+    await drain(res);
+    if (res.status === 200) {
+      const d = header(res, "docker-content-digest");
+      if (d && /^sha(256|384|512):[a-f0-9]+$/.test(d))
+        return d;
+      return (await this.getManifest(ref, reference)).digest;
+    }
+    if (res.status === 404)
+      throw this.notFound(ref, reference, ctx, []);
+    throw await failure(res, ctx, s3.auth);
+  }
+  /** Whether the repository has the blob (HEAD). */
+  async hasBlob(repo, digest) {
+    digestHex(digest);
+    const reg = await this.session.registry(repo.domain);
+    const ctx = { action: `checking blob ${digest} in ${repoName(repo)}`, domain: repo.domain, repository: repo.path, access: "pull" };
+    return this.session.retries.run(ctx, () => this.blobExists(reg, repo, digest, [repositoryScope(repo.path, "pull")], ctx));
+  }
+  /** One HEAD of a blob, without retries (the caller's operation retries as a whole); `scopes` as the caller needs them. */
+  async blobExists(reg, repo, digest, scopes, ctx) {
+    const res = await this.session.send(reg, { method: "HEAD", url: blobUrl(reg, repo, digest), scopes, ctx });
+    await drain(res);
+    if (res.status === 200 || isRedirect(res.status)) {
+      this.seen.remember(digest, repo);
+      return true;
+    }
+    if (res.status === 404)
+      return false;
+    throw await failure(res, ctx, this.session.auth);
+  }
+  /**
+   * Downloads a blob into the store, streaming, verified against its digest (and `size` when
+   * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
+   * ever stored. A blob the store has is not downloaded.
+   */
+  async fetchBlobToStore(repo, digest, store, size) {
+    digestHex(digest);
+    const key = `${store.root}
+${digest}`;
+    const running = this.downloads.get(key);
+    if (running)
+      return running;
+    const p2 = (async () => {
+      if (await store.hasBlob(digest)) {
+        this.seen.remember(digest, repo);
+        const have = await store.blobSize(digest) ?? size ?? 0;
+        this.session.emit({ type: "blob-exists", digest, bytes: have, total: have, repository: repoName(repo) });
+        return;
+      }
+      await this.session.transfers.run(() => this.download(repo, digest, store, size));
+      this.seen.remember(digest, repo);
+    })().finally(() => this.downloads.delete(key));
+    this.downloads.set(key, p2);
+    return p2;
+  }
+  async download(repo, digest, store, size) {
+    const s3 = this.session;
+    const reg = await s3.registry(repo.domain);
+    const name = repoName(repo);
+    const ctx = { action: `downloading blob ${digest} from ${name}`, domain: repo.domain, repository: repo.path, access: "pull" };
+    const url2 = blobUrl(reg, repo, digest);
+    await s3.retries.run(ctx, async () => {
+      if (await store.hasBlob(digest))
+        return;
+      const res = await s3.send(reg, { method: "GET", url: url2, scopes: [repositoryScope(repo.path, "pull")], followRedirects: true, ctx });
+      if (res.status === 404) {
+        await drain(res);
+        throw new RegistryError(`${ctx.action} failed: the registry has no such blob in ${name} (HTTP 404); the image is incomplete`, {
+          registry: repo.domain,
+          repository: repo.path,
+          status: 404
+        });
+      }
+      if (res.status !== 200)
+        throw await failure(res, ctx, s3.auth);
+      const declared = Number(header(res, "content-length") ?? NaN);
+      const writer = await store.createBlobWriter();
+      const progress = new BlobProgress((e) => s3.emit(e), "blob-download", digest, size ?? (Number.isFinite(declared) ? declared : 0), name);
+      let bytes = 0;
+      progress.start();
+      try {
+        try {
+          for await (const chunk of res.body) {
+            const b2 = chunk;
+            bytes += b2.length;
+            if (size !== void 0 && bytes > size) {
+              res.body.destroy();
+              throw this.sizeFailure(ctx, digest, size, `more than ${size} bytes`);
+            }
+            await writer.write(b2);
+            progress.at(bytes);
+          }
+        } catch (e) {
+          if (e instanceof KilnError || e instanceof RetryableFailure)
+            throw e;
+          throw toTransportError(e);
+        }
+        if (size !== void 0 && bytes !== size)
+          throw this.sizeFailure(ctx, digest, size, `${bytes} bytes`);
+        await writer.commit(digest);
+      } catch (e) {
+        await writer.abort().catch(() => void 0);
+        if (e instanceof DigestMismatchError) {
+          const got = e.actual;
+          throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the bytes received hash to ${got}, not to the blob's digest, in ${attempts} attempt(s); nothing was stored. The registry or something between (a proxy or cache) corrupts the data: try again later, or check that proxy`, { registry: repo.domain, repository: repo.path }));
+        }
+        throw e;
+      }
+      progress.done(bytes);
+    });
+  }
+  sizeFailure(ctx, digest, size, got) {
+    return new RetryableFailure("size mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the registry sent ${got} for blob ${digest}, whose descriptor says ${size}, in ${attempts} attempt(s); nothing was stored`, ctxDetails(ctx)));
+  }
+  notFound(repo, reference, ctx, entries) {
+    const codes = entries.map((x) => [x.code, x.message].filter((s3) => s3 !== "").join(": ")).join("; ");
+    const shown = reference.includes(":") ? `${repoName(repo)}@${reference}` : `${repoName(repo)}:${reference}`;
+    return new ManifestNotFoundError(`${ctx.action} failed: image not found: ${shown} does not exist${codes ? ` (${codes})` : ""}; check the repository name and tag` + (repo.domain === "docker.io" ? "" : `, and that you are logged in to ${repo.domain} if the repository is private`), { registry: repo.domain, repository: repo.path, status: 404, errors: entries });
+  }
+  tooLarge(ctx, size) {
+    return new RegistryError(`${ctx.action} failed: the manifest is ${size !== void 0 ? `${size} bytes, ` : ""}larger than the ${this.maxManifest}-byte limit; refusing it (a real manifest is a few kilobytes)`, ctxDetails(ctx));
+  }
+};
+
+// packages/core/dist/registry/mount.js
+var MAX_MOUNT_CANDIDATES = 3;
+var BlobSightings = class {
+  /** digest -> repositories ('domain/path') it is known to be in. */
+  known = /* @__PURE__ */ new Map();
+  remember(digest, repo) {
+    let s3 = this.known.get(digest);
+    if (!s3)
+      this.known.set(digest, s3 = /* @__PURE__ */ new Set());
+    s3.add(repoName(repo));
+  }
+  /**
+   * Repository paths of `repo`'s registry to mount `digest` from: `explicit` first ('path' or
+   * 'domain/path'; other registries' are dropped, a mount cannot cross registries), then where
+   * this client saw the blob.
+   */
+  mountCandidates(repo, digest, explicit) {
+    const out = [];
+    const add = (path12) => {
+      if (path12 !== repo.path && path12 !== "" && !out.includes(path12))
+        out.push(path12);
+    };
+    for (const m2 of explicit) {
+      const s3 = m2.replace(/^\/+|\/+$/g, "");
+      if (s3.startsWith(`${repo.domain}/`))
+        add(s3.slice(repo.domain.length + 1));
+      else {
+        const first = s3.split("/")[0] ?? "";
+        const looksLikeHost = s3.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+        if (!looksLikeHost)
+          add(s3);
+      }
+    }
+    for (const loc of this.known.get(digest) ?? []) {
+      if (loc.startsWith(`${repo.domain}/`))
+        add(loc.slice(repo.domain.length + 1));
+    }
+    return out.slice(0, MAX_MOUNT_CANDIDATES);
+  }
+};
 
 // packages/core/dist/oci/image.js
 var OciError = class extends KilnError {
@@ -70800,1080 +72069,186 @@ async function importFileBlob(store, path12, digest, size) {
   }
 }
 
-// packages/core/dist/registry/transport.js
-import { readFileSync, readdirSync } from "node:fs";
-import http3 from "node:http";
-import https3 from "node:https";
-import { isIP } from "node:net";
-import { join as join8 } from "node:path";
-import tls from "node:tls";
-var TransportError = class extends Error {
-  code;
-  kind;
-  constructor(message, code, kind) {
-    super(message);
-    this.code = code;
-    this.kind = kind;
-    this.name = "TransportError";
-  }
-  get retryable() {
-    return this.kind === "transient";
-  }
-};
-var TRANSIENT_CODES = /* @__PURE__ */ new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EHOSTUNREACH",
-  "EHOSTDOWN",
-  "ERR_STREAM_PREMATURE_CLOSE",
-  "UND_ERR_SOCKET",
-  "ESOCKETTIMEDOUT"
-]);
-var TLS_VERIFY_CODES = /* @__PURE__ */ new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "CERT_SIGNATURE_FAILURE",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "HOSTNAME_MISMATCH"
-]);
-function toTransportError(err) {
-  if (err instanceof TransportError)
-    return err;
-  const e = err;
-  const code = typeof e?.code === "string" ? e.code : "";
-  const message = e instanceof Error ? e.message : String(err);
-  if (code === "ENOTFOUND")
-    return new TransportError(message, code, "dns");
-  if (TLS_VERIFY_CODES.has(code))
-    return new TransportError(message, code, "tls-verify");
-  if (code === "EPROTO" || code.startsWith("ERR_SSL_") || /wrong version number|packet length too long|http request/i.test(message)) {
-    return new TransportError(message, code || "EPROTO", "tls-protocol");
-  }
-  if (TRANSIENT_CODES.has(code) || /socket hang up|aborted|fetch failed|other side closed/i.test(message)) {
-    return new TransportError(message, code || "ECONNRESET", "transient");
-  }
-  return new TransportError(message, code || "EUNKNOWN", "other");
-}
-function exchange(r) {
-  return new Promise((resolve11, reject) => {
-    const mod = r.url.protocol === "https:" ? https3 : http3;
-    const headers = { ...r.headers };
-    if (r.body !== void 0)
-      headers["content-length"] = String(r.body.length);
-    else if (r.method === "PUT" || r.method === "POST" || r.method === "PATCH")
-      headers["content-length"] = "0";
-    let settled = false;
-    const fail = (err) => {
-      if (settled)
-        return;
-      settled = true;
-      reject(toTransportError(err));
-    };
-    const req = mod.request(r.url, { method: r.method, headers, agent: r.agent }, (res) => {
-      if (settled) {
-        res.resume();
-        return;
-      }
-      settled = true;
-      res.on("error", () => void 0);
-      resolve11({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: r.url });
-    });
-    req.setTimeout(r.timeoutMs, () => {
-      const within = r.timeoutMs >= 1e3 ? `${Math.round(r.timeoutMs / 1e3)} s` : `${r.timeoutMs} ms`;
-      req.destroy(new TransportError(`no answer from ${r.url.host} within ${within}`, "ETIMEDOUT", "transient"));
-    });
-    req.on("error", fail);
-    const body2 = r.body;
-    if (body2 === void 0)
-      req.end();
-    else if (Buffer.isBuffer(body2))
-      req.end(body2);
-    else {
-      const src = body2.open();
-      src.on("error", (err) => {
-        req.destroy();
-        fail(err);
+// packages/core/dist/registry/pull.js
+async function pullImage(fetcher, ref, store, options) {
+  const name = repoName(ref);
+  const reference = ref.digest ?? ref.tag ?? "latest";
+  let current = await manifestFromStoreOrRegistry(fetcher, ref, reference, store);
+  let indexDigest;
+  let doc = parseManifest(current, ref, reference);
+  await keepManifest(current, ref, store);
+  for (let depth = 0; isImageIndex(doc); depth++) {
+    if (depth > 4)
+      throw new RegistryError(`pulling ${name}: image indexes are nested too deeply`, { registry: ref.domain, repository: ref.path });
+    indexDigest ??= current.digest;
+    let child2;
+    try {
+      child2 = selectManifest(doc, options.platform ?? defaultPlatform2());
+    } catch (e) {
+      throw new RegistryError(`pulling ${name}${ref.tag ? `:${ref.tag}` : ""}: ${e.message}`, {
+        registry: ref.domain,
+        repository: ref.path
       });
-      req.on("close", () => src.destroy());
-      src.pipe(req);
     }
-  });
-}
-async function readBody(res, limit) {
-  const chunks = [];
-  let size = 0;
+    current = await manifestFromStoreOrRegistry(fetcher, ref, child2.digest, store);
+    doc = parseManifest(current, ref, child2.digest);
+    await keepManifest(current, ref, store);
+  }
+  const manifest = doc;
+  const ctxBase = { registry: ref.domain, repository: ref.path };
+  await fetcher.fetchBlobToStore(ref, manifest.config.digest, store, manifest.config.size);
+  let config;
   try {
-    for await (const chunk of res.body) {
-      const b2 = chunk;
-      size += b2.length;
-      if (size > limit) {
-        res.body.destroy();
-        return { bytes: Buffer.concat(chunks), tooLarge: true };
-      }
-      chunks.push(b2);
-    }
+    config = parseImageConfig(await store.readBlob(manifest.config.digest), manifest.config.digest);
   } catch (e) {
-    throw toTransportError(e);
+    throw new RegistryError(`pulling ${name}: ${e.message}`, ctxBase);
   }
-  return { bytes: Buffer.concat(chunks), tooLarge: false };
+  const wanted = options.platform;
+  if (wanted && indexDigest === void 0) {
+    const has = { os: config.os, architecture: config.architecture, ...config.variant ? { variant: config.variant } : {} };
+    if (!platformMatches(wanted, has)) {
+      throw new RegistryError(`pulling ${name}${ref.tag ? `:${ref.tag}` : ""}: the image is for ${formatPlatform(has)}, not ${formatPlatform(wanted)} (it is a single-platform image, not an index); pull it without --platform or push an image for that platform`, ctxBase);
+    }
+  }
+  const layers = manifest.layers.filter((l) => !((l.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(l.mediaType)));
+  await allOrFirstError(layers.map((l) => fetcher.fetchBlobToStore(ref, l.digest, store, l.size)));
+  return indexDigest !== void 0 ? { manifestDigest: current.digest, indexDigest, config } : { manifestDigest: current.digest, config };
 }
-async function drain(res) {
-  const len = Number(res.headers["content-length"] ?? NaN);
-  if (Number.isFinite(len) && len > 1024 * 1024) {
-    res.body.destroy();
+async function keepManifest(m2, repo, store) {
+  if (m2.fromStore)
     return;
-  }
-  try {
-    for await (const _2 of res.body) {
-    }
-  } catch {
-  }
-}
-function header(res, name) {
-  const v2 = res.headers[name.toLowerCase()];
-  return Array.isArray(v2) ? v2[0] : v2;
-}
-function contentType2(res) {
-  const v2 = header(res, "content-type");
-  if (v2 === void 0)
-    return void 0;
-  const mt2 = v2.split(";")[0]?.trim().toLowerCase();
-  return mt2 === "" ? void 0 : mt2;
-}
-function isRetryableStatus(status) {
-  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
-}
-function backoffDelay(attempt, baseMs, maxMs = 1e4) {
-  const exp = Math.min(maxMs, baseMs * 2 ** attempt);
-  return Math.round(exp / 2 + Math.random() * exp / 2);
-}
-function parseRetryAfter2(value, now = Date.now()) {
-  if (value === void 0)
-    return void 0;
-  const v2 = value.trim();
-  if (/^\d+$/.test(v2))
-    return Number(v2) * 1e3;
-  const t = Date.parse(v2);
-  if (Number.isNaN(t))
-    return void 0;
-  return Math.max(0, t - now);
-}
-function sleep3(ms2) {
-  return new Promise((resolve11) => setTimeout(resolve11, ms2));
-}
-function hostName(hostPort) {
-  if (hostPort.startsWith("[")) {
-    const end = hostPort.indexOf("]");
-    return end > 0 ? hostPort.slice(1, end) : hostPort;
-  }
-  const colon = hostPort.lastIndexOf(":");
-  return colon > 0 && hostPort.indexOf(":") === colon ? hostPort.slice(0, colon) : hostPort;
-}
-function isLoopbackHost(hostPort) {
-  const h = hostName(hostPort).toLowerCase();
-  if (h === "localhost" || h.endsWith(".localhost"))
-    return true;
-  if (isIP(h) === 4)
-    return h.startsWith("127.");
-  return h === "::1" || h === "0:0:0:0:0:0:0:1";
-}
-var DEFAULT_CERTS_DIRS = ["/etc/docker/certs.d", "/etc/containers/certs.d"];
-function certsDirMaterial(dirs, hostPort) {
-  const out = { ca: [] };
-  for (const dir of dirs) {
-    const d = join8(dir, hostPort);
-    let names;
-    try {
-      names = readdirSync(d).sort();
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      try {
-        if (n.endsWith(".crt"))
-          out.ca.push(readFileSync(join8(d, n)));
-        else if (n.endsWith(".cert") && out.cert === void 0) {
-          const keyName = `${n.slice(0, -".cert".length)}.key`;
-          if (names.includes(keyName)) {
-            out.cert = readFileSync(join8(d, n));
-            out.key = readFileSync(join8(d, keyName));
-          }
-        }
-      } catch {
-      }
-    }
-  }
-  return out;
-}
-var envExtraCa = null;
-function nodeExtraCa() {
-  if (envExtraCa === null) {
-    const f2 = process.env["NODE_EXTRA_CA_CERTS"];
-    try {
-      envExtraCa = f2 ? readFileSync(f2) : void 0;
-    } catch {
-      envExtraCa = void 0;
-    }
-  }
-  return envExtraCa;
-}
-var AgentPool = class {
-  opts;
-  httpAgent;
-  defaultHttps;
-  perHost = /* @__PURE__ */ new Map();
-  constructor(opts) {
-    this.opts = opts;
-    this.httpAgent = new http3.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
-  }
-  agentFor(url2) {
-    if (url2.protocol !== "https:")
-      return this.httpAgent;
-    const host = url2.host;
-    const cached = this.perHost.get(host);
-    if (cached)
-      return cached;
-    const material = certsDirMaterial(this.opts.certsDirs ?? DEFAULT_CERTS_DIRS, host);
-    const extra = [...(this.opts.caCertificates ?? []).map((c) => typeof c === "string" ? Buffer.from(c) : c), ...material.ca];
-    const insecure = this.opts.insecure.has(host) || this.opts.insecure.has(hostName(host));
-    if (extra.length === 0 && material.cert === void 0 && !insecure) {
-      this.defaultHttps ??= new https3.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets });
-      return this.defaultHttps;
-    }
-    const agentOpts = { keepAlive: true, maxSockets: this.opts.maxSockets };
-    if (extra.length > 0) {
-      const env = nodeExtraCa();
-      agentOpts.ca = [...tls.rootCertificates, ...env ? [env] : [], ...extra];
-    }
-    if (material.cert !== void 0 && material.key !== void 0) {
-      agentOpts.cert = material.cert;
-      agentOpts.key = material.key;
-    }
-    if (insecure)
-      agentOpts.rejectUnauthorized = false;
-    const agent = new https3.Agent(agentOpts);
-    this.perHost.set(host, agent);
-    return agent;
-  }
-  destroy() {
-    this.httpAgent.destroy();
-    this.defaultHttps?.destroy();
-    for (const a of this.perHost.values())
-      a.destroy();
-    this.perHost.clear();
-  }
-};
-
-// packages/core/dist/registry/errors.js
-var RegistryError = class extends KilnError {
-  registry;
-  repository;
-  status;
-  errors;
-  constructor(message, details) {
-    super(message);
-    this.registry = details.registry;
-    this.repository = details.repository;
-    this.status = details.status;
-    this.errors = details.errors ?? [];
-  }
-};
-var RegistryAuthError = class extends RegistryError {
-};
-var ManifestNotFoundError = class extends RegistryError {
-};
-var BlobVerificationError = class extends RegistryError {
-};
-
-// packages/core/dist/registry/auth.js
-var TOKEN_CHAR = /[A-Za-z0-9!#$%&'*+.^_`|~-]/;
-function parseWwwAuthenticate(value) {
-  const out = [];
-  let current;
-  let i = 0;
-  const n = value.length;
-  const skipWs = () => {
-    while (i < n && (value[i] === " " || value[i] === "	"))
-      i++;
-  };
-  const readToken = () => {
-    const start = i;
-    while (i < n && TOKEN_CHAR.test(value[i]))
-      i++;
-    return value.slice(start, i);
-  };
-  const readValue = () => {
-    if (value[i] === '"') {
-      i++;
-      let s3 = "";
-      while (i < n && value[i] !== '"') {
-        if (value[i] === "\\" && i + 1 < n)
-          i++;
-        s3 += value[i];
-        i++;
-      }
-      i++;
-      return s3;
-    }
-    const start = i;
-    while (i < n && value[i] !== "," && value[i] !== " " && value[i] !== "	")
-      i++;
-    return value.slice(start, i);
-  };
-  while (i < n) {
-    skipWs();
-    if (i >= n)
-      break;
-    if (value[i] === ",") {
-      i++;
-      continue;
-    }
-    const name = readToken();
-    if (name === "") {
-      i++;
-      continue;
-    }
-    skipWs();
-    if (value[i] === "=" && current !== void 0) {
-      i++;
-      if (value[i] === "=" || i >= n || value[i] === ",") {
-        while (i < n && value[i] === "=")
-          i++;
-        continue;
-      }
-      skipWs();
-      current.params[name.toLowerCase()] = readValue();
-      continue;
-    }
-    current = { scheme: name.toLowerCase(), params: {} };
-    out.push(current);
-  }
-  return out;
-}
-function preferredChallenge(challenges) {
-  return challenges.find((c) => c.scheme === "bearer") ?? challenges.find((c) => c.scheme === "basic") ?? challenges[0];
-}
-function repositoryScope(path12, actions) {
-  return `repository:${path12}:${actions}`;
-}
-var TOKEN_BODY_LIMIT = 1024 * 1024;
-var Authenticator = class {
-  opts;
-  challenges = /* @__PURE__ */ new Map();
-  creds = /* @__PURE__ */ new Map();
-  tokens = /* @__PURE__ */ new Map();
-  inflight = /* @__PURE__ */ new Map();
-  secrets = /* @__PURE__ */ new Set();
-  /** Token requests made (for tests and diagnostics). */
-  tokenRequests = 0;
-  constructor(opts) {
-    this.opts = opts;
-  }
-  /** Records what the registry asked for (from its /v2/ ping or a 401). */
-  setChallenge(domain, wwwAuthenticate) {
-    if (wwwAuthenticate === void 0)
-      return void 0;
-    const ch = preferredChallenge(parseWwwAuthenticate(wwwAuthenticate));
-    if (ch)
-      this.challenges.set(domain, ch);
-    return ch;
-  }
-  challenge(domain) {
-    return this.challenges.get(domain);
-  }
-  /** The credentials for a registry (looked up once per client). */
-  credentials(domain) {
-    let p2 = this.creds.get(domain);
-    if (!p2) {
-      const lookup = this.opts.credentials;
-      p2 = (lookup ? lookup(domain) : Promise.resolve(void 0)).then((c) => {
-        if (!c)
-          return void 0;
-        for (const s3 of [c.password, c.identityToken, c.registryToken])
-          if (s3)
-            this.secrets.add(s3);
-        if (c.username !== void 0 && c.password !== void 0) {
-          this.secrets.add(Buffer.from(`${c.username}:${c.password}`).toString("base64"));
-        }
-        const has = c.password !== void 0 || c.identityToken !== void 0 || c.registryToken !== void 0;
-        return has ? c : void 0;
-      });
-      this.creds.set(domain, p2);
-    }
-    return p2;
-  }
-  async hasCredentials(domain) {
-    return await this.credentials(domain) !== void 0;
-  }
-  /** The Authorization header for a request needing `scopes`, or undefined (anonymous). */
-  async authorization(domain, scopes) {
-    const creds = await this.credentials(domain);
-    if (creds?.registryToken)
-      return `Bearer ${creds.registryToken}`;
-    const ch = this.challenges.get(domain);
-    if (!ch)
-      return void 0;
-    if (ch.scheme === "basic") {
-      if (creds?.username !== void 0 && creds.password !== void 0)
-        return basicHeader(creds.username, creds.password);
-      return void 0;
-    }
-    if (ch.scheme === "bearer") {
-      const t = await this.token(domain, ch, scopes, creds);
-      return `Bearer ${t.token}`;
-    }
-    return void 0;
-  }
-  /** Forgets the tokens for `scopes` (after a 401 the registry no longer takes them). */
-  invalidate(domain, scopes) {
-    const ch = this.challenges.get(domain);
-    if (ch)
-      this.tokens.delete(this.cacheKey(domain, ch, scopes));
-  }
-  /** Replaces every secret this authenticator knows with '***'. */
-  redact(text) {
-    let out = text;
-    for (const s3 of this.secrets)
-      if (s3.length >= 3)
-        out = out.split(s3).join("***");
-    return out;
-  }
-  cacheKey(domain, ch, scopes) {
-    return [domain, ch.params["realm"] ?? "", ch.params["service"] ?? "", ...[...new Set(scopes)].sort()].join("\n");
-  }
-  token(domain, ch, scopes, creds) {
-    const key = this.cacheKey(domain, ch, scopes);
-    const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > Date.now())
-      return Promise.resolve(cached);
-    let p2 = this.inflight.get(key);
-    if (!p2) {
-      p2 = this.fetchToken(domain, ch, scopes, creds).then((t) => {
-        this.tokens.set(key, t);
-        return t;
-      }).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p2);
-    }
-    return p2;
-  }
-  async fetchToken(domain, ch, scopes, creds) {
-    const repository = repoOfScopes(scopes);
-    const realmText = ch.params["realm"];
-    let realm;
-    try {
-      if (!realmText)
-        throw new Error("no realm");
-      realm = new URL(realmText);
-      if (realm.protocol !== "https:" && realm.protocol !== "http:")
-        throw new Error("not http(s)");
-    } catch {
-      throw new RegistryAuthError(`registry ${domain} asked for a bearer token but its WWW-Authenticate challenge has no usable realm (${JSON.stringify(realmText ?? "")}); the registry is misconfigured`, { registry: domain, repository });
-    }
-    const realmShown = `${realm.origin}${realm.pathname}`;
-    const sendsSecret = creds !== void 0;
-    if (sendsSecret && realm.protocol === "http:" && !this.opts.allowPlainHttpRealm(realm, domain)) {
-      throw new RegistryAuthError(`registry ${domain} sends logins to the plain-HTTP token service ${realmShown}; refusing to send credentials without TLS (list ${realm.host} as an insecure registry if this is intended)`, { registry: domain, repository });
-    }
-    const service = ch.params["service"];
-    const what = `getting a token for ${domain}${repository ? `/${repository}` : ""} from ${realmShown}`;
-    this.tokenRequests++;
-    let res;
-    if (creds?.identityToken) {
-      const form = new URLSearchParams();
-      form.set("grant_type", "refresh_token");
-      form.set("refresh_token", creds.identityToken);
-      form.set("client_id", "kiln");
-      if (service)
-        form.set("service", service);
-      if (scopes.length > 0)
-        form.set("scope", scopes.join(" "));
-      res = await this.opts.request({
-        method: "POST",
-        url: realm,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: Buffer.from(form.toString()),
-        what
-      });
-      if ([400, 401, 404, 405].includes(res.status) && creds.username !== void 0 && creds.password !== void 0) {
-        await drain(res);
-        res = await this.getToken(realm, service, scopes, creds, what);
-      }
-    } else {
-      res = await this.getToken(realm, service, scopes, creds, what);
-    }
-    const { bytes, tooLarge } = await readBody(res, TOKEN_BODY_LIMIT);
-    if (res.status === 401 || res.status === 403) {
-      const detail = this.redact(errorSummary(bytes));
-      throw new RegistryAuthError(sendsSecret ? `authentication failed for ${domain}${repository ? `/${repository}` : ""}: the token service ${realmShown} rejected the credentials (HTTP ${res.status}${detail ? `: ${detail}` : ""}); check the username and password or token, then run kiln login ${domain}` : `authentication required: ${domain} does not give anonymous access${repository ? ` to ${repository}` : ""} (token service ${realmShown} answered HTTP ${res.status}${detail ? `: ${detail}` : ""}); run kiln login ${domain}`, { registry: domain, repository, status: res.status });
-    }
-    if (res.status !== 200) {
-      const detail = this.redact(errorSummary(bytes));
-      throw new RegistryError(`${what} failed: HTTP ${res.status}${detail ? ` (${detail})` : ""}`, {
-        registry: domain,
-        repository,
-        status: res.status
-      });
-    }
-    if (tooLarge)
-      throw new RegistryError(`${what} failed: the answer is larger than 1 MiB`, { registry: domain, repository });
-    let doc;
-    try {
-      doc = JSON.parse(bytes.toString("utf8"));
-    } catch {
-      const ct2 = contentType2(res) ?? "no content type";
-      throw new RegistryError(`${what} failed: the answer is not JSON (${ct2}); is ${realm.host} a token service?`, {
-        registry: domain,
-        repository
-      });
-    }
-    const token = typeof doc.token === "string" && doc.token !== "" ? doc.token : doc.access_token;
-    if (typeof token !== "string" || token === "") {
-      throw new RegistryError(`${what} failed: the answer has neither "token" nor "access_token"`, { registry: domain, repository });
-    }
-    this.secrets.add(token);
-    const lifetime = Math.max(60, typeof doc.expires_in === "number" && doc.expires_in > 0 ? doc.expires_in : 60) * 1e3;
-    const margin = Math.min(1e4, lifetime / 10);
-    return { token, expiresAt: Date.now() + lifetime - margin };
-  }
-  getToken(realm, service, scopes, creds, what) {
-    const url2 = new URL(realm.href);
-    if (service)
-      url2.searchParams.set("service", service);
-    for (const s3 of scopes)
-      url2.searchParams.append("scope", s3);
-    const headers = {};
-    if (creds?.username !== void 0 && creds.password !== void 0) {
-      headers["authorization"] = basicHeader(creds.username, creds.password);
-      url2.searchParams.set("account", creds.username);
-    }
-    return this.opts.request({ method: "GET", url: url2, headers, what });
-  }
-};
-function basicHeader(username, password) {
-  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-}
-function repoOfScopes(scopes) {
-  const s3 = scopes[0];
-  if (!s3?.startsWith("repository:"))
-    return void 0;
-  const rest = s3.slice("repository:".length);
-  const colon = rest.lastIndexOf(":");
-  return colon > 0 ? rest.slice(0, colon) : rest;
-}
-function errorSummary(bytes) {
-  const text = bytes.toString("utf8").trim();
-  if (text === "")
-    return "";
-  try {
-    const j2 = JSON.parse(text);
-    const errs = j2["errors"];
-    if (Array.isArray(errs)) {
-      return errs.map((e) => {
-        const o = e;
-        return [o["code"], o["message"]].filter((x) => typeof x === "string" && x !== "").join(": ");
-      }).filter((s3) => s3 !== "").join("; ");
-    }
-    const parts = [j2["error"], j2["error_description"], j2["details"], j2["message"]].filter((x) => typeof x === "string" && x !== "");
-    if (parts.length > 0)
-      return parts.join(": ");
-  } catch {
-  }
-  if (/^\s*<(?:!doctype|html)/i.test(text))
-    return "an HTML page";
-  const line = text.split("\n")[0] ?? "";
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
-}
-
-// packages/core/dist/registry/client.js
-var MANIFEST_ACCEPT = [
-  MediaTypes2.ociIndex,
-  MediaTypes2.ociManifest,
-  MediaTypes2.dockerManifestList,
-  MediaTypes2.dockerManifest
-].join(", ");
-var DEFAULT_CHUNK = 16 * 1024 * 1024;
-var DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
-var ERROR_BODY_LIMIT = 64 * 1024;
-var MAX_REDIRECTS = 5;
-var MAX_MOUNT_CANDIDATES = 3;
-var PROGRESS_STEP = 512 * 1024;
-function registryApiHost(domain) {
-  return domain === "docker.io" || domain === "index.docker.io" ? "registry-1.docker.io" : domain;
-}
-var RetryableStatus = class extends Error {
-  status;
-  retryAfterMs;
-  detail;
-  entries;
-  constructor(status, retryAfterMs, detail, entries) {
-    super(`HTTP ${status}`);
-    this.status = status;
-    this.retryAfterMs = retryAfterMs;
-    this.detail = detail;
-    this.entries = entries;
-  }
-};
-var RetryableFailure = class extends Error {
-  reason;
-  final;
-  constructor(reason, final) {
-    super(reason);
-    this.reason = reason;
-    this.final = final;
-  }
-};
-var Semaphore = class {
-  max;
-  active = 0;
-  waiting = [];
-  constructor(max) {
-    this.max = max;
-  }
-  async run(fn) {
-    if (this.active >= this.max)
-      await new Promise((resolve11) => this.waiting.push(resolve11));
-    else
-      this.active++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next)
-        next();
-      else
-        this.active--;
-    }
-  }
-};
-async function allOrFirstError(tasks) {
-  const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((s3) => s3.status === "rejected");
-  if (failed)
-    throw failed.reason;
-  return settled.map((s3) => s3.value);
-}
-function repoName(repo) {
-  return `${repo.domain}/${repo.path}`;
-}
-function parseErrorEntries(bytes) {
-  try {
-    const j2 = JSON.parse(bytes.toString("utf8"));
-    if (!Array.isArray(j2.errors))
-      return [];
-    return j2.errors.map((e) => e).map((e) => ({ code: typeof e["code"] === "string" ? e["code"] : "", message: typeof e["message"] === "string" ? e["message"] : "" })).filter((e) => e.code !== "" || e.message !== "");
-  } catch {
-    return [];
-  }
-}
-function digestOf(bytes, algorithm) {
-  return `${algorithm}:${createHash4(algorithm).update(bytes).digest("hex")}`;
-}
-function isRedirect(status) {
-  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
-}
-var RegistryClient = class {
-  options;
-  retries;
-  baseDelay;
-  maxRetryAfter;
-  timeoutMs;
-  chunkSize;
-  maxManifest;
-  userAgent;
-  insecure;
-  agents;
-  auth;
-  transfers;
-  registries = /* @__PURE__ */ new Map();
-  downloads = /* @__PURE__ */ new Map();
-  uploads = /* @__PURE__ */ new Map();
-  /** Repositories ('domain/path') a blob is known to be in: mount sources for later pushes. */
-  known = /* @__PURE__ */ new Map();
-  constructor(options = {}) {
-    this.options = options;
-    this.retries = Math.max(0, Math.floor(options.retries ?? 4));
-    this.baseDelay = Math.max(0, options.retryBaseDelayMs ?? 250);
-    this.maxRetryAfter = Math.max(0, options.maxRetryAfterMs ?? 6e4);
-    this.timeoutMs = Math.max(1, options.timeoutMs ?? 6e4);
-    this.chunkSize = Math.max(64 * 1024, Math.floor(options.chunkSize ?? DEFAULT_CHUNK));
-    this.maxManifest = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
-    this.userAgent = options.userAgent ?? `kiln node/${process.versions.node}`;
-    this.insecure = new Set(options.insecureRegistries ?? []);
-    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
-    this.transfers = new Semaphore(concurrency);
-    const tlsOpts = { insecure: this.insecure, maxSockets: concurrency + 4 };
-    if (options.caCertificates)
-      tlsOpts.caCertificates = options.caCertificates;
-    if (options.certsDirs)
-      tlsOpts.certsDirs = options.certsDirs;
-    this.agents = new AgentPool(tlsOpts);
-    const authOpts = {
-      request: (r) => {
-        const ctx = { action: r.what, domain: r.url.host };
-        return this.withRetries(ctx, async () => {
-          const res = await exchange({
-            method: r.method,
-            url: r.url,
-            headers: { "user-agent": this.userAgent, ...r.headers },
-            ...r.body ? { body: r.body } : {},
-            agent: this.agents.agentFor(r.url),
-            timeoutMs: this.timeoutMs
-          });
-          if (isRetryableStatus(res.status))
-            throw await this.retryableStatus(res);
-          return res;
-        });
-      },
-      allowPlainHttpRealm: (realm, domain) => isLoopbackHost(realm.host) || this.insecure.has(realm.host) || this.insecure.has(domain) || this.insecure.has(registryApiHost(domain))
-    };
-    if (options.credentials)
-      authOpts.credentials = options.credentials;
-    this.auth = new Authenticator(authOpts);
-  }
-  /** Closes idle keep-alive connections. The client can still be used afterwards. */
-  close() {
-    this.agents.destroy();
-  }
-  /** Token requests made so far (each (registry, scopes) is asked once until its token expires). */
-  get tokenRequests() {
-    return this.auth.tokenRequests;
-  }
-  // -------------------------------------------------------------------------
-  // Pull
-  /**
-   * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
-   * `platform` (default: linux on the host's architecture), its config and its layers, each
-   * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
-   */
-  async pull(ref, store, options = {}) {
-    const name = repoName(ref);
-    const reference = ref.digest ?? ref.tag ?? "latest";
-    let current = await this.manifestFromStoreOrRegistry(ref, reference, store);
-    let indexDigest;
-    let doc = this.parseManifest(current, ref, reference);
-    await this.keepManifest(current, ref, store);
-    for (let depth = 0; isImageIndex(doc); depth++) {
-      if (depth > 4)
-        throw new RegistryError(`pulling ${name}: image indexes are nested too deeply`, { registry: ref.domain, repository: ref.path });
-      indexDigest ??= current.digest;
-      let child2;
-      try {
-        child2 = selectManifest(doc, options.platform ?? defaultPlatform2());
-      } catch (e) {
-        throw new RegistryError(`pulling ${name}${ref.tag ? `:${ref.tag}` : ""}: ${e.message}`, {
-          registry: ref.domain,
-          repository: ref.path
-        });
-      }
-      current = await this.manifestFromStoreOrRegistry(ref, child2.digest, store);
-      doc = this.parseManifest(current, ref, child2.digest);
-      await this.keepManifest(current, ref, store);
-    }
-    const manifest = doc;
-    const ctxBase = { registry: ref.domain, repository: ref.path };
-    await this.fetchBlobToStore(ref, manifest.config.digest, store, manifest.config.size);
-    let config;
-    try {
-      config = parseImageConfig(await store.readBlob(manifest.config.digest), manifest.config.digest);
-    } catch (e) {
-      throw new RegistryError(`pulling ${name}: ${e.message}`, ctxBase);
-    }
-    const wanted = options.platform;
-    if (wanted && indexDigest === void 0) {
-      const has = { os: config.os, architecture: config.architecture, ...config.variant ? { variant: config.variant } : {} };
-      if (!platformMatches(wanted, has)) {
-        throw new RegistryError(`pulling ${name}${ref.tag ? `:${ref.tag}` : ""}: the image is for ${formatPlatform(has)}, not ${formatPlatform(wanted)} (it is a single-platform image, not an index); pull it without --platform or push an image for that platform`, ctxBase);
-      }
-    }
-    const layers = manifest.layers.filter((l) => !((l.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(l.mediaType)));
-    await allOrFirstError(layers.map((l) => this.fetchBlobToStore(ref, l.digest, store, l.size)));
-    return indexDigest !== void 0 ? { manifestDigest: current.digest, indexDigest, config } : { manifestDigest: current.digest, config };
-  }
-  /** A manifest read from the registry, kept in the store once it parsed (by its verified digest). */
-  async keepManifest(m2, repo, store) {
-    if (m2.fromStore)
-      return;
-    if (!m2.digest.startsWith("sha256:")) {
-      throw new RegistryError(`pulling ${repoName(repo)}: the store keeps sha256 digests only, the manifest is ${m2.digest}`, {
-        registry: repo.domain,
-        repository: repo.path
-      });
-    }
-    await store.writeBlob(m2.bytes, m2.digest);
-  }
-  async manifestFromStoreOrRegistry(repo, reference, store) {
-    if (reference.startsWith("sha256:") && await store.hasBlob(reference)) {
-      const bytes = await store.readBlob(reference);
-      let own;
-      try {
-        own = JSON.parse(bytes.toString("utf8")).mediaType;
-      } catch {
-        own = void 0;
-      }
-      return { digest: reference, mediaType: typeof own === "string" ? own : "application/json", bytes, fromStore: true };
-    }
-    return this.getManifest(repo, reference);
-  }
-  parseManifest(m2, repo, reference) {
-    try {
-      return normalizeManifest(m2.bytes, m2.mediaType);
-    } catch (e) {
-      throw new RegistryError(`manifest ${JSON.stringify(reference)} of ${repoName(repo)} (${m2.digest}): ${e.message}`, {
-        registry: repo.domain,
-        repository: repo.path
-      });
-    }
-  }
-  /**
-   * The digest a tag points to, from a HEAD (Docker-Content-Digest), or a GET when the registry
-   * does not send it. A reference with a digest is returned as it is.
-   */
-  async resolveDigest(ref) {
-    if (ref.digest)
-      return ref.digest;
-    const reference = ref.tag ?? "latest";
-    const reg = await this.registry(ref.domain);
-    const ctx = {
-      action: `resolving ${repoName(ref)}:${reference}`,
-      domain: ref.domain,
-      repository: ref.path,
-      access: "pull"
-    };
-    const url2 = new URL(`/v2/${ref.path}/manifests/${encodeURIComponent(reference)}`, reg.base);
-    const res = await this.call(reg, {
-      method: "HEAD",
-      url: url2,
-      headers: { accept: MANIFEST_ACCEPT },
-      scopes: [repositoryScope(ref.path, "pull")],
-      ctx
-    });
-    await drain(res);
-    if (res.status === 200) {
-      const d = header(res, "docker-content-digest");
-      if (d && /^sha(256|384|512):[a-f0-9]+$/.test(d))
-        return d;
-      return (await this.getManifest(ref, reference)).digest;
-    }
-    if (res.status === 404)
-      throw this.notFound(ref, reference, ctx, []);
-    throw await this.failure(res, ctx);
-  }
-  // -------------------------------------------------------------------------
-  // Manifests
-  /** GETs a manifest or index (OCI or Docker) by tag or digest, verified when it is a digest. */
-  async getManifest(repo, reference) {
-    const reg = await this.registry(repo.domain);
-    const ctx = {
-      action: `pulling manifest ${JSON.stringify(reference)} of ${repoName(repo)}`,
-      domain: repo.domain,
-      repository: repo.path,
-      access: "pull"
-    };
-    const url2 = new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, reg.base);
-    return this.withRetries(ctx, async () => {
-      const res = await this.send(reg, {
-        method: "GET",
-        url: url2,
-        headers: { accept: MANIFEST_ACCEPT },
-        scopes: [repositoryScope(repo.path, "pull")],
-        ctx
-      });
-      if (res.status === 404) {
-        const { bytes: bytes2 } = await readBody(res, ERROR_BODY_LIMIT);
-        throw this.notFound(repo, reference, ctx, this.errorEntries(bytes2));
-      }
-      if (res.status !== 200)
-        throw await this.failure(res, ctx);
-      const declared = Number(header(res, "content-length") ?? NaN);
-      if (Number.isFinite(declared) && declared > this.maxManifest) {
-        res.body.destroy();
-        throw this.tooLarge(ctx, declared);
-      }
-      const { bytes, tooLarge } = await readBody(res, this.maxManifest);
-      if (tooLarge)
-        throw this.tooLarge(ctx, void 0);
-      const ct2 = contentType2(res);
-      if (ct2 === "text/html" || /^\s*</.test(bytes.subarray(0, 64).toString("utf8"))) {
-        throw new RegistryError(`${ctx.action} failed: the server answered with an HTML page instead of a manifest; is ${repo.domain} a container registry (or is a proxy or login page in the way)?`, { registry: repo.domain, repository: repo.path, status: res.status });
-      }
-      const algo = reference.includes(":") ? reference.slice(0, reference.indexOf(":")) : "sha256";
-      const digest = digestOf(bytes, ["sha256", "sha384", "sha512"].includes(algo) ? algo : "sha256");
-      if (reference.includes(":") && digest !== reference) {
-        throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the manifest received hashes to ${digest}, not the digest asked for, in ${attempts} attempt(s); the registry or something between (a proxy or cache) serves wrong content`, { registry: repo.domain, repository: repo.path }));
-      }
-      const claimed = header(res, "docker-content-digest");
-      if (claimed && claimed.startsWith("sha256:") && digest.startsWith("sha256:") && claimed !== digest) {
-        throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the registry says the manifest is ${claimed} but the bytes received hash to ${digest} (${attempts} attempt(s)); the registry or a proxy in between serves wrong content`, { registry: repo.domain, repository: repo.path }));
-      }
-      let mediaType = ct2 !== void 0 && ct2 !== "application/json" && ct2 !== "application/octet-stream" && ct2 !== "text/plain" ? ct2 : void 0;
-      if (mediaType === void 0) {
-        try {
-          const own = JSON.parse(bytes.toString("utf8")).mediaType;
-          if (typeof own === "string")
-            mediaType = own;
-        } catch {
-        }
-      }
-      return { digest, mediaType: mediaType ?? ct2 ?? "application/json", bytes };
+  if (!m2.digest.startsWith("sha256:")) {
+    throw new RegistryError(`pulling ${repoName(repo)}: the store keeps sha256 digests only, the manifest is ${m2.digest}`, {
+      registry: repo.domain,
+      repository: repo.path
     });
   }
-  /** PUTs a manifest under a tag or its digest; returns its digest. */
-  async putManifest(repo, reference, bytes, mediaType) {
-    const reg = await this.registry(repo.domain);
-    const digest = digestOf(bytes, "sha256");
-    const ctx = {
-      action: `pushing manifest ${reference === digest ? digest : JSON.stringify(reference)} to ${repoName(repo)}`,
-      domain: repo.domain,
-      repository: repo.path,
-      access: "push"
-    };
-    const url2 = new URL(`/v2/${repo.path}/manifests/${encodeURIComponent(reference)}`, reg.base);
-    const res = await this.call(reg, {
-      method: "PUT",
-      url: url2,
-      headers: { "content-type": mediaType },
-      body: bytes,
-      scopes: [repositoryScope(repo.path, "pull,push")],
-      ctx
+  await store.writeBlob(m2.bytes, m2.digest);
+}
+async function manifestFromStoreOrRegistry(fetcher, repo, reference, store) {
+  if (reference.startsWith("sha256:") && await store.hasBlob(reference)) {
+    const bytes = await store.readBlob(reference);
+    return { digest: reference, mediaType: ownMediaType(bytes) ?? "application/json", bytes, fromStore: true };
+  }
+  return fetcher.getManifest(repo, reference);
+}
+function parseManifest(m2, repo, reference) {
+  try {
+    return normalizeManifest(m2.bytes, m2.mediaType);
+  } catch (e) {
+    throw new RegistryError(`manifest ${JSON.stringify(reference)} of ${repoName(repo)} (${m2.digest}): ${e.message}`, {
+      registry: repo.domain,
+      repository: repo.path
     });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202)
-      throw await this.failure(res, ctx);
-    await drain(res);
-    const claimed = header(res, "docker-content-digest");
-    if (claimed && claimed.startsWith("sha256:") && claimed !== digest) {
-      throw new RegistryError(`${ctx.action} failed: the registry stored it as ${claimed}, but its bytes hash to ${digest}`, {
-        registry: repo.domain,
-        repository: repo.path
-      });
+  }
+}
+
+// packages/core/dist/registry/push.js
+async function putManifest(s3, repo, reference, bytes, mediaType) {
+  const reg = await s3.registry(repo.domain);
+  const digest = sha256Digest(bytes);
+  const ctx = {
+    action: `pushing manifest ${reference === digest ? digest : JSON.stringify(reference)} to ${repoName(repo)}`,
+    domain: repo.domain,
+    repository: repo.path,
+    access: "push"
+  };
+  const res = await s3.call(reg, {
+    method: "PUT",
+    url: manifestUrl(reg, repo, reference),
+    headers: { "content-type": mediaType },
+    body: bytes,
+    scopes: [repositoryScope(repo.path, "pull,push")],
+    ctx
+  });
+  if (res.status !== 201 && res.status !== 200 && res.status !== 202)
+    throw await failure(res, ctx, s3.auth);
+  await drain(res);
+  const claimed = header(res, "docker-content-digest");
+  if (claimed && claimed.startsWith("sha256:") && claimed !== digest) {
+    throw new RegistryError(`${ctx.action} failed: the registry stored it as ${claimed}, but its bytes hash to ${digest}`, {
+      registry: repo.domain,
+      repository: repo.path
+    });
+  }
+  return digest;
+}
+async function pushImage(s3, uploader, store, manifestDigest, refs, options) {
+  if (refs.length === 0)
+    throw new KilnError("push: no image reference to push to");
+  const { root, blobs } = await collectImageBlobs(store, manifestDigest);
+  for (const r of refs) {
+    if (r.digest !== void 0 && r.digest !== manifestDigest) {
+      throw new KilnError(`cannot push ${manifestDigest} as ${repoName(r)}@${r.digest}: a reference with a digest names that exact content; drop the digest or push the image it names`);
     }
-    return digest;
   }
-  // -------------------------------------------------------------------------
-  // Blobs
-  /** Whether the repository has the blob (HEAD). */
-  async hasBlob(repo, digest) {
-    digestHex(digest);
-    const reg = await this.registry(repo.domain);
-    const ctx = { action: `checking blob ${digest} in ${repoName(repo)}`, domain: repo.domain, repository: repo.path, access: "pull" };
-    return this.withRetries(ctx, () => this.blobExists(reg, repo, digest, [repositoryScope(repo.path, "pull")], ctx));
+  const content = blobs.filter((b2) => b2.role === "config" || b2.role === "layer");
+  const children = blobs.filter((b2) => (b2.role === "manifest" || b2.role === "index") && b2.digest !== root.digest).reverse();
+  const groups = /* @__PURE__ */ new Map();
+  for (const r of refs) {
+    const k2 = repoName(r);
+    const g2 = groups.get(k2) ?? { repo: { domain: r.domain, path: r.path }, refs: [] };
+    g2.refs.push(r);
+    groups.set(k2, g2);
   }
-  async blobExists(reg, repo, digest, scopes, ctx) {
-    const url2 = new URL(`/v2/${repo.path}/blobs/${digest}`, reg.base);
-    const res = await this.send(reg, { method: "HEAD", url: url2, scopes, ctx });
-    await drain(res);
-    if (res.status === 200 || isRedirect(res.status)) {
-      this.remember(digest, repo);
-      return true;
+  const result = { digest: manifestDigest, uploadedBlobs: 0, uploadedBytes: 0, mountedBlobs: 0, existingBlobs: 0 };
+  const done = [];
+  for (const { repo, refs: group2 } of groups.values()) {
+    const mountFrom = [...options.mountFrom ?? [], ...done.filter((d) => d.domain === repo.domain).map((d) => d.path)];
+    const present = await Promise.all(content.map(async (b2) => await store.hasBlob(b2.digest) || !b2.optional));
+    const outcomes = await allOrFirstError(content.map(async (b2, i) => {
+      if (!present[i])
+        return { how: "skipped", size: 0 };
+      const how = await uploader.uploadBlob(repo, store, b2.digest, { mountFrom });
+      return { how, size: b2.size };
+    }));
+    for (const o of outcomes) {
+      if (o.how === "uploaded") {
+        result.uploadedBlobs++;
+        result.uploadedBytes += o.size;
+      } else if (o.how === "mounted")
+        result.mountedBlobs++;
+      else if (o.how === "exists")
+        result.existingBlobs++;
     }
-    if (res.status === 404)
-      return false;
-    throw await this.failure(res, ctx);
-  }
-  /**
-   * Downloads a blob into the store, streaming, verified against its digest (and `size` when
-   * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
-   * ever stored. A blob the store has is not downloaded.
-   */
-  async fetchBlobToStore(repo, digest, store, size) {
-    digestHex(digest);
-    const key = `${store.root}
-${digest}`;
-    const running = this.downloads.get(key);
-    if (running)
-      return running;
-    const p2 = (async () => {
-      if (await store.hasBlob(digest)) {
-        this.remember(digest, repo);
-        const have = await store.blobSize(digest) ?? size ?? 0;
-        this.emit({ type: "blob-exists", digest, bytes: have, total: have, repository: repoName(repo) });
-        return;
-      }
-      await this.transfers.run(() => this.download(repo, digest, store, size));
-      this.remember(digest, repo);
-    })().finally(() => this.downloads.delete(key));
-    this.downloads.set(key, p2);
-    return p2;
-  }
-  async download(repo, digest, store, size) {
-    const reg = await this.registry(repo.domain);
-    const name = repoName(repo);
-    const ctx = { action: `downloading blob ${digest} from ${name}`, domain: repo.domain, repository: repo.path, access: "pull" };
-    const url2 = new URL(`/v2/${repo.path}/blobs/${digest}`, reg.base);
-    await this.withRetries(ctx, async () => {
-      if (await store.hasBlob(digest))
-        return;
-      const res = await this.send(reg, { method: "GET", url: url2, scopes: [repositoryScope(repo.path, "pull")], followRedirects: true, ctx });
-      if (res.status === 404) {
-        await drain(res);
-        throw new RegistryError(`${ctx.action} failed: the registry has no such blob in ${name} (HTTP 404); the image is incomplete`, {
+    for (const c of children) {
+      const bytes = await store.readBlob(c.digest);
+      await putManifest(s3, repo, c.digest, bytes, c.mediaType);
+    }
+    const refsToPut = group2.some((r) => r.tag !== void 0) ? group2.filter((r) => r.tag !== void 0) : group2;
+    for (const r of refsToPut) {
+      const d = await putManifest(s3, repo, r.tag ?? manifestDigest, root.bytes, root.mediaType);
+      if (d !== manifestDigest) {
+        throw new RegistryError(`pushing ${repoName(r)}: the manifest sent hashes to ${d}, not ${manifestDigest}; the store is corrupt`, {
           registry: repo.domain,
-          repository: repo.path,
-          status: 404
+          repository: repo.path
         });
       }
-      if (res.status !== 200)
-        throw await this.failure(res, ctx);
-      const declared = Number(header(res, "content-length") ?? NaN);
-      const total = size ?? (Number.isFinite(declared) ? declared : 0);
-      const writer = await store.createBlobWriter();
-      let bytes = 0;
-      let reported = 0;
-      this.emit({ type: "blob-download", digest, bytes: 0, total, repository: name });
-      try {
-        try {
-          for await (const chunk of res.body) {
-            const b2 = chunk;
-            bytes += b2.length;
-            if (size !== void 0 && bytes > size) {
-              res.body.destroy();
-              throw this.sizeFailure(ctx, digest, size, `more than ${size} bytes`);
-            }
-            await writer.write(b2);
-            if (bytes - reported >= PROGRESS_STEP) {
-              reported = bytes;
-              this.emit({ type: "blob-download", digest, bytes, total, repository: name });
-            }
-          }
-        } catch (e) {
-          if (e instanceof KilnError || e instanceof RetryableFailure)
-            throw e;
-          throw toTransportError(e);
-        }
-        if (size !== void 0 && bytes !== size)
-          throw this.sizeFailure(ctx, digest, size, `${bytes} bytes`);
-        await writer.commit(digest);
-      } catch (e) {
-        await writer.abort().catch(() => void 0);
-        if (e instanceof DigestMismatchError) {
-          const got = e.actual;
-          throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the bytes received hash to ${got}, not to the blob's digest, in ${attempts} attempt(s); nothing was stored. The registry or something between (a proxy or cache) corrupts the data: try again later, or check that proxy`, { registry: repo.domain, repository: repo.path }));
-        }
-        throw e;
-      }
-      this.emit({ type: "blob-download", digest, bytes, total: bytes, repository: name });
-    });
+    }
+    done.push(repo);
   }
-  sizeFailure(ctx, digest, size, got) {
-    return new RetryableFailure("size mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the registry sent ${got} for blob ${digest}, whose descriptor says ${size}, in ${attempts} attempt(s); nothing was stored`, { registry: ctx.domain, ...ctx.repository ? { repository: ctx.repository } : {} }));
+  return result;
+}
+
+// packages/core/dist/registry/upload.js
+import { createReadStream as createReadStream3 } from "node:fs";
+var DEFAULT_CHUNK = 16 * 1024 * 1024;
+var Uploader = class {
+  session;
+  fetcher;
+  seen;
+  chunkSize;
+  /** Uploads under way, by repository and digest: a second caller waits for the first. */
+  uploads = /* @__PURE__ */ new Map();
+  constructor(session, fetcher, seen, chunkSize) {
+    this.session = session;
+    this.fetcher = fetcher;
+    this.seen = seen;
+    this.chunkSize = Math.max(64 * 1024, Math.floor(chunkSize ?? DEFAULT_CHUNK));
   }
   /**
-   * Uploads one blob from the store: nothing when the repository has it, a cross-repository mount
-   * when one of `mountFrom` (repositories of the same registry, plus those this client saw the blob
-   * in) has it, else an upload (one PUT up to `chunkSize`, else PATCH chunks then PUT). A failed
-   * attempt starts over with a new upload session.
+   * Uploads one blob from the store, or mounts it from one of `mountFrom` (repositories of the
+   * same registry) or a repository this client saw it in.
    */
   async uploadBlob(repo, store, digest, options = {}) {
     digestHex(digest);
@@ -71882,494 +72257,175 @@ ${digest}`;
     const running = this.uploads.get(key);
     if (running)
       return running;
-    const p2 = this.transfers.run(() => this.pushBlob(repo, store, digest, this.mountCandidates(repo, digest, options.mountFrom ?? []))).finally(() => this.uploads.delete(key));
+    const p2 = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []))).finally(() => this.uploads.delete(key));
     this.uploads.set(key, p2);
     return p2;
-  }
-  mountCandidates(repo, digest, explicit) {
-    const out = [];
-    const add = (path12) => {
-      if (path12 !== repo.path && path12 !== "" && !out.includes(path12))
-        out.push(path12);
-    };
-    for (const m2 of explicit) {
-      const s3 = m2.replace(/^\/+|\/+$/g, "");
-      if (s3.startsWith(`${repo.domain}/`))
-        add(s3.slice(repo.domain.length + 1));
-      else {
-        const first = s3.split("/")[0] ?? "";
-        const looksLikeHost = s3.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
-        if (!looksLikeHost)
-          add(s3);
-      }
-    }
-    for (const loc of this.known.get(digest) ?? []) {
-      if (loc.startsWith(`${repo.domain}/`))
-        add(loc.slice(repo.domain.length + 1));
-    }
-    return out.slice(0, MAX_MOUNT_CANDIDATES);
-  }
-  remember(digest, repo) {
-    let s3 = this.known.get(digest);
-    if (!s3)
-      this.known.set(digest, s3 = /* @__PURE__ */ new Set());
-    s3.add(repoName(repo));
   }
   async pushBlob(repo, store, digest, candidates) {
     const size = await store.blobSize(digest);
     if (size === void 0) {
       throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
     }
-    const reg = await this.registry(repo.domain);
+    const reg = await this.session.registry(repo.domain);
     const name = repoName(repo);
     const ctx = { action: `pushing blob ${digest} to ${name}`, domain: repo.domain, repository: repo.path, access: "push" };
-    const pushScope = repositoryScope(repo.path, "pull,push");
-    return this.withRetries(ctx, async () => {
-      if (await this.blobExists(reg, repo, digest, [pushScope], ctx)) {
-        this.emit({ type: "blob-exists", digest, bytes: size, total: size, repository: name });
+    const job = { reg, repo, name, digest, size, scope: repositoryScope(repo.path, "pull,push"), ctx };
+    return this.session.retries.run(ctx, async () => {
+      if (await this.fetcher.blobExists(reg, repo, digest, [job.scope], ctx)) {
+        this.session.emit({ type: "blob-exists", digest, bytes: size, total: size, repository: name });
         return "exists";
       }
-      let location;
-      for (let i = 0; i < candidates.length; i++) {
-        const from = candidates[i];
-        const url2 = new URL(`/v2/${repo.path}/blobs/uploads/`, reg.base);
-        url2.searchParams.set("mount", digest);
-        url2.searchParams.set("from", from);
-        let res;
-        try {
-          res = await this.send(reg, { method: "POST", url: url2, scopes: [pushScope, repositoryScope(from, "pull")], ctx });
-        } catch (e) {
-          if (e instanceof RegistryAuthError)
-            continue;
-          throw e;
-        }
-        if (res.status === 201) {
-          await drain(res);
-          this.remember(digest, repo);
-          this.emit({ type: "blob-mounted", digest, bytes: size, total: size, repository: name });
-          return "mounted";
-        }
-        if (res.status === 202) {
-          const loc = this.uploadLocation(res, ctx);
-          await drain(res);
-          if (i === candidates.length - 1)
-            location = loc;
-          else
-            await this.cancelUpload(reg, loc, pushScope, ctx);
-          continue;
-        }
-        if (res.status === 401 || res.status === 403 || res.status === 404) {
-          await drain(res);
-          continue;
-        }
-        throw await this.failure(res, ctx);
-      }
-      location ??= await this.startUpload(reg, repo, pushScope, ctx);
-      const path12 = store.blobPath(digest);
-      let sent = 0;
-      let reported = 0;
-      const progress = (n) => {
-        sent = Math.min(size, sent + n);
-        if (sent - reported >= PROGRESS_STEP) {
-          reported = sent;
-          this.emit({ type: "blob-upload", digest, bytes: sent, total: size, repository: name });
-        }
-      };
-      const fileBody = (start, end) => {
-        if (end <= start)
-          return Buffer.alloc(0);
-        return {
-          length: end - start,
-          open: () => {
-            const s3 = createReadStream3(path12, { start, end: end - 1, highWaterMark: 1024 * 1024 });
-            s3.on("data", (c) => progress(c.length));
-            return s3;
-          }
-        };
-      };
-      this.emit({ type: "blob-upload", digest, bytes: 0, total: size, repository: name });
-      if (size > this.chunkSize) {
-        let offset = 0;
-        while (offset < size) {
-          const end = Math.min(size, offset + this.chunkSize);
-          const res2 = await this.send(reg, {
-            method: "PATCH",
-            url: location,
-            headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${end - 1}` },
-            body: fileBody(offset, end),
-            scopes: [pushScope],
-            ctx
-          });
-          if (res2.status !== 202 && res2.status !== 204) {
-            if (res2.status === 416) {
-              await drain(res2);
-              throw this.uploadOutOfStep(ctx, "the registry refused the chunk range (HTTP 416)");
-            }
-            throw await this.failure(res2, ctx);
-          }
-          const range3 = /(\d+)\s*-\s*(\d+)/.exec(header(res2, "range") ?? "");
-          location = this.uploadLocation(res2, ctx);
-          await drain(res2);
-          if (range3 && Number(range3[2]) !== end - 1) {
-            throw this.uploadOutOfStep(ctx, `the registry has bytes ${range3[1]}-${range3[2]}, ${end - 1} was the last sent`);
-          }
-          offset = end;
-        }
-        const res = await this.send(reg, { method: "PUT", url: withDigest(location, digest), scopes: [pushScope], ctx });
-        await this.finishUpload(res, ctx, digest);
-      } else {
-        const res = await this.send(reg, {
-          method: "PUT",
-          url: withDigest(location, digest),
-          headers: { "content-type": "application/octet-stream" },
-          body: fileBody(0, size),
-          scopes: [pushScope],
-          ctx
-        });
-        await this.finishUpload(res, ctx, digest);
-      }
-      this.remember(digest, repo);
-      this.emit({ type: "blob-upload", digest, bytes: size, total: size, repository: name });
+      const mounted = await this.mount(job, candidates);
+      if (mounted === "mounted")
+        return "mounted";
+      await this.upload(job, mounted ?? await this.startUpload(job), store.blobPath(digest));
+      this.seen.remember(digest, repo);
       return "uploaded";
     });
   }
-  uploadOutOfStep(ctx, why) {
-    return new RetryableFailure("upload out of step", (attempts) => new RegistryError(`${ctx.action} failed: ${why}, in ${attempts} attempt(s)`, {
-      registry: ctx.domain,
-      ...ctx.repository ? { repository: ctx.repository } : {}
-    }));
+  /**
+   * Asks for a mount from each candidate in turn. A registry that will not mount answers 202 with
+   * an upload session instead: the last one is returned for the upload, earlier ones cancelled.
+   * A source refused or unknown (401, 403, 404, a token refused for it) only means: the next one.
+   */
+  async mount(job, candidates) {
+    const { reg, digest, size, ctx } = job;
+    let location;
+    for (let i = 0; i < candidates.length; i++) {
+      const from = candidates[i];
+      const url2 = uploadsUrl(reg, job.repo);
+      url2.searchParams.set("mount", digest);
+      url2.searchParams.set("from", from);
+      let res;
+      try {
+        res = await this.session.send(reg, { method: "POST", url: url2, scopes: [job.scope, repositoryScope(from, "pull")], ctx });
+      } catch (e) {
+        if (e instanceof RegistryAuthError)
+          continue;
+        throw e;
+      }
+      if (res.status === 201) {
+        await drain(res);
+        this.seen.remember(digest, job.repo);
+        this.session.emit({ type: "blob-mounted", digest, bytes: size, total: size, repository: job.name });
+        return "mounted";
+      }
+      if (res.status === 202) {
+        const loc = uploadLocation(res, ctx);
+        await drain(res);
+        if (i === candidates.length - 1)
+          location = loc;
+        else
+          await this.cancelUpload(job, loc);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403 || res.status === 404) {
+        await drain(res);
+        continue;
+      }
+      throw await failure(res, ctx, this.session.auth);
+    }
+    return location;
   }
-  async startUpload(reg, repo, pushScope, ctx) {
-    const url2 = new URL(`/v2/${repo.path}/blobs/uploads/`, reg.base);
-    const res = await this.send(reg, { method: "POST", url: url2, scopes: [pushScope], ctx });
+  /** Sends the blob's bytes to the upload session at `location` and completes it with the digest. */
+  async upload(job, location, path12) {
+    const { reg, digest, size, scope, ctx } = job;
+    const s3 = this.session;
+    const progress = new BlobProgress((e) => s3.emit(e), "blob-upload", digest, size, job.name);
+    let sent = 0;
+    const fileBody = (start, end) => {
+      if (end <= start)
+        return Buffer.alloc(0);
+      return {
+        length: end - start,
+        open: () => {
+          const stream2 = createReadStream3(path12, { start, end: end - 1, highWaterMark: 1024 * 1024 });
+          stream2.on("data", (c) => {
+            sent = Math.min(size, sent + c.length);
+            progress.at(sent);
+          });
+          return stream2;
+        }
+      };
+    };
+    progress.start();
+    let res;
+    if (size > this.chunkSize) {
+      let offset = 0;
+      while (offset < size) {
+        const end = Math.min(size, offset + this.chunkSize);
+        const chunk = await s3.send(reg, {
+          method: "PATCH",
+          url: location,
+          headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${end - 1}` },
+          body: fileBody(offset, end),
+          scopes: [scope],
+          ctx
+        });
+        if (chunk.status !== 202 && chunk.status !== 204) {
+          if (chunk.status === 416) {
+            await drain(chunk);
+            throw uploadOutOfStep(ctx, "the registry refused the chunk range (HTTP 416)");
+          }
+          throw await failure(chunk, ctx, s3.auth);
+        }
+        const range3 = /(\d+)\s*-\s*(\d+)/.exec(header(chunk, "range") ?? "");
+        location = uploadLocation(chunk, ctx);
+        await drain(chunk);
+        if (range3 && Number(range3[2]) !== end - 1) {
+          throw uploadOutOfStep(ctx, `the registry has bytes ${range3[1]}-${range3[2]}, ${end - 1} was the last sent`);
+        }
+        offset = end;
+      }
+      res = await s3.send(reg, { method: "PUT", url: withDigest(location, digest), scopes: [scope], ctx });
+    } else {
+      res = await s3.send(reg, {
+        method: "PUT",
+        url: withDigest(location, digest),
+        headers: { "content-type": "application/octet-stream" },
+        body: fileBody(0, size),
+        scopes: [scope],
+        ctx
+      });
+    }
+    await this.finishUpload(res, ctx, digest);
+    progress.done(size);
+  }
+  async startUpload(job) {
+    const res = await this.session.send(job.reg, { method: "POST", url: uploadsUrl(job.reg, job.repo), scopes: [job.scope], ctx: job.ctx });
     if (res.status !== 202)
-      throw await this.failure(res, ctx);
-    const loc = this.uploadLocation(res, ctx);
+      throw await failure(res, job.ctx, this.session.auth);
+    const loc = uploadLocation(res, job.ctx);
     await drain(res);
     return loc;
   }
   async finishUpload(res, ctx, digest) {
     if (res.status !== 201 && res.status !== 204 && res.status !== 200)
-      throw await this.failure(res, ctx);
+      throw await failure(res, ctx, this.session.auth);
     await drain(res);
     const claimed = header(res, "docker-content-digest");
     if (claimed && claimed !== digest) {
-      throw new RegistryError(`${ctx.action} failed: the registry stored the blob as ${claimed}`, {
-        registry: ctx.domain,
-        ...ctx.repository ? { repository: ctx.repository } : {}
-      });
+      throw new RegistryError(`${ctx.action} failed: the registry stored the blob as ${claimed}`, ctxDetails(ctx));
     }
   }
-  async cancelUpload(reg, location, pushScope, ctx) {
+  async cancelUpload(job, location) {
     try {
-      const res = await this.send(reg, { method: "DELETE", url: location, scopes: [pushScope], ctx });
+      const res = await this.session.send(job.reg, { method: "DELETE", url: location, scopes: [job.scope], ctx: job.ctx });
       await drain(res);
     } catch {
     }
-  }
-  uploadLocation(res, ctx) {
-    const loc = header(res, "location");
-    if (!loc) {
-      throw new RegistryError(`${ctx.action} failed: the registry answered HTTP ${res.status} without a Location for the upload`, {
-        registry: ctx.domain,
-        ...ctx.repository ? { repository: ctx.repository } : {}
-      });
-    }
-    return new URL(loc, res.url);
-  }
-  // -------------------------------------------------------------------------
-  // Push
-  /**
-   * Pushes an image (manifest or index) from the store to every reference: per repository, every
-   * blob (config and layers, in parallel up to `concurrency`) is HEADed, mounted or uploaded, then
-   * index children by digest, then the manifest under each tag — last, so a failed push tags
-   * nothing. Later repositories of the same registry mount what earlier ones received.
-   */
-  async push(store, manifestDigest, refs, options = {}) {
-    if (refs.length === 0)
-      throw new KilnError("push: no image reference to push to");
-    const { root, blobs } = await collectImageBlobs(store, manifestDigest);
-    for (const r of refs) {
-      if (r.digest !== void 0 && r.digest !== manifestDigest) {
-        throw new KilnError(`cannot push ${manifestDigest} as ${repoName(r)}@${r.digest}: a reference with a digest names that exact content; drop the digest or push the image it names`);
-      }
-    }
-    const content = blobs.filter((b2) => b2.role === "config" || b2.role === "layer");
-    const children = blobs.filter((b2) => (b2.role === "manifest" || b2.role === "index") && b2.digest !== root.digest).reverse();
-    const groups = /* @__PURE__ */ new Map();
-    for (const r of refs) {
-      const k2 = repoName(r);
-      const g2 = groups.get(k2) ?? { repo: { domain: r.domain, path: r.path }, refs: [] };
-      g2.refs.push(r);
-      groups.set(k2, g2);
-    }
-    const result = { digest: manifestDigest, uploadedBlobs: 0, uploadedBytes: 0, mountedBlobs: 0, existingBlobs: 0 };
-    const done = [];
-    for (const { repo, refs: group2 } of groups.values()) {
-      const mountFrom = [...options.mountFrom ?? [], ...done.filter((d) => d.domain === repo.domain).map((d) => d.path)];
-      const present = await Promise.all(content.map(async (b2) => await store.hasBlob(b2.digest) || !b2.optional));
-      const outcomes = await allOrFirstError(content.map(async (b2, i) => {
-        if (!present[i])
-          return { how: "skipped", size: 0 };
-        const how = await this.uploadBlob(repo, store, b2.digest, { mountFrom });
-        return { how, size: b2.size };
-      }));
-      for (const o of outcomes) {
-        if (o.how === "uploaded") {
-          result.uploadedBlobs++;
-          result.uploadedBytes += o.size;
-        } else if (o.how === "mounted")
-          result.mountedBlobs++;
-        else if (o.how === "exists")
-          result.existingBlobs++;
-      }
-      for (const c of children) {
-        const bytes = await store.readBlob(c.digest);
-        await this.putManifest(repo, c.digest, bytes, c.mediaType);
-      }
-      const refsToPut = group2.some((r) => r.tag !== void 0) ? group2.filter((r) => r.tag !== void 0) : group2;
-      for (const r of refsToPut) {
-        const d = await this.putManifest(repo, r.tag ?? manifestDigest, root.bytes, root.mediaType);
-        if (d !== manifestDigest) {
-          throw new RegistryError(`pushing ${repoName(r)}: the manifest sent hashes to ${d}, not ${manifestDigest}; the store is corrupt`, {
-            registry: repo.domain,
-            repository: repo.path
-          });
-        }
-      }
-      done.push(repo);
-    }
-    return result;
-  }
-  // -------------------------------------------------------------------------
-  // Requests
-  emit(e) {
-    const fn = this.options.onEvent;
-    if (!fn)
-      return;
-    try {
-      fn(e);
-    } catch {
-    }
-  }
-  registry(domain) {
-    if (this.options.loopbackOnly && !isLoopbackHost(domain)) {
-      return Promise.reject(new KilnError(`not contacting registry ${domain}: Kiln is offline (KILN_OFFLINE=1 or --offline) and only speaks to registries on this machine`));
-    }
-    let p2 = this.registries.get(domain);
-    if (!p2) {
-      p2 = this.ping(domain);
-      this.registries.set(domain, p2);
-      p2.catch(() => this.registries.delete(domain));
-    }
-    return p2;
-  }
-  mayUsePlainHttp(domain, host) {
-    return isLoopbackHost(host) || this.insecure.has(domain) || this.insecure.has(host);
-  }
-  /**
-   * GET /v2/: finds the scheme (HTTPS; plain HTTP only for local and insecure registries that do
-   * not speak TLS) and the authentication the registry wants.
-   */
-  async ping(domain) {
-    if (domain === "") {
-      throw new RegistryError("the image reference names no registry", { registry: domain });
-    }
-    const host = registryApiHost(domain);
-    const schemes = this.mayUsePlainHttp(domain, host) ? ["https:", "http:"] : ["https:"];
-    const ctx = { action: `contacting registry ${domain}`, domain };
-    for (const scheme of schemes) {
-      const base = new URL(`${scheme}//${host}`);
-      const url2 = new URL("/v2/", base);
-      let res;
-      try {
-        res = await this.withRetries(ctx, async () => {
-          const r = await exchange({ method: "GET", url: url2, headers: { "user-agent": this.userAgent }, agent: this.agents.agentFor(url2), timeoutMs: this.timeoutMs });
-          if (isRetryableStatus(r.status))
-            throw await this.retryableStatus(r);
-          return r;
-        });
-      } catch (e) {
-        const cause = e instanceof RegistryError ? e.cause : void 0;
-        if (scheme === "https:" && schemes.length > 1 && cause instanceof TransportError && (cause.kind === "tls-protocol" || cause.code === "ECONNRESET")) {
-          continue;
-        }
-        throw e;
-      }
-      const ct2 = contentType2(res);
-      if (res.status === 401)
-        this.auth.setChallenge(domain, header(res, "www-authenticate"));
-      if (res.status !== 200 && res.status !== 401 && res.status !== 403 && ct2 === "text/html") {
-        await drain(res);
-        throw new RegistryError(`${ctx.action} failed: ${base.origin}/v2/ answered HTTP ${res.status} with an HTML page; ${domain} does not look like a container registry (or a proxy or login page is in the way)`, { registry: domain, status: res.status });
-      }
-      await drain(res);
-      return { domain, base };
-    }
-    throw new RegistryError(`${ctx.action} failed`, { registry: domain });
-  }
-  /** One request with auth (one retry after a 401 with a fresh challenge) and redirects; 5xx/429 throw RetryableStatus. */
-  async send(reg, o) {
-    let retriedAuth = false;
-    for (; ; ) {
-      const auth = await this.auth.authorization(reg.domain, o.scopes);
-      let url2 = o.url;
-      const headers = { "user-agent": this.userAgent, ...o.headers };
-      if (auth && url2.origin === reg.base.origin)
-        headers["authorization"] = auth;
-      let res = await exchange({
-        method: o.method,
-        url: url2,
-        headers,
-        ...o.body !== void 0 ? { body: o.body } : {},
-        agent: this.agents.agentFor(url2),
-        timeoutMs: this.timeoutMs
-      });
-      let hops = 0;
-      while (o.followRedirects && isRedirect(res.status) && header(res, "location")) {
-        const next = new URL(header(res, "location"), url2);
-        await drain(res);
-        if (++hops > MAX_REDIRECTS) {
-          throw new RegistryError(`${o.ctx.action} failed: more than ${MAX_REDIRECTS} redirects`, {
-            registry: reg.domain,
-            ...o.ctx.repository ? { repository: o.ctx.repository } : {}
-          });
-        }
-        if (next.protocol !== "https:" && next.protocol !== "http:") {
-          throw new RegistryError(`${o.ctx.action} failed: redirected to a ${next.protocol} URL`, { registry: reg.domain });
-        }
-        if (url2.protocol === "https:" && next.protocol === "http:" && !this.mayUsePlainHttp(next.host, next.host)) {
-          throw new RegistryError(`${o.ctx.action} failed: the registry redirected from HTTPS to plain HTTP (${next.host}); refused`, {
-            registry: reg.domain
-          });
-        }
-        const h = { "user-agent": this.userAgent, ...o.headers };
-        if (auth && next.origin === reg.base.origin)
-          h["authorization"] = auth;
-        url2 = next;
-        res = await exchange({ method: o.method === "HEAD" ? "HEAD" : "GET", url: url2, headers: h, agent: this.agents.agentFor(url2), timeoutMs: this.timeoutMs });
-      }
-      if (res.status === 401 && !retriedAuth && url2.origin === reg.base.origin) {
-        const ch = this.auth.setChallenge(reg.domain, header(res, "www-authenticate"));
-        this.auth.invalidate(reg.domain, o.scopes);
-        const worthIt = ch !== void 0 && (ch.scheme === "bearer" || ch.scheme === "basic" && auth === void 0 && await this.auth.hasCredentials(reg.domain));
-        if (worthIt) {
-          await drain(res);
-          retriedAuth = true;
-          continue;
-        }
-      }
-      if (isRetryableStatus(res.status))
-        throw await this.retryableStatus(res);
-      return res;
-    }
-  }
-  /** send() with the retry policy. */
-  call(reg, o) {
-    return this.withRetries(o.ctx, () => this.send(reg, o));
-  }
-  async retryableStatus(res) {
-    let bytes = Buffer.alloc(0);
-    try {
-      bytes = (await readBody(res, ERROR_BODY_LIMIT)).bytes;
-    } catch {
-    }
-    return new RetryableStatus(res.status, parseRetryAfter2(header(res, "retry-after")), this.auth.redact(errorSummary(bytes)), this.errorEntries(bytes));
-  }
-  async withRetries(ctx, fn) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        let reason;
-        let retryAfter;
-        if (e instanceof RetryableStatus) {
-          reason = `HTTP ${e.status}`;
-          retryAfter = e.retryAfterMs;
-        } else if (e instanceof TransportError && e.retryable)
-          reason = e.code;
-        else if (e instanceof RetryableFailure)
-          reason = e.reason;
-        if (reason === void 0)
-          throw this.finalError(e, ctx, attempt + 1);
-        if (attempt >= this.retries)
-          throw this.finalError(e, ctx, attempt + 1);
-        const delay4 = retryAfter !== void 0 ? Math.min(retryAfter, this.maxRetryAfter) : backoffDelay(attempt, this.baseDelay);
-        this.emit({ type: "retry", what: ctx.action, attempt: attempt + 1, delayMs: delay4, reason });
-        await sleep3(delay4);
-      }
-    }
-  }
-  finalError(e, ctx, attempts) {
-    const details = { registry: ctx.domain, ...ctx.repository ? { repository: ctx.repository } : {} };
-    const tries = attempts > 1 ? ` (${attempts} attempts)` : "";
-    if (e instanceof RetryableStatus) {
-      const detail = e.detail ? ` (${e.detail})` : "";
-      const message = e.status === 429 ? `${ctx.action} failed: the registry keeps answering 429 Too Many Requests${detail}${tries}; it is rate limiting — wait and try again, or log in (kiln login ${ctx.domain}) for a higher limit` : `${ctx.action} failed: the registry answered HTTP ${e.status}${detail}${tries}; the registry is having trouble — try again later`;
-      return new RegistryError(message, { ...details, status: e.status, errors: e.entries });
-    }
-    if (e instanceof RetryableFailure)
-      return e.final(attempts);
-    if (e instanceof TransportError) {
-      const err = new RegistryError(this.transportMessage(e, ctx, tries), details);
-      err.cause = e;
-      return err;
-    }
-    return e;
-  }
-  transportMessage(e, ctx, tries) {
-    const host = registryApiHost(ctx.domain);
-    switch (e.kind) {
-      case "dns":
-        return `${ctx.action} failed: cannot resolve the host ${host} (${e.code}); check the registry name and the network`;
-      case "tls-verify":
-        return `${ctx.action} failed: the TLS certificate of ${host} is not trusted (${e.code}: ${e.message}); put the CA certificate in /etc/docker/certs.d/${host}/ca.crt or NODE_EXTRA_CA_CERTS, or list ${ctx.domain} as an insecure registry`;
-      case "tls-protocol":
-        return `${ctx.action} failed: the TLS handshake with ${host} failed (${e.code}: ${e.message}); if the registry speaks plain HTTP, list ${ctx.domain} as an insecure registry`;
-      default:
-        return `${ctx.action} failed: cannot reach ${host}: ${e.code} (${e.message})${tries}; check that the registry is running and reachable`;
-    }
-  }
-  notFound(repo, reference, ctx, entries) {
-    const codes = entries.map((x) => [x.code, x.message].filter((s3) => s3 !== "").join(": ")).join("; ");
-    const shown = reference.includes(":") ? `${repoName(repo)}@${reference}` : `${repoName(repo)}:${reference}`;
-    return new ManifestNotFoundError(`${ctx.action} failed: image not found: ${shown} does not exist${codes ? ` (${codes})` : ""}; check the repository name and tag` + (repo.domain === "docker.io" ? "" : `, and that you are logged in to ${repo.domain} if the repository is private`), { registry: repo.domain, repository: repo.path, status: 404, errors: entries });
-  }
-  tooLarge(ctx, size) {
-    return new RegistryError(`${ctx.action} failed: the manifest is ${size !== void 0 ? `${size} bytes, ` : ""}larger than the ${this.maxManifest}-byte limit; refusing it (a real manifest is a few kilobytes)`, { registry: ctx.domain, ...ctx.repository ? { repository: ctx.repository } : {} });
-  }
-  /** The registry's `{"errors":[…]}` entries, with any secret of ours masked. */
-  errorEntries(bytes) {
-    return parseErrorEntries(bytes).map((e) => ({ code: this.auth.redact(e.code), message: this.auth.redact(e.message) }));
-  }
-  /** An error for an answer that is not the expected one. */
-  async failure(res, ctx) {
-    let bytes = Buffer.alloc(0);
-    try {
-      bytes = (await readBody(res, ERROR_BODY_LIMIT)).bytes;
-    } catch {
-    }
-    const entries = this.errorEntries(bytes);
-    const summary2 = this.auth.redact(errorSummary(bytes));
-    const ct2 = contentType2(res);
-    const detail = summary2 ? ` (${summary2})` : "";
-    const details = { registry: ctx.domain, ...ctx.repository ? { repository: ctx.repository } : {}, status: res.status, errors: entries };
-    const hasCreds = await this.auth.hasCredentials(ctx.domain).catch(() => false);
-    const insufficientScope = /error="?insufficient_scope/i.test(header(res, "www-authenticate") ?? "");
-    if (res.status === 401 && !(hasCreds && insufficientScope)) {
-      return new RegistryAuthError(hasCreds ? `${ctx.action} failed: authentication failed: ${ctx.domain} rejected the credentials${detail}; check the username and password or token, then run kiln login ${ctx.domain}` : `${ctx.action} failed: authentication required${detail}: run kiln login ${ctx.domain}`, details);
-    }
-    if (res.status === 403 || res.status === 401) {
-      const who = hasCreds ? "the logged-in account" : "anonymous users";
-      const what = ctx.access ?? "access";
-      return new RegistryAuthError(`${ctx.action} failed: access denied${detail}: ${who} may not ${what} ${ctx.repository ? `${ctx.domain}/${ctx.repository}` : ctx.domain}; check the repository name and your permissions${hasCreds ? "" : `, or run kiln login ${ctx.domain}`}`, details);
-    }
-    if (ct2 === "text/html" || summary2 === "an HTML page") {
-      return new RegistryError(`${ctx.action} failed: the server answered HTTP ${res.status} with an HTML page instead of the registry API; is ${ctx.domain} a container registry (or is a proxy or login page in the way)?`, details);
-    }
-    return new RegistryError(`${ctx.action} failed: the registry answered HTTP ${res.status}${detail}`, details);
   }
 };
+function uploadOutOfStep(ctx, why) {
+  return new RetryableFailure("upload out of step", (attempts) => new RegistryError(`${ctx.action} failed: ${why}, in ${attempts} attempt(s)`, ctxDetails(ctx)));
+}
+function uploadLocation(res, ctx) {
+  const loc = header(res, "location");
+  if (!loc) {
+    throw new RegistryError(`${ctx.action} failed: the registry answered HTTP ${res.status} without a Location for the upload`, ctxDetails(ctx));
+  }
+  return new URL(loc, res.url);
+}
 function withDigest(location, digest) {
   const u2 = new URL(location.href);
   u2.hash = "";
@@ -72377,6 +72433,80 @@ function withDigest(location, digest) {
   u2.search = `${q2}${q2 ? "&" : ""}digest=${encodeURIComponent(digest)}`;
   return u2;
 }
+
+// packages/core/dist/registry/client.js
+var RegistryClient = class {
+  session;
+  fetcher;
+  uploader;
+  constructor(options = {}) {
+    this.session = new RegistrySession(options);
+    const seen = new BlobSightings();
+    this.fetcher = new Fetcher(this.session, seen, options.maxManifestBytes);
+    this.uploader = new Uploader(this.session, this.fetcher, seen, options.chunkSize);
+  }
+  /** Closes idle keep-alive connections. The client can still be used afterwards. */
+  close() {
+    this.session.close();
+  }
+  /** Token requests made so far (each (registry, scopes) is asked once until its token expires). */
+  get tokenRequests() {
+    return this.session.auth.tokenRequests;
+  }
+  /**
+   * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
+   * `platform` (default: linux on the host's architecture), its config and its layers, each
+   * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
+   */
+  pull(ref, store, options = {}) {
+    return pullImage(this.fetcher, ref, store, options);
+  }
+  /**
+   * The digest a tag points to, from a HEAD (Docker-Content-Digest), or a GET when the registry
+   * does not send it. A reference with a digest is returned as it is.
+   */
+  resolveDigest(ref) {
+    return this.fetcher.resolveDigest(ref);
+  }
+  /** GETs a manifest or index (OCI or Docker) by tag or digest, verified when it is a digest. */
+  getManifest(repo, reference) {
+    return this.fetcher.getManifest(repo, reference);
+  }
+  /** PUTs a manifest under a tag or its digest; returns its digest. */
+  putManifest(repo, reference, bytes, mediaType) {
+    return putManifest(this.session, repo, reference, bytes, mediaType);
+  }
+  /** Whether the repository has the blob (HEAD). */
+  hasBlob(repo, digest) {
+    return this.fetcher.hasBlob(repo, digest);
+  }
+  /**
+   * Downloads a blob into the store, streaming, verified against its digest (and `size` when
+   * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
+   * ever stored. A blob the store has is not downloaded.
+   */
+  fetchBlobToStore(repo, digest, store, size) {
+    return this.fetcher.fetchBlobToStore(repo, digest, store, size);
+  }
+  /**
+   * Uploads one blob from the store: nothing when the repository has it, a cross-repository mount
+   * when one of `mountFrom` (repositories of the same registry, plus those this client saw the blob
+   * in) has it, else an upload (one PUT up to `chunkSize`, else PATCH chunks then PUT). A failed
+   * attempt starts over with a new upload session.
+   */
+  uploadBlob(repo, store, digest, options = {}) {
+    return this.uploader.uploadBlob(repo, store, digest, options);
+  }
+  /**
+   * Pushes an image (manifest or index) from the store to every reference: per repository, every
+   * blob (config and layers, in parallel up to `concurrency`) is HEADed, mounted or uploaded, then
+   * index children by digest, then the manifest under each tag — last, so a failed push tags
+   * nothing. Later repositories of the same registry mount what earlier ones received.
+   */
+  push(store, manifestDigest, refs, options = {}) {
+    return pushImage(this.session, this.uploader, store, manifestDigest, refs, options);
+  }
+};
 
 // packages/core/dist/registry/credentials.js
 import { spawn as spawn2 } from "node:child_process";
@@ -72622,7 +72752,7 @@ function createRegistryClient(options = {}) {
 // packages/core/dist/engine/builder.js
 import { createHash as createHash9 } from "node:crypto";
 import { lstat as lstat8, readFile as readFile6 } from "node:fs/promises";
-import { posix as posix4, relative as relative4, resolve as resolve10 } from "node:path";
+import { posix as posix6, relative as relative4, resolve as resolve10 } from "node:path";
 
 // packages/core/dist/dockerfile/errors.js
 var DockerfileError = class extends KilnError {
@@ -72818,14 +72948,14 @@ var Expansion = class {
   }
   /** Everything up to the next single quote, literally; the escape token has no effect. */
   processSingleQuote() {
-    const open6 = this.pos;
-    const close = this.src.indexOf("'", open6 + 1);
+    const open7 = this.pos;
+    const close = this.src.indexOf("'", open7 + 1);
     if (close < 0) {
       this.pos = this.src.length;
       throw new LexFailure("unexpected end of statement while looking for matching single-quote");
     }
     this.pos = close + 1;
-    return this.opts.rawQuotes ? this.src.slice(open6, close + 1) : this.src.slice(open6 + 1, close);
+    return this.opts.rawQuotes ? this.src.slice(open7, close + 1) : this.src.slice(open7 + 1, close);
   }
   /** Up to the next unescaped `"`: `$` expands; the escape token escapes only `"`, `$` and itself. */
   processDoubleQuote() {
@@ -73387,11 +73517,11 @@ function parseArguments(keyword, rest, escape3) {
   const parser = LINE_PARSERS[keyword.toLowerCase()] ?? parseUnknown;
   return parser(rest, escape3);
 }
-function splitCommand(line) {
+function splitCommand(line, escape3 = "\\") {
   const [keyword, afterKeyword] = splitWhitespace(line, 2);
   if (afterKeyword === void 0)
     return { keyword, flags: [], rest: "" };
-  const { flags, rest } = extractFlags(afterKeyword);
+  const { flags, rest } = extractFlags(afterKeyword, escape3);
   return { keyword, flags, rest: trimRight(trimLeftSpace(rest)) };
 }
 function trimRight(s3) {
@@ -73400,7 +73530,7 @@ function trimRight(s3) {
     end--;
   return s3.slice(0, end);
 }
-function extractFlags(line) {
+function extractFlags(line, escape3) {
   const flags = [];
   let pos = 0;
   for (; ; ) {
@@ -73424,7 +73554,7 @@ function extractFlags(line) {
         quote2 = "";
         continue;
       }
-      if (ch === "\\") {
+      if (ch === escape3) {
         if (pos + 1 === line.length) {
           quote2 = "";
           continue;
@@ -73452,16 +73582,26 @@ var CONTINUATION = {
 };
 function parseDockerfile(source, options = {}) {
   const file = options.file ?? "Dockerfile";
-  const text = typeof source === "string" ? source : decodeText(source, file);
-  return new Parser(text, file).parse();
+  const warnings = [];
+  const text = typeof source === "string" ? source : decodeText(source, file, warnings);
+  return new Parser(text, file, warnings).parse();
 }
-function decodeText(bytes, file) {
+function decodeText(bytes, file, warnings) {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    const bad = firstInvalidUtf8(bytes);
-    const line = countLines(bytes, bad);
-    throw new DockerfileError("the file is not UTF-8 text (is it a binary file?); a Dockerfile must be UTF-8 encoded", { file, line });
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) {
+      throw new DockerfileError("the file is not text (it holds a NUL byte: is it a binary file?); a Dockerfile must be UTF-8 text", {
+        file,
+        line: countLines(bytes, nul)
+      });
+    }
+    warnings.push({
+      line: countLines(bytes, firstInvalidUtf8(bytes)),
+      message: "the file is not UTF-8: bytes that are not UTF-8 read as U+FFFD (docker build writes them into the image config the same way); save the Dockerfile as UTF-8"
+    });
+    return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes);
   }
 }
 function countLines(bytes, upTo) {
@@ -73486,14 +73626,15 @@ function firstInvalidUtf8(bytes) {
 }
 var Parser = class {
   file;
+  warnings;
   lines;
   next = 0;
   escape = "\\";
   directivesDone = false;
   directives = {};
-  warnings = [];
-  constructor(text, file) {
+  constructor(text, file, warnings = []) {
     this.file = file;
+    this.warnings = warnings;
     this.lines = splitLinesKeepingNewlines(text.startsWith("\uFEFF") ? text.slice(1) : text);
   }
   parse() {
@@ -73520,7 +73661,7 @@ var Parser = class {
         continues = part.continues;
       }
       if (sawEmptyContinuation) {
-        this.warnings.push({ message: `Empty continuation line found in: ${line}`, line: this.next });
+        this.warnings.push({ message: `Empty continuation line found in: ${line}`, line: this.next, rule: "NoEmptyContinuation" });
       }
       const node = this.nodeFromLine(line, startLine);
       this.readHeredocs(node, line, startLine);
@@ -73627,7 +73768,7 @@ var Parser = class {
   }
 };
 function buildNode(line, escape3, startLine) {
-  const { keyword, flags, rest } = splitCommand(line);
+  const { keyword, flags, rest } = splitCommand(line, escape3);
   const node = {
     keyword,
     flags,
@@ -73667,6 +73808,115 @@ function trimNewline(line) {
 }
 function isComment(line) {
   return trimLeftSpace(trimNewline(line)).startsWith("#");
+}
+
+// packages/core/dist/dockerfile/checks.js
+function formatDockerfileWarning(warning2) {
+  return `${warning2.file}:${warning2.line}: ${warning2.message}`;
+}
+function parseCheckDirective(value, file) {
+  const options = { skipAll: false, skip: /* @__PURE__ */ new Set(), error: false };
+  const text = (value ?? "").trim();
+  if (text === "")
+    return options;
+  const fail = (detail) => {
+    throw new DockerfileError(`failed to parse check options: ${detail}; write # check=skip=Rule1,Rule2 or # check=skip=all, optionally ;error=true`, { file, line: 1 });
+  };
+  for (const part of splitN(text, ";", 3)) {
+    const eq = part.indexOf("=");
+    if (eq < 0)
+      fail(`invalid check option "${part}"`);
+    const key = part.slice(0, eq).trim();
+    const v2 = part.slice(eq + 1).trim();
+    if (key === "skip") {
+      if (v2 === "all")
+        options.skipAll = true;
+      else
+        for (const rule of v2.split(","))
+          options.skip.add(rule.trim());
+    } else if (key === "experimental") {
+    } else if (key === "error") {
+      const bool = GO_BOOLS[v2];
+      if (bool === void 0)
+        fail(`check option "${part}": error must be true or false`);
+      options.error = bool;
+    } else {
+      fail(`invalid check option "${key}"`);
+    }
+  }
+  return options;
+}
+var GO_BOOLS = {
+  1: true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  0: false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false
+};
+function splitN(s3, sep10, n) {
+  const parts = s3.split(sep10);
+  return parts.length <= n ? parts : [...parts.slice(0, n - 1), parts.slice(n - 1).join(sep10)];
+}
+function applyChecks(warnings, options, file) {
+  const kept = warnings.filter((w2) => !options.skipAll && !(w2.rule !== void 0 && options.skip.has(w2.rule)));
+  const violations = kept.filter((w2) => w2.rule !== void 0);
+  if (options.error && violations.length > 0) {
+    const rules = [...new Set(violations.map((w2) => w2.rule))].join(", ");
+    throw new DockerfileError(`lint violation found for rules: ${rules} (# check=error=true turns these warnings into errors): ${violations[0].message}`, { file, line: violations[0].line });
+  }
+  return kept;
+}
+
+// packages/core/dist/dockerfile/exec-form.js
+function brokenExecFormWarning(keyword, text, fallback) {
+  const trimmed = text.trim();
+  if (!/^\[\s*["']/.test(trimmed))
+    return void 0;
+  const repaired = repairJsonArray(trimmed);
+  if (!repaired && !/["']\s*,\s*["']/.test(trimmed))
+    return void 0;
+  const reason = repaired?.reason ?? "it is not valid JSON";
+  const how = fallback === "words" ? `read as whitespace-separated words (${trimmed.split(/\s+/).map((w2) => JSON.stringify(w2)).join(" ")})` : fallback === "healthcheck-shell" ? `shell form (CMD-SHELL): the shell runs ${trimmed} as a command` : `shell form: the shell runs ${trimmed} as a command`;
+  const fix = repaired ? `${keyword} ${formatExecForm(repaired.words)}` : `${keyword} ["executable", "arg", ...] with double quotes`;
+  return `${keyword} ${trimmed} is not a JSON array (${reason}), so it is ${how}, as in docker build; for exec form write ${fix}`;
+}
+function formatExecForm(words) {
+  return `[${words.map((w2) => JSON.stringify(w2)).join(", ")}]`;
+}
+function repairJsonArray(text) {
+  const requoted = text.replace(/'((?:[^'\\]|\\.)*)'/g, (_all, body2) => JSON.stringify(body2.replace(/\\'/g, "'")));
+  const closed = (s3) => /\]\s*$/.test(s3) ? s3 : `${s3.replace(/,\s*$/, "")}]`;
+  const noTrailingComma = (s3) => s3.replace(/,\s*\]\s*$/, "]");
+  const attempts = [
+    [requoted, "JSON strings need double quotes"],
+    [closed(text), "the closing ] is missing"],
+    [closed(requoted), "JSON strings need double quotes, and the closing ] is missing"],
+    [noTrailingComma(text), "JSON allows no comma before the closing ]"],
+    [noTrailingComma(requoted), "JSON strings need double quotes, and JSON allows no comma before the closing ]"]
+  ];
+  for (const [candidate, reason] of attempts) {
+    if (candidate === text)
+      continue;
+    const words = stringArray(candidate);
+    if (words)
+      return { words, reason };
+  }
+  return void 0;
+}
+function stringArray(text) {
+  try {
+    const value = JSON.parse(text);
+    return Array.isArray(value) && value.every((v2) => typeof v2 === "string") ? value : void 0;
+  } catch {
+    return void 0;
+  }
 }
 
 // packages/core/dist/dockerfile/duration.js
@@ -73733,11 +73983,11 @@ var INSTRUCTION_NAMES = [
 var FLAGS = {
   FROM: { platform: "string" },
   COPY: { from: "string", chown: "string", chmod: "string", link: "bool", parents: "bool", exclude: "strings" },
+  // No --parents on ADD: BuildKit has it on COPY only ("unknown flag: --parents").
   ADD: {
     chown: "string",
     chmod: "string",
     link: "bool",
-    parents: "bool",
     exclude: "strings",
     checksum: "string",
     "keep-git-dir": "bool",
@@ -73787,9 +74037,16 @@ function parseFlags(instruction, words) {
   }
   return {
     bool: (name) => values.has(name) ? values.get(name)[0] === "true" : void 0,
-    string: (name) => values.get(name)?.[0],
+    string: (name) => values.get(name)?.[0] || void 0,
+    raw: (name) => values.get(name)?.[0],
     strings: (name) => values.get(name) ?? []
   };
+}
+function ignoredFlags(what, node, warn) {
+  if (node.flags.length === 0)
+    return;
+  const flags = node.flags.join(" ");
+  warn(`${what} takes no flags: ${flags} ${node.flags.length === 1 ? "has" : "have"} no effect (docker build ignores ${node.flags.length === 1 ? "it" : "them"} too)`);
 }
 var atLeastOne = (name) => new InstructionProblem(`${name} requires at least one argument`);
 var exactlyOne = (name) => new InstructionProblem(`${name} requires exactly one argument`);
@@ -73799,8 +74056,11 @@ function keyValues(name, args) {
   if (args.length % 3 !== 0)
     throw new InstructionProblem(`Bad input to ${name}, too many arguments`);
   const pairs = [];
-  for (let i = 0; i < args.length; i += 3)
+  for (let i = 0; i < args.length; i += 3) {
+    if (args[i] === "")
+      throw new InstructionProblem(`${name} names can not be blank`);
     pairs.push({ key: args[i], value: args[i + 1] });
+  }
   return pairs;
 }
 function oneArgument(name, node) {
@@ -73808,17 +74068,12 @@ function oneArgument(name, node) {
     throw exactlyOne(name);
   return node.args[0];
 }
-function refuseBrokenExecForm(keyword, node, args) {
-  const text = args.length === 1 && !node.json ? args[0] : "";
-  if (!/^\[\s*["']/.test(text))
+function warnBrokenExecForm(keyword, node, args, fallback, warn) {
+  if (node.json || args.length === 0)
     return;
-  let reason = "not a JSON array of strings";
-  try {
-    JSON.parse(text);
-  } catch (err) {
-    reason = err.message;
-  }
-  throw new InstructionProblem(`${keyword} looks like exec form but is not valid JSON (${reason}); write ["executable", "arg"] with double quotes, or drop the brackets for shell form`);
+  const message = brokenExecFormWarning(keyword, args.join(" "), fallback);
+  if (message)
+    warn(message);
 }
 function commandLine(node, args) {
   return { command: node.json ? args : args.length ? [args.join(" ")] : [], prependShell: !node.json };
@@ -73838,8 +74093,9 @@ function typeFrom(node, base) {
   }
   return { kind: "FROM", ...base, image: args[0], stageName, platform: flags.string("platform") };
 }
-function typeCopy(kind, node, base) {
+function typeCopy(kind, node, base, warn) {
   const flags = parseFlags(kind, node.flags);
+  warnBrokenExecForm(kind, node, node.args, "words", warn);
   if (node.args.length < 2) {
     throw new InstructionProblem(`${kind} requires at least two arguments, but only one was provided. Destination could not be determined`);
   }
@@ -73866,7 +74122,7 @@ function typeCopy(kind, node, base) {
     chown: flags.string("chown"),
     chmod: flags.string("chmod"),
     link: flags.bool("link") ?? false,
-    parents: flags.bool("parents") ?? false,
+    parents: kind === "COPY" ? flags.bool("parents") ?? false : false,
     exclude: flags.strings("exclude")
   };
   if (kind === "COPY")
@@ -73882,7 +74138,7 @@ function inlineFile(word, body2) {
   const content = body2?.content ?? "";
   return { name: word.name, data: word.chomp ? chompHeredocContent(content) : content, expand: word.expand };
 }
-function typeHealthcheck(node, base) {
+function typeHealthcheck(node, base, warn) {
   if (node.args.length === 0)
     throw atLeastOne("HEALTHCHECK");
   const type = node.args[0].toUpperCase();
@@ -73891,13 +74147,14 @@ function typeHealthcheck(node, base) {
   if (type === "NONE") {
     if (rest.length !== 0)
       throw new InstructionProblem("HEALTHCHECK NONE takes no arguments");
+    ignoredFlags("HEALTHCHECK NONE", node, warn);
     health.test = ["NONE"];
     return { kind: "HEALTHCHECK", ...base, health };
   }
   const flags = parseFlags("HEALTHCHECK", node.flags);
   if (type !== "CMD")
     throw new InstructionProblem(`Unknown type "${node.args[0]}" in HEALTHCHECK (try CMD)`);
-  refuseBrokenExecForm("HEALTHCHECK CMD", node, rest);
+  warnBrokenExecForm("HEALTHCHECK CMD", node, rest, "healthcheck-shell", warn);
   const { command } = commandLine(node, rest);
   if (command.length === 0)
     throw new InstructionProblem("Missing command after HEALTHCHECK CMD");
@@ -73911,8 +74168,12 @@ function typeHealthcheck(node, base) {
     if (!/^[+-]?\d+$/.test(retries))
       throw new InstructionProblem(`invalid --retries value "${retries}": expected a whole number`);
     health.retries = Number(retries);
+    if (health.retries > 2 ** 31 - 1 || health.retries < -(2 ** 31)) {
+      throw new InstructionProblem(`invalid --retries value "${retries}": value out of range`);
+    }
     if (health.retries < 0)
       throw new InstructionProblem(`--retries cannot be negative (${retries})`);
+    health.retries ||= 0;
   }
   return { kind: "HEALTHCHECK", ...base, health };
 }
@@ -73930,11 +74191,11 @@ function interval(flags, name) {
     throw new InstructionProblem(`Interval "${name}" cannot be less than 1ms`);
   return ns2;
 }
-function typeOnbuild(node, base) {
-  parseFlags("ONBUILD", node.flags);
+function typeOnbuild(node, base, warn) {
   const sub = node.sub;
   if (!sub)
     throw atLeastOne("ONBUILD");
+  parseFlags("ONBUILD", node.flags);
   const trigger = sub.keyword.toUpperCase();
   if (trigger === "ONBUILD")
     throw new InstructionProblem("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
@@ -73945,19 +74206,28 @@ function typeOnbuild(node, base) {
   for (const heredoc of node.heredocs)
     expression += `
 ${heredoc.content}${heredoc.name}`;
-  const typedTrigger = typeNode({ ...sub, heredocs: node.heredocs }, base);
+  let typedTrigger;
+  try {
+    typedTrigger = typeNode({ ...sub, heredocs: node.heredocs }, base, warn);
+  } catch (err) {
+    if (!(err instanceof InstructionProblem))
+      throw err;
+    warn(`ONBUILD ${expression.split("\n")[0]}: ${err.message}; the trigger is stored as docker build stores it, and every build FROM this image will fail on it`);
+  }
   return { kind: "ONBUILD", ...base, expression, trigger: typedTrigger };
 }
-function typeNode(node, base) {
+var NETWORK_MODES = /* @__PURE__ */ new Set(["default", "none", "host"]);
+var SECURITY_MODES = /* @__PURE__ */ new Set(["sandbox", "insecure"]);
+function typeNode(node, base, warn) {
   const keyword = node.keyword.toUpperCase();
   const args = node.args;
   switch (keyword) {
     case "FROM":
       return typeFrom(node, base);
     case "ARG": {
-      parseFlags("ARG", node.flags);
       if (args.length === 0)
         throw atLeastOne("ARG");
+      ignoredFlags("ARG", node, warn);
       return {
         kind: "ARG",
         ...base,
@@ -73992,9 +74262,10 @@ function typeNode(node, base) {
       parseFlags("USER", node.flags);
       return { kind: "USER", ...base, user: oneArgument("USER", node) };
     case "VOLUME": {
-      parseFlags("VOLUME", node.flags);
       if (args.length === 0)
         throw atLeastOne("VOLUME");
+      parseFlags("VOLUME", node.flags);
+      warnBrokenExecForm("VOLUME", node, args, "words", warn);
       const volumes = args.map((v2) => v2.trim());
       if (volumes.some((v2) => v2 === ""))
         throw new InstructionProblem("VOLUME specified can not be an empty string");
@@ -74002,9 +74273,17 @@ function typeNode(node, base) {
     }
     case "COPY":
     case "ADD":
-      return typeCopy(keyword, node, base);
+      return typeCopy(keyword, node, base, warn);
     case "RUN": {
       const flags = parseFlags("RUN", node.flags);
+      const network = flags.raw("network");
+      if (network !== void 0 && !NETWORK_MODES.has(network)) {
+        throw new InstructionProblem(`invalid network mode "${network}" (use default, none or host)`);
+      }
+      const security = flags.raw("security");
+      if (security !== void 0 && !SECURITY_MODES.has(security)) {
+        throw new InstructionProblem(`security "${security}" is not valid (use sandbox or insecure)`);
+      }
       if (args.length === 0 && node.json === false)
         throw atLeastOne("RUN");
       return {
@@ -74013,40 +74292,44 @@ function typeNode(node, base) {
         ...commandLine(node, args),
         files: node.heredocs.map((h) => ({ name: h.name, data: h.content, expand: h.expand, chomp: h.chomp })),
         mounts: flags.strings("mount"),
-        network: flags.string("network"),
-        security: flags.string("security")
+        network,
+        security
       };
     }
     case "CMD":
     case "ENTRYPOINT":
       parseFlags(keyword, node.flags);
-      refuseBrokenExecForm(keyword, node, args);
+      warnBrokenExecForm(keyword, node, args, "shell", warn);
       return { kind: keyword, ...base, ...commandLine(node, args) };
     case "SHELL":
       parseFlags("SHELL", node.flags);
-      if (!node.json) {
-        throw new InstructionProblem('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]');
-      }
       if (args.length === 0)
         throw atLeastOne("SHELL");
+      if (!node.json) {
+        const quotes = /^\s*\[.*'/.test(args[0]) ? " with double quotes" : "";
+        throw new InstructionProblem(`SHELL requires the arguments to be in JSON form${quotes}, e.g. SHELL ["/bin/bash", "-c"]`);
+      }
       return { kind: "SHELL", ...base, shell: args };
     case "HEALTHCHECK":
-      return typeHealthcheck(node, base);
+      return typeHealthcheck(node, base, warn);
     case "STOPSIGNAL":
-      parseFlags("STOPSIGNAL", node.flags);
-      return { kind: "STOPSIGNAL", ...base, signal: oneArgument("STOPSIGNAL", node) };
+      if (args.length !== 1)
+        throw exactlyOne("STOPSIGNAL");
+      ignoredFlags("STOPSIGNAL", node, warn);
+      return { kind: "STOPSIGNAL", ...base, signal: args[0] };
     case "ONBUILD":
-      return typeOnbuild(node, base);
+      return typeOnbuild(node, base, warn);
     default: {
       const hint = suggest(keyword, INSTRUCTION_NAMES);
       throw new InstructionProblem(`unknown instruction: ${node.keyword}${hint ? ` (did you mean ${hint.toLowerCase()}?)` : ""}`);
     }
   }
 }
-function typeInstruction(node, file) {
+function typeInstruction(node, file, warnings) {
   const base = { line: node.startLine, endLine: node.endLine, original: node.original };
+  const warn = (message, rule) => warnings?.push({ file, line: node.startLine, message, ...rule ? { rule } : {} });
   try {
-    return typeNode(node, base);
+    return typeNode(node, base, warn);
   } catch (err) {
     if (err instanceof InstructionProblem) {
       throw new DockerfileError(err.message, { file, line: node.startLine, endLine: node.endLine }, node.original);
@@ -74055,11 +74338,13 @@ function typeInstruction(node, file) {
   }
 }
 function toStages(ast) {
+  const checks = parseCheckDirective(ast.directives.check, ast.file);
   const metaArgs = [];
   const stages = [];
   const names = /* @__PURE__ */ new Map();
+  const warnings = ast.warnings.map((w2) => ({ file: ast.file, ...w2 }));
   for (const node of ast.instructions) {
-    const instruction = typeInstruction(node, ast.file);
+    const instruction = typeInstruction(node, ast.file, warnings);
     const location = { file: ast.file, line: node.startLine, endLine: node.endLine };
     if (instruction.kind === "FROM") {
       if (instruction.stageName !== void 0) {
@@ -74087,7 +74372,8 @@ function toStages(ast) {
       line: ast.startLine
     });
   }
-  return { file: ast.file, metaArgs, stages };
+  warnings.sort((a, b2) => a.line - b2.line);
+  return { file: ast.file, metaArgs, stages, warnings: applyChecks(warnings, checks, ast.file) };
 }
 function suggest(word, candidates) {
   let best;
@@ -74116,6 +74402,238 @@ function editDistance(a, b2) {
 // packages/core/dist/context/dockerignore.js
 import { readFile as readFile3, stat as stat3 } from "node:fs/promises";
 import { join as join10, resolve as resolve5 } from "node:path";
+
+// packages/core/dist/context/glob.js
+var BadPatternError = class extends KilnError {
+};
+var SLASH2 = 47;
+var BACKSLASH = 92;
+var STAR = 42;
+var QUESTION2 = 63;
+var OPEN = 91;
+var CLOSE = 93;
+var CARET = 94;
+var DASH = 45;
+var RUNE_ERROR = 65533;
+var encoder = new TextEncoder();
+function hasWildcard(pattern) {
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\")
+      i++;
+    else if (c === "*" || c === "?" || c === "[")
+      return true;
+  }
+  return false;
+}
+function isValidPattern(pattern) {
+  return compile(pattern) !== void 0;
+}
+function globToRegExp(pattern) {
+  return new PathPattern(pattern, compileOrThrow(pattern));
+}
+var PathPattern = class extends RegExp {
+  pattern;
+  chunks;
+  constructor(pattern, chunks) {
+    super("[^]*");
+    this.pattern = pattern;
+    this.chunks = chunks;
+  }
+  exec(input) {
+    const text = String(input);
+    if (!matchChunks(this.chunks, encoder.encode(text)))
+      return null;
+    return Object.assign([text], { index: 0, input: text, groups: void 0 });
+  }
+  toString() {
+    return `path.Match(${JSON.stringify(this.pattern)})`;
+  }
+};
+function compileOrThrow(pattern) {
+  const chunks = compile(pattern);
+  if (!chunks)
+    throw new BadPatternError(`syntax error in pattern ${JSON.stringify(pattern)}`);
+  return chunks;
+}
+function compile(pattern) {
+  const p2 = encoder.encode(pattern);
+  const chunks = [];
+  let i = 0;
+  while (i < p2.length) {
+    let star3 = false;
+    while (i < p2.length && p2[i] === STAR) {
+      star3 = true;
+      i++;
+    }
+    let end = i;
+    let inClass = false;
+    for (; end < p2.length; end++) {
+      const c = p2[end];
+      if (c === BACKSLASH) {
+        if (end + 1 < p2.length)
+          end++;
+      } else if (c === OPEN)
+        inClass = true;
+      else if (c === CLOSE)
+        inClass = false;
+      else if (c === STAR && !inClass)
+        break;
+    }
+    const elements = parseRun(p2, i, end);
+    if (!elements)
+      return void 0;
+    chunks.push({ star: star3, elements });
+    i = end;
+  }
+  return chunks;
+}
+function parseRun(p2, start, end) {
+  const elements = [];
+  let i = start;
+  while (i < end) {
+    const c = p2[i];
+    if (c === QUESTION2) {
+      elements.push({ kind: "any" });
+      i++;
+    } else if (c === BACKSLASH) {
+      if (i + 1 >= end)
+        return void 0;
+      elements.push({ kind: "byte", byte: p2[i + 1] });
+      i += 2;
+    } else if (c === OPEN) {
+      i++;
+      const negated = p2[i] === CARET && i < end;
+      if (negated)
+        i++;
+      const ranges = [];
+      for (; ; ) {
+        if (i < end && p2[i] === CLOSE && ranges.length > 0) {
+          i++;
+          break;
+        }
+        const lo2 = classChar(p2, i, end);
+        if (!lo2)
+          return void 0;
+        i = lo2.next;
+        let hi2 = lo2.rune;
+        if (p2[i] === DASH) {
+          const h = classChar(p2, i + 1, end);
+          if (!h)
+            return void 0;
+          i = h.next;
+          hi2 = h.rune;
+        }
+        ranges.push([lo2.rune, hi2]);
+      }
+      elements.push({ kind: "class", negated, ranges });
+    } else {
+      elements.push({ kind: "byte", byte: c });
+      i++;
+    }
+  }
+  return elements;
+}
+function classChar(p2, i, end) {
+  if (i >= end || p2[i] === DASH || p2[i] === CLOSE)
+    return void 0;
+  if (p2[i] === BACKSLASH) {
+    i++;
+    if (i >= end)
+      return void 0;
+  }
+  const [rune, size] = decodeRune(p2, i, end);
+  if (rune === RUNE_ERROR && size === 1)
+    return void 0;
+  const next = i + size;
+  return next >= end ? void 0 : { rune, next };
+}
+function decodeRune(b2, i, end) {
+  const c = b2[i];
+  if (c < 128)
+    return [c, 1];
+  let need;
+  let lo2 = 128;
+  let hi2 = 191;
+  if (c >= 194 && c <= 223)
+    need = 1;
+  else if (c >= 224 && c <= 239) {
+    need = 2;
+    if (c === 224)
+      lo2 = 160;
+    if (c === 237)
+      hi2 = 159;
+  } else if (c >= 240 && c <= 244) {
+    need = 3;
+    if (c === 240)
+      lo2 = 144;
+    if (c === 244)
+      hi2 = 143;
+  } else
+    return [RUNE_ERROR, 1];
+  if (i + need >= end)
+    return [RUNE_ERROR, 1];
+  let rune = c & QUESTION2 >> need;
+  for (let k2 = 1; k2 <= need; k2++) {
+    const x = b2[i + k2];
+    if (x < (k2 === 1 ? lo2 : 128) || x > (k2 === 1 ? hi2 : 191))
+      return [RUNE_ERROR, 1];
+    rune = rune << 6 | x & QUESTION2;
+  }
+  return [rune, need + 1];
+}
+function matchRun(elements, s3, pos) {
+  for (const e of elements) {
+    if (pos >= s3.length)
+      return -1;
+    if (e.kind === "byte") {
+      if (s3[pos] !== e.byte)
+        return -1;
+      pos++;
+    } else if (e.kind === "any") {
+      if (s3[pos] === SLASH2)
+        return -1;
+      pos += decodeRune(s3, pos, s3.length)[1];
+    } else {
+      const [rune, size] = decodeRune(s3, pos, s3.length);
+      pos += size;
+      const inClass = e.ranges.some(([lo2, hi2]) => lo2 <= rune && rune <= hi2);
+      if (inClass === e.negated)
+        return -1;
+    }
+  }
+  return pos;
+}
+function matchChunks(chunks, name) {
+  let pos = 0;
+  for (let c = 0; c < chunks.length; c++) {
+    const { star: star3, elements } = chunks[c];
+    const last = c === chunks.length - 1;
+    if (star3 && elements.length === 0)
+      return name.indexOf(SLASH2, pos) < 0;
+    const here = matchRun(elements, name, pos);
+    if (here >= 0 && (!last || here === name.length)) {
+      pos = here;
+      continue;
+    }
+    if (!star3)
+      return false;
+    let found = -1;
+    for (let skip = pos; skip < name.length && name[skip] !== SLASH2; skip++) {
+      const end = matchRun(elements, name, skip + 1);
+      if (end >= 0 && (!last || end === name.length)) {
+        found = end;
+        break;
+      }
+    }
+    if (found < 0)
+      return false;
+    pos = found;
+  }
+  return pos === name.length;
+}
+
+// packages/core/dist/context/dockerignore.js
 var DockerignoreError = class extends KilnError {
   pattern;
   constructor(message, location, pattern) {
@@ -74191,76 +74709,6 @@ function readLines(text, file) {
     out.push({ pattern: invert ? `!${pattern}` : pattern, line: index + 1 });
   });
   return out;
-}
-function classCharEnd(chunk, k2) {
-  if (k2 >= chunk.length || chunk[k2] === "-" || chunk[k2] === "]")
-    return -1;
-  if (chunk[k2] === "\\") {
-    k2++;
-    if (k2 >= chunk.length)
-      return -1;
-  }
-  k2 += (chunk.codePointAt(k2) ?? 0) > 65535 ? 2 : 1;
-  return k2 >= chunk.length ? -1 : k2;
-}
-function chunkIsWellFormed(chunk) {
-  let k2 = 0;
-  while (k2 < chunk.length) {
-    const c = chunk[k2];
-    if (c === "[") {
-      k2++;
-      if (chunk[k2] === "^")
-        k2++;
-      for (let nrange = 0; ; nrange++) {
-        if (chunk[k2] === "]" && nrange > 0) {
-          k2++;
-          break;
-        }
-        k2 = classCharEnd(chunk, k2);
-        if (k2 < 0)
-          return false;
-        if (chunk[k2] === "-") {
-          k2 = classCharEnd(chunk, k2 + 1);
-          if (k2 < 0)
-            return false;
-        }
-      }
-    } else if (c === "\\") {
-      if (k2 + 1 >= chunk.length)
-        return false;
-      k2 += 2;
-    } else {
-      k2++;
-    }
-  }
-  return true;
-}
-function goPatternIsWellFormed(pattern) {
-  let rest = pattern;
-  while (rest.length > 0) {
-    let i = 0;
-    while (rest[i] === "*")
-      i++;
-    rest = rest.slice(i);
-    let inRange = false;
-    let j2 = 0;
-    for (; j2 < rest.length; j2++) {
-      const c = rest[j2];
-      if (c === "\\") {
-        if (j2 + 1 < rest.length)
-          j2++;
-      } else if (c === "[")
-        inRange = true;
-      else if (c === "]")
-        inRange = false;
-      else if (c === "*" && !inRange)
-        break;
-    }
-    if (!chunkIsWellFormed(rest.slice(0, j2)))
-      return false;
-    rest = rest.slice(j2);
-  }
-  return true;
 }
 var REGEXP_META = ".+()|{}$";
 function compileGlob(pattern) {
@@ -74619,10 +75067,10 @@ var Re2Translator = class {
         const close = s3.indexOf(":]", this.i + 2);
         if (close >= 0) {
           const name = s3.slice(this.i + 2, close);
-          const posix5 = POSIX_GROUPS.get(name.startsWith("^") ? name.slice(1) : name);
-          if (!posix5)
+          const posix7 = POSIX_GROUPS.get(name.startsWith("^") ? name.slice(1) : name);
+          if (!posix7)
             throw new Re2SyntaxError(`invalid character class range: ${s3.slice(this.i, close + 2)}`);
-          add({ ranges: name.startsWith("^") ? negateRanges(posix5) : posix5, props: [] });
+          add({ ranges: name.startsWith("^") ? negateRanges(posix7) : posix7, props: [] });
           this.i = close + 2;
           continue;
         }
@@ -74680,7 +75128,7 @@ var IgnoreMatcher = class {
         hasExclusions = true;
         p2 = p2.slice(1);
       }
-      if (!goPatternIsWellFormed(p2))
+      if (!isValidPattern(p2))
         throw patternError(source, "syntax error in pattern", where2);
       const { matchType, regexp } = compileGlob(p2);
       let matcher;
@@ -74993,8 +75441,185 @@ function baseName(path12) {
 // packages/core/dist/layer/writer.js
 import { createHash as createHash6 } from "node:crypto";
 import { closeSync as closeSync3, constants as fsc, openSync as openSync3, readSync } from "node:fs";
-import { open as open4, stat as stat4 } from "node:fs/promises";
-import { Readable as Readable6 } from "node:stream";
+import { open as open5, stat as stat4 } from "node:fs/promises";
+import { Readable as Readable7 } from "node:stream";
+
+// packages/core/dist/archive/compression.js
+import { spawn as spawn3 } from "node:child_process";
+import { open as open4 } from "node:fs/promises";
+import { Readable as Readable6, pipeline as pipeline2 } from "node:stream";
+import * as zlib2 from "node:zlib";
+
+// packages/core/dist/archive/parallel-gzip.js
+import { promisify as promisify3 } from "node:util";
+import { constants as zc, crc32, deflateRaw } from "node:zlib";
+var deflateRawAsync = promisify3(deflateRaw);
+var GZIP_BLOCK_SIZE = 1024 * 1024;
+var OUTPUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
+var WINDOW = 32 * 1024;
+var EMPTY_FINAL_BLOCK = Buffer.from([3, 0]);
+var OS_UNKNOWN = 255;
+function gzipHeader(level) {
+  const xfl = level === 9 ? 2 : level < 2 ? 4 : 0;
+  return Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, xfl, OS_UNKNOWN]);
+}
+async function* parallelGzip(source, options) {
+  const { level } = options;
+  const concurrency = Math.max(1, options.concurrency ?? 3);
+  const inFlight = [];
+  let crc = 0;
+  let length = 0;
+  let previous;
+  const deflateBlock = (block2) => {
+    crc = crc32(block2, crc);
+    length += block2.length;
+    const options2 = { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, finishFlush: zc.Z_SYNC_FLUSH, chunkSize: OUTPUT_CHUNK };
+    if (previous)
+      options2.dictionary = previous.subarray(Math.max(0, previous.length - WINDOW));
+    const job = deflateRawAsync(block2, options2);
+    job.catch(() => void 0);
+    inFlight.push(job);
+    previous = block2;
+  };
+  yield gzipHeader(level);
+  let block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
+  let filled = 0;
+  for await (const chunk of source) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(chunk.length - offset, GZIP_BLOCK_SIZE - filled);
+      chunk.copy(block, filled, offset, offset + n);
+      filled += n;
+      offset += n;
+      if (filled === GZIP_BLOCK_SIZE) {
+        deflateBlock(block);
+        block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
+        filled = 0;
+        if (inFlight.length >= concurrency)
+          yield await inFlight.shift();
+      }
+    }
+  }
+  if (filled > 0)
+    deflateBlock(block.subarray(0, filled));
+  while (inFlight.length > 0)
+    yield await inFlight.shift();
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(length % 2 ** 32, 4);
+  yield Buffer.concat([EMPTY_FINAL_BLOCK, trailer]);
+}
+
+// packages/core/dist/archive/compression.js
+var UnsupportedCompressionError = class extends KilnError {
+};
+var MAGIC = [
+  ["gzip", [31, 139]],
+  ["bzip2", [66, 90, 104]],
+  // "BZh"
+  ["xz", [253, 55, 122, 88, 90, 0]],
+  ["zstd", [40, 181, 47, 253]]
+];
+var SNIFF_LENGTH = 6;
+function sniffCompression(head) {
+  for (const [kind, magic] of MAGIC) {
+    if (head.length >= magic.length && magic.every((b2, i) => head[i] === b2))
+      return kind;
+  }
+  return "none";
+}
+async function sniffFileCompression(file) {
+  const fh = await open4(file, "r");
+  try {
+    const head = Buffer.alloc(SNIFF_LENGTH);
+    const { bytesRead } = await fh.read(head, 0, SNIFF_LENGTH, 0);
+    return sniffCompression(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+function hasZstd() {
+  return typeof zlib2.createZstdDecompress === "function";
+}
+function decompressor(compression) {
+  switch (compression) {
+    case "gzip":
+      return zlib2.createGunzip({ chunkSize: 128 * 1024 });
+    case "zstd":
+      return hasZstd() ? zlib2.createZstdDecompress() : void 0;
+    default:
+      return void 0;
+  }
+}
+var COMMANDS = {
+  bzip2: { command: "bzip2", debianPackage: "bzip2" },
+  xz: { command: "xz", debianPackage: "xz-utils" },
+  zstd: { command: "zstd", debianPackage: "zstd" }
+};
+function decompress(source, compression, options = {}) {
+  if (compression === "none")
+    return source;
+  const what = options.what ?? "data";
+  const transform = decompressor(compression);
+  if (transform)
+    return pipeline2(source, transform, () => void 0);
+  const command = COMMANDS[compression];
+  if (!command)
+    throw new UnsupportedCompressionError(`unsupported compression ${JSON.stringify(compression)}`);
+  if (options.commands)
+    return decompressWithCommand(source, command.command, command.debianPackage, what);
+  const why = compression === "zstd" ? "node:zlib has no zstd before 22.15" : `node:zlib has no ${compression}`;
+  throw new UnsupportedCompressionError(`${compression}-compressed ${what} are not supported on Node.js ${process.version} (${why}); use gzip${compression === "zstd" ? " or run Kiln on a newer Node.js" : ""}`);
+}
+function decompressWithCommand(source, command, debianPackage, what) {
+  const child2 = spawn3(command, ["-dc"], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child2.stderr.setEncoding("utf8");
+  child2.stderr.on("data", (s3) => {
+    if (stderr.length < 4096)
+      stderr += s3;
+  });
+  const exited = new Promise((res, rej) => {
+    child2.once("error", rej);
+    child2.once("close", (code) => res(code));
+  });
+  exited.catch(() => void 0);
+  child2.stdin.on("error", () => void 0);
+  let sourceError;
+  source.on("error", (err) => {
+    sourceError ??= err;
+    child2.stdin.destroy();
+  });
+  source.pipe(child2.stdin);
+  const stop = () => {
+    if (child2.exitCode === null && child2.signalCode === null)
+      child2.kill();
+    source.unpipe(child2.stdin);
+    source.destroy();
+  };
+  async function* run2() {
+    try {
+      for await (const chunk of child2.stdout)
+        yield chunk;
+      let code;
+      try {
+        code = await exited;
+      } catch (err) {
+        const e = err;
+        throw new KilnError(e.code === "ENOENT" ? `cannot decompress ${what}: the '${command}' command is not installed (on Debian: apt-get install ${debianPackage})` : `cannot decompress ${what} with ${command}: ${e.message}`);
+      }
+      if (sourceError !== void 0)
+        throw sourceError;
+      if (code !== 0)
+        throw new KilnError(`cannot decompress ${what}: ${command} exited with ${String(code)}: ${stderr.trim()}`);
+    } finally {
+      stop();
+    }
+  }
+  const out = Readable6.from(run2(), { objectMode: false });
+  out.once("close", stop);
+  return out;
+}
 
 // node_modules/tar/dist/esm/index.min.js
 import Qr from "events";
@@ -77965,76 +78590,13 @@ var To = (s3) => {
   s3.mtimeCache || (s3.mtimeCache = /* @__PURE__ */ new Map()), s3.filter = t ? (e, i) => t(e, i) && !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0)) : (e, i) => !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0));
 };
 
-// packages/core/dist/layer/parallel-gzip.js
-import { promisify as promisify3 } from "node:util";
-import { constants as zc, crc32, deflateRaw } from "node:zlib";
-var deflateRawAsync = promisify3(deflateRaw);
-var GZIP_BLOCK_SIZE = 1024 * 1024;
-var OUTPUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
-var WINDOW = 32 * 1024;
-var EMPTY_FINAL_BLOCK = Buffer.from([3, 0]);
-var OS_UNKNOWN = 255;
-function gzipHeader(level) {
-  const xfl = level === 9 ? 2 : level < 2 ? 4 : 0;
-  return Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, xfl, OS_UNKNOWN]);
-}
-async function* parallelGzip(source, options) {
-  const { level } = options;
-  const concurrency = Math.max(1, options.concurrency ?? 3);
-  const inFlight = [];
-  let crc = 0;
-  let length = 0;
-  let previous;
-  const deflateBlock = (block2) => {
-    crc = crc32(block2, crc);
-    length += block2.length;
-    const options2 = { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, finishFlush: zc.Z_SYNC_FLUSH, chunkSize: OUTPUT_CHUNK };
-    if (previous)
-      options2.dictionary = previous.subarray(Math.max(0, previous.length - WINDOW));
-    const job = deflateRawAsync(block2, options2);
-    job.catch(() => void 0);
-    inFlight.push(job);
-    previous = block2;
-  };
-  yield gzipHeader(level);
-  let block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
-  let filled = 0;
-  for await (const chunk of source) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const n = Math.min(chunk.length - offset, GZIP_BLOCK_SIZE - filled);
-      chunk.copy(block, filled, offset, offset + n);
-      filled += n;
-      offset += n;
-      if (filled === GZIP_BLOCK_SIZE) {
-        deflateBlock(block);
-        block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
-        filled = 0;
-        if (inFlight.length >= concurrency)
-          yield await inFlight.shift();
-      }
-    }
-  }
-  if (filled > 0)
-    deflateBlock(block.subarray(0, filled));
-  while (inFlight.length > 0)
-    yield await inFlight.shift();
-  const trailer = Buffer.alloc(8);
-  trailer.writeUInt32LE(crc >>> 0, 0);
-  trailer.writeUInt32LE(length % 2 ** 32, 4);
-  yield Buffer.concat([EMPTY_FINAL_BLOCK, trailer]);
-}
-
-// packages/core/dist/layer/writer.js
-var LayerSourceChangedError = class extends KilnError {
+// packages/core/dist/archive/tar.js
+var TarWriteError = class extends KilnError {
 };
-var BLOCK = 512;
-var READ_CHUNK2 = 256 * 1024;
-var BATCH = 64 * 1024;
-var READ_AHEAD_FILES = 16;
+var TAR_BLOCK = 512;
 var MAX_OCTAL_8 = 2097151;
 var MAX_OCTAL_12 = 8589934591;
-var MAX_ID = 4294967295;
+var BATCH = 64 * 1024;
 var TAR_TYPE = {
   file: "File",
   dir: "Directory",
@@ -78044,6 +78606,180 @@ var TAR_TYPE = {
   block: "BlockDevice",
   fifo: "FIFO"
 };
+function isEntryType(type) {
+  return Object.prototype.hasOwnProperty.call(TAR_TYPE, type);
+}
+async function* writeTar(entries) {
+  let pending = [];
+  let pendingLength = 0;
+  const flush = () => {
+    if (pendingLength === 0)
+      return void 0;
+    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
+    pending = [];
+    pendingLength = 0;
+    return out;
+  };
+  const add = (buf) => {
+    pending.push(buf);
+    pendingLength += buf.length;
+    return pendingLength >= BATCH ? flush() : void 0;
+  };
+  for await (const { header: header2, body: body2 } of entries) {
+    const ready = add(encodeHeader(header2));
+    if (ready)
+      yield ready;
+    const size = header2.type === "file" ? header2.size : 0;
+    if (body2 === void 0) {
+      if (size !== 0)
+        throw bodySizeError(header2, 0);
+      continue;
+    }
+    if (body2 instanceof Uint8Array) {
+      if (body2.length !== size)
+        throw bodySizeError(header2, body2.length);
+      const buf = Buffer.from(body2.buffer, body2.byteOffset, body2.byteLength);
+      if (buf.length >= BATCH) {
+        const before = flush();
+        if (before)
+          yield before;
+        yield buf;
+      } else if (buf.length > 0) {
+        const r = add(buf);
+        if (r)
+          yield r;
+      }
+    } else {
+      const before = flush();
+      if (before)
+        yield before;
+      let seen = 0;
+      for await (const chunk of body2) {
+        seen += chunk.length;
+        if (seen > size)
+          throw bodySizeError(header2, seen, true);
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+      if (seen !== size)
+        throw bodySizeError(header2, seen);
+    }
+    const pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
+    if (pad) {
+      const r = add(Buffer.alloc(pad));
+      if (r)
+        yield r;
+    }
+  }
+  add(Buffer.alloc(2 * TAR_BLOCK));
+  const last = flush();
+  if (last)
+    yield last;
+}
+function bodySizeError(h, got, larger = false) {
+  const size = h.type === "file" ? h.size : 0;
+  const what = larger ? `is larger than its ${size} bytes` : `has ${got} bytes, expected ${size}`;
+  return new TarWriteError(`tar entry ${JSON.stringify(h.path)}: the body ${what}`);
+}
+function encodeHeader(e) {
+  const mtime = new Date(Math.floor(e.mtime) * 1e3);
+  const data = {
+    path: e.type === "dir" ? `${e.path}/` : e.path,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    size: e.type === "file" ? e.size : 0,
+    mtime,
+    type: TAR_TYPE[e.type],
+    linkpath: e.linkTarget ?? "",
+    uname: "",
+    gname: "",
+    devmaj: e.devMajor ?? 0,
+    devmin: e.devMinor ?? 0
+  };
+  const block = Buffer.alloc(TAR_BLOCK);
+  const header2 = new F(data);
+  let needPax = header2.encode(block, 0);
+  if (e.type === "dir")
+    ensureDirSlash(block);
+  const forcePath = ustarPath(block) !== data.path;
+  needPax ||= forcePath;
+  if (!needPax)
+    return block;
+  const pax = {};
+  if (forcePath || fieldNeedsPax({ path: data.path }))
+    pax.path = data.path;
+  if (e.linkTarget !== void 0 && fieldNeedsPax({ linkpath: e.linkTarget }))
+    pax.linkpath = e.linkTarget;
+  if (e.uid > MAX_OCTAL_8)
+    pax.uid = e.uid;
+  if (e.gid > MAX_OCTAL_8)
+    pax.gid = e.gid;
+  if (data.size !== void 0 && data.size > MAX_OCTAL_12)
+    pax.size = data.size;
+  const body2 = Buffer.from(new ft(pax).encodeBody(), "utf8");
+  if (body2.length === 0) {
+    throw new TarWriteError(`tar entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
+  }
+  const paxHeader = Buffer.alloc(TAR_BLOCK);
+  new F({
+    path: paxHeaderName(e.path),
+    mode: 420,
+    uid: 0,
+    gid: 0,
+    size: body2.length,
+    mtime,
+    type: "ExtendedHeader",
+    linkpath: "",
+    uname: "",
+    gname: "",
+    devmaj: 0,
+    devmin: 0
+  }).encode(paxHeader, 0);
+  const bodyPadded = Buffer.alloc(Math.ceil(body2.length / TAR_BLOCK) * TAR_BLOCK);
+  body2.copy(bodyPadded);
+  return Buffer.concat([paxHeader, bodyPadded, block]);
+}
+function ustarPath(block) {
+  const field = (start, size) => {
+    const end = block.indexOf(0, start);
+    return block.toString("utf8", start, end < 0 || end > start + size ? start + size : end);
+  };
+  const name = field(0, 100);
+  const prefix2 = field(345, 155);
+  return prefix2 ? `${prefix2}/${name}` : name;
+}
+function ensureDirSlash(block) {
+  let len = block.indexOf(0);
+  if (len < 0 || len > 100)
+    len = 100;
+  if (len === 0 || len >= 100 || block[len - 1] === 47)
+    return;
+  block[len] = 47;
+  block.write(`${headerChecksum(block).toString(8).padStart(6, "0")} \0`, 148, 8, "ascii");
+}
+function headerChecksum(block) {
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++)
+    sum += block[i];
+  for (let i = 156; i < TAR_BLOCK; i++)
+    sum += block[i];
+  return sum;
+}
+function fieldNeedsPax(data) {
+  return new F({ ...data, type: "File" }).encode(Buffer.alloc(TAR_BLOCK), 0);
+}
+function paxHeaderName(path12) {
+  const ascii = path12.slice(path12.lastIndexOf("/") + 1).replace(/[^\x20-\x7e]/g, "_");
+  return `PaxHeader/${ascii}`.slice(0, 99);
+}
+
+// packages/core/dist/layer/writer.js
+var LayerSourceChangedError = class extends KilnError {
+};
+var READ_CHUNK2 = 256 * 1024;
+var SMALL_FILE2 = 64 * 1024;
+var READ_AHEAD_FILES = 16;
+var MAX_ID = 4294967295;
 async function writeLayer(entries, store, options) {
   const compression = options.compression ?? "gzip";
   if (compression !== "gzip" && compression !== "none") {
@@ -78061,7 +78797,7 @@ async function writeLayer(entries, store, options) {
   const diffHash = compression === "gzip" ? createHash6("sha256") : void 0;
   let uncompressedSize = 0;
   async function* tarBytes() {
-    for await (const chunk of tarStream(prepared)) {
+    for await (const chunk of writeTar(tarEntries(prepared))) {
       diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
@@ -78070,7 +78806,7 @@ async function writeLayer(entries, store, options) {
   const writer = await store.createBlobWriter();
   let size = 0;
   try {
-    const source = Readable6.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
+    const source = Readable7.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
     const out = compression === "gzip" ? parallelGzip(source, { level }) : source;
     for await (const chunk of out) {
       size += chunk.length;
@@ -78104,7 +78840,7 @@ async function prepareEntries(entries, epoch) {
 async function prepareEntry(entry, epoch) {
   validateEntryPath(entry.path);
   const where2 = `layer entry ${JSON.stringify(entry.path)}`;
-  if (!(entry.type in TAR_TYPE))
+  if (!isEntryType(entry.type))
     throw new LayerEntryError(`${where2}: unknown type ${JSON.stringify(entry.type)}`);
   for (const [name, value] of [["uid", entry.uid], ["gid", entry.gid], ["mode", entry.mode]]) {
     if (!Number.isSafeInteger(value) || value < 0 || value > MAX_ID) {
@@ -78235,23 +78971,8 @@ function reorderHardlinks(byPath) {
     }
   }
 }
-async function* tarStream(entries) {
-  let pending = [];
-  let pendingLength = 0;
-  const flush = () => {
-    if (pendingLength === 0)
-      return void 0;
-    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
-    pending = [];
-    pendingLength = 0;
-    return out;
-  };
-  const add = (buf) => {
-    pending.push(buf);
-    pendingLength += buf.length;
-    return pendingLength >= BATCH ? flush() : void 0;
-  };
-  const isSmallDiskFile = (e) => !!e && e.type === "file" && e.size > 0 && e.size < BATCH && !!e.content && "path" in e.content;
+async function* tarEntries(entries) {
+  const isSmallDiskFile = (e) => !!e && e.type === "file" && e.size > 0 && e.size < SMALL_FILE2 && !!e.content && "path" in e.content;
   const prefetched = /* @__PURE__ */ new Map();
   let nextPrefetch = 0;
   const prefetch = (upTo) => {
@@ -78265,49 +78986,20 @@ async function* tarStream(entries) {
     }
   };
   for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i];
+    const header2 = entries[i];
     prefetch(i + READ_AHEAD_FILES);
-    const ready = add(headerBlocks(entry));
-    if (ready)
-      yield ready;
-    if (entry.type !== "file" || entry.size === 0 || !entry.content)
-      continue;
-    if ("data" in entry.content) {
-      const data = entry.content.data;
-      const body2 = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      if (body2.length >= BATCH) {
-        const before = flush();
-        if (before)
-          yield before;
-        yield body2;
-      } else {
-        const r = add(body2);
-        if (r)
-          yield r;
-      }
-    } else if (prefetched.has(i)) {
+    const content = header2.type === "file" && header2.size > 0 ? header2.content : void 0;
+    if (!content)
+      yield { header: header2 };
+    else if ("data" in content)
+      yield { header: header2, body: content.data };
+    else if (prefetched.has(i)) {
       const body2 = await prefetched.get(i);
       prefetched.delete(i);
-      const r = add(body2);
-      if (r)
-        yield r;
-    } else {
-      const before = flush();
-      if (before)
-        yield before;
-      yield* readFileBody(entry.content.path, entry.size, entry.path);
-    }
-    const pad = (BLOCK - entry.size % BLOCK) % BLOCK;
-    if (pad) {
-      const r = add(Buffer.alloc(pad));
-      if (r)
-        yield r;
-    }
+      yield { header: header2, body: body2 };
+    } else
+      yield { header: header2, body: readFileBody(content.path, header2.size, header2.path) };
   }
-  add(Buffer.alloc(2 * BLOCK));
-  const last = flush();
-  if (last)
-    yield last;
 }
 function sourceChanged(file, entryPath, what) {
   return new LayerSourceChangedError(`${file} (layer entry ${JSON.stringify(entryPath)}) changed while the layer was being written: ${what}; make sure nothing modifies the build context during the build, then retry`);
@@ -78355,7 +79047,7 @@ async function* readFileBody(file, size, entryPath) {
   const changed = (what) => sourceChanged(file, entryPath, what);
   let fh;
   try {
-    fh = await open4(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    fh = await open5(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (err) {
     throw openError(err, file, entryPath);
   }
@@ -78392,125 +79084,20 @@ async function* readFileBody(file, size, entryPath) {
     await fh.close();
   }
 }
-function headerBlocks(e) {
-  const data = {
-    path: e.type === "dir" ? `${e.path}/` : e.path,
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    size: e.type === "file" ? e.size : 0,
-    mtime: new Date(e.mtime * 1e3),
-    type: TAR_TYPE[e.type],
-    linkpath: e.linkTarget ?? "",
-    uname: "",
-    gname: "",
-    devmaj: e.devMajor,
-    devmin: e.devMinor
-  };
-  const block = Buffer.alloc(BLOCK);
-  const header2 = new F(data);
-  let needPax = header2.encode(block, 0);
-  if (e.type === "dir")
-    ensureDirSlash(block);
-  const forcePath = ustarPath(block) !== data.path;
-  needPax ||= forcePath;
-  if (!needPax)
-    return block;
-  const pax = {};
-  if (forcePath || fieldNeedsPax({ path: data.path }))
-    pax.path = data.path;
-  if (e.linkTarget !== void 0 && fieldNeedsPax({ linkpath: e.linkTarget }))
-    pax.linkpath = e.linkTarget;
-  if (e.uid > MAX_OCTAL_8)
-    pax.uid = e.uid;
-  if (e.gid > MAX_OCTAL_8)
-    pax.gid = e.gid;
-  if (data.size !== void 0 && data.size > MAX_OCTAL_12)
-    pax.size = data.size;
-  const body2 = Buffer.from(new ft(pax).encodeBody(), "utf8");
-  if (body2.length === 0) {
-    throw new LayerEntryError(`layer entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
-  }
-  const paxHeader = Buffer.alloc(BLOCK);
-  new F({
-    path: paxHeaderName(e.path),
-    mode: 420,
-    uid: 0,
-    gid: 0,
-    size: body2.length,
-    mtime: new Date(e.mtime * 1e3),
-    type: "ExtendedHeader",
-    linkpath: "",
-    uname: "",
-    gname: "",
-    devmaj: 0,
-    devmin: 0
-  }).encode(paxHeader, 0);
-  const bodyPadded = Buffer.alloc(Math.ceil(body2.length / BLOCK) * BLOCK);
-  body2.copy(bodyPadded);
-  return Buffer.concat([paxHeader, bodyPadded, block]);
-}
-function ustarPath(block) {
-  const field = (start, size) => {
-    const end = block.indexOf(0, start);
-    return block.toString("utf8", start, end < 0 || end > start + size ? start + size : end);
-  };
-  const name = field(0, 100);
-  const prefix2 = field(345, 155);
-  return prefix2 ? `${prefix2}/${name}` : name;
-}
-function ensureDirSlash(block) {
-  let len = block.indexOf(0);
-  if (len < 0 || len > 100)
-    len = 100;
-  if (len === 0 || len >= 100 || block[len - 1] === 47)
-    return;
-  block[len] = 47;
-  let sum = 8 * 32;
-  for (let i = 0; i < BLOCK; i++)
-    if (i < 148 || i >= 156)
-      sum += block[i];
-  block.write(`${sum.toString(8).padStart(6, "0")} \0`, 148, 8, "ascii");
-}
-function fieldNeedsPax(data) {
-  return new F({ ...data, type: "File" }).encode(Buffer.alloc(BLOCK), 0);
-}
-function paxHeaderName(path12) {
-  const ascii = baseName(path12).replace(/[^\x20-\x7e]/g, "_");
-  return `PaxHeader/${ascii}`.slice(0, 99);
-}
 
 // packages/core/dist/layer/reader.js
-import { Readable as Readable7, pipeline as pipeline2 } from "node:stream";
-import * as zlib2 from "node:zlib";
+import { Readable as Readable8 } from "node:stream";
 var LayerFormatError = class extends KilnError {
 };
 async function readLayer(stream2, compression, onEntry) {
   let plain2;
   try {
-    plain2 = decompressStream(stream2, compression);
+    plain2 = decompress(stream2, compression, { what: "layers" });
   } catch (err) {
     stream2.destroy();
     throw err;
   }
   await readTar(plain2, onEntry, { what: "layer" });
-}
-function decompressStream(stream2, compression) {
-  switch (compression) {
-    case "none":
-      return stream2;
-    case "gzip":
-      return pipeline2(stream2, zlib2.createGunzip({ chunkSize: 128 * 1024 }), () => void 0);
-    case "zstd": {
-      const create2 = zlib2.createZstdDecompress;
-      if (typeof create2 !== "function") {
-        throw new KilnError(`zstd-compressed layers are not supported on Node.js ${process.version} (node:zlib has no zstd before 22.15); use a base image with gzip layers or run Kiln on a newer Node.js`);
-      }
-      return pipeline2(stream2, create2(), () => void 0);
-    }
-    default:
-      throw new KilnError(`unsupported layer compression ${JSON.stringify(compression)}`);
-  }
 }
 function normalizeTarPath(path12) {
   const out = [];
@@ -78558,7 +79145,7 @@ function toHeader(e) {
   return header2;
 }
 function entryBody(e) {
-  const body2 = new Readable7({
+  const body2 = new Readable8({
     highWaterMark: 256 * 1024,
     read() {
       e.resume();
@@ -78732,11 +79319,7 @@ function inspectHeaderBlock(block, ex, gex) {
   const t = decString(block, 156, 1);
   const fastType = FAST_TYPES[t];
   if (ex === void 0 && gex === void 0 && fastType !== void 0 && !(block[124] & 128) && !(block[148] & 128)) {
-    let sum = 8 * 32;
-    for (let i = 0; i < 148; i++)
-      sum += block[i];
-    for (let i = 156; i < 512; i++)
-      sum += block[i];
+    const sum = headerChecksum(block);
     const cksum = decOctal(block, 148, 12);
     let hasPath = !emptyField(block, 0, 100);
     if (!hasPath && block.toString("latin1", 257, 265) === "ustar\x0000") {
@@ -78873,11 +79456,7 @@ var StrayLinknameFilter = class {
     if (!isLink && type !== "ExtendedHeader" && type !== "GlobalExtendedHeader" && h.hasLinkpath) {
       fixed = Buffer.from(block);
       fixed.fill(0, 157, 257);
-      fixed.fill(32, 148, 156);
-      let sum = 0;
-      for (const b2 of fixed)
-        sum += b2;
-      fixed.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+      fixed.write(`${headerChecksum(fixed).toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
     }
     this.bodyRemaining = 512 * Math.ceil(h.size / 512);
     if (META_TYPES.has(type)) {
@@ -78937,12 +79516,11 @@ function formatError(err, what) {
 }
 
 // packages/core/dist/layer/extract.js
-import { spawn as spawn3, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { constants as fsc2, createReadStream as createReadStream5 } from "node:fs";
-import { link, lchown, lstat as lstat6, lutimes, mkdir as mkdir4, open as open5, readdir as readdir3, readlink as readlink3, rm as rm3, symlink as symlink2 } from "node:fs/promises";
+import { link, lchown, lstat as lstat6, lutimes, mkdir as mkdir4, open as open6, readdir as readdir3, readlink as readlink3, rm as rm3, symlink as symlink2 } from "node:fs/promises";
 import { dirname as dirname8, isAbsolute as isAbsolute2, join as join12, relative as relative3, resolve as resolve6, sep as sep9 } from "node:path";
-import { Readable as Readable8, pipeline as pipeline3 } from "node:stream";
-import * as zlib3 from "node:zlib";
+import { Readable as Readable9 } from "node:stream";
 var UnsafeEntryError = class extends LayerEntryError {
 };
 async function extractLayer(stream2, compression, root, options = {}) {
@@ -78959,8 +79537,8 @@ async function extractArchive(archivePath, destDir, options = {}) {
     throw new KilnError(`extraction directory ${dest} is not inside the root ${root}`);
   }
   const destRel = destRelNative.split(sep9).filter((s3) => s3 !== "").join("/");
-  const kind = await sniffArchive(archivePath);
-  const source = openDecompressed(archivePath, kind);
+  const compression = await sniffFileCompression(archivePath);
+  const source = decompress(createReadStream5(archivePath), compression, { commands: true, what: archivePath });
   const it2 = source[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   try {
@@ -78980,7 +79558,7 @@ async function extractArchive(archivePath, destDir, options = {}) {
     source.destroy();
     return false;
   }
-  const rest = Readable8.from((async function* () {
+  const rest = Readable9.from((async function* () {
     yield head;
     for (; ; ) {
       const r = await it2.next();
@@ -78997,25 +79575,6 @@ async function extractArchive(archivePath, destDir, options = {}) {
   await x.finish();
   return x.records();
 }
-async function sniffArchive(file) {
-  const fh = await open5(file, "r");
-  try {
-    const buf = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(buf, 0, 6, 0);
-    const b2 = buf.subarray(0, bytesRead);
-    if (b2.length >= 2 && b2[0] === 31 && b2[1] === 139)
-      return "gzip";
-    if (b2.length >= 3 && b2.subarray(0, 3).toString("latin1") === "BZh")
-      return "bzip2";
-    if (b2.length >= 6 && b2.equals(Buffer.from([253, 55, 122, 88, 90, 0])))
-      return "xz";
-    if (b2.length >= 4 && b2.subarray(0, 4).equals(Buffer.from([40, 181, 47, 253])))
-      return "zstd";
-    return "tar";
-  } finally {
-    await fh.close();
-  }
-}
 function looksLikeTar(head) {
   if (head.length < 512)
     return false;
@@ -79025,58 +79584,6 @@ function looksLikeTar(head) {
   } catch {
     return false;
   }
-}
-function openDecompressed(file, kind) {
-  switch (kind) {
-    case "tar":
-      return createReadStream5(file);
-    case "gzip":
-      return pipeline3(createReadStream5(file), zlib3.createGunzip({ chunkSize: 128 * 1024 }), () => void 0);
-    case "bzip2":
-      return spawnDecompressor("bzip2", file);
-    case "xz":
-      return spawnDecompressor("xz", file);
-    case "zstd": {
-      const create2 = zlib3.createZstdDecompress;
-      if (typeof create2 === "function")
-        return pipeline3(createReadStream5(file), create2(), () => void 0);
-      return spawnDecompressor("zstd", file);
-    }
-  }
-}
-function spawnDecompressor(cmd, file) {
-  const child2 = spawn3(cmd, ["-dc", "--", file], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child2.stderr.setEncoding("utf8");
-  child2.stderr.on("data", (s3) => {
-    if (stderr.length < 4096)
-      stderr += s3;
-  });
-  const exited = new Promise((res, rej) => {
-    child2.once("error", rej);
-    child2.once("close", (code) => res(code));
-  });
-  exited.catch(() => void 0);
-  async function* run2() {
-    try {
-      for await (const chunk of child2.stdout)
-        yield chunk;
-      let code;
-      try {
-        code = await exited;
-      } catch (err) {
-        const e = err;
-        throw new KilnError(e.code === "ENOENT" ? `cannot decompress ${file}: the '${cmd}' command is not installed (on Debian: apt-get install ${cmd === "xz" ? "xz-utils" : cmd})` : `cannot decompress ${file} with ${cmd}: ${e.message}`);
-      }
-      if (code !== 0) {
-        throw new KilnError(`cannot decompress ${file}: ${cmd} exited with ${String(code)}: ${stderr.trim()}`);
-      }
-    } finally {
-      if (child2.exitCode === null && child2.signalCode === null)
-        child2.kill();
-    }
-  }
-  return Readable8.from(run2(), { objectMode: false });
 }
 var MAX_SYMLINKS = 255;
 var isRoot = typeof process.getuid === "function" && process.getuid() === 0;
@@ -79172,7 +79679,7 @@ var Extractor = class {
       case "file": {
         if (existing)
           await this.remove(host, hostRel);
-        const fh = await open5(host, fsc2.O_WRONLY | fsc2.O_CREAT | fsc2.O_EXCL | fsc2.O_NOFOLLOW, 384);
+        const fh = await open6(host, fsc2.O_WRONLY | fsc2.O_CREAT | fsc2.O_EXCL | fsc2.O_NOFOLLOW, 384);
         try {
           await writeAll(fh, body2);
           await this.applyMeta(fh, h);
@@ -79278,7 +79785,7 @@ var Extractor = class {
       }
       let fh;
       try {
-        fh = await open5(host, fsc2.O_RDONLY | fsc2.O_DIRECTORY | fsc2.O_NOFOLLOW);
+        fh = await open6(host, fsc2.O_RDONLY | fsc2.O_DIRECTORY | fsc2.O_NOFOLLOW);
       } catch {
         continue;
       }
@@ -80077,72 +80584,14 @@ async function importManifestContent(dir, store, manifest) {
 
 // packages/core/dist/oci/docker-archive.js
 import { createHash as createHash7, randomBytes as randomBytes3 } from "node:crypto";
-import { once } from "node:events";
 import { createReadStream as createReadStream6, createWriteStream as createWriteStream2 } from "node:fs";
 import { mkdir as mkdir6, rename as rename5, rm as rm5 } from "node:fs/promises";
 import { basename as basename7, dirname as dirname10, join as join14, posix } from "node:path";
-import { finished as finished2 } from "node:stream/promises";
-import * as zlib4 from "node:zlib";
-var ENTRY_MTIME = /* @__PURE__ */ new Date(0);
-var BLOCK2 = 512;
-var TarWriter = class {
-  out;
-  constructor(out) {
-    this.out = out;
-  }
-  async push(buf) {
-    if (!this.out.write(buf))
-      await once(this.out, "drain");
-  }
-  header(path12, type, size) {
-    const h = new F({
-      path: path12,
-      type,
-      size,
-      mode: type === "Directory" ? 493 : 420,
-      uid: 0,
-      gid: 0,
-      uname: "",
-      gname: "",
-      mtime: ENTRY_MTIME
-    });
-    if (h.encode())
-      throw new OciError(`tar entry name too long for a plain ustar header: ${path12}`);
-    return h.block;
-  }
-  async pad(size) {
-    const rest = size % BLOCK2;
-    if (rest !== 0)
-      await this.push(Buffer.alloc(BLOCK2 - rest));
-  }
-  async directory(path12) {
-    await this.push(this.header(path12.endsWith("/") ? path12 : `${path12}/`, "Directory", 0));
-  }
-  async file(path12, data) {
-    await this.push(this.header(path12, "File", data.length));
-    await this.push(data);
-    await this.pad(data.length);
-  }
-  async stream(path12, size, source) {
-    await this.push(this.header(path12, "File", size));
-    let seen = 0;
-    for await (const chunk of source) {
-      const buf = chunk;
-      seen += buf.length;
-      if (seen > size)
-        throw new OciError(`${path12}: the blob is larger than its ${size} bytes`);
-      await this.push(buf);
-    }
-    if (seen !== size)
-      throw new OciError(`${path12}: the blob has ${seen} bytes, expected ${size}`);
-    await this.pad(size);
-  }
-  async end() {
-    await this.push(Buffer.alloc(BLOCK2 * 2));
-    this.out.end();
-    await finished2(this.out);
-  }
-};
+import { finished as finished2, pipeline as pipeline3 } from "node:stream/promises";
+function member(path12, body2, size = 0) {
+  const type = body2 === void 0 ? "dir" : "file";
+  return { header: { path: path12, type, mode: type === "dir" ? 493 : 420, uid: 0, gid: 0, size, mtime: 0 }, body: body2 };
+}
 function parseTag(tag) {
   const ref = parseReference(tag);
   if (ref.digest !== void 0) {
@@ -80197,24 +80646,26 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
   }
   await mkdir6(dirname10(file), { recursive: true });
   const tmp = join14(dirname10(file), `.${basename7(file)}.tmp-${randomBytes3(6).toString("hex")}`);
-  const out = createWriteStream2(tmp, { mode: 420 });
-  const tar = new TarWriter(out);
-  try {
-    await tar.directory("blobs");
-    await tar.directory("blobs/sha256");
+  function* members() {
+    yield member("blobs");
+    yield member("blobs/sha256");
     for (const digest of [...blobs.keys()].sort()) {
       const b2 = blobs.get(digest);
-      if (b2.data)
-        await tar.file(blobPath(digest), b2.data);
-      else
-        await tar.stream(blobPath(digest), b2.size, store.openBlob(digest));
+      yield member(blobPath(digest), b2.data ?? store.openBlob(digest), b2.size);
     }
-    await tar.file("index.json", canonicalJson(index));
-    await tar.file("manifest.json", canonicalJson(items));
-    await tar.file("oci-layout", ociLayoutFileContent());
+    const files = [
+      ["index.json", canonicalJson(index)],
+      ["manifest.json", canonicalJson(items)],
+      ["oci-layout", ociLayoutFileContent()]
+    ];
     if (Object.keys(repositories).length > 0)
-      await tar.file("repositories", canonicalJson(repositories));
-    await tar.end();
+      files.push(["repositories", canonicalJson(repositories)]);
+    for (const [name, data] of files)
+      yield member(name, data, data.length);
+  }
+  const out = createWriteStream2(tmp, { mode: 420 });
+  try {
+    await pipeline3(writeTar(members()), out);
     await rename5(tmp, file);
   } catch (e) {
     out.destroy();
@@ -80225,16 +80676,9 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
 }
 var MEMORY_LIMIT = 1024 * 1024;
 var JSON_LIMIT = 64 * 1024 * 1024;
-function sniffCompression(head) {
-  if (head.length >= 2 && head[0] === 31 && head[1] === 139)
-    return "gzip";
-  if (head.length >= 4 && head[0] === 40 && head[1] === 181 && head[2] === 47 && head[3] === 253)
-    return "zstd";
-  return "none";
-}
-function zstdDecompressor() {
-  const make = zlib4.createZstdDecompress;
-  return make ? make() : void 0;
+function sniffLayerCompression(head) {
+  const c = sniffCompression(head);
+  return c === "gzip" || c === "zstd" ? c : "none";
 }
 var DiffIdHasher = class {
   hash = createHash7("sha256");
@@ -80242,7 +80686,7 @@ var DiffIdHasher = class {
   error;
   supported;
   constructor(compression) {
-    this.inflate = compression === "gzip" ? zlib4.createGunzip() : compression === "zstd" ? zstdDecompressor() : void 0;
+    this.inflate = decompressor(compression);
     this.supported = compression === "none" || this.inflate !== void 0;
     if (this.inflate) {
       this.inflate.on("data", (c) => this.hash.update(c));
@@ -80389,9 +80833,9 @@ async function readEntry(entry, contents, store) {
     hash.update(chunk);
     if (!hasher) {
       head = Buffer.concat([head, chunk]);
-      if (head.length < 4)
+      if (head.length < SNIFF_LENGTH)
         continue;
-      file.compression = sniffCompression(head);
+      file.compression = sniffLayerCompression(head);
       hasher = new DiffIdHasher(file.compression);
       const pending = head;
       head = Buffer.alloc(0);
@@ -80401,7 +80845,7 @@ async function readEntry(entry, contents, store) {
     }
   }
   if (!hasher) {
-    file.compression = sniffCompression(head);
+    file.compression = sniffLayerCompression(head);
     hasher = new DiffIdHasher(file.compression);
     if (head.length > 0)
       await feed(head);
@@ -80414,12 +80858,12 @@ async function readEntry(entry, contents, store) {
 }
 async function scanArchive(file, contents, store) {
   const parser = new rt({ strict: true });
-  let failure;
+  let failure2;
   const tasks = [];
   let chain = Promise.resolve();
   parser.on("entry", (entry) => {
-    chain = chain.then(() => failure !== void 0 ? void entry.resume() : readEntry(entry, contents, store).catch((e) => {
-      failure ??= e;
+    chain = chain.then(() => failure2 !== void 0 ? void entry.resume() : readEntry(entry, contents, store).catch((e) => {
+      failure2 ??= e;
       entry.resume();
     }));
     tasks.push(chain);
@@ -80445,7 +80889,7 @@ async function scanArchive(file, contents, store) {
   parser.on("error", (e) => parseError ??= e);
   try {
     for await (const chunk of createReadStream6(file)) {
-      if (failure !== void 0 || parseError !== void 0)
+      if (failure2 !== void 0 || parseError !== void 0)
         break;
       if (!parser.write(chunk))
         await waitDrain();
@@ -80455,13 +80899,13 @@ async function scanArchive(file, contents, store) {
       throw new OciError(`${file}: no such file`);
     throw e;
   }
-  if (failure === void 0 && parseError === void 0) {
+  if (failure2 === void 0 && parseError === void 0) {
     parser.end();
     await ended.catch((e) => parseError ??= e);
   }
   await Promise.all(tasks);
-  if (failure !== void 0)
-    throw failure;
+  if (failure2 !== void 0)
+    throw failure2;
   if (parseError !== void 0) {
     throw new OciError(`${file} is not a valid tar archive: ${parseError.message ?? String(parseError)}`);
   }
@@ -80776,13 +81220,28 @@ var RootfsView = class _RootfsView {
       return buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
     const index = new Map(await this.parent.view.index());
     for (const e of this.parent.added)
-      index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget });
+      index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime });
     return index;
   }
   /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */
   async resolve(path12) {
     const { path: resolved, entry } = resolveInIndex(await this.index(), path12);
     return { path: resolved, node: resolved === "" ? { type: "dir", mode: 493, uid: 0, gid: 0 } : entry };
+  }
+  /**
+   * Where a path really lands in this filesystem: symlinks in its existing directories are
+   * followed (as BuildKit resolves a destination inside the rootfs), the last component is
+   * followed only when `followFinal`. Missing components are kept as written.
+   */
+  async landingPath(path12, followFinal) {
+    if (followFinal)
+      return (await this.resolve(path12)).path;
+    const slash = path12.lastIndexOf("/");
+    if (slash < 0)
+      return path12;
+    const dir = (await this.resolve(path12.slice(0, slash))).path;
+    const name = path12.slice(slash + 1);
+    return dir === "" ? name : `${dir}/${name}`;
   }
   async readFile(path12) {
     const { path: resolved, node } = await this.resolve(path12);
@@ -80832,57 +81291,8 @@ function parseDatabase(content) {
   return content.toString("utf8").split("\n").filter((line) => line && !line.startsWith("#")).map((line) => line.split(":"));
 }
 
-// packages/core/dist/engine/copy.js
+// packages/core/dist/engine/copy-plan.js
 import { posix as posix2 } from "node:path";
-
-// packages/core/dist/context/glob.js
-function hasWildcard(pattern) {
-  return /[*?[]/.test(pattern.replace(/\\./g, ""));
-}
-function globToRegExp(pattern) {
-  let re2 = "^";
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === "*")
-      re2 += "[^/]*";
-    else if (ch === "?")
-      re2 += "[^/]";
-    else if (ch === "\\") {
-      if (i + 1 >= pattern.length)
-        throw new Error(`syntax error in pattern ${JSON.stringify(pattern)}`);
-      re2 += escapeRegExp(pattern[++i]);
-    } else if (ch === "[") {
-      const end = findClassEnd(pattern, i);
-      if (end < 0)
-        throw new Error(`syntax error in pattern ${JSON.stringify(pattern)}`);
-      let body2 = pattern.slice(i + 1, end);
-      let negate = false;
-      if (body2.startsWith("^") || body2.startsWith("!")) {
-        negate = true;
-        body2 = body2.slice(1);
-      }
-      const cls = body2.replace(/\\(.)/g, "$1").replace(/[\]\\^]/g, "\\$&");
-      re2 += negate ? `[^/${cls}]` : `[${cls}]`;
-      i = end;
-    } else
-      re2 += escapeRegExp(ch);
-  }
-  return new RegExp(re2 + "$", "u");
-}
-function findClassEnd(pattern, start) {
-  for (let i = start + 1; i < pattern.length; i++) {
-    if (pattern[i] === "\\")
-      i++;
-    else if (pattern[i] === "]" && i > start + 1)
-      return i;
-  }
-  return -1;
-}
-function escapeRegExp(ch) {
-  return ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
-
-// packages/core/dist/engine/copy.js
 function parseChmod(value) {
   if (!/^[0-7]{3,4}$/.test(value)) {
     throw new KilnError(`invalid chmod parameter "${value}": use octal permissions such as 755 or 0644`);
@@ -80891,8 +81301,8 @@ function parseChmod(value) {
 }
 async function planCopy(req) {
   const dest = req.dest;
-  const destRel = posix2.normalize(dest).replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.$/, "");
-  const explicitDir = dest.endsWith("/") || dest.endsWith("/.") || destRel === "";
+  const destWritten = posix2.normalize(dest).replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.$/, "");
+  const explicitDir = dest.endsWith("/") || dest.endsWith("/.") || destWritten === "";
   const fetched = req.fetched ?? [];
   const argCount = req.sources.length + req.inline.length + fetched.length;
   if (argCount > 1 && !explicitDir) {
@@ -80906,8 +81316,9 @@ async function planCopy(req) {
       wildcardMatches += found.length;
     selected.push(...found);
   }
-  const destNode = destRel === "" ? { type: "dir" } : (await req.view.resolve(destRel)).node;
+  const destNode = destWritten === "" ? { type: "dir" } : (await req.view.resolve(destWritten)).node;
   const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === "dir";
+  const destRel = await req.view.landingPath(destWritten, destIsDir);
   const out = /* @__PURE__ */ new Map();
   const createdDirOwner = req.owner ?? { uid: 0, gid: 0 };
   async function emit(target, e, tree, keepOwnership = false, linked) {
@@ -80972,7 +81383,7 @@ async function planCopy(req) {
   if (selected.length === 0 && req.inline.length === 0) {
     throw new KilnError(`${req.instruction} failed: no source files were specified`);
   }
-  await addMissingParents(out, req.view, createdDirOwner);
+  await addAncestors(out, req.view, createdDirOwner);
   const entries = [...out.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
   const keyParts = entries.map((e) => [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.digest ?? e.linkTarget ?? ""].join("\0"));
   return { entries: entries.map(({ digest: _digest, ...entry }) => entry), keyParts };
@@ -80980,16 +81391,19 @@ async function planCopy(req) {
 function join15(dir, name) {
   return dir === "" ? name : `${dir}/${name}`;
 }
-async function addMissingParents(out, view, owner) {
+async function addAncestors(out, view, owner) {
   const index = await view.index();
   for (const path12 of [...out.keys()]) {
-    const parts = path12.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join("/");
-      if (out.has(dir) || index.get(dir)?.type === "dir")
+    for (let slash = path12.indexOf("/"); slash >= 0; slash = path12.indexOf("/", slash + 1)) {
+      const dir = path12.slice(0, slash);
+      if (out.has(dir))
         continue;
-      const resolved = await view.resolve(dir);
-      if (resolved.node?.type === "dir")
+      const node = index.get(dir);
+      if (node?.type === "dir") {
+        out.set(dir, { path: dir, type: "dir", mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime });
+        continue;
+      }
+      if (node && (await view.resolve(dir)).node?.type === "dir")
         continue;
       out.set(dir, { path: dir, type: "dir", mode: 493, ...owner });
     }
@@ -81064,6 +81478,288 @@ function treeFromEntries(kind, label, list, root) {
   return { kind, label, entries, digest: (e) => hashFile2(e.absPath) };
 }
 
+// packages/core/dist/engine/steps/copy.js
+import { posix as posix4 } from "node:path";
+
+// packages/core/dist/engine/download.js
+import { createHash as createHash8 } from "node:crypto";
+import { createWriteStream as createWriteStream3 } from "node:fs";
+import { stat as stat6 } from "node:fs/promises";
+import { join as join16, posix as posix3 } from "node:path";
+import { Readable as Readable10 } from "node:stream";
+import { pipeline as pipeline4 } from "node:stream/promises";
+async function downloadSource(store, url2, checksum) {
+  if (checksum !== void 0 && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {
+    throw new KilnError(`invalid --checksum "${checksum}": expected sha256:<64 hex digits>`);
+  }
+  let response;
+  try {
+    response = await fetch(url2, { redirect: "follow" });
+  } catch (err) {
+    throw new KilnError(`ADD ${url2}: download failed: ${err.cause ?? err.message}`);
+  }
+  if (!response.ok || !response.body) {
+    throw new KilnError(`ADD ${url2}: download failed: HTTP ${response.status} ${response.statusText}`);
+  }
+  const dir = await store.makeTempDir("download-");
+  const name = posix3.basename(new URL(url2).pathname) || "download";
+  const path12 = join16(dir, name === "/" ? "download" : name);
+  const hash = createHash8("sha256");
+  const body2 = Readable10.fromWeb(response.body);
+  body2.on("data", (chunk) => hash.update(chunk));
+  await pipeline4(body2, createWriteStream3(path12, { mode: 384 }));
+  const digest = `sha256:${hash.digest("hex")}`;
+  if (checksum !== void 0 && checksum !== digest) {
+    throw new KilnError(`ADD ${url2}: checksum mismatch: expected ${checksum}, downloaded content has ${digest}`);
+  }
+  const st2 = await stat6(path12);
+  const entry = {
+    path: name,
+    absPath: path12,
+    type: "file",
+    mode: 384,
+    size: st2.size,
+    uid: 0,
+    gid: 0,
+    mtimeMs: st2.mtimeMs,
+    ino: st2.ino
+  };
+  const tree = treeFromEntries("context", `download ${url2}`, [entry], { ...entry, path: "", type: "dir", absPath: dir });
+  return { name, entry, tree: { ...tree, digest: async () => digest } };
+}
+
+// packages/core/dist/engine/steps/copy.js
+async function copyStep(input) {
+  const { instruction: ins, state: state3, config, build: build2 } = input;
+  const x = input.expand;
+  const c = config.config ??= {};
+  if (ins.parents || ins.exclude.length) {
+    throw new KilnError(`${ins.kind} ${ins.parents ? "--parents" : "--exclude"} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
+  }
+  const sources = ins.sources.map(x);
+  let dest = x(ins.dest);
+  if (!dest.startsWith("/"))
+    dest = posix4.join(c.WorkingDir || "/", dest) + (dest.endsWith("/") || dest === "." ? "/" : "");
+  const owner = ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0;
+  const chmod3 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
+  const inline = ins.inlineSources.map((s3) => ({ name: s3.name, data: s3.expand ? build2.expander.raw(s3.data, input.stage.vars) : s3.data }));
+  let tree;
+  let fromDesc = "";
+  if (ins.kind === "COPY" && ins.from !== void 0) {
+    const fromName = x(ins.from);
+    tree = await build2.treeFrom(fromName);
+    fromDesc = ` --from=${fromName}`;
+  } else {
+    tree = await build2.context();
+  }
+  const fetched = [];
+  const pathSources = [];
+  for (const source of sources) {
+    if (ins.kind === "ADD" && /^https?:\/\//i.test(source)) {
+      fetched.push(await downloadSource(build2.store, source, ins.checksum ? x(ins.checksum) : void 0));
+    } else if (ins.kind === "ADD" && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
+      throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
+    } else {
+      if (ins.kind === "ADD" && ins.checksum)
+        throw new KilnError("ADD --checksum can only be used with an http(s) URL source");
+      pathSources.push(source);
+    }
+  }
+  const plan = await planCopy({
+    instruction: ins.kind,
+    sources: pathSources,
+    inline,
+    fetched,
+    dest,
+    tree,
+    view: state3.view,
+    owner,
+    chmod: chmod3,
+    unpack: ins.kind === "ADD" && ins.unpack !== false ? (entry) => build2.unpack(entry) : void 0
+  });
+  const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && "--link"].filter(Boolean).join(" ");
+  const named = [...sources, ...inline.map((s3) => `<<${s3.name}`)].join(" ");
+  const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ""} ${named} ${dest} # kiln`;
+  return build2.layerStep(state3, config, createdBy, plan.entries, plan.keyParts);
+}
+
+// packages/core/dist/engine/steps/metadata.js
+function container(input) {
+  return input.config.config ??= {};
+}
+function commit(input, createdBy, recordHistory = true) {
+  return input.build.metadataStep(input.state, input.config, createdBy, recordHistory);
+}
+function argStep(input) {
+  const { scope, vars } = input.stage;
+  for (const { key, value } of input.instruction.args) {
+    scope.declare(key, value === void 0 ? void 0 : input.expand(value));
+    const declared = scope.get(key);
+    if (declared !== void 0)
+      vars.set(key, declared);
+  }
+  const shown = input.instruction.args.map((a) => scope.get(a.key) === void 0 ? a.key : `${a.key}=${scope.get(a.key)}`);
+  return commit(input, `ARG ${shown.join(" ")}`, false);
+}
+function envStep(input) {
+  const c = container(input);
+  const pairs = input.instruction.env.map(({ key, value }) => [input.expand(key), input.expand(value)]);
+  let env = c.Env ?? [];
+  for (const [k2, v2] of pairs) {
+    env = setEnv(env, k2, v2);
+    input.stage.vars.set(k2, v2);
+  }
+  c.Env = env;
+  return commit(input, `ENV ${pairs.map(([k2, v2]) => `${k2}=${v2}`).join(" ")}`);
+}
+function labelStep(input) {
+  const c = container(input);
+  const pairs = input.instruction.labels.map(({ key, value }) => [input.expand(key), input.expand(value)]);
+  c.Labels = { ...c.Labels ?? {} };
+  for (const [k2, v2] of pairs)
+    c.Labels[k2] = v2;
+  return commit(input, `LABEL ${pairs.map(([k2, v2]) => `${k2}=${v2}`).join(" ")}`);
+}
+function maintainerStep(input) {
+  input.config.author = input.expand(input.instruction.maintainer);
+  return commit(input, `MAINTAINER ${input.config.author}`);
+}
+function exposeStep(input) {
+  const c = container(input);
+  c.ExposedPorts = { ...c.ExposedPorts ?? {} };
+  const ports = input.instruction.ports.flatMap((p2) => expandPortSpec(input.expand(p2)));
+  for (const port of ports)
+    c.ExposedPorts[port] = {};
+  return commit(input, `EXPOSE map[${ports.map((p2) => `${p2}:{}`).join(" ")}]`);
+}
+function userStep(input) {
+  const c = container(input);
+  c.User = input.expand(input.instruction.user);
+  return commit(input, `USER ${c.User}`);
+}
+function volumeStep(input) {
+  const c = container(input);
+  c.Volumes = { ...c.Volumes ?? {} };
+  const volumes = input.instruction.volumes.map((v2) => input.expand(v2));
+  for (const v2 of volumes) {
+    if (v2.trim() === "")
+      throw new KilnError("VOLUME specified can not be an empty string");
+    c.Volumes[v2] = {};
+  }
+  return commit(input, `VOLUME [${volumes.join(" ")}]`);
+}
+function stopSignalStep(input) {
+  const c = container(input);
+  c.StopSignal = input.expand(input.instruction.signal);
+  return commit(input, `STOPSIGNAL ${c.StopSignal}`);
+}
+function commandStep(input) {
+  const c = container(input);
+  const ins = input.instruction;
+  const command = ins.prependShell ? [...c.Shell ?? ["/bin/sh", "-c"], ...ins.command] : ins.command.length ? ins.command : null;
+  if (ins.kind === "CMD") {
+    c.Cmd = command;
+    input.stage.cmdSet = true;
+  } else {
+    c.Entrypoint = command;
+    if (!input.stage.cmdSet)
+      c.Cmd = null;
+  }
+  return commit(input, `${ins.kind} ${JSON.stringify(command)}`);
+}
+function shellStep(input) {
+  container(input).Shell = input.instruction.shell;
+  return commit(input, `SHELL ${JSON.stringify(input.instruction.shell)}`);
+}
+function healthcheckStep(input) {
+  const c = container(input);
+  const h = input.instruction.health;
+  c.Healthcheck = { Test: h.test };
+  if (h.interval)
+    c.Healthcheck.Interval = h.interval;
+  if (h.timeout)
+    c.Healthcheck.Timeout = h.timeout;
+  if (h.startPeriod)
+    c.Healthcheck.StartPeriod = h.startPeriod;
+  if (h.startInterval)
+    c.Healthcheck.StartInterval = h.startInterval;
+  if (h.retries)
+    c.Healthcheck.Retries = h.retries;
+  return commit(input, `HEALTHCHECK ${JSON.stringify(c.Healthcheck)}`);
+}
+function onbuildStep(input) {
+  const c = container(input);
+  c.OnBuild = [...c.OnBuild ?? [], input.instruction.expression];
+  return commit(input, `ONBUILD ${input.instruction.expression}`);
+}
+function expandPortSpec(spec) {
+  const [range3 = "", proto = "tcp"] = spec.split("/", 2);
+  const protocol = proto.toLowerCase();
+  const m2 = /^(\d+)(?:-(\d+))?$/.exec(range3);
+  if (!m2 || !["tcp", "udp", "sctp"].includes(protocol)) {
+    throw new KilnError(`invalid port "${spec}" in EXPOSE: use PORT[/tcp|udp|sctp] or START-END[/PROTO]`);
+  }
+  const start = Number(m2[1]);
+  const end = m2[2] === void 0 ? start : Number(m2[2]);
+  if (start > 65535 || end > 65535 || end < start)
+    throw new KilnError(`invalid port range "${range3}" in EXPOSE`);
+  const out = [];
+  for (let p2 = start; p2 <= end; p2++)
+    out.push(`${p2}/${protocol}`);
+  return out;
+}
+
+// packages/core/dist/engine/steps/workdir.js
+import { posix as posix5 } from "node:path";
+async function workdirStep(input) {
+  const { state: state3, config } = input;
+  const c = config.config ??= {};
+  const dir = posix5.resolve("/", c.WorkingDir || "/", input.expand(input.instruction.path));
+  c.WorkingDir = dir;
+  const owner = c.User ? await resolveOwner(state3.view, c.User) : { uid: 0, gid: 0 };
+  const real = await state3.view.landingPath(dir.slice(1), true);
+  const created = /* @__PURE__ */ new Map();
+  if (real !== "" && (await state3.view.resolve(real)).node?.type !== "dir") {
+    const parts = real.split("/");
+    for (let i = 1; i <= parts.length; i++) {
+      const p2 = parts.slice(0, i).join("/");
+      if ((await state3.view.resolve(p2)).node?.type !== "dir")
+        created.set(p2, { path: p2, type: "dir", mode: 493, ...owner });
+    }
+    await addAncestors(created, state3.view, owner);
+  }
+  const entries = [...created.values()].sort((a, b2) => comparePaths(a.path, b2.path));
+  const keyParts = entries.map((e) => `${e.path}\0${e.mode}\0${e.uid}\0${e.gid}`);
+  return input.build.layerStep(state3, config, `WORKDIR ${dir}`, entries, keyParts);
+}
+
+// packages/core/dist/engine/steps/index.js
+var runNotBuilt = () => Promise.reject(new KilnError("RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)"));
+var STEPS = {
+  ARG: argStep,
+  ENV: envStep,
+  LABEL: labelStep,
+  MAINTAINER: maintainerStep,
+  EXPOSE: exposeStep,
+  USER: userStep,
+  VOLUME: volumeStep,
+  STOPSIGNAL: stopSignalStep,
+  CMD: commandStep,
+  ENTRYPOINT: commandStep,
+  SHELL: shellStep,
+  HEALTHCHECK: healthcheckStep,
+  ONBUILD: onbuildStep,
+  WORKDIR: workdirStep,
+  COPY: copyStep,
+  ADD: copyStep,
+  RUN: runNotBuilt
+};
+function stepFor(instruction) {
+  if (instruction.kind === "FROM")
+    throw new KilnError("FROM inside a stage");
+  return STEPS[instruction.kind];
+}
+
 // packages/core/dist/engine/stage-graph.js
 function lookupStage(plan, name, allowIndex) {
   const lower = name.toLowerCase();
@@ -81118,53 +81814,6 @@ function stageLabel(stage) {
   return stage.name ?? `stage-${stage.index}`;
 }
 
-// packages/core/dist/engine/download.js
-import { createHash as createHash8 } from "node:crypto";
-import { createWriteStream as createWriteStream3 } from "node:fs";
-import { stat as stat6 } from "node:fs/promises";
-import { join as join16, posix as posix3 } from "node:path";
-import { Readable as Readable9 } from "node:stream";
-import { pipeline as pipeline4 } from "node:stream/promises";
-async function downloadSource(store, url2, checksum) {
-  if (checksum !== void 0 && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {
-    throw new KilnError(`invalid --checksum "${checksum}": expected sha256:<64 hex digits>`);
-  }
-  let response;
-  try {
-    response = await fetch(url2, { redirect: "follow" });
-  } catch (err) {
-    throw new KilnError(`ADD ${url2}: download failed: ${err.cause ?? err.message}`);
-  }
-  if (!response.ok || !response.body) {
-    throw new KilnError(`ADD ${url2}: download failed: HTTP ${response.status} ${response.statusText}`);
-  }
-  const dir = await store.makeTempDir("download-");
-  const name = posix3.basename(new URL(url2).pathname) || "download";
-  const path12 = join16(dir, name === "/" ? "download" : name);
-  const hash = createHash8("sha256");
-  const body2 = Readable9.fromWeb(response.body);
-  body2.on("data", (chunk) => hash.update(chunk));
-  await pipeline4(body2, createWriteStream3(path12, { mode: 384 }));
-  const digest = `sha256:${hash.digest("hex")}`;
-  if (checksum !== void 0 && checksum !== digest) {
-    throw new KilnError(`ADD ${url2}: checksum mismatch: expected ${checksum}, downloaded content has ${digest}`);
-  }
-  const st2 = await stat6(path12);
-  const entry = {
-    path: name,
-    absPath: path12,
-    type: "file",
-    mode: 384,
-    size: st2.size,
-    uid: 0,
-    gid: 0,
-    mtimeMs: st2.mtimeMs,
-    ino: st2.ino
-  };
-  const tree = treeFromEntries("context", `download ${url2}`, [entry], { ...entry, path: "", type: "dir", absPath: dir });
-  return { name, entry, tree: { ...tree, digest: async () => digest } };
-}
-
 // packages/core/dist/engine/cache-transfer.js
 import { randomBytes as randomBytes4 } from "node:crypto";
 import { copyFile as copyFile3, link as link3, mkdir as mkdir7, readFile as readFile5, readdir as readdir5, rename as rename6, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
@@ -81195,7 +81844,7 @@ function manifestBytes(config, layers) {
   };
   return canonicalJson(manifest);
 }
-function parseManifest(bytes, where2) {
+function parseManifest2(bytes, where2) {
   let doc;
   try {
     doc = JSON.parse(bytes.toString("utf8"));
@@ -81352,7 +82001,7 @@ async function importCacheLocal(store, dir) {
       throw new KilnError(`${where2}: ${what} ${digest} does not match its digest`);
     return bytes;
   };
-  const manifest = parseManifest(await readVerified(entry.digest, "manifest"), where2);
+  const manifest = parseManifest2(await readVerified(entry.digest, "manifest"), where2);
   const config = parseConfig2(await readVerified(manifest.config.digest, "cache config"), manifest, where2);
   for (const layer of manifest.layers) {
     try {
@@ -81391,7 +82040,7 @@ async function importCacheRegistry(store, registry, ref) {
     throw e;
   }
   const where2 = `build cache ${ref}`;
-  const manifest = parseManifest(got.bytes, where2);
+  const manifest = parseManifest2(got.bytes, where2);
   await registry.fetchBlobToStore(repo, manifest.config.digest, store, manifest.config.size);
   const config = parseConfig2(await store.readBlob(manifest.config.digest), manifest, where2);
   await Promise.all(manifest.layers.map((l) => registry.fetchBlobToStore(repo, l.digest, store, l.size)));
@@ -81625,6 +82274,8 @@ var Builder2 = class {
     });
     const ast = parseDockerfile(bytes, { file: displayName });
     this.plan = toStages(ast);
+    for (const w2 of this.plan.warnings)
+      this.emit({ type: "warning", message: formatDockerfileWarning(w2) });
     this.expander = new Expander(ast.escapeToken);
     if (this.options.cacheFrom?.length && !this.options.noCache)
       await importCaches(this.cacheTransfer(), this.options.cacheFrom);
@@ -81717,9 +82368,12 @@ var Builder2 = class {
     const instructions = [];
     for (const expression of triggers) {
       const ast = parseDockerfile(expression, { file: `${this.plan.file} (ONBUILD of ${fromName})` });
+      const warnings = [];
       for (const node of ast.instructions) {
-        instructions.push({ ...typeInstruction(node, ast.file), line: stage.from.line, endLine: stage.from.line });
+        instructions.push({ ...typeInstruction(node, ast.file, warnings), line: stage.from.line, endLine: stage.from.line });
       }
+      for (const w2 of warnings)
+        this.emit({ type: "warning", message: formatDockerfileWarning({ ...w2, line: stage.from.line }) });
     }
     instructions.push(...stage.instructions);
     const steps = instructions.length + 1;
@@ -81769,129 +82423,20 @@ var Builder2 = class {
     }
   }
   // ---- instructions ----
-  async apply(state3, instruction, ctx) {
+  /** Run one instruction's step (steps/index.ts); errors are located on its Dockerfile line. */
+  async apply(state3, instruction, stage) {
     try {
-      return await this.applyUnlocated(state3, instruction, ctx);
+      return await stepFor(instruction)({
+        instruction,
+        state: state3,
+        config: structuredClone(state3.config),
+        stage,
+        expand: (word) => this.expander.word(word, stage.vars),
+        build: this
+      });
     } catch (err) {
       throw this.located(err, instruction);
     }
-  }
-  async applyUnlocated(state3, ins, ctx) {
-    const config = structuredClone(state3.config);
-    const c = config.config ??= {};
-    const env = c.Env ?? [];
-    const vars = ctx.vars;
-    const x = (word) => this.expander.word(word, vars);
-    let createdBy;
-    switch (ins.kind) {
-      case "ARG":
-        for (const { key, value } of ins.args) {
-          ctx.scope.declare(key, value === void 0 ? void 0 : x(value));
-          const declared = ctx.scope.get(key);
-          if (declared !== void 0)
-            vars.set(key, declared);
-        }
-        createdBy = `ARG ${ins.args.map((a) => ctx.scope.get(a.key) === void 0 ? a.key : `${a.key}=${ctx.scope.get(a.key)}`).join(" ")}`;
-        return this.metadataStep(state3, config, createdBy, false);
-      case "ENV": {
-        const pairs = ins.env.map(({ key, value }) => [x(key), x(value)]);
-        let next = env;
-        for (const [k2, v2] of pairs) {
-          next = setEnv(next, k2, v2);
-          vars.set(k2, v2);
-        }
-        c.Env = next;
-        createdBy = `ENV ${pairs.map(([k2, v2]) => `${k2}=${v2}`).join(" ")}`;
-        break;
-      }
-      case "LABEL": {
-        const pairs = ins.labels.map(({ key, value }) => [x(key), x(value)]);
-        c.Labels = { ...c.Labels ?? {} };
-        for (const [k2, v2] of pairs)
-          c.Labels[k2] = v2;
-        createdBy = `LABEL ${pairs.map(([k2, v2]) => `${k2}=${v2}`).join(" ")}`;
-        break;
-      }
-      case "MAINTAINER":
-        config.author = x(ins.maintainer);
-        createdBy = `MAINTAINER ${config.author}`;
-        break;
-      case "EXPOSE": {
-        c.ExposedPorts = { ...c.ExposedPorts ?? {} };
-        const ports = ins.ports.flatMap((p2) => expandPortSpec(x(p2)));
-        for (const port of ports)
-          c.ExposedPorts[port] = {};
-        createdBy = `EXPOSE map[${ports.map((p2) => `${p2}:{}`).join(" ")}]`;
-        break;
-      }
-      case "USER":
-        c.User = x(ins.user);
-        createdBy = `USER ${c.User}`;
-        break;
-      case "VOLUME": {
-        c.Volumes = { ...c.Volumes ?? {} };
-        const volumes = ins.volumes.map(x);
-        for (const v2 of volumes) {
-          if (v2.trim() === "")
-            throw new KilnError("VOLUME specified can not be an empty string");
-          c.Volumes[v2] = {};
-        }
-        createdBy = `VOLUME [${volumes.join(" ")}]`;
-        break;
-      }
-      case "STOPSIGNAL":
-        c.StopSignal = x(ins.signal);
-        createdBy = `STOPSIGNAL ${c.StopSignal}`;
-        break;
-      case "CMD":
-      case "ENTRYPOINT": {
-        const command = ins.prependShell ? [...c.Shell ?? ["/bin/sh", "-c"], ...ins.command] : ins.command.length ? ins.command : null;
-        if (ins.kind === "CMD") {
-          c.Cmd = command;
-          ctx.cmdSet = true;
-        } else {
-          c.Entrypoint = command;
-          if (!ctx.cmdSet)
-            c.Cmd = null;
-        }
-        createdBy = `${ins.kind} ${JSON.stringify(command)}`;
-        break;
-      }
-      case "SHELL":
-        c.Shell = ins.shell;
-        createdBy = `SHELL ${JSON.stringify(ins.shell)}`;
-        break;
-      case "HEALTHCHECK": {
-        const h = ins.health;
-        c.Healthcheck = { Test: h.test };
-        if (h.interval)
-          c.Healthcheck.Interval = h.interval;
-        if (h.timeout)
-          c.Healthcheck.Timeout = h.timeout;
-        if (h.startPeriod)
-          c.Healthcheck.StartPeriod = h.startPeriod;
-        if (h.startInterval)
-          c.Healthcheck.StartInterval = h.startInterval;
-        if (h.retries)
-          c.Healthcheck.Retries = h.retries;
-        createdBy = `HEALTHCHECK ${JSON.stringify(c.Healthcheck)}`;
-        break;
-      }
-      case "ONBUILD":
-        c.OnBuild = [...c.OnBuild ?? [], ins.expression];
-        createdBy = `ONBUILD ${ins.expression}`;
-        break;
-      case "WORKDIR":
-        return this.workdir(state3, config, x(ins.path));
-      case "COPY":
-      case "ADD":
-        return this.copy(state3, config, ins, x, vars);
-      case "RUN":
-        throw new KilnError("RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)");
-      case "FROM":
-        throw new KilnError("FROM inside a stage");
-    }
-    return this.metadataStep(state3, config, createdBy, true);
   }
   /** A step that changes only the image config: no layer; cached when its key was seen before. */
   async metadataStep(state3, config, createdBy, recordHistory) {
@@ -81907,74 +82452,6 @@ var Builder2 = class {
   }
   history(createdBy, empty) {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: "kiln", ...empty ? { empty_layer: true } : {} };
-  }
-  async workdir(state3, config, path12) {
-    const c = config.config;
-    const dir = posix4.resolve("/", c.WorkingDir || "/", path12);
-    c.WorkingDir = dir;
-    const createdBy = `WORKDIR ${dir}`;
-    const owner = c.User ? await resolveOwner(state3.view, c.User) : { uid: 0, gid: 0 };
-    const index = await state3.view.index();
-    const entries = [];
-    const parts = dir.split("/").filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) {
-      const p2 = parts.slice(0, i).join("/");
-      if (index.get(p2)?.type === "dir" || (await state3.view.resolve(p2)).node?.type === "dir")
-        continue;
-      entries.push({ path: p2, type: "dir", mode: 493, ...owner });
-    }
-    return this.layerStep(state3, config, createdBy, entries, entries.map((e) => `${e.path}\0${e.uid}\0${e.gid}`));
-  }
-  async copy(state3, config, ins, x, vars) {
-    const c = config.config;
-    if (ins.parents || ins.exclude.length) {
-      throw new KilnError(`${ins.kind} ${ins.parents ? "--parents" : "--exclude"} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
-    }
-    const sources = ins.sources.map(x);
-    let dest = x(ins.dest);
-    if (!dest.startsWith("/"))
-      dest = posix4.join(c.WorkingDir || "/", dest) + (dest.endsWith("/") || dest === "." ? "/" : "");
-    const owner = ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0;
-    const chmod3 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
-    const inline = ins.inlineSources.map((s3) => ({ name: s3.name, data: s3.expand ? this.expander.raw(s3.data, vars) : s3.data }));
-    let tree;
-    let fromDesc = "";
-    if (ins.kind === "COPY" && ins.from !== void 0) {
-      const fromName = x(ins.from);
-      tree = await this.treeFrom(fromName);
-      fromDesc = ` --from=${fromName}`;
-    } else {
-      tree = (await this.context()).tree;
-    }
-    const fetched = [];
-    const pathSources = [];
-    for (const source of sources) {
-      if (ins.kind === "ADD" && /^https?:\/\//i.test(source)) {
-        fetched.push(await downloadSource(this.store, source, ins.checksum ? x(ins.checksum) : void 0));
-      } else if (ins.kind === "ADD" && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
-        throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
-      } else {
-        if (ins.kind === "ADD" && ins.checksum) {
-          throw new KilnError("ADD --checksum can only be used with an http(s) URL source");
-        }
-        pathSources.push(source);
-      }
-    }
-    const plan = await planCopy({
-      instruction: ins.kind,
-      sources: pathSources,
-      inline,
-      fetched,
-      dest,
-      tree,
-      view: state3.view,
-      owner,
-      chmod: chmod3,
-      unpack: ins.kind === "ADD" && ins.unpack !== false ? (entry) => this.unpack(entry) : void 0
-    });
-    const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && "--link"].filter(Boolean).join(" ");
-    const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ""} ${[...sources, ...inline.map((s3) => `<<${s3.name}`)].join(" ")} ${dest} # kiln`;
-    return this.layerStep(state3, config, createdBy, plan.entries, plan.keyParts);
   }
   async layerStep(state3, config, createdBy, entries, keyParts) {
     const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), ...keyParts);
@@ -82000,7 +82477,10 @@ var Builder2 = class {
     };
   }
   // ---- sources ----
-  context() {
+  async context() {
+    return (await this.contextWithDigests()).tree;
+  }
+  contextWithDigests() {
     this.contextTree ??= (async () => {
       const dockerfile = this.options.dockerfile ?? resolve10(this.contextDir, "Dockerfile");
       const matcher = this.options.dockerfileContent ? await loadIgnoreMatcher(this.contextDir, "-") : await loadIgnoreMatcher(this.contextDir, dockerfile);
@@ -82070,7 +82550,7 @@ var Builder2 = class {
 function displayPath(file, contextDir) {
   for (const base of [contextDir, process.cwd()]) {
     const rel = relative4(base, file);
-    if (rel && !rel.startsWith("..") && !posix4.isAbsolute(rel))
+    if (rel && !rel.startsWith("..") && !posix6.isAbsolute(rel))
       return rel;
   }
   return file;
@@ -82078,22 +82558,6 @@ function displayPath(file, contextDir) {
 async function rootEntry(dir) {
   const st2 = await lstat8(dir);
   return { path: "", absPath: dir, type: "dir", mode: st2.mode & 4095, size: 0, uid: st2.uid, gid: st2.gid, mtimeMs: st2.mtimeMs, ino: st2.ino };
-}
-function expandPortSpec(spec) {
-  const [range3 = "", proto = "tcp"] = spec.split("/", 2);
-  const protocol = proto.toLowerCase();
-  const m2 = /^(\d+)(?:-(\d+))?$/.exec(range3);
-  if (!m2 || !["tcp", "udp", "sctp"].includes(protocol)) {
-    throw new KilnError(`invalid port "${spec}" in EXPOSE: use PORT[/tcp|udp|sctp] or START-END[/PROTO]`);
-  }
-  const start = Number(m2[1]);
-  const end = m2[2] === void 0 ? start : Number(m2[2]);
-  if (start > 65535 || end > 65535 || end < start)
-    throw new KilnError(`invalid port range "${range3}" in EXPOSE`);
-  const out = [];
-  for (let p2 = start; p2 <= end; p2++)
-    out.push(`${p2}/${protocol}`);
-  return out;
 }
 
 // packages/core/dist/engine/report.js
