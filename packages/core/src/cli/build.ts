@@ -13,7 +13,7 @@ import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
 import type { CliIo } from './io.js';
-import { UsageError } from './usage.js';
+import { InterruptedError, UsageError } from './usage.js';
 
 function keyValues(flag: string, values: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -97,10 +97,20 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   const store = await openStore(values.store);
   const epoch = sourceDateEpoch();
 
-  // Ctrl-C ends the process at once: every store write is a temp file renamed into place, so an
-  // interrupted build leaves nothing half-written visible, and the next build simply continues.
+  // Ctrl-C (or SIGTERM) aborts the build: a running RUN's container is killed and its mounts and
+  // directories removed before kiln exits (130). Every store write is a temp file renamed into
+  // place, so an interrupted build leaves nothing half-written visible. A second Ctrl-C exits at once.
   const render = progress === 'quiet' ? () => undefined : progressRenderer(io);
   const registry = registryClient(values);
+  const interrupt = new AbortController();
+  let received: 'SIGINT' | 'SIGTERM' = 'SIGINT';
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (interrupt.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    received = signal;
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const result = await build(store, {
       context,
@@ -122,6 +132,10 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       cacheTo,
       epoch,
       onEvent: render,
+      signal: interrupt.signal,
+    }).catch((err: unknown) => {
+      if (interrupt.signal.aborted) throw new InterruptedError(received);
+      throw err;
     });
     let pushed: string | undefined;
     if (values.push) {
@@ -140,6 +154,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     else for (const line of resultLines(result)) io.stderr(`${line}\n`);
     return 0;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     registry.close();
   }
 }

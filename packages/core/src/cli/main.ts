@@ -8,7 +8,7 @@ import { loadCommand } from './load.js';
 import { loginCommand, logoutCommand } from './login.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { processIo, type CliIo, type Command } from './io.js';
-import { USAGE, UsageError } from './usage.js';
+import { InterruptedError, USAGE, UsageError } from './usage.js';
 
 export { processIo, type CliIo } from './io.js';
 
@@ -51,6 +51,10 @@ function reportError(err: unknown, io: CliIo): number {
   if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     io.stderr(`kiln: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
+  }
+  if (err instanceof InterruptedError) {
+    io.stderr('kiln: interrupted\n');
+    return err.exitCode;
   }
   if (err instanceof KilnError) {
     io.stderr(`error: ${err.message}\n`);

@@ -1,6 +1,17 @@
 /** A command line Kiln cannot understand: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
+/** The user interrupted the command (Ctrl-C, SIGTERM): exit code 128 + the signal, as a shell reports it. */
+export class InterruptedError extends Error {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM' = 'SIGINT') {
+    super('interrupted');
+  }
+
+  get exitCode(): number {
+    return this.signal === 'SIGINT' ? 130 : 143;
+  }
+}
+
 export const USAGE = `Usage: kiln <command> [options]
 
 Commands:

@@ -6,5 +6,6 @@ export type { CacheIndex, CacheRecord } from './cache-index.js';
 export type { Locks } from './locks.js';
 export type { MetaFiles } from './meta.js';
 export type { RefRecord, Refs } from './refs.js';
+export type { SandboxSpace } from './sandbox-space.js';
 export type { ScratchSpace } from './scratch.js';
 export { DigestMismatchError, StoreCorruptionError } from './errors.js';

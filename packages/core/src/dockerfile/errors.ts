@@ -10,8 +10,15 @@ export class DockerfileError extends KilnError {
     location: SourceLocation,
     readonly instruction?: string,
   ) {
-    super(instruction ? `${detail} (in: ${snippet(instruction)})` : detail, location);
+    super(instruction ? withInstruction(detail, instruction) : detail, location);
   }
+}
+
+/** `(in: INSTRUCTION)` closes the first line; further lines (a command's last output) follow it. */
+function withInstruction(detail: string, instruction: string): string {
+  const nl = detail.indexOf('\n');
+  const where = ` (in: ${snippet(instruction)})`;
+  return nl < 0 ? detail + where : detail.slice(0, nl) + where + detail.slice(nl);
 }
 
 function snippet(text: string): string {

@@ -207,7 +207,7 @@ class Builder implements StepServices {
     const steps = instructions.length + 1;
     for (const [i, instruction] of instructions.entries()) {
       this.checkAborted();
-      state = await this.step(label, i + 2, steps, instruction, () => this.apply(state, instruction, ctx));
+      state = await this.step(label, i + 2, steps, instruction, (id) => this.apply(state, instruction, ctx, id));
     }
     return { ...state, args: new Map(scope.values), vars: ctx.vars };
   }
@@ -231,13 +231,13 @@ class Builder implements StepServices {
     step: number,
     steps: number,
     instruction: Instruction,
-    work: () => Promise<{ state: StageState; cached: boolean; layer?: string }>,
+    work: (id: number) => Promise<{ state: StageState; cached: boolean; layer?: string }>,
   ): Promise<StageState> {
     const id = ++this.stepCounter;
     const text = instruction.original;
     this.emit({ type: 'step-start', id, stage, step, steps, instruction: text, line: instruction.line });
     const start = Date.now();
-    const { state, cached, layer } = await work();
+    const { state, cached, layer } = await work(id);
     const durationMs = Date.now() - start;
     this.emit({ type: 'step-done', id, cached, durationMs });
     this.steps.push({ stage, instruction: text, line: instruction.line, cached, durationMs, layer });
@@ -261,7 +261,8 @@ class Builder implements StepServices {
   // ---- instructions ----
 
   /** Run one instruction's step (steps/index.ts); errors are located on its Dockerfile line. */
-  private async apply(state: StageState, instruction: Instruction, stage: StageContext): Promise<StepOutcome> {
+  private async apply(state: StageState, instruction: Instruction, stage: StageContext, id: number): Promise<StepOutcome> {
+    const started = Date.now();
     try {
       return await stepFor(instruction)({
         instruction,
@@ -269,6 +270,8 @@ class Builder implements StepServices {
         config: structuredClone(state.config),
         stage,
         expand: (word) => this.expander.word(word, stage.vars),
+        output: (stream, chunk) =>
+          this.emit({ type: 'step-output', id, stream, text: chunk.toString('utf8'), elapsedMs: Date.now() - started }),
         build: this,
       });
     } catch (err) {
@@ -291,17 +294,36 @@ class Builder implements StepServices {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: 'kiln', ...(empty ? { empty_layer: true } : {}) };
   }
 
-  async layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]): Promise<StepOutcome> {
+  layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]): Promise<StepOutcome> {
+    return this.producedLayerStep(state, config, createdBy, keyParts, async () => ({ entries }), entries);
+  }
+
+  async producedLayerStep(
+    state: StageState,
+    config: ImageConfig,
+    createdBy: string,
+    keyParts: string[],
+    produce: () => Promise<{ entries: LayerEntry[]; dispose?: () => Promise<void> }>,
+    /** The entries, when known before the work (they spare re-reading the layer for the next view). */
+    known?: LayerEntry[],
+  ): Promise<StepOutcome> {
     const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
+    let entries = known;
     if (!cached) {
-      const layer = await writeLayer(entries, this.store, {
-        epoch: this.epoch,
-        compression: this.options.compression ?? 'none',
-        gzipLevel: this.options.gzipLevel,
-      });
-      record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
+      const produced = await produce();
+      try {
+        entries = produced.entries;
+        const layer = await writeLayer(entries, this.store, {
+          epoch: this.epoch,
+          compression: this.options.compression ?? 'none',
+          gzipLevel: this.options.gzipLevel,
+        });
+        record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
+      } finally {
+        await produced.dispose?.();
+      }
       await this.store.putCache(key, record);
     }
     this.usedCache.set(key, record!);

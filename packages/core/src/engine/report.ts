@@ -11,6 +11,15 @@ export function progressLine(event: BuildEvent): string | undefined {
       return `#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`;
     case 'step-done':
       return event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1000).toFixed(1)}s`;
+    case 'step-output': {
+      // As `docker build --progress=plain` shows a RUN's output: step number, seconds, the text.
+      const at = (event.elapsedMs / 1000).toFixed(3);
+      return event.text
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((line) => `#${event.id} ${at} ${line}`)
+        .join('\n');
+    }
     case 'warning':
       return `WARNING: ${event.message}`;
     case 'output':

@@ -3,20 +3,22 @@
 // the topmost layer that has them. Unpacking to disk happens only for COPY --from.
 
 import { KilnError } from '../errors.js';
-import { buildFsIndex, readFileFromLayers, extractLayer, resolveInIndex } from '../layer/index.js';
-import type { LayerEntry } from '../layer/index.js';
+import { buildFsIndex, extractLayer, layerHeaders, readFileFromLayers, resolveInIndex, withLayerApplied } from '../layer/index.js';
+import type { EntryType, LayerEntry, TarHeader } from '../layer/index.js';
 import { layerCompression } from '../oci/media-types.js';
 import type { LayerRecord } from '../contracts/blobs.js';
 import type { ContentStore } from '../store/types.js';
 
 export interface FsNode {
-  type: string;
+  type: EntryType;
   mode: number;
   uid: number;
   gid: number;
   linkTarget?: string;
   /** Seconds since the epoch; absent for entries a build wrote without one (the writer's epoch). */
   mtime?: number;
+  /** Files: the size in bytes. */
+  size?: number;
 }
 
 export type FsIndex = Map<string, FsNode>;
@@ -33,12 +35,15 @@ export class RootfsView {
   constructor(
     private readonly store: ContentStore,
     readonly layers: readonly LayerRecord[],
-    private readonly parent?: { view: RootfsView; added: readonly LayerEntry[] },
+    private readonly parent?: { view: RootfsView; layer: LayerRecord; added?: readonly LayerEntry[] },
   ) {}
 
-  /** The view after adding one layer whose entries are known (no need to re-read any tar). */
-  withLayer(layer: LayerRecord, entries: readonly LayerEntry[]): RootfsView {
-    return new RootfsView(this.store, [...this.layers, layer], { view: this, added: entries });
+  /**
+   * The view after adding one layer. With its entries known, no tar is read again; without them
+   * (a RUN step answered by the cache) only that layer's headers are read, when needed.
+   */
+  withLayer(layer: LayerRecord, entries?: readonly LayerEntry[]): RootfsView {
+    return new RootfsView(this.store, [...this.layers, layer], { view: this, layer, added: entries });
   }
 
   index(): Promise<FsIndex> {
@@ -48,9 +53,16 @@ export class RootfsView {
 
   private async buildIndex(): Promise<FsIndex> {
     if (!this.parent) return buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
-    const index: FsIndex = new Map(await this.parent.view.index());
-    for (const e of this.parent.added) index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime });
-    return index;
+    const added: readonly (LayerEntry | TarHeader)[] = this.parent.added ?? (await layerHeaders(layerSource(this.store, this.parent.layer)));
+    return withLayerApplied(await this.parent.view.index(), added, (e): FsNode => ({
+      type: e.type,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      linkTarget: e.linkTarget,
+      mtime: e.mtime,
+      size: e.size,
+    }));
   }
 
   /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */

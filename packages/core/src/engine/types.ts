@@ -58,6 +58,8 @@ export type BuildEvent =
   | { type: 'stage-start'; stage: string; index: number }
   | { type: 'step-start'; id: number; stage: string; step: number; steps: number; instruction: string; line: number }
   | { type: 'step-done'; id: number; cached: boolean; durationMs: number }
+  /** Output of a RUN as it arrives (a chunk, not always whole lines). */
+  | { type: 'step-output'; id: number; stream: 'stdout' | 'stderr'; text: string; elapsedMs: number }
   | { type: 'warning'; message: string }
   | { type: 'output'; description: string };
 

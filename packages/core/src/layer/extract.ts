@@ -46,6 +46,13 @@ export interface ExtractOptions {
   sameOwner?: boolean;
   /** Create character and block devices (needs root). Default: when running as root; else skipped. */
   devices?: boolean;
+  /**
+   * 'apply' (default): whiteouts delete what they name on the root. 'overlay': the root is one
+   * layer's own directory, an overlayfs lower: `.wh.name` becomes overlayfs's whiteout (a 0/0
+   * character device named `name`) and opaque directories are reported in `opaqueDirs` for the
+   * caller to white out the lower names in (Node cannot set the opaque xattr). Needs root.
+   */
+  whiteoutFormat?: 'apply' | 'overlay';
 }
 
 export interface ExtractResult {
@@ -55,6 +62,8 @@ export interface ExtractResult {
   whiteouts: number;
   /** Entries that were not created, and why (devices without root). */
   skipped: { path: string; reason: string }[];
+  /** With whiteoutFormat 'overlay': directories (relative) marked opaque by this layer. */
+  opaqueDirs: string[];
 }
 
 export interface ExtractArchiveOptions extends ExtractOptions {
@@ -196,6 +205,7 @@ class Extractor {
   private count = 0;
   private whiteoutCount = 0;
   private readonly skipped: { path: string; reason: string }[] = [];
+  private readonly opaqueDirs: string[] = [];
 
   constructor(
     private readonly root: string,
@@ -208,7 +218,7 @@ class Extractor {
   }
 
   result(): ExtractResult {
-    return { entries: this.count, whiteouts: this.whiteoutCount, skipped: this.skipped };
+    return { entries: this.count, whiteouts: this.whiteoutCount, skipped: this.skipped, opaqueDirs: this.opaqueDirs };
   }
 
   records(): LayerEntry[] {
@@ -434,6 +444,7 @@ class Extractor {
 
   private async whiteout(parentRel: string, name: string): Promise<void> {
     this.whiteoutCount++;
+    if (this.opts.whiteoutFormat === 'overlay') return this.overlayWhiteout(parentRel, name);
     if (name === OPAQUE_WHITEOUT) {
       const dir = await this.resolveDir(parentRel, true);
       if (dir) await this.opaque(dir.host);
@@ -455,6 +466,24 @@ class Extractor {
     }
     await rm(host, { recursive: true, force: true });
     this.dirCache.clear();
+  }
+
+  /** A whiteout in overlayfs's own format, inside this layer's directory. */
+  private async overlayWhiteout(parentRel: string, name: string): Promise<void> {
+    const dir = await this.resolveDir(parentRel, true);
+    if (!dir) return;
+    if (name === OPAQUE_WHITEOUT) {
+      this.opaqueDirs.push(dir.rel);
+      return;
+    }
+    if (name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return; // other aufs metadata
+    const victim = name.slice(WHITEOUT_PREFIX.length);
+    if (!victim || victim === '.' || victim === '..' || victim.includes('/')) return;
+    const host = join(dir.host, victim);
+    // This layer also wrote the name: it replaces what was below, no whiteout needed.
+    if (await lstatOrUndefined(host)) return;
+    await makeWhiteout(host);
+    this.markWritten(host);
   }
 
   /** Remove from `dir` everything this extraction did not write. */
@@ -563,6 +592,11 @@ async function writeAll(fh: FileHandle, body: Readable): Promise<void> {
       position += bytesWritten;
     }
   }
+}
+
+/** overlayfs's whiteout: a character device 0/0. */
+export function makeWhiteout(host: string): Promise<void> {
+  return run('mknod', ['-m', '000', '--', host, 'c', '0', '0']);
 }
 
 function run(cmd: string, args: string[]): Promise<void> {

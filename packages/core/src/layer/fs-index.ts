@@ -27,31 +27,54 @@ export type FsIndex = Map<string, FsIndexEntry>;
  * (symlinks are not followed; use `resolveInIndex`).
  */
 export async function buildFsIndex(layers: readonly LayerSource[]): Promise<FsIndex> {
-  const tree = new FsTree();
+  const tree = new FsTree<FsIndexEntry>();
   for (let i = 0; i < layers.length; i++) {
-    const layer = layers[i]!;
-    const headers: TarHeader[] = [];
-    await readLayer(layer.open(), layer.compression, async (h, body) => {
-      body.resume();
-      headers.push(h);
-    });
-    // Whiteouts hide lower layers only: apply them before this layer's own entries.
-    for (const h of headers) {
-      const path = cleanArchivePath(h.path);
-      if (path === undefined || path === '') continue;
-      const name = baseName(path);
-      if (!name.startsWith(WHITEOUT_PREFIX)) continue;
-      const dir = parentPath(path);
-      if (name === OPAQUE_WHITEOUT) tree.removeChildren(dir);
-      else if (!name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) tree.remove(dir ? `${dir}/${name.slice(4)}` : name.slice(4));
-    }
-    for (const h of headers) {
-      const path = cleanArchivePath(h.path);
-      if (path === undefined || path === '' || baseName(path).startsWith(WHITEOUT_PREFIX)) continue;
-      tree.set(path, { ...h, path, layer: i });
-    }
+    const headers = await layerHeaders(layers[i]!);
+    applyHeaders(tree, headers, (h, path) => ({ ...h, path, layer: i }));
   }
   return tree.entries;
+}
+
+/** The headers of one layer, bodies skipped. */
+export async function layerHeaders(layer: LayerSource): Promise<TarHeader[]> {
+  const headers: TarHeader[] = [];
+  await readLayer(layer.open(), layer.compression, async (h, body) => {
+    body.resume();
+    headers.push(h);
+  });
+  return headers;
+}
+
+/**
+ * An index with one more layer applied on top: `base` is not changed. `toEntry` makes the index
+ * entry of a layer entry (its path cleaned).
+ */
+export function withLayerApplied<E extends { type: string }, H extends { path: string }>(
+  base: ReadonlyMap<string, E>,
+  layer: readonly H[],
+  toEntry: (h: H, path: string) => E,
+): Map<string, E> {
+  const tree = new FsTree<E>(base);
+  applyHeaders(tree, layer, toEntry);
+  return tree.entries;
+}
+
+/** Whiteouts hide lower layers only, so they go first; then this layer's own entries. */
+function applyHeaders<E extends { type: string }, H extends { path: string }>(tree: FsTree<E>, headers: readonly H[], toEntry: (h: H, path: string) => E): void {
+  for (const h of headers) {
+    const path = cleanArchivePath(h.path);
+    if (path === undefined || path === '') continue;
+    const name = baseName(path);
+    if (!name.startsWith(WHITEOUT_PREFIX)) continue;
+    const dir = parentPath(path);
+    if (name === OPAQUE_WHITEOUT) tree.removeChildren(dir);
+    else if (!name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) tree.remove(dir ? `${dir}/${name.slice(4)}` : name.slice(4));
+  }
+  for (const h of headers) {
+    const path = cleanArchivePath(h.path);
+    if (path === undefined || path === '' || baseName(path).startsWith(WHITEOUT_PREFIX)) continue;
+    tree.set(path, toEntry(h, path));
+  }
 }
 
 /**
@@ -182,18 +205,30 @@ function joinLink(dir: string, target: string): string {
 }
 
 /** A path map with a child list per directory, so whole subtrees can be removed cheaply. */
-class FsTree {
-  readonly entries: FsIndex = new Map();
+class FsTree<E extends { type: string }> {
+  readonly entries = new Map<string, E>();
   private readonly children = new Map<string, Set<string>>();
 
-  set(path: string, entry: FsIndexEntry): void {
-    const old = this.entries.get(path);
-    if (old && (old.type !== 'dir' || entry.type !== 'dir')) this.removeChildren(path);
-    this.entries.set(path, entry);
+  constructor(base?: ReadonlyMap<string, E>) {
+    if (!base) return;
+    for (const [path, entry] of base) {
+      this.entries.set(path, entry);
+      this.child(path);
+    }
+  }
+
+  private child(path: string): void {
     const dir = parentPath(path);
     let kids = this.children.get(dir);
     if (!kids) this.children.set(dir, (kids = new Set()));
     kids.add(baseName(path));
+  }
+
+  set(path: string, entry: E): void {
+    const old = this.entries.get(path);
+    if (old && (old.type !== 'dir' || entry.type !== 'dir')) this.removeChildren(path);
+    this.entries.set(path, entry);
+    this.child(path);
   }
 
   remove(path: string): void {

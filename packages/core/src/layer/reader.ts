@@ -129,11 +129,19 @@ export function readTar(
   let parserDone = false;
   let consuming = false;
   let current: Readable | undefined;
+  let onlyZeros = true;
 
   return new Promise<void>((resolve, reject) => {
     // Errors from the data are reported as KilnErrors; errors thrown by onEntry pass through as-is.
     const fail = (err: unknown, fromHandler = false) => {
       if (failed) return;
+      // A tar of nothing but end-of-archive blocks is an empty archive (a RUN that changed
+      // nothing has such a layer, as in BuildKit); node-tar's strict mode calls it unrecognized.
+      if (onlyZeros && !fromHandler && /Unrecognized archive format/.test(String((err as Error)?.message))) {
+        parserDone = true;
+        void consume();
+        return;
+      }
       failed = true;
       const error = fromHandler || err instanceof KilnError ? err : formatError(err, what);
       current?.destroy(error instanceof Error ? error : new Error(String(error)));
@@ -195,6 +203,7 @@ export function readTar(
     input.on('error', (err) => fail(err));
     input.on('data', (chunk: Buffer) => {
       if (failed) return;
+      if (onlyZeros && chunk.some((b) => b !== 0)) onlyZeros = false;
       let more = true;
       for (const part of fixer.write(chunk)) {
         if (failed) return;

@@ -8,6 +8,8 @@
 //   <root>/tmp/                    every write starts here and is renamed into place
 //   <root>/locks/<name>.lock       cross-process locks
 //   <root>/corrupt/                blobs that failed verification, moved aside
+//   <root>/unpacked/<hex>/         layers unpacked for RUN (overlay lower dirs), by chain ID
+//   <root>/sandboxes/s-<pid>-.../  one RUN sandbox each (bundle, upper, work), removed after the RUN
 //
 // Every visible file appears through rename(2) from a temp file in tmp/ (same filesystem), so a
 // crash or Ctrl-C never leaves a half-written one. Blobs are flushed (datasync) before the rename
@@ -80,7 +82,7 @@ const META_KIND_RE = /^[a-z0-9-]+$/;
 const TEMP_NAME_RE = /^k-(\d+)-([0-9a-f]{8})-/;
 
 /** Entries a (possibly half-initialized) store directory may hold besides VERSION. */
-const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'cache', 'meta', 'tmp', 'locks', 'corrupt']);
+const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes']);
 
 const HOST = hostname();
 const HOST_TAG = sha256Hex(HOST).slice(0, 8);
@@ -133,6 +135,8 @@ export class Store implements ContentStore {
   private readonly tmpDir: string;
   private readonly locksDir: string;
   private readonly corruptDir: string;
+  readonly unpackedDir: string;
+  readonly sandboxesDir: string;
 
   private constructor(readonly root: string) {
     this.blobDir = join(root, 'blobs', 'sha256');
@@ -142,6 +146,8 @@ export class Store implements ContentStore {
     this.tmpDir = join(root, 'tmp');
     this.locksDir = join(root, 'locks');
     this.corruptDir = join(root, 'corrupt');
+    this.unpackedDir = join(root, 'unpacked');
+    this.sandboxesDir = join(root, 'sandboxes');
   }
 
   static async open(root: string = defaultStoreRoot()): Promise<Store> {
@@ -586,6 +592,42 @@ export class Store implements ContentStore {
         throw this.fsError(err2, 'creating a directory in', this.tmpDir);
       }
     }
+  }
+
+  // ---- RUN sandbox space -----------------------------------------------------------------
+
+  async unpackedLayer(chainId: string, unpack: (dir: string) => Promise<void>): Promise<string> {
+    const hex = digestHex(chainId);
+    const dir = join(this.unpackedDir, hex);
+    if (await exists(dir)) return dir;
+    return this.withLock(`unpack-${hex}`, async () => {
+      if (await exists(dir)) return dir;
+      await this.mkdirs(this.unpackedDir);
+      // Unpacked next to its final place (same filesystem), renamed in only when complete.
+      const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
+      try {
+        await unpack(temp);
+        await rename(temp, dir);
+      } catch (err) {
+        await forceRemove(temp).catch(() => undefined);
+        throw err;
+      }
+      return dir;
+    });
+  }
+
+  async makeSandboxDir(): Promise<string> {
+    await this.mkdirs(this.sandboxesDir);
+    try {
+      return await mkdtemp(join(this.sandboxesDir, `s-${process.pid}-${HOST_TAG}-`));
+    } catch (err) {
+      throw this.fsError(err, 'creating a directory in', this.sandboxesDir);
+    }
+  }
+
+  isStaleSandbox(name: string): boolean {
+    const m = /^s-(\d+)-([0-9a-f]{8})-/.exec(name);
+    return !!m && m[2] === HOST_TAG && !pidAlive(Number(m[1]));
   }
 
   // ---- locks -----------------------------------------------------------------------------
@@ -1244,4 +1286,13 @@ async function kilnVersion(): Promise<string> {
     }
   }
   return cachedKilnVersion;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

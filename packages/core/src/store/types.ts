@@ -7,6 +7,7 @@ import type { CacheIndex } from '../contracts/cache-index.js';
 import type { Locks } from '../contracts/locks.js';
 import type { MetaFiles } from '../contracts/meta.js';
 import type { Refs } from '../contracts/refs.js';
+import type { SandboxSpace } from '../contracts/sandbox-space.js';
 import type { ScratchSpace } from '../contracts/scratch.js';
 
 export interface VerifyReport {
@@ -15,7 +16,7 @@ export interface VerifyReport {
   corrupt: string[];
 }
 
-export interface ContentStore extends Blobs, Refs, CacheIndex, MetaFiles, ScratchSpace, Locks {
+export interface ContentStore extends Blobs, Refs, CacheIndex, MetaFiles, ScratchSpace, SandboxSpace, Locks {
   /** Re-hash every blob. */
   verify(): Promise<VerifyReport>;
 }

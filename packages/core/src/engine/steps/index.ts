@@ -9,13 +9,11 @@ import {
   volumeStep,
 } from './metadata.js';
 import type { Step } from './step.js';
+import { runStep } from './run.js';
 import { workdirStep } from './workdir.js';
 
 type StepKind = Exclude<Instruction['kind'], 'FROM'>;
 type StepTable = { [K in StepKind]: Step<Extract<Instruction, { kind: K }>> };
-
-const runNotBuilt: Step = () =>
-  Promise.reject(new KilnError('RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)'));
 
 export const STEPS: StepTable = {
   ARG: argStep,
@@ -34,7 +32,7 @@ export const STEPS: StepTable = {
   WORKDIR: workdirStep,
   COPY: copyStep,
   ADD: copyStep,
-  RUN: runNotBuilt,
+  RUN: runStep,
 };
 
 /** The step for an instruction inside a stage. */

@@ -20,6 +20,17 @@ export interface StepServices {
   metadataStep(state: StageState, config: ImageConfig, createdBy: string, recordHistory: boolean): Promise<StepOutcome>;
   /** A step that adds a layer made of `entries`; `keyParts` decide its bytes. */
   layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]): Promise<StepOutcome>;
+  /**
+   * A step whose layer is known only by doing the work (RUN): `keyParts` decide it, and `produce`
+   * runs only on a cache miss; its `dispose` runs once the layer is written.
+   */
+  producedLayerStep(
+    state: StageState,
+    config: ImageConfig,
+    createdBy: string,
+    keyParts: string[],
+    produce: () => Promise<{ entries: LayerEntry[]; dispose?: () => Promise<void> }>,
+  ): Promise<StepOutcome>;
   /** The build context, walked through .dockerignore. */
   context(): Promise<SourceTree>;
   /** A stage's or an image's filesystem as a copy source (`COPY --from`). */
@@ -37,6 +48,8 @@ export interface StepInput<I extends Instruction = Instruction> {
   stage: StageContext;
   /** Expand a word against the stage's variables. */
   expand(word: string): string;
+  /** Output of what the step runs, shown live under the step. */
+  output(stream: 'stdout' | 'stderr', chunk: Buffer): void;
   build: StepServices;
 }
 

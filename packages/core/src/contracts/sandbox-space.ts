@@ -1,0 +1,18 @@
+// Where the RUN sandbox keeps its files in the store: the unpacked layers every build shares as
+// read-only overlay lower directories, and one directory per running sandbox.
+
+export interface SandboxSpace {
+  /** Holds the unpacked layers, one directory each, named by the hex of the layer's chain ID. */
+  readonly unpackedDir: string;
+  /**
+   * The unpacked directory of the layer whose chain ID is `chainId`; when missing, `unpack` fills
+   * a fresh directory that then takes its place (once across processes sharing the store).
+   */
+  unpackedLayer(chainId: string, unpack: (dir: string) => Promise<void>): Promise<string>;
+  /** Holds one directory per sandbox, named `s-<pid>-<host>-<random>` so stale ones can be told apart. */
+  readonly sandboxesDir: string;
+  /** A new directory for one sandbox (its bundle, upper and work directories), on the store's filesystem. */
+  makeSandboxDir(): Promise<string>;
+  /** Whether the process that made this sandbox directory (by its name) is gone. */
+  isStaleSandbox(name: string): boolean;
+}

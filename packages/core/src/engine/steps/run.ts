@@ -1,0 +1,151 @@
+// RUN: the command runs in the sandbox (run/) over the stage's filesystem, and what it changed
+// becomes the step's layer. Arguments, environment, history text and the cache key follow
+// BuildKit's dockerfile2llb (dispatchRun), so `docker history` reads the same.
+
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KilnError } from '../../errors.js';
+import { chompHeredocContent, parseHeredocWord } from '../../dockerfile/heredoc.js';
+import type { Instruction } from '../../dockerfile/instructions.js';
+import type { ContainerConfig } from '../../oci/types.js';
+import { runInSandbox } from '../../run/sandbox.js';
+import { PROXY_ARGS } from '../scope.js';
+import type { StageContext, StepOutcome } from '../stage-state.js';
+import type { StepInput } from './step.js';
+
+type RunInstruction = Extract<Instruction, { kind: 'RUN' }>;
+
+/** Where a heredoc script with a `#!` line is mounted, as BuildKit does. */
+const PIPES_DIR = '/dev/pipes';
+
+interface Command {
+  args: string[];
+  /** A heredoc script to mount at /dev/pipes/NAME (mode 0755), when the RUN is one with `#!`. */
+  script?: { name: string; data: string };
+}
+
+/** The argv: exec form as written; shell form through SHELL; heredocs as BuildKit turns them into a command. */
+export function runCommand(ins: RunInstruction, shell: readonly string[] | undefined): Command {
+  let args = ins.command;
+  let script: Command['script'];
+  if (ins.files.length > 0) {
+    const line = args[0] ?? '';
+    const first = ins.files[0]!;
+    if (parseHeredocWord(line)) {
+      // `RUN <<EOF`: the body is the command (or, with a `#!` line, a script file to run).
+      const data = first.chomp ? chompHeredocContent(first.data) : first.data;
+      if (data.startsWith('#!')) {
+        script = { name: first.name, data };
+        args = [`${PIPES_DIR}/${first.name}`];
+      } else args = [data];
+    } else {
+      // `RUN python3 <<EOF ...`: the shell gets the line and the heredocs back as written.
+      args = [line + ins.files.map((f) => `\n${f.data}${f.name}`).join('')];
+    }
+  }
+  if (ins.prependShell) args = [...(shell?.length ? shell : ['/bin/sh', '-c']), args.join(' ')];
+  return { args, script };
+}
+
+/**
+ * The environment: the stage's variables in order (image ENV, then ENV and valued ARGs as
+ * written; the last one wins), then proxy build args in both cases even when undeclared.
+ */
+export function runEnv(stage: StageContext, buildArgs: Readonly<Record<string, string>> | undefined): string[] {
+  const env = new Map(stage.vars);
+  for (const [key, value] of Object.entries(buildArgs ?? {})) {
+    if (!PROXY_ARGS.has(key)) continue;
+    env.set(key.toUpperCase(), value);
+    env.set(key.toLowerCase(), value);
+  }
+  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** `RUN |2 A=1 B=2 /bin/sh -c cmd`: the ARGs of the stage with their current values, then the argv. */
+export function runHistory(args: readonly string[], stage: StageContext): string {
+  const declared = [...stage.scope.values.keys()];
+  const shown = declared.map((k) => `${k}=${stage.vars.get(k) ?? stage.scope.get(k) ?? ''}`);
+  return `RUN ${[...(shown.length ? [`|${shown.length}`, ...shown] : []), ...args].join(' ')}`;
+}
+
+export async function runStep(input: StepInput<RunInstruction>): Promise<StepOutcome> {
+  const { instruction: ins, state, config, stage, build } = input;
+  if (ins.mounts.length > 0) {
+    throw new KilnError('RUN --mount is not supported by Kiln yet (cache, secret, bind, tmpfs and ssh mounts come next); remove the flag or build with docker');
+  }
+  if (ins.security === 'insecure') {
+    throw new KilnError('RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker\'s default capabilities');
+  }
+  const c: ContainerConfig = (config.config ??= {});
+  const command = runCommand(ins, c.Shell ?? undefined);
+  const env = runEnv(stage, build.options.buildArgs);
+  const network = ins.network === 'none' ? 'none' : 'host';
+  const user = c.User ?? '';
+  const cwd = c.WorkingDir || '/';
+  const createdBy = `${runHistory(command.args, stage)} # buildkit`;
+  const keyParts = [
+    'RUN',
+    JSON.stringify(command.args),
+    JSON.stringify(env),
+    `user=${user}`,
+    `cwd=${cwd}`,
+    `network=${network}`,
+    ...(command.script ? [`script=${command.script.name}\0${command.script.data}`] : []),
+  ];
+
+  return build.producedLayerStep(state, config, createdBy, keyParts, async () => {
+    const lower = await state.view.index();
+    const tail = new OutputTail();
+    const pipes = command.script ? await scriptDir(build, command.script) : undefined;
+    try {
+      const result = await runInSandbox(build.store, {
+        layers: state.layers,
+        lower,
+        resolvePath: (p) => state.view.landingPath(p, true),
+        readFile: (p) => state.view.readFile(p.replace(/^\/+/, '')),
+        args: command.args,
+        env,
+        cwd,
+        user,
+        network,
+        binds: pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [],
+        collectChanges: true,
+        onOutput: (stream, chunk) => {
+          tail.add(chunk);
+          input.output(stream, chunk);
+        },
+        signal: build.options.signal,
+      });
+      if (result.exitCode !== 0) {
+        await result.dispose();
+        const last = tail.lines();
+        throw new KilnError(
+          `process "${command.args.join(' ')}" did not complete successfully: exit code: ${result.exitCode}` +
+            (last.length ? `\n  last output:\n${last.map((l) => `    ${l}`).join('\n')}` : ''),
+        );
+      }
+      return { entries: result.changes, dispose: result.dispose };
+    } finally {
+      if (pipes) await rm(pipes, { recursive: true, force: true });
+    }
+  });
+}
+
+/** The heredoc script in a directory of its own, mounted read-only at /dev/pipes. */
+async function scriptDir(build: StepInput['build'], script: { name: string; data: string }): Promise<string> {
+  const dir = await build.store.makeTempDir('pipes-');
+  await writeFile(join(dir, script.name), script.data, { mode: 0o755 });
+  return dir;
+}
+
+/** The last lines a command printed, for the error when it fails. */
+class OutputTail {
+  private text = '';
+  add(chunk: Buffer): void {
+    this.text = (this.text + chunk.toString('utf8')).slice(-8192);
+  }
+  lines(max = 10): string[] {
+    return this.text.split('\n').filter((l) => l.trim() !== '').slice(-max);
+  }
+}

@@ -1,0 +1,64 @@
+// The RUN rootfs: an overlay of the image's unpacked layers (read-only lower directories, shared
+// by every build) with a fresh upper directory that collects what the command changes.
+
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { KilnError } from '../errors.js';
+
+/** mount(2) takes the options in one page; leave room as containerd does. */
+const MAX_OPTIONS = 4096 - 512;
+
+function exec(cmd: string, args: string[], cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd }, (err, _stdout, stderr) => {
+      if (err) reject(new KilnError(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+  });
+}
+
+export interface OverlayLayout {
+  /** The directory the lower directory names are relative to (keeps the options short). */
+  lowerRoot: string;
+  /** Names of the lower directories under lowerRoot, topmost first. */
+  lowers: string[];
+  upper: string;
+  work: string;
+  target: string;
+}
+
+/**
+ * Mount the overlay. `mount` runs with its working directory at lowerRoot so the lower
+ * directories are named relatively; index=off avoids EBUSY when a directory serves two mounts,
+ * redirect_dir and metacopy off keep every change a full copy in the upper directory.
+ */
+export async function mountOverlay(o: OverlayLayout): Promise<void> {
+  if (o.lowers.length === 0) throw new KilnError('an overlay needs at least one lower directory');
+  const options = `lowerdir=${o.lowers.join(':')},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
+  if (options.length > MAX_OPTIONS) {
+    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
+  }
+  await exec('mount', ['-t', 'overlay', 'overlay', '-o', options, o.target], o.lowerRoot);
+}
+
+/** Unmount, lazily when busy (a process of a killed container may still hold it for a moment). */
+export async function unmount(target: string): Promise<void> {
+  try {
+    await exec('umount', [target]);
+  } catch {
+    await exec('umount', ['-l', target]);
+  }
+}
+
+/** Mount points at or below `dir` (from /proc/self/mountinfo), deepest first. */
+export async function mountsBelow(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+}

@@ -1,0 +1,102 @@
+// runc as Kiln's OCI runtime: one foreground `runc run` per process, in a state directory of
+// Kiln's own (so `runc list` of other tools never sees these), killed and deleted on abort.
+
+import { spawn } from 'node:child_process';
+import { accessSync, constants as fsc } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { KilnError } from '../errors.js';
+import type { ContainerRuntime, RunIo } from './runtime.js';
+
+/** Where Kiln keeps runc's container state (a tmpfs on Linux: gone after a reboot, as it should be). */
+export const RUNC_STATE_DIR = '/run/kiln/runc';
+
+const SEARCH = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'];
+
+export class RuntimeNotFoundError extends KilnError {}
+
+/** The runc binary: $KILN_RUNC, the usual places, or PATH. */
+export function findRunc(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'runc'))];
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      accessSync(c, fsc.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  throw new RuntimeNotFoundError(
+    'RUN needs runc, an OCI runtime, and none was found: install it (Debian/Ubuntu: `apt-get install runc`) or set KILN_RUNC to its path',
+  );
+}
+
+export class Runc implements ContainerRuntime {
+  readonly name = 'runc';
+
+  constructor(
+    private readonly binary = findRunc(),
+    private readonly stateDir = RUNC_STATE_DIR,
+  ) {}
+
+  private command(args: string[]): Promise<{ code: number; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(this.binary, ['--root', this.stateDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('error', (err) => resolve({ code: -1, stderr: err.message }));
+      child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+    });
+  }
+
+  async run(bundleDir: string, id: string, io: RunIo): Promise<number> {
+    if (io.signal?.aborted) throw new KilnError('build interrupted');
+    const child = spawn(this.binary, ['--root', this.stateDir, 'run', '--bundle', bundleDir, id], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderrTail = '';
+    child.stdout.on('data', (b: Buffer) => io.onOutput?.('stdout', b));
+    child.stderr.on('data', (b: Buffer) => {
+      stderrTail = (stderrTail + b.toString()).slice(-4096);
+      io.onOutput?.('stderr', b);
+    });
+    let killed = false;
+    const onAbort = () => {
+      killed = true;
+      // SIGKILL to every process of the container (its pid namespace dies with its init).
+      void this.command(['kill', id, 'KILL']);
+    };
+    io.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const code = await new Promise<number>((resolve, reject) => {
+        child.on('error', (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
+        child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? signalNumber(sig) : 0)));
+      });
+      if (killed) throw new KilnError('build interrupted');
+      return code;
+    } finally {
+      io.signal?.removeEventListener('abort', onAbort);
+      // A foreground run deletes its container when it ends; after a kill make sure of it.
+      await this.command(['delete', '--force', id]);
+    }
+  }
+
+  async cleanStale(isStale: (id: string) => boolean): Promise<void> {
+    let ids: string[];
+    try {
+      ids = await readdir(this.stateDir);
+    } catch {
+      return;
+    }
+    for (const id of ids.filter(isStale)) {
+      await this.command(['kill', id, 'KILL']);
+      await this.command(['delete', '--force', id]);
+    }
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const n: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+  return n[signal] ?? 0;
+}

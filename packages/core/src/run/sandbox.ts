@@ -1,0 +1,206 @@
+// The RUN sandbox: an image's layers as a read-only overlay with a fresh upper directory, one
+// process run in it by the OCI runtime with Docker's isolation, and what the process changed,
+// read back from the upper directory as layer entries. Every mount, container and directory it
+// makes is gone when it returns (or, after a kill -9, when the next sandbox starts).
+
+import { createHash } from 'node:crypto';
+import { chown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { KilnError } from '../errors.js';
+import type { LayerRecord } from '../contracts/blobs.js';
+import type { SandboxSpace } from '../contracts/sandbox-space.js';
+import type { BlobReader } from '../contracts/blobs.js';
+import { buildFsIndex, extractLayer, makeWhiteout, parentPath, type LayerEntry, type LayerSource } from '../layer/index.js';
+import { diffOverlayUpper, type LowerEntry } from '../layer/overlay-diff.js';
+import { layerCompression } from '../oci/media-types.js';
+import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
+import { ociSpec, type BindMount } from './oci-spec.js';
+import { mountOverlay, mountsBelow, unmount } from './overlay.js';
+import { Runc } from './runc.js';
+import type { ContainerRuntime } from './runtime.js';
+import { resolveProcessUser, type RootfsReader } from './user.js';
+
+export type SandboxStore = SandboxSpace & Pick<BlobReader, 'openBlob'>;
+
+export interface SandboxRequest {
+  /** The image's layers, bottom first. */
+  layers: readonly LayerRecord[];
+  /** The image's filesystem as one index (relative paths), for the diff and for creating the cwd. */
+  lower: ReadonlyMap<string, LowerEntry>;
+  /** Resolves a path inside the image through its symlinks (relative in, relative out). */
+  resolvePath: (path: string) => Promise<string>;
+  /** Reads a file of the image (for /etc/passwd and /etc/group). */
+  readFile: RootfsReader;
+  args: string[];
+  env: string[];
+  /** Absolute; created (0755, owned by the user) when the image lacks it, as BuildKit does. */
+  cwd: string;
+  /** USER as written in the image config ('' is root). */
+  user: string;
+  network: 'host' | 'none';
+  /** Host files or directories to mount (after resolv.conf and hosts). */
+  binds?: BindMount[];
+  /** Read what the process changed as layer entries. */
+  collectChanges: boolean;
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+export interface SandboxResult {
+  exitCode: number;
+  /** What changed, as entries of one layer (files point into the sandbox: write them before dispose). */
+  changes: LayerEntry[];
+  /** Remove the sandbox's directories. */
+  dispose(): Promise<void>;
+}
+
+/** Paths runc creates as mount points when the image lacks them; left out of the layer when still empty. */
+const MOUNT_STUBS = ['etc/resolv.conf', 'etc/hosts'];
+
+let runtime: ContainerRuntime | undefined;
+const cleaned = new WeakSet<object>();
+
+export function requireRunPrivileges(): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new KilnError(
+      'RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root',
+    );
+  }
+}
+
+/** The chain ID of each layer (OCI image spec): the digest of the parent's chain ID and the diffID. */
+export function chainIds(layers: readonly LayerRecord[]): string[] {
+  const out: string[] = [];
+  for (const l of layers) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? l.diffId : `sha256:${createHash('sha256').update(`${prev} ${l.diffId}`).digest('hex')}`);
+  }
+  return out;
+}
+
+function source(store: SandboxStore, layer: LayerRecord): LayerSource {
+  const compression = layerCompression(layer.mediaType);
+  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
+  return { open: () => store.openBlob(layer.digest), compression };
+}
+
+/**
+ * Each layer unpacked once into the store as an overlay lower directory (whiteouts in overlayfs's
+ * format); an opaque directory becomes explicit whiteouts of what the layers below have there.
+ */
+async function unpackLowers(store: SandboxStore, layers: readonly LayerRecord[]): Promise<string[]> {
+  const ids = chainIds(layers);
+  const dirs: string[] = [];
+  for (const [i, layer] of layers.entries()) {
+    dirs.push(
+      await store.unpackedLayer(ids[i]!, async (dir) => {
+        const src = source(store, layer);
+        const { opaqueDirs } = await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: 'overlay' });
+        if (opaqueDirs.length === 0) return;
+        const below = await buildFsIndex(layers.slice(0, i).map((l) => source(store, l)));
+        for (const opaque of opaqueDirs) {
+          for (const path of below.keys()) {
+            if (parentPath(path) !== opaque) continue;
+            const host = join(dir, path);
+            if (!(await lstat(host).catch(() => undefined))) await makeWhiteout(host);
+          }
+        }
+      }),
+    );
+  }
+  return dirs;
+}
+
+/** Unmount and remove what killed Kiln processes left: their mounts, containers and directories. */
+async function cleanStale(store: SandboxStore, rt: ContainerRuntime): Promise<void> {
+  if (cleaned.has(store)) return;
+  cleaned.add(store);
+  const names = await readdir(store.sandboxesDir).catch(() => [] as string[]);
+  await rt.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, 's-')));
+  for (const name of names.filter((n) => store.isStaleSandbox(n))) {
+    const dir = join(store.sandboxesDir, name);
+    for (const m of await mountsBelow(dir)) await unmount(m).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** mkdir -p of the cwd inside the merged rootfs, through the image's own symlinks, owned by the user. */
+async function createCwd(rootfs: string, request: SandboxRequest, uid: number, gid: number): Promise<void> {
+  const real = await request.resolvePath(request.cwd.replace(/^\/+/, ''));
+  if (real === '') return;
+  let path = '';
+  for (const part of real.split('/')) {
+    path = path ? `${path}/${part}` : part;
+    const host = join(rootfs, path);
+    const st = await lstat(host).catch(() => undefined);
+    if (st?.isDirectory()) continue;
+    if (st) throw new KilnError(`the working directory ${request.cwd} is not a directory in the image (/${path} is not)`);
+    await mkdir(host, { mode: 0o755 });
+    await chown(host, uid, gid);
+  }
+}
+
+export async function runInSandbox(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
+  requireRunPrivileges();
+  runtime ??= new Runc();
+  const rt = runtime;
+  await cleanStale(store, rt);
+  if (request.signal?.aborted) throw new KilnError('build interrupted');
+
+  const lowers = await unpackLowers(store, request.layers);
+  const dir = await store.makeSandboxDir();
+  const rootfs = join(dir, 'rootfs');
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
+  let mounted = false;
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  try {
+    for (const d of [rootfs, upper, work]) await mkdir(d);
+    // The overlay needs a lower directory even for an empty image (FROM scratch).
+    const lowerNames = lowers.length ? lowers.map((l) => basename(l)).reverse() : [await emptyLower(store)];
+    await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
+    mounted = true;
+
+    const stubs = new Set<string>();
+    const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b) => b.destination.replace(/^\/+/, ''))];
+    for (const stub of targets) {
+      for (let p = stub; p !== ''; p = parentPath(p)) if (!(await lstat(join(rootfs, p)).catch(() => undefined))) stubs.add(p);
+    }
+    const user = await resolveProcessUser(request.user, request.readFile);
+    await createCwd(rootfs, request, user.uid, user.gid);
+    await writeFile(join(dir, 'resolv.conf'), await resolvConf(request.network));
+    await writeFile(join(dir, 'hosts'), hostsFile());
+    const spec = ociSpec({
+      process: { args: request.args, env: request.env, cwd: request.cwd, user },
+      hostname: SANDBOX_HOSTNAME,
+      network: request.network,
+      rootfs: 'rootfs',
+      binds: [
+        { source: join(dir, 'resolv.conf'), destination: '/etc/resolv.conf', readonly: true },
+        { source: join(dir, 'hosts'), destination: '/etc/hosts', readonly: true },
+        ...(request.binds ?? []),
+      ],
+    });
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+
+    const id = `kiln-${basename(dir).slice(2)}`;
+    const exitCode = await rt.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
+    const changes = request.collectChanges && exitCode === 0
+      ? await diffOverlayUpper({ upperDir: upper, mergedDir: rootfs, lowerDirs: [...lowers].reverse(), lower: request.lower, exclude: stubs })
+      : [];
+    await unmount(rootfs);
+    mounted = false;
+    return { exitCode, changes, dispose };
+  } catch (err) {
+    if (mounted) await unmount(rootfs).catch(() => undefined);
+    await dispose().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** An empty directory under the unpacked layers, the lower of an image without layers. */
+async function emptyLower(store: SandboxStore): Promise<string> {
+  await mkdir(join(store.unpackedDir, 'empty'), { recursive: true });
+  return 'empty';
+}
+
