@@ -565,13 +565,18 @@ export function toStages(ast: DockerfileAst): DockerfilePlan {
     const location = { file: ast.file, line: node.startLine, endLine: node.endLine };
     if (instruction.kind === 'FROM') {
       if (instruction.stageName !== undefined) {
+        // BuildKit builds it, with a lint warning: `FROM x` takes the latest stage x above it,
+        // `COPY --from=x` and `--target x` the last one in the file (engine/stage-graph.ts).
         const previous = names.get(instruction.stageName);
         if (previous !== undefined) {
-          throw new DockerfileError(
-            `duplicate stage name "${instruction.stageName}" (already used at line ${previous}); give each stage its own name`,
-            location,
-            node.original,
-          );
+          warnings.push({
+            file: ast.file,
+            line: node.startLine,
+            rule: 'DuplicateStageName',
+            message:
+              `Duplicate stage name "${instruction.stageName}", stage names should be unique (also used at line ${previous}): ` +
+              `FROM ${instruction.stageName} below takes the latest stage of that name above it, COPY --from=${instruction.stageName} and --target ${instruction.stageName} the last one`,
+          });
         }
         names.set(instruction.stageName, node.startLine);
       }

@@ -135,7 +135,6 @@ describe("instruction errors are BuildKit's, with file:line and the instruction"
     ['FROM scratch\nARG =x', /ARG names can not be blank/],
     ['FROM a b', /FROM requires either one or three arguments/],
     ['FROM a AS 1x', /invalid name for build stage: "1x"/],
-    ['FROM a AS x\nFROM b AS X', /^app\/Dockerfile:2: duplicate stage name "x" \(already used at line 1\)/],
     ['FROM scratch\nCMD ["a", 1]', /^app\/Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only/],
   ])('%j', (text, message) => {
     expect(failure(text)).toMatch(message);
@@ -234,5 +233,14 @@ describe('what docker builds, Kiln builds (with a warning where it is likely a m
     expect(failure(`# check=error=true\n${text}`)).toMatch(/^app\/Dockerfile:5: lint violation found for rules: NoEmptyContinuation/);
     // error=true fails on BuildKit rules only; Kiln's own warnings stay warnings.
     expect(plan("# check=error=true\nFROM scratch\nCMD ['x']\n").warnings).toHaveLength(1);
+  });
+
+  it('a stage name used twice (in any case) is a DuplicateStageName warning, as in BuildKit; both stages are kept', () => {
+    const p = plan('FROM a AS x\nFROM b AS X\nFROM c AS y\nFROM d AS x\n');
+    expect(p.stages.map((s) => s.name)).toEqual(['x', 'x', 'y', 'x']);
+    expect(p.warnings.map((w) => [w.line, w.rule])).toEqual([[2, 'DuplicateStageName'], [4, 'DuplicateStageName']]);
+    expect(p.warnings[0]!.message).toMatch(/^Duplicate stage name "x", stage names should be unique \(also used at line 1\): FROM x below takes the latest stage/);
+    expect(plan('# check=skip=DuplicateStageName\nFROM a AS x\nFROM b AS x\n').warnings).toEqual([]);
+    expect(failure('# check=error=true\nFROM a AS x\nFROM b AS x\n')).toMatch(/lint violation found for rules: DuplicateStageName/);
   });
 });
