@@ -85,6 +85,11 @@ export class Expander {
     return this.lex.processWord(word, vars);
   }
 
+  /** Expanded and split into words where unquoted whitespace separates them (BuildKit's ProcessWords, as EXPOSE uses). */
+  words(word: string, vars: ReadonlyMap<string, string>): string[] {
+    return this.lex.processWords(word, vars);
+  }
+
   /** Heredoc bodies: `$VAR` is expanded but quotes are the file's own, so they stay (BuildKit's ExpandRaw). */
   raw(text: string, vars: ReadonlyMap<string, string>): string {
     return this.rawLex.processWord(text, vars);

@@ -1,5 +1,6 @@
 // Steps that change only the image config (no layer): one function per instruction.
 
+import { isIP } from 'node:net';
 import { KilnError } from '../../errors.js';
 import type { Instruction } from '../../dockerfile/instructions.js';
 import type { ContainerConfig } from '../../oci/types.js';
@@ -55,10 +56,19 @@ export function maintainerStep(input: Of<'MAINTAINER'>): Promise<StepOutcome> {
   return commit(input, `MAINTAINER ${input.config.author}`);
 }
 
+/**
+ * EXPOSE as BuildKit: each word expanded and split (`EXPOSE $PORTS` with PORTS="80 443/udp"), then
+ * read as `[ip:][hostPort:]port[-end][/proto]`. A host part or an IP is accepted with BuildKit's
+ * ExposeInvalidFormat warning and only the container port is kept; an upper-case protocol gets
+ * ExposeProtoCasing.
+ */
 export function exposeStep(input: Of<'EXPOSE'>): Promise<StepOutcome> {
   const c = container(input);
   c.ExposedPorts = { ...(c.ExposedPorts ?? {}) };
-  const ports = input.instruction.ports.flatMap((p) => expandPortSpec(input.expand(p)));
+  const words = input.instruction.ports.flatMap((p) => input.build.expander.words(p, input.stage.vars));
+  const warn = (rule: string, message: string) =>
+    input.build.options.onEvent?.({ type: 'warning', message: `${rule}: ${message} (line ${input.instruction.line})` });
+  const ports = words.flatMap((w) => parseExposedPort(w, warn));
   for (const port of ports) c.ExposedPorts[port] = {};
   return commit(input, `EXPOSE map[${ports.map((p) => `${p}:{}`).join(' ')}]`);
 }
@@ -125,18 +135,61 @@ export function onbuildStep(input: Of<'ONBUILD'>): Promise<StepOutcome> {
   return commit(input, `ONBUILD ${input.instruction.expression}`);
 }
 
-/** `80`, `80/udp`, `8000-8002/tcp` -> `80/tcp`, ... as Docker's nat.ParsePortSpecs. */
-export function expandPortSpec(spec: string): string[] {
-  const [range = '', proto = 'tcp'] = spec.split('/', 2) as [string, string?];
-  const protocol = proto.toLowerCase();
-  const m = /^(\d+)(?:-(\d+))?$/.exec(range);
-  if (!m || !['tcp', 'udp', 'sctp'].includes(protocol)) {
-    throw new KilnError(`invalid port "${spec}" in EXPOSE: use PORT[/tcp|udp|sctp] or START-END[/PROTO]`);
+/**
+ * One EXPOSE word -> `port/proto` entries, as BuildKit's parsePort: `80`, `80/udp`, `8000-8002/tcp`,
+ * and the `host:container` / `ip:host:container` forms of `docker run -p` (checked, then only the
+ * container port kept, with a warning through `warn`).
+ */
+export function parseExposedPort(raw: string, warn: (rule: string, message: string) => void = () => undefined): string[] {
+  const invalid = (why: string) => new KilnError(`invalid port "${raw}" in EXPOSE: ${why} (use PORT[/tcp|udp|sctp] or START-END[/PROTO])`);
+  const parts = raw.split(':');
+  const containerPart = parts[parts.length - 1]!;
+  const hostPort = parts.length >= 2 ? parts[parts.length - 2]! : '';
+  let ip = parts.length >= 3 ? parts.slice(0, -2).join(':') : '';
+  const slash = containerPart.indexOf('/');
+  const port = slash < 0 ? containerPart : containerPart.slice(0, slash);
+  const proto = slash < 0 ? '' : containerPart.slice(slash + 1);
+  if (port === '') throw invalid('no port specified');
+  if (!['', 'tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) throw invalid(`invalid proto: ${proto}`);
+  if (proto !== proto.toLowerCase()) warn('ExposeProtoCasing', `Defined protocol '${raw}' in EXPOSE instruction should be lowercase`);
+  if (ip !== '' || hostPort !== '') {
+    warn('ExposeInvalidFormat', `EXPOSE instruction should not define an IP address or host-port mapping, found '${raw}'`);
   }
-  const start = Number(m[1]);
-  const end = m[2] === undefined ? start : Number(m[2]);
-  if (start > 65535 || end > 65535 || end < start) throw new KilnError(`invalid port range "${range}" in EXPOSE`);
+  if (ip.startsWith('[')) {
+    const close = ip.indexOf(']');
+    if (close !== ip.length - 1) throw new KilnError(`invalid IP address ${ip} in EXPOSE "${raw}"`);
+    ip = ip.slice(1, -1);
+  }
+  if (ip !== '' && !isIP(ip)) throw new KilnError(`invalid IP address: ${ip} (in EXPOSE "${raw}")`);
+  const range = portRange(port);
+  if (!range) throw new KilnError(`invalid containerPort: ${port} (in EXPOSE "${raw}")`);
+  if (hostPort !== '') {
+    const host = portRange(hostPort);
+    if (!host) throw new KilnError(`invalid hostPort: ${hostPort} (in EXPOSE "${raw}")`);
+    // A host range goes with a single container port (a range to pick from), or one as long.
+    if (range[1] - range[0] !== host[1] - host[0] && range[1] !== range[0]) {
+      throw new KilnError(`invalid ranges specified for container and host Ports: ${port} and ${hostPort} (in EXPOSE "${raw}")`);
+    }
+  }
+  const protocol = (proto || 'tcp').toLowerCase();
   const out: string[] = [];
-  for (let p = start; p <= end; p++) out.push(`${p}/${protocol}`);
+  for (let p = range[0]; p <= range[1]; p++) out.push(`${p}/${protocol}`);
   return out;
+}
+
+/** `80` or `8000-8002` (Go's strconv.ParseInt per number, 0-65535), or undefined. */
+function portRange(text: string): [number, number] | undefined {
+  const dash = text.indexOf('-');
+  const start = portNumber(dash < 0 ? text : text.slice(0, dash));
+  if (start === undefined) return undefined;
+  if (dash < 0 || text.slice(0, dash) === text.slice(dash + 1)) return [start, start];
+  const end = portNumber(text.slice(dash + 1));
+  if (end === undefined || end < start) return undefined;
+  return [start, end];
+}
+
+function portNumber(text: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= 0 && n <= 65535 ? n : undefined;
 }
