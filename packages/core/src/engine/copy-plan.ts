@@ -1,16 +1,21 @@
 // COPY and ADD with Docker's semantics: which files a source selects (wildcards, directory
-// contents, symlinks followed at the top level and copied as links below it), where they land
-// (trailing-slash rules, existing directories), who owns them (--chown) and with what mode
-// (--chmod). The result is the list of layer entries plus the cache-key material for them.
+// contents, symlinks followed at the top level and copied as links below it), which of them
+// `--exclude` drops and `--parents` keeps with their path, where they land (trailing-slash rules,
+// existing directories), who owns them (--chown) and with what mode (--chmod). The result is the
+// list of layer entries plus the cache-key material for them.
 
 import { posix } from 'node:path';
 import { KilnError } from '../errors.js';
+import { IgnoreMatcher } from '../context/dockerignore.js';
 import type { ContextEntry } from '../context/walk.js';
 import { hashFile } from '../context/walk.js';
 import { globToRegExp, hasWildcard } from '../context/glob.js';
 import type { LayerEntry } from '../layer/index.js';
 import type { RootfsView } from './rootfs.js';
+import type { Chmod } from './chmod.js';
 import { sha256Digest } from '../oci/digest.js';
+
+export { parseChmod, type Chmod } from './chmod.js';
 
 /** A tree files are copied from: the build context, or another stage's or image's rootfs. */
 export interface SourceTree {
@@ -44,23 +49,24 @@ export interface CopyRequest {
   tree: SourceTree;
   view: RootfsView;
   owner?: { uid: number; gid: number };
-  chmod?: number;
-  /** ADD: turn a local archive into its contents; returns the extracted tree, or undefined. */
+  chmod?: Chmod;
+  /**
+   * `--exclude` patterns (.dockerignore syntax), matched against each path below a source
+   * directory, relative to that directory (BuildKit's copy never matches the source itself).
+   */
+  exclude?: string[];
+  /** `COPY --parents`: each source keeps its path (after a `/./` pivot, if any) under the destination. */
+  parents?: boolean;
+  /** ADD: turn an archive into its contents; returns the extracted tree, or undefined when it is none. */
   unpack?: (entry: ContextEntry) => Promise<SourceTree | undefined>;
+  /** `ADD --unpack=true <url>`: downloaded archives are unpacked too (local ones are by default). */
+  unpackFetched?: boolean;
 }
 
 export interface CopyPlan {
   entries: LayerEntry[];
   /** One line per entry: everything that decides the layer's bytes. */
   keyParts: string[];
-}
-
-/** Parse `--chmod`: octal only (as BuildKit's stable frontend). */
-export function parseChmod(value: string): number {
-  if (!/^[0-7]{3,4}$/.test(value)) {
-    throw new KilnError(`invalid chmod parameter "${value}": use octal permissions such as 755 or 0644`);
-  }
-  return parseInt(value, 8);
 }
 
 interface Selected {
@@ -70,26 +76,34 @@ interface Selected {
   name: string;
 }
 
+/** Which paths below a source directory are copied (relative to it): --parents' pattern, --exclude's. */
+interface TreeFilter {
+  include?: PathPatterns;
+  exclude?: PathPatterns;
+}
+
 export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   const dest = req.dest;
   const destWritten = posix.normalize(dest).replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
   const explicitDir = dest.endsWith('/') || dest.endsWith('/.') || destWritten === '';
   const fetched = req.fetched ?? [];
   const argCount = req.sources.length + req.inline.length + fetched.length;
-  if (argCount > 1 && !explicitDir) {
+  // --parents copies each source's parent directory into the destination: it is a directory.
+  if (argCount > 1 && !explicitDir && !req.parents) {
     throw new KilnError(
       `When using ${req.instruction} with more than one source file, the destination must be a directory and end with a / (got "${dest}")`,
     );
   }
-  const selected: Selected[] = [...fetched];
+  const exclude = req.exclude?.length ? new PathPatterns(req.exclude, '--exclude') : undefined;
+  const selected: (Selected & { include?: PathPatterns })[] = [...fetched];
   let wildcardMatches = 0;
   for (const source of req.sources) {
-    const found = selectSources(req.tree, source, req.instruction);
-    if (hasWildcard(source)) wildcardMatches += found.length;
+    const found = req.parents ? selectParents(req.tree, source, req.instruction) : selectSources(req.tree, source, req.instruction);
+    if (!req.parents && hasWildcard(source)) wildcardMatches += found.length;
     selected.push(...found);
   }
   const destNode = destWritten === '' ? { type: 'dir' } : (await req.view.resolve(destWritten)).node;
-  const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === 'dir';
+  const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === 'dir' || !!req.parents;
   // Entries go where the destination really is: a layer entry under a path that is a symlink in
   // the image would become a directory hiding that symlink once a runtime unpacks the layer.
   const destRel = await req.view.landingPath(destWritten, destIsDir);
@@ -100,11 +114,12 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   /**
    * `keepOwnership`: an extracted ADD archive keeps its own owners and modes (Docker applies
    * neither --chown nor --chmod to it). Context files otherwise become 0:0; other stages' files
-   * keep their owners; --chown and --chmod (setuid/setgid/sticky dropped, as BuildKit) override.
+   * keep their owners; --chown overrides, and --chmod gives the mode (octal) or changes each
+   * entry's own mode (symbolic).
    */
   async function emit(target: string, e: ContextEntry, tree: SourceTree, keepOwnership = false, linked?: Map<string, string>): Promise<void> {
     const owner = keepOwnership || !req.owner ? (tree.kind === 'context' ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid }) : req.owner;
-    const mode = !keepOwnership && req.chmod !== undefined ? req.chmod & 0o777 : e.mode;
+    const mode = !keepOwnership && req.chmod !== undefined ? req.chmod.apply(e.mode, e.type === 'dir') : e.mode;
     const base = { path: target, mode, ...owner };
     if (e.type === 'dir') out.set(target, { ...base, type: 'dir' });
     else if (e.type === 'symlink') out.set(target, { ...base, mode: 0o777, type: 'symlink', linkTarget: e.linkTarget });
@@ -122,26 +137,44 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   /**
    * A directory source: its contents go into the target, which is created 0755 if missing. Files
    * hard-linked to each other inside it stay hard-linked (separate sources do not, as in Docker).
+   * With a filter, only the paths it lets through are copied, and the directories above them
+   * (with their own metadata), as BuildKit creates a parent directory once something below it
+   * is copied.
    */
-  async function copyTree(item: Selected, targetRoot: string, keepOwnership = false): Promise<void> {
+  async function copyTree(item: Selected, targetRoot: string, filter: TreeFilter, keepOwnership = false): Promise<void> {
     const rootExists = targetRoot === '' || (await req.view.resolve(targetRoot)).node?.type === 'dir';
     if (!rootExists && !out.has(targetRoot)) out.set(targetRoot, { path: targetRoot, type: 'dir', mode: 0o755, ...createdDirOwner });
     const prefix = item.entry.path === '' ? '' : `${item.entry.path}/`;
-    const linked = new Map<string, string>();
+    const below: [string, ContextEntry][] = [];
     for (const [path, child] of item.tree.entries) {
-      if (!path.startsWith(prefix) || path === item.entry.path) continue;
-      await emit(join(targetRoot, path.slice(prefix.length)), child, item.tree, keepOwnership, linked);
+      if (path.startsWith(prefix) && path !== item.entry.path) below.push([path.slice(prefix.length), child]);
+    }
+    let copied: Set<string> | undefined;
+    if (filter.include || filter.exclude) {
+      copied = new Set();
+      for (const [rel] of below) {
+        if (filter.include && !filter.include.matches(rel)) continue;
+        if (filter.exclude?.matches(rel)) continue;
+        copied.add(rel);
+        for (let slash = rel.lastIndexOf('/'); slash > 0; slash = rel.lastIndexOf('/', slash - 1)) copied.add(rel.slice(0, slash));
+      }
+    }
+    const linked = new Map<string, string>();
+    for (const [rel, child] of below) {
+      if (copied && !copied.has(rel)) continue;
+      await emit(join(targetRoot, rel), child, item.tree, keepOwnership, linked);
     }
   }
 
   for (const item of selected) {
     if (item.entry.type === 'dir') {
-      await copyTree(item, destRel);
+      await copyTree(item, destRel, { include: item.include, exclude });
       continue;
     }
-    const unpacked = req.unpack && item.tree.kind === 'context' && !fetched.includes(item as FetchedSource) ? await req.unpack(item.entry) : undefined;
+    const isFetched = fetched.includes(item as FetchedSource);
+    const unpacked = req.unpack && (isFetched ? req.unpackFetched : item.tree.kind === 'context') ? await req.unpack(item.entry) : undefined;
     if (unpacked) {
-      await copyTree({ entry: unpacked.entries.get('')!, tree: unpacked, name: '' }, destRel, true);
+      await copyTree({ entry: unpacked.entries.get('')!, tree: unpacked, name: '' }, destRel, {}, true);
       continue;
     }
     await emit(destIsDir ? join(destRel, item.name) : destRel, item.entry, item.tree);
@@ -151,12 +184,16 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     const { uid, gid } = req.owner ?? { uid: 0, gid: 0 };
     const target = destIsDir ? join(destRel, source.name) : destRel;
     out.set(target, {
-      path: target, type: 'file', mode: req.chmod ?? 0o644, uid, gid, size: data.length,
+      path: target, type: 'file', mode: req.chmod ? req.chmod.apply(0o644, false) : 0o644, uid, gid, size: data.length,
       content: { data }, digest: sha256Digest(data),
     });
   }
   if (selected.length === 0 && req.inline.length === 0) {
-    throw new KilnError(`${req.instruction} failed: no source files were specified`);
+    // --parents with wildcards that match nothing copies nothing (the destination is still made).
+    if (!req.parents) throw new KilnError(`${req.instruction} failed: no source files were specified`);
+    if (destRel !== '' && (await req.view.resolve(destRel)).node?.type !== 'dir') {
+      out.set(destRel, { path: destRel, type: 'dir', mode: 0o755, ...createdDirOwner });
+    }
   }
   await addAncestors(out, req.view, createdDirOwner);
 
@@ -165,6 +202,39 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.digest ?? e.linkTarget ?? ''].join('\0'),
   );
   return { entries: entries.map(({ digest: _digest, ...entry }) => entry), keyParts };
+}
+
+/**
+ * .dockerignore-style patterns (moby/patternmatcher's rules, `**` and `!` included) for
+ * `--exclude` and `--parents`: a path matches when a pattern matches it or one of its parent
+ * directories, the last matching pattern deciding.
+ */
+class PathPatterns {
+  private readonly matcher: IgnoreMatcher;
+
+  constructor(
+    patterns: string[],
+    private readonly what: string,
+  ) {
+    try {
+      this.matcher = new IgnoreMatcher(patterns);
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+
+  matches(path: string): boolean {
+    try {
+      return this.matcher.matchesWithParent(path, false);
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+
+  private error(err: unknown): KilnError {
+    const message = (err as Error).message.replace(/^invalid \.dockerignore pattern/, `invalid ${this.what} pattern`);
+    return new KilnError(message);
+  }
 }
 
 function join(dir: string, name: string): string {
@@ -204,12 +274,7 @@ export async function addAncestors(
 function selectSources(tree: SourceTree, source: string, instruction: string): Selected[] {
   const cleaned = cleanSource(source, tree, instruction);
   if (hasWildcard(cleaned)) {
-    let pattern: RegExp;
-    try {
-      pattern = globToRegExp(cleaned);
-    } catch (err) {
-      throw new KilnError(`${instruction} source "${source}": ${(err as Error).message}`);
-    }
+    const pattern = globPattern(cleaned, source, instruction);
     const matches: Selected[] = [];
     for (const [path] of tree.entries) {
       if (path !== '' && pattern.test(path)) matches.push(follow(tree, path, source, instruction));
@@ -220,6 +285,38 @@ function selectSources(tree: SourceTree, source: string, instruction: string): S
     return matches;
   }
   return [follow(tree, cleaned, source, instruction)];
+}
+
+/**
+ * `COPY --parents src`: BuildKit copies the contents of the source's parent directory, keeping
+ * what the rest of the path selects. `a/b/./c/d` keeps `c/d` (the `/./` is the pivot); without a
+ * pivot the parent is the root of the tree, so the whole path is kept. The pattern may hold
+ * wildcards and `**`; a parent with wildcards is each directory it matches. A path without
+ * wildcards must exist; wildcards that match nothing copy nothing.
+ */
+function selectParents(tree: SourceTree, source: string, instruction: string): (Selected & { include?: PathPatterns })[] {
+  const pivot = source.indexOf('/./');
+  const parentWritten = pivot < 0 ? '/' : source.slice(0, pivot);
+  const pattern = posix.normalize(`/${pivot < 0 ? source : source.slice(pivot + 3)}`).replace(/^\/+/, '').replace(/\/+$/, '');
+  const parent = cleanSource(parentWritten, tree, instruction);
+  if (!hasWildcard(parent) && !hasWildcard(pattern)) follow(tree, join(parent, pattern), source, instruction);
+  const include = pattern === '' ? undefined : new PathPatterns([pattern], '--parents');
+  let parents: Selected[];
+  if (hasWildcard(parent)) {
+    const matcher = globPattern(parent, source, instruction);
+    parents = [...tree.entries.keys()].filter((p) => p !== '' && matcher.test(p)).map((p) => follow(tree, p, source, instruction));
+  } else {
+    parents = [follow(tree, parent, source, instruction)];
+  }
+  return parents.map((p) => ({ ...p, include }));
+}
+
+function globPattern(cleaned: string, source: string, instruction: string): RegExp {
+  try {
+    return globToRegExp(cleaned);
+  } catch (err) {
+    throw new KilnError(`${instruction} source "${source}": ${(err as Error).message}`);
+  }
 }
 
 function cleanSource(source: string, tree: SourceTree, instruction: string): string {

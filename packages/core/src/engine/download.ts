@@ -1,5 +1,10 @@
 // ADD <url>: download into the store's scratch area while hashing, verify --checksum, and hand
 // the file to COPY's planner as a 0600 file named after the URL's last path segment.
+//
+// --checksum is read as BuildKit reads it (go-digest's Parse: `algorithm:hex`, sha256, sha384 or
+// sha512 with their hex lengths). BuildKit hashes every download with SHA-256 and compares that
+// digest with the one given, so a sha384 or sha512 checksum never matches and docker build fails
+// with "digest mismatch"; Kiln fails on it before downloading, and says why.
 
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -11,10 +16,30 @@ import { KilnError } from '../errors.js';
 import type { ContentStore } from '../store/types.js';
 import { treeFromEntries, type FetchedSource } from './copy-plan.js';
 
-export async function downloadSource(store: ContentStore, url: string, checksum?: string): Promise<FetchedSource> {
-  if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {
-    throw new KilnError(`invalid --checksum "${checksum}": expected sha256:<64 hex digits>`);
+const HEX_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** go-digest's Parse: the checksum's algorithm, or an error BuildKit gives too. */
+export function checkChecksum(checksum: string, url: string): void {
+  const colon = checksum.indexOf(':');
+  const algorithm = checksum.slice(0, colon);
+  const hex = checksum.slice(colon + 1);
+  const invalid = (why: string) => new KilnError(`invalid --checksum "${checksum}": ${why}; write sha256:<64 hex digits>`);
+  if (colon <= 0 || hex === '') throw invalid('invalid checksum digest format');
+  const length = HEX_LENGTHS[algorithm];
+  if (length === undefined) {
+    throw invalid(/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$/.test(algorithm) ? 'unsupported digest algorithm' : 'invalid checksum digest format');
   }
+  if (!/^[a-f0-9]+$/.test(hex)) throw invalid('invalid checksum digest format');
+  if (hex.length !== length) throw invalid('invalid checksum digest length');
+  if (algorithm !== 'sha256') {
+    throw new KilnError(
+      `ADD ${url}: --checksum=${algorithm}:... can never match: BuildKit compares the SHA-256 digest of the download with it, so docker build fails with "digest mismatch" (and Kiln does not download); use --checksum=sha256:<the file's SHA-256>`,
+    );
+  }
+}
+
+export async function downloadSource(store: ContentStore, url: string, checksum?: string): Promise<FetchedSource> {
+  if (checksum !== undefined) checkChecksum(checksum, url);
   let response: Response;
   try {
     response = await fetch(url, { redirect: 'follow' });

@@ -14,9 +14,6 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
   const { instruction: ins, state, config, build } = input;
   const x = input.expand;
   const c = (config.config ??= {});
-  if (ins.parents || ins.exclude.length) {
-    throw new KilnError(`${ins.kind} ${ins.parents ? '--parents' : '--exclude'} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
-  }
   const sources = ins.sources.map(x);
   let dest = x(ins.dest);
   if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
@@ -36,13 +33,16 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
 
   const fetched: FetchedSource[] = [];
   const pathSources: string[] = [];
+  const checksum = ins.kind === 'ADD' && ins.checksum ? x(ins.checksum) : undefined;
+  // BuildKit: one source only, and a URL (or git) one.
+  if (checksum !== undefined && sources.length !== 1) throw new KilnError("checksum can't be specified for multiple sources");
   for (const source of sources) {
     if (ins.kind === 'ADD' && /^https?:\/\//i.test(source)) {
-      fetched.push(await downloadSource(build.store, source, ins.checksum ? x(ins.checksum) : undefined));
+      fetched.push(await downloadSource(build.store, source, checksum));
     } else if (ins.kind === 'ADD' && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
       throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
     } else {
-      if (ins.kind === 'ADD' && ins.checksum) throw new KilnError('ADD --checksum can only be used with an http(s) URL source');
+      if (checksum !== undefined) throw new KilnError('ADD --checksum can only be used with an http(s) URL source (checksum requires HTTP(S) or Git sources)');
       pathSources.push(source);
     }
   }
@@ -57,9 +57,19 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
     view: state.view,
     owner,
     chmod,
+    // --exclude patterns are taken as written: BuildKit expands no variables in them.
+    exclude: ins.exclude,
+    parents: ins.parents,
     unpack: ins.kind === 'ADD' && ins.unpack !== false ? (entry) => build.unpack(entry) : undefined,
+    unpackFetched: ins.unpack === true,
   });
-  const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && '--link'].filter(Boolean).join(' ');
+  const flags = [
+    ins.parents && '--parents',
+    ins.chown && `--chown=${x(ins.chown)}`,
+    chmod && `--chmod=${chmod.text}`,
+    ins.link && '--link',
+    ...ins.exclude.map((p) => `--exclude=${p}`),
+  ].filter(Boolean).join(' ');
   const named = [...sources, ...inline.map((s) => `<<${s.name}`)].join(' ');
   const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ''} ${named} ${dest} # kiln`;
   return build.layerStep(state, config, createdBy, plan.entries, plan.keyParts);
