@@ -13,13 +13,16 @@ set -euo pipefail
 # Kiln's RUN next); busybox-static makes their base image; bzip2, xz-utils, zstd and python3
 # make test archives (zstd is also what @actions/cache compresses with on GitHub runners);
 # docker-registry (the CNCF distribution registry), apache2-utils (htpasswd) and openssl serve
-# the registry tests on 127.0.0.1; git makes the commits the Nx and Action end-to-end tests read.
+# the registry tests on 127.0.0.1; git makes the commits the Nx and Action end-to-end tests read;
+# debootstrap (with debian-archive-keyring, already there on Debian) makes the Debian 12 rootfs the
+# RUN tests start from: scripts/make-test-debian-rootfs.sh, run at the end, once per machine.
 PACKAGES=(
   skopeo umoci
   docker.io runc busybox-static
   bzip2 xz-utils zstd python3
   docker-registry apache2-utils openssl ca-certificates
   git
+  debootstrap debian-archive-keyring
 )
 
 flag() { case "${1:-}" in '' | 0 | false | no) return 1 ;; *) return 0 ;; esac; }
@@ -38,7 +41,10 @@ else
   missing=("${PACKAGES[@]}")
 fi
 
-[ "${#missing[@]}" -eq 0 ] && exit 0
+# Last, with the packages in place: the cached Debian rootfs (quick when it is there).
+rootfs() { exec bash "$(dirname "$0")/make-test-debian-rootfs.sh"; }
+
+[ "${#missing[@]}" -eq 0 ] && rootfs
 
 command="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -46,7 +52,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  exit 0
+  rootfs
 fi
 
 echo "install-test-deps: the tests need Debian packages that are not installed: ${missing[*]}" >&2

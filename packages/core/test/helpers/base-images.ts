@@ -6,11 +6,22 @@
  * /home/app (0755, 1000:1000) and /tmp (1777). The rootfs tar is deterministic (GNU tar,
  * --numeric-owner --sort=name --mtime=@0), so its layer digest is the same on every run; the image
  * config is not (`docker import` stamps the current time).
+ *
+ * `kiln-test/debian:bookworm` (makeDebianImage): a `debootstrap --variant=minbase` Debian 12
+ * rootfs, made once per machine at set-up time from the machine's apt mirror by
+ * scripts/make-test-debian-rootfs.sh (which scripts/install-test-deps.sh, and so `npm test`, runs
+ * first) and cached as a deterministic tar; tests never download it. The helper writes a
+ * docker-archive around that tar with a fixed config (created 2020-01-01, Debian's official PATH,
+ * CMD ["bash"]), so the test dockerd (`docker load`) and Kiln (`kiln load -i`) get the very same
+ * image, with the same ID on every run. Tests that use it ask for DEBIAN_ROOTFS (requirements.ts):
+ * a missing tar fails them, or skips them with KILN_SKIP_MISSING_TOOLS=1 (not with CI=true).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { withLockFile, type Dockerd } from './dockerd.js';
+import { capability, INSTALL_SCRIPT, type Requirement } from './requirements.js';
 
 export const BUSYBOX_IMAGE = 'kiln-test/busybox:latest';
 
@@ -44,7 +55,7 @@ const PASSWD = [
 
 const GROUP = ['root:x:0:', 'app:x:1000:', 'nogroup:x:65534:', ''].join('\n');
 
-function makeRootfs(dir: string): void {
+export function makeRootfs(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   const d = (p: string, mode: number, uid = 0, gid = 0): void => {
     mkdirSync(join(dir, p), { recursive: true });
@@ -111,4 +122,106 @@ export async function makeBaseImages(dockerd: Dockerd, workDir: string): Promise
   }
 
   return { busybox: BUSYBOX_IMAGE, busyboxId: id, busyboxArchive: archive, busyboxRootfsTar: rootfsTar, busyboxRootfs: rootfs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// kiln-test/debian:bookworm
+
+export const DEBIAN_IMAGE = 'kiln-test/debian:bookworm';
+
+/** The cached rootfs tar that scripts/make-test-debian-rootfs.sh makes (same environment variables). */
+export const DEBIAN_ROOTFS_TAR =
+  process.env['KILN_TEST_DEBIAN_ROOTFS'] ?? join(process.env['KILN_TEST_CACHE_DIR'] ?? '/var/cache/kiln-test', 'debian-bookworm-minbase.tar');
+
+/** The Debian 12 rootfs tar as a test requirement. */
+export const DEBIAN_ROOTFS: Requirement = capability(
+  'debian-rootfs',
+  `the Debian 12 test rootfs ${DEBIAN_ROOTFS_TAR}`,
+  () => (existsSync(DEBIAN_ROOTFS_TAR) ? undefined : 'not made yet'),
+  `run ${INSTALL_SCRIPT} as root (it installs debootstrap, then scripts/make-test-debian-rootfs.sh makes the rootfs once from the apt mirror, about 2 minutes)`,
+);
+
+/** What the image's config says; fixed, so its ID is the same on every run and machine. */
+const DEBIAN_CREATED = '2020-01-01T00:00:00Z';
+const DEBIAN_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+
+export interface DebianImage {
+  /** kiln-test/debian:bookworm */
+  name: string;
+  /** Its image ID (sha256 of the config), the same in the test dockerd and in a Kiln store. */
+  id: string;
+  /** docker-archive holding it: for `kiln load -i` (the test dockerd has loaded it already). */
+  archive: string;
+  /** The cached rootfs tar, which is the image's one layer, byte for byte. */
+  rootfsTar: string;
+}
+
+function goArch(): string {
+  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return map[process.arch] ?? process.arch;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * Writes the docker-archive of kiln-test/debian:bookworm into `workDir` (reused when there) and
+ * loads it into the test dockerd unless the daemon has that image already. Throws when the rootfs
+ * tar is missing: declare DEBIAN_ROOTFS in the tests that call this.
+ */
+export async function makeDebianImage(dockerd: Dockerd, workDir: string): Promise<DebianImage> {
+  if (!existsSync(DEBIAN_ROOTFS_TAR)) {
+    throw new Error(`no ${DEBIAN_ROOTFS_TAR}: ${DEBIAN_ROOTFS.remedy}`);
+  }
+  mkdirSync(workDir, { recursive: true });
+  const diffId = await sha256File(DEBIAN_ROOTFS_TAR);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: goArch(),
+      os: 'linux',
+      created: DEBIAN_CREATED,
+      config: { Env: DEBIAN_ENV, Cmd: ['bash'] },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+      history: [{ created: DEBIAN_CREATED, created_by: 'debootstrap --variant=minbase bookworm (scripts/make-test-debian-rootfs.sh)' }],
+    }),
+  );
+  const configHex = createHash('sha256').update(config).digest('hex');
+  const id = `sha256:${configHex}`;
+  const [repo, tag] = DEBIAN_IMAGE.split(':') as [string, string];
+  const archive = join(workDir, `debian-bookworm-${configHex.slice(0, 12)}.tar`);
+
+  if (!existsSync(archive)) {
+    const staging = join(workDir, `debian-archive.${process.pid}`);
+    rmSync(staging, { recursive: true, force: true });
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, `${configHex}.json`), config);
+    writeFileSync(
+      join(staging, 'manifest.json'),
+      JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [DEBIAN_IMAGE], Layers: [`${diffId}/layer.tar`] }]),
+    );
+    writeFileSync(join(staging, 'repositories'), JSON.stringify({ [repo]: { [tag]: diffId } }));
+    // The layer goes in as it is in the cache (no copy): renamed to <diffID>/layer.tar on the way.
+    const tmp = `${archive}.${process.pid}.tmp`;
+    gnuTar([
+      '--numeric-owner', '--sort=name', '--mtime=@0', '--format=gnu', '-cf', tmp,
+      '-C', staging, `${configHex}.json`, 'manifest.json', 'repositories',
+      '-C', dirname(DEBIAN_ROOTFS_TAR), `--transform=s|^${basename(DEBIAN_ROOTFS_TAR).replace(/[.]/g, '\\.')}$|${diffId}/layer.tar|`,
+      basename(DEBIAN_ROOTFS_TAR),
+    ]);
+    renameSync(tmp, archive);
+    rmSync(staging, { recursive: true, force: true });
+  }
+
+  await withLockFile(join(dockerd.root, 'base-images.lock'), async () => {
+    const have = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', DEBIAN_IMAGE])).stdout.trim();
+    if (have === id) return;
+    await dockerd.dockerOk(['load', '-i', archive], { timeoutMs: 300_000 });
+    const now = (await dockerd.dockerOk(['image', 'inspect', '--format', '{{.Id}}', DEBIAN_IMAGE])).trim();
+    if (now !== id) throw new Error(`docker load of ${archive} gave ${DEBIAN_IMAGE} the ID ${now}, not ${id}`);
+  });
+
+  return { name: DEBIAN_IMAGE, id, archive, rootfsTar: DEBIAN_ROOTFS_TAR };
 }

@@ -31,6 +31,7 @@
  *     'export' hides: pass DOCKER_INJECTED_IGNORE to diffTrees when that matters.
  */
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import type { Dockerd } from './dockerd.js';
@@ -365,9 +366,18 @@ export async function exportTree(dockerd: Dockerd, image: string): Promise<TreeE
 /** The image's own filesystem: `docker save`, then its layers applied in order with whiteouts. */
 export async function layersTree(dockerd: Dockerd, image: string): Promise<TreeEntry[]> {
   const files = new Map<string, Buffer>();
+  // docker save stores a layer that occurs twice in an image (e.g. two RUNs with empty diffs) once,
+  // and the second layer.tar as a symlink to the first.
+  const links = new Map<string, string>();
   await readTar(await dockerBuffer(dockerd, ['save', image]), (e, body) => {
-    if (body) files.set(normPath(e.path).slice(1), body);
+    const p = normPath(e.path).slice(1);
+    if (body) files.set(p, body);
+    else if (e.type === 'SymbolicLink' && e.linkpath) links.set(p, normPath(posix.join('/', posix.dirname(p), e.linkpath)).slice(1));
   });
+  for (const [p, target] of links) {
+    const body = files.get(target);
+    if (body && !files.has(p)) files.set(p, body);
+  }
   const manifest = JSON.parse(files.get('manifest.json')?.toString('utf8') ?? 'null') as { Layers: string[] }[] | null;
   if (!manifest?.[0]) throw new Error(`docker save ${image}: no manifest.json`);
   const map = new Map<string, TreeEntry>();

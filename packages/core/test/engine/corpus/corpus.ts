@@ -3,7 +3,7 @@
  *
  * A case folder holds:
  *   Dockerfile        the Dockerfile (or another name given by case.json "dockerfile")
- *   case.json         optional: { description, buildArgs, target, dockerfile, prebuild, notes }
+ *   case.json         optional: { description, buildArgs, target, dockerfile, dockerDockerfile, prebuild, notes }
  *   files.json        optional: context files to create with exact modes, owners and contents
  *                     (git keeps neither modes other than 644/755, nor owners, nor empty dirs)
  *   anything else     committed context files, copied as 0644 (0755 if executable), dirs 0755
@@ -64,6 +64,14 @@ export interface CaseSpec {
   target?: string;
   /** Dockerfile path relative to the context (default "Dockerfile"). */
   dockerfile?: string;
+  /**
+   * What `docker build` builds instead of `dockerfile` (relative to the context), for syntax the
+   * test dockerd's built-in frontend (BuildKit in docker 20.10) does not have: heredocs and
+   * `RUN --network`. It must say the same thing in the older syntax, exactly as BuildKit
+   * translates it (a heredoc RUN as the exec form of SHELL with the script), so the two images must
+   * still be equal. Kiln builds `dockerfile`.
+   */
+  dockerDockerfile?: string;
   /** Images to build (same context) before the case itself, e.g. an ONBUILD base image. */
   prebuild?: PrebuildSpec[];
   /** What docker does here that a reimplementation might not expect. */
@@ -77,6 +85,8 @@ export interface MaterializedCase {
   contextDir: string;
   /** Absolute path of the Dockerfile (inside contextDir). */
   dockerfile: string;
+  /** Absolute path of the Dockerfile `docker build` gets, when it is another (case.json dockerDockerfile). */
+  dockerDockerfile?: string;
   buildArgs: Record<string, string>;
   target?: string;
   description: string;
@@ -220,6 +230,7 @@ export function materializeCase(caseDir: string, tmp: string): MaterializedCase 
     caseDir,
     contextDir,
     dockerfile,
+    dockerDockerfile: spec.dockerDockerfile === undefined ? undefined : safeJoin(contextDir, spec.dockerDockerfile),
     buildArgs: spec.buildArgs ?? {},
     target: spec.target,
     description: spec.description ?? '',
