@@ -132,7 +132,7 @@ class Builder implements StepServices {
   private stageDependencies(stage: Stage): { stage: Stage; line: number }[] {
     const deps: { stage: Stage; line: number }[] = [];
     const fromName = this.expandMeta(stage.from.image, stage.from);
-    const from = lookupStage(this.plan, fromName, false);
+    const from = lookupStage(this.plan, fromName, false, stage);
     if (from.kind === 'stage') deps.push({ stage: from.stage, line: stage.from.line });
     for (const instruction of stage.instructions) {
       if (instruction.kind === 'COPY' && instruction.from !== undefined) {
@@ -160,7 +160,7 @@ class Builder implements StepServices {
     this.emit({ type: 'stage-start', stage: label, index: stage.index });
     const fromName = this.expandMeta(stage.from.image, stage.from);
     let state = await this.step(label, 1, total, stage.from, async () => {
-      const from = lookupStage(this.plan, fromName, false);
+      const from = lookupStage(this.plan, fromName, false, stage);
       if (from.kind === 'stage') {
         const parent = await this.stage(from.stage);
         return { state: { ...parent, key: hashKey('FROM-stage', parent.key) }, cached: true };

@@ -101,6 +101,7 @@ export const TOOLS = {
   zstd: { bin: 'zstd', pkg: 'zstd' },
   bzip2: { bin: 'bzip2', pkg: 'bzip2' },
   xz: { bin: 'xz', pkg: 'xz-utils' },
+  runc: { bin: 'runc', pkg: 'runc' },
   /** Copied into the tests' base image, so it must be the static build. */
   busybox: { bin: '/bin/busybox', pkg: 'busybox-static' },
 } as const satisfies Record<string, ToolSpec>;

@@ -1,0 +1,208 @@
+/**
+ * RUN end to end, with the real runc and overlayfs (as root): what a command writes becomes a
+ * layer; output streams under its step; failures name the line and the exit code; the cache skips
+ * an unchanged RUN; two fresh stores give the same digest; Ctrl-C and kill -9 leave no mount,
+ * container or directory behind; runc runs the result from an OCI layout umoci unpacks.
+ * Differential checks against docker build are in engine/differential.test.ts (corpus run-*).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/store.js';
+import { makeRootfs } from '../helpers/base-images.js';
+import { capability, describeNeeding, tools } from '../helpers/requirements.js';
+import { kiln, kilnBin, tempDir, writeTree } from '../engine/kiln-helpers.js';
+
+const root = capability(
+  'root',
+  'running as root (RUN mounts an overlay and starts runc)',
+  () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
+  'run the tests as root',
+);
+
+/** Mount points below `dir` right now. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p.startsWith(dir));
+}
+
+/** Processes whose command line mentions `needle`. */
+function processesWith(needle: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(needle)) out.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describeNeeding([root, ...tools('runc', 'busybox', 'umoci')], 'RUN', () => {
+  let work: string;
+  let store: string;
+  let baseCtx: string;
+
+  beforeAll(async () => {
+    work = tempDir('run');
+    store = join(work, 'store');
+    baseCtx = join(work, 'base');
+    mkdirSync(baseCtx);
+    makeRootfs(join(baseCtx, 'rootfs'));
+    writeFileSync(join(baseCtx, 'Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n');
+    const r = await kiln(['build', '--store', store, '-q', '-t', 'run-base:1', baseCtx]);
+    if (r.code !== 0) throw new Error(`base image: ${r.stderr}`);
+  }, 60_000);
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  function context(name: string, dockerfile: string, files: Record<string, string> = {}): string {
+    return writeTree(tempDir(`run-${name}`), { Dockerfile: dockerfile, ...files });
+  }
+
+  it('writes what the command made as a layer, streams its output, and hits the cache next time', async () => {
+    const ctx = context(
+      'basic',
+      [
+        'FROM run-base:1',
+        'ARG WHO=kiln',
+        'ENV GREETING=hello',
+        'RUN echo "$GREETING from $WHO" > /greeting && echo "to stdout" && echo "to stderr" >&2',
+        'USER app',
+        'RUN id > /tmp/id && echo "$HOME" > /tmp/home',
+        '',
+      ].join('\n'),
+    );
+    const first = await kiln(['build', '--store', store, '--progress', 'plain', '-t', 'run-basic:1', '--output', `type=oci,dest=${join(work, 'basic-oci')}`, ctx]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^#\d+ \d+\.\d{3} to stdout$/m);
+    expect(first.stderr).toMatch(/^#\d+ \d+\.\d{3} to stderr$/m);
+
+    // umoci unpacks the OCI layout and runc runs it: the files the RUNs wrote are there.
+    const bundle = join(work, 'basic-bundle');
+    const unpack = spawnSync('umoci', ['unpack', '--image', `${join(work, 'basic-oci')}:1`, bundle], { encoding: 'utf8' });
+    expect(unpack.stderr).not.toMatch(/error/i);
+    expect(readFileSync(join(bundle, 'rootfs/greeting'), 'utf8')).toBe('hello from kiln\n');
+    expect(readFileSync(join(bundle, 'rootfs/tmp/id'), 'utf8')).toMatch(/^uid=1000\(app\) gid=1000\(app\)/);
+    expect(readFileSync(join(bundle, 'rootfs/tmp/home'), 'utf8')).toBe('/home/app\n');
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { args: string[]; terminal: boolean } };
+    config.process.args = ['cat', '/greeting'];
+    config.process.terminal = false;
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+    const run = spawnSync('runc', ['--root', join(work, 'runc-state'), 'run', '--bundle', bundle, `kiln-test-${process.pid}`], { encoding: 'utf8' });
+    expect(run.stdout).toBe('hello from kiln\n');
+
+    const again = await kiln(['build', '--store', store, '--progress', 'plain', '-t', 'run-basic:1', ctx]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/^#\d+ \d+\.\d{3} to stdout$/m);
+    expect(again.stderr.match(/CACHED/g)?.length).toBeGreaterThanOrEqual(6);
+  }, 60_000);
+
+  it('a change above a RUN runs it again', async () => {
+    const df = (v: string) => `FROM run-base:1\nENV V=${v}\nRUN echo "$V" > /v && echo ran\n`;
+    const one = await kiln(['build', '--store', store, '--progress', 'plain', context('above1', df('1'))]);
+    const two = await kiln(['build', '--store', store, '--progress', 'plain', context('above2', df('2'))]);
+    expect(one.stderr).toMatch(/ ran$/m);
+    expect(two.stderr).toMatch(/ ran$/m);
+  }, 60_000);
+
+  it('a failing RUN names its line, the command and the exit code, with its last output', async () => {
+    const ctx = context('fail', 'FROM run-base:1\nRUN echo about to fail && exit 3\n');
+    const r = await kiln(['build', '--store', store, '-q', ctx]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Dockerfile:2: process "\/bin\/sh -c echo about to fail && exit 3" did not complete successfully: exit code: 3/);
+    expect(r.stderr).toMatch(/about to fail/);
+    expect(readdirSync(join(store, 'sandboxes'))).toEqual([]);
+    expect(mountsUnder(store)).toEqual([]);
+  }, 60_000);
+
+  it('the same RUN Dockerfile built in two fresh stores gives the same manifest digest', async () => {
+    const ctx = context('repro', 'FROM run-base:1\nRUN mkdir -p /out && echo same > /out/f && ln -s f /out/l && chmod 4755 /out/f\n');
+    const digests: string[] = [];
+    for (const name of ['repro-a', 'repro-b']) {
+      const s = join(work, name);
+      const base = await kiln(['build', '--store', s, '-q', '-t', 'run-base:1', baseCtx]);
+      expect(base.code).toBe(0);
+      const meta = join(work, `${name}.json`);
+      const r = await kiln(['build', '--store', s, '-q', '--metadata-file', meta, ctx]);
+      expect(r.code).toBe(0);
+      digests.push((JSON.parse(readFileSync(meta, 'utf8')) as Record<string, string>)['containerimage.digest']!);
+    }
+    expect(digests[0]).toMatch(/^sha256:/);
+    expect(digests[1]).toBe(digests[0]);
+  }, 60_000);
+
+  it('--network=none gives the command only a loopback interface', async () => {
+    const ctx = context('net', 'FROM run-base:1\nRUN --network=none ls /sys/class/net > /none\nRUN ls /sys/class/net > /host\n');
+    const out = join(work, 'net-oci');
+    const r = await kiln(['build', '--store', store, '-q', '-t', 'run-net:latest', '--output', `type=oci,dest=${out}`, ctx]);
+    expect(r.code).toBe(0);
+    const bundle = join(work, 'net-bundle');
+    spawnSync('umoci', ['unpack', '--image', `${out}:latest`, bundle]);
+    expect(readFileSync(join(bundle, 'rootfs/none'), 'utf8')).toBe('lo\n');
+    expect(readFileSync(join(bundle, 'rootfs/host'), 'utf8').split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('Ctrl-C during a RUN kills the command and leaves no mount, process or sandbox', async () => {
+    // A sleep no other test runs: its command line is how the test finds the container's process.
+    const sleep = `sleep ${7000 + (process.pid % 1000)}`;
+    const ctx = context('sigint', `FROM run-base:1\nRUN echo started && ${sleep}\n`);
+    const child = spawn(process.execPath, [kilnBin, 'build', '--store', store, '--progress', 'plain', ctx]);
+    const closed = new Promise((resolve) => child.on('close', (c, sig) => resolve(sig ?? c)));
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => ((stderr += d), / started$/m.test(stderr) && resolve())));
+      for (let i = 0; i < 50 && processesWith(sleep).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(processesWith(sleep).length).toBeGreaterThan(0);
+      child.kill('SIGTERM');
+      expect(await closed).toBe(143);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(processesWith(sleep)).toEqual([]);
+    expect(mountsUnder(store)).toEqual([]);
+    expect(readdirSync(join(store, 'sandboxes'))).toEqual([]);
+  }, 60_000);
+
+  it('after a kill -9 during a RUN, the next build removes what was left', async () => {
+    const sleep = `sleep ${8000 + (process.pid % 1000)}`;
+    const ctx = context('kill9', `FROM run-base:1\nRUN echo started && ${sleep}\n`);
+    const child = spawn(process.execPath, [kilnBin, 'build', '--store', store, '--progress', 'plain', ctx]);
+    let stderr = '';
+    await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => ((stderr += d), / started$/m.test(stderr) && resolve())));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(mountsUnder(join(store, 'sandboxes')).length).toBeGreaterThan(0);
+
+    const next = await kiln(['build', '--store', store, '-q', context('after-kill', 'FROM run-base:1\nRUN true\n')]);
+    expect(next.code).toBe(0);
+    expect(processesWith(sleep)).toEqual([]);
+    expect(mountsUnder(store)).toEqual([]);
+    expect(readdirSync(join(store, 'sandboxes'))).toEqual([]);
+  }, 60_000);
+
+  it('RUN as a user without root says what to do', async () => {
+    const ctx = context('nonroot', 'FROM run-base:1\nRUN true\n');
+    const s = join(work, 'nonroot-store');
+    const base = await kiln(['build', '--store', s, '-q', '-t', 'run-base:1', baseCtx]);
+    expect(base.code).toBe(0);
+    spawnSync('chown', ['-R', 'nobody', s, ctx, work]);
+    const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, kilnBin, 'build', '--store', s, '-q', ctx], {
+      encoding: 'utf8',
+    });
+    spawnSync('chown', ['-R', 'root', work]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: Dockerfile:2: RUN needs root .*sudo kiln build/);
+  }, 60_000);
+
+  it('the store has no sandbox left and verifies', async () => {
+    expect(existsSync(join(store, 'sandboxes')) ? readdirSync(join(store, 'sandboxes')) : []).toEqual([]);
+    expect((await (await openStore(store)).verify()).corrupt).toEqual([]);
+  });
+});
