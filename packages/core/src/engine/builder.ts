@@ -55,7 +55,7 @@ export async function build(store: ContentStore, options: BuildOptions): Promise
 class Builder implements StepServices {
   private readonly started = Date.now();
   private readonly epoch: number;
-  private readonly platform: Platform;
+  readonly platform: Platform;
   private readonly buildArgs: Map<string, string>;
   private readonly usedArgs = new Set<string>();
   private readonly steps: StepReport[] = [];
@@ -166,7 +166,7 @@ class Builder implements StepServices {
         return { state: { ...parent, key: hashKey('FROM-stage', parent.key) }, cached: true };
       }
       const platform = stage.from.platform ? parsePlatform(this.expandMeta(stage.from.platform, stage.from)) : this.platform;
-      const base = await this.resolver.resolve(fromName).catch((err: unknown) => {
+      const base = await this.resolver.resolve(fromName, platform).catch((err: unknown) => {
         throw this.located(err, stage.from);
       });
       this.checkBasePlatform(fromName, base.config, platform, stage.from.line);
@@ -184,6 +184,7 @@ class Builder implements StepServices {
           key: hashKey('FROM', base.digest, `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`),
           args: new Map(),
           vars: varsFromEnv(config.config.Env ?? []),
+          platform,
         },
         cached: true,
       };

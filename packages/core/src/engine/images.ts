@@ -53,46 +53,48 @@ export class ImageResolver {
     private readonly alwaysPull = false,
   ) {}
 
-  resolve(name: string): Promise<BaseImage> {
-    let pending = this.loaded.get(name);
+  /** The image for `platform` (default: the build's; `FROM --platform=` asks for another). */
+  resolve(name: string, platform: Platform = this.platform): Promise<BaseImage> {
+    const key = `${name}\0${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
+    let pending = this.loaded.get(key);
     if (!pending) {
-      pending = this.load(name);
-      this.loaded.set(name, pending);
+      pending = this.load(name, platform);
+      this.loaded.set(key, pending);
     }
     return pending;
   }
 
-  private async load(name: string): Promise<BaseImage> {
-    if (name === 'scratch') return scratchImage(this.platform);
+  private async load(name: string, platform: Platform): Promise<BaseImage> {
+    if (name === 'scratch') return scratchImage(platform);
     if (name.startsWith('oci-layout://')) {
       const [dir, tag] = splitPathAndTag(name.slice('oci-layout://'.length));
-      const { manifestDigest } = await readOciLayout(resolve(this.cwd, dir), this.store, tag, { platform: this.platform });
-      return this.fromManifest(name, manifestDigest);
+      const { manifestDigest } = await readOciLayout(resolve(this.cwd, dir), this.store, tag, { platform: platform });
+      return this.fromManifest(name, manifestDigest, platform);
     }
     if (name.startsWith('docker-archive://')) {
       const [file, tag] = splitPathAndTag(name.slice('docker-archive://'.length));
-      const { manifestDigest } = await readDockerArchive(resolve(this.cwd, file), this.store, tag, { platform: this.platform });
-      return this.fromManifest(name, manifestDigest);
+      const { manifestDigest } = await readDockerArchive(resolve(this.cwd, file), this.store, tag, { platform: platform });
+      return this.fromManifest(name, manifestDigest, platform);
     }
     const ref = parseReference(name);
     const local = ref.digest ?? (await this.store.getRef(formatReference(ref)));
-    if (local && !this.alwaysPull && (await this.store.hasBlob(local))) return this.fromManifest(name, local);
+    if (local && !this.alwaysPull && (await this.store.hasBlob(local))) return this.fromManifest(name, local, platform);
     if (!this.registry) {
       throw new KilnError(
         `image "${name}" is not in the local Kiln store (${this.store.root}): ` +
           `import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`,
       );
     }
-    const pulled = await this.registry.pull(ref, this.store, { platform: this.platform });
+    const pulled = await this.registry.pull(ref, this.store, { platform: platform });
     if (!ref.digest) await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
-    return this.fromManifest(name, pulled.manifestDigest);
+    return this.fromManifest(name, pulled.manifestDigest, platform);
   }
 
-  private async fromManifest(name: string, digest: string): Promise<BaseImage> {
+  private async fromManifest(name: string, digest: string, platform: Platform): Promise<BaseImage> {
     let manifestDigest = digest;
     let doc = await this.store.readJson<ImageManifest | ImageIndex>(digest);
     if (isIndex(doc.mediaType) || 'manifests' in doc) {
-      const chosen = selectManifest(doc as ImageIndex, this.platform);
+      const chosen = selectManifest(doc as ImageIndex, platform);
       manifestDigest = chosen.digest;
       doc = await this.store.readJson<ImageManifest>(manifestDigest);
     }

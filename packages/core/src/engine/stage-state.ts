@@ -2,7 +2,7 @@
 // and the variables its instructions expand against.
 
 import type { LayerRecord } from '../contracts/index.js';
-import type { ImageConfig } from '../oci/types.js';
+import type { ImageConfig, Platform } from '../oci/types.js';
 import type { RootfsView } from './rootfs.js';
 import type { ArgScope } from './scope.js';
 
@@ -15,6 +15,8 @@ export interface StageState {
   args: ReadonlyMap<string, string | undefined>;
   /** What `$NAME` expands to at the end of the stage. */
   vars: ReadonlyMap<string, string>;
+  /** The platform the stage's programs are for (`FROM --platform=`, else the build's). */
+  platform: Platform;
 }
 
 /** What the instructions of one stage share as they run in order. */

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { chown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { KilnError } from '../errors.js';
 import type { LayerRecord } from '../contracts/blobs.js';
@@ -140,7 +141,30 @@ async function createCwd(rootfs: string, request: SandboxRequest, uid: number, g
   }
 }
 
-export async function runInSandbox(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
+/**
+ * How many sandboxes run at once in this process: independent stages build in parallel, and
+ * their RUNs share the machine's cores (KILN_RUN_PARALLELISM overrides).
+ */
+const parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= parallelism) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+export function runInSandbox(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
+  return slot(() => runNow(store, request));
+}
+
+async function runNow(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
   requireRunPrivileges();
   runtime ??= new Runc();
   const rt = runtime;

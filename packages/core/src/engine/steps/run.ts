@@ -8,6 +8,7 @@ import { KilnError } from '../../errors.js';
 import { chompHeredocContent, parseHeredocWord } from '../../dockerfile/heredoc.js';
 import type { Instruction } from '../../dockerfile/instructions.js';
 import type { ContainerConfig } from '../../oci/types.js';
+import { checkRunnablePlatform } from '../../run/emulation.js';
 import { runInSandbox } from '../../run/sandbox.js';
 import { PROXY_ARGS } from '../scope.js';
 import type { StageContext, StepOutcome } from '../stage-state.js';
@@ -77,6 +78,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
   if (ins.security === 'insecure') {
     throw new KilnError('RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker\'s default capabilities');
   }
+  checkRunnablePlatform(state.platform);
   const c: ContainerConfig = (config.config ??= {});
   const command = runCommand(ins, c.Shell ?? undefined);
   const env = runEnv(stage, build.options.buildArgs);
