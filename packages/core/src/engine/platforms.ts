@@ -1,8 +1,9 @@
 // Several platforms in one build (`--platform linux/amd64,linux/arm64`): the Dockerfile is built
 // once per platform (each with its own TARGETPLATFORM, TARGETARCH, ... and base images), one after
 // the other into the same store, then an OCI image index over the platforms' manifests is what
-// the tags name and the outputs hold. No emulation is needed: nothing runs (RUN is not built), a
-// build only assembles layers, so any platform builds on any host.
+// the tags name and the outputs hold. Kiln sets up no emulation: a Dockerfile without RUN only
+// assembles layers, so any platform builds on any host; RUN for another architecture needs an
+// emulator registered with binfmt_misc (run/emulation.ts says so before anything starts).
 
 import { KilnError } from '../errors.js';
 import { formatPlatform, indexFor, parsePlatform, platformMatches } from '../oci/image.js';
