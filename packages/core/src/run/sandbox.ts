@@ -3,17 +3,15 @@
 // read back from the upper directory as layer entries. Every mount, container and directory it
 // makes is gone when it returns (or, after a kill -9, when the next sandbox starts).
 
-import { createHash } from 'node:crypto';
-import { chown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { chown, lstat, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { KilnError } from '../errors.js';
 import type { LayerRecord } from '../contracts/blobs.js';
-import type { SandboxSpace } from '../contracts/sandbox-space.js';
-import type { BlobReader } from '../contracts/blobs.js';
-import { buildFsIndex, extractLayer, makeWhiteout, parentPath, type LayerEntry, type LayerSource } from '../layer/index.js';
+import { parentPath, type LayerEntry } from '../layer/index.js';
+import { unpackLowers, type LowerStore } from './lowers.js';
 import { diffOverlayUpper, type LowerEntry } from '../layer/overlay-diff.js';
-import { layerCompression } from '../oci/media-types.js';
 import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
@@ -21,7 +19,7 @@ import { Runc } from './runc.js';
 import type { ContainerRuntime } from './runtime.js';
 import { resolveProcessUser, type RootfsReader } from './user.js';
 
-export type SandboxStore = SandboxSpace & Pick<BlobReader, 'openBlob'>;
+export type SandboxStore = LowerStore;
 
 export interface SandboxRequest {
   /** The image's layers, bottom first. */
@@ -67,49 +65,6 @@ export function requireRunPrivileges(): void {
       'RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root',
     );
   }
-}
-
-/** The chain ID of each layer (OCI image spec): the digest of the parent's chain ID and the diffID. */
-export function chainIds(layers: readonly LayerRecord[]): string[] {
-  const out: string[] = [];
-  for (const l of layers) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? l.diffId : `sha256:${createHash('sha256').update(`${prev} ${l.diffId}`).digest('hex')}`);
-  }
-  return out;
-}
-
-function source(store: SandboxStore, layer: LayerRecord): LayerSource {
-  const compression = layerCompression(layer.mediaType);
-  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression };
-}
-
-/**
- * Each layer unpacked once into the store as an overlay lower directory (whiteouts in overlayfs's
- * format); an opaque directory becomes explicit whiteouts of what the layers below have there.
- */
-async function unpackLowers(store: SandboxStore, layers: readonly LayerRecord[]): Promise<string[]> {
-  const ids = chainIds(layers);
-  const dirs: string[] = [];
-  for (const [i, layer] of layers.entries()) {
-    dirs.push(
-      await store.unpackedLayer(ids[i]!, async (dir) => {
-        const src = source(store, layer);
-        const { opaqueDirs } = await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: 'overlay' });
-        if (opaqueDirs.length === 0) return;
-        const below = await buildFsIndex(layers.slice(0, i).map((l) => source(store, l)));
-        for (const opaque of opaqueDirs) {
-          for (const path of below.keys()) {
-            if (parentPath(path) !== opaque) continue;
-            const host = join(dir, path);
-            if (!(await lstat(host).catch(() => undefined))) await makeWhiteout(host);
-          }
-        }
-      }),
-    );
-  }
-  return dirs;
 }
 
 /** Unmount and remove what killed Kiln processes left: their mounts, containers and directories. */
@@ -190,7 +145,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     for (const stub of targets) {
       for (let p = stub; p !== ''; p = parentPath(p)) if (!(await lstat(join(rootfs, p)).catch(() => undefined))) stubs.add(p);
     }
-    const user = await resolveProcessUser(request.user, request.readFile);
+    const user = await resolveProcessUser(request.user, (p) => readInRootfs(rootfs, request, p));
     await createCwd(rootfs, request, user.uid, user.gid);
     await writeFile(join(dir, 'resolv.conf'), await resolvConf(request.network));
     await writeFile(join(dir, 'hosts'), hostsFile());
@@ -212,13 +167,32 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     const changes = request.collectChanges && exitCode === 0
       ? await diffOverlayUpper({ upperDir: upper, mergedDir: rootfs, lowerDirs: [...lowers].reverse(), lower: request.lower, exclude: stubs })
       : [];
-    await unmount(rootfs);
+    await unmount(rootfs, { lazy: true });
     mounted = false;
     return { exitCode, changes, dispose };
   } catch (err) {
     if (mounted) await unmount(rootfs).catch(() => undefined);
     await dispose().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * A file of the image, read from the mounted rootfs: the path is first resolved through the
+ * image's own symlinks (so none is followed on the host), then read without following one.
+ */
+async function readInRootfs(rootfs: string, request: SandboxRequest, path: string): Promise<Buffer | undefined> {
+  const real = await request.resolvePath(path.replace(/^\/+/, ''));
+  if (real === '') return undefined;
+  let handle;
+  try {
+    handle = await open(join(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    if (!(await handle.stat()).isFile()) return undefined;
+    return await handle.readFile();
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
   }
 }
 

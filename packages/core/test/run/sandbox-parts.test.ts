@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostsFile, resolvConf } from '../../src/run/network-files.js';
 import { DEFAULT_CAPABILITIES, ociSpec } from '../../src/run/oci-spec.js';
-import { chainIds } from '../../src/run/sandbox.js';
+import { chainIds } from '../../src/run/lowers.js';
 import { resolveProcessUser } from '../../src/run/user.js';
 import { runCommand, runEnv, runHistory } from '../../src/engine/steps/run.js';
 import { ArgScope } from '../../src/engine/scope.js';

@@ -1,0 +1,114 @@
+// The overlay lower directories: each layer of an image unpacked once into the store, named by
+// its chain ID, in overlayfs's own format (a whiteout is a 0/0 character device; an opaque
+// directory becomes explicit whiteouts of what the layers below have there, since Node.js cannot
+// set the opaque xattr). GNU tar unpacks when it is there (about ten times faster than Node.js's
+// per-file calls, and it keeps file capabilities); Kiln's own extractor otherwise.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { decompress } from '../archive/compression.js';
+import type { LayerRecord } from '../contracts/blobs.js';
+import type { SandboxSpace } from '../contracts/sandbox-space.js';
+import type { BlobFiles, BlobReader } from '../contracts/blobs.js';
+import { KilnError } from '../errors.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, buildFsIndex, extractLayer, makeWhiteout, parentPath, type LayerSource } from '../layer/index.js';
+import { layerCompression } from '../oci/media-types.js';
+
+export type LowerStore = SandboxSpace & Pick<BlobReader, 'openBlob'> & Pick<BlobFiles, 'blobPath'>;
+
+/** The chain ID of each layer (OCI image spec): the digest of the parent's chain ID and the diffID. */
+export function chainIds(layers: readonly LayerRecord[]): string[] {
+  const out: string[] = [];
+  for (const l of layers) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? l.diffId : `sha256:${createHash('sha256').update(`${prev} ${l.diffId}`).digest('hex')}`);
+  }
+  return out;
+}
+
+function layerSource(store: LowerStore, layer: LayerRecord): LayerSource & { path: string } {
+  const compression = layerCompression(layer.mediaType);
+  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
+  return { open: () => store.openBlob(layer.digest), compression, path: store.blobPath(layer.digest) };
+}
+
+/** The unpacked directory of every layer, bottom first. */
+export async function unpackLowers(store: LowerStore, layers: readonly LayerRecord[]): Promise<string[]> {
+  const ids = chainIds(layers);
+  const dirs: string[] = [];
+  for (const [i, layer] of layers.entries()) {
+    dirs.push(await store.unpackedLayer(ids[i]!, (dir) => unpackLower(store, layers, i, dir)));
+  }
+  return dirs;
+}
+
+let gnuTar: boolean | undefined;
+
+/** GNU tar is on PATH (its safety and its options are what the fast path relies on). */
+function haveGnuTar(): boolean {
+  gnuTar ??= /GNU tar/.test(spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  return gnuTar;
+}
+
+async function unpackLower(store: LowerStore, layers: readonly LayerRecord[], i: number, dir: string): Promise<void> {
+  const src = layerSource(store, layers[i]!);
+  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: 'overlay' })).opaqueDirs;
+  if (opaque.length === 0) return;
+  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSource(store, l)));
+  const hidden = new Set(opaque);
+  for (const path of below.keys()) {
+    if (!hidden.has(parentPath(path))) continue;
+    const host = join(dir, path);
+    if (!(await lstat(host).catch(() => undefined))) await makeWhiteout(host);
+  }
+}
+
+/**
+ * GNU tar unpacks the layer (numeric owners, exact modes, security.capability; it refuses `..`
+ * members, strips leading '/' and never writes through a symlink); then each `.wh.` marker it
+ * wrote as a plain file becomes overlayfs's whiteout. Returns the opaque directories.
+ */
+async function untarWithWhiteouts(src: LayerSource & { path: string }, dir: string): Promise<string[]> {
+  // A plain tar blob is read by tar itself while the store verifies its digest alongside (both
+  // from the page cache); a compressed one is decompressed here and piped in.
+  const plain = src.compression === 'none';
+  const args = ['-x', '-f', plain ? src.path : '-', '-C', dir, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=security.capability'];
+  const tar = spawn('tar', args, { stdio: [plain ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  tar.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4096)));
+  const exited = new Promise<number>((resolve, reject) => {
+    tar.on('error', reject);
+    tar.on('close', (code) => resolve(code ?? -1));
+  });
+  try {
+    if (plain) await pipeline(src.open(), new Writable({ write: (_chunk, _enc, done) => done() }));
+    else await pipeline(decompress(src.open(), src.compression, { what: 'layers' }), tar.stdin!);
+  } catch (err) {
+    tar.kill();
+    await exited.catch(() => undefined);
+    throw err;
+  }
+  const code = await exited;
+  if (code !== 0) throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`);
+
+  const opaque: string[] = [];
+  const names = (await readdir(dir, { recursive: true })).filter((p) => p.split('/').pop()!.startsWith(WHITEOUT_PREFIX));
+  for (const marker of names) {
+    const parent = parentPath(marker);
+    const name = marker.slice(parent ? parent.length + 1 : 0);
+    await rm(join(dir, marker), { force: true });
+    if (name === OPAQUE_WHITEOUT) {
+      opaque.push(parent);
+      continue;
+    }
+    if (name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) continue; // other aufs metadata
+    const victim = join(dir, parent, name.slice(WHITEOUT_PREFIX.length));
+    // The layer also wrote the name: it replaces what was below, no whiteout needed.
+    if (!(await lstat(victim).catch(() => undefined))) await makeWhiteout(victim);
+  }
+  return opaque;
+}
