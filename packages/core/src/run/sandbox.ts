@@ -17,7 +17,7 @@ import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
 import { Runc } from './runc.js';
 import type { ContainerRuntime } from './runtime.js';
-import { resolveProcessUser, type RootfsReader } from './user.js';
+import { resolveProcessUser } from './user.js';
 
 export type SandboxStore = LowerStore;
 
@@ -28,8 +28,6 @@ export interface SandboxRequest {
   lower: ReadonlyMap<string, LowerEntry>;
   /** Resolves a path inside the image through its symlinks (relative in, relative out). */
   resolvePath: (path: string) => Promise<string>;
-  /** Reads a file of the image (for /etc/passwd and /etc/group). */
-  readFile: RootfsReader;
   args: string[];
   env: string[];
   /** Absolute; created (0755, owned by the user) when the image lacks it, as BuildKit does. */

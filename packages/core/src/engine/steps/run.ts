@@ -105,7 +105,6 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
         layers: state.layers,
         lower,
         resolvePath: (p) => state.view.landingPath(p, true),
-        readFile: (p) => state.view.readFile(p.replace(/^\/+/, '')),
         args: command.args,
         env,
         cwd,
