@@ -5,6 +5,7 @@
 import { KilnError } from '../errors.js';
 import { buildFsIndex, extractLayer, layerHeaders, readFileFromLayers, resolveInIndex, withLayerApplied } from '../layer/index.js';
 import type { EntryType, LayerEntry, TarHeader } from '../layer/index.js';
+import { chainIds, digestHex } from '../oci/digest.js';
 import { layerCompression } from '../oci/media-types.js';
 import type { LayerRecord } from '../contracts/blobs.js';
 import type { ContentStore } from '../store/types.js';
@@ -29,6 +30,9 @@ function layerSource(store: ContentStore, layer: LayerRecord) {
   return { open: () => store.openBlob(layer.digest), compression };
 }
 
+/** Store meta kind of the kept base-image indexes. */
+const INDEX_META = 'fs-index';
+
 export class RootfsView {
   private indexPromise?: Promise<FsIndex>;
 
@@ -52,7 +56,7 @@ export class RootfsView {
   }
 
   private async buildIndex(): Promise<FsIndex> {
-    if (!this.parent) return buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
+    if (!this.parent) return this.baseIndex();
     const added: readonly (LayerEntry | TarHeader)[] = this.parent.added ?? (await layerHeaders(layerSource(this.store, this.parent.layer)));
     return withLayerApplied(await this.parent.view.index(), added, (e): FsNode => ({
       type: e.type,
@@ -63,6 +67,23 @@ export class RootfsView {
       mtime: e.mtime,
       size: e.size,
     }));
+  }
+
+  /**
+   * A base image's index, read from its layers' headers once and then kept in the store by the
+   * top layer's chain ID, so a later build (a cache hit above all) reads no tar for it.
+   */
+  private async baseIndex(): Promise<FsIndex> {
+    if (this.layers.length === 0) return new Map();
+    const id = digestHex(chainIds(this.layers.map((l) => l.diffId)).at(-1)!);
+    const kept = await this.store.readMeta<[string, FsNode][]>(INDEX_META, id);
+    if (kept) return new Map(kept);
+    const index: FsIndex = new Map();
+    for (const [path, e] of await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)))) {
+      index.set(path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
+    }
+    await this.store.writeMeta(INDEX_META, id, [...index]);
+    return index;
   }
 
   /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */

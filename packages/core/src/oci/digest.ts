@@ -33,3 +33,13 @@ export function digestHex(digest: string): string {
 export function canonicalJson(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
+
+/** The chain ID of each layer of a stack (OCI image spec): its diffID chained onto its parent's chain ID. */
+export function chainIds(diffIds: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const diffId of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? diffId : sha256Digest(`${prev} ${diffId}`));
+  }
+  return out;
+}

@@ -5,7 +5,6 @@
 // per-file calls, and it keeps file capabilities); Kiln's own extractor otherwise.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -16,19 +15,10 @@ import type { SandboxSpace } from '../contracts/sandbox-space.js';
 import type { BlobFiles, BlobReader } from '../contracts/blobs.js';
 import { KilnError } from '../errors.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, buildFsIndex, extractLayer, makeWhiteout, parentPath, type LayerSource } from '../layer/index.js';
+import { chainIds } from '../oci/digest.js';
 import { layerCompression } from '../oci/media-types.js';
 
 export type LowerStore = SandboxSpace & Pick<BlobReader, 'openBlob'> & Pick<BlobFiles, 'blobPath'>;
-
-/** The chain ID of each layer (OCI image spec): the digest of the parent's chain ID and the diffID. */
-export function chainIds(layers: readonly LayerRecord[]): string[] {
-  const out: string[] = [];
-  for (const l of layers) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? l.diffId : `sha256:${createHash('sha256').update(`${prev} ${l.diffId}`).digest('hex')}`);
-  }
-  return out;
-}
 
 function layerSource(store: LowerStore, layer: LayerRecord): LayerSource & { path: string } {
   const compression = layerCompression(layer.mediaType);
@@ -38,7 +28,7 @@ function layerSource(store: LowerStore, layer: LayerRecord): LayerSource & { pat
 
 /** The unpacked directory of every layer, bottom first. */
 export async function unpackLowers(store: LowerStore, layers: readonly LayerRecord[]): Promise<string[]> {
-  const ids = chainIds(layers);
+  const ids = chainIds(layers.map((l) => l.diffId));
   const dirs: string[] = [];
   for (const [i, layer] of layers.entries()) {
     dirs.push(await store.unpackedLayer(ids[i]!, (dir) => unpackLower(store, layers, i, dir)));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostsFile, resolvConf } from '../../src/run/network-files.js';
 import { DEFAULT_CAPABILITIES, ociSpec } from '../../src/run/oci-spec.js';
-import { chainIds } from '../../src/run/lowers.js';
+import { chainIds } from '../../src/oci/digest.js';
 import { resolveProcessUser } from '../../src/run/user.js';
 import { runCommand, runEnv, runHistory } from '../../src/engine/steps/run.js';
 import { ArgScope } from '../../src/engine/scope.js';
@@ -86,10 +86,7 @@ describe('chain IDs (OCI image spec)', () => {
   it('chains each diffID onto its parent', () => {
     const a = 'sha256:' + 'a'.repeat(64);
     const b = 'sha256:' + 'b'.repeat(64);
-    const ids = chainIds([
-      { digest: a, diffId: a, size: 1, mediaType: '' },
-      { digest: b, diffId: b, size: 1, mediaType: '' },
-    ]);
+    const ids = chainIds([a, b]);
     expect(ids[0]).toBe(a);
     // sha256("sha256:aaa... sha256:bbb...")
     expect(ids[1]).toMatch(/^sha256:[0-9a-f]{64}$/);
