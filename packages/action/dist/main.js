@@ -34,7 +34,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-Q3TB4337.js";
+} from "./chunks/chunk-YUB6BCYZ.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

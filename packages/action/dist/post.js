@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-Q3TB4337.js";
+} from "./chunks/chunk-YUB6BCYZ.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

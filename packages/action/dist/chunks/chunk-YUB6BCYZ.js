@@ -6872,7 +6872,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert4 = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline5 } = __require("node:stream");
+    var { pipeline: pipeline6 } = __require("node:stream");
     var util5 = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7351,7 +7351,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body2, client, request, contentLength2) {
       assert4(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline5(
+      const pipe = pipeline6(
         body2,
         h2stream,
         (err) => {
@@ -8288,8 +8288,8 @@ var require_pool_base = __commonJS({
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running } of this[kClients]) {
-          ret += running;
+        for (const { [kRunning]: running2 } of this[kClients]) {
+          ret += running2;
         }
         return ret;
       }
@@ -10396,7 +10396,7 @@ var require_api_pipeline = __commonJS({
         util5.destroy(ret, err);
       }
     };
-    function pipeline5(opts, handler) {
+    function pipeline6(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10405,7 +10405,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline5;
+    module.exports = pipeline6;
   }
 });
 
@@ -11645,7 +11645,7 @@ var require_dump = __commonJS({
 var require_dns = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/interceptor/dns.js"(exports2, module) {
     "use strict";
-    var { isIP: isIP2 } = __require("node:net");
+    var { isIP: isIP3 } = __require("node:net");
     var { lookup } = __require("node:dns");
     var DecoratorHandler = require_decorator_handler();
     var { InvalidArgumentError, InformationalError } = require_errors();
@@ -11691,10 +11691,10 @@ var require_dns = __commonJS({
               return;
             }
             this.setRecords(origin, addresses);
-            const records = this.#records.get(origin.hostname);
+            const records2 = this.#records.get(origin.hostname);
             const ip = this.pick(
               origin,
-              records,
+              records2,
               newOpts.affinity
             );
             let port;
@@ -11757,7 +11757,7 @@ var require_dns = __commonJS({
       }
       #defaultPick(origin, hostnameRecords, affinity) {
         let ip = null;
-        const { records, offset } = hostnameRecords;
+        const { records: records2, offset } = hostnameRecords;
         let family;
         if (this.dualStack) {
           if (affinity == null) {
@@ -11769,13 +11769,13 @@ var require_dns = __commonJS({
               affinity = (hostnameRecords.offset & 1) === 1 ? 6 : 4;
             }
           }
-          if (records[affinity] != null && records[affinity].ips.length > 0) {
-            family = records[affinity];
+          if (records2[affinity] != null && records2[affinity].ips.length > 0) {
+            family = records2[affinity];
           } else {
-            family = records[affinity === 4 ? 6 : 4];
+            family = records2[affinity === 4 ? 6 : 4];
           }
         } else {
-          family = records[affinity];
+          family = records2[affinity];
         }
         if (family == null || family.ips.length === 0) {
           return ip;
@@ -11798,7 +11798,7 @@ var require_dns = __commonJS({
       }
       setRecords(origin, addresses) {
         const timestamp = Date.now();
-        const records = { records: { 4: null, 6: null } };
+        const records2 = { records: { 4: null, 6: null } };
         for (const record of addresses) {
           record.timestamp = timestamp;
           if (typeof record.ttl === "number") {
@@ -11806,11 +11806,11 @@ var require_dns = __commonJS({
           } else {
             record.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record.family] ?? { ips: [] };
+          const familyRecords = records2.records[record.family] ?? { ips: [] };
           familyRecords.ips.push(record);
-          records.records[record.family] = familyRecords;
+          records2.records[record.family] = familyRecords;
         }
-        this.#records.set(origin.hostname, records);
+        this.#records.set(origin.hostname, records2);
       }
       getHandler(meta, opts) {
         return new DNSDispatchHandler(this, meta, opts);
@@ -11900,7 +11900,7 @@ var require_dns = __commonJS({
       return (dispatch) => {
         return function dnsInterceptor(origDispatchOpts, handler) {
           const origin = origDispatchOpts.origin.constructor === URL ? origDispatchOpts.origin : new URL(origDispatchOpts.origin);
-          if (isIP2(origin.hostname) !== 0) {
+          if (isIP3(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler);
           }
           instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
@@ -12039,12 +12039,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists3 = this[kHeadersMap].get(lowercaseName);
-        if (exists3) {
-          const delimiter3 = lowercaseName === "cookie" ? "; " : ", ";
+        const exists4 = this[kHeadersMap].get(lowercaseName);
+        if (exists4) {
+          const delimiter4 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists3.name,
-            value: `${exists3.value}${delimiter3}${value}`
+            name: exists4.name,
+            value: `${exists4.value}${delimiter4}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -13570,7 +13570,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable11, pipeline: pipeline5, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable11, pipeline: pipeline6, finished: finished3 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14515,7 +14515,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline5(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline6(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -17430,7 +17430,7 @@ var require_permessage_deflate = __commonJS({
 var require_receiver = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/websocket/receiver.js"(exports2, module) {
     "use strict";
-    var { Writable: Writable2 } = __require("node:stream");
+    var { Writable: Writable3 } = __require("node:stream");
     var assert4 = __require("node:assert");
     var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants5();
     var { kReadyState, kSentClose, kResponse, kReceivedClose } = require_symbols5();
@@ -17453,7 +17453,7 @@ var require_receiver = __commonJS({
       closeWebSocketConnection(ws2, code, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws2, reason);
     }
-    var ByteParser = class extends Writable2 {
+    var ByteParser = class extends Writable3 {
       #buffers = [];
       #fragmentsBytes = 0;
       #byteOffset = 0;
@@ -18716,7 +18716,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports2, module) {
     "use strict";
-    var { pipeline: pipeline5 } = __require("node:stream");
+    var { pipeline: pipeline6 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18876,7 +18876,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline5(
+          pipeline6(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -21576,8 +21576,8 @@ var require_common = __commonJS({
         }
         return debug2;
       }
-      function extend2(namespace, delimiter3) {
-        const newDebug = createDebug(this.namespace + (typeof delimiter3 === "undefined" ? ":" : delimiter3) + namespace);
+      function extend2(namespace, delimiter4) {
+        const newDebug = createDebug(this.namespace + (typeof delimiter4 === "undefined" ? ":" : delimiter4) + namespace);
         newDebug.log = this.log;
         return newDebug;
       }
@@ -28214,15 +28214,15 @@ function issueFileCommand(command, message) {
   });
 }
 function prepareKeyValueMessage(key, value) {
-  const delimiter3 = `ghadelimiter_${crypto2.randomUUID()}`;
+  const delimiter4 = `ghadelimiter_${crypto2.randomUUID()}`;
   const convertedValue = toCommandValue(value);
-  if (key.includes(delimiter3)) {
-    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter3}"`);
+  if (key.includes(delimiter4)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter4}"`);
   }
-  if (convertedValue.includes(delimiter3)) {
-    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter3}"`);
+  if (convertedValue.includes(delimiter4)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter4}"`);
   }
-  return `${key}<<${delimiter3}${os3.EOL}${convertedValue}${os3.EOL}${delimiter3}`;
+  return `${key}<<${delimiter4}${os3.EOL}${convertedValue}${os3.EOL}${delimiter4}`;
 }
 
 // node_modules/@actions/core/lib/core.js
@@ -29393,19 +29393,19 @@ function balancedWithBudget(str, masked, budget) {
 }
 function maskUnmatchedOpens(masked, budget) {
   budget.remaining -= masked.length;
-  const open7 = [];
+  const open9 = [];
   for (let i = 0; i < masked.length; i++) {
     const c = masked.charCodeAt(i);
     if (c === 123) {
-      open7.push(i);
-    } else if (c === 125 && open7.length) {
-      open7.pop();
+      open9.push(i);
+    } else if (c === 125 && open9.length) {
+      open9.pop();
     }
   }
   let out = "";
   let last = 0;
-  for (let i = 0; i < open7.length; i++) {
-    const at2 = open7[i];
+  for (let i = 0; i < open9.length; i++) {
+    const at2 = open9[i];
     out += masked.slice(last, at2) + "\0";
     last = at2 + 1;
   }
@@ -31189,10 +31189,10 @@ var Minimatch = class {
       }
       return filtered.join("/");
     }).join("|");
-    const [open7, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
-    re2 = "^" + open7 + re2 + close + "$";
+    const [open9, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
+    re2 = "^" + open9 + re2 + close + "$";
     if (this.partial) {
-      re2 = "^(?:\\/|" + open7 + re2.slice(1, -1) + close + ")$";
+      re2 = "^(?:\\/|" + open9 + re2.slice(1, -1) + close + ")$";
     }
     if (this.negate)
       re2 = "^(?!" + re2 + ").+$";
@@ -31284,8 +31284,8 @@ var Path = class {
         let remaining = itemPath;
         let dir = dirname4(remaining);
         while (dir !== remaining) {
-          const basename9 = path6.basename(remaining);
-          this.segments.unshift(basename9);
+          const basename10 = path6.basename(remaining);
+          this.segments.unshift(basename10);
           remaining = dir;
           dir = dirname4(remaining);
         }
@@ -32435,12 +32435,12 @@ var HttpPipeline = class _HttpPipeline {
   }
   sendRequest(httpClient, request) {
     const policies = this.getOrderedPolicies();
-    const pipeline5 = policies.reduceRight((next, policy) => {
+    const pipeline6 = policies.reduceRight((next, policy) => {
       return (req) => {
         return policy.sendRequest(req, next);
       };
     }, (req) => httpClient.sendRequest(req));
-    return pipeline5(request);
+    return pipeline6(request);
   }
   getOrderedPolicies() {
     if (!this._orderedPolicies) {
@@ -34400,31 +34400,31 @@ function wrapAbortSignalLikePolicy() {
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/createPipelineFromOptions.js
 function createPipelineFromOptions2(options) {
-  const pipeline5 = createEmptyPipeline2();
+  const pipeline6 = createEmptyPipeline2();
   if (isNodeLike2) {
     if (options.agent) {
-      pipeline5.addPolicy(agentPolicy2(options.agent));
+      pipeline6.addPolicy(agentPolicy2(options.agent));
     }
     if (options.tlsOptions) {
-      pipeline5.addPolicy(tlsPolicy2(options.tlsOptions));
+      pipeline6.addPolicy(tlsPolicy2(options.tlsOptions));
     }
-    pipeline5.addPolicy(proxyPolicy2(options.proxyOptions));
-    pipeline5.addPolicy(decompressResponsePolicy2());
+    pipeline6.addPolicy(proxyPolicy2(options.proxyOptions));
+    pipeline6.addPolicy(decompressResponsePolicy2());
   }
-  pipeline5.addPolicy(wrapAbortSignalLikePolicy());
-  pipeline5.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
-  pipeline5.addPolicy(userAgentPolicy2(options.userAgentOptions));
-  pipeline5.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
-  pipeline5.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
-  pipeline5.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
-  pipeline5.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
+  pipeline6.addPolicy(wrapAbortSignalLikePolicy());
+  pipeline6.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
+  pipeline6.addPolicy(userAgentPolicy2(options.userAgentOptions));
+  pipeline6.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
+  pipeline6.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
+  pipeline6.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
+  pipeline6.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
     afterPhase: "Retry"
   });
   if (isNodeLike2) {
-    pipeline5.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
+    pipeline6.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
   }
-  pipeline5.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
-  return pipeline5;
+  pipeline6.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
+  return pipeline6;
 }
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/defaultHttpClient.js
@@ -34748,8 +34748,8 @@ function createDisableKeepAlivePolicy() {
     }
   };
 }
-function pipelineContainsDisableKeepAlivePolicy(pipeline5) {
-  return pipeline5.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
+function pipelineContainsDisableKeepAlivePolicy(pipeline6) {
+  return pipeline6.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
 }
 
 // node_modules/@azure/core-client/dist/esm/base64.js
@@ -36004,18 +36004,18 @@ function prepareXMLRootList(obj, elementName, xmlNamespaceKey, xmlNamespace) {
 
 // node_modules/@azure/core-client/dist/esm/pipeline.js
 function createClientPipeline(options = {}) {
-  const pipeline5 = createPipelineFromOptions2(options ?? {});
+  const pipeline6 = createPipelineFromOptions2(options ?? {});
   if (options.credentialOptions) {
-    pipeline5.addPolicy(bearerTokenAuthenticationPolicy({
+    pipeline6.addPolicy(bearerTokenAuthenticationPolicy({
       credential: options.credentialOptions.credential,
       scopes: options.credentialOptions.credentialScopes
     }));
   }
-  pipeline5.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
-  pipeline5.addPolicy(deserializationPolicy(options.deserializationOptions), {
+  pipeline6.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
+  pipeline6.addPolicy(deserializationPolicy(options.deserializationOptions), {
     phase: "Deserialize"
   });
-  return pipeline5;
+  return pipeline6;
 }
 
 // node_modules/@azure/core-client/dist/esm/httpClientCache.js
@@ -36117,7 +36117,7 @@ function calculateQueryParameters(operationSpec, operationArguments, fallbackObj
       let queryParameterValue = getOperationArgumentValueFromParameter(operationArguments, queryParameter, fallbackObject);
       if (queryParameterValue !== void 0 && queryParameterValue !== null || queryParameter.mapper.required) {
         queryParameterValue = operationSpec.serializer.serialize(queryParameter.mapper, queryParameterValue, getPathStringFromParameter(queryParameter));
-        const delimiter3 = queryParameter.collectionFormat ? CollectionFormatToDelimiterMap[queryParameter.collectionFormat] : "";
+        const delimiter4 = queryParameter.collectionFormat ? CollectionFormatToDelimiterMap[queryParameter.collectionFormat] : "";
         if (Array.isArray(queryParameterValue)) {
           queryParameterValue = queryParameterValue.map((item) => {
             if (item === null || item === void 0) {
@@ -36129,7 +36129,7 @@ function calculateQueryParameters(operationSpec, operationArguments, fallbackObj
         if (queryParameter.collectionFormat === "Multi" && queryParameterValue.length === 0) {
           continue;
         } else if (Array.isArray(queryParameterValue) && (queryParameter.collectionFormat === "SSV" || queryParameter.collectionFormat === "TSV")) {
-          queryParameterValue = queryParameterValue.join(delimiter3);
+          queryParameterValue = queryParameterValue.join(delimiter4);
         }
         if (!queryParameter.skipEncoding) {
           if (Array.isArray(queryParameterValue)) {
@@ -36141,7 +36141,7 @@ function calculateQueryParameters(operationSpec, operationArguments, fallbackObj
           }
         }
         if (Array.isArray(queryParameterValue) && (queryParameter.collectionFormat === "CSV" || queryParameter.collectionFormat === "Pipes")) {
-          queryParameterValue = queryParameterValue.join(delimiter3);
+          queryParameterValue = queryParameterValue.join(delimiter4);
         }
         result.set(queryParameter.mapper.serializedName || getPathStringFromParameter(queryParameter), queryParameterValue);
       }
@@ -46148,11 +46148,11 @@ var PathStylePorts2 = [
 ];
 
 // node_modules/@azure/storage-blob/dist/esm/Pipeline.js
-function isPipelineLike(pipeline5) {
-  if (!pipeline5 || typeof pipeline5 !== "object") {
+function isPipelineLike(pipeline6) {
+  if (!pipeline6 || typeof pipeline6 !== "object") {
     return false;
   }
-  const castPipeline = pipeline5;
+  const castPipeline = pipeline6;
   return Array.isArray(castPipeline.factories) && typeof castPipeline.options === "object" && typeof castPipeline.toServiceClientOptions === "function";
 }
 var Pipeline = class {
@@ -46191,11 +46191,11 @@ function newPipeline(credential, pipelineOptions = {}) {
   if (!credential) {
     credential = new AnonymousCredential();
   }
-  const pipeline5 = new Pipeline([], pipelineOptions);
-  pipeline5._credential = credential;
-  return pipeline5;
+  const pipeline6 = new Pipeline([], pipelineOptions);
+  pipeline6._credential = credential;
+  return pipeline6;
 }
-function processDownlevelPipeline(pipeline5) {
+function processDownlevelPipeline(pipeline6) {
   const knownFactoryFunctions = [
     isAnonymousCredential,
     isStorageSharedKeyCredential,
@@ -46205,8 +46205,8 @@ function processDownlevelPipeline(pipeline5) {
     isStorageTelemetryPolicyFactory,
     isCoreHttpPolicyFactory
   ];
-  if (pipeline5.factories.length) {
-    const novelFactories = pipeline5.factories.filter((factory) => {
+  if (pipeline6.factories.length) {
+    const novelFactories = pipeline6.factories.filter((factory) => {
       return !knownFactoryFunctions.some((knownFactory) => knownFactory(factory));
     });
     if (novelFactories.length) {
@@ -46219,14 +46219,14 @@ function processDownlevelPipeline(pipeline5) {
   }
   return void 0;
 }
-function getCoreClientOptions(pipeline5) {
-  const { httpClient: v1Client, ...restOptions } = pipeline5.options;
-  let httpClient = pipeline5._coreHttpClient;
+function getCoreClientOptions(pipeline6) {
+  const { httpClient: v1Client, ...restOptions } = pipeline6.options;
+  let httpClient = pipeline6._coreHttpClient;
   if (!httpClient) {
     httpClient = v1Client ? convertHttpClient(v1Client) : getCachedDefaultHttpClient2();
-    pipeline5._coreHttpClient = httpClient;
+    pipeline6._coreHttpClient = httpClient;
   }
-  let corePipeline = pipeline5._corePipeline;
+  let corePipeline = pipeline6._corePipeline;
   if (!corePipeline) {
     const packageDetails = `azsdk-js-azure-storage-blob/${SDK_VERSION4}`;
     const userAgentPrefix = restOptions.userAgentOptions && restOptions.userAgentOptions.userAgentPrefix ? `${restOptions.userAgentOptions.userAgentPrefix} ${packageDetails}` : `${packageDetails}`;
@@ -46267,11 +46267,11 @@ function getCoreClientOptions(pipeline5) {
     corePipeline.addPolicy(storageRetryPolicy(restOptions.retryOptions), { phase: "Retry" });
     corePipeline.addPolicy(storageRequestFailureDetailsParserPolicy());
     corePipeline.addPolicy(storageBrowserPolicy());
-    const downlevelResults = processDownlevelPipeline(pipeline5);
+    const downlevelResults = processDownlevelPipeline(pipeline6);
     if (downlevelResults) {
       corePipeline.addPolicy(downlevelResults.wrappedPolicies, downlevelResults.afterRetry ? { afterPhase: "Retry" } : void 0);
     }
-    const credential = getCredentialFromPipeline(pipeline5);
+    const credential = getCredentialFromPipeline(pipeline6);
     if (isTokenCredential(credential)) {
       corePipeline.addPolicy(bearerTokenAuthenticationPolicy({
         credential,
@@ -46284,7 +46284,7 @@ function getCoreClientOptions(pipeline5) {
         accountKey: credential.accountKey
       }), { phase: "Sign" });
     }
-    pipeline5._corePipeline = corePipeline;
+    pipeline6._corePipeline = corePipeline;
   }
   return {
     ...restOptions,
@@ -46293,12 +46293,12 @@ function getCoreClientOptions(pipeline5) {
     pipeline: corePipeline
   };
 }
-function getCredentialFromPipeline(pipeline5) {
-  if (pipeline5._credential) {
-    return pipeline5._credential;
+function getCredentialFromPipeline(pipeline6) {
+  if (pipeline6._credential) {
+    return pipeline6._credential;
   }
   let credential = new AnonymousCredential();
-  for (const factory of pipeline5.factories) {
+  for (const factory of pipeline6.factories) {
     if (isTokenCredential(factory.credential)) {
       credential = factory.credential;
     } else if (isStorageSharedKeyCredential(factory)) {
@@ -57149,8 +57149,8 @@ var ContainerImpl = class {
    *                  character or a string.
    * @param options The options parameters.
    */
-  listBlobHierarchySegment(delimiter3, options) {
-    return this.client.sendOperationRequest({ delimiter: delimiter3, options }, listBlobHierarchySegmentOperationSpec);
+  listBlobHierarchySegment(delimiter4, options) {
+    return this.client.sendOperationRequest({ delimiter: delimiter4, options }, listBlobHierarchySegmentOperationSpec);
   }
   /**
    * Returns the sku name and account kind
@@ -60208,13 +60208,13 @@ var StorageClient2 = class {
    * @param url - url to resource
    * @param pipeline - request policy pipeline.
    */
-  constructor(url2, pipeline5) {
+  constructor(url2, pipeline6) {
     this.url = escapeURLPath(url2);
     this.accountName = getAccountNameFromUrl(url2);
-    this.pipeline = pipeline5;
-    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline5));
+    this.pipeline = pipeline6;
+    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline6));
     this.isHttps = iEqual(getURLScheme(this.url) || "", "https");
-    this.credential = getCredentialFromPipeline(pipeline5);
+    this.credential = getCredentialFromPipeline(pipeline6);
     const storageClientContext = this.storageClientContext;
     storageClientContext.requestContentType = void 0;
   }
@@ -63820,21 +63820,21 @@ var BlobClient = class _BlobClient extends StorageClient2 {
   }
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
     options = options || {};
-    let pipeline5;
+    let pipeline6;
     let url2;
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline5 = credentialOrPipelineOrContainerName;
+      pipeline6 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline5 = newPipeline(new AnonymousCredential(), options);
+      pipeline6 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -63846,20 +63846,20 @@ var BlobClient = class _BlobClient extends StorageClient2 {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline5 = newPipeline(sharedKeyCredential, options);
+          pipeline6 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline5 = newPipeline(new AnonymousCredential(), options);
+        pipeline6 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline5);
+    super(url2, pipeline6);
     ({ blobName: this._name, containerName: this._containerName } = this.getBlobAndContainerNamesFromUrl());
     this.blobContext = this.storageClientContext.blob;
     this._snapshot = getURLParameter(this.url, URLConstants2.Parameters.SNAPSHOT);
@@ -64846,19 +64846,19 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
    */
   appendBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline5;
+    let pipeline6;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline5 = credentialOrPipelineOrContainerName;
+      pipeline6 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline5 = newPipeline(new AnonymousCredential(), options);
+      pipeline6 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -64870,20 +64870,20 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline5 = newPipeline(sharedKeyCredential, options);
+          pipeline6 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline5 = newPipeline(new AnonymousCredential(), options);
+        pipeline6 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline5);
+    super(url2, pipeline6);
     this.appendBlobContext = this.storageClientContext.appendBlob;
   }
   /**
@@ -65118,22 +65118,22 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    */
   blockBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline5;
+    let pipeline6;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline5 = credentialOrPipelineOrContainerName;
+      pipeline6 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline5 = newPipeline(new AnonymousCredential(), options);
+      pipeline6 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -65145,20 +65145,20 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline5 = newPipeline(sharedKeyCredential, options);
+          pipeline6 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline5 = newPipeline(new AnonymousCredential(), options);
+        pipeline6 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline5);
+    super(url2, pipeline6);
     this.blockBlobContext = this.storageClientContext.blockBlob;
     this._blobContext = this.storageClientContext.blob;
   }
@@ -65729,19 +65729,19 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    */
   pageBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline5;
+    let pipeline6;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline5 = credentialOrPipelineOrContainerName;
+      pipeline6 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline5 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline5 = newPipeline(new AnonymousCredential(), options);
+      pipeline6 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -65753,20 +65753,20 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline5 = newPipeline(sharedKeyCredential, options);
+          pipeline6 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline5 = newPipeline(new AnonymousCredential(), options);
+        pipeline6 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline5);
+    super(url2, pipeline6);
     this.pageBlobContext = this.storageClientContext.pageBlob;
   }
   /**
@@ -66812,8 +66812,8 @@ var __awaiter14 = function(thisArg, _arguments, P2, generator) {
 };
 function pipeResponseToStream(response, output) {
   return __awaiter14(this, void 0, void 0, function* () {
-    const pipeline5 = util4.promisify(stream.pipeline);
-    yield pipeline5(response.message, output);
+    const pipeline6 = util4.promisify(stream.pipeline);
+    yield pipeline6(response.message, output);
   });
 }
 var DownloadProgress = class {
@@ -68310,19 +68310,19 @@ function getTarPath() {
   return __awaiter17(this, void 0, void 0, function* () {
     switch (process.platform) {
       case "win32": {
-        const gnuTar = yield getGnuTarPathOnWindows();
+        const gnuTar2 = yield getGnuTarPathOnWindows();
         const systemTar = SystemTarPathOnWindows;
-        if (gnuTar) {
-          return { path: gnuTar, type: ArchiveToolType.GNU };
+        if (gnuTar2) {
+          return { path: gnuTar2, type: ArchiveToolType.GNU };
         } else if (existsSync3(systemTar)) {
           return { path: systemTar, type: ArchiveToolType.BSD };
         }
         break;
       }
       case "darwin": {
-        const gnuTar = yield which("gtar", false);
-        if (gnuTar) {
-          return { path: gnuTar, type: ArchiveToolType.GNU };
+        const gnuTar2 = yield which("gtar", false);
+        if (gnuTar2) {
+          return { path: gnuTar2, type: ArchiveToolType.GNU };
         } else {
           return {
             path: yield which("tar", true),
@@ -69150,6 +69150,14 @@ function digestHex(digest) {
 function canonicalJson(value) {
   return Buffer.from(JSON.stringify(value));
 }
+function chainIds(diffIds) {
+  const out = [];
+  for (const diffId of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev === void 0 ? diffId : sha256Digest(`${prev} ${diffId}`));
+  }
+  return out;
+}
 
 // packages/core/dist/store/store.js
 import { createHash as createHash3, randomBytes } from "node:crypto";
@@ -69249,7 +69257,7 @@ var MAX_SAFE_NAME = 180;
 var HEX64_RE = /^[a-f0-9]{64}$/;
 var META_KIND_RE = /^[a-z0-9-]+$/;
 var TEMP_NAME_RE = /^k-(\d+)-([0-9a-f]{8})-/;
-var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "cache", "meta", "tmp", "locks", "corrupt"]);
+var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes"]);
 var HOST = hostname();
 var HOST_TAG = sha256Hex(HOST).slice(0, 8);
 function defaultStoreRoot(env = process.env) {
@@ -69282,6 +69290,8 @@ var Store = class _Store {
   tmpDir;
   locksDir;
   corruptDir;
+  unpackedDir;
+  sandboxesDir;
   constructor(root) {
     this.root = root;
     this.blobDir = join7(root, "blobs", "sha256");
@@ -69291,6 +69301,8 @@ var Store = class _Store {
     this.tmpDir = join7(root, "tmp");
     this.locksDir = join7(root, "locks");
     this.corruptDir = join7(root, "corrupt");
+    this.unpackedDir = join7(root, "unpacked");
+    this.sandboxesDir = join7(root, "sandboxes");
   }
   static async open(root = defaultStoreRoot()) {
     const store = new _Store(resolve3(root));
@@ -69599,13 +69611,13 @@ var Store = class _Store {
         return [];
       throw this.fsError(err, "reading", this.refsDir);
     }
-    const records = [];
+    const records2 = [];
     await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
       const record = await this.readRefFile(join7(this.refsDir, name));
       if (record)
-        records.push(record);
+        records2.push(record);
     });
-    return records.sort((a, b2) => a.ref < b2.ref ? -1 : a.ref > b2.ref ? 1 : 0);
+    return records2.sort((a, b2) => a.ref < b2.ref ? -1 : a.ref > b2.ref ? 1 : 0);
   }
   async readRefFile(path12) {
     const doc = await this.readJsonFile(path12);
@@ -69671,6 +69683,39 @@ var Store = class _Store {
         throw this.fsError(err2, "creating a directory in", this.tmpDir);
       }
     }
+  }
+  // ---- RUN sandbox space -----------------------------------------------------------------
+  async unpackedLayer(chainId, unpack) {
+    const hex = digestHex(chainId);
+    const dir = join7(this.unpackedDir, hex);
+    if (await exists2(dir))
+      return dir;
+    return this.withLock(`unpack-${hex}`, async () => {
+      if (await exists2(dir))
+        return dir;
+      await this.mkdirs(this.unpackedDir);
+      const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
+      try {
+        await unpack(temp);
+        await rename2(temp, dir);
+      } catch (err) {
+        await forceRemove(temp).catch(() => void 0);
+        throw err;
+      }
+      return dir;
+    });
+  }
+  async makeSandboxDir() {
+    await this.mkdirs(this.sandboxesDir);
+    try {
+      return await mkdtemp(join7(this.sandboxesDir, `s-${process.pid}-${HOST_TAG}-`));
+    } catch (err) {
+      throw this.fsError(err, "creating a directory in", this.sandboxesDir);
+    }
+  }
+  isStaleSandbox(name) {
+    const m2 = /^s-(\d+)-([0-9a-f]{8})-/.exec(name);
+    return !!m2 && m2[2] === HOST_TAG && !pidAlive(Number(m2[1]));
   }
   // ---- locks -----------------------------------------------------------------------------
   /**
@@ -70245,6 +70290,14 @@ async function kilnVersion() {
     }
   }
   return cachedKilnVersion;
+}
+async function exists2(path12) {
+  try {
+    await lstat2(path12);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // packages/core/dist/registry/fetch.js
@@ -71431,9 +71484,9 @@ var Fetcher = class {
     digestHex(digest);
     const key = `${store.root}
 ${digest}`;
-    const running = this.downloads.get(key);
-    if (running)
-      return running;
+    const running2 = this.downloads.get(key);
+    if (running2)
+      return running2;
     const p2 = (async () => {
       if (await store.hasBlob(digest)) {
         this.seen.remember(digest, repo);
@@ -72254,9 +72307,9 @@ var Uploader = class {
     digestHex(digest);
     const key = `${repoName(repo)}
 ${digest}`;
-    const running = this.uploads.get(key);
-    if (running)
-      return running;
+    const running2 = this.uploads.get(key);
+    if (running2)
+      return running2;
     const p2 = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []))).finally(() => this.uploads.delete(key));
     this.uploads.set(key, p2);
     return p2;
@@ -72751,7 +72804,7 @@ function createRegistryClient(options = {}) {
 
 // packages/core/dist/engine/builder.js
 import { createHash as createHash9 } from "node:crypto";
-import { lstat as lstat8, readFile as readFile6 } from "node:fs/promises";
+import { lstat as lstat11, readFile as readFile8 } from "node:fs/promises";
 import { posix as posix6, relative as relative4, resolve as resolve10 } from "node:path";
 
 // packages/core/dist/dockerfile/errors.js
@@ -72759,11 +72812,16 @@ var DockerfileError = class extends KilnError {
   detail;
   instruction;
   constructor(detail, location, instruction) {
-    super(instruction ? `${detail} (in: ${snippet(instruction)})` : detail, location);
+    super(instruction ? withInstruction(detail, instruction) : detail, location);
     this.detail = detail;
     this.instruction = instruction;
   }
 };
+function withInstruction(detail, instruction) {
+  const nl = detail.indexOf("\n");
+  const where2 = ` (in: ${snippet(instruction)})`;
+  return nl < 0 ? detail + where2 : detail.slice(0, nl) + where2 + detail.slice(nl);
+}
 function snippet(text) {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine;
@@ -72948,14 +73006,14 @@ var Expansion = class {
   }
   /** Everything up to the next single quote, literally; the escape token has no effect. */
   processSingleQuote() {
-    const open7 = this.pos;
-    const close = this.src.indexOf("'", open7 + 1);
+    const open9 = this.pos;
+    const close = this.src.indexOf("'", open9 + 1);
     if (close < 0) {
       this.pos = this.src.length;
       throw new LexFailure("unexpected end of statement while looking for matching single-quote");
     }
     this.pos = close + 1;
-    return this.opts.rawQuotes ? this.src.slice(open7, close + 1) : this.src.slice(open7 + 1, close);
+    return this.opts.rawQuotes ? this.src.slice(open9, close + 1) : this.src.slice(open9 + 1, close);
   }
   /** Up to the next unescaped `"`: `$` expands; the escape token escapes only `"`, `$` and itself. */
   processDoubleQuote() {
@@ -74350,7 +74408,12 @@ function toStages(ast) {
       if (instruction.stageName !== void 0) {
         const previous = names.get(instruction.stageName);
         if (previous !== void 0) {
-          throw new DockerfileError(`duplicate stage name "${instruction.stageName}" (already used at line ${previous}); give each stage its own name`, location, node.original);
+          warnings.push({
+            file: ast.file,
+            line: node.startLine,
+            rule: "DuplicateStageName",
+            message: `Duplicate stage name "${instruction.stageName}", stage names should be unique (also used at line ${previous}): FROM ${instruction.stageName} below takes the latest stage of that name above it, COPY --from=${instruction.stageName} and --target ${instruction.stageName} the last one`
+          });
         }
         names.set(instruction.stageName, node.startLine);
       }
@@ -79177,10 +79240,16 @@ function readTar(input, onEntry, options = {}) {
   let parserDone = false;
   let consuming = false;
   let current;
+  let onlyZeros = true;
   return new Promise((resolve11, reject) => {
     const fail = (err, fromHandler = false) => {
       if (failed)
         return;
+      if (onlyZeros && !fromHandler && /Unrecognized archive format/.test(String(err?.message))) {
+        parserDone = true;
+        void consume();
+        return;
+      }
       failed = true;
       const error2 = fromHandler || err instanceof KilnError ? err : formatError(err, what);
       current?.destroy(error2 instanceof Error ? error2 : new Error(String(error2)));
@@ -79243,6 +79312,8 @@ function readTar(input, onEntry, options = {}) {
     input.on("data", (chunk) => {
       if (failed)
         return;
+      if (onlyZeros && chunk.some((b2) => b2 !== 0))
+        onlyZeros = false;
       let more = true;
       for (const part of fixer.write(chunk)) {
         if (failed)
@@ -79603,6 +79674,7 @@ var Extractor = class {
   count = 0;
   whiteoutCount = 0;
   skipped = [];
+  opaqueDirs = [];
   constructor(root, base, opts) {
     this.root = root;
     this.base = base;
@@ -79611,7 +79683,7 @@ var Extractor = class {
     this.devices = opts.devices ?? isRoot;
   }
   result() {
-    return { entries: this.count, whiteouts: this.whiteoutCount, skipped: this.skipped };
+    return { entries: this.count, whiteouts: this.whiteoutCount, skipped: this.skipped, opaqueDirs: this.opaqueDirs };
   }
   records() {
     return [...this.recorded.values()];
@@ -79642,11 +79714,11 @@ var Extractor = class {
   }
   async applyEntry(h, body2) {
     this.count++;
-    const cleaned = cleanArchivePath(h.path);
-    if (cleaned === void 0)
+    const cleaned2 = cleanArchivePath(h.path);
+    if (cleaned2 === void 0)
       this.refuse(h, `the path climbs out of the ${this.base ? "destination" : "root"} directory`);
-    const rel = this.fullRel(cleaned);
-    if (cleaned === "") {
+    const rel = this.fullRel(cleaned2);
+    if (cleaned2 === "") {
       if (h.type !== "dir")
         this.refuse(h, "the root can only be a directory");
       await this.ensureDir(rel);
@@ -79836,6 +79908,8 @@ var Extractor = class {
   }
   async whiteout(parentRel, name) {
     this.whiteoutCount++;
+    if (this.opts.whiteoutFormat === "overlay")
+      return this.overlayWhiteout(parentRel, name);
     if (name === OPAQUE_WHITEOUT) {
       const dir2 = await this.resolveDir(parentRel, true);
       if (dir2)
@@ -79861,6 +79935,26 @@ var Extractor = class {
     }
     await rm3(host, { recursive: true, force: true });
     this.dirCache.clear();
+  }
+  /** A whiteout in overlayfs's own format, inside this layer's directory. */
+  async overlayWhiteout(parentRel, name) {
+    const dir = await this.resolveDir(parentRel, true);
+    if (!dir)
+      return;
+    if (name === OPAQUE_WHITEOUT) {
+      this.opaqueDirs.push(dir.rel);
+      return;
+    }
+    if (name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`))
+      return;
+    const victim = name.slice(WHITEOUT_PREFIX.length);
+    if (!victim || victim === "." || victim === ".." || victim.includes("/"))
+      return;
+    const host = join12(dir.host, victim);
+    if (await lstatOrUndefined(host))
+      return;
+    await makeWhiteout(host);
+    this.markWritten(host);
   }
   /** Remove from `dir` everything this extraction did not write. */
   async opaque(dir) {
@@ -79968,6 +80062,9 @@ async function writeAll(fh, body2) {
     }
   }
 }
+function makeWhiteout(host) {
+  return run("mknod", ["-m", "000", "--", host, "c", "0", "0"]);
+}
 function run(cmd, args) {
   return new Promise((res, rej) => {
     execFile(cmd, args, (err, _stdout, stderr) => {
@@ -79983,33 +80080,44 @@ function run(cmd, args) {
 async function buildFsIndex(layers) {
   const tree = new FsTree();
   for (let i = 0; i < layers.length; i++) {
-    const layer = layers[i];
-    const headers = [];
-    await readLayer(layer.open(), layer.compression, async (h, body2) => {
-      body2.resume();
-      headers.push(h);
-    });
-    for (const h of headers) {
-      const path12 = cleanArchivePath(h.path);
-      if (path12 === void 0 || path12 === "")
-        continue;
-      const name = baseName(path12);
-      if (!name.startsWith(WHITEOUT_PREFIX))
-        continue;
-      const dir = parentPath(path12);
-      if (name === OPAQUE_WHITEOUT)
-        tree.removeChildren(dir);
-      else if (!name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
-        tree.remove(dir ? `${dir}/${name.slice(4)}` : name.slice(4));
-    }
-    for (const h of headers) {
-      const path12 = cleanArchivePath(h.path);
-      if (path12 === void 0 || path12 === "" || baseName(path12).startsWith(WHITEOUT_PREFIX))
-        continue;
-      tree.set(path12, { ...h, path: path12, layer: i });
-    }
+    const headers = await layerHeaders(layers[i]);
+    applyHeaders(tree, headers, (h, path12) => ({ ...h, path: path12, layer: i }));
   }
   return tree.entries;
+}
+async function layerHeaders(layer) {
+  const headers = [];
+  await readLayer(layer.open(), layer.compression, async (h, body2) => {
+    body2.resume();
+    headers.push(h);
+  });
+  return headers;
+}
+function withLayerApplied(base, layer, toEntry) {
+  const tree = new FsTree(base);
+  applyHeaders(tree, layer, toEntry);
+  return tree.entries;
+}
+function applyHeaders(tree, headers, toEntry) {
+  for (const h of headers) {
+    const path12 = cleanArchivePath(h.path);
+    if (path12 === void 0 || path12 === "")
+      continue;
+    const name = baseName(path12);
+    if (!name.startsWith(WHITEOUT_PREFIX))
+      continue;
+    const dir = parentPath(path12);
+    if (name === OPAQUE_WHITEOUT)
+      tree.removeChildren(dir);
+    else if (!name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
+      tree.remove(dir ? `${dir}/${name.slice(4)}` : name.slice(4));
+  }
+  for (const h of headers) {
+    const path12 = cleanArchivePath(h.path);
+    if (path12 === void 0 || path12 === "" || baseName(path12).startsWith(WHITEOUT_PREFIX))
+      continue;
+    tree.set(path12, toEntry(h, path12));
+  }
 }
 function resolveInIndex(index, path12, options = {}) {
   const followFinal = options.followFinal ?? true;
@@ -80133,16 +80241,27 @@ function joinLink(dir, target) {
 var FsTree = class {
   entries = /* @__PURE__ */ new Map();
   children = /* @__PURE__ */ new Map();
-  set(path12, entry) {
-    const old = this.entries.get(path12);
-    if (old && (old.type !== "dir" || entry.type !== "dir"))
-      this.removeChildren(path12);
-    this.entries.set(path12, entry);
+  constructor(base) {
+    if (!base)
+      return;
+    for (const [path12, entry] of base) {
+      this.entries.set(path12, entry);
+      this.child(path12);
+    }
+  }
+  child(path12) {
     const dir = parentPath(path12);
     let kids = this.children.get(dir);
     if (!kids)
       this.children.set(dir, kids = /* @__PURE__ */ new Set());
     kids.add(baseName(path12));
+  }
+  set(path12, entry) {
+    const old = this.entries.get(path12);
+    if (old && (old.type !== "dir" || entry.type !== "dir"))
+      this.removeChildren(path12);
+    this.entries.set(path12, entry);
+    this.child(path12);
   }
   remove(path12) {
     this.removeChildren(path12);
@@ -80161,6 +80280,297 @@ var FsTree = class {
     }
   }
 };
+
+// packages/core/dist/layer/overlay-diff.js
+import { lstat as lstat7, open as open7, readdir as readdir4, readlink as readlink4 } from "node:fs/promises";
+import { join as join13 } from "node:path";
+var NS_PER_SECOND = 1000000000n;
+var MAX_LINK_HOPS = 40;
+var COMPARE_CHUNK = 64 * 1024;
+async function diffOverlayUpper(input) {
+  const diff = new OverlayDiff(input);
+  await diff.walkDir("");
+  await diff.finishHardlinks();
+  diff.addAncestors();
+  return [...diff.out.values()].sort((a, b2) => comparePaths(a.path, b2.path));
+}
+var OverlayDiff = class {
+  input;
+  out = /* @__PURE__ */ new Map();
+  /** Every directory of the upper (relative path -> its entry), for the ancestors. */
+  upperDirs = /* @__PURE__ */ new Map();
+  /** Regular files with more than one link, by inode. */
+  inodes = /* @__PURE__ */ new Map();
+  lowerChildren;
+  constructor(input) {
+    this.input = input;
+  }
+  /** Diff one upper directory's children; returns how many of them are kept (not dropped stubs). */
+  async walkDir(dir) {
+    const { upperDir, lower, exclude } = this.input;
+    const names = (await readdir4(join13(upperDir, dir))).sort(comparePaths);
+    const whitedOut = /* @__PURE__ */ new Set();
+    let kept = 0;
+    for (const name of names) {
+      const path12 = dir === "" ? name : `${dir}/${name}`;
+      const host = join13(upperDir, path12);
+      const st2 = await lstat7(host, { bigint: true });
+      if (st2.isSocket()) {
+        kept++;
+        continue;
+      }
+      if (st2.isCharacterDevice() && st2.rdev === 0n) {
+        kept++;
+        whitedOut.add(name);
+        if (lower.has(path12))
+          this.whiteout(dir, name);
+        continue;
+      }
+      const stub = exclude?.has(path12) === true && !lower.has(path12);
+      if (st2.isDirectory()) {
+        const entry = dirEntry(path12, st2);
+        this.upperDirs.set(path12, entry);
+        const children = await this.walkDir(path12);
+        if (stub && children === 0)
+          continue;
+        kept++;
+        const below = lower.get(path12);
+        if (below?.type !== "dir" || (below.mode & 4095) !== entry.mode || below.uid !== entry.uid || below.gid !== entry.gid) {
+          this.emit(entry);
+        }
+        continue;
+      }
+      if (stub && st2.isFile() && st2.size === 0n)
+        continue;
+      kept++;
+      const changed = !await this.unchanged(path12, host, st2);
+      if (st2.isFile() && st2.nlink > 1n) {
+        const links = this.inodes.get(st2.ino) ?? [];
+        links.push({ path: path12, host, st: st2, changed });
+        this.inodes.set(st2.ino, links);
+      } else if (changed) {
+        this.emit(await nonDirEntry(path12, host, st2));
+      }
+    }
+    await this.hiddenLowerChildren(dir, whitedOut);
+    return kept;
+  }
+  /**
+   * A lower directory kept in the upper: its lower children that the merged view no longer shows
+   * (an opaque directory hides them all) and that no whiteout in the upper names already.
+   */
+  async hiddenLowerChildren(dir, whitedOut) {
+    if (dir !== "" && this.input.lower.get(dir)?.type !== "dir")
+      return;
+    const children = this.lowerChildrenOf(dir);
+    if (children.length === 0)
+      return;
+    const visible = new Set(await readdir4(join13(this.input.mergedDir, dir)));
+    for (const name of children) {
+      if (!visible.has(name) && !whitedOut.has(name))
+        this.whiteout(dir, name);
+    }
+  }
+  lowerChildrenOf(dir) {
+    if (!this.lowerChildren) {
+      this.lowerChildren = /* @__PURE__ */ new Map();
+      for (const path12 of this.input.lower.keys()) {
+        if (path12 === "")
+          continue;
+        const parent = parentPath(path12);
+        const kids = this.lowerChildren.get(parent) ?? [];
+        kids.push(path12.slice(parent === "" ? 0 : parent.length + 1));
+        this.lowerChildren.set(parent, kids);
+      }
+    }
+    return this.lowerChildren.get(dir) ?? [];
+  }
+  whiteout(dir, name) {
+    const path12 = `${dir === "" ? "" : `${dir}/`}${WHITEOUT_PREFIX}${name}`;
+    this.out.set(path12, { path: path12, type: "file", mode: 0, uid: 0, gid: 0, mtime: 0 });
+  }
+  emit(entry) {
+    const name = entry.path.slice(entry.path.lastIndexOf("/") + 1);
+    if (name.startsWith(WHITEOUT_PREFIX)) {
+      throw new LayerEntryError(`/${entry.path} was written by the step, but a layer cannot hold a name starting with "${WHITEOUT_PREFIX}" (it would be read as a whiteout that deletes a file); rename it`);
+    }
+    this.out.set(entry.path, entry);
+  }
+  /**
+   * Whether a non-directory of the upper is a copy-up that changed nothing (BuildKit's sameDirent):
+   * the same type, permission bits, owner, size, symlink target and device numbers as below, and
+   * exactly the mtime of its lower copy; when that mtime has no nanoseconds (as unpacked from a tar),
+   * a rewrite in the same second cannot be told from it, so the contents are compared too.
+   */
+  async unchanged(path12, host, st2) {
+    const below = this.lowerFile(path12);
+    const type = upperType(st2);
+    if (!below || below.type !== type)
+      return false;
+    if ((below.mode & 4095) !== modeBits(st2) || below.uid !== Number(st2.uid) || below.gid !== Number(st2.gid))
+      return false;
+    if (below.mtime !== void 0 && Math.floor(below.mtime) !== seconds(st2))
+      return false;
+    if (type === "file" && (below.size ?? 0) !== Number(st2.size))
+      return false;
+    if (type === "symlink" && below.linkTarget !== await readlink4(host))
+      return false;
+    if (type === "char" || type === "block") {
+      const { major, minor } = deviceNumbers(st2.rdev);
+      if ((below.devMajor ?? 0) !== major || (below.devMinor ?? 0) !== minor)
+        return false;
+    }
+    const copy = await this.lowerCopy(path12);
+    if (!copy || upperType(copy.st) !== type || copy.st.mtimeNs !== st2.mtimeNs)
+      return false;
+    if (st2.mtimeNs % NS_PER_SECOND !== 0n)
+      return true;
+    if (type === "file")
+      return sameContent(host, copy.host, Number(st2.size));
+    if (type === "symlink")
+      return await readlink4(copy.host) === await readlink4(host);
+    return true;
+  }
+  /** The lower entry at `path`, a lower hardlink resolved to the file it stands for. */
+  lowerFile(path12) {
+    let entry = this.input.lower.get(path12);
+    for (let hops = 0; entry?.type === "hardlink" && hops < MAX_LINK_HOPS; hops++) {
+      entry = entry.linkTarget === void 0 ? void 0 : this.input.lower.get(entry.linkTarget);
+    }
+    return entry?.type === "hardlink" ? void 0 : entry;
+  }
+  /** The visible lower copy of `path`: the first lower directory (topmost first) that has it. */
+  async lowerCopy(path12) {
+    for (const dir of this.input.lowerDirs) {
+      const host = join13(dir, path12);
+      try {
+        return { host, st: await lstat7(host, { bigint: true }) };
+      } catch (err) {
+        const code = err.code;
+        if (code !== "ENOENT" && code !== "ENOTDIR")
+          throw err;
+      }
+    }
+    return void 0;
+  }
+  /**
+   * Regular files with several links: when any name of an inode is new or changed, every name is
+   * written (the first in path order as the file, the others as hardlinks to it), so the link
+   * survives; otherwise none is.
+   */
+  async finishHardlinks() {
+    for (const names of this.inodes.values()) {
+      if (!names.some((n) => n.changed))
+        continue;
+      names.sort((a, b2) => comparePaths(a.path, b2.path));
+      const first = names[0];
+      this.emit(await nonDirEntry(first.path, first.host, first.st));
+      for (const n of names.slice(1)) {
+        this.emit({ ...ownerAndTime(n.st), path: n.path, type: "hardlink", linkTarget: first.path });
+      }
+    }
+  }
+  /** Every entry gets its ancestor directories, with the metadata they have in the upper. */
+  addAncestors() {
+    for (const path12 of [...this.out.keys()]) {
+      for (let dir = parentPath(path12); dir !== "" && !this.out.has(dir); dir = parentPath(dir)) {
+        const entry = this.upperDirs.get(dir);
+        if (!entry)
+          throw new Error(`overlay diff: the parent directory of /${path12} is not in the upper`);
+        this.out.set(dir, entry);
+      }
+    }
+  }
+};
+function upperType(st2) {
+  if (st2.isFile())
+    return "file";
+  if (st2.isDirectory())
+    return "dir";
+  if (st2.isSymbolicLink())
+    return "symlink";
+  if (st2.isFIFO())
+    return "fifo";
+  if (st2.isCharacterDevice())
+    return "char";
+  if (st2.isBlockDevice())
+    return "block";
+  return void 0;
+}
+function modeBits(st2) {
+  return Number(st2.mode & 4095n);
+}
+function seconds(st2) {
+  let s3 = st2.mtimeNs / NS_PER_SECOND;
+  if (st2.mtimeNs % NS_PER_SECOND < 0n)
+    s3 -= 1n;
+  return Number(s3);
+}
+function ownerAndTime(st2) {
+  return { mode: modeBits(st2), uid: Number(st2.uid), gid: Number(st2.gid), mtime: seconds(st2) };
+}
+function dirEntry(path12, st2) {
+  return { ...ownerAndTime(st2), path: path12, type: "dir" };
+}
+async function nonDirEntry(path12, host, st2) {
+  const base = ownerAndTime(st2);
+  const type = upperType(st2);
+  switch (type) {
+    case "file":
+      return { ...base, path: path12, type, size: Number(st2.size), content: { path: host } };
+    case "symlink":
+      return { ...base, path: path12, type, linkTarget: await readlink4(host) };
+    case "char":
+    case "block": {
+      const { major, minor } = deviceNumbers(st2.rdev);
+      return { ...base, path: path12, type, devMajor: major, devMinor: minor };
+    }
+    case "fifo":
+      return { ...base, path: path12, type };
+    default:
+      throw new Error(`overlay diff: /${path12} has an unexpected file type (mode ${st2.mode.toString(8)})`);
+  }
+}
+function deviceNumbers(rdev) {
+  return {
+    major: Number(rdev >> 8n & 0xfffn | rdev >> 32n & ~0xfffn),
+    minor: Number(rdev & 0xffn | rdev >> 12n & ~0xffn)
+  };
+}
+async function sameContent(a, b2, size) {
+  if (size === 0)
+    return true;
+  const fa = await open7(a, "r");
+  try {
+    const fb = await open7(b2, "r");
+    try {
+      const ba = Buffer.allocUnsafe(COMPARE_CHUNK);
+      const bb = Buffer.allocUnsafe(COMPARE_CHUNK);
+      for (let position = 0; position < size; ) {
+        const want = Math.min(COMPARE_CHUNK, size - position);
+        const [ra, rb] = await Promise.all([readFully(fa, ba, want, position), readFully(fb, bb, want, position)]);
+        if (ra !== want || rb !== want || !ba.subarray(0, want).equals(bb.subarray(0, want)))
+          return false;
+        position += want;
+      }
+      return true;
+    } finally {
+      await fb.close();
+    }
+  } finally {
+    await fa.close();
+  }
+}
+async function readFully(fh, buf, want, position) {
+  let filled = 0;
+  while (filled < want) {
+    const { bytesRead } = await fh.read(buf, filled, want - filled, position + filled);
+    if (bytesRead === 0)
+      break;
+    filled += bytesRead;
+  }
+  return filled;
+}
 
 // packages/core/dist/engine/scope.js
 function platformArgs(target, build2 = target) {
@@ -80234,6 +80644,10 @@ var Expander = class {
   word(word, vars) {
     return this.lex.processWord(word, vars);
   }
+  /** Expanded and split into words where unquoted whitespace separates them (BuildKit's ProcessWords, as EXPOSE uses). */
+  words(word, vars) {
+    return this.lex.processWords(word, vars);
+  }
   /** Heredoc bodies: `$VAR` is expanded but quotes are the file's own, so they stay (BuildKit's ExpandRaw). */
   raw(text, vars) {
     return this.rawLex.processWord(text, vars);
@@ -80257,8 +80671,8 @@ import { resolve as resolve8 } from "node:path";
 
 // packages/core/dist/oci/layout.js
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { copyFile as copyFile2, link as link2, lstat as lstat7, mkdir as mkdir5, readFile as readFile4, readdir as readdir4, rename as rename4, rm as rm4, stat as stat5, writeFile as writeFile2 } from "node:fs/promises";
-import { basename as basename6, dirname as dirname9, join as join13, resolve as resolve7 } from "node:path";
+import { copyFile as copyFile2, link as link2, lstat as lstat8, mkdir as mkdir5, readFile as readFile4, readdir as readdir5, rename as rename4, rm as rm4, stat as stat5, writeFile as writeFile2 } from "node:fs/promises";
+import { basename as basename6, dirname as dirname9, join as join14, resolve as resolve7 } from "node:path";
 var OCI_LAYOUT_VERSION = "1.0.0";
 var OCI_LAYOUT_FILE = "oci-layout";
 var OCI_INDEX_FILE = "index.json";
@@ -80271,9 +80685,9 @@ function randomSuffix() {
 function errno(e) {
   return e?.code;
 }
-async function exists2(path12) {
+async function exists3(path12) {
   try {
-    await lstat7(path12);
+    await lstat8(path12);
     return true;
   } catch (e) {
     if (errno(e) === "ENOENT")
@@ -80282,7 +80696,7 @@ async function exists2(path12) {
   }
 }
 async function writeFileAtomic(path12, data) {
-  const tmp = join13(dirname9(path12), `.${basename6(path12)}.tmp-${randomSuffix()}`);
+  const tmp = join14(dirname9(path12), `.${basename6(path12)}.tmp-${randomSuffix()}`);
   try {
     await writeFile2(tmp, data, { mode: 420 });
     await rename4(tmp, path12);
@@ -80301,7 +80715,7 @@ async function placeBlob(store, blob, target) {
       throw e;
   }
   const src = store.blobPath(blob.digest);
-  const tmp = join13(dirname9(target), `.${basename6(target)}.tmp-${randomSuffix()}`);
+  const tmp = join14(dirname9(target), `.${basename6(target)}.tmp-${randomSuffix()}`);
   try {
     try {
       await link2(src, tmp);
@@ -80335,7 +80749,7 @@ async function manifestPlatform(store, doc) {
   return p2;
 }
 async function readLayoutIndex(dir) {
-  const path12 = join13(dir, OCI_INDEX_FILE);
+  const path12 = join14(dir, OCI_INDEX_FILE);
   let text;
   try {
     text = await readFile4(path12, "utf8");
@@ -80355,7 +80769,7 @@ async function readLayoutIndex(dir) {
   return doc;
 }
 async function checkLayoutFile(dir) {
-  const path12 = join13(dir, OCI_LAYOUT_FILE);
+  const path12 = join14(dir, OCI_LAYOUT_FILE);
   let text;
   try {
     text = await readFile4(path12, "utf8");
@@ -80384,7 +80798,7 @@ function layoutBlobPath(dir, digest) {
   } catch {
     throw new OciError(`invalid digest ${JSON.stringify(digest)} in the image layout`);
   }
-  return join13(dir, "blobs", "sha256", hex);
+  return join14(dir, "blobs", "sha256", hex);
 }
 async function writeOciLayout(dir, store, images) {
   if (images.length === 0)
@@ -80429,22 +80843,22 @@ async function placeLayout(dir, store, blobs, entries) {
     if (errno(e) !== "ENOENT")
       throw e;
   }
-  const fresh = st2 === void 0 || st2.isDirectory() && (await readdir4(dir)).length === 0;
+  const fresh = st2 === void 0 || st2.isDirectory() && (await readdir5(dir)).length === 0;
   if (st2 !== void 0 && !st2.isDirectory())
     throw new OciError(`${dir} exists and is not a directory`);
   if (fresh) {
     await mkdir5(dirname9(dir), { recursive: true });
-    const tmp = join13(dirname9(dir), `.${basename6(dir)}.tmp-${randomSuffix()}`);
+    const tmp = join14(dirname9(dir), `.${basename6(dir)}.tmp-${randomSuffix()}`);
     try {
-      await mkdir5(join13(tmp, "blobs", "sha256"), { recursive: true });
+      await mkdir5(join14(tmp, "blobs", "sha256"), { recursive: true });
       let written2 = 0;
       for (const b2 of blobs.values()) {
         if (await placeBlob(store, b2, layoutBlobPath(tmp, b2.digest)))
           written2++;
       }
       const index2 = mergeEntries([], entries);
-      await writeFile2(join13(tmp, OCI_LAYOUT_FILE), ociLayoutFileContent(), { mode: 420 });
-      await writeFile2(join13(tmp, OCI_INDEX_FILE), canonicalJson(index2), { mode: 420 });
+      await writeFile2(join14(tmp, OCI_LAYOUT_FILE), ociLayoutFileContent(), { mode: 420 });
+      await writeFile2(join14(tmp, OCI_INDEX_FILE), canonicalJson(index2), { mode: 420 });
       try {
         await rename4(tmp, dir);
       } catch (e) {
@@ -80460,19 +80874,19 @@ async function placeLayout(dir, store, blobs, entries) {
       throw e;
     }
   }
-  if (!await exists2(join13(dir, OCI_LAYOUT_FILE))) {
+  if (!await exists3(join14(dir, OCI_LAYOUT_FILE))) {
     throw new OciError(`${dir} is not empty and is not an OCI image layout (no oci-layout file); choose a new or empty directory`);
   }
   await checkLayoutFile(dir);
-  const existing = await exists2(join13(dir, OCI_INDEX_FILE)) ? await readLayoutIndex(dir) : indexFor([]);
-  await mkdir5(join13(dir, "blobs", "sha256"), { recursive: true });
+  const existing = await exists3(join14(dir, OCI_INDEX_FILE)) ? await readLayoutIndex(dir) : indexFor([]);
+  await mkdir5(join14(dir, "blobs", "sha256"), { recursive: true });
   let written = 0;
   for (const b2 of blobs.values()) {
     if (await placeBlob(store, b2, layoutBlobPath(dir, b2.digest)))
       written++;
   }
   const index = mergeEntries(existing.manifests, entries, existing.annotations);
-  await writeFileAtomic(join13(dir, OCI_INDEX_FILE), canonicalJson(index));
+  await writeFileAtomic(join14(dir, OCI_INDEX_FILE), canonicalJson(index));
   return { index, blobsWritten: written };
 }
 function mergeEntries(current, added, annotations) {
@@ -80576,7 +80990,7 @@ async function importManifestContent(dir, store, manifest) {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
   for (const layer of manifest.layers) {
     const path12 = layoutBlobPath(dir, layer.digest);
-    if ((layer.urls?.length ?? 0) > 0 && !await exists2(path12))
+    if ((layer.urls?.length ?? 0) > 0 && !await exists3(path12))
       continue;
     await importFileBlob(store, path12, layer.digest, layer.size);
   }
@@ -80586,7 +81000,7 @@ async function importManifestContent(dir, store, manifest) {
 import { createHash as createHash7, randomBytes as randomBytes3 } from "node:crypto";
 import { createReadStream as createReadStream6, createWriteStream as createWriteStream2 } from "node:fs";
 import { mkdir as mkdir6, rename as rename5, rm as rm5 } from "node:fs/promises";
-import { basename as basename7, dirname as dirname10, join as join14, posix } from "node:path";
+import { basename as basename7, dirname as dirname10, join as join15, posix } from "node:path";
 import { finished as finished2, pipeline as pipeline3 } from "node:stream/promises";
 function member(path12, body2, size = 0) {
   const type = body2 === void 0 ? "dir" : "file";
@@ -80645,7 +81059,7 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
     }
   }
   await mkdir6(dirname10(file), { recursive: true });
-  const tmp = join14(dirname10(file), `.${basename7(file)}.tmp-${randomBytes3(6).toString("hex")}`);
+  const tmp = join15(dirname10(file), `.${basename7(file)}.tmp-${randomBytes3(6).toString("hex")}`);
   function* members() {
     yield member("blobs");
     yield member("blobs/sha256");
@@ -81133,44 +81547,46 @@ var ImageResolver = class {
     this.registry = registry;
     this.alwaysPull = alwaysPull;
   }
-  resolve(name) {
-    let pending = this.loaded.get(name);
+  /** The image for `platform` (default: the build's; `FROM --platform=` asks for another). */
+  resolve(name, platform2 = this.platform) {
+    const key = `${name}\0${platform2.os}/${platform2.architecture}/${platform2.variant ?? ""}`;
+    let pending = this.loaded.get(key);
     if (!pending) {
-      pending = this.load(name);
-      this.loaded.set(name, pending);
+      pending = this.load(name, platform2);
+      this.loaded.set(key, pending);
     }
     return pending;
   }
-  async load(name) {
+  async load(name, platform2) {
     if (name === "scratch")
-      return scratchImage(this.platform);
+      return scratchImage(platform2);
     if (name.startsWith("oci-layout://")) {
       const [dir, tag] = splitPathAndTag(name.slice("oci-layout://".length));
-      const { manifestDigest } = await readOciLayout(resolve8(this.cwd, dir), this.store, tag, { platform: this.platform });
-      return this.fromManifest(name, manifestDigest);
+      const { manifestDigest } = await readOciLayout(resolve8(this.cwd, dir), this.store, tag, { platform: platform2 });
+      return this.fromManifest(name, manifestDigest, platform2);
     }
     if (name.startsWith("docker-archive://")) {
       const [file, tag] = splitPathAndTag(name.slice("docker-archive://".length));
-      const { manifestDigest } = await readDockerArchive(resolve8(this.cwd, file), this.store, tag, { platform: this.platform });
-      return this.fromManifest(name, manifestDigest);
+      const { manifestDigest } = await readDockerArchive(resolve8(this.cwd, file), this.store, tag, { platform: platform2 });
+      return this.fromManifest(name, manifestDigest, platform2);
     }
     const ref = parseReference(name);
     const local = ref.digest ?? await this.store.getRef(formatReference(ref));
     if (local && !this.alwaysPull && await this.store.hasBlob(local))
-      return this.fromManifest(name, local);
+      return this.fromManifest(name, local, platform2);
     if (!this.registry) {
       throw new KilnError(`image "${name}" is not in the local Kiln store (${this.store.root}): import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`);
     }
-    const pulled = await this.registry.pull(ref, this.store, { platform: this.platform });
+    const pulled = await this.registry.pull(ref, this.store, { platform: platform2 });
     if (!ref.digest)
       await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
-    return this.fromManifest(name, pulled.manifestDigest);
+    return this.fromManifest(name, pulled.manifestDigest, platform2);
   }
-  async fromManifest(name, digest) {
+  async fromManifest(name, digest, platform2) {
     let manifestDigest = digest;
     let doc = await this.store.readJson(digest);
     if (isIndex(doc.mediaType) || "manifests" in doc) {
-      const chosen = selectManifest(doc, this.platform);
+      const chosen = selectManifest(doc, platform2);
       manifestDigest = chosen.digest;
       doc = await this.store.readJson(manifestDigest);
     }
@@ -81197,6 +81613,7 @@ function layerSource(store, layer) {
     throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
   return { open: () => store.openBlob(layer.digest), compression };
 }
+var INDEX_META = "fs-index";
 var RootfsView = class _RootfsView {
   store;
   layers;
@@ -81207,9 +81624,12 @@ var RootfsView = class _RootfsView {
     this.layers = layers;
     this.parent = parent;
   }
-  /** The view after adding one layer whose entries are known (no need to re-read any tar). */
+  /**
+   * The view after adding one layer. With its entries known, no tar is read again; without them
+   * (a RUN step answered by the cache) only that layer's headers are read, when needed.
+   */
   withLayer(layer, entries) {
-    return new _RootfsView(this.store, [...this.layers, layer], { view: this, added: entries });
+    return new _RootfsView(this.store, [...this.layers, layer], { view: this, layer, added: entries });
   }
   index() {
     this.indexPromise ??= this.buildIndex();
@@ -81217,10 +81637,34 @@ var RootfsView = class _RootfsView {
   }
   async buildIndex() {
     if (!this.parent)
-      return buildFsIndex(this.layers.map((l) => layerSource(this.store, l)));
-    const index = new Map(await this.parent.view.index());
-    for (const e of this.parent.added)
-      index.set(e.path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime });
+      return this.baseIndex();
+    const added = this.parent.added ?? await layerHeaders(layerSource(this.store, this.parent.layer));
+    return withLayerApplied(await this.parent.view.index(), added, (e) => ({
+      type: e.type,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      linkTarget: e.linkTarget,
+      mtime: e.mtime,
+      size: e.size
+    }));
+  }
+  /**
+   * A base image's index, read from its layers' headers once and then kept in the store by the
+   * top layer's chain ID, so a later build (a cache hit above all) reads no tar for it.
+   */
+  async baseIndex() {
+    if (this.layers.length === 0)
+      return /* @__PURE__ */ new Map();
+    const id = digestHex(chainIds(this.layers.map((l) => l.diffId)).at(-1));
+    const kept = await this.store.readMeta(INDEX_META, id);
+    if (kept)
+      return new Map(kept);
+    const index = /* @__PURE__ */ new Map();
+    for (const [path12, e] of await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)))) {
+      index.set(path12, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
+    }
+    await this.store.writeMeta(INDEX_META, id, [...index]);
     return index;
   }
   /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */
@@ -81293,37 +81737,190 @@ function parseDatabase(content) {
 
 // packages/core/dist/engine/copy-plan.js
 import { posix as posix2 } from "node:path";
+
+// packages/core/dist/engine/chmod.js
+var SETUID = 2048;
+var SETGID = 1024;
+var STICKY = 512;
+var USER = 2496;
+var GROUP = 1080;
+var OTHER = 7;
+var ALL = USER | GROUP | OTHER;
+var READ = 292;
+var WRITE = 146;
+var EXEC = 73;
 function parseChmod(value) {
-  if (!/^[0-7]{3,4}$/.test(value)) {
-    throw new KilnError(`invalid chmod parameter "${value}": use octal permissions such as 755 or 0644`);
+  if (/^[0-7]+$/.test(value)) {
+    const mode = parseInt(value, 8);
+    if (mode > 4095)
+      throw nonOctal(value);
+    return { text: value, octal: mode, apply: () => mode };
   }
-  return parseInt(value, 8);
+  if (/^[0-9]/.test(value))
+    throw nonOctal(value);
+  const steps = parseSymbolic(value);
+  if (!steps) {
+    throw new KilnError(`invalid chmod parameter "${value}": invalid syntax (use octal such as 755 or 0644, or symbolic modes such as u+x, go-w or u=rwX,go=rX)`);
+  }
+  return { text: value, apply: (mode, isDir) => applySteps(steps, mode, isDir) };
 }
+function nonOctal(value) {
+  return new KilnError(`invalid chmod parameter "${value}": it should be an octal number between 0 and 07777 (e.g. 755, 0644), or a symbolic mode (e.g. u+x)`);
+}
+function parseSymbolic(text) {
+  const steps = [];
+  let i = 0;
+  for (; ; ) {
+    let who = 0;
+    for (; ; ) {
+      if (i >= text.length)
+        return void 0;
+      const c = text[i];
+      if (c === "a")
+        who |= ALL;
+      else if (c === "u")
+        who |= USER;
+      else if (c === "g")
+        who |= GROUP;
+      else if (c === "o")
+        who |= OTHER;
+      else
+        break;
+      i++;
+    }
+    let equalDone = false;
+    for (; ; ) {
+      const op = text[i++];
+      if (op !== "+" && op !== "-" && op !== "=")
+        return void 0;
+      if (op === "=")
+        equalDone = false;
+      who &= ~STICKY;
+      let perm = 0;
+      let execIfAny = 0;
+      const add = (kind, bits) => {
+        const target = who !== 0 ? who : ~0;
+        if (kind === "=") {
+          steps.push({ op: "clear", bits: who !== 0 ? who : ALL });
+          kind = "+";
+        }
+        steps.push({ op: kind === "+" ? "set" : "clear", bits: target & bits });
+      };
+      for (; ; i++) {
+        const c = i < text.length ? text[i] : "";
+        if (c === "r")
+          perm |= READ;
+        else if (c === "w")
+          perm |= WRITE;
+        else if (c === "x")
+          perm |= EXEC;
+        else if (c === "X") {
+          if (op === "-")
+            perm |= EXEC;
+          else
+            execIfAny = EXEC;
+        } else if (c === "s") {
+          if (who === 0 || (who & ~OTHER) !== 0)
+            perm |= SETUID | SETGID;
+        } else if (c === "t") {
+          if (who === 0 || (who & ~OTHER) !== 0) {
+            who |= STICKY;
+            perm |= STICKY;
+          }
+        } else if (c === "u" || c === "g" || c === "o") {
+          if (perm !== 0) {
+            add(op, perm);
+            perm = 0;
+          }
+          if (op === "=")
+            equalDone = true;
+          if (execIfAny !== 0) {
+            steps.push({ op: "execIfAny", bits: (who !== 0 ? who : ~0) & execIfAny });
+            execIfAny = 0;
+          }
+          steps.push({ op: "copy", from: c, to: who, how: op });
+        } else {
+          if (perm !== 0 || op === "=" && !equalDone) {
+            if (op === "=")
+              equalDone = true;
+            add(op, perm);
+          }
+          if (execIfAny !== 0)
+            steps.push({ op: "execIfAny", bits: (who !== 0 ? who : ~0) & execIfAny });
+          break;
+        }
+      }
+      if (i >= text.length)
+        return steps;
+      if (text[i] === ",") {
+        i++;
+        break;
+      }
+    }
+  }
+}
+function applySteps(steps, original, isDir) {
+  let mode = original & 4095;
+  const hadExec = (original & EXEC) !== 0;
+  for (const step of steps) {
+    switch (step.op) {
+      case "clear":
+        mode &= ~step.bits;
+        break;
+      case "set":
+        mode |= step.bits;
+        break;
+      case "execIfAny":
+        if (hadExec || isDir)
+          mode |= step.bits;
+        break;
+      case "copy": {
+        const shift = { u: 6, g: 3, o: 0 }[step.from];
+        const value = mode >> shift & 7;
+        const classes = step.to === 0 ? [6, 3, 0] : [6, 3, 0].filter((s3) => (step.to & 4 << s3) !== 0);
+        for (const s3 of classes) {
+          if (step.how === "=")
+            mode &= ~(7 << s3);
+          else if (step.how === "-")
+            mode &= ~(value << s3);
+        }
+        if (step.how !== "-")
+          for (const s3 of classes)
+            mode |= value << s3;
+        break;
+      }
+    }
+  }
+  return mode & 4095;
+}
+
+// packages/core/dist/engine/copy-plan.js
 async function planCopy(req) {
   const dest = req.dest;
   const destWritten = posix2.normalize(dest).replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.$/, "");
   const explicitDir = dest.endsWith("/") || dest.endsWith("/.") || destWritten === "";
   const fetched = req.fetched ?? [];
   const argCount = req.sources.length + req.inline.length + fetched.length;
-  if (argCount > 1 && !explicitDir) {
+  if (argCount > 1 && !explicitDir && !req.parents) {
     throw new KilnError(`When using ${req.instruction} with more than one source file, the destination must be a directory and end with a / (got "${dest}")`);
   }
+  const exclude = req.exclude?.length ? new PathPatterns(req.exclude, "--exclude") : void 0;
   const selected = [...fetched];
   let wildcardMatches = 0;
   for (const source of req.sources) {
-    const found = selectSources(req.tree, source, req.instruction);
-    if (hasWildcard(source))
+    const found = req.parents ? selectParents(req.tree, source, req.instruction) : selectSources(req.tree, source, req.instruction);
+    if (!req.parents && hasWildcard(source))
       wildcardMatches += found.length;
     selected.push(...found);
   }
   const destNode = destWritten === "" ? { type: "dir" } : (await req.view.resolve(destWritten)).node;
-  const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === "dir";
+  const destIsDir = explicitDir || argCount > 1 || wildcardMatches > 1 || destNode?.type === "dir" || !!req.parents;
   const destRel = await req.view.landingPath(destWritten, destIsDir);
   const out = /* @__PURE__ */ new Map();
   const createdDirOwner = req.owner ?? { uid: 0, gid: 0 };
   async function emit(target, e, tree, keepOwnership = false, linked) {
     const owner = keepOwnership || !req.owner ? tree.kind === "context" ? { uid: 0, gid: 0 } : { uid: e.uid, gid: e.gid } : req.owner;
-    const mode = !keepOwnership && req.chmod !== void 0 ? req.chmod & 511 : e.mode;
+    const mode = !keepOwnership && req.chmod !== void 0 ? req.chmod.apply(e.mode, e.type === "dir") : e.mode;
     const base = { path: target, mode, ...owner };
     if (e.type === "dir")
       out.set(target, { ...base, type: "dir" });
@@ -81341,38 +81938,57 @@ async function planCopy(req) {
       }
     }
   }
-  async function copyTree(item, targetRoot, keepOwnership = false) {
+  async function copyTree(item, targetRoot, filter2, keepOwnership = false) {
     const rootExists = targetRoot === "" || (await req.view.resolve(targetRoot)).node?.type === "dir";
     if (!rootExists && !out.has(targetRoot))
       out.set(targetRoot, { path: targetRoot, type: "dir", mode: 493, ...createdDirOwner });
     const prefix2 = item.entry.path === "" ? "" : `${item.entry.path}/`;
-    const linked = /* @__PURE__ */ new Map();
+    const below = [];
     for (const [path12, child2] of item.tree.entries) {
-      if (!path12.startsWith(prefix2) || path12 === item.entry.path)
+      if (path12.startsWith(prefix2) && path12 !== item.entry.path)
+        below.push([path12.slice(prefix2.length), child2]);
+    }
+    let copied;
+    if (filter2.include || filter2.exclude) {
+      copied = /* @__PURE__ */ new Set();
+      for (const [rel] of below) {
+        if (filter2.include && !filter2.include.matches(rel))
+          continue;
+        if (filter2.exclude?.matches(rel))
+          continue;
+        copied.add(rel);
+        for (let slash = rel.lastIndexOf("/"); slash > 0; slash = rel.lastIndexOf("/", slash - 1))
+          copied.add(rel.slice(0, slash));
+      }
+    }
+    const linked = /* @__PURE__ */ new Map();
+    for (const [rel, child2] of below) {
+      if (copied && !copied.has(rel))
         continue;
-      await emit(join15(targetRoot, path12.slice(prefix2.length)), child2, item.tree, keepOwnership, linked);
+      await emit(join16(targetRoot, rel), child2, item.tree, keepOwnership, linked);
     }
   }
   for (const item of selected) {
     if (item.entry.type === "dir") {
-      await copyTree(item, destRel);
+      await copyTree(item, destRel, { include: item.include, exclude });
       continue;
     }
-    const unpacked = req.unpack && item.tree.kind === "context" && !fetched.includes(item) ? await req.unpack(item.entry) : void 0;
+    const isFetched = fetched.includes(item);
+    const unpacked = req.unpack && (isFetched ? req.unpackFetched : item.tree.kind === "context") ? await req.unpack(item.entry) : void 0;
     if (unpacked) {
-      await copyTree({ entry: unpacked.entries.get(""), tree: unpacked, name: "" }, destRel, true);
+      await copyTree({ entry: unpacked.entries.get(""), tree: unpacked, name: "" }, destRel, {}, true);
       continue;
     }
-    await emit(destIsDir ? join15(destRel, item.name) : destRel, item.entry, item.tree);
+    await emit(destIsDir ? join16(destRel, item.name) : destRel, item.entry, item.tree);
   }
   for (const source of req.inline) {
     const data = Buffer.from(source.data);
     const { uid, gid } = req.owner ?? { uid: 0, gid: 0 };
-    const target = destIsDir ? join15(destRel, source.name) : destRel;
+    const target = destIsDir ? join16(destRel, source.name) : destRel;
     out.set(target, {
       path: target,
       type: "file",
-      mode: req.chmod ?? 420,
+      mode: req.chmod ? req.chmod.apply(420, false) : 420,
       uid,
       gid,
       size: data.length,
@@ -81381,14 +81997,41 @@ async function planCopy(req) {
     });
   }
   if (selected.length === 0 && req.inline.length === 0) {
-    throw new KilnError(`${req.instruction} failed: no source files were specified`);
+    if (!req.parents)
+      throw new KilnError(`${req.instruction} failed: no source files were specified`);
+    if (destRel !== "" && (await req.view.resolve(destRel)).node?.type !== "dir") {
+      out.set(destRel, { path: destRel, type: "dir", mode: 493, ...createdDirOwner });
+    }
   }
   await addAncestors(out, req.view, createdDirOwner);
   const entries = [...out.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
   const keyParts = entries.map((e) => [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.digest ?? e.linkTarget ?? ""].join("\0"));
   return { entries: entries.map(({ digest: _digest, ...entry }) => entry), keyParts };
 }
-function join15(dir, name) {
+var PathPatterns = class {
+  what;
+  matcher;
+  constructor(patterns, what) {
+    this.what = what;
+    try {
+      this.matcher = new IgnoreMatcher(patterns);
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+  matches(path12) {
+    try {
+      return this.matcher.matchesWithParent(path12, false);
+    } catch (err) {
+      throw this.error(err);
+    }
+  }
+  error(err) {
+    const message = err.message.replace(/^invalid \.dockerignore pattern/, `invalid ${this.what} pattern`);
+    return new KilnError(message);
+  }
+};
+function join16(dir, name) {
   return dir === "" ? name : `${dir}/${name}`;
 }
 async function addAncestors(out, view, owner) {
@@ -81410,14 +82053,9 @@ async function addAncestors(out, view, owner) {
   }
 }
 function selectSources(tree, source, instruction) {
-  const cleaned = cleanSource(source, tree, instruction);
-  if (hasWildcard(cleaned)) {
-    let pattern;
-    try {
-      pattern = globToRegExp(cleaned);
-    } catch (err) {
-      throw new KilnError(`${instruction} source "${source}": ${err.message}`);
-    }
+  const cleaned2 = cleanSource(source, tree, instruction);
+  if (hasWildcard(cleaned2)) {
+    const pattern = globPattern(cleaned2, source, instruction);
     const matches = [];
     for (const [path12] of tree.entries) {
       if (path12 !== "" && pattern.test(path12))
@@ -81428,7 +82066,31 @@ function selectSources(tree, source, instruction) {
     }
     return matches;
   }
-  return [follow(tree, cleaned, source, instruction)];
+  return [follow(tree, cleaned2, source, instruction)];
+}
+function selectParents(tree, source, instruction) {
+  const pivot = source.indexOf("/./");
+  const parentWritten = pivot < 0 ? "/" : source.slice(0, pivot);
+  const pattern = posix2.normalize(`/${pivot < 0 ? source : source.slice(pivot + 3)}`).replace(/^\/+/, "").replace(/\/+$/, "");
+  const parent = cleanSource(parentWritten, tree, instruction);
+  if (!hasWildcard(parent) && !hasWildcard(pattern))
+    follow(tree, join16(parent, pattern), source, instruction);
+  const include2 = pattern === "" ? void 0 : new PathPatterns([pattern], "--parents");
+  let parents;
+  if (hasWildcard(parent)) {
+    const matcher = globPattern(parent, source, instruction);
+    parents = [...tree.entries.keys()].filter((p2) => p2 !== "" && matcher.test(p2)).map((p2) => follow(tree, p2, source, instruction));
+  } else {
+    parents = [follow(tree, parent, source, instruction)];
+  }
+  return parents.map((p2) => ({ ...p2, include: include2 }));
+}
+function globPattern(cleaned2, source, instruction) {
+  try {
+    return globToRegExp(cleaned2);
+  } catch (err) {
+    throw new KilnError(`${instruction} source "${source}": ${err.message}`);
+  }
 }
 function cleanSource(source, tree, instruction) {
   const normalized = posix2.normalize(source);
@@ -81485,13 +82147,32 @@ import { posix as posix4 } from "node:path";
 import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { stat as stat6 } from "node:fs/promises";
-import { join as join16, posix as posix3 } from "node:path";
+import { join as join17, posix as posix3 } from "node:path";
 import { Readable as Readable10 } from "node:stream";
 import { pipeline as pipeline4 } from "node:stream/promises";
-async function downloadSource(store, url2, checksum) {
-  if (checksum !== void 0 && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {
-    throw new KilnError(`invalid --checksum "${checksum}": expected sha256:<64 hex digits>`);
+var HEX_LENGTHS = { sha256: 64, sha384: 96, sha512: 128 };
+function checkChecksum(checksum, url2) {
+  const colon = checksum.indexOf(":");
+  const algorithm = checksum.slice(0, colon);
+  const hex = checksum.slice(colon + 1);
+  const invalid = (why) => new KilnError(`invalid --checksum "${checksum}": ${why}; write sha256:<64 hex digits>`);
+  if (colon <= 0 || hex === "")
+    throw invalid("invalid checksum digest format");
+  const length = HEX_LENGTHS[algorithm];
+  if (length === void 0) {
+    throw invalid(/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$/.test(algorithm) ? "unsupported digest algorithm" : "invalid checksum digest format");
   }
+  if (!/^[a-f0-9]+$/.test(hex))
+    throw invalid("invalid checksum digest format");
+  if (hex.length !== length)
+    throw invalid("invalid checksum digest length");
+  if (algorithm !== "sha256") {
+    throw new KilnError(`ADD ${url2}: --checksum=${algorithm}:... can never match: BuildKit compares the SHA-256 digest of the download with it, so docker build fails with "digest mismatch" (and Kiln does not download); use --checksum=sha256:<the file's SHA-256>`);
+  }
+}
+async function downloadSource(store, url2, checksum) {
+  if (checksum !== void 0)
+    checkChecksum(checksum, url2);
   let response;
   try {
     response = await fetch(url2, { redirect: "follow" });
@@ -81503,7 +82184,7 @@ async function downloadSource(store, url2, checksum) {
   }
   const dir = await store.makeTempDir("download-");
   const name = posix3.basename(new URL(url2).pathname) || "download";
-  const path12 = join16(dir, name === "/" ? "download" : name);
+  const path12 = join17(dir, name === "/" ? "download" : name);
   const hash = createHash8("sha256");
   const body2 = Readable10.fromWeb(response.body);
   body2.on("data", (chunk) => hash.update(chunk));
@@ -81533,9 +82214,6 @@ async function copyStep(input) {
   const { instruction: ins, state: state3, config, build: build2 } = input;
   const x = input.expand;
   const c = config.config ??= {};
-  if (ins.parents || ins.exclude.length) {
-    throw new KilnError(`${ins.kind} ${ins.parents ? "--parents" : "--exclude"} (a dockerfile:1-labs feature) is not supported by Kiln yet`);
-  }
   const sources = ins.sources.map(x);
   let dest = x(ins.dest);
   if (!dest.startsWith("/"))
@@ -81554,14 +82232,17 @@ async function copyStep(input) {
   }
   const fetched = [];
   const pathSources = [];
+  const checksum = ins.kind === "ADD" && ins.checksum ? x(ins.checksum) : void 0;
+  if (checksum !== void 0 && sources.length !== 1)
+    throw new KilnError("checksum can't be specified for multiple sources");
   for (const source of sources) {
     if (ins.kind === "ADD" && /^https?:\/\//i.test(source)) {
-      fetched.push(await downloadSource(build2.store, source, ins.checksum ? x(ins.checksum) : void 0));
+      fetched.push(await downloadSource(build2.store, source, checksum));
     } else if (ins.kind === "ADD" && /^(git@|git:\/\/)|\.git(#.*)?$/.test(source)) {
       throw new KilnError(`ADD of a git repository ("${source}") is not supported by Kiln yet; clone it into the build context and COPY it`);
     } else {
-      if (ins.kind === "ADD" && ins.checksum)
-        throw new KilnError("ADD --checksum can only be used with an http(s) URL source");
+      if (checksum !== void 0)
+        throw new KilnError("ADD --checksum can only be used with an http(s) URL source (checksum requires HTTP(S) or Git sources)");
       pathSources.push(source);
     }
   }
@@ -81575,15 +82256,26 @@ async function copyStep(input) {
     view: state3.view,
     owner,
     chmod: chmod3,
-    unpack: ins.kind === "ADD" && ins.unpack !== false ? (entry) => build2.unpack(entry) : void 0
+    // --exclude patterns are taken as written: BuildKit expands no variables in them.
+    exclude: ins.exclude,
+    parents: ins.parents,
+    unpack: ins.kind === "ADD" && ins.unpack !== false ? (entry) => build2.unpack(entry) : void 0,
+    unpackFetched: ins.unpack === true
   });
-  const flags = [ins.chown && `--chown=${x(ins.chown)}`, ins.chmod && `--chmod=${x(ins.chmod)}`, ins.link && "--link"].filter(Boolean).join(" ");
+  const flags = [
+    ins.parents && "--parents",
+    ins.chown && `--chown=${x(ins.chown)}`,
+    chmod3 && `--chmod=${chmod3.text}`,
+    ins.link && "--link",
+    ...ins.exclude.map((p2) => `--exclude=${p2}`)
+  ].filter(Boolean).join(" ");
   const named = [...sources, ...inline.map((s3) => `<<${s3.name}`)].join(" ");
   const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ""} ${named} ${dest} # kiln`;
   return build2.layerStep(state3, config, createdBy, plan.entries, plan.keyParts);
 }
 
 // packages/core/dist/engine/steps/metadata.js
+import { isIP as isIP2 } from "node:net";
 function container(input) {
   return input.config.config ??= {};
 }
@@ -81627,7 +82319,9 @@ function maintainerStep(input) {
 function exposeStep(input) {
   const c = container(input);
   c.ExposedPorts = { ...c.ExposedPorts ?? {} };
-  const ports = input.instruction.ports.flatMap((p2) => expandPortSpec(input.expand(p2)));
+  const words = input.instruction.ports.flatMap((p2) => input.build.expander.words(p2, input.stage.vars));
+  const warn = (rule, message) => input.build.options.onEvent?.({ type: "warning", message: `${rule}: ${message} (line ${input.instruction.line})` });
+  const ports = words.flatMap((w2) => parseExposedPort(w2, warn));
   for (const port of ports)
     c.ExposedPorts[port] = {};
   return commit(input, `EXPOSE map[${ports.map((p2) => `${p2}:{}`).join(" ")}]`);
@@ -81692,22 +82386,747 @@ function onbuildStep(input) {
   c.OnBuild = [...c.OnBuild ?? [], input.instruction.expression];
   return commit(input, `ONBUILD ${input.instruction.expression}`);
 }
-function expandPortSpec(spec) {
-  const [range3 = "", proto = "tcp"] = spec.split("/", 2);
-  const protocol = proto.toLowerCase();
-  const m2 = /^(\d+)(?:-(\d+))?$/.exec(range3);
-  if (!m2 || !["tcp", "udp", "sctp"].includes(protocol)) {
-    throw new KilnError(`invalid port "${spec}" in EXPOSE: use PORT[/tcp|udp|sctp] or START-END[/PROTO]`);
+function parseExposedPort(raw, warn = () => void 0) {
+  const invalid = (why) => new KilnError(`invalid port "${raw}" in EXPOSE: ${why} (use PORT[/tcp|udp|sctp] or START-END[/PROTO])`);
+  const parts = raw.split(":");
+  const containerPart = parts[parts.length - 1];
+  const hostPort = parts.length >= 2 ? parts[parts.length - 2] : "";
+  let ip = parts.length >= 3 ? parts.slice(0, -2).join(":") : "";
+  const slash = containerPart.indexOf("/");
+  const port = slash < 0 ? containerPart : containerPart.slice(0, slash);
+  const proto = slash < 0 ? "" : containerPart.slice(slash + 1);
+  if (port === "")
+    throw invalid("no port specified");
+  if (!["", "tcp", "udp", "sctp"].includes(proto.toLowerCase()))
+    throw invalid(`invalid proto: ${proto}`);
+  if (proto !== proto.toLowerCase())
+    warn("ExposeProtoCasing", `Defined protocol '${raw}' in EXPOSE instruction should be lowercase`);
+  if (ip !== "" || hostPort !== "") {
+    warn("ExposeInvalidFormat", `EXPOSE instruction should not define an IP address or host-port mapping, found '${raw}'`);
   }
-  const start = Number(m2[1]);
-  const end = m2[2] === void 0 ? start : Number(m2[2]);
-  if (start > 65535 || end > 65535 || end < start)
-    throw new KilnError(`invalid port range "${range3}" in EXPOSE`);
+  if (ip.startsWith("[")) {
+    const close = ip.indexOf("]");
+    if (close !== ip.length - 1)
+      throw new KilnError(`invalid IP address ${ip} in EXPOSE "${raw}"`);
+    ip = ip.slice(1, -1);
+  }
+  if (ip !== "" && !isIP2(ip))
+    throw new KilnError(`invalid IP address: ${ip} (in EXPOSE "${raw}")`);
+  const range3 = portRange(port);
+  if (!range3)
+    throw new KilnError(`invalid containerPort: ${port} (in EXPOSE "${raw}")`);
+  if (hostPort !== "") {
+    const host = portRange(hostPort);
+    if (!host)
+      throw new KilnError(`invalid hostPort: ${hostPort} (in EXPOSE "${raw}")`);
+    if (range3[1] - range3[0] !== host[1] - host[0] && range3[1] !== range3[0]) {
+      throw new KilnError(`invalid ranges specified for container and host Ports: ${port} and ${hostPort} (in EXPOSE "${raw}")`);
+    }
+  }
+  const protocol = (proto || "tcp").toLowerCase();
   const out = [];
-  for (let p2 = start; p2 <= end; p2++)
+  for (let p2 = range3[0]; p2 <= range3[1]; p2++)
     out.push(`${p2}/${protocol}`);
   return out;
 }
+function portRange(text) {
+  const dash = text.indexOf("-");
+  const start = portNumber(dash < 0 ? text : text.slice(0, dash));
+  if (start === void 0)
+    return void 0;
+  if (dash < 0 || text.slice(0, dash) === text.slice(dash + 1))
+    return [start, start];
+  const end = portNumber(text.slice(dash + 1));
+  if (end === void 0 || end < start)
+    return void 0;
+  return [start, end];
+}
+function portNumber(text) {
+  if (!/^[+-]?\d+$/.test(text))
+    return void 0;
+  const n = Number(text);
+  return n >= 0 && n <= 65535 ? n : void 0;
+}
+
+// packages/core/dist/engine/steps/run.js
+import { rm as rm8, writeFile as writeFile4 } from "node:fs/promises";
+import { join as join21 } from "node:path";
+
+// packages/core/dist/run/emulation.js
+import { readFileSync as readFileSync3 } from "node:fs";
+var QEMU_NAMES = {
+  amd64: "x86_64",
+  "386": "i386",
+  arm64: "aarch64",
+  arm: "arm",
+  ppc64le: "ppc64le",
+  s390x: "s390x",
+  riscv64: "riscv64",
+  mips64le: "mips64el"
+};
+function binfmtEnabled(arch2) {
+  const name = QEMU_NAMES[arch2];
+  if (!name)
+    return false;
+  try {
+    return readFileSync3(`/proc/sys/fs/binfmt_misc/qemu-${name}`, "utf8").startsWith("enabled");
+  } catch {
+    return false;
+  }
+}
+function checkRunnablePlatform(platform2, host = hostPlatform()) {
+  if (platform2.os !== host.os) {
+    throw new KilnError(`RUN cannot execute ${formatPlatform(platform2)} programs on a ${formatPlatform(host)} machine`);
+  }
+  if (platform2.architecture === host.architecture || binfmtEnabled(platform2.architecture))
+    return;
+  throw new KilnError(`RUN for ${formatPlatform(platform2)} needs to execute ${platform2.architecture} programs, and this ${formatPlatform(host)} machine cannot: register an emulator with binfmt_misc (e.g. \`apt-get install qemu-user-static\`), or build this platform on a ${platform2.architecture} machine`);
+}
+
+// packages/core/dist/run/sandbox.js
+import { constants as fsConstants } from "node:fs";
+import { chown, lstat as lstat10, mkdir as mkdir7, open as open8, readdir as readdir8, rm as rm7, writeFile as writeFile3 } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { basename as basename8, join as join20 } from "node:path";
+
+// packages/core/dist/run/lowers.js
+import { spawn as spawn4, spawnSync } from "node:child_process";
+import { lstat as lstat9, readdir as readdir6, rm as rm6 } from "node:fs/promises";
+import { join as join18 } from "node:path";
+import { Writable as Writable2 } from "node:stream";
+import { pipeline as pipeline5 } from "node:stream/promises";
+function layerSource2(store, layer) {
+  const compression = layerCompression(layer.mediaType);
+  if (!compression)
+    throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
+  return { open: () => store.openBlob(layer.digest), compression, path: store.blobPath(layer.digest) };
+}
+async function unpackLowers(store, layers) {
+  const ids = chainIds(layers.map((l) => l.diffId));
+  const dirs = [];
+  for (const [i, layer] of layers.entries()) {
+    dirs.push(await store.unpackedLayer(ids[i], (dir) => unpackLower(store, layers, i, dir)));
+  }
+  return dirs;
+}
+var gnuTar;
+function haveGnuTar() {
+  gnuTar ??= /GNU tar/.test(spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout ?? "");
+  return gnuTar;
+}
+async function unpackLower(store, layers, i, dir) {
+  const src = layerSource2(store, layers[i]);
+  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: "overlay" })).opaqueDirs;
+  if (opaque.length === 0)
+    return;
+  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSource2(store, l)));
+  const hidden = new Set(opaque);
+  for (const path12 of below.keys()) {
+    if (!hidden.has(parentPath(path12)))
+      continue;
+    const host = join18(dir, path12);
+    if (!await lstat9(host).catch(() => void 0))
+      await makeWhiteout(host);
+  }
+}
+async function untarWithWhiteouts(src, dir) {
+  const plain2 = src.compression === "none";
+  const args = ["-x", "-f", plain2 ? src.path : "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=security.capability"];
+  const tar = spawn4("tar", args, { stdio: [plain2 ? "ignore" : "pipe", "ignore", "pipe"] });
+  let stderr = "";
+  tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
+  const exited = new Promise((resolve11, reject) => {
+    tar.on("error", reject);
+    tar.on("close", (code2) => resolve11(code2 ?? -1));
+  });
+  try {
+    if (plain2)
+      await pipeline5(src.open(), new Writable2({ write: (_chunk, _enc, done) => done() }));
+    else
+      await pipeline5(decompress(src.open(), src.compression, { what: "layers" }), tar.stdin);
+  } catch (err) {
+    tar.kill();
+    await exited.catch(() => void 0);
+    throw err;
+  }
+  const code = await exited;
+  if (code !== 0)
+    throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split("\n").slice(-3).join("; ")}`);
+  const opaque = [];
+  const names = (await readdir6(dir, { recursive: true })).filter((p2) => p2.split("/").pop().startsWith(WHITEOUT_PREFIX));
+  for (const marker2 of names) {
+    const parent = parentPath(marker2);
+    const name = marker2.slice(parent ? parent.length + 1 : 0);
+    await rm6(join18(dir, marker2), { force: true });
+    if (name === OPAQUE_WHITEOUT) {
+      opaque.push(parent);
+      continue;
+    }
+    if (name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
+      continue;
+    const victim = join18(dir, parent, name.slice(WHITEOUT_PREFIX.length));
+    if (!await lstat9(victim).catch(() => void 0))
+      await makeWhiteout(victim);
+  }
+  return opaque;
+}
+
+// packages/core/dist/run/network-files.js
+import { readFile as readFile5 } from "node:fs/promises";
+var SANDBOX_HOSTNAME = "buildkitsandbox";
+var FALLBACK_NAMESERVERS = ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"];
+var SYSTEMD_RESOLVED_STUB = "127.0.0.53";
+var SYSTEMD_RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf";
+async function readOptional(path12) {
+  try {
+    return await readFile5(path12, "utf8");
+  } catch {
+    return void 0;
+  }
+}
+function nameservers(text) {
+  return text.split("\n").map((l) => l.trim().split(/\s+/)).filter((w2) => w2[0] === "nameserver" && w2[1]).map((w2) => w2[1]);
+}
+var isLoopback = (ip) => ip.startsWith("127.") || ip === "::1";
+async function resolvConf(network, hostFile = "/etc/resolv.conf") {
+  let text = await readOptional(hostFile) ?? "";
+  if (network === "host")
+    return nameservers(text).length ? text : text + FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}
+`).join("");
+  const servers = nameservers(text);
+  if (servers.length === 1 && servers[0] === SYSTEMD_RESOLVED_STUB)
+    text = await readOptional(SYSTEMD_RESOLVED_UPSTREAM) ?? text;
+  let search;
+  const options = [];
+  const other = [];
+  const kept = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";"))
+      continue;
+    const [word, ...rest] = line.split(/\s+/);
+    if (word === "nameserver") {
+      if (rest[0] && !isLoopback(rest[0]))
+        kept.push(rest[0]);
+    } else if (word === "search" || word === "domain")
+      search = rest.join(" ");
+    else if (word === "options")
+      options.push(...rest);
+    else
+      other.push(line);
+  }
+  const lines = (kept.length ? kept : FALLBACK_NAMESERVERS).map((ip) => `nameserver ${ip}`);
+  if (search)
+    lines.push(`search ${search}`);
+  if (options.length)
+    lines.push(`options ${options.join(" ")}`);
+  return [...lines, ...other].join("\n") + "\n";
+}
+function hostsFile(hostname2 = SANDBOX_HOSTNAME) {
+  return `127.0.0.1	localhost ${hostname2}
+::1	localhost ip6-localhost ip6-loopback
+`;
+}
+
+// packages/core/dist/run/oci-spec.js
+var DEFAULT_CAPABILITIES = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FSETID",
+  "CAP_FOWNER",
+  "CAP_MKNOD",
+  "CAP_NET_RAW",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETFCAP",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE"
+];
+var MASKED_PATHS = [
+  "/proc/acpi",
+  "/proc/asound",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+  "/proc/scsi"
+];
+var READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+function systemMounts() {
+  return [
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
+  ];
+}
+function ociSpec(o) {
+  const caps = DEFAULT_CAPABILITIES;
+  const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...o.network === "none" ? [{ type: "network" }] : []];
+  const binds = o.binds.map((b2) => ({
+    destination: b2.destination,
+    type: "bind",
+    source: b2.source,
+    options: ["rbind", "nosuid", "nodev", ...b2.readonly ? ["ro"] : ["rw"]]
+  }));
+  return {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: false,
+      user: { uid: o.process.user.uid, gid: o.process.user.gid, additionalGids: o.process.user.additionalGids },
+      args: o.process.args,
+      env: o.process.env,
+      cwd: o.process.cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: false
+    },
+    root: { path: o.rootfs, readonly: false },
+    hostname: o.hostname,
+    mounts: [...systemMounts(), ...binds],
+    linux: {
+      namespaces,
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+      resources: { devices: [{ allow: false, access: "rwm" }] }
+    }
+  };
+}
+
+// packages/core/dist/run/overlay.js
+import { execFile as execFile2 } from "node:child_process";
+import { readFile as readFile6 } from "node:fs/promises";
+var MAX_OPTIONS = 4096 - 512;
+function exec2(cmd, args, cwd) {
+  return new Promise((resolve11, reject) => {
+    execFile2(cmd, args, { cwd }, (err, _stdout, stderr) => {
+      if (err)
+        reject(new KilnError(`${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
+      else
+        resolve11();
+    });
+  });
+}
+async function mountOverlay(o) {
+  if (o.lowers.length === 0)
+    throw new KilnError("an overlay needs at least one lower directory");
+  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
+  if (options.length + ",volatile".length > MAX_OPTIONS) {
+    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
+  }
+  if (volatileWorks !== false) {
+    try {
+      await exec2("mount", ["-t", "overlay", "overlay", "-o", `${options},volatile`, o.target], o.lowerRoot);
+      volatileWorks = true;
+      return;
+    } catch (err) {
+      if (volatileWorks)
+        throw err;
+      volatileWorks = false;
+    }
+  }
+  await exec2("mount", ["-t", "overlay", "overlay", "-o", options, o.target], o.lowerRoot);
+}
+var volatileWorks;
+async function unmount(target, options = {}) {
+  if (options.lazy)
+    return exec2("umount", ["-l", target]);
+  try {
+    await exec2("umount", [target]);
+  } catch {
+    await exec2("umount", ["-l", target]);
+  }
+}
+async function mountsBelow(dir) {
+  const info2 = await readFile6("/proc/self/mountinfo", "utf8").catch(() => "");
+  const prefix2 = dir.endsWith("/") ? dir : `${dir}/`;
+  return info2.split("\n").map((line) => line.split(" ")[4]).filter((p2) => !!p2).map((p2) => p2.replace(/\\(\d{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)))).filter((p2) => p2 === dir || p2.startsWith(prefix2)).sort((a, b2) => b2.length - a.length);
+}
+
+// packages/core/dist/run/runc.js
+import { spawn as spawn5 } from "node:child_process";
+import { accessSync, constants as fsc3 } from "node:fs";
+import { readdir as readdir7 } from "node:fs/promises";
+import { delimiter as delimiter3, join as join19 } from "node:path";
+var RUNC_STATE_DIR = "/run/kiln/runc";
+var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
+var RuntimeNotFoundError = class extends KilnError {
+};
+function findRunc(env = process.env) {
+  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter3).filter(Boolean).map((d) => join19(d, "runc"))];
+  for (const c of candidates) {
+    if (!c)
+      continue;
+    try {
+      accessSync(c, fsc3.X_OK);
+      return c;
+    } catch {
+    }
+  }
+  throw new RuntimeNotFoundError("RUN needs runc, an OCI runtime, and none was found: install it (Debian/Ubuntu: `apt-get install runc`) or set KILN_RUNC to its path");
+}
+var Runc = class {
+  binary;
+  stateDir;
+  name = "runc";
+  constructor(binary = findRunc(), stateDir = RUNC_STATE_DIR) {
+    this.binary = binary;
+    this.stateDir = stateDir;
+  }
+  command(args) {
+    return new Promise((resolve11) => {
+      const child2 = spawn5(this.binary, ["--root", this.stateDir, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child2.stderr.on("data", (b2) => stderr += b2.toString());
+      child2.on("error", (err) => resolve11({ code: -1, stderr: err.message }));
+      child2.on("close", (code) => resolve11({ code: code ?? -1, stderr }));
+    });
+  }
+  async run(bundleDir, id, io2) {
+    if (io2.signal?.aborted)
+      throw new KilnError("build interrupted");
+    const child2 = spawn5(this.binary, ["--root", this.stateDir, "run", "--bundle", bundleDir, id], {
+      stdio: ["ignore", "pipe", "pipe"]
+    });
+    let stderrTail = "";
+    child2.stdout.on("data", (b2) => io2.onOutput?.("stdout", b2));
+    child2.stderr.on("data", (b2) => {
+      stderrTail = (stderrTail + b2.toString()).slice(-4096);
+      io2.onOutput?.("stderr", b2);
+    });
+    let killed = false;
+    const onAbort = () => {
+      killed = true;
+      void this.command(["kill", id, "KILL"]);
+    };
+    io2.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const code = await new Promise((resolve11, reject) => {
+        child2.on("error", (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
+        child2.on("close", (c, sig) => resolve11(c ?? 128 + (sig ? signalNumber(sig) : 0)));
+      });
+      if (killed)
+        throw new KilnError("build interrupted");
+      return code;
+    } finally {
+      io2.signal?.removeEventListener("abort", onAbort);
+      await this.command(["delete", "--force", id]);
+    }
+  }
+  async cleanStale(isStale) {
+    let ids;
+    try {
+      ids = await readdir7(this.stateDir);
+    } catch {
+      return;
+    }
+    for (const id of ids.filter(isStale)) {
+      await this.command(["kill", id, "KILL"]);
+      await this.command(["delete", "--force", id]);
+    }
+  }
+};
+function signalNumber(signal) {
+  const n = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+  return n[signal] ?? 0;
+}
+
+// packages/core/dist/run/user.js
+var NUMERIC = /^\d+$/;
+function records(content) {
+  if (!content)
+    return [];
+  return content.toString("utf8").split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#")).map((line) => line.split(":"));
+}
+async function resolveProcessUser(spec, read2) {
+  const [userPart = "", groupPart] = (spec === "" ? "0" : spec).split(":", 2);
+  const withPrimary = (u2, extra) => ({
+    ...u2,
+    additionalGids: [u2.gid, ...extra.filter((g2) => g2 !== u2.gid)]
+  });
+  if (NUMERIC.test(userPart) && groupPart !== void 0 && NUMERIC.test(groupPart)) {
+    return withPrimary({ uid: Number(userPart), gid: Number(groupPart) }, []);
+  }
+  const passwd = records(await read2("/etc/passwd"));
+  const entry = passwd.find((f2) => NUMERIC.test(userPart) ? f2[2] === userPart : f2[0] === userPart);
+  if (!entry && !NUMERIC.test(userPart)) {
+    throw new KilnError(`unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  const uid = entry ? Number(entry[2]) : Number(userPart);
+  let gid = entry ? Number(entry[3]) : 0;
+  const name = entry?.[0];
+  if (groupPart !== void 0 && groupPart !== "") {
+    if (NUMERIC.test(groupPart))
+      gid = Number(groupPart);
+    else {
+      const group2 = records(await read2("/etc/group")).find((f2) => f2[0] === groupPart);
+      if (!group2)
+        throw new KilnError(`unable to find group ${groupPart}: no matching entries in group file`);
+      gid = Number(group2[2]);
+    }
+    return withPrimary({ uid, gid }, []);
+  }
+  const supplementary = name ? records(await read2("/etc/group")).filter((f2) => (f2[3] ?? "").split(",").map((m2) => m2.trim()).includes(name)).map((f2) => Number(f2[2])) : [];
+  return withPrimary({ uid, gid }, supplementary);
+}
+
+// packages/core/dist/run/sandbox.js
+var MOUNT_STUBS = ["etc/resolv.conf", "etc/hosts"];
+var runtime;
+var cleaned = /* @__PURE__ */ new WeakSet();
+function requireRunPrivileges() {
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root");
+  }
+}
+async function cleanStale(store, rt2) {
+  if (cleaned.has(store))
+    return;
+  cleaned.add(store);
+  const names = await readdir8(store.sandboxesDir).catch(() => []);
+  await rt2.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, "s-")));
+  for (const name of names.filter((n) => store.isStaleSandbox(n))) {
+    const dir = join20(store.sandboxesDir, name);
+    for (const m2 of await mountsBelow(dir))
+      await unmount(m2).catch(() => void 0);
+    await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
+  }
+}
+async function createCwd(rootfs, request, uid, gid) {
+  const real = await request.resolvePath(request.cwd.replace(/^\/+/, ""));
+  if (real === "")
+    return;
+  let path12 = "";
+  for (const part of real.split("/")) {
+    path12 = path12 ? `${path12}/${part}` : part;
+    const host = join20(rootfs, path12);
+    const st2 = await lstat10(host).catch(() => void 0);
+    if (st2?.isDirectory())
+      continue;
+    if (st2)
+      throw new KilnError(`the working directory ${request.cwd} is not a directory in the image (/${path12} is not)`);
+    await mkdir7(host, { mode: 493 });
+    await chown(host, uid, gid);
+  }
+}
+var parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
+var running = 0;
+var waiting = [];
+async function slot(fn) {
+  if (running >= parallelism)
+    await new Promise((resolve11) => waiting.push(resolve11));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+function runInSandbox(store, request) {
+  return slot(() => runNow(store, request));
+}
+async function runNow(store, request) {
+  requireRunPrivileges();
+  runtime ??= new Runc();
+  const rt2 = runtime;
+  await cleanStale(store, rt2);
+  if (request.signal?.aborted)
+    throw new KilnError("build interrupted");
+  const lowers = await unpackLowers(store, request.layers);
+  const dir = await store.makeSandboxDir();
+  const rootfs = join20(dir, "rootfs");
+  const upper = join20(dir, "upper");
+  const work = join20(dir, "work");
+  let mounted = false;
+  const dispose = () => rm7(dir, { recursive: true, force: true });
+  try {
+    for (const d of [rootfs, upper, work])
+      await mkdir7(d);
+    const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
+    await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
+    mounted = true;
+    const stubs = /* @__PURE__ */ new Set();
+    const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b2) => b2.destination.replace(/^\/+/, ""))];
+    for (const stub of targets) {
+      for (let p2 = stub; p2 !== ""; p2 = parentPath(p2))
+        if (!await lstat10(join20(rootfs, p2)).catch(() => void 0))
+          stubs.add(p2);
+    }
+    const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
+    await createCwd(rootfs, request, user.uid, user.gid);
+    await writeFile3(join20(dir, "resolv.conf"), await resolvConf(request.network));
+    await writeFile3(join20(dir, "hosts"), hostsFile());
+    const spec = ociSpec({
+      process: { args: request.args, env: request.env, cwd: request.cwd, user },
+      hostname: SANDBOX_HOSTNAME,
+      network: request.network,
+      rootfs: "rootfs",
+      binds: [
+        { source: join20(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
+        { source: join20(dir, "hosts"), destination: "/etc/hosts", readonly: true },
+        ...request.binds ?? []
+      ]
+    });
+    await writeFile3(join20(dir, "config.json"), JSON.stringify(spec));
+    const id = `kiln-${basename8(dir).slice(2)}`;
+    const exitCode = await rt2.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
+    const changes = request.collectChanges && exitCode === 0 ? await diffOverlayUpper({ upperDir: upper, mergedDir: rootfs, lowerDirs: [...lowers].reverse(), lower: request.lower, exclude: stubs }) : [];
+    await unmount(rootfs, { lazy: true });
+    mounted = false;
+    return { exitCode, changes, dispose };
+  } catch (err) {
+    if (mounted)
+      await unmount(rootfs).catch(() => void 0);
+    await dispose().catch(() => void 0);
+    throw err;
+  }
+}
+async function readInRootfs(rootfs, request, path12) {
+  const real = await request.resolvePath(path12.replace(/^\/+/, ""));
+  if (real === "")
+    return void 0;
+  let handle;
+  try {
+    handle = await open8(join20(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    if (!(await handle.stat()).isFile())
+      return void 0;
+    return await handle.readFile();
+  } catch {
+    return void 0;
+  } finally {
+    await handle?.close();
+  }
+}
+async function emptyLower(store) {
+  await mkdir7(join20(store.unpackedDir, "empty"), { recursive: true });
+  return "empty";
+}
+
+// packages/core/dist/engine/steps/run.js
+var PIPES_DIR = "/dev/pipes";
+function runCommand(ins, shell) {
+  let args = ins.command;
+  let script;
+  if (ins.files.length > 0) {
+    const line = args[0] ?? "";
+    const first = ins.files[0];
+    if (parseHeredocWord(line)) {
+      const data = first.chomp ? chompHeredocContent(first.data) : first.data;
+      if (data.startsWith("#!")) {
+        script = { name: first.name, data };
+        args = [`${PIPES_DIR}/${first.name}`];
+      } else
+        args = [data];
+    } else {
+      args = [line + ins.files.map((f2) => `
+${f2.data}${f2.name}`).join("")];
+    }
+  }
+  if (ins.prependShell)
+    args = [...shell?.length ? shell : ["/bin/sh", "-c"], args.join(" ")];
+  return { args, script };
+}
+function runEnv(stage, buildArgs) {
+  const env = new Map(stage.vars);
+  for (const [key, value] of Object.entries(buildArgs ?? {})) {
+    if (!PROXY_ARGS.has(key))
+      continue;
+    env.set(key.toUpperCase(), value);
+    env.set(key.toLowerCase(), value);
+  }
+  if (!env.has("PATH"))
+    env.set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  return [...env].map(([k2, v2]) => `${k2}=${v2}`);
+}
+function runHistory(args, stage) {
+  const declared = [...stage.scope.values.keys()];
+  const shown = declared.map((k2) => `${k2}=${stage.vars.get(k2) ?? stage.scope.get(k2) ?? ""}`);
+  return `RUN ${[...shown.length ? [`|${shown.length}`, ...shown] : [], ...args].join(" ")}`;
+}
+async function runStep(input) {
+  const { instruction: ins, state: state3, config, stage, build: build2 } = input;
+  if (ins.mounts.length > 0) {
+    throw new KilnError("RUN --mount is not supported by Kiln yet (cache, secret, bind, tmpfs and ssh mounts come next); remove the flag or build with docker");
+  }
+  if (ins.security === "insecure") {
+    throw new KilnError("RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker's default capabilities");
+  }
+  checkRunnablePlatform(state3.platform);
+  const c = config.config ??= {};
+  const command = runCommand(ins, c.Shell ?? void 0);
+  const env = runEnv(stage, build2.options.buildArgs);
+  const network = ins.network === "none" ? "none" : "host";
+  const user = c.User ?? "";
+  const cwd = c.WorkingDir || "/";
+  const createdBy = `${runHistory(command.args, stage)} # buildkit`;
+  const keyParts = [
+    "RUN",
+    JSON.stringify(command.args),
+    JSON.stringify(env),
+    `user=${user}`,
+    `cwd=${cwd}`,
+    `network=${network}`,
+    ...command.script ? [`script=${command.script.name}\0${command.script.data}`] : []
+  ];
+  return build2.producedLayerStep(state3, config, createdBy, keyParts, async () => {
+    const lower = await state3.view.index();
+    const tail = new OutputTail();
+    const pipes = command.script ? await scriptDir(build2, command.script) : void 0;
+    try {
+      const result = await runInSandbox(build2.store, {
+        layers: state3.layers,
+        lower,
+        resolvePath: (p2) => state3.view.landingPath(p2, true),
+        args: command.args,
+        env,
+        cwd,
+        user,
+        network,
+        binds: pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [],
+        collectChanges: true,
+        onOutput: (stream2, chunk) => {
+          tail.add(chunk);
+          input.output(stream2, chunk);
+        },
+        signal: build2.options.signal
+      });
+      if (result.exitCode !== 0) {
+        await result.dispose();
+        const last = tail.lines();
+        throw new KilnError(`process "${command.args.join(" ")}" did not complete successfully: exit code: ${result.exitCode}` + (last.length ? `
+  last output:
+${last.map((l) => `    ${l}`).join("\n")}` : ""));
+      }
+      return { entries: result.changes, dispose: result.dispose };
+    } finally {
+      if (pipes)
+        await rm8(pipes, { recursive: true, force: true });
+    }
+  });
+}
+async function scriptDir(build2, script) {
+  const dir = await build2.store.makeTempDir("pipes-");
+  await writeFile4(join21(dir, script.name), script.data, { mode: 493 });
+  return dir;
+}
+var OutputTail = class {
+  text = "";
+  add(chunk) {
+    this.text = (this.text + chunk.toString("utf8")).slice(-8192);
+  }
+  lines(max = 10) {
+    return this.text.split("\n").filter((l) => l.trim() !== "").slice(-max);
+  }
+};
 
 // packages/core/dist/engine/steps/workdir.js
 import { posix as posix5 } from "node:path";
@@ -81734,7 +83153,6 @@ async function workdirStep(input) {
 }
 
 // packages/core/dist/engine/steps/index.js
-var runNotBuilt = () => Promise.reject(new KilnError("RUN is not supported yet: Kiln builds images without running commands for now (RUN comes with the RUN sandbox)"));
 var STEPS = {
   ARG: argStep,
   ENV: envStep,
@@ -81752,7 +83170,7 @@ var STEPS = {
   WORKDIR: workdirStep,
   COPY: copyStep,
   ADD: copyStep,
-  RUN: runNotBuilt
+  RUN: runStep
 };
 function stepFor(instruction) {
   if (instruction.kind === "FROM")
@@ -81761,12 +83179,17 @@ function stepFor(instruction) {
 }
 
 // packages/core/dist/engine/stage-graph.js
-function lookupStage(plan, name, allowIndex) {
+function lookupStage(plan, name, allowIndex, current) {
+  if (!allowIndex) {
+    const named = plan.stages.filter((s3) => s3.name !== void 0 && s3.name === name);
+    const stage = current ? named.filter((s3) => s3.index < current.index).at(-1) : named[0];
+    return stage ? { kind: "stage", stage } : { kind: "image", name };
+  }
   const lower = name.toLowerCase();
-  const byName = plan.stages.find((s3) => s3.name === lower);
+  const byName = plan.stages.filter((s3) => s3.name === lower).at(-1);
   if (byName)
     return { kind: "stage", stage: byName };
-  if (allowIndex && /^\d+$/.test(name)) {
+  if (/^\d+$/.test(name)) {
     const stage = plan.stages[Number(name)];
     if (!stage) {
       throw new KilnError(`--from=${name}: there is no stage ${name} (the Dockerfile has ${plan.stages.length} stages, numbered from 0)`);
@@ -81778,9 +83201,9 @@ function lookupStage(plan, name, allowIndex) {
 function findTarget(plan, target) {
   if (target === void 0)
     return plan.stages[plan.stages.length - 1];
-  const stage = plan.stages.find((s3) => s3.name === target.toLowerCase());
+  const stage = plan.stages.filter((s3) => s3.name === target.toLowerCase()).at(-1);
   if (!stage) {
-    const names = plan.stages.map((s3) => s3.name).filter(Boolean);
+    const names = [...new Set(plan.stages.map((s3) => s3.name).filter(Boolean))];
     throw new KilnError(`target stage "${target}" could not be found in ${plan.file}` + (names.length ? `; the named stages are: ${names.join(", ")}` : "; the Dockerfile names no stage (use FROM image AS name)"));
   }
   return stage;
@@ -81808,7 +83231,25 @@ function checkCycles(plan, target, depsOf) {
     order.push(stage);
   };
   visit(target, []);
+  for (const stage of order)
+    checkOrder(plan, stage, depsOf(stage));
   return order;
+}
+function checkOrder(plan, stage, deps) {
+  for (const dep of deps) {
+    const location = { file: plan.file, line: dep.line };
+    if (dep.line !== stage.from.line) {
+      if (dep.stage.index >= stage.index) {
+        throw new DockerfileError(`cannot copy from stage "${stageLabel(dep.stage)}", it needs to be defined before current stage "${stageLabel(stage)}" (docker build builds stages in file order; move the stage up)`, location);
+      }
+      continue;
+    }
+    const meant = plan.stages.filter((s3) => s3.name === dep.stage.name && s3.index < stage.index).at(-1);
+    if (meant !== dep.stage) {
+      const name = dep.stage.name ?? String(dep.stage.index);
+      throw new DockerfileError(meant ? `FROM ${name}: several stages are named "${name}"; docker build takes the one at line ${meant.from.line}, the latest above this line, which this build cannot pick yet` : `FROM ${name}: the stage "${name}" is defined below this line; docker build reads FROM ${name} here as the image ${name}, not the stage`, location);
+    }
+  }
 }
 function stageLabel(stage) {
   return stage.name ?? `stage-${stage.index}`;
@@ -81816,15 +83257,15 @@ function stageLabel(stage) {
 
 // packages/core/dist/engine/cache-transfer.js
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { copyFile as copyFile3, link as link3, mkdir as mkdir7, readFile as readFile5, readdir as readdir5, rename as rename6, rm as rm6, writeFile as writeFile3 } from "node:fs/promises";
-import { basename as basename8, dirname as dirname11, join as join17, resolve as resolve9 } from "node:path";
+import { copyFile as copyFile3, link as link3, mkdir as mkdir8, readFile as readFile7, readdir as readdir9, rename as rename6, rm as rm9, writeFile as writeFile5 } from "node:fs/promises";
+import { basename as basename9, dirname as dirname11, join as join22, resolve as resolve9 } from "node:path";
 var CACHE_CONFIG_MEDIA_TYPE = "application/vnd.kiln.cache.config.v1+json";
 var CACHE_REF_NAME = "cache";
 function describeCacheSpec(spec) {
   return spec.type === "local" ? spec.path : spec.ref;
 }
-function cacheDocument(records) {
-  const sorted = [...records].sort((a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0);
+function cacheDocument(records2) {
+  const sorted = [...records2].sort((a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0);
   const doc = { version: 1, records: {} };
   const layers = /* @__PURE__ */ new Map();
   for (const { key, record } of sorted) {
@@ -81914,8 +83355,8 @@ async function placeBlob2(store, digest, dest) {
     await copyFile3(src, dest);
   }
 }
-async function exportCacheLocal(store, dir, records) {
-  const { config, layers, records: count } = cacheDocument(records);
+async function exportCacheLocal(store, dir, records2) {
+  const { config, layers, records: count } = cacheDocument(records2);
   const manifest = manifestBytes(config, layers);
   const manifestDigest = sha256Digest(manifest);
   for (const l of layers) {
@@ -81923,24 +83364,24 @@ async function exportCacheLocal(store, dir, records) {
       throw new KilnError(`cannot export build cache to ${dir}: layer ${l.digest} is not in the store`);
   }
   const parent = dirname11(dir);
-  await mkdir7(parent, { recursive: true });
+  await mkdir8(parent, { recursive: true });
   const suffix2 = randomBytes4(6).toString("hex");
-  const tmp = join17(parent, `${basename8(dir)}.tmp-${suffix2}`);
-  const old = join17(parent, `${basename8(dir)}.old-${suffix2}`);
+  const tmp = join22(parent, `${basename9(dir)}.tmp-${suffix2}`);
+  const old = join22(parent, `${basename9(dir)}.old-${suffix2}`);
   try {
-    const blobs = join17(tmp, "blobs", "sha256");
-    await mkdir7(blobs, { recursive: true });
+    const blobs = join22(tmp, "blobs", "sha256");
+    await mkdir8(blobs, { recursive: true });
     for (const l of layers)
-      await placeBlob2(store, l.digest, join17(blobs, digestHex(l.digest)));
-    await writeFile3(join17(blobs, digestHex(sha256Digest(config))), config);
-    await writeFile3(join17(blobs, digestHex(manifestDigest)), manifest);
+      await placeBlob2(store, l.digest, join22(blobs, digestHex(l.digest)));
+    await writeFile5(join22(blobs, digestHex(sha256Digest(config))), config);
+    await writeFile5(join22(blobs, digestHex(manifestDigest)), manifest);
     const index = {
       schemaVersion: 2,
       mediaType: MediaTypes2.ociIndex,
       manifests: [{ mediaType: MediaTypes2.ociManifest, digest: manifestDigest, size: manifest.length, annotations: { [REF_NAME_ANNOTATION]: CACHE_REF_NAME } }]
     };
-    await writeFile3(join17(tmp, "index.json"), canonicalJson(index));
-    await writeFile3(join17(tmp, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
+    await writeFile5(join22(tmp, "index.json"), canonicalJson(index));
+    await writeFile5(join22(tmp, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
     let movedAside = false;
     try {
       await rename6(dir, old);
@@ -81957,9 +83398,9 @@ async function exportCacheLocal(store, dir, records) {
       throw e;
     }
     if (movedAside)
-      await rm6(old, { recursive: true, force: true });
+      await rm9(old, { recursive: true, force: true });
   } catch (e) {
-    await rm6(tmp, { recursive: true, force: true });
+    await rm9(tmp, { recursive: true, force: true });
     throw new KilnError(`cannot export build cache to ${dir}: ${e.message}`);
   }
   return { location: dir, records: count, layers: layers.length };
@@ -81968,7 +83409,7 @@ async function importCacheLocal(store, dir) {
   const none = { location: dir, records: 0, layers: 0 };
   let entries;
   try {
-    entries = await readdir5(dir);
+    entries = await readdir9(dir);
   } catch (e) {
     if (errno2(e) === "ENOENT")
       return none;
@@ -81981,7 +83422,7 @@ async function importCacheLocal(store, dir) {
   const where2 = `build cache ${dir} is corrupt`;
   let index;
   try {
-    index = JSON.parse(await readFile5(join17(dir, "index.json"), "utf8"));
+    index = JSON.parse(await readFile7(join22(dir, "index.json"), "utf8"));
   } catch (e) {
     throw new KilnError(`${where2}: cannot read index.json (${errno2(e) === "ENOENT" ? "missing" : e.message})`);
   }
@@ -81989,11 +83430,11 @@ async function importCacheLocal(store, dir) {
   const entry = manifests.find((m2) => m2?.annotations?.[REF_NAME_ANNOTATION] === CACHE_REF_NAME) ?? (manifests.length === 1 ? manifests[0] : void 0);
   if (!entry || !isDigest(entry.digest))
     throw new KilnError(`${where2}: index.json has no manifest named "${CACHE_REF_NAME}"`);
-  const blobPath = (digest) => join17(dir, "blobs", digest.slice(0, digest.indexOf(":")), digestHex(digest));
+  const blobPath = (digest) => join22(dir, "blobs", digest.slice(0, digest.indexOf(":")), digestHex(digest));
   const readVerified = async (digest, what) => {
     let bytes;
     try {
-      bytes = await readFile5(blobPath(digest));
+      bytes = await readFile7(blobPath(digest));
     } catch (e) {
       throw new KilnError(`${where2}: ${what} ${digest} ${errno2(e) === "ENOENT" ? "is missing" : `cannot be read: ${e.message}`}`);
     }
@@ -82019,9 +83460,9 @@ function repoOf(ref) {
     throw new KilnError(`cache reference ${ref} needs a tag`);
   return { repo, tag: repo.tag };
 }
-async function exportCacheRegistry(store, registry, ref, records) {
+async function exportCacheRegistry(store, registry, ref, records2) {
   const { repo, tag } = repoOf(ref);
-  const { config, layers, records: count } = cacheDocument(records);
+  const { config, layers, records: count } = cacheDocument(records2);
   const manifest = manifestBytes(config, layers);
   const configInfo = await store.writeBlob(config);
   await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest)));
@@ -82073,10 +83514,10 @@ async function importCaches(ctx, specs) {
     }
   }
 }
-async function exportCaches(ctx, specs, records) {
+async function exportCaches(ctx, specs, records2) {
   for (const spec of specs) {
     try {
-      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
+      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records2) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records2);
       ctx.output(`exported build cache to ${r.location} (${r.records} records, ${r.layers} layers)`);
     } catch (e) {
       if (!spec.ignoreError)
@@ -82193,8 +83634,8 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     manifests.push({ mediaType: MediaTypes2.ociManifest, digest: image.manifestDigest, size, platform: platforms[i] });
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
-  const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
-  const tags2 = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
+  const records2 = [...cacheRecords].map(([key, record]) => ({ key, record }));
+  const tags2 = await publishImage(store, indexBlob.digest, options, records2, cacheTransferContext(store, options));
   const first = images[0];
   return {
     manifestDigest: indexBlob.digest,
@@ -82205,7 +83646,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     layers: first.layers,
     platforms: images,
     steps,
-    cacheRecords: records,
+    cacheRecords: records2,
     durationMs: Date.now() - started
   };
 }
@@ -82269,7 +83710,7 @@ var Builder2 = class {
   async run() {
     const dockerfilePath = this.options.dockerfile ?? resolve10(this.contextDir, "Dockerfile");
     const displayName = this.options.dockerfileContent ? "<stdin>" : displayPath(dockerfilePath, this.contextDir);
-    const bytes = this.options.dockerfileContent ?? await readFile6(dockerfilePath).catch((err) => {
+    const bytes = this.options.dockerfileContent ?? await readFile8(dockerfilePath).catch((err) => {
       throw new KilnError(`cannot read Dockerfile ${displayName}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });
     const ast = parseDockerfile(bytes, { file: displayName });
@@ -82303,7 +83744,7 @@ var Builder2 = class {
   stageDependencies(stage) {
     const deps = [];
     const fromName = this.expandMeta(stage.from.image, stage.from);
-    const from = lookupStage(this.plan, fromName, false);
+    const from = lookupStage(this.plan, fromName, false, stage);
     if (from.kind === "stage")
       deps.push({ stage: from.stage, line: stage.from.line });
     for (const instruction of stage.instructions) {
@@ -82331,13 +83772,13 @@ var Builder2 = class {
     this.emit({ type: "stage-start", stage: label, index: stage.index });
     const fromName = this.expandMeta(stage.from.image, stage.from);
     let state3 = await this.step(label, 1, total, stage.from, async () => {
-      const from = lookupStage(this.plan, fromName, false);
+      const from = lookupStage(this.plan, fromName, false, stage);
       if (from.kind === "stage") {
         const parent = await this.stage(from.stage);
         return { state: { ...parent, key: hashKey("FROM-stage", parent.key) }, cached: true };
       }
       const platform2 = stage.from.platform ? parsePlatform(this.expandMeta(stage.from.platform, stage.from)) : this.platform;
-      const base = await this.resolver.resolve(fromName).catch((err) => {
+      const base = await this.resolver.resolve(fromName, platform2).catch((err) => {
         throw this.located(err, stage.from);
       });
       this.checkBasePlatform(fromName, base.config, platform2, stage.from.line);
@@ -82355,7 +83796,8 @@ var Builder2 = class {
           view: new RootfsView(this.store, base.layers),
           key: hashKey("FROM", base.digest, `${platform2.os}/${platform2.architecture}/${platform2.variant ?? ""}`),
           args: /* @__PURE__ */ new Map(),
-          vars: varsFromEnv(config.config.Env ?? [])
+          vars: varsFromEnv(config.config.Env ?? []),
+          platform: platform2
         },
         cached: true
       };
@@ -82379,7 +83821,7 @@ var Builder2 = class {
     const steps = instructions.length + 1;
     for (const [i, instruction] of instructions.entries()) {
       this.checkAborted();
-      state3 = await this.step(label, i + 2, steps, instruction, () => this.apply(state3, instruction, ctx));
+      state3 = await this.step(label, i + 2, steps, instruction, (id) => this.apply(state3, instruction, ctx, id));
     }
     return { ...state3, args: new Map(scope.values), vars: ctx.vars };
   }
@@ -82403,7 +83845,7 @@ var Builder2 = class {
     const text = instruction.original;
     this.emit({ type: "step-start", id, stage, step, steps, instruction: text, line: instruction.line });
     const start = Date.now();
-    const { state: state3, cached, layer } = await work();
+    const { state: state3, cached, layer } = await work(id);
     const durationMs = Date.now() - start;
     this.emit({ type: "step-done", id, cached, durationMs });
     this.steps.push({ stage, instruction: text, line: instruction.line, cached, durationMs, layer });
@@ -82424,7 +83866,8 @@ var Builder2 = class {
   }
   // ---- instructions ----
   /** Run one instruction's step (steps/index.ts); errors are located on its Dockerfile line. */
-  async apply(state3, instruction, stage) {
+  async apply(state3, instruction, stage, id) {
+    const started = Date.now();
     try {
       return await stepFor(instruction)({
         instruction,
@@ -82432,6 +83875,7 @@ var Builder2 = class {
         config: structuredClone(state3.config),
         stage,
         expand: (word) => this.expander.word(word, stage.vars),
+        output: (stream2, chunk) => this.emit({ type: "step-output", id, stream: stream2, text: chunk.toString("utf8"), elapsedMs: Date.now() - started }),
         build: this
       });
     } catch (err) {
@@ -82453,17 +83897,27 @@ var Builder2 = class {
   history(createdBy, empty) {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: "kiln", ...empty ? { empty_layer: true } : {} };
   }
-  async layerStep(state3, config, createdBy, entries, keyParts) {
+  layerStep(state3, config, createdBy, entries, keyParts) {
+    return this.producedLayerStep(state3, config, createdBy, keyParts, async () => ({ entries }), entries);
+  }
+  async producedLayerStep(state3, config, createdBy, keyParts, produce, known) {
     const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), ...keyParts);
     let record = this.options.noCache ? void 0 : await this.store.getCache(key);
     const cached = record !== void 0 && (record.layer === null || await this.store.hasBlob(record.layer.digest));
+    let entries = known;
     if (!cached) {
-      const layer2 = await writeLayer(entries, this.store, {
-        epoch: this.epoch,
-        compression: this.options.compression ?? "none",
-        gzipLevel: this.options.gzipLevel
-      });
-      record = { layer: { digest: layer2.digest, diffId: layer2.diffId, size: layer2.size, mediaType: layer2.mediaType }, created: Date.now() };
+      const produced = await produce();
+      try {
+        entries = produced.entries;
+        const layer2 = await writeLayer(entries, this.store, {
+          epoch: this.epoch,
+          compression: this.options.compression ?? "none",
+          gzipLevel: this.options.gzipLevel
+        });
+        record = { layer: { digest: layer2.digest, diffId: layer2.diffId, size: layer2.size, mediaType: layer2.mediaType }, created: Date.now() };
+      } finally {
+        await produced.dispose?.();
+      }
       await this.store.putCache(key, record);
     }
     this.usedCache.set(key, record);
@@ -82556,7 +84010,7 @@ function displayPath(file, contextDir) {
   return file;
 }
 async function rootEntry(dir) {
-  const st2 = await lstat8(dir);
+  const st2 = await lstat11(dir);
   return { path: "", absPath: dir, type: "dir", mode: st2.mode & 4095, size: 0, uid: st2.uid, gid: st2.gid, mtimeMs: st2.mtimeMs, ino: st2.ino };
 }
 
@@ -82567,6 +84021,10 @@ function progressLine(event) {
       return `#${event.id} [${event.stage} ${event.step}/${event.steps}] ${event.instruction}`;
     case "step-done":
       return event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1e3).toFixed(1)}s`;
+    case "step-output": {
+      const at2 = (event.elapsedMs / 1e3).toFixed(3);
+      return event.text.replace(/\n$/, "").split("\n").map((line) => `#${event.id} ${at2} ${line}`).join("\n");
+    }
     case "warning":
       return `WARNING: ${event.message}`;
     case "output":
@@ -82587,15 +84045,15 @@ function buildMetadata(result, pushed) {
   };
 }
 function resultLines(result) {
-  const seconds = (result.durationMs / 1e3).toFixed(1);
+  const seconds2 = (result.durationMs / 1e3).toFixed(1);
   if (result.platforms) {
     return [
       ...result.platforms.map((p2) => `exporting manifest ${p2.manifestDigest} for ${p2.platform}`),
       ...result.tags.map((tag) => `naming to ${tag}`),
-      `writing image index ${result.manifestDigest} done (${result.platforms.length} platforms) in ${seconds}s`
+      `writing image index ${result.manifestDigest} done (${result.platforms.length} platforms) in ${seconds2}s`
     ];
   }
-  return [...result.tags.map((tag) => `naming to ${tag}`), `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${seconds}s`];
+  return [...result.tags.map((tag) => `naming to ${tag}`), `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${seconds2}s`];
 }
 function progressReporter(out) {
   return (event) => {
@@ -82640,13 +84098,13 @@ function parseAnnotations(items, what) {
 }
 
 // packages/action/src/layer-cache.ts
-import { existsSync as existsSync4, readFileSync as readFileSync3 } from "node:fs";
-import { readFile as readFile7 } from "node:fs/promises";
+import { existsSync as existsSync4, readFileSync as readFileSync4 } from "node:fs";
+import { readFile as readFile9 } from "node:fs/promises";
 import { homedir as homedir4 } from "node:os";
-import { join as join18 } from "node:path";
+import { join as join23 } from "node:path";
 var LAYER_CACHE_PATH = "~/.cache/kiln/action-layer-cache";
 function layerCacheDir(path12 = LAYER_CACHE_PATH) {
-  return path12.startsWith("~/") ? join18(homedir4(), path12.slice(2)) : path12;
+  return path12.startsWith("~/") ? join23(homedir4(), path12.slice(2)) : path12;
 }
 var LOCK_FILES = [
   "package-lock.json",
@@ -82670,10 +84128,10 @@ function keyPart(value) {
   return value.replace(/[\s,]+/g, "-");
 }
 function planLayerCache(inputs) {
-  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync3(path12)) : void 0;
+  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync4(path12)) : void 0;
   const hash = [`target=${inputs.target ?? ""}`, `platform=${inputs.platform ?? ""}`, `Dockerfile=${fileHash(inputs.dockerfile) ?? "absent"}`];
   for (const name of LOCK_FILES) {
-    const digest = fileHash(join18(inputs.context, name));
+    const digest = fileHash(join23(inputs.context, name));
     if (digest) hash.push(`${name}=${digest}`);
   }
   const prefix2 = ["kiln-v1", keyPart(inputs.runnerOs), keyPart(inputs.runnerArch), ...inputs.cacheKey ? [keyPart(inputs.cacheKey)] : []].join("-");
@@ -82682,7 +84140,7 @@ function planLayerCache(inputs) {
 }
 async function layerCacheDigest(dir) {
   try {
-    const index = JSON.parse(await readFile7(join18(dir, "index.json"), "utf8"));
+    const index = JSON.parse(await readFile9(join23(dir, "index.json"), "utf8"));
     const digest = index.manifests?.[0]?.digest;
     return typeof digest === "string" && digest.startsWith("sha256:") ? digest : void 0;
   } catch {
