@@ -2,6 +2,8 @@
 // by Kiln and by `docker build` in the same run, on a local Debian 12 base that both already have:
 //   cold       the base present, no build cache (Kiln: a fresh store with the base loaded;
 //              docker: `docker builder prune -af`, the base image kept)
+//   coldUnpacked  the same, with the base's layers already unpacked for RUN in the Kiln store (as
+//              `docker load` leaves them extracted in the daemon): compared with docker's cold
 //   noChange   the same build again
 //   oneFile    one source file changed (it is copied below the RUN, so the RUN stays cached)
 // Each phase is run BENCH_REPS times (default 3) per tool; the medians and docker/kiln ratios are
@@ -167,12 +169,23 @@ try {
       peakKb = Math.max(peakKb, Number(r.stderr.trim().split('\n').pop()));
       return ms;
     };
-    const k = { cold: [], noChange: [], oneFile: [] };
+    const k = { cold: [], coldUnpacked: [], noChange: [], oneFile: [] };
+    // A throwaway build over the base: its layers unpacked for RUN and its index kept, as
+    // `docker load` leaves a base extracted in the daemon.
+    const warm = join(work, 'warm');
+    mkdirSync(warm, { recursive: true });
+    writeFileSync(join(warm, 'Dockerfile'), `FROM ${BASE}\nRUN true\n`);
     try {
       for (let i = 0; i < reps; i++) {
         store = join(work, `kiln-store-${i}`);
         run(process.execPath, [kilnBin, 'load', '--store', store, '-q', '-i', baseArchive], { env: kilnEnv });
         k.cold.push(kilnBuild());
+      }
+      for (let i = 0; i < reps; i++) {
+        store = join(work, `kiln-store-unpacked-${i}`);
+        run(process.execPath, [kilnBin, 'load', '--store', store, '-q', '-i', baseArchive], { env: kilnEnv });
+        run(process.execPath, [kilnBin, 'build', '--store', store, '-q', warm], { env: kilnEnv });
+        k.coldUnpacked.push(kilnBuild());
       }
       for (let i = 0; i < reps; i++) k.noChange.push(kilnBuild());
       for (let i = 0; i < reps; i++) {
@@ -220,9 +233,10 @@ console.log(`RUN benchmark: Debian 12 base, COPY package files + 500 files / 5 M
 if (!results.docker) console.log('(docker side skipped: no daemon answered and none could be started; or BENCH_SKIP_DOCKER)');
 else console.log(`docker side: ${results.dockerWhere}`);
 console.log('phase            kiln    docker build   ratio (docker/kiln)');
-for (const phase of ['cold', 'noChange', 'oneFile']) {
+for (const phase of ['cold', 'coldUnpacked', 'noChange', 'oneFile']) {
   const k = results.kiln ? median(results.kiln[phase]) : undefined;
-  const d = results.docker ? median(results.docker[phase]) : undefined;
+  // Docker's cold build starts from a base `docker load` already extracted: both Kiln rows compare with it.
+  const d = results.docker ? median(results.docker[phase === 'coldUnpacked' ? 'cold' : phase]) : undefined;
   const ratio = k !== undefined && d !== undefined ? `${(d / k).toFixed(1)}x` : '-';
   console.log(`${phase.padEnd(10)} ${fmt(k).padStart(9)}   ${fmt(d).padStart(12)}   ${ratio.padStart(8)}`);
 }
