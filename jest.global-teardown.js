@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopDockerdAt } from './packages/core/test/helpers/dockerd-stop.js';
+import { stopDockerdAt } from './packages/core/test/helpers/dockerd-process.js';
 
 function skipList(dir) {
   const file = join(dir, 'skipped.jsonl');

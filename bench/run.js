@@ -19,10 +19,10 @@
 // Run: npm run build && node bench/run.js      (BENCH_REPS=5, BENCH_SKIP_KILN=1, BENCH_SKIP_DOCKER=1)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { stopDockerdAt } from '../packages/core/test/helpers/dockerd-stop.js';
+import { findDockerd, stopDockerdAt } from '../packages/core/test/helpers/dockerd-process.js';
 import { changeOneFile, docker, generateContext, kilnBin, run, time } from './lib.js';
 
 const reps = Number(process.env.BENCH_REPS ?? 3);
@@ -80,19 +80,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function answers(env) {
   return existsSync(docker) && spawnSync(docker, ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' }).status === 0;
-}
-
-function findDockerd() {
-  for (const c of [process.env.KILN_TEST_DOCKERD, '/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd']) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
 }
 
 /** { env, stop(), where } for a docker client, or undefined when there is no daemon to use. */

@@ -26,10 +26,10 @@
  * - The classic builder (DOCKER_BUILDKIT=0) also works offline but rejects `--chmod`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stopDockerdAt } from './dockerd-stop.js';
+import { findDockerd, stopDockerdAt } from './dockerd-process.js';
 import { describeNeeding, flag, tool, type Requirement } from './requirements.js';
 
 /** The docker client to use: Debian's 20.10 client (has BuildKit; /usr/local/bin/docker has no buildx). */
@@ -73,20 +73,6 @@ export interface Dockerd {
   stop(): Promise<void>;
   /** The last lines of the daemon's log. */
   logTail(lines?: number): string;
-}
-
-function findDockerd(): string | undefined {
-  const candidates = [process.env.KILN_TEST_DOCKERD, '/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd'];
-  for (const c of candidates) {
-    if (!c) continue;
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
 }
 
 /** Why a private dockerd cannot be started here (missing binaries, not root), or undefined. */

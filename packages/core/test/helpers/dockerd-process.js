@@ -1,12 +1,27 @@
-// Stopping a private dockerd that the test helpers started (helpers/dockerd.ts), by its PID and
-// its private root directory. Plain JavaScript because jest.global-teardown.js, which jest loads
-// outside the TypeScript transform, stops the dockerd shared by a whole run with it too.
-import { existsSync, readFileSync } from 'node:fs';
+// Finding the dockerd binary, and stopping a private dockerd that the test helpers started
+// (helpers/dockerd.ts), by its PID and its private root directory. Plain JavaScript because
+// jest.global-teardown.js, which jest loads outside the TypeScript transform, stops the dockerd
+// shared by a whole run with it too, and bench/run.js starts one the same way.
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The dockerd binary: $KILN_TEST_DOCKERD or the usual places; undefined when there is none. */
+export function findDockerd() {
+  for (const c of [process.env.KILN_TEST_DOCKERD, '/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd']) {
+    if (!c) continue;
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
 
 /** Whether `pid` is a live process (a zombie, exited but not yet reaped, counts as gone). */
 export function isRunning(pid) {

@@ -1,3 +1,5 @@
+/** The dockerd binary: $KILN_TEST_DOCKERD or the usual places; undefined when there is none. */
+export function findDockerd(): string | undefined;
 /** Whether `pid` is a live process (a zombie counts as gone). */
 export function isRunning(pid: number): boolean;
 /** Whether `pid` runs with `root` on its command line. */
