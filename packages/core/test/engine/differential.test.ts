@@ -108,10 +108,13 @@ describeWithDocker('differential: kiln build vs docker build', () => {
     expect(r).toEqual([]);
   });
 
-  it('docker runs what kiln built', async () => {
+  it('docker runs what kiln built, RUN layers included', async () => {
     const ctx = mkdtempSync(join(tmp, 'run-'));
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(ctx, 'Dockerfile'), 'FROM kiln-test/busybox:latest\nCOPY hello.txt /srv/\nWORKDIR /srv\nCMD ["cat", "hello.txt"]\n');
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM kiln-test/busybox:latest\nCOPY hello.txt /srv/\nWORKDIR /srv\nRUN echo "and from its RUN" >> hello.txt\nCMD ["cat", "hello.txt"]\n',
+    );
     writeFileSync(join(ctx, 'hello.txt'), 'hello from a kiln image\n');
     const archive = join(tmp, 'run.tar');
     const r = await kiln(['build', '--store', store, '-q', '-t', 'kiln-diff/run:1', '--output', `type=docker,dest=${archive}`, ctx]);
@@ -119,6 +122,6 @@ describeWithDocker('differential: kiln build vs docker build', () => {
     await dockerLoad(env.dockerd, archive);
     const run = await env.dockerd.docker(['run', '--rm', '--network=none', 'kiln-diff/run:1']);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toBe('hello from a kiln image\n');
+    expect(run.stdout).toBe('hello from a kiln image\nand from its RUN\n');
   });
 });
