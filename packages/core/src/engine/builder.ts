@@ -332,10 +332,15 @@ class Builder implements StepServices {
     config.history = [...(config.history ?? []), this.history(createdBy, false)];
     config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
     return {
-      state: { ...state, config, layers: [...state.layers, layer], view: state.view.withLayer(layer, entries), key },
+      // The view holds what the layer holds: mtimes as the writer clamped them.
+      state: { ...state, config, layers: [...state.layers, layer], view: state.view.withLayer(layer, entries && this.asWritten(entries)), key },
       cached,
       layer: layer.digest,
     };
+  }
+
+  private asWritten(entries: readonly LayerEntry[]): LayerEntry[] {
+    return entries.map((e) => ({ ...e, mtime: Math.floor(Math.min(e.mtime ?? this.epoch, this.epoch)) }));
   }
 
   // ---- sources ----

@@ -49,6 +49,12 @@ export interface OverlayDiffInput {
    * nothing but such stubs.
    */
   exclude?: ReadonlySet<string>;
+  /**
+   * No lower copies to compare with (`lowerDirs` empty): the "upper" is a whole copy of the
+   * filesystem the step ran in, unpacked from the layers, and a file whose metadata and whole-second
+   * mtime (no nanoseconds, as unpacked) match its lower entry is taken as unchanged.
+   */
+  wholeCopy?: boolean;
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -199,6 +205,7 @@ class OverlayDiff {
       if ((below.devMajor ?? 0) !== major || (below.devMinor ?? 0) !== minor) return false;
     }
     const copy = await this.lowerCopy(path);
+    if (!copy && this.input.wholeCopy) return st.mtimeNs % NS_PER_SECOND === 0n;
     if (!copy || upperType(copy.st) !== type || copy.st.mtimeNs !== st.mtimeNs) return false;
     if (st.mtimeNs % NS_PER_SECOND !== 0n) return true;
     if (type === 'file') return sameContent(host, copy.host, Number(st.size));

@@ -20,7 +20,8 @@ import { layerCompression } from '../oci/media-types.js';
 
 export type LowerStore = SandboxSpace & Pick<BlobReader, 'openBlob'> & Pick<BlobFiles, 'blobPath'>;
 
-function layerSource(store: LowerStore, layer: LayerRecord): LayerSource & { path: string } {
+/** Where a layer's bytes are, and how they are compressed. */
+export function layerSourceOf(store: LowerStore, layer: LayerRecord): LayerSource & { path: string } {
   const compression = layerCompression(layer.mediaType);
   if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
   return { open: () => store.openBlob(layer.digest), compression, path: store.blobPath(layer.digest) };
@@ -45,10 +46,10 @@ function haveGnuTar(): boolean {
 }
 
 async function unpackLower(store: LowerStore, layers: readonly LayerRecord[], i: number, dir: string): Promise<void> {
-  const src = layerSource(store, layers[i]!);
+  const src = layerSourceOf(store, layers[i]!);
   const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: 'overlay' })).opaqueDirs;
   if (opaque.length === 0) return;
-  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSource(store, l)));
+  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSourceOf(store, l)));
   const hidden = new Set(opaque);
   for (const path of below.keys()) {
     if (!hidden.has(parentPath(path))) continue;

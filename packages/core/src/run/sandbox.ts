@@ -9,8 +9,8 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { KilnError } from '../errors.js';
 import type { LayerRecord } from '../contracts/blobs.js';
-import { parentPath, type LayerEntry } from '../layer/index.js';
-import { unpackLowers, type LowerStore } from './lowers.js';
+import { extractLayer, parentPath, type LayerEntry } from '../layer/index.js';
+import { layerSourceOf, unpackLowers, type LowerStore } from './lowers.js';
 import { diffOverlayUpper, type LowerEntry } from '../layer/overlay-diff.js';
 import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
@@ -40,6 +40,8 @@ export interface SandboxRequest {
   /** Read what the process changed as layer entries. */
   collectChanges: boolean;
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Something the user should know (said once: overlayfs unavailable). */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -124,19 +126,14 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
   await cleanStale(store, rt);
   if (request.signal?.aborted) throw new KilnError('build interrupted');
 
-  const lowers = await unpackLowers(store, request.layers);
   const dir = await store.makeSandboxDir();
   const rootfs = join(dir, 'rootfs');
-  const upper = join(dir, 'upper');
-  const work = join(dir, 'work');
   let mounted = false;
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
-    for (const d of [rootfs, upper, work]) await mkdir(d);
-    // The overlay needs a lower directory even for an empty image (FROM scratch).
-    const lowerNames = lowers.length ? lowers.map((l) => basename(l)).reverse() : [await emptyLower(store)];
-    await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
-    mounted = true;
+    await mkdir(rootfs);
+    const layout = await prepareRootfs(store, request, dir, rootfs);
+    mounted = layout.kind === 'overlay';
 
     const stubs = new Set<string>();
     const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b) => b.destination.replace(/^\/+/, ''))];
@@ -163,9 +160,13 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     const id = `kiln-${basename(dir).slice(2)}`;
     const exitCode = await rt.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
     const changes = request.collectChanges && exitCode === 0
-      ? await diffOverlayUpper({ upperDir: upper, mergedDir: rootfs, lowerDirs: [...lowers].reverse(), lower: request.lower, exclude: stubs })
+      ? await diffOverlayUpper(
+          layout.kind === 'overlay'
+            ? { upperDir: layout.upper, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs }
+            : { upperDir: rootfs, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true },
+        )
       : [];
-    await unmount(rootfs, { lazy: true });
+    if (mounted) await unmount(rootfs, { lazy: true });
     mounted = false;
     return { exitCode, changes, dispose };
   } catch (err) {
@@ -173,6 +174,43 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     await dispose().catch(() => undefined);
     throw err;
   }
+}
+
+type RootfsLayout = { kind: 'overlay'; upper: string; lowers: string[] } | { kind: 'copy' };
+
+/** Set when overlayfs could not be mounted once: later RUNs go straight to the copy. */
+let overlayUnavailable: string | undefined;
+
+/**
+ * The rootfs: an overlay of the unpacked layers with a fresh upper directory; where overlayfs
+ * cannot mount (a store on overlayfs or on a filesystem overlay cannot use as upper, no overlay
+ * module, KILN_RUN_COPY_ROOTFS=1) a copy, unpacked from the layers for this RUN alone, said once.
+ */
+async function prepareRootfs(store: SandboxStore, request: SandboxRequest, dir: string, rootfs: string): Promise<RootfsLayout> {
+  const giveUpOverlay = (reason: string) => {
+    overlayUnavailable = reason;
+    request.onWarning?.(`overlayfs cannot be used here (${reason}): RUN steps use a copy of the image's filesystem instead, which is slower`);
+  };
+  if (process.env.KILN_RUN_COPY_ROOTFS === '1' && overlayUnavailable === undefined) giveUpOverlay('KILN_RUN_COPY_ROOTFS=1 is set');
+  if (overlayUnavailable === undefined) {
+    const lowers = await unpackLowers(store, request.layers);
+    const upper = join(dir, 'upper');
+    const work = join(dir, 'work');
+    for (const d of [upper, work]) await mkdir(d);
+    // The overlay needs a lower directory even for an empty image (FROM scratch).
+    const lowerNames = lowers.length ? lowers.map((l) => basename(l)).reverse() : [await emptyLower(store)];
+    try {
+      await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
+      return { kind: 'overlay', upper, lowers: [...lowers].reverse() };
+    } catch (err) {
+      giveUpOverlay((err as Error).message);
+    }
+  }
+  for (const layer of request.layers) {
+    const src = layerSourceOf(store, layer);
+    await extractLayer(src.open(), src.compression, rootfs);
+  }
+  return { kind: 'copy' };
 }
 
 /**

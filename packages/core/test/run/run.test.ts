@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/store.js';
 import { makeRootfs } from '../helpers/base-images.js';
 import { capability, describeNeeding, tools } from '../helpers/requirements.js';
-import { kiln, kilnBin, tempDir, writeTree } from '../engine/kiln-helpers.js';
+import { kiln, kilnBin, kilnProcess, tempDir, writeTree } from '../engine/kiln-helpers.js';
 
 const root = capability(
   'root',
@@ -199,6 +199,22 @@ describeNeeding([root, ...tools('runc', 'busybox', 'umoci')], 'RUN', () => {
     spawnSync('chown', ['-R', 'root', work]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: Dockerfile:2: RUN needs root .*sudo kiln build/);
+  }, 60_000);
+
+  it('without overlayfs, RUN uses a copy of the filesystem, says so once, and makes the same layer', async () => {
+    const dockerfile = 'FROM run-base:1\nRUN rm -rf /home/app && echo new > /etc/new && chmod 600 /etc/group && ln -s /etc/new /link\nRUN touch /tmp/second\n';
+    const viaOverlay = join(work, 'overlay.json');
+    const viaCopy = join(work, 'copy.json');
+    const a = await kiln(['build', '--store', store, '-q', '--no-cache', '--metadata-file', viaOverlay, context('ovl', dockerfile)]);
+    expect(a.code).toBe(0);
+    const b = await kilnProcess(['build', '--store', store, '--progress', 'plain', '--no-cache', '--metadata-file', viaCopy, context('copy', dockerfile)], undefined, {
+      KILN_RUN_COPY_ROOTFS: '1',
+    });
+    expect(b.code).toBe(0);
+    expect(b.stderr.match(/RUN steps use a copy of the image's filesystem/g)).toHaveLength(1);
+    const digest = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as Record<string, string>)['containerimage.digest'];
+    expect(digest(viaCopy)).toBe(digest(viaOverlay));
+    expect(readdirSync(join(store, 'sandboxes'))).toEqual([]);
   }, 60_000);
 
   it('the store has no sandbox left and verifies', async () => {

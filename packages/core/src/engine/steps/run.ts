@@ -116,6 +116,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
           tail.add(chunk);
           input.output(stream, chunk);
         },
+        onWarning: (message) => build.options.onEvent?.({ type: 'warning', message }),
         signal: build.options.signal,
       });
       if (result.exitCode !== 0) {
