@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-YUB6BCYZ.js";
+} from "./chunks/chunk-237OQF4N.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

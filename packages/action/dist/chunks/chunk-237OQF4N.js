@@ -80421,6 +80421,8 @@ var OverlayDiff = class {
         return false;
     }
     const copy = await this.lowerCopy(path12);
+    if (!copy && this.input.wholeCopy)
+      return st2.mtimeNs % NS_PER_SECOND === 0n;
     if (!copy || upperType(copy.st) !== type || copy.st.mtimeNs !== st2.mtimeNs)
       return false;
     if (st2.mtimeNs % NS_PER_SECOND !== 0n)
@@ -82495,7 +82497,7 @@ import { lstat as lstat9, readdir as readdir6, rm as rm6 } from "node:fs/promise
 import { join as join18 } from "node:path";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
-function layerSource2(store, layer) {
+function layerSourceOf(store, layer) {
   const compression = layerCompression(layer.mediaType);
   if (!compression)
     throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
@@ -82515,11 +82517,11 @@ function haveGnuTar() {
   return gnuTar;
 }
 async function unpackLower(store, layers, i, dir) {
-  const src = layerSource2(store, layers[i]);
+  const src = layerSourceOf(store, layers[i]);
   const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: "overlay" })).opaqueDirs;
   if (opaque.length === 0)
     return;
-  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSource2(store, l)));
+  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSourceOf(store, l)));
   const hidden = new Set(opaque);
   for (const path12 of below.keys()) {
     if (!hidden.has(parentPath(path12)))
@@ -82941,19 +82943,14 @@ async function runNow(store, request) {
   await cleanStale(store, rt2);
   if (request.signal?.aborted)
     throw new KilnError("build interrupted");
-  const lowers = await unpackLowers(store, request.layers);
   const dir = await store.makeSandboxDir();
   const rootfs = join20(dir, "rootfs");
-  const upper = join20(dir, "upper");
-  const work = join20(dir, "work");
   let mounted = false;
   const dispose = () => rm7(dir, { recursive: true, force: true });
   try {
-    for (const d of [rootfs, upper, work])
-      await mkdir7(d);
-    const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
-    await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
-    mounted = true;
+    await mkdir7(rootfs);
+    const layout = await prepareRootfs(store, request, dir, rootfs);
+    mounted = layout.kind === "overlay";
     const stubs = /* @__PURE__ */ new Set();
     const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b2) => b2.destination.replace(/^\/+/, ""))];
     for (const stub of targets) {
@@ -82979,8 +82976,9 @@ async function runNow(store, request) {
     await writeFile3(join20(dir, "config.json"), JSON.stringify(spec));
     const id = `kiln-${basename8(dir).slice(2)}`;
     const exitCode = await rt2.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
-    const changes = request.collectChanges && exitCode === 0 ? await diffOverlayUpper({ upperDir: upper, mergedDir: rootfs, lowerDirs: [...lowers].reverse(), lower: request.lower, exclude: stubs }) : [];
-    await unmount(rootfs, { lazy: true });
+    const changes = request.collectChanges && exitCode === 0 ? await diffOverlayUpper(layout.kind === "overlay" ? { upperDir: layout.upper, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs } : { upperDir: rootfs, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true }) : [];
+    if (mounted)
+      await unmount(rootfs, { lazy: true });
     mounted = false;
     return { exitCode, changes, dispose };
   } catch (err) {
@@ -82989,6 +82987,34 @@ async function runNow(store, request) {
     await dispose().catch(() => void 0);
     throw err;
   }
+}
+var overlayUnavailable;
+async function prepareRootfs(store, request, dir, rootfs) {
+  const giveUpOverlay = (reason) => {
+    overlayUnavailable = reason;
+    request.onWarning?.(`overlayfs cannot be used here (${reason}): RUN steps use a copy of the image's filesystem instead, which is slower`);
+  };
+  if (process.env.KILN_RUN_COPY_ROOTFS === "1" && overlayUnavailable === void 0)
+    giveUpOverlay("KILN_RUN_COPY_ROOTFS=1 is set");
+  if (overlayUnavailable === void 0) {
+    const lowers = await unpackLowers(store, request.layers);
+    const upper = join20(dir, "upper");
+    const work = join20(dir, "work");
+    for (const d of [upper, work])
+      await mkdir7(d);
+    const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
+    try {
+      await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
+      return { kind: "overlay", upper, lowers: [...lowers].reverse() };
+    } catch (err) {
+      giveUpOverlay(err.message);
+    }
+  }
+  for (const layer of request.layers) {
+    const src = layerSourceOf(store, layer);
+    await extractLayer(src.open(), src.compression, rootfs);
+  }
+  return { kind: "copy" };
 }
 async function readInRootfs(rootfs, request, path12) {
   const real = await request.resolvePath(path12.replace(/^\/+/, ""));
@@ -83097,6 +83123,7 @@ async function runStep(input) {
           tail.add(chunk);
           input.output(stream2, chunk);
         },
+        onWarning: (message) => build2.options.onEvent?.({ type: "warning", message }),
         signal: build2.options.signal
       });
       if (result.exitCode !== 0) {
@@ -83925,10 +83952,14 @@ var Builder2 = class {
     config.history = [...config.history ?? [], this.history(createdBy, false)];
     config.rootfs = { type: "layers", diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
     return {
-      state: { ...state3, config, layers: [...state3.layers, layer], view: state3.view.withLayer(layer, entries), key },
+      // The view holds what the layer holds: mtimes as the writer clamped them.
+      state: { ...state3, config, layers: [...state3.layers, layer], view: state3.view.withLayer(layer, entries && this.asWritten(entries)), key },
       cached,
       layer: layer.digest
     };
+  }
+  asWritten(entries) {
+    return entries.map((e) => ({ ...e, mtime: Math.floor(Math.min(e.mtime ?? this.epoch, this.epoch)) }));
   }
   // ---- sources ----
   async context() {
