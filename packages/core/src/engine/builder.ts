@@ -295,23 +295,17 @@ class Builder implements StepServices {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: 'kiln', ...(empty ? { empty_layer: true } : {}) };
   }
 
-  layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]): Promise<StepOutcome> {
-    return this.producedLayerStep(state, config, createdBy, keyParts, async () => ({ entries }), entries);
-  }
-
-  async producedLayerStep(
+  async layerStep(
     state: StageState,
     config: ImageConfig,
     createdBy: string,
     keyParts: string[],
     produce: () => Promise<{ entries: LayerEntry[]; dispose?: () => Promise<void> }>,
-    /** The entries, when known before the work (they spare re-reading the layer for the next view). */
-    known?: LayerEntry[],
   ): Promise<StepOutcome> {
     const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
-    let entries = known;
+    let entries: LayerEntry[] | undefined;
     if (!cached) {
       const produced = await produce();
       try {
@@ -360,6 +354,15 @@ class Builder implements StepServices {
       return { tree: { ...tree, digest: (e) => digests.digest(e) }, digests };
     })();
     return this.contextTree;
+  }
+
+  async sourceKey(name: string): Promise<string> {
+    const ref = lookupStage(this.plan, name, true);
+    if (ref.kind === 'stage') return `stage:${(await this.stage(ref.stage)).key}`;
+    const image = await this.resolver.resolve(name).catch((err: unknown) => {
+      throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${(err as Error).message}`);
+    });
+    return `image:${image.digest}`;
   }
 
   /** The filesystem of a stage or an image, unpacked once per build, as a copy source. */

@@ -271,6 +271,29 @@ export async function addAncestors(
 }
 
 /** The entries one source argument selects, with top-level symlinks followed inside the tree. */
+/**
+ * What a COPY/ADD reads, without the image it writes into: every entry the sources select (with
+ * everything below a selected directory) as one line each, content digests included. With the
+ * parent step's cache key and the instruction text, it decides the layer (the rest, where things
+ * land and who owns the directories made, follows from the parent image), so a cache hit needs
+ * neither the image's filesystem index nor the copy plan.
+ */
+export async function sourceFingerprint(tree: SourceTree, sources: readonly string[], instruction: string, parents = false): Promise<string[]> {
+  const lines: string[] = [];
+  const line = async (e: ContextEntry) =>
+    [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.linkTarget ?? '', e.type === 'file' ? await tree.digest(e) : ''].join('\0');
+  for (const source of sources) {
+    const found = parents ? selectParents(tree, source, instruction) : selectSources(tree, source, instruction);
+    for (const item of found) {
+      lines.push(`${source}\0${await line(item.entry)}`);
+      if (item.entry.type !== 'dir') continue;
+      const prefix = item.entry.path === '' ? '' : `${item.entry.path}/`;
+      for (const [path, e] of item.tree.entries) if (path !== item.entry.path && path.startsWith(prefix)) lines.push(await line(e));
+    }
+  }
+  return lines;
+}
+
 function selectSources(tree: SourceTree, source: string, instruction: string): Selected[] {
   const cleaned = cleanSource(source, tree, instruction);
   if (hasWildcard(cleaned)) {

@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import { KilnError } from '../../errors.js';
 import type { Instruction } from '../../dockerfile/instructions.js';
 import { downloadSource } from '../download.js';
-import { parseChmod, planCopy, type FetchedSource, type SourceTree } from '../copy-plan.js';
+import { parseChmod, planCopy, sourceFingerprint, type FetchedSource, type SourceTree } from '../copy-plan.js';
 import { resolveOwner } from '../rootfs.js';
 import type { StepOutcome } from '../stage-state.js';
 import type { StepInput } from './step.js';
@@ -17,19 +17,14 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
   const sources = ins.sources.map(x);
   let dest = x(ins.dest);
   if (!dest.startsWith('/')) dest = posix.join(c.WorkingDir || '/', dest) + (dest.endsWith('/') || dest === '.' ? '/' : '');
-  const owner = ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined;
   const chmod = ins.chmod ? parseChmod(x(ins.chmod)) : undefined;
   const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? build.expander.raw(s.data, input.stage.vars) : s.data }));
 
-  let tree: SourceTree;
-  let fromDesc = '';
-  if (ins.kind === 'COPY' && ins.from !== undefined) {
-    const fromName = x(ins.from);
-    tree = await build.treeFrom(fromName);
-    fromDesc = ` --from=${fromName}`;
-  } else {
-    tree = await build.context();
-  }
+  // The source tree: the build context, or another stage's or image's filesystem, which is
+  // unpacked only when the step runs (its content is known by that stage's key or image digest).
+  const fromName = ins.kind === 'COPY' && ins.from !== undefined ? x(ins.from) : undefined;
+  const fromDesc = fromName === undefined ? '' : ` --from=${fromName}`;
+  const sourceTree = (): Promise<SourceTree> => (fromName === undefined ? build.context() : build.treeFrom(fromName));
 
   const fetched: FetchedSource[] = [];
   const pathSources: string[] = [];
@@ -47,22 +42,32 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
     }
   }
 
-  const plan = await planCopy({
-    instruction: ins.kind,
-    sources: pathSources,
-    inline,
-    fetched,
-    dest,
-    tree,
-    view: state.view,
-    owner,
-    chmod,
-    // --exclude patterns are taken as written: BuildKit expands no variables in them.
-    exclude: ins.exclude,
-    parents: ins.parents,
-    unpack: ins.kind === 'ADD' && ins.unpack !== false ? (entry) => build.unpack(entry) : undefined,
-    unpackFetched: ins.unpack === true,
-  });
+  const produce = async () => {
+    const plan = await planCopy({
+      instruction: ins.kind,
+      sources: pathSources,
+      inline,
+      fetched,
+      dest,
+      tree: await sourceTree(),
+      view: state.view,
+      owner: ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined,
+      chmod,
+      // --exclude patterns are taken as written: BuildKit expands no variables in them.
+      exclude: ins.exclude,
+      parents: ins.parents,
+      unpack: ins.kind === 'ADD' && ins.unpack !== false ? (entry) => build.unpack(entry) : undefined,
+      unpackFetched: ins.unpack === true,
+    });
+    return { entries: plan.entries };
+  };
+  const keyParts = [
+    ...(fromName === undefined
+      ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents)
+      : [`from\0${await build.sourceKey(fromName)}`, ...pathSources]),
+    ...(await Promise.all(fetched.map(async (f) => `url\0${f.name}\0${await f.tree.digest(f.entry)}`))),
+    ...inline.map((s) => `inline\0${s.name}\0${s.data}`),
+  ];
   const flags = [
     ins.parents && '--parents',
     ins.chown && `--chown=${x(ins.chown)}`,
@@ -72,5 +77,5 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
   ].filter(Boolean).join(' ');
   const named = [...sources, ...inline.map((s) => `<<${s.name}`)].join(' ');
   const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ''} ${named} ${dest} # kiln`;
-  return build.layerStep(state, config, createdBy, plan.entries, plan.keyParts);
+  return build.layerStep(state, config, createdBy, keyParts, produce);
 }

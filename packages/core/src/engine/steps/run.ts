@@ -96,7 +96,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
     ...(command.script ? [`script=${command.script.name}\0${command.script.data}`] : []),
   ];
 
-  return build.producedLayerStep(state, config, createdBy, keyParts, async () => {
+  return build.layerStep(state, config, createdBy, keyParts, async () => {
     const lower = await state.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build, command.script) : undefined;

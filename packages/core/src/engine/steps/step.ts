@@ -18,13 +18,12 @@ export interface StepServices {
   readonly expander: Expander;
   /** A step that changes only the config: cached by key; history entry when `recordHistory`. */
   metadataStep(state: StageState, config: ImageConfig, createdBy: string, recordHistory: boolean): Promise<StepOutcome>;
-  /** A step that adds a layer made of `entries`; `keyParts` decide its bytes. */
-  layerStep(state: StageState, config: ImageConfig, createdBy: string, entries: LayerEntry[], keyParts: string[]): Promise<StepOutcome>;
   /**
-   * A step whose layer is known only by doing the work (RUN): `keyParts` decide it, and `produce`
-   * runs only on a cache miss; its `dispose` runs once the layer is written.
+   * A step that adds a layer: the parent's key, `createdBy` and `keyParts` decide it, and
+   * `produce` (the entries; for RUN, running the command) runs only on a cache miss; its
+   * `dispose` runs once the layer is written.
    */
-  producedLayerStep(
+  layerStep(
     state: StageState,
     config: ImageConfig,
     createdBy: string,
@@ -35,6 +34,8 @@ export interface StepServices {
   context(): Promise<SourceTree>;
   /** A stage's or an image's filesystem as a copy source (`COPY --from`). */
   treeFrom(name: string): Promise<SourceTree>;
+  /** What decides that filesystem's content: the stage's cache key, or the image's digest. */
+  sourceKey(name: string): Promise<string>;
   /** ADD of a local archive: its contents, or undefined when the file is no archive. */
   unpack(entry: ContextEntry): Promise<SourceTree | undefined>;
 }
