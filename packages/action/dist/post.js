@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-237OQF4N.js";
+} from "./chunks/chunk-M3SYGWAA.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -82054,6 +82054,23 @@ async function addAncestors(out, view, owner) {
     }
   }
 }
+async function sourceFingerprint(tree, sources, instruction, parents = false) {
+  const lines = [];
+  const line = async (e) => [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.linkTarget ?? "", e.type === "file" ? await tree.digest(e) : ""].join("\0");
+  for (const source of sources) {
+    const found = parents ? selectParents(tree, source, instruction) : selectSources(tree, source, instruction);
+    for (const item of found) {
+      lines.push(`${source}\0${await line(item.entry)}`);
+      if (item.entry.type !== "dir")
+        continue;
+      const prefix2 = item.entry.path === "" ? "" : `${item.entry.path}/`;
+      for (const [path12, e] of item.tree.entries)
+        if (path12 !== item.entry.path && path12.startsWith(prefix2))
+          lines.push(await line(e));
+    }
+  }
+  return lines;
+}
 function selectSources(tree, source, instruction) {
   const cleaned2 = cleanSource(source, tree, instruction);
   if (hasWildcard(cleaned2)) {
@@ -82220,18 +82237,11 @@ async function copyStep(input) {
   let dest = x(ins.dest);
   if (!dest.startsWith("/"))
     dest = posix4.join(c.WorkingDir || "/", dest) + (dest.endsWith("/") || dest === "." ? "/" : "");
-  const owner = ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0;
   const chmod3 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
   const inline = ins.inlineSources.map((s3) => ({ name: s3.name, data: s3.expand ? build2.expander.raw(s3.data, input.stage.vars) : s3.data }));
-  let tree;
-  let fromDesc = "";
-  if (ins.kind === "COPY" && ins.from !== void 0) {
-    const fromName = x(ins.from);
-    tree = await build2.treeFrom(fromName);
-    fromDesc = ` --from=${fromName}`;
-  } else {
-    tree = await build2.context();
-  }
+  const fromName = ins.kind === "COPY" && ins.from !== void 0 ? x(ins.from) : void 0;
+  const fromDesc = fromName === void 0 ? "" : ` --from=${fromName}`;
+  const sourceTree = () => fromName === void 0 ? build2.context() : build2.treeFrom(fromName);
   const fetched = [];
   const pathSources = [];
   const checksum = ins.kind === "ADD" && ins.checksum ? x(ins.checksum) : void 0;
@@ -82248,22 +82258,30 @@ async function copyStep(input) {
       pathSources.push(source);
     }
   }
-  const plan = await planCopy({
-    instruction: ins.kind,
-    sources: pathSources,
-    inline,
-    fetched,
-    dest,
-    tree,
-    view: state3.view,
-    owner,
-    chmod: chmod3,
-    // --exclude patterns are taken as written: BuildKit expands no variables in them.
-    exclude: ins.exclude,
-    parents: ins.parents,
-    unpack: ins.kind === "ADD" && ins.unpack !== false ? (entry) => build2.unpack(entry) : void 0,
-    unpackFetched: ins.unpack === true
-  });
+  const produce = async () => {
+    const plan = await planCopy({
+      instruction: ins.kind,
+      sources: pathSources,
+      inline,
+      fetched,
+      dest,
+      tree: await sourceTree(),
+      view: state3.view,
+      owner: ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0,
+      chmod: chmod3,
+      // --exclude patterns are taken as written: BuildKit expands no variables in them.
+      exclude: ins.exclude,
+      parents: ins.parents,
+      unpack: ins.kind === "ADD" && ins.unpack !== false ? (entry) => build2.unpack(entry) : void 0,
+      unpackFetched: ins.unpack === true
+    });
+    return { entries: plan.entries };
+  };
+  const keyParts = [
+    ...fromName === void 0 ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents) : [`from\0${await build2.sourceKey(fromName)}`, ...pathSources],
+    ...await Promise.all(fetched.map(async (f2) => `url\0${f2.name}\0${await f2.tree.digest(f2.entry)}`)),
+    ...inline.map((s3) => `inline\0${s3.name}\0${s3.data}`)
+  ];
   const flags = [
     ins.parents && "--parents",
     ins.chown && `--chown=${x(ins.chown)}`,
@@ -82273,7 +82291,7 @@ async function copyStep(input) {
   ].filter(Boolean).join(" ");
   const named = [...sources, ...inline.map((s3) => `<<${s3.name}`)].join(" ");
   const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ""} ${named} ${dest} # kiln`;
-  return build2.layerStep(state3, config, createdBy, plan.entries, plan.keyParts);
+  return build2.layerStep(state3, config, createdBy, keyParts, produce);
 }
 
 // packages/core/dist/engine/steps/metadata.js
@@ -83103,7 +83121,7 @@ async function runStep(input) {
     `network=${network}`,
     ...command.script ? [`script=${command.script.name}\0${command.script.data}`] : []
   ];
-  return build2.producedLayerStep(state3, config, createdBy, keyParts, async () => {
+  return build2.layerStep(state3, config, createdBy, keyParts, async () => {
     const lower = await state3.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build2, command.script) : void 0;
@@ -83162,21 +83180,22 @@ async function workdirStep(input) {
   const c = config.config ??= {};
   const dir = posix5.resolve("/", c.WorkingDir || "/", input.expand(input.instruction.path));
   c.WorkingDir = dir;
-  const owner = c.User ? await resolveOwner(state3.view, c.User) : { uid: 0, gid: 0 };
-  const real = await state3.view.landingPath(dir.slice(1), true);
-  const created = /* @__PURE__ */ new Map();
-  if (real !== "" && (await state3.view.resolve(real)).node?.type !== "dir") {
-    const parts = real.split("/");
-    for (let i = 1; i <= parts.length; i++) {
-      const p2 = parts.slice(0, i).join("/");
-      if ((await state3.view.resolve(p2)).node?.type !== "dir")
-        created.set(p2, { path: p2, type: "dir", mode: 493, ...owner });
+  const produce = async () => {
+    const owner = c.User ? await resolveOwner(state3.view, c.User) : { uid: 0, gid: 0 };
+    const real = await state3.view.landingPath(dir.slice(1), true);
+    const created = /* @__PURE__ */ new Map();
+    if (real !== "" && (await state3.view.resolve(real)).node?.type !== "dir") {
+      const parts = real.split("/");
+      for (let i = 1; i <= parts.length; i++) {
+        const p2 = parts.slice(0, i).join("/");
+        if ((await state3.view.resolve(p2)).node?.type !== "dir")
+          created.set(p2, { path: p2, type: "dir", mode: 493, ...owner });
+      }
+      await addAncestors(created, state3.view, owner);
     }
-    await addAncestors(created, state3.view, owner);
-  }
-  const entries = [...created.values()].sort((a, b2) => comparePaths(a.path, b2.path));
-  const keyParts = entries.map((e) => `${e.path}\0${e.mode}\0${e.uid}\0${e.gid}`);
-  return input.build.layerStep(state3, config, `WORKDIR ${dir}`, entries, keyParts);
+    return { entries: [...created.values()].sort((a, b2) => comparePaths(a.path, b2.path)) };
+  };
+  return input.build.layerStep(state3, config, `WORKDIR ${dir}`, [], produce);
 }
 
 // packages/core/dist/engine/steps/index.js
@@ -83924,14 +83943,11 @@ var Builder2 = class {
   history(createdBy, empty) {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: "kiln", ...empty ? { empty_layer: true } : {} };
   }
-  layerStep(state3, config, createdBy, entries, keyParts) {
-    return this.producedLayerStep(state3, config, createdBy, keyParts, async () => ({ entries }), entries);
-  }
-  async producedLayerStep(state3, config, createdBy, keyParts, produce, known) {
+  async layerStep(state3, config, createdBy, keyParts, produce) {
     const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), ...keyParts);
     let record = this.options.noCache ? void 0 : await this.store.getCache(key);
     const cached = record !== void 0 && (record.layer === null || await this.store.hasBlob(record.layer.digest));
-    let entries = known;
+    let entries;
     if (!cached) {
       const produced = await produce();
       try {
@@ -83976,6 +83992,15 @@ var Builder2 = class {
       return { tree: { ...tree, digest: (e) => digests.digest(e) }, digests };
     })();
     return this.contextTree;
+  }
+  async sourceKey(name) {
+    const ref = lookupStage(this.plan, name, true);
+    if (ref.kind === "stage")
+      return `stage:${(await this.stage(ref.stage)).key}`;
+    const image = await this.resolver.resolve(name).catch((err) => {
+      throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${err.message}`);
+    });
+    return `image:${image.digest}`;
   }
   /** The filesystem of a stage or an image, unpacked once per build, as a copy source. */
   treeFrom(name) {
