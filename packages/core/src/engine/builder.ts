@@ -302,7 +302,8 @@ class Builder implements StepServices {
     keyParts: string[],
     produce: () => Promise<{ entries: LayerEntry[]; dispose?: () => Promise<void> }>,
   ): Promise<StepOutcome> {
-    const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), ...keyParts);
+    // The epoch (SOURCE_DATE_EPOCH) clamps the layer's mtimes, so it decides its bytes too.
+    const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
     let entries: LayerEntry[] | undefined;
