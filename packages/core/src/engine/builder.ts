@@ -16,6 +16,7 @@ import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
 import { extractArchive, writeLayer, type LayerEntry } from '../layer/index.js';
 import { formatPlatform, hostPlatform, manifestFor, parsePlatform, platformMatches } from '../oci/image.js';
+import { chainIds } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { HistoryEntry, ImageConfig, Platform } from '../oci/types.js';
 import type { CacheRecord, LayerRecord } from '../contracts/index.js';
@@ -359,7 +360,9 @@ class Builder implements StepServices {
 
   async sourceKey(name: string): Promise<string> {
     const ref = lookupStage(this.plan, name, true);
-    if (ref.kind === 'stage') return `stage:${(await this.stage(ref.stage)).key}`;
+    // A stage by its content (the chain ID of its layers), not its cache key: the same key can
+    // stand for other bytes after a --no-cache build of that stage or a non-deterministic RUN.
+    if (ref.kind === 'stage') return `layers:${chainIds((await this.stage(ref.stage)).layers.map((l) => l.diffId)).at(-1) ?? 'none'}`;
     const image = await this.resolver.resolve(name).catch((err: unknown) => {
       throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${(err as Error).message}`);
     });

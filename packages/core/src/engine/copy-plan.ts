@@ -13,7 +13,6 @@ import { globToRegExp, hasWildcard } from '../context/glob.js';
 import type { LayerEntry } from '../layer/index.js';
 import type { RootfsView } from './rootfs.js';
 import type { Chmod } from './chmod.js';
-import { sha256Digest } from '../oci/digest.js';
 
 export { parseChmod, type Chmod } from './chmod.js';
 
@@ -26,6 +25,9 @@ export interface SourceTree {
   /** Content digest of a file entry (cached for the context). */
   digest(entry: ContextEntry): Promise<string>;
 }
+
+/** A tree with nothing in it: the source of a COPY that reads only heredocs or URLs. */
+export const EMPTY_TREE: SourceTree = { kind: 'context', label: 'build context', entries: new Map(), digest: () => Promise.resolve('') };
 
 export interface InlineSource {
   name: string;
@@ -65,8 +67,6 @@ export interface CopyRequest {
 
 export interface CopyPlan {
   entries: LayerEntry[];
-  /** One line per entry: everything that decides the layer's bytes. */
-  keyParts: string[];
 }
 
 interface Selected {
@@ -108,7 +108,7 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   // the image would become a directory hiding that symlink once a runtime unpacks the layer.
   const destRel = await req.view.landingPath(destWritten, destIsDir);
 
-  const out = new Map<string, LayerEntry & { digest?: string }>();
+  const out = new Map<string, LayerEntry>();
   const createdDirOwner = req.owner ?? { uid: 0, gid: 0 };
 
   /**
@@ -126,10 +126,10 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     else {
       const inode = linked && (e.nlink ?? 1) > 1 ? `${e.dev}:${e.ino}` : undefined;
       const first = inode ? linked!.get(inode) : undefined;
-      if (first !== undefined) out.set(target, { ...base, type: 'hardlink', linkTarget: first, digest: `link:${first}` });
+      if (first !== undefined) out.set(target, { ...base, type: 'hardlink', linkTarget: first });
       else {
         if (inode) linked!.set(inode, target);
-        out.set(target, { ...base, type: 'file', size: e.size, content: { path: e.absPath }, digest: await tree.digest(e) });
+        out.set(target, { ...base, type: 'file', size: e.size, content: { path: e.absPath } });
       }
     }
   }
@@ -185,7 +185,7 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     const target = destIsDir ? join(destRel, source.name) : destRel;
     out.set(target, {
       path: target, type: 'file', mode: req.chmod ? req.chmod.apply(0o644, false) : 0o644, uid, gid, size: data.length,
-      content: { data }, digest: sha256Digest(data),
+      content: { data },
     });
   }
   if (selected.length === 0 && req.inline.length === 0) {
@@ -197,11 +197,7 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
   }
   await addAncestors(out, req.view, createdDirOwner);
 
-  const entries = [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const keyParts = entries.map((e) =>
-    [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.digest ?? e.linkTarget ?? ''].join('\0'),
-  );
-  return { entries: entries.map(({ digest: _digest, ...entry }) => entry), keyParts };
+  return { entries: [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
 }
 
 /**
@@ -270,7 +266,6 @@ export async function addAncestors(
   }
 }
 
-/** The entries one source argument selects, with top-level symlinks followed inside the tree. */
 /**
  * What a COPY/ADD reads, without the image it writes into: every entry the sources select (with
  * everything below a selected directory) as one line each, content digests included. With the
@@ -280,20 +275,32 @@ export async function addAncestors(
  */
 export async function sourceFingerprint(tree: SourceTree, sources: readonly string[], instruction: string, parents = false): Promise<string[]> {
   const lines: string[] = [];
-  const line = async (e: ContextEntry) =>
-    [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.linkTarget ?? '', e.type === 'file' ? await tree.digest(e) : ''].join('\0');
+  // Context files are written 0:0 whoever owns them here; other trees keep their owners.
+  const owners = tree.kind !== 'context';
+  const line = async (e: ContextEntry, linkedTo = '') =>
+    [e.path, e.type, e.mode.toString(8), owners ? `${e.uid}:${e.gid}` : '', e.linkTarget ?? linkedTo, e.type === 'file' && !linkedTo ? await tree.digest(e) : ''].join('\0');
   for (const source of sources) {
     const found = parents ? selectParents(tree, source, instruction) : selectSources(tree, source, instruction);
     for (const item of found) {
       lines.push(`${source}\0${await line(item.entry)}`);
       if (item.entry.type !== 'dir') continue;
+      // Files hard-linked to each other inside a directory source stay linked (copyTree): which
+      // ones are decides the layer as much as their content.
+      const linked = new Map<string, string>();
       const prefix = item.entry.path === '' ? '' : `${item.entry.path}/`;
-      for (const [path, e] of item.tree.entries) if (path !== item.entry.path && path.startsWith(prefix)) lines.push(await line(e));
+      for (const [path, e] of item.tree.entries) {
+        if (path === item.entry.path || !path.startsWith(prefix)) continue;
+        const inode = e.type === 'file' && (e.nlink ?? 1) > 1 ? `${e.dev}:${e.ino}` : undefined;
+        const first = inode === undefined ? undefined : linked.get(inode);
+        if (inode !== undefined && first === undefined) linked.set(inode, path);
+        lines.push(await line(e, first === undefined ? '' : `link:${first}`));
+      }
     }
   }
   return lines;
 }
 
+/** The entries one source argument selects, with top-level symlinks followed inside the tree. */
 function selectSources(tree: SourceTree, source: string, instruction: string): Selected[] {
   const cleaned = cleanSource(source, tree, instruction);
   if (hasWildcard(cleaned)) {

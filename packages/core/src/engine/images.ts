@@ -4,6 +4,7 @@
 
 import { resolve } from 'node:path';
 import { KilnError } from '../errors.js';
+import { BlobNotFoundError } from '../store/errors.js';
 import { isIndex } from '../oci/media-types.js';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
 import { readOciLayout } from '../oci/layout.js';
@@ -78,7 +79,15 @@ export class ImageResolver {
     }
     const ref = parseReference(name);
     const local = ref.digest ?? (await this.store.getRef(formatReference(ref)));
-    if (local && !this.alwaysPull && (await this.store.hasBlob(local))) return this.fromManifest(name, local, platform);
+    if (local && !this.alwaysPull && (await this.store.hasBlob(local))) {
+      try {
+        return await this.fromManifest(name, local, platform);
+      } catch (err) {
+        // A multi-platform image pulled for another platform: its index is here, this platform's
+        // manifest is not. The registry has it (what is already stored is not fetched again).
+        if (!(err instanceof BlobNotFoundError) || !this.registry) throw err;
+      }
+    }
     if (!this.registry) {
       throw new KilnError(
         `image "${name}" is not in the local Kiln store (${this.store.root}): ` +

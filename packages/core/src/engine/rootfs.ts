@@ -76,8 +76,11 @@ export class RootfsView {
   private async baseIndex(): Promise<FsIndex> {
     if (this.layers.length === 0) return new Map();
     const id = digestHex(chainIds(this.layers.map((l) => l.diffId)).at(-1)!);
-    const kept = await this.store.readMeta<[string, FsNode][]>(INDEX_META, id);
-    if (kept) return new Map(kept);
+    const kept = await this.store.readMeta<unknown>(INDEX_META, id);
+    // A side file of the wrong shape (another version, a damaged one) is recomputed, not trusted.
+    if (Array.isArray(kept) && kept.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1]?.type === 'string')) {
+      return new Map(kept as [string, FsNode][]);
+    }
     const index: FsIndex = new Map();
     for (const [path, e] of await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)))) {
       index.set(path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });

@@ -137,7 +137,7 @@ export function readTar(
       if (failed) return;
       // A tar of nothing but end-of-archive blocks is an empty archive (a RUN that changed
       // nothing has such a layer, as in BuildKit); node-tar's strict mode calls it unrecognized.
-      if (onlyZeros && !fromHandler && /Unrecognized archive format/.test(String((err as Error)?.message))) {
+      if (onlyZeros && !fromHandler && (err as { code?: string } | undefined)?.code === 'TAR_BAD_ARCHIVE') {
         parserDone = true;
         void consume();
         return;

@@ -12,6 +12,6 @@ export interface ContainerRuntime {
   readonly name: string;
   /** Run the bundle's process in the foreground; resolves with its exit code (128+N for signal N). */
   run(bundleDir: string, id: string, io: RunIo): Promise<number>;
-  /** Remove what a crashed Kiln left of containers whose ids start with `prefix` and whose owner is gone. */
+  /** Kill and delete the containers (in this runtime's state) that `isStale` says a crashed Kiln left. */
   cleanStale(isStale: (id: string) => boolean): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import { KilnError } from '../../errors.js';
 import type { Instruction } from '../../dockerfile/instructions.js';
 import { downloadSource } from '../download.js';
-import { parseChmod, planCopy, sourceFingerprint, type FetchedSource, type SourceTree } from '../copy-plan.js';
+import { EMPTY_TREE, parseChmod, planCopy, sourceFingerprint, type FetchedSource, type SourceTree } from '../copy-plan.js';
 import { resolveOwner } from '../rootfs.js';
 import type { StepOutcome } from '../stage-state.js';
 import type { StepInput } from './step.js';
@@ -49,7 +49,8 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
       inline,
       fetched,
       dest,
-      tree: await sourceTree(),
+      // Heredoc-only COPY and URL-only ADD read nothing from the context.
+      tree: pathSources.length === 0 && fromName === undefined ? EMPTY_TREE : await sourceTree(),
       view: state.view,
       owner: ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined,
       chmod,
@@ -62,9 +63,11 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
     return { entries: plan.entries };
   };
   const keyParts = [
-    ...(fromName === undefined
-      ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents)
-      : [`from\0${await build.sourceKey(fromName)}`, ...pathSources]),
+    ...(pathSources.length === 0
+      ? []
+      : fromName === undefined
+        ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents)
+        : [`from\0${await build.sourceKey(fromName)}`, ...pathSources]),
     ...(await Promise.all(fetched.map(async (f) => `url\0${f.name}\0${await f.tree.digest(f.entry)}`))),
     ...inline.map((s) => `inline\0${s.name}\0${s.data}`),
   ];
@@ -73,6 +76,7 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
     ins.chown && `--chown=${x(ins.chown)}`,
     chmod && `--chmod=${chmod.text}`,
     ins.link && '--link',
+    ins.kind === 'ADD' && ins.unpack !== undefined && `--unpack=${ins.unpack}`,
     ...ins.exclude.map((p) => `--exclude=${p}`),
   ].filter(Boolean).join(' ');
   const named = [...sources, ...inline.map((s) => `<<${s.name}`)].join(' ');
