@@ -109,9 +109,14 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     received = signal;
     interrupt.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
   try {
+    // Only the build listens: before and after it, Ctrl-C ends kiln at once as it always did.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const result = await build(store, {
       context,
       dockerfile: values.file && values.file !== '-' ? resolve(values.file) : undefined,
@@ -133,10 +138,12 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       epoch,
       onEvent: render,
       signal: interrupt.signal,
-    }).catch((err: unknown) => {
-      if (interrupt.signal.aborted) throw new InterruptedError(received);
-      throw err;
-    });
+    })
+      .catch((err: unknown) => {
+        if (interrupt.signal.aborted) throw new InterruptedError(received);
+        throw err;
+      })
+      .finally(stopListening);
     let pushed: string | undefined;
     if (values.push) {
       const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
@@ -154,8 +161,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     else for (const line of resultLines(result)) io.stderr(`${line}\n`);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     registry.close();
   }
 }

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsc } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KilnError } from '../errors.js';
 import type { ContainerRuntime, RunIo } from './runtime.js';
@@ -62,23 +63,31 @@ export class Runc implements ContainerRuntime {
       io.onOutput?.('stderr', b);
     });
     let killed = false;
-    const onAbort = () => {
+    let closed = false;
+    const onAbort = async () => {
       killed = true;
-      // SIGKILL to every process of the container (its pid namespace dies with its init).
-      void this.command(['kill', id, 'KILL']);
+      // SIGKILL to every process of the container (its pid namespace dies with its init). Right
+      // after the start runc may not have made the container yet: try again until runc is done.
+      while (!closed) {
+        await this.command(['kill', id, 'KILL']);
+        if (!closed) await new Promise((r) => setTimeout(r, 100));
+      }
     };
-    io.signal?.addEventListener('abort', onAbort, { once: true });
+    const abort = () => void onAbort();
+    io.signal?.addEventListener('abort', abort, { once: true });
+    let code = -1;
     try {
-      const code = await new Promise<number>((resolve, reject) => {
+      code = await new Promise<number>((resolve, reject) => {
         child.on('error', (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
-        child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? signalNumber(sig) : 0)));
+        child.on('close', (c, sig) => resolve(c ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0)));
       });
       if (killed) throw new KilnError('build interrupted');
       return code;
     } finally {
-      io.signal?.removeEventListener('abort', onAbort);
-      // A foreground run deletes its container when it ends; after a kill make sure of it.
-      await this.command(['delete', '--force', id]);
+      closed = true;
+      io.signal?.removeEventListener('abort', abort);
+      // A foreground run that ends by itself deletes its container; after a kill or a failure, make sure.
+      if (killed || code !== 0) await this.command(['delete', '--force', id]);
     }
   }
 
@@ -94,9 +103,4 @@ export class Runc implements ContainerRuntime {
       await this.command(['delete', '--force', id]);
     }
   }
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  const n: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
-  return n[signal] ?? 0;
 }

@@ -137,8 +137,10 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
 
     const stubs = new Set<string>();
     const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b) => b.destination.replace(/^\/+/, ''))];
-    for (const stub of targets) {
-      for (let p = stub; p !== ''; p = parentPath(p)) if (!(await lstat(join(rootfs, p)).catch(() => undefined))) stubs.add(p);
+    // runc makes a missing mount target where the image's symlinks lead (resolv.conf is often one).
+    for (const target of targets) {
+      const real = await request.resolvePath(target);
+      for (let p = real; p !== ''; p = parentPath(p)) if (!request.lower.has(p)) stubs.add(p);
     }
     const user = await resolveProcessUser(request.user, (p) => readInRootfs(rootfs, request, p));
     await createCwd(rootfs, request, user.uid, user.gid);
@@ -234,7 +236,7 @@ async function readInRootfs(rootfs: string, request: SandboxRequest, path: strin
 
 /** An empty directory under the unpacked layers, the lower of an image without layers. */
 async function emptyLower(store: SandboxStore): Promise<string> {
-  await mkdir(join(store.unpackedDir, 'empty'), { recursive: true });
+  await mkdir(join(store.unpackedDir, 'empty'), { recursive: true, mode: 0o700 });
   return 'empty';
 }
 

@@ -602,7 +602,8 @@ export class Store implements ContentStore {
     if (await exists(dir)) return dir;
     return this.withLock(`unpack-${hex}`, async () => {
       if (await exists(dir)) return dir;
-      await this.mkdirs(this.unpackedDir);
+      // Private: lower layers hold setuid binaries and world-writable directories of images.
+      await mkdir(this.unpackedDir, { recursive: true, mode: 0o700 });
       // Unpacked next to its final place (same filesystem), renamed in only when complete.
       const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
       try {
@@ -617,7 +618,7 @@ export class Store implements ContentStore {
   }
 
   async makeSandboxDir(): Promise<string> {
-    await this.mkdirs(this.sandboxesDir);
+    await mkdir(this.sandboxesDir, { recursive: true, mode: 0o700 });
     try {
       return await mkdtemp(join(this.sandboxesDir, `s-${process.pid}-${HOST_TAG}-`));
     } catch (err) {

@@ -104,6 +104,16 @@ describeNeeding([root, ...tools('runc', 'busybox', 'umoci')], 'RUN', () => {
     expect(again.stderr.match(/CACHED/g)?.length).toBeGreaterThanOrEqual(6);
   }, 60_000);
 
+  it('a #! heredoc script runs under a non-root USER (mounted at /dev/pipes, readable by all)', async () => {
+    const ctx = context('pipes', 'FROM run-base:1\nUSER app\nRUN <<EOF\n#!/bin/sh\necho "script as $(id -u)" > /tmp/pipes\nEOF\n');
+    const out = join(work, 'pipes-oci');
+    const r = await kiln(['build', '--store', store, '-q', '-t', 'run-pipes:latest', '--output', `type=oci,dest=${out}`, ctx]);
+    expect(r.stderr).toBe('');
+    const bundle = join(work, 'pipes-bundle');
+    spawnSync('umoci', ['unpack', '--image', `${out}:latest`, bundle]);
+    expect(readFileSync(join(bundle, 'rootfs/tmp/pipes'), 'utf8')).toBe('script as 1000\n');
+  }, 60_000);
+
   it('a change above a RUN runs it again', async () => {
     const df = (v: string) => `FROM run-base:1\nENV V=${v}\nRUN echo "$V" > /v && echo ran\n`;
     const one = await kiln(['build', '--store', store, '--progress', 'plain', context('above1', df('1'))]);

@@ -2,7 +2,7 @@
 // becomes the step's layer. Arguments, environment, history text and the cache key follow
 // BuildKit's dockerfile2llb (dispatchRun), so `docker history` reads the same.
 
-import { rm, writeFile } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KilnError } from '../../errors.js';
 import { chompHeredocContent, parseHeredocWord } from '../../dockerfile/heredoc.js';
@@ -78,10 +78,11 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
   if (ins.security === 'insecure') {
     throw new KilnError('RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker\'s default capabilities');
   }
-  checkRunnablePlatform(state.platform);
   const c: ContainerConfig = (config.config ??= {});
   const command = runCommand(ins, c.Shell ?? undefined);
   const env = runEnv(stage, build.options.buildArgs);
+  // Undeclared proxy args reach the command but not the cache key, as in BuildKit.
+  const keyEnv = runEnv(stage, undefined);
   const network = ins.network === 'none' ? 'none' : 'host';
   const user = c.User ?? '';
   const cwd = c.WorkingDir || '/';
@@ -89,7 +90,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
   const keyParts = [
     'RUN',
     JSON.stringify(command.args),
-    JSON.stringify(env),
+    JSON.stringify(keyEnv),
     `user=${user}`,
     `cwd=${cwd}`,
     `network=${network}`,
@@ -97,6 +98,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
   ];
 
   return build.layerStep(state, config, createdBy, keyParts, async () => {
+    checkRunnablePlatform(state.platform);
     const lower = await state.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build, command.script) : undefined;
@@ -137,7 +139,10 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
 /** The heredoc script in a directory of its own, mounted read-only at /dev/pipes. */
 async function scriptDir(build: StepInput['build'], script: { name: string; data: string }): Promise<string> {
   const dir = await build.store.makeTempDir('pipes-');
-  await writeFile(join(dir, script.name), script.data, { mode: 0o755 });
+  // Readable by any USER the step runs as, as BuildKit's /dev/pipes is.
+  await chmod(dir, 0o755);
+  await writeFile(join(dir, script.name), script.data);
+  await chmod(join(dir, script.name), 0o755);
   return dir;
 }
 
