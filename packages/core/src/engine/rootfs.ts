@@ -3,10 +3,10 @@
 // the topmost layer that has them. Unpacking to disk happens only for COPY --from.
 
 import { KilnError } from '../errors.js';
-import { buildFsIndex, extractLayer, layerHeaders, readFileFromLayers, resolveInIndex, withLayerApplied } from '../layer/index.js';
+import { buildFsIndex, extractLayer, layerHeaders, readFileFromLayers, resolveInIndex, storedLayer, withLayerApplied } from '../layer/index.js';
 import type { EntryType, LayerEntry, TarHeader } from '../layer/index.js';
 import { chainIds, digestHex } from '../oci/digest.js';
-import { layerCompression } from '../oci/media-types.js';
+import { parseUserDatabase } from '../run/user.js';
 import type { LayerRecord } from '../contracts/blobs.js';
 import type { ContentStore } from '../store/types.js';
 
@@ -24,11 +24,6 @@ export interface FsNode {
 
 export type FsIndex = Map<string, FsNode>;
 
-function layerSource(store: ContentStore, layer: LayerRecord) {
-  const compression = layerCompression(layer.mediaType);
-  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression };
-}
 
 /** Store meta kind of the kept base-image indexes. */
 const INDEX_META = 'fs-index';
@@ -57,7 +52,7 @@ export class RootfsView {
 
   private async buildIndex(): Promise<FsIndex> {
     if (!this.parent) return this.baseIndex();
-    const added: readonly (LayerEntry | TarHeader)[] = this.parent.added ?? (await layerHeaders(layerSource(this.store, this.parent.layer)));
+    const added: readonly (LayerEntry | TarHeader)[] = this.parent.added ?? (await layerHeaders(storedLayer(this.store, this.parent.layer)));
     return withLayerApplied(await this.parent.view.index(), added, (e): FsNode => ({
       type: e.type,
       mode: e.mode,
@@ -82,7 +77,7 @@ export class RootfsView {
       return new Map(kept as [string, FsNode][]);
     }
     const index: FsIndex = new Map();
-    for (const [path, e] of await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)))) {
+    for (const [path, e] of await buildFsIndex(this.layers.map((l) => storedLayer(this.store, l)))) {
       index.set(path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
     }
     await this.store.writeMeta(INDEX_META, id, [...index]);
@@ -112,14 +107,14 @@ export class RootfsView {
   async readFile(path: string): Promise<Buffer | undefined> {
     const { path: resolved, node } = await this.resolve(path);
     if (node?.type !== 'file') return undefined;
-    return readFileFromLayers(this.layers.map((l) => layerSource(this.store, l)), resolved);
+    return readFileFromLayers(this.layers.map((l) => storedLayer(this.store, l)), resolved);
   }
 
   /** Unpack every layer into a fresh directory (for COPY --from). */
   async materialize(): Promise<string> {
     const dir = await this.store.makeTempDir('rootfs-');
     for (const layer of this.layers) {
-      const source = layerSource(this.store, layer);
+      const source = storedLayer(this.store, layer);
       await extractLayer(source.open(), source.compression, dir);
     }
     return dir;
@@ -133,7 +128,7 @@ export async function resolveOwner(view: RootfsView, spec: string): Promise<{ ui
   let uid = numeric(user);
   let gid: number | undefined;
   if (uid === undefined) {
-    const entry = parseDatabase(await view.readFile('etc/passwd')).find((f) => f[0] === user);
+    const entry = parseUserDatabase(await view.readFile('etc/passwd')).find((f) => f[0] === user);
     if (!entry) throw new KilnError(`unable to find user ${user}: no matching entries in /etc/passwd of the image`);
     uid = Number(entry[2]);
     gid = Number(entry[3]);
@@ -142,19 +137,10 @@ export async function resolveOwner(view: RootfsView, spec: string): Promise<{ ui
     const g = numeric(group);
     if (g !== undefined) gid = g;
     else {
-      const entry = parseDatabase(await view.readFile('etc/group')).find((f) => f[0] === group);
+      const entry = parseUserDatabase(await view.readFile('etc/group')).find((f) => f[0] === group);
       if (!entry) throw new KilnError(`unable to find group ${group}: no matching entries in /etc/group of the image`);
       gid = Number(entry[2]);
     }
   }
   return { uid, gid };
-}
-
-function parseDatabase(content: Buffer | undefined): string[][] {
-  if (!content) return [];
-  return content
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split(':'));
 }

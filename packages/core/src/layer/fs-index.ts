@@ -3,7 +3,8 @@
 
 import type { Readable } from 'node:stream';
 import { KilnError } from '../errors.js';
-import type { LayerCompression } from '../oci/media-types.js';
+import type { BlobReader, LayerRecord } from '../contracts/blobs.js';
+import { layerCompression, type LayerCompression } from '../oci/media-types.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, baseName, cleanArchivePath, parentPath } from './entry.js';
 import { readLayer } from './reader.js';
 import type { TarHeader } from './reader.js';
@@ -12,6 +13,13 @@ import type { TarHeader } from './reader.js';
 export interface LayerSource {
   open(): Readable;
   compression: LayerCompression;
+}
+
+/** A layer of the store as a LayerSource (its blob streamed and verified, its compression by media type). */
+export function storedLayer(store: Pick<BlobReader, 'openBlob'>, layer: LayerRecord): LayerSource {
+  const compression = layerCompression(layer.mediaType);
+  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
+  return { open: () => store.openBlob(layer.digest), compression };
 }
 
 /** One path of the final view: its header, and the index of the layer it comes from. */

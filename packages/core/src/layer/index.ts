@@ -25,7 +25,7 @@ export {
   sniffFileCompression,
 } from '../archive/compression.js';
 export type { Compression, DecompressOptions } from '../archive/compression.js';
-export { buildFsIndex, layerHeaders, readFileFromLayers, resolveInIndex, withLayerApplied } from './fs-index.js';
+export { buildFsIndex, layerHeaders, readFileFromLayers, resolveInIndex, storedLayer, withLayerApplied } from './fs-index.js';
 export type { FsIndex, FsIndexEntry, LayerSource } from './fs-index.js';
 export { diffOverlayUpper } from './overlay-diff.js';
 export type { LowerEntry, OverlayDiffInput } from './overlay-diff.js';

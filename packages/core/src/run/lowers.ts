@@ -14,17 +14,14 @@ import type { LayerRecord } from '../contracts/blobs.js';
 import type { SandboxSpace } from '../contracts/sandbox-space.js';
 import type { BlobFiles, BlobReader } from '../contracts/blobs.js';
 import { KilnError } from '../errors.js';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, buildFsIndex, extractLayer, makeWhiteout, parentPath, type LayerSource } from '../layer/index.js';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, buildFsIndex, extractLayer, makeWhiteout, parentPath, storedLayer, type LayerSource } from '../layer/index.js';
 import { chainIds } from '../oci/digest.js';
-import { layerCompression } from '../oci/media-types.js';
 
 export type LowerStore = SandboxSpace & Pick<BlobReader, 'openBlob'> & Pick<BlobFiles, 'blobPath'>;
 
-/** Where a layer's bytes are, and how they are compressed. */
+/** Where a layer's bytes are (streamed, and the blob's path for tar), and how they are compressed. */
 export function layerSourceOf(store: LowerStore, layer: LayerRecord): LayerSource & { path: string } {
-  const compression = layerCompression(layer.mediaType);
-  if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression, path: store.blobPath(layer.digest) };
+  return { ...storedLayer(store, layer), path: store.blobPath(layer.digest) };
 }
 
 /** The unpacked directory of every layer, bottom first. */

@@ -16,7 +16,8 @@ export type RootfsReader = (path: string) => Promise<Buffer | undefined>;
 
 const NUMERIC = /^\d+$/;
 
-function records(content: Buffer | undefined): string[][] {
+/** The records of /etc/passwd or /etc/group: one array of colon-separated fields per line. */
+export function parseUserDatabase(content: Buffer | undefined): string[][] {
   if (!content) return [];
   return content
     .toString('utf8')
@@ -40,7 +41,7 @@ export async function resolveProcessUser(spec: string, read: RootfsReader): Prom
     return withPrimary({ uid: Number(userPart), gid: Number(groupPart) }, []);
   }
 
-  const passwd = records(await read('/etc/passwd'));
+  const passwd = parseUserDatabase(await read('/etc/passwd'));
   const entry = passwd.find((f) => (NUMERIC.test(userPart) ? f[2] === userPart : f[0] === userPart));
   if (!entry && !NUMERIC.test(userPart)) {
     throw new KilnError(`unable to find user ${userPart}: no matching entries in passwd file`);
@@ -52,14 +53,14 @@ export async function resolveProcessUser(spec: string, read: RootfsReader): Prom
   if (groupPart !== undefined && groupPart !== '') {
     if (NUMERIC.test(groupPart)) gid = Number(groupPart);
     else {
-      const group = records(await read('/etc/group')).find((f) => f[0] === groupPart);
+      const group = parseUserDatabase(await read('/etc/group')).find((f) => f[0] === groupPart);
       if (!group) throw new KilnError(`unable to find group ${groupPart}: no matching entries in group file`);
       gid = Number(group[2]);
     }
     return withPrimary({ uid, gid }, []);
   }
   const supplementary = name
-    ? records(await read('/etc/group'))
+    ? parseUserDatabase(await read('/etc/group'))
         .filter((f) => (f[3] ?? '').split(',').map((m) => m.trim()).includes(name))
         .map((f) => Number(f[2]))
     : [];
