@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-M3SYGWAA.js";
+} from "./chunks/chunk-JPASPYH5.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

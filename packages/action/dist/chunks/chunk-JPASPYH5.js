@@ -11691,10 +11691,10 @@ var require_dns = __commonJS({
               return;
             }
             this.setRecords(origin, addresses);
-            const records2 = this.#records.get(origin.hostname);
+            const records = this.#records.get(origin.hostname);
             const ip = this.pick(
               origin,
-              records2,
+              records,
               newOpts.affinity
             );
             let port;
@@ -11757,7 +11757,7 @@ var require_dns = __commonJS({
       }
       #defaultPick(origin, hostnameRecords, affinity) {
         let ip = null;
-        const { records: records2, offset } = hostnameRecords;
+        const { records, offset } = hostnameRecords;
         let family;
         if (this.dualStack) {
           if (affinity == null) {
@@ -11769,13 +11769,13 @@ var require_dns = __commonJS({
               affinity = (hostnameRecords.offset & 1) === 1 ? 6 : 4;
             }
           }
-          if (records2[affinity] != null && records2[affinity].ips.length > 0) {
-            family = records2[affinity];
+          if (records[affinity] != null && records[affinity].ips.length > 0) {
+            family = records[affinity];
           } else {
-            family = records2[affinity === 4 ? 6 : 4];
+            family = records[affinity === 4 ? 6 : 4];
           }
         } else {
-          family = records2[affinity];
+          family = records[affinity];
         }
         if (family == null || family.ips.length === 0) {
           return ip;
@@ -11798,7 +11798,7 @@ var require_dns = __commonJS({
       }
       setRecords(origin, addresses) {
         const timestamp = Date.now();
-        const records2 = { records: { 4: null, 6: null } };
+        const records = { records: { 4: null, 6: null } };
         for (const record of addresses) {
           record.timestamp = timestamp;
           if (typeof record.ttl === "number") {
@@ -11806,11 +11806,11 @@ var require_dns = __commonJS({
           } else {
             record.ttl = this.#maxTTL;
           }
-          const familyRecords = records2.records[record.family] ?? { ips: [] };
+          const familyRecords = records.records[record.family] ?? { ips: [] };
           familyRecords.ips.push(record);
-          records2.records[record.family] = familyRecords;
+          records.records[record.family] = familyRecords;
         }
-        this.#records.set(origin.hostname, records2);
+        this.#records.set(origin.hostname, records);
       }
       getHandler(meta, opts) {
         return new DNSDispatchHandler(this, meta, opts);
@@ -69611,13 +69611,13 @@ var Store = class _Store {
         return [];
       throw this.fsError(err, "reading", this.refsDir);
     }
-    const records2 = [];
+    const records = [];
     await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
       const record = await this.readRefFile(join7(this.refsDir, name));
       if (record)
-        records2.push(record);
+        records.push(record);
     });
-    return records2.sort((a, b2) => a.ref < b2.ref ? -1 : a.ref > b2.ref ? 1 : 0);
+    return records.sort((a, b2) => a.ref < b2.ref ? -1 : a.ref > b2.ref ? 1 : 0);
   }
   async readRefFile(path12) {
     const doc = await this.readJsonFile(path12);
@@ -69693,7 +69693,7 @@ var Store = class _Store {
     return this.withLock(`unpack-${hex}`, async () => {
       if (await exists2(dir))
         return dir;
-      await this.mkdirs(this.unpackedDir);
+      await mkdir2(this.unpackedDir, { recursive: true, mode: 448 });
       const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
       try {
         await unpack(temp);
@@ -69706,7 +69706,7 @@ var Store = class _Store {
     });
   }
   async makeSandboxDir() {
-    await this.mkdirs(this.sandboxesDir);
+    await mkdir2(this.sandboxesDir, { recursive: true, mode: 448 });
     try {
       return await mkdtemp(join7(this.sandboxesDir, `s-${process.pid}-${HOST_TAG}-`));
     } catch (err) {
@@ -79245,7 +79245,7 @@ function readTar(input, onEntry, options = {}) {
     const fail = (err, fromHandler = false) => {
       if (failed)
         return;
-      if (onlyZeros && !fromHandler && /Unrecognized archive format/.test(String(err?.message))) {
+      if (onlyZeros && !fromHandler && err?.code === "TAR_BAD_ARCHIVE") {
         parserDone = true;
         void consume();
         return;
@@ -80077,6 +80077,12 @@ function run(cmd, args) {
 }
 
 // packages/core/dist/layer/fs-index.js
+function storedLayer(store, layer) {
+  const compression = layerCompression(layer.mediaType);
+  if (!compression)
+    throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
+  return { open: () => store.openBlob(layer.digest), compression };
+}
 async function buildFsIndex(layers) {
   const tree = new FsTree();
   for (let i = 0; i < layers.length; i++) {
@@ -81574,8 +81580,14 @@ var ImageResolver = class {
     }
     const ref = parseReference(name);
     const local = ref.digest ?? await this.store.getRef(formatReference(ref));
-    if (local && !this.alwaysPull && await this.store.hasBlob(local))
-      return this.fromManifest(name, local, platform2);
+    if (local && !this.alwaysPull && await this.store.hasBlob(local)) {
+      try {
+        return await this.fromManifest(name, local, platform2);
+      } catch (err) {
+        if (!(err instanceof BlobNotFoundError) || !this.registry)
+          throw err;
+      }
+    }
     if (!this.registry) {
       throw new KilnError(`image "${name}" is not in the local Kiln store (${this.store.root}): import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`);
     }
@@ -81608,13 +81620,46 @@ var ImageResolver = class {
   }
 };
 
-// packages/core/dist/engine/rootfs.js
-function layerSource(store, layer) {
-  const compression = layerCompression(layer.mediaType);
-  if (!compression)
-    throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression };
+// packages/core/dist/run/user.js
+var NUMERIC = /^\d+$/;
+function parseUserDatabase(content) {
+  if (!content)
+    return [];
+  return content.toString("utf8").split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#")).map((line) => line.split(":"));
 }
+async function resolveProcessUser(spec, read2) {
+  const [userPart = "", groupPart] = (spec === "" ? "0" : spec).split(":", 2);
+  const withPrimary = (u2, extra) => ({
+    ...u2,
+    additionalGids: [u2.gid, ...extra.filter((g2) => g2 !== u2.gid)]
+  });
+  if (NUMERIC.test(userPart) && groupPart !== void 0 && NUMERIC.test(groupPart)) {
+    return withPrimary({ uid: Number(userPart), gid: Number(groupPart) }, []);
+  }
+  const passwd = parseUserDatabase(await read2("/etc/passwd"));
+  const entry = passwd.find((f2) => NUMERIC.test(userPart) ? f2[2] === userPart : f2[0] === userPart);
+  if (!entry && !NUMERIC.test(userPart)) {
+    throw new KilnError(`unable to find user ${userPart}: no matching entries in passwd file`);
+  }
+  const uid = entry ? Number(entry[2]) : Number(userPart);
+  let gid = entry ? Number(entry[3]) : 0;
+  const name = entry?.[0];
+  if (groupPart !== void 0 && groupPart !== "") {
+    if (NUMERIC.test(groupPart))
+      gid = Number(groupPart);
+    else {
+      const group2 = parseUserDatabase(await read2("/etc/group")).find((f2) => f2[0] === groupPart);
+      if (!group2)
+        throw new KilnError(`unable to find group ${groupPart}: no matching entries in group file`);
+      gid = Number(group2[2]);
+    }
+    return withPrimary({ uid, gid }, []);
+  }
+  const supplementary = name ? parseUserDatabase(await read2("/etc/group")).filter((f2) => (f2[3] ?? "").split(",").map((m2) => m2.trim()).includes(name)).map((f2) => Number(f2[2])) : [];
+  return withPrimary({ uid, gid }, supplementary);
+}
+
+// packages/core/dist/engine/rootfs.js
 var INDEX_META = "fs-index";
 var RootfsView = class _RootfsView {
   store;
@@ -81640,7 +81685,7 @@ var RootfsView = class _RootfsView {
   async buildIndex() {
     if (!this.parent)
       return this.baseIndex();
-    const added = this.parent.added ?? await layerHeaders(layerSource(this.store, this.parent.layer));
+    const added = this.parent.added ?? await layerHeaders(storedLayer(this.store, this.parent.layer));
     return withLayerApplied(await this.parent.view.index(), added, (e) => ({
       type: e.type,
       mode: e.mode,
@@ -81660,10 +81705,11 @@ var RootfsView = class _RootfsView {
       return /* @__PURE__ */ new Map();
     const id = digestHex(chainIds(this.layers.map((l) => l.diffId)).at(-1));
     const kept = await this.store.readMeta(INDEX_META, id);
-    if (kept)
+    if (Array.isArray(kept) && kept.every((e) => Array.isArray(e) && typeof e[0] === "string" && typeof e[1]?.type === "string")) {
       return new Map(kept);
+    }
     const index = /* @__PURE__ */ new Map();
-    for (const [path12, e] of await buildFsIndex(this.layers.map((l) => layerSource(this.store, l)))) {
+    for (const [path12, e] of await buildFsIndex(this.layers.map((l) => storedLayer(this.store, l)))) {
       index.set(path12, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
     }
     await this.store.writeMeta(INDEX_META, id, [...index]);
@@ -81693,13 +81739,13 @@ var RootfsView = class _RootfsView {
     const { path: resolved, node } = await this.resolve(path12);
     if (node?.type !== "file")
       return void 0;
-    return readFileFromLayers(this.layers.map((l) => layerSource(this.store, l)), resolved);
+    return readFileFromLayers(this.layers.map((l) => storedLayer(this.store, l)), resolved);
   }
   /** Unpack every layer into a fresh directory (for COPY --from). */
   async materialize() {
     const dir = await this.store.makeTempDir("rootfs-");
     for (const layer of this.layers) {
-      const source = layerSource(this.store, layer);
+      const source = storedLayer(this.store, layer);
       await extractLayer(source.open(), source.compression, dir);
     }
     return dir;
@@ -81711,7 +81757,7 @@ async function resolveOwner(view, spec) {
   let uid = numeric2(user);
   let gid;
   if (uid === void 0) {
-    const entry = parseDatabase(await view.readFile("etc/passwd")).find((f2) => f2[0] === user);
+    const entry = parseUserDatabase(await view.readFile("etc/passwd")).find((f2) => f2[0] === user);
     if (!entry)
       throw new KilnError(`unable to find user ${user}: no matching entries in /etc/passwd of the image`);
     uid = Number(entry[2]);
@@ -81723,18 +81769,13 @@ async function resolveOwner(view, spec) {
     if (g2 !== void 0)
       gid = g2;
     else {
-      const entry = parseDatabase(await view.readFile("etc/group")).find((f2) => f2[0] === group2);
+      const entry = parseUserDatabase(await view.readFile("etc/group")).find((f2) => f2[0] === group2);
       if (!entry)
         throw new KilnError(`unable to find group ${group2}: no matching entries in /etc/group of the image`);
       gid = Number(entry[2]);
     }
   }
   return { uid, gid };
-}
-function parseDatabase(content) {
-  if (!content)
-    return [];
-  return content.toString("utf8").split("\n").filter((line) => line && !line.startsWith("#")).map((line) => line.split(":"));
 }
 
 // packages/core/dist/engine/copy-plan.js
@@ -81897,6 +81938,7 @@ function applySteps(steps, original, isDir) {
 }
 
 // packages/core/dist/engine/copy-plan.js
+var EMPTY_TREE = { kind: "context", label: "build context", entries: /* @__PURE__ */ new Map(), digest: () => Promise.resolve("") };
 async function planCopy(req) {
   const dest = req.dest;
   const destWritten = posix2.normalize(dest).replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.$/, "");
@@ -81932,11 +81974,11 @@ async function planCopy(req) {
       const inode = linked && (e.nlink ?? 1) > 1 ? `${e.dev}:${e.ino}` : void 0;
       const first = inode ? linked.get(inode) : void 0;
       if (first !== void 0)
-        out.set(target, { ...base, type: "hardlink", linkTarget: first, digest: `link:${first}` });
+        out.set(target, { ...base, type: "hardlink", linkTarget: first });
       else {
         if (inode)
           linked.set(inode, target);
-        out.set(target, { ...base, type: "file", size: e.size, content: { path: e.absPath }, digest: await tree.digest(e) });
+        out.set(target, { ...base, type: "file", size: e.size, content: { path: e.absPath } });
       }
     }
   }
@@ -81994,8 +82036,7 @@ async function planCopy(req) {
       uid,
       gid,
       size: data.length,
-      content: { data },
-      digest: sha256Digest(data)
+      content: { data }
     });
   }
   if (selected.length === 0 && req.inline.length === 0) {
@@ -82006,9 +82047,7 @@ async function planCopy(req) {
     }
   }
   await addAncestors(out, req.view, createdDirOwner);
-  const entries = [...out.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0);
-  const keyParts = entries.map((e) => [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.digest ?? e.linkTarget ?? ""].join("\0"));
-  return { entries: entries.map(({ digest: _digest, ...entry }) => entry), keyParts };
+  return { entries: [...out.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0) };
 }
 var PathPatterns = class {
   what;
@@ -82056,17 +82095,25 @@ async function addAncestors(out, view, owner) {
 }
 async function sourceFingerprint(tree, sources, instruction, parents = false) {
   const lines = [];
-  const line = async (e) => [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.linkTarget ?? "", e.type === "file" ? await tree.digest(e) : ""].join("\0");
+  const owners = tree.kind !== "context";
+  const line = async (e, linkedTo = "") => [e.path, e.type, e.mode.toString(8), owners ? `${e.uid}:${e.gid}` : "", e.linkTarget ?? linkedTo, e.type === "file" && !linkedTo ? await tree.digest(e) : ""].join("\0");
   for (const source of sources) {
     const found = parents ? selectParents(tree, source, instruction) : selectSources(tree, source, instruction);
     for (const item of found) {
       lines.push(`${source}\0${await line(item.entry)}`);
       if (item.entry.type !== "dir")
         continue;
+      const linked = /* @__PURE__ */ new Map();
       const prefix2 = item.entry.path === "" ? "" : `${item.entry.path}/`;
-      for (const [path12, e] of item.tree.entries)
-        if (path12 !== item.entry.path && path12.startsWith(prefix2))
-          lines.push(await line(e));
+      for (const [path12, e] of item.tree.entries) {
+        if (path12 === item.entry.path || !path12.startsWith(prefix2))
+          continue;
+        const inode = e.type === "file" && (e.nlink ?? 1) > 1 ? `${e.dev}:${e.ino}` : void 0;
+        const first = inode === void 0 ? void 0 : linked.get(inode);
+        if (inode !== void 0 && first === void 0)
+          linked.set(inode, path12);
+        lines.push(await line(e, first === void 0 ? "" : `link:${first}`));
+      }
     }
   }
   return lines;
@@ -82237,7 +82284,7 @@ async function copyStep(input) {
   let dest = x(ins.dest);
   if (!dest.startsWith("/"))
     dest = posix4.join(c.WorkingDir || "/", dest) + (dest.endsWith("/") || dest === "." ? "/" : "");
-  const chmod3 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
+  const chmod4 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
   const inline = ins.inlineSources.map((s3) => ({ name: s3.name, data: s3.expand ? build2.expander.raw(s3.data, input.stage.vars) : s3.data }));
   const fromName = ins.kind === "COPY" && ins.from !== void 0 ? x(ins.from) : void 0;
   const fromDesc = fromName === void 0 ? "" : ` --from=${fromName}`;
@@ -82265,10 +82312,11 @@ async function copyStep(input) {
       inline,
       fetched,
       dest,
-      tree: await sourceTree(),
+      // Heredoc-only COPY and URL-only ADD read nothing from the context.
+      tree: pathSources.length === 0 && fromName === void 0 ? EMPTY_TREE : await sourceTree(),
       view: state3.view,
       owner: ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0,
-      chmod: chmod3,
+      chmod: chmod4,
       // --exclude patterns are taken as written: BuildKit expands no variables in them.
       exclude: ins.exclude,
       parents: ins.parents,
@@ -82278,15 +82326,16 @@ async function copyStep(input) {
     return { entries: plan.entries };
   };
   const keyParts = [
-    ...fromName === void 0 ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents) : [`from\0${await build2.sourceKey(fromName)}`, ...pathSources],
+    ...pathSources.length === 0 ? [] : fromName === void 0 ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents) : [`from\0${await build2.sourceKey(fromName)}`, ...pathSources],
     ...await Promise.all(fetched.map(async (f2) => `url\0${f2.name}\0${await f2.tree.digest(f2.entry)}`)),
     ...inline.map((s3) => `inline\0${s3.name}\0${s3.data}`)
   ];
   const flags = [
     ins.parents && "--parents",
     ins.chown && `--chown=${x(ins.chown)}`,
-    chmod3 && `--chmod=${chmod3.text}`,
+    chmod4 && `--chmod=${chmod4.text}`,
     ins.link && "--link",
+    ins.kind === "ADD" && ins.unpack !== void 0 && `--unpack=${ins.unpack}`,
     ...ins.exclude.map((p2) => `--exclude=${p2}`)
   ].filter(Boolean).join(" ");
   const named = [...sources, ...inline.map((s3) => `<<${s3.name}`)].join(" ");
@@ -82469,7 +82518,7 @@ function portNumber(text) {
 }
 
 // packages/core/dist/engine/steps/run.js
-import { rm as rm8, writeFile as writeFile4 } from "node:fs/promises";
+import { chmod as chmod3, rm as rm8, writeFile as writeFile4 } from "node:fs/promises";
 import { join as join21 } from "node:path";
 
 // packages/core/dist/run/emulation.js
@@ -82516,10 +82565,7 @@ import { join as join18 } from "node:path";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 function layerSourceOf(store, layer) {
-  const compression = layerCompression(layer.mediaType);
-  if (!compression)
-    throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression, path: store.blobPath(layer.digest) };
+  return { ...storedLayer(store, layer), path: store.blobPath(layer.digest) };
 }
 async function unpackLowers(store, layers) {
   const ids = chainIds(layers.map((l) => l.diffId));
@@ -82775,6 +82821,7 @@ async function mountsBelow(dir) {
 import { spawn as spawn5 } from "node:child_process";
 import { accessSync, constants as fsc3 } from "node:fs";
 import { readdir as readdir7 } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { delimiter as delimiter3, join as join19 } from "node:path";
 var RUNC_STATE_DIR = "/run/kiln/runc";
 var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
@@ -82823,22 +82870,31 @@ var Runc = class {
       io2.onOutput?.("stderr", b2);
     });
     let killed = false;
-    const onAbort = () => {
+    let closed = false;
+    const onAbort = async () => {
       killed = true;
-      void this.command(["kill", id, "KILL"]);
+      while (!closed) {
+        await this.command(["kill", id, "KILL"]);
+        if (!closed)
+          await new Promise((r) => setTimeout(r, 100));
+      }
     };
-    io2.signal?.addEventListener("abort", onAbort, { once: true });
+    const abort = () => void onAbort();
+    io2.signal?.addEventListener("abort", abort, { once: true });
+    let code = -1;
     try {
-      const code = await new Promise((resolve11, reject) => {
+      code = await new Promise((resolve11, reject) => {
         child2.on("error", (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
-        child2.on("close", (c, sig) => resolve11(c ?? 128 + (sig ? signalNumber(sig) : 0)));
+        child2.on("close", (c, sig) => resolve11(c ?? 128 + (sig ? osConstants.signals[sig] ?? 0 : 0)));
       });
       if (killed)
         throw new KilnError("build interrupted");
       return code;
     } finally {
-      io2.signal?.removeEventListener("abort", onAbort);
-      await this.command(["delete", "--force", id]);
+      closed = true;
+      io2.signal?.removeEventListener("abort", abort);
+      if (killed || code !== 0)
+        await this.command(["delete", "--force", id]);
     }
   }
   async cleanStale(isStale) {
@@ -82854,49 +82910,6 @@ var Runc = class {
     }
   }
 };
-function signalNumber(signal) {
-  const n = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
-  return n[signal] ?? 0;
-}
-
-// packages/core/dist/run/user.js
-var NUMERIC = /^\d+$/;
-function records(content) {
-  if (!content)
-    return [];
-  return content.toString("utf8").split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#")).map((line) => line.split(":"));
-}
-async function resolveProcessUser(spec, read2) {
-  const [userPart = "", groupPart] = (spec === "" ? "0" : spec).split(":", 2);
-  const withPrimary = (u2, extra) => ({
-    ...u2,
-    additionalGids: [u2.gid, ...extra.filter((g2) => g2 !== u2.gid)]
-  });
-  if (NUMERIC.test(userPart) && groupPart !== void 0 && NUMERIC.test(groupPart)) {
-    return withPrimary({ uid: Number(userPart), gid: Number(groupPart) }, []);
-  }
-  const passwd = records(await read2("/etc/passwd"));
-  const entry = passwd.find((f2) => NUMERIC.test(userPart) ? f2[2] === userPart : f2[0] === userPart);
-  if (!entry && !NUMERIC.test(userPart)) {
-    throw new KilnError(`unable to find user ${userPart}: no matching entries in passwd file`);
-  }
-  const uid = entry ? Number(entry[2]) : Number(userPart);
-  let gid = entry ? Number(entry[3]) : 0;
-  const name = entry?.[0];
-  if (groupPart !== void 0 && groupPart !== "") {
-    if (NUMERIC.test(groupPart))
-      gid = Number(groupPart);
-    else {
-      const group2 = records(await read2("/etc/group")).find((f2) => f2[0] === groupPart);
-      if (!group2)
-        throw new KilnError(`unable to find group ${groupPart}: no matching entries in group file`);
-      gid = Number(group2[2]);
-    }
-    return withPrimary({ uid, gid }, []);
-  }
-  const supplementary = name ? records(await read2("/etc/group")).filter((f2) => (f2[3] ?? "").split(",").map((m2) => m2.trim()).includes(name)).map((f2) => Number(f2[2])) : [];
-  return withPrimary({ uid, gid }, supplementary);
-}
 
 // packages/core/dist/run/sandbox.js
 var MOUNT_STUBS = ["etc/resolv.conf", "etc/hosts"];
@@ -82971,9 +82984,10 @@ async function runNow(store, request) {
     mounted = layout.kind === "overlay";
     const stubs = /* @__PURE__ */ new Set();
     const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b2) => b2.destination.replace(/^\/+/, ""))];
-    for (const stub of targets) {
-      for (let p2 = stub; p2 !== ""; p2 = parentPath(p2))
-        if (!await lstat10(join20(rootfs, p2)).catch(() => void 0))
+    for (const target of targets) {
+      const real = await request.resolvePath(target);
+      for (let p2 = real; p2 !== ""; p2 = parentPath(p2))
+        if (!request.lower.has(p2))
           stubs.add(p2);
     }
     const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
@@ -83051,7 +83065,7 @@ async function readInRootfs(rootfs, request, path12) {
   }
 }
 async function emptyLower(store) {
-  await mkdir7(join20(store.unpackedDir, "empty"), { recursive: true });
+  await mkdir7(join20(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
   return "empty";
 }
 
@@ -83104,10 +83118,10 @@ async function runStep(input) {
   if (ins.security === "insecure") {
     throw new KilnError("RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker's default capabilities");
   }
-  checkRunnablePlatform(state3.platform);
   const c = config.config ??= {};
   const command = runCommand(ins, c.Shell ?? void 0);
   const env = runEnv(stage, build2.options.buildArgs);
+  const keyEnv = runEnv(stage, void 0);
   const network = ins.network === "none" ? "none" : "host";
   const user = c.User ?? "";
   const cwd = c.WorkingDir || "/";
@@ -83115,13 +83129,14 @@ async function runStep(input) {
   const keyParts = [
     "RUN",
     JSON.stringify(command.args),
-    JSON.stringify(env),
+    JSON.stringify(keyEnv),
     `user=${user}`,
     `cwd=${cwd}`,
     `network=${network}`,
     ...command.script ? [`script=${command.script.name}\0${command.script.data}`] : []
   ];
   return build2.layerStep(state3, config, createdBy, keyParts, async () => {
+    checkRunnablePlatform(state3.platform);
     const lower = await state3.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build2, command.script) : void 0;
@@ -83160,7 +83175,9 @@ ${last.map((l) => `    ${l}`).join("\n")}` : ""));
 }
 async function scriptDir(build2, script) {
   const dir = await build2.store.makeTempDir("pipes-");
-  await writeFile4(join21(dir, script.name), script.data, { mode: 493 });
+  await chmod3(dir, 493);
+  await writeFile4(join21(dir, script.name), script.data);
+  await chmod3(join21(dir, script.name), 493);
   return dir;
 }
 var OutputTail = class {
@@ -83310,8 +83327,8 @@ var CACHE_REF_NAME = "cache";
 function describeCacheSpec(spec) {
   return spec.type === "local" ? spec.path : spec.ref;
 }
-function cacheDocument(records2) {
-  const sorted = [...records2].sort((a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0);
+function cacheDocument(records) {
+  const sorted = [...records].sort((a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0);
   const doc = { version: 1, records: {} };
   const layers = /* @__PURE__ */ new Map();
   for (const { key, record } of sorted) {
@@ -83401,8 +83418,8 @@ async function placeBlob2(store, digest, dest) {
     await copyFile3(src, dest);
   }
 }
-async function exportCacheLocal(store, dir, records2) {
-  const { config, layers, records: count } = cacheDocument(records2);
+async function exportCacheLocal(store, dir, records) {
+  const { config, layers, records: count } = cacheDocument(records);
   const manifest = manifestBytes(config, layers);
   const manifestDigest = sha256Digest(manifest);
   for (const l of layers) {
@@ -83506,9 +83523,9 @@ function repoOf(ref) {
     throw new KilnError(`cache reference ${ref} needs a tag`);
   return { repo, tag: repo.tag };
 }
-async function exportCacheRegistry(store, registry, ref, records2) {
+async function exportCacheRegistry(store, registry, ref, records) {
   const { repo, tag } = repoOf(ref);
-  const { config, layers, records: count } = cacheDocument(records2);
+  const { config, layers, records: count } = cacheDocument(records);
   const manifest = manifestBytes(config, layers);
   const configInfo = await store.writeBlob(config);
   await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest)));
@@ -83560,10 +83577,10 @@ async function importCaches(ctx, specs) {
     }
   }
 }
-async function exportCaches(ctx, specs, records2) {
+async function exportCaches(ctx, specs, records) {
   for (const spec of specs) {
     try {
-      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records2) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records2);
+      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
       ctx.output(`exported build cache to ${r.location} (${r.records} records, ${r.layers} layers)`);
     } catch (e) {
       if (!spec.ignoreError)
@@ -83680,8 +83697,8 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     manifests.push({ mediaType: MediaTypes2.ociManifest, digest: image.manifestDigest, size, platform: platforms[i] });
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
-  const records2 = [...cacheRecords].map(([key, record]) => ({ key, record }));
-  const tags2 = await publishImage(store, indexBlob.digest, options, records2, cacheTransferContext(store, options));
+  const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
+  const tags2 = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
   const first = images[0];
   return {
     manifestDigest: indexBlob.digest,
@@ -83692,7 +83709,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     layers: first.layers,
     platforms: images,
     steps,
-    cacheRecords: records2,
+    cacheRecords: records,
     durationMs: Date.now() - started
   };
 }
@@ -83944,7 +83961,7 @@ var Builder2 = class {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: "kiln", ...empty ? { empty_layer: true } : {} };
   }
   async layerStep(state3, config, createdBy, keyParts, produce) {
-    const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), ...keyParts);
+    const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
     let record = this.options.noCache ? void 0 : await this.store.getCache(key);
     const cached = record !== void 0 && (record.layer === null || await this.store.hasBlob(record.layer.digest));
     let entries;
@@ -83996,7 +84013,7 @@ var Builder2 = class {
   async sourceKey(name) {
     const ref = lookupStage(this.plan, name, true);
     if (ref.kind === "stage")
-      return `stage:${(await this.stage(ref.stage)).key}`;
+      return `layers:${chainIds((await this.stage(ref.stage)).layers.map((l) => l.diffId)).at(-1) ?? "none"}`;
     const image = await this.resolver.resolve(name).catch((err) => {
       throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${err.message}`);
     });
