@@ -103,7 +103,13 @@ class OverlayDiff {
     for (const name of names) {
       const path = dir === '' ? name : `${dir}/${name}`;
       const host = join(upperDir, path);
-      const st = await lstat(host, { bigint: true });
+      const st = await lstat(host, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+        // Node reads names as UTF-8: one that is not comes back changed (U+FFFD) and cannot be found.
+        if (err.code === 'ENOENT' && name.includes('\uFFFD')) {
+          throw new LayerEntryError(`a file name in /${dir} is not valid UTF-8 (${JSON.stringify(name)}): Kiln cannot put it in a layer yet; rename it in the step`);
+        }
+        throw err;
+      });
       if (st.isSocket()) {
         kept++;
         continue;

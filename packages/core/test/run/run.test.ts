@@ -132,6 +132,14 @@ describeNeeding([root, ...tools('runc', 'busybox', 'umoci')], 'RUN', () => {
     expect(mountsUnder(store)).toEqual([]);
   }, 60_000);
 
+  it('a file name that is not UTF-8 fails the step with what to do, and leaves nothing behind', async () => {
+    const r = await kiln(['build', '--store', store, '-q', context('utf8', 'FROM run-base:1\nRUN touch "/tmp/a$(printf \'\\377\')"\n')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Dockerfile:2: a file name in \/tmp is not valid UTF-8 .*rename it in the step/);
+    expect(mountsUnder(store)).toEqual([]);
+    expect(readdirSync(join(store, 'sandboxes'))).toEqual([]);
+  }, 60_000);
+
   it('the same RUN Dockerfile built in two fresh stores gives the same manifest digest', async () => {
     const ctx = context('repro', 'FROM run-base:1\nRUN mkdir -p /out && echo same > /out/f && ln -s f /out/l && chmod 4755 /out/f\n');
     const digests: string[] = [];
