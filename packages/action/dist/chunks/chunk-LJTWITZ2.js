@@ -80320,7 +80320,12 @@ var OverlayDiff = class {
     for (const name of names) {
       const path12 = dir === "" ? name : `${dir}/${name}`;
       const host = join13(upperDir, path12);
-      const st2 = await lstat7(host, { bigint: true });
+      const st2 = await lstat7(host, { bigint: true }).catch((err) => {
+        if (err.code === "ENOENT" && name.includes("�")) {
+          throw new LayerEntryError(`a file name in /${dir} is not valid UTF-8 (${JSON.stringify(name)}): Kiln cannot put it in a layer yet; rename it in the step`);
+        }
+        throw err;
+      });
       if (st2.isSocket()) {
         kept++;
         continue;
