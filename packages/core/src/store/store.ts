@@ -79,7 +79,6 @@ const MAX_SAFE_NAME = 180;
 
 const HEX64_RE = /^[a-f0-9]{64}$/;
 const META_KIND_RE = /^[a-z0-9-]+$/;
-const TEMP_NAME_RE = /^k-(\d+)-([0-9a-f]{8})-/;
 
 /** Entries a (possibly half-initialized) store directory may hold besides VERSION. */
 const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes']);
@@ -258,8 +257,7 @@ export class Store implements ContentStore {
       try {
         const st = await lstat(path);
         if (now - st.mtimeMs <= maxAgeMs) continue;
-        const m = TEMP_NAME_RE.exec(name);
-        if (m && m[2] === HOST_TAG && pidAlive(Number(m[1]))) continue;
+        if (makerAlive(name, 'k') === true) continue;
         await forceRemove(path);
         removed++;
       } catch {
@@ -627,8 +625,7 @@ export class Store implements ContentStore {
   }
 
   isStaleSandbox(name: string): boolean {
-    const m = /^s-(\d+)-([0-9a-f]{8})-/.exec(name);
-    return !!m && m[2] === HOST_TAG && !pidAlive(Number(m[1]));
+    return makerAlive(name, 's') === false;
   }
 
   // ---- locks -----------------------------------------------------------------------------
@@ -1195,6 +1192,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+/**
+ * For a name `PREFIX-<pid>-<host tag>-...` (temp files `k-`, sandboxes `s-`): whether the process
+ * that made it still runs; undefined when the name is not of that form or was made on another host.
+ */
+function makerAlive(name: string, prefix: string): boolean | undefined {
+  const m = /^([a-z])-(\d+)-([0-9a-f]{8})-/.exec(name);
+  if (!m || m[1] !== prefix || m[3] !== HOST_TAG) return undefined;
+  return pidAlive(Number(m[2]));
+}
+
 function pidAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
