@@ -69256,7 +69256,6 @@ var VERIFY_CONCURRENCY = 4;
 var MAX_SAFE_NAME = 180;
 var HEX64_RE = /^[a-f0-9]{64}$/;
 var META_KIND_RE = /^[a-z0-9-]+$/;
-var TEMP_NAME_RE = /^k-(\d+)-([0-9a-f]{8})-/;
 var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes"]);
 var HOST = hostname();
 var HOST_TAG = sha256Hex(HOST).slice(0, 8);
@@ -69385,8 +69384,7 @@ var Store = class _Store {
         const st2 = await lstat2(path12);
         if (now - st2.mtimeMs <= maxAgeMs)
           continue;
-        const m2 = TEMP_NAME_RE.exec(name);
-        if (m2 && m2[2] === HOST_TAG && pidAlive(Number(m2[1])))
+        if (makerAlive(name, "k") === true)
           continue;
         await forceRemove(path12);
         removed++;
@@ -69714,8 +69712,7 @@ var Store = class _Store {
     }
   }
   isStaleSandbox(name) {
-    const m2 = /^s-(\d+)-([0-9a-f]{8})-/.exec(name);
-    return !!m2 && m2[2] === HOST_TAG && !pidAlive(Number(m2[1]));
+    return makerAlive(name, "s") === false;
   }
   // ---- locks -----------------------------------------------------------------------------
   /**
@@ -70200,6 +70197,12 @@ function errCode(err) {
 }
 function isRecord(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function makerAlive(name, prefix2) {
+  const m2 = /^([a-z])-(\d+)-([0-9a-f]{8})-/.exec(name);
+  if (!m2 || m2[1] !== prefix2 || m2[3] !== HOST_TAG)
+    return void 0;
+  return pidAlive(Number(m2[2]));
 }
 function pidAlive(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0)
