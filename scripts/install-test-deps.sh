@@ -8,7 +8,8 @@
 # lets the tests run and skip, and list at the end, what needs the missing packages.
 set -euo pipefail
 
-# skopeo and umoci read what Kiln writes; docker.io runs the differential tests (docker build vs
+# skopeo and umoci read what Kiln writes; libcap2-bin (getcap) lets RUN keep the file capabilities
+# a step sets, and setcap makes them in the tests; docker.io runs the differential tests (docker build vs
 # kiln build, in a dockerd the tests start themselves) and runc runs containers (dockerd's, and
 # Kiln's RUN next); busybox-static makes their base image; bzip2, xz-utils, zstd and python3
 # make test archives (zstd is also what @actions/cache compresses with on GitHub runners);
@@ -17,7 +18,7 @@ set -euo pipefail
 # debootstrap (with debian-archive-keyring, already there on Debian) makes the Debian 12 rootfs the
 # RUN tests start from: scripts/make-test-debian-rootfs.sh, run at the end, once per machine.
 PACKAGES=(
-  skopeo umoci
+  skopeo umoci libcap2-bin
   docker.io runc busybox-static
   bzip2 xz-utils zstd python3
   docker-registry apache2-utils openssl ca-certificates

@@ -29,6 +29,11 @@ export interface TarHeader {
   mtime: number;
   devMajor?: number;
   devMinor?: number;
+  /**
+   * Files: the raw security.capability attribute, written as a pax `SCHILY.xattr.security.capability`
+   * record (as GNU tar and BuildKit write it). The layer reader does not report it.
+   */
+  capability?: Uint8Array;
 }
 
 /** One entry for writeTar: its header and, for a file, exactly `header.size` bytes, whole or streamed. */
@@ -155,7 +160,8 @@ export function encodeHeader(e: TarHeader): Buffer {
   // not spell the exact path, the path goes into a pax record as well.
   if (e.type === 'dir') ensureDirSlash(block);
   const forcePath = ustarPath(block) !== data.path;
-  needPax ||= forcePath;
+  const capability = e.type === 'file' && e.capability?.length ? e.capability : undefined;
+  needPax ||= forcePath || capability !== undefined;
   if (!needPax) return block;
 
   // Only the fields that did not fit go into the extended header: nothing time- or host-dependent.
@@ -165,7 +171,8 @@ export function encodeHeader(e: TarHeader): Buffer {
   if (e.uid > MAX_OCTAL_8) pax.uid = e.uid;
   if (e.gid > MAX_OCTAL_8) pax.gid = e.gid;
   if (data.size !== undefined && data.size > MAX_OCTAL_12) pax.size = data.size;
-  const body = Buffer.from(new Pax(pax).encodeBody(), 'utf8');
+  const fields = Buffer.from(new Pax(pax).encodeBody(), 'utf8');
+  const body = capability ? Buffer.concat([fields, paxRecord(`SCHILY.xattr.${CAPABILITY_XATTR}`, capability)]) : fields;
   if (body.length === 0) {
     // Only a field no pax record carries (mtime, device numbers) is out of range.
     throw new TarWriteError(`tar entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
@@ -188,6 +195,16 @@ export function encodeHeader(e: TarHeader): Buffer {
   const bodyPadded = Buffer.alloc(Math.ceil(body.length / TAR_BLOCK) * TAR_BLOCK);
   body.copy(bodyPadded);
   return Buffer.concat([paxHeader, bodyPadded, block]);
+}
+
+const CAPABILITY_XATTR = 'security.capability';
+
+/** One pax record, `LEN key=value\n`, where LEN counts the whole record (its own digits too); the value may be binary. */
+function paxRecord(key: string, value: Uint8Array): Buffer {
+  const rest = Buffer.byteLength(key) + value.length + 3; // ' ', '=' and '\n'
+  let length = rest + String(rest).length;
+  if (String(length).length !== String(rest).length) length = rest + String(length).length;
+  return Buffer.concat([Buffer.from(`${length} ${key}=`), value, Buffer.from('\n')]);
 }
 
 /** The path a ustar header's name and prefix fields spell (no pax, 155-byte prefix). */

@@ -14,7 +14,7 @@ import { DockerfileError } from '../dockerfile/errors.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
 import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
-import { extractArchive, writeLayer, type LayerEntry } from '../layer/index.js';
+import { extractArchive, writeLayer, type LayerEntry, type TarHeader } from '../layer/index.js';
 import { formatPlatform, hostPlatform, manifestFor, parsePlatform, platformMatches } from '../oci/image.js';
 import { chainIds } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
@@ -23,7 +23,7 @@ import type { CacheRecord, LayerRecord } from '../contracts/index.js';
 import type { ContentStore } from '../store/types.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
-import { RootfsView } from './rootfs.js';
+import { RootfsView, keepLayerHeaders } from './rootfs.js';
 import { treeFromEntries, type SourceTree } from './copy-plan.js';
 import type { StageContext, StageState, StepOutcome } from './stage-state.js';
 import { stepFor } from './steps/index.js';
@@ -307,17 +307,18 @@ class Builder implements StepServices {
     const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
-    let entries: LayerEntry[] | undefined;
+    let written: TarHeader[] | undefined;
     if (!cached) {
       const produced = await produce();
       try {
-        entries = produced.entries;
-        const layer = await writeLayer(entries, this.store, {
+        const layer = await writeLayer(produced.entries, this.store, {
           epoch: this.epoch,
           compression: this.options.compression ?? 'none',
           gzipLevel: this.options.gzipLevel,
         });
         record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
+        written = layer.headers;
+        await keepLayerHeaders(this.store, record.layer!, written);
       } finally {
         await produced.dispose?.();
       }
@@ -328,16 +329,13 @@ class Builder implements StepServices {
     config.history = [...(config.history ?? []), this.history(createdBy, false)];
     config.rootfs = { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
     return {
-      // The view holds what the layer holds: mtimes as the writer clamped them.
-      state: { ...state, config, layers: [...state.layers, layer], view: state.view.withLayer(layer, entries && this.asWritten(entries)), key },
+      // The view holds what the layer holds, as the writer wrote it (mtimes clamped).
+      state: { ...state, config, layers: [...state.layers, layer], view: state.view.withLayer(layer, written), key },
       cached,
       layer: layer.digest,
     };
   }
 
-  private asWritten(entries: readonly LayerEntry[]): LayerEntry[] {
-    return entries.map((e) => ({ ...e, mtime: Math.floor(Math.min(e.mtime ?? this.epoch, this.epoch)) }));
-  }
 
   // ---- sources ----
 

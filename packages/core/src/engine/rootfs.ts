@@ -4,7 +4,7 @@
 
 import { KilnError } from '../errors.js';
 import { buildFsIndex, extractLayer, layerHeaders, readFileFromLayers, resolveInIndex, storedLayer, withLayerApplied } from '../layer/index.js';
-import type { EntryType, LayerEntry, TarHeader } from '../layer/index.js';
+import type { EntryType, LayerEntry } from '../layer/index.js';
 import { chainIds, digestHex } from '../oci/digest.js';
 import { parseUserDatabase } from '../run/user.js';
 import type { LayerRecord } from '../contracts/blobs.js';
@@ -27,6 +27,33 @@ export type FsIndex = Map<string, FsNode>;
 
 /** Store meta kind of the kept base-image indexes. */
 const INDEX_META = 'fs-index';
+/** Store meta kind of each layer's kept entry list (headers only), by diffID. */
+const HEADERS_META = 'layer-headers';
+
+/** The part of a layer entry the index needs. */
+type IndexedEntry = Pick<LayerEntry, 'path' | 'type' | 'mode' | 'uid' | 'gid' | 'linkTarget' | 'mtime' | 'size'>;
+
+const isIndexedEntry = (e: unknown): e is IndexedEntry =>
+  typeof e === 'object' && e !== null && typeof (e as IndexedEntry).path === 'string' && typeof (e as IndexedEntry).type === 'string';
+
+/**
+ * Keep a layer's entry list (no bodies) in the store by its diffID, so that a later build that
+ * takes the layer from the cache learns its paths without reading the layer's tar again.
+ */
+export async function keepLayerHeaders(store: ContentStore, layer: LayerRecord, entries: readonly IndexedEntry[]): Promise<void> {
+  const kept = entries.map(({ path, type, mode, uid, gid, linkTarget, mtime, size }) => ({ path, type, mode, uid, gid, linkTarget, mtime, size }));
+  await store.writeMeta(HEADERS_META, digestHex(layer.diffId), kept);
+}
+
+/** A layer's entries: kept ones when there are (see keepLayerHeaders), else read from its tar and kept. */
+async function layerEntries(store: ContentStore, layer: LayerRecord): Promise<readonly IndexedEntry[]> {
+  const kept = await store.readMeta<unknown>(HEADERS_META, digestHex(layer.diffId));
+  // A side file of the wrong shape (another version, a damaged one) is recomputed, not trusted.
+  if (Array.isArray(kept) && kept.every(isIndexedEntry)) return kept;
+  const headers = await layerHeaders(storedLayer(store, layer));
+  await keepLayerHeaders(store, layer, headers);
+  return headers;
+}
 
 export class RootfsView {
   private indexPromise?: Promise<FsIndex>;
@@ -52,7 +79,7 @@ export class RootfsView {
 
   private async buildIndex(): Promise<FsIndex> {
     if (!this.parent) return this.baseIndex();
-    const added: readonly (LayerEntry | TarHeader)[] = this.parent.added ?? (await layerHeaders(storedLayer(this.store, this.parent.layer)));
+    const added = this.parent.added ?? (await layerEntries(this.store, this.parent.layer));
     return withLayerApplied(await this.parent.view.index(), added, (e): FsNode => ({
       type: e.type,
       mode: e.mode,

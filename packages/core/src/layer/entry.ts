@@ -23,6 +23,8 @@ export interface LayerEntry {
   mtime?: number;
   /** Files: read from disk (streamed) or the given bytes. Absent -> an empty file. */
   content?: { path: string } | { data: Uint8Array };
+  /** Files: file capabilities, the raw security.capability attribute (as setcap writes it). */
+  capability?: Uint8Array;
 }
 
 export const WHITEOUT_PREFIX = '.wh.';

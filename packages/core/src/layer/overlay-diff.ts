@@ -6,8 +6,10 @@
 //   found through the still-mounted merged view instead: every lower child of a directory that
 //   the merged view no longer lists gets its own `.wh.<name>` (BuildKit writes per-entry
 //   whiteouts for opaque directories too; no `.wh..wh..opq` is written).
-// - For the same reason `security.capability` (file capabilities set by setcap) is not carried:
-//   not supported for now.
+// - For the same reason file capabilities (security.capability) come from the caller
+//   (run/capabilities.ts reads them with host tools): a file that has one is always written, even
+//   a copy-up whose content and metadata did not change (setcap changes nothing else). A
+//   capability removed from a lower file (`setcap -r`) is not seen.
 // - The overlay must be mounted with redirect_dir=off and metacopy=off: a redirected directory or
 //   a metadata-only copy-up (no data in the upper) cannot be recognised without xattrs.
 
@@ -55,6 +57,8 @@ export interface OverlayDiffInput {
    * mtime (no nanoseconds, as unpacked) match its lower entry is taken as unchanged.
    */
   wholeCopy?: boolean;
+  /** Files of the upper (relative paths) that have file capabilities: the raw security.capability values. */
+  capabilities?: ReadonlyMap<string, Uint8Array>;
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -135,13 +139,14 @@ class OverlayDiff {
       }
       if (stub && st.isFile() && st.size === 0n) continue;
       kept++;
-      const changed = !(await this.unchanged(path, host, st));
+      const capability = st.isFile() ? this.input.capabilities?.get(path) : undefined;
+      const changed = capability !== undefined || !(await this.unchanged(path, host, st));
       if (st.isFile() && st.nlink > 1n) {
         const links = this.inodes.get(st.ino) ?? [];
         links.push({ path, host, st, changed });
         this.inodes.set(st.ino, links);
       } else if (changed) {
-        this.emit(await nonDirEntry(path, host, st));
+        this.emit(await nonDirEntry(path, host, st, capability));
       }
     }
     await this.hiddenLowerChildren(dir, whitedOut);
@@ -252,7 +257,7 @@ class OverlayDiff {
       if (!names.some((n) => n.changed)) continue;
       names.sort((a, b) => comparePaths(a.path, b.path));
       const first = names[0]!;
-      this.emit(await nonDirEntry(first.path, first.host, first.st));
+      this.emit(await nonDirEntry(first.path, first.host, first.st, this.input.capabilities?.get(first.path)));
       for (const n of names.slice(1)) {
         this.emit({ ...ownerAndTime(n.st), path: n.path, type: 'hardlink', linkTarget: first.path });
       }
@@ -300,12 +305,12 @@ function dirEntry(path: string, st: BigIntStats): LayerEntry {
   return { ...ownerAndTime(st), path, type: 'dir' };
 }
 
-async function nonDirEntry(path: string, host: string, st: BigIntStats): Promise<LayerEntry> {
+async function nonDirEntry(path: string, host: string, st: BigIntStats, capability?: Uint8Array): Promise<LayerEntry> {
   const base = ownerAndTime(st);
   const type = upperType(st);
   switch (type) {
     case 'file':
-      return { ...base, path, type, size: Number(st.size), content: { path: host } };
+      return { ...base, path, type, size: Number(st.size), content: { path: host }, ...(capability ? { capability } : {}) };
     case 'symlink':
       return { ...base, path, type, linkTarget: await readlink(host) };
     case 'char':

@@ -31,6 +31,8 @@ export type WrittenLayer = LayerRecord & {
   uncompressedSize: number;
   /** Number of filesystem entries in the tar (extended headers not counted). */
   entries: number;
+  /** The entries' headers as written (sorted, mtimes clamped, hardlinks reordered). */
+  headers: TarHeader[];
 };
 
 /** Raised when a file given by path changed (size or type) while the layer was written. */
@@ -42,6 +44,8 @@ const READ_CHUNK = 256 * 1024;
 const SMALL_FILE = 64 * 1024;
 /** How many small files are read ahead of the tar writer (at most READ_AHEAD_FILES * SMALL_FILE bytes). */
 const READ_AHEAD_FILES = 16;
+/** Largest security.capability value (vfs_cap_data v3 is 24 bytes). */
+const MAX_CAPABILITY = 64;
 /** uid_t / gid_t are 32 bits. */
 const MAX_ID = 0xffffffff;
 
@@ -105,6 +109,8 @@ export async function writeLayer(
       mediaType: compression === 'gzip' ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer,
       uncompressedSize,
       entries: prepared.length,
+      headers: prepared.map(({ content: _content, capability: _capability, devMajor, devMinor, ...header }) =>
+        header.type === 'char' || header.type === 'block' ? { ...header, devMajor, devMinor } : header),
     };
   } catch (err) {
     await writer.abort().catch(() => undefined);
@@ -171,6 +177,12 @@ async function prepareEntry(entry: LayerEntry, epoch: number): Promise<Prepared>
           p.size = st.size;
         }
         p.content = { path: content.path };
+      }
+      if (entry.capability !== undefined) {
+        if (!(entry.capability instanceof Uint8Array) || entry.capability.length === 0 || entry.capability.length > MAX_CAPABILITY) {
+          throw new LayerEntryError(`${where}: a file capability must be 1 to ${MAX_CAPABILITY} bytes`);
+        }
+        p.capability = entry.capability;
       }
       break;
     }
@@ -249,6 +261,7 @@ function reorderHardlinks(byPath: Map<string, Prepared>): void {
           size: 0,
           linkTarget: first,
           content: undefined,
+          capability: undefined,
         });
       }
     }

@@ -12,6 +12,7 @@ import type { LayerRecord } from '../contracts/blobs.js';
 import { extractLayer, parentPath, type LayerEntry } from '../layer/index.js';
 import { layerSourceOf, unpackLowers, type LowerStore } from './lowers.js';
 import { diffOverlayUpper, type LowerEntry } from '../layer/overlay-diff.js';
+import { fileCapabilities } from './capabilities.js';
 import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
@@ -57,6 +58,7 @@ export interface SandboxResult {
 const MOUNT_STUBS = ['etc/resolv.conf', 'etc/hosts'];
 
 let runtime: ContainerRuntime | undefined;
+let warnedNoGetcap = false;
 const cleaned = new WeakSet<object>();
 
 export function requireRunPrivileges(): void {
@@ -161,13 +163,20 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
 
     const id = `kiln-${basename(dir).slice(2)}`;
     const exitCode = await rt.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
-    const changes = request.collectChanges && exitCode === 0
-      ? await diffOverlayUpper(
-          layout.kind === 'overlay'
-            ? { upperDir: layout.upper, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs }
-            : { upperDir: rootfs, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true },
-        )
-      : [];
+    let changes: LayerEntry[] = [];
+    if (request.collectChanges && exitCode === 0) {
+      const upperDir = layout.kind === 'overlay' ? layout.upper : rootfs;
+      const capabilities = await fileCapabilities(upperDir);
+      if (!capabilities && !warnedNoGetcap) {
+        warnedNoGetcap = true;
+        request.onWarning?.('getcap is not installed: file capabilities that RUN steps set (setcap) are not kept in their layers; install libcap2-bin');
+      }
+      changes = await diffOverlayUpper(
+        layout.kind === 'overlay'
+          ? { upperDir, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs, capabilities }
+          : { upperDir, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true, capabilities },
+      );
+    }
     if (mounted) await unmount(rootfs, { lazy: true });
     mounted = false;
     return { exitCode, changes, dispose };

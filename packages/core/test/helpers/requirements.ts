@@ -102,6 +102,9 @@ export const TOOLS = {
   bzip2: { bin: 'bzip2', pkg: 'bzip2' },
   xz: { bin: 'xz', pkg: 'xz-utils' },
   runc: { bin: 'runc', pkg: 'runc' },
+  /** File capabilities: Kiln reads them with getcap; the tests set them with setcap. */
+  getcap: { bin: 'getcap', pkg: 'libcap2-bin' },
+  setcap: { bin: 'setcap', pkg: 'libcap2-bin' },
   /** Copied into the tests' base image, so it must be the static build. */
   busybox: { bin: '/bin/busybox', pkg: 'busybox-static' },
 } as const satisfies Record<string, ToolSpec>;

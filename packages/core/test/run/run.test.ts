@@ -6,11 +6,11 @@
  * Differential checks against docker build are in engine/differential.test.ts (corpus run-*).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { openStore } from '../../src/store/store.js';
 import { makeRootfs } from '../helpers/base-images.js';
-import { capability, describeNeeding, tools } from '../helpers/requirements.js';
+import { capability, describeNeeding, toolPath, tools } from '../helpers/requirements.js';
 import { kiln, kilnBin, kilnProcess, tempDir, writeTree } from '../engine/kiln-helpers.js';
 
 const root = capability(
@@ -42,7 +42,7 @@ function processesWith(needle: string): string[] {
   return out;
 }
 
-describeNeeding([root, ...tools('runc', 'busybox', 'umoci')], 'RUN', () => {
+describeNeeding([root, ...tools('runc', 'busybox', 'umoci', 'getcap', 'setcap')], 'RUN', () => {
   let work: string;
   let store: string;
   let baseCtx: string;
@@ -233,6 +233,32 @@ describeNeeding([root, ...tools('runc', 'busybox', 'umoci')], 'RUN', () => {
     const digest = (f: string) => (JSON.parse(readFileSync(f, 'utf8')) as Record<string, string>)['containerimage.digest'];
     expect(digest(viaCopy)).toBe(digest(viaOverlay));
     expect(readdirSync(join(store, 'sandboxes'))).toEqual([]);
+  }, 60_000);
+
+  it('keeps file capabilities that a RUN sets (setcap), also on a file of the image below', async () => {
+    // The host's setcap and the libraries it loads, copied into a context so the image can run it.
+    const files = join(work, 'setcap-tree');
+    const copyIn = (path: string) => {
+      mkdirSync(join(files, dirname(path)), { recursive: true });
+      copyFileSync(path, join(files, path));
+      chmodSync(join(files, path), 0o755);
+    };
+    const setcap = toolPath('setcap')!;
+    copyIn(setcap);
+    const ldd = spawnSync('ldd', [setcap], { encoding: 'utf8' }).stdout;
+    for (const lib of ldd.matchAll(/(\/\S+) \(0x/g)) copyIn(lib[1]!);
+    const ctx = context('caps', `FROM run-base:1\nCOPY tree/ /\nRUN cp /bin/busybox /usr/bin/pinger && ${setcap} cap_net_raw+ep /usr/bin/pinger\nRUN ${setcap} cap_net_bind_service+ep /bin/busybox\n`);
+    cpSync(files, join(ctx, 'tree'), { recursive: true });
+    const out = join(work, 'caps-oci');
+    const r = await kiln(['build', '--store', store, '-q', '-t', 'run-caps:1', '--output', `type=oci,dest=${out}`, ctx]);
+    expect(r.stderr).toBe('');
+    // umoci applies the layers' security.capability records; getcap reads them back.
+    const bundle = join(work, 'caps-bundle');
+    const unpack = spawnSync('umoci', ['unpack', '--image', `${out}:1`, bundle], { encoding: 'utf8' });
+    expect(unpack.status).toBe(0);
+    const getcap = (p: string) => spawnSync(toolPath('getcap')!, [join(bundle, 'rootfs', p)], { encoding: 'utf8' }).stdout.trim().split(' ').slice(1).join(' ');
+    expect(getcap('usr/bin/pinger')).toBe('cap_net_raw=ep');
+    expect(getcap('bin/busybox')).toBe('cap_net_bind_service=ep');
   }, 60_000);
 
   it('the store has no sandbox left and verifies', async () => {
