@@ -24,6 +24,7 @@ import type { ContentStore } from '../store/types.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
 import { RootfsView, keepLayerHeaders } from './rootfs.js';
+import { warmLowers } from '../run/sandbox.js';
 import { treeFromEntries, type SourceTree } from './copy-plan.js';
 import type { StageContext, StageState, StepOutcome } from './stage-state.js';
 import { stepFor } from './steps/index.js';
@@ -69,6 +70,8 @@ class Builder implements StepServices {
   private contextTree?: Promise<{ tree: SourceTree; digests: ContextDigests }>;
   private readonly stageResults = new Map<number, Promise<StageState>>();
   private readonly materialized = new Map<string, Promise<SourceTree>>();
+  /** Background unpacking for later RUN steps: awaited before the build returns, so no tar outlives it. */
+  private readonly warming: Promise<void>[] = [];
   private readonly contextDir: string;
 
   constructor(
@@ -95,6 +98,14 @@ class Builder implements StepServices {
   }
 
   async run(): Promise<BuildResult> {
+    try {
+      return await this.runBuild();
+    } finally {
+      await Promise.all(this.warming);
+    }
+  }
+
+  private async runBuild(): Promise<BuildResult> {
     const dockerfilePath = this.options.dockerfile ?? resolve(this.contextDir, 'Dockerfile');
     const displayName = this.options.dockerfileContent ? '<stdin>' : displayPath(dockerfilePath, this.contextDir);
     const bytes = this.options.dockerfileContent ?? (await readFile(dockerfilePath).catch((err: NodeJS.ErrnoException) => {
@@ -209,6 +220,7 @@ class Builder implements StepServices {
     const steps = instructions.length + 1;
     for (const [i, instruction] of instructions.entries()) {
       this.checkAborted();
+      state = { ...state, runAhead: instructions.slice(i + 1).some((later) => later.kind === 'RUN') };
       state = await this.step(label, i + 2, steps, instruction, (id) => this.apply(state, instruction, ctx, id));
     }
     return { ...state, args: new Map(scope.values), vars: ctx.vars };
@@ -292,6 +304,12 @@ class Builder implements StepServices {
     return { state: { ...state, config, key }, cached };
   }
 
+  /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
+  private warmRunLowers(layers: readonly LayerRecord[]): void {
+    const started = warmLowers(this.store, layers, this.options.signal);
+    if (started) this.warming.push(started.then(() => undefined, () => undefined));
+  }
+
   private history(createdBy: string, empty: boolean): HistoryEntry {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: 'kiln', ...(empty ? { empty_layer: true } : {}) };
   }
@@ -309,6 +327,7 @@ class Builder implements StepServices {
     const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
     let written: TarHeader[] | undefined;
     if (!cached) {
+      if (state.runAhead) this.warmRunLowers(state.layers);
       const produced = await produce();
       try {
         const layer = await writeLayer(produced.entries, this.store, {

@@ -17,6 +17,11 @@ export interface StageState {
   vars: ReadonlyMap<string, string>;
   /** The platform the stage's programs are for (`FROM --platform=`, else the build's). */
   platform: Platform;
+  /**
+   * A RUN comes later in the stage: at the first step the cache does not answer, the layers so
+   * far start unpacking for it in the background, while the steps before it work.
+   */
+  runAhead?: boolean;
 }
 
 /** What the instructions of one stage share as they run in order. */

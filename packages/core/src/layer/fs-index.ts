@@ -3,23 +3,30 @@
 
 import type { Readable } from 'node:stream';
 import { KilnError } from '../errors.js';
-import type { BlobReader, LayerRecord } from '../contracts/blobs.js';
+import type { BlobFiles, BlobReader, LayerRecord } from '../contracts/blobs.js';
 import { layerCompression, type LayerCompression } from '../oci/media-types.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, baseName, cleanArchivePath, parentPath } from './entry.js';
 import { readLayer } from './reader.js';
+import { scanTarHeaders } from './header-scan.js';
 import type { TarHeader } from './reader.js';
 
 /** Where a layer's bytes come from. */
 export interface LayerSource {
   open(): Readable;
   compression: LayerCompression;
+  /** The file holding the uncompressed tar, when there is one: its headers can be read by seeking. */
+  plainFile?: string;
 }
 
-/** A layer of the store as a LayerSource (its blob streamed and verified, its compression by media type). */
-export function storedLayer(store: Pick<BlobReader, 'openBlob'>, layer: LayerRecord): LayerSource {
+/**
+ * A layer of the store as a LayerSource (its blob streamed and verified, its compression by media
+ * type; an uncompressed blob also by its file, when the store has files).
+ */
+export function storedLayer(store: Pick<BlobReader, 'openBlob'> & Partial<Pick<BlobFiles, 'blobPath'>>, layer: LayerRecord): LayerSource {
   const compression = layerCompression(layer.mediaType);
   if (!compression) throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression };
+  const plainFile = compression === 'none' ? store.blobPath?.(layer.digest) : undefined;
+  return { open: () => store.openBlob(layer.digest), compression, ...(plainFile ? { plainFile } : {}) };
 }
 
 /** One path of the final view: its header, and the index of the layer it comes from. */
@@ -45,6 +52,8 @@ export async function buildFsIndex(layers: readonly LayerSource[]): Promise<FsIn
 
 /** The headers of one layer, bodies skipped. */
 export async function layerHeaders(layer: LayerSource): Promise<TarHeader[]> {
+  const scanned = layer.plainFile ? scanTarHeaders(layer.plainFile) : undefined;
+  if (scanned) return scanned;
   const headers: TarHeader[] = [];
   await readLayer(layer.open(), layer.compression, async (h, body) => {
     body.resume();

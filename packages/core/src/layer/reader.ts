@@ -64,7 +64,8 @@ const TYPES: Record<string, EntryType | undefined> = {
   FIFO: 'fifo',
 };
 
-function toHeader(e: ReadEntry): TarHeader {
+/** A tar header from node-tar's entry (or what layer/header-scan.ts decodes the same way). */
+export function toHeader(e: Pick<ReadEntry, 'type' | 'path' | 'linkpath'> & { header: Pick<ReadEntry['header'], 'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'devmaj' | 'devmin'> }): TarHeader {
   const type = TYPES[e.type];
   if (!type) throw new LayerFormatError(`unsupported tar entry type ${e.type} for ${JSON.stringify(e.path)}`);
   const h = e.header;

@@ -25,11 +25,12 @@ export function layerSourceOf(store: LowerStore, layer: LayerRecord): LayerSourc
 }
 
 /** The unpacked directory of every layer, bottom first. */
-export async function unpackLowers(store: LowerStore, layers: readonly LayerRecord[]): Promise<string[]> {
+export async function unpackLowers(store: LowerStore, layers: readonly LayerRecord[], signal?: AbortSignal): Promise<string[]> {
   const ids = chainIds(layers.map((l) => l.diffId));
   const dirs: string[] = [];
   for (const [i, layer] of layers.entries()) {
-    dirs.push(await store.unpackedLayer(ids[i]!, (dir) => unpackLower(store, layers, i, dir)));
+    if (signal?.aborted) throw new KilnError('build interrupted');
+    dirs.push(await store.unpackedLayer(ids[i]!, (dir) => unpackLower(store, layers, i, dir, signal)));
   }
   return dirs;
 }
@@ -42,9 +43,9 @@ function haveGnuTar(): boolean {
   return gnuTar;
 }
 
-async function unpackLower(store: LowerStore, layers: readonly LayerRecord[], i: number, dir: string): Promise<void> {
+async function unpackLower(store: LowerStore, layers: readonly LayerRecord[], i: number, dir: string, signal?: AbortSignal): Promise<void> {
   const src = layerSourceOf(store, layers[i]!);
-  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: 'overlay' })).opaqueDirs;
+  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir, signal) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: 'overlay' })).opaqueDirs;
   if (opaque.length === 0) return;
   const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSourceOf(store, l)));
   const hidden = new Set(opaque);
@@ -60,12 +61,13 @@ async function unpackLower(store: LowerStore, layers: readonly LayerRecord[], i:
  * members, strips leading '/' and never writes through a symlink); then each `.wh.` marker it
  * wrote as a plain file becomes overlayfs's whiteout. Returns the opaque directories.
  */
-async function untarWithWhiteouts(src: LayerSource & { path: string }, dir: string): Promise<string[]> {
+async function untarWithWhiteouts(src: LayerSource & { path: string }, dir: string, signal?: AbortSignal): Promise<string[]> {
   // A plain tar blob is read by tar itself while the store verifies its digest alongside (both
   // from the page cache); a compressed one is decompressed here and piped in.
   const plain = src.compression === 'none';
   const args = ['-x', '-f', plain ? src.path : '-', '-C', dir, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=security.capability'];
-  const tar = spawn('tar', args, { stdio: [plain ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+  // An interrupted build kills tar (the store removes the half-unpacked directory).
+  const tar = spawn('tar', args, { stdio: [plain ? 'ignore' : 'pipe', 'ignore', 'pipe'], signal });
   let stderr = '';
   tar.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4096)));
   const exited = new Promise<number>((resolve, reject) => {

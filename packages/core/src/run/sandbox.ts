@@ -193,6 +193,17 @@ type RootfsLayout = { kind: 'overlay'; upper: string; lowers: string[] } | { kin
 let overlayUnavailable: string | undefined;
 
 /**
+ * Start unpacking an image's layers for a RUN that comes later (as the overlay's lower
+ * directories), or undefined when no RUN here would use them (not root, no overlay). The RUN
+ * itself waits for them through the store's per-layer lock.
+ */
+export function warmLowers(store: SandboxStore, layers: readonly LayerRecord[], signal?: AbortSignal): Promise<string[]> | undefined {
+  if (layers.length === 0 || overlayUnavailable !== undefined || process.env.KILN_RUN_COPY_ROOTFS === '1') return undefined;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return undefined;
+  return unpackLowers(store, layers, signal);
+}
+
+/**
  * The rootfs: an overlay of the unpacked layers with a fresh upper directory; where overlayfs
  * cannot mount (a store on overlayfs or on a filesystem overlay cannot use as upper, no overlay
  * module, KILN_RUN_COPY_ROOTFS=1) a copy, unpacked from the layers for this RUN alone, said once.
@@ -204,7 +215,7 @@ async function prepareRootfs(store: SandboxStore, request: SandboxRequest, dir: 
   };
   if (process.env.KILN_RUN_COPY_ROOTFS === '1' && overlayUnavailable === undefined) giveUpOverlay('KILN_RUN_COPY_ROOTFS=1 is set');
   if (overlayUnavailable === undefined) {
-    const lowers = await unpackLowers(store, request.layers);
+    const lowers = await unpackLowers(store, request.layers, request.signal);
     const upper = join(dir, 'upper');
     const work = join(dir, 'work');
     for (const d of [upper, work]) await mkdir(d);
