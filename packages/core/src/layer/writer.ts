@@ -95,8 +95,10 @@ export async function writeLayer(
   const writer = await store.createBlobWriter();
   let size = 0;
   try {
-    const source = Readable.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
-    const out: AsyncIterable<Buffer> = compression === 'gzip' ? parallelGzip(source, { level }) : source;
+    // An uncompressed layer goes straight from the tar writer to the blob (no stream buffering,
+    // which would copy every chunk once more).
+    const out: AsyncIterable<Buffer> =
+      compression === 'gzip' ? parallelGzip(Readable.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 }), { level }) : tarBytes();
     for await (const chunk of out) {
       size += chunk.length;
       await writer.write(chunk);
