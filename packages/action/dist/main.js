@@ -34,7 +34,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-WFMGH2I7.js";
+} from "./chunks/chunk-RSRFXQOQ.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

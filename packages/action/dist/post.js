@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-WFMGH2I7.js";
+} from "./chunks/chunk-RSRFXQOQ.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -78768,7 +78768,8 @@ function encodeHeader(e) {
   if (e.type === "dir")
     ensureDirSlash(block);
   const forcePath = ustarPath(block) !== data.path;
-  needPax ||= forcePath;
+  const capability = e.type === "file" && e.capability?.length ? e.capability : void 0;
+  needPax ||= forcePath || capability !== void 0;
   if (!needPax)
     return block;
   const pax = {};
@@ -78782,7 +78783,8 @@ function encodeHeader(e) {
     pax.gid = e.gid;
   if (data.size !== void 0 && data.size > MAX_OCTAL_12)
     pax.size = data.size;
-  const body2 = Buffer.from(new ft(pax).encodeBody(), "utf8");
+  const fields = Buffer.from(new ft(pax).encodeBody(), "utf8");
+  const body2 = capability ? Buffer.concat([fields, paxRecord(`SCHILY.xattr.${CAPABILITY_XATTR}`, capability)]) : fields;
   if (body2.length === 0) {
     throw new TarWriteError(`tar entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
   }
@@ -78804,6 +78806,14 @@ function encodeHeader(e) {
   const bodyPadded = Buffer.alloc(Math.ceil(body2.length / TAR_BLOCK) * TAR_BLOCK);
   body2.copy(bodyPadded);
   return Buffer.concat([paxHeader, bodyPadded, block]);
+}
+var CAPABILITY_XATTR = "security.capability";
+function paxRecord(key, value) {
+  const rest = Buffer.byteLength(key) + value.length + 3;
+  let length = rest + String(rest).length;
+  if (String(length).length !== String(rest).length)
+    length = rest + String(length).length;
+  return Buffer.concat([Buffer.from(`${length} ${key}=`), value, Buffer.from("\n")]);
 }
 function ustarPath(block) {
   const field = (start, size) => {
@@ -78845,6 +78855,7 @@ var LayerSourceChangedError = class extends KilnError {
 var READ_CHUNK2 = 256 * 1024;
 var SMALL_FILE2 = 64 * 1024;
 var READ_AHEAD_FILES = 16;
+var MAX_CAPABILITY = 64;
 var MAX_ID = 4294967295;
 async function writeLayer(entries, store, options) {
   const compression = options.compression ?? "gzip";
@@ -78872,8 +78883,7 @@ async function writeLayer(entries, store, options) {
   const writer = await store.createBlobWriter();
   let size = 0;
   try {
-    const source = Readable7.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 });
-    const out = compression === "gzip" ? parallelGzip(source, { level }) : source;
+    const out = compression === "gzip" ? parallelGzip(Readable7.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 }), { level }) : tarBytes();
     for await (const chunk of out) {
       size += chunk.length;
       await writer.write(chunk);
@@ -78885,7 +78895,8 @@ async function writeLayer(entries, store, options) {
       size: info2.size,
       mediaType: compression === "gzip" ? MediaTypes2.ociLayerGzip : MediaTypes2.ociLayer,
       uncompressedSize,
-      entries: prepared.length
+      entries: prepared.length,
+      headers: prepared.map(({ content: _content, capability: _capability, devMajor, devMinor, ...header2 }) => header2.type === "char" || header2.type === "block" ? { ...header2, devMajor, devMinor } : header2)
     };
   } catch (err) {
     await writer.abort().catch(() => void 0);
@@ -78953,6 +78964,12 @@ async function prepareEntry(entry, epoch) {
           p2.size = st2.size;
         }
         p2.content = { path: content.path };
+      }
+      if (entry.capability !== void 0) {
+        if (!(entry.capability instanceof Uint8Array) || entry.capability.length === 0 || entry.capability.length > MAX_CAPABILITY) {
+          throw new LayerEntryError(`${where2}: a file capability must be 1 to ${MAX_CAPABILITY} bytes`);
+        }
+        p2.capability = entry.capability;
       }
       break;
     }
@@ -79031,7 +79048,8 @@ function reorderHardlinks(byPath) {
           type: "hardlink",
           size: 0,
           linkTarget: first,
-          content: void 0
+          content: void 0,
+          capability: void 0
         });
       }
     }
@@ -80079,12 +80097,96 @@ function run(cmd, args) {
   });
 }
 
+// packages/core/dist/layer/header-scan.js
+import { closeSync as closeSync4, openSync as openSync4, readSync as readSync2 } from "node:fs";
+var MAX_META_ENTRY_SIZE2 = 1024 * 1024;
+function scanTarHeaders(file) {
+  const fd = openSync4(file, "r");
+  try {
+    return scan(fd);
+  } finally {
+    closeSync4(fd);
+  }
+}
+function scan(fd) {
+  const headers = [];
+  const block = Buffer.alloc(TAR_BLOCK);
+  let position = 0;
+  let ex;
+  let gex;
+  let nullBlocks = 0;
+  const read2 = (buf, at2) => readSync2(fd, buf, 0, buf.length, at2) === buf.length;
+  for (; ; ) {
+    if (!read2(block, position))
+      return void 0;
+    position += TAR_BLOCK;
+    let h;
+    try {
+      h = new F(block, 0, ex, gex);
+    } catch {
+      return void 0;
+    }
+    if (h.nullBlock) {
+      if (++nullBlocks === 2)
+        return headers;
+      continue;
+    }
+    nullBlocks = 0;
+    if (!h.cksumValid || !h.path || !h.type)
+      return void 0;
+    const size = h.type === "Directory" ? 0 : Number(h.size ?? 0);
+    if (!Number.isSafeInteger(size) || size < 0)
+      return void 0;
+    const bodyStart = position;
+    position += Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+    switch (h.type) {
+      case "ExtendedHeader":
+      case "OldExtendedHeader":
+      case "GlobalExtendedHeader":
+      case "NextFileHasLongPath":
+      case "OldGnuLongPath":
+      case "NextFileHasLongLinkpath": {
+        if (size > MAX_META_ENTRY_SIZE2)
+          return void 0;
+        const body2 = Buffer.alloc(size);
+        if (size > 0 && !read2(body2, bodyStart))
+          return void 0;
+        const text = body2.toString();
+        if (h.type === "GlobalExtendedHeader")
+          gex = ft.parse(text, gex, true);
+        else if (h.type === "ExtendedHeader" || h.type === "OldExtendedHeader")
+          ex = ft.parse(text, ex, false);
+        else {
+          ex ??= /* @__PURE__ */ Object.create(null);
+          if (h.type === "NextFileHasLongLinkpath")
+            ex.linkpath = text.replace(/\0.*/, "");
+          else
+            ex.path = text.replace(/\0.*/, "");
+        }
+        continue;
+      }
+    }
+    const path12 = ex?.path ?? h.path;
+    const linkpath = gex?.linkpath ?? ex?.linkpath ?? h.linkpath;
+    const isLink = h.type === "Link" || h.type === "SymbolicLink";
+    if (isLink && !linkpath)
+      return void 0;
+    try {
+      headers.push(toHeader({ type: h.type, path: path12, linkpath, header: h }));
+    } catch {
+      return void 0;
+    }
+    ex = void 0;
+  }
+}
+
 // packages/core/dist/layer/fs-index.js
 function storedLayer(store, layer) {
   const compression = layerCompression(layer.mediaType);
   if (!compression)
     throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  return { open: () => store.openBlob(layer.digest), compression };
+  const plainFile = compression === "none" ? store.blobPath?.(layer.digest) : void 0;
+  return { open: () => store.openBlob(layer.digest), compression, ...plainFile ? { plainFile } : {} };
 }
 async function buildFsIndex(layers) {
   const tree = new FsTree();
@@ -80095,6 +80197,9 @@ async function buildFsIndex(layers) {
   return tree.entries;
 }
 async function layerHeaders(layer) {
+  const scanned = layer.plainFile ? scanTarHeaders(layer.plainFile) : void 0;
+  if (scanned)
+    return scanned;
   const headers = [];
   await readLayer(layer.open(), layer.compression, async (h, body2) => {
     body2.resume();
@@ -80357,13 +80462,14 @@ var OverlayDiff = class {
       if (stub && st2.isFile() && st2.size === 0n)
         continue;
       kept++;
-      const changed = !await this.unchanged(path12, host, st2);
+      const capability = st2.isFile() ? this.input.capabilities?.get(path12) : void 0;
+      const changed = capability !== void 0 || !await this.unchanged(path12, host, st2);
       if (st2.isFile() && st2.nlink > 1n) {
         const links = this.inodes.get(st2.ino) ?? [];
         links.push({ path: path12, host, st: st2, changed });
         this.inodes.set(st2.ino, links);
       } else if (changed) {
-        this.emit(await nonDirEntry(path12, host, st2));
+        this.emit(await nonDirEntry(path12, host, st2, capability));
       }
     }
     await this.hiddenLowerChildren(dir, whitedOut);
@@ -80480,7 +80586,7 @@ var OverlayDiff = class {
         continue;
       names.sort((a, b2) => comparePaths(a.path, b2.path));
       const first = names[0];
-      this.emit(await nonDirEntry(first.path, first.host, first.st));
+      this.emit(await nonDirEntry(first.path, first.host, first.st, this.input.capabilities?.get(first.path)));
       for (const n of names.slice(1)) {
         this.emit({ ...ownerAndTime(n.st), path: n.path, type: "hardlink", linkTarget: first.path });
       }
@@ -80528,12 +80634,12 @@ function ownerAndTime(st2) {
 function dirEntry(path12, st2) {
   return { ...ownerAndTime(st2), path: path12, type: "dir" };
 }
-async function nonDirEntry(path12, host, st2) {
+async function nonDirEntry(path12, host, st2, capability) {
   const base = ownerAndTime(st2);
   const type = upperType(st2);
   switch (type) {
     case "file":
-      return { ...base, path: path12, type, size: Number(st2.size), content: { path: host } };
+      return { ...base, path: path12, type, size: Number(st2.size), content: { path: host }, ...capability ? { capability } : {} };
     case "symlink":
       return { ...base, path: path12, type, linkTarget: await readlink4(host) };
     case "char":
@@ -81669,6 +81775,20 @@ async function resolveProcessUser(spec, read2) {
 
 // packages/core/dist/engine/rootfs.js
 var INDEX_META = "fs-index";
+var HEADERS_META = "layer-headers";
+var isIndexedEntry = (e) => typeof e === "object" && e !== null && typeof e.path === "string" && typeof e.type === "string";
+async function keepLayerHeaders(store, layer, entries) {
+  const kept = entries.map(({ path: path12, type, mode, uid, gid, linkTarget, mtime, size }) => ({ path: path12, type, mode, uid, gid, linkTarget, mtime, size }));
+  await store.writeMeta(HEADERS_META, digestHex(layer.diffId), kept);
+}
+async function layerEntries(store, layer) {
+  const kept = await store.readMeta(HEADERS_META, digestHex(layer.diffId));
+  if (Array.isArray(kept) && kept.every(isIndexedEntry))
+    return kept;
+  const headers = await layerHeaders(storedLayer(store, layer));
+  await keepLayerHeaders(store, layer, headers);
+  return headers;
+}
 var RootfsView = class _RootfsView {
   store;
   layers;
@@ -81693,7 +81813,7 @@ var RootfsView = class _RootfsView {
   async buildIndex() {
     if (!this.parent)
       return this.baseIndex();
-    const added = this.parent.added ?? await layerHeaders(storedLayer(this.store, this.parent.layer));
+    const added = this.parent.added ?? await layerEntries(this.store, this.parent.layer);
     return withLayerApplied(await this.parent.view.index(), added, (e) => ({
       type: e.type,
       mode: e.mode,
@@ -81784,6 +81904,666 @@ async function resolveOwner(view, spec) {
     }
   }
   return { uid, gid };
+}
+
+// packages/core/dist/run/sandbox.js
+import { constants as fsConstants } from "node:fs";
+import { chown, lstat as lstat10, mkdir as mkdir7, open as open8, readdir as readdir8, rm as rm7, writeFile as writeFile3 } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { basename as basename8, join as join18 } from "node:path";
+
+// packages/core/dist/run/lowers.js
+import { spawn as spawn4, spawnSync } from "node:child_process";
+import { lstat as lstat9, readdir as readdir6, rm as rm6 } from "node:fs/promises";
+import { join as join16 } from "node:path";
+import { Writable as Writable2 } from "node:stream";
+import { pipeline as pipeline4 } from "node:stream/promises";
+function layerSourceOf(store, layer) {
+  return { ...storedLayer(store, layer), path: store.blobPath(layer.digest) };
+}
+async function unpackLowers(store, layers, signal) {
+  const ids = chainIds(layers.map((l) => l.diffId));
+  const dirs = [];
+  for (const [i, layer] of layers.entries()) {
+    if (signal?.aborted)
+      throw new KilnError("build interrupted");
+    dirs.push(await store.unpackedLayer(ids[i], (dir) => unpackLower(store, layers, i, dir, signal)));
+  }
+  return dirs;
+}
+var gnuTar;
+function haveGnuTar() {
+  gnuTar ??= /GNU tar/.test(spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout ?? "");
+  return gnuTar;
+}
+async function unpackLower(store, layers, i, dir, signal) {
+  const src = layerSourceOf(store, layers[i]);
+  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir, signal) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: "overlay" })).opaqueDirs;
+  if (opaque.length === 0)
+    return;
+  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSourceOf(store, l)));
+  const hidden = new Set(opaque);
+  for (const path12 of below.keys()) {
+    if (!hidden.has(parentPath(path12)))
+      continue;
+    const host = join16(dir, path12);
+    if (!await lstat9(host).catch(() => void 0))
+      await makeWhiteout(host);
+  }
+}
+async function untarWithWhiteouts(src, dir, signal) {
+  const plain2 = src.compression === "none";
+  const args = ["-x", "-f", plain2 ? src.path : "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=security.capability"];
+  const tar = spawn4("tar", args, { stdio: [plain2 ? "ignore" : "pipe", "ignore", "pipe"], signal });
+  let stderr = "";
+  tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
+  const exited = new Promise((resolve11, reject) => {
+    tar.on("error", reject);
+    tar.on("close", (code2) => resolve11(code2 ?? -1));
+  });
+  try {
+    if (plain2)
+      await pipeline4(src.open(), new Writable2({ write: (_chunk, _enc, done) => done() }));
+    else
+      await pipeline4(decompress(src.open(), src.compression, { what: "layers" }), tar.stdin);
+  } catch (err) {
+    tar.kill();
+    await exited.catch(() => void 0);
+    throw err;
+  }
+  const code = await exited;
+  if (code !== 0)
+    throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split("\n").slice(-3).join("; ")}`);
+  const opaque = [];
+  const names = (await readdir6(dir, { recursive: true })).filter((p2) => p2.split("/").pop().startsWith(WHITEOUT_PREFIX));
+  for (const marker2 of names) {
+    const parent = parentPath(marker2);
+    const name = marker2.slice(parent ? parent.length + 1 : 0);
+    await rm6(join16(dir, marker2), { force: true });
+    if (name === OPAQUE_WHITEOUT) {
+      opaque.push(parent);
+      continue;
+    }
+    if (name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
+      continue;
+    const victim = join16(dir, parent, name.slice(WHITEOUT_PREFIX.length));
+    if (!await lstat9(victim).catch(() => void 0))
+      await makeWhiteout(victim);
+  }
+  return opaque;
+}
+
+// packages/core/dist/run/capabilities.js
+import { spawn as spawn5 } from "node:child_process";
+
+// packages/core/dist/archive/pax-xattrs.js
+var MAX_PAX_BODY = 1024 * 1024;
+async function xattrInTar(input, attribute) {
+  const key = Buffer.from(`SCHILY.xattr.${attribute}=`);
+  const found = /* @__PURE__ */ new Map();
+  let buffered = Buffer.alloc(0);
+  let skip = 0;
+  let paxBody;
+  let pending = {};
+  for await (const chunk of input) {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    for (; ; ) {
+      if (skip > 0) {
+        const n = Math.min(skip, buffered.length);
+        buffered = buffered.subarray(n);
+        skip -= n;
+        if (skip > 0)
+          break;
+      }
+      if (paxBody) {
+        if (buffered.length < paxBody.padded)
+          break;
+        const records = parsePaxRecords(buffered.subarray(0, paxBody.size));
+        buffered = buffered.subarray(paxBody.padded);
+        paxBody = void 0;
+        for (const record of records) {
+          if (record.subarray(0, key.length).equals(key))
+            pending.value = Buffer.from(record.subarray(key.length));
+          else if (record.subarray(0, 5).toString("latin1") === "path=")
+            pending.path = record.subarray(5).toString("utf8");
+        }
+        continue;
+      }
+      if (buffered.length < TAR_BLOCK)
+        break;
+      const block = buffered.subarray(0, TAR_BLOCK);
+      buffered = buffered.subarray(TAR_BLOCK);
+      if (block.every((b2) => b2 === 0))
+        continue;
+      const type = String.fromCharCode(block[156]);
+      const size = parseInt(block.toString("latin1", 124, 136).replace(/\0.*$/s, "").trim() || "0", 8);
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw new KilnError("unreadable tar header while reading file attributes");
+      const padded = Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+      if (type === "x") {
+        if (size > MAX_PAX_BODY)
+          throw new KilnError(`a pax header of ${size} bytes while reading file attributes`);
+        paxBody = { size, padded };
+        continue;
+      }
+      if (type === "g" || type === "L" || type === "K") {
+        skip = padded;
+        continue;
+      }
+      const field = (start, length) => block.toString("utf8", start, start + length).replace(/\0.*$/s, "");
+      const prefix2 = field(345, 155);
+      const name = pending.path ?? (prefix2 ? `${prefix2}/${field(0, 100)}` : field(0, 100));
+      if (pending.value)
+        found.set(name.replace(/^(\.\/|\/)+/, "").replace(/\/$/, ""), pending.value);
+      pending = {};
+      skip = type === "0" || type === "\0" || type === "7" ? padded : 0;
+    }
+  }
+  return found;
+}
+function parsePaxRecords(body2) {
+  const records = [];
+  for (let at2 = 0; at2 < body2.length; ) {
+    const space = body2.indexOf(32, at2);
+    const length = space < 0 ? NaN : Number(body2.toString("latin1", at2, space));
+    if (!Number.isSafeInteger(length) || length <= space - at2 + 1 || at2 + length > body2.length) {
+      throw new KilnError("malformed pax record while reading file attributes");
+    }
+    records.push(body2.subarray(space + 1, at2 + length - 1));
+    at2 += length;
+  }
+  return records;
+}
+
+// packages/core/dist/run/capabilities.js
+var ATTRIBUTE = "security.capability";
+async function fileCapabilities(root) {
+  const listed = await runTool("getcap", ["-r", "."], root);
+  if (listed === void 0)
+    return void 0;
+  const candidates = /* @__PURE__ */ new Set();
+  for (const line of listed.toString("utf8").split("\n")) {
+    if (!line.startsWith("./"))
+      continue;
+    for (let space = line.indexOf(" "); space > 2; space = line.indexOf(" ", space + 1))
+      candidates.add(line.slice(0, space));
+  }
+  if (candidates.size === 0)
+    return /* @__PURE__ */ new Map();
+  const names = Buffer.from([...candidates].map((c) => `${c}\0`).join(""));
+  const args = ["-c", "-f", "-", "--xattrs", `--xattrs-include=${ATTRIBUTE}`, "--no-recursion", "--ignore-failed-read", "--null", "--verbatim-files-from", "-T", "-"];
+  const tar = spawn5("tar", args, { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-2048));
+  const exited = new Promise((resolve11, reject) => {
+    tar.on("error", reject);
+    tar.on("close", (code2) => resolve11(code2 ?? -1));
+  });
+  tar.stdin.end(names);
+  const found = await xattrInTar(tar.stdout, ATTRIBUTE);
+  const code = await exited;
+  if (code !== 0)
+    throw new KilnError(`cannot read file capabilities of a RUN step: tar exited with ${code}: ${stderr.trim().split("\n").slice(-2).join("; ")}`);
+  return found;
+}
+function runTool(command, args, cwd) {
+  return new Promise((resolve11, reject) => {
+    const env = { ...process.env, PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` };
+    const child2 = spawn5(command, args, { cwd, env, stdio: ["ignore", "pipe", "ignore"] });
+    const chunks = [];
+    child2.stdout.on("data", (b2) => chunks.push(b2));
+    child2.on("error", (err) => err.code === "ENOENT" ? resolve11(void 0) : reject(err));
+    child2.on("close", () => resolve11(Buffer.concat(chunks)));
+  });
+}
+
+// packages/core/dist/run/network-files.js
+import { readFile as readFile5 } from "node:fs/promises";
+var SANDBOX_HOSTNAME = "buildkitsandbox";
+var FALLBACK_NAMESERVERS = ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"];
+var SYSTEMD_RESOLVED_STUB = "127.0.0.53";
+var SYSTEMD_RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf";
+async function readOptional(path12) {
+  try {
+    return await readFile5(path12, "utf8");
+  } catch {
+    return void 0;
+  }
+}
+function nameservers(text) {
+  return text.split("\n").map((l) => l.trim().split(/\s+/)).filter((w2) => w2[0] === "nameserver" && w2[1]).map((w2) => w2[1]);
+}
+var isLoopback = (ip) => ip.startsWith("127.") || ip === "::1";
+async function resolvConf(network, hostFile = "/etc/resolv.conf") {
+  let text = await readOptional(hostFile) ?? "";
+  if (network === "host")
+    return nameservers(text).length ? text : text + FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}
+`).join("");
+  const servers = nameservers(text);
+  if (servers.length === 1 && servers[0] === SYSTEMD_RESOLVED_STUB)
+    text = await readOptional(SYSTEMD_RESOLVED_UPSTREAM) ?? text;
+  let search;
+  const options = [];
+  const other = [];
+  const kept = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";"))
+      continue;
+    const [word, ...rest] = line.split(/\s+/);
+    if (word === "nameserver") {
+      if (rest[0] && !isLoopback(rest[0]))
+        kept.push(rest[0]);
+    } else if (word === "search" || word === "domain")
+      search = rest.join(" ");
+    else if (word === "options")
+      options.push(...rest);
+    else
+      other.push(line);
+  }
+  const lines = (kept.length ? kept : FALLBACK_NAMESERVERS).map((ip) => `nameserver ${ip}`);
+  if (search)
+    lines.push(`search ${search}`);
+  if (options.length)
+    lines.push(`options ${options.join(" ")}`);
+  return [...lines, ...other].join("\n") + "\n";
+}
+function hostsFile(hostname2 = SANDBOX_HOSTNAME) {
+  return `127.0.0.1	localhost ${hostname2}
+::1	localhost ip6-localhost ip6-loopback
+`;
+}
+
+// packages/core/dist/run/oci-spec.js
+var DEFAULT_CAPABILITIES = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FSETID",
+  "CAP_FOWNER",
+  "CAP_MKNOD",
+  "CAP_NET_RAW",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETFCAP",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE"
+];
+var MASKED_PATHS = [
+  "/proc/acpi",
+  "/proc/asound",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+  "/proc/scsi"
+];
+var READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+function systemMounts() {
+  return [
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
+  ];
+}
+function ociSpec(o) {
+  const caps = DEFAULT_CAPABILITIES;
+  const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...o.network === "none" ? [{ type: "network" }] : []];
+  const binds = o.binds.map((b2) => ({
+    destination: b2.destination,
+    type: "bind",
+    source: b2.source,
+    options: ["rbind", "nosuid", "nodev", ...b2.readonly ? ["ro"] : ["rw"]]
+  }));
+  return {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: false,
+      user: { uid: o.process.user.uid, gid: o.process.user.gid, additionalGids: o.process.user.additionalGids },
+      args: o.process.args,
+      env: o.process.env,
+      cwd: o.process.cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: false
+    },
+    root: { path: o.rootfs, readonly: false },
+    hostname: o.hostname,
+    mounts: [...systemMounts(), ...binds],
+    linux: {
+      namespaces,
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+      resources: { devices: [{ allow: false, access: "rwm" }] }
+    }
+  };
+}
+
+// packages/core/dist/run/overlay.js
+import { execFile as execFile2 } from "node:child_process";
+import { readFile as readFile6 } from "node:fs/promises";
+var MAX_OPTIONS = 4096 - 512;
+function exec2(cmd, args, cwd) {
+  return new Promise((resolve11, reject) => {
+    execFile2(cmd, args, { cwd }, (err, _stdout, stderr) => {
+      if (err)
+        reject(new KilnError(`${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
+      else
+        resolve11();
+    });
+  });
+}
+async function mountOverlay(o) {
+  if (o.lowers.length === 0)
+    throw new KilnError("an overlay needs at least one lower directory");
+  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
+  if (options.length + ",volatile".length > MAX_OPTIONS) {
+    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
+  }
+  if (volatileWorks !== false) {
+    try {
+      await exec2("mount", ["-t", "overlay", "overlay", "-o", `${options},volatile`, o.target], o.lowerRoot);
+      volatileWorks = true;
+      return;
+    } catch (err) {
+      if (volatileWorks)
+        throw err;
+      volatileWorks = false;
+    }
+  }
+  await exec2("mount", ["-t", "overlay", "overlay", "-o", options, o.target], o.lowerRoot);
+}
+var volatileWorks;
+async function unmount(target, options = {}) {
+  if (options.lazy)
+    return exec2("umount", ["-l", target]);
+  try {
+    await exec2("umount", [target]);
+  } catch {
+    await exec2("umount", ["-l", target]);
+  }
+}
+async function mountsBelow(dir) {
+  const info2 = await readFile6("/proc/self/mountinfo", "utf8").catch(() => "");
+  const prefix2 = dir.endsWith("/") ? dir : `${dir}/`;
+  return info2.split("\n").map((line) => line.split(" ")[4]).filter((p2) => !!p2).map((p2) => p2.replace(/\\(\d{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)))).filter((p2) => p2 === dir || p2.startsWith(prefix2)).sort((a, b2) => b2.length - a.length);
+}
+
+// packages/core/dist/run/runc.js
+import { spawn as spawn6 } from "node:child_process";
+import { accessSync, constants as fsc3 } from "node:fs";
+import { readdir as readdir7 } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
+import { delimiter as delimiter3, join as join17 } from "node:path";
+var RUNC_STATE_DIR = "/run/kiln/runc";
+var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
+var RuntimeNotFoundError = class extends KilnError {
+};
+function findRunc(env = process.env) {
+  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter3).filter(Boolean).map((d) => join17(d, "runc"))];
+  for (const c of candidates) {
+    if (!c)
+      continue;
+    try {
+      accessSync(c, fsc3.X_OK);
+      return c;
+    } catch {
+    }
+  }
+  throw new RuntimeNotFoundError("RUN needs runc, an OCI runtime, and none was found: install it (Debian/Ubuntu: `apt-get install runc`) or set KILN_RUNC to its path");
+}
+var Runc = class {
+  binary;
+  stateDir;
+  name = "runc";
+  constructor(binary = findRunc(), stateDir = RUNC_STATE_DIR) {
+    this.binary = binary;
+    this.stateDir = stateDir;
+  }
+  command(args) {
+    return new Promise((resolve11) => {
+      const child2 = spawn6(this.binary, ["--root", this.stateDir, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child2.stderr.on("data", (b2) => stderr += b2.toString());
+      child2.on("error", (err) => resolve11({ code: -1, stderr: err.message }));
+      child2.on("close", (code) => resolve11({ code: code ?? -1, stderr }));
+    });
+  }
+  async run(bundleDir, id, io2) {
+    if (io2.signal?.aborted)
+      throw new KilnError("build interrupted");
+    const child2 = spawn6(this.binary, ["--root", this.stateDir, "run", "--bundle", bundleDir, id], {
+      stdio: ["ignore", "pipe", "pipe"]
+    });
+    let stderrTail = "";
+    child2.stdout.on("data", (b2) => io2.onOutput?.("stdout", b2));
+    child2.stderr.on("data", (b2) => {
+      stderrTail = (stderrTail + b2.toString()).slice(-4096);
+      io2.onOutput?.("stderr", b2);
+    });
+    let killed = false;
+    let closed = false;
+    const onAbort = async () => {
+      killed = true;
+      while (!closed) {
+        await this.command(["kill", id, "KILL"]);
+        if (!closed)
+          await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const abort = () => void onAbort();
+    io2.signal?.addEventListener("abort", abort, { once: true });
+    let code = -1;
+    try {
+      code = await new Promise((resolve11, reject) => {
+        child2.on("error", (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
+        child2.on("close", (c, sig) => resolve11(c ?? 128 + (sig ? osConstants.signals[sig] ?? 0 : 0)));
+      });
+      if (killed)
+        throw new KilnError("build interrupted");
+      return code;
+    } finally {
+      closed = true;
+      io2.signal?.removeEventListener("abort", abort);
+      if (killed || code !== 0)
+        await this.command(["delete", "--force", id]);
+    }
+  }
+  async cleanStale(isStale) {
+    let ids;
+    try {
+      ids = await readdir7(this.stateDir);
+    } catch {
+      return;
+    }
+    for (const id of ids.filter(isStale)) {
+      await this.command(["kill", id, "KILL"]);
+      await this.command(["delete", "--force", id]);
+    }
+  }
+};
+
+// packages/core/dist/run/sandbox.js
+var MOUNT_STUBS = ["etc/resolv.conf", "etc/hosts"];
+var runtime;
+var warnedNoGetcap = false;
+var cleaned = /* @__PURE__ */ new WeakSet();
+function requireRunPrivileges() {
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root");
+  }
+}
+async function cleanStale(store, rt2) {
+  if (cleaned.has(store))
+    return;
+  cleaned.add(store);
+  const names = await readdir8(store.sandboxesDir).catch(() => []);
+  await rt2.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, "s-")));
+  for (const name of names.filter((n) => store.isStaleSandbox(n))) {
+    const dir = join18(store.sandboxesDir, name);
+    for (const m2 of await mountsBelow(dir))
+      await unmount(m2).catch(() => void 0);
+    await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
+  }
+}
+async function createCwd(rootfs, request, uid, gid) {
+  const real = await request.resolvePath(request.cwd.replace(/^\/+/, ""));
+  if (real === "")
+    return;
+  let path12 = "";
+  for (const part of real.split("/")) {
+    path12 = path12 ? `${path12}/${part}` : part;
+    const host = join18(rootfs, path12);
+    const st2 = await lstat10(host).catch(() => void 0);
+    if (st2?.isDirectory())
+      continue;
+    if (st2)
+      throw new KilnError(`the working directory ${request.cwd} is not a directory in the image (/${path12} is not)`);
+    await mkdir7(host, { mode: 493 });
+    await chown(host, uid, gid);
+  }
+}
+var parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
+var running = 0;
+var waiting = [];
+async function slot(fn) {
+  if (running >= parallelism)
+    await new Promise((resolve11) => waiting.push(resolve11));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+function runInSandbox(store, request) {
+  return slot(() => runNow(store, request));
+}
+async function runNow(store, request) {
+  requireRunPrivileges();
+  runtime ??= new Runc();
+  const rt2 = runtime;
+  await cleanStale(store, rt2);
+  if (request.signal?.aborted)
+    throw new KilnError("build interrupted");
+  const dir = await store.makeSandboxDir();
+  const rootfs = join18(dir, "rootfs");
+  let mounted = false;
+  const dispose = () => rm7(dir, { recursive: true, force: true });
+  try {
+    await mkdir7(rootfs);
+    const layout = await prepareRootfs(store, request, dir, rootfs);
+    mounted = layout.kind === "overlay";
+    const stubs = /* @__PURE__ */ new Set();
+    const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b2) => b2.destination.replace(/^\/+/, ""))];
+    for (const target of targets) {
+      const real = await request.resolvePath(target);
+      for (let p2 = real; p2 !== ""; p2 = parentPath(p2))
+        if (!request.lower.has(p2))
+          stubs.add(p2);
+    }
+    const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
+    await createCwd(rootfs, request, user.uid, user.gid);
+    await writeFile3(join18(dir, "resolv.conf"), await resolvConf(request.network));
+    await writeFile3(join18(dir, "hosts"), hostsFile());
+    const spec = ociSpec({
+      process: { args: request.args, env: request.env, cwd: request.cwd, user },
+      hostname: SANDBOX_HOSTNAME,
+      network: request.network,
+      rootfs: "rootfs",
+      binds: [
+        { source: join18(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
+        { source: join18(dir, "hosts"), destination: "/etc/hosts", readonly: true },
+        ...request.binds ?? []
+      ]
+    });
+    await writeFile3(join18(dir, "config.json"), JSON.stringify(spec));
+    const id = `kiln-${basename8(dir).slice(2)}`;
+    const exitCode = await rt2.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
+    let changes = [];
+    if (request.collectChanges && exitCode === 0) {
+      const upperDir = layout.kind === "overlay" ? layout.upper : rootfs;
+      const capabilities = await fileCapabilities(upperDir);
+      if (!capabilities && !warnedNoGetcap) {
+        warnedNoGetcap = true;
+        request.onWarning?.("getcap is not installed: file capabilities that RUN steps set (setcap) are not kept in their layers; install libcap2-bin");
+      }
+      changes = await diffOverlayUpper(layout.kind === "overlay" ? { upperDir, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs, capabilities } : { upperDir, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true, capabilities });
+    }
+    if (mounted)
+      await unmount(rootfs, { lazy: true });
+    mounted = false;
+    return { exitCode, changes, dispose };
+  } catch (err) {
+    if (mounted)
+      await unmount(rootfs).catch(() => void 0);
+    await dispose().catch(() => void 0);
+    throw err;
+  }
+}
+var overlayUnavailable;
+function warmLowers(store, layers, signal) {
+  if (layers.length === 0 || overlayUnavailable !== void 0 || process.env.KILN_RUN_COPY_ROOTFS === "1")
+    return void 0;
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    return void 0;
+  return unpackLowers(store, layers, signal);
+}
+async function prepareRootfs(store, request, dir, rootfs) {
+  const giveUpOverlay = (reason) => {
+    overlayUnavailable = reason;
+    request.onWarning?.(`overlayfs cannot be used here (${reason}): RUN steps use a copy of the image's filesystem instead, which is slower`);
+  };
+  if (process.env.KILN_RUN_COPY_ROOTFS === "1" && overlayUnavailable === void 0)
+    giveUpOverlay("KILN_RUN_COPY_ROOTFS=1 is set");
+  if (overlayUnavailable === void 0) {
+    const lowers = await unpackLowers(store, request.layers, request.signal);
+    const upper = join18(dir, "upper");
+    const work = join18(dir, "work");
+    for (const d of [upper, work])
+      await mkdir7(d);
+    const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
+    try {
+      await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
+      return { kind: "overlay", upper, lowers: [...lowers].reverse() };
+    } catch (err) {
+      giveUpOverlay(err.message);
+    }
+  }
+  for (const layer of request.layers) {
+    const src = layerSourceOf(store, layer);
+    await extractLayer(src.open(), src.compression, rootfs);
+  }
+  return { kind: "copy" };
+}
+async function readInRootfs(rootfs, request, path12) {
+  const real = await request.resolvePath(path12.replace(/^\/+/, ""));
+  if (real === "")
+    return void 0;
+  let handle;
+  try {
+    handle = await open8(join18(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    if (!(await handle.stat()).isFile())
+      return void 0;
+    return await handle.readFile();
+  } catch {
+    return void 0;
+  } finally {
+    await handle?.close();
+  }
+}
+async function emptyLower(store) {
+  await mkdir7(join18(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
+  return "empty";
 }
 
 // packages/core/dist/engine/copy-plan.js
@@ -82017,7 +82797,7 @@ async function planCopy(req) {
     for (const [rel, child2] of below) {
       if (copied && !copied.has(rel))
         continue;
-      await emit(join16(targetRoot, rel), child2, item.tree, keepOwnership, linked);
+      await emit(join19(targetRoot, rel), child2, item.tree, keepOwnership, linked);
     }
   }
   for (const item of selected) {
@@ -82031,12 +82811,12 @@ async function planCopy(req) {
       await copyTree({ entry: unpacked.entries.get(""), tree: unpacked, name: "" }, destRel, {}, true);
       continue;
     }
-    await emit(destIsDir ? join16(destRel, item.name) : destRel, item.entry, item.tree);
+    await emit(destIsDir ? join19(destRel, item.name) : destRel, item.entry, item.tree);
   }
   for (const source of req.inline) {
     const data = Buffer.from(source.data);
     const { uid, gid } = req.owner ?? { uid: 0, gid: 0 };
-    const target = destIsDir ? join16(destRel, source.name) : destRel;
+    const target = destIsDir ? join19(destRel, source.name) : destRel;
     out.set(target, {
       path: target,
       type: "file",
@@ -82080,7 +82860,7 @@ var PathPatterns = class {
     return new KilnError(message);
   }
 };
-function join16(dir, name) {
+function join19(dir, name) {
   return dir === "" ? name : `${dir}/${name}`;
 }
 async function addAncestors(out, view, owner) {
@@ -82148,7 +82928,7 @@ function selectParents(tree, source, instruction) {
   const pattern = posix2.normalize(`/${pivot < 0 ? source : source.slice(pivot + 3)}`).replace(/^\/+/, "").replace(/\/+$/, "");
   const parent = cleanSource(parentWritten, tree, instruction);
   if (!hasWildcard(parent) && !hasWildcard(pattern))
-    follow(tree, join16(parent, pattern), source, instruction);
+    follow(tree, join19(parent, pattern), source, instruction);
   const include2 = pattern === "" ? void 0 : new PathPatterns([pattern], "--parents");
   let parents;
   if (hasWildcard(parent)) {
@@ -82221,9 +83001,9 @@ import { posix as posix4 } from "node:path";
 import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { stat as stat6 } from "node:fs/promises";
-import { join as join17, posix as posix3 } from "node:path";
+import { join as join20, posix as posix3 } from "node:path";
 import { Readable as Readable10 } from "node:stream";
-import { pipeline as pipeline4 } from "node:stream/promises";
+import { pipeline as pipeline5 } from "node:stream/promises";
 var HEX_LENGTHS = { sha256: 64, sha384: 96, sha512: 128 };
 function checkChecksum(checksum, url2) {
   const colon = checksum.indexOf(":");
@@ -82258,11 +83038,11 @@ async function downloadSource(store, url2, checksum) {
   }
   const dir = await store.makeTempDir("download-");
   const name = posix3.basename(new URL(url2).pathname) || "download";
-  const path12 = join17(dir, name === "/" ? "download" : name);
+  const path12 = join20(dir, name === "/" ? "download" : name);
   const hash = createHash8("sha256");
   const body2 = Readable10.fromWeb(response.body);
   body2.on("data", (chunk) => hash.update(chunk));
-  await pipeline4(body2, createWriteStream3(path12, { mode: 384 }));
+  await pipeline5(body2, createWriteStream3(path12, { mode: 384 }));
   const digest = `sha256:${hash.digest("hex")}`;
   if (checksum !== void 0 && checksum !== digest) {
     throw new KilnError(`ADD ${url2}: checksum mismatch: expected ${checksum}, downloaded content has ${digest}`);
@@ -82558,523 +83338,6 @@ function checkRunnablePlatform(platform2, host = hostPlatform()) {
   if (platform2.architecture === host.architecture || binfmtEnabled(platform2.architecture))
     return;
   throw new KilnError(`RUN for ${formatPlatform(platform2)} needs to execute ${platform2.architecture} programs, and this ${formatPlatform(host)} machine cannot: register an emulator with binfmt_misc (e.g. \`apt-get install qemu-user-static\`), or build this platform on a ${platform2.architecture} machine`);
-}
-
-// packages/core/dist/run/sandbox.js
-import { constants as fsConstants } from "node:fs";
-import { chown, lstat as lstat10, mkdir as mkdir7, open as open8, readdir as readdir8, rm as rm7, writeFile as writeFile3 } from "node:fs/promises";
-import { availableParallelism } from "node:os";
-import { basename as basename8, join as join20 } from "node:path";
-
-// packages/core/dist/run/lowers.js
-import { spawn as spawn4, spawnSync } from "node:child_process";
-import { lstat as lstat9, readdir as readdir6, rm as rm6 } from "node:fs/promises";
-import { join as join18 } from "node:path";
-import { Writable as Writable2 } from "node:stream";
-import { pipeline as pipeline5 } from "node:stream/promises";
-function layerSourceOf(store, layer) {
-  return { ...storedLayer(store, layer), path: store.blobPath(layer.digest) };
-}
-async function unpackLowers(store, layers) {
-  const ids = chainIds(layers.map((l) => l.diffId));
-  const dirs = [];
-  for (const [i, layer] of layers.entries()) {
-    dirs.push(await store.unpackedLayer(ids[i], (dir) => unpackLower(store, layers, i, dir)));
-  }
-  return dirs;
-}
-var gnuTar;
-function haveGnuTar() {
-  gnuTar ??= /GNU tar/.test(spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout ?? "");
-  return gnuTar;
-}
-async function unpackLower(store, layers, i, dir) {
-  const src = layerSourceOf(store, layers[i]);
-  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: "overlay" })).opaqueDirs;
-  if (opaque.length === 0)
-    return;
-  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSourceOf(store, l)));
-  const hidden = new Set(opaque);
-  for (const path12 of below.keys()) {
-    if (!hidden.has(parentPath(path12)))
-      continue;
-    const host = join18(dir, path12);
-    if (!await lstat9(host).catch(() => void 0))
-      await makeWhiteout(host);
-  }
-}
-async function untarWithWhiteouts(src, dir) {
-  const plain2 = src.compression === "none";
-  const args = ["-x", "-f", plain2 ? src.path : "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=security.capability"];
-  const tar = spawn4("tar", args, { stdio: [plain2 ? "ignore" : "pipe", "ignore", "pipe"] });
-  let stderr = "";
-  tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
-  const exited = new Promise((resolve11, reject) => {
-    tar.on("error", reject);
-    tar.on("close", (code2) => resolve11(code2 ?? -1));
-  });
-  try {
-    if (plain2)
-      await pipeline5(src.open(), new Writable2({ write: (_chunk, _enc, done) => done() }));
-    else
-      await pipeline5(decompress(src.open(), src.compression, { what: "layers" }), tar.stdin);
-  } catch (err) {
-    tar.kill();
-    await exited.catch(() => void 0);
-    throw err;
-  }
-  const code = await exited;
-  if (code !== 0)
-    throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split("\n").slice(-3).join("; ")}`);
-  const opaque = [];
-  const names = (await readdir6(dir, { recursive: true })).filter((p2) => p2.split("/").pop().startsWith(WHITEOUT_PREFIX));
-  for (const marker2 of names) {
-    const parent = parentPath(marker2);
-    const name = marker2.slice(parent ? parent.length + 1 : 0);
-    await rm6(join18(dir, marker2), { force: true });
-    if (name === OPAQUE_WHITEOUT) {
-      opaque.push(parent);
-      continue;
-    }
-    if (name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
-      continue;
-    const victim = join18(dir, parent, name.slice(WHITEOUT_PREFIX.length));
-    if (!await lstat9(victim).catch(() => void 0))
-      await makeWhiteout(victim);
-  }
-  return opaque;
-}
-
-// packages/core/dist/run/network-files.js
-import { readFile as readFile5 } from "node:fs/promises";
-var SANDBOX_HOSTNAME = "buildkitsandbox";
-var FALLBACK_NAMESERVERS = ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"];
-var SYSTEMD_RESOLVED_STUB = "127.0.0.53";
-var SYSTEMD_RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf";
-async function readOptional(path12) {
-  try {
-    return await readFile5(path12, "utf8");
-  } catch {
-    return void 0;
-  }
-}
-function nameservers(text) {
-  return text.split("\n").map((l) => l.trim().split(/\s+/)).filter((w2) => w2[0] === "nameserver" && w2[1]).map((w2) => w2[1]);
-}
-var isLoopback = (ip) => ip.startsWith("127.") || ip === "::1";
-async function resolvConf(network, hostFile = "/etc/resolv.conf") {
-  let text = await readOptional(hostFile) ?? "";
-  if (network === "host")
-    return nameservers(text).length ? text : text + FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}
-`).join("");
-  const servers = nameservers(text);
-  if (servers.length === 1 && servers[0] === SYSTEMD_RESOLVED_STUB)
-    text = await readOptional(SYSTEMD_RESOLVED_UPSTREAM) ?? text;
-  let search;
-  const options = [];
-  const other = [];
-  const kept = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";"))
-      continue;
-    const [word, ...rest] = line.split(/\s+/);
-    if (word === "nameserver") {
-      if (rest[0] && !isLoopback(rest[0]))
-        kept.push(rest[0]);
-    } else if (word === "search" || word === "domain")
-      search = rest.join(" ");
-    else if (word === "options")
-      options.push(...rest);
-    else
-      other.push(line);
-  }
-  const lines = (kept.length ? kept : FALLBACK_NAMESERVERS).map((ip) => `nameserver ${ip}`);
-  if (search)
-    lines.push(`search ${search}`);
-  if (options.length)
-    lines.push(`options ${options.join(" ")}`);
-  return [...lines, ...other].join("\n") + "\n";
-}
-function hostsFile(hostname2 = SANDBOX_HOSTNAME) {
-  return `127.0.0.1	localhost ${hostname2}
-::1	localhost ip6-localhost ip6-loopback
-`;
-}
-
-// packages/core/dist/run/oci-spec.js
-var DEFAULT_CAPABILITIES = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE"
-];
-var MASKED_PATHS = [
-  "/proc/acpi",
-  "/proc/asound",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/sys/firmware",
-  "/sys/devices/virtual/powercap",
-  "/proc/scsi"
-];
-var READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-function systemMounts() {
-  return [
-    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
-  ];
-}
-function ociSpec(o) {
-  const caps = DEFAULT_CAPABILITIES;
-  const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...o.network === "none" ? [{ type: "network" }] : []];
-  const binds = o.binds.map((b2) => ({
-    destination: b2.destination,
-    type: "bind",
-    source: b2.source,
-    options: ["rbind", "nosuid", "nodev", ...b2.readonly ? ["ro"] : ["rw"]]
-  }));
-  return {
-    ociVersion: "1.0.2",
-    process: {
-      terminal: false,
-      user: { uid: o.process.user.uid, gid: o.process.user.gid, additionalGids: o.process.user.additionalGids },
-      args: o.process.args,
-      env: o.process.env,
-      cwd: o.process.cwd,
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false
-    },
-    root: { path: o.rootfs, readonly: false },
-    hostname: o.hostname,
-    mounts: [...systemMounts(), ...binds],
-    linux: {
-      namespaces,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
-      resources: { devices: [{ allow: false, access: "rwm" }] }
-    }
-  };
-}
-
-// packages/core/dist/run/overlay.js
-import { execFile as execFile2 } from "node:child_process";
-import { readFile as readFile6 } from "node:fs/promises";
-var MAX_OPTIONS = 4096 - 512;
-function exec2(cmd, args, cwd) {
-  return new Promise((resolve11, reject) => {
-    execFile2(cmd, args, { cwd }, (err, _stdout, stderr) => {
-      if (err)
-        reject(new KilnError(`${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
-      else
-        resolve11();
-    });
-  });
-}
-async function mountOverlay(o) {
-  if (o.lowers.length === 0)
-    throw new KilnError("an overlay needs at least one lower directory");
-  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
-  if (options.length + ",volatile".length > MAX_OPTIONS) {
-    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
-  }
-  if (volatileWorks !== false) {
-    try {
-      await exec2("mount", ["-t", "overlay", "overlay", "-o", `${options},volatile`, o.target], o.lowerRoot);
-      volatileWorks = true;
-      return;
-    } catch (err) {
-      if (volatileWorks)
-        throw err;
-      volatileWorks = false;
-    }
-  }
-  await exec2("mount", ["-t", "overlay", "overlay", "-o", options, o.target], o.lowerRoot);
-}
-var volatileWorks;
-async function unmount(target, options = {}) {
-  if (options.lazy)
-    return exec2("umount", ["-l", target]);
-  try {
-    await exec2("umount", [target]);
-  } catch {
-    await exec2("umount", ["-l", target]);
-  }
-}
-async function mountsBelow(dir) {
-  const info2 = await readFile6("/proc/self/mountinfo", "utf8").catch(() => "");
-  const prefix2 = dir.endsWith("/") ? dir : `${dir}/`;
-  return info2.split("\n").map((line) => line.split(" ")[4]).filter((p2) => !!p2).map((p2) => p2.replace(/\\(\d{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)))).filter((p2) => p2 === dir || p2.startsWith(prefix2)).sort((a, b2) => b2.length - a.length);
-}
-
-// packages/core/dist/run/runc.js
-import { spawn as spawn5 } from "node:child_process";
-import { accessSync, constants as fsc3 } from "node:fs";
-import { readdir as readdir7 } from "node:fs/promises";
-import { constants as osConstants } from "node:os";
-import { delimiter as delimiter3, join as join19 } from "node:path";
-var RUNC_STATE_DIR = "/run/kiln/runc";
-var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
-var RuntimeNotFoundError = class extends KilnError {
-};
-function findRunc(env = process.env) {
-  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter3).filter(Boolean).map((d) => join19(d, "runc"))];
-  for (const c of candidates) {
-    if (!c)
-      continue;
-    try {
-      accessSync(c, fsc3.X_OK);
-      return c;
-    } catch {
-    }
-  }
-  throw new RuntimeNotFoundError("RUN needs runc, an OCI runtime, and none was found: install it (Debian/Ubuntu: `apt-get install runc`) or set KILN_RUNC to its path");
-}
-var Runc = class {
-  binary;
-  stateDir;
-  name = "runc";
-  constructor(binary = findRunc(), stateDir = RUNC_STATE_DIR) {
-    this.binary = binary;
-    this.stateDir = stateDir;
-  }
-  command(args) {
-    return new Promise((resolve11) => {
-      const child2 = spawn5(this.binary, ["--root", this.stateDir, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child2.stderr.on("data", (b2) => stderr += b2.toString());
-      child2.on("error", (err) => resolve11({ code: -1, stderr: err.message }));
-      child2.on("close", (code) => resolve11({ code: code ?? -1, stderr }));
-    });
-  }
-  async run(bundleDir, id, io2) {
-    if (io2.signal?.aborted)
-      throw new KilnError("build interrupted");
-    const child2 = spawn5(this.binary, ["--root", this.stateDir, "run", "--bundle", bundleDir, id], {
-      stdio: ["ignore", "pipe", "pipe"]
-    });
-    let stderrTail = "";
-    child2.stdout.on("data", (b2) => io2.onOutput?.("stdout", b2));
-    child2.stderr.on("data", (b2) => {
-      stderrTail = (stderrTail + b2.toString()).slice(-4096);
-      io2.onOutput?.("stderr", b2);
-    });
-    let killed = false;
-    let closed = false;
-    const onAbort = async () => {
-      killed = true;
-      while (!closed) {
-        await this.command(["kill", id, "KILL"]);
-        if (!closed)
-          await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    const abort = () => void onAbort();
-    io2.signal?.addEventListener("abort", abort, { once: true });
-    let code = -1;
-    try {
-      code = await new Promise((resolve11, reject) => {
-        child2.on("error", (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
-        child2.on("close", (c, sig) => resolve11(c ?? 128 + (sig ? osConstants.signals[sig] ?? 0 : 0)));
-      });
-      if (killed)
-        throw new KilnError("build interrupted");
-      return code;
-    } finally {
-      closed = true;
-      io2.signal?.removeEventListener("abort", abort);
-      if (killed || code !== 0)
-        await this.command(["delete", "--force", id]);
-    }
-  }
-  async cleanStale(isStale) {
-    let ids;
-    try {
-      ids = await readdir7(this.stateDir);
-    } catch {
-      return;
-    }
-    for (const id of ids.filter(isStale)) {
-      await this.command(["kill", id, "KILL"]);
-      await this.command(["delete", "--force", id]);
-    }
-  }
-};
-
-// packages/core/dist/run/sandbox.js
-var MOUNT_STUBS = ["etc/resolv.conf", "etc/hosts"];
-var runtime;
-var cleaned = /* @__PURE__ */ new WeakSet();
-function requireRunPrivileges() {
-  if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root");
-  }
-}
-async function cleanStale(store, rt2) {
-  if (cleaned.has(store))
-    return;
-  cleaned.add(store);
-  const names = await readdir8(store.sandboxesDir).catch(() => []);
-  await rt2.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, "s-")));
-  for (const name of names.filter((n) => store.isStaleSandbox(n))) {
-    const dir = join20(store.sandboxesDir, name);
-    for (const m2 of await mountsBelow(dir))
-      await unmount(m2).catch(() => void 0);
-    await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
-  }
-}
-async function createCwd(rootfs, request, uid, gid) {
-  const real = await request.resolvePath(request.cwd.replace(/^\/+/, ""));
-  if (real === "")
-    return;
-  let path12 = "";
-  for (const part of real.split("/")) {
-    path12 = path12 ? `${path12}/${part}` : part;
-    const host = join20(rootfs, path12);
-    const st2 = await lstat10(host).catch(() => void 0);
-    if (st2?.isDirectory())
-      continue;
-    if (st2)
-      throw new KilnError(`the working directory ${request.cwd} is not a directory in the image (/${path12} is not)`);
-    await mkdir7(host, { mode: 493 });
-    await chown(host, uid, gid);
-  }
-}
-var parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
-var running = 0;
-var waiting = [];
-async function slot(fn) {
-  if (running >= parallelism)
-    await new Promise((resolve11) => waiting.push(resolve11));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
-function runInSandbox(store, request) {
-  return slot(() => runNow(store, request));
-}
-async function runNow(store, request) {
-  requireRunPrivileges();
-  runtime ??= new Runc();
-  const rt2 = runtime;
-  await cleanStale(store, rt2);
-  if (request.signal?.aborted)
-    throw new KilnError("build interrupted");
-  const dir = await store.makeSandboxDir();
-  const rootfs = join20(dir, "rootfs");
-  let mounted = false;
-  const dispose = () => rm7(dir, { recursive: true, force: true });
-  try {
-    await mkdir7(rootfs);
-    const layout = await prepareRootfs(store, request, dir, rootfs);
-    mounted = layout.kind === "overlay";
-    const stubs = /* @__PURE__ */ new Set();
-    const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b2) => b2.destination.replace(/^\/+/, ""))];
-    for (const target of targets) {
-      const real = await request.resolvePath(target);
-      for (let p2 = real; p2 !== ""; p2 = parentPath(p2))
-        if (!request.lower.has(p2))
-          stubs.add(p2);
-    }
-    const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
-    await createCwd(rootfs, request, user.uid, user.gid);
-    await writeFile3(join20(dir, "resolv.conf"), await resolvConf(request.network));
-    await writeFile3(join20(dir, "hosts"), hostsFile());
-    const spec = ociSpec({
-      process: { args: request.args, env: request.env, cwd: request.cwd, user },
-      hostname: SANDBOX_HOSTNAME,
-      network: request.network,
-      rootfs: "rootfs",
-      binds: [
-        { source: join20(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
-        { source: join20(dir, "hosts"), destination: "/etc/hosts", readonly: true },
-        ...request.binds ?? []
-      ]
-    });
-    await writeFile3(join20(dir, "config.json"), JSON.stringify(spec));
-    const id = `kiln-${basename8(dir).slice(2)}`;
-    const exitCode = await rt2.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
-    const changes = request.collectChanges && exitCode === 0 ? await diffOverlayUpper(layout.kind === "overlay" ? { upperDir: layout.upper, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs } : { upperDir: rootfs, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true }) : [];
-    if (mounted)
-      await unmount(rootfs, { lazy: true });
-    mounted = false;
-    return { exitCode, changes, dispose };
-  } catch (err) {
-    if (mounted)
-      await unmount(rootfs).catch(() => void 0);
-    await dispose().catch(() => void 0);
-    throw err;
-  }
-}
-var overlayUnavailable;
-async function prepareRootfs(store, request, dir, rootfs) {
-  const giveUpOverlay = (reason) => {
-    overlayUnavailable = reason;
-    request.onWarning?.(`overlayfs cannot be used here (${reason}): RUN steps use a copy of the image's filesystem instead, which is slower`);
-  };
-  if (process.env.KILN_RUN_COPY_ROOTFS === "1" && overlayUnavailable === void 0)
-    giveUpOverlay("KILN_RUN_COPY_ROOTFS=1 is set");
-  if (overlayUnavailable === void 0) {
-    const lowers = await unpackLowers(store, request.layers);
-    const upper = join20(dir, "upper");
-    const work = join20(dir, "work");
-    for (const d of [upper, work])
-      await mkdir7(d);
-    const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
-    try {
-      await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
-      return { kind: "overlay", upper, lowers: [...lowers].reverse() };
-    } catch (err) {
-      giveUpOverlay(err.message);
-    }
-  }
-  for (const layer of request.layers) {
-    const src = layerSourceOf(store, layer);
-    await extractLayer(src.open(), src.compression, rootfs);
-  }
-  return { kind: "copy" };
-}
-async function readInRootfs(rootfs, request, path12) {
-  const real = await request.resolvePath(path12.replace(/^\/+/, ""));
-  if (real === "")
-    return void 0;
-  let handle;
-  try {
-    handle = await open8(join20(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    if (!(await handle.stat()).isFile())
-      return void 0;
-    return await handle.readFile();
-  } catch {
-    return void 0;
-  } finally {
-    await handle?.close();
-  }
-}
-async function emptyLower(store) {
-  await mkdir7(join20(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
-  return "empty";
 }
 
 // packages/core/dist/engine/steps/run.js
@@ -83758,6 +84021,8 @@ var Builder2 = class {
   contextTree;
   stageResults = /* @__PURE__ */ new Map();
   materialized = /* @__PURE__ */ new Map();
+  /** Background unpacking for later RUN steps: awaited before the build returns, so no tar outlives it. */
+  warming = [];
   contextDir;
   constructor(store, options) {
     this.store = store;
@@ -83779,6 +84044,13 @@ var Builder2 = class {
       throw new KilnError("build interrupted");
   }
   async run() {
+    try {
+      return await this.runBuild();
+    } finally {
+      await Promise.all(this.warming);
+    }
+  }
+  async runBuild() {
     const dockerfilePath = this.options.dockerfile ?? resolve10(this.contextDir, "Dockerfile");
     const displayName = this.options.dockerfileContent ? "<stdin>" : displayPath(dockerfilePath, this.contextDir);
     const bytes = this.options.dockerfileContent ?? await readFile8(dockerfilePath).catch((err) => {
@@ -83892,6 +84164,7 @@ var Builder2 = class {
     const steps = instructions.length + 1;
     for (const [i, instruction] of instructions.entries()) {
       this.checkAborted();
+      state3 = { ...state3, runAhead: instructions.slice(i + 1).some((later) => later.kind === "RUN") };
       state3 = await this.step(label, i + 2, steps, instruction, (id) => this.apply(state3, instruction, ctx, id));
     }
     return { ...state3, args: new Map(scope.values), vars: ctx.vars };
@@ -83965,6 +84238,12 @@ var Builder2 = class {
       config.history = [...config.history ?? [], this.history(createdBy, true)];
     return { state: { ...state3, config, key }, cached };
   }
+  /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
+  warmRunLowers(layers) {
+    const started = warmLowers(this.store, layers, this.options.signal);
+    if (started)
+      this.warming.push(started.then(() => void 0, () => void 0));
+  }
   history(createdBy, empty) {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: "kiln", ...empty ? { empty_layer: true } : {} };
   }
@@ -83972,17 +84251,20 @@ var Builder2 = class {
     const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
     let record = this.options.noCache ? void 0 : await this.store.getCache(key);
     const cached = record !== void 0 && (record.layer === null || await this.store.hasBlob(record.layer.digest));
-    let entries;
+    let written;
     if (!cached) {
+      if (state3.runAhead)
+        this.warmRunLowers(state3.layers);
       const produced = await produce();
       try {
-        entries = produced.entries;
-        const layer2 = await writeLayer(entries, this.store, {
+        const layer2 = await writeLayer(produced.entries, this.store, {
           epoch: this.epoch,
           compression: this.options.compression ?? "none",
           gzipLevel: this.options.gzipLevel
         });
         record = { layer: { digest: layer2.digest, diffId: layer2.diffId, size: layer2.size, mediaType: layer2.mediaType }, created: Date.now() };
+        written = layer2.headers;
+        await keepLayerHeaders(this.store, record.layer, written);
       } finally {
         await produced.dispose?.();
       }
@@ -83993,14 +84275,11 @@ var Builder2 = class {
     config.history = [...config.history ?? [], this.history(createdBy, false)];
     config.rootfs = { type: "layers", diff_ids: [...config.rootfs.diff_ids, layer.diffId] };
     return {
-      // The view holds what the layer holds: mtimes as the writer clamped them.
-      state: { ...state3, config, layers: [...state3.layers, layer], view: state3.view.withLayer(layer, entries && this.asWritten(entries)), key },
+      // The view holds what the layer holds, as the writer wrote it (mtimes clamped).
+      state: { ...state3, config, layers: [...state3.layers, layer], view: state3.view.withLayer(layer, written), key },
       cached,
       layer: layer.digest
     };
-  }
-  asWritten(entries) {
-    return entries.map((e) => ({ ...e, mtime: Math.floor(Math.min(e.mtime ?? this.epoch, this.epoch)) }));
   }
   // ---- sources ----
   async context() {
