@@ -7,6 +7,7 @@ import { build } from '../engine/builder.js';
 import { buildMetadata, progressLine, pushedLine, resultLines } from '../engine/report.js';
 import { sourceDateEpoch } from '../engine/source-date-epoch.js';
 import { parseCacheSpec, type CacheSpec } from '../engine/cache-transfer.js';
+import { loadSecrets, parseSecretSpec, parseSshSpecs } from '../engine/build-secrets.js';
 import type { BuildEvent, OutputSpec } from '../engine/types.js';
 import { parseAnnotations } from '../oci/annotations.js';
 import { parseReference } from '../reference/index.js';
@@ -74,6 +75,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       pull: { type: 'boolean' },
       'cache-from': { type: 'string', multiple: true },
       'cache-to': { type: 'string', multiple: true },
+      secret: { type: 'string', multiple: true },
+      ssh: { type: 'string', multiple: true },
       ...registryOptions,
     },
   });
@@ -94,6 +97,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   });
   const cacheFrom = cacheSpecs('--cache-from', values['cache-from']);
   const cacheTo = cacheSpecs('--cache-to', values['cache-to']);
+  const secrets = loadSecrets((values.secret ?? []).map((spec) => parseSecretSpec(spec)));
+  const ssh = parseSshSpecs(values.ssh ?? []);
   const store = await openStore(values.store);
   const epoch = sourceDateEpoch();
 
@@ -135,6 +140,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       pull: values.pull,
       cacheFrom,
       cacheTo,
+      secrets,
+      ssh,
       epoch,
       onEvent: render,
       signal: interrupt.signal,

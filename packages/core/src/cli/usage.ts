@@ -35,6 +35,10 @@ Commands:
                                type=registry,ref=REGISTRY/REPO:TAG (repeatable)
       --cache-to SPEC          Export the cache this build used: type=local,dest=DIR or
                                type=registry,ref=REGISTRY/REPO:TAG[,mode=min|max] (repeatable)
+      --secret SPEC            A secret for RUN --mount=type=secret: id=ID,src=FILE or
+                               id=ID,env=VAR (repeatable; never stored, logged or cached)
+      --ssh ID[=SOCKET]        An SSH agent for RUN --mount=type=ssh: default uses
+                               $SSH_AUTH_SOCK (repeatable)
       --insecure-registry HOST Allow plain http / unverified TLS for HOST (repeatable)
   load -i FILE.tar        Import a docker save archive into the store
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store

@@ -15,4 +15,11 @@ export interface SandboxSpace {
   makeSandboxDir(): Promise<string>;
   /** Whether the process that made this sandbox directory (by its name) is gone. */
   isStaleSandbox(name: string): boolean;
+  /** Holds the RUN cache mounts (`--mount=type=cache`), one directory each, by the hash of its id. */
+  readonly cacheMountsDir: string;
+  /**
+   * The directory of the cache mount `id`; the first time, `init` makes it (a directory at the
+   * path it is given, with the mount's owner and mode, and any initial content).
+   */
+  cacheMount(id: string, init: (dir: string) => Promise<void>): Promise<string>;
 }

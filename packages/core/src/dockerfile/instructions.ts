@@ -605,7 +605,7 @@ export function toStages(ast: DockerfileAst): DockerfilePlan {
 }
 
 /** Closest name by edit distance, if close enough to be a likely typo. */
-function suggest(word: string, candidates: readonly string[]): string | undefined {
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {

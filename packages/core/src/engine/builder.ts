@@ -11,6 +11,7 @@ import { parseDockerfile } from '../dockerfile/parser.js';
 import { toStages, typeInstruction, type DockerfilePlan, type Instruction, type Stage } from '../dockerfile/instructions.js';
 import { formatDockerfileWarning, type DockerfileWarning } from '../dockerfile/checks.js';
 import { DockerfileError } from '../dockerfile/errors.js';
+import { mountSources } from '../dockerfile/run-mount.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
 import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
@@ -147,8 +148,14 @@ class Builder implements StepServices {
     const from = lookupStage(this.plan, fromName, false, stage);
     if (from.kind === 'stage') deps.push({ stage: from.stage, line: stage.from.line });
     for (const instruction of stage.instructions) {
-      if (instruction.kind === 'COPY' && instruction.from !== undefined) {
-        const ref = lookupStage(this.plan, this.expandMeta(instruction.from, instruction), true);
+      const froms =
+        instruction.kind === 'COPY' && instruction.from !== undefined
+          ? [this.expandMeta(instruction.from, instruction)]
+          : instruction.kind === 'RUN'
+            ? mountSources(instruction.mounts)
+            : [];
+      for (const from of froms) {
+        const ref = lookupStage(this.plan, from, true);
         if (ref.kind === 'stage') deps.push({ stage: ref.stage, line: instruction.line });
       }
     }

@@ -399,3 +399,16 @@ export function treeFromEntries(kind: SourceTree['kind'], label: string, list: C
   const entries = new Map<string, ContextEntry>([['', root], ...list.map((e) => [e.path, e] as const)]);
   return { kind, label, entries, digest: (e) => hashFile(e.absPath) };
 }
+
+/**
+ * The entry a `RUN --mount` source names in a tree (symlinks on the way followed inside the
+ * tree), and every entry below it, itself first.
+ */
+export function mountSourceEntries(tree: SourceTree, source: string): ContextEntry[] {
+  const what = 'RUN --mount';
+  const selected = follow(tree, cleanSource(source || '/', tree, what), source || '/', what);
+  const top = selected.entry;
+  if (top.type !== 'dir') return [top];
+  const prefix = top.path === '' ? '' : `${top.path}/`;
+  return [top, ...[...selected.tree.entries.values()].filter((e) => e.path !== top.path && e.path.startsWith(prefix))];
+}

@@ -48,6 +48,13 @@ export interface BuildOptions {
   cacheFrom?: CacheSpec[];
   /** Where the records this build used are exported after it (`--cache-to`). */
   cacheTo?: CacheSpec[];
+  /**
+   * Secrets for `RUN --mount=type=secret`, by id (`--secret`). Their values reach the command
+   * only: never a layer, the cache key, the history, a log line (masked) or a file on disk.
+   */
+  secrets?: Record<string, Uint8Array>;
+  /** SSH agent sockets for `RUN --mount=type=ssh`, by id (`--ssh default=$SSH_AUTH_SOCK`). */
+  ssh?: Record<string, string>;
   /** Progress events; the library never prints. */
   onEvent?: (event: BuildEvent) => void;
   /** Aborts the build (Ctrl-C). */

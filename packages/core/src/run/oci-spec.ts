@@ -47,6 +47,8 @@ export interface SpecOptions {
   binds: BindMount[];
   /** Rootfs path, relative to the bundle or absolute. */
   rootfs: string;
+  /** tmpfs mounts after the binds; size in bytes (0: the kernel's default, half the memory). */
+  tmpfs?: { destination: string; size: number }[];
 }
 
 /** The standard filesystems of a container, in mount order. */
@@ -83,7 +85,16 @@ export function ociSpec(o: SpecOptions): Record<string, unknown> {
     },
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname,
-    mounts: [...systemMounts(), ...binds],
+    mounts: [
+      ...systemMounts(),
+      ...binds,
+      ...(o.tmpfs ?? []).map((t) => ({
+        destination: t.destination,
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'nodev', ...(t.size > 0 ? [`size=${t.size}`] : [])],
+      })),
+    ],
     linux: {
       namespaces,
       maskedPaths: MASKED_PATHS,

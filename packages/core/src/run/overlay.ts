@@ -56,6 +56,11 @@ export async function mountOverlay(o: OverlayLayout): Promise<void> {
 
 let volatileWorks: boolean | undefined;
 
+/** A tmpfs at `target` (memory only: what is written there never reaches a disk). */
+export async function mountTmpfs(target: string, options: string): Promise<void> {
+  await exec('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', target]);
+}
+
 /**
  * Unmount. `lazy` detaches at once and lets the kernel finish in the background (an overlay's
  * unmount otherwise waits for the upper filesystem to write back what the step wrote, which the

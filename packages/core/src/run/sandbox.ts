@@ -13,6 +13,7 @@ import { extractLayer, parentPath, type LayerEntry } from '../layer/index.js';
 import { layerSourceOf, unpackLowers, type LowerStore } from './lowers.js';
 import { diffOverlayUpper, type LowerEntry } from '../layer/overlay-diff.js';
 import { fileCapabilities } from './capabilities.js';
+import { openMemoryArea, type ForwardedSocket, type MemoryArea, type MemoryFile } from './memory-area.js';
 import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
@@ -38,6 +39,14 @@ export interface SandboxRequest {
   network: 'host' | 'none';
   /** Host files or directories to mount (after resolv.conf and hosts). */
   binds?: BindMount[];
+  /** tmpfs mounts (`RUN --mount=type=tmpfs`); size in bytes, 0 for the default. */
+  tmpfs?: { destination: string; size: number }[];
+  /** Secret files: kept in memory only (see memory-area.ts), bound read-only. */
+  memoryFiles?: MemoryFile[];
+  /** SSH agent sockets forwarded into the sandbox. */
+  sockets?: ForwardedSocket[];
+  /** Environment entries holding secrets: the bundle's config.json then stays in memory too. */
+  secretEnv?: string[];
   /** Read what the process changed as layer entries. */
   collectChanges: boolean;
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
@@ -131,6 +140,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
   const dir = await store.makeSandboxDir();
   const rootfs = join(dir, 'rootfs');
   let mounted = false;
+  let memory: MemoryArea | undefined;
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
     await mkdir(rootfs);
@@ -138,7 +148,13 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     mounted = layout.kind === 'overlay';
 
     const stubs = new Set<string>();
-    const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b) => b.destination.replace(/^\/+/, ''))];
+    const destinations = [
+      ...(request.binds ?? []),
+      ...(request.tmpfs ?? []),
+      ...(request.memoryFiles ?? []),
+      ...(request.sockets ?? []),
+    ].map((m) => m.destination.replace(/^\/+/, ''));
+    const targets = [...MOUNT_STUBS, ...destinations];
     // runc makes a missing mount target where the image's symlinks lead (resolv.conf is often one).
     for (const target of targets) {
       const real = await request.resolvePath(target);
@@ -148,21 +164,33 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     await createCwd(rootfs, request, user.uid, user.gid);
     await writeFile(join(dir, 'resolv.conf'), await resolvConf(request.network));
     await writeFile(join(dir, 'hosts'), hostsFile());
+    const secretive = !!(request.memoryFiles?.length || request.sockets?.length || request.secretEnv?.length);
+    memory = secretive ? await openMemoryArea(join(dir, 'memory'), request.memoryFiles ?? [], request.sockets ?? []) : undefined;
     const spec = ociSpec({
-      process: { args: request.args, env: request.env, cwd: request.cwd, user },
+      process: { args: request.args, env: [...request.env, ...(request.secretEnv ?? [])], cwd: request.cwd, user },
       hostname: SANDBOX_HOSTNAME,
       network: request.network,
-      rootfs: 'rootfs',
+      rootfs,
       binds: [
         { source: join(dir, 'resolv.conf'), destination: '/etc/resolv.conf', readonly: true },
         { source: join(dir, 'hosts'), destination: '/etc/hosts', readonly: true },
         ...(request.binds ?? []),
+        ...(memory?.binds ?? []),
       ],
+      tmpfs: request.tmpfs ?? [],
     });
-    await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
+    // With secrets, the bundle (config.json holds the environment) is the memory area.
+    const bundle = memory?.dir ?? dir;
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
 
     const id = `kiln-${basename(dir).slice(2)}`;
-    const exitCode = await rt.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
+    let exitCode: number;
+    try {
+      exitCode = await rt.run(bundle, id, { onOutput: request.onOutput, signal: request.signal });
+    } finally {
+      await memory?.close();
+      memory = undefined;
+    }
     let changes: LayerEntry[] = [];
     if (request.collectChanges && exitCode === 0) {
       const upperDir = layout.kind === 'overlay' ? layout.upper : rootfs;
@@ -181,6 +209,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     mounted = false;
     return { exitCode, changes, dispose };
   } catch (err) {
+    await memory?.close().catch(() => undefined);
     if (mounted) await unmount(rootfs).catch(() => undefined);
     await dispose().catch(() => undefined);
     throw err;

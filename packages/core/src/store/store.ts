@@ -34,6 +34,7 @@ import {
   rm,
   stat,
   unlink,
+  writeFile,
 } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
@@ -136,6 +137,7 @@ export class Store implements ContentStore {
   private readonly corruptDir: string;
   readonly unpackedDir: string;
   readonly sandboxesDir: string;
+  readonly cacheMountsDir: string;
 
   private constructor(readonly root: string) {
     this.blobDir = join(root, 'blobs', 'sha256');
@@ -147,6 +149,7 @@ export class Store implements ContentStore {
     this.corruptDir = join(root, 'corrupt');
     this.unpackedDir = join(root, 'unpacked');
     this.sandboxesDir = join(root, 'sandboxes');
+    this.cacheMountsDir = join(root, 'cache-mounts');
   }
 
   static async open(root: string = defaultStoreRoot()): Promise<Store> {
@@ -610,6 +613,28 @@ export class Store implements ContentStore {
       } catch (err) {
         await forceRemove(temp).catch(() => undefined);
         throw err;
+      }
+      return dir;
+    });
+  }
+
+  async cacheMount(id: string, init: (dir: string) => Promise<void>): Promise<string> {
+    const hex = sha256Hex(id);
+    const dir = join(this.cacheMountsDir, hex);
+    if (await exists(dir)) return dir;
+    return this.withLock(`cache-mount-${hex}`, async () => {
+      if (await exists(dir)) return dir;
+      // Private: what builds cache there (package managers' downloads) is theirs alone.
+      await mkdir(this.cacheMountsDir, { recursive: true, mode: 0o700 });
+      const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);
+      try {
+        const root = join(temp, 'dir');
+        await init(root);
+        // The id beside it, for listing (system df) and pruning by id.
+        await writeFile(join(this.cacheMountsDir, `${hex}.json`), `${JSON.stringify({ id, created: new Date().toISOString() })}\n`);
+        await rename(root, dir);
+      } finally {
+        await forceRemove(temp).catch(() => undefined);
       }
       return dir;
     });

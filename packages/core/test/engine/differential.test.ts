@@ -48,6 +48,13 @@ async function dockerSide(d: Dockerd, c: MaterializedCase, tag: string): Promise
   if (r.code !== 0) throw new Error(`docker build of ${c.name} failed:\n${r.stderr}`);
 }
 
+/** [] when docker's image has exactly `extra` more layers than Kiln's, else what differs. */
+async function extraLayers(d: Dockerd, dockerTag: string, kilnTag: string, extra: number): Promise<string[]> {
+  const count = async (tag: string) => Number((await d.docker(['image', 'inspect', '--format', '{{len .RootFS.Layers}}', tag])).stdout.trim());
+  const [a, b] = [await count(dockerTag), await count(kilnTag)];
+  return a - b === extra ? [] : [`layer count: docker=${a} kiln=${b}, expected docker to have ${extra} more`];
+}
+
 describeWithDocker('differential: kiln build vs docker build', () => {
   const env = useDockerd();
   let tmp: string;
@@ -82,8 +89,9 @@ describeWithDocker('differential: kiln build vs docker build', () => {
         const archive = join(tmp, `${name}.tar`);
         await kilnBuild(store, c, { dockerfile: c.dockerfile, tag: kilnTag, buildArgs: c.buildArgs, target: c.target }, archive);
         await dockerLoad(env.dockerd, archive);
-        const cmp = await compareImages(env.dockerd, dockerTag, kilnTag, { tree: 'export', labels: ['docker', 'kiln'] });
-        results.set(name, [...cmp.configDiff, ...cmp.treeDiff]);
+        const cmp = await compareImages(env.dockerd, dockerTag, kilnTag, { tree: 'export', labels: ['docker', 'kiln'], ignoreConfig: c.dockerExtraLayers ? ['LayerCount'] : [] });
+        const layerCounts = c.dockerExtraLayers ? await extraLayers(env.dockerd, dockerTag, kilnTag, c.dockerExtraLayers) : [];
+        results.set(name, [...cmp.configDiff, ...layerCounts, ...cmp.treeDiff]);
       } catch (err) {
         results.set(name, err as Error);
       }

@@ -10,6 +10,8 @@ import type { Instruction } from '../../dockerfile/instructions.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { checkRunnablePlatform } from '../../run/emulation.js';
 import { runInSandbox } from '../../run/sandbox.js';
+import { stepMounts } from '../run-mounts.js';
+import { SecretMask } from '../secret-mask.js';
 import { PROXY_ARGS } from '../scope.js';
 import type { StageContext, StepOutcome } from '../stage-state.js';
 import type { StepInput } from './step.js';
@@ -72,9 +74,6 @@ export function runHistory(args: readonly string[], stage: StageContext): string
 
 export async function runStep(input: StepInput<RunInstruction>): Promise<StepOutcome> {
   const { instruction: ins, state, config, stage, build } = input;
-  if (ins.mounts.length > 0) {
-    throw new KilnError('RUN --mount is not supported by Kiln yet (cache, secret, bind, tmpfs and ssh mounts come next); remove the flag or build with docker');
-  }
   if (ins.security === 'insecure') {
     throw new KilnError('RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker\'s default capabilities');
   }
@@ -87,6 +86,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
   const user = c.User ?? '';
   const cwd = c.WorkingDir || '/';
   const createdBy = `${runHistory(command.args, stage)} # buildkit`;
+  const mounts = await stepMounts(ins.mounts, input.expand, cwd, build);
   const keyParts = [
     'RUN',
     JSON.stringify(command.args),
@@ -95,6 +95,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
     `cwd=${cwd}`,
     `network=${network}`,
     ...(command.script ? [`script=${command.script.name}\0${command.script.data}`] : []),
+    ...mounts.keyParts,
   ];
 
   return build.layerStep(state, config, createdBy, keyParts, async () => {
@@ -102,25 +103,36 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
     const lower = await state.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build, command.script) : undefined;
+    // Secret values never reach the log or the error: masked as the output streams.
+    const masks = { stdout: new SecretMask(mounts.secretValues), stderr: new SecretMask(mounts.secretValues) };
+    const show = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+      if (chunk.length === 0) return;
+      tail.add(chunk);
+      input.output(stream, chunk);
+    };
     try {
-      const result = await runInSandbox(build.store, {
-        layers: state.layers,
-        lower,
-        resolvePath: (p) => state.view.landingPath(p, true),
-        args: command.args,
-        env,
-        cwd,
-        user,
-        network,
-        binds: pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [],
-        collectChanges: true,
-        onOutput: (stream, chunk) => {
-          tail.add(chunk);
-          input.output(stream, chunk);
-        },
-        onWarning: (message) => build.options.onEvent?.({ type: 'warning', message }),
-        signal: build.options.signal,
-      });
+      const result = await mounts.use((open) =>
+        runInSandbox(build.store, {
+          layers: state.layers,
+          lower,
+          resolvePath: (p) => state.view.landingPath(p, true),
+          args: command.args,
+          env: [...env, ...open.env.filter((e) => !env.some((mine) => mine.startsWith(e.slice(0, e.indexOf('=') + 1))))],
+          cwd,
+          user,
+          network,
+          binds: [...(pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : []), ...open.binds],
+          tmpfs: open.tmpfs,
+          memoryFiles: open.memoryFiles,
+          sockets: open.sockets,
+          secretEnv: open.secretEnv,
+          collectChanges: true,
+          onOutput: (stream, chunk) => show(stream, masks[stream].push(chunk)),
+          onWarning: (message) => build.options.onEvent?.({ type: 'warning', message }),
+          signal: build.options.signal,
+        }),
+      );
+      for (const stream of ['stdout', 'stderr'] as const) show(stream, masks[stream].flush());
       if (result.exitCode !== 0) {
         await result.dispose();
         const last = tail.lines();

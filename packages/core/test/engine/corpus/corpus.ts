@@ -72,6 +72,12 @@ export interface CaseSpec {
    * still be equal. Kiln builds `dockerfile`.
    */
   dockerDockerfile?: string;
+  /**
+   * How many more layers `dockerDockerfile` makes than Kiln's build of `dockerfile` (a step
+   * docker 20.10 needs to end with the same files, e.g. removing the mount points it leaves):
+   * the layer counts must then differ by exactly this.
+   */
+  dockerExtraLayers?: number;
   /** Images to build (same context) before the case itself, e.g. an ONBUILD base image. */
   prebuild?: PrebuildSpec[];
   /** What docker does here that a reimplementation might not expect. */
@@ -87,6 +93,7 @@ export interface MaterializedCase {
   dockerfile: string;
   /** Absolute path of the Dockerfile `docker build` gets, when it is another (case.json dockerDockerfile). */
   dockerDockerfile?: string;
+  dockerExtraLayers: number;
   buildArgs: Record<string, string>;
   target?: string;
   description: string;
@@ -231,6 +238,7 @@ export function materializeCase(caseDir: string, tmp: string): MaterializedCase 
     contextDir,
     dockerfile,
     dockerDockerfile: spec.dockerDockerfile === undefined ? undefined : safeJoin(contextDir, spec.dockerDockerfile),
+    dockerExtraLayers: spec.dockerExtraLayers ?? 0,
     buildArgs: spec.buildArgs ?? {},
     target: spec.target,
     description: spec.description ?? '',
