@@ -55,8 +55,9 @@ export async function openMemoryArea(dir: string, files: readonly MemoryFile[], 
     }
     for (const [i, s] of sockets.entries()) {
       const path = join(dir, `socket-${i}`);
-      const server = createServer((client) => {
-        const agent = createConnection(s.target);
+      // Half-open both ways: a client that has sent its request may still read the answer.
+      const server = createServer({ allowHalfOpen: true }, (client) => {
+        const agent = createConnection({ path: s.target, allowHalfOpen: true });
         client.pipe(agent).pipe(client);
         const end = () => {
           client.destroy();
