@@ -18,10 +18,12 @@ import {
   group,
   info,
   isExactHit,
+  loadSecrets,
   openStore,
   parseAnnotations,
   parsePlatformList,
   parseReference,
+  parseSshSpecs,
   planLayerCache,
   progressReporter,
   pushedLine,
@@ -34,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-RSRFXQOQ.js";
+} from "./chunks/chunk-5I4EGIPQ.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -16916,6 +16918,41 @@ function keyValueLines(get, name) {
   }
   return out;
 }
+function secretLines(get, name) {
+  const text = get(name);
+  const entries = [];
+  const lineEnd = (from) => {
+    const nl2 = text.indexOf("\n", from);
+    return nl2 < 0 ? text.length : nl2;
+  };
+  for (let i = 0; i < text.length; ) {
+    if (/\s/.test(text[i])) {
+      i++;
+      continue;
+    }
+    let entry = "";
+    if (text[i] === '"') {
+      for (i++; ; ) {
+        if (i >= text.length) throw new KilnError(`input ${name}: a quoted entry has no closing double quote`);
+        if (text[i] === '"' && text[i + 1] === '"') {
+          entry += '"';
+          i += 2;
+        } else if (text[i] === '"') {
+          i++;
+          break;
+        } else entry += text[i++];
+      }
+      if (text.slice(i, lineEnd(i)).trim() !== "") throw new KilnError(`input ${name}: text after a quoted entry; put one entry per line`);
+    } else {
+      entry = text.slice(i, lineEnd(i)).trim();
+    }
+    i = lineEnd(i) + 1;
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new KilnError(`input ${name}: an entry is not ID=VALUE; write one ID=VALUE per line`);
+    entries.push(entry);
+  }
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
 function optional(get, name) {
   const value = get(name).trim();
   return value === "" ? void 0 : value;
@@ -16958,7 +16995,13 @@ function readInputs(get) {
     cache: booleanInput(get, "cache", true),
     cacheKey: optional(get, "cache-key"),
     summary: booleanInput(get, "summary", true),
-    exportRuntimeEnv: booleanInput(get, "export-runtime-env", false)
+    exportRuntimeEnv: booleanInput(get, "export-runtime-env", false),
+    secrets: {
+      values: secretLines(get, "secrets"),
+      files: keyValueLines(get, "secret-files"),
+      envs: keyValueLines(get, "secret-envs")
+    },
+    ssh: splitInputList(get("ssh"))
   };
 }
 
@@ -17035,6 +17078,10 @@ async function runMain() {
   try {
     const inputs = readInputs((name) => getInput(name));
     if (inputs.login) setSecret(inputs.login.password);
+    for (const value of Object.values(inputs.secrets.values)) {
+      for (const part of [value, ...value.split("\n")]) if (part.trim() !== "") setSecret(part);
+    }
+    for (const [id, file] of Object.entries(inputs.secrets.files)) inputs.secrets.files[id] = resolve(workspace, file);
     if (inputs.exportRuntimeEnv) exportRuntimeEnv();
     context = resolve(workspace, inputs.context);
     const dockerfile = inputs.file ? resolve(workspace, inputs.file) : join(context, "Dockerfile");
@@ -17111,11 +17158,21 @@ async function buildImage(store, inputs, p) {
     registry: p.registry,
     cacheFrom: layerCache,
     cacheTo: layerCache,
+    secrets: secretValues(inputs),
+    ssh: parseSshSpecs(inputs.ssh, process.env, "input ssh"),
     ...epoch !== void 0 ? { epoch } : {},
     onEvent: progressReporter({ info: (line) => info(line), warn: (line) => warning(line) })
   });
   for (const line of resultLines(result)) info(line);
   return result;
+}
+function secretValues(inputs) {
+  const { values, files, envs } = inputs.secrets;
+  return {
+    ...Object.fromEntries(Object.entries(values).map(([id, v]) => [id, Buffer.from(v)])),
+    ...loadSecrets(Object.entries(files).map(([id, file]) => ({ id, file })), process.env, "input secret-files"),
+    ...loadSecrets(Object.entries(envs).map(([id, env]) => ({ id, env })), process.env, "input secret-envs")
+  };
 }
 async function restoreLayerCache(plan) {
   try {

@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-RSRFXQOQ.js";
+} from "./chunks/chunk-5I4EGIPQ.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -30,6 +30,10 @@ export interface ActionInputs {
   cacheKey: string | undefined;
   summary: boolean;
   exportRuntimeEnv: boolean;
+  /** RUN --mount=type=secret values: given as literals (`secrets`), by file (`secret-files`), by variable (`secret-envs`). */
+  secrets: { values: Record<string, string>; files: Record<string, string>; envs: Record<string, string> };
+  /** RUN --mount=type=ssh agents: `default` or `ID=SOCKET`. */
+  ssh: string[];
 }
 
 export type InputGetter = (name: string) => string;
@@ -51,6 +55,48 @@ function keyValueLines(get: InputGetter, name: string): Record<string, string> {
     out[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * build-push-action's `secrets`: one `ID=VALUE` per line; a value is everything after the first
+ * '=' (it may hold more), and a line in double quotes may hold a value over several lines.
+ */
+function secretLines(get: InputGetter, name: string): Record<string, string> {
+  const text = get(name);
+  const entries: string[] = [];
+  const lineEnd = (from: number) => {
+    const nl = text.indexOf('\n', from);
+    return nl < 0 ? text.length : nl;
+  };
+  for (let i = 0; i < text.length; ) {
+    if (/\s/.test(text[i]!)) {
+      i++;
+      continue;
+    }
+    let entry = '';
+    if (text[i] === '"') {
+      // "ID=VALUE" over several lines; "" is a quote inside.
+      for (i++; ; ) {
+        if (i >= text.length) throw new KilnError(`input ${name}: a quoted entry has no closing double quote`);
+        if (text[i] === '"' && text[i + 1] === '"') {
+          entry += '"';
+          i += 2;
+        } else if (text[i] === '"') {
+          i++;
+          break;
+        } else entry += text[i++];
+      }
+      if (text.slice(i, lineEnd(i)).trim() !== '') throw new KilnError(`input ${name}: text after a quoted entry; put one entry per line`);
+    } else {
+      entry = text.slice(i, lineEnd(i)).trim();
+    }
+    i = lineEnd(i) + 1;
+    const eq = entry.indexOf('=');
+    // The message never shows the line: it holds a secret.
+    if (eq <= 0) throw new KilnError(`input ${name}: an entry is not ID=VALUE; write one ID=VALUE per line`);
+    entries.push(entry);
+  }
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 }
 
 function optional(get: InputGetter, name: string): string | undefined {
@@ -104,5 +150,11 @@ export function readInputs(get: InputGetter): ActionInputs {
     cacheKey: optional(get, 'cache-key'),
     summary: booleanInput(get, 'summary', true),
     exportRuntimeEnv: booleanInput(get, 'export-runtime-env', false),
+    secrets: {
+      values: secretLines(get, 'secrets'),
+      files: keyValueLines(get, 'secret-files'),
+      envs: keyValueLines(get, 'secret-envs'),
+    },
+    ssh: splitInputList(get('ssh')),
   };
 }

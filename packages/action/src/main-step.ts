@@ -12,7 +12,9 @@ import {
   build,
   buildMetadata,
   createRegistryClient,
+  loadSecrets,
   openStore,
+  parseSshSpecs,
   parseReference,
   progressReporter,
   pushedLine,
@@ -39,6 +41,11 @@ export async function runMain(): Promise<void> {
   try {
     const inputs = readInputs((name) => core.getInput(name));
     if (inputs.login) core.setSecret(inputs.login.password);
+    // The runner masks a registered value in every later log line; a value of several lines line by line.
+    for (const value of Object.values(inputs.secrets.values)) {
+      for (const part of [value, ...value.split('\n')]) if (part.trim() !== '') core.setSecret(part);
+    }
+    for (const [id, file] of Object.entries(inputs.secrets.files)) inputs.secrets.files[id] = resolve(workspace, file);
     if (inputs.exportRuntimeEnv) exportRuntimeEnv();
     context = resolve(workspace, inputs.context);
     const dockerfile = inputs.file ? resolve(workspace, inputs.file) : join(context, 'Dockerfile');
@@ -139,11 +146,23 @@ async function buildImage(store: Store, inputs: ActionInputs, p: BuildSetup): Pr
     registry: p.registry,
     cacheFrom: layerCache,
     cacheTo: layerCache,
+    secrets: secretValues(inputs),
+    ssh: parseSshSpecs(inputs.ssh, process.env, 'input ssh'),
     ...(epoch !== undefined ? { epoch } : {}),
     onEvent: progressReporter({ info: (line) => core.info(line), warn: (line) => core.warning(line) }),
   });
   for (const line of resultLines(result)) core.info(line);
   return result;
+}
+
+/** The secrets' values: the literal ones (masked in the log as soon as the inputs are read), files, variables. */
+function secretValues(inputs: ActionInputs): Record<string, Uint8Array> {
+  const { values, files, envs } = inputs.secrets;
+  return {
+    ...Object.fromEntries(Object.entries(values).map(([id, v]) => [id, Buffer.from(v)])),
+    ...loadSecrets(Object.entries(files).map(([id, file]) => ({ id, file })), process.env, 'input secret-files'),
+    ...loadSecrets(Object.entries(envs).map(([id, env]) => ({ id, env })), process.env, 'input secret-envs'),
+  };
 }
 
 async function restoreLayerCache(plan: LayerCachePlan): Promise<string | undefined> {

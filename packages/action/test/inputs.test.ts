@@ -27,7 +27,32 @@ describe('readInputs', () => {
       cacheKey: undefined,
       summary: true,
       exportRuntimeEnv: false,
+      secrets: { values: {}, files: {}, envs: {} },
+      ssh: [],
     });
+  });
+
+  it('reads secrets as build-push-action does: ID=VALUE lines, quoted values over several lines, files and variables', () => {
+    const inputs = readInputs(
+      getter({
+        secrets: 'NPM_TOKEN=abc=def\n"KEY=-----BEGIN-----\nline ""two""\n-----END-----"\n  GH=ghp_x  \n',
+        'secret-envs': 'token=MY_TOKEN\n',
+        'ssh': 'default\ndeploy=/tmp/agent.sock\n',
+        'secret-files': 'npmrc=.npmrc\n',
+      }),
+    );
+    expect(inputs.secrets).toEqual({
+      values: { NPM_TOKEN: 'abc=def', KEY: '-----BEGIN-----\nline "two"\n-----END-----', GH: 'ghp_x' },
+      files: { npmrc: '.npmrc' },
+      envs: { token: 'MY_TOKEN' },
+    });
+    expect(inputs.ssh).toEqual(['default', 'deploy=/tmp/agent.sock']);
+  });
+
+  it('never shows a secret line it cannot read', () => {
+    expect(() => readInputs(getter({ secrets: 'just-a-token-value' }))).toThrow('input secrets: an entry is not ID=VALUE; write one ID=VALUE per line');
+    expect(() => readInputs(getter({ secrets: 'just-a-token-value' }))).not.toThrow(/just-a-token/);
+    expect(() => readInputs(getter({ secrets: '"A=unterminated' }))).toThrow('input secrets: a quoted entry has no closing double quote');
   });
 
   it('reads lines without blanks and comments; rules keep their commas', () => {

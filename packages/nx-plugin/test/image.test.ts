@@ -100,6 +100,17 @@ describe('image executor', () => {
     expect(log).toContain('naming to registry.example.test/team/app:1.2.3-rc1');
   });
 
+  it('takes secrets from files (from the workspace root) or variables, and says which one cannot be read', async () => {
+    const ok = await captureLog(() =>
+      imageExecutor({ store: 'tmp/kiln-store', secrets: ['id=hello,src=apps/app/hello.txt', { id: 'home', env: 'HOME' }], ssh: [] }, executorContext(ws.root)),
+    );
+    expect(ok.log).not.toMatch(/Kiln: /);
+    expect(ok.result.success).toBe(true);
+    const missing = await captureLog(() => imageExecutor({ store: 'tmp/kiln-store', secrets: ['id=npmrc,src=apps/app/.npmrc'] }, executorContext(ws.root)));
+    expect(missing.result.success).toBe(false);
+    expect(missing.log).toContain(`secrets id=npmrc: cannot read ${join(ws.root, 'apps/app/.npmrc')}: no such file`);
+  });
+
   it('fails without building when a template cannot be filled', async () => {
     delete process.env['NX_TASK_HASH'];
     const { result, log } = await captureLog(() =>

@@ -7,6 +7,7 @@ import { hostsFile, resolvConf } from '../../src/run/network-files.js';
 import { DEFAULT_CAPABILITIES, ociSpec } from '../../src/run/oci-spec.js';
 import { chainIds } from '../../src/oci/digest.js';
 import { resolveProcessUser } from '../../src/run/user.js';
+import { requireRunPrivileges } from '../../src/run/sandbox.js';
 import { runCommand, runEnv, runHistory } from '../../src/engine/steps/run.js';
 import { ArgScope } from '../../src/engine/scope.js';
 import type { Instruction } from '../../src/dockerfile/instructions.js';
@@ -136,5 +137,12 @@ describe('RUN argv, environment and history', () => {
     expect(runHistory(['/bin/sh', '-c', 'ls'], stage)).toBe('RUN |3 foo=bar2 bar=env-wins empty= /bin/sh -c ls');
     const none = { scope: new ArgScope(new Map(), new Set()), vars: new Map<string, string>(), cmdSet: false };
     expect(runHistory(['ls'], none)).toBe('RUN ls');
+  });
+});
+
+describe('where RUN can run', () => {
+  it('says what to do on macOS and Windows', () => {
+    expect(() => requireRunPrivileges('darwin')).toThrow(/RUN needs Linux .* and this is darwin: build this image on Linux \(CI, a Linux VM or WSL 2\); images without RUN build here as they are/);
+    expect(() => requireRunPrivileges('win32')).toThrow(/this is win32/);
   });
 });

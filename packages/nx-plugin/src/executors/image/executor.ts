@@ -5,7 +5,20 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { build, openStore, parseCacheSpec, parseReference, progressReporter, resultLines, sourceDateEpoch, type CacheSpec } from '@kiln/core';
+import {
+  build,
+  loadSecrets,
+  openStore,
+  parseCacheSpec,
+  parseReference,
+  parseSecretSpec,
+  parseSshSpecs,
+  progressReporter,
+  resultLines,
+  sourceDateEpoch,
+  type CacheSpec,
+  type SecretSource,
+} from '@kiln/core';
 import {
   DEFAULT_OUTPUT_PATH,
   METADATA_FILE,
@@ -21,7 +34,7 @@ import {
   type ProjectInfo,
 } from '../shared/context.js';
 import { log, type TaskLog } from '../shared/log.js';
-import type { CacheSpecOption, ImageExecutorOptions } from './schema.js';
+import type { CacheSpecOption, ImageExecutorOptions, SecretOption } from './schema.js';
 
 export type { ImageExecutorOptions } from './schema.js';
 
@@ -71,6 +84,8 @@ export async function buildImage(
         registry,
         cacheFrom: resolved.cacheFrom,
         cacheTo: resolved.cacheTo,
+        secrets: loadSecrets(resolved.secrets, process.env, 'secrets'),
+        ssh: parseSshSpecs(resolved.ssh, process.env, 'ssh'),
         ...(epoch !== undefined ? { epoch } : {}),
         onEvent: progressReporter(out),
       });
@@ -112,6 +127,8 @@ export interface ResolvedImageOptions {
   store: string | undefined;
   cacheFrom: CacheSpec[];
   cacheTo: CacheSpec[];
+  secrets: SecretSource[];
+  ssh: string[];
 }
 
 /** Fills templates and defaults and resolves every path from the workspace root. */
@@ -148,7 +165,16 @@ export function resolveImageOptions(options: ImageExecutorOptions, info: Project
     store: options.store ? fromRoot(info, render(options.store, 'store')) : undefined,
     cacheFrom: (options.cacheFrom ?? []).map((s) => cacheSpec('cacheFrom', s, info, values)),
     cacheTo: (options.cacheTo ?? []).map((s) => cacheSpec('cacheTo', s, info, values)),
+    secrets: (options.secrets ?? []).map((s) => secretSource(s, info, values)),
+    ssh: (options.ssh ?? []).map((s) => render(s, 'ssh')),
   };
+}
+
+/** A secrets entry: where the value is (a file from the workspace root, or a variable), never the value. */
+function secretSource(option: SecretOption, info: ProjectInfo, values: TemplateValues): SecretSource {
+  const text = typeof option === 'string' ? option : Object.entries(option).map(([k, v]) => `${k}=${String(v)}`).join(',');
+  const source = parseSecretSpec(renderTemplate(text, values, 'secrets', true), 'secrets');
+  return source.file === undefined ? source : { ...source, file: fromRoot(info, source.file) };
 }
 
 /**

@@ -25,4 +25,10 @@ export interface ImageExecutorOptions {
   cacheTo?: CacheSpecOption[];
   compression?: 'none' | 'gzip';
   insecureRegistries?: string[];
+  /** Secrets for RUN --mount=type=secret: `id=ID,src=FILE` / `id=ID,env=VAR`, or the same as an object; never a value. */
+  secrets?: SecretOption[];
+  /** SSH agents for RUN --mount=type=ssh: `default` ($SSH_AUTH_SOCK) or `ID=SOCKET`. */
+  ssh?: string[];
 }
+
+export type SecretOption = string | { id: string; src?: string; env?: string };

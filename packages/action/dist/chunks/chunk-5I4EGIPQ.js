@@ -17830,9 +17830,9 @@ var require_sender = __commonJS({
       constructor(socket) {
         this.#socket = socket;
       }
-      add(item, cb, hint) {
-        if (hint !== sendHints.blob) {
-          const frame = createFrame(item, hint);
+      add(item, cb, hint2) {
+        if (hint2 !== sendHints.blob) {
+          const frame = createFrame(item, hint2);
           if (!this.#running) {
             this.#socket.write(frame, cb);
           } else {
@@ -17848,7 +17848,7 @@ var require_sender = __commonJS({
         const node = {
           promise: item.arrayBuffer().then((ab) => {
             node.promise = null;
-            node.frame = createFrame(ab, hint);
+            node.frame = createFrame(ab, hint2);
           }),
           callback: cb,
           frame: null
@@ -17872,11 +17872,11 @@ var require_sender = __commonJS({
         this.#running = false;
       }
     };
-    function createFrame(data, hint) {
-      return new WebsocketFrameSend(toBuffer(data, hint)).createFrame(hint === sendHints.string ? opcodes.TEXT : opcodes.BINARY);
+    function createFrame(data, hint2) {
+      return new WebsocketFrameSend(toBuffer(data, hint2)).createFrame(hint2 === sendHints.string ? opcodes.TEXT : opcodes.BINARY);
     }
-    function toBuffer(data, hint) {
-      switch (hint) {
+    function toBuffer(data, hint2) {
+      switch (hint2) {
         case sendHints.string:
           return Buffer.from(data);
         case sendHints.arrayBuffer:
@@ -69161,7 +69161,7 @@ function chainIds(diffIds) {
 
 // packages/core/dist/store/store.js
 import { createHash as createHash3, randomBytes } from "node:crypto";
-import { chmod as chmod2, lstat as lstat2, mkdir as mkdir2, mkdtemp, open as open2, readFile, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2, unlink as unlink3 } from "node:fs/promises";
+import { chmod as chmod2, lstat as lstat2, mkdir as mkdir2, mkdtemp, open as open2, readFile, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2, unlink as unlink3, writeFile as writeFile2 } from "node:fs/promises";
 import { homedir as homedir2, hostname } from "node:os";
 import { basename as basename5, dirname as dirname6, isAbsolute, join as join7, resolve as resolve3 } from "node:path";
 import { Readable as Readable5, Writable } from "node:stream";
@@ -69291,6 +69291,7 @@ var Store = class _Store {
   corruptDir;
   unpackedDir;
   sandboxesDir;
+  cacheMountsDir;
   constructor(root) {
     this.root = root;
     this.blobDir = join7(root, "blobs", "sha256");
@@ -69302,6 +69303,7 @@ var Store = class _Store {
     this.corruptDir = join7(root, "corrupt");
     this.unpackedDir = join7(root, "unpacked");
     this.sandboxesDir = join7(root, "sandboxes");
+    this.cacheMountsDir = join7(root, "cache-mounts");
   }
   static async open(root = defaultStoreRoot()) {
     const store = new _Store(resolve3(root));
@@ -69699,6 +69701,28 @@ var Store = class _Store {
       } catch (err) {
         await forceRemove(temp).catch(() => void 0);
         throw err;
+      }
+      return dir;
+    });
+  }
+  async cacheMount(id, init) {
+    const hex = sha256Hex(id);
+    const dir = join7(this.cacheMountsDir, hex);
+    if (await exists2(dir))
+      return dir;
+    return this.withLock(`cache-mount-${hex}`, async () => {
+      if (await exists2(dir))
+        return dir;
+      await mkdir2(this.cacheMountsDir, { recursive: true, mode: 448 });
+      const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);
+      try {
+        const root = join7(temp, "dir");
+        await init(root);
+        await writeFile2(join7(this.cacheMountsDir, `${hex}.json`), `${JSON.stringify({ id, created: (/* @__PURE__ */ new Date()).toISOString() })}
+`);
+        await rename2(root, dir);
+      } finally {
+        await forceRemove(temp).catch(() => void 0);
       }
       return dir;
     });
@@ -72041,10 +72065,10 @@ async function collectImageBlobs(store, rootDigest) {
     blobs.push(b2);
     return true;
   };
-  const visit = async (digest, hint, depth) => {
+  const visit = async (digest, hint2, depth) => {
     if (depth > 8)
       throw new OciError(`image index nesting is too deep at ${digest}`);
-    const d = await readStoredDocument(store, digest, hint);
+    const d = await readStoredDocument(store, digest, hint2);
     const isIdx = isImageIndex(d.doc);
     add({ mediaType: d.mediaType, digest, size: d.size, role: isIdx ? "index" : "manifest", optional: false });
     if (isImageIndex(d.doc)) {
@@ -72806,9 +72830,9 @@ function createRegistryClient(options = {}) {
 }
 
 // packages/core/dist/engine/builder.js
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash10 } from "node:crypto";
 import { lstat as lstat11, readFile as readFile8 } from "node:fs/promises";
-import { posix as posix6, relative as relative4, resolve as resolve10 } from "node:path";
+import { posix as posix7, relative as relative4, resolve as resolve10 } from "node:path";
 
 // packages/core/dist/dockerfile/errors.js
 var DockerfileError = class extends KilnError {
@@ -74076,8 +74100,8 @@ function parseFlags(instruction, words) {
     const type = spec[name];
     if (!type) {
       const known = Object.keys(spec).map((f2) => `--${f2}`);
-      const hint = suggest(`--${name}`, known);
-      throw new InstructionProblem(`unknown flag: --${name}` + (hint ? ` (did you mean ${hint}?)` : known.length ? ` (${instruction} accepts ${known.join(", ")})` : ` (${instruction} takes no flags)`));
+      const hint2 = suggest(`--${name}`, known);
+      throw new InstructionProblem(`unknown flag: --${name}` + (hint2 ? ` (did you mean ${hint2}?)` : known.length ? ` (${instruction} accepts ${known.join(", ")})` : ` (${instruction} takes no flags)`));
     }
     const seen = values.get(name);
     if (seen && type !== "strings")
@@ -74381,8 +74405,8 @@ function typeNode(node, base, warn) {
     case "ONBUILD":
       return typeOnbuild(node, base, warn);
     default: {
-      const hint = suggest(keyword, INSTRUCTION_NAMES);
-      throw new InstructionProblem(`unknown instruction: ${node.keyword}${hint ? ` (did you mean ${hint.toLowerCase()}?)` : ""}`);
+      const hint2 = suggest(keyword, INSTRUCTION_NAMES);
+      throw new InstructionProblem(`unknown instruction: ${node.keyword}${hint2 ? ` (did you mean ${hint2.toLowerCase()}?)` : ""}`);
     }
   }
 }
@@ -74463,6 +74487,214 @@ function editDistance(a, b2) {
     prev = cur;
   }
   return prev[b2.length];
+}
+
+// packages/core/dist/dockerfile/run-mount.js
+var TYPES = ["bind", "cache", "tmpfs", "secret", "ssh"];
+var SHARING = ["shared", "private", "locked"];
+var KEYS = ["type", "from", "source", "target", "readonly", "id", "sharing", "required", "size", "mode", "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env"];
+var RunMountError = class extends Error {
+};
+var hint = (word, candidates) => {
+  const close = suggest(word, candidates);
+  return close ? ` (did you mean ${close}?)` : "";
+};
+function parseBool(key, value) {
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(value))
+    return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(value))
+    return false;
+  throw new RunMountError(`invalid value for ${key}: ${value}`);
+}
+function parseUint(value, base, what) {
+  const re2 = base === 8 ? /^[0-7]+$/ : /^\d+$/;
+  const n = re2.test(value) ? parseInt(value, base) : NaN;
+  if (!Number.isSafeInteger(n) || n > 4294967295)
+    throw new RunMountError(`invalid value ${value} for ${what}`);
+  return n;
+}
+function ramInBytes(value) {
+  const m2 = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(value);
+  if (!m2)
+    throw new RunMountError(`invalid value for size: ${value}`);
+  const power = " kmgtp".indexOf((m2[2] || " ").toLowerCase());
+  return Math.floor(Number(m2[1]) * 1024 ** power);
+}
+function csvFields(line) {
+  const fields = [];
+  let i = 0;
+  for (; ; ) {
+    let field = "";
+    if (line[i] === '"') {
+      i++;
+      for (; ; ) {
+        if (i >= line.length)
+          throw new RunMountError(`failed to parse csv mounts: extraneous or missing " in quoted-field`);
+        if (line[i] === '"') {
+          if (line[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        field += line[i++];
+      }
+      if (i < line.length && line[i] !== ",")
+        throw new RunMountError(`failed to parse csv mounts: extraneous or missing " in quoted-field`);
+    } else {
+      const comma = line.indexOf(",", i);
+      field = line.slice(i, comma < 0 ? line.length : comma);
+      if (field.includes('"'))
+        throw new RunMountError(`failed to parse csv mounts: bare " in non-quoted-field`);
+      i = comma < 0 ? line.length : comma;
+    }
+    fields.push(field);
+    if (i >= line.length)
+      return fields;
+    i++;
+  }
+}
+function parseRunMount(value, expand2) {
+  const m2 = { type: "bind", from: "", source: "", target: "", readonly: true, size: 0, id: "", required: false };
+  let roAuto = true;
+  for (const field of csvFields(value)) {
+    const eq = field.indexOf("=");
+    const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
+    if (eq < 0) {
+      switch (key) {
+        case "readonly":
+        case "ro":
+          m2.readonly = true;
+          roAuto = false;
+          continue;
+        case "readwrite":
+        case "rw":
+          m2.readonly = false;
+          roAuto = false;
+          continue;
+        case "required":
+          if (m2.type !== "secret" && m2.type !== "ssh")
+            throw new RunMountError(`unexpected key '${key}' for mount type '${m2.type}'`);
+          m2.required = true;
+          continue;
+        default:
+          throw new RunMountError(`invalid field '${field}' must be a key=value pair`);
+      }
+    }
+    const raw = field.slice(eq + 1);
+    if (key === "from") {
+      const dollar = raw.indexOf("$");
+      if (dollar !== -1 && dollar !== raw.length - 1)
+        throw new RunMountError(`'from' doesn't support variable expansion, define alias stage instead`);
+    }
+    const v2 = key === "from" ? raw : expand2(raw);
+    switch (key) {
+      case "type": {
+        const type = v2.toLowerCase();
+        if (!TYPES.includes(type))
+          throw new RunMountError(`unsupported mount type "${v2}"${hint(v2, TYPES)}`);
+        m2.type = type;
+        break;
+      }
+      case "from":
+        m2.from = v2;
+        break;
+      case "source":
+      case "src":
+        m2.source = v2;
+        break;
+      case "target":
+      case "dst":
+      case "destination":
+        m2.target = v2;
+        break;
+      case "readonly":
+      case "ro":
+        m2.readonly = parseBool(key, v2);
+        roAuto = false;
+        break;
+      case "readwrite":
+      case "rw":
+        m2.readonly = !parseBool(key, v2);
+        roAuto = false;
+        break;
+      case "required":
+        if (m2.type !== "secret" && m2.type !== "ssh")
+          throw new RunMountError(`unexpected key '${key}' for mount type '${m2.type}'`);
+        m2.required = parseBool(key, v2);
+        break;
+      case "size":
+        if (m2.type !== "tmpfs")
+          throw new RunMountError(`unexpected key '${key}' for mount type '${m2.type}'`);
+        m2.size = ramInBytes(v2);
+        break;
+      case "id":
+        m2.id = v2;
+        break;
+      case "sharing": {
+        const sharing = v2.toLowerCase();
+        if (!SHARING.includes(sharing))
+          throw new RunMountError(`unsupported sharing value "${v2}"${hint(v2, SHARING)}`);
+        m2.sharing = sharing;
+        break;
+      }
+      case "mode":
+        m2.mode = parseUint(v2, 8, "mode");
+        break;
+      case "uid":
+        m2.uid = parseUint(v2, 10, "uid");
+        break;
+      case "gid":
+        m2.gid = parseUint(v2, 10, "gid");
+        break;
+      case "env":
+        m2.env = v2;
+        break;
+      default:
+        throw new RunMountError(`unexpected key '${key}' in '${field}'${hint(key, KEYS)}`);
+    }
+  }
+  if (m2.type !== "secret" && m2.type !== "ssh" && m2.type !== "cache") {
+    for (const k2 of ["mode", "uid", "gid"])
+      if (m2[k2] !== void 0)
+        throw new RunMountError(`${k2} not allowed for "${m2.type}" type mounts`);
+  }
+  if (roAuto)
+    m2.readonly = m2.type !== "cache" && m2.type !== "tmpfs";
+  if (m2.type === "secret") {
+    if (m2.from !== "")
+      throw new RunMountError("secret mount should not have a from");
+    if (m2.sharing !== void 0)
+      throw new RunMountError("secret mount should not define sharing");
+    if (m2.source === "" && m2.target === "" && m2.id === "")
+      throw new RunMountError("invalid secret mount. one of source, target required");
+    if (m2.source !== "" && m2.id !== "")
+      throw new RunMountError("both source and id can't be set");
+  }
+  if (m2.sharing !== void 0 && m2.type !== "cache")
+    throw new RunMountError(`invalid cache sharing set for ${m2.type} mount`);
+  if (m2.type === "ssh" && m2.source !== "")
+    throw new RunMountError("ssh does not support source");
+  return m2;
+}
+function mountSources(values) {
+  const out = [];
+  for (const value of values) {
+    let fields;
+    try {
+      fields = csvFields(value);
+    } catch {
+      continue;
+    }
+    for (const field of fields) {
+      const eq = field.indexOf("=");
+      if (eq > 0 && field.slice(0, eq).toLowerCase() === "from" && field.length > eq + 1)
+        out.push(field.slice(eq + 1));
+    }
+  }
+  return out;
 }
 
 // packages/core/dist/context/dockerignore.js
@@ -75133,10 +75365,10 @@ var Re2Translator = class {
         const close = s3.indexOf(":]", this.i + 2);
         if (close >= 0) {
           const name = s3.slice(this.i + 2, close);
-          const posix7 = POSIX_GROUPS.get(name.startsWith("^") ? name.slice(1) : name);
-          if (!posix7)
+          const posix8 = POSIX_GROUPS.get(name.startsWith("^") ? name.slice(1) : name);
+          if (!posix8)
             throw new Re2SyntaxError(`invalid character class range: ${s3.slice(this.i, close + 2)}`);
-          add({ ranges: name.startsWith("^") ? negateRanges(posix7) : posix7, props: [] });
+          add({ ranges: name.startsWith("^") ? negateRanges(posix8) : posix8, props: [] });
           this.i = close + 2;
           continue;
         }
@@ -79192,7 +79424,7 @@ function normalizeTarPath(path12) {
   }
   return out.join("/");
 }
-var TYPES = {
+var TYPES2 = {
   File: "file",
   OldFile: "file",
   ContiguousFile: "file",
@@ -79205,7 +79437,7 @@ var TYPES = {
   FIFO: "fifo"
 };
 function toHeader(e) {
-  const type = TYPES[e.type];
+  const type = TYPES2[e.type];
   if (!type)
     throw new LayerFormatError(`unsupported tar entry type ${e.type} for ${JSON.stringify(e.path)}`);
   const h = e.header;
@@ -80793,7 +81025,7 @@ import { resolve as resolve8 } from "node:path";
 
 // packages/core/dist/oci/layout.js
 import { randomBytes as randomBytes2 } from "node:crypto";
-import { copyFile as copyFile2, link as link2, lstat as lstat8, mkdir as mkdir5, readFile as readFile4, readdir as readdir5, rename as rename4, rm as rm4, stat as stat5, writeFile as writeFile2 } from "node:fs/promises";
+import { copyFile as copyFile2, link as link2, lstat as lstat8, mkdir as mkdir5, readFile as readFile4, readdir as readdir5, rename as rename4, rm as rm4, stat as stat5, writeFile as writeFile3 } from "node:fs/promises";
 import { basename as basename6, dirname as dirname9, join as join14, resolve as resolve7 } from "node:path";
 var OCI_LAYOUT_VERSION = "1.0.0";
 var OCI_LAYOUT_FILE = "oci-layout";
@@ -80820,7 +81052,7 @@ async function exists3(path12) {
 async function writeFileAtomic(path12, data) {
   const tmp = join14(dirname9(path12), `.${basename6(path12)}.tmp-${randomSuffix()}`);
   try {
-    await writeFile2(tmp, data, { mode: 420 });
+    await writeFile3(tmp, data, { mode: 420 });
     await rename4(tmp, path12);
   } catch (e) {
     await rm4(tmp, { force: true });
@@ -80979,8 +81211,8 @@ async function placeLayout(dir, store, blobs, entries) {
           written2++;
       }
       const index2 = mergeEntries([], entries);
-      await writeFile2(join14(tmp, OCI_LAYOUT_FILE), ociLayoutFileContent(), { mode: 420 });
-      await writeFile2(join14(tmp, OCI_INDEX_FILE), canonicalJson(index2), { mode: 420 });
+      await writeFile3(join14(tmp, OCI_LAYOUT_FILE), ociLayoutFileContent(), { mode: 420 });
+      await writeFile3(join14(tmp, OCI_INDEX_FILE), canonicalJson(index2), { mode: 420 });
       try {
         await rename4(tmp, dir);
       } catch (e) {
@@ -81908,9 +82140,9 @@ async function resolveOwner(view, spec) {
 
 // packages/core/dist/run/sandbox.js
 import { constants as fsConstants } from "node:fs";
-import { chown, lstat as lstat10, mkdir as mkdir7, open as open8, readdir as readdir8, rm as rm7, writeFile as writeFile3 } from "node:fs/promises";
+import { chown as chown2, lstat as lstat10, mkdir as mkdir8, open as open8, readdir as readdir8, rm as rm7, writeFile as writeFile5 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { basename as basename8, join as join18 } from "node:path";
+import { basename as basename8, join as join19 } from "node:path";
 
 // packages/core/dist/run/lowers.js
 import { spawn as spawn4, spawnSync } from "node:child_process";
@@ -82117,15 +82349,120 @@ function runTool(command, args, cwd) {
   });
 }
 
-// packages/core/dist/run/network-files.js
+// packages/core/dist/run/memory-area.js
+import { chmod as chmod3, chown, mkdir as mkdir7, writeFile as writeFile4 } from "node:fs/promises";
+import { createConnection, createServer } from "node:net";
+import { join as join17 } from "node:path";
+
+// packages/core/dist/run/overlay.js
+import { execFile as execFile2 } from "node:child_process";
 import { readFile as readFile5 } from "node:fs/promises";
+var MAX_OPTIONS = 4096 - 512;
+function exec2(cmd, args, cwd) {
+  return new Promise((resolve11, reject) => {
+    execFile2(cmd, args, { cwd }, (err, _stdout, stderr) => {
+      if (err)
+        reject(new KilnError(`${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
+      else
+        resolve11();
+    });
+  });
+}
+async function mountOverlay(o) {
+  if (o.lowers.length === 0)
+    throw new KilnError("an overlay needs at least one lower directory");
+  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
+  if (options.length + ",volatile".length > MAX_OPTIONS) {
+    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
+  }
+  if (volatileWorks !== false) {
+    try {
+      await exec2("mount", ["-t", "overlay", "overlay", "-o", `${options},volatile`, o.target], o.lowerRoot);
+      volatileWorks = true;
+      return;
+    } catch (err) {
+      if (volatileWorks)
+        throw err;
+      volatileWorks = false;
+    }
+  }
+  await exec2("mount", ["-t", "overlay", "overlay", "-o", options, o.target], o.lowerRoot);
+}
+var volatileWorks;
+async function mountTmpfs(target, options) {
+  await exec2("mount", ["-t", "tmpfs", "-o", options, "tmpfs", target]);
+}
+async function unmount(target, options = {}) {
+  if (options.lazy)
+    return exec2("umount", ["-l", target]);
+  try {
+    await exec2("umount", [target]);
+  } catch {
+    await exec2("umount", ["-l", target]);
+  }
+}
+async function mountsBelow(dir) {
+  const info2 = await readFile5("/proc/self/mountinfo", "utf8").catch(() => "");
+  const prefix2 = dir.endsWith("/") ? dir : `${dir}/`;
+  return info2.split("\n").map((line) => line.split(" ")[4]).filter((p2) => !!p2).map((p2) => p2.replace(/\\(\d{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)))).filter((p2) => p2 === dir || p2.startsWith(prefix2)).sort((a, b2) => b2.length - a.length);
+}
+
+// packages/core/dist/run/memory-area.js
+async function openMemoryArea(dir, files, sockets) {
+  await mkdir7(dir, { mode: 448 });
+  const size = files.reduce((n, f2) => n + f2.data.length, 0) + 4 * 1024 * 1024;
+  await mountTmpfs(dir, `mode=0711,size=${size},nosuid,nodev,noexec`);
+  const servers = [];
+  const close = async () => {
+    await Promise.all(servers.map((s3) => new Promise((resolve11) => s3.close(() => resolve11()))));
+    await unmount(dir);
+  };
+  try {
+    const binds = [];
+    for (const [i, f2] of files.entries()) {
+      const path12 = join17(dir, `file-${i}`);
+      await writeFile4(path12, f2.data, { mode: 384 });
+      await chown(path12, f2.uid, f2.gid);
+      await chmod3(path12, f2.mode);
+      binds.push({ source: path12, destination: f2.destination, readonly: true });
+    }
+    for (const [i, s3] of sockets.entries()) {
+      const path12 = join17(dir, `socket-${i}`);
+      const server = createServer({ allowHalfOpen: true }, (client) => {
+        const agent = createConnection({ path: s3.target, allowHalfOpen: true });
+        client.pipe(agent).pipe(client);
+        const end = () => {
+          client.destroy();
+          agent.destroy();
+        };
+        client.on("error", end);
+        agent.on("error", end);
+      });
+      servers.push(server);
+      await new Promise((resolve11, reject) => {
+        server.once("error", reject);
+        server.listen(path12, () => resolve11());
+      });
+      await chown(path12, s3.uid, s3.gid);
+      await chmod3(path12, s3.mode);
+      binds.push({ source: path12, destination: s3.destination, readonly: false });
+    }
+    return { dir, binds, close };
+  } catch (err) {
+    await close().catch(() => void 0);
+    throw err;
+  }
+}
+
+// packages/core/dist/run/network-files.js
+import { readFile as readFile6 } from "node:fs/promises";
 var SANDBOX_HOSTNAME = "buildkitsandbox";
 var FALLBACK_NAMESERVERS = ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"];
 var SYSTEMD_RESOLVED_STUB = "127.0.0.53";
 var SYSTEMD_RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf";
 async function readOptional(path12) {
   try {
-    return await readFile5(path12, "utf8");
+    return await readFile6(path12, "utf8");
   } catch {
     return void 0;
   }
@@ -82237,7 +82574,16 @@ function ociSpec(o) {
     },
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname,
-    mounts: [...systemMounts(), ...binds],
+    mounts: [
+      ...systemMounts(),
+      ...binds,
+      ...(o.tmpfs ?? []).map((t) => ({
+        destination: t.destination,
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "nodev", ...t.size > 0 ? [`size=${t.size}`] : []]
+      }))
+    ],
     linux: {
       namespaces,
       maskedPaths: MASKED_PATHS,
@@ -82247,68 +82593,18 @@ function ociSpec(o) {
   };
 }
 
-// packages/core/dist/run/overlay.js
-import { execFile as execFile2 } from "node:child_process";
-import { readFile as readFile6 } from "node:fs/promises";
-var MAX_OPTIONS = 4096 - 512;
-function exec2(cmd, args, cwd) {
-  return new Promise((resolve11, reject) => {
-    execFile2(cmd, args, { cwd }, (err, _stdout, stderr) => {
-      if (err)
-        reject(new KilnError(`${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
-      else
-        resolve11();
-    });
-  });
-}
-async function mountOverlay(o) {
-  if (o.lowers.length === 0)
-    throw new KilnError("an overlay needs at least one lower directory");
-  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
-  if (options.length + ",volatile".length > MAX_OPTIONS) {
-    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
-  }
-  if (volatileWorks !== false) {
-    try {
-      await exec2("mount", ["-t", "overlay", "overlay", "-o", `${options},volatile`, o.target], o.lowerRoot);
-      volatileWorks = true;
-      return;
-    } catch (err) {
-      if (volatileWorks)
-        throw err;
-      volatileWorks = false;
-    }
-  }
-  await exec2("mount", ["-t", "overlay", "overlay", "-o", options, o.target], o.lowerRoot);
-}
-var volatileWorks;
-async function unmount(target, options = {}) {
-  if (options.lazy)
-    return exec2("umount", ["-l", target]);
-  try {
-    await exec2("umount", [target]);
-  } catch {
-    await exec2("umount", ["-l", target]);
-  }
-}
-async function mountsBelow(dir) {
-  const info2 = await readFile6("/proc/self/mountinfo", "utf8").catch(() => "");
-  const prefix2 = dir.endsWith("/") ? dir : `${dir}/`;
-  return info2.split("\n").map((line) => line.split(" ")[4]).filter((p2) => !!p2).map((p2) => p2.replace(/\\(\d{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)))).filter((p2) => p2 === dir || p2.startsWith(prefix2)).sort((a, b2) => b2.length - a.length);
-}
-
 // packages/core/dist/run/runc.js
 import { spawn as spawn6 } from "node:child_process";
 import { accessSync, constants as fsc3 } from "node:fs";
 import { readdir as readdir7 } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
-import { delimiter as delimiter3, join as join17 } from "node:path";
+import { delimiter as delimiter3, join as join18 } from "node:path";
 var RUNC_STATE_DIR = "/run/kiln/runc";
 var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
 var RuntimeNotFoundError = class extends KilnError {
 };
 function findRunc(env = process.env) {
-  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter3).filter(Boolean).map((d) => join17(d, "runc"))];
+  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter3).filter(Boolean).map((d) => join18(d, "runc"))];
   for (const c of candidates) {
     if (!c)
       continue;
@@ -82408,7 +82704,7 @@ async function cleanStale(store, rt2) {
   const names = await readdir8(store.sandboxesDir).catch(() => []);
   await rt2.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, "s-")));
   for (const name of names.filter((n) => store.isStaleSandbox(n))) {
-    const dir = join18(store.sandboxesDir, name);
+    const dir = join19(store.sandboxesDir, name);
     for (const m2 of await mountsBelow(dir))
       await unmount(m2).catch(() => void 0);
     await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
@@ -82421,14 +82717,14 @@ async function createCwd(rootfs, request, uid, gid) {
   let path12 = "";
   for (const part of real.split("/")) {
     path12 = path12 ? `${path12}/${part}` : part;
-    const host = join18(rootfs, path12);
+    const host = join19(rootfs, path12);
     const st2 = await lstat10(host).catch(() => void 0);
     if (st2?.isDirectory())
       continue;
     if (st2)
       throw new KilnError(`the working directory ${request.cwd} is not a directory in the image (/${path12} is not)`);
-    await mkdir7(host, { mode: 493 });
-    await chown(host, uid, gid);
+    await mkdir8(host, { mode: 493 });
+    await chown2(host, uid, gid);
   }
 }
 var parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
@@ -82456,15 +82752,22 @@ async function runNow(store, request) {
   if (request.signal?.aborted)
     throw new KilnError("build interrupted");
   const dir = await store.makeSandboxDir();
-  const rootfs = join18(dir, "rootfs");
+  const rootfs = join19(dir, "rootfs");
   let mounted = false;
+  let memory;
   const dispose = () => rm7(dir, { recursive: true, force: true });
   try {
-    await mkdir7(rootfs);
+    await mkdir8(rootfs);
     const layout = await prepareRootfs(store, request, dir, rootfs);
     mounted = layout.kind === "overlay";
     const stubs = /* @__PURE__ */ new Set();
-    const targets = [...MOUNT_STUBS, ...(request.binds ?? []).map((b2) => b2.destination.replace(/^\/+/, ""))];
+    const destinations = [
+      ...request.binds ?? [],
+      ...request.tmpfs ?? [],
+      ...request.memoryFiles ?? [],
+      ...request.sockets ?? []
+    ].map((m2) => m2.destination.replace(/^\/+/, ""));
+    const targets = [...MOUNT_STUBS, ...destinations];
     for (const target of targets) {
       const real = await request.resolvePath(target);
       for (let p2 = real; p2 !== ""; p2 = parentPath(p2))
@@ -82473,22 +82776,33 @@ async function runNow(store, request) {
     }
     const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
     await createCwd(rootfs, request, user.uid, user.gid);
-    await writeFile3(join18(dir, "resolv.conf"), await resolvConf(request.network));
-    await writeFile3(join18(dir, "hosts"), hostsFile());
+    await writeFile5(join19(dir, "resolv.conf"), await resolvConf(request.network));
+    await writeFile5(join19(dir, "hosts"), hostsFile());
+    const secretive = !!(request.memoryFiles?.length || request.sockets?.length || request.secretEnv?.length);
+    memory = secretive ? await openMemoryArea(join19(dir, "memory"), request.memoryFiles ?? [], request.sockets ?? []) : void 0;
     const spec = ociSpec({
-      process: { args: request.args, env: request.env, cwd: request.cwd, user },
+      process: { args: request.args, env: [...request.env, ...request.secretEnv ?? []], cwd: request.cwd, user },
       hostname: SANDBOX_HOSTNAME,
       network: request.network,
-      rootfs: "rootfs",
+      rootfs,
       binds: [
-        { source: join18(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
-        { source: join18(dir, "hosts"), destination: "/etc/hosts", readonly: true },
-        ...request.binds ?? []
-      ]
+        { source: join19(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
+        { source: join19(dir, "hosts"), destination: "/etc/hosts", readonly: true },
+        ...request.binds ?? [],
+        ...memory?.binds ?? []
+      ],
+      tmpfs: request.tmpfs ?? []
     });
-    await writeFile3(join18(dir, "config.json"), JSON.stringify(spec));
+    const bundle = memory?.dir ?? dir;
+    await writeFile5(join19(bundle, "config.json"), JSON.stringify(spec), { mode: 384 });
     const id = `kiln-${basename8(dir).slice(2)}`;
-    const exitCode = await rt2.run(dir, id, { onOutput: request.onOutput, signal: request.signal });
+    let exitCode;
+    try {
+      exitCode = await rt2.run(bundle, id, { onOutput: request.onOutput, signal: request.signal });
+    } finally {
+      await memory?.close();
+      memory = void 0;
+    }
     let changes = [];
     if (request.collectChanges && exitCode === 0) {
       const upperDir = layout.kind === "overlay" ? layout.upper : rootfs;
@@ -82504,6 +82818,7 @@ async function runNow(store, request) {
     mounted = false;
     return { exitCode, changes, dispose };
   } catch (err) {
+    await memory?.close().catch(() => void 0);
     if (mounted)
       await unmount(rootfs).catch(() => void 0);
     await dispose().catch(() => void 0);
@@ -82527,10 +82842,10 @@ async function prepareRootfs(store, request, dir, rootfs) {
     giveUpOverlay("KILN_RUN_COPY_ROOTFS=1 is set");
   if (overlayUnavailable === void 0) {
     const lowers = await unpackLowers(store, request.layers, request.signal);
-    const upper = join18(dir, "upper");
-    const work = join18(dir, "work");
+    const upper = join19(dir, "upper");
+    const work = join19(dir, "work");
     for (const d of [upper, work])
-      await mkdir7(d);
+      await mkdir8(d);
     const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
     try {
       await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
@@ -82551,7 +82866,7 @@ async function readInRootfs(rootfs, request, path12) {
     return void 0;
   let handle;
   try {
-    handle = await open8(join18(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    handle = await open8(join19(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     if (!(await handle.stat()).isFile())
       return void 0;
     return await handle.readFile();
@@ -82562,7 +82877,7 @@ async function readInRootfs(rootfs, request, path12) {
   }
 }
 async function emptyLower(store) {
-  await mkdir7(join18(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
+  await mkdir8(join19(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
   return "empty";
 }
 
@@ -82797,7 +83112,7 @@ async function planCopy(req) {
     for (const [rel, child2] of below) {
       if (copied && !copied.has(rel))
         continue;
-      await emit(join19(targetRoot, rel), child2, item.tree, keepOwnership, linked);
+      await emit(join20(targetRoot, rel), child2, item.tree, keepOwnership, linked);
     }
   }
   for (const item of selected) {
@@ -82811,12 +83126,12 @@ async function planCopy(req) {
       await copyTree({ entry: unpacked.entries.get(""), tree: unpacked, name: "" }, destRel, {}, true);
       continue;
     }
-    await emit(destIsDir ? join19(destRel, item.name) : destRel, item.entry, item.tree);
+    await emit(destIsDir ? join20(destRel, item.name) : destRel, item.entry, item.tree);
   }
   for (const source of req.inline) {
     const data = Buffer.from(source.data);
     const { uid, gid } = req.owner ?? { uid: 0, gid: 0 };
-    const target = destIsDir ? join19(destRel, source.name) : destRel;
+    const target = destIsDir ? join20(destRel, source.name) : destRel;
     out.set(target, {
       path: target,
       type: "file",
@@ -82860,7 +83175,7 @@ var PathPatterns = class {
     return new KilnError(message);
   }
 };
-function join19(dir, name) {
+function join20(dir, name) {
   return dir === "" ? name : `${dir}/${name}`;
 }
 async function addAncestors(out, view, owner) {
@@ -82928,7 +83243,7 @@ function selectParents(tree, source, instruction) {
   const pattern = posix2.normalize(`/${pivot < 0 ? source : source.slice(pivot + 3)}`).replace(/^\/+/, "").replace(/\/+$/, "");
   const parent = cleanSource(parentWritten, tree, instruction);
   if (!hasWildcard(parent) && !hasWildcard(pattern))
-    follow(tree, join19(parent, pattern), source, instruction);
+    follow(tree, join20(parent, pattern), source, instruction);
   const include2 = pattern === "" ? void 0 : new PathPatterns([pattern], "--parents");
   let parents;
   if (hasWildcard(parent)) {
@@ -82993,6 +83308,15 @@ function treeFromEntries(kind, label, list, root) {
   const entries = new Map([["", root], ...list.map((e) => [e.path, e])]);
   return { kind, label, entries, digest: (e) => hashFile2(e.absPath) };
 }
+function mountSourceEntries(tree, source) {
+  const what = "RUN --mount";
+  const selected = follow(tree, cleanSource(source || "/", tree, what), source || "/", what);
+  const top = selected.entry;
+  if (top.type !== "dir")
+    return [top];
+  const prefix2 = top.path === "" ? "" : `${top.path}/`;
+  return [top, ...[...selected.tree.entries.values()].filter((e) => e.path !== top.path && e.path.startsWith(prefix2))];
+}
 
 // packages/core/dist/engine/steps/copy.js
 import { posix as posix4 } from "node:path";
@@ -83001,7 +83325,7 @@ import { posix as posix4 } from "node:path";
 import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
 import { stat as stat6 } from "node:fs/promises";
-import { join as join20, posix as posix3 } from "node:path";
+import { join as join21, posix as posix3 } from "node:path";
 import { Readable as Readable10 } from "node:stream";
 import { pipeline as pipeline5 } from "node:stream/promises";
 var HEX_LENGTHS = { sha256: 64, sha384: 96, sha512: 128 };
@@ -83038,7 +83362,7 @@ async function downloadSource(store, url2, checksum) {
   }
   const dir = await store.makeTempDir("download-");
   const name = posix3.basename(new URL(url2).pathname) || "download";
-  const path12 = join20(dir, name === "/" ? "download" : name);
+  const path12 = join21(dir, name === "/" ? "download" : name);
   const hash = createHash8("sha256");
   const body2 = Readable10.fromWeb(response.body);
   body2.on("data", (chunk) => hash.update(chunk));
@@ -83072,7 +83396,7 @@ async function copyStep(input) {
   let dest = x(ins.dest);
   if (!dest.startsWith("/"))
     dest = posix4.join(c.WorkingDir || "/", dest) + (dest.endsWith("/") || dest === "." ? "/" : "");
-  const chmod4 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
+  const chmod6 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
   const inline = ins.inlineSources.map((s3) => ({ name: s3.name, data: s3.expand ? build2.expander.raw(s3.data, input.stage.vars) : s3.data }));
   const fromName = ins.kind === "COPY" && ins.from !== void 0 ? x(ins.from) : void 0;
   const fromDesc = fromName === void 0 ? "" : ` --from=${fromName}`;
@@ -83104,7 +83428,7 @@ async function copyStep(input) {
       tree: pathSources.length === 0 && fromName === void 0 ? EMPTY_TREE : await sourceTree(),
       view: state3.view,
       owner: ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0,
-      chmod: chmod4,
+      chmod: chmod6,
       // --exclude patterns are taken as written: BuildKit expands no variables in them.
       exclude: ins.exclude,
       parents: ins.parents,
@@ -83121,7 +83445,7 @@ async function copyStep(input) {
   const flags = [
     ins.parents && "--parents",
     ins.chown && `--chown=${x(ins.chown)}`,
-    chmod4 && `--chmod=${chmod4.text}`,
+    chmod6 && `--chmod=${chmod6.text}`,
     ins.link && "--link",
     ins.kind === "ADD" && ins.unpack !== void 0 && `--unpack=${ins.unpack}`,
     ...ins.exclude.map((p2) => `--exclude=${p2}`)
@@ -83306,8 +83630,8 @@ function portNumber(text) {
 }
 
 // packages/core/dist/engine/steps/run.js
-import { chmod as chmod3, rm as rm8, writeFile as writeFile4 } from "node:fs/promises";
-import { join as join21 } from "node:path";
+import { chmod as chmod5, rm as rm9, writeFile as writeFile6 } from "node:fs/promises";
+import { join as join23 } from "node:path";
 
 // packages/core/dist/run/emulation.js
 import { readFileSync as readFileSync3 } from "node:fs";
@@ -83339,6 +83663,243 @@ function checkRunnablePlatform(platform2, host = hostPlatform()) {
     return;
   throw new KilnError(`RUN for ${formatPlatform(platform2)} needs to execute ${platform2.architecture} programs, and this ${formatPlatform(host)} machine cannot: register an emulator with binfmt_misc (e.g. \`apt-get install qemu-user-static\`), or build this platform on a ${platform2.architecture} machine`);
 }
+
+// packages/core/dist/engine/run-mounts.js
+import { createHash as createHash9 } from "node:crypto";
+import { constants as fsc4 } from "node:fs";
+import { chown as chown3, copyFile as copyFile3, link as link3, mkdir as mkdir9, readlink as readlink5, rm as rm8, symlink as symlink3, chmod as chmod4 } from "node:fs/promises";
+import { posix as posix5, join as join22, dirname as dirname11 } from "node:path";
+var MAX_SECRET_SIZE = 500 * 1024;
+async function stepMounts(values, expand2, cwd, build2) {
+  const resolved = [];
+  let sshIndex = 0;
+  for (const value of values) {
+    let mount;
+    try {
+      mount = parseRunMount(value, expand2);
+    } catch (err) {
+      if (err instanceof RunMountError)
+        throw new KilnError(`--mount=${value}: ${err.message}`);
+      throw err;
+    }
+    resolved.push(resolveTarget(mount, cwd, sshIndex));
+    if (mount.type === "ssh")
+      sshIndex++;
+  }
+  const keyParts = [];
+  const secretValues = [];
+  for (const r of resolved) {
+    const m2 = r.mount;
+    const common = [m2.type, r.target, m2.readonly ? "ro" : "rw", r.id, m2.sharing ?? "", m2.mode ?? "", m2.uid ?? "", m2.gid ?? "", m2.size, m2.required, m2.env ?? ""];
+    keyParts.push(`mount\0${common.join("\0")}`);
+    if (m2.type === "bind" || m2.type === "cache" && m2.from !== "") {
+      if (m2.from === "")
+        keyParts.push(...await sourceFingerprint(await build2.context(), [m2.source || "/"], "RUN --mount"));
+      else
+        keyParts.push(`from\0${await build2.sourceKey(m2.from)}\0${m2.source}`);
+    }
+    if (m2.type === "secret") {
+      const value = build2.options.secrets?.[r.id];
+      if (value !== void 0)
+        secretValues.push(Buffer.from(value));
+      else if (m2.required)
+        throw new KilnError(`secret ${r.id}: not found (pass it with --secret id=${r.id},src=FILE or id=${r.id},env=VARIABLE)`);
+    }
+    if (m2.type === "ssh" && m2.required && !build2.options.ssh?.[r.id]) {
+      throw new KilnError(`no SSH agent socket was given for id "${r.id}" (pass --ssh ${r.id}=SOCKET, or --ssh default with SSH_AUTH_SOCK set)`);
+    }
+  }
+  return {
+    keyParts,
+    secretValues,
+    use: (run2) => openMounts(resolved, build2, run2)
+  };
+}
+function resolveTarget(m2, cwd, sshIndex) {
+  if (m2.type === "secret") {
+    const id = m2.source || m2.id || posix5.basename(m2.target);
+    const target2 = m2.target !== "" ? absolute(m2.target, cwd) : m2.env === void 0 ? `/run/secrets/${posix5.basename(id)}` : "";
+    return { mount: m2, target: target2, id };
+  }
+  if (m2.type === "ssh") {
+    return { mount: m2, target: m2.target !== "" ? absolute(m2.target, cwd) : `/run/buildkit/ssh_agent.${sshIndex}`, id: m2.id || "default" };
+  }
+  if (m2.target === "")
+    throw new KilnError(`--mount type=${m2.type}: a target is required (target=PATH)`);
+  const target = absolute(m2.target, cwd);
+  if (target === "/")
+    throw new KilnError(`invalid mount target "${target}"`);
+  return { mount: m2, target, id: m2.type === "cache" ? m2.id || posix5.normalize(m2.target) : m2.id };
+}
+function absolute(target, cwd) {
+  return posix5.normalize(target.startsWith("/") ? target : posix5.join("/", cwd, target)).replace(/(.)\/+$/, "$1");
+}
+var privateInUse = /* @__PURE__ */ new Set();
+async function openMounts(resolved, build2, run2) {
+  const open9 = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [] };
+  const cleanups = [];
+  const locked = [];
+  try {
+    for (const r of resolved) {
+      const m2 = r.mount;
+      switch (m2.type) {
+        case "bind": {
+          const tree = m2.from === "" ? await build2.context() : await build2.treeFrom(m2.from);
+          const entries = mountSourceEntries(tree, m2.source);
+          let source;
+          if (tree.kind === "image" && m2.readonly) {
+            source = entries[0].absPath;
+          } else {
+            const dir = await build2.store.makeTempDir("bind-");
+            cleanups.push(() => rm8(dir, { recursive: true, force: true }));
+            source = await copyEntries(entries, join22(dir, "src"), m2.readonly);
+          }
+          open9.binds.push({ source, destination: r.target, readonly: m2.readonly });
+          break;
+        }
+        case "cache": {
+          const init = (dir2) => initCache(dir2, m2, build2);
+          const cacheId = await cacheIdentity(r, build2);
+          let dir = await build2.store.cacheMount(cacheId, init);
+          if (m2.sharing === "locked")
+            locked.push(cacheId);
+          if (m2.sharing === "private") {
+            if (privateInUse.has(cacheId)) {
+              const temp = await build2.store.makeTempDir("cache-private-");
+              cleanups.push(() => rm8(temp, { recursive: true, force: true }));
+              dir = join22(temp, "dir");
+              await init(dir);
+            } else {
+              privateInUse.add(cacheId);
+              cleanups.push(async () => void privateInUse.delete(cacheId));
+            }
+          }
+          open9.binds.push({ source: dir, destination: r.target, readonly: m2.readonly });
+          break;
+        }
+        case "tmpfs":
+          open9.tmpfs.push({ destination: r.target, size: m2.size });
+          break;
+        case "secret": {
+          const value = build2.options.secrets?.[r.id];
+          if (value === void 0)
+            break;
+          const data = Buffer.from(value);
+          if (m2.env !== void 0)
+            open9.secretEnv.push(`${m2.env}=${data.toString("utf8")}`);
+          if (r.target !== "")
+            open9.memoryFiles.push({ destination: r.target, data, uid: m2.uid ?? 0, gid: m2.gid ?? 0, mode: m2.mode ?? 256 });
+          break;
+        }
+        case "ssh": {
+          const socket = build2.options.ssh?.[r.id];
+          if (socket === void 0)
+            break;
+          open9.sockets.push({ destination: r.target, target: socket, uid: m2.uid ?? 0, gid: m2.gid ?? 0, mode: m2.mode ?? 384 });
+          break;
+        }
+      }
+    }
+    if (open9.sockets.length > 0)
+      open9.env.push(`SSH_AUTH_SOCK=${open9.sockets[0].destination}`);
+    const withLocks = locked.reduceRight((inner, id) => () => build2.store.withLock(`cache-mount-use-${createHash9("sha256").update(id).digest("hex")}`, inner), () => run2(open9));
+    return await withLocks();
+  } finally {
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch(() => void 0);
+  }
+}
+async function cacheIdentity(r, build2) {
+  const m2 = r.mount;
+  if (m2.from === "" && m2.source === "" && m2.uid === void 0 && m2.gid === void 0 && m2.mode === void 0)
+    return r.id;
+  const from = m2.from === "" ? "" : await build2.sourceKey(m2.from);
+  return [r.id, "base", m2.uid ?? 0, m2.gid ?? 0, (m2.mode ?? 493).toString(8), from, m2.source].join("\0");
+}
+async function initCache(dir, m2, build2) {
+  if (m2.from !== "" || m2.source !== "") {
+    const tree = m2.from === "" ? emptyTreeError(m2) : await build2.treeFrom(m2.from);
+    await copyEntries(mountSourceEntries(tree, m2.source), dir, false);
+    return;
+  }
+  await mkdir9(dir, { mode: 493 });
+  await chown3(dir, m2.uid ?? 0, m2.gid ?? 0);
+  await chmod4(dir, m2.mode ?? 493);
+}
+function emptyTreeError(m2) {
+  throw new KilnError(`--mount type=cache,source=${m2.source}: a cache's source needs from=STAGE (without from, a cache starts empty)`);
+}
+async function copyEntries(entries, dest, linkFiles) {
+  const top = entries[0];
+  const prefix2 = top.path === "" ? "" : `${top.path}/`;
+  const place = (e) => e === top ? dest : join22(dest, e.path.slice(prefix2.length));
+  const owned = [];
+  for (const e of entries) {
+    const to2 = place(e);
+    if (e === top)
+      await mkdir9(dirname11(to2), { recursive: true });
+    if (e.type === "dir") {
+      await mkdir9(to2, { mode: 448 });
+      owned.push(e);
+    } else if (e.type === "symlink") {
+      await symlink3(e.linkTarget ?? await readlink5(e.absPath), to2);
+    } else if (!linkFiles || !await link3(e.absPath, to2).then(() => true, () => false)) {
+      await copyFile3(e.absPath, to2, fsc4.COPYFILE_FICLONE);
+      owned.push(e);
+    }
+  }
+  for (const e of owned.reverse()) {
+    const to2 = place(e);
+    await chown3(to2, e.uid, e.gid);
+    await chmod4(to2, e.mode & 4095);
+  }
+  return dest;
+}
+
+// packages/core/dist/engine/secret-mask.js
+var MASK = Buffer.from("****");
+var SecretMask = class {
+  values;
+  keep;
+  held = Buffer.alloc(0);
+  constructor(values) {
+    this.values = values.filter((v2) => v2.length > 0).map((v2) => Buffer.from(v2)).sort((a, b2) => b2.length - a.length);
+    this.keep = Math.max(0, ...this.values.map((v2) => v2.length - 1));
+  }
+  get active() {
+    return this.values.length > 0;
+  }
+  /** The bytes of `chunk` that can be shown now, masked. */
+  push(chunk) {
+    const all = this.mask(this.held.length ? Buffer.concat([this.held, chunk]) : chunk);
+    const cut = Math.max(0, all.length - this.keep);
+    this.held = Buffer.from(all.subarray(cut));
+    return all.subarray(0, cut);
+  }
+  /** What is still held back, masked (at the end of the output). */
+  flush() {
+    const rest = this.mask(this.held);
+    this.held = Buffer.alloc(0);
+    return rest;
+  }
+  mask(buf) {
+    let out = buf;
+    for (const v2 of this.values) {
+      let at2 = out.indexOf(v2);
+      if (at2 < 0)
+        continue;
+      const parts = [];
+      let from = 0;
+      for (; at2 >= 0; at2 = out.indexOf(v2, from)) {
+        parts.push(out.subarray(from, at2), MASK);
+        from = at2 + v2.length;
+      }
+      parts.push(out.subarray(from));
+      out = Buffer.concat(parts);
+    }
+    return out;
+  }
+};
 
 // packages/core/dist/engine/steps/run.js
 var PIPES_DIR = "/dev/pipes";
@@ -83383,9 +83944,6 @@ function runHistory(args, stage) {
 }
 async function runStep(input) {
   const { instruction: ins, state: state3, config, stage, build: build2 } = input;
-  if (ins.mounts.length > 0) {
-    throw new KilnError("RUN --mount is not supported by Kiln yet (cache, secret, bind, tmpfs and ssh mounts come next); remove the flag or build with docker");
-  }
   if (ins.security === "insecure") {
     throw new KilnError("RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker's default capabilities");
   }
@@ -83397,6 +83955,7 @@ async function runStep(input) {
   const user = c.User ?? "";
   const cwd = c.WorkingDir || "/";
   const createdBy = `${runHistory(command.args, stage)} # buildkit`;
+  const mounts = await stepMounts(ins.mounts, input.expand, cwd, build2);
   const keyParts = [
     "RUN",
     JSON.stringify(command.args),
@@ -83404,32 +83963,43 @@ async function runStep(input) {
     `user=${user}`,
     `cwd=${cwd}`,
     `network=${network}`,
-    ...command.script ? [`script=${command.script.name}\0${command.script.data}`] : []
+    ...command.script ? [`script=${command.script.name}\0${command.script.data}`] : [],
+    ...mounts.keyParts
   ];
   return build2.layerStep(state3, config, createdBy, keyParts, async () => {
     checkRunnablePlatform(state3.platform);
     const lower = await state3.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build2, command.script) : void 0;
+    const masks = { stdout: new SecretMask(mounts.secretValues), stderr: new SecretMask(mounts.secretValues) };
+    const show = (stream2, chunk) => {
+      if (chunk.length === 0)
+        return;
+      tail.add(chunk);
+      input.output(stream2, chunk);
+    };
     try {
-      const result = await runInSandbox(build2.store, {
+      const result = await mounts.use((open9) => runInSandbox(build2.store, {
         layers: state3.layers,
         lower,
         resolvePath: (p2) => state3.view.landingPath(p2, true),
         args: command.args,
-        env,
+        env: [...env, ...open9.env.filter((e) => !env.some((mine) => mine.startsWith(e.slice(0, e.indexOf("=") + 1))))],
         cwd,
         user,
         network,
-        binds: pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [],
+        binds: [...pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [], ...open9.binds],
+        tmpfs: open9.tmpfs,
+        memoryFiles: open9.memoryFiles,
+        sockets: open9.sockets,
+        secretEnv: open9.secretEnv,
         collectChanges: true,
-        onOutput: (stream2, chunk) => {
-          tail.add(chunk);
-          input.output(stream2, chunk);
-        },
+        onOutput: (stream2, chunk) => show(stream2, masks[stream2].push(chunk)),
         onWarning: (message) => build2.options.onEvent?.({ type: "warning", message }),
         signal: build2.options.signal
-      });
+      }));
+      for (const stream2 of ["stdout", "stderr"])
+        show(stream2, masks[stream2].flush());
       if (result.exitCode !== 0) {
         await result.dispose();
         const last = tail.lines();
@@ -83440,15 +84010,15 @@ ${last.map((l) => `    ${l}`).join("\n")}` : ""));
       return { entries: result.changes, dispose: result.dispose };
     } finally {
       if (pipes)
-        await rm8(pipes, { recursive: true, force: true });
+        await rm9(pipes, { recursive: true, force: true });
     }
   });
 }
 async function scriptDir(build2, script) {
   const dir = await build2.store.makeTempDir("pipes-");
-  await chmod3(dir, 493);
-  await writeFile4(join21(dir, script.name), script.data);
-  await chmod3(join21(dir, script.name), 493);
+  await chmod5(dir, 493);
+  await writeFile6(join23(dir, script.name), script.data);
+  await chmod5(join23(dir, script.name), 493);
   return dir;
 }
 var OutputTail = class {
@@ -83462,11 +84032,11 @@ var OutputTail = class {
 };
 
 // packages/core/dist/engine/steps/workdir.js
-import { posix as posix5 } from "node:path";
+import { posix as posix6 } from "node:path";
 async function workdirStep(input) {
   const { state: state3, config } = input;
   const c = config.config ??= {};
-  const dir = posix5.resolve("/", c.WorkingDir || "/", input.expand(input.instruction.path));
+  const dir = posix6.resolve("/", c.WorkingDir || "/", input.expand(input.instruction.path));
   c.WorkingDir = dir;
   const produce = async () => {
     const owner = c.User ? await resolveOwner(state3.view, c.User) : { uid: 0, gid: 0 };
@@ -83591,8 +84161,8 @@ function stageLabel(stage) {
 
 // packages/core/dist/engine/cache-transfer.js
 import { randomBytes as randomBytes4 } from "node:crypto";
-import { copyFile as copyFile3, link as link3, mkdir as mkdir8, readFile as readFile7, readdir as readdir9, rename as rename6, rm as rm9, writeFile as writeFile5 } from "node:fs/promises";
-import { basename as basename9, dirname as dirname11, join as join22, resolve as resolve9 } from "node:path";
+import { copyFile as copyFile4, link as link4, mkdir as mkdir10, readFile as readFile7, readdir as readdir9, rename as rename6, rm as rm10, writeFile as writeFile7 } from "node:fs/promises";
+import { basename as basename9, dirname as dirname12, join as join24, resolve as resolve9 } from "node:path";
 var CACHE_CONFIG_MEDIA_TYPE = "application/vnd.kiln.cache.config.v1+json";
 var CACHE_REF_NAME = "cache";
 function describeCacheSpec(spec) {
@@ -83682,11 +84252,11 @@ function errno2(e) {
 async function placeBlob2(store, digest, dest) {
   const src = store.blobPath(digest);
   try {
-    await link3(src, dest);
+    await link4(src, dest);
   } catch (e) {
     if (errno2(e) === "EEXIST")
       return;
-    await copyFile3(src, dest);
+    await copyFile4(src, dest);
   }
 }
 async function exportCacheLocal(store, dir, records) {
@@ -83697,25 +84267,25 @@ async function exportCacheLocal(store, dir, records) {
     if (!await store.hasBlob(l.digest))
       throw new KilnError(`cannot export build cache to ${dir}: layer ${l.digest} is not in the store`);
   }
-  const parent = dirname11(dir);
-  await mkdir8(parent, { recursive: true });
+  const parent = dirname12(dir);
+  await mkdir10(parent, { recursive: true });
   const suffix2 = randomBytes4(6).toString("hex");
-  const tmp = join22(parent, `${basename9(dir)}.tmp-${suffix2}`);
-  const old = join22(parent, `${basename9(dir)}.old-${suffix2}`);
+  const tmp = join24(parent, `${basename9(dir)}.tmp-${suffix2}`);
+  const old = join24(parent, `${basename9(dir)}.old-${suffix2}`);
   try {
-    const blobs = join22(tmp, "blobs", "sha256");
-    await mkdir8(blobs, { recursive: true });
+    const blobs = join24(tmp, "blobs", "sha256");
+    await mkdir10(blobs, { recursive: true });
     for (const l of layers)
-      await placeBlob2(store, l.digest, join22(blobs, digestHex(l.digest)));
-    await writeFile5(join22(blobs, digestHex(sha256Digest(config))), config);
-    await writeFile5(join22(blobs, digestHex(manifestDigest)), manifest);
+      await placeBlob2(store, l.digest, join24(blobs, digestHex(l.digest)));
+    await writeFile7(join24(blobs, digestHex(sha256Digest(config))), config);
+    await writeFile7(join24(blobs, digestHex(manifestDigest)), manifest);
     const index = {
       schemaVersion: 2,
       mediaType: MediaTypes2.ociIndex,
       manifests: [{ mediaType: MediaTypes2.ociManifest, digest: manifestDigest, size: manifest.length, annotations: { [REF_NAME_ANNOTATION]: CACHE_REF_NAME } }]
     };
-    await writeFile5(join22(tmp, "index.json"), canonicalJson(index));
-    await writeFile5(join22(tmp, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
+    await writeFile7(join24(tmp, "index.json"), canonicalJson(index));
+    await writeFile7(join24(tmp, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
     let movedAside = false;
     try {
       await rename6(dir, old);
@@ -83732,9 +84302,9 @@ async function exportCacheLocal(store, dir, records) {
       throw e;
     }
     if (movedAside)
-      await rm9(old, { recursive: true, force: true });
+      await rm10(old, { recursive: true, force: true });
   } catch (e) {
-    await rm9(tmp, { recursive: true, force: true });
+    await rm10(tmp, { recursive: true, force: true });
     throw new KilnError(`cannot export build cache to ${dir}: ${e.message}`);
   }
   return { location: dir, records: count, layers: layers.length };
@@ -83756,7 +84326,7 @@ async function importCacheLocal(store, dir) {
   const where2 = `build cache ${dir} is corrupt`;
   let index;
   try {
-    index = JSON.parse(await readFile7(join22(dir, "index.json"), "utf8"));
+    index = JSON.parse(await readFile7(join24(dir, "index.json"), "utf8"));
   } catch (e) {
     throw new KilnError(`${where2}: cannot read index.json (${errno2(e) === "ENOENT" ? "missing" : e.message})`);
   }
@@ -83764,7 +84334,7 @@ async function importCacheLocal(store, dir) {
   const entry = manifests.find((m2) => m2?.annotations?.[REF_NAME_ANNOTATION] === CACHE_REF_NAME) ?? (manifests.length === 1 ? manifests[0] : void 0);
   if (!entry || !isDigest(entry.digest))
     throw new KilnError(`${where2}: index.json has no manifest named "${CACHE_REF_NAME}"`);
-  const blobPath = (digest) => join22(dir, "blobs", digest.slice(0, digest.indexOf(":")), digestHex(digest));
+  const blobPath = (digest) => join24(dir, "blobs", digest.slice(0, digest.indexOf(":")), digestHex(digest));
   const readVerified = async (digest, what) => {
     let bytes;
     try {
@@ -83988,7 +84558,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
 // packages/core/dist/engine/builder.js
 var DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 function hashKey(...parts) {
-  const h = createHash9("sha256");
+  const h = createHash10("sha256");
   for (const p2 of parts)
     h.update(p2).update("\0");
   return h.digest("hex");
@@ -84091,8 +84661,9 @@ var Builder2 = class {
     if (from.kind === "stage")
       deps.push({ stage: from.stage, line: stage.from.line });
     for (const instruction of stage.instructions) {
-      if (instruction.kind === "COPY" && instruction.from !== void 0) {
-        const ref = lookupStage(this.plan, this.expandMeta(instruction.from, instruction), true);
+      const froms = instruction.kind === "COPY" && instruction.from !== void 0 ? [this.expandMeta(instruction.from, instruction)] : instruction.kind === "RUN" ? mountSources(instruction.mounts) : [];
+      for (const from2 of froms) {
+        const ref = lookupStage(this.plan, from2, true);
         if (ref.kind === "stage")
           deps.push({ stage: ref.stage, line: instruction.line });
       }
@@ -84364,7 +84935,7 @@ var Builder2 = class {
 function displayPath(file, contextDir) {
   for (const base of [contextDir, process.cwd()]) {
     const rel = relative4(base, file);
-    if (rel && !rel.startsWith("..") && !posix6.isAbsolute(rel))
+    if (rel && !rel.startsWith("..") && !posix7.isAbsolute(rel))
       return rel;
   }
   return file;
@@ -84372,6 +84943,63 @@ function displayPath(file, contextDir) {
 async function rootEntry(dir) {
   const st2 = await lstat11(dir);
   return { path: "", absPath: dir, type: "dir", mode: st2.mode & 4095, size: 0, uid: st2.uid, gid: st2.gid, mtimeMs: st2.mtimeMs, ino: st2.ino };
+}
+
+// packages/core/dist/engine/build-secrets.js
+import { readFileSync as readFileSync4, statSync as statSync3 } from "node:fs";
+function loadSecrets(sources, env = process.env, flag = "--secret") {
+  const out = {};
+  for (const s3 of sources) {
+    let { file, env: variable } = s3;
+    if (file === void 0 && variable === void 0) {
+      if (env[s3.id] !== void 0)
+        variable = s3.id;
+      else
+        file = s3.id;
+    }
+    if (variable !== void 0) {
+      const value = env[variable];
+      if (value === void 0)
+        throw new KilnError(`${flag} id=${s3.id}: the environment variable ${variable} is not set`);
+      out[s3.id] = Buffer.from(value);
+      continue;
+    }
+    let size;
+    try {
+      size = statSync3(file).size;
+    } catch (err) {
+      throw new KilnError(`${flag} id=${s3.id}: cannot read ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+    }
+    if (size > MAX_SECRET_SIZE)
+      throw new KilnError(`${flag} id=${s3.id}: ${file} is ${size} bytes; a secret may have at most ${MAX_SECRET_SIZE} (500 KiB)`);
+    out[s3.id] = readFileSync4(file);
+  }
+  return out;
+}
+function parseSshSpecs(specs, env = process.env, flag = "--ssh") {
+  const out = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const id = eq < 0 ? spec : spec.slice(0, eq);
+    if (id === "")
+      throw new KilnError(`${flag} ${spec}: an id is needed (e.g. --ssh default)`);
+    const paths = eq < 0 ? [] : spec.slice(eq + 1).split(",").filter(Boolean);
+    if (paths.length > 1)
+      throw new KilnError(`${flag} ${spec}: Kiln forwards one agent socket per id`);
+    const socket = paths[0] ?? env.SSH_AUTH_SOCK;
+    if (!socket)
+      throw new KilnError(`${flag} ${spec}: SSH_AUTH_SOCK is not set; start an agent (eval $(ssh-agent); ssh-add) or name its socket (--ssh ${id}=/path/to/agent.sock)`);
+    let isSocket = false;
+    try {
+      isSocket = statSync3(socket).isSocket();
+    } catch {
+      throw new KilnError(`${flag} ${spec}: no such socket ${socket}`);
+    }
+    if (!isSocket)
+      throw new KilnError(`${flag} ${spec}: ${socket} is not a socket; Kiln forwards SSH agent sockets, not key files (ssh-add the key to an agent)`);
+    out[id] = socket;
+  }
+  return out;
 }
 
 // packages/core/dist/engine/report.js
@@ -84458,13 +85086,13 @@ function parseAnnotations(items, what) {
 }
 
 // packages/action/src/layer-cache.ts
-import { existsSync as existsSync4, readFileSync as readFileSync4 } from "node:fs";
+import { existsSync as existsSync4, readFileSync as readFileSync5 } from "node:fs";
 import { readFile as readFile9 } from "node:fs/promises";
 import { homedir as homedir4 } from "node:os";
-import { join as join23 } from "node:path";
+import { join as join25 } from "node:path";
 var LAYER_CACHE_PATH = "~/.cache/kiln/action-layer-cache";
 function layerCacheDir(path12 = LAYER_CACHE_PATH) {
-  return path12.startsWith("~/") ? join23(homedir4(), path12.slice(2)) : path12;
+  return path12.startsWith("~/") ? join25(homedir4(), path12.slice(2)) : path12;
 }
 var LOCK_FILES = [
   "package-lock.json",
@@ -84488,10 +85116,10 @@ function keyPart(value) {
   return value.replace(/[\s,]+/g, "-");
 }
 function planLayerCache(inputs) {
-  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync4(path12)) : void 0;
+  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync5(path12)) : void 0;
   const hash = [`target=${inputs.target ?? ""}`, `platform=${inputs.platform ?? ""}`, `Dockerfile=${fileHash(inputs.dockerfile) ?? "absent"}`];
   for (const name of LOCK_FILES) {
-    const digest = fileHash(join23(inputs.context, name));
+    const digest = fileHash(join25(inputs.context, name));
     if (digest) hash.push(`${name}=${digest}`);
   }
   const prefix2 = ["kiln-v1", keyPart(inputs.runnerOs), keyPart(inputs.runnerArch), ...inputs.cacheKey ? [keyPart(inputs.cacheKey)] : []].join("-");
@@ -84500,7 +85128,7 @@ function planLayerCache(inputs) {
 }
 async function layerCacheDigest(dir) {
   try {
-    const index = JSON.parse(await readFile9(join23(dir, "index.json"), "utf8"));
+    const index = JSON.parse(await readFile9(join25(dir, "index.json"), "utf8"));
     const digest = index.manifests?.[0]?.digest;
     return typeof digest === "string" && digest.startsWith("sha256:") ? digest : void 0;
   } catch {
@@ -84545,6 +85173,8 @@ export {
   createRegistryClient,
   parsePlatformList,
   build,
+  loadSecrets,
+  parseSshSpecs,
   buildMetadata,
   resultLines,
   progressReporter,
