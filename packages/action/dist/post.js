@@ -8,7 +8,7 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-5I4EGIPQ.js";
+} from "./chunks/chunk-QK5G7XGV.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -82692,7 +82692,10 @@ var MOUNT_STUBS = ["etc/resolv.conf", "etc/hosts"];
 var runtime;
 var warnedNoGetcap = false;
 var cleaned = /* @__PURE__ */ new WeakSet();
-function requireRunPrivileges() {
+function requireRunPrivileges(platform2 = process.platform) {
+  if (platform2 !== "linux") {
+    throw new KilnError(`RUN needs Linux (it runs the command with runc over overlayfs), and this is ${platform2}: build this image on Linux (CI, a Linux VM or WSL 2); images without RUN build here as they are`);
+  }
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
     throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root");
   }
