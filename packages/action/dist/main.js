@@ -1,11 +1,7 @@
 import { createRequire as __kilnCreateRequire } from 'node:module';
 const require = __kilnCreateRequire(import.meta.url);
 import {
-  KilnError,
   STATE_KEY,
-  __commonJS,
-  __require,
-  __toESM,
   build,
   buildMetadata,
   createRegistryClient,
@@ -19,7 +15,6 @@ import {
   info,
   isExactHit,
   loadSecrets,
-  openStore,
   parseAnnotations,
   parsePlatformList,
   parseReference,
@@ -36,7 +31,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-QK5G7XGV.js";
+} from "./chunks/chunk-B7JTE6VV.js";
+import {
+  KilnError,
+  __commonJS,
+  __require,
+  __toESM,
+  openStore
+} from "./chunks/chunk-QSDDZJCI.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

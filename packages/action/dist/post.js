@@ -8,7 +8,8 @@ import {
   saveCache,
   savedKey,
   warning
-} from "./chunks/chunk-QK5G7XGV.js";
+} from "./chunks/chunk-B7JTE6VV.js";
+import "./chunks/chunk-QSDDZJCI.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -19,7 +19,8 @@ const banner = ["import { createRequire as __kilnCreateRequire } from 'node:modu
 
 const result = await esbuild.build({
   absWorkingDir: repoRoot,
-  entryPoints: { main: join(pkgDir, 'src/main.ts'), post: join(pkgDir, 'src/post.ts') },
+  // run-helper: the elevated RUN helper, which the Action starts with sudo on hosted runners.
+  entryPoints: { main: join(pkgDir, 'src/main.ts'), post: join(pkgDir, 'src/post.ts'), 'run-helper': join(repoRoot, 'packages/core/dist/run/run-helper.js') },
   outdir: dist,
   bundle: true,
   splitting: true,

@@ -10,9 +10,10 @@ import * as esbuild from 'esbuild';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// The elevated RUN helper (run/run-helper.ts) goes beside it: the CLI starts it with sudo by path.
 await esbuild.build({
-  entryPoints: [join(pkgDir, 'dist/cli/main.js')],
-  outfile: join(pkgDir, 'dist/cli/bundle.js'),
+  entryPoints: { bundle: join(pkgDir, 'dist/cli/main.js'), 'run-helper': join(pkgDir, 'dist/run/run-helper.js') },
+  outdir: join(pkgDir, 'dist/cli'),
   bundle: true,
   format: 'esm',
   platform: 'node',

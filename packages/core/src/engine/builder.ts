@@ -15,7 +15,7 @@ import { mountSources } from '../dockerfile/run-mount.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
 import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
-import { extractArchive, writeLayer, type LayerEntry, type TarHeader } from '../layer/index.js';
+import { extractArchive, writeLayer, type TarHeader, type WriteLayerOptions } from '../layer/index.js';
 import { formatPlatform, hostPlatform, manifestFor, parsePlatform, platformMatches } from '../oci/image.js';
 import { chainIds } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
@@ -29,7 +29,7 @@ import { warmLowers } from '../run/sandbox.js';
 import { treeFromEntries, type SourceTree } from './copy-plan.js';
 import type { StageContext, StageState, StepOutcome } from './stage-state.js';
 import { stepFor } from './steps/index.js';
-import type { StepServices } from './steps/step.js';
+import type { ProducedLayer, StepServices } from './steps/step.js';
 import { checkCycles, findTarget, lookupStage, stageLabel } from './stage-graph.js';
 import { importCaches, type CacheTransferContext } from './cache-transfer.js';
 import { buildPlatforms, parsePlatformList } from './platforms.js';
@@ -311,6 +311,11 @@ class Builder implements StepServices {
     return { state: { ...state, config, key }, cached };
   }
 
+  /** How this build writes layers: its epoch clamps mtimes, its compression and level. */
+  layerOptions(): WriteLayerOptions {
+    return { epoch: this.epoch, compression: this.options.compression ?? 'none', gzipLevel: this.options.gzipLevel };
+  }
+
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   private warmRunLowers(layers: readonly LayerRecord[]): void {
     const started = warmLowers(this.store, layers, this.options.signal);
@@ -326,7 +331,7 @@ class Builder implements StepServices {
     config: ImageConfig,
     createdBy: string,
     keyParts: string[],
-    produce: () => Promise<{ entries: LayerEntry[]; dispose?: () => Promise<void> }>,
+    produce: () => Promise<ProducedLayer>,
   ): Promise<StepOutcome> {
     // The epoch (SOURCE_DATE_EPOCH) clamps the layer's mtimes, so it decides its bytes too.
     const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
@@ -337,16 +342,12 @@ class Builder implements StepServices {
       if (state.runAhead) this.warmRunLowers(state.layers);
       const produced = await produce();
       try {
-        const layer = await writeLayer(produced.entries, this.store, {
-          epoch: this.epoch,
-          compression: this.options.compression ?? 'none',
-          gzipLevel: this.options.gzipLevel,
-        });
+        const layer = 'written' in produced ? produced.written : await writeLayer(produced.entries, this.store, this.layerOptions());
         record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
         written = layer.headers;
         await keepLayerHeaders(this.store, record.layer!, written);
       } finally {
-        await produced.dispose?.();
+        if ('dispose' in produced) await produced.dispose?.();
       }
       await this.store.putCache(key, record);
     }

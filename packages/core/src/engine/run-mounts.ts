@@ -34,6 +34,8 @@ export interface OpenMounts {
   secretEnv: string[];
   /** Variables that follow from the mounts (SSH_AUTH_SOCK). */
   env: string[];
+  /** New cache directories made without root, with the owner and mode the RUN machinery must give them. */
+  ownership: { path: string; uid: number; gid: number; mode: number }[];
 }
 
 export interface StepMounts {
@@ -124,7 +126,7 @@ function absolute(target: string, cwd: string): string {
 const privateInUse = new Set<string>();
 
 async function openMounts<T>(resolved: readonly Resolved[], build: Build, run: (mounts: OpenMounts) => Promise<T>): Promise<T> {
-  const open: OpenMounts = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [] };
+  const open: OpenMounts = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [], ownership: [] };
   const cleanups: (() => Promise<void>)[] = [];
   const locked: string[] = [];
   try {
@@ -147,9 +149,17 @@ async function openMounts<T>(resolved: readonly Resolved[], build: Build, run: (
           break;
         }
         case 'cache': {
-          const init = (dir: string) => initCache(dir, m, build);
+          let created = false;
+          const init = (dir: string) => {
+            created = true;
+            return initCache(dir, m, build);
+          };
           const cacheId = await cacheIdentity(r, build);
           let dir = await build.store.cacheMount(cacheId, init);
+          // Without root the directory is this user's: the RUN machinery (root) gives it its owner.
+          if (created && !isRoot() && m.from === '' && m.source === '') {
+            open.ownership.push({ path: dir, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o755 });
+          }
           if (m.sharing === 'locked') locked.push(cacheId);
           if (m.sharing === 'private') {
             if (privateInUse.has(cacheId)) {
@@ -215,9 +225,12 @@ async function initCache(dir: string, m: RunMount, build: Build): Promise<void> 
     return;
   }
   await mkdir(dir, { mode: 0o755 });
+  if (!isRoot()) return; // the owner and mode are given as the step runs (OpenMounts.ownership)
   await chown(dir, m.uid ?? 0, m.gid ?? 0);
   await chmod(dir, m.mode ?? 0o755);
 }
+
+const isRoot = () => process.getuid?.() === 0;
 
 function emptyTreeError(m: RunMount): never {
   throw new KilnError(`--mount type=cache,source=${m.source}: a cache's source needs from=STAGE (without from, a cache starts empty)`);
@@ -250,7 +263,8 @@ async function copyEntries(entries: readonly ContextEntry[], dest: string, linkF
   // Owners and modes last, deepest first, so a read-only directory is filled before it is closed.
   for (const e of owned.reverse()) {
     const to = place(e);
-    await chown(to, e.uid, e.gid);
+    // Without root the copy stays this user's (its modes are kept).
+    if (isRoot()) await chown(to, e.uid, e.gid);
     await chmod(to, e.mode & 0o7777);
   }
   return dest;

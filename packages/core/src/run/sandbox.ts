@@ -70,12 +70,17 @@ let runtime: ContainerRuntime | undefined;
 let warnedNoGetcap = false;
 const cleaned = new WeakSet<object>();
 
-export function requireRunPrivileges(platform: NodeJS.Platform = process.platform): void {
+/** RUN runs on Linux only: elsewhere, one error that says where to build instead. */
+export function requireLinux(platform: NodeJS.Platform = process.platform): void {
   if (platform !== 'linux') {
     throw new KilnError(
       `RUN needs Linux (it runs the command with runc over overlayfs), and this is ${platform}: build this image on Linux (CI, a Linux VM or WSL 2); images without RUN build here as they are`,
     );
   }
+}
+
+export function requireRunPrivileges(): void {
+  requireLinux();
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new KilnError(
       'RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root',

@@ -82,7 +82,7 @@ const HEX64_RE = /^[a-f0-9]{64}$/;
 const META_KIND_RE = /^[a-z0-9-]+$/;
 
 /** Entries a (possibly half-initialized) store directory may hold besides VERSION. */
-const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes']);
+const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts']);
 
 const HOST = hostname();
 const HOST_TAG = sha256Hex(HOST).slice(0, 8);

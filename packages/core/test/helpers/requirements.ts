@@ -105,6 +105,8 @@ export const TOOLS = {
   /** File capabilities: Kiln reads them with getcap; the tests set them with setcap. */
   getcap: { bin: 'getcap', pkg: 'libcap2-bin' },
   setcap: { bin: 'setcap', pkg: 'libcap2-bin' },
+  /** RUN through `sudo -n` as a user who is not root (GitHub's hosted runners). */
+  sudo: { bin: '/usr/bin/sudo', pkg: 'sudo' },
   /** Copied into the tests' base image, so it must be the static build. */
   busybox: { bin: '/bin/busybox', pkg: 'busybox-static' },
 } as const satisfies Record<string, ToolSpec>;

@@ -7,7 +7,7 @@ import { hostsFile, resolvConf } from '../../src/run/network-files.js';
 import { DEFAULT_CAPABILITIES, ociSpec } from '../../src/run/oci-spec.js';
 import { chainIds } from '../../src/oci/digest.js';
 import { resolveProcessUser } from '../../src/run/user.js';
-import { requireRunPrivileges } from '../../src/run/sandbox.js';
+import { requireLinux } from '../../src/run/sandbox.js';
 import { runCommand, runEnv, runHistory } from '../../src/engine/steps/run.js';
 import { ArgScope } from '../../src/engine/scope.js';
 import type { Instruction } from '../../src/dockerfile/instructions.js';
@@ -142,7 +142,7 @@ describe('RUN argv, environment and history', () => {
 
 describe('where RUN can run', () => {
   it('says what to do on macOS and Windows', () => {
-    expect(() => requireRunPrivileges('darwin')).toThrow(/RUN needs Linux .* and this is darwin: build this image on Linux \(CI, a Linux VM or WSL 2\); images without RUN build here as they are/);
-    expect(() => requireRunPrivileges('win32')).toThrow(/this is win32/);
+    expect(() => requireLinux('darwin')).toThrow(/RUN needs Linux .* and this is darwin: build this image on Linux \(CI, a Linux VM or WSL 2\); images without RUN build here as they are/);
+    expect(() => requireLinux('win32')).toThrow(/this is win32/);
   });
 });

@@ -9,7 +9,7 @@ import { chompHeredocContent, parseHeredocWord } from '../../dockerfile/heredoc.
 import type { Instruction } from '../../dockerfile/instructions.js';
 import type { ContainerConfig } from '../../oci/types.js';
 import { checkRunnablePlatform } from '../../run/emulation.js';
-import { runInSandbox } from '../../run/sandbox.js';
+import { executeRun } from '../../run/step-runner.js';
 import { stepMounts } from '../run-mounts.js';
 import { SecretMask } from '../secret-mask.js';
 import { PROXY_ARGS } from '../scope.js';
@@ -112,36 +112,40 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
     };
     try {
       const result = await mounts.use((open) =>
-        runInSandbox(build.store, {
-          layers: state.layers,
-          lower,
-          resolvePath: (p) => state.view.landingPath(p, true),
-          args: command.args,
-          env: [...env, ...open.env.filter((e) => !env.some((mine) => mine.startsWith(e.slice(0, e.indexOf('=') + 1))))],
-          cwd,
-          user,
-          network,
-          binds: [...(pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : []), ...open.binds],
-          tmpfs: open.tmpfs,
-          memoryFiles: open.memoryFiles,
-          sockets: open.sockets,
-          secretEnv: open.secretEnv,
-          collectChanges: true,
-          onOutput: (stream, chunk) => show(stream, masks[stream].push(chunk)),
-          onWarning: (message) => build.options.onEvent?.({ type: 'warning', message }),
-          signal: build.options.signal,
-        }),
+        executeRun(
+          build.store,
+          {
+            layers: state.layers,
+            lower: [...lower],
+            args: command.args,
+            env: [...env, ...open.env.filter((e) => !env.some((mine) => mine.startsWith(e.slice(0, e.indexOf('=') + 1))))],
+            secretEnv: open.secretEnv,
+            cwd,
+            user,
+            network,
+            binds: [...(pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : []), ...open.binds],
+            tmpfs: open.tmpfs,
+            memoryFiles: open.memoryFiles,
+            sockets: open.sockets,
+            layer: build.layerOptions(),
+            ownership: open.ownership,
+          },
+          {
+            onOutput: (stream, chunk) => show(stream, masks[stream].push(chunk)),
+            onWarning: (message) => build.options.onEvent?.({ type: 'warning', message }),
+            signal: build.options.signal,
+          },
+        ),
       );
       for (const stream of ['stdout', 'stderr'] as const) show(stream, masks[stream].flush());
-      if (result.exitCode !== 0) {
-        await result.dispose();
+      if (result.exitCode !== 0 || !result.layer) {
         const last = tail.lines();
         throw new KilnError(
           `process "${command.args.join(' ')}" did not complete successfully: exit code: ${result.exitCode}` +
             (last.length ? `\n  last output:\n${last.map((l) => `    ${l}`).join('\n')}` : ''),
         );
       }
-      return { entries: result.changes, dispose: result.dispose };
+      return { written: result.layer };
     } finally {
       if (pipes) await rm(pipes, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@
 // what a step is given, and the builder services it may call.
 
 import type { Instruction } from '../../dockerfile/instructions.js';
-import type { LayerEntry } from '../../layer/index.js';
+import type { LayerEntry, WriteLayerOptions, WrittenLayer } from '../../layer/index.js';
 import type { ImageConfig } from '../../oci/types.js';
 import type { ContentStore } from '../../store/types.js';
 import type { ContextEntry } from '../../context/walk.js';
@@ -23,13 +23,9 @@ export interface StepServices {
    * `produce` (the entries; for RUN, running the command) runs only on a cache miss; its
    * `dispose` runs once the layer is written.
    */
-  layerStep(
-    state: StageState,
-    config: ImageConfig,
-    createdBy: string,
-    keyParts: string[],
-    produce: () => Promise<{ entries: LayerEntry[]; dispose?: () => Promise<void> }>,
-  ): Promise<StepOutcome>;
+  layerStep(state: StageState, config: ImageConfig, createdBy: string, keyParts: string[], produce: () => Promise<ProducedLayer>): Promise<StepOutcome>;
+  /** How this build writes layers (epoch, compression), for a step that writes its own. */
+  layerOptions(): WriteLayerOptions;
   /** The build context, walked through .dockerignore. */
   context(): Promise<SourceTree>;
   /** A stage's or an image's filesystem as a copy source (`COPY --from`). */
@@ -39,6 +35,9 @@ export interface StepServices {
   /** ADD of a local archive: its contents, or undefined when the file is no archive. */
   unpack(entry: ContextEntry): Promise<SourceTree | undefined>;
 }
+
+/** What a layer step's `produce` gives: the entries to write (and what to remove after), or a layer it wrote itself (RUN). */
+export type ProducedLayer = { entries: LayerEntry[]; dispose?: () => Promise<void> } | { written: WrittenLayer };
 
 export interface StepInput<I extends Instruction = Instruction> {
   instruction: I;

@@ -1,44 +1,42 @@
 import { createRequire as __kilnCreateRequire } from 'node:module';
 const require = __kilnCreateRequire(import.meta.url);
-var __create = Object.create;
-var __defProp = Object.defineProperty;
-var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
-var __getOwnPropNames = Object.getOwnPropertyNames;
-var __getProtoOf = Object.getPrototypeOf;
-var __hasOwnProp = Object.prototype.hasOwnProperty;
-var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require : typeof Proxy !== "undefined" ? new Proxy(x, {
-  get: (a, b2) => (typeof require !== "undefined" ? require : a)[b2]
-}) : x)(function(x) {
-  if (typeof require !== "undefined") return require.apply(this, arguments);
-  throw Error('Dynamic require of "' + x + '" is not supported');
-});
-var __commonJS = (cb, mod) => function __require2() {
-  try {
-    return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
-  } catch (e) {
-    throw mod = 0, e;
-  }
-};
-var __export = (target, all) => {
-  for (var name in all)
-    __defProp(target, name, { get: all[name], enumerable: true });
-};
-var __copyProps = (to2, from, except, desc) => {
-  if (from && typeof from === "object" || typeof from === "function") {
-    for (let key of __getOwnPropNames(from))
-      if (!__hasOwnProp.call(to2, key) && key !== except)
-        __defProp(to2, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
-  }
-  return to2;
-};
-var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__getProtoOf(mod)) : {}, __copyProps(
-  // If the importer is in node compatibility mode or this is not an ESM
-  // file that has been converted to a CommonJS file using a Babel-
-  // compatible transform (i.e. "__esModule" has not been set), then set
-  // "default" to the CommonJS "module.exports" for node compatibility.
-  isNodeMode || !mod || !mod.__esModule ? __defProp(target, "default", { value: mod, enumerable: true }) : target,
-  mod
-));
+import {
+  BlobNotFoundError,
+  DigestMismatchError,
+  KilnError,
+  MediaTypes,
+  SNIFF_LENGTH,
+  __commonJS,
+  __export,
+  __require,
+  __toESM,
+  buildFsIndex,
+  canonicalJson,
+  chainIds,
+  comparePaths,
+  decompressor,
+  digestHex,
+  executeRun,
+  extractArchive,
+  extractLayer,
+  isDigest,
+  isIndex,
+  isManifest,
+  layerCompression,
+  layerHeaders,
+  parseUserDatabase,
+  readFileFromLayers,
+  resolveInIndex,
+  rt,
+  sha256Digest,
+  sha256Hex,
+  sniffCompression,
+  storedLayer,
+  warmLowers,
+  withLayerApplied,
+  writeLayer,
+  writeTar
+} from "./chunk-QSDDZJCI.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -241,10 +239,10 @@ var require_tunnel = __commonJS({
         var overrides = arguments[i];
         if (typeof overrides === "object") {
           var keys = Object.keys(overrides);
-          for (var j2 = 0, keyLen = keys.length; j2 < keyLen; ++j2) {
-            var k2 = keys[j2];
-            if (overrides[k2] !== void 0) {
-              target[k2] = overrides[k2];
+          for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
+            var k = keys[j];
+            if (overrides[k] !== void 0) {
+              target[k] = overrides[k];
             }
           }
         }
@@ -979,7 +977,7 @@ var require_util = __commonJS({
     var { InvalidArgumentError } = require_errors();
     var { headerNameLowerCasedRecord } = require_constants();
     var { tree } = require_tree();
-    var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v2) => Number(v2));
+    var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     var BodyAsyncIterable = class {
       constructor(body2) {
         this[kBody] = body2;
@@ -1166,8 +1164,8 @@ var require_util = __commonJS({
     }
     var KEEPALIVE_TIMEOUT_EXPR = /timeout=(\d+)/;
     function parseKeepAliveTimeout(val) {
-      const m2 = val.toString().match(KEEPALIVE_TIMEOUT_EXPR);
-      return m2 ? parseInt(m2[1], 10) * 1e3 : null;
+      const m = val.toString().match(KEEPALIVE_TIMEOUT_EXPR);
+      return m ? parseInt(m[1], 10) * 1e3 : null;
     }
     function headerNameToString(value) {
       return typeof value === "string" ? headerNameLowerCasedRecord[value] ?? value.toLowerCase() : tree.lookup(value) ?? value.toString("latin1").toLowerCase();
@@ -1369,11 +1367,11 @@ var require_util = __commonJS({
     }
     function parseRangeHeader(range3) {
       if (range3 == null || range3 === "") return { start: 0, end: null, size: null };
-      const m2 = range3 ? range3.match(/^bytes (\d+)-(\d+)\/(\d+)?$/) : null;
-      return m2 ? {
-        start: parseInt(m2[1]),
-        end: m2[2] ? parseInt(m2[2]) : null,
-        size: m2[3] ? parseInt(m2[3]) : null
+      const m = range3 ? range3.match(/^bytes (\d+)-(\d+)\/(\d+)?$/) : null;
+      return m ? {
+        start: parseInt(m[1]),
+        end: m[2] ? parseInt(m[2]) : null,
+        size: m[3] ? parseInt(m[3]) : null
       } : null;
     }
     function addListener(obj, name, listener) {
@@ -2165,9 +2163,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve11, reject) => {
+          return new Promise((resolve9, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve11(data);
+              return err ? reject(err) : resolve9(data);
             });
           });
         }
@@ -2205,12 +2203,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve11, reject) => {
+          return new Promise((resolve9, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve11(data);
+              ) : resolve9(data);
             });
           });
         }
@@ -2582,14 +2580,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls2) {
             tls2 = __require("node:tls");
           }
           servername = servername || options.servername || util5.getServerName(host) || null;
-          const sessionKey = servername || hostname2;
+          const sessionKey = servername || hostname;
           assert4(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
@@ -2605,7 +2603,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname2
+            host: hostname
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -2619,14 +2617,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port,
-            host: hostname2
+            host: hostname
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket), { timeout, hostname, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -2650,16 +2648,16 @@ var require_connect = __commonJS({
         return noop;
       }
       let s1 = null;
-      let s22 = null;
+      let s2 = null;
       const fastTimer = timers.setFastTimeout(() => {
         s1 = setImmediate(() => {
-          s22 = setImmediate(() => onConnectTimeout(socketWeakRef.deref(), opts));
+          s2 = setImmediate(() => onConnectTimeout(socketWeakRef.deref(), opts));
         });
       }, opts.timeout);
       return () => {
         timers.clearFastTimeout(fastTimer);
         clearImmediate(s1);
-        clearImmediate(s22);
+        clearImmediate(s2);
       };
     } : (socketWeakRef, opts) => {
       if (!opts.timeout) {
@@ -3399,19 +3397,19 @@ var require_data_url = __commonJS({
     function percentDecode(input) {
       const length = input.length;
       const output = new Uint8Array(length);
-      let j2 = 0;
+      let j = 0;
       for (let i = 0; i < length; ++i) {
         const byte = input[i];
         if (byte !== 37) {
-          output[j2++] = byte;
+          output[j++] = byte;
         } else if (byte === 37 && !(isHexCharByte(input[i + 1]) && isHexCharByte(input[i + 2]))) {
-          output[j2++] = 37;
+          output[j++] = 37;
         } else {
-          output[j2++] = hexByteToNumber(input[i + 1]) << 4 | hexByteToNumber(input[i + 2]);
+          output[j++] = hexByteToNumber(input[i + 1]) << 4 | hexByteToNumber(input[i + 2]);
           i += 2;
         }
       }
-      return length === j2 ? output : output.subarray(0, j2);
+      return length === j ? output : output.subarray(0, j);
     }
     function parseMIMEType(input) {
       input = removeHTTPWhitespace(input, true, true);
@@ -3686,15 +3684,15 @@ var require_webidl = __commonJS({
         message: `"${context3.value}" is an invalid ${context3.type}.`
       });
     };
-    webidl.brandCheck = function(V2, I2, opts) {
+    webidl.brandCheck = function(V, I, opts) {
       if (opts?.strict !== false) {
-        if (!(V2 instanceof I2)) {
+        if (!(V instanceof I)) {
           const err = new TypeError("Illegal invocation");
           err.code = "ERR_INVALID_THIS";
           throw err;
         }
       } else {
-        if (V2?.[Symbol.toStringTag] !== I2.prototype[Symbol.toStringTag]) {
+        if (V?.[Symbol.toStringTag] !== I.prototype[Symbol.toStringTag]) {
           const err = new TypeError("Illegal invocation");
           err.code = "ERR_INVALID_THIS";
           throw err;
@@ -3715,8 +3713,8 @@ var require_webidl = __commonJS({
         message: "Illegal constructor"
       });
     };
-    webidl.util.Type = function(V2) {
-      switch (typeof V2) {
+    webidl.util.Type = function(V) {
+      switch (typeof V) {
         case "undefined":
           return "Undefined";
         case "boolean":
@@ -3731,7 +3729,7 @@ var require_webidl = __commonJS({
           return "BigInt";
         case "function":
         case "object": {
-          if (V2 === null) {
+          if (V === null) {
             return "Null";
           }
           return "Object";
@@ -3740,7 +3738,7 @@ var require_webidl = __commonJS({
     };
     webidl.util.markAsUncloneable = markAsUncloneable || (() => {
     });
-    webidl.util.ConvertToInt = function(V2, bitLength, signedness, opts) {
+    webidl.util.ConvertToInt = function(V, bitLength, signedness, opts) {
       let upperBound;
       let lowerBound;
       if (bitLength === 64) {
@@ -3757,7 +3755,7 @@ var require_webidl = __commonJS({
         lowerBound = Math.pow(-2, bitLength) - 1;
         upperBound = Math.pow(2, bitLength - 1) - 1;
       }
-      let x = Number(V2);
+      let x = Number(V);
       if (x === 0) {
         x = 0;
       }
@@ -3765,7 +3763,7 @@ var require_webidl = __commonJS({
         if (Number.isNaN(x) || x === Number.POSITIVE_INFINITY || x === Number.NEGATIVE_INFINITY) {
           throw webidl.errors.exception({
             header: "Integer conversion",
-            message: `Could not convert ${webidl.util.Stringify(V2)} to an integer.`
+            message: `Could not convert ${webidl.util.Stringify(V)} to an integer.`
           });
         }
         x = webidl.util.IntegerPart(x);
@@ -3803,28 +3801,28 @@ var require_webidl = __commonJS({
       }
       return r;
     };
-    webidl.util.Stringify = function(V2) {
-      const type = webidl.util.Type(V2);
+    webidl.util.Stringify = function(V) {
+      const type = webidl.util.Type(V);
       switch (type) {
         case "Symbol":
-          return `Symbol(${V2.description})`;
+          return `Symbol(${V.description})`;
         case "Object":
-          return inspect2(V2);
+          return inspect2(V);
         case "String":
-          return `"${V2}"`;
+          return `"${V}"`;
         default:
-          return `${V2}`;
+          return `${V}`;
       }
     };
     webidl.sequenceConverter = function(converter) {
-      return (V2, prefix2, argument, Iterable) => {
-        if (webidl.util.Type(V2) !== "Object") {
+      return (V, prefix2, argument, Iterable) => {
+        if (webidl.util.Type(V) !== "Object") {
           throw webidl.errors.exception({
             header: prefix2,
-            message: `${argument} (${webidl.util.Stringify(V2)}) is not iterable.`
+            message: `${argument} (${webidl.util.Stringify(V)}) is not iterable.`
           });
         }
-        const method = typeof Iterable === "function" ? Iterable() : V2?.[Symbol.iterator]?.();
+        const method = typeof Iterable === "function" ? Iterable() : V?.[Symbol.iterator]?.();
         const seq = [];
         let index = 0;
         if (method === void 0 || typeof method.next !== "function") {
@@ -3844,29 +3842,29 @@ var require_webidl = __commonJS({
       };
     };
     webidl.recordConverter = function(keyConverter, valueConverter) {
-      return (O2, prefix2, argument) => {
-        if (webidl.util.Type(O2) !== "Object") {
+      return (O, prefix2, argument) => {
+        if (webidl.util.Type(O) !== "Object") {
           throw webidl.errors.exception({
             header: prefix2,
-            message: `${argument} ("${webidl.util.Type(O2)}") is not an Object.`
+            message: `${argument} ("${webidl.util.Type(O)}") is not an Object.`
           });
         }
         const result = {};
-        if (!types2.isProxy(O2)) {
-          const keys2 = [...Object.getOwnPropertyNames(O2), ...Object.getOwnPropertySymbols(O2)];
+        if (!types2.isProxy(O)) {
+          const keys2 = [...Object.getOwnPropertyNames(O), ...Object.getOwnPropertySymbols(O)];
           for (const key of keys2) {
             const typedKey = keyConverter(key, prefix2, argument);
-            const typedValue = valueConverter(O2[key], prefix2, argument);
+            const typedValue = valueConverter(O[key], prefix2, argument);
             result[typedKey] = typedValue;
           }
           return result;
         }
-        const keys = Reflect.ownKeys(O2);
+        const keys = Reflect.ownKeys(O);
         for (const key of keys) {
-          const desc = Reflect.getOwnPropertyDescriptor(O2, key);
+          const desc = Reflect.getOwnPropertyDescriptor(O, key);
           if (desc?.enumerable) {
             const typedKey = keyConverter(key, prefix2, argument);
-            const typedValue = valueConverter(O2[key], prefix2, argument);
+            const typedValue = valueConverter(O[key], prefix2, argument);
             result[typedKey] = typedValue;
           }
         }
@@ -3874,14 +3872,14 @@ var require_webidl = __commonJS({
       };
     };
     webidl.interfaceConverter = function(i) {
-      return (V2, prefix2, argument, opts) => {
-        if (opts?.strict !== false && !(V2 instanceof i)) {
+      return (V, prefix2, argument, opts) => {
+        if (opts?.strict !== false && !(V instanceof i)) {
           throw webidl.errors.exception({
             header: prefix2,
-            message: `Expected ${argument} ("${webidl.util.Stringify(V2)}") to be an instance of ${i.name}.`
+            message: `Expected ${argument} ("${webidl.util.Stringify(V)}") to be an instance of ${i.name}.`
           });
         }
-        return V2;
+        return V;
       };
     };
     webidl.dictionaryConverter = function(converters) {
@@ -3926,27 +3924,27 @@ var require_webidl = __commonJS({
       };
     };
     webidl.nullableConverter = function(converter) {
-      return (V2, prefix2, argument) => {
-        if (V2 === null) {
-          return V2;
+      return (V, prefix2, argument) => {
+        if (V === null) {
+          return V;
         }
-        return converter(V2, prefix2, argument);
+        return converter(V, prefix2, argument);
       };
     };
-    webidl.converters.DOMString = function(V2, prefix2, argument, opts) {
-      if (V2 === null && opts?.legacyNullToEmptyString) {
+    webidl.converters.DOMString = function(V, prefix2, argument, opts) {
+      if (V === null && opts?.legacyNullToEmptyString) {
         return "";
       }
-      if (typeof V2 === "symbol") {
+      if (typeof V === "symbol") {
         throw webidl.errors.exception({
           header: prefix2,
           message: `${argument} is a symbol, which cannot be converted to a DOMString.`
         });
       }
-      return String(V2);
+      return String(V);
     };
-    webidl.converters.ByteString = function(V2, prefix2, argument) {
-      const x = webidl.converters.DOMString(V2, prefix2, argument);
+    webidl.converters.ByteString = function(V, prefix2, argument) {
+      const x = webidl.converters.DOMString(V, prefix2, argument);
       for (let index = 0; index < x.length; index++) {
         if (x.charCodeAt(index) > 255) {
           throw new TypeError(
@@ -3957,107 +3955,107 @@ var require_webidl = __commonJS({
       return x;
     };
     webidl.converters.USVString = toUSVString;
-    webidl.converters.boolean = function(V2) {
-      const x = Boolean(V2);
+    webidl.converters.boolean = function(V) {
+      const x = Boolean(V);
       return x;
     };
-    webidl.converters.any = function(V2) {
-      return V2;
+    webidl.converters.any = function(V) {
+      return V;
     };
-    webidl.converters["long long"] = function(V2, prefix2, argument) {
-      const x = webidl.util.ConvertToInt(V2, 64, "signed", void 0, prefix2, argument);
+    webidl.converters["long long"] = function(V, prefix2, argument) {
+      const x = webidl.util.ConvertToInt(V, 64, "signed", void 0, prefix2, argument);
       return x;
     };
-    webidl.converters["unsigned long long"] = function(V2, prefix2, argument) {
-      const x = webidl.util.ConvertToInt(V2, 64, "unsigned", void 0, prefix2, argument);
+    webidl.converters["unsigned long long"] = function(V, prefix2, argument) {
+      const x = webidl.util.ConvertToInt(V, 64, "unsigned", void 0, prefix2, argument);
       return x;
     };
-    webidl.converters["unsigned long"] = function(V2, prefix2, argument) {
-      const x = webidl.util.ConvertToInt(V2, 32, "unsigned", void 0, prefix2, argument);
+    webidl.converters["unsigned long"] = function(V, prefix2, argument) {
+      const x = webidl.util.ConvertToInt(V, 32, "unsigned", void 0, prefix2, argument);
       return x;
     };
-    webidl.converters["unsigned short"] = function(V2, prefix2, argument, opts) {
-      const x = webidl.util.ConvertToInt(V2, 16, "unsigned", opts, prefix2, argument);
+    webidl.converters["unsigned short"] = function(V, prefix2, argument, opts) {
+      const x = webidl.util.ConvertToInt(V, 16, "unsigned", opts, prefix2, argument);
       return x;
     };
-    webidl.converters.ArrayBuffer = function(V2, prefix2, argument, opts) {
-      if (webidl.util.Type(V2) !== "Object" || !types2.isAnyArrayBuffer(V2)) {
+    webidl.converters.ArrayBuffer = function(V, prefix2, argument, opts) {
+      if (webidl.util.Type(V) !== "Object" || !types2.isAnyArrayBuffer(V)) {
         throw webidl.errors.conversionFailed({
           prefix: prefix2,
-          argument: `${argument} ("${webidl.util.Stringify(V2)}")`,
+          argument: `${argument} ("${webidl.util.Stringify(V)}")`,
           types: ["ArrayBuffer"]
         });
       }
-      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V2)) {
+      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V)) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "SharedArrayBuffer is not allowed."
         });
       }
-      if (V2.resizable || V2.growable) {
+      if (V.resizable || V.growable) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "Received a resizable ArrayBuffer."
         });
       }
-      return V2;
+      return V;
     };
-    webidl.converters.TypedArray = function(V2, T, prefix2, name, opts) {
-      if (webidl.util.Type(V2) !== "Object" || !types2.isTypedArray(V2) || V2.constructor.name !== T.name) {
+    webidl.converters.TypedArray = function(V, T, prefix2, name, opts) {
+      if (webidl.util.Type(V) !== "Object" || !types2.isTypedArray(V) || V.constructor.name !== T.name) {
         throw webidl.errors.conversionFailed({
           prefix: prefix2,
-          argument: `${name} ("${webidl.util.Stringify(V2)}")`,
+          argument: `${name} ("${webidl.util.Stringify(V)}")`,
           types: [T.name]
         });
       }
-      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V2.buffer)) {
+      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V.buffer)) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "SharedArrayBuffer is not allowed."
         });
       }
-      if (V2.buffer.resizable || V2.buffer.growable) {
+      if (V.buffer.resizable || V.buffer.growable) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "Received a resizable ArrayBuffer."
         });
       }
-      return V2;
+      return V;
     };
-    webidl.converters.DataView = function(V2, prefix2, name, opts) {
-      if (webidl.util.Type(V2) !== "Object" || !types2.isDataView(V2)) {
+    webidl.converters.DataView = function(V, prefix2, name, opts) {
+      if (webidl.util.Type(V) !== "Object" || !types2.isDataView(V)) {
         throw webidl.errors.exception({
           header: prefix2,
           message: `${name} is not a DataView.`
         });
       }
-      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V2.buffer)) {
+      if (opts?.allowShared === false && types2.isSharedArrayBuffer(V.buffer)) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "SharedArrayBuffer is not allowed."
         });
       }
-      if (V2.buffer.resizable || V2.buffer.growable) {
+      if (V.buffer.resizable || V.buffer.growable) {
         throw webidl.errors.exception({
           header: "ArrayBuffer",
           message: "Received a resizable ArrayBuffer."
         });
       }
-      return V2;
+      return V;
     };
-    webidl.converters.BufferSource = function(V2, prefix2, name, opts) {
-      if (types2.isAnyArrayBuffer(V2)) {
-        return webidl.converters.ArrayBuffer(V2, prefix2, name, { ...opts, allowShared: false });
+    webidl.converters.BufferSource = function(V, prefix2, name, opts) {
+      if (types2.isAnyArrayBuffer(V)) {
+        return webidl.converters.ArrayBuffer(V, prefix2, name, { ...opts, allowShared: false });
       }
-      if (types2.isTypedArray(V2)) {
-        return webidl.converters.TypedArray(V2, V2.constructor, prefix2, name, { ...opts, allowShared: false });
+      if (types2.isTypedArray(V)) {
+        return webidl.converters.TypedArray(V, V.constructor, prefix2, name, { ...opts, allowShared: false });
       }
-      if (types2.isDataView(V2)) {
-        return webidl.converters.DataView(V2, prefix2, name, { ...opts, allowShared: false });
+      if (types2.isDataView(V)) {
+        return webidl.converters.DataView(V, prefix2, name, { ...opts, allowShared: false });
       }
       throw webidl.errors.conversionFailed({
         prefix: prefix2,
-        argument: `${name} ("${webidl.util.Stringify(V2)}")`,
+        argument: `${name} ("${webidl.util.Stringify(V)}")`,
         types: ["BufferSource"]
       });
     };
@@ -4082,7 +4080,7 @@ var require_util2 = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/fetch/util.js"(exports2, module) {
     "use strict";
     var { Transform: Transform2 } = __require("node:stream");
-    var zlib3 = __require("node:zlib");
+    var zlib2 = __require("node:zlib");
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
     var { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = require_data_url();
@@ -4465,11 +4463,11 @@ var require_util2 = __commonJS({
     }
     function tryUpgradeRequestToAPotentiallyTrustworthyURL(request) {
     }
-    function sameOrigin(A2, B2) {
-      if (A2.origin === B2.origin && A2.origin === "null") {
+    function sameOrigin(A, B) {
+      if (A.origin === B.origin && A.origin === "null") {
         return true;
       }
-      if (A2.protocol === B2.protocol && A2.hostname === B2.hostname && A2.port === B2.port) {
+      if (A.protocol === B.protocol && A.hostname === B.hostname && A.port === B.port) {
         return true;
       }
       return false;
@@ -4477,8 +4475,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve11, reject) => {
-        res = resolve11;
+      const promise = new Promise((resolve9, reject) => {
+        res = resolve9;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -4782,7 +4780,7 @@ var require_util2 = __commonJS({
             callback();
             return;
           }
-          this._inflateStream = (chunk[0] & 15) === 8 ? zlib3.createInflate(this.#zlibOptions) : zlib3.createInflateRaw(this.#zlibOptions);
+          this._inflateStream = (chunk[0] & 15) === 8 ? zlib2.createInflate(this.#zlibOptions) : zlib2.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
           this._inflateStream.on("error", (err) => this.destroy(err));
@@ -5120,15 +5118,15 @@ var require_formdata = __commonJS({
         }
       }
       [nodeUtil.inspect.custom](depth, options) {
-        const state3 = this[kState].reduce((a, b2) => {
-          if (a[b2.name]) {
-            if (Array.isArray(a[b2.name])) {
-              a[b2.name].push(b2.value);
+        const state3 = this[kState].reduce((a, b) => {
+          if (a[b.name]) {
+            if (Array.isArray(a[b.name])) {
+              a[b.name].push(b.value);
             } else {
-              a[b2.name] = [a[b2.name], b2.value];
+              a[b.name] = [a[b.name], b.value];
             }
           } else {
-            a[b2.name] = b2.value;
+            a[b.name] = b.value;
           }
           return a;
         }, { __proto__: null });
@@ -5508,7 +5506,7 @@ Content-Disposition: form-data`;
         const escape3 = (str) => str.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
         const normalizeLinefeeds = (value) => value.replace(/\r?\n|\r/g, "\r\n");
         const blobParts = [];
-        const rn2 = new Uint8Array([13, 10]);
+        const rn = new Uint8Array([13, 10]);
         length = 0;
         let hasUnknownSizeValue = false;
         for (const [name, value] of object) {
@@ -5524,9 +5522,9 @@ ${normalizeLinefeeds(value)}\r
 Content-Type: ${value.type || "application/octet-stream"}\r
 \r
 `);
-            blobParts.push(chunk2, value, rn2);
+            blobParts.push(chunk2, value, rn);
             if (typeof value.size === "number") {
-              length += chunk2.byteLength + value.size + rn2.byteLength;
+              length += chunk2.byteLength + value.size + rn.byteLength;
             } else {
               hasUnknownSizeValue = true;
             }
@@ -5810,39 +5808,39 @@ var require_client_h1 = __commonJS({
       return await WebAssembly.instantiate(mod, {
         env: {
           /* eslint-disable camelcase */
-          wasm_on_url: (p2, at2, len) => {
+          wasm_on_url: (p, at, len) => {
             return 0;
           },
-          wasm_on_status: (p2, at2, len) => {
-            assert4(currentParser.ptr === p2);
-            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
+          wasm_on_status: (p, at, len) => {
+            assert4(currentParser.ptr === p);
+            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onStatus(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
-          wasm_on_message_begin: (p2) => {
-            assert4(currentParser.ptr === p2);
+          wasm_on_message_begin: (p) => {
+            assert4(currentParser.ptr === p);
             return currentParser.onMessageBegin() || 0;
           },
-          wasm_on_header_field: (p2, at2, len) => {
-            assert4(currentParser.ptr === p2);
-            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
+          wasm_on_header_field: (p, at, len) => {
+            assert4(currentParser.ptr === p);
+            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onHeaderField(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
-          wasm_on_header_value: (p2, at2, len) => {
-            assert4(currentParser.ptr === p2);
-            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
+          wasm_on_header_value: (p, at, len) => {
+            assert4(currentParser.ptr === p);
+            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onHeaderValue(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
-          wasm_on_headers_complete: (p2, statusCode, upgrade, shouldKeepAlive) => {
-            assert4(currentParser.ptr === p2);
+          wasm_on_headers_complete: (p, statusCode, upgrade, shouldKeepAlive) => {
+            assert4(currentParser.ptr === p);
             return currentParser.onHeadersComplete(statusCode, Boolean(upgrade), Boolean(shouldKeepAlive)) || 0;
           },
-          wasm_on_body: (p2, at2, len) => {
-            assert4(currentParser.ptr === p2);
-            const start = at2 - currentBufferPtr + currentBufferRef.byteOffset;
+          wasm_on_body: (p, at, len) => {
+            assert4(currentParser.ptr === p);
+            const start = at - currentBufferPtr + currentBufferRef.byteOffset;
             return currentParser.onBody(new FastBuffer(currentBufferRef.buffer, start, len)) || 0;
           },
-          wasm_on_message_complete: (p2) => {
-            assert4(currentParser.ptr === p2);
+          wasm_on_message_complete: (p) => {
+            assert4(currentParser.ptr === p);
             return currentParser.onMessageComplete() || 0;
           }
           /* eslint-enable camelcase */
@@ -6598,10 +6596,10 @@ upgrade: ${upgrade}\r
     }
     function writeStream(abort, body2, client, request, socket, contentLength2, header2, expectsPayload) {
       assert4(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      let finished3 = false;
+      let finished2 = false;
       const writer = new AsyncWriter({ abort, socket, request, contentLength: contentLength2, client, expectsPayload, header: header2 });
       const onData = function(chunk) {
-        if (finished3) {
+        if (finished2) {
           return;
         }
         try {
@@ -6613,7 +6611,7 @@ upgrade: ${upgrade}\r
         }
       };
       const onDrain = function() {
-        if (finished3) {
+        if (finished2) {
           return;
         }
         if (body2.resume) {
@@ -6624,24 +6622,24 @@ upgrade: ${upgrade}\r
         queueMicrotask(() => {
           body2.removeListener("error", onFinished);
         });
-        if (!finished3) {
+        if (!finished2) {
           const err = new RequestAbortedError();
           queueMicrotask(() => onFinished(err));
         }
       };
       const onFinished = function(err) {
-        if (finished3) {
+        if (finished2) {
           return;
         }
-        finished3 = true;
+        finished2 = true;
         assert4(socket.destroyed || socket[kWriting] && client[kRunning] <= 1);
         socket.off("drain", onDrain).off("error", onFinished);
         body2.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
         if (!err) {
           try {
             writer.end();
-          } catch (er2) {
-            err = er2;
+          } catch (er) {
+            err = er;
           }
         }
         writer.destroy(err);
@@ -6729,12 +6727,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve11, reject) => {
+      const waitForDrain = () => new Promise((resolve9, reject) => {
         assert4(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve11;
+          callback = resolve9;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -6872,7 +6870,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert4 = __require("node:assert");
     var { errorMonitor } = __require("node:events");
-    var { pipeline: pipeline6 } = __require("node:stream");
+    var { pipeline: pipeline4 } = __require("node:stream");
     var util5 = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7094,8 +7092,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream2;
-      const { hostname: hostname2, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
+      const { hostname, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request.aborted) {
@@ -7351,7 +7349,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body2, client, request, contentLength2) {
       assert4(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline6(
+      const pipe = pipeline4(
         body2,
         h2stream,
         (err) => {
@@ -7404,12 +7402,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve11, reject) => {
+      const waitForDrain = () => new Promise((resolve9, reject) => {
         assert4(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve11;
+          callback = resolve9;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7888,16 +7886,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve11) => {
+        return new Promise((resolve9) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve11;
+            this[kClosedResolve] = resolve9;
           } else {
-            resolve11(null);
+            resolve9(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve11) => {
+        return new Promise((resolve9) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request = requests[i];
@@ -7908,7 +7906,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve11(null);
+            resolve9(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7935,20 +7933,20 @@ var require_client = __commonJS({
     async function connect(client) {
       assert4(!client[kConnecting]);
       assert4(!client[kHTTPContext]);
-      let { host, hostname: hostname2, protocol, port } = client[kUrl];
-      if (hostname2[0] === "[") {
-        const idx = hostname2.indexOf("]");
+      let { host, hostname, protocol, port } = client[kUrl];
+      if (hostname[0] === "[") {
+        const idx = hostname.indexOf("]");
         assert4(idx !== -1);
-        const ip = hostname2.substring(1, idx);
+        const ip = hostname.substring(1, idx);
         assert4(net.isIP(ip));
-        hostname2 = ip;
+        hostname = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname: hostname2,
+            hostname,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -7959,10 +7957,10 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve11, reject) => {
+        const socket = await new Promise((resolve9, reject) => {
           client[kConnector]({
             host,
-            hostname: hostname2,
+            hostname,
             protocol,
             port,
             servername: client[kServerName],
@@ -7971,7 +7969,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve11(socket2);
+              resolve9(socket2);
             }
           });
         });
@@ -7995,7 +7993,7 @@ var require_client = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8016,7 +8014,7 @@ var require_client = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname,
               protocol,
               port,
               version: client[kHTTPContext]?.version,
@@ -8288,8 +8286,8 @@ var require_pool_base = __commonJS({
       }
       get [kRunning]() {
         let ret = 0;
-        for (const { [kRunning]: running2 } of this[kClients]) {
-          ret += running2;
+        for (const { [kRunning]: running } of this[kClients]) {
+          ret += running;
         }
         return ret;
       }
@@ -8307,8 +8305,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve11) => {
-            this[kClosedResolve] = resolve11;
+          await new Promise((resolve9) => {
+            this[kClosedResolve] = resolve9;
           });
         }
       }
@@ -8485,11 +8483,11 @@ var require_balanced_pool = __commonJS({
     var kWeight = /* @__PURE__ */ Symbol("kWeight");
     var kMaxWeightPerServer = /* @__PURE__ */ Symbol("kMaxWeightPerServer");
     var kErrorPenalty = /* @__PURE__ */ Symbol("kErrorPenalty");
-    function getGreatestCommonDivisor(a, b2) {
-      if (a === 0) return b2;
-      while (b2 !== 0) {
-        const t = b2;
-        b2 = a % b2;
+    function getGreatestCommonDivisor(a, b) {
+      if (a === 0) return b;
+      while (b !== 0) {
+        const t = b;
+        b = a % b;
         a = t;
       }
       return a;
@@ -8561,7 +8559,7 @@ var require_balanced_pool = __commonJS({
         return this;
       }
       get upstreams() {
-        return this[kClients].filter((dispatcher) => dispatcher.closed !== true && dispatcher.destroyed !== true).map((p2) => p2[kUrl].origin);
+        return this[kClients].filter((dispatcher) => dispatcher.closed !== true && dispatcher.destroyed !== true).map((p) => p[kUrl].origin);
       }
       [kGetDispatcher]() {
         if (this[kClients].length === 0) {
@@ -8571,7 +8569,7 @@ var require_balanced_pool = __commonJS({
         if (!dispatcher) {
           return;
         }
-        const allClientsBusy = this[kClients].map((pool) => pool[kNeedDrain]).reduce((a, b2) => a && b2, true);
+        const allClientsBusy = this[kClients].map((pool) => pool[kNeedDrain]).reduce((a, b) => a && b, true);
         if (allClientsBusy) {
           return;
         }
@@ -8991,10 +8989,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url2) {
-        let { protocol, host: hostname2, port } = url2;
-        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname, port } = url2;
+        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname2, port)) {
+        if (!this.#shouldProxy(hostname, port)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -9002,7 +9000,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname2, port) {
+      #shouldProxy(hostname, port) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -9018,11 +9016,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname2 === entry.hostname) {
+            if (hostname === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -9450,7 +9448,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { Readable: Readable11 } = __require("node:stream");
+    var { Readable: Readable6 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError3 } = require_errors();
     var util5 = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9462,7 +9460,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable11 {
+    var BodyReadable = class extends Readable6 {
       constructor({
         resume,
         abort,
@@ -9577,7 +9575,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve11, reject) => {
+        return await new Promise((resolve9, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError3());
           }
@@ -9590,7 +9588,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError3());
             } else {
-              resolve11(null);
+              resolve9(null);
             }
           }).on("error", noop).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9609,7 +9607,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream2, type) {
       assert4(!stream2[kConsume]);
-      return new Promise((resolve11, reject) => {
+      return new Promise((resolve9, reject) => {
         if (isUnusable(stream2)) {
           const rState = stream2._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9626,7 +9624,7 @@ var require_readable = __commonJS({
             stream2[kConsume] = {
               type,
               stream: stream2,
-              resolve: resolve11,
+              resolve: resolve9,
               reject,
               length: 0,
               body: []
@@ -9696,18 +9694,18 @@ var require_readable = __commonJS({
       return buffer3;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve11, stream: stream2, length } = consume2;
+      const { type, body: body2, resolve: resolve9, stream: stream2, length } = consume2;
       try {
         if (type === "text") {
-          resolve11(chunksDecode(body2, length));
+          resolve9(chunksDecode(body2, length));
         } else if (type === "json") {
-          resolve11(JSON.parse(chunksDecode(body2, length)));
+          resolve9(JSON.parse(chunksDecode(body2, length)));
         } else if (type === "arrayBuffer") {
-          resolve11(chunksConcat(body2, length).buffer);
+          resolve9(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve11(new Blob(body2, { type: stream2[kContentType] }));
+          resolve9(new Blob(body2, { type: stream2[kContentType] }));
         } else if (type === "bytes") {
-          resolve11(chunksConcat(body2, length));
+          resolve9(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9804,7 +9802,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { Readable: Readable11 } = require_readable();
+    var { Readable: Readable6 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util5 = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9899,7 +9897,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util5.parseHeaders(rawHeaders) : headers;
         const contentType3 = parsedHeaders["content-type"];
         const contentLength2 = parsedHeaders["content-length"];
-        const res = new Readable11({
+        const res = new Readable6({
           resume,
           abort,
           contentType: contentType3,
@@ -9964,9 +9962,9 @@ var require_api_request = __commonJS({
     };
     function request(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve11, reject) => {
+        return new Promise((resolve9, reject) => {
           request.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve11(data);
+            return err ? reject(err) : resolve9(data);
           });
         });
       }
@@ -10041,7 +10039,7 @@ var require_api_stream = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-stream.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { finished: finished3, PassThrough } = __require("node:stream");
+    var { finished: finished2, PassThrough } = __require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util5 = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10137,7 +10135,7 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished3(res, { readable: false }, (err) => {
+          finished2(res, { readable: false }, (err) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
             if (err || !res2.readable) {
@@ -10189,9 +10187,9 @@ var require_api_stream = __commonJS({
     };
     function stream2(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve11, reject) => {
+        return new Promise((resolve9, reject) => {
           stream2.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve11(data);
+            return err ? reject(err) : resolve9(data);
           });
         });
       }
@@ -10214,7 +10212,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports2, module) {
     "use strict";
     var {
-      Readable: Readable11,
+      Readable: Readable6,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10228,7 +10226,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert4 = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable11 {
+    var PipelineRequest = class extends Readable6 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10245,7 +10243,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable11 {
+    var PipelineResponse = class extends Readable6 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -10396,7 +10394,7 @@ var require_api_pipeline = __commonJS({
         util5.destroy(ret, err);
       }
     };
-    function pipeline6(opts, handler) {
+    function pipeline4(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
@@ -10405,7 +10403,7 @@ var require_api_pipeline = __commonJS({
         return new PassThrough().destroy(err);
       }
     }
-    module.exports = pipeline6;
+    module.exports = pipeline4;
   }
 });
 
@@ -10476,9 +10474,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve11, reject) => {
+        return new Promise((resolve9, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve11(data);
+            return err ? reject(err) : resolve9(data);
           });
         });
       }
@@ -10570,9 +10568,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve11, reject) => {
+        return new Promise((resolve9, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve11(data);
+            return err ? reject(err) : resolve9(data);
           });
         });
       }
@@ -10827,8 +10825,8 @@ var require_mock_utils = __commonJS({
         const value = data[key];
         const name = Buffer.from(`${key}`);
         if (Array.isArray(value)) {
-          for (let j2 = 0; j2 < value.length; ++j2) {
-            result.push(name, Buffer.from(`${value[j2]}`));
+          for (let j = 0; j < value.length; ++j) {
+            result.push(name, Buffer.from(`${value[j]}`));
           }
         } else {
           result.push(name, Buffer.from(`${value}`));
@@ -11118,7 +11116,7 @@ var require_mock_interceptor = __commonJS({
 var require_mock_client = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-client.js"(exports2, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Client = require_client();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11158,7 +11156,7 @@ var require_mock_client = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11171,7 +11169,7 @@ var require_mock_client = __commonJS({
 var require_mock_pool = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/mock/mock-pool.js"(exports2, module) {
     "use strict";
-    var { promisify: promisify4 } = __require("node:util");
+    var { promisify: promisify3 } = __require("node:util");
     var Pool = require_pool();
     var { buildMockDispatch } = require_mock_utils();
     var {
@@ -11211,7 +11209,7 @@ var require_mock_pool = __commonJS({
         return new MockInterceptor(opts, this[kDispatches]);
       }
       async [kClose]() {
-        await promisify4(this[kOriginalClose])();
+        await promisify3(this[kOriginalClose])();
         this[kConnected] = 0;
         this[kMockAgent][Symbols.kClients].delete(this[kOrigin]);
       }
@@ -11951,10 +11949,10 @@ var require_headers = __commonJS({
     }
     function headerValueNormalize(potentialValue) {
       let i = 0;
-      let j2 = potentialValue.length;
-      while (j2 > i && isHTTPWhiteSpaceCharCode(potentialValue.charCodeAt(j2 - 1))) --j2;
-      while (j2 > i && isHTTPWhiteSpaceCharCode(potentialValue.charCodeAt(i))) ++i;
-      return i === 0 && j2 === potentialValue.length ? potentialValue : potentialValue.substring(i, j2);
+      let j = potentialValue.length;
+      while (j > i && isHTTPWhiteSpaceCharCode(potentialValue.charCodeAt(j - 1))) --j;
+      while (j > i && isHTTPWhiteSpaceCharCode(potentialValue.charCodeAt(i))) ++i;
+      return i === 0 && j === potentialValue.length ? potentialValue : potentialValue.substring(i, j);
     }
     function fill(headers, object) {
       if (Array.isArray(object)) {
@@ -12001,8 +11999,8 @@ var require_headers = __commonJS({
       }
       return getHeadersList(headers).append(name, value, false);
     }
-    function compareHeaderName(a, b2) {
-      return a[0] < b2[0] ? -1 : 1;
+    function compareHeaderName(a, b) {
+      return a[0] < b[0] ? -1 : 1;
     }
     var HeadersList = class _HeadersList {
       /** @type {[string, string][]|null} */
@@ -12039,12 +12037,12 @@ var require_headers = __commonJS({
       append(name, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
         const lowercaseName = isLowerCase ? name : name.toLowerCase();
-        const exists4 = this[kHeadersMap].get(lowercaseName);
-        if (exists4) {
-          const delimiter4 = lowercaseName === "cookie" ? "; " : ", ";
+        const exists3 = this[kHeadersMap].get(lowercaseName);
+        if (exists3) {
+          const delimiter3 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
-            name: exists4.name,
-            value: `${exists4.value}${delimiter4}${value}`
+            name: exists3.name,
+            value: `${exists3.value}${delimiter3}${value}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name, value });
@@ -12133,7 +12131,7 @@ var require_headers = __commonJS({
           const firstValue = iterator.next().value;
           array[0] = [firstValue[0], firstValue[1].value];
           assert4(firstValue[1].value !== null);
-          for (let i = 1, j2 = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
+          for (let i = 1, j = 0, right = 0, left = 0, pivot = 0, x, value; i < size; ++i) {
             value = iterator.next().value;
             x = array[i] = [value[0], value[1].value];
             assert4(x[1] !== null);
@@ -12148,9 +12146,9 @@ var require_headers = __commonJS({
               }
             }
             if (i !== pivot) {
-              j2 = i;
-              while (j2 > left) {
-                array[j2] = array[--j2];
+              j = i;
+              while (j > left) {
+                array[j] = array[--j];
               }
               array[left] = x;
             }
@@ -12293,8 +12291,8 @@ var require_headers = __commonJS({
         for (let i = 0; i < names.length; ++i) {
           const { 0: name, 1: value } = names[i];
           if (name === "set-cookie") {
-            for (let j2 = 0; j2 < cookies.length; ++j2) {
-              headers.push([name, cookies[j2]]);
+            for (let j = 0; j < cookies.length; ++j) {
+              headers.push([name, cookies[j]]);
             }
           } else {
             headers.push([name, value]);
@@ -12340,19 +12338,19 @@ var require_headers = __commonJS({
         enumerable: false
       }
     });
-    webidl.converters.HeadersInit = function(V2, prefix2, argument) {
-      if (webidl.util.Type(V2) === "Object") {
-        const iterator = Reflect.get(V2, Symbol.iterator);
-        if (!util5.types.isProxy(V2) && iterator === Headers2.prototype.entries) {
+    webidl.converters.HeadersInit = function(V, prefix2, argument) {
+      if (webidl.util.Type(V) === "Object") {
+        const iterator = Reflect.get(V, Symbol.iterator);
+        if (!util5.types.isProxy(V) && iterator === Headers2.prototype.entries) {
           try {
-            return getHeadersList(V2).entriesList;
+            return getHeadersList(V).entriesList;
           } catch {
           }
         }
         if (typeof iterator === "function") {
-          return webidl.converters["sequence<sequence<ByteString>>"](V2, prefix2, argument, iterator.bind(V2));
+          return webidl.converters["sequence<sequence<ByteString>>"](V, prefix2, argument, iterator.bind(V));
         }
-        return webidl.converters["record<ByteString, ByteString>"](V2, prefix2, argument);
+        return webidl.converters["record<ByteString, ByteString>"](V, prefix2, argument);
       }
       throw webidl.errors.conversionFailed({
         prefix: "Headers constructor",
@@ -12621,12 +12619,12 @@ var require_response = __commonJS({
         ...state3
       };
       return new Proxy(response, {
-        get(target, p2) {
-          return p2 in state3 ? state3[p2] : target[p2];
+        get(target, p) {
+          return p in state3 ? state3[p] : target[p];
         },
-        set(target, p2, value) {
-          assert4(!(p2 in state3));
-          target[p2] = value;
+        set(target, p, value) {
+          assert4(!(p in state3));
+          target[p] = value;
           return true;
         }
       });
@@ -12717,32 +12715,32 @@ var require_response = __commonJS({
     webidl.converters.URLSearchParams = webidl.interfaceConverter(
       URLSearchParams
     );
-    webidl.converters.XMLHttpRequestBodyInit = function(V2, prefix2, name) {
-      if (typeof V2 === "string") {
-        return webidl.converters.USVString(V2, prefix2, name);
+    webidl.converters.XMLHttpRequestBodyInit = function(V, prefix2, name) {
+      if (typeof V === "string") {
+        return webidl.converters.USVString(V, prefix2, name);
       }
-      if (isBlobLike(V2)) {
-        return webidl.converters.Blob(V2, prefix2, name, { strict: false });
+      if (isBlobLike(V)) {
+        return webidl.converters.Blob(V, prefix2, name, { strict: false });
       }
-      if (ArrayBuffer.isView(V2) || types2.isArrayBuffer(V2)) {
-        return webidl.converters.BufferSource(V2, prefix2, name);
+      if (ArrayBuffer.isView(V) || types2.isArrayBuffer(V)) {
+        return webidl.converters.BufferSource(V, prefix2, name);
       }
-      if (util5.isFormDataLike(V2)) {
-        return webidl.converters.FormData(V2, prefix2, name, { strict: false });
+      if (util5.isFormDataLike(V)) {
+        return webidl.converters.FormData(V, prefix2, name, { strict: false });
       }
-      if (V2 instanceof URLSearchParams) {
-        return webidl.converters.URLSearchParams(V2, prefix2, name);
+      if (V instanceof URLSearchParams) {
+        return webidl.converters.URLSearchParams(V, prefix2, name);
       }
-      return webidl.converters.DOMString(V2, prefix2, name);
+      return webidl.converters.DOMString(V, prefix2, name);
     };
-    webidl.converters.BodyInit = function(V2, prefix2, argument) {
-      if (V2 instanceof ReadableStream) {
-        return webidl.converters.ReadableStream(V2, prefix2, argument);
+    webidl.converters.BodyInit = function(V, prefix2, argument) {
+      if (V instanceof ReadableStream) {
+        return webidl.converters.ReadableStream(V, prefix2, argument);
       }
-      if (V2?.[Symbol.asyncIterator]) {
-        return V2;
+      if (V?.[Symbol.asyncIterator]) {
+        return V;
       }
-      return webidl.converters.XMLHttpRequestBodyInit(V2, prefix2, argument);
+      return webidl.converters.XMLHttpRequestBodyInit(V, prefix2, argument);
     };
     webidl.converters.ResponseInit = webidl.dictionaryConverter([
       {
@@ -13411,14 +13409,14 @@ var require_request2 = __commonJS({
     webidl.converters.Request = webidl.interfaceConverter(
       Request
     );
-    webidl.converters.RequestInfo = function(V2, prefix2, argument) {
-      if (typeof V2 === "string") {
-        return webidl.converters.USVString(V2, prefix2, argument);
+    webidl.converters.RequestInfo = function(V, prefix2, argument) {
+      if (typeof V === "string") {
+        return webidl.converters.USVString(V, prefix2, argument);
       }
-      if (V2 instanceof Request) {
-        return webidl.converters.Request(V2, prefix2, argument);
+      if (V instanceof Request) {
+        return webidl.converters.Request(V, prefix2, argument);
       }
-      return webidl.converters.USVString(V2, prefix2, argument);
+      return webidl.converters.USVString(V, prefix2, argument);
     };
     webidl.converters.AbortSignal = webidl.interfaceConverter(
       AbortSignal
@@ -13523,7 +13521,7 @@ var require_fetch = __commonJS({
     } = require_response();
     var { HeadersList } = require_headers();
     var { Request, cloneRequest } = require_request2();
-    var zlib3 = __require("node:zlib");
+    var zlib2 = __require("node:zlib");
     var {
       bytesMatch,
       makePolicyContainer,
@@ -13570,7 +13568,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable11, pipeline: pipeline6, finished: finished3 } = __require("node:stream");
+    var { Readable: Readable6, pipeline: pipeline4, finished: finished2 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -13614,18 +13612,18 @@ var require_fetch = __commonJS({
     }
     function fetch2(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
-      let p2 = createDeferredPromise();
+      let p = createDeferredPromise();
       let requestObject;
       try {
         requestObject = new Request(input, init);
       } catch (e) {
-        p2.reject(e);
-        return p2.promise;
+        p.reject(e);
+        return p.promise;
       }
       const request = requestObject[kState];
       if (requestObject.signal.aborted) {
-        abortFetch(p2, request, null, requestObject.signal.reason);
-        return p2.promise;
+        abortFetch(p, request, null, requestObject.signal.reason);
+        return p.promise;
       }
       const globalObject = request.client.globalObject;
       if (globalObject?.constructor?.name === "ServiceWorkerGlobalScope") {
@@ -13641,7 +13639,7 @@ var require_fetch = __commonJS({
           assert4(controller != null);
           controller.abort(requestObject.signal.reason);
           const realResponse = responseObject?.deref();
-          abortFetch(p2, request, realResponse, requestObject.signal.reason);
+          abortFetch(p, request, realResponse, requestObject.signal.reason);
         }
       );
       const processResponse = (response) => {
@@ -13649,16 +13647,16 @@ var require_fetch = __commonJS({
           return;
         }
         if (response.aborted) {
-          abortFetch(p2, request, responseObject, controller.serializedAbortReason);
+          abortFetch(p, request, responseObject, controller.serializedAbortReason);
           return;
         }
         if (response.type === "error") {
-          p2.reject(new TypeError("fetch failed", { cause: response.error }));
+          p.reject(new TypeError("fetch failed", { cause: response.error }));
           return;
         }
         responseObject = new WeakRef(fromInnerResponse(response, "immutable"));
-        p2.resolve(responseObject.deref());
-        p2 = null;
+        p.resolve(responseObject.deref());
+        p = null;
       };
       controller = fetching({
         request,
@@ -13667,7 +13665,7 @@ var require_fetch = __commonJS({
         dispatcher: requestObject[kDispatcher]
         // undici
       });
-      return p2.promise;
+      return p.promise;
     }
     function finalizeAndReportTiming(response, initiatorType = "other") {
       if (response.type === "error" && response.aborted) {
@@ -13702,9 +13700,9 @@ var require_fetch = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p2, request, responseObject, error2) {
-      if (p2) {
-        p2.reject(error2);
+    function abortFetch(p, request, responseObject, error2) {
+      if (p) {
+        p.reject(error2);
       }
       if (request.body != null && isReadable(request.body?.stream)) {
         request.body.stream.cancel(error2).catch((err) => {
@@ -14038,7 +14036,7 @@ var require_fetch = __commonJS({
       if (internalResponse.body == null) {
         processResponseEndOfBody();
       } else {
-        finished3(internalResponse.body.stream, () => {
+        finished2(internalResponse.body.stream, () => {
           processResponseEndOfBody();
         });
       }
@@ -14435,7 +14433,7 @@ var require_fetch = __commonJS({
       function dispatch({ body: body2 }) {
         const url2 = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve11, reject) => agent.dispatch(
+        return new Promise((resolve9, reject) => agent.dispatch(
           {
             path: url2.pathname + url2.search,
             origin: url2.origin,
@@ -14485,23 +14483,23 @@ var require_fetch = __commonJS({
                 for (let i = codings.length - 1; i >= 0; --i) {
                   const coding = codings[i].trim();
                   if (coding === "x-gzip" || coding === "gzip") {
-                    decoders.push(zlib3.createGunzip({
+                    decoders.push(zlib2.createGunzip({
                       // Be less strict when decoding compressed responses, since sometimes
                       // servers send slightly invalid responses that are still accepted
                       // by common browsers.
                       // Always using Z_SYNC_FLUSH is what cURL does.
-                      flush: zlib3.constants.Z_SYNC_FLUSH,
-                      finishFlush: zlib3.constants.Z_SYNC_FLUSH
+                      flush: zlib2.constants.Z_SYNC_FLUSH,
+                      finishFlush: zlib2.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "deflate") {
                     decoders.push(createInflate({
-                      flush: zlib3.constants.Z_SYNC_FLUSH,
-                      finishFlush: zlib3.constants.Z_SYNC_FLUSH
+                      flush: zlib2.constants.Z_SYNC_FLUSH,
+                      finishFlush: zlib2.constants.Z_SYNC_FLUSH
                     }));
                   } else if (coding === "br") {
-                    decoders.push(zlib3.createBrotliDecompress({
-                      flush: zlib3.constants.BROTLI_OPERATION_FLUSH,
-                      finishFlush: zlib3.constants.BROTLI_OPERATION_FLUSH
+                    decoders.push(zlib2.createBrotliDecompress({
+                      flush: zlib2.constants.BROTLI_OPERATION_FLUSH,
+                      finishFlush: zlib2.constants.BROTLI_OPERATION_FLUSH
                     }));
                   } else {
                     decoders.length = 0;
@@ -14509,13 +14507,13 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable11({ read: resume });
+              this.body = new Readable6({ read: resume });
               const onError = this.onError.bind(this);
-              resolve11({
+              resolve9({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline6(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline4(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -14554,7 +14552,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve11({
+              resolve9({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -14966,67 +14964,67 @@ var require_util4 = __commonJS({
       writable: false,
       configurable: false
     };
-    function readOperation(fr2, blob, type, encodingName) {
-      if (fr2[kState] === "loading") {
+    function readOperation(fr, blob, type, encodingName) {
+      if (fr[kState] === "loading") {
         throw new DOMException("Invalid state", "InvalidStateError");
       }
-      fr2[kState] = "loading";
-      fr2[kResult] = null;
-      fr2[kError] = null;
+      fr[kState] = "loading";
+      fr[kResult] = null;
+      fr[kError] = null;
       const stream2 = blob.stream();
       const reader = stream2.getReader();
       const bytes = [];
       let chunkPromise = reader.read();
       let isFirstChunk = true;
       (async () => {
-        while (!fr2[kAborted]) {
+        while (!fr[kAborted]) {
           try {
             const { done, value } = await chunkPromise;
-            if (isFirstChunk && !fr2[kAborted]) {
+            if (isFirstChunk && !fr[kAborted]) {
               queueMicrotask(() => {
-                fireAProgressEvent("loadstart", fr2);
+                fireAProgressEvent("loadstart", fr);
               });
             }
             isFirstChunk = false;
             if (!done && types2.isUint8Array(value)) {
               bytes.push(value);
-              if ((fr2[kLastProgressEventFired] === void 0 || Date.now() - fr2[kLastProgressEventFired] >= 50) && !fr2[kAborted]) {
-                fr2[kLastProgressEventFired] = Date.now();
+              if ((fr[kLastProgressEventFired] === void 0 || Date.now() - fr[kLastProgressEventFired] >= 50) && !fr[kAborted]) {
+                fr[kLastProgressEventFired] = Date.now();
                 queueMicrotask(() => {
-                  fireAProgressEvent("progress", fr2);
+                  fireAProgressEvent("progress", fr);
                 });
               }
               chunkPromise = reader.read();
             } else if (done) {
               queueMicrotask(() => {
-                fr2[kState] = "done";
+                fr[kState] = "done";
                 try {
                   const result = packageData(bytes, type, blob.type, encodingName);
-                  if (fr2[kAborted]) {
+                  if (fr[kAborted]) {
                     return;
                   }
-                  fr2[kResult] = result;
-                  fireAProgressEvent("load", fr2);
+                  fr[kResult] = result;
+                  fireAProgressEvent("load", fr);
                 } catch (error2) {
-                  fr2[kError] = error2;
-                  fireAProgressEvent("error", fr2);
+                  fr[kError] = error2;
+                  fireAProgressEvent("error", fr);
                 }
-                if (fr2[kState] !== "loading") {
-                  fireAProgressEvent("loadend", fr2);
+                if (fr[kState] !== "loading") {
+                  fireAProgressEvent("loadend", fr);
                 }
               });
               break;
             }
           } catch (error2) {
-            if (fr2[kAborted]) {
+            if (fr[kAborted]) {
               return;
             }
             queueMicrotask(() => {
-              fr2[kState] = "done";
-              fr2[kError] = error2;
-              fireAProgressEvent("error", fr2);
-              if (fr2[kState] !== "loading") {
-                fireAProgressEvent("loadend", fr2);
+              fr[kState] = "done";
+              fr[kError] = error2;
+              fireAProgressEvent("error", fr);
+              if (fr[kState] !== "loading") {
+                fireAProgressEvent("loadend", fr);
               }
             });
             break;
@@ -15100,24 +15098,24 @@ var require_util4 = __commonJS({
       return new TextDecoder(encoding).decode(sliced);
     }
     function BOMSniffing(ioQueue) {
-      const [a, b2, c] = ioQueue;
-      if (a === 239 && b2 === 187 && c === 191) {
+      const [a, b, c] = ioQueue;
+      if (a === 239 && b === 187 && c === 191) {
         return "UTF-8";
-      } else if (a === 254 && b2 === 255) {
+      } else if (a === 254 && b === 255) {
         return "UTF-16BE";
-      } else if (a === 255 && b2 === 254) {
+      } else if (a === 255 && b === 254) {
         return "UTF-16LE";
       }
       return null;
     }
     function combineByteSequences(sequences) {
-      const size = sequences.reduce((a, b2) => {
-        return a + b2.byteLength;
+      const size = sequences.reduce((a, b) => {
+        return a + b.byteLength;
       }, 0);
       let offset = 0;
-      return sequences.reduce((a, b2) => {
-        a.set(b2, offset);
-        offset += b2.byteLength;
+      return sequences.reduce((a, b) => {
+        a.set(b, offset);
+        offset += b.byteLength;
         return a;
       }, new Uint8Array(size));
     }
@@ -15405,9 +15403,9 @@ var require_util5 = __commonJS({
     var assert4 = __require("node:assert");
     var { URLSerializer } = require_data_url();
     var { isValidHeaderName } = require_util2();
-    function urlEquals(A2, B2, excludeFragment = false) {
-      const serializedA = URLSerializer(A2, excludeFragment);
-      const serializedB = URLSerializer(B2, excludeFragment);
+    function urlEquals(A, B, excludeFragment = false) {
+      const serializedA = URLSerializer(A, excludeFragment);
+      const serializedB = URLSerializer(B, excludeFragment);
       return serializedA === serializedB;
     }
     function getFieldValues(header2) {
@@ -15461,11 +15459,11 @@ var require_cache = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix2);
         request = webidl.converters.RequestInfo(request, prefix2, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix2, "options");
-        const p2 = this.#internalMatchAll(request, options, 1);
-        if (p2.length === 0) {
+        const p = this.#internalMatchAll(request, options, 1);
+        if (p.length === 0) {
           return;
         }
-        return p2[0];
+        return p[0];
       }
       async matchAll(request = void 0, options = {}) {
         webidl.brandCheck(this, _Cache);
@@ -15556,8 +15554,8 @@ var require_cache = __commonJS({
           }));
           responsePromises.push(responsePromise.promise);
         }
-        const p2 = Promise.all(responsePromises);
-        const responses = await p2;
+        const p = Promise.all(responsePromises);
+        const responses = await p;
         const operations = [];
         let index = 0;
         for (const response of responses) {
@@ -16229,7 +16227,7 @@ var require_util6 = __commonJS({
       "Nov",
       "Dec"
     ];
-    var IMFPaddedNumbers = Array(61).fill(0).map((_2, i) => i.toString().padStart(2, "0"));
+    var IMFPaddedNumbers = Array(61).fill(0).map((_, i) => i.toString().padStart(2, "0"));
     function toIMFDate(date) {
       if (typeof date === "number") {
         date = new Date(date);
@@ -16918,24 +16916,24 @@ var require_util7 = __commonJS({
     var { ErrorEvent, createFastMessageEvent } = require_events();
     var { isUtf8 } = __require("node:buffer");
     var { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = require_data_url();
-    function isConnecting(ws2) {
-      return ws2[kReadyState] === states.CONNECTING;
+    function isConnecting(ws) {
+      return ws[kReadyState] === states.CONNECTING;
     }
-    function isEstablished(ws2) {
-      return ws2[kReadyState] === states.OPEN;
+    function isEstablished(ws) {
+      return ws[kReadyState] === states.OPEN;
     }
-    function isClosing(ws2) {
-      return ws2[kReadyState] === states.CLOSING;
+    function isClosing(ws) {
+      return ws[kReadyState] === states.CLOSING;
     }
-    function isClosed(ws2) {
-      return ws2[kReadyState] === states.CLOSED;
+    function isClosed(ws) {
+      return ws[kReadyState] === states.CLOSED;
     }
     function fireEvent(e, target, eventFactory = (type, init) => new Event(type, init), eventInitDict = {}) {
       const event = eventFactory(e, eventInitDict);
       target.dispatchEvent(event);
     }
-    function websocketMessageReceived(ws2, type, data) {
-      if (ws2[kReadyState] !== states.OPEN) {
+    function websocketMessageReceived(ws, type, data) {
+      if (ws[kReadyState] !== states.OPEN) {
         return;
       }
       let dataForEvent;
@@ -16943,18 +16941,18 @@ var require_util7 = __commonJS({
         try {
           dataForEvent = utf8Decode(data);
         } catch {
-          failWebsocketConnection(ws2, "Received invalid UTF-8 in text frame.");
+          failWebsocketConnection(ws, "Received invalid UTF-8 in text frame.");
           return;
         }
       } else if (type === opcodes.BINARY) {
-        if (ws2[kBinaryType] === "blob") {
+        if (ws[kBinaryType] === "blob") {
           dataForEvent = new Blob([data]);
         } else {
           dataForEvent = toArrayBuffer(data);
         }
       }
-      fireEvent("message", ws2, createFastMessageEvent, {
-        origin: ws2[kWebSocketURL].origin,
+      fireEvent("message", ws, createFastMessageEvent, {
+        origin: ws[kWebSocketURL].origin,
         data: dataForEvent
       });
     }
@@ -17001,14 +16999,14 @@ var require_util7 = __commonJS({
       }
       return code >= 3e3 && code <= 4999;
     }
-    function failWebsocketConnection(ws2, reason) {
-      const { [kController]: controller, [kResponse]: response } = ws2;
+    function failWebsocketConnection(ws, reason) {
+      const { [kController]: controller, [kResponse]: response } = ws;
       controller.abort();
       if (response?.socket && !response.socket.destroyed) {
         response.socket.destroy();
       }
       if (reason) {
-        fireEvent("error", ws2, (type, init) => new ErrorEvent(type, init), {
+        fireEvent("error", ws, (type, init) => new ErrorEvent(type, init), {
           error: new Error(reason),
           message: reason
         });
@@ -17184,7 +17182,7 @@ var require_connection = __commonJS({
       crypto4 = __require("node:crypto");
     } catch {
     }
-    function establishWebSocketConnection(url2, protocols, client, ws2, onEstablish, options) {
+    function establishWebSocketConnection(url2, protocols, client, ws, onEstablish, options) {
       const requestURL = url2;
       requestURL.protocol = url2.protocol === "ws:" ? "http:" : "https:";
       const request = makeRequest({
@@ -17215,25 +17213,25 @@ var require_connection = __commonJS({
         dispatcher: options.dispatcher,
         processResponse(response) {
           if (response.type === "error" || response.status !== 101) {
-            failWebsocketConnection(ws2, "Received network error or non-101 status code.");
+            failWebsocketConnection(ws, "Received network error or non-101 status code.");
             return;
           }
           if (protocols.length !== 0 && !response.headersList.get("Sec-WebSocket-Protocol")) {
-            failWebsocketConnection(ws2, "Server did not respond with sent protocols.");
+            failWebsocketConnection(ws, "Server did not respond with sent protocols.");
             return;
           }
           if (response.headersList.get("Upgrade")?.toLowerCase() !== "websocket") {
-            failWebsocketConnection(ws2, 'Server did not set Upgrade header to "websocket".');
+            failWebsocketConnection(ws, 'Server did not set Upgrade header to "websocket".');
             return;
           }
           if (response.headersList.get("Connection")?.toLowerCase() !== "upgrade") {
-            failWebsocketConnection(ws2, 'Server did not set Connection header to "upgrade".');
+            failWebsocketConnection(ws, 'Server did not set Connection header to "upgrade".');
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
           const digest = crypto4.createHash("sha1").update(keyValue + uid).digest("base64");
           if (secWSAccept !== digest) {
-            failWebsocketConnection(ws2, "Incorrect hash received in Sec-WebSocket-Accept header.");
+            failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
           }
           const secExtension = response.headersList.get("Sec-WebSocket-Extensions");
@@ -17241,7 +17239,7 @@ var require_connection = __commonJS({
           if (secExtension !== null) {
             extensions = parseExtensions(secExtension);
             if (!extensions.has("permessage-deflate")) {
-              failWebsocketConnection(ws2, "Sec-WebSocket-Extensions header does not match.");
+              failWebsocketConnection(ws, "Sec-WebSocket-Extensions header does not match.");
               return;
             }
           }
@@ -17249,7 +17247,7 @@ var require_connection = __commonJS({
           if (secProtocol !== null) {
             const requestProtocols = getDecodeSplit("sec-websocket-protocol", request.headersList);
             if (requestProtocols === null || !requestProtocols.includes(secProtocol)) {
-              failWebsocketConnection(ws2, "Protocol was not set in the opening handshake.");
+              failWebsocketConnection(ws, "Protocol was not set in the opening handshake.");
               return;
             }
           }
@@ -17268,13 +17266,13 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws2, code, reason, reasonByteLength) {
-      if (isClosing(ws2) || isClosed(ws2)) {
-      } else if (!isEstablished(ws2)) {
-        failWebsocketConnection(ws2, "Connection was closed before it was established.");
-        ws2[kReadyState] = states.CLOSING;
-      } else if (ws2[kSentClose] === sentCloseFrameState.NOT_SENT) {
-        ws2[kSentClose] = sentCloseFrameState.PROCESSING;
+    function closeWebSocketConnection(ws, code, reason, reasonByteLength) {
+      if (isClosing(ws) || isClosed(ws)) {
+      } else if (!isEstablished(ws)) {
+        failWebsocketConnection(ws, "Connection was closed before it was established.");
+        ws[kReadyState] = states.CLOSING;
+      } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
+        ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
         if (code !== void 0 && reason === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
@@ -17286,12 +17284,12 @@ var require_connection = __commonJS({
         } else {
           frame.frameData = emptyBuffer;
         }
-        const socket = ws2[kResponse].socket;
+        const socket = ws[kResponse].socket;
         socket.write(frame.createFrame(opcodes.CLOSE));
-        ws2[kSentClose] = sentCloseFrameState.SENT;
-        ws2[kReadyState] = states.CLOSING;
+        ws[kSentClose] = sentCloseFrameState.SENT;
+        ws[kReadyState] = states.CLOSING;
       } else {
-        ws2[kReadyState] = states.CLOSING;
+        ws[kReadyState] = states.CLOSING;
       }
     }
     function onSocketData(chunk) {
@@ -17300,38 +17298,38 @@ var require_connection = __commonJS({
       }
     }
     function onSocketClose() {
-      const { ws: ws2 } = this;
-      const { [kResponse]: response } = ws2;
+      const { ws } = this;
+      const { [kResponse]: response } = ws;
       response.socket.off("data", onSocketData);
       response.socket.off("close", onSocketClose);
       response.socket.off("error", onSocketError);
-      const wasClean = ws2[kSentClose] === sentCloseFrameState.SENT && ws2[kReceivedClose];
+      const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
       let code = 1005;
       let reason = "";
-      const result = ws2[kByteParser].closingInfo;
+      const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
         code = result.code ?? 1005;
         reason = result.reason;
-      } else if (!ws2[kReceivedClose]) {
+      } else if (!ws[kReceivedClose]) {
         code = 1006;
       }
-      ws2[kReadyState] = states.CLOSED;
-      fireEvent("close", ws2, (type, init) => new CloseEvent(type, init), {
+      ws[kReadyState] = states.CLOSED;
+      fireEvent("close", ws, (type, init) => new CloseEvent(type, init), {
         wasClean,
         code,
         reason
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
-          websocket: ws2,
+          websocket: ws,
           code,
           reason
         });
       }
     }
     function onSocketError(error2) {
-      const { ws: ws2 } = this;
-      ws2[kReadyState] = states.CLOSING;
+      const { ws } = this;
+      ws[kReadyState] = states.CLOSING;
       if (channels.socketError.hasSubscribers) {
         channels.socketError.publish(error2);
       }
@@ -17430,7 +17428,7 @@ var require_permessage_deflate = __commonJS({
 var require_receiver = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/websocket/receiver.js"(exports2, module) {
     "use strict";
-    var { Writable: Writable3 } = __require("node:stream");
+    var { Writable } = __require("node:stream");
     var assert4 = __require("node:assert");
     var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants5();
     var { kReadyState, kSentClose, kResponse, kReceivedClose } = require_symbols5();
@@ -17449,11 +17447,11 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
-    function failWebsocketConnectionWithCode(ws2, code, reason) {
-      closeWebSocketConnection(ws2, code, reason, Buffer.byteLength(reason));
-      failWebsocketConnection(ws2, reason);
+    function failWebsocketConnectionWithCode(ws, code, reason) {
+      closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
+      failWebsocketConnection(ws, reason);
     }
-    var ByteParser = class extends Writable3 {
+    var ByteParser = class extends Writable {
       #buffers = [];
       #fragmentsBytes = 0;
       #byteOffset = 0;
@@ -17472,9 +17470,9 @@ var require_receiver = __commonJS({
        * @param {Map<string, string>|null} extensions
        * @param {{ maxFragments?: number, maxPayloadSize?: number }} [options]
        */
-      constructor(ws2, extensions, options = {}) {
+      constructor(ws, extensions, options = {}) {
         super();
-        this.ws = ws2;
+        this.ws = ws;
         this.#extensions = extensions == null ? /* @__PURE__ */ new Map() : extensions;
         this.#maxFragments = options.maxFragments ?? 0;
         this.#maxPayloadSize = options.maxPayloadSize ?? 0;
@@ -17486,7 +17484,7 @@ var require_receiver = __commonJS({
        * @param {Buffer} chunk
        * @param {() => void} callback
        */
-      _write(chunk, _2, callback) {
+      _write(chunk, _, callback) {
         this.#buffers.push(chunk);
         this.#byteOffset += chunk.length;
         this.#loop = true;
@@ -17969,10 +17967,10 @@ var require_websocket = __commonJS({
         if (typeof protocols === "string") {
           protocols = [protocols];
         }
-        if (protocols.length !== new Set(protocols.map((p2) => p2.toLowerCase())).size) {
+        if (protocols.length !== new Set(protocols.map((p) => p.toLowerCase())).size) {
           throw new DOMException("Invalid Sec-WebSocket-Protocol value", "SyntaxError");
         }
-        if (protocols.length > 0 && !protocols.every((p2) => isValidSubprotocol(p2))) {
+        if (protocols.length > 0 && !protocols.every((p) => isValidSubprotocol(p))) {
           throw new DOMException("Invalid Sec-WebSocket-Protocol value", "SyntaxError");
         }
         this[kWebSocketURL] = new URL(urlRecord.href);
@@ -18220,11 +18218,11 @@ var require_websocket = __commonJS({
     webidl.converters["sequence<DOMString>"] = webidl.sequenceConverter(
       webidl.converters.DOMString
     );
-    webidl.converters["DOMString or sequence<DOMString>"] = function(V2, prefix2, argument) {
-      if (webidl.util.Type(V2) === "Object" && Symbol.iterator in V2) {
-        return webidl.converters["sequence<DOMString>"](V2);
+    webidl.converters["DOMString or sequence<DOMString>"] = function(V, prefix2, argument) {
+      if (webidl.util.Type(V) === "Object" && Symbol.iterator in V) {
+        return webidl.converters["sequence<DOMString>"](V);
       }
-      return webidl.converters.DOMString(V2, prefix2, argument);
+      return webidl.converters.DOMString(V, prefix2, argument);
     };
     webidl.converters.WebSocketInit = webidl.dictionaryConverter([
       {
@@ -18242,22 +18240,22 @@ var require_websocket = __commonJS({
         converter: webidl.nullableConverter(webidl.converters.HeadersInit)
       }
     ]);
-    webidl.converters["DOMString or sequence<DOMString> or WebSocketInit"] = function(V2) {
-      if (webidl.util.Type(V2) === "Object" && !(Symbol.iterator in V2)) {
-        return webidl.converters.WebSocketInit(V2);
+    webidl.converters["DOMString or sequence<DOMString> or WebSocketInit"] = function(V) {
+      if (webidl.util.Type(V) === "Object" && !(Symbol.iterator in V)) {
+        return webidl.converters.WebSocketInit(V);
       }
-      return { protocols: webidl.converters["DOMString or sequence<DOMString>"](V2) };
+      return { protocols: webidl.converters["DOMString or sequence<DOMString>"](V) };
     };
-    webidl.converters.WebSocketSendData = function(V2) {
-      if (webidl.util.Type(V2) === "Object") {
-        if (isBlobLike(V2)) {
-          return webidl.converters.Blob(V2, { strict: false });
+    webidl.converters.WebSocketSendData = function(V) {
+      if (webidl.util.Type(V) === "Object") {
+        if (isBlobLike(V)) {
+          return webidl.converters.Blob(V, { strict: false });
         }
-        if (ArrayBuffer.isView(V2) || types2.isArrayBuffer(V2)) {
-          return webidl.converters.BufferSource(V2);
+        if (ArrayBuffer.isView(V) || types2.isArrayBuffer(V)) {
+          return webidl.converters.BufferSource(V);
         }
       }
-      return webidl.converters.USVString(V2);
+      return webidl.converters.USVString(V);
     };
     function onParserDrain() {
       this.ws[kResponse].socket.resume();
@@ -18294,9 +18292,9 @@ var require_util8 = __commonJS({
       }
       return true;
     }
-    function delay4(ms2) {
-      return new Promise((resolve11) => {
-        setTimeout(resolve11, ms2).unref();
+    function delay4(ms) {
+      return new Promise((resolve9) => {
+        setTimeout(resolve9, ms).unref();
       });
     }
     module.exports = {
@@ -18716,7 +18714,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/web/eventsource/eventsource.js"(exports2, module) {
     "use strict";
-    var { pipeline: pipeline6 } = __require("node:stream");
+    var { pipeline: pipeline4 } = __require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18876,7 +18874,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline6(
+          pipeline4(
             response.body.stream,
             eventSourceStream,
             (error2) => {
@@ -19235,12 +19233,12 @@ var require_re = __commonJS({
     } = require_constants6();
     var debug2 = require_debug();
     exports2 = module.exports = {};
-    var re2 = exports2.re = [];
+    var re = exports2.re = [];
     var safeRe = exports2.safeRe = [];
     var src = exports2.src = [];
     var safeSrc = exports2.safeSrc = [];
     var t = exports2.t = {};
-    var R2 = 0;
+    var R = 0;
     var LETTERDASHNUMBER = "[a-zA-Z0-9-]";
     var safeRegexReplacements = [
       ["\\s", 1],
@@ -19255,12 +19253,12 @@ var require_re = __commonJS({
     };
     var createToken = (name, value, isGlobal) => {
       const safe = makeSafeRegex(value);
-      const index = R2++;
+      const index = R++;
       debug2(name, index, value);
       t[name] = index;
       src[index] = value;
       safeSrc[index] = safe;
-      re2[index] = new RegExp(value, isGlobal ? "g" : void 0);
+      re[index] = new RegExp(value, isGlobal ? "g" : void 0);
       safeRe[index] = new RegExp(safe, isGlobal ? "g" : void 0);
     };
     createToken("NUMERICIDENTIFIER", "0|[1-9]\\d*");
@@ -19336,19 +19334,19 @@ var require_identifiers = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/internal/identifiers.js"(exports2, module) {
     "use strict";
     var numeric2 = /^[0-9]+$/;
-    var compareIdentifiers = (a, b2) => {
-      if (typeof a === "number" && typeof b2 === "number") {
-        return a === b2 ? 0 : a < b2 ? -1 : 1;
+    var compareIdentifiers = (a, b) => {
+      if (typeof a === "number" && typeof b === "number") {
+        return a === b ? 0 : a < b ? -1 : 1;
       }
       const anum = numeric2.test(a);
-      const bnum = numeric2.test(b2);
+      const bnum = numeric2.test(b);
       if (anum && bnum) {
         a = +a;
-        b2 = +b2;
+        b = +b;
       }
-      return a === b2 ? 0 : anum && !bnum ? -1 : bnum && !anum ? 1 : a < b2 ? -1 : 1;
+      return a === b ? 0 : anum && !bnum ? -1 : bnum && !anum ? 1 : a < b ? -1 : 1;
     };
-    var rcompareIdentifiers = (a, b2) => compareIdentifiers(b2, a);
+    var rcompareIdentifiers = (a, b) => compareIdentifiers(b, a);
     module.exports = {
       compareIdentifiers,
       rcompareIdentifiers
@@ -19362,7 +19360,7 @@ var require_semver = __commonJS({
     "use strict";
     var debug2 = require_debug();
     var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants6();
-    var { safeRe: re2, t } = require_re();
+    var { safeRe: re, t } = require_re();
     var parseOptions = require_parse_options();
     var { compareIdentifiers } = require_identifiers();
     var isPrereleaseIdentifier = (prerelease, identifier) => {
@@ -19398,14 +19396,14 @@ var require_semver = __commonJS({
         this.options = options;
         this.loose = !!options.loose;
         this.includePrerelease = !!options.includePrerelease;
-        const m2 = version3.trim().match(options.loose ? re2[t.LOOSE] : re2[t.FULL]);
-        if (!m2) {
+        const m = version3.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL]);
+        if (!m) {
           throw new TypeError(`Invalid Version: ${version3}`);
         }
         this.raw = version3;
-        this.major = +m2[1];
-        this.minor = +m2[2];
-        this.patch = +m2[3];
+        this.major = +m[1];
+        this.minor = +m[2];
+        this.patch = +m[3];
         if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
           throw new TypeError("Invalid major version");
         }
@@ -19415,10 +19413,10 @@ var require_semver = __commonJS({
         if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
           throw new TypeError("Invalid patch version");
         }
-        if (!m2[4]) {
+        if (!m[4]) {
           this.prerelease = [];
         } else {
-          this.prerelease = m2[4].split(".").map((id) => {
+          this.prerelease = m[4].split(".").map((id) => {
             if (/^[0-9]+$/.test(id)) {
               const num = +id;
               if (num >= 0 && num < MAX_SAFE_INTEGER) {
@@ -19428,7 +19426,7 @@ var require_semver = __commonJS({
             return id;
           });
         }
-        this.build = m2[5] ? m2[5].split(".") : [];
+        this.build = m[5] ? m[5].split(".") : [];
         this.format();
       }
       format() {
@@ -19492,18 +19490,18 @@ var require_semver = __commonJS({
         let i = 0;
         do {
           const a = this.prerelease[i];
-          const b2 = other.prerelease[i];
-          debug2("prerelease compare", i, a, b2);
-          if (a === void 0 && b2 === void 0) {
+          const b = other.prerelease[i];
+          debug2("prerelease compare", i, a, b);
+          if (a === void 0 && b === void 0) {
             return 0;
-          } else if (b2 === void 0) {
+          } else if (b === void 0) {
             return 1;
           } else if (a === void 0) {
             return -1;
-          } else if (a === b2) {
+          } else if (a === b) {
             continue;
           } else {
-            return compareIdentifiers(a, b2);
+            return compareIdentifiers(a, b);
           }
         } while (++i);
       }
@@ -19514,18 +19512,18 @@ var require_semver = __commonJS({
         let i = 0;
         do {
           const a = this.build[i];
-          const b2 = other.build[i];
-          debug2("build compare", i, a, b2);
-          if (a === void 0 && b2 === void 0) {
+          const b = other.build[i];
+          debug2("build compare", i, a, b);
+          if (a === void 0 && b === void 0) {
             return 0;
-          } else if (b2 === void 0) {
+          } else if (b === void 0) {
             return 1;
           } else if (a === void 0) {
             return -1;
-          } else if (a === b2) {
+          } else if (a === b) {
             continue;
           } else {
-            return compareIdentifiers(a, b2);
+            return compareIdentifiers(a, b);
           }
         } while (++i);
       }
@@ -19537,7 +19535,7 @@ var require_semver = __commonJS({
             throw new Error("invalid increment argument: identifier is empty");
           }
           if (identifier) {
-            const match3 = `-${identifier}`.match(this.options.loose ? re2[t.PRERELEASELOOSE] : re2[t.PRERELEASE]);
+            const match3 = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE]);
             if (!match3 || match3[1] !== identifier) {
               throw new Error(`invalid identifier: ${identifier}`);
             }
@@ -19659,11 +19657,11 @@ var require_parse2 = __commonJS({
       }
       try {
         return new SemVer(version3, options);
-      } catch (er2) {
+      } catch (er) {
         if (!throwErrors) {
           return null;
         }
-        throw er2;
+        throw er;
       }
     };
     module.exports = parse2;
@@ -19676,8 +19674,8 @@ var require_valid = __commonJS({
     "use strict";
     var parse2 = require_parse2();
     var valid = (version3, options) => {
-      const v2 = parse2(version3, options);
-      return v2 ? v2.version : null;
+      const v = parse2(version3, options);
+      return v ? v.version : null;
     };
     module.exports = valid;
   }
@@ -19689,8 +19687,8 @@ var require_clean = __commonJS({
     "use strict";
     var parse2 = require_parse2();
     var clean2 = (version3, options) => {
-      const s3 = parse2(version3.trim().replace(/^[=v]+/, ""), options);
-      return s3 ? s3.version : null;
+      const s = parse2(version3.trim().replace(/^[=v]+/, ""), options);
+      return s ? s.version : null;
     };
     module.exports = clean2;
   }
@@ -19712,7 +19710,7 @@ var require_inc = __commonJS({
           version3 instanceof SemVer ? version3.version : version3,
           options
         ).inc(release, identifier, identifierBase).version;
-      } catch (er2) {
+      } catch (er) {
         return null;
       }
     };
@@ -19812,7 +19810,7 @@ var require_compare = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/compare.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var compare = (a, b2, loose) => new SemVer(a, loose).compare(new SemVer(b2, loose));
+    var compare = (a, b, loose) => new SemVer(a, loose).compare(new SemVer(b, loose));
     module.exports = compare;
   }
 });
@@ -19822,7 +19820,7 @@ var require_rcompare = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/rcompare.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var rcompare = (a, b2, loose) => compare(b2, a, loose);
+    var rcompare = (a, b, loose) => compare(b, a, loose);
     module.exports = rcompare;
   }
 });
@@ -19832,7 +19830,7 @@ var require_compare_loose = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/compare-loose.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var compareLoose = (a, b2) => compare(a, b2, true);
+    var compareLoose = (a, b) => compare(a, b, true);
     module.exports = compareLoose;
   }
 });
@@ -19842,9 +19840,9 @@ var require_compare_build = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/compare-build.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var compareBuild = (a, b2, loose) => {
+    var compareBuild = (a, b, loose) => {
       const versionA = new SemVer(a, loose);
-      const versionB = new SemVer(b2, loose);
+      const versionB = new SemVer(b, loose);
       return versionA.compare(versionB) || versionA.compareBuild(versionB);
     };
     module.exports = compareBuild;
@@ -19856,7 +19854,7 @@ var require_sort = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/sort.js"(exports2, module) {
     "use strict";
     var compareBuild = require_compare_build();
-    var sort = (list, loose) => list.sort((a, b2) => compareBuild(a, b2, loose));
+    var sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose));
     module.exports = sort;
   }
 });
@@ -19866,7 +19864,7 @@ var require_rsort = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/rsort.js"(exports2, module) {
     "use strict";
     var compareBuild = require_compare_build();
-    var rsort = (list, loose) => list.sort((a, b2) => compareBuild(b2, a, loose));
+    var rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose));
     module.exports = rsort;
   }
 });
@@ -19876,8 +19874,8 @@ var require_gt = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/gt.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var gt2 = (a, b2, loose) => compare(a, b2, loose) > 0;
-    module.exports = gt2;
+    var gt = (a, b, loose) => compare(a, b, loose) > 0;
+    module.exports = gt;
   }
 });
 
@@ -19886,8 +19884,8 @@ var require_lt = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/lt.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var lt2 = (a, b2, loose) => compare(a, b2, loose) < 0;
-    module.exports = lt2;
+    var lt = (a, b, loose) => compare(a, b, loose) < 0;
+    module.exports = lt;
   }
 });
 
@@ -19896,7 +19894,7 @@ var require_eq = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/eq.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var eq = (a, b2, loose) => compare(a, b2, loose) === 0;
+    var eq = (a, b, loose) => compare(a, b, loose) === 0;
     module.exports = eq;
   }
 });
@@ -19906,7 +19904,7 @@ var require_neq = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/neq.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var neq = (a, b2, loose) => compare(a, b2, loose) !== 0;
+    var neq = (a, b, loose) => compare(a, b, loose) !== 0;
     module.exports = neq;
   }
 });
@@ -19916,7 +19914,7 @@ var require_gte = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/gte.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var gte2 = (a, b2, loose) => compare(a, b2, loose) >= 0;
+    var gte2 = (a, b, loose) => compare(a, b, loose) >= 0;
     module.exports = gte2;
   }
 });
@@ -19926,7 +19924,7 @@ var require_lte = __commonJS({
   "node_modules/@actions/cache/node_modules/semver/functions/lte.js"(exports2, module) {
     "use strict";
     var compare = require_compare();
-    var lte2 = (a, b2, loose) => compare(a, b2, loose) <= 0;
+    var lte2 = (a, b, loose) => compare(a, b, loose) <= 0;
     module.exports = lte2;
   }
 });
@@ -19937,42 +19935,42 @@ var require_cmp = __commonJS({
     "use strict";
     var eq = require_eq();
     var neq = require_neq();
-    var gt2 = require_gt();
+    var gt = require_gt();
     var gte2 = require_gte();
-    var lt2 = require_lt();
+    var lt = require_lt();
     var lte2 = require_lte();
-    var cmp = (a, op, b2, loose) => {
+    var cmp = (a, op, b, loose) => {
       switch (op) {
         case "===":
           if (typeof a === "object") {
             a = a.version;
           }
-          if (typeof b2 === "object") {
-            b2 = b2.version;
+          if (typeof b === "object") {
+            b = b.version;
           }
-          return a === b2;
+          return a === b;
         case "!==":
           if (typeof a === "object") {
             a = a.version;
           }
-          if (typeof b2 === "object") {
-            b2 = b2.version;
+          if (typeof b === "object") {
+            b = b.version;
           }
-          return a !== b2;
+          return a !== b;
         case "":
         case "=":
         case "==":
-          return eq(a, b2, loose);
+          return eq(a, b, loose);
         case "!=":
-          return neq(a, b2, loose);
+          return neq(a, b, loose);
         case ">":
-          return gt2(a, b2, loose);
+          return gt(a, b, loose);
         case ">=":
-          return gte2(a, b2, loose);
+          return gte2(a, b, loose);
         case "<":
-          return lt2(a, b2, loose);
+          return lt(a, b, loose);
         case "<=":
-          return lte2(a, b2, loose);
+          return lte2(a, b, loose);
         default:
           throw new TypeError(`Invalid operator: ${op}`);
       }
@@ -19987,7 +19985,7 @@ var require_coerce = __commonJS({
     "use strict";
     var SemVer = require_semver();
     var parse2 = require_parse2();
-    var { safeRe: re2, t } = require_re();
+    var { safeRe: re, t } = require_re();
     var coerce = (version3, options) => {
       if (version3 instanceof SemVer) {
         return version3;
@@ -20001,9 +19999,9 @@ var require_coerce = __commonJS({
       options = options || {};
       let match3 = null;
       if (!options.rtl) {
-        match3 = version3.match(options.includePrerelease ? re2[t.COERCEFULL] : re2[t.COERCE]);
+        match3 = version3.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE]);
       } else {
-        const coerceRtlRegex = options.includePrerelease ? re2[t.COERCERTLFULL] : re2[t.COERCERTL];
+        const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL];
         let next;
         while ((next = coerceRtlRegex.exec(version3)) && (!match3 || match3.index + match3[0].length !== version3.length)) {
           if (!match3 || next.index + next[0].length !== match3.index + match3[0].length) {
@@ -20350,11 +20348,11 @@ var require_range = __commonJS({
               this.formatted += "||";
             }
             const comps = this.set[i];
-            for (let k2 = 0; k2 < comps.length; k2++) {
-              if (k2 > 0) {
+            for (let k = 0; k < comps.length; k++) {
+              if (k > 0) {
                 this.formatted += " ";
               }
-              this.formatted += comps[k2].toString().trim();
+              this.formatted += comps[k].toString().trim();
             }
           }
         }
@@ -20375,20 +20373,20 @@ var require_range = __commonJS({
           return cached;
         }
         const loose = this.options.loose;
-        const hr2 = loose ? re2[t.HYPHENRANGELOOSE] : re2[t.HYPHENRANGE];
-        range3 = range3.replace(hr2, hyphenReplace(this.options.includePrerelease));
+        const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE];
+        range3 = range3.replace(hr, hyphenReplace(this.options.includePrerelease));
         debug2("hyphen replace", range3);
         range3 = trimComparatorWhitespace(range3);
         debug2("comparator trim", range3);
-        range3 = range3.replace(re2[t.TILDETRIM], tildeTrimReplace);
+        range3 = range3.replace(re[t.TILDETRIM], tildeTrimReplace);
         debug2("tilde trim", range3);
-        range3 = range3.replace(re2[t.CARETTRIM], caretTrimReplace);
+        range3 = range3.replace(re[t.CARETTRIM], caretTrimReplace);
         debug2("caret trim", range3);
         let rangeList = range3.split(" ").map((comp26) => parseComparator(comp26, this.options)).join(" ").split(/\s+/).map((comp26) => replaceGTE0(comp26, this.options));
         if (loose) {
           rangeList = rangeList.filter((comp26) => {
             debug2("loose invalid filter", comp26, this.options);
-            return !!comp26.match(re2[t.COMPARATORLOOSE]);
+            return !!comp26.match(re[t.COMPARATORLOOSE]);
           });
         }
         debug2("range list", rangeList);
@@ -20429,7 +20427,7 @@ var require_range = __commonJS({
         if (typeof version3 === "string") {
           try {
             version3 = new SemVer(version3, this.options);
-          } catch (er2) {
+          } catch (er) {
             return false;
           }
         }
@@ -20450,7 +20448,7 @@ var require_range = __commonJS({
     var SemVer = require_semver();
     var trimComparatorWhitespace = require_trim_comparator_whitespace();
     var {
-      safeRe: re2,
+      safeRe: re,
       src,
       t,
       tildeTrimReplace,
@@ -20473,7 +20471,7 @@ var require_range = __commonJS({
       return result;
     };
     var parseComparator = (comp26, options) => {
-      comp26 = comp26.replace(re2[t.BUILD], "");
+      comp26 = comp26.replace(re[t.BUILD], "");
       debug2("comp", comp26, options);
       comp26 = replaceCarets(comp26, options);
       debug2("caret", comp26);
@@ -20486,27 +20484,27 @@ var require_range = __commonJS({
       return comp26;
     };
     var isX = (id) => !id || id.toLowerCase() === "x" || id === "*";
-    var invalidXRangeOrder = (M2, m2, p2) => isX(M2) && !isX(m2) || isX(m2) && p2 && !isX(p2);
+    var invalidXRangeOrder = (M, m, p) => isX(M) && !isX(m) || isX(m) && p && !isX(p);
     var replaceTildes = (comp26, options) => {
       return comp26.trim().split(/\s+/).map((c) => replaceTilde(c, options)).join(" ");
     };
     var replaceTilde = (comp26, options) => {
-      const r = options.loose ? re2[t.TILDELOOSE] : re2[t.TILDE];
-      const z2 = options.includePrerelease ? "-0" : "";
-      return comp26.replace(r, (_2, M2, m2, p2, pr2) => {
-        debug2("tilde", comp26, _2, M2, m2, p2, pr2);
+      const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE];
+      const z = options.includePrerelease ? "-0" : "";
+      return comp26.replace(r, (_, M, m, p, pr) => {
+        debug2("tilde", comp26, _, M, m, p, pr);
         let ret;
-        if (isX(M2)) {
+        if (isX(M)) {
           ret = "";
-        } else if (isX(m2)) {
-          ret = `>=${M2}.0.0${z2} <${+M2 + 1}.0.0-0`;
-        } else if (isX(p2)) {
-          ret = `>=${M2}.${m2}.0${z2} <${M2}.${+m2 + 1}.0-0`;
-        } else if (pr2) {
-          debug2("replaceTilde pr", pr2);
-          ret = `>=${M2}.${m2}.${p2}-${pr2} <${M2}.${+m2 + 1}.0-0`;
+        } else if (isX(m)) {
+          ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`;
+        } else if (isX(p)) {
+          ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`;
+        } else if (pr) {
+          debug2("replaceTilde pr", pr);
+          ret = `>=${M}.${m}.${p}-${pr} <${M}.${+m + 1}.0-0`;
         } else {
-          ret = `>=${M2}.${m2}.${p2} <${M2}.${+m2 + 1}.0-0`;
+          ret = `>=${M}.${m}.${p} <${M}.${+m + 1}.0-0`;
         }
         debug2("tilde return", ret);
         return ret;
@@ -20517,42 +20515,42 @@ var require_range = __commonJS({
     };
     var replaceCaret = (comp26, options) => {
       debug2("caret", comp26, options);
-      const r = options.loose ? re2[t.CARETLOOSE] : re2[t.CARET];
-      const z2 = options.includePrerelease ? "-0" : "";
-      return comp26.replace(r, (_2, M2, m2, p2, pr2) => {
-        debug2("caret", comp26, _2, M2, m2, p2, pr2);
+      const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET];
+      const z = options.includePrerelease ? "-0" : "";
+      return comp26.replace(r, (_, M, m, p, pr) => {
+        debug2("caret", comp26, _, M, m, p, pr);
         let ret;
-        if (isX(M2)) {
+        if (isX(M)) {
           ret = "";
-        } else if (isX(m2)) {
-          ret = `>=${M2}.0.0${z2} <${+M2 + 1}.0.0-0`;
-        } else if (isX(p2)) {
-          if (M2 === "0") {
-            ret = `>=${M2}.${m2}.0${z2} <${M2}.${+m2 + 1}.0-0`;
+        } else if (isX(m)) {
+          ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`;
+        } else if (isX(p)) {
+          if (M === "0") {
+            ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`;
           } else {
-            ret = `>=${M2}.${m2}.0${z2} <${+M2 + 1}.0.0-0`;
+            ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`;
           }
-        } else if (pr2) {
-          debug2("replaceCaret pr", pr2);
-          if (M2 === "0") {
-            if (m2 === "0") {
-              ret = `>=${M2}.${m2}.${p2}-${pr2} <${M2}.${m2}.${+p2 + 1}-0`;
+        } else if (pr) {
+          debug2("replaceCaret pr", pr);
+          if (M === "0") {
+            if (m === "0") {
+              ret = `>=${M}.${m}.${p}-${pr} <${M}.${m}.${+p + 1}-0`;
             } else {
-              ret = `>=${M2}.${m2}.${p2}-${pr2} <${M2}.${+m2 + 1}.0-0`;
+              ret = `>=${M}.${m}.${p}-${pr} <${M}.${+m + 1}.0-0`;
             }
           } else {
-            ret = `>=${M2}.${m2}.${p2}-${pr2} <${+M2 + 1}.0.0-0`;
+            ret = `>=${M}.${m}.${p}-${pr} <${+M + 1}.0.0-0`;
           }
         } else {
           debug2("no pr");
-          if (M2 === "0") {
-            if (m2 === "0") {
-              ret = `>=${M2}.${m2}.${p2} <${M2}.${m2}.${+p2 + 1}-0`;
+          if (M === "0") {
+            if (m === "0") {
+              ret = `>=${M}.${m}.${p} <${M}.${m}.${+p + 1}-0`;
             } else {
-              ret = `>=${M2}.${m2}.${p2} <${M2}.${+m2 + 1}.0-0`;
+              ret = `>=${M}.${m}.${p} <${M}.${+m + 1}.0-0`;
             }
           } else {
-            ret = `>=${M2}.${m2}.${p2} <${+M2 + 1}.0.0-0`;
+            ret = `>=${M}.${m}.${p} <${+M + 1}.0.0-0`;
           }
         }
         debug2("caret return", ret);
@@ -20565,20 +20563,20 @@ var require_range = __commonJS({
     };
     var replaceXRange = (comp26, options) => {
       comp26 = comp26.trim();
-      const r = options.loose ? re2[t.XRANGELOOSE] : re2[t.XRANGE];
-      return comp26.replace(r, (ret, gtlt, M2, m2, p2, pr2) => {
-        debug2("xRange", comp26, ret, gtlt, M2, m2, p2, pr2);
-        if (invalidXRangeOrder(M2, m2, p2)) {
+      const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE];
+      return comp26.replace(r, (ret, gtlt, M, m, p, pr) => {
+        debug2("xRange", comp26, ret, gtlt, M, m, p, pr);
+        if (invalidXRangeOrder(M, m, p)) {
           return comp26;
         }
-        const xM = isX(M2);
-        const xm = xM || isX(m2);
-        const xp = xm || isX(p2);
+        const xM = isX(M);
+        const xm = xM || isX(m);
+        const xp = xm || isX(p);
         const anyX = xp;
         if (gtlt === "=" && anyX) {
           gtlt = "";
         }
-        pr2 = options.includePrerelease ? "-0" : "";
+        pr = options.includePrerelease ? "-0" : "";
         if (xM) {
           if (gtlt === ">" || gtlt === "<") {
             ret = "<0.0.0-0";
@@ -20587,35 +20585,35 @@ var require_range = __commonJS({
           }
         } else if (gtlt && anyX) {
           if (xm) {
-            m2 = 0;
+            m = 0;
           }
-          p2 = 0;
+          p = 0;
           if (gtlt === ">") {
             gtlt = ">=";
             if (xm) {
-              M2 = +M2 + 1;
-              m2 = 0;
-              p2 = 0;
+              M = +M + 1;
+              m = 0;
+              p = 0;
             } else {
-              m2 = +m2 + 1;
-              p2 = 0;
+              m = +m + 1;
+              p = 0;
             }
           } else if (gtlt === "<=") {
             gtlt = "<";
             if (xm) {
-              M2 = +M2 + 1;
+              M = +M + 1;
             } else {
-              m2 = +m2 + 1;
+              m = +m + 1;
             }
           }
           if (gtlt === "<") {
-            pr2 = "-0";
+            pr = "-0";
           }
-          ret = `${gtlt + M2}.${m2}.${p2}${pr2}`;
+          ret = `${gtlt + M}.${m}.${p}${pr}`;
         } else if (xm) {
-          ret = `>=${M2}.0.0${pr2} <${+M2 + 1}.0.0-0`;
+          ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`;
         } else if (xp) {
-          ret = `>=${M2}.${m2}.0${pr2} <${M2}.${+m2 + 1}.0-0`;
+          ret = `>=${M}.${m}.0${pr} <${M}.${+m + 1}.0-0`;
         }
         debug2("xRange return", ret);
         return ret;
@@ -20623,13 +20621,13 @@ var require_range = __commonJS({
     };
     var replaceStars = (comp26, options) => {
       debug2("replaceStars", comp26, options);
-      return comp26.trim().replace(re2[t.STAR], "");
+      return comp26.trim().replace(re[t.STAR], "");
     };
     var replaceGTE0 = (comp26, options) => {
       debug2("replaceGTE0", comp26, options);
-      return comp26.trim().replace(re2[options.includePrerelease ? t.GTE0PRE : t.GTE0], "");
+      return comp26.trim().replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], "");
     };
-    var hyphenReplace = (incPr) => ($0, from, fM, fm, fp, fpr, fb, to2, tM, tm, tp, tpr) => {
+    var hyphenReplace = (incPr) => ($0, from, fM, fm, fp, fpr, fb, to, tM, tm, tp, tpr) => {
       if (isX(fM)) {
         from = "";
       } else if (isX(fm)) {
@@ -20642,19 +20640,19 @@ var require_range = __commonJS({
         from = `>=${from}${incPr ? "-0" : ""}`;
       }
       if (isX(tM)) {
-        to2 = "";
+        to = "";
       } else if (isX(tm)) {
-        to2 = `<${+tM + 1}.0.0-0`;
+        to = `<${+tM + 1}.0.0-0`;
       } else if (isX(tp)) {
-        to2 = `<${tM}.${+tm + 1}.0-0`;
+        to = `<${tM}.${+tm + 1}.0-0`;
       } else if (tpr) {
-        to2 = `<=${tM}.${tm}.${tp}-${tpr}`;
+        to = `<=${tM}.${tm}.${tp}-${tpr}`;
       } else if (incPr) {
-        to2 = `<${tM}.${tm}.${+tp + 1}-0`;
+        to = `<${tM}.${tm}.${+tp + 1}-0`;
       } else {
-        to2 = `<=${to2}`;
+        to = `<=${to}`;
       }
-      return `${from} ${to2}`.trim();
+      return `${from} ${to}`.trim();
     };
     var testSet = (set, version3, options) => {
       for (let i = 0; i < set.length; i++) {
@@ -20713,19 +20711,19 @@ var require_comparator = __commonJS({
         debug2("comp", this);
       }
       parse(comp26) {
-        const r = this.options.loose ? re2[t.COMPARATORLOOSE] : re2[t.COMPARATOR];
-        const m2 = comp26.match(r);
-        if (!m2) {
+        const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR];
+        const m = comp26.match(r);
+        if (!m) {
           throw new TypeError(`Invalid comparator: ${comp26}`);
         }
-        this.operator = m2[1] !== void 0 ? m2[1] : "";
+        this.operator = m[1] !== void 0 ? m[1] : "";
         if (this.operator === "=") {
           this.operator = "";
         }
-        if (!m2[2]) {
+        if (!m[2]) {
           this.semver = ANY2;
         } else {
-          this.semver = new SemVer(m2[2], this.options.loose);
+          this.semver = new SemVer(m[2], this.options.loose);
         }
       }
       toString() {
@@ -20739,7 +20737,7 @@ var require_comparator = __commonJS({
         if (typeof version3 === "string") {
           try {
             version3 = new SemVer(version3, this.options);
-          } catch (er2) {
+          } catch (er) {
             return false;
           }
         }
@@ -20787,7 +20785,7 @@ var require_comparator = __commonJS({
     };
     module.exports = Comparator;
     var parseOptions = require_parse_options();
-    var { safeRe: re2, t } = require_re();
+    var { safeRe: re, t } = require_re();
     var cmp = require_cmp();
     var debug2 = require_debug();
     var SemVer = require_semver();
@@ -20803,7 +20801,7 @@ var require_satisfies = __commonJS({
     var satisfies = (version3, range3, options) => {
       try {
         range3 = new Range(range3, options);
-      } catch (er2) {
+      } catch (er) {
         return false;
       }
       return range3.test(version3);
@@ -20834,13 +20832,13 @@ var require_max_satisfying = __commonJS({
       let rangeObj = null;
       try {
         rangeObj = new Range(range3, options);
-      } catch (er2) {
+      } catch (er) {
         return null;
       }
-      versions.forEach((v2) => {
-        if (rangeObj.test(v2)) {
-          if (!max || maxSV.compare(v2) === -1) {
-            max = v2;
+      versions.forEach((v) => {
+        if (rangeObj.test(v)) {
+          if (!max || maxSV.compare(v) === -1) {
+            max = v;
             maxSV = new SemVer(max, options);
           }
         }
@@ -20863,13 +20861,13 @@ var require_min_satisfying = __commonJS({
       let rangeObj = null;
       try {
         rangeObj = new Range(range3, options);
-      } catch (er2) {
+      } catch (er) {
         return null;
       }
-      versions.forEach((v2) => {
-        if (rangeObj.test(v2)) {
-          if (!min || minSV.compare(v2) === 1) {
-            min = v2;
+      versions.forEach((v) => {
+        if (rangeObj.test(v)) {
+          if (!min || minSV.compare(v) === 1) {
+            min = v;
             minSV = new SemVer(min, options);
           }
         }
@@ -20886,7 +20884,7 @@ var require_min_version = __commonJS({
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
-    var gt2 = require_gt();
+    var gt = require_gt();
     var minVersion = (range3, loose) => {
       range3 = new Range(range3, loose);
       let minver = new SemVer("0.0.0");
@@ -20914,7 +20912,7 @@ var require_min_version = __commonJS({
             /* fallthrough */
             case "":
             case ">=":
-              if (!setMin || gt2(compver, setMin)) {
+              if (!setMin || gt(compver, setMin)) {
                 setMin = compver;
               }
               break;
@@ -20926,7 +20924,7 @@ var require_min_version = __commonJS({
               throw new Error(`Unexpected operation: ${comparator.operator}`);
           }
         });
-        if (setMin && (!minver || gt2(minver, setMin))) {
+        if (setMin && (!minver || gt(minver, setMin))) {
           minver = setMin;
         }
       }
@@ -20947,7 +20945,7 @@ var require_valid2 = __commonJS({
     var validRange = (range3, options) => {
       try {
         return new Range(range3, options).range || "*";
-      } catch (er2) {
+      } catch (er) {
         return null;
       }
     };
@@ -20964,8 +20962,8 @@ var require_outside = __commonJS({
     var { ANY: ANY2 } = Comparator;
     var Range = require_range();
     var satisfies = require_satisfies();
-    var gt2 = require_gt();
-    var lt2 = require_lt();
+    var gt = require_gt();
+    var lt = require_lt();
     var lte2 = require_lte();
     var gte2 = require_gte();
     var outside = (version3, range3, hilo, options) => {
@@ -20974,16 +20972,16 @@ var require_outside = __commonJS({
       let gtfn, ltefn, ltfn, comp26, ecomp;
       switch (hilo) {
         case ">":
-          gtfn = gt2;
+          gtfn = gt;
           ltefn = lte2;
-          ltfn = lt2;
+          ltfn = lt;
           comp26 = ">";
           ecomp = ">=";
           break;
         case "<":
-          gtfn = lt2;
+          gtfn = lt;
           ltefn = gte2;
-          ltfn = gt2;
+          ltfn = gt;
           comp26 = "<";
           ecomp = "<=";
           break;
@@ -21068,8 +21066,8 @@ var require_simplify = __commonJS({
       const set = [];
       let first = null;
       let prev = null;
-      const v2 = versions.sort((a, b2) => compare(a, b2, options));
-      for (const version3 of v2) {
+      const v = versions.sort((a, b) => compare(a, b, options));
+      for (const version3 of v) {
         const included = satisfies(version3, range3, options);
         if (included) {
           prev = version3;
@@ -21091,11 +21089,11 @@ var require_simplify = __commonJS({
       for (const [min, max] of set) {
         if (min === max) {
           ranges.push(min);
-        } else if (!max && min === v2[0]) {
+        } else if (!max && min === v[0]) {
           ranges.push("*");
         } else if (!max) {
           ranges.push(`>=${min}`);
-        } else if (min === v2[0]) {
+        } else if (min === v[0]) {
           ranges.push(`<=${max}`);
         } else {
           ranges.push(`${min} - ${max}`);
@@ -21161,12 +21159,12 @@ var require_subset = __commonJS({
         }
       }
       const eqSet = /* @__PURE__ */ new Set();
-      let gt2, lt2;
+      let gt, lt;
       for (const c of sub) {
         if (c.operator === ">" || c.operator === ">=") {
-          gt2 = higherGT(gt2, c, options);
+          gt = higherGT(gt, c, options);
         } else if (c.operator === "<" || c.operator === "<=") {
-          lt2 = lowerLT(lt2, c, options);
+          lt = lowerLT(lt, c, options);
         } else {
           eqSet.add(c.semver);
         }
@@ -21175,19 +21173,19 @@ var require_subset = __commonJS({
         return null;
       }
       let gtltComp;
-      if (gt2 && lt2) {
-        gtltComp = compare(gt2.semver, lt2.semver, options);
+      if (gt && lt) {
+        gtltComp = compare(gt.semver, lt.semver, options);
         if (gtltComp > 0) {
           return null;
-        } else if (gtltComp === 0 && (gt2.operator !== ">=" || lt2.operator !== "<=")) {
+        } else if (gtltComp === 0 && (gt.operator !== ">=" || lt.operator !== "<=")) {
           return null;
         }
       }
       for (const eq of eqSet) {
-        if (gt2 && !satisfies(eq, String(gt2), options)) {
+        if (gt && !satisfies(eq, String(gt), options)) {
           return null;
         }
-        if (lt2 && !satisfies(eq, String(lt2), options)) {
+        if (lt && !satisfies(eq, String(lt), options)) {
           return null;
         }
         for (const c of dom) {
@@ -21199,52 +21197,52 @@ var require_subset = __commonJS({
       }
       let higher, lower;
       let hasDomLT, hasDomGT;
-      let needDomLTPre = lt2 && !options.includePrerelease && lt2.semver.prerelease.length ? lt2.semver : false;
-      let needDomGTPre = gt2 && !options.includePrerelease && gt2.semver.prerelease.length ? gt2.semver : false;
-      if (needDomLTPre && needDomLTPre.prerelease.length === 1 && lt2.operator === "<" && needDomLTPre.prerelease[0] === 0) {
+      let needDomLTPre = lt && !options.includePrerelease && lt.semver.prerelease.length ? lt.semver : false;
+      let needDomGTPre = gt && !options.includePrerelease && gt.semver.prerelease.length ? gt.semver : false;
+      if (needDomLTPre && needDomLTPre.prerelease.length === 1 && lt.operator === "<" && needDomLTPre.prerelease[0] === 0) {
         needDomLTPre = false;
       }
       for (const c of dom) {
         hasDomGT = hasDomGT || c.operator === ">" || c.operator === ">=";
         hasDomLT = hasDomLT || c.operator === "<" || c.operator === "<=";
-        if (gt2) {
+        if (gt) {
           if (needDomGTPre) {
             if (c.semver.prerelease && c.semver.prerelease.length && c.semver.major === needDomGTPre.major && c.semver.minor === needDomGTPre.minor && c.semver.patch === needDomGTPre.patch) {
               needDomGTPre = false;
             }
           }
           if (c.operator === ">" || c.operator === ">=") {
-            higher = higherGT(gt2, c, options);
-            if (higher === c && higher !== gt2) {
+            higher = higherGT(gt, c, options);
+            if (higher === c && higher !== gt) {
               return false;
             }
-          } else if (gt2.operator === ">=" && !c.test(gt2.semver)) {
+          } else if (gt.operator === ">=" && !c.test(gt.semver)) {
             return false;
           }
         }
-        if (lt2) {
+        if (lt) {
           if (needDomLTPre) {
             if (c.semver.prerelease && c.semver.prerelease.length && c.semver.major === needDomLTPre.major && c.semver.minor === needDomLTPre.minor && c.semver.patch === needDomLTPre.patch) {
               needDomLTPre = false;
             }
           }
           if (c.operator === "<" || c.operator === "<=") {
-            lower = lowerLT(lt2, c, options);
-            if (lower === c && lower !== lt2) {
+            lower = lowerLT(lt, c, options);
+            if (lower === c && lower !== lt) {
               return false;
             }
-          } else if (lt2.operator === "<=" && !c.test(lt2.semver)) {
+          } else if (lt.operator === "<=" && !c.test(lt.semver)) {
             return false;
           }
         }
-        if (!c.operator && (lt2 || gt2) && gtltComp !== 0) {
+        if (!c.operator && (lt || gt) && gtltComp !== 0) {
           return false;
         }
       }
-      if (gt2 && hasDomLT && !lt2 && gtltComp !== 0) {
+      if (gt && hasDomLT && !lt && gtltComp !== 0) {
         return false;
       }
-      if (lt2 && hasDomGT && !gt2 && gtltComp !== 0) {
+      if (lt && hasDomGT && !gt && gtltComp !== 0) {
         return false;
       }
       if (needDomGTPre || needDomLTPre) {
@@ -21252,19 +21250,19 @@ var require_subset = __commonJS({
       }
       return true;
     };
-    var higherGT = (a, b2, options) => {
+    var higherGT = (a, b, options) => {
       if (!a) {
-        return b2;
+        return b;
       }
-      const comp26 = compare(a.semver, b2.semver, options);
-      return comp26 > 0 ? a : comp26 < 0 ? b2 : b2.operator === ">" && a.operator === ">=" ? b2 : a;
+      const comp26 = compare(a.semver, b.semver, options);
+      return comp26 > 0 ? a : comp26 < 0 ? b : b.operator === ">" && a.operator === ">=" ? b : a;
     };
-    var lowerLT = (a, b2, options) => {
+    var lowerLT = (a, b, options) => {
       if (!a) {
-        return b2;
+        return b;
       }
-      const comp26 = compare(a.semver, b2.semver, options);
-      return comp26 < 0 ? a : comp26 > 0 ? b2 : b2.operator === "<" && a.operator === "<=" ? b2 : a;
+      const comp26 = compare(a.semver, b.semver, options);
+      return comp26 < 0 ? a : comp26 > 0 ? b : b.operator === "<" && a.operator === "<=" ? b : a;
     };
     module.exports = subset;
   }
@@ -21293,8 +21291,8 @@ var require_semver2 = __commonJS({
     var compareBuild = require_compare_build();
     var sort = require_sort();
     var rsort = require_rsort();
-    var gt2 = require_gt();
-    var lt2 = require_lt();
+    var gt = require_gt();
+    var lt = require_lt();
     var eq = require_eq();
     var neq = require_neq();
     var gte2 = require_gte();
@@ -21332,8 +21330,8 @@ var require_semver2 = __commonJS({
       compareBuild,
       sort,
       rsort,
-      gt: gt2,
-      lt: lt2,
+      gt,
+      lt,
       eq,
       neq,
       gte: gte2,
@@ -21370,11 +21368,11 @@ var require_semver2 = __commonJS({
 // node_modules/ms/index.js
 var require_ms = __commonJS({
   "node_modules/ms/index.js"(exports2, module) {
-    var s3 = 1e3;
-    var m2 = s3 * 60;
-    var h = m2 * 60;
+    var s = 1e3;
+    var m = s * 60;
+    var h = m * 60;
     var d = h * 24;
-    var w2 = d * 7;
+    var w = d * 7;
     var y = d * 365.25;
     module.exports = function(val, options) {
       options = options || {};
@@ -21411,7 +21409,7 @@ var require_ms = __commonJS({
         case "weeks":
         case "week":
         case "w":
-          return n * w2;
+          return n * w;
         case "days":
         case "day":
         case "d":
@@ -21427,13 +21425,13 @@ var require_ms = __commonJS({
         case "mins":
         case "min":
         case "m":
-          return n * m2;
+          return n * m;
         case "seconds":
         case "second":
         case "secs":
         case "sec":
         case "s":
-          return n * s3;
+          return n * s;
         case "milliseconds":
         case "millisecond":
         case "msecs":
@@ -21444,41 +21442,41 @@ var require_ms = __commonJS({
           return void 0;
       }
     }
-    function fmtShort(ms2) {
-      var msAbs = Math.abs(ms2);
+    function fmtShort(ms) {
+      var msAbs = Math.abs(ms);
       if (msAbs >= d) {
-        return Math.round(ms2 / d) + "d";
+        return Math.round(ms / d) + "d";
       }
       if (msAbs >= h) {
-        return Math.round(ms2 / h) + "h";
+        return Math.round(ms / h) + "h";
       }
-      if (msAbs >= m2) {
-        return Math.round(ms2 / m2) + "m";
+      if (msAbs >= m) {
+        return Math.round(ms / m) + "m";
       }
-      if (msAbs >= s3) {
-        return Math.round(ms2 / s3) + "s";
+      if (msAbs >= s) {
+        return Math.round(ms / s) + "s";
       }
-      return ms2 + "ms";
+      return ms + "ms";
     }
-    function fmtLong(ms2) {
-      var msAbs = Math.abs(ms2);
+    function fmtLong(ms) {
+      var msAbs = Math.abs(ms);
       if (msAbs >= d) {
-        return plural(ms2, msAbs, d, "day");
+        return plural(ms, msAbs, d, "day");
       }
       if (msAbs >= h) {
-        return plural(ms2, msAbs, h, "hour");
+        return plural(ms, msAbs, h, "hour");
       }
-      if (msAbs >= m2) {
-        return plural(ms2, msAbs, m2, "minute");
+      if (msAbs >= m) {
+        return plural(ms, msAbs, m, "minute");
       }
-      if (msAbs >= s3) {
-        return plural(ms2, msAbs, s3, "second");
+      if (msAbs >= s) {
+        return plural(ms, msAbs, s, "second");
       }
-      return ms2 + " ms";
+      return ms + " ms";
     }
-    function plural(ms2, msAbs, n, name) {
+    function plural(ms, msAbs, n, name) {
       var isPlural = msAbs >= n * 1.5;
-      return Math.round(ms2 / n) + " " + name + (isPlural ? "s" : "");
+      return Math.round(ms / n) + " " + name + (isPlural ? "s" : "");
     }
   }
 });
@@ -21521,8 +21519,8 @@ var require_common = __commonJS({
           }
           const self2 = debug2;
           const curr = Number(/* @__PURE__ */ new Date());
-          const ms2 = curr - (prevTime || curr);
-          self2.diff = ms2;
+          const ms = curr - (prevTime || curr);
+          self2.diff = ms;
           self2.prev = prevTime;
           self2.curr = curr;
           prevTime = curr;
@@ -21567,8 +21565,8 @@ var require_common = __commonJS({
             }
             return enabledCache;
           },
-          set: (v2) => {
-            enableOverride = v2;
+          set: (v) => {
+            enableOverride = v;
           }
         });
         if (typeof createDebug.init === "function") {
@@ -21576,8 +21574,8 @@ var require_common = __commonJS({
         }
         return debug2;
       }
-      function extend2(namespace, delimiter4) {
-        const newDebug = createDebug(this.namespace + (typeof delimiter4 === "undefined" ? ":" : delimiter4) + namespace);
+      function extend2(namespace, delimiter3) {
+        const newDebug = createDebug(this.namespace + (typeof delimiter3 === "undefined" ? ":" : delimiter3) + namespace);
         newDebug.log = this.log;
         return newDebug;
       }
@@ -21587,11 +21585,11 @@ var require_common = __commonJS({
         createDebug.names = [];
         createDebug.skips = [];
         const split = (typeof namespaces === "string" ? namespaces : "").trim().replace(/\s+/g, ",").split(",").filter(Boolean);
-        for (const ns2 of split) {
-          if (ns2[0] === "-") {
-            createDebug.skips.push(ns2.slice(1));
+        for (const ns of split) {
+          if (ns[0] === "-") {
+            createDebug.skips.push(ns.slice(1));
           } else {
-            createDebug.names.push(ns2);
+            createDebug.names.push(ns);
           }
         }
       }
@@ -21637,8 +21635,8 @@ var require_common = __commonJS({
             return false;
           }
         }
-        for (const ns2 of createDebug.names) {
-          if (matchesTemplate(name, ns2)) {
+        for (const ns of createDebug.names) {
+          if (matchesTemplate(name, ns)) {
             return true;
           }
         }
@@ -21762,11 +21760,11 @@ var require_browser = __commonJS({
       if (typeof navigator !== "undefined" && navigator.userAgent && navigator.userAgent.toLowerCase().match(/(edge|trident)\/(\d+)/)) {
         return false;
       }
-      let m2;
+      let m;
       return typeof document !== "undefined" && document.documentElement && document.documentElement.style && document.documentElement.style.WebkitAppearance || // Is firebug? http://stackoverflow.com/a/398120/376773
       typeof window !== "undefined" && window.console && (window.console.firebug || window.console.exception && window.console.table) || // Is firefox >= v31?
       // https://developer.mozilla.org/en-US/docs/Tools/Web_Console#Styling_messages
-      typeof navigator !== "undefined" && navigator.userAgent && (m2 = navigator.userAgent.toLowerCase().match(/firefox\/(\d+)/)) && parseInt(m2[1], 10) >= 31 || // Double check webkit in userAgent just in case we are in a worker
+      typeof navigator !== "undefined" && navigator.userAgent && (m = navigator.userAgent.toLowerCase().match(/firefox\/(\d+)/)) && parseInt(m[1], 10) >= 31 || // Double check webkit in userAgent just in case we are in a worker
       typeof navigator !== "undefined" && navigator.userAgent && navigator.userAgent.toLowerCase().match(/applewebkit\/(\d+)/);
     }
     function formatArgs(args) {
@@ -21820,9 +21818,9 @@ var require_browser = __commonJS({
     }
     module.exports = require_common()(exports2);
     var { formatters } = module.exports;
-    formatters.j = function(v2) {
+    formatters.j = function(v) {
       try {
-        return JSON.stringify(v2);
+        return JSON.stringify(v);
       } catch (error2) {
         return "[UnexpectedJSONParseError]: " + error2.message;
       }
@@ -21847,7 +21845,7 @@ var require_has_flag = __commonJS({
 var require_supports_color = __commonJS({
   "node_modules/supports-color/index.js"(exports2, module) {
     "use strict";
-    var os9 = __require("os");
+    var os8 = __require("os");
     var tty = __require("tty");
     var hasFlag = require_has_flag();
     var { env } = process;
@@ -21895,7 +21893,7 @@ var require_supports_color = __commonJS({
         return min;
       }
       if (process.platform === "win32") {
-        const osRelease = os9.release().split(".");
+        const osRelease = os8.release().split(".");
         if (Number(osRelease[0]) >= 10 && Number(osRelease[2]) >= 10586) {
           return Number(osRelease[2]) >= 14931 ? 3 : 2;
         }
@@ -22049,8 +22047,8 @@ var require_node = __commonJS({
     exports2.inspectOpts = Object.keys(process.env).filter((key) => {
       return /^debug_/i.test(key);
     }).reduce((obj, key) => {
-      const prop = key.substring(6).toLowerCase().replace(/_([a-z])/g, (_2, k2) => {
-        return k2.toUpperCase();
+      const prop = key.substring(6).toLowerCase().replace(/_([a-z])/g, (_, k) => {
+        return k.toUpperCase();
       });
       let val = process.env[key];
       if (/^(yes|on|true|enabled)$/i.test(val)) {
@@ -22108,13 +22106,13 @@ var require_node = __commonJS({
     }
     module.exports = require_common()(exports2);
     var { formatters } = module.exports;
-    formatters.o = function(v2) {
+    formatters.o = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util5.inspect(v2, this.inspectOpts).split("\n").map((str) => str.trim()).join(" ");
+      return util5.inspect(v, this.inspectOpts).split("\n").map((str) => str.trim()).join(" ");
     };
-    formatters.O = function(v2) {
+    formatters.O = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util5.inspect(v2, this.inspectOpts);
+      return util5.inspect(v, this.inspectOpts);
     };
   }
 });
@@ -22134,29 +22132,29 @@ var require_src = __commonJS({
 var require_helpers = __commonJS({
   "node_modules/agent-base/dist/helpers.js"(exports2) {
     "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      var desc = Object.getOwnPropertyDescriptor(m2, k2);
-      if (!desc || ("get" in desc ? !m2.__esModule : desc.writable || desc.configurable)) {
+    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      var desc = Object.getOwnPropertyDescriptor(m, k);
+      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
         desc = { enumerable: true, get: function() {
-          return m2[k2];
+          return m[k];
         } };
       }
-      Object.defineProperty(o, k22, desc);
-    }) : (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      o[k22] = m2[k2];
+      Object.defineProperty(o, k2, desc);
+    }) : (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      o[k2] = m[k];
     }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v2) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v2 });
-    }) : function(o, v2) {
-      o["default"] = v2;
+    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
+      Object.defineProperty(o, "default", { enumerable: true, value: v });
+    }) : function(o, v) {
+      o["default"] = v;
     });
     var __importStar = exports2 && exports2.__importStar || function(mod) {
       if (mod && mod.__esModule) return mod;
       var result = {};
       if (mod != null) {
-        for (var k2 in mod) if (k2 !== "default" && Object.prototype.hasOwnProperty.call(mod, k2)) __createBinding(result, mod, k2);
+        for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
       }
       __setModuleDefault(result, mod);
       return result;
@@ -22190,8 +22188,8 @@ var require_helpers = __commonJS({
     function req(url2, opts = {}) {
       const href = typeof url2 === "string" ? url2 : url2.href;
       const req2 = (href.startsWith("https:") ? https4 : http4).request(url2, opts);
-      const promise = new Promise((resolve11, reject) => {
-        req2.once("response", resolve11).once("error", reject).end();
+      const promise = new Promise((resolve9, reject) => {
+        req2.once("response", resolve9).once("error", reject).end();
       });
       req2.then = promise.then.bind(promise);
       return req2;
@@ -22204,35 +22202,35 @@ var require_helpers = __commonJS({
 var require_dist = __commonJS({
   "node_modules/agent-base/dist/index.js"(exports2) {
     "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      var desc = Object.getOwnPropertyDescriptor(m2, k2);
-      if (!desc || ("get" in desc ? !m2.__esModule : desc.writable || desc.configurable)) {
+    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      var desc = Object.getOwnPropertyDescriptor(m, k);
+      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
         desc = { enumerable: true, get: function() {
-          return m2[k2];
+          return m[k];
         } };
       }
-      Object.defineProperty(o, k22, desc);
-    }) : (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      o[k22] = m2[k2];
+      Object.defineProperty(o, k2, desc);
+    }) : (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      o[k2] = m[k];
     }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v2) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v2 });
-    }) : function(o, v2) {
-      o["default"] = v2;
+    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
+      Object.defineProperty(o, "default", { enumerable: true, value: v });
+    }) : function(o, v) {
+      o["default"] = v;
     });
     var __importStar = exports2 && exports2.__importStar || function(mod) {
       if (mod && mod.__esModule) return mod;
       var result = {};
       if (mod != null) {
-        for (var k2 in mod) if (k2 !== "default" && Object.prototype.hasOwnProperty.call(mod, k2)) __createBinding(result, mod, k2);
+        for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
       }
       __setModuleDefault(result, mod);
       return result;
     };
-    var __exportStar = exports2 && exports2.__exportStar || function(m2, exports3) {
-      for (var p2 in m2) if (p2 !== "default" && !Object.prototype.hasOwnProperty.call(exports3, p2)) __createBinding(exports3, m2, p2);
+    var __exportStar = exports2 && exports2.__exportStar || function(m, exports3) {
+      for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports3, p)) __createBinding(exports3, m, p);
     };
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.Agent = void 0;
@@ -22338,17 +22336,17 @@ var require_dist = __commonJS({
       get defaultPort() {
         return this[INTERNAL].defaultPort ?? (this.protocol === "https:" ? 443 : 80);
       }
-      set defaultPort(v2) {
+      set defaultPort(v) {
         if (this[INTERNAL]) {
-          this[INTERNAL].defaultPort = v2;
+          this[INTERNAL].defaultPort = v;
         }
       }
       get protocol() {
         return this[INTERNAL].protocol ?? (this.isSecureEndpoint() ? "https:" : "http:");
       }
-      set protocol(v2) {
+      set protocol(v) {
         if (this[INTERNAL]) {
-          this[INTERNAL].protocol = v2;
+          this[INTERNAL].protocol = v;
         }
       }
     };
@@ -22368,13 +22366,13 @@ var require_parse_proxy_response = __commonJS({
     var debug_1 = __importDefault(require_src());
     var debug2 = (0, debug_1.default)("https-proxy-agent:parse-proxy-response");
     function parseProxyResponse(socket) {
-      return new Promise((resolve11, reject) => {
+      return new Promise((resolve9, reject) => {
         let buffersLength = 0;
         const buffers = [];
         function read2() {
-          const b2 = socket.read();
-          if (b2)
-            ondata(b2);
+          const b = socket.read();
+          if (b)
+            ondata(b);
           else
             socket.once("readable", read2);
         }
@@ -22393,9 +22391,9 @@ var require_parse_proxy_response = __commonJS({
           debug2("onerror %o", err);
           reject(err);
         }
-        function ondata(b2) {
-          buffers.push(b2);
-          buffersLength += b2.length;
+        function ondata(b) {
+          buffers.push(b);
+          buffersLength += b.length;
           const buffered = Buffer.concat(buffers, buffersLength);
           const endOfHeaders = buffered.indexOf("\r\n\r\n");
           if (endOfHeaders === -1) {
@@ -22434,7 +22432,7 @@ var require_parse_proxy_response = __commonJS({
           }
           debug2("got proxy server response: %o %o", firstLine, headers);
           cleanup();
-          resolve11({
+          resolve9({
             connect: {
               statusCode,
               statusText,
@@ -22456,29 +22454,29 @@ var require_parse_proxy_response = __commonJS({
 var require_dist2 = __commonJS({
   "node_modules/https-proxy-agent/dist/index.js"(exports2) {
     "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      var desc = Object.getOwnPropertyDescriptor(m2, k2);
-      if (!desc || ("get" in desc ? !m2.__esModule : desc.writable || desc.configurable)) {
+    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      var desc = Object.getOwnPropertyDescriptor(m, k);
+      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
         desc = { enumerable: true, get: function() {
-          return m2[k2];
+          return m[k];
         } };
       }
-      Object.defineProperty(o, k22, desc);
-    }) : (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      o[k22] = m2[k2];
+      Object.defineProperty(o, k2, desc);
+    }) : (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      o[k2] = m[k];
     }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v2) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v2 });
-    }) : function(o, v2) {
-      o["default"] = v2;
+    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
+      Object.defineProperty(o, "default", { enumerable: true, value: v });
+    }) : function(o, v) {
+      o["default"] = v;
     });
     var __importStar = exports2 && exports2.__importStar || function(mod) {
       if (mod && mod.__esModule) return mod;
       var result = {};
       if (mod != null) {
-        for (var k2 in mod) if (k2 !== "default" && Object.prototype.hasOwnProperty.call(mod, k2)) __createBinding(result, mod, k2);
+        for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
       }
       __setModuleDefault(result, mod);
       return result;
@@ -22575,11 +22573,11 @@ var require_dist2 = __commonJS({
         socket.destroy();
         const fakeSocket = new net.Socket({ writable: false });
         fakeSocket.readable = true;
-        req.once("socket", (s3) => {
+        req.once("socket", (s) => {
           debug2("Replaying proxy buffer for failed request");
-          (0, assert_1.default)(s3.listenerCount("data") > 0);
-          s3.push(buffered);
-          s3.push(null);
+          (0, assert_1.default)(s.listenerCount("data") > 0);
+          s.push(buffered);
+          s.push(null);
         });
         return fakeSocket;
       }
@@ -22606,29 +22604,29 @@ var require_dist2 = __commonJS({
 var require_dist3 = __commonJS({
   "node_modules/http-proxy-agent/dist/index.js"(exports2) {
     "use strict";
-    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      var desc = Object.getOwnPropertyDescriptor(m2, k2);
-      if (!desc || ("get" in desc ? !m2.__esModule : desc.writable || desc.configurable)) {
+    var __createBinding = exports2 && exports2.__createBinding || (Object.create ? (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      var desc = Object.getOwnPropertyDescriptor(m, k);
+      if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
         desc = { enumerable: true, get: function() {
-          return m2[k2];
+          return m[k];
         } };
       }
-      Object.defineProperty(o, k22, desc);
-    }) : (function(o, m2, k2, k22) {
-      if (k22 === void 0) k22 = k2;
-      o[k22] = m2[k2];
+      Object.defineProperty(o, k2, desc);
+    }) : (function(o, m, k, k2) {
+      if (k2 === void 0) k2 = k;
+      o[k2] = m[k];
     }));
-    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v2) {
-      Object.defineProperty(o, "default", { enumerable: true, value: v2 });
-    }) : function(o, v2) {
-      o["default"] = v2;
+    var __setModuleDefault = exports2 && exports2.__setModuleDefault || (Object.create ? (function(o, v) {
+      Object.defineProperty(o, "default", { enumerable: true, value: v });
+    }) : function(o, v) {
+      o["default"] = v;
     });
     var __importStar = exports2 && exports2.__importStar || function(mod) {
       if (mod && mod.__esModule) return mod;
       var result = {};
       if (mod != null) {
-        for (var k2 in mod) if (k2 !== "default" && Object.prototype.hasOwnProperty.call(mod, k2)) __createBinding(result, mod, k2);
+        for (var k in mod) if (k !== "default" && Object.prototype.hasOwnProperty.call(mod, k)) __createBinding(result, mod, k);
       }
       __setModuleDefault(result, mod);
       return result;
@@ -22667,8 +22665,8 @@ var require_dist3 = __commonJS({
       setRequestProps(req, opts) {
         const { proxy } = this;
         const protocol = opts.secureEndpoint ? "https:" : "http:";
-        const hostname2 = req.getHeader("host") || "localhost";
-        const base = `${protocol}//${hostname2}`;
+        const hostname = req.getHeader("host") || "localhost";
+        const base = `${protocol}//${hostname}`;
         const url2 = new url_1.URL(req.path, base);
         if (opts.port !== 80) {
           url2.port = String(opts.port);
@@ -22873,15 +22871,15 @@ var require_base64 = __commonJS({
     decTable["-".charCodeAt(0)] = encTable.indexOf("+");
     decTable["_".charCodeAt(0)] = encTable.indexOf("/");
     function base64decode(base64Str) {
-      let es2 = base64Str.length * 3 / 4;
+      let es = base64Str.length * 3 / 4;
       if (base64Str[base64Str.length - 2] == "=")
-        es2 -= 2;
+        es -= 2;
       else if (base64Str[base64Str.length - 1] == "=")
-        es2 -= 1;
-      let bytes = new Uint8Array(es2), bytePos = 0, groupPos = 0, b2, p2 = 0;
+        es -= 1;
+      let bytes = new Uint8Array(es), bytePos = 0, groupPos = 0, b, p = 0;
       for (let i = 0; i < base64Str.length; i++) {
-        b2 = decTable[base64Str.charCodeAt(i)];
-        if (b2 === void 0) {
+        b = decTable[base64Str.charCodeAt(i)];
+        if (b === void 0) {
           switch (base64Str[i]) {
             case "=":
               groupPos = 0;
@@ -22898,21 +22896,21 @@ var require_base64 = __commonJS({
         }
         switch (groupPos) {
           case 0:
-            p2 = b2;
+            p = b;
             groupPos = 1;
             break;
           case 1:
-            bytes[bytePos++] = p2 << 2 | (b2 & 48) >> 4;
-            p2 = b2;
+            bytes[bytePos++] = p << 2 | (b & 48) >> 4;
+            p = b;
             groupPos = 2;
             break;
           case 2:
-            bytes[bytePos++] = (p2 & 15) << 4 | (b2 & 60) >> 2;
-            p2 = b2;
+            bytes[bytePos++] = (p & 15) << 4 | (b & 60) >> 2;
+            p = b;
             groupPos = 3;
             break;
           case 3:
-            bytes[bytePos++] = (p2 & 3) << 6 | b2;
+            bytes[bytePos++] = (p & 3) << 6 | b;
             groupPos = 0;
             break;
         }
@@ -22923,29 +22921,29 @@ var require_base64 = __commonJS({
     }
     exports2.base64decode = base64decode;
     function base64encode2(bytes) {
-      let base64 = "", groupPos = 0, b2, p2 = 0;
+      let base64 = "", groupPos = 0, b, p = 0;
       for (let i = 0; i < bytes.length; i++) {
-        b2 = bytes[i];
+        b = bytes[i];
         switch (groupPos) {
           case 0:
-            base64 += encTable[b2 >> 2];
-            p2 = (b2 & 3) << 4;
+            base64 += encTable[b >> 2];
+            p = (b & 3) << 4;
             groupPos = 1;
             break;
           case 1:
-            base64 += encTable[p2 | b2 >> 4];
-            p2 = (b2 & 15) << 2;
+            base64 += encTable[p | b >> 4];
+            p = (b & 15) << 2;
             groupPos = 2;
             break;
           case 2:
-            base64 += encTable[p2 | b2 >> 6];
-            base64 += encTable[b2 & 63];
+            base64 += encTable[p | b >> 6];
+            base64 += encTable[b & 63];
             groupPos = 0;
             break;
         }
       }
       if (groupPos) {
-        base64 += encTable[p2];
+        base64 += encTable[p];
         base64 += "=";
         if (groupPos == 1)
           base64 += "=";
@@ -23006,25 +23004,25 @@ var require_binary_format_contract = __commonJS({
     (function(UnknownFieldHandler5) {
       UnknownFieldHandler5.symbol = /* @__PURE__ */ Symbol.for("protobuf-ts/unknown");
       UnknownFieldHandler5.onRead = (typeName, message, fieldNo, wireType, data) => {
-        let container2 = is2(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
+        let container2 = is(message) ? message[UnknownFieldHandler5.symbol] : message[UnknownFieldHandler5.symbol] = [];
         container2.push({ no: fieldNo, wireType, data });
       };
       UnknownFieldHandler5.onWrite = (typeName, message, writer) => {
-        for (let { no: no2, wireType, data } of UnknownFieldHandler5.list(message))
-          writer.tag(no2, wireType).raw(data);
+        for (let { no, wireType, data } of UnknownFieldHandler5.list(message))
+          writer.tag(no, wireType).raw(data);
       };
       UnknownFieldHandler5.list = (message, fieldNo) => {
-        if (is2(message)) {
+        if (is(message)) {
           let all = message[UnknownFieldHandler5.symbol];
           return fieldNo ? all.filter((uf) => uf.no == fieldNo) : all;
         }
         return [];
       };
       UnknownFieldHandler5.last = (message, fieldNo) => UnknownFieldHandler5.list(message, fieldNo).slice(-1)[0];
-      const is2 = (message) => message && Array.isArray(message[UnknownFieldHandler5.symbol]);
+      const is = (message) => message && Array.isArray(message[UnknownFieldHandler5.symbol]);
     })(UnknownFieldHandler4 = exports2.UnknownFieldHandler || (exports2.UnknownFieldHandler = {}));
-    function mergeBinaryOptions(a, b2) {
-      return Object.assign(Object.assign({}, a), b2);
+    function mergeBinaryOptions(a, b) {
+      return Object.assign(Object.assign({}, a), b);
     }
     exports2.mergeBinaryOptions = mergeBinaryOptions;
     var WireType4;
@@ -23049,9 +23047,9 @@ var require_goog_varint = __commonJS({
       let lowBits = 0;
       let highBits = 0;
       for (let shift = 0; shift < 28; shift += 7) {
-        let b2 = this.buf[this.pos++];
-        lowBits |= (b2 & 127) << shift;
-        if ((b2 & 128) == 0) {
+        let b = this.buf[this.pos++];
+        lowBits |= (b & 127) << shift;
+        if ((b & 128) == 0) {
           this.assertBounds();
           return [lowBits, highBits];
         }
@@ -23064,9 +23062,9 @@ var require_goog_varint = __commonJS({
         return [lowBits, highBits];
       }
       for (let shift = 3; shift <= 31; shift += 7) {
-        let b2 = this.buf[this.pos++];
-        highBits |= (b2 & 127) << shift;
-        if ((b2 & 128) == 0) {
+        let b = this.buf[this.pos++];
+        highBits |= (b & 127) << shift;
+        if ((b & 128) == 0) {
           this.assertBounds();
           return [lowBits, highBits];
         }
@@ -23074,24 +23072,24 @@ var require_goog_varint = __commonJS({
       throw new Error("invalid varint");
     }
     exports2.varint64read = varint64read;
-    function varint64write(lo2, hi2, bytes) {
+    function varint64write(lo, hi, bytes) {
       for (let i = 0; i < 28; i = i + 7) {
-        const shift = lo2 >>> i;
-        const hasNext = !(shift >>> 7 == 0 && hi2 == 0);
+        const shift = lo >>> i;
+        const hasNext = !(shift >>> 7 == 0 && hi == 0);
         const byte = (hasNext ? shift | 128 : shift) & 255;
         bytes.push(byte);
         if (!hasNext) {
           return;
         }
       }
-      const splitBits = lo2 >>> 28 & 15 | (hi2 & 7) << 4;
-      const hasMoreBits = !(hi2 >> 3 == 0);
+      const splitBits = lo >>> 28 & 15 | (hi & 7) << 4;
+      const hasMoreBits = !(hi >> 3 == 0);
       bytes.push((hasMoreBits ? splitBits | 128 : splitBits) & 255);
       if (!hasMoreBits) {
         return;
       }
       for (let i = 3; i < 31; i = i + 7) {
-        const shift = hi2 >>> i;
+        const shift = hi >>> i;
         const hasNext = !(shift >>> 7 == 0);
         const byte = (hasNext ? shift | 128 : shift) & 255;
         bytes.push(byte);
@@ -23099,7 +23097,7 @@ var require_goog_varint = __commonJS({
           return;
         }
       }
-      bytes.push(hi2 >>> 31 & 1);
+      bytes.push(hi >>> 31 & 1);
     }
     exports2.varint64write = varint64write;
     var TWO_PWR_32_DBL = (1 << 16) * (1 << 16);
@@ -23186,35 +23184,35 @@ var require_goog_varint = __commonJS({
     }
     exports2.varint32write = varint32write;
     function varint32read() {
-      let b2 = this.buf[this.pos++];
-      let result = b2 & 127;
-      if ((b2 & 128) == 0) {
+      let b = this.buf[this.pos++];
+      let result = b & 127;
+      if ((b & 128) == 0) {
         this.assertBounds();
         return result;
       }
-      b2 = this.buf[this.pos++];
-      result |= (b2 & 127) << 7;
-      if ((b2 & 128) == 0) {
+      b = this.buf[this.pos++];
+      result |= (b & 127) << 7;
+      if ((b & 128) == 0) {
         this.assertBounds();
         return result;
       }
-      b2 = this.buf[this.pos++];
-      result |= (b2 & 127) << 14;
-      if ((b2 & 128) == 0) {
+      b = this.buf[this.pos++];
+      result |= (b & 127) << 14;
+      if ((b & 128) == 0) {
         this.assertBounds();
         return result;
       }
-      b2 = this.buf[this.pos++];
-      result |= (b2 & 127) << 21;
-      if ((b2 & 128) == 0) {
+      b = this.buf[this.pos++];
+      result |= (b & 127) << 21;
+      if ((b & 128) == 0) {
         this.assertBounds();
         return result;
       }
-      b2 = this.buf[this.pos++];
-      result |= (b2 & 15) << 28;
-      for (let readBytes = 5; (b2 & 128) !== 0 && readBytes < 10; readBytes++)
-        b2 = this.buf[this.pos++];
-      if ((b2 & 128) != 0)
+      b = this.buf[this.pos++];
+      result |= (b & 15) << 28;
+      for (let readBytes = 5; (b & 128) !== 0 && readBytes < 10; readBytes++)
+        b = this.buf[this.pos++];
+      if ((b & 128) != 0)
         throw new Error("invalid varint");
       this.assertBounds();
       return result >>> 0;
@@ -23245,8 +23243,8 @@ var require_pb_long = __commonJS({
     }
     exports2.detectBi = detectBi;
     detectBi();
-    function assertBi(bi2) {
-      if (!bi2)
+    function assertBi(bi) {
+      if (!bi)
         throw new Error("BigInt unavailable, see https://github.com/timostamm/protobuf-ts/blob/v1.0.8/MANUAL.md#bigint-support");
     }
     var RE_DECIMAL_STR = /^-?[0-9]+$/;
@@ -23256,9 +23254,9 @@ var require_pb_long = __commonJS({
       /**
        * Create a new instance with the given bits.
        */
-      constructor(lo2, hi2) {
-        this.lo = lo2 | 0;
-        this.hi = hi2 | 0;
+      constructor(lo, hi) {
+        this.lo = lo | 0;
+        this.hi = hi | 0;
       }
       /**
        * Is this instance equal to 0?
@@ -23311,10 +23309,10 @@ var require_pb_long = __commonJS({
               value = value.trim();
               if (!RE_DECIMAL_STR.test(value))
                 throw new Error("string is no integer");
-              let [minus, lo2, hi2] = goog_varint_1.int64fromString(value);
+              let [minus, lo, hi] = goog_varint_1.int64fromString(value);
               if (minus)
                 throw new Error("signed value for ulong");
-              return new _PbULong(lo2, hi2);
+              return new _PbULong(lo, hi);
             case "number":
               if (value == 0)
                 return this.ZERO;
@@ -23379,13 +23377,13 @@ var require_pb_long = __commonJS({
               value = value.trim();
               if (!RE_DECIMAL_STR.test(value))
                 throw new Error("string is no integer");
-              let [minus, lo2, hi2] = goog_varint_1.int64fromString(value);
+              let [minus, lo, hi] = goog_varint_1.int64fromString(value);
               if (minus) {
-                if (hi2 > HALF_2_PWR_32 || hi2 == HALF_2_PWR_32 && lo2 != 0)
+                if (hi > HALF_2_PWR_32 || hi == HALF_2_PWR_32 && lo != 0)
                   throw new Error("signed long too small");
-              } else if (hi2 >= HALF_2_PWR_32)
+              } else if (hi >= HALF_2_PWR_32)
                 throw new Error("signed long too large");
-              let pbl = new _PbLong(lo2, hi2);
+              let pbl = new _PbLong(lo, hi);
               return minus ? pbl.negate() : pbl;
             case "number":
               if (value == 0)
@@ -23407,12 +23405,12 @@ var require_pb_long = __commonJS({
        * Invert all the bits and add one to the result.
        */
       negate() {
-        let hi2 = ~this.hi, lo2 = this.lo;
-        if (lo2)
-          lo2 = ~lo2 + 1;
+        let hi = ~this.hi, lo = this.lo;
+        if (lo)
+          lo = ~lo + 1;
         else
-          hi2 += 1;
-        return new _PbLong(lo2, hi2);
+          hi += 1;
+        return new _PbLong(lo, hi);
       }
       /**
        * Convert to decimal string.
@@ -23548,18 +23546,18 @@ var require_binary_reader = __commonJS({
        * Read a `sint64` field, a signed, zig-zag-encoded 64-bit varint.
        */
       sint64() {
-        let [lo2, hi2] = this.varint64();
-        let s3 = -(lo2 & 1);
-        lo2 = (lo2 >>> 1 | (hi2 & 1) << 31) ^ s3;
-        hi2 = hi2 >>> 1 ^ s3;
-        return new pb_long_1.PbLong(lo2, hi2);
+        let [lo, hi] = this.varint64();
+        let s = -(lo & 1);
+        lo = (lo >>> 1 | (hi & 1) << 31) ^ s;
+        hi = hi >>> 1 ^ s;
+        return new pb_long_1.PbLong(lo, hi);
       }
       /**
        * Read a `bool` field, a variant.
        */
       bool() {
-        let [lo2, hi2] = this.varint64();
-        return lo2 !== 0 || hi2 !== 0;
+        let [lo, hi] = this.varint64();
+        return lo !== 0 || hi !== 0;
       }
       /**
        * Read a `fixed32` field, an unsigned, fixed-length 32-bit integer.
@@ -23873,8 +23871,8 @@ var require_binary_writer = __commonJS({
        * Write a `sint64` value, a signed, zig-zag-encoded 64-bit varint.
        */
       sint64(value) {
-        let long = pb_long_1.PbLong.from(value), sign = long.hi >> 31, lo2 = long.lo << 1 ^ sign, hi2 = (long.hi << 1 | long.lo >>> 31) ^ sign;
-        goog_varint_1.varint64write(lo2, hi2, this.buf);
+        let long = pb_long_1.PbLong.from(value), sign = long.hi >> 31, lo = long.lo << 1 ^ sign, hi = (long.hi << 1 | long.lo >>> 31) ^ sign;
+        goog_varint_1.varint64write(lo, hi, this.buf);
         return this;
       }
       /**
@@ -23913,10 +23911,10 @@ var require_json_format_contract = __commonJS({
       return options ? Object.assign(Object.assign({}, defaultsWrite), options) : defaultsWrite;
     }
     exports2.jsonWriteOptions = jsonWriteOptions;
-    function mergeJsonOptions(a, b2) {
+    function mergeJsonOptions(a, b) {
       var _a2, _b;
-      let c = Object.assign(Object.assign({}, a), b2);
-      c.typeRegistry = [...(_a2 = a === null || a === void 0 ? void 0 : a.typeRegistry) !== null && _a2 !== void 0 ? _a2 : [], ...(_b = b2 === null || b2 === void 0 ? void 0 : b2.typeRegistry) !== null && _b !== void 0 ? _b : []];
+      let c = Object.assign(Object.assign({}, a), b);
+      c.typeRegistry = [...(_a2 = a === null || a === void 0 ? void 0 : a.typeRegistry) !== null && _a2 !== void 0 ? _a2 : [], ...(_b = b === null || b === void 0 ? void 0 : b.typeRegistry) !== null && _b !== void 0 ? _b : []];
       return c;
     }
     exports2.mergeJsonOptions = mergeJsonOptions;
@@ -24012,13 +24010,13 @@ var require_reflection_info = __commonJS({
     exports2.normalizeFieldInfo = normalizeFieldInfo;
     function readFieldOptions(messageType, fieldName, extensionName, extensionType) {
       var _a2;
-      const options = (_a2 = messageType.fields.find((m2, i) => m2.localName == fieldName || i == fieldName)) === null || _a2 === void 0 ? void 0 : _a2.options;
+      const options = (_a2 = messageType.fields.find((m, i) => m.localName == fieldName || i == fieldName)) === null || _a2 === void 0 ? void 0 : _a2.options;
       return options && options[extensionName] ? extensionType.fromJson(options[extensionName]) : void 0;
     }
     exports2.readFieldOptions = readFieldOptions;
     function readFieldOption(messageType, fieldName, extensionName, extensionType) {
       var _a2;
-      const options = (_a2 = messageType.fields.find((m2, i) => m2.localName == fieldName || i == fieldName)) === null || _a2 === void 0 ? void 0 : _a2.options;
+      const options = (_a2 = messageType.fields.find((m, i) => m.localName == fieldName || i == fieldName)) === null || _a2 === void 0 ? void 0 : _a2.options;
       if (!options) {
         return void 0;
       }
@@ -24178,7 +24176,7 @@ var require_reflection_type_check = __commonJS({
         if (keys.length < data.req.length || data.req.some((n) => !keys.includes(n)))
           return false;
         if (!allowExcessProperties) {
-          if (keys.some((k2) => !data.known.includes(k2)))
+          if (keys.some((k) => !data.known.includes(k)))
             return false;
         }
         if (depth < 1) {
@@ -24190,7 +24188,7 @@ var require_reflection_type_check = __commonJS({
             return false;
           if (group2.oneofKind === void 0)
             continue;
-          const field = this.fields.find((f2) => f2.localName === group2.oneofKind);
+          const field = this.fields.find((f) => f.localName === group2.oneofKind);
           if (!field)
             return false;
           if (!this.field(group2[group2.oneofKind], field, allowExcessProperties, depth))
@@ -24315,9 +24313,9 @@ var require_reflection_type_check = __commonJS({
           case reflection_info_1.ScalarType.SFIXED32:
           case reflection_info_1.ScalarType.SINT32:
           case reflection_info_1.ScalarType.UINT32:
-            return this.scalars(keys.slice(0, depth).map((k2) => parseInt(k2)), type, depth);
+            return this.scalars(keys.slice(0, depth).map((k) => parseInt(k)), type, depth);
           case reflection_info_1.ScalarType.BOOL:
-            return this.scalars(keys.slice(0, depth).map((k2) => k2 == "true" ? true : k2 == "false" ? false : k2), type, depth);
+            return this.scalars(keys.slice(0, depth).map((k) => k == "true" ? true : k == "false" ? false : k), type, depth);
           default:
             return this.scalars(keys, type, depth, reflection_info_1.LongType.STRING);
         }
@@ -24938,12 +24936,12 @@ var require_reflection_binary_reader = __commonJS({
         while (reader.pos < end) {
           const [fieldNo, wireType] = reader.tag(), field = this.fieldNoToField.get(fieldNo);
           if (!field) {
-            let u2 = options.readUnknownField;
-            if (u2 == "throw")
+            let u = options.readUnknownField;
+            if (u == "throw")
               throw new Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.info.typeName}`);
             let d = reader.skip(wireType);
-            if (u2 !== false)
-              (u2 === true ? binary_format_contract_1.UnknownFieldHandler.onRead : u2)(this.info.typeName, message, fieldNo, wireType, d);
+            if (u !== false)
+              (u === true ? binary_format_contract_1.UnknownFieldHandler.onRead : u)(this.info.typeName, message, fieldNo, wireType, d);
             continue;
           }
           let target = message, repeated = field.repeat, localName = field.localName;
@@ -24958,17 +24956,17 @@ var require_reflection_binary_reader = __commonJS({
             case "scalar":
             case "enum":
               let T = field.kind == "enum" ? reflection_info_1.ScalarType.INT32 : field.T;
-              let L2 = field.kind == "scalar" ? field.L : void 0;
+              let L = field.kind == "scalar" ? field.L : void 0;
               if (repeated) {
                 let arr = target[localName];
                 if (wireType == binary_format_contract_1.WireType.LengthDelimited && T != reflection_info_1.ScalarType.STRING && T != reflection_info_1.ScalarType.BYTES) {
                   let e = reader.uint32() + reader.pos;
                   while (reader.pos < e)
-                    arr.push(this.scalar(reader, T, L2));
+                    arr.push(this.scalar(reader, T, L));
                 } else
-                  arr.push(this.scalar(reader, T, L2));
+                  arr.push(this.scalar(reader, T, L));
               } else
-                target[localName] = this.scalar(reader, T, L2);
+                target[localName] = this.scalar(reader, T, L);
               break;
             case "message":
               if (repeated) {
@@ -25093,7 +25091,7 @@ var require_reflection_binary_writer = __commonJS({
       prepare() {
         if (!this.fields) {
           const fieldsInput = this.info.fields ? this.info.fields.concat() : [];
-          this.fields = fieldsInput.sort((a, b2) => a.no - b2.no);
+          this.fields = fieldsInput.sort((a, b) => a.no - b.no);
         }
       }
       /**
@@ -25145,9 +25143,9 @@ var require_reflection_binary_writer = __commonJS({
               break;
           }
         }
-        let u2 = options.writeUnknownFields;
-        if (u2 !== false)
-          (u2 === true ? binary_format_contract_1.UnknownFieldHandler.onWrite : u2)(this.info.typeName, message, writer);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+          (u === true ? binary_format_contract_1.UnknownFieldHandler.onWrite : u)(this.info.typeName, message, writer);
       }
       mapEntry(writer, options, field, key, value) {
         writer.tag(field.no, binary_format_contract_1.WireType.LengthDelimited);
@@ -25222,73 +25220,73 @@ var require_reflection_binary_writer = __commonJS({
        */
       scalarInfo(type, value) {
         let t = binary_format_contract_1.WireType.Varint;
-        let m2;
+        let m;
         let i = value === void 0;
         let d = value === 0;
         switch (type) {
           case reflection_info_1.ScalarType.INT32:
-            m2 = "int32";
+            m = "int32";
             break;
           case reflection_info_1.ScalarType.STRING:
             d = i || !value.length;
             t = binary_format_contract_1.WireType.LengthDelimited;
-            m2 = "string";
+            m = "string";
             break;
           case reflection_info_1.ScalarType.BOOL:
             d = value === false;
-            m2 = "bool";
+            m = "bool";
             break;
           case reflection_info_1.ScalarType.UINT32:
-            m2 = "uint32";
+            m = "uint32";
             break;
           case reflection_info_1.ScalarType.DOUBLE:
             t = binary_format_contract_1.WireType.Bit64;
-            m2 = "double";
+            m = "double";
             break;
           case reflection_info_1.ScalarType.FLOAT:
             t = binary_format_contract_1.WireType.Bit32;
-            m2 = "float";
+            m = "float";
             break;
           case reflection_info_1.ScalarType.INT64:
             d = i || pb_long_1.PbLong.from(value).isZero();
-            m2 = "int64";
+            m = "int64";
             break;
           case reflection_info_1.ScalarType.UINT64:
             d = i || pb_long_1.PbULong.from(value).isZero();
-            m2 = "uint64";
+            m = "uint64";
             break;
           case reflection_info_1.ScalarType.FIXED64:
             d = i || pb_long_1.PbULong.from(value).isZero();
             t = binary_format_contract_1.WireType.Bit64;
-            m2 = "fixed64";
+            m = "fixed64";
             break;
           case reflection_info_1.ScalarType.BYTES:
             d = i || !value.byteLength;
             t = binary_format_contract_1.WireType.LengthDelimited;
-            m2 = "bytes";
+            m = "bytes";
             break;
           case reflection_info_1.ScalarType.FIXED32:
             t = binary_format_contract_1.WireType.Bit32;
-            m2 = "fixed32";
+            m = "fixed32";
             break;
           case reflection_info_1.ScalarType.SFIXED32:
             t = binary_format_contract_1.WireType.Bit32;
-            m2 = "sfixed32";
+            m = "sfixed32";
             break;
           case reflection_info_1.ScalarType.SFIXED64:
             d = i || pb_long_1.PbLong.from(value).isZero();
             t = binary_format_contract_1.WireType.Bit64;
-            m2 = "sfixed64";
+            m = "sfixed64";
             break;
           case reflection_info_1.ScalarType.SINT32:
-            m2 = "sint32";
+            m = "sint32";
             break;
           case reflection_info_1.ScalarType.SINT64:
             d = i || pb_long_1.PbLong.from(value).isZero();
-            m2 = "sint64";
+            m = "sint64";
             break;
         }
-        return [t, m2, i || d];
+        return [t, m, i || d];
       }
     };
     exports2.ReflectionBinaryWriter = ReflectionBinaryWriter;
@@ -25390,8 +25388,8 @@ var require_reflection_merge_partial = __commonJS({
                 break;
               case "message":
                 let T2 = field.V.T();
-                for (let k2 of Object.keys(fieldValue))
-                  output[name][k2] = T2.create(fieldValue[k2]);
+                for (let k of Object.keys(fieldValue))
+                  output[name][k] = T2.create(fieldValue[k]);
                 break;
             }
             break;
@@ -25409,15 +25407,15 @@ var require_reflection_equals = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.reflectionEquals = void 0;
     var reflection_info_1 = require_reflection_info();
-    function reflectionEquals(info2, a, b2) {
-      if (a === b2)
+    function reflectionEquals(info2, a, b) {
+      if (a === b)
         return true;
-      if (!a || !b2)
+      if (!a || !b)
         return false;
       for (let field of info2.fields) {
         let localName = field.localName;
         let val_a = field.oneof ? a[field.oneof][localName] : a[localName];
-        let val_b = field.oneof ? b2[field.oneof][localName] : b2[localName];
+        let val_b = field.oneof ? b[field.oneof][localName] : b[localName];
         switch (field.kind) {
           case "enum":
           case "scalar":
@@ -25440,13 +25438,13 @@ var require_reflection_equals = __commonJS({
     }
     exports2.reflectionEquals = reflectionEquals;
     var objectValues = Object.values;
-    function primitiveEq(type, a, b2) {
-      if (a === b2)
+    function primitiveEq(type, a, b) {
+      if (a === b)
         return true;
       if (type !== reflection_info_1.ScalarType.BYTES)
         return false;
       let ba = a;
-      let bb = b2;
+      let bb = b;
       if (ba.length !== bb.length)
         return false;
       for (let i = 0; i < ba.length; i++)
@@ -25454,19 +25452,19 @@ var require_reflection_equals = __commonJS({
           return false;
       return true;
     }
-    function repeatedPrimitiveEq(type, a, b2) {
-      if (a.length !== b2.length)
+    function repeatedPrimitiveEq(type, a, b) {
+      if (a.length !== b.length)
         return false;
       for (let i = 0; i < a.length; i++)
-        if (!primitiveEq(type, a[i], b2[i]))
+        if (!primitiveEq(type, a[i], b[i]))
           return false;
       return true;
     }
-    function repeatedMsgEq(type, a, b2) {
-      if (a.length !== b2.length)
+    function repeatedMsgEq(type, a, b) {
+      if (a.length !== b.length)
         return false;
       for (let i = 0; i < a.length; i++)
-        if (!type.equals(a[i], b2[i]))
+        if (!type.equals(a[i], b[i]))
           return false;
       return true;
     }
@@ -25532,8 +25530,8 @@ var require_message_type = __commonJS({
        * and messages recursively.
        * Will also return true if both messages are `undefined`.
        */
-      equals(a, b2) {
-        return reflection_equals_1.reflectionEquals(this, a, b2);
+      equals(a, b) {
+        return reflection_equals_1.reflectionEquals(this, a, b);
       }
       /**
        * Is the given value assignable to our message type
@@ -25679,8 +25677,8 @@ var require_enum_object = __commonJS({
       if (!arg.hasOwnProperty(0)) {
         return false;
       }
-      for (let k2 of Object.keys(arg)) {
-        let num = parseInt(k2);
+      for (let k of Object.keys(arg)) {
+        let num = parseInt(k);
         if (!Number.isNaN(num)) {
           let nam = arg[num];
           if (nam === void 0)
@@ -25688,7 +25686,7 @@ var require_enum_object = __commonJS({
           if (arg[nam] !== num)
             return false;
         } else {
-          let num2 = arg[k2];
+          let num2 = arg[k];
           if (num2 === void 0)
             return false;
           if (typeof num2 !== "number")
@@ -25916,25 +25914,25 @@ var require_reflection_info2 = __commonJS({
     var runtime_1 = require_commonjs();
     function normalizeMethodInfo(method, service) {
       var _a2, _b, _c;
-      let m2 = method;
-      m2.service = service;
-      m2.localName = (_a2 = m2.localName) !== null && _a2 !== void 0 ? _a2 : runtime_1.lowerCamelCase(m2.name);
-      m2.serverStreaming = !!m2.serverStreaming;
-      m2.clientStreaming = !!m2.clientStreaming;
-      m2.options = (_b = m2.options) !== null && _b !== void 0 ? _b : {};
-      m2.idempotency = (_c = m2.idempotency) !== null && _c !== void 0 ? _c : void 0;
-      return m2;
+      let m = method;
+      m.service = service;
+      m.localName = (_a2 = m.localName) !== null && _a2 !== void 0 ? _a2 : runtime_1.lowerCamelCase(m.name);
+      m.serverStreaming = !!m.serverStreaming;
+      m.clientStreaming = !!m.clientStreaming;
+      m.options = (_b = m.options) !== null && _b !== void 0 ? _b : {};
+      m.idempotency = (_c = m.idempotency) !== null && _c !== void 0 ? _c : void 0;
+      return m;
     }
     exports2.normalizeMethodInfo = normalizeMethodInfo;
     function readMethodOptions(service, methodName, extensionName, extensionType) {
       var _a2;
-      const options = (_a2 = service.methods.find((m2, i) => m2.localName === methodName || i === methodName)) === null || _a2 === void 0 ? void 0 : _a2.options;
+      const options = (_a2 = service.methods.find((m, i) => m.localName === methodName || i === methodName)) === null || _a2 === void 0 ? void 0 : _a2.options;
       return options && options[extensionName] ? extensionType.fromJson(options[extensionName]) : void 0;
     }
     exports2.readMethodOptions = readMethodOptions;
     function readMethodOption(service, methodName, extensionName, extensionType) {
       var _a2;
-      const options = (_a2 = service.methods.find((m2, i) => m2.localName === methodName || i === methodName)) === null || _a2 === void 0 ? void 0 : _a2.options;
+      const options = (_a2 = service.methods.find((m, i) => m.localName === methodName || i === methodName)) === null || _a2 === void 0 ? void 0 : _a2.options;
       if (!options) {
         return void 0;
       }
@@ -26001,12 +25999,12 @@ var require_rpc_error = __commonJS({
         if (this.serviceName && this.methodName) {
           l.push("Method: " + this.serviceName + "/" + this.methodName);
         }
-        let m2 = Object.entries(this.meta);
-        if (m2.length) {
+        let m = Object.entries(this.meta);
+        if (m.length) {
           l.push("");
           l.push("Meta:");
-          for (let [k2, v2] of m2) {
-            l.push(`  ${k2}: ${v2}`);
+          for (let [k, v] of m) {
+            l.push(`  ${k}: ${v}`);
           }
         }
         return l.join("\n");
@@ -26055,13 +26053,13 @@ var require_rpc_options = __commonJS({
       if (!a)
         return;
       let c = into;
-      for (let [k2, v2] of Object.entries(a)) {
-        if (v2 instanceof Date)
-          c[k2] = new Date(v2.getTime());
-        else if (Array.isArray(v2))
-          c[k2] = v2.concat();
+      for (let [k, v] of Object.entries(a)) {
+        if (v instanceof Date)
+          c[k] = new Date(v.getTime());
+        else if (Array.isArray(v))
+          c[k] = v.concat();
         else
-          c[k2] = v2;
+          c[k] = v;
       }
     }
   }
@@ -26094,12 +26092,12 @@ var require_deferred = __commonJS({
        */
       constructor(preventUnhandledRejectionWarning = true) {
         this._state = DeferredState.PENDING;
-        this._promise = new Promise((resolve11, reject) => {
-          this._resolve = resolve11;
+        this._promise = new Promise((resolve9, reject) => {
+          this._resolve = resolve9;
           this._reject = reject;
         });
         if (preventUnhandledRejectionWarning) {
-          this._promise.catch((_2) => {
+          this._promise.catch((_) => {
           });
         }
       }
@@ -26291,9 +26289,9 @@ var require_rpc_output_stream = __commonJS({
       pushIt(result) {
         let state3 = this._itState;
         if (state3.p) {
-          const p2 = state3.p;
-          runtime_1.assert(p2.state == deferred_1.DeferredState.PENDING, "iterator contract broken");
-          "value" in result ? p2.resolve(result) : p2.reject(result);
+          const p = state3.p;
+          runtime_1.assert(p.state == deferred_1.DeferredState.PENDING, "iterator contract broken");
+          "value" in result ? p.resolve(result) : p.reject(result);
           delete state3.p;
         } else {
           state3.q.push(result);
@@ -26308,13 +26306,13 @@ var require_rpc_output_stream = __commonJS({
 var require_unary_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/unary-call.js"(exports2) {
     "use strict";
-    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P2, generator) {
+    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P2 ? value : new P2(function(resolve11) {
-          resolve11(value);
+        return value instanceof P ? value : new P(function(resolve9) {
+          resolve9(value);
         });
       }
-      return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+      return new (P || (P = Promise))(function(resolve9, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -26330,7 +26328,7 @@ var require_unary_call = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26377,13 +26375,13 @@ var require_unary_call = __commonJS({
 var require_server_streaming_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/server-streaming-call.js"(exports2) {
     "use strict";
-    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P2, generator) {
+    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P2 ? value : new P2(function(resolve11) {
-          resolve11(value);
+        return value instanceof P ? value : new P(function(resolve9) {
+          resolve9(value);
         });
       }
-      return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+      return new (P || (P = Promise))(function(resolve9, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -26399,7 +26397,7 @@ var require_server_streaming_call = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26447,13 +26445,13 @@ var require_server_streaming_call = __commonJS({
 var require_client_streaming_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/client-streaming-call.js"(exports2) {
     "use strict";
-    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P2, generator) {
+    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P2 ? value : new P2(function(resolve11) {
-          resolve11(value);
+        return value instanceof P ? value : new P(function(resolve9) {
+          resolve9(value);
         });
       }
-      return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+      return new (P || (P = Promise))(function(resolve9, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -26469,7 +26467,7 @@ var require_client_streaming_call = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26516,13 +26514,13 @@ var require_client_streaming_call = __commonJS({
 var require_duplex_streaming_call = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/duplex-streaming-call.js"(exports2) {
     "use strict";
-    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P2, generator) {
+    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P2 ? value : new P2(function(resolve11) {
-          resolve11(value);
+        return value instanceof P ? value : new P(function(resolve9) {
+          resolve9(value);
         });
       }
-      return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+      return new (P || (P = Promise))(function(resolve9, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -26538,7 +26536,7 @@ var require_duplex_streaming_call = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26584,13 +26582,13 @@ var require_duplex_streaming_call = __commonJS({
 var require_test_transport = __commonJS({
   "node_modules/@protobuf-ts/runtime-rpc/build/commonjs/test-transport.js"(exports2) {
     "use strict";
-    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P2, generator) {
+    var __awaiter19 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P2 ? value : new P2(function(resolve11) {
-          resolve11(value);
+        return value instanceof P ? value : new P(function(resolve9) {
+          resolve9(value);
         });
       }
-      return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+      return new (P || (P = Promise))(function(resolve9, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -26606,7 +26604,7 @@ var require_test_transport = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -26745,8 +26743,8 @@ var require_test_transport = __commonJS({
       }
       maybeSuppressUncaught(...promise) {
         if (this.suppressUncaughtRejections) {
-          for (let p2 of promise) {
-            p2.catch(() => {
+          for (let p of promise) {
+            p.catch(() => {
             });
           }
         }
@@ -26756,10 +26754,10 @@ var require_test_transport = __commonJS({
       }
       unary(method, input, options) {
         var _a2;
-        const requestHeaders = (_a2 = options.meta) !== null && _a2 !== void 0 ? _a2 : {}, headersPromise = this.promiseHeaders().then(delay4(this.headerDelay, options.abort)), responsePromise = headersPromise.catch((_2) => {
-        }).then(delay4(this.responseDelay, options.abort)).then((_2) => this.promiseSingleResponse(method)), statusPromise = responsePromise.catch((_2) => {
-        }).then(delay4(this.afterResponseDelay, options.abort)).then((_2) => this.promiseStatus()), trailersPromise = responsePromise.catch((_2) => {
-        }).then(delay4(this.afterResponseDelay, options.abort)).then((_2) => this.promiseTrailers());
+        const requestHeaders = (_a2 = options.meta) !== null && _a2 !== void 0 ? _a2 : {}, headersPromise = this.promiseHeaders().then(delay4(this.headerDelay, options.abort)), responsePromise = headersPromise.catch((_) => {
+        }).then(delay4(this.responseDelay, options.abort)).then((_) => this.promiseSingleResponse(method)), statusPromise = responsePromise.catch((_) => {
+        }).then(delay4(this.afterResponseDelay, options.abort)).then((_) => this.promiseStatus()), trailersPromise = responsePromise.catch((_) => {
+        }).then(delay4(this.afterResponseDelay, options.abort)).then((_) => this.promiseTrailers());
         this.maybeSuppressUncaught(statusPromise, trailersPromise);
         this.lastInput = { single: input };
         return new unary_call_1.UnaryCall(method, requestHeaders, input, headersPromise, responsePromise, statusPromise, trailersPromise);
@@ -26774,10 +26772,10 @@ var require_test_transport = __commonJS({
       }
       clientStreaming(method, options) {
         var _a2;
-        const requestHeaders = (_a2 = options.meta) !== null && _a2 !== void 0 ? _a2 : {}, headersPromise = this.promiseHeaders().then(delay4(this.headerDelay, options.abort)), responsePromise = headersPromise.catch((_2) => {
-        }).then(delay4(this.responseDelay, options.abort)).then((_2) => this.promiseSingleResponse(method)), statusPromise = responsePromise.catch((_2) => {
-        }).then(delay4(this.afterResponseDelay, options.abort)).then((_2) => this.promiseStatus()), trailersPromise = responsePromise.catch((_2) => {
-        }).then(delay4(this.afterResponseDelay, options.abort)).then((_2) => this.promiseTrailers());
+        const requestHeaders = (_a2 = options.meta) !== null && _a2 !== void 0 ? _a2 : {}, headersPromise = this.promiseHeaders().then(delay4(this.headerDelay, options.abort)), responsePromise = headersPromise.catch((_) => {
+        }).then(delay4(this.responseDelay, options.abort)).then((_) => this.promiseSingleResponse(method)), statusPromise = responsePromise.catch((_) => {
+        }).then(delay4(this.afterResponseDelay, options.abort)).then((_) => this.promiseStatus()), trailersPromise = responsePromise.catch((_) => {
+        }).then(delay4(this.afterResponseDelay, options.abort)).then((_) => this.promiseTrailers());
         this.maybeSuppressUncaught(statusPromise, trailersPromise);
         this.lastInput = new TestInputStream(this.data, options.abort);
         return new client_streaming_call_1.ClientStreamingCall(method, requestHeaders, this.lastInput, headersPromise, responsePromise, statusPromise, trailersPromise);
@@ -26802,12 +26800,12 @@ var require_test_transport = __commonJS({
     TestTransport.defaultTrailers = {
       responseTrailer: "test"
     };
-    function delay4(ms2, abort) {
-      return (v2) => new Promise((resolve11, reject) => {
+    function delay4(ms, abort) {
+      return (v) => new Promise((resolve9, reject) => {
         if (abort === null || abort === void 0 ? void 0 : abort.aborted) {
           reject(new rpc_error_1.RpcError("user cancel", "CANCELLED"));
         } else {
-          const id = setTimeout(() => resolve11(v2), ms2);
+          const id = setTimeout(() => resolve9(v), ms);
           if (abort) {
             abort.addEventListener("abort", (ev) => {
               clearTimeout(id);
@@ -27065,13 +27063,13 @@ var require_commonjs2 = __commonJS({
 // node_modules/@actions/core/lib/summary.js
 import { EOL } from "os";
 import { constants, promises } from "fs";
-var __awaiter = function(thisArg, _arguments, P2, generator) {
+var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -27087,7 +27085,7 @@ var __awaiter = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -27363,13 +27361,13 @@ import * as path2 from "path";
 // node_modules/@actions/io/lib/io-util.js
 import * as fs from "fs";
 import * as path from "path";
-var __awaiter2 = function(thisArg, _arguments, P2, generator) {
+var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -27385,7 +27383,7 @@ var __awaiter2 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -27406,15 +27404,15 @@ function exists(fsPath) {
     return true;
   });
 }
-function isRooted(p2) {
-  p2 = normalizeSeparators(p2);
-  if (!p2) {
+function isRooted(p) {
+  p = normalizeSeparators(p);
+  if (!p) {
     throw new Error('isRooted() parameter "p" cannot be empty');
   }
   if (IS_WINDOWS) {
-    return p2.startsWith("\\") || /^[A-Z]:/i.test(p2);
+    return p.startsWith("\\") || /^[A-Z]:/i.test(p);
   }
-  return p2.startsWith("/");
+  return p.startsWith("/");
 }
 function tryGetExecutablePath(filePath, extensions) {
   return __awaiter2(this, void 0, void 0, function* () {
@@ -27474,26 +27472,26 @@ function tryGetExecutablePath(filePath, extensions) {
     return "";
   });
 }
-function normalizeSeparators(p2) {
-  p2 = p2 || "";
+function normalizeSeparators(p) {
+  p = p || "";
   if (IS_WINDOWS) {
-    p2 = p2.replace(/\//g, "\\");
-    return p2.replace(/\\\\+/g, "\\");
+    p = p.replace(/\//g, "\\");
+    return p.replace(/\\\\+/g, "\\");
   }
-  return p2.replace(/\/\/+/g, "/");
+  return p.replace(/\/\/+/g, "/");
 }
 function isUnixExecutable(stats) {
   return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
 }
 
 // node_modules/@actions/io/lib/io.js
-var __awaiter3 = function(thisArg, _arguments, P2, generator) {
+var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -27509,7 +27507,7 @@ var __awaiter3 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -27587,9 +27585,9 @@ function findInPath(tool) {
     }
     const directories = [];
     if (process.env.PATH) {
-      for (const p2 of process.env.PATH.split(path2.delimiter)) {
-        if (p2) {
-          directories.push(p2);
+      for (const p of process.env.PATH.split(path2.delimiter)) {
+        if (p) {
+          directories.push(p);
         }
       }
     }
@@ -27606,13 +27604,13 @@ function findInPath(tool) {
 
 // node_modules/@actions/exec/lib/toolrunner.js
 import { setTimeout as setTimeout2 } from "timers";
-var __awaiter4 = function(thisArg, _arguments, P2, generator) {
+var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -27628,7 +27626,7 @@ var __awaiter4 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -27680,15 +27678,15 @@ var ToolRunner = class extends events.EventEmitter {
   }
   _processLineBuffer(data, strBuffer, onLine) {
     try {
-      let s3 = strBuffer + data.toString();
-      let n = s3.indexOf(os.EOL);
+      let s = strBuffer + data.toString();
+      let n = s.indexOf(os.EOL);
       while (n > -1) {
-        const line = s3.substring(0, n);
+        const line = s.substring(0, n);
         onLine(line);
-        s3 = s3.substring(n + os.EOL.length);
-        n = s3.indexOf(os.EOL);
+        s = s.substring(n + os.EOL.length);
+        n = s.indexOf(os.EOL);
       }
-      return s3;
+      return s;
     } catch (err) {
       this._debug(`error processing line. Failed with error ${err}`);
       return "";
@@ -27847,7 +27845,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve11, reject) => __awaiter4(this, void 0, void 0, function* () {
+      return new Promise((resolve9, reject) => __awaiter4(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -27890,8 +27888,8 @@ var ToolRunner = class extends events.EventEmitter {
               this.options.listeners.stderr(data);
             }
             if (!optionsNonNull.silent && optionsNonNull.errStream && optionsNonNull.outStream) {
-              const s3 = optionsNonNull.failOnStdErr ? optionsNonNull.errStream : optionsNonNull.outStream;
-              s3.write(data);
+              const s = optionsNonNull.failOnStdErr ? optionsNonNull.errStream : optionsNonNull.outStream;
+              s.write(data);
             }
             errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
               if (this.options.listeners && this.options.listeners.errline) {
@@ -27930,7 +27928,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error2) {
             reject(error2);
           } else {
-            resolve11(exitCode);
+            resolve9(exitCode);
           }
         });
         if (this.options.input) {
@@ -28051,13 +28049,13 @@ var ExecState = class _ExecState extends events.EventEmitter {
 };
 
 // node_modules/@actions/exec/lib/exec.js
-var __awaiter5 = function(thisArg, _arguments, P2, generator) {
+var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -28073,7 +28071,7 @@ var __awaiter5 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28190,11 +28188,11 @@ var Command = class {
     return cmdStr;
   }
 };
-function escapeData(s3) {
-  return toCommandValue(s3).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+function escapeData(s) {
+  return toCommandValue(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 }
-function escapeProperty(s3) {
-  return toCommandValue(s3).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/:/g, "%3A").replace(/,/g, "%2C");
+function escapeProperty(s) {
+  return toCommandValue(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/:/g, "%3A").replace(/,/g, "%2C");
 }
 
 // node_modules/@actions/core/lib/file-command.js
@@ -28214,15 +28212,15 @@ function issueFileCommand(command, message) {
   });
 }
 function prepareKeyValueMessage(key, value) {
-  const delimiter4 = `ghadelimiter_${crypto2.randomUUID()}`;
+  const delimiter3 = `ghadelimiter_${crypto2.randomUUID()}`;
   const convertedValue = toCommandValue(value);
-  if (key.includes(delimiter4)) {
-    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter4}"`);
+  if (key.includes(delimiter3)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter3}"`);
   }
-  if (convertedValue.includes(delimiter4)) {
-    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter4}"`);
+  if (convertedValue.includes(delimiter3)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter3}"`);
   }
-  return `${key}<<${delimiter4}${os3.EOL}${convertedValue}${os3.EOL}${delimiter4}`;
+  return `${key}<<${delimiter3}${os3.EOL}${convertedValue}${os3.EOL}${delimiter3}`;
 }
 
 // node_modules/@actions/core/lib/core.js
@@ -28308,13 +28306,13 @@ var DecodedURL = class extends URL {
 // node_modules/@actions/http-client/lib/index.js
 var tunnel = __toESM(require_tunnel2(), 1);
 var import_undici = __toESM(require_undici(), 1);
-var __awaiter6 = function(thisArg, _arguments, P2, generator) {
+var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -28330,7 +28328,7 @@ var __awaiter6 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28370,10 +28368,10 @@ var Headers;
   Headers2["Accept"] = "accept";
   Headers2["ContentType"] = "content-type";
 })(Headers || (Headers = {}));
-var MediaTypes;
+var MediaTypes2;
 (function(MediaTypes3) {
   MediaTypes3["ApplicationJson"] = "application/json";
-})(MediaTypes || (MediaTypes = {}));
+})(MediaTypes2 || (MediaTypes2 = {}));
 var HttpRedirectCodes = [
   HttpCodes.MovedPermanently,
   HttpCodes.ResourceMoved,
@@ -28403,26 +28401,26 @@ var HttpClientResponse = class {
   }
   readBody() {
     return __awaiter6(this, void 0, void 0, function* () {
-      return new Promise((resolve11) => __awaiter6(this, void 0, void 0, function* () {
+      return new Promise((resolve9) => __awaiter6(this, void 0, void 0, function* () {
         let output = Buffer.alloc(0);
         this.message.on("data", (chunk) => {
           output = Buffer.concat([output, chunk]);
         });
         this.message.on("end", () => {
-          resolve11(output.toString());
+          resolve9(output.toString());
         });
       }));
     });
   }
   readBodyBuffer() {
     return __awaiter6(this, void 0, void 0, function* () {
-      return new Promise((resolve11) => __awaiter6(this, void 0, void 0, function* () {
+      return new Promise((resolve9) => __awaiter6(this, void 0, void 0, function* () {
         const chunks = [];
         this.message.on("data", (chunk) => {
           chunks.push(chunk);
         });
         this.message.on("end", () => {
-          resolve11(Buffer.concat(chunks));
+          resolve9(Buffer.concat(chunks));
         });
       }));
     });
@@ -28512,7 +28510,7 @@ var HttpClient = class {
    */
   getJson(requestUrl_1) {
     return __awaiter6(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes2.ApplicationJson);
       const res = yield this.get(requestUrl, additionalHeaders);
       return this._processResponse(res, this.requestOptions);
     });
@@ -28520,8 +28518,8 @@ var HttpClient = class {
   postJson(requestUrl_1, obj_1) {
     return __awaiter6(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
       const data = JSON.stringify(obj, null, 2);
-      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes2.ApplicationJson);
+      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
       const res = yield this.post(requestUrl, data, additionalHeaders);
       return this._processResponse(res, this.requestOptions);
     });
@@ -28529,8 +28527,8 @@ var HttpClient = class {
   putJson(requestUrl_1, obj_1) {
     return __awaiter6(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
       const data = JSON.stringify(obj, null, 2);
-      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes2.ApplicationJson);
+      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
       const res = yield this.put(requestUrl, data, additionalHeaders);
       return this._processResponse(res, this.requestOptions);
     });
@@ -28538,8 +28536,8 @@ var HttpClient = class {
   patchJson(requestUrl_1, obj_1) {
     return __awaiter6(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
       const data = JSON.stringify(obj, null, 2);
-      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+      additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes2.ApplicationJson);
+      additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
       const res = yield this.patch(requestUrl, data, additionalHeaders);
       return this._processResponse(res, this.requestOptions);
     });
@@ -28625,14 +28623,14 @@ var HttpClient = class {
    */
   requestRaw(info2, data) {
     return __awaiter6(this, void 0, void 0, function* () {
-      return new Promise((resolve11, reject) => {
+      return new Promise((resolve9, reject) => {
         function callbackForResult(err, res) {
           if (err) {
             reject(err);
           } else if (!res) {
             reject(new Error("Unknown error"));
           } else {
-            resolve11(res);
+            resolve9(res);
           }
         }
         this.requestRawWithCallback(info2, data, callbackForResult);
@@ -28875,13 +28873,13 @@ var HttpClient = class {
   _performExponentialBackoff(retryNumber) {
     return __awaiter6(this, void 0, void 0, function* () {
       retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-      const ms2 = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-      return new Promise((resolve11) => setTimeout(() => resolve11(), ms2));
+      const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+      return new Promise((resolve9) => setTimeout(() => resolve9(), ms));
     });
   }
   _processResponse(res, options) {
     return __awaiter6(this, void 0, void 0, function* () {
-      return new Promise((resolve11, reject) => __awaiter6(this, void 0, void 0, function* () {
+      return new Promise((resolve9, reject) => __awaiter6(this, void 0, void 0, function* () {
         const statusCode = res.message.statusCode || 0;
         const response = {
           statusCode,
@@ -28889,7 +28887,7 @@ var HttpClient = class {
           headers: {}
         };
         if (statusCode === HttpCodes.NotFound) {
-          resolve11(response);
+          resolve9(response);
         }
         function dateTimeDeserializer(key, value) {
           if (typeof value === "string") {
@@ -28928,22 +28926,22 @@ var HttpClient = class {
           err.result = response.result;
           reject(err);
         } else {
-          resolve11(response);
+          resolve9(response);
         }
       }));
     });
   }
 };
-var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k2) => (c[k2.toLowerCase()] = obj[k2], c), {});
+var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
 
 // node_modules/@actions/http-client/lib/auth.js
-var __awaiter7 = function(thisArg, _arguments, P2, generator) {
+var __awaiter7 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -28959,7 +28957,7 @@ var __awaiter7 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -28993,13 +28991,13 @@ var platform = os4.platform();
 var arch = os4.arch();
 
 // node_modules/@actions/core/lib/core.js
-var __awaiter8 = function(thisArg, _arguments, P2, generator) {
+var __awaiter8 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -29015,7 +29013,7 @@ var __awaiter8 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -29150,12 +29148,12 @@ import * as path8 from "path";
 import * as path4 from "path";
 import assert from "assert";
 var IS_WINDOWS3 = process.platform === "win32";
-function dirname4(p2) {
-  p2 = safeTrimTrailingSeparator(p2);
-  if (IS_WINDOWS3 && /^\\\\[^\\]+(\\[^\\]+)?$/.test(p2)) {
-    return p2;
+function dirname4(p) {
+  p = safeTrimTrailingSeparator(p);
+  if (IS_WINDOWS3 && /^\\\\[^\\]+(\\[^\\]+)?$/.test(p)) {
+    return p;
   }
-  let result = path4.dirname(p2);
+  let result = path4.dirname(p);
   if (IS_WINDOWS3 && /^\\\\[^\\]+\\[^\\]+\\$/.test(result)) {
     result = safeTrimTrailingSeparator(result);
   }
@@ -29212,30 +29210,30 @@ function hasRoot(itemPath) {
   }
   return itemPath.startsWith("/");
 }
-function normalizeSeparators2(p2) {
-  p2 = p2 || "";
+function normalizeSeparators2(p) {
+  p = p || "";
   if (IS_WINDOWS3) {
-    p2 = p2.replace(/\//g, "\\");
-    const isUnc = /^\\\\+[^\\]/.test(p2);
-    return (isUnc ? "\\" : "") + p2.replace(/\\\\+/g, "\\");
+    p = p.replace(/\//g, "\\");
+    const isUnc = /^\\\\+[^\\]/.test(p);
+    return (isUnc ? "\\" : "") + p.replace(/\\\\+/g, "\\");
   }
-  return p2.replace(/\/\/+/g, "/");
+  return p.replace(/\/\/+/g, "/");
 }
-function safeTrimTrailingSeparator(p2) {
-  if (!p2) {
+function safeTrimTrailingSeparator(p) {
+  if (!p) {
     return "";
   }
-  p2 = normalizeSeparators2(p2);
-  if (!p2.endsWith(path4.sep)) {
-    return p2;
+  p = normalizeSeparators2(p);
+  if (!p.endsWith(path4.sep)) {
+    return p;
   }
-  if (p2 === path4.sep) {
-    return p2;
+  if (p === path4.sep) {
+    return p;
   }
-  if (IS_WINDOWS3 && /^[A-Z]:\\$/i.test(p2)) {
-    return p2;
+  if (IS_WINDOWS3 && /^[A-Z]:\\$/i.test(p)) {
+    return p;
   }
-  return p2.substr(0, p2.length - 1);
+  return p.substr(0, p.length - 1);
 }
 
 // node_modules/@actions/glob/lib/internal-match-kind.js
@@ -29301,34 +29299,34 @@ import * as path7 from "path";
 import assert3 from "assert";
 
 // node_modules/balanced-match/dist/esm/index.js
-var range = (a, b2, str) => {
+var range = (a, b, str) => {
   let begs, beg, left, right = void 0, result;
-  let ai2 = str.indexOf(a);
-  let bi2 = str.indexOf(b2, ai2 + 1);
-  let i = ai2;
-  if (ai2 >= 0 && bi2 > 0) {
-    if (a === b2) {
-      return [ai2, bi2];
+  let ai = str.indexOf(a);
+  let bi = str.indexOf(b, ai + 1);
+  let i = ai;
+  if (ai >= 0 && bi > 0) {
+    if (a === b) {
+      return [ai, bi];
     }
     begs = [];
     left = str.length;
     while (i >= 0 && !result) {
-      if (i === ai2) {
+      if (i === ai) {
         begs.push(i);
-        ai2 = str.indexOf(a, i + 1);
+        ai = str.indexOf(a, i + 1);
       } else if (begs.length === 1) {
         const r = begs.pop();
         if (r !== void 0)
-          result = [r, bi2];
+          result = [r, bi];
       } else {
         beg = begs.pop();
         if (beg !== void 0 && beg < left) {
           left = beg;
-          right = bi2;
+          right = bi;
         }
-        bi2 = str.indexOf(b2, i + 1);
+        bi = str.indexOf(b, i + 1);
       }
-      i = ai2 < bi2 && ai2 >= 0 ? ai2 : bi2;
+      i = ai < bi && ai >= 0 ? ai : bi;
     }
     if (begs.length && right !== void 0) {
       result = [left, right];
@@ -29393,21 +29391,21 @@ function balancedWithBudget(str, masked, budget) {
 }
 function maskUnmatchedOpens(masked, budget) {
   budget.remaining -= masked.length;
-  const open9 = [];
+  const open3 = [];
   for (let i = 0; i < masked.length; i++) {
     const c = masked.charCodeAt(i);
     if (c === 123) {
-      open9.push(i);
-    } else if (c === 125 && open9.length) {
-      open9.pop();
+      open3.push(i);
+    } else if (c === 125 && open3.length) {
+      open3.pop();
     }
   }
   let out = "";
   let last = 0;
-  for (let i = 0; i < open9.length; i++) {
-    const at2 = open9[i];
-    out += masked.slice(last, at2) + "\0";
-    last = at2 + 1;
+  for (let i = 0; i < open3.length; i++) {
+    const at = open3[i];
+    out += masked.slice(last, at) + "\0";
+    last = at + 1;
   }
   return out + masked.slice(last);
 }
@@ -29433,26 +29431,26 @@ function parseCommaParts(str, budget) {
   const parts = [];
   let carry = "";
   for (; ; ) {
-    const m2 = balancedWithBudget(str, str, budget);
+    const m = balancedWithBudget(str, str, budget);
     if (budget.remaining < 0) {
       return void 0;
     }
-    if (!m2) {
+    if (!m) {
       const tail = str.split(",");
       tail[0] = carry + tail[0];
       pushAll(parts, tail);
       return parts;
     }
-    const { pre, body: body2, post } = m2;
-    const p2 = pre.split(",");
-    p2[0] = carry + p2[0];
-    p2[p2.length - 1] += "{" + body2 + "}";
+    const { pre, body: body2, post } = m;
+    const p = pre.split(",");
+    p[0] = carry + p[0];
+    p[p.length - 1] += "{" + body2 + "}";
     if (!post.length) {
-      pushAll(parts, p2);
+      pushAll(parts, p);
       return parts;
     }
-    carry = p2.pop();
-    pushAll(parts, p2);
+    carry = p.pop();
+    pushAll(parts, p);
     str = post;
   }
 }
@@ -29491,16 +29489,16 @@ function combine(acc, pre, values, max, maxLength, dropEmpties, budget) {
   let nonEmpty;
   outer: for (let a = 0; a < acc.length; a++) {
     const prefix2 = acc[a] + pre;
-    let vs2 = values;
+    let vs = values;
     if (dropEmpties && !prefix2) {
       if (!nonEmpty)
-        nonEmpty = values.filter((v2) => v2);
-      vs2 = nonEmpty;
+        nonEmpty = values.filter((v) => v);
+      vs = nonEmpty;
     }
-    for (let v2 = 0; v2 < vs2.length; v2++) {
+    for (let v = 0; v < vs.length; v++) {
       if (out.length >= max)
         break outer;
-      const expansion = prefix2 + vs2[v2];
+      const expansion = prefix2 + vs[v];
       if (length + expansion.length > maxLength)
         break outer;
       out.push(expansion);
@@ -29512,9 +29510,9 @@ function combine(acc, pre, values, max, maxLength, dropEmpties, budget) {
 }
 function expandSequence(body2, isAlphaSequence, max, maxLength, budget) {
   const n = body2.split(/\.\./);
-  const N2 = [];
+  const N = [];
   if (n[0] === void 0 || n[1] === void 0) {
-    return N2;
+    return N;
   }
   const x = numeric(n[0]);
   const y = numeric(n[1]);
@@ -29529,7 +29527,7 @@ function expandSequence(body2, isAlphaSequence, max, maxLength, budget) {
   const pad = n.some(isPadded);
   const cost = pad ? width : 1;
   let length = 0;
-  for (let i = x; test(i, y) && N2.length < max; i += incr) {
+  for (let i = x; test(i, y) && N.length < max; i += incr) {
     budget.remaining -= cost;
     if (budget.remaining < 0) {
       return void 0;
@@ -29545,21 +29543,21 @@ function expandSequence(body2, isAlphaSequence, max, maxLength, budget) {
       if (pad) {
         const need = width - c.length;
         if (need > 0) {
-          const z2 = new Array(need + 1).join("0");
+          const z = new Array(need + 1).join("0");
           if (i < 0) {
-            c = "-" + z2 + c.slice(1);
+            c = "-" + z + c.slice(1);
           } else {
-            c = z2 + c;
+            c = z + c;
           }
         }
       }
     }
     if (length + c.length > maxLength)
       break;
-    N2.push(c);
+    N.push(c);
     length += c.length;
   }
-  return N2;
+  return N;
 }
 function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
   budget.remaining -= CALL_STEPS;
@@ -29572,33 +29570,33 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
   let firstGroup = true;
   let masked = str;
   for (; ; ) {
-    const m2 = balancedWithBudget(str, masked, budget);
-    if (!m2) {
+    const m = balancedWithBudget(str, masked, budget);
+    if (!m) {
       return combine(acc, str, [""], max, maxLength, dropEmpties, budget);
     }
-    if (m2.unmatched) {
+    if (m.unmatched) {
       masked = maskUnmatchedOpens(masked, budget);
     }
-    const pre = m2.pre;
-    const literal = () => combine(acc, pre + "{" + m2.body + "}" + m2.post, [""], max, maxLength, dropEmpties, budget);
+    const pre = m.pre;
+    const literal = () => combine(acc, pre + "{" + m.body + "}" + m.post, [""], max, maxLength, dropEmpties, budget);
     if (/\$$/.test(pre)) {
-      acc = combine(acc, pre + "{" + m2.body + "}", [""], max, maxLength, dropEmpties && !m2.post.length, budget);
+      acc = combine(acc, pre + "{" + m.body + "}", [""], max, maxLength, dropEmpties && !m.post.length, budget);
       firstGroup = false;
-      if (!m2.post.length)
+      if (!m.post.length)
         break;
-      str = m2.post;
-      masked = masked.slice(m2.end + 1);
+      str = m.post;
+      masked = masked.slice(m.end + 1);
       continue;
     }
-    const isNumericSequence = /^-?\d+\.\.-?\d+(?:\.\.-?\d+)?$/.test(m2.body);
-    const isAlphaSequence = /^[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?$/.test(m2.body);
+    const isNumericSequence = /^-?\d+\.\.-?\d+(?:\.\.-?\d+)?$/.test(m.body);
+    const isAlphaSequence = /^[a-zA-Z]\.\.[a-zA-Z](?:\.\.-?\d+)?$/.test(m.body);
     const isSequence = isNumericSequence || isAlphaSequence;
-    const isOptions = m2.body.indexOf(",") >= 0;
+    const isOptions = m.body.indexOf(",") >= 0;
     if (!isSequence && !isOptions) {
-      if (rewrites < maxRewrites && commaSetFollows(m2.post, budget)) {
+      if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
         rewrites++;
-        str = m2.pre + "{" + m2.body + escClose + m2.post;
-        masked = masked.slice(0, m2.end) + escClose + masked.slice(m2.end + 1);
+        str = m.pre + "{" + m.body + escClose + m.post;
+        masked = masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
         isTop = true;
         continue;
       }
@@ -29610,12 +29608,12 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     }
     let values;
     if (isSequence) {
-      values = expandSequence(m2.body, isAlphaSequence, max, maxLength, budget);
+      values = expandSequence(m.body, isAlphaSequence, max, maxLength, budget);
       if (!values) {
         return literal();
       }
     } else {
-      let n = parseCommaParts(m2.body, budget);
+      let n = parseCommaParts(m.body, budget);
       if (!n) {
         return literal();
       }
@@ -29625,19 +29623,19 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
           return literal();
         }
         if (n.length === 1) {
-          const next2 = combine(acc, pre + n[0], [""], max, maxLength, dropEmpties && !m2.post.length, budget);
+          const next2 = combine(acc, pre + n[0], [""], max, maxLength, dropEmpties && !m.post.length, budget);
           if (budget.remaining < 0) {
             return literal();
           }
           acc = next2;
-          if (!m2.post.length)
+          if (!m.post.length)
             break;
-          str = m2.post;
-          masked = masked.slice(m2.end + 1);
+          str = m.post;
+          masked = masked.slice(m.end + 1);
           continue;
         }
       }
-      let dropsEmpties = dropEmpties && !m2.post.length && !pre;
+      let dropsEmpties = dropEmpties && !m.post.length && !pre;
       for (let d = 0; dropsEmpties && d < acc.length; d++) {
         if (acc[d]) {
           dropsEmpties = false;
@@ -29645,32 +29643,32 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
       }
       values = [];
       let valuesLength = 0;
-      outer: for (let j2 = 0; j2 < n.length; j2++) {
-        const expanded = expand_(n[j2], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false);
+      outer: for (let j = 0; j < n.length; j++) {
+        const expanded = expand_(n[j], max, maxLength, maxDepth, depth + 1, maxRewrites, budget, false);
         if (budget.remaining < 0) {
           return literal();
         }
-        for (let k2 = 0; k2 < expanded.length; k2++) {
-          const v2 = expanded[k2];
-          if (dropsEmpties && !v2)
+        for (let k = 0; k < expanded.length; k++) {
+          const v = expanded[k];
+          if (dropsEmpties && !v)
             continue;
-          if (values.length >= max || valuesLength + v2.length > maxLength) {
+          if (values.length >= max || valuesLength + v.length > maxLength) {
             break outer;
           }
-          values.push(v2);
-          valuesLength += v2.length;
+          values.push(v);
+          valuesLength += v.length;
         }
       }
     }
-    const next = combine(acc, pre, values, max, maxLength, dropEmpties && !m2.post.length, budget);
+    const next = combine(acc, pre, values, max, maxLength, dropEmpties && !m.post.length, budget);
     if (budget.remaining < 0) {
       return literal();
     }
     acc = next;
-    if (!m2.post.length)
+    if (!m.post.length)
       break;
-    str = m2.post;
-    masked = masked.slice(m2.end + 1);
+    str = m.post;
+    masked = masked.slice(m.end + 1);
   }
   return acc;
 }
@@ -29703,8 +29701,8 @@ var posixClasses = {
   "[:word:]": ["\\p{L}\\p{Nl}\\p{Nd}\\p{Pc}", true],
   "[:xdigit:]": ["A-Fa-f0-9", false]
 };
-var braceEscape = (s3) => s3.replace(/[[\]\\-]/g, "\\$&");
-var regexpEscape = (s3) => s3.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&");
+var braceEscape = (s) => s.replace(/[[\]\\-]/g, "\\$&");
+var regexpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&");
 var rangesToString = (ranges) => ranges.join("");
 var parseClass = (glob, position) => {
   const pos = position;
@@ -29740,7 +29738,7 @@ var parseClass = (glob, position) => {
       }
     }
     if (c === "[" && !escaping) {
-      for (const [cls, [unip, u2, neg]] of Object.entries(posixClasses)) {
+      for (const [cls, [unip, u, neg]] of Object.entries(posixClasses)) {
         if (glob.startsWith(cls, i)) {
           if (rangeStart) {
             return ["$.", false, glob.length - pos, true];
@@ -29750,7 +29748,7 @@ var parseClass = (glob, position) => {
             negs.push(unip);
           else
             ranges.push(unip);
-          uflag = uflag || u2;
+          uflag = uflag || u;
           continue WHILE;
         }
       }
@@ -29796,11 +29794,11 @@ var parseClass = (glob, position) => {
 };
 
 // node_modules/minimatch/dist/esm/unescape.js
-var unescape = (s3, { windowsPathsNoEscape = false, magicalBraces = true } = {}) => {
+var unescape = (s, { windowsPathsNoEscape = false, magicalBraces = true } = {}) => {
   if (magicalBraces) {
-    return windowsPathsNoEscape ? s3.replace(/\[([^/\\])\]/g, "$1") : s3.replace(/((?!\\).|^)\[([^/\\])\]/g, "$1$2").replace(/\\([^/])/g, "$1");
+    return windowsPathsNoEscape ? s.replace(/\[([^/\\])\]/g, "$1") : s.replace(/((?!\\).|^)\[([^/\\])\]/g, "$1$2").replace(/\\([^/])/g, "$1");
   }
-  return windowsPathsNoEscape ? s3.replace(/\[([^/\\{}])\]/g, "$1") : s3.replace(/((?!\\).|^)\[([^/\\{}])\]/g, "$1$2").replace(/\\([^/{}])/g, "$1");
+  return windowsPathsNoEscape ? s.replace(/\[([^/\\{}])\]/g, "$1") : s.replace(/((?!\\).|^)\[([^/\\{}])\]/g, "$1$2").replace(/\\([^/{}])/g, "$1");
 };
 
 // node_modules/minimatch/dist/esm/ast.js
@@ -29859,7 +29857,7 @@ var startNoDot = "(?!\\.)";
 var addPatternStart = /* @__PURE__ */ new Set(["[", "."]);
 var justDots = /* @__PURE__ */ new Set(["..", "."]);
 var reSpecials = new Set("().*{}+?[]^$\\!");
-var regExpEscape = (s3) => s3.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&");
+var regExpEscape = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&");
 var qmark = "[^/]";
 var star = qmark + "*?";
 var starNoEmpty = qmark + "+?";
@@ -29910,17 +29908,17 @@ var AST = class {
   get hasMagic() {
     if (this.#hasMagic !== void 0)
       return this.#hasMagic;
-    for (const p2 of this.#parts) {
-      if (typeof p2 === "string")
+    for (const p of this.#parts) {
+      if (typeof p === "string")
         continue;
-      if (p2.type || p2.hasMagic)
+      if (p.type || p.hasMagic)
         return this.#hasMagic = true;
     }
     return this.#hasMagic;
   }
   // reconstructs the pattern
   toString() {
-    return this.#toString !== void 0 ? this.#toString : !this.type ? this.#toString = this.#parts.map((p2) => String(p2)).join("") : this.#toString = this.type + "(" + this.#parts.map((p2) => String(p2)).join("|") + ")";
+    return this.#toString !== void 0 ? this.#toString : !this.type ? this.#toString = this.#parts.map((p) => String(p)).join("") : this.#toString = this.type + "(" + this.#parts.map((p) => String(p)).join("|") + ")";
   }
   #fillNegs() {
     if (this !== this.#root)
@@ -29933,10 +29931,10 @@ var AST = class {
     while (n = this.#negs.pop()) {
       if (n.type !== "!")
         continue;
-      let p2 = n;
-      let pp = p2.#parent;
+      let p = n;
+      let pp = p.#parent;
       while (pp) {
-        for (let i = p2.#parentIndex + 1; !pp.type && i < pp.#parts.length; i++) {
+        for (let i = p.#parentIndex + 1; !pp.type && i < pp.#parts.length; i++) {
           for (const part of n.#parts) {
             if (typeof part === "string") {
               throw new Error("string part in extglob AST??");
@@ -29944,24 +29942,24 @@ var AST = class {
             part.copyIn(pp.#parts[i]);
           }
         }
-        p2 = pp;
-        pp = p2.#parent;
+        p = pp;
+        pp = p.#parent;
       }
     }
     return this;
   }
   push(...parts) {
-    for (const p2 of parts) {
-      if (p2 === "")
+    for (const p of parts) {
+      if (p === "")
         continue;
-      if (typeof p2 !== "string" && !(p2 instanceof _a && p2.#parent === this)) {
-        throw new Error("invalid part: " + p2);
+      if (typeof p !== "string" && !(p instanceof _a && p.#parent === this)) {
+        throw new Error("invalid part: " + p);
       }
-      this.#parts.push(p2);
+      this.#parts.push(p);
     }
   }
   toJSON() {
-    const ret = this.type === null ? this.#parts.slice().map((p2) => typeof p2 === "string" ? p2 : p2.toJSON()) : [this.type, ...this.#parts.map((p2) => p2.toJSON())];
+    const ret = this.type === null ? this.#parts.slice().map((p) => typeof p === "string" ? p : p.toJSON()) : [this.type, ...this.#parts.map((p) => p.toJSON())];
     if (this.isStart() && !this.type)
       ret.unshift([]);
     if (this.isEnd() && (this === this.#root || this.#root.#filledNegs && this.#parent?.type === "!")) {
@@ -29976,9 +29974,9 @@ var AST = class {
       return false;
     if (this.#parentIndex === 0)
       return true;
-    const p2 = this.#parent;
+    const p = this.#parent;
     for (let i = 0; i < this.#parentIndex; i++) {
-      const pp = p2.#parts[i];
+      const pp = p.#parts[i];
       if (!(pp instanceof _a && pp.type === "!")) {
         return false;
       }
@@ -30005,8 +30003,8 @@ var AST = class {
   }
   clone(parent) {
     const c = new _a(this.type, parent);
-    for (const p2 of this.#parts) {
-      c.copyIn(p2);
+    for (const p of this.#parts) {
+      c.copyIn(p);
     }
     return c;
   }
@@ -30145,15 +30143,15 @@ var AST = class {
   #adopt(child2, index) {
     const gc = child2.#parts[0];
     this.#parts.splice(index, 1, ...gc.#parts);
-    for (const p2 of gc.#parts) {
-      if (typeof p2 === "object")
-        p2.#parent = this;
+    for (const p of gc.#parts) {
+      if (typeof p === "object")
+        p.#parent = this;
     }
     this.#toString = void 0;
   }
   #canUsurpType(c) {
-    const m2 = usurpMap.get(this.type);
-    return !!m2?.has(c);
+    const m = usurpMap.get(this.type);
+    return !!m?.has(c);
   }
   #canUsurp(child2) {
     if (!child2 || typeof child2 !== "object" || child2.type !== null || child2.#parts.length !== 1 || this.type === null || this.#parts.length !== 1) {
@@ -30166,18 +30164,18 @@ var AST = class {
     return this.#canUsurpType(gc.type);
   }
   #usurp(child2) {
-    const m2 = usurpMap.get(this.type);
+    const m = usurpMap.get(this.type);
     const gc = child2.#parts[0];
-    const nt2 = m2?.get(gc.type);
-    if (!nt2)
+    const nt = m?.get(gc.type);
+    if (!nt)
       return false;
     this.#parts = gc.#parts;
-    for (const p2 of this.#parts) {
-      if (typeof p2 === "object") {
-        p2.#parent = this;
+    for (const p of this.#parts) {
+      if (typeof p === "object") {
+        p.#parent = this;
       }
     }
-    this.type = nt2;
+    this.type = nt;
     this.#toString = void 0;
     this.#emptyExt = false;
   }
@@ -30192,14 +30190,14 @@ var AST = class {
     if (this !== this.#root)
       return this.#root.toMMPattern();
     const glob = this.toString();
-    const [re2, body2, hasMagic, uflag] = this.toRegExpSource();
+    const [re, body2, hasMagic, uflag] = this.toRegExpSource();
     const anyMagic = hasMagic || this.#hasMagic || this.#options.nocase && !this.#options.nocaseMagicOnly && glob.toUpperCase() !== glob.toLowerCase();
     if (!anyMagic) {
       return body2;
     }
     const flags = (this.#options.nocase ? "i" : "") + (uflag ? "u" : "");
-    return Object.assign(new RegExp(`^${re2}$`, flags), {
-      _src: re2,
+    return Object.assign(new RegExp(`^${re}$`, flags), {
+      _src: re,
       _glob: glob
     });
   }
@@ -30282,12 +30280,12 @@ var AST = class {
       this.#fillNegs();
     }
     if (!isExtglobAST(this)) {
-      const noEmpty = this.isStart() && this.isEnd() && !this.#parts.some((s3) => typeof s3 !== "string");
-      const src = this.#parts.map((p2) => {
-        const [re2, _2, hasMagic, uflag] = typeof p2 === "string" ? _a.#parseGlob(p2, this.#hasMagic, noEmpty) : p2.toRegExpSource(allowDot);
+      const noEmpty = this.isStart() && this.isEnd() && !this.#parts.some((s) => typeof s !== "string");
+      const src = this.#parts.map((p) => {
+        const [re, _, hasMagic, uflag] = typeof p === "string" ? _a.#parseGlob(p, this.#hasMagic, noEmpty) : p.toRegExpSource(allowDot);
         this.#hasMagic = this.#hasMagic || hasMagic;
         this.#uflag = this.#uflag || uflag;
-        return re2;
+        return re;
       }).join("");
       let start2 = "";
       if (this.isStart()) {
@@ -30322,12 +30320,12 @@ var AST = class {
     const start = this.type === "!" ? "(?:(?!(?:" : "(?:";
     let body2 = this.#partsToRegExp(dot);
     if (this.isStart() && this.isEnd() && !body2 && this.type !== "!") {
-      const s3 = this.toString();
-      const me2 = this;
-      me2.#parts = [s3];
-      me2.type = null;
-      me2.#hasMagic = void 0;
-      return [s3, unescape(this.toString()), false, false];
+      const s = this.toString();
+      const me = this;
+      me.#parts = [s];
+      me.type = null;
+      me.#hasMagic = void 0;
+      return [s, unescape(this.toString()), false, false];
     }
     let bodyDotAllowed = !repeated || allowDot || dot || !startNoDot ? "" : this.#partsToRegExp(true);
     if (bodyDotAllowed === body2) {
@@ -30355,9 +30353,9 @@ var AST = class {
   }
   #flatten() {
     if (!isExtglobAST(this)) {
-      for (const p2 of this.#parts) {
-        if (typeof p2 === "object") {
-          p2.#flatten();
+      for (const p of this.#parts) {
+        if (typeof p === "object") {
+          p.#flatten();
         }
       }
     } else {
@@ -30386,32 +30384,32 @@ var AST = class {
     this.#toString = void 0;
   }
   #partsToRegExp(dot) {
-    return this.#parts.map((p2) => {
-      if (typeof p2 === "string") {
+    return this.#parts.map((p) => {
+      if (typeof p === "string") {
         throw new Error("string type in extglob ast??");
       }
-      const [re2, _2, _hasMagic, uflag] = p2.toRegExpSource(dot);
+      const [re, _, _hasMagic, uflag] = p.toRegExpSource(dot);
       this.#uflag = this.#uflag || uflag;
-      return re2;
-    }).filter((p2) => !(this.isStart() && this.isEnd()) || !!p2).join("|");
+      return re;
+    }).filter((p) => !(this.isStart() && this.isEnd()) || !!p).join("|");
   }
   static #parseGlob(glob, hasMagic, noEmpty = false) {
     let escaping = false;
-    let re2 = "";
+    let re = "";
     let uflag = false;
     let inStar = false;
     for (let i = 0; i < glob.length; i++) {
       const c = glob.charAt(i);
       if (escaping) {
         escaping = false;
-        re2 += (reSpecials.has(c) ? "\\" : "") + c;
+        re += (reSpecials.has(c) ? "\\" : "") + c;
         continue;
       }
       if (c === "*") {
         if (inStar)
           continue;
         inStar = true;
-        re2 += noEmpty && /^[*]+$/.test(glob) ? starNoEmpty : star;
+        re += noEmpty && /^[*]+$/.test(glob) ? starNoEmpty : star;
         hasMagic = true;
         continue;
       } else {
@@ -30419,7 +30417,7 @@ var AST = class {
       }
       if (c === "\\") {
         if (i === glob.length - 1) {
-          re2 += "\\\\";
+          re += "\\\\";
         } else {
           escaping = true;
         }
@@ -30428,7 +30426,7 @@ var AST = class {
       if (c === "[") {
         const [src, needUflag, consumed, magic] = parseClass(glob, i);
         if (consumed) {
-          re2 += src;
+          re += src;
           uflag = uflag || needUflag;
           i += consumed - 1;
           hasMagic = hasMagic || magic;
@@ -30436,82 +30434,82 @@ var AST = class {
         }
       }
       if (c === "?") {
-        re2 += qmark;
+        re += qmark;
         hasMagic = true;
         continue;
       }
-      re2 += regExpEscape(c);
+      re += regExpEscape(c);
     }
-    return [re2, unescape(glob), !!hasMagic, uflag];
+    return [re, unescape(glob), !!hasMagic, uflag];
   }
 };
 _a = AST;
 
 // node_modules/minimatch/dist/esm/escape.js
-var escape = (s3, { windowsPathsNoEscape = false, magicalBraces = false } = {}) => {
+var escape = (s, { windowsPathsNoEscape = false, magicalBraces = false } = {}) => {
   if (magicalBraces) {
-    return windowsPathsNoEscape ? s3.replace(/[?*()[\]{}]/g, "[$&]") : s3.replace(/[?*()[\]\\{}]/g, "\\$&");
+    return windowsPathsNoEscape ? s.replace(/[?*()[\]{}]/g, "[$&]") : s.replace(/[?*()[\]\\{}]/g, "\\$&");
   }
-  return windowsPathsNoEscape ? s3.replace(/[?*()[\]]/g, "[$&]") : s3.replace(/[?*()[\]\\]/g, "\\$&");
+  return windowsPathsNoEscape ? s.replace(/[?*()[\]]/g, "[$&]") : s.replace(/[?*()[\]\\]/g, "\\$&");
 };
 
 // node_modules/minimatch/dist/esm/index.js
-var minimatch = (p2, pattern, options = {}) => {
+var minimatch = (p, pattern, options = {}) => {
   assertValidPattern(pattern);
   if (!options.nocomment && pattern.charAt(0) === "#") {
     return false;
   }
-  return new Minimatch(pattern, options).match(p2);
+  return new Minimatch(pattern, options).match(p);
 };
 var starDotExtRE = /^\*+([^+@!?*[(]*)$/;
-var starDotExtTest = (ext2) => (f2) => !f2.startsWith(".") && f2.endsWith(ext2);
-var starDotExtTestDot = (ext2) => (f2) => f2.endsWith(ext2);
+var starDotExtTest = (ext2) => (f) => !f.startsWith(".") && f.endsWith(ext2);
+var starDotExtTestDot = (ext2) => (f) => f.endsWith(ext2);
 var starDotExtTestNocase = (ext2) => {
   ext2 = ext2.toLowerCase();
-  return (f2) => !f2.startsWith(".") && f2.toLowerCase().endsWith(ext2);
+  return (f) => !f.startsWith(".") && f.toLowerCase().endsWith(ext2);
 };
 var starDotExtTestNocaseDot = (ext2) => {
   ext2 = ext2.toLowerCase();
-  return (f2) => f2.toLowerCase().endsWith(ext2);
+  return (f) => f.toLowerCase().endsWith(ext2);
 };
 var starDotStarRE = /^\*+\.\*+$/;
-var starDotStarTest = (f2) => !f2.startsWith(".") && f2.includes(".");
-var starDotStarTestDot = (f2) => f2 !== "." && f2 !== ".." && f2.includes(".");
+var starDotStarTest = (f) => !f.startsWith(".") && f.includes(".");
+var starDotStarTestDot = (f) => f !== "." && f !== ".." && f.includes(".");
 var dotStarRE = /^\.\*+$/;
-var dotStarTest = (f2) => f2 !== "." && f2 !== ".." && f2.startsWith(".");
+var dotStarTest = (f) => f !== "." && f !== ".." && f.startsWith(".");
 var starRE = /^\*+$/;
-var starTest = (f2) => f2.length !== 0 && !f2.startsWith(".");
-var starTestDot = (f2) => f2.length !== 0 && f2 !== "." && f2 !== "..";
+var starTest = (f) => f.length !== 0 && !f.startsWith(".");
+var starTestDot = (f) => f.length !== 0 && f !== "." && f !== "..";
 var qmarksRE = /^\?+([^+@!?*[(]*)?$/;
 var qmarksTestNocase = ([$0, ext2 = ""]) => {
   const noext = qmarksTestNoExt([$0]);
   if (!ext2)
     return noext;
   ext2 = ext2.toLowerCase();
-  return (f2) => noext(f2) && f2.toLowerCase().endsWith(ext2);
+  return (f) => noext(f) && f.toLowerCase().endsWith(ext2);
 };
 var qmarksTestNocaseDot = ([$0, ext2 = ""]) => {
   const noext = qmarksTestNoExtDot([$0]);
   if (!ext2)
     return noext;
   ext2 = ext2.toLowerCase();
-  return (f2) => noext(f2) && f2.toLowerCase().endsWith(ext2);
+  return (f) => noext(f) && f.toLowerCase().endsWith(ext2);
 };
 var qmarksTestDot = ([$0, ext2 = ""]) => {
   const noext = qmarksTestNoExtDot([$0]);
-  return !ext2 ? noext : (f2) => noext(f2) && f2.endsWith(ext2);
+  return !ext2 ? noext : (f) => noext(f) && f.endsWith(ext2);
 };
 var qmarksTest = ([$0, ext2 = ""]) => {
   const noext = qmarksTestNoExt([$0]);
-  return !ext2 ? noext : (f2) => noext(f2) && f2.endsWith(ext2);
+  return !ext2 ? noext : (f) => noext(f) && f.endsWith(ext2);
 };
 var qmarksTestNoExt = ([$0]) => {
   const len = $0.length;
-  return (f2) => f2.length === len && !f2.startsWith(".");
+  return (f) => f.length === len && !f.startsWith(".");
 };
 var qmarksTestNoExtDot = ([$0]) => {
   const len = $0.length;
-  return (f2) => f2.length === len && f2 !== "." && f2 !== "..";
+  return (f) => f.length === len && f !== "." && f !== "..";
 };
 var defaultPlatform = typeof process === "object" && process ? typeof process.env === "object" && process.env && process.env.__MINIMATCH_TESTING_PLATFORM__ || process.platform : "posix";
 var path5 = {
@@ -30526,16 +30524,16 @@ var qmark2 = "[^/]";
 var star2 = qmark2 + "*?";
 var twoStarDot = "(?:(?!(?:\\/|^)(?:\\.{1,2})($|\\/)).)*?";
 var twoStarNoDot = "(?:(?!(?:\\/|^)\\.).)*?";
-var filter = (pattern, options = {}) => (p2) => minimatch(p2, pattern, options);
+var filter = (pattern, options = {}) => (p) => minimatch(p, pattern, options);
 minimatch.filter = filter;
-var ext = (a, b2 = {}) => Object.assign({}, a, b2);
+var ext = (a, b = {}) => Object.assign({}, a, b);
 var defaults = (def) => {
   if (!def || typeof def !== "object" || !Object.keys(def).length) {
     return minimatch;
   }
   const orig = minimatch;
-  const m2 = (p2, pattern, options = {}) => orig(p2, pattern, ext(def, options));
-  return Object.assign(m2, {
+  const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
+  return Object.assign(m, {
     Minimatch: class Minimatch extends orig.Minimatch {
       constructor(pattern, options = {}) {
         super(pattern, ext(def, options));
@@ -30554,8 +30552,8 @@ var defaults = (def) => {
         return orig.AST.fromGlob(pattern, ext(def, options));
       }
     },
-    unescape: (s3, options = {}) => orig.unescape(s3, ext(def, options)),
-    escape: (s3, options = {}) => orig.escape(s3, ext(def, options)),
+    unescape: (s, options = {}) => orig.unescape(s, ext(def, options)),
+    escape: (s, options = {}) => orig.escape(s, ext(def, options)),
     filter: (pattern, options = {}) => orig.filter(pattern, ext(def, options)),
     defaults: (options) => orig.defaults(ext(def, options)),
     makeRe: (pattern, options = {}) => orig.makeRe(pattern, ext(def, options)),
@@ -30578,7 +30576,7 @@ var makeRe = (pattern, options = {}) => new Minimatch(pattern, options).makeRe()
 minimatch.makeRe = makeRe;
 var match2 = (list, pattern, options = {}) => {
   const mm = new Minimatch(pattern, options);
-  list = list.filter((f2) => mm.match(f2));
+  list = list.filter((f) => mm.match(f));
   if (mm.options.nonull && !list.length) {
     list.push(pattern);
   }
@@ -30586,7 +30584,7 @@ var match2 = (list, pattern, options = {}) => {
 };
 minimatch.match = match2;
 var globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
-var regExpEscape2 = (s3) => s3.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&");
+var regExpEscape2 = (s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&");
 var Minimatch = class {
   options;
   set;
@@ -30645,7 +30643,7 @@ var Minimatch = class {
     }
     return false;
   }
-  debug(..._2) {
+  debug(..._) {
   }
   make() {
     const pattern = this.pattern;
@@ -30664,31 +30662,31 @@ var Minimatch = class {
       this.debug = (...args) => console.error(...args);
     }
     this.debug(this.pattern, this.globSet);
-    const rawGlobParts = this.globSet.map((s3) => this.slashSplit(s3));
+    const rawGlobParts = this.globSet.map((s) => this.slashSplit(s));
     this.globParts = this.preprocess(rawGlobParts);
     this.debug(this.pattern, this.globParts);
-    let set = this.globParts.map((s3, _2, __) => {
+    let set = this.globParts.map((s, _, __) => {
       if (this.isWindows && this.windowsNoMagicRoot) {
-        const isUNC = s3[0] === "" && s3[1] === "" && (s3[2] === "?" || !globMagic.test(s3[2])) && !globMagic.test(s3[3]);
-        const isDrive = /^[a-z]:/i.test(s3[0]);
+        const isUNC = s[0] === "" && s[1] === "" && (s[2] === "?" || !globMagic.test(s[2])) && !globMagic.test(s[3]);
+        const isDrive = /^[a-z]:/i.test(s[0]);
         if (isUNC) {
           return [
-            ...s3.slice(0, 4),
-            ...s3.slice(4).map((ss2) => this.parse(ss2))
+            ...s.slice(0, 4),
+            ...s.slice(4).map((ss) => this.parse(ss))
           ];
         } else if (isDrive) {
-          return [s3[0], ...s3.slice(1).map((ss2) => this.parse(ss2))];
+          return [s[0], ...s.slice(1).map((ss) => this.parse(ss))];
         }
       }
-      return s3.map((ss2) => this.parse(ss2));
+      return s.map((ss) => this.parse(ss));
     });
     this.debug(this.pattern, set);
-    this.set = set.filter((s3) => s3.indexOf(false) === -1);
+    this.set = set.filter((s) => s.indexOf(false) === -1);
     if (this.isWindows) {
       for (let i = 0; i < this.set.length; i++) {
-        const p2 = this.set[i];
-        if (p2[0] === "" && p2[1] === "" && this.globParts[i][2] === "?" && typeof p2[3] === "string" && /^[a-z]:$/i.test(p2[3])) {
-          p2[2] = "?";
+        const p = this.set[i];
+        if (p[0] === "" && p[1] === "" && this.globParts[i][2] === "?" && typeof p[3] === "string" && /^[a-z]:$/i.test(p[3])) {
+          p[2] = "?";
         }
       }
     }
@@ -30702,9 +30700,9 @@ var Minimatch = class {
   preprocess(globParts) {
     if (this.options.noglobstar) {
       for (const partset of globParts) {
-        for (let j2 = 0; j2 < partset.length; j2++) {
-          if (partset[j2] === "**") {
-            partset[j2] = "*";
+        for (let j = 0; j < partset.length; j++) {
+          if (partset[j] === "**") {
+            partset[j] = "*";
           }
         }
       }
@@ -30723,14 +30721,14 @@ var Minimatch = class {
   // just get rid of adjascent ** portions
   adjascentGlobstarOptimize(globParts) {
     return globParts.map((parts) => {
-      let gs2 = -1;
-      while (-1 !== (gs2 = parts.indexOf("**", gs2 + 1))) {
-        let i = gs2;
+      let gs = -1;
+      while (-1 !== (gs = parts.indexOf("**", gs + 1))) {
+        let i = gs;
         while (parts[i + 1] === "**") {
           i++;
         }
-        if (i !== gs2) {
-          parts.splice(gs2, i - gs2);
+        if (i !== gs) {
+          parts.splice(gs, i - gs);
         }
       }
       return parts;
@@ -30765,10 +30763,10 @@ var Minimatch = class {
       didSomething = false;
       if (!this.preserveMultipleSlashes) {
         for (let i = 1; i < parts.length - 1; i++) {
-          const p2 = parts[i];
-          if (i === 1 && p2 === "" && parts[0] === "")
+          const p = parts[i];
+          if (i === 1 && p === "" && parts[0] === "")
             continue;
-          if (p2 === "." || p2 === "") {
+          if (p === "." || p === "") {
             didSomething = true;
             parts.splice(i, 1);
             i--;
@@ -30781,8 +30779,8 @@ var Minimatch = class {
       }
       let dd = 0;
       while (-1 !== (dd = parts.indexOf("..", dd + 1))) {
-        const p2 = parts[dd - 1];
-        if (p2 && p2 !== "." && p2 !== ".." && p2 !== "**" && !(this.isWindows && /^[a-z]:$/i.test(p2))) {
+        const p = parts[dd - 1];
+        if (p && p !== "." && p !== ".." && p !== "**" && !(this.isWindows && /^[a-z]:$/i.test(p))) {
           didSomething = true;
           parts.splice(dd - 1, 2);
           dd -= 2;
@@ -30814,36 +30812,36 @@ var Minimatch = class {
     do {
       didSomething = false;
       for (let parts of globParts) {
-        let gs2 = -1;
-        while (-1 !== (gs2 = parts.indexOf("**", gs2 + 1))) {
-          let gss = gs2;
+        let gs = -1;
+        while (-1 !== (gs = parts.indexOf("**", gs + 1))) {
+          let gss = gs;
           while (parts[gss + 1] === "**") {
             gss++;
           }
-          if (gss > gs2) {
-            parts.splice(gs2 + 1, gss - gs2);
+          if (gss > gs) {
+            parts.splice(gs + 1, gss - gs);
           }
-          let next = parts[gs2 + 1];
-          const p2 = parts[gs2 + 2];
-          const p22 = parts[gs2 + 3];
+          let next = parts[gs + 1];
+          const p = parts[gs + 2];
+          const p2 = parts[gs + 3];
           if (next !== "..")
             continue;
-          if (!p2 || p2 === "." || p2 === ".." || !p22 || p22 === "." || p22 === "..") {
+          if (!p || p === "." || p === ".." || !p2 || p2 === "." || p2 === "..") {
             continue;
           }
           didSomething = true;
-          parts.splice(gs2, 1);
+          parts.splice(gs, 1);
           const other = parts.slice(0);
-          other[gs2] = "**";
+          other[gs] = "**";
           globParts.push(other);
-          gs2--;
+          gs--;
         }
         if (!this.preserveMultipleSlashes) {
           for (let i = 1; i < parts.length - 1; i++) {
-            const p2 = parts[i];
-            if (i === 1 && p2 === "" && parts[0] === "")
+            const p = parts[i];
+            if (i === 1 && p === "" && parts[0] === "")
               continue;
-            if (p2 === "." || p2 === "") {
+            if (p === "." || p === "") {
               didSomething = true;
               parts.splice(i, 1);
               i--;
@@ -30856,8 +30854,8 @@ var Minimatch = class {
         }
         let dd = 0;
         while (-1 !== (dd = parts.indexOf("..", dd + 1))) {
-          const p2 = parts[dd - 1];
-          if (p2 && p2 !== "." && p2 !== ".." && p2 !== "**") {
+          const p = parts[dd - 1];
+          if (p && p !== "." && p !== ".." && p !== "**") {
             didSomething = true;
             const needDot = dd === 1 && parts[dd + 1] === "**";
             const splin = needDot ? ["."] : [];
@@ -30880,52 +30878,52 @@ var Minimatch = class {
   // ^-- not valid because ** doens't follow symlinks
   secondPhasePreProcess(globParts) {
     for (let i = 0; i < globParts.length - 1; i++) {
-      for (let j2 = i + 1; j2 < globParts.length; j2++) {
-        const matched = this.partsMatch(globParts[i], globParts[j2], !this.preserveMultipleSlashes);
+      for (let j = i + 1; j < globParts.length; j++) {
+        const matched = this.partsMatch(globParts[i], globParts[j], !this.preserveMultipleSlashes);
         if (matched) {
           globParts[i] = [];
-          globParts[j2] = matched;
+          globParts[j] = matched;
           break;
         }
       }
     }
-    return globParts.filter((gs2) => gs2.length);
+    return globParts.filter((gs) => gs.length);
   }
-  partsMatch(a, b2, emptyGSMatch = false) {
-    let ai2 = 0;
-    let bi2 = 0;
+  partsMatch(a, b, emptyGSMatch = false) {
+    let ai = 0;
+    let bi = 0;
     let result = [];
     let which2 = "";
-    while (ai2 < a.length && bi2 < b2.length) {
-      if (a[ai2] === b2[bi2]) {
-        result.push(which2 === "b" ? b2[bi2] : a[ai2]);
-        ai2++;
-        bi2++;
-      } else if (emptyGSMatch && a[ai2] === "**" && b2[bi2] === a[ai2 + 1]) {
-        result.push(a[ai2]);
-        ai2++;
-      } else if (emptyGSMatch && b2[bi2] === "**" && a[ai2] === b2[bi2 + 1]) {
-        result.push(b2[bi2]);
-        bi2++;
-      } else if (a[ai2] === "*" && b2[bi2] && (this.options.dot || !b2[bi2].startsWith(".")) && b2[bi2] !== "**") {
+    while (ai < a.length && bi < b.length) {
+      if (a[ai] === b[bi]) {
+        result.push(which2 === "b" ? b[bi] : a[ai]);
+        ai++;
+        bi++;
+      } else if (emptyGSMatch && a[ai] === "**" && b[bi] === a[ai + 1]) {
+        result.push(a[ai]);
+        ai++;
+      } else if (emptyGSMatch && b[bi] === "**" && a[ai] === b[bi + 1]) {
+        result.push(b[bi]);
+        bi++;
+      } else if (a[ai] === "*" && b[bi] && (this.options.dot || !b[bi].startsWith(".")) && b[bi] !== "**") {
         if (which2 === "b")
           return false;
         which2 = "a";
-        result.push(a[ai2]);
-        ai2++;
-        bi2++;
-      } else if (b2[bi2] === "*" && a[ai2] && (this.options.dot || !a[ai2].startsWith(".")) && a[ai2] !== "**") {
+        result.push(a[ai]);
+        ai++;
+        bi++;
+      } else if (b[bi] === "*" && a[ai] && (this.options.dot || !a[ai].startsWith(".")) && a[ai] !== "**") {
         if (which2 === "a")
           return false;
         which2 = "b";
-        result.push(b2[bi2]);
-        ai2++;
-        bi2++;
+        result.push(b[bi]);
+        ai++;
+        bi++;
       } else {
         return false;
       }
     }
-    return a.length === b2.length && result;
+    return a.length === b.length && result;
   }
   parseNegate() {
     if (this.nonegate)
@@ -31018,9 +31016,9 @@ var Minimatch = class {
     if (!body2.length) {
       let sawSome = !!fileTailMatch;
       for (let i2 = fileIndex; i2 < file.length - fileTailMatch; i2++) {
-        const f2 = String(file[i2]);
+        const f = String(file[i2]);
         sawSome = true;
-        if (f2 === "." || f2 === ".." || !this.options.dot && f2.startsWith(".")) {
+        if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
           return false;
         }
       }
@@ -31030,48 +31028,48 @@ var Minimatch = class {
     let currentBody = bodySegments[0];
     let nonGsParts = 0;
     const nonGsPartsSums = [0];
-    for (const b2 of body2) {
-      if (b2 === GLOBSTAR) {
+    for (const b of body2) {
+      if (b === GLOBSTAR) {
         nonGsPartsSums.push(nonGsParts);
         currentBody = [[], 0];
         bodySegments.push(currentBody);
       } else {
-        currentBody[0].push(b2);
+        currentBody[0].push(b);
         nonGsParts++;
       }
     }
     let i = bodySegments.length - 1;
     const fileLength = file.length - fileTailMatch;
-    for (const b2 of bodySegments) {
-      b2[1] = fileLength - (nonGsPartsSums[i--] + b2[0].length);
+    for (const b of bodySegments) {
+      b[1] = fileLength - (nonGsPartsSums[i--] + b[0].length);
     }
     return !!this.#matchGlobStarBodySections(file, bodySegments, fileIndex, 0, partial, 0, !!fileTailMatch);
   }
   // return false for "nope, not matching"
   // return null for "not matching, cannot keep trying"
   #matchGlobStarBodySections(file, bodySegments, fileIndex, bodyIndex, partial, globStarDepth, sawTail) {
-    const bs2 = bodySegments[bodyIndex];
-    if (!bs2) {
+    const bs = bodySegments[bodyIndex];
+    if (!bs) {
       for (let i = fileIndex; i < file.length; i++) {
         sawTail = true;
-        const f2 = file[i];
-        if (f2 === "." || f2 === ".." || !this.options.dot && f2.startsWith(".")) {
+        const f = file[i];
+        if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
           return false;
         }
       }
       return sawTail;
     }
-    const [body2, after] = bs2;
+    const [body2, after] = bs;
     while (fileIndex <= after) {
-      const m2 = this.#matchOne(file.slice(0, fileIndex + body2.length), body2, partial, fileIndex, 0);
-      if (m2 && globStarDepth < this.maxGlobstarRecursion) {
+      const m = this.#matchOne(file.slice(0, fileIndex + body2.length), body2, partial, fileIndex, 0);
+      if (m && globStarDepth < this.maxGlobstarRecursion) {
         const sub = this.#matchGlobStarBodySections(file, bodySegments, fileIndex + body2.length, bodyIndex + 1, partial, globStarDepth + 1, sawTail);
         if (sub !== false) {
           return sub;
         }
       }
-      const f2 = file[fileIndex];
-      if (f2 === "." || f2 === ".." || !this.options.dot && f2.startsWith(".")) {
+      const f = file[fileIndex];
+      if (f === "." || f === ".." || !this.options.dot && f.startsWith(".")) {
         return false;
       }
       fileIndex++;
@@ -31079,35 +31077,35 @@ var Minimatch = class {
     return partial || null;
   }
   #matchOne(file, pattern, partial, fileIndex, patternIndex) {
-    let fi2;
-    let pi2;
+    let fi;
+    let pi;
     let pl;
     let fl;
-    for (fi2 = fileIndex, pi2 = patternIndex, fl = file.length, pl = pattern.length; fi2 < fl && pi2 < pl; fi2++, pi2++) {
+    for (fi = fileIndex, pi = patternIndex, fl = file.length, pl = pattern.length; fi < fl && pi < pl; fi++, pi++) {
       this.debug("matchOne loop");
-      let p2 = pattern[pi2];
-      let f2 = file[fi2];
-      this.debug(pattern, p2, f2);
-      if (p2 === false || p2 === GLOBSTAR) {
+      let p = pattern[pi];
+      let f = file[fi];
+      this.debug(pattern, p, f);
+      if (p === false || p === GLOBSTAR) {
         return false;
       }
       let hit;
-      if (typeof p2 === "string") {
-        hit = f2 === p2;
-        this.debug("string match", p2, f2, hit);
+      if (typeof p === "string") {
+        hit = f === p;
+        this.debug("string match", p, f, hit);
       } else {
-        hit = p2.test(f2);
-        this.debug("pattern match", p2, f2, hit);
+        hit = p.test(f);
+        this.debug("pattern match", p, f, hit);
       }
       if (!hit)
         return false;
     }
-    if (fi2 === fl && pi2 === pl) {
+    if (fi === fl && pi === pl) {
       return true;
-    } else if (fi2 === fl) {
+    } else if (fi === fl) {
       return partial;
-    } else if (pi2 === pl) {
-      return fi2 === fl - 1 && file[fi2] === "";
+    } else if (pi === pl) {
+      return fi === fl - 1 && file[fi] === "";
     } else {
       throw new Error("wtf?");
     }
@@ -31122,24 +31120,24 @@ var Minimatch = class {
       return GLOBSTAR;
     if (pattern === "")
       return "";
-    let m2;
+    let m;
     let fastTest = null;
-    if (m2 = pattern.match(starRE)) {
+    if (m = pattern.match(starRE)) {
       fastTest = options.dot ? starTestDot : starTest;
-    } else if (m2 = pattern.match(starDotExtRE)) {
-      fastTest = (options.nocase ? options.dot ? starDotExtTestNocaseDot : starDotExtTestNocase : options.dot ? starDotExtTestDot : starDotExtTest)(m2[1]);
-    } else if (m2 = pattern.match(qmarksRE)) {
-      fastTest = (options.nocase ? options.dot ? qmarksTestNocaseDot : qmarksTestNocase : options.dot ? qmarksTestDot : qmarksTest)(m2);
-    } else if (m2 = pattern.match(starDotStarRE)) {
+    } else if (m = pattern.match(starDotExtRE)) {
+      fastTest = (options.nocase ? options.dot ? starDotExtTestNocaseDot : starDotExtTestNocase : options.dot ? starDotExtTestDot : starDotExtTest)(m[1]);
+    } else if (m = pattern.match(qmarksRE)) {
+      fastTest = (options.nocase ? options.dot ? qmarksTestNocaseDot : qmarksTestNocase : options.dot ? qmarksTestDot : qmarksTest)(m);
+    } else if (m = pattern.match(starDotStarRE)) {
       fastTest = options.dot ? starDotStarTestDot : starDotStarTest;
-    } else if (m2 = pattern.match(dotStarRE)) {
+    } else if (m = pattern.match(dotStarRE)) {
       fastTest = dotStarTest;
     }
-    const re2 = AST.fromGlob(pattern, this.options).toMMPattern();
-    if (fastTest && typeof re2 === "object") {
-      Reflect.defineProperty(re2, "test", { value: fastTest });
+    const re = AST.fromGlob(pattern, this.options).toMMPattern();
+    if (fastTest && typeof re === "object") {
+      Reflect.defineProperty(re, "test", { value: fastTest });
     }
-    return re2;
+    return re;
   }
   makeRe() {
     if (this.regexp || this.regexp === false)
@@ -31152,18 +31150,18 @@ var Minimatch = class {
     const options = this.options;
     const twoStar = options.noglobstar ? star2 : options.dot ? twoStarDot : twoStarNoDot;
     const flags = new Set(options.nocase ? ["i"] : []);
-    let re2 = set.map((pattern) => {
-      const pp = pattern.map((p2) => {
-        if (p2 instanceof RegExp) {
-          for (const f2 of p2.flags.split(""))
-            flags.add(f2);
+    let re = set.map((pattern) => {
+      const pp = pattern.map((p) => {
+        if (p instanceof RegExp) {
+          for (const f of p.flags.split(""))
+            flags.add(f);
         }
-        return typeof p2 === "string" ? regExpEscape2(p2) : p2 === GLOBSTAR ? GLOBSTAR : p2._src;
+        return typeof p === "string" ? regExpEscape2(p) : p === GLOBSTAR ? GLOBSTAR : p._src;
       });
-      pp.forEach((p2, i) => {
+      pp.forEach((p, i) => {
         const next = pp[i + 1];
         const prev = pp[i - 1];
-        if (p2 !== GLOBSTAR || prev === GLOBSTAR) {
+        if (p !== GLOBSTAR || prev === GLOBSTAR) {
           return;
         }
         if (prev === void 0) {
@@ -31179,7 +31177,7 @@ var Minimatch = class {
           pp[i + 1] = GLOBSTAR;
         }
       });
-      const filtered = pp.filter((p2) => p2 !== GLOBSTAR);
+      const filtered = pp.filter((p) => p !== GLOBSTAR);
       if (this.partial && filtered.length >= 1) {
         const prefixes = [];
         for (let i = 1; i <= filtered.length; i++) {
@@ -31189,45 +31187,45 @@ var Minimatch = class {
       }
       return filtered.join("/");
     }).join("|");
-    const [open9, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
-    re2 = "^" + open9 + re2 + close + "$";
+    const [open3, close] = set.length > 1 ? ["(?:", ")"] : ["", ""];
+    re = "^" + open3 + re + close + "$";
     if (this.partial) {
-      re2 = "^(?:\\/|" + open9 + re2.slice(1, -1) + close + ")$";
+      re = "^(?:\\/|" + open3 + re.slice(1, -1) + close + ")$";
     }
     if (this.negate)
-      re2 = "^(?!" + re2 + ").+$";
+      re = "^(?!" + re + ").+$";
     try {
-      this.regexp = new RegExp(re2, [...flags].join(""));
+      this.regexp = new RegExp(re, [...flags].join(""));
     } catch {
       this.regexp = false;
     }
     return this.regexp;
   }
-  slashSplit(p2) {
+  slashSplit(p) {
     if (this.preserveMultipleSlashes) {
-      return p2.split("/");
-    } else if (this.isWindows && /^\/\/[^/]+/.test(p2)) {
-      return ["", ...p2.split(/\/+/)];
+      return p.split("/");
+    } else if (this.isWindows && /^\/\/[^/]+/.test(p)) {
+      return ["", ...p.split(/\/+/)];
     } else {
-      return p2.split(/\/+/);
+      return p.split(/\/+/);
     }
   }
-  match(f2, partial = this.partial) {
-    this.debug("match", f2, this.pattern);
+  match(f, partial = this.partial) {
+    this.debug("match", f, this.pattern);
     if (this.comment) {
       return false;
     }
     if (this.empty) {
-      return f2 === "";
+      return f === "";
     }
-    if (f2 === "/" && partial) {
+    if (f === "/" && partial) {
       return true;
     }
     const options = this.options;
     if (this.isWindows) {
-      f2 = f2.split("\\").join("/");
+      f = f.split("\\").join("/");
     }
-    const ff = this.slashSplit(f2);
+    const ff = this.slashSplit(f);
     this.debug(this.pattern, "split", ff);
     const set = this.set;
     this.debug(this.pattern, "set", set);
@@ -31284,8 +31282,8 @@ var Path = class {
         let remaining = itemPath;
         let dir = dirname4(remaining);
         while (dir !== remaining) {
-          const basename10 = path6.basename(remaining);
-          this.segments.unshift(basename10);
+          const basename8 = path6.basename(remaining);
+          this.segments.unshift(basename8);
           remaining = dir;
           dir = dirname4(remaining);
         }
@@ -31329,7 +31327,7 @@ var Path = class {
 // node_modules/@actions/glob/lib/internal-pattern.js
 var IS_WINDOWS6 = process.platform === "win32";
 var Pattern = class _Pattern {
-  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir5) {
+  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir4) {
     this.negate = false;
     let pattern;
     if (typeof patternOrNegate === "string") {
@@ -31348,7 +31346,7 @@ var Pattern = class _Pattern {
       this.negate = !this.negate;
       pattern = pattern.substr(1).trim();
     }
-    pattern = _Pattern.fixupPattern(pattern, homedir5);
+    pattern = _Pattern.fixupPattern(pattern, homedir4);
     this.segments = new Path(pattern).segments;
     this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path7.sep);
     pattern = safeTrimTrailingSeparator(pattern);
@@ -31398,13 +31396,13 @@ var Pattern = class _Pattern {
   /**
    * Escapes glob patterns within a path
    */
-  static globEscape(s3) {
-    return (IS_WINDOWS6 ? s3 : s3.replace(/\\/g, "\\\\")).replace(/(\[)(?=[^/]+\])/g, "[[]").replace(/\?/g, "[?]").replace(/\*/g, "[*]");
+  static globEscape(s) {
+    return (IS_WINDOWS6 ? s : s.replace(/\\/g, "\\\\")).replace(/(\[)(?=[^/]+\])/g, "[[]").replace(/\?/g, "[?]").replace(/\*/g, "[*]");
   }
   /**
    * Normalizes slashes and ensures absolute root
    */
-  static fixupPattern(pattern, homedir5) {
+  static fixupPattern(pattern, homedir4) {
     assert3(pattern, "pattern cannot be empty");
     const literalSegments = new Path(pattern).segments.map((x) => _Pattern.getLiteral(x));
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
@@ -31413,10 +31411,10 @@ var Pattern = class _Pattern {
     if (pattern === "." || pattern.startsWith(`.${path7.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
     } else if (pattern === "~" || pattern.startsWith(`~${path7.sep}`)) {
-      homedir5 = homedir5 || os6.homedir();
-      assert3(homedir5, "Unable to determine HOME directory");
-      assert3(hasAbsoluteRoot(homedir5), `Expected HOME directory to be a rooted path. Actual '${homedir5}'`);
-      pattern = _Pattern.globEscape(homedir5) + pattern.substr(1);
+      homedir4 = homedir4 || os6.homedir();
+      assert3(homedir4, "Unable to determine HOME directory");
+      assert3(hasAbsoluteRoot(homedir4), `Expected HOME directory to be a rooted path. Actual '${homedir4}'`);
+      pattern = _Pattern.globEscape(homedir4) + pattern.substr(1);
     } else if (IS_WINDOWS6 && (pattern.match(/^[A-Z]:$/i) || pattern.match(/^[A-Z]:[^\\]/i))) {
       let root = ensureAbsoluteRoot("C:\\dummy-root", pattern.substr(0, 2));
       if (pattern.length > 2 && !root.endsWith("\\")) {
@@ -31481,8 +31479,8 @@ var Pattern = class _Pattern {
    * Escapes regexp special characters
    * https://javascript.info/regexp-escaping
    */
-  static regExpEscape(s3) {
-    return s3.replace(/[[\\^$.|?*+()]/g, "\\$&");
+  static regExpEscape(s) {
+    return s.replace(/[[\\^$.|?*+()]/g, "\\$&");
   }
 };
 
@@ -31495,13 +31493,13 @@ var SearchState = class {
 };
 
 // node_modules/@actions/glob/lib/internal-globber.js
-var __awaiter9 = function(thisArg, _arguments, P2, generator) {
+var __awaiter9 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -31517,63 +31515,63 @@ var __awaiter9 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var __asyncValues = function(o) {
   if (!Symbol.asyncIterator) throw new TypeError("Symbol.asyncIterator is not defined.");
-  var m2 = o[Symbol.asyncIterator], i;
-  return m2 ? m2.call(o) : (o = typeof __values === "function" ? __values(o) : o[Symbol.iterator](), i = {}, verb("next"), verb("throw"), verb("return"), i[Symbol.asyncIterator] = function() {
+  var m = o[Symbol.asyncIterator], i;
+  return m ? m.call(o) : (o = typeof __values === "function" ? __values(o) : o[Symbol.iterator](), i = {}, verb("next"), verb("throw"), verb("return"), i[Symbol.asyncIterator] = function() {
     return this;
   }, i);
   function verb(n) {
-    i[n] = o[n] && function(v2) {
-      return new Promise(function(resolve11, reject) {
-        v2 = o[n](v2), settle(resolve11, reject, v2.done, v2.value);
+    i[n] = o[n] && function(v) {
+      return new Promise(function(resolve9, reject) {
+        v = o[n](v), settle(resolve9, reject, v.done, v.value);
       });
     };
   }
-  function settle(resolve11, reject, d, v2) {
-    Promise.resolve(v2).then(function(v3) {
-      resolve11({ value: v3, done: d });
+  function settle(resolve9, reject, d, v) {
+    Promise.resolve(v).then(function(v2) {
+      resolve9({ value: v2, done: d });
     }, reject);
   }
 };
-var __await = function(v2) {
-  return this instanceof __await ? (this.v = v2, this) : new __await(v2);
+var __await = function(v) {
+  return this instanceof __await ? (this.v = v, this) : new __await(v);
 };
 var __asyncGenerator = function(thisArg, _arguments, generator) {
   if (!Symbol.asyncIterator) throw new TypeError("Symbol.asyncIterator is not defined.");
-  var g2 = generator.apply(thisArg, _arguments || []), i, q2 = [];
+  var g = generator.apply(thisArg, _arguments || []), i, q = [];
   return i = Object.create((typeof AsyncIterator === "function" ? AsyncIterator : Object).prototype), verb("next"), verb("throw"), verb("return", awaitReturn), i[Symbol.asyncIterator] = function() {
     return this;
   }, i;
-  function awaitReturn(f2) {
-    return function(v2) {
-      return Promise.resolve(v2).then(f2, reject);
+  function awaitReturn(f) {
+    return function(v) {
+      return Promise.resolve(v).then(f, reject);
     };
   }
-  function verb(n, f2) {
-    if (g2[n]) {
-      i[n] = function(v2) {
-        return new Promise(function(a, b2) {
-          q2.push([n, v2, a, b2]) > 1 || resume(n, v2);
+  function verb(n, f) {
+    if (g[n]) {
+      i[n] = function(v) {
+        return new Promise(function(a, b) {
+          q.push([n, v, a, b]) > 1 || resume(n, v);
         });
       };
-      if (f2) i[n] = f2(i[n]);
+      if (f) i[n] = f(i[n]);
     }
   }
-  function resume(n, v2) {
+  function resume(n, v) {
     try {
-      step(g2[n](v2));
+      step(g[n](v));
     } catch (e) {
-      settle(q2[0][3], e);
+      settle(q[0][3], e);
     }
   }
   function step(r) {
-    r.value instanceof __await ? Promise.resolve(r.value.v).then(fulfill, reject) : settle(q2[0][2], r);
+    r.value instanceof __await ? Promise.resolve(r.value.v).then(fulfill, reject) : settle(q[0][2], r);
   }
   function fulfill(value) {
     resume("next", value);
@@ -31581,8 +31579,8 @@ var __asyncGenerator = function(thisArg, _arguments, generator) {
   function reject(value) {
     resume("throw", value);
   }
-  function settle(f2, v2) {
-    if (f2(v2), q2.shift(), q2.length) resume(q2[0][0], q2[0][1]);
+  function settle(f, v) {
+    if (f(v), q.shift(), q.length) resume(q[0][0], q[0][1]);
   }
 };
 var IS_WINDOWS7 = process.platform === "win32";
@@ -31600,7 +31598,7 @@ var DefaultGlobber = class _DefaultGlobber {
       var _a2, e_1, _b, _c;
       const result = [];
       try {
-        for (var _d = true, _e2 = __asyncValues(this.globGenerator()), _f; _f = yield _e2.next(), _a2 = _f.done, !_a2; _d = true) {
+        for (var _d = true, _e = __asyncValues(this.globGenerator()), _f; _f = yield _e.next(), _a2 = _f.done, !_a2; _d = true) {
           _c = _f.value;
           _d = false;
           const itemPath = _c;
@@ -31610,7 +31608,7 @@ var DefaultGlobber = class _DefaultGlobber {
         e_1 = { error: e_1_1 };
       } finally {
         try {
-          if (!_d && !_a2 && (_b = _e2.return)) yield _b.call(_e2);
+          if (!_d && !_a2 && (_b = _e.return)) yield _b.call(_e);
         } finally {
           if (e_1) throw e_1.error;
         }
@@ -31732,13 +31730,13 @@ var DefaultGlobber = class _DefaultGlobber {
 };
 
 // node_modules/@actions/glob/lib/glob.js
-var __awaiter10 = function(thisArg, _arguments, P2, generator) {
+var __awaiter10 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -31754,7 +31752,7 @@ var __awaiter10 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -31800,13 +31798,13 @@ var CacheFileSizeLimit = 10 * Math.pow(1024, 3);
 var CacheReadDeniedMessagePrefix = "cache read denied:";
 
 // node_modules/@actions/cache/lib/internal/cacheUtils.js
-var __awaiter11 = function(thisArg, _arguments, P2, generator) {
+var __awaiter11 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -31822,27 +31820,27 @@ var __awaiter11 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 var __asyncValues2 = function(o) {
   if (!Symbol.asyncIterator) throw new TypeError("Symbol.asyncIterator is not defined.");
-  var m2 = o[Symbol.asyncIterator], i;
-  return m2 ? m2.call(o) : (o = typeof __values === "function" ? __values(o) : o[Symbol.iterator](), i = {}, verb("next"), verb("throw"), verb("return"), i[Symbol.asyncIterator] = function() {
+  var m = o[Symbol.asyncIterator], i;
+  return m ? m.call(o) : (o = typeof __values === "function" ? __values(o) : o[Symbol.iterator](), i = {}, verb("next"), verb("throw"), verb("return"), i[Symbol.asyncIterator] = function() {
     return this;
   }, i);
   function verb(n) {
-    i[n] = o[n] && function(v2) {
-      return new Promise(function(resolve11, reject) {
-        v2 = o[n](v2), settle(resolve11, reject, v2.done, v2.value);
+    i[n] = o[n] && function(v) {
+      return new Promise(function(resolve9, reject) {
+        v = o[n](v), settle(resolve9, reject, v.done, v.value);
       });
     };
   }
-  function settle(resolve11, reject, d, v2) {
-    Promise.resolve(v2).then(function(v3) {
-      resolve11({ value: v3, done: d });
+  function settle(resolve9, reject, d, v) {
+    Promise.resolve(v).then(function(v2) {
+      resolve9({ value: v2, done: d });
     }, reject);
   }
 };
@@ -31882,9 +31880,9 @@ function resolvePaths(patterns) {
       implicitDescendants: false
     });
     try {
-      for (var _e2 = true, _f = __asyncValues2(globber.globGenerator()), _g; _g = yield _f.next(), _a2 = _g.done, !_a2; _e2 = true) {
+      for (var _e = true, _f = __asyncValues2(globber.globGenerator()), _g; _g = yield _f.next(), _a2 = _g.done, !_a2; _e = true) {
         _c = _g.value;
-        _e2 = false;
+        _e = false;
         const file = _c;
         const relativeFile = path9.relative(workspace, file).replace(new RegExp(`\\${path9.sep}`, "g"), "/");
         debug(`Matched: ${relativeFile}`);
@@ -31898,7 +31896,7 @@ function resolvePaths(patterns) {
       e_1 = { error: e_1_1 };
     } finally {
       try {
-        if (!_e2 && !_a2 && (_b = _f.return)) yield _b.call(_f);
+        if (!_e && !_a2 && (_b = _f.return)) yield _b.call(_f);
       } finally {
         if (e_1) throw e_1.error;
       }
@@ -32032,12 +32030,12 @@ function enable(namespaces) {
   enabledString = namespaces;
   enabledNamespaces = [];
   skippedNamespaces = [];
-  const namespaceList = namespaces.split(",").map((ns2) => ns2.trim());
-  for (const ns2 of namespaceList) {
-    if (ns2.startsWith("-")) {
-      skippedNamespaces.push(ns2.substring(1));
+  const namespaceList = namespaces.split(",").map((ns) => ns.trim());
+  for (const ns of namespaceList) {
+    if (ns.startsWith("-")) {
+      skippedNamespaces.push(ns.substring(1));
     } else {
-      enabledNamespaces.push(ns2);
+      enabledNamespaces.push(ns);
     }
   }
   for (const instance of debuggers) {
@@ -32435,12 +32433,12 @@ var HttpPipeline = class _HttpPipeline {
   }
   sendRequest(httpClient, request) {
     const policies = this.getOrderedPolicies();
-    const pipeline6 = policies.reduceRight((next, policy) => {
+    const pipeline4 = policies.reduceRight((next, policy) => {
       return (req) => {
         return policy.sendRequest(req, next);
       };
     }, (req) => httpClient.sendRequest(req));
-    return pipeline6(request);
+    return pipeline4(request);
   }
   getOrderedPolicies() {
     if (!this._orderedPolicies) {
@@ -32646,7 +32644,7 @@ var Sanitizer = class {
     allowedHeaderNames = defaultAllowedHeaderNames.concat(allowedHeaderNames);
     allowedQueryParameters = defaultAllowedQueryParameters.concat(allowedQueryParameters);
     this.allowedHeaderNames = new Set(allowedHeaderNames.map((n) => n.toLowerCase()));
-    this.allowedQueryParameters = new Set(allowedQueryParameters.map((p2) => p2.toLowerCase()));
+    this.allowedQueryParameters = new Set(allowedQueryParameters.map((p) => p.toLowerCase()));
   }
   /**
    * Sanitizes an object for logging.
@@ -32720,11 +32718,11 @@ var Sanitizer = class {
       return value;
     }
     const sanitized = {};
-    for (const k2 of Object.keys(value)) {
-      if (this.allowedQueryParameters.has(k2.toLowerCase())) {
-        sanitized[k2] = value[k2];
+    for (const k of Object.keys(value)) {
+      if (this.allowedQueryParameters.has(k.toLowerCase())) {
+        sanitized[k] = value[k];
       } else {
-        sanitized[k2] = RedactedString;
+        sanitized[k] = RedactedString;
       }
     }
     return sanitized;
@@ -32825,9 +32823,9 @@ function isStreamComplete(stream2) {
   if (stream2.readable === false) {
     return Promise.resolve();
   }
-  return new Promise((resolve11) => {
+  return new Promise((resolve9) => {
     const handler = () => {
-      resolve11();
+      resolve9();
       stream2.removeListener("close", handler);
       stream2.removeListener("end", handler);
       stream2.removeListener("error", handler);
@@ -32982,8 +32980,8 @@ var NodeHttpClient = class {
       headers: request.headers.toJSON({ preserveCase: true }),
       ...request.requestOverrides
     };
-    return new Promise((resolve11, reject) => {
-      const req = isInsecure ? http2.request(options, resolve11) : https2.request(options, resolve11);
+    return new Promise((resolve9, reject) => {
+      const req = isInsecure ? http2.request(options, resolve9) : https2.request(options, resolve9);
       req.once("error", (err) => {
         reject(new RestError(err.message, { code: err.code ?? RestError.REQUEST_SEND_ERROR, request }));
       });
@@ -33067,7 +33065,7 @@ function getDecodedResponseStream(stream2, headers) {
   return stream2;
 }
 function streamToText(stream2) {
-  return new Promise((resolve11, reject) => {
+  return new Promise((resolve9, reject) => {
     const buffer3 = [];
     stream2.on("data", (chunk) => {
       if (Buffer.isBuffer(chunk)) {
@@ -33077,7 +33075,7 @@ function streamToText(stream2) {
       }
     });
     stream2.on("end", () => {
-      resolve11(Buffer.concat(buffer3).toString("utf8"));
+      resolve9(Buffer.concat(buffer3).toString("utf8"));
     });
     stream2.on("error", (e) => {
       if (e && e?.name === "AbortError") {
@@ -33172,7 +33170,7 @@ function calculateRetryDelay(retryAttempt, config) {
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/helpers.js
 var StandardAbortMessage = "The operation was aborted.";
 function delay(delayInMs, value, options) {
-  return new Promise((resolve11, reject) => {
+  return new Promise((resolve9, reject) => {
     let timer = void 0;
     let onAborted = void 0;
     const rejectOnAbort = () => {
@@ -33195,7 +33193,7 @@ function delay(delayInMs, value, options) {
     }
     timer = setTimeout(() => {
       removeListeners();
-      resolve11(value);
+      resolve9(value);
     }, delayInMs);
     if (options?.abortSignal) {
       options.abortSignal.addEventListener("abort", onAborted);
@@ -33951,7 +33949,7 @@ var AbortError2 = class extends Error {
 // node_modules/@azure/core-util/dist/esm/createAbortablePromise.js
 function createAbortablePromise(buildPromise, options) {
   const { cleanupBeforeAbort, abortSignal, abortErrorMsg } = options ?? {};
-  return new Promise((resolve11, reject) => {
+  return new Promise((resolve9, reject) => {
     function rejectOnAbort() {
       reject(new AbortError2(abortErrorMsg ?? "The operation was aborted."));
     }
@@ -33969,7 +33967,7 @@ function createAbortablePromise(buildPromise, options) {
     try {
       buildPromise((x) => {
         removeListeners();
-        resolve11(x);
+        resolve9(x);
       }, (x) => {
         removeListeners();
         reject(x);
@@ -33986,8 +33984,8 @@ var StandardAbortMessage2 = "The delay was aborted.";
 function delay2(timeInMs, options) {
   let token;
   const { abortSignal, abortErrorMsg } = options ?? {};
-  return createAbortablePromise((resolve11) => {
-    token = setTimeout(resolve11, timeInMs);
+  return createAbortablePromise((resolve9) => {
+    token = setTimeout(resolve9, timeInMs);
   }, {
     cleanupBeforeAbort: () => clearTimeout(token),
     abortSignal,
@@ -34400,31 +34398,31 @@ function wrapAbortSignalLikePolicy() {
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/createPipelineFromOptions.js
 function createPipelineFromOptions2(options) {
-  const pipeline6 = createEmptyPipeline2();
+  const pipeline4 = createEmptyPipeline2();
   if (isNodeLike2) {
     if (options.agent) {
-      pipeline6.addPolicy(agentPolicy2(options.agent));
+      pipeline4.addPolicy(agentPolicy2(options.agent));
     }
     if (options.tlsOptions) {
-      pipeline6.addPolicy(tlsPolicy2(options.tlsOptions));
+      pipeline4.addPolicy(tlsPolicy2(options.tlsOptions));
     }
-    pipeline6.addPolicy(proxyPolicy2(options.proxyOptions));
-    pipeline6.addPolicy(decompressResponsePolicy2());
+    pipeline4.addPolicy(proxyPolicy2(options.proxyOptions));
+    pipeline4.addPolicy(decompressResponsePolicy2());
   }
-  pipeline6.addPolicy(wrapAbortSignalLikePolicy());
-  pipeline6.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
-  pipeline6.addPolicy(userAgentPolicy2(options.userAgentOptions));
-  pipeline6.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
-  pipeline6.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
-  pipeline6.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
-  pipeline6.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
+  pipeline4.addPolicy(wrapAbortSignalLikePolicy());
+  pipeline4.addPolicy(formDataPolicy2(), { beforePolicies: [multipartPolicyName2] });
+  pipeline4.addPolicy(userAgentPolicy2(options.userAgentOptions));
+  pipeline4.addPolicy(setClientRequestIdPolicy(options.telemetryOptions?.clientRequestIdHeaderName));
+  pipeline4.addPolicy(multipartPolicy2(), { afterPhase: "Deserialize" });
+  pipeline4.addPolicy(defaultRetryPolicy2(options.retryOptions), { phase: "Retry" });
+  pipeline4.addPolicy(tracingPolicy({ ...options.userAgentOptions, ...options.loggingOptions }), {
     afterPhase: "Retry"
   });
   if (isNodeLike2) {
-    pipeline6.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
+    pipeline4.addPolicy(redirectPolicy2(options.redirectOptions), { afterPhase: "Retry" });
   }
-  pipeline6.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
-  return pipeline6;
+  pipeline4.addPolicy(logPolicy2(options.loggingOptions), { afterPhase: "Sign" });
+  return pipeline4;
 }
 
 // node_modules/@azure/core-rest-pipeline/dist/esm/defaultHttpClient.js
@@ -34748,8 +34746,8 @@ function createDisableKeepAlivePolicy() {
     }
   };
 }
-function pipelineContainsDisableKeepAlivePolicy(pipeline6) {
-  return pipeline6.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
+function pipelineContainsDisableKeepAlivePolicy(pipeline4) {
+  return pipeline4.getOrderedPolicies().some((policy) => policy.name === disableKeepAlivePolicyName);
 }
 
 // node_modules/@azure/core-client/dist/esm/base64.js
@@ -34809,7 +34807,7 @@ function flattenResponse(fullResponse, responseSpec) {
     };
   }
   const modelProperties = expectedBodyTypeName === "Composite" && bodyMapper.type.modelProperties || {};
-  const isPageableResponse = Object.keys(modelProperties).some((k2) => modelProperties[k2].serializedName === "");
+  const isPageableResponse = Object.keys(modelProperties).some((k) => modelProperties[k].serializedName === "");
   if (expectedBodyTypeName === "Sequence" || isPageableResponse) {
     const arrayResponse = fullResponse.parsedBody ?? [];
     for (const key of Object.keys(modelProperties)) {
@@ -34882,7 +34880,7 @@ var SerializerImpl = class {
           failValidation("Pattern", Pattern2);
         }
       }
-      if (UniqueItems && value.some((item, i, ar2) => ar2.indexOf(item) !== i)) {
+      if (UniqueItems && value.some((item, i, ar) => ar.indexOf(item) !== i)) {
         failValidation("UniqueItems", UniqueItems);
       }
     }
@@ -35333,7 +35331,7 @@ function serializeCompositeType(serializer, mapper, object, objectName, isXml, o
     if (additionalPropertiesMapper) {
       const propNames = Object.keys(modelProps);
       for (const clientPropName of Object.keys(object)) {
-        const isAdditionalProperty = propNames.every((pn2) => pn2 !== clientPropName);
+        const isAdditionalProperty = propNames.every((pn) => pn !== clientPropName);
         if (isAdditionalProperty) {
           Object.defineProperty(payload, clientPropName, {
             value: serializer.serialize(additionalPropertiesMapper, object[clientPropName], objectName + '["' + clientPropName + '"]', options),
@@ -35447,9 +35445,9 @@ function deserializeCompositeType(serializer, mapper, responseBody, objectName, 
       if (Array.isArray(responseBody[key]) && modelProps[key].serializedName === "") {
         propertyInstance = responseBody[key];
         const arrayInstance = serializer.deserialize(propertyMapper, propertyInstance, propertyObjectName, options);
-        for (const [k2, v2] of Object.entries(instance)) {
-          if (!Object.prototype.hasOwnProperty.call(arrayInstance, k2)) {
-            arrayInstance[k2] = v2;
+        for (const [k, v] of Object.entries(instance)) {
+          if (!Object.prototype.hasOwnProperty.call(arrayInstance, k)) {
+            arrayInstance[k] = v;
           }
         }
         instance = arrayInstance;
@@ -35850,9 +35848,9 @@ async function parse(jsonContentTypes, xmlContentTypes, operationResponse, opts,
       }
     } catch (err) {
       const msg = `Error "${err}" occurred while parsing the response body - ${operationResponse.bodyAsText}.`;
-      const errCode2 = err.code || RestError2.PARSE_ERROR;
+      const errCode = err.code || RestError2.PARSE_ERROR;
       const e = new RestError2(msg, {
-        code: errCode2,
+        code: errCode,
         statusCode: operationResponse.status,
         request: operationResponse.request,
         response: operationResponse
@@ -36004,18 +36002,18 @@ function prepareXMLRootList(obj, elementName, xmlNamespaceKey, xmlNamespace) {
 
 // node_modules/@azure/core-client/dist/esm/pipeline.js
 function createClientPipeline(options = {}) {
-  const pipeline6 = createPipelineFromOptions2(options ?? {});
+  const pipeline4 = createPipelineFromOptions2(options ?? {});
   if (options.credentialOptions) {
-    pipeline6.addPolicy(bearerTokenAuthenticationPolicy({
+    pipeline4.addPolicy(bearerTokenAuthenticationPolicy({
       credential: options.credentialOptions.credential,
       scopes: options.credentialOptions.credentialScopes
     }));
   }
-  pipeline6.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
-  pipeline6.addPolicy(deserializationPolicy(options.deserializationOptions), {
+  pipeline4.addPolicy(serializationPolicy(options.serializationOptions), { phase: "Serialize" });
+  pipeline4.addPolicy(deserializationPolicy(options.deserializationOptions), {
     phase: "Deserialize"
   });
-  return pipeline6;
+  return pipeline4;
 }
 
 // node_modules/@azure/core-client/dist/esm/httpClientCache.js
@@ -36117,7 +36115,7 @@ function calculateQueryParameters(operationSpec, operationArguments, fallbackObj
       let queryParameterValue = getOperationArgumentValueFromParameter(operationArguments, queryParameter, fallbackObject);
       if (queryParameterValue !== void 0 && queryParameterValue !== null || queryParameter.mapper.required) {
         queryParameterValue = operationSpec.serializer.serialize(queryParameter.mapper, queryParameterValue, getPathStringFromParameter(queryParameter));
-        const delimiter4 = queryParameter.collectionFormat ? CollectionFormatToDelimiterMap[queryParameter.collectionFormat] : "";
+        const delimiter3 = queryParameter.collectionFormat ? CollectionFormatToDelimiterMap[queryParameter.collectionFormat] : "";
         if (Array.isArray(queryParameterValue)) {
           queryParameterValue = queryParameterValue.map((item) => {
             if (item === null || item === void 0) {
@@ -36129,7 +36127,7 @@ function calculateQueryParameters(operationSpec, operationArguments, fallbackObj
         if (queryParameter.collectionFormat === "Multi" && queryParameterValue.length === 0) {
           continue;
         } else if (Array.isArray(queryParameterValue) && (queryParameter.collectionFormat === "SSV" || queryParameter.collectionFormat === "TSV")) {
-          queryParameterValue = queryParameterValue.join(delimiter4);
+          queryParameterValue = queryParameterValue.join(delimiter3);
         }
         if (!queryParameter.skipEncoding) {
           if (Array.isArray(queryParameterValue)) {
@@ -36141,7 +36139,7 @@ function calculateQueryParameters(operationSpec, operationArguments, fallbackObj
           }
         }
         if (Array.isArray(queryParameterValue) && (queryParameter.collectionFormat === "CSV" || queryParameter.collectionFormat === "Pipes")) {
-          queryParameterValue = queryParameterValue.join(delimiter4);
+          queryParameterValue = queryParameterValue.join(delimiter3);
         }
         result.set(queryParameter.mapper.serializedName || getPathStringFromParameter(queryParameter), queryParameterValue);
       }
@@ -36443,7 +36441,7 @@ function parseChallenge(challenge) {
   const bearerChallenge = challenge.slice("Bearer ".length);
   const challengeParts = `${bearerChallenge.trim()} `.split(" ").filter((x) => x);
   const keyValuePairs = challengeParts.map((keyValue) => (([key, value]) => ({ [key]: value }))(keyValue.trim().split("=")));
-  return keyValuePairs.reduce((a, b2) => ({ ...a, ...b2 }), {});
+  return keyValuePairs.reduce((a, b) => ({ ...a, ...b }), {});
 }
 function requestToOptions(request) {
   return {
@@ -36855,8 +36853,8 @@ var isName = function(string) {
   const match3 = regexName.exec(string);
   return !(match3 === null || typeof match3 === "undefined");
 };
-function isExist(v2) {
-  return typeof v2 !== "undefined";
+function isExist(v) {
+  return typeof v !== "undefined";
 }
 var DANGEROUS_PROPERTY_NAMES = [
   // '__proto__',
@@ -37111,21 +37109,21 @@ function scanAttributeTokens(attrStr) {
     while (i < len && !isWhiteSpace(attrStr[i]) && attrStr[i] !== "=") i++;
     const name = attrStr.slice(nameStart, i);
     let equalsGroup;
-    let j2 = i;
-    while (j2 < len && isWhiteSpace(attrStr[j2])) j2++;
-    if (j2 < len && attrStr[j2] === "=") {
-      equalsGroup = attrStr.slice(i, j2 + 1);
-      i = j2 + 1;
+    let j = i;
+    while (j < len && isWhiteSpace(attrStr[j])) j++;
+    if (j < len && attrStr[j] === "=") {
+      equalsGroup = attrStr.slice(i, j + 1);
+      i = j + 1;
     }
     let quoteChar;
     let value;
-    let k2 = i;
-    while (k2 < len && isWhiteSpace(attrStr[k2])) k2++;
-    if (k2 < len && (attrStr[k2] === '"' || attrStr[k2] === "'")) {
-      const valueStart = k2 + 1;
-      const closeIdx = attrStr.indexOf(attrStr[k2], valueStart);
+    let k = i;
+    while (k < len && isWhiteSpace(attrStr[k])) k++;
+    if (k < len && (attrStr[k] === '"' || attrStr[k] === "'")) {
+      const valueStart = k + 1;
+      const closeIdx = attrStr.indexOf(attrStr[k], valueStart);
       if (closeIdx !== -1) {
-        quoteChar = attrStr[k2];
+        quoteChar = attrStr[k];
         value = attrStr.slice(valueStart, closeIdx);
         i = closeIdx + 1;
       }
@@ -37165,15 +37163,15 @@ function validateAttributeString(attrStr, options) {
   return true;
 }
 function validateNumberAmpersand(xmlData, i) {
-  let re2 = /\d/;
+  let re = /\d/;
   if (xmlData[i] === "x") {
     i++;
-    re2 = /[\da-fA-F]/;
+    re = /[\da-fA-F]/;
   }
   for (; i < xmlData.length; i++) {
     if (xmlData[i] === ";")
       return i;
-    if (!xmlData[i].match(re2))
+    if (!xmlData[i].match(re))
       break;
   }
   return -1;
@@ -37536,13 +37534,13 @@ var EntityDecoder = class {
         i++;
         continue;
       }
-      let j2 = i + 1;
-      while (j2 < len && str.charCodeAt(j2) !== 59 && j2 - i <= 32) j2++;
-      if (j2 >= len || str.charCodeAt(j2) !== 59) {
+      let j = i + 1;
+      while (j < len && str.charCodeAt(j) !== 59 && j - i <= 32) j++;
+      if (j >= len || str.charCodeAt(j) !== 59) {
         i++;
         continue;
       }
-      const token = str.slice(i + 1, j2);
+      const token = str.slice(i + 1, j);
       if (token.length === 0) {
         i++;
         continue;
@@ -37576,7 +37574,7 @@ var EntityDecoder = class {
       }
       if (i > last) chunks.push(str.slice(last, i));
       chunks.push(replacement);
-      last = j2 + 1;
+      last = j + 1;
       i = last;
       if (checkLimits && this._tierCounts(tier2)) {
         if (limitExpansions) {
@@ -38222,8 +38220,8 @@ var skipWhitespace = (data, index) => {
   return index;
 };
 function hasSeq(data, seq, i) {
-  for (let j2 = 0; j2 < seq.length; j2++) {
-    if (seq[j2] !== data[i + j2 + 1]) return false;
+  for (let j = 0; j < seq.length; j++) {
+    if (seq[j] !== data[i + j + 1]) return false;
   }
   return true;
 }
@@ -39281,21 +39279,21 @@ var Matcher = class {
    * @returns {string}
    */
   toString(separator, includeNamespace = true) {
-    const sep10 = separator || this.separator;
-    const isDefault = sep10 === this.separator && includeNamespace === true;
+    const sep9 = separator || this.separator;
+    const isDefault = sep9 === this.separator && includeNamespace === true;
     if (isDefault) {
       if (this._pathStringCache !== null) {
         return this._pathStringCache;
       }
       const result = this.path.map(
         (n) => n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-      ).join(sep10);
+      ).join(sep9);
       this._pathStringCache = result;
       return result;
     }
     return this.path.map(
       (n) => includeNamespace && n.namespace ? `${n.namespace}:${n.tag}` : n.tag
-    ).join(sep10);
+    ).join(sep9);
   }
   /**
    * Get path as array of tag names.
@@ -40239,9 +40237,9 @@ function extractNamespace(rawTagName) {
   if (!rawTagName || typeof rawTagName !== "string") return void 0;
   const colonIndex = rawTagName.indexOf(":");
   if (colonIndex !== -1 && colonIndex > 0) {
-    const ns2 = rawTagName.substring(0, colonIndex);
-    if (ns2 !== "xmlns") {
-      return ns2;
+    const ns = rawTagName.substring(0, colonIndex);
+    if (ns !== "xmlns") {
+      return ns;
     }
   }
   return void 0;
@@ -40814,8 +40812,8 @@ function readStopNodeData(xmlData, tagName, i) {
           const nextLt = xmlData.indexOf("<", i + 1);
           if (nextLt === -1 || nextLt > nextGt) {
             const exp = xmlData.substring(i + 1, nextGt);
-            const sep10 = exp.search(/\s/);
-            const name = sep10 === -1 ? exp : exp.substring(0, sep10);
+            const sep9 = exp.search(/\s/);
+            const name = sep9 === -1 ? exp : exp.substring(0, sep9);
             if (name === tagName && exp[exp.length - 1] !== "/") openTagCount++;
             i = nextGt;
           }
@@ -41411,11 +41409,11 @@ function detectXmlVersionFromObj(jObj, options) {
   const decl = jObj["?xml"];
   if (decl && typeof decl === "object") {
     if (options.attributesGroupName && decl[options.attributesGroupName]) {
-      const v3 = decl[options.attributesGroupName][options.attributeNamePrefix + "version"];
-      if (v3) return v3;
+      const v2 = decl[options.attributesGroupName][options.attributeNamePrefix + "version"];
+      if (v2) return v2;
     }
-    const v2 = decl[options.attributeNamePrefix + "version"];
-    if (v2) return v2;
+    const v = decl[options.attributeNamePrefix + "version"];
+    if (v) return v;
   }
   return "1.0";
 }
@@ -41491,8 +41489,8 @@ Builder.prototype.j2x = function(jObj, level, matcher, qNameValidator) {
       const arrLen = jObj[key].length;
       let listTagVal = "";
       let listTagAttr = "";
-      for (let j2 = 0; j2 < arrLen; j2++) {
-        const item = jObj[key][j2];
+      for (let j = 0; j < arrLen; j++) {
+        const item = jObj[key][j];
         if (typeof item === "undefined") {
         } else if (item === null) {
           if (resolvedKey[0] === "?") val += this.indentate(level) + "<" + resolvedKey + "?" + this.tagEndChar;
@@ -41538,11 +41536,11 @@ Builder.prototype.j2x = function(jObj, level, matcher, qNameValidator) {
       val += listTagVal;
     } else {
       if (this.options.attributesGroupName && key === this.options.attributesGroupName) {
-        const Ks2 = Object.keys(jObj[key]);
-        const L2 = Ks2.length;
-        for (let j2 = 0; j2 < L2; j2++) {
-          const resolvedAttr = resolveName(Ks2[j2], true, this.options, matcher, qNameValidator);
-          attrStr += this.buildAttrPairStr(resolvedAttr, valToStr(jObj[key][Ks2[j2]]), isCurrentStopNode);
+        const Ks = Object.keys(jObj[key]);
+        const L = Ks.length;
+        for (let j = 0; j < L; j++) {
+          const resolvedAttr = resolveName(Ks[j], true, this.options, matcher, qNameValidator);
+          attrStr += this.buildAttrPairStr(resolvedAttr, valToStr(jObj[key][Ks[j]]), isCurrentStopNode);
         }
       } else {
         val += this.processTextOrObjNode(jObj[key], resolvedKey, level, matcher, qNameValidator);
@@ -41980,10 +41978,10 @@ var PooledBuffer = class {
    */
   fill(buffers, totalLength) {
     this._size = Math.min(this.capacity, totalLength);
-    let i = 0, j2 = 0, targetOffset = 0, sourceOffset = 0, totalCopiedNum = 0;
+    let i = 0, j = 0, targetOffset = 0, sourceOffset = 0, totalCopiedNum = 0;
     while (totalCopiedNum < this._size) {
       const source = buffers[i];
-      const target = this.buffers[j2];
+      const target = this.buffers[j];
       const copiedNum = source.copy(target, targetOffset, sourceOffset);
       totalCopiedNum += copiedNum;
       sourceOffset += copiedNum;
@@ -41993,7 +41991,7 @@ var PooledBuffer = class {
         sourceOffset = 0;
       }
       if (targetOffset === target.length) {
-        j2++;
+        j++;
         targetOffset = 0;
       }
     }
@@ -42118,7 +42116,7 @@ var BufferScheduler = class {
    *
    */
   async do() {
-    return new Promise((resolve11, reject) => {
+    return new Promise((resolve9, reject) => {
       this.readable.on("data", (data) => {
         data = typeof data === "string" ? Buffer.from(data, this.encoding) : data;
         this.appendUnresolvedData(data);
@@ -42146,11 +42144,11 @@ var BufferScheduler = class {
         if (this.isStreamEnd && this.executingOutgoingHandlers === 0) {
           if (this.unresolvedLength > 0 && this.unresolvedLength < this.bufferSize) {
             const buffer3 = this.shiftBufferFromUnresolvedDataArray();
-            this.outgoingHandler(() => buffer3.getReadableStream(), buffer3.size, this.offset).then(resolve11).catch(reject);
+            this.outgoingHandler(() => buffer3.getReadableStream(), buffer3.size, this.offset).then(resolve9).catch(reject);
           } else if (this.unresolvedLength >= this.bufferSize) {
             return;
           } else {
-            resolve11();
+            resolve9();
           }
         }
       });
@@ -42275,8 +42273,8 @@ var NativeCRC64 = (() => {
     NativeCRC642 = NativeCRC642 || {};
     var Module = typeof NativeCRC642 != "undefined" ? NativeCRC642 : {};
     var readyPromiseResolve, readyPromiseReject;
-    Module["ready"] = new Promise(function(resolve11, reject) {
-      readyPromiseResolve = resolve11;
+    Module["ready"] = new Promise(function(resolve9, reject) {
+      readyPromiseResolve = resolve9;
       readyPromiseReject = reject;
     });
     ["_malloc", "_free", "_emscripten_bind_VoidPtr___destroy___0", "_emscripten_bind_Crc64Hash_Crc64Hash_0", "_emscripten_bind_Crc64Hash_OnAppend_2", "_emscripten_bind_Crc64Hash_OnFinal_3", "_emscripten_bind_Crc64Hash___destroy___0", "_fflush", "onRuntimeInitialized"].forEach((prop) => {
@@ -42318,7 +42316,7 @@ var NativeCRC64 = (() => {
     }
     if (ENVIRONMENT_IS_NODE) {
       if (typeof process == "undefined" || !process.release || process.release.name !== "node") throw new Error("not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)");
-      var fs9 = require2("fs");
+      var fs8 = require2("fs");
       var nodePath = require2("path");
       if (ENVIRONMENT_IS_WORKER) {
         scriptDirectory = nodePath.dirname(scriptDirectory) + "/";
@@ -42327,7 +42325,7 @@ var NativeCRC64 = (() => {
       }
       read_ = (filename, binary) => {
         filename = isFileURI(filename) ? new URL(filename) : nodePath.normalize(filename);
-        return fs9.readFileSync(filename, binary ? void 0 : "utf8");
+        return fs8.readFileSync(filename, binary ? void 0 : "utf8");
       };
       readBinary = (filename) => {
         var ret = read_(filename, true);
@@ -42339,7 +42337,7 @@ var NativeCRC64 = (() => {
       };
       readAsync = (filename, onload, onerror) => {
         filename = isFileURI(filename) ? new URL(filename) : nodePath.normalize(filename);
-        fs9.readFile(filename, function(err2, data) {
+        fs8.readFile(filename, function(err2, data) {
           if (err2) onerror(err2);
           else onload(data.buffer);
         });
@@ -42370,21 +42368,21 @@ var NativeCRC64 = (() => {
     } else if (ENVIRONMENT_IS_SHELL) {
       if (typeof process == "object" && typeof require2 === "function" || typeof window == "object" || typeof importScripts == "function") throw new Error("not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)");
       if (typeof read != "undefined") {
-        read_ = function shell_read(f2) {
-          return read(f2);
+        read_ = function shell_read(f) {
+          return read(f);
         };
       }
-      readBinary = function readBinary2(f2) {
+      readBinary = function readBinary2(f) {
         let data;
         if (typeof readbuffer == "function") {
-          return new Uint8Array(readbuffer(f2));
+          return new Uint8Array(readbuffer(f));
         }
-        data = read(f2, "binary");
+        data = read(f, "binary");
         assert4(typeof data == "object");
         return data;
       };
-      readAsync = function readAsync2(f2, onload, onerror) {
-        setTimeout(() => onload(readBinary(f2)), 0);
+      readAsync = function readAsync2(f, onload, onerror) {
+        setTimeout(() => onload(readBinary(f)), 0);
       };
       if (typeof scriptArgs != "undefined") {
         arguments_ = scriptArgs;
@@ -42635,30 +42633,30 @@ var NativeCRC64 = (() => {
       var startIdx = outIdx;
       var endIdx = outIdx + maxBytesToWrite - 1;
       for (var i = 0; i < str.length; ++i) {
-        var u2 = str.charCodeAt(i);
-        if (u2 >= 55296 && u2 <= 57343) {
+        var u = str.charCodeAt(i);
+        if (u >= 55296 && u <= 57343) {
           var u1 = str.charCodeAt(++i);
-          u2 = 65536 + ((u2 & 1023) << 10) | u1 & 1023;
+          u = 65536 + ((u & 1023) << 10) | u1 & 1023;
         }
-        if (u2 <= 127) {
+        if (u <= 127) {
           if (outIdx >= endIdx) break;
-          heap[outIdx++] = u2;
-        } else if (u2 <= 2047) {
+          heap[outIdx++] = u;
+        } else if (u <= 2047) {
           if (outIdx + 1 >= endIdx) break;
-          heap[outIdx++] = 192 | u2 >> 6;
-          heap[outIdx++] = 128 | u2 & 63;
-        } else if (u2 <= 65535) {
+          heap[outIdx++] = 192 | u >> 6;
+          heap[outIdx++] = 128 | u & 63;
+        } else if (u <= 65535) {
           if (outIdx + 2 >= endIdx) break;
-          heap[outIdx++] = 224 | u2 >> 12;
-          heap[outIdx++] = 128 | u2 >> 6 & 63;
-          heap[outIdx++] = 128 | u2 & 63;
+          heap[outIdx++] = 224 | u >> 12;
+          heap[outIdx++] = 128 | u >> 6 & 63;
+          heap[outIdx++] = 128 | u & 63;
         } else {
           if (outIdx + 3 >= endIdx) break;
-          if (u2 > 1114111) warnOnce("Invalid Unicode code point " + ptrToString(u2) + " encountered when serializing a JS string to a UTF-8 string in wasm memory! (Valid unicode code points should be in range 0-0x10FFFF).");
-          heap[outIdx++] = 240 | u2 >> 18;
-          heap[outIdx++] = 128 | u2 >> 12 & 63;
-          heap[outIdx++] = 128 | u2 >> 6 & 63;
-          heap[outIdx++] = 128 | u2 & 63;
+          if (u > 1114111) warnOnce("Invalid Unicode code point " + ptrToString(u) + " encountered when serializing a JS string to a UTF-8 string in wasm memory! (Valid unicode code points should be in range 0-0x10FFFF).");
+          heap[outIdx++] = 240 | u >> 18;
+          heap[outIdx++] = 128 | u >> 12 & 63;
+          heap[outIdx++] = 128 | u >> 6 & 63;
+          heap[outIdx++] = 128 | u & 63;
         }
       }
       heap[outIdx] = 0;
@@ -43751,10 +43749,10 @@ var NativeCRC64 = (() => {
     function _fd_close(fd) {
       abort("fd_close called without SYSCALLS_REQUIRE_FILESYSTEM");
     }
-    function convertI32PairToI53Checked(lo2, hi2) {
-      assert4(lo2 == lo2 >>> 0 || lo2 == (lo2 | 0));
-      assert4(hi2 === (hi2 | 0));
-      return hi2 + 2097152 >>> 0 < 4194305 - !!lo2 ? (lo2 >>> 0) + hi2 * 4294967296 : NaN;
+    function convertI32PairToI53Checked(lo, hi) {
+      assert4(lo == lo >>> 0 || lo == (lo | 0));
+      assert4(hi === (hi | 0));
+      return hi + 2097152 >>> 0 < 4194305 - !!lo ? (lo >>> 0) + hi * 4294967296 : NaN;
     }
     function _fd_seek(fd, offset_low, offset_high, whence, newOffset) {
       return 70;
@@ -43781,8 +43779,8 @@ var NativeCRC64 = (() => {
         var ptr = HEAPU32[iov >> 2];
         var len = HEAPU32[iov + 4 >> 2];
         iov += 8;
-        for (var j2 = 0; j2 < len; j2++) {
-          printChar(fd, HEAPU8[ptr + j2]);
+        for (var j = 0; j < len; j++) {
+          printChar(fd, HEAPU8[ptr + j]);
         }
         num += len;
       }
@@ -44242,14 +44240,14 @@ var NativeCRC64 = (() => {
     missingLibrarySymbols.forEach(missingLibrarySymbol);
     var calledRun;
     dependenciesFulfilled = function runCaller() {
-      if (!calledRun) run2();
+      if (!calledRun) run();
       if (!calledRun) dependenciesFulfilled = runCaller;
     };
     function stackCheckInit() {
       _emscripten_stack_init();
       writeStackCookie();
     }
-    function run2(args) {
+    function run(args) {
       args = args || arguments_;
       if (runDependencies > 0) {
         return;
@@ -44307,7 +44305,7 @@ var NativeCRC64 = (() => {
         Module["preInit"].pop()();
       }
     }
-    run2();
+    run();
     function WrapperObject() {
     }
     WrapperObject.prototype = Object.create(WrapperObject.prototype);
@@ -44846,7 +44844,7 @@ function getURLQueries(url2) {
   return queries;
 }
 async function delay3(timeInMs, aborter, abortError) {
-  return new Promise((resolve11, reject) => {
+  return new Promise((resolve9, reject) => {
     let timeout;
     const abortHandler = () => {
       if (timeout !== void 0) {
@@ -44858,7 +44856,7 @@ async function delay3(timeInMs, aborter, abortError) {
       if (aborter !== void 0) {
         aborter.removeEventListener("abort", abortHandler);
       }
-      resolve11();
+      resolve9();
     };
     timeout = setTimeout(resolveHandler, timeInMs);
     if (aborter !== void 0) {
@@ -45267,24 +45265,24 @@ function isLessThan(lhs, rhs) {
   const tables = [table_lv0, table_lv2, table_lv4];
   let curr_level = 0;
   let i = 0;
-  let j2 = 0;
+  let j = 0;
   while (curr_level < tables.length) {
-    if (curr_level === tables.length - 1 && i !== j2) {
-      return i > j2;
+    if (curr_level === tables.length - 1 && i !== j) {
+      return i > j;
     }
     const weight1 = i < lhs.length ? tables[curr_level][lhs[i].charCodeAt(0)] : 1;
-    const weight2 = j2 < rhs.length ? tables[curr_level][rhs[j2].charCodeAt(0)] : 1;
+    const weight2 = j < rhs.length ? tables[curr_level][rhs[j].charCodeAt(0)] : 1;
     if (weight1 === 1 && weight2 === 1) {
       i = 0;
-      j2 = 0;
+      j = 0;
       ++curr_level;
     } else if (weight1 === weight2) {
       ++i;
-      ++j2;
+      ++j;
     } else if (weight1 === 0) {
       ++i;
     } else if (weight2 === 0) {
-      ++j2;
+      ++j;
     } else {
       return weight1 < weight2;
     }
@@ -45370,8 +45368,8 @@ var StorageSharedKeyCredentialPolicy = class extends CredentialPolicy {
     let headersArray = request.headers.headersArray().filter((value) => {
       return value.name.toLowerCase().startsWith(HeaderConstants.PREFIX_FOR_STORAGE);
     });
-    headersArray.sort((a, b2) => {
-      return compareHeader(a.name.toLowerCase(), b2.name.toLowerCase());
+    headersArray.sort((a, b) => {
+      return compareHeader(a.name.toLowerCase(), b.name.toLowerCase());
     });
     headersArray = headersArray.filter((value, index, array) => {
       if (index > 0 && value.name.toLowerCase() === array[index - 1].name.toLowerCase()) {
@@ -45859,8 +45857,8 @@ function storageSharedKeyCredentialPolicy(options) {
         headersArray.push({ name, value });
       }
     }
-    headersArray.sort((a, b2) => {
-      return compareHeader(a.name.toLowerCase(), b2.name.toLowerCase());
+    headersArray.sort((a, b) => {
+      return compareHeader(a.name.toLowerCase(), b.name.toLowerCase());
     });
     headersArray = headersArray.filter((value, index, array) => {
       if (index > 0 && value.name.toLowerCase() === array[index - 1].name.toLowerCase()) {
@@ -46148,11 +46146,11 @@ var PathStylePorts2 = [
 ];
 
 // node_modules/@azure/storage-blob/dist/esm/Pipeline.js
-function isPipelineLike(pipeline6) {
-  if (!pipeline6 || typeof pipeline6 !== "object") {
+function isPipelineLike(pipeline4) {
+  if (!pipeline4 || typeof pipeline4 !== "object") {
     return false;
   }
-  const castPipeline = pipeline6;
+  const castPipeline = pipeline4;
   return Array.isArray(castPipeline.factories) && typeof castPipeline.options === "object" && typeof castPipeline.toServiceClientOptions === "function";
 }
 var Pipeline = class {
@@ -46191,11 +46189,11 @@ function newPipeline(credential, pipelineOptions = {}) {
   if (!credential) {
     credential = new AnonymousCredential();
   }
-  const pipeline6 = new Pipeline([], pipelineOptions);
-  pipeline6._credential = credential;
-  return pipeline6;
+  const pipeline4 = new Pipeline([], pipelineOptions);
+  pipeline4._credential = credential;
+  return pipeline4;
 }
-function processDownlevelPipeline(pipeline6) {
+function processDownlevelPipeline(pipeline4) {
   const knownFactoryFunctions = [
     isAnonymousCredential,
     isStorageSharedKeyCredential,
@@ -46205,8 +46203,8 @@ function processDownlevelPipeline(pipeline6) {
     isStorageTelemetryPolicyFactory,
     isCoreHttpPolicyFactory
   ];
-  if (pipeline6.factories.length) {
-    const novelFactories = pipeline6.factories.filter((factory) => {
+  if (pipeline4.factories.length) {
+    const novelFactories = pipeline4.factories.filter((factory) => {
       return !knownFactoryFunctions.some((knownFactory) => knownFactory(factory));
     });
     if (novelFactories.length) {
@@ -46219,14 +46217,14 @@ function processDownlevelPipeline(pipeline6) {
   }
   return void 0;
 }
-function getCoreClientOptions(pipeline6) {
-  const { httpClient: v1Client, ...restOptions } = pipeline6.options;
-  let httpClient = pipeline6._coreHttpClient;
+function getCoreClientOptions(pipeline4) {
+  const { httpClient: v1Client, ...restOptions } = pipeline4.options;
+  let httpClient = pipeline4._coreHttpClient;
   if (!httpClient) {
     httpClient = v1Client ? convertHttpClient(v1Client) : getCachedDefaultHttpClient2();
-    pipeline6._coreHttpClient = httpClient;
+    pipeline4._coreHttpClient = httpClient;
   }
-  let corePipeline = pipeline6._corePipeline;
+  let corePipeline = pipeline4._corePipeline;
   if (!corePipeline) {
     const packageDetails = `azsdk-js-azure-storage-blob/${SDK_VERSION4}`;
     const userAgentPrefix = restOptions.userAgentOptions && restOptions.userAgentOptions.userAgentPrefix ? `${restOptions.userAgentOptions.userAgentPrefix} ${packageDetails}` : `${packageDetails}`;
@@ -46267,11 +46265,11 @@ function getCoreClientOptions(pipeline6) {
     corePipeline.addPolicy(storageRetryPolicy(restOptions.retryOptions), { phase: "Retry" });
     corePipeline.addPolicy(storageRequestFailureDetailsParserPolicy());
     corePipeline.addPolicy(storageBrowserPolicy());
-    const downlevelResults = processDownlevelPipeline(pipeline6);
+    const downlevelResults = processDownlevelPipeline(pipeline4);
     if (downlevelResults) {
       corePipeline.addPolicy(downlevelResults.wrappedPolicies, downlevelResults.afterRetry ? { afterPhase: "Retry" } : void 0);
     }
-    const credential = getCredentialFromPipeline(pipeline6);
+    const credential = getCredentialFromPipeline(pipeline4);
     if (isTokenCredential(credential)) {
       corePipeline.addPolicy(bearerTokenAuthenticationPolicy({
         credential,
@@ -46284,7 +46282,7 @@ function getCoreClientOptions(pipeline6) {
         accountKey: credential.accountKey
       }), { phase: "Sign" });
     }
-    pipeline6._corePipeline = corePipeline;
+    pipeline4._corePipeline = corePipeline;
   }
   return {
     ...restOptions,
@@ -46293,12 +46291,12 @@ function getCoreClientOptions(pipeline6) {
     pipeline: corePipeline
   };
 }
-function getCredentialFromPipeline(pipeline6) {
-  if (pipeline6._credential) {
-    return pipeline6._credential;
+function getCredentialFromPipeline(pipeline4) {
+  if (pipeline4._credential) {
+    return pipeline4._credential;
   }
   let credential = new AnonymousCredential();
-  for (const factory of pipeline6.factories) {
+  for (const factory of pipeline4.factories) {
     if (isTokenCredential(factory.credential)) {
       credential = factory.credential;
     } else if (isStorageSharedKeyCredential(factory)) {
@@ -57149,8 +57147,8 @@ var ContainerImpl = class {
    *                  character or a string.
    * @param options The options parameters.
    */
-  listBlobHierarchySegment(delimiter4, options) {
-    return this.client.sendOperationRequest({ delimiter: delimiter4, options }, listBlobHierarchySegmentOperationSpec);
+  listBlobHierarchySegment(delimiter3, options) {
+    return this.client.sendOperationRequest({ delimiter: delimiter3, options }, listBlobHierarchySegmentOperationSpec);
   }
   /**
    * Returns the sku name and account kind
@@ -60208,13 +60206,13 @@ var StorageClient2 = class {
    * @param url - url to resource
    * @param pipeline - request policy pipeline.
    */
-  constructor(url2, pipeline6) {
+  constructor(url2, pipeline4) {
     this.url = escapeURLPath(url2);
     this.accountName = getAccountNameFromUrl(url2);
-    this.pipeline = pipeline6;
-    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline6));
+    this.pipeline = pipeline4;
+    this.storageClientContext = new StorageContextClient(this.url, getCoreClientOptions(pipeline4));
     this.isHttps = iEqual(getURLScheme(this.url) || "", "https");
-    this.credential = getCredentialFromPipeline(pipeline6);
+    this.credential = getCredentialFromPipeline(pipeline4);
     const storageClientContext = this.storageClientContext;
     storageClientContext.requestContentType = void 0;
   }
@@ -62229,10 +62227,10 @@ var AvroParser = class _AvroParser {
     return null;
   }
   static async readBoolean(stream2, options = {}) {
-    const b2 = await _AvroParser.readByte(stream2, options);
-    if (b2 === 1) {
+    const b = await _AvroParser.readByte(stream2, options);
+    if (b === 1) {
       return true;
-    } else if (b2 === 0) {
+    } else if (b === 0) {
       return false;
     } else {
       throw new Error("Byte was not a boolean.");
@@ -62266,8 +62264,8 @@ var AvroParser = class _AvroParser {
     return { key, value };
   }
   static async readMap(stream2, readItemMethod, options = {}) {
-    const readPairMethod = (s3, opts = {}) => {
-      return _AvroParser.readMapPair(s3, readItemMethod, opts);
+    const readPairMethod = (s, opts = {}) => {
+      return _AvroParser.readMapPair(s, readItemMethod, opts);
     };
     const pairs = await _AvroParser.readArray(stream2, readPairMethod, options);
     const dict = {};
@@ -62448,8 +62446,8 @@ var AvroMapType = class extends AvroType {
   }
   // eslint-disable-next-line @typescript-eslint/no-wrapper-object-types
   read(stream2, options = {}) {
-    const readItemMethod = (s3, opts) => {
-      return this._itemType.read(s3, opts);
+    const readItemMethod = (s, opts) => {
+      return this._itemType.read(s, opts);
     };
     return AvroParser.readMap(stream2, readItemMethod, options);
   }
@@ -62476,15 +62474,15 @@ var AvroRecordType = class extends AvroType {
 };
 
 // node_modules/@azure/storage-blob/dist/esm/internal-avro/utils/utils.common.js
-function arraysEqual(a, b2) {
-  if (a === b2)
+function arraysEqual(a, b) {
+  if (a === b)
     return true;
-  if (a == null || b2 == null)
+  if (a == null || b == null)
     return false;
-  if (a.length !== b2.length)
+  if (a.length !== b.length)
     return false;
   for (let i = 0; i < a.length; ++i) {
-    if (a[i] !== b2[i])
+    if (a[i] !== b[i])
       return false;
   }
   return true;
@@ -62633,7 +62631,7 @@ var AvroReadableFromStream = class extends AvroReadable {
       this._position += chunk.length;
       return this.toUint8Array(chunk);
     } else {
-      return new Promise((resolve11, reject) => {
+      return new Promise((resolve9, reject) => {
         const cleanUp = () => {
           this._readable.removeListener("readable", readableCallback);
           this._readable.removeListener("error", rejectCallback);
@@ -62648,7 +62646,7 @@ var AvroReadableFromStream = class extends AvroReadable {
           if (callbackChunk) {
             this._position += callbackChunk.length;
             cleanUp();
-            resolve11(this.toUint8Array(callbackChunk));
+            resolve9(this.toUint8Array(callbackChunk));
           }
         };
         const rejectCallback = () => {
@@ -63294,8 +63292,8 @@ var Poller = class {
     this.stopped = true;
     this.pollProgressCallbacks = [];
     this.operation = operation;
-    this.promise = new Promise((resolve11, reject) => {
-      this.resolve = resolve11;
+    this.promise = new Promise((resolve9, reject) => {
+      this.resolve = resolve9;
       this.reject = reject;
     });
     this.promise.catch(() => {
@@ -63700,8 +63698,8 @@ var Batch = class {
       return Promise.resolve();
     }
     this.parallelExecute();
-    return new Promise((resolve11, reject) => {
-      this.emitter.on("finish", resolve11);
+    return new Promise((resolve9, reject) => {
+      this.emitter.on("finish", resolve9);
       this.emitter.on("error", (error2) => {
         this.state = BatchStates.Error;
         reject(error2);
@@ -63748,12 +63746,12 @@ import util3 from "node:util";
 async function streamToBuffer(stream2, buffer3, offset, end, encoding) {
   let pos = 0;
   const count = end - offset;
-  return new Promise((resolve11, reject) => {
+  return new Promise((resolve9, reject) => {
     const timeout = setTimeout(() => reject(new Error(`The operation cannot be completed in timeout.`)), REQUEST_TIMEOUT);
     stream2.on("readable", () => {
       if (pos >= count) {
         clearTimeout(timeout);
-        resolve11();
+        resolve9();
         return;
       }
       let chunk = stream2.read();
@@ -63772,7 +63770,7 @@ async function streamToBuffer(stream2, buffer3, offset, end, encoding) {
       if (pos < count) {
         reject(new Error(`Stream drains before getting enough data needed. Data read: ${pos}, data need: ${count}`));
       }
-      resolve11();
+      resolve9();
     });
     stream2.on("error", (msg) => {
       clearTimeout(timeout);
@@ -63780,17 +63778,17 @@ async function streamToBuffer(stream2, buffer3, offset, end, encoding) {
     });
   });
 }
-async function readStreamToLocalFile(rs2, file) {
-  return new Promise((resolve11, reject) => {
-    const ws2 = fs5.createWriteStream(file);
-    rs2.on("error", (err) => {
+async function readStreamToLocalFile(rs, file) {
+  return new Promise((resolve9, reject) => {
+    const ws = fs5.createWriteStream(file);
+    rs.on("error", (err) => {
       reject(err);
     });
-    ws2.on("error", (err) => {
+    ws.on("error", (err) => {
       reject(err);
     });
-    ws2.on("close", resolve11);
-    rs2.pipe(ws2);
+    ws.on("close", resolve9);
+    rs.pipe(ws);
   });
 }
 var fsStat = util3.promisify(fs5.stat);
@@ -63820,21 +63818,21 @@ var BlobClient = class _BlobClient extends StorageClient2 {
   }
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
     options = options || {};
-    let pipeline6;
+    let pipeline4;
     let url2;
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline4 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline4 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline4 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -63846,20 +63844,20 @@ var BlobClient = class _BlobClient extends StorageClient2 {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline4 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline4 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline4);
     ({ blobName: this._name, containerName: this._containerName } = this.getBlobAndContainerNamesFromUrl());
     this.blobContext = this.storageClientContext.blob;
     this._snapshot = getURLParameter(this.url, URLConstants2.Parameters.SNAPSHOT);
@@ -64701,7 +64699,7 @@ var BlobClient = class _BlobClient extends StorageClient2 {
    * @returns The SAS URI consisting of the URI to the resource represented by this client, followed by the generated SAS token.
    */
   generateSasUrl(options) {
-    return new Promise((resolve11) => {
+    return new Promise((resolve9) => {
       if (!(this.credential instanceof StorageSharedKeyCredential)) {
         throw new RangeError("Can only generate the SAS when the client is initialized with a shared key credential");
       }
@@ -64712,7 +64710,7 @@ var BlobClient = class _BlobClient extends StorageClient2 {
         versionId: this._versionId,
         ...options
       }, this.credential).toString();
-      resolve11(appendToURLQuery(this.url, sas));
+      resolve9(appendToURLQuery(this.url, sas));
     });
   }
   /**
@@ -64751,7 +64749,7 @@ var BlobClient = class _BlobClient extends StorageClient2 {
    * @returns The SAS URI consisting of the URI to the resource represented by this client, followed by the generated SAS token.
    */
   generateUserDelegationSasUrl(options, userDelegationKey) {
-    return new Promise((resolve11) => {
+    return new Promise((resolve9) => {
       const sas = generateBlobSASQueryParameters({
         containerName: this._containerName,
         blobName: this._name,
@@ -64759,7 +64757,7 @@ var BlobClient = class _BlobClient extends StorageClient2 {
         versionId: this._versionId,
         ...options
       }, userDelegationKey, this.accountName).toString();
-      resolve11(appendToURLQuery(this.url, sas));
+      resolve9(appendToURLQuery(this.url, sas));
     });
   }
   /**
@@ -64846,19 +64844,19 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
    */
   appendBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline6;
+    let pipeline4;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline4 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline4 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline4 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -64870,20 +64868,20 @@ var AppendBlobClient = class _AppendBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline4 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline4 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline4);
     this.appendBlobContext = this.storageClientContext.appendBlob;
   }
   /**
@@ -65118,22 +65116,22 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
    */
   blockBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline6;
+    let pipeline4;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline4 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline4 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
       if (blobNameOrOptions && typeof blobNameOrOptions !== "string") {
         options = blobNameOrOptions;
       }
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline4 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -65145,20 +65143,20 @@ var BlockBlobClient = class _BlockBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline4 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline4 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline4);
     this.blockBlobContext = this.storageClientContext.blockBlob;
     this._blobContext = this.storageClientContext.blob;
   }
@@ -65729,19 +65727,19 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
    */
   pageBlobContext;
   constructor(urlOrConnectionString, credentialOrPipelineOrContainerName, blobNameOrOptions, options) {
-    let pipeline6;
+    let pipeline4;
     let url2;
     options = options || {};
     if (isPipelineLike(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
-      pipeline6 = credentialOrPipelineOrContainerName;
+      pipeline4 = credentialOrPipelineOrContainerName;
     } else if (isNodeLike2 && credentialOrPipelineOrContainerName instanceof StorageSharedKeyCredential || credentialOrPipelineOrContainerName instanceof AnonymousCredential || isTokenCredential(credentialOrPipelineOrContainerName)) {
       url2 = urlOrConnectionString;
       options = blobNameOrOptions;
-      pipeline6 = newPipeline(credentialOrPipelineOrContainerName, options);
+      pipeline4 = newPipeline(credentialOrPipelineOrContainerName, options);
     } else if (!credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName !== "string") {
       url2 = urlOrConnectionString;
-      pipeline6 = newPipeline(new AnonymousCredential(), options);
+      pipeline4 = newPipeline(new AnonymousCredential(), options);
     } else if (credentialOrPipelineOrContainerName && typeof credentialOrPipelineOrContainerName === "string" && blobNameOrOptions && typeof blobNameOrOptions === "string") {
       const containerName = credentialOrPipelineOrContainerName;
       const blobName = blobNameOrOptions;
@@ -65753,20 +65751,20 @@ var PageBlobClient = class _PageBlobClient extends BlobClient {
           if (!options.proxyOptions) {
             options.proxyOptions = getDefaultProxySettings2(extractedCreds.proxyUri);
           }
-          pipeline6 = newPipeline(sharedKeyCredential, options);
+          pipeline4 = newPipeline(sharedKeyCredential, options);
         } else {
           throw new Error("Account connection string is only supported in Node.js environment");
         }
       } else if (extractedCreds.kind === "SASConnString") {
         url2 = appendToURLPath(appendToURLPath(extractedCreds.url, encodeURIComponent(containerName)), encodeURIComponent(blobName)) + "?" + extractedCreds.accountSas;
-        pipeline6 = newPipeline(new AnonymousCredential(), options);
+        pipeline4 = newPipeline(new AnonymousCredential(), options);
       } else {
         throw new Error("Connection string must be either an Account connection string or a SAS connection string");
       }
     } else {
       throw new Error("Expecting non-empty strings for containerName and blobName parameters");
     }
-    super(url2, pipeline6);
+    super(url2, pipeline4);
     this.pageBlobContext = this.storageClientContext.pageBlob;
   }
   /**
@@ -66514,13 +66512,13 @@ var RateLimitError = class extends Error {
 };
 
 // node_modules/@actions/cache/lib/internal/uploadUtils.js
-var __awaiter12 = function(thisArg, _arguments, P2, generator) {
+var __awaiter12 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -66536,7 +66534,7 @@ var __awaiter12 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -66658,13 +66656,13 @@ import * as stream from "stream";
 import * as util4 from "util";
 
 // node_modules/@actions/cache/lib/internal/requestUtils.js
-var __awaiter13 = function(thisArg, _arguments, P2, generator) {
+var __awaiter13 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -66680,7 +66678,7 @@ var __awaiter13 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -66710,7 +66708,7 @@ function isRetryableStatusCode(statusCode) {
 }
 function sleep(milliseconds) {
   return __awaiter13(this, void 0, void 0, function* () {
-    return new Promise((resolve11) => setTimeout(resolve11, milliseconds));
+    return new Promise((resolve9) => setTimeout(resolve9, milliseconds));
   });
 }
 function retry(name_1, method_1, getStatusCode_1) {
@@ -66783,13 +66781,13 @@ function retryHttpClientResponse(name_1, method_1) {
 }
 
 // node_modules/@actions/cache/lib/internal/downloadUtils.js
-var __awaiter14 = function(thisArg, _arguments, P2, generator) {
+var __awaiter14 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -66805,15 +66803,15 @@ var __awaiter14 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
 function pipeResponseToStream(response, output) {
   return __awaiter14(this, void 0, void 0, function* () {
-    const pipeline6 = util4.promisify(stream.pipeline);
-    yield pipeline6(response.message, output);
+    const pipeline4 = util4.promisify(stream.pipeline);
+    yield pipeline4(response.message, output);
   });
 }
 var DownloadProgress = class {
@@ -67084,8 +67082,8 @@ function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
 }
 var promiseWithTimeout = (timeoutMs, promise) => __awaiter14(void 0, void 0, void 0, function* () {
   let timeoutHandle;
-  const timeoutPromise = new Promise((resolve11) => {
-    timeoutHandle = setTimeout(() => resolve11("timeout"), timeoutMs);
+  const timeoutPromise = new Promise((resolve9) => {
+    timeoutHandle = setTimeout(() => resolve9("timeout"), timeoutMs);
   });
   return Promise.race([promise, timeoutPromise]).then((result) => {
     clearTimeout(timeoutHandle);
@@ -67163,10 +67161,10 @@ function getDownloadOptions(copy) {
 // node_modules/@actions/cache/lib/internal/config.js
 function isGhes() {
   const ghUrl = new URL(process.env["GITHUB_SERVER_URL"] || "https://github.com");
-  const hostname2 = ghUrl.hostname.trimEnd().toUpperCase();
-  const isGitHubHost = hostname2 === "GITHUB.COM";
-  const isGheHost = hostname2.endsWith(".GHE.COM");
-  const isLocalHost = hostname2.endsWith(".LOCALHOST");
+  const hostname = ghUrl.hostname.trimEnd().toUpperCase();
+  const isGitHubHost = hostname === "GITHUB.COM";
+  const isGheHost = hostname.endsWith(".GHE.COM");
+  const isLocalHost = hostname.endsWith(".LOCALHOST");
   return !isGitHubHost && !isGheHost && !isLocalHost;
 }
 function getCacheServiceVersion() {
@@ -67207,13 +67205,13 @@ function getUserAgentString2() {
 }
 
 // node_modules/@actions/cache/lib/internal/cacheHttpClient.js
-var __awaiter15 = function(thisArg, _arguments, P2, generator) {
+var __awaiter15 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -67229,7 +67227,7 @@ var __awaiter15 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -67488,12 +67486,12 @@ var CacheScope$Type = class extends import_runtime5.MessageType {
           message.permission = reader.int64().toString();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime2.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime2.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67503,9 +67501,9 @@ var CacheScope$Type = class extends import_runtime5.MessageType {
       writer.tag(1, import_runtime.WireType.LengthDelimited).string(message.scope);
     if (message.permission !== "0")
       writer.tag(2, import_runtime.WireType.Varint).int64(message.permission);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime2.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime2.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -67546,12 +67544,12 @@ var CacheMetadata$Type = class extends import_runtime10.MessageType {
           message.scope.push(CacheScope.internalBinaryRead(reader, reader.uint32(), options));
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime7.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime7.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67561,9 +67559,9 @@ var CacheMetadata$Type = class extends import_runtime10.MessageType {
       writer.tag(1, import_runtime6.WireType.Varint).int64(message.repositoryId);
     for (let i = 0; i < message.scope.length; i++)
       CacheScope.internalBinaryWrite(message.scope[i], writer.tag(2, import_runtime6.WireType.LengthDelimited).fork(), options).join();
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime7.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime7.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -67615,12 +67613,12 @@ var CreateCacheEntryRequest$Type = class extends import_runtime15.MessageType {
           message.version = reader.string();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime12.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime12.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67632,9 +67630,9 @@ var CreateCacheEntryRequest$Type = class extends import_runtime15.MessageType {
       writer.tag(2, import_runtime11.WireType.LengthDelimited).string(message.key);
     if (message.version !== "")
       writer.tag(3, import_runtime11.WireType.LengthDelimited).string(message.version);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime12.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime12.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -67690,12 +67688,12 @@ var CreateCacheEntryResponse$Type = class extends import_runtime15.MessageType {
           message.message = reader.string();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime12.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime12.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67707,9 +67705,9 @@ var CreateCacheEntryResponse$Type = class extends import_runtime15.MessageType {
       writer.tag(2, import_runtime11.WireType.LengthDelimited).string(message.signedUploadUrl);
     if (message.message !== "")
       writer.tag(3, import_runtime11.WireType.LengthDelimited).string(message.message);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime12.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime12.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -67770,12 +67768,12 @@ var FinalizeCacheEntryUploadRequest$Type = class extends import_runtime15.Messag
           message.version = reader.string();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime12.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime12.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67789,9 +67787,9 @@ var FinalizeCacheEntryUploadRequest$Type = class extends import_runtime15.Messag
       writer.tag(3, import_runtime11.WireType.Varint).int64(message.sizeBytes);
     if (message.version !== "")
       writer.tag(4, import_runtime11.WireType.LengthDelimited).string(message.version);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime12.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime12.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -67847,12 +67845,12 @@ var FinalizeCacheEntryUploadResponse$Type = class extends import_runtime15.Messa
           message.message = reader.string();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime12.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime12.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67864,9 +67862,9 @@ var FinalizeCacheEntryUploadResponse$Type = class extends import_runtime15.Messa
       writer.tag(2, import_runtime11.WireType.Varint).int64(message.entryId);
     if (message.message !== "")
       writer.tag(3, import_runtime11.WireType.LengthDelimited).string(message.message);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime12.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime12.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -67928,12 +67926,12 @@ var GetCacheEntryDownloadURLRequest$Type = class extends import_runtime15.Messag
           message.version = reader.string();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime12.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime12.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -67947,9 +67945,9 @@ var GetCacheEntryDownloadURLRequest$Type = class extends import_runtime15.Messag
       writer.tag(3, import_runtime11.WireType.LengthDelimited).string(message.restoreKeys[i]);
     if (message.version !== "")
       writer.tag(4, import_runtime11.WireType.LengthDelimited).string(message.version);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime12.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime12.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -68005,12 +68003,12 @@ var GetCacheEntryDownloadURLResponse$Type = class extends import_runtime15.Messa
           message.matchedKey = reader.string();
           break;
         default:
-          let u2 = options.readUnknownField;
-          if (u2 === "throw")
+          let u = options.readUnknownField;
+          if (u === "throw")
             throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
           let d = reader.skip(wireType);
-          if (u2 !== false)
-            (u2 === true ? import_runtime12.UnknownFieldHandler.onRead : u2)(this.typeName, message, fieldNo, wireType, d);
+          if (u !== false)
+            (u === true ? import_runtime12.UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
       }
     }
     return message;
@@ -68022,9 +68020,9 @@ var GetCacheEntryDownloadURLResponse$Type = class extends import_runtime15.Messa
       writer.tag(2, import_runtime11.WireType.LengthDelimited).string(message.signedDownloadUrl);
     if (message.matchedKey !== "")
       writer.tag(3, import_runtime11.WireType.LengthDelimited).string(message.matchedKey);
-    let u2 = options.writeUnknownFields;
-    if (u2 !== false)
-      (u2 == true ? import_runtime12.UnknownFieldHandler.onWrite : u2)(this.typeName, message, writer);
+    let u = options.writeUnknownFields;
+    if (u !== false)
+      (u == true ? import_runtime12.UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
     return writer;
   }
 };
@@ -68104,13 +68102,13 @@ function maskSecretUrls(body2) {
 }
 
 // node_modules/@actions/cache/lib/internal/shared/cacheTwirpClient.js
-var __awaiter16 = function(thisArg, _arguments, P2, generator) {
+var __awaiter16 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -68126,7 +68124,7 @@ var __awaiter16 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -68255,7 +68253,7 @@ var CacheServiceClient = class {
   }
   sleep(milliseconds) {
     return __awaiter16(this, void 0, void 0, function* () {
-      return new Promise((resolve11) => setTimeout(resolve11, milliseconds));
+      return new Promise((resolve9) => setTimeout(resolve9, milliseconds));
     });
   }
   getExponentialRetryTimeMilliseconds(attempt) {
@@ -68278,13 +68276,13 @@ function internalCacheTwirpClient(options) {
 // node_modules/@actions/cache/lib/internal/tar.js
 import { existsSync as existsSync3, writeFileSync as writeFileSync2 } from "fs";
 import * as path10 from "path";
-var __awaiter17 = function(thisArg, _arguments, P2, generator) {
+var __awaiter17 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -68300,7 +68298,7 @@ var __awaiter17 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -68310,19 +68308,19 @@ function getTarPath() {
   return __awaiter17(this, void 0, void 0, function* () {
     switch (process.platform) {
       case "win32": {
-        const gnuTar2 = yield getGnuTarPathOnWindows();
+        const gnuTar = yield getGnuTarPathOnWindows();
         const systemTar = SystemTarPathOnWindows;
-        if (gnuTar2) {
-          return { path: gnuTar2, type: ArchiveToolType.GNU };
+        if (gnuTar) {
+          return { path: gnuTar, type: ArchiveToolType.GNU };
         } else if (existsSync3(systemTar)) {
           return { path: systemTar, type: ArchiveToolType.BSD };
         }
         break;
       }
       case "darwin": {
-        const gnuTar2 = yield which("gtar", false);
-        if (gnuTar2) {
-          return { path: gnuTar2, type: ArchiveToolType.GNU };
+        const gnuTar = yield which("gtar", false);
+        if (gnuTar) {
+          return { path: gnuTar, type: ArchiveToolType.GNU };
         } else {
           return {
             path: yield which("tar", true),
@@ -68492,13 +68490,13 @@ function createTar(archiveFolder, sourceDirectories, compressionMethod) {
 }
 
 // node_modules/@actions/cache/lib/cache.js
-var __awaiter18 = function(thisArg, _arguments, P2, generator) {
+var __awaiter18 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P2 ? value : new P2(function(resolve11) {
-      resolve11(value);
+    return value instanceof P ? value : new P(function(resolve9) {
+      resolve9(value);
     });
   }
-  return new (P2 || (P2 = Promise))(function(resolve11, reject) {
+  return new (P || (P = Promise))(function(resolve9, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -68514,7 +68512,7 @@ var __awaiter18 = function(thisArg, _arguments, P2, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve11(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve9(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -68763,7 +68761,7 @@ function saveCache2(paths_1, key_1, options_1) {
 }
 function saveCacheV1(paths_1, key_1, options_1) {
   return __awaiter18(this, arguments, void 0, function* (paths, key, options, enableCrossOsArchive = false) {
-    var _a2, _b, _c, _d, _e2, _f;
+    var _a2, _b, _c, _d, _e, _f;
     const compressionMethod = yield getCompressionMethod();
     let cacheId = -1;
     const cachePaths = yield resolvePaths(paths);
@@ -68797,7 +68795,7 @@ function saveCacheV1(paths_1, key_1, options_1) {
       } else if ((reserveCacheResponse === null || reserveCacheResponse === void 0 ? void 0 : reserveCacheResponse.statusCode) === 400) {
         throw new Error((_d = (_c = reserveCacheResponse === null || reserveCacheResponse === void 0 ? void 0 : reserveCacheResponse.error) === null || _c === void 0 ? void 0 : _c.message) !== null && _d !== void 0 ? _d : `Cache size of ~${Math.round(archiveFileSize / (1024 * 1024))} MB (${archiveFileSize} B) is over the data cap limit, not saving cache.`);
       } else {
-        const detailMessage = (_e2 = reserveCacheResponse === null || reserveCacheResponse === void 0 ? void 0 : reserveCacheResponse.error) === null || _e2 === void 0 ? void 0 : _e2.message;
+        const detailMessage = (_e = reserveCacheResponse === null || reserveCacheResponse === void 0 ? void 0 : reserveCacheResponse.error) === null || _e === void 0 ? void 0 : _e.message;
         if (detailMessage === null || detailMessage === void 0 ? void 0 : detailMessage.startsWith(CACHE_WRITE_DENIED_PREFIX)) {
           throw new CacheWriteDeniedError(`Unable to reserve cache with key ${key}. More details: ${detailMessage}`);
         }
@@ -68918,19 +68916,6 @@ function saveCacheV2(paths_1, key_1, options_1) {
   });
 }
 
-// packages/core/dist/errors.js
-var KilnError = class extends Error {
-  location;
-  constructor(message, location) {
-    super(location ? `${formatLocation(location)}: ${message}` : message);
-    this.location = location;
-    this.name = new.target.name;
-  }
-};
-function formatLocation(loc) {
-  return `${loc.file}:${loc.line}`;
-}
-
 // packages/core/dist/reference/reference.js
 var InvalidReferenceError = class extends KilnError {
   input;
@@ -69034,22 +69019,22 @@ function splitDockerDomain(input) {
   const libraryAdded = domain === DEFAULT_DOMAIN && !rest.includes("/");
   return { domain, typedPrefix: input.slice(0, slash + 1), libraryAdded };
 }
-function splitTagAndDigest(s3) {
-  const lastSlash = s3.lastIndexOf("/");
-  let end = s3.length;
+function splitTagAndDigest(s) {
+  const lastSlash = s.lastIndexOf("/");
+  let end = s.length;
   let tag;
   let digest;
-  const at2 = s3.indexOf("@", lastSlash + 1);
-  if (at2 !== -1) {
-    digest = s3.slice(at2 + 1);
-    end = at2;
+  const at = s.indexOf("@", lastSlash + 1);
+  if (at !== -1) {
+    digest = s.slice(at + 1);
+    end = at;
   }
-  const colon = s3.indexOf(":", lastSlash + 1);
+  const colon = s.indexOf(":", lastSlash + 1);
   if (colon !== -1 && colon < end) {
-    tag = s3.slice(colon + 1, end);
+    tag = s.slice(colon + 1, end);
     end = colon;
   }
-  return { name: s3.slice(0, end), tag, digest };
+  return { name: s.slice(0, end), tag, digest };
 }
 function nameProblem(input, split, typedName, remotePath, tag, digest) {
   const shown = split.typedPrefix + typedName;
@@ -69075,9 +69060,9 @@ function nameProblem(input, split, typedName, remotePath, tag, digest) {
     hints.push("it must also be lowercase");
   return `repository name ${quote(shown)} is invalid: path components may contain only lowercase letters and digits, separated by ".", "_", "__" or "-" (never at the start or end of a component), joined by "/", optionally after a registry host such as "ghcr.io" or "localhost:5000"` + (hints.length > 0 ? `; ${hints.join("; ")}` : "");
 }
-function isParsable(s3) {
+function isParsable(s) {
   try {
-    parseReference(s3);
+    parseReference(s);
     return true;
   } catch {
     return false;
@@ -69112,1269 +69097,22 @@ function digestProblem(digest) {
 function suffix(ref) {
   return (ref.tag !== void 0 ? `:${ref.tag}` : "") + (ref.digest !== void 0 ? `@${ref.digest}` : "");
 }
-function quote(s3) {
-  return JSON.stringify(s3);
+function quote(s) {
+  return JSON.stringify(s);
 }
-function abbreviate(s3) {
-  return s3.length > 80 ? `${s3.slice(0, 40)}…${s3.slice(-20)}` : s3;
-}
-
-// packages/core/dist/store/store.js
-import { AsyncLocalStorage } from "node:async_hooks";
-
-// packages/core/dist/oci/digest.js
-import { createHash as createHash2 } from "node:crypto";
-var DIGEST = /^sha256:([a-f0-9]{64})$/;
-var InvalidDigestError = class extends KilnError {
-  digest;
-  constructor(digest) {
-    super(`invalid digest ${JSON.stringify(digest)}: expected "sha256:" followed by 64 lowercase hex digits`);
-    this.digest = digest;
-  }
-};
-function sha256Hex(data) {
-  return createHash2("sha256").update(data).digest("hex");
-}
-function sha256Digest(data) {
-  return `sha256:${sha256Hex(data)}`;
-}
-function isDigest(value) {
-  return typeof value === "string" && DIGEST.test(value);
-}
-function digestHex(digest) {
-  const m2 = typeof digest === "string" ? DIGEST.exec(digest) : null;
-  if (!m2?.[1])
-    throw new InvalidDigestError(String(digest));
-  return m2[1];
-}
-function canonicalJson(value) {
-  return Buffer.from(JSON.stringify(value));
-}
-function chainIds(diffIds) {
-  const out = [];
-  for (const diffId of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === void 0 ? diffId : sha256Digest(`${prev} ${diffId}`));
-  }
-  return out;
-}
-
-// packages/core/dist/store/store.js
-import { createHash as createHash3, randomBytes } from "node:crypto";
-import { chmod as chmod2, lstat as lstat2, mkdir as mkdir2, mkdtemp, open as open2, readFile, readdir as readdir2, rename as rename2, rm as rm2, stat as stat2, unlink as unlink3, writeFile as writeFile2 } from "node:fs/promises";
-import { homedir as homedir2, hostname } from "node:os";
-import { basename as basename5, dirname as dirname6, isAbsolute, join as join7, resolve as resolve3 } from "node:path";
-import { Readable as Readable5, Writable } from "node:stream";
-import { finished } from "node:stream/promises";
-
-// packages/core/dist/contracts/errors.js
-var StoreCorruptionError = class extends KilnError {
-  digest;
-  path;
-  constructor(message, digest, path12) {
-    super(message);
-    this.digest = digest;
-    this.path = path12;
-  }
-};
-var DigestMismatchError = class extends StoreCorruptionError {
-  expected;
-  actual;
-  constructor(expected, actual, what, path12) {
-    super(`digest mismatch for ${what}: expected ${expected}, got ${actual}`, expected, path12);
-    this.expected = expected;
-    this.actual = actual;
-  }
-};
-
-// packages/core/dist/store/errors.js
-var BlobNotFoundError = class extends KilnError {
-  digest;
-  root;
-  constructor(digest, root) {
-    super(`blob ${digest} is not in the Kiln store at ${root}`);
-    this.digest = digest;
-    this.root = root;
-  }
-};
-var StoreFormatError = class extends KilnError {
-  path;
-  constructor(message, path12) {
-    super(message);
-    this.path = path12;
-  }
-};
-var StoreAccessError = class extends KilnError {
-  code;
-  path;
-  constructor(message, code, path12, cause) {
-    super(message);
-    this.code = code;
-    this.path = path12;
-    if (cause !== void 0)
-      this.cause = cause;
-  }
-};
-var LockTimeoutError = class extends KilnError {
-  lockPath;
-  constructor(message, lockPath) {
-    super(message);
-    this.lockPath = lockPath;
-  }
-};
-function storeFsError(err, doing, path12, root) {
-  if (err instanceof KilnError)
-    return err;
-  const code = err?.code;
-  const where2 = path12 === root ? `the Kiln store at ${root}` : `${path12} (Kiln store at ${root})`;
-  const elsewhere = "or point KILN_STORE (or --store) at another directory";
-  switch (code) {
-    case "ENOSPC":
-      return new StoreAccessError(`no space left on device while ${doing} ${where2}: free some space (with no kiln running, deleting ${root}/tmp is safe; deleting ${root} itself drops every image and build-cache entry Kiln keeps there) ${elsewhere}`, code, path12, err);
-    case "EDQUOT":
-      return new StoreAccessError(`disk quota exceeded while ${doing} ${where2}: free some space (with no kiln running, deleting ${root}/tmp is safe; deleting ${root} itself drops every image and build-cache entry Kiln keeps there) ${elsewhere}`, code, path12, err);
-    case "EACCES":
-    case "EPERM":
-      return new StoreAccessError(`permission denied while ${doing} ${where2}: give the current user access to it ${elsewhere}`, code, path12, err);
-    case "EROFS":
-      return new StoreAccessError(`read-only file system while ${doing} ${where2}: point KILN_STORE (or --store) at a writable directory`, code, path12, err);
-    default:
-      return err;
-  }
-}
-
-// packages/core/dist/store/store.js
-var STORE_FORMAT_VERSION = 1;
-var STORE_FORMAT = "kiln-store";
-var STALE_TEMP_MS = 60 * 60 * 1e3;
-var UNREADABLE_LOCK_STALE_MS = 1e4;
-var READ_CHUNK = 256 * 1024;
-var SYNC_BLOBS = process.env.KILN_STORE_FSYNC === "1";
-var BACKGROUND_FLUSH_BYTES = 32 * 1024 * 1024;
-var VERIFY_CHUNK = 1024 * 1024;
-var VERIFY_CONCURRENCY = 4;
-var MAX_SAFE_NAME = 180;
-var HEX64_RE = /^[a-f0-9]{64}$/;
-var META_KIND_RE = /^[a-z0-9-]+$/;
-var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes"]);
-var HOST = hostname();
-var HOST_TAG = sha256Hex(HOST).slice(0, 8);
-function defaultStoreRoot(env = process.env) {
-  const explicit = env["KILN_STORE"];
-  if (explicit)
-    return resolve3(explicit);
-  const xdg = env["XDG_CACHE_HOME"];
-  const cache = xdg && isAbsolute(xdg) ? xdg : join7(homedir2(), ".cache");
-  return join7(cache, "kiln", "store");
-}
-function openStore(root = defaultStoreRoot()) {
-  return Store.open(root);
-}
-function safeFileName(value) {
-  let out = "";
-  for (const b2 of Buffer.from(value, "utf8")) {
-    const keep = b2 >= 97 && b2 <= 122 || b2 >= 48 && b2 <= 57 || b2 === 95 || b2 === 45 || b2 === 46 && out !== "";
-    out += keep ? String.fromCharCode(b2) : `%${b2.toString(16).toUpperCase().padStart(2, "0")}`;
-    if (out.length > MAX_SAFE_NAME)
-      break;
-  }
-  return out === "" || out.length > MAX_SAFE_NAME ? `~${sha256Hex(value)}` : out;
-}
-var Store = class _Store {
-  root;
-  blobDir;
-  refsDir;
-  cacheDir;
-  metaDir;
-  tmpDir;
-  locksDir;
-  corruptDir;
-  unpackedDir;
-  sandboxesDir;
-  cacheMountsDir;
-  constructor(root) {
-    this.root = root;
-    this.blobDir = join7(root, "blobs", "sha256");
-    this.refsDir = join7(root, "refs");
-    this.cacheDir = join7(root, "cache");
-    this.metaDir = join7(root, "meta");
-    this.tmpDir = join7(root, "tmp");
-    this.locksDir = join7(root, "locks");
-    this.corruptDir = join7(root, "corrupt");
-    this.unpackedDir = join7(root, "unpacked");
-    this.sandboxesDir = join7(root, "sandboxes");
-    this.cacheMountsDir = join7(root, "cache-mounts");
-  }
-  static async open(root = defaultStoreRoot()) {
-    const store = new _Store(resolve3(root));
-    await store.init();
-    return store;
-  }
-  // ---- opening ---------------------------------------------------------------------------
-  async init() {
-    const { root } = this;
-    let entries;
-    try {
-      entries = await readdir2(root);
-    } catch (err) {
-      const code = errCode(err);
-      if (code === "ENOTDIR") {
-        throw new StoreFormatError(`${root} is not a directory, so it cannot be a Kiln store: point KILN_STORE (or --store) at a directory`, root);
-      }
-      if (code !== "ENOENT")
-        throw this.fsError(err, "opening", root);
-      await this.mkdirs(root);
-      entries = [];
-    }
-    if (entries.includes("VERSION")) {
-      await this.checkVersion();
-    } else {
-      const foreign = entries.filter((e) => !STORE_ENTRIES.has(e)).sort();
-      if (foreign.length > 0) {
-        const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? ", ..." : "");
-        throw new StoreFormatError(`${root} is not a Kiln store (it has no VERSION file) and is not empty (it holds ${shown}): point KILN_STORE (or --store) at an empty or new directory`, root);
-      }
-      const version3 = `${JSON.stringify({ format: STORE_FORMAT, version: STORE_FORMAT_VERSION })}
-`;
-      await this.writeAtomic(join7(root, "VERSION"), version3, false);
-    }
-    for (const dir of [this.blobDir, this.refsDir, this.cacheDir, this.metaDir, this.tmpDir, this.locksDir]) {
-      await this.mkdirs(dir);
-    }
-    await this.cleanTemp();
-  }
-  async checkVersion() {
-    const path12 = join7(this.root, "VERSION");
-    let text;
-    try {
-      text = await readFile(path12, "utf8");
-    } catch (err) {
-      throw this.fsError(err, "reading", path12);
-    }
-    let doc;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      doc = void 0;
-    }
-    const version3 = isRecord(doc) ? doc["version"] : void 0;
-    if (!isRecord(doc) || doc["format"] !== STORE_FORMAT || typeof version3 !== "number" || !Number.isInteger(version3) || version3 < 1) {
-      throw new StoreFormatError(`${path12} is not a Kiln store version file (expected {"format":"${STORE_FORMAT}","version":${STORE_FORMAT_VERSION}}): point KILN_STORE (or --store) at another directory`, path12);
-    }
-    if (version3 > STORE_FORMAT_VERSION) {
-      const minKiln = doc["minKiln"];
-      const needed = typeof minKiln === "string" && minKiln !== "" ? `Kiln ${minKiln} or later` : `a newer Kiln release that supports store format version ${version3}`;
-      throw new StoreFormatError(`the Kiln store at ${this.root} uses store format version ${version3} (${path12}), but this Kiln (${await kilnVersion()}) supports only version ${STORE_FORMAT_VERSION}: it needs ${needed}; upgrade Kiln, or point KILN_STORE (or --store) at another directory`, path12);
-    }
-  }
-  /**
-   * Removes entries of `<root>/tmp` older than `maxAgeMs` (default one hour), except those whose
-   * name says they belong to a live process on this host. Best effort; returns how many went.
-   */
-  async cleanTemp(maxAgeMs = STALE_TEMP_MS) {
-    let names;
-    try {
-      names = await readdir2(this.tmpDir);
-    } catch {
-      return 0;
-    }
-    const now = Date.now();
-    let removed = 0;
-    for (const name of names) {
-      const path12 = join7(this.tmpDir, name);
-      try {
-        const st2 = await lstat2(path12);
-        if (now - st2.mtimeMs <= maxAgeMs)
-          continue;
-        if (makerAlive(name, "k") === true)
-          continue;
-        await forceRemove(path12);
-        removed++;
-      } catch {
-      }
-    }
-    return removed;
-  }
-  // ---- blobs -----------------------------------------------------------------------------
-  blobPath(digest) {
-    return join7(this.blobDir, digestHex(digest));
-  }
-  async hasBlob(digest) {
-    return await this.blobStat(digest) !== void 0;
-  }
-  async blobSize(digest) {
-    return (await this.blobStat(digest))?.size;
-  }
-  async blobStat(digest) {
-    const path12 = this.blobPath(digest);
-    try {
-      const st2 = await stat2(path12);
-      return st2.isFile() ? st2 : void 0;
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return void 0;
-      throw this.fsError(err, "reading", path12);
-    }
-  }
-  async writeBlob(data, expectedDigest) {
-    if (expectedDigest !== void 0)
-      digestHex(expectedDigest);
-    const digest = `sha256:${sha256Hex(data)}`;
-    const size = data.byteLength;
-    if (expectedDigest !== void 0 && expectedDigest !== digest) {
-      throw new DigestMismatchError(expectedDigest, digest, `a blob of ${size} bytes written to ${this.root}`);
-    }
-    if (!await this.hasBlob(digest))
-      await this.writeAtomic(this.blobPath(digest), data, true);
-    return { digest, size };
-  }
-  async createBlobWriter() {
-    const tmp = this.tempPath("blob");
-    let fh;
-    try {
-      fh = await this.createTemp(tmp);
-    } catch (err) {
-      throw this.fsError(err, "writing to", this.tmpDir);
-    }
-    return new FileBlobWriter(fh, tmp, {
-      root: this.root,
-      mapError: (err) => this.fsError(err, "writing to", tmp),
-      install: (digest) => this.installBlob(tmp, digest)
-    });
-  }
-  /** Moves a finished, verified temp file to its blob path (or drops it when the blob exists). */
-  async installBlob(tmp, digest) {
-    const dest = this.blobPath(digest);
-    try {
-      if (await this.hasBlob(digest)) {
-        await unlinkQuiet(tmp);
-        return;
-      }
-      await this.renameIntoPlace(tmp, dest);
-    } catch (err) {
-      await unlinkQuiet(tmp);
-      throw this.fsError(err, "writing to", dest);
-    }
-  }
-  async readBlob(digest) {
-    const path12 = this.blobPath(digest);
-    const fh = await this.openForRead(digest, path12);
-    let data;
-    let st2;
-    try {
-      st2 = await fh.stat();
-      data = await fh.readFile();
-    } catch (err) {
-      throw this.fsError(err, "reading", path12);
-    } finally {
-      await fh.close().catch(() => void 0);
-    }
-    const actual = `sha256:${sha256Hex(data)}`;
-    if (actual !== digest)
-      throw await this.corrupt(digest, actual, path12, st2);
-    return data;
-  }
-  openBlob(digest) {
-    const path12 = this.blobPath(digest);
-    return new VerifyingBlobStream(digest, path12, {
-      open: () => this.openForRead(digest, path12),
-      corrupt: (actual, st2) => this.corrupt(digest, actual, path12, st2),
-      mapError: (err) => this.fsError(err, "reading", path12)
-    });
-  }
-  async writeJson(doc) {
-    const text = JSON.stringify(doc);
-    if (text === void 0)
-      throw new KilnError(`cannot store ${typeof doc} as a JSON blob`);
-    const bytes = Buffer.from(text, "utf8");
-    const info2 = await this.writeBlob(bytes);
-    return { ...info2, bytes };
-  }
-  async readJson(digest) {
-    const data = await this.readBlob(digest);
-    try {
-      return JSON.parse(data.toString("utf8"));
-    } catch (err) {
-      throw new KilnError(`blob ${digest} in the Kiln store at ${this.root} is not JSON: ${err.message}`);
-    }
-  }
-  async openForRead(digest, path12) {
-    try {
-      return await open2(path12, "r");
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        throw new BlobNotFoundError(digest, this.root);
-      throw this.fsError(err, "reading", path12);
-    }
-  }
-  /** Moves a blob that failed verification to corrupt/ and returns the error to throw. */
-  async corrupt(digest, actual, path12, readFrom) {
-    const movedTo = await this.quarantine(path12, readFrom);
-    const what = movedTo ? `it was moved to ${movedTo} and will not be used again; pull or build the image again` : `remove ${path12} and pull or build the image again`;
-    return new StoreCorruptionError(`blob ${digest} in the Kiln store at ${this.root} is corrupt (its content hashes to ${actual}): ${what}`, digest, path12);
-  }
-  /**
-   * Best effort: renames `path` into corrupt/, but only if it is still the file that was read
-   * (a concurrent writer may have replaced it with good bytes).
-   */
-  async quarantine(path12, readFrom) {
-    try {
-      if (readFrom) {
-        const now = await stat2(path12);
-        if (now.ino !== readFrom.ino || now.dev !== readFrom.dev)
-          return void 0;
-      }
-      await mkdir2(this.corruptDir, { recursive: true });
-      const dest = join7(this.corruptDir, `${basename5(path12)}.${Date.now()}-${randomBytes(4).toString("hex")}`);
-      await rename2(path12, dest);
-      return dest;
-    } catch {
-      return void 0;
-    }
-  }
-  async verify() {
-    let names;
-    try {
-      names = await readdir2(this.blobDir);
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return { checked: 0, corrupt: [] };
-      throw this.fsError(err, "reading", this.blobDir);
-    }
-    const hexes = names.filter((n) => HEX64_RE.test(n)).sort();
-    let checked = 0;
-    const corrupt = [];
-    await forEachLimit(hexes, VERIFY_CONCURRENCY, async (hex) => {
-      const digest = `sha256:${hex}`;
-      const path12 = join7(this.blobDir, hex);
-      let fh;
-      try {
-        fh = await open2(path12, "r");
-      } catch (err) {
-        if (errCode(err) === "ENOENT")
-          return;
-        throw this.fsError(err, "reading", path12);
-      }
-      let st2;
-      let actual;
-      try {
-        st2 = await fh.stat();
-        actual = await hashFile(fh);
-      } catch (err) {
-        throw this.fsError(err, "reading", path12);
-      } finally {
-        await fh.close().catch(() => void 0);
-      }
-      checked++;
-      if (actual !== digest) {
-        await this.quarantine(path12, st2);
-        corrupt.push(digest);
-      }
-    });
-    corrupt.sort();
-    return { checked, corrupt };
-  }
-  // ---- refs ------------------------------------------------------------------------------
-  refPath(ref) {
-    if (typeof ref !== "string" || ref === "")
-      throw new KilnError("an image reference must not be empty");
-    return join7(this.refsDir, `${safeFileName(ref)}.json`);
-  }
-  async setRef(ref, digest) {
-    const path12 = this.refPath(ref);
-    digestHex(digest);
-    const record = { ref, digest, updated: Date.now() };
-    await this.writeAtomic(path12, `${JSON.stringify(record)}
-`, false);
-  }
-  async getRef(ref) {
-    const record = await this.readRefFile(this.refPath(ref));
-    return record?.ref === ref ? record.digest : void 0;
-  }
-  async deleteRef(ref) {
-    const path12 = this.refPath(ref);
-    try {
-      await unlink3(path12);
-      return true;
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return false;
-      throw this.fsError(err, "removing", path12);
-    }
-  }
-  async listRefs() {
-    let names;
-    try {
-      names = await readdir2(this.refsDir);
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return [];
-      throw this.fsError(err, "reading", this.refsDir);
-    }
-    const records = [];
-    await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
-      const record = await this.readRefFile(join7(this.refsDir, name));
-      if (record)
-        records.push(record);
-    });
-    return records.sort((a, b2) => a.ref < b2.ref ? -1 : a.ref > b2.ref ? 1 : 0);
-  }
-  async readRefFile(path12) {
-    const doc = await this.readJsonFile(path12);
-    if (doc === void 0)
-      return void 0;
-    if (doc.ok && isRecord(doc.value) && typeof doc.value["ref"] === "string" && typeof doc.value["digest"] === "string" && isDigest(doc.value["digest"]) && typeof doc.value["updated"] === "number") {
-      return { ref: doc.value["ref"], digest: doc.value["digest"], updated: doc.value["updated"] };
-    }
-    throw new StoreCorruptionError(`${path12} is not a valid Kiln ref record: delete it and tag the image again`, void 0, path12);
-  }
-  // ---- build cache -----------------------------------------------------------------------
-  cachePath(key) {
-    return join7(this.cacheDir, `${sha256Hex(key)}.json`);
-  }
-  async getCache(key) {
-    const doc = await this.readJsonFile(this.cachePath(key));
-    if (!doc?.ok || !isRecord(doc.value) || doc.value["key"] !== key)
-      return void 0;
-    const record = doc.value["record"];
-    if (!isRecord(record) || typeof record["created"] !== "number" || !("layer" in record))
-      return void 0;
-    return record;
-  }
-  async putCache(key, record) {
-    if (record.layer) {
-      digestHex(record.layer.digest);
-      digestHex(record.layer.diffId);
-    }
-    await this.writeAtomic(this.cachePath(key), `${JSON.stringify({ key, record })}
-`, false);
-  }
-  // ---- meta ------------------------------------------------------------------------------
-  metaPath(kind, id) {
-    if (typeof kind !== "string" || !META_KIND_RE.test(kind)) {
-      throw new KilnError(`invalid store meta kind ${JSON.stringify(kind)}: use lowercase letters, digits and "-"`);
-    }
-    return join7(this.metaDir, kind, `${safeFileName(String(id))}.json`);
-  }
-  async readMeta(kind, id) {
-    const doc = await this.readJsonFile(this.metaPath(kind, id));
-    return doc?.ok ? doc.value : void 0;
-  }
-  async writeMeta(kind, id, value) {
-    const path12 = this.metaPath(kind, id);
-    const text = JSON.stringify(value);
-    if (text === void 0)
-      throw new KilnError(`cannot store ${typeof value} as store meta ${kind}/${id}`);
-    await this.writeAtomic(path12, text, false);
-  }
-  // ---- scratch space ---------------------------------------------------------------------
-  async makeTempDir(prefix2) {
-    const label = String(prefix2).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
-    const base = join7(this.tmpDir, `k-${process.pid}-${HOST_TAG}-${label}`);
-    try {
-      return await mkdtemp(base);
-    } catch (err) {
-      if (errCode(err) !== "ENOENT")
-        throw this.fsError(err, "creating a directory in", this.tmpDir);
-      try {
-        await mkdir2(this.tmpDir, { recursive: true });
-        return await mkdtemp(base);
-      } catch (err2) {
-        throw this.fsError(err2, "creating a directory in", this.tmpDir);
-      }
-    }
-  }
-  // ---- RUN sandbox space -----------------------------------------------------------------
-  async unpackedLayer(chainId, unpack) {
-    const hex = digestHex(chainId);
-    const dir = join7(this.unpackedDir, hex);
-    if (await exists2(dir))
-      return dir;
-    return this.withLock(`unpack-${hex}`, async () => {
-      if (await exists2(dir))
-        return dir;
-      await mkdir2(this.unpackedDir, { recursive: true, mode: 448 });
-      const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
-      try {
-        await unpack(temp);
-        await rename2(temp, dir);
-      } catch (err) {
-        await forceRemove(temp).catch(() => void 0);
-        throw err;
-      }
-      return dir;
-    });
-  }
-  async cacheMount(id, init) {
-    const hex = sha256Hex(id);
-    const dir = join7(this.cacheMountsDir, hex);
-    if (await exists2(dir))
-      return dir;
-    return this.withLock(`cache-mount-${hex}`, async () => {
-      if (await exists2(dir))
-        return dir;
-      await mkdir2(this.cacheMountsDir, { recursive: true, mode: 448 });
-      const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);
-      try {
-        const root = join7(temp, "dir");
-        await init(root);
-        await writeFile2(join7(this.cacheMountsDir, `${hex}.json`), `${JSON.stringify({ id, created: (/* @__PURE__ */ new Date()).toISOString() })}
-`);
-        await rename2(root, dir);
-      } finally {
-        await forceRemove(temp).catch(() => void 0);
-      }
-      return dir;
-    });
-  }
-  async makeSandboxDir() {
-    await mkdir2(this.sandboxesDir, { recursive: true, mode: 448 });
-    try {
-      return await mkdtemp(join7(this.sandboxesDir, `s-${process.pid}-${HOST_TAG}-`));
-    } catch (err) {
-      throw this.fsError(err, "creating a directory in", this.sandboxesDir);
-    }
-  }
-  isStaleSandbox(name) {
-    return makerAlive(name, "s") === false;
-  }
-  // ---- locks -----------------------------------------------------------------------------
-  /**
-   * Runs `fn` while holding the named lock, shared by every process using this store: first
-   * in-process (calls queue up in order), then through `<root>/locks/<name>.lock`, created
-   * exclusively and holding `{pid, host, created}`. A lock whose holder is a dead process on this
-   * host is taken over. Re-entrant: `fn` (and anything it starts) may take the same lock again.
-   */
-  async withLock(name, fn, options = {}) {
-    if (typeof name !== "string" || name === "")
-      throw new KilnError("a store lock needs a name");
-    const path12 = join7(this.locksDir, `${safeFileName(name)}.lock`);
-    const held = heldLocks.getStore();
-    if (held?.has(path12))
-      return fn();
-    const deadline = options.timeoutMs === void 0 ? void 0 : Date.now() + options.timeoutMs;
-    const { signal } = options;
-    const prev = lockTails.get(path12) ?? Promise.resolve();
-    let releaseLocal;
-    const mine = new Promise((r) => releaseLocal = r);
-    const tail = prev.then(() => mine);
-    lockTails.set(path12, tail);
-    const done = () => {
-      releaseLocal();
-      void tail.then(() => {
-        if (lockTails.get(path12) === tail)
-          lockTails.delete(path12);
-      });
-    };
-    let content;
-    try {
-      if (!await waitUntil(prev, deadline, signal)) {
-        throw new LockTimeoutError(`timed out after ${options.timeoutMs} ms waiting for the store lock ${path12}, held by this process`, path12);
-      }
-      content = await this.acquireFileLock(path12, deadline, options);
-    } catch (err) {
-      done();
-      throw err;
-    }
-    try {
-      return await heldLocks.run(/* @__PURE__ */ new Set([...held ?? [], path12]), fn);
-    } finally {
-      await releaseFileLock(path12, content);
-      done();
-    }
-  }
-  async acquireFileLock(path12, deadline, options) {
-    let delay4 = 5;
-    for (; ; ) {
-      options.signal?.throwIfAborted();
-      const token = randomBytes(8).toString("hex");
-      const content = JSON.stringify({ pid: process.pid, host: HOST, created: Date.now(), token });
-      try {
-        await this.createLockFile(path12, content);
-        heldTokens.add(token);
-        return content;
-      } catch (err) {
-        if (errCode(err) !== "EEXIST")
-          throw this.fsError(err, "creating the lock", path12);
-      }
-      let holder;
-      try {
-        holder = await readLock(path12);
-        if (holder && isStaleLock(holder)) {
-          await stealLock(path12, holder.raw);
-          continue;
-        }
-      } catch (err) {
-        throw this.fsError(err, "reading the lock", path12);
-      }
-      if (!holder)
-        continue;
-      if (deadline !== void 0 && Date.now() >= deadline) {
-        throw new LockTimeoutError(`timed out after ${options.timeoutMs} ms waiting for the store lock ${path12}, ${describeHolder(holder)}: if no Kiln process is running there, delete ${path12}`, path12);
-      }
-      let wait = delay4 + Math.random() * delay4;
-      if (deadline !== void 0)
-        wait = Math.max(1, Math.min(wait, deadline - Date.now()));
-      await sleep2(wait, options.signal);
-      delay4 = Math.min(delay4 * 1.6, 250);
-    }
-  }
-  async createLockFile(path12, content) {
-    let fh;
-    try {
-      fh = await open2(path12, "wx");
-    } catch (err) {
-      if (errCode(err) !== "ENOENT")
-        throw err;
-      await mkdir2(this.locksDir, { recursive: true });
-      fh = await open2(path12, "wx");
-    }
-    try {
-      await fh.writeFile(content);
-      await fh.close();
-    } catch (err) {
-      await fh.close().catch(() => void 0);
-      await unlinkQuiet(path12);
-      throw err;
-    }
-  }
-  // ---- plumbing --------------------------------------------------------------------------
-  fsError(err, doing, path12) {
-    return storeFsError(err, doing, path12, this.root);
-  }
-  tempPath(label) {
-    const safe = label.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
-    return join7(this.tmpDir, `k-${process.pid}-${HOST_TAG}-${randomBytes(6).toString("hex")}-${safe}`);
-  }
-  async createTemp(tmp) {
-    try {
-      return await open2(tmp, "wx");
-    } catch (err) {
-      if (errCode(err) !== "ENOENT")
-        throw err;
-      await mkdir2(this.tmpDir, { recursive: true });
-      return await open2(tmp, "wx");
-    }
-  }
-  async renameIntoPlace(tmp, dest) {
-    try {
-      await rename2(tmp, dest);
-    } catch (err) {
-      if (errCode(err) !== "ENOENT")
-        throw err;
-      await mkdir2(dirname6(dest), { recursive: true });
-      await rename2(tmp, dest);
-    }
-  }
-  /** Writes `data` to a temp file and renames it to `dest`; `sync` flushes it to disk first. */
-  async writeAtomic(dest, data, sync) {
-    const tmp = this.tempPath(basename5(dest));
-    try {
-      const fh = await this.createTemp(tmp);
-      try {
-        await fh.writeFile(data);
-        if (sync && SYNC_BLOBS)
-          await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await this.renameIntoPlace(tmp, dest);
-    } catch (err) {
-      await unlinkQuiet(tmp);
-      throw this.fsError(err, "writing to", dest);
-    }
-  }
-  async mkdirs(dir) {
-    try {
-      await mkdir2(dir, { recursive: true });
-    } catch (err) {
-      throw this.fsError(err, "creating", dir);
-    }
-  }
-  /** Reads a small JSON file: undefined when absent, `{ok: false}` when it does not parse. */
-  async readJsonFile(path12) {
-    let text;
-    try {
-      text = await readFile(path12, "utf8");
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return void 0;
-      throw this.fsError(err, "reading", path12);
-    }
-    try {
-      return { ok: true, value: JSON.parse(text) };
-    } catch {
-      return { ok: false };
-    }
-  }
-};
-var HashingFileStream = class extends Writable {
-  fh;
-  mapError;
-  hash = createHash3("sha256");
-  size = 0;
-  /** Flushes started while writing, so that the final datasync at commit has little left to do. */
-  flushing = Promise.resolve();
-  unflushed = 0;
-  constructor(fh, mapError) {
-    super({ highWaterMark: 1 << 20 });
-    this.fh = fh;
-    this.mapError = mapError;
-  }
-  _write(chunk, _encoding, callback) {
-    const written = writeFully(this.fh, [chunk]);
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    written.then(() => this.written(chunk.length, callback), (err) => callback(this.mapError(err)));
-  }
-  _writev(chunks, callback) {
-    const buffers = chunks.map((c) => c.chunk);
-    const written = writeFully(this.fh, buffers);
-    let bytes = 0;
-    for (const b2 of buffers) {
-      this.hash.update(b2);
-      bytes += b2.length;
-    }
-    this.size += bytes;
-    written.then(() => this.written(bytes, callback), (err) => callback(this.mapError(err)));
-  }
-  written(bytes, callback) {
-    this.unflushed += bytes;
-    if (SYNC_BLOBS && this.unflushed >= BACKGROUND_FLUSH_BYTES) {
-      this.unflushed = 0;
-      this.flushing = this.flushing.then(() => this.fh.datasync()).catch(() => void 0);
-    }
-    callback();
-  }
-  /** Flushes everything written so far to disk. */
-  async sync() {
-    if (!SYNC_BLOBS)
-      return;
-    await this.flushing;
-    await this.fh.datasync();
-  }
-};
-var FileBlobWriter = class {
-  fh;
-  tmp;
-  ctx;
-  stream;
-  result;
-  aborted = false;
-  closed = false;
-  constructor(fh, tmp, ctx) {
-    this.fh = fh;
-    this.tmp = tmp;
-    this.ctx = ctx;
-    this.stream = new HashingFileStream(fh, ctx.mapError);
-    this.stream.on("error", () => void 0);
-  }
-  write(chunk) {
-    return new Promise((resolve11, reject) => {
-      if (this.stream.errored) {
-        reject(this.stream.errored);
-        return;
-      }
-      if (this.aborted || this.result || this.stream.writableEnded || this.stream.destroyed) {
-        reject(new KilnError("cannot write to a blob writer that was committed or aborted"));
-        return;
-      }
-      this.stream.write(chunk, (err) => err ? reject(err) : resolve11());
-    });
-  }
-  commit(expectedDigest) {
-    this.result ??= this.finish(expectedDigest);
-    return this.result;
-  }
-  async finish(expectedDigest) {
-    try {
-      if (expectedDigest !== void 0)
-        digestHex(expectedDigest);
-      if (this.aborted)
-        throw new KilnError("cannot commit a blob writer that was aborted");
-      if (!this.stream.writableEnded)
-        this.stream.end();
-      await finished(this.stream);
-      try {
-        await this.stream.sync();
-        this.closed = true;
-        await this.fh.close();
-      } catch (err) {
-        throw this.ctx.mapError(err);
-      }
-      const digest = `sha256:${this.stream.hash.digest("hex")}`;
-      const size = this.stream.size;
-      if (expectedDigest !== void 0 && expectedDigest !== digest) {
-        throw new DigestMismatchError(expectedDigest, digest, `a blob of ${size} bytes written to ${this.ctx.root}`);
-      }
-      await this.ctx.install(digest);
-      return { digest, size };
-    } catch (err) {
-      await this.discard();
-      throw err;
-    }
-  }
-  async abort() {
-    if (this.result) {
-      await this.result.then(() => void 0, () => void 0);
-      return;
-    }
-    this.aborted = true;
-    await this.discard();
-  }
-  async discard() {
-    this.stream.destroy();
-    if (!this.closed) {
-      this.closed = true;
-      await this.fh.close().catch(() => void 0);
-    }
-    await unlinkQuiet(this.tmp);
-  }
-};
-var VerifyingBlobStream = class extends Readable5 {
-  digest;
-  path;
-  ctx;
-  fh;
-  stats;
-  hash = createHash3("sha256");
-  constructor(digest, path12, ctx) {
-    super({ highWaterMark: READ_CHUNK });
-    this.digest = digest;
-    this.path = path12;
-    this.ctx = ctx;
-  }
-  _construct(callback) {
-    this.ctx.open().then(async (fh) => {
-      this.fh = fh;
-      try {
-        this.stats = await fh.stat();
-        callback();
-      } catch (err) {
-        callback(this.ctx.mapError(err));
-      }
-    }, (err) => callback(err));
-  }
-  _read() {
-    this.readChunk().catch((err) => this.destroy(err instanceof Error ? err : new Error(String(err))));
-  }
-  async readChunk() {
-    const fh = this.fh;
-    if (!fh)
-      return;
-    const buf = Buffer.allocUnsafe(READ_CHUNK);
-    let bytesRead;
-    try {
-      ({ bytesRead } = await fh.read(buf, 0, READ_CHUNK, null));
-    } catch (err) {
-      throw this.ctx.mapError(err);
-    }
-    if (bytesRead > 0) {
-      const chunk = bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead);
-      this.hash.update(chunk);
-      this.push(chunk);
-      return;
-    }
-    const actual = `sha256:${this.hash.digest("hex")}`;
-    if (actual !== this.digest)
-      throw await this.ctx.corrupt(actual, this.stats);
-    this.push(null);
-  }
-  _destroy(error2, callback) {
-    const fh = this.fh;
-    this.fh = void 0;
-    if (!fh) {
-      callback(error2);
-      return;
-    }
-    fh.close().then(() => callback(error2), () => callback(error2));
-  }
-};
-var lockTails = /* @__PURE__ */ new Map();
-var heldLocks = new AsyncLocalStorage();
-var heldTokens = /* @__PURE__ */ new Set();
-async function readLock(path12) {
-  let raw;
-  let mtimeMs;
-  try {
-    const fh = await open2(path12, "r");
-    try {
-      mtimeMs = (await fh.stat()).mtimeMs;
-      raw = await fh.readFile("utf8");
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if (errCode(err) === "ENOENT")
-      return void 0;
-    throw err;
-  }
-  const holder = { raw, mtimeMs };
-  try {
-    const doc = JSON.parse(raw);
-    if (isRecord(doc)) {
-      if (typeof doc["pid"] === "number")
-        holder.pid = doc["pid"];
-      if (typeof doc["host"] === "string")
-        holder.host = doc["host"];
-      if (typeof doc["created"] === "number")
-        holder.created = doc["created"];
-      if (typeof doc["token"] === "string")
-        holder.token = doc["token"];
-    }
-  } catch {
-  }
-  return holder;
-}
-function isStaleLock(holder) {
-  if (holder.pid === void 0 || holder.host === void 0) {
-    return Date.now() - holder.mtimeMs > UNREADABLE_LOCK_STALE_MS;
-  }
-  if (holder.host !== HOST)
-    return false;
-  if (holder.pid === process.pid)
-    return holder.token === void 0 || !heldTokens.has(holder.token);
-  return !pidAlive(holder.pid);
-}
-async function stealLock(path12, raw) {
-  const guard = `${path12}.steal`;
-  try {
-    const fh = await open2(guard, "wx");
-    await fh.close();
-  } catch (err) {
-    if (errCode(err) !== "EEXIST")
-      throw err;
-    try {
-      const st2 = await stat2(guard);
-      if (Date.now() - st2.mtimeMs > UNREADABLE_LOCK_STALE_MS)
-        await unlinkQuiet(guard);
-    } catch {
-    }
-    await sleep2(5);
-    return;
-  }
-  try {
-    const now = await readFile(path12, "utf8").catch(() => void 0);
-    if (now === raw)
-      await unlinkQuiet(path12);
-  } finally {
-    await unlinkQuiet(guard);
-  }
-}
-async function releaseFileLock(path12, content) {
-  try {
-    const now = await readFile(path12, "utf8").catch(() => void 0);
-    if (now === content)
-      await unlinkQuiet(path12);
-  } finally {
-    const token = JSON.parse(content).token;
-    heldTokens.delete(token);
-  }
-}
-function describeHolder(holder) {
-  if (holder.pid === void 0 || holder.host === void 0)
-    return "whose holder is unknown";
-  const since = holder.created === void 0 ? "" : ` since ${new Date(holder.created).toISOString()}`;
-  return `held by pid ${holder.pid} on ${holder.host}${since}`;
-}
-async function waitUntil(p2, deadline, signal) {
-  if (deadline === void 0 && !signal) {
-    await p2;
-    return true;
-  }
-  signal?.throwIfAborted();
-  return new Promise((resolvePromise, reject) => {
-    let timer;
-    const finish = (fn) => {
-      if (timer)
-        clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      fn();
-    };
-    const onAbort = () => finish(() => reject(signal?.reason));
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (deadline !== void 0) {
-      timer = setTimeout(() => finish(() => resolvePromise(false)), Math.max(0, deadline - Date.now()));
-    }
-    p2.then(() => finish(() => resolvePromise(true)));
-  });
-}
-function sleep2(ms2, signal) {
-  return new Promise((resolvePromise, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolvePromise();
-    }, ms2);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-function errCode(err) {
-  return err?.code;
-}
-function isRecord(value) {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-function makerAlive(name, prefix2) {
-  const m2 = /^([a-z])-(\d+)-([0-9a-f]{8})-/.exec(name);
-  if (!m2 || m2[1] !== prefix2 || m2[3] !== HOST_TAG)
-    return void 0;
-  return pidAlive(Number(m2[2]));
-}
-function pidAlive(pid) {
-  if (!Number.isSafeInteger(pid) || pid <= 0)
-    return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errCode(err) !== "ESRCH";
-  }
-}
-async function unlinkQuiet(path12) {
-  await unlink3(path12).catch(() => void 0);
-}
-async function forceRemove(path12) {
-  try {
-    await rm2(path12, { recursive: true, force: true });
-  } catch (err) {
-    const code = errCode(err);
-    if (code !== "EACCES" && code !== "EPERM")
-      throw err;
-    await makeWritable(path12);
-    await rm2(path12, { recursive: true, force: true });
-  }
-}
-async function makeWritable(path12) {
-  const st2 = await lstat2(path12);
-  if (!st2.isDirectory())
-    return;
-  await chmod2(path12, 448);
-  for (const name of await readdir2(path12))
-    await makeWritable(join7(path12, name));
-}
-async function writeFully(fh, buffers) {
-  if (buffers.length === 1) {
-    const buf = buffers[0];
-    let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten: bytesWritten2 } = await fh.write(buf, off, buf.length - off);
-      off += bytesWritten2;
-    }
-    return;
-  }
-  const total = buffers.reduce((n, b2) => n + b2.length, 0);
-  let { bytesWritten } = await fh.writev(buffers);
-  if (bytesWritten === total)
-    return;
-  for (const buf of buffers) {
-    if (bytesWritten >= buf.length) {
-      bytesWritten -= buf.length;
-      continue;
-    }
-    await writeFully(fh, [buf.subarray(bytesWritten)]);
-    bytesWritten = 0;
-  }
-}
-async function hashFile(fh) {
-  const hash = createHash3("sha256");
-  const buf = Buffer.allocUnsafe(VERIFY_CHUNK);
-  for (; ; ) {
-    const { bytesRead } = await fh.read(buf, 0, VERIFY_CHUNK, null);
-    if (bytesRead === 0)
-      break;
-    hash.update(buf.subarray(0, bytesRead));
-  }
-  return `sha256:${hash.digest("hex")}`;
-}
-async function forEachLimit(items, limit, fn) {
-  let next = 0;
-  const worker = async () => {
-    for (; ; ) {
-      const i = next++;
-      if (i >= items.length)
-        return;
-      await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-var cachedKilnVersion;
-async function kilnVersion() {
-  if (cachedKilnVersion === void 0) {
-    try {
-      const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8"));
-      cachedKilnVersion = typeof pkg.version === "string" ? `version ${pkg.version}` : "version unknown";
-    } catch {
-      cachedKilnVersion = "version unknown";
-    }
-  }
-  return cachedKilnVersion;
-}
-async function exists2(path12) {
-  try {
-    await lstat2(path12);
-    return true;
-  } catch {
-    return false;
-  }
+function abbreviate(s) {
+  return s.length > 80 ? `${s.slice(0, 40)}…${s.slice(-20)}` : s;
 }
 
 // packages/core/dist/registry/fetch.js
-import { createHash as createHash4 } from "node:crypto";
-
-// packages/core/dist/oci/media-types.js
-var MediaTypes2 = {
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  ociConfig: "application/vnd.oci.image.config.v1+json",
-  ociLayer: "application/vnd.oci.image.layer.v1.tar",
-  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
-  ociLayerZstd: "application/vnd.oci.image.layer.v1.tar+zstd",
-  ociLayoutHeader: "application/vnd.oci.layout.header.v1+json",
-  ociEmpty: "application/vnd.oci.empty.v1+json",
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  dockerManifestList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  dockerConfig: "application/vnd.docker.container.image.v1+json",
-  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-  dockerForeignLayerGzip: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-};
-function isManifest(mediaType) {
-  return mediaType === MediaTypes2.ociManifest || mediaType === MediaTypes2.dockerManifest;
-}
-function isIndex(mediaType) {
-  return mediaType === MediaTypes2.ociIndex || mediaType === MediaTypes2.dockerManifestList;
-}
-function layerCompression(mediaType) {
-  switch (mediaType) {
-    case MediaTypes2.ociLayer:
-    case "application/vnd.docker.image.rootfs.diff.tar":
-      return "none";
-    case MediaTypes2.ociLayerGzip:
-    case MediaTypes2.dockerLayerGzip:
-    case MediaTypes2.dockerForeignLayerGzip:
-    case "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip":
-      return "gzip";
-    case MediaTypes2.ociLayerZstd:
-      return "zstd";
-    default:
-      return void 0;
-  }
-}
+import { createHash as createHash2 } from "node:crypto";
 
 // packages/core/dist/registry/transport.js
 import { readFileSync, readdirSync } from "node:fs";
 import http3 from "node:http";
 import https3 from "node:https";
 import { isIP } from "node:net";
-import { join as join8 } from "node:path";
+import { join as join7 } from "node:path";
 import tls from "node:tls";
 var TransportError = class extends Error {
   code;
@@ -70437,7 +69175,7 @@ function toTransportError(err) {
   return new TransportError(message, code || "EUNKNOWN", "other");
 }
 function exchange(r) {
-  return new Promise((resolve11, reject) => {
+  return new Promise((resolve9, reject) => {
     const mod = r.url.protocol === "https:" ? https3 : http3;
     const headers = { ...r.headers };
     if (r.body !== void 0)
@@ -70458,7 +69196,7 @@ function exchange(r) {
       }
       settled = true;
       res.on("error", () => void 0);
-      resolve11({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: r.url });
+      resolve9({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: r.url });
     });
     req.setTimeout(r.timeoutMs, () => {
       const within = r.timeoutMs >= 1e3 ? `${Math.round(r.timeoutMs / 1e3)} s` : `${r.timeoutMs} ms`;
@@ -70486,13 +69224,13 @@ async function readBody(res, limit) {
   let size = 0;
   try {
     for await (const chunk of res.body) {
-      const b2 = chunk;
-      size += b2.length;
+      const b = chunk;
+      size += b.length;
       if (size > limit) {
         res.body.destroy();
         return { bytes: Buffer.concat(chunks), tooLarge: true };
       }
-      chunks.push(b2);
+      chunks.push(b);
     }
   } catch (e) {
     throw toTransportError(e);
@@ -70506,21 +69244,21 @@ async function drain(res) {
     return;
   }
   try {
-    for await (const _2 of res.body) {
+    for await (const _ of res.body) {
     }
   } catch {
   }
 }
 function header(res, name) {
-  const v2 = res.headers[name.toLowerCase()];
-  return Array.isArray(v2) ? v2[0] : v2;
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
 }
 function contentType2(res) {
-  const v2 = header(res, "content-type");
-  if (v2 === void 0)
+  const v = header(res, "content-type");
+  if (v === void 0)
     return void 0;
-  const mt2 = v2.split(";")[0]?.trim().toLowerCase();
-  return mt2 === "" ? void 0 : mt2;
+  const mt = v.split(";")[0]?.trim().toLowerCase();
+  return mt === "" ? void 0 : mt;
 }
 function isRetryableStatus(status) {
   return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
@@ -70532,16 +69270,16 @@ function backoffDelay(attempt, baseMs, maxMs = 1e4) {
 function parseRetryAfter2(value, now = Date.now()) {
   if (value === void 0)
     return void 0;
-  const v2 = value.trim();
-  if (/^\d+$/.test(v2))
-    return Number(v2) * 1e3;
-  const t = Date.parse(v2);
+  const v = value.trim();
+  if (/^\d+$/.test(v))
+    return Number(v) * 1e3;
+  const t = Date.parse(v);
   if (Number.isNaN(t))
     return void 0;
   return Math.max(0, t - now);
 }
-function sleep3(ms2) {
-  return new Promise((resolve11) => setTimeout(resolve11, ms2));
+function sleep2(ms) {
+  return new Promise((resolve9) => setTimeout(resolve9, ms));
 }
 function hostName(hostPort) {
   if (hostPort.startsWith("[")) {
@@ -70566,7 +69304,7 @@ var DEFAULT_CERTS_DIRS = ["/etc/docker/certs.d", "/etc/containers/certs.d"];
 function certsDirMaterial(dirs, hostPort) {
   const out = { ca: [] };
   for (const dir of dirs) {
-    const d = join8(dir, hostPort);
+    const d = join7(dir, hostPort);
     let names;
     try {
       names = readdirSync(d).sort();
@@ -70576,12 +69314,12 @@ function certsDirMaterial(dirs, hostPort) {
     for (const n of names) {
       try {
         if (n.endsWith(".crt"))
-          out.ca.push(readFileSync(join8(d, n)));
+          out.ca.push(readFileSync(join7(d, n)));
         else if (n.endsWith(".cert") && out.cert === void 0) {
           const keyName = `${n.slice(0, -".cert".length)}.key`;
           if (names.includes(keyName)) {
-            out.cert = readFileSync(join8(d, n));
-            out.key = readFileSync(join8(d, keyName));
+            out.cert = readFileSync(join7(d, n));
+            out.key = readFileSync(join7(d, keyName));
           }
         }
       } catch {
@@ -70593,9 +69331,9 @@ function certsDirMaterial(dirs, hostPort) {
 var envExtraCa = null;
 function nodeExtraCa() {
   if (envExtraCa === null) {
-    const f2 = process.env["NODE_EXTRA_CA_CERTS"];
+    const f = process.env["NODE_EXTRA_CA_CERTS"];
     try {
-      envExtraCa = f2 ? readFileSync(f2) : void 0;
+      envExtraCa = f ? readFileSync(f) : void 0;
     } catch {
       envExtraCa = void 0;
     }
@@ -70690,15 +69428,15 @@ function parseWwwAuthenticate(value) {
   const readValue = () => {
     if (value[i] === '"') {
       i++;
-      let s3 = "";
+      let s = "";
       while (i < n && value[i] !== '"') {
         if (value[i] === "\\" && i + 1 < n)
           i++;
-        s3 += value[i];
+        s += value[i];
         i++;
       }
       i++;
-      return s3;
+      return s;
     }
     const start = i;
     while (i < n && value[i] !== "," && value[i] !== " " && value[i] !== "	")
@@ -70768,24 +69506,24 @@ var Authenticator = class {
   }
   /** The credentials for a registry (looked up once per client). */
   credentials(domain) {
-    let p2 = this.creds.get(domain);
-    if (!p2) {
+    let p = this.creds.get(domain);
+    if (!p) {
       const lookup = this.opts.credentials;
-      p2 = (lookup ? lookup(domain) : Promise.resolve(void 0)).then((c) => {
+      p = (lookup ? lookup(domain) : Promise.resolve(void 0)).then((c) => {
         if (!c)
           return void 0;
-        for (const s3 of [c.password, c.identityToken, c.registryToken])
-          if (s3)
-            this.secrets.add(s3);
+        for (const s of [c.password, c.identityToken, c.registryToken])
+          if (s)
+            this.secrets.add(s);
         if (c.username !== void 0 && c.password !== void 0) {
           this.secrets.add(Buffer.from(`${c.username}:${c.password}`).toString("base64"));
         }
         const has = c.password !== void 0 || c.identityToken !== void 0 || c.registryToken !== void 0;
         return has ? c : void 0;
       });
-      this.creds.set(domain, p2);
+      this.creds.set(domain, p);
     }
-    return p2;
+    return p;
   }
   async hasCredentials(domain) {
     return await this.credentials(domain) !== void 0;
@@ -70818,9 +69556,9 @@ var Authenticator = class {
   /** Replaces every secret this authenticator knows with '***'. */
   redact(text) {
     let out = text;
-    for (const s3 of this.secrets)
-      if (s3.length >= 3)
-        out = out.split(s3).join("***");
+    for (const s of this.secrets)
+      if (s.length >= 3)
+        out = out.split(s).join("***");
     return out;
   }
   cacheKey(domain, ch, scopes) {
@@ -70831,15 +69569,15 @@ var Authenticator = class {
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now())
       return Promise.resolve(cached);
-    let p2 = this.inflight.get(key);
-    if (!p2) {
-      p2 = this.fetchToken(domain, ch, scopes, creds).then((t) => {
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.fetchToken(domain, ch, scopes, creds).then((t) => {
         this.tokens.set(key, t);
         return t;
       }).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p2);
+      this.inflight.set(key, p);
     }
-    return p2;
+    return p;
   }
   async fetchToken(domain, ch, scopes, creds) {
     const repository = repoOfScopes(scopes);
@@ -70905,8 +69643,8 @@ var Authenticator = class {
     try {
       doc = JSON.parse(bytes.toString("utf8"));
     } catch {
-      const ct2 = contentType2(res) ?? "no content type";
-      throw new RegistryError(`${what} failed: the answer is not JSON (${ct2}); is ${realm.host} a token service?`, {
+      const ct = contentType2(res) ?? "no content type";
+      throw new RegistryError(`${what} failed: the answer is not JSON (${ct}); is ${realm.host} a token service?`, {
         registry: domain,
         repository
       });
@@ -70924,8 +69662,8 @@ var Authenticator = class {
     const url2 = new URL(realm.href);
     if (service)
       url2.searchParams.set("service", service);
-    for (const s3 of scopes)
-      url2.searchParams.append("scope", s3);
+    for (const s of scopes)
+      url2.searchParams.append("scope", s);
     const headers = {};
     if (creds?.username !== void 0 && creds.password !== void 0) {
       headers["authorization"] = basicHeader(creds.username, creds.password);
@@ -70938,10 +69676,10 @@ function basicHeader(username, password) {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
 function repoOfScopes(scopes) {
-  const s3 = scopes[0];
-  if (!s3?.startsWith("repository:"))
+  const s = scopes[0];
+  if (!s?.startsWith("repository:"))
     return void 0;
-  const rest = s3.slice("repository:".length);
+  const rest = s.slice("repository:".length);
   const colon = rest.lastIndexOf(":");
   return colon > 0 ? rest.slice(0, colon) : rest;
 }
@@ -70950,15 +69688,15 @@ function errorSummary(bytes) {
   if (text === "")
     return "";
   try {
-    const j2 = JSON.parse(text);
-    const errs = j2["errors"];
+    const j = JSON.parse(text);
+    const errs = j["errors"];
     if (Array.isArray(errs)) {
       return errs.map((e) => {
         const o = e;
         return [o["code"], o["message"]].filter((x) => typeof x === "string" && x !== "").join(": ");
-      }).filter((s3) => s3 !== "").join("; ");
+      }).filter((s) => s !== "").join("; ");
     }
-    const parts = [j2["error"], j2["error_description"], j2["details"], j2["message"]].filter((x) => typeof x === "string" && x !== "");
+    const parts = [j["error"], j["error_description"], j["details"], j["message"]].filter((x) => typeof x === "string" && x !== "");
     if (parts.length > 0)
       return parts.join(": ");
   } catch {
@@ -70976,10 +69714,10 @@ function ctxDetails(ctx) {
 }
 function parseErrorEntries(bytes) {
   try {
-    const j2 = JSON.parse(bytes.toString("utf8"));
-    if (!Array.isArray(j2.errors))
+    const j = JSON.parse(bytes.toString("utf8"));
+    if (!Array.isArray(j.errors))
       return [];
-    return j2.errors.map((e) => e).map((e) => ({ code: typeof e["code"] === "string" ? e["code"] : "", message: typeof e["message"] === "string" ? e["message"] : "" })).filter((e) => e.code !== "" || e.message !== "");
+    return j.errors.map((e) => e).map((e) => ({ code: typeof e["code"] === "string" ? e["code"] : "", message: typeof e["message"] === "string" ? e["message"] : "" })).filter((e) => e.code !== "" || e.message !== "");
   } catch {
     return [];
   }
@@ -70997,7 +69735,7 @@ async function readErrorBody(res, auth) {
 }
 async function failure(res, ctx, auth) {
   const { summary: summary2, entries } = await readErrorBody(res, auth);
-  const ct2 = contentType2(res);
+  const ct = contentType2(res);
   const detail = summary2 ? ` (${summary2})` : "";
   const details = { ...ctxDetails(ctx), status: res.status, errors: entries };
   const hasCreds = await auth.hasCredentials(ctx.domain).catch(() => false);
@@ -71010,7 +69748,7 @@ async function failure(res, ctx, auth) {
     const what = ctx.access ?? "access";
     return new RegistryAuthError(`${ctx.action} failed: access denied${detail}: ${who} may not ${what} ${ctx.repository ? `${ctx.domain}/${ctx.repository}` : ctx.domain}; check the repository name and your permissions${hasCreds ? "" : `, or run kiln login ${ctx.domain}`}`, details);
   }
-  if (ct2 === "text/html" || summary2 === "an HTML page") {
+  if (ct === "text/html" || summary2 === "an HTML page") {
     return new RegistryError(`${ctx.action} failed: the server answered HTTP ${res.status} with an HTML page instead of the registry API; is ${ctx.domain} a container registry (or is a proxy or login page in the way)?`, details);
   }
   return new RegistryError(`${ctx.action} failed: the registry answered HTTP ${res.status}${detail}`, details);
@@ -71106,7 +69844,7 @@ var RetryPolicy = class {
           throw finalError(e, ctx, attempt + 1);
         const delay4 = retryAfter !== void 0 ? Math.min(retryAfter, maxRetryAfterMs) : backoffDelay(attempt, baseDelayMs);
         this.settings.onRetry({ type: "retry", what: ctx.action, attempt: attempt + 1, delayMs: delay4, reason });
-        await sleep3(delay4);
+        await sleep2(delay4);
       }
     }
   }
@@ -71152,7 +69890,7 @@ var Semaphore = class {
   }
   async run(fn) {
     if (this.active >= this.max)
-      await new Promise((resolve11) => this.waiting.push(resolve11));
+      await new Promise((resolve9) => this.waiting.push(resolve9));
     else
       this.active++;
     try {
@@ -71168,10 +69906,10 @@ var Semaphore = class {
 };
 async function allOrFirstError(tasks) {
   const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((s3) => s3.status === "rejected");
+  const failed = settled.find((s) => s.status === "rejected");
   if (failed)
     throw failed.reason;
-  return settled.map((s3) => s3.value);
+  return settled.map((s) => s.value);
 }
 
 // packages/core/dist/registry/session.js
@@ -71253,13 +69991,13 @@ var RegistrySession = class {
     if (this.options.loopbackOnly && !isLoopbackHost(domain)) {
       return Promise.reject(new KilnError(`not contacting registry ${domain}: Kiln is offline (KILN_OFFLINE=1 or --offline) and only speaks to registries on this machine`));
     }
-    let p2 = this.registries.get(domain);
-    if (!p2) {
-      p2 = this.ping(domain);
-      this.registries.set(domain, p2);
-      p2.catch(() => this.registries.delete(domain));
+    let p = this.registries.get(domain);
+    if (!p) {
+      p = this.ping(domain);
+      this.registries.set(domain, p);
+      p.catch(() => this.registries.delete(domain));
     }
-    return p2;
+    return p;
   }
   mayUsePlainHttp(domain, host) {
     return isLoopbackHost(host) || this.insecure.has(domain) || this.insecure.has(host);
@@ -71287,10 +70025,10 @@ var RegistrySession = class {
         }
         throw e;
       }
-      const ct2 = contentType2(res);
+      const ct = contentType2(res);
       if (res.status === 401)
         this.auth.setChallenge(domain, header(res, "www-authenticate"));
-      if (res.status !== 200 && res.status !== 401 && res.status !== 403 && ct2 === "text/html") {
+      if (res.status !== 200 && res.status !== 401 && res.status !== 403 && ct === "text/html") {
         await drain(res);
         throw new RegistryError(`${ctx.action} failed: ${base.origin}/v2/ answered HTTP ${res.status} with an HTML page; ${domain} does not look like a container registry (or a proxy or login page is in the way)`, { registry: domain, status: res.status });
       }
@@ -71370,10 +70108,10 @@ var RegistrySession = class {
 
 // packages/core/dist/registry/fetch.js
 var MANIFEST_ACCEPT = [
-  MediaTypes2.ociIndex,
-  MediaTypes2.ociManifest,
-  MediaTypes2.dockerManifestList,
-  MediaTypes2.dockerManifest
+  MediaTypes.ociIndex,
+  MediaTypes.ociManifest,
+  MediaTypes.dockerManifestList,
+  MediaTypes.dockerManifest
 ].join(", ");
 var DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
 function ownMediaType(bytes) {
@@ -71385,7 +70123,7 @@ function ownMediaType(bytes) {
   }
 }
 function digestOf(bytes, algorithm) {
-  return `${algorithm}:${createHash4(algorithm).update(bytes).digest("hex")}`;
+  return `${algorithm}:${createHash2(algorithm).update(bytes).digest("hex")}`;
 }
 var Fetcher = class {
   session;
@@ -71400,8 +70138,8 @@ var Fetcher = class {
   }
   /** GETs a manifest or index (OCI or Docker) by tag or digest, verified when it is a digest. */
   async getManifest(repo, reference) {
-    const s3 = this.session;
-    const reg = await s3.registry(repo.domain);
+    const s = this.session;
+    const reg = await s.registry(repo.domain);
     const ctx = {
       action: `pulling manifest ${JSON.stringify(reference)} of ${repoName(repo)}`,
       domain: repo.domain,
@@ -71409,8 +70147,8 @@ var Fetcher = class {
       access: "pull"
     };
     const url2 = manifestUrl(reg, repo, reference);
-    return s3.retries.run(ctx, async () => {
-      const res = await s3.send(reg, {
+    return s.retries.run(ctx, async () => {
+      const res = await s.send(reg, {
         method: "GET",
         url: url2,
         headers: { accept: MANIFEST_ACCEPT },
@@ -71419,10 +70157,10 @@ var Fetcher = class {
       });
       if (res.status === 404) {
         const { bytes: bytes2 } = await readBody(res, ERROR_BODY_LIMIT);
-        throw this.notFound(repo, reference, ctx, errorEntries(bytes2, s3.auth));
+        throw this.notFound(repo, reference, ctx, errorEntries(bytes2, s.auth));
       }
       if (res.status !== 200)
-        throw await failure(res, ctx, s3.auth);
+        throw await failure(res, ctx, s.auth);
       const declared = Number(header(res, "content-length") ?? NaN);
       if (Number.isFinite(declared) && declared > this.maxManifest) {
         res.body.destroy();
@@ -71431,8 +70169,8 @@ var Fetcher = class {
       const { bytes, tooLarge } = await readBody(res, this.maxManifest);
       if (tooLarge)
         throw this.tooLarge(ctx, void 0);
-      const ct2 = contentType2(res);
-      if (ct2 === "text/html" || /^\s*</.test(bytes.subarray(0, 64).toString("utf8"))) {
+      const ct = contentType2(res);
+      if (ct === "text/html" || /^\s*</.test(bytes.subarray(0, 64).toString("utf8"))) {
         throw new RegistryError(`${ctx.action} failed: the server answered with an HTML page instead of a manifest; is ${repo.domain} a container registry (or is a proxy or login page in the way)?`, { registry: repo.domain, repository: repo.path, status: res.status });
       }
       const algo = reference.includes(":") ? reference.slice(0, reference.indexOf(":")) : "sha256";
@@ -71444,9 +70182,9 @@ var Fetcher = class {
       if (claimed && claimed.startsWith("sha256:") && digest.startsWith("sha256:") && claimed !== digest) {
         throw new RetryableFailure("digest mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the registry says the manifest is ${claimed} but the bytes received hash to ${digest} (${attempts} attempt(s)); the registry or a proxy in between serves wrong content`, { registry: repo.domain, repository: repo.path }));
       }
-      let mediaType = ct2 !== void 0 && ct2 !== "application/json" && ct2 !== "application/octet-stream" && ct2 !== "text/plain" ? ct2 : void 0;
+      let mediaType = ct !== void 0 && ct !== "application/json" && ct !== "application/octet-stream" && ct !== "text/plain" ? ct : void 0;
       mediaType ??= ownMediaType(bytes);
-      return { digest, mediaType: mediaType ?? ct2 ?? "application/json", bytes };
+      return { digest, mediaType: mediaType ?? ct ?? "application/json", bytes };
     });
   }
   /**
@@ -71456,16 +70194,16 @@ var Fetcher = class {
   async resolveDigest(ref) {
     if (ref.digest)
       return ref.digest;
-    const s3 = this.session;
+    const s = this.session;
     const reference = ref.tag ?? "latest";
-    const reg = await s3.registry(ref.domain);
+    const reg = await s.registry(ref.domain);
     const ctx = {
       action: `resolving ${repoName(ref)}:${reference}`,
       domain: ref.domain,
       repository: ref.path,
       access: "pull"
     };
-    const res = await s3.call(reg, {
+    const res = await s.call(reg, {
       method: "HEAD",
       url: manifestUrl(reg, ref, reference),
       headers: { accept: MANIFEST_ACCEPT },
@@ -71481,7 +70219,7 @@ var Fetcher = class {
     }
     if (res.status === 404)
       throw this.notFound(ref, reference, ctx, []);
-    throw await failure(res, ctx, s3.auth);
+    throw await failure(res, ctx, s.auth);
   }
   /** Whether the repository has the blob (HEAD). */
   async hasBlob(repo, digest) {
@@ -71511,10 +70249,10 @@ var Fetcher = class {
     digestHex(digest);
     const key = `${store.root}
 ${digest}`;
-    const running2 = this.downloads.get(key);
-    if (running2)
-      return running2;
-    const p2 = (async () => {
+    const running = this.downloads.get(key);
+    if (running)
+      return running;
+    const p = (async () => {
       if (await store.hasBlob(digest)) {
         this.seen.remember(digest, repo);
         const have = await store.blobSize(digest) ?? size ?? 0;
@@ -71524,19 +70262,19 @@ ${digest}`;
       await this.session.transfers.run(() => this.download(repo, digest, store, size));
       this.seen.remember(digest, repo);
     })().finally(() => this.downloads.delete(key));
-    this.downloads.set(key, p2);
-    return p2;
+    this.downloads.set(key, p);
+    return p;
   }
   async download(repo, digest, store, size) {
-    const s3 = this.session;
-    const reg = await s3.registry(repo.domain);
+    const s = this.session;
+    const reg = await s.registry(repo.domain);
     const name = repoName(repo);
     const ctx = { action: `downloading blob ${digest} from ${name}`, domain: repo.domain, repository: repo.path, access: "pull" };
     const url2 = blobUrl(reg, repo, digest);
-    await s3.retries.run(ctx, async () => {
+    await s.retries.run(ctx, async () => {
       if (await store.hasBlob(digest))
         return;
-      const res = await s3.send(reg, { method: "GET", url: url2, scopes: [repositoryScope(repo.path, "pull")], followRedirects: true, ctx });
+      const res = await s.send(reg, { method: "GET", url: url2, scopes: [repositoryScope(repo.path, "pull")], followRedirects: true, ctx });
       if (res.status === 404) {
         await drain(res);
         throw new RegistryError(`${ctx.action} failed: the registry has no such blob in ${name} (HTTP 404); the image is incomplete`, {
@@ -71546,22 +70284,22 @@ ${digest}`;
         });
       }
       if (res.status !== 200)
-        throw await failure(res, ctx, s3.auth);
+        throw await failure(res, ctx, s.auth);
       const declared = Number(header(res, "content-length") ?? NaN);
       const writer = await store.createBlobWriter();
-      const progress = new BlobProgress((e) => s3.emit(e), "blob-download", digest, size ?? (Number.isFinite(declared) ? declared : 0), name);
+      const progress = new BlobProgress((e) => s.emit(e), "blob-download", digest, size ?? (Number.isFinite(declared) ? declared : 0), name);
       let bytes = 0;
       progress.start();
       try {
         try {
           for await (const chunk of res.body) {
-            const b2 = chunk;
-            bytes += b2.length;
+            const b = chunk;
+            bytes += b.length;
             if (size !== void 0 && bytes > size) {
               res.body.destroy();
               throw this.sizeFailure(ctx, digest, size, `more than ${size} bytes`);
             }
-            await writer.write(b2);
+            await writer.write(b);
             progress.at(bytes);
           }
         } catch (e) {
@@ -71587,7 +70325,7 @@ ${digest}`;
     return new RetryableFailure("size mismatch", (attempts) => new BlobVerificationError(`${ctx.action} failed: the registry sent ${got} for blob ${digest}, whose descriptor says ${size}, in ${attempts} attempt(s); nothing was stored`, ctxDetails(ctx)));
   }
   notFound(repo, reference, ctx, entries) {
-    const codes = entries.map((x) => [x.code, x.message].filter((s3) => s3 !== "").join(": ")).join("; ");
+    const codes = entries.map((x) => [x.code, x.message].filter((s) => s !== "").join(": ")).join("; ");
     const shown = reference.includes(":") ? `${repoName(repo)}@${reference}` : `${repoName(repo)}:${reference}`;
     return new ManifestNotFoundError(`${ctx.action} failed: image not found: ${shown} does not exist${codes ? ` (${codes})` : ""}; check the repository name and tag` + (repo.domain === "docker.io" ? "" : `, and that you are logged in to ${repo.domain} if the repository is private`), { registry: repo.domain, repository: repo.path, status: 404, errors: entries });
   }
@@ -71602,10 +70340,10 @@ var BlobSightings = class {
   /** digest -> repositories ('domain/path') it is known to be in. */
   known = /* @__PURE__ */ new Map();
   remember(digest, repo) {
-    let s3 = this.known.get(digest);
-    if (!s3)
-      this.known.set(digest, s3 = /* @__PURE__ */ new Set());
-    s3.add(repoName(repo));
+    let s = this.known.get(digest);
+    if (!s)
+      this.known.set(digest, s = /* @__PURE__ */ new Set());
+    s.add(repoName(repo));
   }
   /**
    * Repository paths of `repo`'s registry to mount `digest` from: `explicit` first ('path' or
@@ -71618,15 +70356,15 @@ var BlobSightings = class {
       if (path12 !== repo.path && path12 !== "" && !out.includes(path12))
         out.push(path12);
     };
-    for (const m2 of explicit) {
-      const s3 = m2.replace(/^\/+|\/+$/g, "");
-      if (s3.startsWith(`${repo.domain}/`))
-        add(s3.slice(repo.domain.length + 1));
+    for (const m of explicit) {
+      const s = m.replace(/^\/+|\/+$/g, "");
+      if (s.startsWith(`${repo.domain}/`))
+        add(s.slice(repo.domain.length + 1));
       else {
-        const first = s3.split("/")[0] ?? "";
-        const looksLikeHost = s3.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+        const first = s.split("/")[0] ?? "";
+        const looksLikeHost = s.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
         if (!looksLikeHost)
-          add(s3);
+          add(s);
       }
     }
     for (const loc of this.known.get(digest) ?? []) {
@@ -71648,14 +70386,14 @@ function sortedRecord(record) {
     out[key] = record[key];
   return out;
 }
-function cleanPlatform(p2) {
-  const out = { architecture: p2.architecture, os: p2.os };
-  if (p2["os.version"] !== void 0 && p2["os.version"] !== "")
-    out["os.version"] = p2["os.version"];
-  if (p2["os.features"] !== void 0 && p2["os.features"].length > 0)
-    out["os.features"] = [...p2["os.features"]];
-  if (p2.variant !== void 0 && p2.variant !== "")
-    out.variant = p2.variant;
+function cleanPlatform(p) {
+  const out = { architecture: p.architecture, os: p.os };
+  if (p["os.version"] !== void 0 && p["os.version"] !== "")
+    out["os.version"] = p["os.version"];
+  if (p["os.features"] !== void 0 && p["os.features"].length > 0)
+    out["os.features"] = [...p["os.features"]];
+  if (p.variant !== void 0 && p.variant !== "")
+    out.variant = p.variant;
   return out;
 }
 function descriptor(d) {
@@ -71673,20 +70411,20 @@ function descriptor(d) {
   return out;
 }
 function manifestFor(configDesc, layers, annotations) {
-  const m2 = {
+  const m = {
     schemaVersion: 2,
-    mediaType: MediaTypes2.ociManifest,
+    mediaType: MediaTypes.ociManifest,
     config: descriptor(configDesc),
     layers: layers.map((l) => descriptor(l))
   };
   if (annotations !== void 0 && Object.keys(annotations).length > 0)
-    m2.annotations = sortedRecord(annotations);
-  return m2;
+    m.annotations = sortedRecord(annotations);
+  return m;
 }
 function indexFor(manifests, annotations) {
   const idx = {
     schemaVersion: 2,
-    mediaType: MediaTypes2.ociIndex,
+    mediaType: MediaTypes.ociIndex,
     manifests: manifests.map((d) => descriptor(d))
   };
   if (annotations !== void 0 && Object.keys(annotations).length > 0)
@@ -71717,15 +70455,15 @@ var OS_FROM_NODE = {
 };
 function hostPlatform(arch2 = process.arch, platform2 = process.platform, armVersion = process.config.variables["arm_version"]) {
   const architecture = ARCH_FROM_NODE[arch2] ?? arch2;
-  const os9 = OS_FROM_NODE[platform2] ?? platform2;
-  const p2 = { architecture, os: os9 };
+  const os8 = OS_FROM_NODE[platform2] ?? platform2;
+  const p = { architecture, os: os8 };
   if (architecture === "arm64")
-    p2.variant = "v8";
+    p.variant = "v8";
   else if (architecture === "arm") {
-    const v2 = typeof armVersion === "number" || typeof armVersion === "string" ? String(armVersion) : "";
-    p2.variant = /^[5-8]$/.test(v2) ? `v${v2}` : "v7";
+    const v = typeof armVersion === "number" || typeof armVersion === "string" ? String(armVersion) : "";
+    p.variant = /^[5-8]$/.test(v) ? `v${v}` : "v7";
   }
-  return p2;
+  return p;
 }
 var ARCH_ALIASES = {
   x86_64: { architecture: "amd64" },
@@ -71749,25 +70487,25 @@ function parsePlatform(spec) {
     fail("the architecture is missing");
   if (parts.length > 3)
     fail(`it has ${parts.length} parts`);
-  const [os9 = "", arch2 = "", variant] = parts;
-  if (!PLATFORM_PART.test(os9))
-    fail(`${JSON.stringify(os9)} is not an OS name`);
+  const [os8 = "", arch2 = "", variant] = parts;
+  if (!PLATFORM_PART.test(os8))
+    fail(`${JSON.stringify(os8)} is not an OS name`);
   if (!PLATFORM_PART.test(arch2))
     fail(`${JSON.stringify(arch2)} is not an architecture name`);
   if (variant !== void 0 && !PLATFORM_PART.test(variant))
     fail(`${JSON.stringify(variant)} is not a variant`);
   const alias = ARCH_ALIASES[arch2];
-  const p2 = { architecture: alias?.architecture ?? arch2, os: os9 === "macos" ? "darwin" : os9 };
-  const v2 = variant ?? alias?.variant;
-  if (v2 !== void 0)
-    p2.variant = v2;
-  return p2;
+  const p = { architecture: alias?.architecture ?? arch2, os: os8 === "macos" ? "darwin" : os8 };
+  const v = variant ?? alias?.variant;
+  if (v !== void 0)
+    p.variant = v;
+  return p;
 }
-function formatPlatform(p2) {
-  return p2.variant ? `${p2.os}/${p2.architecture}/${p2.variant}` : `${p2.os}/${p2.architecture}`;
+function formatPlatform(p) {
+  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
 }
 function compatibleVariants(architecture, wanted) {
-  const v2 = wanted ?? "";
+  const v = wanted ?? "";
   const ladder = (max, min) => {
     const out = [];
     for (let i = max; i >= min; i--)
@@ -71775,56 +70513,56 @@ function compatibleVariants(architecture, wanted) {
     return out;
   };
   if (architecture === "arm64") {
-    if (v2 === "")
+    if (v === "")
       return ["", "v8"];
-    const n = /^v8(?:\.(\d+))?$/.exec(v2);
+    const n = /^v8(?:\.(\d+))?$/.exec(v);
     if (!n)
-      return [v2];
-    const out = [v2];
+      return [v];
+    const out = [v];
     for (let i = Number(n[1] ?? 0) - 1; i >= 1; i--)
       out.push(`v8.${i}`);
-    if (v2 !== "v8")
+    if (v !== "v8")
       out.push("v8");
     out.push("");
     return out;
   }
   if (architecture === "arm") {
-    const n = /^v([5-8])$/.exec(v2 === "" ? "v7" : v2);
-    return n ? [...v2 === "" ? [""] : [], ...ladder(Number(n[1]), 5)] : [v2];
+    const n = /^v([5-8])$/.exec(v === "" ? "v7" : v);
+    return n ? [...v === "" ? [""] : [], ...ladder(Number(n[1]), 5)] : [v];
   }
   if (architecture === "amd64") {
-    const n = /^v([1-4])$/.exec(v2 === "" ? "v1" : v2);
-    return n ? [...v2 === "" ? [""] : [], ...ladder(Number(n[1]), 1), ""].filter((x, i, a) => a.indexOf(x) === i) : [v2];
+    const n = /^v([1-4])$/.exec(v === "" ? "v1" : v);
+    return n ? [...v === "" ? [""] : [], ...ladder(Number(n[1]), 1), ""].filter((x, i, a) => a.indexOf(x) === i) : [v];
   }
-  return [v2];
+  return [v];
 }
 function platformMatches(wanted, candidate) {
   return platformRank(wanted, candidate) !== void 0;
 }
 function platformRank(wanted, candidate) {
-  const w2 = normalizePlatformNames(wanted);
+  const w = normalizePlatformNames(wanted);
   const c = normalizePlatformNames(candidate);
-  if (w2.os !== c.os || w2.architecture !== c.architecture)
+  if (w.os !== c.os || w.architecture !== c.architecture)
     return void 0;
-  if (w2["os.version"] && c["os.version"] && w2["os.version"] !== c["os.version"])
+  if (w["os.version"] && c["os.version"] && w["os.version"] !== c["os.version"])
     return void 0;
-  const variants = compatibleVariants(w2.architecture, w2.variant);
+  const variants = compatibleVariants(w.architecture, w.variant);
   const i = variants.indexOf(c.variant ?? "");
   if (i >= 0)
     return i;
-  if ((w2.variant ?? "") === "" && w2.architecture !== "arm")
+  if ((w.variant ?? "") === "" && w.architecture !== "arm")
     return variants.length;
   return void 0;
 }
-function normalizePlatformNames(p2) {
-  const arch2 = p2.architecture.toLowerCase();
+function normalizePlatformNames(p) {
+  const arch2 = p.architecture.toLowerCase();
   const alias = ARCH_ALIASES[arch2];
-  const out = { architecture: alias?.architecture ?? arch2, os: p2.os.toLowerCase() };
-  const variant = p2.variant || alias?.variant || (out.architecture === "arm" ? "v7" : out.architecture === "arm64" ? "v8" : "");
+  const out = { architecture: alias?.architecture ?? arch2, os: p.os.toLowerCase() };
+  const variant = p.variant || alias?.variant || (out.architecture === "arm" ? "v7" : out.architecture === "arm64" ? "v8" : "");
   if (variant)
     out.variant = variant.toLowerCase();
-  if (p2["os.version"])
-    out["os.version"] = p2["os.version"];
+  if (p["os.version"])
+    out["os.version"] = p["os.version"];
   return out;
 }
 function isAttestation(d) {
@@ -71850,45 +70588,45 @@ function selectManifest(index, platform2) {
   throw new OciError(`no image for platform ${formatPlatform(wanted)} in the index` + (offered.length > 0 ? `; it has: ${offered.join(", ")}` : " (it lists no images)") + "; choose one of those with --platform");
 }
 var DOCKER_TO_OCI_CONFIG = {
-  [MediaTypes2.dockerConfig]: MediaTypes2.ociConfig
+  [MediaTypes.dockerConfig]: MediaTypes.ociConfig
 };
-function isObject2(v2) {
-  return typeof v2 === "object" && v2 !== null && !Array.isArray(v2);
+function isObject2(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
-function readStringRecord(v2, what) {
-  if (v2 === void 0 || v2 === null)
+function readStringRecord(v, what) {
+  if (v === void 0 || v === null)
     return void 0;
-  if (!isObject2(v2))
+  if (!isObject2(v))
     throw new OciError(`${what} must be an object of strings`);
   const out = {};
-  for (const [k2, val] of Object.entries(v2)) {
+  for (const [k, val] of Object.entries(v)) {
     if (typeof val !== "string")
-      throw new OciError(`${what}[${JSON.stringify(k2)}] must be a string`);
-    out[k2] = val;
+      throw new OciError(`${what}[${JSON.stringify(k)}] must be a string`);
+    out[k] = val;
   }
   return out;
 }
-function readPlatform(v2, what) {
-  if (!isObject2(v2))
+function readPlatform(v, what) {
+  if (!isObject2(v))
     throw new OciError(`${what} must be an object`);
-  const { architecture, os: os9, variant } = v2;
-  if (typeof architecture !== "string" || typeof os9 !== "string") {
+  const { architecture, os: os8, variant } = v;
+  if (typeof architecture !== "string" || typeof os8 !== "string") {
     throw new OciError(`${what} needs string "architecture" and "os"`);
   }
-  const p2 = { architecture, os: os9 };
-  if (typeof v2["os.version"] === "string")
-    p2["os.version"] = v2["os.version"];
-  const features = v2["os.features"];
-  if (Array.isArray(features) && features.every((f2) => typeof f2 === "string"))
-    p2["os.features"] = features;
+  const p = { architecture, os: os8 };
+  if (typeof v["os.version"] === "string")
+    p["os.version"] = v["os.version"];
+  const features = v["os.features"];
+  if (Array.isArray(features) && features.every((f) => typeof f === "string"))
+    p["os.features"] = features;
   if (typeof variant === "string")
-    p2.variant = variant;
-  return p2;
+    p.variant = variant;
+  return p;
 }
-function readDescriptor(v2, what) {
-  if (!isObject2(v2))
+function readDescriptor(v, what) {
+  if (!isObject2(v))
     throw new OciError(`${what} must be a descriptor object`);
-  const { mediaType, digest, size } = v2;
+  const { mediaType, digest, size } = v;
   if (typeof mediaType !== "string" || mediaType === "")
     throw new OciError(`${what} has no mediaType`);
   if (typeof digest !== "string" || !/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) {
@@ -71901,24 +70639,24 @@ function readDescriptor(v2, what) {
     throw new OciError(`${what} has an invalid size ${JSON.stringify(size)}`);
   }
   const d = { mediaType, digest, size };
-  if (Array.isArray(v2.urls)) {
-    if (!v2.urls.every((u2) => typeof u2 === "string"))
+  if (Array.isArray(v.urls)) {
+    if (!v.urls.every((u) => typeof u === "string"))
       throw new OciError(`${what}.urls must be strings`);
-    d.urls = v2.urls;
+    d.urls = v.urls;
   }
-  const annotations = readStringRecord(v2.annotations, `${what}.annotations`);
+  const annotations = readStringRecord(v.annotations, `${what}.annotations`);
   if (annotations)
     d.annotations = annotations;
-  if (typeof v2.data === "string")
-    d.data = v2.data;
-  if (v2.platform !== void 0 && v2.platform !== null)
-    d.platform = readPlatform(v2.platform, `${what}.platform`);
-  if (typeof v2.artifactType === "string")
-    d.artifactType = v2.artifactType;
+  if (typeof v.data === "string")
+    d.data = v.data;
+  if (v.platform !== void 0 && v.platform !== null)
+    d.platform = readPlatform(v.platform, `${what}.platform`);
+  if (typeof v.artifactType === "string")
+    d.artifactType = v.artifactType;
   return descriptor(d);
 }
 function isImageIndex(doc) {
-  return doc.mediaType === MediaTypes2.ociIndex;
+  return doc.mediaType === MediaTypes.ociIndex;
 }
 function normalizeManifest(doc, mediaType) {
   let parsed = doc;
@@ -71932,76 +70670,76 @@ function normalizeManifest(doc, mediaType) {
   }
   if (!isObject2(parsed))
     throw new OciError("image manifest must be a JSON object");
-  const v2 = parsed;
-  if (v2.schemaVersion === 1) {
+  const v = parsed;
+  if (v.schemaVersion === 1) {
     throw new OciError("Docker image manifest schema 1 is not supported (deprecated since 2017); re-push the image with a current Docker or registry");
   }
-  if (v2.schemaVersion !== 2)
-    throw new OciError(`unsupported manifest schemaVersion ${JSON.stringify(v2.schemaVersion)}`);
-  const own = typeof v2.mediaType === "string" ? v2.mediaType : void 0;
+  if (v.schemaVersion !== 2)
+    throw new OciError(`unsupported manifest schemaVersion ${JSON.stringify(v.schemaVersion)}`);
+  const own = typeof v.mediaType === "string" ? v.mediaType : void 0;
   const given = mediaType !== void 0 && (isManifest(mediaType) || isIndex(mediaType)) ? mediaType : void 0;
   if (given !== void 0 && own !== void 0 && own !== given) {
     throw new OciError(`manifest media type mismatch: served as ${given} but the document says ${own}`);
   }
   let kind;
-  const mt2 = given ?? own;
-  if (mt2 !== void 0 && isManifest(mt2))
+  const mt = given ?? own;
+  if (mt !== void 0 && isManifest(mt))
     kind = "manifest";
-  else if (mt2 !== void 0 && isIndex(mt2))
+  else if (mt !== void 0 && isIndex(mt))
     kind = "index";
-  else if (mt2 !== void 0 && mt2 !== "application/json") {
-    throw new OciError(`unsupported manifest media type ${mt2}`);
-  } else if (Array.isArray(v2.manifests))
+  else if (mt !== void 0 && mt !== "application/json") {
+    throw new OciError(`unsupported manifest media type ${mt}`);
+  } else if (Array.isArray(v.manifests))
     kind = "index";
-  else if (isObject2(v2.config) && Array.isArray(v2.layers))
+  else if (isObject2(v.config) && Array.isArray(v.layers))
     kind = "manifest";
   else
     throw new OciError("document is neither an image manifest nor an image index");
   const extra = (out) => {
-    if (typeof v2.artifactType === "string")
-      out.artifactType = v2.artifactType;
-    if (v2.subject !== void 0 && v2.subject !== null)
-      out.subject = readDescriptor(v2.subject, "subject");
-    const annotations = readStringRecord(v2.annotations, "annotations");
+    if (typeof v.artifactType === "string")
+      out.artifactType = v.artifactType;
+    if (v.subject !== void 0 && v.subject !== null)
+      out.subject = readDescriptor(v.subject, "subject");
+    const annotations = readStringRecord(v.annotations, "annotations");
     if (annotations && Object.keys(annotations).length > 0)
       out.annotations = annotations;
   };
   if (kind === "index") {
-    if (!Array.isArray(v2.manifests))
+    if (!Array.isArray(v.manifests))
       throw new OciError('image index has no "manifests" array');
     const idx = {
       schemaVersion: 2,
-      mediaType: MediaTypes2.ociIndex,
-      manifests: v2.manifests.map((m3, i) => readDescriptor(m3, `manifests[${i}]`))
+      mediaType: MediaTypes.ociIndex,
+      manifests: v.manifests.map((m2, i) => readDescriptor(m2, `manifests[${i}]`))
     };
     extra(idx);
     return reorderIndex(idx);
   }
-  if (!isObject2(v2.config))
+  if (!isObject2(v.config))
     throw new OciError('image manifest has no "config" descriptor');
-  if (!Array.isArray(v2.layers))
+  if (!Array.isArray(v.layers))
     throw new OciError('image manifest has no "layers" array');
-  const config = readDescriptor(v2.config, "config");
+  const config = readDescriptor(v.config, "config");
   config.mediaType = DOCKER_TO_OCI_CONFIG[config.mediaType] ?? config.mediaType;
-  const m2 = {
+  const m = {
     schemaVersion: 2,
-    mediaType: MediaTypes2.ociManifest,
+    mediaType: MediaTypes.ociManifest,
     config,
-    layers: v2.layers.map((l, i) => readDescriptor(l, `layers[${i}]`))
+    layers: v.layers.map((l, i) => readDescriptor(l, `layers[${i}]`))
   };
-  extra(m2);
-  return reorderManifest(m2);
+  extra(m);
+  return reorderManifest(m);
 }
-function reorderManifest(m2) {
-  const out = { schemaVersion: 2, mediaType: m2.mediaType };
-  if (m2.artifactType !== void 0)
-    out.artifactType = m2.artifactType;
-  out.config = m2.config;
-  out.layers = m2.layers;
-  if (m2.subject !== void 0)
-    out.subject = m2.subject;
-  if (m2.annotations !== void 0)
-    out.annotations = m2.annotations;
+function reorderManifest(m) {
+  const out = { schemaVersion: 2, mediaType: m.mediaType };
+  if (m.artifactType !== void 0)
+    out.artifactType = m.artifactType;
+  out.config = m.config;
+  out.layers = m.layers;
+  if (m.subject !== void 0)
+    out.subject = m.subject;
+  if (m.annotations !== void 0)
+    out.annotations = m.annotations;
   return out;
 }
 function reorderIndex(idx) {
@@ -72018,7 +70756,7 @@ function reorderIndex(idx) {
 
 // packages/core/dist/oci/content.js
 import { createReadStream as createReadStream2 } from "node:fs";
-import { lstat as lstat3 } from "node:fs/promises";
+import { lstat as lstat2 } from "node:fs/promises";
 async function readStoredDocument(store, digest, mediaTypeHint) {
   if (!await store.hasBlob(digest))
     throw new OciError(`manifest ${digest} is not in the store`);
@@ -72058,11 +70796,11 @@ function parseImageConfig(bytes, what) {
 async function collectImageBlobs(store, rootDigest) {
   const seen = /* @__PURE__ */ new Map();
   const blobs = [];
-  const add = (b2) => {
-    if (seen.has(b2.digest))
+  const add = (b) => {
+    if (seen.has(b.digest))
       return false;
-    seen.set(b2.digest, b2);
-    blobs.push(b2);
+    seen.set(b.digest, b);
+    blobs.push(b);
     return true;
   };
   const visit = async (digest, hint2, depth) => {
@@ -72084,9 +70822,9 @@ async function collectImageBlobs(store, rootDigest) {
           add({ ...child2, role: "manifest", optional: false });
       }
     } else {
-      const m2 = d.doc;
-      add({ ...m2.config, role: "config", optional: false });
-      for (const l of m2.layers)
+      const m = d.doc;
+      add({ ...m.config, role: "config", optional: false });
+      for (const l of m.layers)
         add({ ...l, role: "layer", optional: (l.urls?.length ?? 0) > 0 });
     }
     return d;
@@ -72127,18 +70865,18 @@ async function importFileBlob(store, path12, digest, size) {
     const have = await store.blobSize(digest);
     return { digest, size: have ?? size ?? 0 };
   }
-  let st2;
+  let st;
   try {
-    st2 = await lstat3(path12);
+    st = await lstat2(path12);
   } catch (e) {
     if (e.code === "ENOENT")
       throw new OciError(`blob ${digest} is missing (${path12})`);
     throw e;
   }
-  if (!st2.isFile())
+  if (!st.isFile())
     throw new OciError(`blob ${digest} is not a regular file (${path12})`);
-  if (size !== void 0 && st2.size !== size) {
-    throw new OciError(`blob ${digest} has ${st2.size} bytes but its descriptor says ${size} (${path12})`);
+  if (size !== void 0 && st.size !== size) {
+    throw new OciError(`blob ${digest} has ${st.size} bytes but its descriptor says ${size} (${path12})`);
   }
   try {
     return await streamIntoStore(store, createReadStream2(path12), digest);
@@ -72194,16 +70932,16 @@ async function pullImage(fetcher, ref, store, options) {
   await allOrFirstError(layers.map((l) => fetcher.fetchBlobToStore(ref, l.digest, store, l.size)));
   return indexDigest !== void 0 ? { manifestDigest: current.digest, indexDigest, config } : { manifestDigest: current.digest, config };
 }
-async function keepManifest(m2, repo, store) {
-  if (m2.fromStore)
+async function keepManifest(m, repo, store) {
+  if (m.fromStore)
     return;
-  if (!m2.digest.startsWith("sha256:")) {
-    throw new RegistryError(`pulling ${repoName(repo)}: the store keeps sha256 digests only, the manifest is ${m2.digest}`, {
+  if (!m.digest.startsWith("sha256:")) {
+    throw new RegistryError(`pulling ${repoName(repo)}: the store keeps sha256 digests only, the manifest is ${m.digest}`, {
       registry: repo.domain,
       repository: repo.path
     });
   }
-  await store.writeBlob(m2.bytes, m2.digest);
+  await store.writeBlob(m.bytes, m.digest);
 }
 async function manifestFromStoreOrRegistry(fetcher, repo, reference, store) {
   if (reference.startsWith("sha256:") && await store.hasBlob(reference)) {
@@ -72212,11 +70950,11 @@ async function manifestFromStoreOrRegistry(fetcher, repo, reference, store) {
   }
   return fetcher.getManifest(repo, reference);
 }
-function parseManifest(m2, repo, reference) {
+function parseManifest(m, repo, reference) {
   try {
-    return normalizeManifest(m2.bytes, m2.mediaType);
+    return normalizeManifest(m.bytes, m.mediaType);
   } catch (e) {
-    throw new RegistryError(`manifest ${JSON.stringify(reference)} of ${repoName(repo)} (${m2.digest}): ${e.message}`, {
+    throw new RegistryError(`manifest ${JSON.stringify(reference)} of ${repoName(repo)} (${m.digest}): ${e.message}`, {
       registry: repo.domain,
       repository: repo.path
     });
@@ -72224,8 +70962,8 @@ function parseManifest(m2, repo, reference) {
 }
 
 // packages/core/dist/registry/push.js
-async function putManifest(s3, repo, reference, bytes, mediaType) {
-  const reg = await s3.registry(repo.domain);
+async function putManifest(s, repo, reference, bytes, mediaType) {
+  const reg = await s.registry(repo.domain);
   const digest = sha256Digest(bytes);
   const ctx = {
     action: `pushing manifest ${reference === digest ? digest : JSON.stringify(reference)} to ${repoName(repo)}`,
@@ -72233,7 +70971,7 @@ async function putManifest(s3, repo, reference, bytes, mediaType) {
     repository: repo.path,
     access: "push"
   };
-  const res = await s3.call(reg, {
+  const res = await s.call(reg, {
     method: "PUT",
     url: manifestUrl(reg, repo, reference),
     headers: { "content-type": mediaType },
@@ -72242,7 +70980,7 @@ async function putManifest(s3, repo, reference, bytes, mediaType) {
     ctx
   });
   if (res.status !== 201 && res.status !== 200 && res.status !== 202)
-    throw await failure(res, ctx, s3.auth);
+    throw await failure(res, ctx, s.auth);
   await drain(res);
   const claimed = header(res, "docker-content-digest");
   if (claimed && claimed.startsWith("sha256:") && claimed !== digest) {
@@ -72253,7 +70991,7 @@ async function putManifest(s3, repo, reference, bytes, mediaType) {
   }
   return digest;
 }
-async function pushImage(s3, uploader, store, manifestDigest, refs, options) {
+async function pushImage(s, uploader, store, manifestDigest, refs, options) {
   if (refs.length === 0)
     throw new KilnError("push: no image reference to push to");
   const { root, blobs } = await collectImageBlobs(store, manifestDigest);
@@ -72262,25 +71000,25 @@ async function pushImage(s3, uploader, store, manifestDigest, refs, options) {
       throw new KilnError(`cannot push ${manifestDigest} as ${repoName(r)}@${r.digest}: a reference with a digest names that exact content; drop the digest or push the image it names`);
     }
   }
-  const content = blobs.filter((b2) => b2.role === "config" || b2.role === "layer");
-  const children = blobs.filter((b2) => (b2.role === "manifest" || b2.role === "index") && b2.digest !== root.digest).reverse();
+  const content = blobs.filter((b) => b.role === "config" || b.role === "layer");
+  const children = blobs.filter((b) => (b.role === "manifest" || b.role === "index") && b.digest !== root.digest).reverse();
   const groups = /* @__PURE__ */ new Map();
   for (const r of refs) {
-    const k2 = repoName(r);
-    const g2 = groups.get(k2) ?? { repo: { domain: r.domain, path: r.path }, refs: [] };
-    g2.refs.push(r);
-    groups.set(k2, g2);
+    const k = repoName(r);
+    const g = groups.get(k) ?? { repo: { domain: r.domain, path: r.path }, refs: [] };
+    g.refs.push(r);
+    groups.set(k, g);
   }
   const result = { digest: manifestDigest, uploadedBlobs: 0, uploadedBytes: 0, mountedBlobs: 0, existingBlobs: 0 };
   const done = [];
   for (const { repo, refs: group2 } of groups.values()) {
     const mountFrom = [...options.mountFrom ?? [], ...done.filter((d) => d.domain === repo.domain).map((d) => d.path)];
-    const present = await Promise.all(content.map(async (b2) => await store.hasBlob(b2.digest) || !b2.optional));
-    const outcomes = await allOrFirstError(content.map(async (b2, i) => {
+    const present = await Promise.all(content.map(async (b) => await store.hasBlob(b.digest) || !b.optional));
+    const outcomes = await allOrFirstError(content.map(async (b, i) => {
       if (!present[i])
         return { how: "skipped", size: 0 };
-      const how = await uploader.uploadBlob(repo, store, b2.digest, { mountFrom });
-      return { how, size: b2.size };
+      const how = await uploader.uploadBlob(repo, store, b.digest, { mountFrom });
+      return { how, size: b.size };
     }));
     for (const o of outcomes) {
       if (o.how === "uploaded") {
@@ -72293,11 +71031,11 @@ async function pushImage(s3, uploader, store, manifestDigest, refs, options) {
     }
     for (const c of children) {
       const bytes = await store.readBlob(c.digest);
-      await putManifest(s3, repo, c.digest, bytes, c.mediaType);
+      await putManifest(s, repo, c.digest, bytes, c.mediaType);
     }
     const refsToPut = group2.some((r) => r.tag !== void 0) ? group2.filter((r) => r.tag !== void 0) : group2;
     for (const r of refsToPut) {
-      const d = await putManifest(s3, repo, r.tag ?? manifestDigest, root.bytes, root.mediaType);
+      const d = await putManifest(s, repo, r.tag ?? manifestDigest, root.bytes, root.mediaType);
       if (d !== manifestDigest) {
         throw new RegistryError(`pushing ${repoName(r)}: the manifest sent hashes to ${d}, not ${manifestDigest}; the store is corrupt`, {
           registry: repo.domain,
@@ -72334,12 +71072,12 @@ var Uploader = class {
     digestHex(digest);
     const key = `${repoName(repo)}
 ${digest}`;
-    const running2 = this.uploads.get(key);
-    if (running2)
-      return running2;
-    const p2 = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []))).finally(() => this.uploads.delete(key));
-    this.uploads.set(key, p2);
-    return p2;
+    const running = this.uploads.get(key);
+    if (running)
+      return running;
+    const p = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []))).finally(() => this.uploads.delete(key));
+    this.uploads.set(key, p);
+    return p;
   }
   async pushBlob(repo, store, digest, candidates) {
     const size = await store.blobSize(digest);
@@ -72410,8 +71148,8 @@ ${digest}`;
   /** Sends the blob's bytes to the upload session at `location` and completes it with the digest. */
   async upload(job, location, path12) {
     const { reg, digest, size, scope, ctx } = job;
-    const s3 = this.session;
-    const progress = new BlobProgress((e) => s3.emit(e), "blob-upload", digest, size, job.name);
+    const s = this.session;
+    const progress = new BlobProgress((e) => s.emit(e), "blob-upload", digest, size, job.name);
     let sent = 0;
     const fileBody = (start, end) => {
       if (end <= start)
@@ -72434,7 +71172,7 @@ ${digest}`;
       let offset = 0;
       while (offset < size) {
         const end = Math.min(size, offset + this.chunkSize);
-        const chunk = await s3.send(reg, {
+        const chunk = await s.send(reg, {
           method: "PATCH",
           url: location,
           headers: { "content-type": "application/octet-stream", "content-range": `${offset}-${end - 1}` },
@@ -72447,7 +71185,7 @@ ${digest}`;
             await drain(chunk);
             throw uploadOutOfStep(ctx, "the registry refused the chunk range (HTTP 416)");
           }
-          throw await failure(chunk, ctx, s3.auth);
+          throw await failure(chunk, ctx, s.auth);
         }
         const range3 = /(\d+)\s*-\s*(\d+)/.exec(header(chunk, "range") ?? "");
         location = uploadLocation(chunk, ctx);
@@ -72457,9 +71195,9 @@ ${digest}`;
         }
         offset = end;
       }
-      res = await s3.send(reg, { method: "PUT", url: withDigest(location, digest), scopes: [scope], ctx });
+      res = await s.send(reg, { method: "PUT", url: withDigest(location, digest), scopes: [scope], ctx });
     } else {
-      res = await s3.send(reg, {
+      res = await s.send(reg, {
         method: "PUT",
         url: withDigest(location, digest),
         headers: { "content-type": "application/octet-stream" },
@@ -72507,11 +71245,11 @@ function uploadLocation(res, ctx) {
   return new URL(loc, res.url);
 }
 function withDigest(location, digest) {
-  const u2 = new URL(location.href);
-  u2.hash = "";
-  const q2 = u2.search.replace(/^\?/, "");
-  u2.search = `${q2}${q2 ? "&" : ""}digest=${encodeURIComponent(digest)}`;
-  return u2;
+  const u = new URL(location.href);
+  u.hash = "";
+  const q = u.search.replace(/^\?/, "");
+  u.search = `${q}${q ? "&" : ""}digest=${encodeURIComponent(digest)}`;
+  return u;
 }
 
 // packages/core/dist/registry/client.js
@@ -72590,17 +71328,17 @@ var RegistryClient = class {
 
 // packages/core/dist/registry/credentials.js
 import { spawn as spawn2 } from "node:child_process";
-import { lstat as lstat4, mkdir as mkdir3, open as open3, readFile as readFile2, readlink as readlink2, realpath, rename as rename3, unlink as unlink4 } from "node:fs/promises";
-import { homedir as homedir3 } from "node:os";
-import { dirname as dirname7, join as join9, resolve as resolve4 } from "node:path";
+import { lstat as lstat3, mkdir as mkdir2, open as open2, readFile, readlink as readlink2, realpath, rename as rename2, unlink as unlink3 } from "node:fs/promises";
+import { homedir as homedir2 } from "node:os";
+import { dirname as dirname6, join as join8, resolve as resolve3 } from "node:path";
 var DOCKER_HUB_KEY = "https://index.docker.io/v1/";
 var DOCKER_HUB_HOSTS = /* @__PURE__ */ new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
 var TOKEN_USERNAME = "<token>";
 var HELPER_PREFIX = "docker-credential-";
 function dockerConfigDir(env = process.env) {
   if (env.DOCKER_CONFIG)
-    return resolve4(env.DOCKER_CONFIG);
-  return join9(env.HOME || homedir3(), ".docker");
+    return resolve3(env.DOCKER_CONFIG);
+  return join8(env.HOME || homedir2(), ".docker");
 }
 function credentialKey(registryHost) {
   const host = toHostname(registryHost.trim());
@@ -72623,12 +71361,12 @@ function isDockerHubKey(key) {
   return key === DOCKER_HUB_KEY;
 }
 function configPath(env) {
-  return join9(dockerConfigDir(env), "config.json");
+  return join8(dockerConfigDir(env), "config.json");
 }
 async function readConfig(file) {
   let text;
   try {
-    text = await readFile2(file, "utf8");
+    text = await readFile(file, "utf8");
   } catch (err) {
     if (err.code === "ENOENT")
       return void 0;
@@ -72678,7 +71416,7 @@ function entryCredentials(entry, where2) {
   if (!isObject3(entry))
     return void 0;
   const creds = {};
-  const text = (v2) => typeof v2 === "string" && v2 !== "" ? v2 : void 0;
+  const text = (v) => typeof v === "string" && v !== "" ? v : void 0;
   const auth = text(entry.auth);
   if (auth !== void 0) {
     const decoded = Buffer.from(auth, "base64").toString("utf8");
@@ -72712,8 +71450,8 @@ function fromAuths(config, key, source) {
   const auths = config.auths;
   if (!auths)
     return void 0;
-  for (const k2 of matchingKeys(auths, key)) {
-    const creds = entryCredentials(auths[k2], `${source}: auths["${k2}"]`);
+  for (const k of matchingKeys(auths, key)) {
+    const creds = entryCredentials(auths[k], `${source}: auths["${k}"]`);
     if (creds)
       return creds;
   }
@@ -72721,11 +71459,11 @@ function fromAuths(config, key, source) {
 }
 function helperFor(config, key, file) {
   const helpers = config.credHelpers ?? {};
-  const keys = isDockerHubKey(key) ? [key, ...Object.keys(helpers).filter((k2) => k2 !== key && DOCKER_HUB_HOSTS.has(toHostname(k2).toLowerCase()))] : [key];
-  for (const k2 of keys) {
-    const name = helpers[k2];
+  const keys = isDockerHubKey(key) ? [key, ...Object.keys(helpers).filter((k) => k !== key && DOCKER_HUB_HOSTS.has(toHostname(k).toLowerCase()))] : [key];
+  for (const k of keys) {
+    const name = helpers[k];
     if (typeof name === "string" && name !== "")
-      return { name, origin: `credHelpers["${k2}"] in ${file}` };
+      return { name, origin: `credHelpers["${k}"] in ${file}` };
   }
   if (typeof config.credsStore === "string" && config.credsStore !== "") {
     return { name: config.credsStore, origin: `credsStore in ${file}` };
@@ -72741,8 +71479,8 @@ async function runHelper(helper, action5, input, env) {
     const child2 = spawn2(program, [action5], { env, stdio: ["pipe", "pipe", "pipe"] });
     const out = [];
     const err = [];
-    child2.stdout.on("data", (b2) => out.push(b2));
-    child2.stderr.on("data", (b2) => err.push(b2));
+    child2.stdout.on("data", (b) => out.push(b));
+    child2.stderr.on("data", (b) => err.push(b));
     child2.stdin.on("error", () => {
     });
     child2.on("error", (e) => {
@@ -72830,9 +71568,9 @@ function createRegistryClient(options = {}) {
 }
 
 // packages/core/dist/engine/builder.js
-import { createHash as createHash10 } from "node:crypto";
-import { lstat as lstat11, readFile as readFile8 } from "node:fs/promises";
-import { posix as posix7, relative as relative4, resolve as resolve10 } from "node:path";
+import { createHash as createHash7 } from "node:crypto";
+import { lstat as lstat6, readFile as readFile5 } from "node:fs/promises";
+import { posix as posix7, relative as relative3, resolve as resolve8 } from "node:path";
 
 // packages/core/dist/dockerfile/errors.js
 var DockerfileError = class extends KilnError {
@@ -73033,14 +71771,14 @@ var Expansion = class {
   }
   /** Everything up to the next single quote, literally; the escape token has no effect. */
   processSingleQuote() {
-    const open9 = this.pos;
-    const close = this.src.indexOf("'", open9 + 1);
+    const open3 = this.pos;
+    const close = this.src.indexOf("'", open3 + 1);
     if (close < 0) {
       this.pos = this.src.length;
       throw new LexFailure("unexpected end of statement while looking for matching single-quote");
     }
     this.pos = close + 1;
-    return this.opts.rawQuotes ? this.src.slice(open9, close + 1) : this.src.slice(open9 + 1, close);
+    return this.opts.rawQuotes ? this.src.slice(open3, close + 1) : this.src.slice(open3 + 1, close);
   }
   /** Up to the next unescaped `"`: `$` expands; the escape token escapes only `"`, `$` and itself. */
   processDoubleQuote() {
@@ -73068,9 +71806,9 @@ var Expansion = class {
         if (following === EOF)
           continue;
         if (following === DQUOTE || following === DOLLAR || following === this.esc) {
-          const at2 = this.pos;
+          const at = this.pos;
           this.next();
-          out += src.slice(at2, this.pos);
+          out += src.slice(at, this.pos);
           continue;
         }
       }
@@ -73157,12 +71895,12 @@ var Expansion = class {
     const value = this.lookup(name);
     if (value === void 0 && this.opts.skipUnsetEnv)
       return `\${${name}/${pattern}/${replacement}}`;
-    const re2 = compilePattern(pattern, true, false);
+    const re = compilePattern(pattern, true, false);
     const subject = value ?? "";
     if (all)
-      return replaceAllLikeGo(re2, subject, replacement);
-    const m2 = re2.exec(subject);
-    return m2 ? subject.slice(0, m2.index) + replacement + subject.slice(m2.index + m2[0].length) : subject;
+      return replaceAllLikeGo(re, subject, replacement);
+    const m = re.exec(subject);
+    return m ? subject.slice(0, m.index) + replacement + subject.slice(m.index + m[0].length) : subject;
   }
   /** processStopOn for the inside of `${...}`; running out of input becomes `eofMessage`. */
   nested(stop, raw, eofMessage) {
@@ -73284,8 +72022,8 @@ function compilePattern(pattern, greedy, anchored) {
   return new RegExp(out, "u");
 }
 function trimPrefix(pattern, value, greedy) {
-  const m2 = compilePattern(pattern, greedy, true).exec(value);
-  return m2 ? value.slice(m2[0].length) : value;
+  const m = compilePattern(pattern, greedy, true).exec(value);
+  return m ? value.slice(m[0].length) : value;
 }
 function trimSuffix(pattern, value, greedy) {
   return reverse(trimPrefix(reversePattern(pattern), reverse(value), greedy));
@@ -73309,22 +72047,22 @@ function reversePattern(pattern) {
   }
   return out.join("");
 }
-function replaceAllLikeGo(re2, value, template) {
-  const global2 = new RegExp(re2.source, "gu");
+function replaceAllLikeGo(re, value, template) {
+  const global2 = new RegExp(re.source, "gu");
   const end = value.length;
   let out = "";
   let lastMatchEnd = 0;
   let searchPos = 0;
   while (searchPos <= end) {
     global2.lastIndex = searchPos;
-    const m2 = global2.exec(value);
-    if (!m2)
+    const m = global2.exec(value);
+    if (!m)
       break;
-    const start = m2.index;
-    const stop = start + m2[0].length;
+    const start = m.index;
+    const stop = start + m[0].length;
     out += value.slice(lastMatchEnd, start);
     if (stop > lastMatchEnd || start === 0)
-      out += expandTemplate(template, m2[0]);
+      out += expandTemplate(template, m[0]);
     lastMatchEnd = stop;
     const width = searchPos < end ? value.codePointAt(searchPos) > 65535 ? 2 : 1 : 0;
     if (searchPos + width > stop)
@@ -73341,9 +72079,9 @@ function expandTemplate(template, match3) {
     return template;
   let out = "";
   let rest = template;
-  for (let at2 = rest.indexOf("$"); at2 >= 0; at2 = rest.indexOf("$")) {
-    out += rest.slice(0, at2);
-    rest = rest.slice(at2 + 1);
+  for (let at = rest.indexOf("$"); at >= 0; at = rest.indexOf("$")) {
+    out += rest.slice(0, at);
+    rest = rest.slice(at + 1);
     if (rest.startsWith("$")) {
       out += "$";
       rest = rest.slice(1);
@@ -73395,9 +72133,9 @@ function parseHeredocWord(word) {
   const expand2 = countQuotes(name) === countQuotes(rawWords[0] ?? "");
   return { name, fileDescriptor: Number(match3[1] || "0"), expand: expand2, chomp: match3[2] === "-", content: "" };
 }
-function countQuotes(s3) {
+function countQuotes(s) {
   let n = 0;
-  for (const ch of s3)
+  for (const ch of s)
     if (ch === '"' || ch === "'")
       n++;
   return n;
@@ -73431,19 +72169,19 @@ function isSpace2(ch) {
     return false;
   return UNICODE_SPACES.has(c) || c >= 8192 && c <= 8202;
 }
-function trimLeftSpace(s3) {
+function trimLeftSpace(s) {
   let i = 0;
-  while (i < s3.length && isSpace2(s3[i]))
+  while (i < s.length && isSpace2(s[i]))
     i++;
-  return i === 0 ? s3 : s3.slice(i);
+  return i === 0 ? s : s.slice(i);
 }
 var WHITESPACE_RUN = /[\t\v\f\r ]+/;
-function splitWhitespace(s3, limit = -1) {
+function splitWhitespace(s, limit = -1) {
   if (limit === 2) {
-    const m2 = WHITESPACE_RUN.exec(s3);
-    return m2 ? [s3.slice(0, m2.index), s3.slice(m2.index + m2[0].length)] : [s3];
+    const m = WHITESPACE_RUN.exec(s);
+    return m ? [s.slice(0, m.index), s.slice(m.index + m[0].length)] : [s];
   }
-  return s3.split(WHITESPACE_RUN);
+  return s.split(WHITESPACE_RUN);
 }
 
 // packages/core/dist/dockerfile/line-parsers.js
@@ -73469,14 +72207,14 @@ function parseJsonArray(rest) {
   }
   if (!Array.isArray(value))
     return void 0;
-  if (value.some((v2) => typeof v2 === "number" && !Number.isFinite(v2)))
+  if (value.some((v) => typeof v === "number" && !Number.isFinite(v)))
     return void 0;
-  if (!value.every((v2) => typeof v2 === "string"))
+  if (!value.every((v) => typeof v === "string"))
     throw new LineSyntaxError(NOT_STRING_ARRAY);
   return value.map(toWellFormed);
 }
-function toWellFormed(s3) {
-  return /[\ud800-\udfff]/.test(s3) ? s3.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "�") : s3;
+function toWellFormed(s) {
+  return /[\ud800-\udfff]/.test(s) ? s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "�") : s;
 }
 function parseMaybeJson(rest) {
   if (rest === "")
@@ -73565,16 +72303,16 @@ function parseNameOrNameValue(rest, escape3) {
   return plain(parseWords(rest, escape3));
 }
 function parseHealthcheck(rest) {
-  let sep10 = 0;
-  while (sep10 < rest.length && !isSpace2(rest[sep10]))
-    sep10++;
-  if (sep10 === 0)
+  let sep9 = 0;
+  while (sep9 < rest.length && !isSpace2(rest[sep9]))
+    sep9++;
+  if (sep9 === 0)
     return plain([]);
-  let next = sep10;
+  let next = sep9;
   while (next < rest.length && isSpace2(rest[next]))
     next++;
   const command = parseMaybeJson(rest.slice(next));
-  return { args: [rest.slice(0, sep10), ...command.args], json: command.json };
+  return { args: [rest.slice(0, sep9), ...command.args], json: command.json };
 }
 function parseUnknown() {
   return plain([""]);
@@ -73609,11 +72347,11 @@ function splitCommand(line, escape3 = "\\") {
   const { flags, rest } = extractFlags(afterKeyword, escape3);
   return { keyword, flags, rest: trimRight(trimLeftSpace(rest)) };
 }
-function trimRight(s3) {
-  let end = s3.length;
-  while (end > 0 && isSpace2(s3[end - 1]))
+function trimRight(s) {
+  let end = s.length;
+  while (end > 0 && isSpace2(s[end - 1]))
     end--;
-  return s3.slice(0, end);
+  return s.slice(0, end);
 }
 function extractFlags(line, escape3) {
   const flags = [];
@@ -73698,12 +72436,12 @@ function countLines(bytes, upTo) {
 }
 function firstInvalidUtf8(bytes) {
   for (let i = 0; i < bytes.length; ) {
-    const b2 = bytes[i];
-    const length = b2 < 128 ? 1 : b2 >= 194 && b2 <= 223 ? 2 : b2 >= 224 && b2 <= 239 ? 3 : b2 >= 240 && b2 <= 244 ? 4 : 0;
+    const b = bytes[i];
+    const length = b < 128 ? 1 : b >= 194 && b <= 223 ? 2 : b >= 224 && b <= 239 ? 3 : b >= 240 && b <= 244 ? 4 : 0;
     if (length === 0)
       return i;
-    for (let k2 = 1; k2 < length; k2++)
-      if (((bytes[i + k2] ?? 0) & 192) !== 128)
+    for (let k = 1; k < length; k++)
+      if (((bytes[i + k] ?? 0) & 192) !== 128)
         return i;
     i += length;
   }
@@ -73803,10 +72541,10 @@ var Parser = class {
     }
   }
   trimContinuation(line) {
-    const re2 = CONTINUATION[this.escape];
-    if (!re2.test(line))
+    const re = CONTINUATION[this.escape];
+    if (!re.test(line))
       return { text: line, continues: false };
-    return { text: line.replace(re2, "$1"), continues: true };
+    return { text: line.replace(re, "$1"), continues: true };
   }
   nodeFromLine(line, startLine) {
     try {
@@ -73912,16 +72650,16 @@ function parseCheckDirective(value, file) {
     if (eq < 0)
       fail(`invalid check option "${part}"`);
     const key = part.slice(0, eq).trim();
-    const v2 = part.slice(eq + 1).trim();
+    const v = part.slice(eq + 1).trim();
     if (key === "skip") {
-      if (v2 === "all")
+      if (v === "all")
         options.skipAll = true;
       else
-        for (const rule of v2.split(","))
+        for (const rule of v.split(","))
           options.skip.add(rule.trim());
     } else if (key === "experimental") {
     } else if (key === "error") {
-      const bool = GO_BOOLS[v2];
+      const bool = GO_BOOLS[v];
       if (bool === void 0)
         fail(`check option "${part}": error must be true or false`);
       options.error = bool;
@@ -73945,15 +72683,15 @@ var GO_BOOLS = {
   false: false,
   False: false
 };
-function splitN(s3, sep10, n) {
-  const parts = s3.split(sep10);
-  return parts.length <= n ? parts : [...parts.slice(0, n - 1), parts.slice(n - 1).join(sep10)];
+function splitN(s, sep9, n) {
+  const parts = s.split(sep9);
+  return parts.length <= n ? parts : [...parts.slice(0, n - 1), parts.slice(n - 1).join(sep9)];
 }
 function applyChecks(warnings, options, file) {
-  const kept = warnings.filter((w2) => !options.skipAll && !(w2.rule !== void 0 && options.skip.has(w2.rule)));
-  const violations = kept.filter((w2) => w2.rule !== void 0);
+  const kept = warnings.filter((w) => !options.skipAll && !(w.rule !== void 0 && options.skip.has(w.rule)));
+  const violations = kept.filter((w) => w.rule !== void 0);
   if (options.error && violations.length > 0) {
-    const rules = [...new Set(violations.map((w2) => w2.rule))].join(", ");
+    const rules = [...new Set(violations.map((w) => w.rule))].join(", ");
     throw new DockerfileError(`lint violation found for rules: ${rules} (# check=error=true turns these warnings into errors): ${violations[0].message}`, { file, line: violations[0].line });
   }
   return kept;
@@ -73968,17 +72706,17 @@ function brokenExecFormWarning(keyword, text, fallback) {
   if (!repaired && !/["']\s*,\s*["']/.test(trimmed))
     return void 0;
   const reason = repaired?.reason ?? "it is not valid JSON";
-  const how = fallback === "words" ? `read as whitespace-separated words (${trimmed.split(/\s+/).map((w2) => JSON.stringify(w2)).join(" ")})` : fallback === "healthcheck-shell" ? `shell form (CMD-SHELL): the shell runs ${trimmed} as a command` : `shell form: the shell runs ${trimmed} as a command`;
+  const how = fallback === "words" ? `read as whitespace-separated words (${trimmed.split(/\s+/).map((w) => JSON.stringify(w)).join(" ")})` : fallback === "healthcheck-shell" ? `shell form (CMD-SHELL): the shell runs ${trimmed} as a command` : `shell form: the shell runs ${trimmed} as a command`;
   const fix = repaired ? `${keyword} ${formatExecForm(repaired.words)}` : `${keyword} ["executable", "arg", ...] with double quotes`;
   return `${keyword} ${trimmed} is not a JSON array (${reason}), so it is ${how}, as in docker build; for exec form write ${fix}`;
 }
 function formatExecForm(words) {
-  return `[${words.map((w2) => JSON.stringify(w2)).join(", ")}]`;
+  return `[${words.map((w) => JSON.stringify(w)).join(", ")}]`;
 }
 function repairJsonArray(text) {
   const requoted = text.replace(/'((?:[^'\\]|\\.)*)'/g, (_all, body2) => JSON.stringify(body2.replace(/\\'/g, "'")));
-  const closed = (s3) => /\]\s*$/.test(s3) ? s3 : `${s3.replace(/,\s*$/, "")}]`;
-  const noTrailingComma = (s3) => s3.replace(/,\s*\]\s*$/, "]");
+  const closed = (s) => /\]\s*$/.test(s) ? s : `${s.replace(/,\s*$/, "")}]`;
+  const noTrailingComma = (s) => s.replace(/,\s*\]\s*$/, "]");
   const attempts = [
     [requoted, "JSON strings need double quotes"],
     [closed(text), "the closing ] is missing"],
@@ -73998,7 +72736,7 @@ function repairJsonArray(text) {
 function stringArray(text) {
   try {
     const value = JSON.parse(text);
-    return Array.isArray(value) && value.every((v2) => typeof v2 === "string") ? value : void 0;
+    return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : void 0;
   } catch {
     return void 0;
   }
@@ -74099,7 +72837,7 @@ function parseFlags(instruction, words) {
     const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
     const type = spec[name];
     if (!type) {
-      const known = Object.keys(spec).map((f2) => `--${f2}`);
+      const known = Object.keys(spec).map((f) => `--${f}`);
       const hint2 = suggest(`--${name}`, known);
       throw new InstructionProblem(`unknown flag: --${name}` + (hint2 ? ` (did you mean ${hint2}?)` : known.length ? ` (${instruction} accepts ${known.join(", ")})` : ` (${instruction} takes no flags)`));
     }
@@ -74266,15 +73004,15 @@ function interval(flags, name) {
   const text = flags.string(name);
   if (!text)
     return 0;
-  let ns2;
+  let ns;
   try {
-    ns2 = parseDuration(text);
+    ns = parseDuration(text);
   } catch (err) {
     throw new InstructionProblem(`invalid --${name}: ${err.message}`);
   }
-  if (ns2 !== 0 && ns2 < 1e6)
+  if (ns !== 0 && ns < 1e6)
     throw new InstructionProblem(`Interval "${name}" cannot be less than 1ms`);
-  return ns2;
+  return ns;
 }
 function typeOnbuild(node, base, warn) {
   const sub = node.sub;
@@ -74351,8 +73089,8 @@ function typeNode(node, base, warn) {
         throw atLeastOne("VOLUME");
       parseFlags("VOLUME", node.flags);
       warnBrokenExecForm("VOLUME", node, args, "words", warn);
-      const volumes = args.map((v2) => v2.trim());
-      if (volumes.some((v2) => v2 === ""))
+      const volumes = args.map((v) => v.trim());
+      if (volumes.some((v) => v === ""))
         throw new InstructionProblem("VOLUME specified can not be an empty string");
       return { kind: "VOLUME", ...base, volumes };
     }
@@ -74427,7 +73165,7 @@ function toStages(ast) {
   const metaArgs = [];
   const stages = [];
   const names = /* @__PURE__ */ new Map();
-  const warnings = ast.warnings.map((w2) => ({ file: ast.file, ...w2 }));
+  const warnings = ast.warnings.map((w) => ({ file: ast.file, ...w }));
   for (const node of ast.instructions) {
     const instruction = typeInstruction(node, ast.file, warnings);
     const location = { file: ast.file, line: node.startLine, endLine: node.endLine };
@@ -74462,7 +73200,7 @@ function toStages(ast) {
       line: ast.startLine
     });
   }
-  warnings.sort((a, b2) => a.line - b2.line);
+  warnings.sort((a, b) => a.line - b.line);
   return { file: ast.file, metaArgs, stages, warnings: applyChecks(warnings, checks, ast.file) };
 }
 function suggest(word, candidates) {
@@ -74477,16 +73215,16 @@ function suggest(word, candidates) {
   }
   return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : void 0;
 }
-function editDistance(a, b2) {
-  let prev = Array.from({ length: b2.length + 1 }, (_2, j2) => j2);
+function editDistance(a, b) {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j2 = 1; j2 <= b2.length; j2++) {
-      cur[j2] = Math.min(prev[j2] + 1, cur[j2 - 1] + 1, prev[j2 - 1] + (a[i - 1] === b2[j2 - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     }
     prev = cur;
   }
-  return prev[b2.length];
+  return prev[b.length];
 }
 
 // packages/core/dist/dockerfile/run-mount.js
@@ -74507,18 +73245,18 @@ function parseBool(key, value) {
   throw new RunMountError(`invalid value for ${key}: ${value}`);
 }
 function parseUint(value, base, what) {
-  const re2 = base === 8 ? /^[0-7]+$/ : /^\d+$/;
-  const n = re2.test(value) ? parseInt(value, base) : NaN;
+  const re = base === 8 ? /^[0-7]+$/ : /^\d+$/;
+  const n = re.test(value) ? parseInt(value, base) : NaN;
   if (!Number.isSafeInteger(n) || n > 4294967295)
     throw new RunMountError(`invalid value ${value} for ${what}`);
   return n;
 }
 function ramInBytes(value) {
-  const m2 = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(value);
-  if (!m2)
+  const m = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(value);
+  if (!m)
     throw new RunMountError(`invalid value for size: ${value}`);
-  const power = " kmgtp".indexOf((m2[2] || " ").toLowerCase());
-  return Math.floor(Number(m2[1]) * 1024 ** power);
+  const power = " kmgtp".indexOf((m[2] || " ").toLowerCase());
+  return Math.floor(Number(m[1]) * 1024 ** power);
 }
 function csvFields(line) {
   const fields = [];
@@ -74557,7 +73295,7 @@ function csvFields(line) {
   }
 }
 function parseRunMount(value, expand2) {
-  const m2 = { type: "bind", from: "", source: "", target: "", readonly: true, size: 0, id: "", required: false };
+  const m = { type: "bind", from: "", source: "", target: "", readonly: true, size: 0, id: "", required: false };
   let roAuto = true;
   for (const field of csvFields(value)) {
     const eq = field.indexOf("=");
@@ -74566,18 +73304,18 @@ function parseRunMount(value, expand2) {
       switch (key) {
         case "readonly":
         case "ro":
-          m2.readonly = true;
+          m.readonly = true;
           roAuto = false;
           continue;
         case "readwrite":
         case "rw":
-          m2.readonly = false;
+          m.readonly = false;
           roAuto = false;
           continue;
         case "required":
-          if (m2.type !== "secret" && m2.type !== "ssh")
-            throw new RunMountError(`unexpected key '${key}' for mount type '${m2.type}'`);
-          m2.required = true;
+          if (m.type !== "secret" && m.type !== "ssh")
+            throw new RunMountError(`unexpected key '${key}' for mount type '${m.type}'`);
+          m.required = true;
           continue;
         default:
           throw new RunMountError(`invalid field '${field}' must be a key=value pair`);
@@ -74589,95 +73327,95 @@ function parseRunMount(value, expand2) {
       if (dollar !== -1 && dollar !== raw.length - 1)
         throw new RunMountError(`'from' doesn't support variable expansion, define alias stage instead`);
     }
-    const v2 = key === "from" ? raw : expand2(raw);
+    const v = key === "from" ? raw : expand2(raw);
     switch (key) {
       case "type": {
-        const type = v2.toLowerCase();
+        const type = v.toLowerCase();
         if (!TYPES.includes(type))
-          throw new RunMountError(`unsupported mount type "${v2}"${hint(v2, TYPES)}`);
-        m2.type = type;
+          throw new RunMountError(`unsupported mount type "${v}"${hint(v, TYPES)}`);
+        m.type = type;
         break;
       }
       case "from":
-        m2.from = v2;
+        m.from = v;
         break;
       case "source":
       case "src":
-        m2.source = v2;
+        m.source = v;
         break;
       case "target":
       case "dst":
       case "destination":
-        m2.target = v2;
+        m.target = v;
         break;
       case "readonly":
       case "ro":
-        m2.readonly = parseBool(key, v2);
+        m.readonly = parseBool(key, v);
         roAuto = false;
         break;
       case "readwrite":
       case "rw":
-        m2.readonly = !parseBool(key, v2);
+        m.readonly = !parseBool(key, v);
         roAuto = false;
         break;
       case "required":
-        if (m2.type !== "secret" && m2.type !== "ssh")
-          throw new RunMountError(`unexpected key '${key}' for mount type '${m2.type}'`);
-        m2.required = parseBool(key, v2);
+        if (m.type !== "secret" && m.type !== "ssh")
+          throw new RunMountError(`unexpected key '${key}' for mount type '${m.type}'`);
+        m.required = parseBool(key, v);
         break;
       case "size":
-        if (m2.type !== "tmpfs")
-          throw new RunMountError(`unexpected key '${key}' for mount type '${m2.type}'`);
-        m2.size = ramInBytes(v2);
+        if (m.type !== "tmpfs")
+          throw new RunMountError(`unexpected key '${key}' for mount type '${m.type}'`);
+        m.size = ramInBytes(v);
         break;
       case "id":
-        m2.id = v2;
+        m.id = v;
         break;
       case "sharing": {
-        const sharing = v2.toLowerCase();
+        const sharing = v.toLowerCase();
         if (!SHARING.includes(sharing))
-          throw new RunMountError(`unsupported sharing value "${v2}"${hint(v2, SHARING)}`);
-        m2.sharing = sharing;
+          throw new RunMountError(`unsupported sharing value "${v}"${hint(v, SHARING)}`);
+        m.sharing = sharing;
         break;
       }
       case "mode":
-        m2.mode = parseUint(v2, 8, "mode");
+        m.mode = parseUint(v, 8, "mode");
         break;
       case "uid":
-        m2.uid = parseUint(v2, 10, "uid");
+        m.uid = parseUint(v, 10, "uid");
         break;
       case "gid":
-        m2.gid = parseUint(v2, 10, "gid");
+        m.gid = parseUint(v, 10, "gid");
         break;
       case "env":
-        m2.env = v2;
+        m.env = v;
         break;
       default:
         throw new RunMountError(`unexpected key '${key}' in '${field}'${hint(key, KEYS)}`);
     }
   }
-  if (m2.type !== "secret" && m2.type !== "ssh" && m2.type !== "cache") {
-    for (const k2 of ["mode", "uid", "gid"])
-      if (m2[k2] !== void 0)
-        throw new RunMountError(`${k2} not allowed for "${m2.type}" type mounts`);
+  if (m.type !== "secret" && m.type !== "ssh" && m.type !== "cache") {
+    for (const k of ["mode", "uid", "gid"])
+      if (m[k] !== void 0)
+        throw new RunMountError(`${k} not allowed for "${m.type}" type mounts`);
   }
   if (roAuto)
-    m2.readonly = m2.type !== "cache" && m2.type !== "tmpfs";
-  if (m2.type === "secret") {
-    if (m2.from !== "")
+    m.readonly = m.type !== "cache" && m.type !== "tmpfs";
+  if (m.type === "secret") {
+    if (m.from !== "")
       throw new RunMountError("secret mount should not have a from");
-    if (m2.sharing !== void 0)
+    if (m.sharing !== void 0)
       throw new RunMountError("secret mount should not define sharing");
-    if (m2.source === "" && m2.target === "" && m2.id === "")
+    if (m.source === "" && m.target === "" && m.id === "")
       throw new RunMountError("invalid secret mount. one of source, target required");
-    if (m2.source !== "" && m2.id !== "")
+    if (m.source !== "" && m.id !== "")
       throw new RunMountError("both source and id can't be set");
   }
-  if (m2.sharing !== void 0 && m2.type !== "cache")
-    throw new RunMountError(`invalid cache sharing set for ${m2.type} mount`);
-  if (m2.type === "ssh" && m2.source !== "")
+  if (m.sharing !== void 0 && m.type !== "cache")
+    throw new RunMountError(`invalid cache sharing set for ${m.type} mount`);
+  if (m.type === "ssh" && m.source !== "")
     throw new RunMountError("ssh does not support source");
-  return m2;
+  return m;
 }
 function mountSources(values) {
   const out = [];
@@ -74698,8 +73436,8 @@ function mountSources(values) {
 }
 
 // packages/core/dist/context/dockerignore.js
-import { readFile as readFile3, stat as stat3 } from "node:fs/promises";
-import { join as join10, resolve as resolve5 } from "node:path";
+import { readFile as readFile2, stat as stat2 } from "node:fs/promises";
+import { join as join9, resolve as resolve4 } from "node:path";
 
 // packages/core/dist/context/glob.js
 var BadPatternError = class extends KilnError {
@@ -74755,21 +73493,21 @@ function compileOrThrow(pattern) {
   return chunks;
 }
 function compile(pattern) {
-  const p2 = encoder.encode(pattern);
+  const p = encoder.encode(pattern);
   const chunks = [];
   let i = 0;
-  while (i < p2.length) {
+  while (i < p.length) {
     let star3 = false;
-    while (i < p2.length && p2[i] === STAR) {
+    while (i < p.length && p[i] === STAR) {
       star3 = true;
       i++;
     }
     let end = i;
     let inClass = false;
-    for (; end < p2.length; end++) {
-      const c = p2[end];
+    for (; end < p.length; end++) {
+      const c = p[end];
       if (c === BACKSLASH) {
-        if (end + 1 < p2.length)
+        if (end + 1 < p.length)
           end++;
       } else if (c === OPEN)
         inClass = true;
@@ -74778,7 +73516,7 @@ function compile(pattern) {
       else if (c === STAR && !inClass)
         break;
     }
-    const elements = parseRun(p2, i, end);
+    const elements = parseRun(p, i, end);
     if (!elements)
       return void 0;
     chunks.push({ star: star3, elements });
@@ -74786,43 +73524,43 @@ function compile(pattern) {
   }
   return chunks;
 }
-function parseRun(p2, start, end) {
+function parseRun(p, start, end) {
   const elements = [];
   let i = start;
   while (i < end) {
-    const c = p2[i];
+    const c = p[i];
     if (c === QUESTION2) {
       elements.push({ kind: "any" });
       i++;
     } else if (c === BACKSLASH) {
       if (i + 1 >= end)
         return void 0;
-      elements.push({ kind: "byte", byte: p2[i + 1] });
+      elements.push({ kind: "byte", byte: p[i + 1] });
       i += 2;
     } else if (c === OPEN) {
       i++;
-      const negated = p2[i] === CARET && i < end;
+      const negated = p[i] === CARET && i < end;
       if (negated)
         i++;
       const ranges = [];
       for (; ; ) {
-        if (i < end && p2[i] === CLOSE && ranges.length > 0) {
+        if (i < end && p[i] === CLOSE && ranges.length > 0) {
           i++;
           break;
         }
-        const lo2 = classChar(p2, i, end);
-        if (!lo2)
+        const lo = classChar(p, i, end);
+        if (!lo)
           return void 0;
-        i = lo2.next;
-        let hi2 = lo2.rune;
-        if (p2[i] === DASH) {
-          const h = classChar(p2, i + 1, end);
+        i = lo.next;
+        let hi = lo.rune;
+        if (p[i] === DASH) {
+          const h = classChar(p, i + 1, end);
           if (!h)
             return void 0;
           i = h.next;
-          hi2 = h.rune;
+          hi = h.rune;
         }
-        ranges.push([lo2.rune, hi2]);
+        ranges.push([lo.rune, hi]);
       }
       elements.push({ kind: "class", negated, ranges });
     } else {
@@ -74832,70 +73570,70 @@ function parseRun(p2, start, end) {
   }
   return elements;
 }
-function classChar(p2, i, end) {
-  if (i >= end || p2[i] === DASH || p2[i] === CLOSE)
+function classChar(p, i, end) {
+  if (i >= end || p[i] === DASH || p[i] === CLOSE)
     return void 0;
-  if (p2[i] === BACKSLASH) {
+  if (p[i] === BACKSLASH) {
     i++;
     if (i >= end)
       return void 0;
   }
-  const [rune, size] = decodeRune(p2, i, end);
+  const [rune, size] = decodeRune(p, i, end);
   if (rune === RUNE_ERROR && size === 1)
     return void 0;
   const next = i + size;
   return next >= end ? void 0 : { rune, next };
 }
-function decodeRune(b2, i, end) {
-  const c = b2[i];
+function decodeRune(b, i, end) {
+  const c = b[i];
   if (c < 128)
     return [c, 1];
   let need;
-  let lo2 = 128;
-  let hi2 = 191;
+  let lo = 128;
+  let hi = 191;
   if (c >= 194 && c <= 223)
     need = 1;
   else if (c >= 224 && c <= 239) {
     need = 2;
     if (c === 224)
-      lo2 = 160;
+      lo = 160;
     if (c === 237)
-      hi2 = 159;
+      hi = 159;
   } else if (c >= 240 && c <= 244) {
     need = 3;
     if (c === 240)
-      lo2 = 144;
+      lo = 144;
     if (c === 244)
-      hi2 = 143;
+      hi = 143;
   } else
     return [RUNE_ERROR, 1];
   if (i + need >= end)
     return [RUNE_ERROR, 1];
   let rune = c & QUESTION2 >> need;
-  for (let k2 = 1; k2 <= need; k2++) {
-    const x = b2[i + k2];
-    if (x < (k2 === 1 ? lo2 : 128) || x > (k2 === 1 ? hi2 : 191))
+  for (let k = 1; k <= need; k++) {
+    const x = b[i + k];
+    if (x < (k === 1 ? lo : 128) || x > (k === 1 ? hi : 191))
       return [RUNE_ERROR, 1];
     rune = rune << 6 | x & QUESTION2;
   }
   return [rune, need + 1];
 }
-function matchRun(elements, s3, pos) {
+function matchRun(elements, s, pos) {
   for (const e of elements) {
-    if (pos >= s3.length)
+    if (pos >= s.length)
       return -1;
     if (e.kind === "byte") {
-      if (s3[pos] !== e.byte)
+      if (s[pos] !== e.byte)
         return -1;
       pos++;
     } else if (e.kind === "any") {
-      if (s3[pos] === SLASH2)
+      if (s[pos] === SLASH2)
         return -1;
-      pos += decodeRune(s3, pos, s3.length)[1];
+      pos += decodeRune(s, pos, s.length)[1];
     } else {
-      const [rune, size] = decodeRune(s3, pos, s3.length);
+      const [rune, size] = decodeRune(s, pos, s.length);
       pos += size;
-      const inClass = e.ranges.some(([lo2, hi2]) => lo2 <= rune && rune <= hi2);
+      const inClass = e.ranges.some(([lo, hi]) => lo <= rune && rune <= hi);
       if (inClass === e.negated)
         return -1;
     }
@@ -74942,14 +73680,14 @@ var DockerignoreError = class extends KilnError {
 function isGoSpace(cp) {
   return cp >= 9 && cp <= 13 || cp === 32 || cp === 133 || cp === 160 || cp === 5760 || cp >= 8192 && cp <= 8202 || cp === 8232 || cp === 8233 || cp === 8239 || cp === 8287 || cp === 12288;
 }
-function goTrimSpace(s3) {
+function goTrimSpace(s) {
   let start = 0;
-  let end = s3.length;
-  while (start < end && isGoSpace(s3.charCodeAt(start)))
+  let end = s.length;
+  while (start < end && isGoSpace(s.charCodeAt(start)))
     start++;
-  while (end > start && isGoSpace(s3.charCodeAt(end - 1)))
+  while (end > start && isGoSpace(s.charCodeAt(end - 1)))
     end--;
-  return s3.slice(start, end);
+  return s.slice(start, end);
 }
 function goClean(path12) {
   if (path12 === "")
@@ -75011,53 +73749,53 @@ function readLines(text, file) {
 var REGEXP_META = ".+()|{}$";
 function compileGlob(pattern) {
   const chars = Array.from(pattern);
-  let k2 = chars[0] === "\uFEFF" ? 1 : 0;
-  let re2 = "^";
+  let k = chars[0] === "\uFEFF" ? 1 : 0;
+  let re = "^";
   let type = "exact";
-  for (let i = 0; k2 < chars.length; i++) {
-    const ch = chars[k2++];
+  for (let i = 0; k < chars.length; i++) {
+    const ch = chars[k++];
     if (ch === "*") {
-      if (chars[k2] === "*") {
-        k2++;
-        if (chars[k2] === "/")
-          k2++;
-        if (k2 >= chars.length) {
+      if (chars[k] === "*") {
+        k++;
+        if (chars[k] === "/")
+          k++;
+        if (k >= chars.length) {
           if (type === "exact")
             type = "prefix";
           else {
-            re2 += ".*";
+            re += ".*";
             type = "regexp";
           }
         } else {
-          re2 += "(.*/)?";
+          re += "(.*/)?";
           type = "regexp";
         }
         if (i === 0)
           type = "suffix";
       } else {
-        re2 += "[^/]*";
+        re += "[^/]*";
         type = "regexp";
       }
     } else if (ch === "?") {
-      re2 += "[^/]";
+      re += "[^/]";
       type = "regexp";
     } else if (REGEXP_META.includes(ch)) {
-      re2 += `\\${ch}`;
+      re += `\\${ch}`;
     } else if (ch === "\\") {
-      if (k2 < chars.length) {
-        re2 += `\\${chars[k2++]}`;
+      if (k < chars.length) {
+        re += `\\${chars[k++]}`;
         type = "regexp";
       } else {
-        re2 += "\\";
+        re += "\\";
       }
     } else if (ch === "[" || ch === "]") {
-      re2 += ch;
+      re += ch;
       type = "regexp";
     } else {
-      re2 += ch;
+      re += ch;
     }
   }
-  return { matchType: type, regexp: type === "regexp" ? `${re2}$` : null };
+  return { matchType: type, regexp: type === "regexp" ? `${re}$` : null };
 }
 var Re2SyntaxError = class extends Error {
 };
@@ -75084,24 +73822,24 @@ var POSIX_GROUPS = new Map(Object.entries({
   xdigit: [[48, 57], [65, 70], [97, 102]]
 }));
 function normalizeRanges(ranges) {
-  const sorted = [...ranges].sort((a, b2) => a[0] - b2[0] || b2[1] - a[1]);
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0] || b[1] - a[1]);
   const out = [];
-  for (const [lo2, hi2] of sorted) {
+  for (const [lo, hi] of sorted) {
     const last = out[out.length - 1];
-    if (last && lo2 <= last[1] + 1)
-      last[1] = Math.max(last[1], hi2);
+    if (last && lo <= last[1] + 1)
+      last[1] = Math.max(last[1], hi);
     else
-      out.push([lo2, hi2]);
+      out.push([lo, hi]);
   }
   return out;
 }
 function negateRanges(ranges) {
   const out = [];
   let next = 0;
-  for (const [lo2, hi2] of normalizeRanges(ranges)) {
-    if (next <= lo2 - 1)
-      out.push([next, lo2 - 1]);
-    next = hi2 + 1;
+  for (const [lo, hi] of normalizeRanges(ranges)) {
+    if (next <= lo - 1)
+      out.push([next, lo - 1]);
+    next = hi + 1;
   }
   if (next <= MAX_RUNE)
     out.push([next, MAX_RUNE]);
@@ -75123,7 +73861,7 @@ function classCodePoint(cp) {
   return /[A-Za-z0-9_./]/.test(String.fromCodePoint(cp)) ? String.fromCodePoint(cp) : `\\u{${cp.toString(16)}}`;
 }
 function charSetToJs(set, negated) {
-  const body2 = normalizeRanges(set.ranges).map(([lo2, hi2]) => lo2 === hi2 ? classCodePoint(lo2) : `${classCodePoint(lo2)}-${classCodePoint(hi2)}`).join("");
+  const body2 = normalizeRanges(set.ranges).map(([lo, hi]) => lo === hi ? classCodePoint(lo) : `${classCodePoint(lo)}-${classCodePoint(hi)}`).join("");
   return `[${negated ? "^" : ""}${body2}${set.props.join("")}]`;
 }
 function literalToJs(cp) {
@@ -75143,24 +73881,24 @@ function hexValue(c) {
 var Re2Translator = class {
   s;
   i = 0;
-  constructor(s3) {
-    this.s = s3;
+  constructor(s) {
+    this.s = s;
   }
   translate() {
-    const s3 = this.s;
+    const s = this.s;
     const frames = [{ alternatives: [], items: [] }];
     let lastWasRepeat = false;
     const top = () => frames[frames.length - 1];
     const push = (src, kind = "atom") => top().items.push({ src, kind });
-    while (this.i < s3.length) {
-      const c = s3[this.i];
+    while (this.i < s.length) {
+      const c = s[this.i];
       let isRepeat = false;
       if (c === "*" || c === "+" || c === "?" || c === "{") {
         let op = c === "{" ? this.parseRepeatCount() : c;
         if (op !== void 0) {
           if (c !== "{")
             this.i++;
-          if (s3[this.i] === "?") {
+          if (s[this.i] === "?") {
             op += "?";
             this.i++;
           }
@@ -75178,20 +73916,20 @@ var Re2Translator = class {
           this.i++;
         }
       } else if (c === "(") {
-        if (s3[this.i + 1] === "?")
+        if (s[this.i + 1] === "?")
           throw new Re2SyntaxError("unsupported group syntax (?");
         frames.push({ alternatives: [], items: [] });
         this.i++;
       } else if (c === "|") {
-        const f3 = top();
-        f3.alternatives.push(f3.items.map((x) => x.src).join(""));
-        f3.items = [];
+        const f2 = top();
+        f2.alternatives.push(f2.items.map((x) => x.src).join(""));
+        f2.items = [];
         this.i++;
       } else if (c === ")") {
         if (frames.length < 2)
           throw new Re2SyntaxError("unexpected )");
-        const f3 = frames.pop();
-        push(`(?:${[...f3.alternatives, f3.items.map((x) => x.src).join("")].join("|")})`);
+        const f2 = frames.pop();
+        push(`(?:${[...f2.alternatives, f2.items.map((x) => x.src).join("")].join("|")})`);
         this.i++;
       } else if (c === "^" || c === "$") {
         push(c, "assertion");
@@ -75202,7 +73940,7 @@ var Re2Translator = class {
       } else if (c === "[") {
         push(this.parseClass());
       } else if (c === "\\") {
-        const next = s3[this.i + 1];
+        const next = s[this.i + 1];
         if (next === "A" || next === "z") {
           push(next === "A" ? "^" : "$", "assertion");
           this.i += 2;
@@ -75212,11 +73950,11 @@ var Re2Translator = class {
         } else if (next === "C") {
           throw new Re2SyntaxError("invalid escape sequence: \\C");
         } else if (next === "Q") {
-          const end = s3.indexOf("\\E", this.i + 2);
-          const literal = s3.slice(this.i + 2, end < 0 ? s3.length : end);
+          const end = s.indexOf("\\E", this.i + 2);
+          const literal = s.slice(this.i + 2, end < 0 ? s.length : end);
           for (const ch of literal)
             push(literalToJs(ch.codePointAt(0)));
-          this.i = end < 0 ? s3.length : end + 2;
+          this.i = end < 0 ? s.length : end + 2;
         } else {
           const group2 = this.parseUnicodeGroup() ?? this.parsePerlGroup();
           if (group2)
@@ -75225,7 +73963,7 @@ var Re2Translator = class {
             push(literalToJs(this.parseEscape()));
         }
       } else {
-        const cp = s3.codePointAt(this.i);
+        const cp = s.codePointAt(this.i);
         push(literalToJs(cp));
         this.i += cp > 65535 ? 2 : 1;
       }
@@ -75233,20 +73971,20 @@ var Re2Translator = class {
     }
     if (frames.length !== 1)
       throw new Re2SyntaxError("missing closing )");
-    const f2 = frames[0];
-    return [...f2.alternatives, f2.items.map((x) => x.src).join("")].join("|");
+    const f = frames[0];
+    return [...f.alternatives, f.items.map((x) => x.src).join("")].join("|");
   }
   /** `{n}`, `{n,}` or `{n,m}` at the cursor, consumed, as JS syntax; undefined when not one. */
   parseRepeatCount() {
-    const m2 = /^\{(0|[1-9][0-9]*)(,(0|[1-9][0-9]*)?)?\}/.exec(this.s.slice(this.i));
-    if (!m2)
+    const m = /^\{(0|[1-9][0-9]*)(,(0|[1-9][0-9]*)?)?\}/.exec(this.s.slice(this.i));
+    if (!m)
       return void 0;
-    const min = Number(m2[1]);
-    const max = m2[2] === void 0 ? min : m2[3] === void 0 ? -1 : Number(m2[3]);
+    const min = Number(m[1]);
+    const max = m[2] === void 0 ? min : m[3] === void 0 ? -1 : Number(m[3]);
     if (min > 1e3 || max > 1e3 || max >= 0 && min > max)
-      throw new Re2SyntaxError(`invalid repeat count: ${m2[0]}`);
-    this.i += m2[0].length;
-    return m2[0];
+      throw new Re2SyntaxError(`invalid repeat count: ${m[0]}`);
+    this.i += m[0].length;
+    return m[0];
   }
   /** \d \D \s \S \w \W at the cursor. */
   parsePerlGroup() {
@@ -75261,21 +73999,21 @@ var Re2Translator = class {
   }
   /** \pX, \PX, \p{Name} at the cursor; throws for an unknown name. */
   parseUnicodeGroup() {
-    const s3 = this.s;
-    if (s3[this.i] !== "\\" || s3[this.i + 1] !== "p" && s3[this.i + 1] !== "P")
+    const s = this.s;
+    if (s[this.i] !== "\\" || s[this.i + 1] !== "p" && s[this.i + 1] !== "P")
       return void 0;
-    let negated = s3[this.i + 1] === "P";
+    let negated = s[this.i + 1] === "P";
     const start = this.i + 2;
     let name;
     let end;
-    if (s3[start] === "{") {
-      const close = s3.indexOf("}", start);
+    if (s[start] === "{") {
+      const close = s.indexOf("}", start);
       if (close < 0)
-        throw new Re2SyntaxError(`invalid character class range: ${s3.slice(this.i)}`);
-      name = s3.slice(start + 1, close);
+        throw new Re2SyntaxError(`invalid character class range: ${s.slice(this.i)}`);
+      name = s.slice(start + 1, close);
       end = close + 1;
     } else {
-      const cp = s3.codePointAt(start);
+      const cp = s.codePointAt(start);
       name = cp === void 0 ? "" : String.fromCodePoint(cp);
       end = start + name.length;
     }
@@ -75285,35 +74023,35 @@ var Re2Translator = class {
     }
     const group2 = unicodeGroup(name, negated);
     if (!group2)
-      throw new Re2SyntaxError(`invalid character class range: ${s3.slice(this.i, end)}`);
+      throw new Re2SyntaxError(`invalid character class range: ${s.slice(this.i, end)}`);
     this.i = end;
     return group2;
   }
   /** A `\` escape standing for one character (Go's parseEscape). */
   parseEscape() {
-    const s3 = this.s;
+    const s = this.s;
     const start = this.i;
     this.i++;
-    if (this.i >= s3.length)
+    if (this.i >= s.length)
       throw new Re2SyntaxError("trailing backslash at end of expression");
-    const cp = s3.codePointAt(this.i);
+    const cp = s.codePointAt(this.i);
     const c = String.fromCodePoint(cp);
     this.i += c.length;
-    const bad = () => new Re2SyntaxError(`invalid escape sequence: ${s3.slice(start, this.i)}`);
+    const bad = () => new Re2SyntaxError(`invalid escape sequence: ${s.slice(start, this.i)}`);
     if (cp < 128 && !/[0-9A-Za-z]/.test(c))
       return cp;
-    if (c >= "1" && c <= "7" && !isOctal(s3[this.i]))
+    if (c >= "1" && c <= "7" && !isOctal(s[this.i]))
       throw bad();
     if (c >= "0" && c <= "7") {
       let r = cp - 48;
-      for (let n = 1; n < 3 && isOctal(s3[this.i]); n++)
-        r = r * 8 + (s3.charCodeAt(this.i++) - 48);
+      for (let n = 1; n < 3 && isOctal(s[this.i]); n++)
+        r = r * 8 + (s.charCodeAt(this.i++) - 48);
       return r;
     }
     if (c === "x") {
-      if (s3[this.i] === "{") {
-        const close = s3.indexOf("}", this.i);
-        const digits = close < 0 ? "" : s3.slice(this.i + 1, close);
+      if (s[this.i] === "{") {
+        const close = s.indexOf("}", this.i);
+        const digits = close < 0 ? "" : s.slice(this.i + 1, close);
         if (!/^[0-9A-Fa-f]+$/.test(digits))
           throw bad();
         const r = parseInt(digits, 16);
@@ -75322,9 +74060,9 @@ var Re2Translator = class {
           throw bad();
         return r;
       }
-      const x = hexValue(s3[this.i]);
-      const y = hexValue(s3[this.i + 1]);
-      this.i = Math.min(s3.length, this.i + 2);
+      const x = hexValue(s[this.i]);
+      const y = hexValue(s[this.i + 1]);
+      this.i = Math.min(s.length, this.i + 2);
       if (x < 0 || y < 0)
         throw bad();
       return x * 16 + y;
@@ -75337,37 +74075,37 @@ var Re2Translator = class {
   }
   /** One class member character (Go's parseClassChar). */
   parseClassChar() {
-    const s3 = this.s;
-    if (this.i >= s3.length)
+    const s = this.s;
+    if (this.i >= s.length)
       throw new Re2SyntaxError("missing closing ]");
-    if (s3[this.i] === "\\")
+    if (s[this.i] === "\\")
       return this.parseEscape();
-    const cp = s3.codePointAt(this.i);
+    const cp = s.codePointAt(this.i);
     this.i += cp > 65535 ? 2 : 1;
     return cp;
   }
   /** `[...]` at the cursor (Go's parseClass with Perl flags: `-` allowed anywhere, `]` first is literal). */
   parseClass() {
-    const s3 = this.s;
+    const s = this.s;
     this.i++;
-    const negated = s3[this.i] === "^";
+    const negated = s[this.i] === "^";
     if (negated)
       this.i++;
     const set = { ranges: [], props: [] };
-    const add = (g2) => {
-      set.ranges.push(...g2.ranges);
-      set.props.push(...g2.props);
+    const add = (g) => {
+      set.ranges.push(...g.ranges);
+      set.props.push(...g.props);
     };
     let first = true;
-    while (this.i >= s3.length || s3[this.i] !== "]" || first) {
+    while (this.i >= s.length || s[this.i] !== "]" || first) {
       first = false;
-      if (s3.startsWith("[:", this.i) && s3.length - this.i > 2) {
-        const close = s3.indexOf(":]", this.i + 2);
+      if (s.startsWith("[:", this.i) && s.length - this.i > 2) {
+        const close = s.indexOf(":]", this.i + 2);
         if (close >= 0) {
-          const name = s3.slice(this.i + 2, close);
+          const name = s.slice(this.i + 2, close);
           const posix8 = POSIX_GROUPS.get(name.startsWith("^") ? name.slice(1) : name);
           if (!posix8)
-            throw new Re2SyntaxError(`invalid character class range: ${s3.slice(this.i, close + 2)}`);
+            throw new Re2SyntaxError(`invalid character class range: ${s.slice(this.i, close + 2)}`);
           add({ ranges: name.startsWith("^") ? negateRanges(posix8) : posix8, props: [] });
           this.i = close + 2;
           continue;
@@ -75379,15 +74117,15 @@ var Re2Translator = class {
         continue;
       }
       const rangeStart = this.i;
-      const lo2 = this.parseClassChar();
-      let hi2 = lo2;
-      if (s3.length - this.i >= 2 && s3[this.i] === "-" && s3[this.i + 1] !== "]") {
+      const lo = this.parseClassChar();
+      let hi = lo;
+      if (s.length - this.i >= 2 && s[this.i] === "-" && s[this.i + 1] !== "]") {
         this.i++;
-        hi2 = this.parseClassChar();
-        if (hi2 < lo2)
-          throw new Re2SyntaxError(`invalid character class range: ${s3.slice(rangeStart, this.i)}`);
+        hi = this.parseClassChar();
+        if (hi < lo)
+          throw new Re2SyntaxError(`invalid character class range: ${s.slice(rangeStart, this.i)}`);
       }
-      set.ranges.push([lo2, hi2]);
+      set.ranges.push([lo, hi]);
     }
     this.i++;
     return charSetToJs(set, negated);
@@ -75414,21 +74152,21 @@ var IgnoreMatcher = class {
     let hasExclusions = false;
     patterns.forEach((source, index) => {
       const where2 = origin ? { file: origin.file, line: origin.lines?.[index] } : void 0;
-      let p2 = goTrimSpace(source);
-      if (p2 === "")
+      let p = goTrimSpace(source);
+      if (p === "")
         return;
-      p2 = goClean(p2);
+      p = goClean(p);
       let exclusion = false;
-      if (p2.startsWith("!")) {
-        if (p2.length === 1)
+      if (p.startsWith("!")) {
+        if (p.length === 1)
           throw patternError(source, 'illegal exclusion pattern: "!"', where2);
         exclusion = true;
         hasExclusions = true;
-        p2 = p2.slice(1);
+        p = p.slice(1);
       }
-      if (!isValidPattern(p2))
+      if (!isValidPattern(p))
         throw patternError(source, "syntax error in pattern", where2);
-      const { matchType, regexp } = compileGlob(p2);
+      const { matchType, regexp } = compileGlob(p);
       let matcher;
       let regexpError;
       if (regexp !== null) {
@@ -75441,15 +74179,15 @@ var IgnoreMatcher = class {
         }
       }
       states.push({
-        compiled: { source, exclusion, matchType, regexp, dirs: p2.split("/") },
-        cleaned: p2,
+        compiled: { source, exclusion, matchType, regexp, dirs: p.split("/") },
+        cleaned: p,
         matcher,
         regexpError,
         where: where2
       });
     });
     this.states = states;
-    this.patterns = states.map((s3) => s3.compiled);
+    this.patterns = states.map((s) => s.compiled);
     this.hasExclusions = hasExclusions;
   }
   /**
@@ -75464,19 +74202,19 @@ var IgnoreMatcher = class {
     const parent = goDir(file);
     const parentDirs = parent.split("/");
     let matched = false;
-    for (const p2 of this.states) {
-      if (p2.compiled.exclusion !== matched)
+    for (const p of this.states) {
+      if (p.compiled.exclusion !== matched)
         continue;
-      let match3 = this.test(p2, file);
+      let match3 = this.test(p, file);
       if (!match3 && parent !== ".") {
         let prefix2 = "";
         for (let i = 0; i < parentDirs.length && !match3; i++) {
           prefix2 = i === 0 ? parentDirs[0] : `${prefix2}/${parentDirs[i]}`;
-          match3 = this.test(p2, prefix2);
+          match3 = this.test(p, prefix2);
         }
       }
       if (match3)
-        matched = !p2.compiled.exclusion;
+        matched = !p.compiled.exclusion;
     }
     return matched;
   }
@@ -75513,34 +74251,34 @@ var IgnoreMatcher = class {
     const inherit = parentInfo !== void 0 && parentInfo.length > 0;
     const info2 = this.states.map(() => false);
     let matched = false;
-    this.states.forEach((p2, i) => {
+    this.states.forEach((p, i) => {
       let match3 = inherit ? parentInfo[i] === true : false;
       if (!match3) {
-        if (p2.compiled.exclusion !== matched)
+        if (p.compiled.exclusion !== matched)
           return;
-        match3 = this.test(p2, file);
+        match3 = this.test(p, file);
         if (!match3 && !inherit) {
           const parent = goDir(file);
           if (parent !== ".") {
             let prefix2 = "";
             const dirs = parent.split("/");
-            for (let k2 = 0; k2 < dirs.length && !match3; k2++) {
-              prefix2 = k2 === 0 ? dirs[0] : `${prefix2}/${dirs[k2]}`;
-              match3 = this.test(p2, prefix2);
+            for (let k = 0; k < dirs.length && !match3; k++) {
+              prefix2 = k === 0 ? dirs[0] : `${prefix2}/${dirs[k]}`;
+              match3 = this.test(p, prefix2);
             }
           }
         }
       }
       info2[i] = match3;
       if (match3)
-        matched = !p2.compiled.exclusion;
+        matched = !p.compiled.exclusion;
     });
     return { matched, info: info2 };
   }
   /** Pattern.match: one pattern against one path. */
-  test(p2, path12) {
-    const pattern = p2.cleaned;
-    switch (p2.compiled.matchType) {
+  test(p, path12) {
+    const pattern = p.cleaned;
+    switch (p.compiled.matchType) {
       case "exact":
         return path12 === pattern;
       case "prefix":
@@ -75552,10 +74290,10 @@ var IgnoreMatcher = class {
         return path12.endsWith(suffix2) || suffix2.startsWith("/") && path12 === suffix2.slice(1);
       }
       case "regexp":
-        if (!p2.matcher) {
-          throw patternError(p2.compiled.source, `syntax error in pattern (${p2.regexpError ?? "invalid regexp"})`, p2.where);
+        if (!p.matcher) {
+          throw patternError(p.compiled.source, `syntax error in pattern (${p.regexpError ?? "invalid regexp"})`, p.where);
         }
-        return p2.matcher.test(path12);
+        return p.matcher.test(path12);
     }
   }
 };
@@ -75567,18 +74305,18 @@ function patternError(source, why, where2) {
 }
 async function isFile(path12) {
   try {
-    return (await stat3(path12)).isFile();
+    return (await stat2(path12)).isFile();
   } catch {
     return false;
   }
 }
 async function findIgnoreFile(contextDir, dockerfilePath) {
   if (dockerfilePath !== "" && dockerfilePath !== "-") {
-    const specific = `${resolve5(dockerfilePath)}.dockerignore`;
+    const specific = `${resolve4(dockerfilePath)}.dockerignore`;
     if (await isFile(specific))
       return specific;
   }
-  const general = join10(resolve5(contextDir), ".dockerignore");
+  const general = join9(resolve4(contextDir), ".dockerignore");
   return await isFile(general) ? general : void 0;
 }
 async function loadIgnoreMatcher(contextDir, dockerfilePath) {
@@ -75587,7 +74325,7 @@ async function loadIgnoreMatcher(contextDir, dockerfilePath) {
     return new IgnoreMatcher([]);
   let text;
   try {
-    text = await readFile3(file, "utf8");
+    text = await readFile2(file, "utf8");
   } catch (e) {
     throw new DockerignoreError(`cannot read ${file}: ${e.message}`);
   }
@@ -75596,12 +74334,12 @@ async function loadIgnoreMatcher(contextDir, dockerfilePath) {
 }
 
 // packages/core/dist/context/walk.js
-import { createHash as createHash5 } from "node:crypto";
+import { createHash as createHash3 } from "node:crypto";
 import { createReadStream as createReadStream4, lstatSync, readdirSync as readdirSync2, readFileSync as readFileSync2, readlinkSync, statSync as statSync2 } from "node:fs";
-import { lstat as lstat5 } from "node:fs/promises";
-import { join as join11 } from "node:path";
+import { lstat as lstat4 } from "node:fs/promises";
+import { join as join10 } from "node:path";
 async function walkContext(root, matcher) {
-  const rootStat = await lstat5(root).catch(() => void 0);
+  const rootStat = await lstat4(root).catch(() => void 0);
   if (!rootStat?.isDirectory())
     throw new KilnError(`build context ${root} is not a directory`);
   const entries = [];
@@ -75609,10 +74347,10 @@ async function walkContext(root, matcher) {
     const names = readdirSync2(dir).sort();
     for (const name of names) {
       const path12 = rel ? `${rel}/${name}` : name;
-      const absPath = join11(dir, name);
+      const absPath = join10(dir, name);
       const excluded = matcher.matchesWithParent(path12, parentExcluded);
-      const st2 = lstatSync(absPath);
-      const type = st2.isDirectory() ? "dir" : st2.isSymbolicLink() ? "symlink" : st2.isFile() ? "file" : void 0;
+      const st = lstatSync(absPath);
+      const type = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : st.isFile() ? "file" : void 0;
       if (type === void 0)
         continue;
       if (!excluded) {
@@ -75620,14 +74358,14 @@ async function walkContext(root, matcher) {
           path: path12,
           absPath,
           type,
-          mode: st2.mode & 4095,
-          size: type === "file" ? st2.size : 0,
-          uid: st2.uid,
-          gid: st2.gid,
-          mtimeMs: st2.mtimeMs,
-          ino: st2.ino,
-          dev: st2.dev,
-          nlink: st2.nlink,
+          mode: st.mode & 4095,
+          size: type === "file" ? st.size : 0,
+          uid: st.uid,
+          gid: st.gid,
+          mtimeMs: st.mtimeMs,
+          ino: st.ino,
+          dev: st.dev,
+          nlink: st.nlink,
           linkTarget: type === "symlink" ? readlinkSync(absPath) : void 0
         });
       }
@@ -75657,7 +74395,7 @@ var ContextDigests = class _ContextDigests {
     const hit = this.cache.files[entry.path];
     if (hit && hit[0] === entry.ino && hit[1] === entry.size && hit[2] === entry.mtimeMs)
       return hit[3];
-    const digest = await hashFile2(entry.absPath);
+    const digest = await hashFile(entry.absPath);
     this.rereads++;
     this.cache.files[entry.path] = [entry.ino, entry.size, entry.mtimeMs, digest];
     this.changed = true;
@@ -75670,10 +74408,10 @@ var ContextDigests = class _ContextDigests {
   }
 };
 var SMALL_FILE = 1 << 20;
-async function hashFile2(path12) {
-  const hash = createHash5("sha256");
-  const st2 = statSync2(path12);
-  if (st2.size <= SMALL_FILE)
+async function hashFile(path12) {
+  const hash = createHash3("sha256");
+  const st = statSync2(path12);
+  if (st.size <= SMALL_FILE)
     hash.update(readFileSync2(path12));
   else
     for await (const chunk of createReadStream4(path12))
@@ -75681,5254 +74419,9 @@ async function hashFile2(path12) {
   return `sha256:${hash.digest("hex")}`;
 }
 
-// packages/core/dist/layer/entry.js
-var WHITEOUT_PREFIX = ".wh.";
-var OPAQUE_WHITEOUT = ".wh..wh..opq";
-var LayerEntryError = class extends KilnError {
-};
-function entryPathProblem(path12) {
-  if (path12 === "")
-    return "the path is empty";
-  if (path12.includes("\0"))
-    return "the path contains a NUL byte";
-  if (path12.startsWith("/"))
-    return 'the path must be relative to the root (no leading "/")';
-  if (path12.endsWith("/"))
-    return 'the path must not end with "/"';
-  for (const segment of path12.split("/")) {
-    if (segment === "")
-      return 'the path contains an empty segment ("//")';
-    if (segment === "." || segment === "..")
-      return `the path contains a "${segment}" segment`;
-  }
-  return void 0;
-}
-function validateEntryPath(path12, what = "layer entry path") {
-  const problem = entryPathProblem(path12);
-  if (problem)
-    throw new LayerEntryError(`invalid ${what} ${JSON.stringify(path12)}: ${problem}`);
-}
-function cleanArchivePath(path12) {
-  const out = [];
-  for (const segment of path12.split("/")) {
-    if (segment === "" || segment === ".")
-      continue;
-    if (segment === "..") {
-      if (out.length === 0)
-        return void 0;
-      out.pop();
-      continue;
-    }
-    out.push(segment);
-  }
-  return out.join("/");
-}
-function comparePaths(a, b2) {
-  if (a === b2)
-    return 0;
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b2, "utf8"));
-}
-function parentPath(path12) {
-  const i = path12.lastIndexOf("/");
-  return i < 0 ? "" : path12.slice(0, i);
-}
-function baseName(path12) {
-  return path12.slice(path12.lastIndexOf("/") + 1);
-}
-
-// packages/core/dist/layer/writer.js
-import { createHash as createHash6 } from "node:crypto";
-import { closeSync as closeSync3, constants as fsc, openSync as openSync3, readSync } from "node:fs";
-import { open as open5, stat as stat4 } from "node:fs/promises";
-import { Readable as Readable7 } from "node:stream";
-
-// packages/core/dist/archive/compression.js
-import { spawn as spawn3 } from "node:child_process";
-import { open as open4 } from "node:fs/promises";
-import { Readable as Readable6, pipeline as pipeline2 } from "node:stream";
-import * as zlib2 from "node:zlib";
-
-// packages/core/dist/archive/parallel-gzip.js
-import { promisify as promisify3 } from "node:util";
-import { constants as zc, crc32, deflateRaw } from "node:zlib";
-var deflateRawAsync = promisify3(deflateRaw);
-var GZIP_BLOCK_SIZE = 1024 * 1024;
-var OUTPUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
-var WINDOW = 32 * 1024;
-var EMPTY_FINAL_BLOCK = Buffer.from([3, 0]);
-var OS_UNKNOWN = 255;
-function gzipHeader(level) {
-  const xfl = level === 9 ? 2 : level < 2 ? 4 : 0;
-  return Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, xfl, OS_UNKNOWN]);
-}
-async function* parallelGzip(source, options) {
-  const { level } = options;
-  const concurrency = Math.max(1, options.concurrency ?? 3);
-  const inFlight = [];
-  let crc = 0;
-  let length = 0;
-  let previous;
-  const deflateBlock = (block2) => {
-    crc = crc32(block2, crc);
-    length += block2.length;
-    const options2 = { level, memLevel: 8, strategy: zc.Z_DEFAULT_STRATEGY, finishFlush: zc.Z_SYNC_FLUSH, chunkSize: OUTPUT_CHUNK };
-    if (previous)
-      options2.dictionary = previous.subarray(Math.max(0, previous.length - WINDOW));
-    const job = deflateRawAsync(block2, options2);
-    job.catch(() => void 0);
-    inFlight.push(job);
-    previous = block2;
-  };
-  yield gzipHeader(level);
-  let block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
-  let filled = 0;
-  for await (const chunk of source) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const n = Math.min(chunk.length - offset, GZIP_BLOCK_SIZE - filled);
-      chunk.copy(block, filled, offset, offset + n);
-      filled += n;
-      offset += n;
-      if (filled === GZIP_BLOCK_SIZE) {
-        deflateBlock(block);
-        block = Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
-        filled = 0;
-        if (inFlight.length >= concurrency)
-          yield await inFlight.shift();
-      }
-    }
-  }
-  if (filled > 0)
-    deflateBlock(block.subarray(0, filled));
-  while (inFlight.length > 0)
-    yield await inFlight.shift();
-  const trailer = Buffer.alloc(8);
-  trailer.writeUInt32LE(crc >>> 0, 0);
-  trailer.writeUInt32LE(length % 2 ** 32, 4);
-  yield Buffer.concat([EMPTY_FINAL_BLOCK, trailer]);
-}
-
-// packages/core/dist/archive/compression.js
-var UnsupportedCompressionError = class extends KilnError {
-};
-var MAGIC = [
-  ["gzip", [31, 139]],
-  ["bzip2", [66, 90, 104]],
-  // "BZh"
-  ["xz", [253, 55, 122, 88, 90, 0]],
-  ["zstd", [40, 181, 47, 253]]
-];
-var SNIFF_LENGTH = 6;
-function sniffCompression(head) {
-  for (const [kind, magic] of MAGIC) {
-    if (head.length >= magic.length && magic.every((b2, i) => head[i] === b2))
-      return kind;
-  }
-  return "none";
-}
-async function sniffFileCompression(file) {
-  const fh = await open4(file, "r");
-  try {
-    const head = Buffer.alloc(SNIFF_LENGTH);
-    const { bytesRead } = await fh.read(head, 0, SNIFF_LENGTH, 0);
-    return sniffCompression(head.subarray(0, bytesRead));
-  } finally {
-    await fh.close();
-  }
-}
-function hasZstd() {
-  return typeof zlib2.createZstdDecompress === "function";
-}
-function decompressor(compression) {
-  switch (compression) {
-    case "gzip":
-      return zlib2.createGunzip({ chunkSize: 128 * 1024 });
-    case "zstd":
-      return hasZstd() ? zlib2.createZstdDecompress() : void 0;
-    default:
-      return void 0;
-  }
-}
-var COMMANDS = {
-  bzip2: { command: "bzip2", debianPackage: "bzip2" },
-  xz: { command: "xz", debianPackage: "xz-utils" },
-  zstd: { command: "zstd", debianPackage: "zstd" }
-};
-function decompress(source, compression, options = {}) {
-  if (compression === "none")
-    return source;
-  const what = options.what ?? "data";
-  const transform = decompressor(compression);
-  if (transform)
-    return pipeline2(source, transform, () => void 0);
-  const command = COMMANDS[compression];
-  if (!command)
-    throw new UnsupportedCompressionError(`unsupported compression ${JSON.stringify(compression)}`);
-  if (options.commands)
-    return decompressWithCommand(source, command.command, command.debianPackage, what);
-  const why = compression === "zstd" ? "node:zlib has no zstd before 22.15" : `node:zlib has no ${compression}`;
-  throw new UnsupportedCompressionError(`${compression}-compressed ${what} are not supported on Node.js ${process.version} (${why}); use gzip${compression === "zstd" ? " or run Kiln on a newer Node.js" : ""}`);
-}
-function decompressWithCommand(source, command, debianPackage, what) {
-  const child2 = spawn3(command, ["-dc"], { stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  child2.stderr.setEncoding("utf8");
-  child2.stderr.on("data", (s3) => {
-    if (stderr.length < 4096)
-      stderr += s3;
-  });
-  const exited = new Promise((res, rej) => {
-    child2.once("error", rej);
-    child2.once("close", (code) => res(code));
-  });
-  exited.catch(() => void 0);
-  child2.stdin.on("error", () => void 0);
-  let sourceError;
-  source.on("error", (err) => {
-    sourceError ??= err;
-    child2.stdin.destroy();
-  });
-  source.pipe(child2.stdin);
-  const stop = () => {
-    if (child2.exitCode === null && child2.signalCode === null)
-      child2.kill();
-    source.unpipe(child2.stdin);
-    source.destroy();
-  };
-  async function* run2() {
-    try {
-      for await (const chunk of child2.stdout)
-        yield chunk;
-      let code;
-      try {
-        code = await exited;
-      } catch (err) {
-        const e = err;
-        throw new KilnError(e.code === "ENOENT" ? `cannot decompress ${what}: the '${command}' command is not installed (on Debian: apt-get install ${debianPackage})` : `cannot decompress ${what} with ${command}: ${e.message}`);
-      }
-      if (sourceError !== void 0)
-        throw sourceError;
-      if (code !== 0)
-        throw new KilnError(`cannot decompress ${what}: ${command} exited with ${String(code)}: ${stderr.trim()}`);
-    } finally {
-      stop();
-    }
-  }
-  const out = Readable6.from(run2(), { objectMode: false });
-  out.once("close", stop);
-  return out;
-}
-
-// node_modules/tar/dist/esm/index.min.js
-import Qr from "events";
-import I from "fs";
-import { EventEmitter as Di } from "node:events";
-import Cs from "node:stream";
-import { StringDecoder as Hr } from "node:string_decoder";
-import cr from "node:path";
-import Kt from "node:fs";
-import { dirname as Fn, parse as kn } from "path";
-import { EventEmitter as Dn } from "events";
-import zi from "assert";
-import { Buffer as Ot } from "buffer";
-import * as Ps from "zlib";
-import en from "zlib";
-import { posix as Zt } from "node:path";
-import { basename as _n } from "node:path";
-import mi from "fs";
-import X from "fs";
-import js from "path";
-import { win32 as Pn } from "node:path";
-import ar from "path";
-import Br from "node:fs";
-import co from "node:assert";
-import { randomBytes as Mr } from "node:crypto";
-import u from "node:fs";
-import R from "node:path";
-import pr from "fs";
-import wi from "node:fs";
-import we from "node:path";
-import k from "node:fs";
-import ro from "node:fs/promises";
-import Si from "node:path";
-import { join as xr } from "node:path";
-import v from "node:fs";
-import Pr from "node:path";
-var zr = Object.defineProperty;
-var Ur = (s3, t) => {
-  for (var e in t) zr(s3, e, { get: t[e], enumerable: true });
-};
-var Ds = typeof process == "object" && process ? process : { stdout: null, stderr: null };
-var Wr = (s3) => !!s3 && typeof s3 == "object" && (s3 instanceof A || s3 instanceof Cs || Gr(s3) || Zr(s3));
-var Gr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof Di && typeof s3.pipe == "function" && s3.pipe !== Cs.Writable.prototype.pipe;
-var Zr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof Di && typeof s3.write == "function" && typeof s3.end == "function";
-var Q = /* @__PURE__ */ Symbol("EOF");
-var J = /* @__PURE__ */ Symbol("maybeEmitEnd");
-var nt = /* @__PURE__ */ Symbol("emittedEnd");
-var De = /* @__PURE__ */ Symbol("emittingEnd");
-var qt = /* @__PURE__ */ Symbol("emittedError");
-var Ne = /* @__PURE__ */ Symbol("closed");
-var Ns = /* @__PURE__ */ Symbol("read");
-var Ae = /* @__PURE__ */ Symbol("flush");
-var As = /* @__PURE__ */ Symbol("flushChunk");
-var z = /* @__PURE__ */ Symbol("encoding");
-var Mt = /* @__PURE__ */ Symbol("decoder");
-var g = /* @__PURE__ */ Symbol("flowing");
-var Qt = /* @__PURE__ */ Symbol("paused");
-var Bt = /* @__PURE__ */ Symbol("resume");
-var b = /* @__PURE__ */ Symbol("buffer");
-var N = /* @__PURE__ */ Symbol("pipes");
-var _ = /* @__PURE__ */ Symbol("bufferLength");
-var bi = /* @__PURE__ */ Symbol("bufferPush");
-var Ie = /* @__PURE__ */ Symbol("bufferShift");
-var L = /* @__PURE__ */ Symbol("objectMode");
-var S = /* @__PURE__ */ Symbol("destroyed");
-var _i = /* @__PURE__ */ Symbol("error");
-var Oi = /* @__PURE__ */ Symbol("emitData");
-var Is = /* @__PURE__ */ Symbol("emitEnd");
-var Ti = /* @__PURE__ */ Symbol("emitEnd2");
-var Z = /* @__PURE__ */ Symbol("async");
-var xi = /* @__PURE__ */ Symbol("abort");
-var Ce = /* @__PURE__ */ Symbol("aborted");
-var Jt = /* @__PURE__ */ Symbol("signal");
-var Rt = /* @__PURE__ */ Symbol("dataListeners");
-var C = /* @__PURE__ */ Symbol("discarded");
-var jt = (s3) => Promise.resolve().then(s3);
-var Yr = (s3) => s3();
-var Kr = (s3) => s3 === "end" || s3 === "finish" || s3 === "prefinish";
-var Vr = (s3) => s3 instanceof ArrayBuffer || !!s3 && typeof s3 == "object" && s3.constructor && s3.constructor.name === "ArrayBuffer" && s3.byteLength >= 0;
-var $r = (s3) => !Buffer.isBuffer(s3) && ArrayBuffer.isView(s3);
-var Fe = class {
-  src;
-  dest;
-  opts;
-  ondrain;
-  constructor(t, e, i) {
-    this.src = t, this.dest = e, this.opts = i, this.ondrain = () => t[Bt](), this.dest.on("drain", this.ondrain);
-  }
-  unpipe() {
-    this.dest.removeListener("drain", this.ondrain);
-  }
-  proxyErrors(t) {
-  }
-  end() {
-    this.unpipe(), this.opts.end && this.dest.end();
-  }
-};
-var Li = class extends Fe {
-  unpipe() {
-    this.src.removeListener("error", this.proxyErrors), super.unpipe();
-  }
-  constructor(t, e, i) {
-    super(t, e, i), this.proxyErrors = (r) => this.dest.emit("error", r), t.on("error", this.proxyErrors);
-  }
-};
-var Xr = (s3) => !!s3.objectMode;
-var qr = (s3) => !s3.objectMode && !!s3.encoding && s3.encoding !== "buffer";
-var A = class extends Di {
-  [g] = false;
-  [Qt] = false;
-  [N] = [];
-  [b] = [];
-  [L];
-  [z];
-  [Z];
-  [Mt];
-  [Q] = false;
-  [nt] = false;
-  [De] = false;
-  [Ne] = false;
-  [qt] = null;
-  [_] = 0;
-  [S] = false;
-  [Jt];
-  [Ce] = false;
-  [Rt] = 0;
-  [C] = false;
-  writable = true;
-  readable = true;
-  constructor(...t) {
-    let e = t[0] || {};
-    if (super(), e.objectMode && typeof e.encoding == "string") throw new TypeError("Encoding and objectMode may not be used together");
-    Xr(e) ? (this[L] = true, this[z] = null) : qr(e) ? (this[z] = e.encoding, this[L] = false) : (this[L] = false, this[z] = null), this[Z] = !!e.async, this[Mt] = this[z] ? new Hr(this[z]) : null, e && e.debugExposeBuffer === true && Object.defineProperty(this, "buffer", { get: () => this[b] }), e && e.debugExposePipes === true && Object.defineProperty(this, "pipes", { get: () => this[N] });
-    let { signal: i } = e;
-    i && (this[Jt] = i, i.aborted ? this[xi]() : i.addEventListener("abort", () => this[xi]()));
-  }
-  get bufferLength() {
-    return this[_];
-  }
-  get encoding() {
-    return this[z];
-  }
-  set encoding(t) {
-    throw new Error("Encoding must be set at instantiation time");
-  }
-  setEncoding(t) {
-    throw new Error("Encoding must be set at instantiation time");
-  }
-  get objectMode() {
-    return this[L];
-  }
-  set objectMode(t) {
-    throw new Error("objectMode must be set at instantiation time");
-  }
-  get async() {
-    return this[Z];
-  }
-  set async(t) {
-    this[Z] = this[Z] || !!t;
-  }
-  [xi]() {
-    this[Ce] = true, this.emit("abort", this[Jt]?.reason), this.destroy(this[Jt]?.reason);
-  }
-  get aborted() {
-    return this[Ce];
-  }
-  set aborted(t) {
-  }
-  write(t, e, i) {
-    if (this[Ce]) return false;
-    if (this[Q]) throw new Error("write after end");
-    if (this[S]) return this.emit("error", Object.assign(new Error("Cannot call write after a stream was destroyed"), { code: "ERR_STREAM_DESTROYED" })), true;
-    typeof e == "function" && (i = e, e = "utf8"), e || (e = "utf8");
-    let r = this[Z] ? jt : Yr;
-    if (!this[L] && !Buffer.isBuffer(t)) {
-      if ($r(t)) t = Buffer.from(t.buffer, t.byteOffset, t.byteLength);
-      else if (Vr(t)) t = Buffer.from(t);
-      else if (typeof t != "string") throw new Error("Non-contiguous data written to non-objectMode stream");
-    }
-    return this[L] ? (this[g] && this[_] !== 0 && this[Ae](true), this[g] ? this.emit("data", t) : this[bi](t), this[_] !== 0 && this.emit("readable"), i && r(i), this[g]) : t.length ? (typeof t == "string" && !(e === this[z] && !this[Mt]?.lastNeed) && (t = Buffer.from(t, e)), Buffer.isBuffer(t) && this[z] && (t = this[Mt].write(t)), this[g] && this[_] !== 0 && this[Ae](true), this[g] ? this.emit("data", t) : this[bi](t), this[_] !== 0 && this.emit("readable"), i && r(i), this[g]) : (this[_] !== 0 && this.emit("readable"), i && r(i), this[g]);
-  }
-  read(t) {
-    if (this[S]) return null;
-    if (this[C] = false, this[_] === 0 || t === 0 || t && t > this[_]) return this[J](), null;
-    this[L] && (t = null), this[b].length > 1 && !this[L] && (this[b] = [this[z] ? this[b].join("") : Buffer.concat(this[b], this[_])]);
-    let e = this[Ns](t || null, this[b][0]);
-    return this[J](), e;
-  }
-  [Ns](t, e) {
-    if (this[L]) this[Ie]();
-    else {
-      let i = e;
-      t === i.length || t === null ? this[Ie]() : typeof i == "string" ? (this[b][0] = i.slice(t), e = i.slice(0, t), this[_] -= t) : (this[b][0] = i.subarray(t), e = i.subarray(0, t), this[_] -= t);
-    }
-    return this.emit("data", e), !this[b].length && !this[Q] && this.emit("drain"), e;
-  }
-  end(t, e, i) {
-    return typeof t == "function" && (i = t, t = void 0), typeof e == "function" && (i = e, e = "utf8"), t !== void 0 && this.write(t, e), i && this.once("end", i), this[Q] = true, this.writable = false, (this[g] || !this[Qt]) && this[J](), this;
-  }
-  [Bt]() {
-    this[S] || (!this[Rt] && !this[N].length && (this[C] = true), this[Qt] = false, this[g] = true, this.emit("resume"), this[b].length ? this[Ae]() : this[Q] ? this[J]() : this.emit("drain"));
-  }
-  resume() {
-    return this[Bt]();
-  }
-  pause() {
-    this[g] = false, this[Qt] = true, this[C] = false;
-  }
-  get destroyed() {
-    return this[S];
-  }
-  get flowing() {
-    return this[g];
-  }
-  get paused() {
-    return this[Qt];
-  }
-  [bi](t) {
-    this[L] ? this[_] += 1 : this[_] += t.length, this[b].push(t);
-  }
-  [Ie]() {
-    return this[L] ? this[_] -= 1 : this[_] -= this[b][0].length, this[b].shift();
-  }
-  [Ae](t = false) {
-    do
-      ;
-    while (this[As](this[Ie]()) && this[b].length);
-    !t && !this[b].length && !this[Q] && this.emit("drain");
-  }
-  [As](t) {
-    return this.emit("data", t), this[g];
-  }
-  pipe(t, e) {
-    if (this[S]) return t;
-    this[C] = false;
-    let i = this[nt];
-    return e = e || {}, t === Ds.stdout || t === Ds.stderr ? e.end = false : e.end = e.end !== false, e.proxyErrors = !!e.proxyErrors, i ? e.end && t.end() : (this[N].push(e.proxyErrors ? new Li(this, t, e) : new Fe(this, t, e)), this[Z] ? jt(() => this[Bt]()) : this[Bt]()), t;
-  }
-  unpipe(t) {
-    let e = this[N].find((i) => i.dest === t);
-    e && (this[N].length === 1 ? (this[g] && this[Rt] === 0 && (this[g] = false), this[N] = []) : this[N].splice(this[N].indexOf(e), 1), e.unpipe());
-  }
-  addListener(t, e) {
-    return this.on(t, e);
-  }
-  on(t, e) {
-    let i = super.on(t, e);
-    if (t === "data") this[C] = false, this[Rt]++, !this[N].length && !this[g] && this[Bt]();
-    else if (t === "readable" && this[_] !== 0) super.emit("readable");
-    else if (Kr(t) && this[nt]) super.emit(t), this.removeAllListeners(t);
-    else if (t === "error" && this[qt]) {
-      let r = e;
-      this[Z] ? jt(() => r.call(this, this[qt])) : r.call(this, this[qt]);
-    }
-    return i;
-  }
-  removeListener(t, e) {
-    return this.off(t, e);
-  }
-  off(t, e) {
-    let i = super.off(t, e);
-    return t === "data" && (this[Rt] = this.listeners("data").length, this[Rt] === 0 && !this[C] && !this[N].length && (this[g] = false)), i;
-  }
-  removeAllListeners(t) {
-    let e = super.removeAllListeners(t);
-    return (t === "data" || t === void 0) && (this[Rt] = 0, !this[C] && !this[N].length && (this[g] = false)), e;
-  }
-  get emittedEnd() {
-    return this[nt];
-  }
-  [J]() {
-    !this[De] && !this[nt] && !this[S] && this[b].length === 0 && this[Q] && (this[De] = true, this.emit("end"), this.emit("prefinish"), this.emit("finish"), this[Ne] && this.emit("close"), this[De] = false);
-  }
-  emit(t, ...e) {
-    let i = e[0];
-    if (t !== "error" && t !== "close" && t !== S && this[S]) return false;
-    if (t === "data") return !this[L] && !i ? false : this[Z] ? (jt(() => this[Oi](i)), true) : this[Oi](i);
-    if (t === "end") return this[Is]();
-    if (t === "close") {
-      if (this[Ne] = true, !this[nt] && !this[S]) return false;
-      let n = super.emit("close");
-      return this.removeAllListeners("close"), n;
-    } else if (t === "error") {
-      this[qt] = i, super.emit(_i, i);
-      let n = !this[Jt] || this.listeners("error").length ? super.emit("error", i) : false;
-      return this[J](), n;
-    } else if (t === "resume") {
-      let n = super.emit("resume");
-      return this[J](), n;
-    } else if (t === "finish" || t === "prefinish") {
-      let n = super.emit(t);
-      return this.removeAllListeners(t), n;
-    }
-    let r = super.emit(t, ...e);
-    return this[J](), r;
-  }
-  [Oi](t) {
-    for (let i of this[N]) i.dest.write(t) === false && this.pause();
-    let e = this[C] ? false : super.emit("data", t);
-    return this[J](), e;
-  }
-  [Is]() {
-    return this[nt] ? false : (this[nt] = true, this.readable = false, this[Z] ? (jt(() => this[Ti]()), true) : this[Ti]());
-  }
-  [Ti]() {
-    if (this[Mt]) {
-      let e = this[Mt].end();
-      if (e) {
-        for (let i of this[N]) i.dest.write(e);
-        this[C] || super.emit("data", e);
-      }
-    }
-    for (let e of this[N]) e.end();
-    let t = super.emit("end");
-    return this.removeAllListeners("end"), t;
-  }
-  async collect() {
-    let t = Object.assign([], { dataLength: 0 });
-    this[L] || (t.dataLength = 0);
-    let e = this.promise();
-    return this.on("data", (i) => {
-      t.push(i), this[L] || (t.dataLength += i.length);
-    }), await e, t;
-  }
-  async concat() {
-    if (this[L]) throw new Error("cannot concat in objectMode");
-    let t = await this.collect();
-    return this[z] ? t.join("") : Buffer.concat(t, t.dataLength);
-  }
-  async promise() {
-    return new Promise((t, e) => {
-      this.on(S, () => e(new Error("stream destroyed"))), this.on("error", (i) => e(i)), this.on("end", () => t());
-    });
-  }
-  [Symbol.asyncIterator]() {
-    this[C] = false;
-    let t = false, e = async () => (this.pause(), t = true, { value: void 0, done: true });
-    return { next: () => {
-      if (t) return e();
-      let r = this.read();
-      if (r !== null) return Promise.resolve({ done: false, value: r });
-      if (this[Q]) return e();
-      let n, o, h = (d) => {
-        this.off("data", a), this.off("end", l), this.off(S, c), e(), o(d);
-      }, a = (d) => {
-        this.off("error", h), this.off("end", l), this.off(S, c), this.pause(), n({ value: d, done: !!this[Q] });
-      }, l = () => {
-        this.off("error", h), this.off("data", a), this.off(S, c), e(), n({ done: true, value: void 0 });
-      }, c = () => h(new Error("stream destroyed"));
-      return new Promise((d, y) => {
-        o = y, n = d, this.once(S, c), this.once("error", h), this.once("end", l), this.once("data", a);
-      });
-    }, throw: e, return: e, [Symbol.asyncIterator]() {
-      return this;
-    }, [Symbol.asyncDispose]: async () => {
-    } };
-  }
-  [Symbol.iterator]() {
-    this[C] = false;
-    let t = false, e = () => (this.pause(), this.off(_i, e), this.off(S, e), this.off("end", e), t = true, { done: true, value: void 0 }), i = () => {
-      if (t) return e();
-      let r = this.read();
-      return r === null ? e() : { done: false, value: r };
-    };
-    return this.once("end", e), this.once(_i, e), this.once(S, e), { next: i, throw: e, return: e, [Symbol.iterator]() {
-      return this;
-    }, [Symbol.dispose]: () => {
-    } };
-  }
-  destroy(t) {
-    if (this[S]) return t ? this.emit("error", t) : this.emit(S), this;
-    this[S] = true, this[C] = true, this[b].length = 0, this[_] = 0;
-    let e = this;
-    return typeof e.close == "function" && !this[Ne] && e.close(), t ? this.emit("error", t) : this.emit(S), this;
-  }
-  static get isStream() {
-    return Wr;
-  }
-};
-var Jr = I.writev;
-var ht = /* @__PURE__ */ Symbol("_autoClose");
-var H = /* @__PURE__ */ Symbol("_close");
-var te = /* @__PURE__ */ Symbol("_ended");
-var m = /* @__PURE__ */ Symbol("_fd");
-var Ni = /* @__PURE__ */ Symbol("_finished");
-var tt = /* @__PURE__ */ Symbol("_flags");
-var Ai = /* @__PURE__ */ Symbol("_flush");
-var ki = /* @__PURE__ */ Symbol("_handleChunk");
-var vi = /* @__PURE__ */ Symbol("_makeBuf");
-var ie = /* @__PURE__ */ Symbol("_mode");
-var ke = /* @__PURE__ */ Symbol("_needDrain");
-var Ut = /* @__PURE__ */ Symbol("_onerror");
-var Ht = /* @__PURE__ */ Symbol("_onopen");
-var Ii = /* @__PURE__ */ Symbol("_onread");
-var Pt = /* @__PURE__ */ Symbol("_onwrite");
-var at = /* @__PURE__ */ Symbol("_open");
-var U = /* @__PURE__ */ Symbol("_path");
-var ot = /* @__PURE__ */ Symbol("_pos");
-var Y = /* @__PURE__ */ Symbol("_queue");
-var zt = /* @__PURE__ */ Symbol("_read");
-var Ci = /* @__PURE__ */ Symbol("_readSize");
-var j = /* @__PURE__ */ Symbol("_reading");
-var ee = /* @__PURE__ */ Symbol("_remain");
-var Fi = /* @__PURE__ */ Symbol("_size");
-var ve = /* @__PURE__ */ Symbol("_write");
-var gt = /* @__PURE__ */ Symbol("_writing");
-var Me = /* @__PURE__ */ Symbol("_defaultFlag");
-var bt = /* @__PURE__ */ Symbol("_errored");
-var _t = class extends A {
-  [bt] = false;
-  [m];
-  [U];
-  [Ci];
-  [j] = false;
-  [Fi];
-  [ee];
-  [ht];
-  constructor(t, e) {
-    if (e = e || {}, super(e), this.readable = true, this.writable = false, typeof t != "string") throw new TypeError("path must be a string");
-    this[bt] = false, this[m] = typeof e.fd == "number" ? e.fd : void 0, this[U] = t, this[Ci] = e.readSize || 16 * 1024 * 1024, this[j] = false, this[Fi] = typeof e.size == "number" ? e.size : 1 / 0, this[ee] = this[Fi], this[ht] = typeof e.autoClose == "boolean" ? e.autoClose : true, typeof this[m] == "number" ? this[zt]() : this[at]();
-  }
-  get fd() {
-    return this[m];
-  }
-  get path() {
-    return this[U];
-  }
-  write() {
-    throw new TypeError("this is a readable stream");
-  }
-  end() {
-    throw new TypeError("this is a readable stream");
-  }
-  [at]() {
-    I.open(this[U], "r", (t, e) => this[Ht](t, e));
-  }
-  [Ht](t, e) {
-    t ? this[Ut](t) : (this[m] = e, this.emit("open", e), this[zt]());
-  }
-  [vi]() {
-    return Buffer.allocUnsafe(Math.min(this[Ci], this[ee]));
-  }
-  [zt]() {
-    if (!this[j]) {
-      this[j] = true;
-      let t = this[vi]();
-      if (t.length === 0) return process.nextTick(() => this[Ii](null, 0, t));
-      I.read(this[m], t, 0, t.length, null, (e, i, r) => this[Ii](e, i, r));
-    }
-  }
-  [Ii](t, e, i) {
-    this[j] = false, t ? this[Ut](t) : this[ki](e, i) && this[zt]();
-  }
-  [H]() {
-    if (this[ht] && typeof this[m] == "number") {
-      let t = this[m];
-      this[m] = void 0, I.close(t, (e) => e ? this.emit("error", e) : this.emit("close"));
-    }
-  }
-  [Ut](t) {
-    this[j] = true, this[H](), this.emit("error", t);
-  }
-  [ki](t, e) {
-    let i = false;
-    return this[ee] -= t, t > 0 && (i = super.write(t < e.length ? e.subarray(0, t) : e)), (t === 0 || this[ee] <= 0) && (i = false, this[H](), super.end()), i;
-  }
-  emit(t, ...e) {
-    switch (t) {
-      case "prefinish":
-      case "finish":
-        return false;
-      case "drain":
-        return typeof this[m] == "number" && this[zt](), false;
-      case "error":
-        return this[bt] ? false : (this[bt] = true, super.emit(t, ...e));
-      default:
-        return super.emit(t, ...e);
-    }
-  }
-};
-var Be = class extends _t {
-  [at]() {
-    let t = true;
-    try {
-      this[Ht](null, I.openSync(this[U], "r")), t = false;
-    } finally {
-      t && this[H]();
-    }
-  }
-  [zt]() {
-    let t = true;
-    try {
-      if (!this[j]) {
-        this[j] = true;
-        do {
-          let e = this[vi](), i = e.length === 0 ? 0 : I.readSync(this[m], e, 0, e.length, null);
-          if (!this[ki](i, e)) break;
-        } while (true);
-        this[j] = false;
-      }
-      t = false;
-    } finally {
-      t && this[H]();
-    }
-  }
-  [H]() {
-    if (this[ht] && typeof this[m] == "number") {
-      let t = this[m];
-      this[m] = void 0, I.closeSync(t), this.emit("close");
-    }
-  }
-};
-var et = class extends Qr {
-  readable = false;
-  writable = true;
-  [bt] = false;
-  [gt] = false;
-  [te] = false;
-  [Y] = [];
-  [ke] = false;
-  [U];
-  [ie];
-  [ht];
-  [m];
-  [Me];
-  [tt];
-  [Ni] = false;
-  [ot];
-  constructor(t, e) {
-    e = e || {}, super(e), this[U] = t, this[m] = typeof e.fd == "number" ? e.fd : void 0, this[ie] = e.mode === void 0 ? 438 : e.mode, this[ot] = typeof e.start == "number" ? e.start : void 0, this[ht] = typeof e.autoClose == "boolean" ? e.autoClose : true;
-    let i = this[ot] !== void 0 ? "r+" : "w";
-    this[Me] = e.flags === void 0, this[tt] = e.flags === void 0 ? i : e.flags, this[m] === void 0 && this[at]();
-  }
-  emit(t, ...e) {
-    if (t === "error") {
-      if (this[bt]) return false;
-      this[bt] = true;
-    }
-    return super.emit(t, ...e);
-  }
-  get fd() {
-    return this[m];
-  }
-  get path() {
-    return this[U];
-  }
-  [Ut](t) {
-    this[H](), this[gt] = true, this.emit("error", t);
-  }
-  [at]() {
-    I.open(this[U], this[tt], this[ie], (t, e) => this[Ht](t, e));
-  }
-  [Ht](t, e) {
-    this[Me] && this[tt] === "r+" && t && t.code === "ENOENT" ? (this[tt] = "w", this[at]()) : t ? this[Ut](t) : (this[m] = e, this.emit("open", e), this[gt] || this[Ai]());
-  }
-  end(t, e) {
-    return t && this.write(t, e), this[te] = true, !this[gt] && !this[Y].length && typeof this[m] == "number" && this[Pt](null, 0), this;
-  }
-  write(t, e) {
-    return typeof t == "string" && (t = Buffer.from(t, e)), this[te] ? (this.emit("error", new Error("write() after end()")), false) : this[m] === void 0 || this[gt] || this[Y].length ? (this[Y].push(t), this[ke] = true, false) : (this[gt] = true, this[ve](t), true);
-  }
-  [ve](t) {
-    I.write(this[m], t, 0, t.length, this[ot], (e, i) => this[Pt](e, i));
-  }
-  [Pt](t, e) {
-    t ? this[Ut](t) : (this[ot] !== void 0 && typeof e == "number" && (this[ot] += e), this[Y].length ? this[Ai]() : (this[gt] = false, this[te] && !this[Ni] ? (this[Ni] = true, this[H](), this.emit("finish")) : this[ke] && (this[ke] = false, this.emit("drain"))));
-  }
-  [Ai]() {
-    if (this[Y].length === 0) this[te] && this[Pt](null, 0);
-    else if (this[Y].length === 1) this[ve](this[Y].pop());
-    else {
-      let t = this[Y];
-      this[Y] = [], Jr(this[m], t, this[ot], (e, i) => this[Pt](e, i));
-    }
-  }
-  [H]() {
-    if (this[ht] && typeof this[m] == "number") {
-      let t = this[m];
-      this[m] = void 0, I.close(t, (e) => e ? this.emit("error", e) : this.emit("close"));
-    }
-  }
-};
-var Wt = class extends et {
-  [at]() {
-    let t;
-    if (this[Me] && this[tt] === "r+") try {
-      t = I.openSync(this[U], this[tt], this[ie]);
-    } catch (e) {
-      if (e?.code === "ENOENT") return this[tt] = "w", this[at]();
-      throw e;
-    }
-    else t = I.openSync(this[U], this[tt], this[ie]);
-    this[Ht](null, t);
-  }
-  [H]() {
-    if (this[ht] && typeof this[m] == "number") {
-      let t = this[m];
-      this[m] = void 0, I.closeSync(t), this.emit("close");
-    }
-  }
-  [ve](t) {
-    let e = true;
-    try {
-      this[Pt](null, I.writeSync(this[m], t, 0, t.length, this[ot])), e = false;
-    } finally {
-      if (e) try {
-        this[H]();
-      } catch {
-      }
-    }
-  }
-};
-var jr = /* @__PURE__ */ new Map([["C", "cwd"], ["f", "file"], ["z", "gzip"], ["P", "preservePaths"], ["U", "unlink"], ["strip-components", "strip"], ["stripComponents", "strip"], ["keep-newer", "newer"], ["keepNewer", "newer"], ["keep-newer-files", "newer"], ["keepNewerFiles", "newer"], ["k", "keep"], ["keep-existing", "keep"], ["keepExisting", "keep"], ["m", "noMtime"], ["no-mtime", "noMtime"], ["p", "preserveOwner"], ["L", "follow"], ["h", "follow"], ["onentry", "onReadEntry"]]);
-var Fs = (s3) => !!s3.sync && !!s3.file;
-var ks = (s3) => !s3.sync && !!s3.file;
-var vs = (s3) => !!s3.sync && !s3.file;
-var Ms = (s3) => !s3.sync && !s3.file;
-var Bs = (s3) => !!s3.file;
-var tn = (s3) => {
-  let t = jr.get(s3);
-  return t || s3;
-};
-var se = (s3 = {}) => {
-  if (!s3) return {};
-  let t = {};
-  for (let [e, i] of Object.entries(s3)) {
-    let r = tn(e);
-    t[r] = i;
-  }
-  return t.chmod === void 0 && t.noChmod === false && (t.chmod = true), delete t.noChmod, t;
-};
-var K = (s3, t, e, i, r) => Object.assign((n = [], o, h) => {
-  Array.isArray(n) && (o = n, n = {}), typeof o == "function" && (h = o, o = void 0), o = o ? Array.from(o) : [];
-  let a = se(n);
-  if (r?.(a, o), Fs(a)) {
-    if (typeof h == "function") throw new TypeError("callback not supported for sync tar functions");
-    return s3(a, o);
-  } else if (ks(a)) {
-    let l = t(a, o);
-    return h ? l.then(() => h(), h) : l;
-  } else if (vs(a)) {
-    if (typeof h == "function") throw new TypeError("callback not supported for sync tar functions");
-    return e(a, o);
-  } else if (Ms(a)) {
-    if (typeof h == "function") throw new TypeError("callback only supported with file option");
-    return i(a, o);
-  }
-  throw new Error("impossible options??");
-}, { syncFile: s3, asyncFile: t, syncNoFile: e, asyncNoFile: i, validate: r });
-var sn = en.constants || { ZLIB_VERNUM: 4736 };
-var M = Object.freeze(Object.assign(/* @__PURE__ */ Object.create(null), { Z_NO_FLUSH: 0, Z_PARTIAL_FLUSH: 1, Z_SYNC_FLUSH: 2, Z_FULL_FLUSH: 3, Z_FINISH: 4, Z_BLOCK: 5, Z_OK: 0, Z_STREAM_END: 1, Z_NEED_DICT: 2, Z_ERRNO: -1, Z_STREAM_ERROR: -2, Z_DATA_ERROR: -3, Z_MEM_ERROR: -4, Z_BUF_ERROR: -5, Z_VERSION_ERROR: -6, Z_NO_COMPRESSION: 0, Z_BEST_SPEED: 1, Z_BEST_COMPRESSION: 9, Z_DEFAULT_COMPRESSION: -1, Z_FILTERED: 1, Z_HUFFMAN_ONLY: 2, Z_RLE: 3, Z_FIXED: 4, Z_DEFAULT_STRATEGY: 0, DEFLATE: 1, INFLATE: 2, GZIP: 3, GUNZIP: 4, DEFLATERAW: 5, INFLATERAW: 6, UNZIP: 7, BROTLI_DECODE: 8, BROTLI_ENCODE: 9, Z_MIN_WINDOWBITS: 8, Z_MAX_WINDOWBITS: 15, Z_DEFAULT_WINDOWBITS: 15, Z_MIN_CHUNK: 64, Z_MAX_CHUNK: 1 / 0, Z_DEFAULT_CHUNK: 16384, Z_MIN_MEMLEVEL: 1, Z_MAX_MEMLEVEL: 9, Z_DEFAULT_MEMLEVEL: 8, Z_MIN_LEVEL: -1, Z_MAX_LEVEL: 9, Z_DEFAULT_LEVEL: -1, BROTLI_OPERATION_PROCESS: 0, BROTLI_OPERATION_FLUSH: 1, BROTLI_OPERATION_FINISH: 2, BROTLI_OPERATION_EMIT_METADATA: 3, BROTLI_MODE_GENERIC: 0, BROTLI_MODE_TEXT: 1, BROTLI_MODE_FONT: 2, BROTLI_DEFAULT_MODE: 0, BROTLI_MIN_QUALITY: 0, BROTLI_MAX_QUALITY: 11, BROTLI_DEFAULT_QUALITY: 11, BROTLI_MIN_WINDOW_BITS: 10, BROTLI_MAX_WINDOW_BITS: 24, BROTLI_LARGE_MAX_WINDOW_BITS: 30, BROTLI_DEFAULT_WINDOW: 22, BROTLI_MIN_INPUT_BLOCK_BITS: 16, BROTLI_MAX_INPUT_BLOCK_BITS: 24, BROTLI_PARAM_MODE: 0, BROTLI_PARAM_QUALITY: 1, BROTLI_PARAM_LGWIN: 2, BROTLI_PARAM_LGBLOCK: 3, BROTLI_PARAM_DISABLE_LITERAL_CONTEXT_MODELING: 4, BROTLI_PARAM_SIZE_HINT: 5, BROTLI_PARAM_LARGE_WINDOW: 6, BROTLI_PARAM_NPOSTFIX: 7, BROTLI_PARAM_NDIRECT: 8, BROTLI_DECODER_RESULT_ERROR: 0, BROTLI_DECODER_RESULT_SUCCESS: 1, BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT: 2, BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT: 3, BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION: 0, BROTLI_DECODER_PARAM_LARGE_WINDOW: 1, BROTLI_DECODER_NO_ERROR: 0, BROTLI_DECODER_SUCCESS: 1, BROTLI_DECODER_NEEDS_MORE_INPUT: 2, BROTLI_DECODER_NEEDS_MORE_OUTPUT: 3, BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_NIBBLE: -1, BROTLI_DECODER_ERROR_FORMAT_RESERVED: -2, BROTLI_DECODER_ERROR_FORMAT_EXUBERANT_META_NIBBLE: -3, BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_ALPHABET: -4, BROTLI_DECODER_ERROR_FORMAT_SIMPLE_HUFFMAN_SAME: -5, BROTLI_DECODER_ERROR_FORMAT_CL_SPACE: -6, BROTLI_DECODER_ERROR_FORMAT_HUFFMAN_SPACE: -7, BROTLI_DECODER_ERROR_FORMAT_CONTEXT_MAP_REPEAT: -8, BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_1: -9, BROTLI_DECODER_ERROR_FORMAT_BLOCK_LENGTH_2: -10, BROTLI_DECODER_ERROR_FORMAT_TRANSFORM: -11, BROTLI_DECODER_ERROR_FORMAT_DICTIONARY: -12, BROTLI_DECODER_ERROR_FORMAT_WINDOW_BITS: -13, BROTLI_DECODER_ERROR_FORMAT_PADDING_1: -14, BROTLI_DECODER_ERROR_FORMAT_PADDING_2: -15, BROTLI_DECODER_ERROR_FORMAT_DISTANCE: -16, BROTLI_DECODER_ERROR_DICTIONARY_NOT_SET: -19, BROTLI_DECODER_ERROR_INVALID_ARGUMENTS: -20, BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES: -21, BROTLI_DECODER_ERROR_ALLOC_TREE_GROUPS: -22, BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MAP: -25, BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1: -26, BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2: -27, BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES: -30, BROTLI_DECODER_ERROR_UNREACHABLE: -31 }, sn));
-var rn = Ot.concat;
-var zs = Object.getOwnPropertyDescriptor(Ot, "concat");
-var nn = (s3) => s3;
-var Bi = zs?.writable === true || zs?.set !== void 0 ? (s3) => {
-  Ot.concat = s3 ? nn : rn;
-} : (s3) => {
-};
-var Tt = /* @__PURE__ */ Symbol("_superWrite");
-var Gt = class extends Error {
-  code;
-  errno;
-  constructor(t, e) {
-    super("zlib: " + t.message, { cause: t }), this.code = t.code, this.errno = t.errno, this.code || (this.code = "ZLIB_ERROR"), this.message = "zlib: " + t.message, Error.captureStackTrace(this, e ?? this.constructor);
-  }
-  get name() {
-    return "ZlibError";
-  }
-};
-var Pi = /* @__PURE__ */ Symbol("flushFlag");
-var re = class extends A {
-  #t = false;
-  #i = false;
-  #s;
-  #n;
-  #r;
-  #e;
-  #o;
-  get sawError() {
-    return this.#t;
-  }
-  get handle() {
-    return this.#e;
-  }
-  get flushFlag() {
-    return this.#s;
-  }
-  constructor(t, e) {
-    if (!t || typeof t != "object") throw new TypeError("invalid options for ZlibBase constructor");
-    if (super(t), this.#s = t.flush ?? 0, this.#n = t.finishFlush ?? 0, this.#r = t.fullFlushFlag ?? 0, typeof Ps[e] != "function") throw new TypeError("Compression method not supported: " + e);
-    try {
-      this.#e = new Ps[e](t);
-    } catch (i) {
-      throw new Gt(i, this.constructor);
-    }
-    this.#o = (i) => {
-      this.#t || (this.#t = true, this.close(), this.emit("error", i));
-    }, this.#e?.on("error", (i) => this.#o(new Gt(i))), this.once("end", () => this.close);
-  }
-  close() {
-    this.#e && (this.#e.close(), this.#e = void 0, this.emit("close"));
-  }
-  reset() {
-    if (!this.#t) return zi(this.#e, "zlib binding closed"), this.#e.reset?.();
-  }
-  flush(t) {
-    this.ended || (typeof t != "number" && (t = this.#r), this.write(Object.assign(Ot.alloc(0), { [Pi]: t })));
-  }
-  end(t, e, i) {
-    return typeof t == "function" && (i = t, e = void 0, t = void 0), typeof e == "function" && (i = e, e = void 0), t && (e ? this.write(t, e) : this.write(t)), this.flush(this.#n), this.#i = true, super.end(i);
-  }
-  get ended() {
-    return this.#i;
-  }
-  [Tt](t) {
-    return super.write(t);
-  }
-  write(t, e, i) {
-    if (typeof e == "function" && (i = e, e = "utf8"), typeof t == "string" && (t = Ot.from(t, e)), this.#t) return;
-    zi(this.#e, "zlib binding closed");
-    let r = this.#e._handle, n = r.close;
-    r.close = () => {
-    };
-    let o = this.#e.close;
-    this.#e.close = () => {
-    }, Bi(true);
-    let h;
-    try {
-      let l = typeof t[Pi] == "number" ? t[Pi] : this.#s;
-      h = this.#e._processChunk(t, l), Bi(false);
-    } catch (l) {
-      Bi(false), this.#o(new Gt(l, this.write));
-    } finally {
-      this.#e && (this.#e._handle = r, r.close = n, this.#e.close = o, this.#e.removeAllListeners("error"));
-    }
-    this.#e && this.#e.on("error", (l) => this.#o(new Gt(l, this.write)));
-    let a;
-    if (h) if (Array.isArray(h) && h.length > 0) {
-      let l = h[0];
-      a = this[Tt](Ot.from(l));
-      for (let c = 1; c < h.length; c++) a = this[Tt](h[c]);
-    } else a = this[Tt](Ot.from(h));
-    return i && i(), a;
-  }
-};
-var Pe = class extends re {
-  #t;
-  #i;
-  constructor(t, e) {
-    t = t || {}, t.flush = t.flush || M.Z_NO_FLUSH, t.finishFlush = t.finishFlush || M.Z_FINISH, t.fullFlushFlag = M.Z_FULL_FLUSH, super(t, e), this.#t = t.level, this.#i = t.strategy;
-  }
-  params(t, e) {
-    if (!this.sawError) {
-      if (!this.handle) throw new Error("cannot switch params when binding is closed");
-      if (!this.handle.params) throw new Error("not supported in this implementation");
-      if (this.#t !== t || this.#i !== e) {
-        this.flush(M.Z_SYNC_FLUSH), zi(this.handle, "zlib binding closed");
-        let i = this.handle.flush;
-        this.handle.flush = (r, n) => {
-          typeof r == "function" && (n = r, r = this.flushFlag), this.flush(r), n?.();
-        };
-        try {
-          this.handle.params(t, e);
-        } finally {
-          this.handle.flush = i;
-        }
-        this.handle && (this.#t = t, this.#i = e);
-      }
-    }
-  }
-};
-var ze = class extends Pe {
-  #t;
-  constructor(t) {
-    super(t, "Gzip"), this.#t = t && !!t.portable;
-  }
-  [Tt](t) {
-    return this.#t ? (this.#t = false, t[9] = 255, super[Tt](t)) : super[Tt](t);
-  }
-};
-var Ue = class extends Pe {
-  constructor(t) {
-    super(t, "Unzip");
-  }
-};
-var He = class extends re {
-  constructor(t, e) {
-    t = t || {}, t.flush = t.flush || M.BROTLI_OPERATION_PROCESS, t.finishFlush = t.finishFlush || M.BROTLI_OPERATION_FINISH, t.fullFlushFlag = M.BROTLI_OPERATION_FLUSH, super(t, e);
-  }
-};
-var We = class extends He {
-  constructor(t) {
-    super(t, "BrotliCompress");
-  }
-};
-var Ge = class extends He {
-  constructor(t) {
-    super(t, "BrotliDecompress");
-  }
-};
-var Ze = class extends re {
-  constructor(t, e) {
-    t = t || {}, t.flush = t.flush || M.ZSTD_e_continue, t.finishFlush = t.finishFlush || M.ZSTD_e_end, t.fullFlushFlag = M.ZSTD_e_flush, super(t, e);
-  }
-};
-var Ye = class extends Ze {
-  constructor(t) {
-    super(t, "ZstdCompress");
-  }
-};
-var Ke = class extends Ze {
-  constructor(t) {
-    super(t, "ZstdDecompress");
-  }
-};
-var Us = (s3, t) => {
-  if (Number.isSafeInteger(s3)) s3 < 0 ? an(s3, t) : hn(s3, t);
-  else throw Error("cannot encode number outside of javascript safe integer range");
-  return t;
-};
-var hn = (s3, t) => {
-  t[0] = 128;
-  for (var e = t.length; e > 1; e--) t[e - 1] = s3 & 255, s3 = Math.floor(s3 / 256);
-};
-var an = (s3, t) => {
-  t[0] = 255;
-  var e = false;
-  s3 = s3 * -1;
-  for (var i = t.length; i > 1; i--) {
-    var r = s3 & 255;
-    s3 = Math.floor(s3 / 256), e ? t[i - 1] = Ws(r) : r === 0 ? t[i - 1] = 0 : (e = true, t[i - 1] = Gs(r));
-  }
-};
-var Hs = (s3) => {
-  let t = s3[0], e = t === 128 ? cn(s3.subarray(1, s3.length)) : t === 255 ? ln(s3) : null;
-  if (e === null) throw Error("invalid base256 encoding");
-  if (!Number.isSafeInteger(e)) throw Error("parsed number outside of javascript safe integer range");
-  return e;
-};
-var ln = (s3) => {
-  for (var t = s3.length, e = 0, i = false, r = t - 1; r > -1; r--) {
-    var n = Number(s3[r]), o;
-    i ? o = Ws(n) : n === 0 ? o = n : (i = true, o = Gs(n)), o !== 0 && (e -= o * Math.pow(256, t - r - 1));
-  }
-  return e;
-};
-var cn = (s3) => {
-  for (var t = s3.length, e = 0, i = t - 1; i > -1; i--) {
-    var r = Number(s3[i]);
-    r !== 0 && (e += r * Math.pow(256, t - i - 1));
-  }
-  return e;
-};
-var Ws = (s3) => (255 ^ s3) & 255;
-var Gs = (s3) => (255 ^ s3) + 1 & 255;
-var Hi = {};
-Ur(Hi, { code: () => Ve, isCode: () => ne, isName: () => dn, name: () => oe, normalFsTypes: () => Ui });
-var ne = (s3) => oe.has(s3);
-var dn = (s3) => Ve.has(s3);
-var Ui = /* @__PURE__ */ new Set(["0", "", "1", "2", "3", "4", "5", "6", "7", "D"]);
-var oe = /* @__PURE__ */ new Map([["0", "File"], ["", "OldFile"], ["1", "Link"], ["2", "SymbolicLink"], ["3", "CharacterDevice"], ["4", "BlockDevice"], ["5", "Directory"], ["6", "FIFO"], ["7", "ContiguousFile"], ["g", "GlobalExtendedHeader"], ["x", "ExtendedHeader"], ["A", "SolarisACL"], ["D", "GNUDumpDir"], ["I", "Inode"], ["K", "NextFileHasLongLinkpath"], ["L", "NextFileHasLongPath"], ["M", "ContinuationFile"], ["N", "OldGnuLongPath"], ["S", "SparseFile"], ["V", "TapeVolumeHeader"], ["X", "OldExtendedHeader"]]);
-var Ve = new Map(Array.from(oe).map((s3) => [s3[1], s3[0]]));
-var un = (s3) => s3 === void 0 || s3 < 0 ? void 0 : s3;
-var F = class {
-  cksumValid = false;
-  needPax = false;
-  nullBlock = false;
-  block;
-  path;
-  mode;
-  uid;
-  gid;
-  size;
-  cksum;
-  #t = "Unsupported";
-  linkpath;
-  uname;
-  gname;
-  devmaj = 0;
-  devmin = 0;
-  atime;
-  ctime;
-  mtime;
-  charset;
-  comment;
-  constructor(t, e = 0, i, r) {
-    Buffer.isBuffer(t) ? this.decode(t, e || 0, i, r) : t && this.#i(t);
-  }
-  decode(t, e, i, r) {
-    if (e || (e = 0), !t || !(t.length >= e + 512)) throw new Error("need 512 bytes for header");
-    let n = xt(t, e + 156, 1), o = Ui.has(n), h = o ? i : void 0, a = o ? r : void 0;
-    if (this.path = h?.path ?? xt(t, e, 100), this.mode = h?.mode ?? a?.mode ?? lt(t, e + 100, 8), this.uid = h?.uid ?? a?.uid ?? lt(t, e + 108, 8), this.gid = h?.gid ?? a?.gid ?? lt(t, e + 116, 8), this.size = un(h?.size ?? a?.size ?? lt(t, e + 124, 12)), this.mtime = h?.mtime ?? a?.mtime ?? Wi(t, e + 136, 12), this.cksum = lt(t, e + 148, 12), a && this.#i(a, true), h && this.#i(h), ne(n) && (this.#t = n || "0"), this.#t === "0" && this.path.slice(-1) === "/" && (this.#t = "5"), this.#t === "5" && (this.size = 0), this.linkpath = xt(t, e + 157, 100), t.subarray(e + 257, e + 265).toString() === "ustar\x0000") if (this.uname = h?.uname ?? a?.uname ?? xt(t, e + 265, 32), this.gname = h?.gname ?? a?.gname ?? xt(t, e + 297, 32), this.devmaj = h?.devmaj ?? a?.devmaj ?? lt(t, e + 329, 8) ?? 0, this.devmin = h?.devmin ?? a?.devmin ?? lt(t, e + 337, 8) ?? 0, t[e + 475] !== 0) {
-      let c = xt(t, e + 345, 155);
-      this.path = c + "/" + this.path;
-    } else {
-      let c = xt(t, e + 345, 130);
-      c && (this.path = c + "/" + this.path), this.atime = i?.atime ?? r?.atime ?? Wi(t, e + 476, 12), this.ctime = i?.ctime ?? r?.ctime ?? Wi(t, e + 488, 12);
-    }
-    let l = 256;
-    for (let c = e; c < e + 148; c++) l += t[c];
-    for (let c = e + 156; c < e + 512; c++) l += t[c];
-    this.cksumValid = l === this.cksum, this.cksum === void 0 && l === 256 && (this.nullBlock = true);
-  }
-  #i(t, e = false) {
-    Object.assign(this, Object.fromEntries(Object.entries(t).filter(([i, r]) => !(r == null || i === "size" && Number(r) < 0 || i === "path" && e || i === "linkpath" && e || i === "global"))));
-  }
-  encode(t, e = 0) {
-    if (t || (t = this.block = Buffer.alloc(512)), this.#t === "Unsupported" && (this.#t = "0"), !(t.length >= e + 512)) throw new Error("need 512 bytes for header");
-    let i = this.ctime || this.atime ? 130 : 155, r = mn(this.path || "", i), n = r[0], o = r[1];
-    this.needPax = !!r[2], this.needPax = Lt(t, e, 100, n) || this.needPax, this.needPax = ct(t, e + 100, 8, this.mode) || this.needPax, this.needPax = ct(t, e + 108, 8, this.uid) || this.needPax, this.needPax = ct(t, e + 116, 8, this.gid) || this.needPax, this.needPax = ct(t, e + 124, 12, this.size) || this.needPax, this.needPax = Gi(t, e + 136, 12, this.mtime) || this.needPax, t[e + 156] = Number(this.#t.codePointAt(0)), this.needPax = Lt(t, e + 157, 100, this.linkpath) || this.needPax, t.write("ustar\x0000", e + 257, 8), this.needPax = Lt(t, e + 265, 32, this.uname) || this.needPax, this.needPax = Lt(t, e + 297, 32, this.gname) || this.needPax, this.needPax = ct(t, e + 329, 8, this.devmaj) || this.needPax, this.needPax = ct(t, e + 337, 8, this.devmin) || this.needPax, this.needPax = Lt(t, e + 345, i, o) || this.needPax, t[e + 475] !== 0 ? this.needPax = Lt(t, e + 345, 155, o) || this.needPax : (this.needPax = Lt(t, e + 345, 130, o) || this.needPax, this.needPax = Gi(t, e + 476, 12, this.atime) || this.needPax, this.needPax = Gi(t, e + 488, 12, this.ctime) || this.needPax);
-    let h = 256;
-    for (let a = e; a < e + 148; a++) h += t[a];
-    for (let a = e + 156; a < e + 512; a++) h += t[a];
-    return this.cksum = h, ct(t, e + 148, 8, this.cksum), this.cksumValid = true, this.needPax;
-  }
-  get type() {
-    return this.#t === "Unsupported" ? this.#t : oe.get(this.#t);
-  }
-  get typeKey() {
-    return this.#t;
-  }
-  set type(t) {
-    let e = String(Ve.get(t));
-    if (ne(e) || e === "Unsupported") this.#t = e;
-    else if (ne(t)) this.#t = t;
-    else throw new TypeError("invalid entry type: " + t);
-  }
-};
-var mn = (s3, t) => {
-  let i = s3, r = "", n, o = Zt.parse(s3).root || ".";
-  if (Buffer.byteLength(i) < 100) n = [i, r, false];
-  else {
-    r = Zt.dirname(i), i = Zt.basename(i);
-    do
-      Buffer.byteLength(i) <= 100 && Buffer.byteLength(r) <= t ? n = [i, r, false] : Buffer.byteLength(i) > 100 && Buffer.byteLength(r) <= t ? n = [i.slice(0, 99), r, true] : (i = Zt.join(Zt.basename(r), i), r = Zt.dirname(r));
-    while (r !== o && n === void 0);
-    n || (n = [s3.slice(0, 99), "", true]);
-  }
-  return n;
-};
-var xt = (s3, t, e) => s3.subarray(t, t + e).toString("utf8").replace(/\0.*/, "");
-var Wi = (s3, t, e) => pn(lt(s3, t, e));
-var pn = (s3) => s3 === void 0 ? void 0 : new Date(s3 * 1e3);
-var lt = (s3, t, e) => Number(s3[t]) & 128 ? Hs(s3.subarray(t, t + e)) : wn(s3, t, e);
-var En = (s3) => isNaN(s3) ? void 0 : s3;
-var wn = (s3, t, e) => En(parseInt(s3.subarray(t, t + e).toString("utf8").replace(/\0.*$/, "").trim(), 8));
-var Sn = { 12: 8589934591, 8: 2097151 };
-var ct = (s3, t, e, i) => i === void 0 ? false : i > Sn[e] || i < 0 ? (Us(i, s3.subarray(t, t + e)), true) : (yn(s3, t, e, i), false);
-var yn = (s3, t, e, i) => s3.write(Rn(i, e), t, e, "ascii");
-var Rn = (s3, t) => gn(Math.floor(s3).toString(8), t);
-var gn = (s3, t) => (s3.length === t - 1 ? s3 : new Array(t - s3.length - 1).join("0") + s3 + " ") + "\0";
-var Gi = (s3, t, e, i) => i === void 0 ? false : ct(s3, t, e, i.getTime() / 1e3);
-var bn = new Array(156).join("\0");
-var Lt = (s3, t, e, i) => i === void 0 ? false : (s3.write(i + bn, t, e, "utf8"), i.length !== Buffer.byteLength(i) || i.length > e);
-var ft = class s {
-  atime;
-  mtime;
-  ctime;
-  charset;
-  comment;
-  gid;
-  uid;
-  gname;
-  uname;
-  linkpath;
-  dev;
-  ino;
-  nlink;
-  path;
-  size;
-  mode;
-  global;
-  constructor(t, e = false) {
-    this.atime = t.atime, this.charset = t.charset, this.comment = t.comment, this.ctime = t.ctime, this.dev = t.dev, this.gid = t.gid, this.global = e, this.gname = t.gname, this.ino = t.ino, this.linkpath = t.linkpath, this.mtime = t.mtime, this.nlink = t.nlink, this.path = t.path, this.size = t.size, this.uid = t.uid, this.uname = t.uname;
-  }
-  encode() {
-    let t = this.encodeBody();
-    if (t === "") return Buffer.allocUnsafe(0);
-    let e = Buffer.byteLength(t), i = 512 * Math.ceil(1 + e / 512), r = Buffer.allocUnsafe(i);
-    for (let n = 0; n < 512; n++) r[n] = 0;
-    new F({ path: ("PaxHeader/" + _n(this.path ?? "")).slice(0, 99), mode: this.mode || 420, uid: this.uid, gid: this.gid, size: e, mtime: this.mtime, type: this.global ? "GlobalExtendedHeader" : "ExtendedHeader", linkpath: "", uname: this.uname || "", gname: this.gname || "", devmaj: 0, devmin: 0, atime: this.atime, ctime: this.ctime }).encode(r), r.write(t, 512, e, "utf8");
-    for (let n = e + 512; n < r.length; n++) r[n] = 0;
-    return r;
-  }
-  encodeBody() {
-    return this.encodeField("path") + this.encodeField("ctime") + this.encodeField("atime") + this.encodeField("dev") + this.encodeField("ino") + this.encodeField("nlink") + this.encodeField("charset") + this.encodeField("comment") + this.encodeField("gid") + this.encodeField("gname") + this.encodeField("linkpath") + this.encodeField("mtime") + this.encodeField("size") + this.encodeField("uid") + this.encodeField("uname");
-  }
-  encodeField(t) {
-    if (this[t] === void 0) return "";
-    let e = this[t], i = e instanceof Date ? e.getTime() / 1e3 : e, r = " " + (t === "dev" || t === "ino" || t === "nlink" ? "SCHILY." : "") + t + "=" + i + `
-`, n = Buffer.byteLength(r), o = Math.floor(Math.log(n) / Math.log(10)) + 1;
-    return n + o >= Math.pow(10, o) && (o += 1), o + n + r;
-  }
-  static parse(t, e, i = false) {
-    return new s(On(Tn(t), e), i);
-  }
-};
-var On = (s3, t) => t ? Object.assign({}, t, s3) : s3;
-var Tn = (s3) => s3.replace(/\n$/, "").split(`
-`).reduce(xn, /* @__PURE__ */ Object.create(null));
-var xn = (s3, t) => {
-  let e = parseInt(t, 10);
-  if (e !== Buffer.byteLength(t) + 1) return s3;
-  t = t.slice((e + " ").length);
-  let i = t.split("="), r = i.shift();
-  if (!r) return s3;
-  let n = r.replace(/^SCHILY\.(dev|ino|nlink)/, "$1"), o = i.join("=").replace(/\0.*/, "");
-  switch (n) {
-    case "path":
-    case "linkpath":
-    case "type":
-    case "charset":
-    case "comment":
-    case "gname":
-    case "uname":
-      s3[n] = o;
-      break;
-    case "ctime":
-    case "atime":
-    case "mtime":
-      s3[n] = new Date(Number(o) * 1e3);
-      break;
-    case "size":
-      let h = +o;
-      h >= 0 && (s3[n] = h);
-      break;
-    case "gid":
-    case "uid":
-    case "dev":
-    case "ino":
-    case "nlink":
-    case "mode":
-      s3[n] = +o;
-      break;
-  }
-  return s3;
-};
-var Ln = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
-var f = Ln !== "win32" ? (s3) => String(s3) : (s3) => String(s3).replaceAll(/\\/g, "/");
-var $e = class extends A {
-  extended;
-  globalExtended;
-  header;
-  startBlockSize;
-  blockRemain;
-  remain;
-  type;
-  meta = false;
-  ignore = false;
-  path;
-  mode;
-  uid;
-  gid;
-  uname;
-  gname;
-  size = 0;
-  mtime;
-  atime;
-  ctime;
-  linkpath;
-  dev;
-  ino;
-  nlink;
-  invalid = false;
-  absolute;
-  unsupported = false;
-  constructor(t, e, i) {
-    switch (super({}), this.pause(), this.extended = e, this.globalExtended = i, this.header = t, this.remain = t.size ?? 0, this.startBlockSize = 512 * Math.ceil(this.remain / 512), this.blockRemain = this.startBlockSize, this.type = t.type, this.type) {
-      case "File":
-      case "OldFile":
-      case "Link":
-      case "SymbolicLink":
-      case "CharacterDevice":
-      case "BlockDevice":
-      case "Directory":
-      case "FIFO":
-      case "ContiguousFile":
-      case "GNUDumpDir":
-        break;
-      case "NextFileHasLongLinkpath":
-      case "NextFileHasLongPath":
-      case "OldGnuLongPath":
-      case "GlobalExtendedHeader":
-      case "ExtendedHeader":
-      case "OldExtendedHeader":
-        this.meta = true;
-        break;
-      default:
-        this.ignore = true;
-    }
-    if (!t.path) throw new Error("no path provided for tar.ReadEntry");
-    this.path = f(t.path), this.mode = t.mode, this.mode && (this.mode = this.mode & 4095), this.uid = t.uid, this.gid = t.gid, this.uname = t.uname, this.gname = t.gname, this.size = this.remain, this.mtime = t.mtime, this.atime = t.atime, this.ctime = t.ctime, this.linkpath = t.linkpath ? f(t.linkpath) : void 0, this.uname = t.uname, this.gname = t.gname, e && this.#t(e), i && this.#t(i, true);
-  }
-  write(t) {
-    let e = t.length;
-    if (e > this.blockRemain) throw new Error("writing more to entry than is appropriate");
-    let i = this.remain, r = this.blockRemain;
-    return this.remain = Math.max(0, i - e), this.blockRemain = Math.max(0, r - e), this.ignore ? true : i >= e ? super.write(t) : super.write(t.subarray(0, i));
-  }
-  #t(t, e = false) {
-    t.path && (t.path = f(t.path)), t.linkpath && (t.linkpath = f(t.linkpath)), Object.assign(this, Object.fromEntries(Object.entries(t).filter(([i, r]) => !(r == null || i === "path" && e))));
-  }
-};
-var Dt = (s3, t, e, i = {}) => {
-  s3.file && (i.file = s3.file), s3.cwd && (i.cwd = s3.cwd), i.code = e instanceof Error && e.code || t, i.tarCode = t, !s3.strict && i.recoverable !== false ? (e instanceof Error && (i = Object.assign(e, i), e = e.message), s3.emit("warn", t, e, i)) : e instanceof Error ? s3.emit("error", Object.assign(e, i)) : s3.emit("error", Object.assign(new Error(`${t}: ${e}`), i));
-};
-var Nn = 1024 * 1024;
-var Xi = Buffer.from([31, 139]);
-var qi = Buffer.from([40, 181, 47, 253]);
-var An = Math.max(Xi.length, qi.length);
-var B = /* @__PURE__ */ Symbol("state");
-var Nt = /* @__PURE__ */ Symbol("writeEntry");
-var it = /* @__PURE__ */ Symbol("readEntry");
-var Zi = /* @__PURE__ */ Symbol("nextEntry");
-var Zs = /* @__PURE__ */ Symbol("processEntry");
-var V = /* @__PURE__ */ Symbol("extendedHeader");
-var he = /* @__PURE__ */ Symbol("globalExtendedHeader");
-var dt = /* @__PURE__ */ Symbol("meta");
-var Ys = /* @__PURE__ */ Symbol("emitMeta");
-var p = /* @__PURE__ */ Symbol("buffer");
-var st = /* @__PURE__ */ Symbol("queue");
-var ut = /* @__PURE__ */ Symbol("ended");
-var Yi = /* @__PURE__ */ Symbol("emittedEnd");
-var At = /* @__PURE__ */ Symbol("emit");
-var w = /* @__PURE__ */ Symbol("unzip");
-var Xe = /* @__PURE__ */ Symbol("consumeChunk");
-var qe = /* @__PURE__ */ Symbol("consumeChunkSub");
-var Ki = /* @__PURE__ */ Symbol("consumeBody");
-var Ks = /* @__PURE__ */ Symbol("consumeMeta");
-var Vs = /* @__PURE__ */ Symbol("consumeHeader");
-var ae = /* @__PURE__ */ Symbol("consuming");
-var Vi = /* @__PURE__ */ Symbol("bufferConcat");
-var Qe = /* @__PURE__ */ Symbol("maybeEnd");
-var Yt = /* @__PURE__ */ Symbol("writing");
-var $ = /* @__PURE__ */ Symbol("aborted");
-var Je = /* @__PURE__ */ Symbol("onDone");
-var It = /* @__PURE__ */ Symbol("sawValidEntry");
-var je = /* @__PURE__ */ Symbol("sawNullBlock");
-var ti = /* @__PURE__ */ Symbol("sawEOF");
-var $s = /* @__PURE__ */ Symbol("closeStream");
-var In = 1e3;
-var le = /* @__PURE__ */ Symbol("compressedBytesRead");
-var $i = /* @__PURE__ */ Symbol("decompressedBytesRead");
-var Xs = /* @__PURE__ */ Symbol("checkDecompressionRatio");
-var Cn = () => true;
-var rt = class extends Dn {
-  file;
-  strict;
-  maxMetaEntrySize;
-  filter;
-  brotli;
-  zstd;
-  maxDecompressionRatio;
-  writable = true;
-  readable = false;
-  [st] = [];
-  [p];
-  [it];
-  [Nt];
-  [B] = "begin";
-  [dt] = "";
-  [V];
-  [he];
-  [ut] = false;
-  [w];
-  [$] = false;
-  [It];
-  [je] = false;
-  [ti] = false;
-  [Yt] = false;
-  [ae] = false;
-  [Yi] = false;
-  [le] = 0;
-  [$i] = 0;
-  constructor(t = {}) {
-    super(), this.file = t.file || "", this.on(Je, () => {
-      (this[B] === "begin" || this[It] === false) && this.warn("TAR_BAD_ARCHIVE", "Unrecognized archive format");
-    }), t.ondone ? this.on(Je, t.ondone) : this.on(Je, () => {
-      this.emit("prefinish"), this.emit("finish"), this.emit("end");
-    }), this.strict = !!t.strict, this.maxDecompressionRatio = typeof t.maxDecompressionRatio == "number" ? t.maxDecompressionRatio : In, this.maxMetaEntrySize = t.maxMetaEntrySize || Nn, this.filter = typeof t.filter == "function" ? t.filter : Cn;
-    let e = t.file && (t.file.endsWith(".tar.br") || t.file.endsWith(".tbr"));
-    this.brotli = !(t.gzip || t.zstd) && t.brotli !== void 0 ? t.brotli : e ? void 0 : false;
-    let i = t.file && (t.file.endsWith(".tar.zst") || t.file.endsWith(".tzst"));
-    this.zstd = !(t.gzip || t.brotli) && t.zstd !== void 0 ? t.zstd : i ? true : void 0, this.on("end", () => this[$s]()), typeof t.onwarn == "function" && this.on("warn", t.onwarn), typeof t.onReadEntry == "function" && this.on("entry", t.onReadEntry);
-  }
-  warn(t, e, i = {}) {
-    Dt(this, t, e, i);
-  }
-  [Vs](t, e) {
-    this[It] === void 0 && (this[It] = false);
-    let i;
-    try {
-      i = new F(t, e, this[V], this[he]);
-    } catch (r) {
-      return this.warn("TAR_ENTRY_INVALID", r);
-    }
-    if (i.nullBlock) this[je] ? (this[ti] = true, this[B] === "begin" && (this[B] = "header"), this[At]("eof")) : (this[je] = true, this[At]("nullBlock"));
-    else if (this[je] = false, !i.cksumValid) this.warn("TAR_ENTRY_INVALID", "checksum failure", { header: i });
-    else if (!i.path) this.warn("TAR_ENTRY_INVALID", "path is required", { header: i });
-    else {
-      let r = i.type;
-      if (/^(Symbolic)?Link$/.test(r) && !i.linkpath) this.warn("TAR_ENTRY_INVALID", "linkpath required", { header: i });
-      else if (!/^(Symbolic)?Link$/.test(r) && !/^(Global)?ExtendedHeader$/.test(r) && i.linkpath) this.warn("TAR_ENTRY_INVALID", "linkpath forbidden", { header: i });
-      else {
-        let n = this[Nt] = new $e(i, this[V], this[he]);
-        if (!this[It]) if (n.remain) {
-          let o = () => {
-            n.invalid || (this[It] = true);
-          };
-          n.on("end", o);
-        } else this[It] = true;
-        n.meta ? n.size > this.maxMetaEntrySize ? (n.ignore = true, this[At]("ignoredEntry", n), this[B] = "ignore", n.resume()) : n.size > 0 && (this[dt] = "", n.on("data", (o) => this[dt] += o), this[B] = "meta") : (this[V] = void 0, n.ignore = n.ignore || !this.filter(n.path, n), n.ignore ? (this[At]("ignoredEntry", n), this[B] = n.remain ? "ignore" : "header", n.resume()) : (n.remain ? this[B] = "body" : (this[B] = "header", n.end()), this[it] ? this[st].push(n) : (this[st].push(n), this[Zi]())));
-      }
-    }
-  }
-  [$s]() {
-    queueMicrotask(() => this.emit("close"));
-  }
-  [Zs](t) {
-    let e = true;
-    if (!t) this[it] = void 0, e = false;
-    else if (Array.isArray(t)) {
-      let [i, ...r] = t;
-      this.emit(i, ...r);
-    } else this[it] = t, this.emit("entry", t), t.emittedEnd || (t.on("end", () => this[Zi]()), e = false);
-    return e;
-  }
-  [Zi]() {
-    do
-      ;
-    while (this[Zs](this[st].shift()));
-    if (this[st].length === 0) {
-      let t = this[it];
-      !t || t.flowing || t.size === t.remain ? this[Yt] || this.emit("drain") : t.once("drain", () => this.emit("drain"));
-    }
-  }
-  [Ki](t, e) {
-    let i = this[Nt];
-    if (!i) throw new Error("attempt to consume body without entry??");
-    let r = i.blockRemain ?? 0, n = r >= t.length && e === 0 ? t : t.subarray(e, e + r);
-    return i.write(n), i.blockRemain || (this[B] = "header", this[Nt] = void 0, i.end()), n.length;
-  }
-  [Ks](t, e) {
-    let i = this[Nt], r = this[Ki](t, e);
-    return !this[Nt] && i && this[Ys](i), r;
-  }
-  [At](t, e, i) {
-    this[st].length === 0 && !this[it] ? this.emit(t, e, i) : this[st].push([t, e, i]);
-  }
-  [Ys](t) {
-    switch (this[At]("meta", this[dt]), t.type) {
-      case "ExtendedHeader":
-      case "OldExtendedHeader":
-        this[V] = ft.parse(this[dt], this[V], false);
-        break;
-      case "GlobalExtendedHeader":
-        this[he] = ft.parse(this[dt], this[he], true);
-        break;
-      case "NextFileHasLongPath":
-      case "OldGnuLongPath": {
-        let e = this[V] ?? /* @__PURE__ */ Object.create(null);
-        this[V] = e, e.path = this[dt].replace(/\0.*/, "");
-        break;
-      }
-      case "NextFileHasLongLinkpath": {
-        let e = this[V] || /* @__PURE__ */ Object.create(null);
-        this[V] = e, e.linkpath = this[dt].replace(/\0.*/, "");
-        break;
-      }
-      default:
-        throw new Error("unknown meta: " + t.type);
-    }
-  }
-  abort(t) {
-    if (!this[$]) {
-      if (this[w]) {
-        let e = this[w];
-        e.write = () => true, e.end = () => e, e.emit = () => false, e.destroy?.();
-      }
-      this[$] = true, this.emit("abort", t), this.warn("TAR_ABORT", t, { recoverable: false });
-    }
-  }
-  [Xs](t) {
-    this[$i] += t.length;
-    let e = this[$i] / this[le];
-    return e > this.maxDecompressionRatio ? (this.abort(new Error(`max decompression ratio exceeded: ${e.toFixed(2)} > ${this.maxDecompressionRatio}`)), false) : true;
-  }
-  write(t, e, i) {
-    if (typeof e == "function" && (i = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8")), this[$]) return i?.(), false;
-    if ((this[w] === void 0 || this.brotli === void 0 && this[w] === false) && t) {
-      if (this[p] && (t = Buffer.concat([this[p], t]), this[p] = void 0), t.length < An) return this[p] = t, i?.(), true;
-      for (let a = 0; this[w] === void 0 && a < Xi.length; a++) t[a] !== Xi[a] && (this[w] = false);
-      let o = false;
-      if (this[w] === false && this.zstd !== false) {
-        o = true;
-        for (let a = 0; a < qi.length; a++) if (t[a] !== qi[a]) {
-          o = false;
-          break;
-        }
-      }
-      let h = this.brotli === void 0 && !o;
-      if (this[w] === false && h) if (t.length < 512) if (this[ut]) this.brotli = true;
-      else return this[p] = t, i?.(), true;
-      else try {
-        new F(t.subarray(0, 512)), this.brotli = false;
-      } catch {
-        this.brotli = true;
-      }
-      if (this[w] === void 0 || this[w] === false && (this.brotli || o)) {
-        let a = this[ut];
-        this[ut] = false, this[w] = this[w] === void 0 ? new Ue({}) : o ? new Ke({}) : new Ge({}), this[w].on("data", (c) => {
-          this[Xs](c) && this[Xe](c);
-        }), this[w].on("error", (c) => {
-          this[$] || this.abort(c);
-        }), this[w].on("end", () => {
-          this[ut] = true, this[Xe]();
-        }), this[Yt] = true, this[le] += t.length;
-        let l = !!this[w][a ? "end" : "write"](t);
-        return this[Yt] = false, i?.(), l;
-      }
-    }
-    this[Yt] = true, this[w] ? (this[le] += t.length, this[w].write(t)) : this[Xe](t), this[Yt] = false;
-    let n = this[st].length > 0 ? false : this[it] ? this[it].flowing : true;
-    return !n && this[st].length === 0 && this[it]?.once("drain", () => this.emit("drain")), i?.(), n;
-  }
-  [Vi](t) {
-    t && !this[$] && (this[p] = this[p] ? Buffer.concat([this[p], t]) : t);
-  }
-  [Qe]() {
-    if (this[ut] && !this[Yi] && !this[$] && !this[ae]) {
-      this[Yi] = true;
-      let t = this[Nt];
-      if (t?.blockRemain) {
-        let e = this[p] ? this[p].length : 0;
-        this.warn("TAR_BAD_ARCHIVE", `Truncated input (needed ${t.blockRemain} more bytes, only ${e} available)`, { entry: t }), this[p] && t.write(this[p]), t.end();
-      }
-      this[At](Je);
-    }
-  }
-  [Xe](t) {
-    if (this[ae] && t) this[Vi](t);
-    else if (!t && !this[p]) this[Qe]();
-    else if (t) {
-      if (this[ae] = true, this[p]) {
-        this[Vi](t);
-        let e = this[p];
-        this[p] = void 0, this[qe](e);
-      } else this[qe](t);
-      for (; this[p] && this[p]?.length >= 512 && !this[$] && !this[ti]; ) {
-        let e = this[p];
-        this[p] = void 0, this[qe](e);
-      }
-      this[ae] = false;
-    }
-    (!this[p] || this[ut]) && this[Qe]();
-  }
-  [qe](t) {
-    let e = 0, i = t.length;
-    for (; e + 512 <= i && !this[$] && !this[ti]; ) switch (this[B]) {
-      case "begin":
-      case "header":
-        this[Vs](t, e), e += 512;
-        break;
-      case "ignore":
-      case "body":
-        e += this[Ki](t, e);
-        break;
-      case "meta":
-        e += this[Ks](t, e);
-        break;
-      default:
-        throw new Error("invalid state: " + this[B]);
-    }
-    e < i && (this[p] = this[p] ? Buffer.concat([t.subarray(e), this[p]]) : t.subarray(e));
-  }
-  end(t, e, i) {
-    return typeof t == "function" && (i = t, e = void 0, t = void 0), typeof e == "function" && (i = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, e)), i && this.once("finish", i), this[$] || (this[w] ? (t && (this[le] += t.length, this[w].write(t)), this[w].end()) : (this[ut] = true, (this.brotli === void 0 || this.zstd === void 0) && (t = t || Buffer.alloc(0)), t && this.write(t), this[Qe]())), this;
-  }
-};
-var mt = (s3) => {
-  let t = s3.length - 1, e = -1;
-  for (; t > -1 && s3.charAt(t) === "/"; ) e = t, t--;
-  return e === -1 ? s3 : s3.slice(0, e);
-};
-var vn = (s3) => {
-  let t = s3.onReadEntry;
-  s3.onReadEntry = t ? (e) => {
-    t(e), e.resume();
-  } : (e) => e.resume();
-};
-var Qi = (s3, t) => {
-  let e = new Map(t.map((o) => [mt(o), true])), i = s3.filter, r = 100, n = (o, h = "", a = 0) => {
-    if (a >= r) return e.set(o, false), false;
-    let l = h || kn(o).root || ".", c;
-    if (o === l) c = false;
-    else {
-      let d = e.get(o);
-      c = d !== void 0 ? d : n(Fn(o), l, a + 1);
-    }
-    return e.set(o, c), c;
-  };
-  s3.filter = i ? (o, h) => i(o, h) && n(mt(o)) : (o) => n(mt(o));
-};
-var Mn = (s3) => {
-  let t = new rt(s3), e = s3.file, i;
-  try {
-    i = Kt.openSync(e, "r");
-    let r = Kt.fstatSync(i), n = s3.maxReadSize || 16 * 1024 * 1024;
-    if (r.size < n) {
-      let o = Buffer.allocUnsafe(r.size), h = Kt.readSync(i, o, 0, r.size, 0);
-      t.end(h === o.byteLength ? o : o.subarray(0, h));
-    } else {
-      let o = 0, h = Buffer.allocUnsafe(n);
-      for (; o < r.size; ) {
-        let a = Kt.readSync(i, h, 0, n, o);
-        if (a === 0) break;
-        o += a, t.write(h.subarray(0, a));
-      }
-      t.end();
-    }
-  } finally {
-    if (typeof i == "number") try {
-      Kt.closeSync(i);
-    } catch {
-    }
-  }
-};
-var Bn = (s3, t) => {
-  let e = new rt(s3), i = s3.maxReadSize || 16 * 1024 * 1024, r = s3.file;
-  return new Promise((o, h) => {
-    e.on("error", h), e.on("end", o), Kt.stat(r, (a, l) => {
-      if (a) h(a);
-      else {
-        let c = new _t(r, { readSize: i, size: l.size });
-        c.on("error", h), c.pipe(e);
-      }
-    });
-  });
-};
-var Ct = K(Mn, Bn, (s3) => new rt(s3), (s3) => new rt(s3), (s3, t) => {
-  t?.length && Qi(s3, t), s3.noResume || vn(s3);
-});
-var Ji = (s3, t, e) => (s3 &= 4095, e && (s3 = (s3 | 384) & -19), t && (s3 & 256 && (s3 |= 64), s3 & 32 && (s3 |= 8), s3 & 4 && (s3 |= 1)), s3);
-var { isAbsolute: zn, parse: qs } = Pn;
-var ce = (s3) => {
-  let t = "", e = qs(s3);
-  for (; zn(s3) || e.root; ) {
-    let i = s3.charAt(0) === "/" && s3.slice(0, 4) !== "//?/" ? "/" : e.root;
-    s3 = s3.slice(i.length), t += i, e = qs(s3);
-  }
-  return [t, s3];
-};
-var ei = ["|", "<", ">", "?", ":"];
-var ji = ei.map((s3) => String.fromCodePoint(61440 + Number(s3.codePointAt(0))));
-var Un = new Map(ei.map((s3, t) => [s3, ji[t]]));
-var Hn = new Map(ji.map((s3, t) => [s3, ei[t]]));
-var ts = (s3) => ei.reduce((t, e) => t.split(e).join(Un.get(e)), s3);
-var Qs = (s3) => ji.reduce((t, e) => t.split(e).join(Hn.get(e)), s3);
-var rr = (s3, t) => t ? (s3 = f(s3).replace(/^\.(\/|$)/, ""), mt(t) + "/" + s3) : f(s3);
-var Wn = 16 * 1024 * 1024;
-var tr = /* @__PURE__ */ Symbol("process");
-var er = /* @__PURE__ */ Symbol("file");
-var ir = /* @__PURE__ */ Symbol("directory");
-var is = /* @__PURE__ */ Symbol("symlink");
-var sr = /* @__PURE__ */ Symbol("hardlink");
-var fe = /* @__PURE__ */ Symbol("header");
-var ii = /* @__PURE__ */ Symbol("read");
-var ss = /* @__PURE__ */ Symbol("lstat");
-var si = /* @__PURE__ */ Symbol("onlstat");
-var rs = /* @__PURE__ */ Symbol("onread");
-var ns = /* @__PURE__ */ Symbol("onreadlink");
-var os8 = /* @__PURE__ */ Symbol("openfile");
-var hs = /* @__PURE__ */ Symbol("onopenfile");
-var pt = /* @__PURE__ */ Symbol("close");
-var ri = /* @__PURE__ */ Symbol("mode");
-var as = /* @__PURE__ */ Symbol("awaitDrain");
-var es = /* @__PURE__ */ Symbol("ondrain");
-var q = /* @__PURE__ */ Symbol("prefix");
-var de = class extends A {
-  path;
-  portable;
-  myuid = process.getuid && process.getuid() || 0;
-  myuser = process.env.USER || "";
-  maxReadSize;
-  linkCache;
-  statCache;
-  preservePaths;
-  cwd;
-  strict;
-  mtime;
-  noPax;
-  noMtime;
-  prefix;
-  fd;
-  blockLen = 0;
-  blockRemain = 0;
-  buf;
-  pos = 0;
-  remain = 0;
-  length = 0;
-  offset = 0;
-  win32;
-  absolute;
-  header;
-  type;
-  linkpath;
-  stat;
-  onWriteEntry;
-  #t = false;
-  constructor(t, e = {}) {
-    let i = se(e);
-    super(), this.path = f(t), this.portable = !!i.portable, this.maxReadSize = i.maxReadSize || Wn, this.linkCache = i.linkCache || /* @__PURE__ */ new Map(), this.statCache = i.statCache || /* @__PURE__ */ new Map(), this.preservePaths = !!i.preservePaths, this.cwd = f(i.cwd || process.cwd()), this.strict = !!i.strict, this.noPax = !!i.noPax, this.noMtime = !!i.noMtime, this.mtime = i.mtime, this.prefix = i.prefix ? f(i.prefix) : void 0, this.onWriteEntry = i.onWriteEntry, typeof i.onwarn == "function" && this.on("warn", i.onwarn);
-    let r = false;
-    if (!this.preservePaths) {
-      let [o, h] = ce(this.path);
-      o && typeof h == "string" && (this.path = h, r = o);
-    }
-    this.win32 = !!i.win32 || process.platform === "win32", this.win32 && (this.path = Qs(this.path.replaceAll(/\\/g, "/")), t = t.replaceAll(/\\/g, "/")), this.absolute = f(i.absolute || js.resolve(this.cwd, t)), this.path === "" && (this.path = "./"), r && this.warn("TAR_ENTRY_INFO", `stripping ${r} from absolute path`, { entry: this, path: r + this.path });
-    let n = this.statCache.get(this.absolute);
-    n ? this[si](n) : this[ss]();
-  }
-  warn(t, e, i = {}) {
-    return Dt(this, t, e, i);
-  }
-  emit(t, ...e) {
-    return t === "error" && (this.#t = true), super.emit(t, ...e);
-  }
-  [ss]() {
-    X.lstat(this.absolute, (t, e) => {
-      if (t) return this.emit("error", t);
-      this[si](e);
-    });
-  }
-  [si](t) {
-    this.statCache.set(this.absolute, t), this.stat = t, t.isFile() || (t.size = 0), this.type = Gn(t), this.emit("stat", t), this[tr]();
-  }
-  [tr]() {
-    switch (this.type) {
-      case "File":
-        return this[er]();
-      case "Directory":
-        return this[ir]();
-      case "SymbolicLink":
-        return this[is]();
-      default:
-        return this.end();
-    }
-  }
-  [ri](t) {
-    return Ji(t, this.type === "Directory", this.portable);
-  }
-  [q](t) {
-    return rr(t, this.prefix);
-  }
-  [fe]() {
-    if (!this.stat) throw new Error("cannot write header before stat");
-    this.type === "Directory" && this.portable && (this.noMtime = true), this.onWriteEntry?.(this), this.header = new F({ path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, mode: this[ri](this.stat.mode), uid: this.portable ? void 0 : this.stat.uid, gid: this.portable ? void 0 : this.stat.gid, size: this.stat.size, mtime: this.noMtime ? void 0 : this.mtime || this.stat.mtime, type: this.type === "Unsupported" ? void 0 : this.type, uname: this.portable ? void 0 : this.stat.uid === this.myuid ? this.myuser : "", atime: this.portable ? void 0 : this.stat.atime, ctime: this.portable ? void 0 : this.stat.ctime }), this.header.encode() && !this.noPax && super.write(new ft({ atime: this.portable ? void 0 : this.header.atime, ctime: this.portable ? void 0 : this.header.ctime, gid: this.portable ? void 0 : this.header.gid, mtime: this.noMtime ? void 0 : this.mtime || this.header.mtime, path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, size: this.header.size, uid: this.portable ? void 0 : this.header.uid, uname: this.portable ? void 0 : this.header.uname, dev: this.portable ? void 0 : this.stat.dev, ino: this.portable ? void 0 : this.stat.ino, nlink: this.portable ? void 0 : this.stat.nlink }).encode());
-    let t = this.header?.block;
-    if (!t) throw new Error("failed to encode header");
-    super.write(t);
-  }
-  [ir]() {
-    if (!this.stat) throw new Error("cannot create directory entry without stat");
-    this.path.slice(-1) !== "/" && (this.path += "/"), this.stat.size = 0, this[fe](), this.end();
-  }
-  [is]() {
-    X.readlink(this.absolute, (t, e) => {
-      if (t) return this.emit("error", t);
-      this[ns](e);
-    });
-  }
-  [ns](t) {
-    this.linkpath = f(t), this[fe](), this.end();
-  }
-  [sr](t) {
-    if (!this.stat) throw new Error("cannot create link entry without stat");
-    this.type = "Link", this.linkpath = f(js.relative(this.cwd, t)), this.stat.size = 0, this[fe](), this.end();
-  }
-  [er]() {
-    if (!this.stat) throw new Error("cannot create file entry without stat");
-    if (this.stat.nlink > 1) {
-      let t = `${this.stat.dev}:${this.stat.ino}`, e = this.linkCache.get(t);
-      if (e?.indexOf(this.cwd) === 0) return this[sr](e);
-      this.linkCache.set(t, this.absolute);
-    }
-    if (this[fe](), this.stat.size === 0) return this.end();
-    this[os8]();
-  }
-  [os8]() {
-    X.open(this.absolute, "r", (t, e) => {
-      if (t) return this.emit("error", t);
-      this[hs](e);
-    });
-  }
-  [hs](t) {
-    if (this.fd = t, this.#t) return this[pt]();
-    if (!this.stat) throw new Error("should stat before calling onopenfile");
-    this.blockLen = 512 * Math.ceil(this.stat.size / 512), this.blockRemain = this.blockLen;
-    let e = Math.min(this.blockLen, this.maxReadSize);
-    this.buf = Buffer.allocUnsafe(e), this.offset = 0, this.pos = 0, this.remain = this.stat.size, this.length = this.buf.length, this[ii]();
-  }
-  [ii]() {
-    let { fd: t, buf: e, offset: i, length: r, pos: n } = this;
-    if (t === void 0 || e === void 0) throw new Error("cannot read file without first opening");
-    X.read(t, e, i, r, n, (o, h) => {
-      if (o) return this[pt](() => this.emit("error", o));
-      this[rs](h);
-    });
-  }
-  [pt](t = () => {
-  }) {
-    this.fd !== void 0 && X.close(this.fd, t);
-  }
-  [rs](t) {
-    if (t <= 0 && this.remain > 0) {
-      let r = Object.assign(new Error("encountered unexpected EOF"), { path: this.absolute, syscall: "read", code: "EOF" });
-      return this[pt](() => this.emit("error", r));
-    }
-    if (t > this.remain) {
-      let r = Object.assign(new Error("did not encounter expected EOF"), { path: this.absolute, syscall: "read", code: "EOF" });
-      return this[pt](() => this.emit("error", r));
-    }
-    if (!this.buf) throw new Error("should have created buffer prior to reading");
-    if (t === this.remain) for (let r = t; r < this.length && t < this.blockRemain; r++) this.buf[r + this.offset] = 0, t++, this.remain++;
-    let e = this.offset === 0 && t === this.buf.length ? this.buf : this.buf.subarray(this.offset, this.offset + t);
-    this.write(e) ? this[es]() : this[as](() => this[es]());
-  }
-  [as](t) {
-    this.once("drain", t);
-  }
-  write(t, e, i) {
-    if (typeof e == "function" && (i = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8")), this.blockRemain < t.length) {
-      let r = Object.assign(new Error("writing more data than expected"), { path: this.absolute });
-      return this.emit("error", r);
-    }
-    return this.remain -= t.length, this.blockRemain -= t.length, this.pos += t.length, this.offset += t.length, super.write(t, null, i);
-  }
-  [es]() {
-    if (!this.remain) return this.blockRemain && super.write(Buffer.alloc(this.blockRemain)), this[pt]((t) => t ? this.emit("error", t) : this.end());
-    if (!this.buf) throw new Error("buffer lost somehow in ONDRAIN");
-    this.offset >= this.length && (this.buf = Buffer.allocUnsafe(Math.min(this.blockRemain, this.buf.length)), this.offset = 0), this.length = this.buf.length - this.offset, this[ii]();
-  }
-};
-var ni = class extends de {
-  sync = true;
-  [ss]() {
-    this[si](X.lstatSync(this.absolute));
-  }
-  [is]() {
-    this[ns](X.readlinkSync(this.absolute));
-  }
-  [os8]() {
-    this[hs](X.openSync(this.absolute, "r"));
-  }
-  [ii]() {
-    let t = true;
-    try {
-      let { fd: e, buf: i, offset: r, length: n, pos: o } = this;
-      if (e === void 0 || i === void 0) throw new Error("fd and buf must be set in READ method");
-      let h = X.readSync(e, i, r, n, o);
-      this[rs](h), t = false;
-    } finally {
-      if (t) try {
-        this[pt](() => {
-        });
-      } catch {
-      }
-    }
-  }
-  [as](t) {
-    t();
-  }
-  [pt](t = () => {
-  }) {
-    this.fd !== void 0 && X.closeSync(this.fd), t();
-  }
-};
-var oi = class extends A {
-  blockLen = 0;
-  blockRemain = 0;
-  buf = 0;
-  pos = 0;
-  remain = 0;
-  length = 0;
-  preservePaths;
-  portable;
-  strict;
-  noPax;
-  noMtime;
-  readEntry;
-  type;
-  prefix;
-  path;
-  mode;
-  uid;
-  gid;
-  uname;
-  gname;
-  header;
-  mtime;
-  atime;
-  ctime;
-  linkpath;
-  size;
-  onWriteEntry;
-  warn(t, e, i = {}) {
-    return Dt(this, t, e, i);
-  }
-  constructor(t, e = {}) {
-    let i = se(e);
-    super(), this.preservePaths = !!i.preservePaths, this.portable = !!i.portable, this.strict = !!i.strict, this.noPax = !!i.noPax, this.noMtime = !!i.noMtime, this.onWriteEntry = i.onWriteEntry, this.readEntry = t;
-    let { type: r } = t;
-    if (r === "Unsupported") throw new Error("writing entry that should be ignored");
-    this.type = r, this.type === "Directory" && this.portable && (this.noMtime = true), this.prefix = i.prefix, this.path = f(t.path), this.mode = t.mode !== void 0 ? this[ri](t.mode) : void 0, this.uid = this.portable ? void 0 : t.uid, this.gid = this.portable ? void 0 : t.gid, this.uname = this.portable ? void 0 : t.uname, this.gname = this.portable ? void 0 : t.gname, this.size = t.size, this.mtime = this.noMtime ? void 0 : i.mtime || t.mtime, this.atime = this.portable ? void 0 : t.atime, this.ctime = this.portable ? void 0 : t.ctime, this.linkpath = t.linkpath !== void 0 ? f(t.linkpath) : void 0, typeof i.onwarn == "function" && this.on("warn", i.onwarn);
-    let n = false;
-    if (!this.preservePaths) {
-      let [h, a] = ce(this.path);
-      h && typeof a == "string" && (this.path = a, n = h);
-    }
-    this.remain = t.size, this.blockRemain = t.startBlockSize, this.onWriteEntry?.(this), this.header = new F({ path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, mode: this.mode, uid: this.portable ? void 0 : this.uid, gid: this.portable ? void 0 : this.gid, size: this.size, mtime: this.noMtime ? void 0 : this.mtime, type: this.type, uname: this.portable ? void 0 : this.uname, atime: this.portable ? void 0 : this.atime, ctime: this.portable ? void 0 : this.ctime }), n && this.warn("TAR_ENTRY_INFO", `stripping ${n} from absolute path`, { entry: this, path: n + this.path }), this.header.encode() && !this.noPax && super.write(new ft({ atime: this.portable ? void 0 : this.atime, ctime: this.portable ? void 0 : this.ctime, gid: this.portable ? void 0 : this.gid, mtime: this.noMtime ? void 0 : this.mtime, path: this[q](this.path), linkpath: this.type === "Link" && this.linkpath !== void 0 ? this[q](this.linkpath) : this.linkpath, size: this.size, uid: this.portable ? void 0 : this.uid, uname: this.portable ? void 0 : this.uname, dev: this.portable ? void 0 : this.readEntry.dev, ino: this.portable ? void 0 : this.readEntry.ino, nlink: this.portable ? void 0 : this.readEntry.nlink }).encode());
-    let o = this.header?.block;
-    if (!o) throw new Error("failed to encode header");
-    super.write(o), t.pipe(this);
-  }
-  [q](t) {
-    return rr(t, this.prefix);
-  }
-  [ri](t) {
-    return Ji(t, this.type === "Directory", this.portable);
-  }
-  write(t, e, i) {
-    typeof e == "function" && (i = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, typeof e == "string" ? e : "utf8"));
-    let r = t.length;
-    if (r > this.blockRemain) throw new Error("writing more to entry than is appropriate");
-    return this.blockRemain -= r, super.write(t, i);
-  }
-  end(t, e, i) {
-    return this.blockRemain && super.write(Buffer.alloc(this.blockRemain)), typeof t == "function" && (i = t, e = void 0, t = void 0), typeof e == "function" && (i = e, e = void 0), typeof t == "string" && (t = Buffer.from(t, e ?? "utf8")), i && this.once("finish", i), t ? super.end(t, i) : super.end(i), this;
-  }
-};
-var Gn = (s3) => s3.isFile() ? "File" : s3.isDirectory() ? "Directory" : s3.isSymbolicLink() ? "SymbolicLink" : "Unsupported";
-var hi = class s2 {
-  tail;
-  head;
-  length = 0;
-  static create(t = []) {
-    return new s2(t);
-  }
-  constructor(t = []) {
-    for (let e of t) this.push(e);
-  }
-  *[Symbol.iterator]() {
-    for (let t = this.head; t; t = t.next) yield t.value;
-  }
-  removeNode(t) {
-    if (t.list !== this) throw new Error("removing node which does not belong to this list");
-    let e = t.next, i = t.prev;
-    return e && (e.prev = i), i && (i.next = e), t === this.head && (this.head = e), t === this.tail && (this.tail = i), this.length--, t.next = void 0, t.prev = void 0, t.list = void 0, e;
-  }
-  unshiftNode(t) {
-    if (t === this.head) return;
-    t.list && t.list.removeNode(t);
-    let e = this.head;
-    t.list = this, t.next = e, e && (e.prev = t), this.head = t, this.tail || (this.tail = t), this.length++;
-  }
-  pushNode(t) {
-    if (t === this.tail) return;
-    t.list && t.list.removeNode(t);
-    let e = this.tail;
-    t.list = this, t.prev = e, e && (e.next = t), this.tail = t, this.head || (this.head = t), this.length++;
-  }
-  push(...t) {
-    for (let e = 0, i = t.length; e < i; e++) Yn(this, t[e]);
-    return this.length;
-  }
-  unshift(...t) {
-    for (var e = 0, i = t.length; e < i; e++) Kn(this, t[e]);
-    return this.length;
-  }
-  pop() {
-    if (!this.tail) return;
-    let t = this.tail.value, e = this.tail;
-    return this.tail = this.tail.prev, this.tail ? this.tail.next = void 0 : this.head = void 0, e.list = void 0, this.length--, t;
-  }
-  shift() {
-    if (!this.head) return;
-    let t = this.head.value, e = this.head;
-    return this.head = this.head.next, this.head ? this.head.prev = void 0 : this.tail = void 0, e.list = void 0, this.length--, t;
-  }
-  forEach(t, e) {
-    e = e || this;
-    for (let i = this.head, r = 0; i; r++) t.call(e, i.value, r, this), i = i.next;
-  }
-  forEachReverse(t, e) {
-    e = e || this;
-    for (let i = this.tail, r = this.length - 1; i; r--) t.call(e, i.value, r, this), i = i.prev;
-  }
-  get(t) {
-    let e = 0, i = this.head;
-    for (; i && e < t; e++) i = i.next;
-    if (e === t && i) return i.value;
-  }
-  getReverse(t) {
-    let e = 0, i = this.tail;
-    for (; i && e < t; e++) i = i.prev;
-    if (e === t && i) return i.value;
-  }
-  map(t, e) {
-    e = e || this;
-    let i = new s2();
-    for (let r = this.head; r; ) i.push(t.call(e, r.value, this)), r = r.next;
-    return i;
-  }
-  mapReverse(t, e) {
-    e = e || this;
-    var i = new s2();
-    for (let r = this.tail; r; ) i.push(t.call(e, r.value, this)), r = r.prev;
-    return i;
-  }
-  reduce(t, e) {
-    let i, r = this.head;
-    if (arguments.length > 1) i = e;
-    else if (this.head) r = this.head.next, i = this.head.value;
-    else throw new TypeError("Reduce of empty list with no initial value");
-    for (var n = 0; r; n++) i = t(i, r.value, n), r = r.next;
-    return i;
-  }
-  reduceReverse(t, e) {
-    let i, r = this.tail;
-    if (arguments.length > 1) i = e;
-    else if (this.tail) r = this.tail.prev, i = this.tail.value;
-    else throw new TypeError("Reduce of empty list with no initial value");
-    for (let n = this.length - 1; r; n--) i = t(i, r.value, n), r = r.prev;
-    return i;
-  }
-  toArray() {
-    let t = new Array(this.length);
-    for (let e = 0, i = this.head; i; e++) t[e] = i.value, i = i.next;
-    return t;
-  }
-  toArrayReverse() {
-    let t = new Array(this.length);
-    for (let e = 0, i = this.tail; i; e++) t[e] = i.value, i = i.prev;
-    return t;
-  }
-  slice(t = 0, e = this.length) {
-    e < 0 && (e += this.length), t < 0 && (t += this.length);
-    let i = new s2();
-    if (e < t || e < 0) return i;
-    t < 0 && (t = 0), e > this.length && (e = this.length);
-    let r = this.head, n = 0;
-    for (n = 0; r && n < t; n++) r = r.next;
-    for (; r && n < e; n++, r = r.next) i.push(r.value);
-    return i;
-  }
-  sliceReverse(t = 0, e = this.length) {
-    e < 0 && (e += this.length), t < 0 && (t += this.length);
-    let i = new s2();
-    if (e < t || e < 0) return i;
-    t < 0 && (t = 0), e > this.length && (e = this.length);
-    let r = this.length, n = this.tail;
-    for (; n && r > e; r--) n = n.prev;
-    for (; n && r > t; r--, n = n.prev) i.push(n.value);
-    return i;
-  }
-  splice(t, e = 0, ...i) {
-    t > this.length && (t = this.length - 1), t < 0 && (t = this.length + t);
-    let r = this.head;
-    for (let o = 0; r && o < t; o++) r = r.next;
-    let n = [];
-    for (let o = 0; r && o < e; o++) n.push(r.value), r = this.removeNode(r);
-    r ? r !== this.tail && (r = r.prev) : r = this.tail;
-    for (let o of i) r = Zn(this, r, o);
-    return n;
-  }
-  reverse() {
-    let t = this.head, e = this.tail;
-    for (let i = t; i; i = i.prev) {
-      let r = i.prev;
-      i.prev = i.next, i.next = r;
-    }
-    return this.head = e, this.tail = t, this;
-  }
-};
-function Zn(s3, t, e) {
-  let i = t, r = t ? t.next : s3.head, n = new ue(e, i, r, s3);
-  return n.next === void 0 && (s3.tail = n), n.prev === void 0 && (s3.head = n), s3.length++, n;
-}
-function Yn(s3, t) {
-  s3.tail = new ue(t, s3.tail, void 0, s3), s3.head || (s3.head = s3.tail), s3.length++;
-}
-function Kn(s3, t) {
-  s3.head = new ue(t, void 0, s3.head, s3), s3.tail || (s3.tail = s3.head), s3.length++;
-}
-var ue = class {
-  list;
-  next;
-  prev;
-  value;
-  constructor(t, e, i, r) {
-    this.list = r, this.value = t, e ? (e.next = this, this.prev = e) : this.prev = void 0, i ? (i.prev = this, this.next = i) : this.next = void 0;
-  }
-};
-var pi = class {
-  path;
-  absolute;
-  entry;
-  stat;
-  readdir;
-  pending = false;
-  pendingLink = false;
-  ignore = false;
-  piped = false;
-  constructor(t, e) {
-    this.path = t || "./", this.absolute = e;
-  }
-};
-var nr = Buffer.alloc(1024);
-var li = /* @__PURE__ */ Symbol("onStat");
-var me = /* @__PURE__ */ Symbol("ended");
-var W = /* @__PURE__ */ Symbol("queue");
-var pe = /* @__PURE__ */ Symbol("pendingLinks");
-var Et = /* @__PURE__ */ Symbol("current");
-var Ft = /* @__PURE__ */ Symbol("process");
-var Ee = /* @__PURE__ */ Symbol("processing");
-var ai = /* @__PURE__ */ Symbol("processJob");
-var G = /* @__PURE__ */ Symbol("jobs");
-var ls = /* @__PURE__ */ Symbol("jobDone");
-var ci = /* @__PURE__ */ Symbol("addFSEntry");
-var or = /* @__PURE__ */ Symbol("addTarEntry");
-var ds = /* @__PURE__ */ Symbol("stat");
-var us = /* @__PURE__ */ Symbol("readdir");
-var fi = /* @__PURE__ */ Symbol("onreaddir");
-var di = /* @__PURE__ */ Symbol("pipe");
-var hr = /* @__PURE__ */ Symbol("entry");
-var cs = /* @__PURE__ */ Symbol("entryOpt");
-var ui = /* @__PURE__ */ Symbol("writeEntryClass");
-var lr = /* @__PURE__ */ Symbol("write");
-var fs8 = /* @__PURE__ */ Symbol("ondrain");
-var wt = class extends A {
-  sync = false;
-  opt;
-  cwd;
-  maxReadSize;
-  preservePaths;
-  strict;
-  noPax;
-  prefix;
-  linkCache;
-  statCache;
-  file;
-  portable;
-  zip;
-  readdirCache;
-  noDirRecurse;
-  follow;
-  noMtime;
-  mtime;
-  filter;
-  jobs;
-  [ui];
-  onWriteEntry;
-  [W];
-  [pe] = /* @__PURE__ */ new Map();
-  [G] = 0;
-  [Ee] = false;
-  [me] = false;
-  constructor(t = {}) {
-    if (super(), this.opt = t, this.file = t.file || "", this.cwd = t.cwd || process.cwd(), this.maxReadSize = t.maxReadSize, this.preservePaths = !!t.preservePaths, this.strict = !!t.strict, this.noPax = !!t.noPax, this.prefix = f(t.prefix || ""), this.linkCache = t.linkCache || /* @__PURE__ */ new Map(), this.statCache = t.statCache || /* @__PURE__ */ new Map(), this.readdirCache = t.readdirCache || /* @__PURE__ */ new Map(), this.onWriteEntry = t.onWriteEntry, this[ui] = de, typeof t.onwarn == "function" && this.on("warn", t.onwarn), this.portable = !!t.portable, t.gzip || t.brotli || t.zstd) {
-      if ((t.gzip ? 1 : 0) + (t.brotli ? 1 : 0) + (t.zstd ? 1 : 0) > 1) throw new TypeError("gzip, brotli, zstd are mutually exclusive");
-      if (t.gzip && (typeof t.gzip != "object" && (t.gzip = {}), this.portable && (t.gzip.portable = true), this.zip = new ze(t.gzip)), t.brotli && (typeof t.brotli != "object" && (t.brotli = {}), this.zip = new We(t.brotli)), t.zstd && (typeof t.zstd != "object" && (t.zstd = {}), this.zip = new Ye(t.zstd)), !this.zip) throw new Error("impossible");
-      let e = this.zip;
-      e.on("data", (i) => super.write(i)), e.on("end", () => super.end()), e.on("drain", () => this[fs8]()), this.on("resume", () => e.resume());
-    } else this.on("drain", this[fs8]);
-    this.noDirRecurse = !!t.noDirRecurse, this.follow = !!t.follow, this.noMtime = !!t.noMtime, t.mtime && (this.mtime = t.mtime), this.filter = typeof t.filter == "function" ? t.filter : () => true, this[W] = new hi(), this[G] = 0, this.jobs = Number(t.jobs) || 4, this[Ee] = false, this[me] = false;
-  }
-  [lr](t) {
-    return super.write(t);
-  }
-  add(t) {
-    return this.write(t), this;
-  }
-  end(t, e, i) {
-    return typeof t == "function" && (i = t, t = void 0), typeof e == "function" && (i = e, e = void 0), t && this.add(t), this[me] = true, this[Ft](), i && i(), this;
-  }
-  write(t) {
-    if (this[me]) throw new Error("write after end");
-    return typeof t == "string" ? this[ci](t) : this[or](t), this.flowing;
-  }
-  [or](t) {
-    let e = f(ar.resolve(this.cwd, t.path));
-    if (!this.filter(t.path, t)) t.resume();
-    else {
-      let i = new pi(t.path, e);
-      i.entry = new oi(t, this[cs](i)), i.entry.on("end", () => this[ls](i)), this[G] += 1, this[W].push(i);
-    }
-    this[Ft]();
-  }
-  [ci](t) {
-    let e = f(ar.resolve(this.cwd, t));
-    this[W].push(new pi(t, e)), this[Ft]();
-  }
-  [ds](t) {
-    t.pending = true, this[G] += 1;
-    let e = this.follow ? "stat" : "lstat";
-    mi[e](t.absolute, (i, r) => {
-      t.pending = false, this[G] -= 1, i ? this.emit("error", i) : this[li](t, r);
-    });
-  }
-  [li](t, e) {
-    if (this.statCache.set(t.absolute, e), t.stat = e, !this.filter(t.path, e)) t.ignore = true;
-    else if (e.isFile() && e.nlink > 1 && !this.linkCache.get(`${e.dev}:${e.ino}`) && !this.sync) if (t === this[Et]) this[ai](t);
-    else {
-      let i = `${e.dev}:${e.ino}`, r = this[pe].get(i);
-      r ? r.push(t) : this[pe].set(i, [t]), t.pendingLink = true, t.pending = true;
-    }
-    this[Ft]();
-  }
-  [us](t) {
-    t.pending = true, this[G] += 1, mi.readdir(t.absolute, (e, i) => {
-      if (t.pending = false, this[G] -= 1, e) return this.emit("error", e);
-      this[fi](t, i);
-    });
-  }
-  [fi](t, e) {
-    this.readdirCache.set(t.absolute, e), t.readdir = e, this[Ft]();
-  }
-  [Ft]() {
-    if (!this[Ee]) {
-      this[Ee] = true;
-      for (let t = this[W].head; t && this[G] < this.jobs; t = t.next) if (this[ai](t.value), t.value.ignore) {
-        let e = t.next;
-        this[W].removeNode(t), t.next = e;
-      }
-      this[Ee] = false, this[me] && this[W].length === 0 && this[G] === 0 && (this.zip ? this.zip.end(nr) : (super.write(nr), super.end()));
-    }
-  }
-  get [Et]() {
-    return this[W] && this[W].head && this[W].head.value;
-  }
-  [ls](t) {
-    this[W].shift(), this[G] -= 1;
-    let { stat: e } = t;
-    if (e && e.isFile() && e.nlink > 1) {
-      let i = `${e.dev}:${e.ino}`, r = this[pe].get(i);
-      if (r) {
-        this[pe].delete(i);
-        for (let n of r) n.pending = false, this[ai](n);
-      }
-    }
-    this[Ft]();
-  }
-  [ai](t) {
-    if (t.pending && t.pendingLink && t === this[Et] && (t.pending = false, t.pendingLink = false), !t.pending) {
-      if (t.entry) {
-        t === this[Et] && !t.piped && this[di](t);
-        return;
-      }
-      if (!t.stat) {
-        let e = this.statCache.get(t.absolute);
-        e ? this[li](t, e) : this[ds](t);
-      }
-      if (t.stat && !t.ignore) {
-        if (!this.noDirRecurse && t.stat.isDirectory() && !t.readdir) {
-          let e = this.readdirCache.get(t.absolute);
-          if (e ? this[fi](t, e) : this[us](t), !t.readdir) return;
-        }
-        if (t.entry = this[hr](t), !t.entry) {
-          t.ignore = true;
-          return;
-        }
-        t === this[Et] && !t.piped && this[di](t);
-      }
-    }
-  }
-  [cs](t) {
-    return { onwarn: (e, i, r) => this.warn(e, i, r), noPax: this.noPax, cwd: this.cwd, absolute: t.absolute, preservePaths: this.preservePaths, maxReadSize: this.maxReadSize, strict: this.strict, portable: this.portable, linkCache: this.linkCache, statCache: this.statCache, noMtime: this.noMtime, mtime: this.mtime, prefix: this.prefix, onWriteEntry: this.onWriteEntry };
-  }
-  [hr](t) {
-    this[G] += 1;
-    try {
-      return new this[ui](t.path, this[cs](t)).on("end", () => this[ls](t)).on("error", (i) => this.emit("error", i));
-    } catch (e) {
-      this.emit("error", e);
-    }
-  }
-  [fs8]() {
-    this[Et] && this[Et].entry && this[Et].entry.resume();
-  }
-  [di](t) {
-    t.piped = true, t.readdir && t.readdir.forEach((r) => {
-      let n = t.path, o = n === "./" ? "" : n.replace(/\/*$/, "/");
-      this[ci](o + r);
-    });
-    let e = t.entry, i = this.zip;
-    if (!e) throw new Error("cannot pipe without source");
-    i ? e.on("data", (r) => {
-      i.write(r) || e.pause();
-    }) : e.on("data", (r) => {
-      super.write(r) || e.pause();
-    });
-  }
-  pause() {
-    return this.zip && this.zip.pause(), super.pause();
-  }
-  warn(t, e, i = {}) {
-    Dt(this, t, e, i);
-  }
-};
-var kt = class extends wt {
-  sync = true;
-  constructor(t) {
-    super(t), this[ui] = ni;
-  }
-  pause() {
-  }
-  resume() {
-  }
-  [ds](t) {
-    let e = this.follow ? "statSync" : "lstatSync";
-    this[li](t, mi[e](t.absolute));
-  }
-  [us](t) {
-    this[fi](t, mi.readdirSync(t.absolute));
-  }
-  [di](t) {
-    let e = t.entry, i = this.zip;
-    if (t.readdir && t.readdir.forEach((r) => {
-      let n = t.path, o = n === "./" ? "" : n.replace(/\/*$/, "/");
-      this[ci](o + r);
-    }), !e) throw new Error("Cannot pipe without source");
-    i ? e.on("data", (r) => {
-      i.write(r);
-    }) : e.on("data", (r) => {
-      super[lr](r);
-    });
-  }
-};
-var Vn = (s3, t) => {
-  let e = new kt(s3), i = new Wt(s3.file, { mode: s3.mode || 438 });
-  e.pipe(i), fr(e, t);
-};
-var $n = (s3, t) => {
-  let e = new wt(s3), i = new et(s3.file, { mode: s3.mode || 438 });
-  e.pipe(i);
-  let r = new Promise((n, o) => {
-    i.on("error", o), i.on("close", n), e.on("error", o);
-  });
-  return dr(e, t).catch((n) => e.emit("error", n)), r;
-};
-var fr = (s3, t) => {
-  t.forEach((e) => {
-    e.charAt(0) === "@" ? Ct({ file: cr.resolve(s3.cwd, e.slice(1)), sync: true, noResume: true, onReadEntry: (i) => s3.add(i) }) : s3.add(e);
-  }), s3.end();
-};
-var dr = async (s3, t) => {
-  for (let e of t) e.charAt(0) === "@" ? await Ct({ file: cr.resolve(String(s3.cwd), e.slice(1)), noResume: true, onReadEntry: (i) => {
-    s3.add(i);
-  } }) : s3.add(e);
-  s3.end();
-};
-var Xn = (s3, t) => {
-  let e = new kt(s3);
-  return fr(e, t), e;
-};
-var qn = (s3, t) => {
-  let e = new wt(s3);
-  return dr(e, t).catch((i) => e.emit("error", i)), e;
-};
-var Qn = K(Vn, $n, Xn, qn, (s3, t) => {
-  if (!t?.length) throw new TypeError("no paths specified to add to archive");
-});
-var Jn = process.env.__FAKE_PLATFORM__ || process.platform;
-var Er = Jn === "win32";
-var { O_CREAT: wr, O_NOFOLLOW: ur, O_TRUNC: Sr, O_WRONLY: yr } = pr.constants;
-var Rr = Number(process.env.__FAKE_FS_O_FILENAME__) || pr.constants.UV_FS_O_FILEMAP || 0;
-var jn = Er && !!Rr;
-var to = 512 * 1024;
-var eo = Rr | Sr | wr | yr;
-var mr = !Er && typeof ur == "number" ? ur | Sr | wr | yr : null;
-var ms = mr !== null ? () => mr : jn ? (s3) => s3 < to ? eo : "w" : () => "w";
-var ps = (s3, t, e) => {
-  try {
-    return wi.lchownSync(s3, t, e);
-  } catch (i) {
-    if (i?.code !== "ENOENT") throw i;
-  }
-};
-var Ei = (s3, t, e, i) => {
-  wi.lchown(s3, t, e, (r) => {
-    i(r && r?.code !== "ENOENT" ? r : null);
-  });
-};
-var io = (s3, t, e, i, r) => {
-  if (t.isDirectory()) Es(we.resolve(s3, t.name), e, i, (n) => {
-    if (n) return r(n);
-    let o = we.resolve(s3, t.name);
-    Ei(o, e, i, r);
-  });
-  else {
-    let n = we.resolve(s3, t.name);
-    Ei(n, e, i, r);
-  }
-};
-var Es = (s3, t, e, i) => {
-  wi.readdir(s3, { withFileTypes: true }, (r, n) => {
-    if (r) {
-      if (r.code === "ENOENT") return i();
-      if (r.code !== "ENOTDIR" && r.code !== "ENOTSUP") return i(r);
-    }
-    if (r || !n.length) return Ei(s3, t, e, i);
-    let o = n.length, h = null, a = (l) => {
-      if (!h) {
-        if (l) return i(h = l);
-        if (--o === 0) return Ei(s3, t, e, i);
-      }
-    };
-    for (let l of n) io(s3, l, t, e, a);
-  });
-};
-var so = (s3, t, e, i) => {
-  t.isDirectory() && ws(we.resolve(s3, t.name), e, i), ps(we.resolve(s3, t.name), e, i);
-};
-var ws = (s3, t, e) => {
-  let i;
-  try {
-    i = wi.readdirSync(s3, { withFileTypes: true });
-  } catch (r) {
-    let n = r;
-    if (n?.code === "ENOENT") return;
-    if (n?.code === "ENOTDIR" || n?.code === "ENOTSUP") return ps(s3, t, e);
-    throw n;
-  }
-  for (let r of i) so(s3, r, t, e);
-  return ps(s3, t, e);
-};
-var Se = class extends Error {
-  path;
-  code;
-  syscall = "chdir";
-  constructor(t, e) {
-    super(`${e}: Cannot cd into '${t}'`), this.path = t, this.code = e;
-  }
-  get name() {
-    return "CwdError";
-  }
-};
-var St = class extends Error {
-  path;
-  symlink;
-  syscall = "symlink";
-  code = "TAR_SYMLINK_ERROR";
-  constructor(t, e) {
-    super("TAR_SYMLINK_ERROR: Cannot extract through symbolic link"), this.symlink = t, this.path = e;
-  }
-  get name() {
-    return "SymlinkError";
-  }
-};
-var no = (s3, t) => {
-  k.stat(s3, (e, i) => {
-    (e || !i.isDirectory()) && (e = new Se(s3, e?.code || "ENOTDIR")), t(e);
-  });
-};
-var gr = (s3, t, e) => {
-  s3 = f(s3);
-  let i = t.umask ?? 18, r = t.mode | 448, n = (r & i) !== 0, o = t.uid, h = t.gid, a = typeof o == "number" && typeof h == "number" && (o !== t.processUid || h !== t.processGid), l = t.preserve, c = t.unlink, d = f(t.cwd), y = (E, x) => {
-    E ? e(E) : x && a ? Es(x, o, h, (Le) => y(Le)) : n ? k.chmod(s3, r, e) : e();
-  };
-  if (s3 === d) return no(s3, y);
-  if (l) return ro.mkdir(s3, { mode: r, recursive: true }).then((E) => y(null, E ?? void 0), y);
-  let D = f(Si.relative(d, s3)).split("/");
-  Ss(d, D, r, c, d, void 0, y);
-};
-var Ss = (s3, t, e, i, r, n, o) => {
-  if (t.length === 0) return o(null, n);
-  let h = t.shift(), a = f(Si.resolve(s3 + "/" + h));
-  k.mkdir(a, e, br(a, t, e, i, r, n, o));
-};
-var br = (s3, t, e, i, r, n, o) => (h) => {
-  h ? k.lstat(s3, (a, l) => {
-    if (a) a.path = a.path && f(a.path), o(a);
-    else if (l.isDirectory()) Ss(s3, t, e, i, r, n, o);
-    else if (i) k.unlink(s3, (c) => {
-      if (c) return o(c);
-      k.mkdir(s3, e, br(s3, t, e, i, r, n, o));
-    });
-    else {
-      if (l.isSymbolicLink()) return o(new St(s3, s3 + "/" + t.join("/")));
-      o(h);
-    }
-  }) : (n = n || s3, Ss(s3, t, e, i, r, n, o));
-};
-var oo = (s3) => {
-  let t = false, e;
-  try {
-    t = k.statSync(s3).isDirectory();
-  } catch (i) {
-    e = i?.code;
-  } finally {
-    if (!t) throw new Se(s3, e ?? "ENOTDIR");
-  }
-};
-var _r = (s3, t) => {
-  s3 = f(s3);
-  let e = t.umask ?? 18, i = t.mode | 448, r = (i & e) !== 0, n = t.uid, o = t.gid, h = typeof n == "number" && typeof o == "number" && (n !== t.processUid || o !== t.processGid), a = t.preserve, l = t.unlink, c = f(t.cwd), d = (E) => {
-    E && h && ws(E, n, o), r && k.chmodSync(s3, i);
-  };
-  if (s3 === c) return oo(c), d();
-  if (a) return d(k.mkdirSync(s3, { mode: i, recursive: true }) ?? void 0);
-  let T = f(Si.relative(c, s3)).split("/"), D;
-  for (let E = T.shift(), x = c; E && (x += "/" + E); E = T.shift()) {
-    x = f(Si.resolve(x));
-    try {
-      k.mkdirSync(x, i), D = D || x;
-    } catch {
-      let Le = k.lstatSync(x);
-      if (Le.isDirectory()) continue;
-      if (l) {
-        k.unlinkSync(x), k.mkdirSync(x, i), D = D || x;
-        continue;
-      } else if (Le.isSymbolicLink()) return new St(x, x + "/" + T.join("/"));
-    }
-  }
-  return d(D);
-};
-var ys = /* @__PURE__ */ Object.create(null);
-var Or = 1e4;
-var Vt = /* @__PURE__ */ new Set();
-var Tr = (s3) => {
-  Vt.has(s3) ? Vt.delete(s3) : ys[s3] = s3.normalize("NFD").toLocaleLowerCase("en").toLocaleUpperCase("en"), Vt.add(s3);
-  let t = ys[s3], e = Vt.size - Or;
-  if (e > Or / 10) {
-    for (let i of Vt) if (Vt.delete(i), delete ys[i], --e <= 0) break;
-  }
-  return t;
-};
-var ho = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
-var ao = ho === "win32";
-var lo = (s3) => s3.split("/").slice(0, -1).reduce((e, i) => {
-  let r = e.at(-1);
-  return r !== void 0 && (i = xr(r, i)), e.push(i || "/"), e;
-}, []);
-var yi = class {
-  #t = /* @__PURE__ */ new Map();
-  #i = /* @__PURE__ */ new Map();
-  #s = /* @__PURE__ */ new Set();
-  reserve(t, e) {
-    t = ao ? ["win32 parallelization disabled"] : t.map((r) => mt(xr(Tr(r))));
-    let i = new Set(t.map((r) => lo(r)).reduce((r, n) => r.concat(n)));
-    this.#i.set(e, { dirs: i, paths: t });
-    for (let r of t) {
-      let n = this.#t.get(r);
-      n ? n.push(e) : this.#t.set(r, [e]);
-    }
-    for (let r of i) {
-      let n = this.#t.get(r);
-      if (!n) this.#t.set(r, [/* @__PURE__ */ new Set([e])]);
-      else {
-        let o = n.at(-1);
-        o instanceof Set ? o.add(e) : n.push(/* @__PURE__ */ new Set([e]));
-      }
-    }
-    return this.#r(e);
-  }
-  #n(t) {
-    let e = this.#i.get(t);
-    if (!e) throw new Error("function does not have any path reservations");
-    return { paths: e.paths.map((i) => this.#t.get(i)), dirs: [...e.dirs].map((i) => this.#t.get(i)) };
-  }
-  check(t) {
-    let { paths: e, dirs: i } = this.#n(t);
-    return e.every((r) => r && r[0] === t) && i.every((r) => r && r[0] instanceof Set && r[0].has(t));
-  }
-  #r(t) {
-    return this.#s.has(t) || !this.check(t) ? false : (this.#s.add(t), t(() => this.#e(t)), true);
-  }
-  #e(t) {
-    if (!this.#s.has(t)) return false;
-    let e = this.#i.get(t);
-    if (!e) throw new Error("invalid reservation");
-    let { paths: i, dirs: r } = e, n = /* @__PURE__ */ new Set();
-    for (let o of i) {
-      let h = this.#t.get(o);
-      if (!h || h?.[0] !== t) continue;
-      let a = h[1];
-      if (!a) {
-        this.#t.delete(o);
-        continue;
-      }
-      if (h.shift(), typeof a == "function") n.add(a);
-      else for (let l of a) n.add(l);
-    }
-    for (let o of r) {
-      let h = this.#t.get(o), a = h?.[0];
-      if (!(!h || !(a instanceof Set))) if (a.size === 1 && h.length === 1) {
-        this.#t.delete(o);
-        continue;
-      } else if (a.size === 1) {
-        h.shift();
-        let l = h[0];
-        typeof l == "function" && n.add(l);
-      } else a.delete(t);
-    }
-    return this.#s.delete(t), n.forEach((o) => this.#r(o)), true;
-  }
-};
-var Lr = () => process.umask();
-var Dr = /* @__PURE__ */ Symbol("onEntry");
-var _s = /* @__PURE__ */ Symbol("checkFs");
-var Nr = /* @__PURE__ */ Symbol("checkFs2");
-var Os = /* @__PURE__ */ Symbol("isReusable");
-var P = /* @__PURE__ */ Symbol("makeFs");
-var Ts = /* @__PURE__ */ Symbol("file");
-var xs = /* @__PURE__ */ Symbol("directory");
-var gi = /* @__PURE__ */ Symbol("link");
-var Ar = /* @__PURE__ */ Symbol("symlink");
-var Ir = /* @__PURE__ */ Symbol("hardlink");
-var Re = /* @__PURE__ */ Symbol("ensureNoSymlink");
-var Cr = /* @__PURE__ */ Symbol("unsupported");
-var Fr = /* @__PURE__ */ Symbol("checkPath");
-var Rs = /* @__PURE__ */ Symbol("stripAbsolutePath");
-var yt = /* @__PURE__ */ Symbol("mkdir");
-var O = /* @__PURE__ */ Symbol("onError");
-var Ri = /* @__PURE__ */ Symbol("pending");
-var kr = /* @__PURE__ */ Symbol("pend");
-var $t = /* @__PURE__ */ Symbol("unpend");
-var gs = /* @__PURE__ */ Symbol("ended");
-var bs = /* @__PURE__ */ Symbol("maybeClose");
-var Ls = /* @__PURE__ */ Symbol("skip");
-var ge = /* @__PURE__ */ Symbol("doChown");
-var be = /* @__PURE__ */ Symbol("uid");
-var _e = /* @__PURE__ */ Symbol("gid");
-var Oe = /* @__PURE__ */ Symbol("checkedCwd");
-var fo = process.env.TESTING_TAR_FAKE_PLATFORM || process.platform;
-var Te = fo === "win32";
-var uo = 1024;
-var mo = (s3, t) => {
-  if (!Te) return u.unlink(s3, t);
-  let e = s3 + ".DELETE." + Mr(16).toString("hex");
-  u.rename(s3, e, (i) => {
-    if (i) return t(i);
-    u.unlink(e, t);
-  });
-};
-var po = (s3) => {
-  if (!Te) return u.unlinkSync(s3);
-  let t = s3 + ".DELETE." + Mr(16).toString("hex");
-  u.renameSync(s3, t), u.unlinkSync(t);
-};
-var vr = (s3, t, e) => s3 !== void 0 && s3 === s3 >>> 0 ? s3 : t !== void 0 && t === t >>> 0 ? t : e;
-var Xt = class extends rt {
-  [gs] = false;
-  [Oe] = false;
-  [Ri] = 0;
-  reservations = new yi();
-  transform;
-  writable = true;
-  readable = false;
-  uid;
-  gid;
-  setOwner;
-  preserveOwner;
-  processGid;
-  processUid;
-  maxDepth;
-  forceChown;
-  win32;
-  newer;
-  keep;
-  noMtime;
-  preservePaths;
-  unlink;
-  cwd;
-  strip;
-  processUmask;
-  umask;
-  dmode;
-  fmode;
-  chmod;
-  constructor(t = {}) {
-    if (t.ondone = () => {
-      this[gs] = true, this[bs]();
-    }, super(t), this.transform = t.transform, this.chmod = !!t.chmod, typeof t.uid == "number" || typeof t.gid == "number") {
-      if (typeof t.uid != "number" || typeof t.gid != "number") throw new TypeError("cannot set owner without number uid and gid");
-      if (t.preserveOwner) throw new TypeError("cannot preserve owner in archive and also set owner explicitly");
-      this.uid = t.uid, this.gid = t.gid, this.setOwner = true;
-    } else this.uid = void 0, this.gid = void 0, this.setOwner = false;
-    this.preserveOwner = t.preserveOwner === void 0 && typeof t.uid != "number" ? process.getuid?.() === 0 : !!t.preserveOwner, this.processUid = (this.preserveOwner || this.setOwner) && process.getuid ? process.getuid() : void 0, this.processGid = (this.preserveOwner || this.setOwner) && process.getgid ? process.getgid() : void 0, this.maxDepth = typeof t.maxDepth == "number" ? t.maxDepth : uo, this.forceChown = t.forceChown === true, this.win32 = !!t.win32 || Te, this.newer = !!t.newer, this.keep = !!t.keep, this.noMtime = !!t.noMtime, this.preservePaths = !!t.preservePaths, this.unlink = !!t.unlink, this.cwd = f(R.resolve(t.cwd || process.cwd())), this.strip = Number(t.strip) || 0, this.processUmask = this.chmod ? typeof t.processUmask == "number" ? t.processUmask : Lr() : 0, this.umask = typeof t.umask == "number" ? t.umask : this.processUmask, this.dmode = t.dmode || 511 & ~this.umask, this.fmode = t.fmode || 438 & ~this.umask, this.on("entry", (e) => this[Dr](e));
-  }
-  warn(t, e, i = {}) {
-    return (t === "TAR_BAD_ARCHIVE" || t === "TAR_ABORT") && (i.recoverable = false), super.warn(t, e, i);
-  }
-  [bs]() {
-    this[gs] && this[Ri] === 0 && (this.emit("prefinish"), this.emit("finish"), this.emit("end"));
-  }
-  [Rs](t, e) {
-    let i = t[e], { type: r } = t;
-    if (!i || this.preservePaths) return true;
-    let [n, o] = ce(i), h = o.replaceAll(/\\/g, "/").split("/");
-    if (h.includes("..") || Te && /^[a-z]:\.\.$/i.test(h[0] ?? "")) {
-      if (e === "path" || r === "Link") return this.warn("TAR_ENTRY_ERROR", `${e} contains '..'`, { entry: t, [e]: i }), false;
-      let a = R.posix.dirname(t.path), l = R.posix.normalize(R.posix.join(a, h.join("/")));
-      if (l.startsWith("../") || l === "..") return this.warn("TAR_ENTRY_ERROR", `${e} escapes extraction directory`, { entry: t, [e]: i }), false;
-    }
-    return n && (t[e] = String(o), this.warn("TAR_ENTRY_INFO", `stripping ${n} from absolute ${e}`, { entry: t, [e]: i })), true;
-  }
-  [Fr](t) {
-    let e = f(t.path), i = e.split("/");
-    if (this.strip) {
-      if (i.length < this.strip) return false;
-      if (t.type === "Link") {
-        let r = f(String(t.linkpath)).split("/");
-        if (r.length >= this.strip) t.linkpath = r.slice(this.strip).join("/");
-        else return false;
-      }
-      i.splice(0, this.strip), t.path = i.join("/");
-    }
-    if (isFinite(this.maxDepth) && i.length > this.maxDepth) return this.warn("TAR_ENTRY_ERROR", "path excessively deep", { entry: t, path: e, depth: i.length, maxDepth: this.maxDepth }), false;
-    if (!this[Rs](t, "path") || !this[Rs](t, "linkpath")) return false;
-    if (t.absolute = R.isAbsolute(t.path) ? f(R.resolve(t.path)) : f(R.resolve(this.cwd, t.path)), !this.preservePaths && typeof t.absolute == "string" && t.absolute.indexOf(this.cwd + "/") !== 0 && t.absolute !== this.cwd) return this.warn("TAR_ENTRY_ERROR", "path escaped extraction target", { entry: t, path: f(t.path), resolvedPath: t.absolute, cwd: this.cwd }), false;
-    if (t.absolute === this.cwd && t.type !== "Directory" && t.type !== "GNUDumpDir") return false;
-    if (this.win32) {
-      let { root: r } = R.win32.parse(String(t.absolute));
-      t.absolute = r + ts(String(t.absolute).slice(r.length));
-      let { root: n } = R.win32.parse(t.path);
-      t.path = n + ts(t.path.slice(n.length));
-    }
-    return true;
-  }
-  [Dr](t) {
-    if (!this[Fr](t)) return t.resume();
-    switch (co.equal(typeof t.absolute, "string"), t.type) {
-      case "Directory":
-      case "GNUDumpDir":
-        t.mode && (t.mode = t.mode | 448);
-      case "File":
-      case "OldFile":
-      case "ContiguousFile":
-      case "Link":
-      case "SymbolicLink":
-        return this[_s](t);
-      default:
-        return this[Cr](t);
-    }
-  }
-  [O](t, e) {
-    t.name === "CwdError" ? this.emit("error", t) : (this.warn("TAR_ENTRY_ERROR", t, { entry: e }), this[$t](), e.resume());
-  }
-  [yt](t, e, i) {
-    gr(f(t), { uid: this.uid, gid: this.gid, processUid: this.processUid, processGid: this.processGid, umask: this.processUmask, preserve: this.preservePaths, unlink: this.unlink, cwd: this.cwd, mode: e }, i);
-  }
-  [ge](t) {
-    return this.forceChown || this.preserveOwner && (typeof t.uid == "number" && t.uid !== this.processUid || typeof t.gid == "number" && t.gid !== this.processGid) || typeof this.uid == "number" && this.uid !== this.processUid || typeof this.gid == "number" && this.gid !== this.processGid;
-  }
-  [be](t) {
-    return vr(this.uid, t.uid, this.processUid);
-  }
-  [_e](t) {
-    return vr(this.gid, t.gid, this.processGid);
-  }
-  [Ts](t, e) {
-    let i = typeof t.mode == "number" ? t.mode & 4095 : this.fmode, r = new et(String(t.absolute), { flags: ms(t.size), mode: i, autoClose: false });
-    r.on("error", (a) => {
-      r.fd && u.close(r.fd, () => {
-      }), r.write = () => true, this[O](a, t), e();
-    });
-    let n = 1, o = (a) => {
-      if (a) {
-        r.fd && u.close(r.fd, () => {
-        }), this[O](a, t), e();
-        return;
-      }
-      --n === 0 && r.fd !== void 0 && u.close(r.fd, (l) => {
-        l ? this[O](l, t) : this[$t](), e();
-      });
-    };
-    r.on("finish", () => {
-      let a = String(t.absolute), l = r.fd;
-      if (typeof l == "number" && t.mtime && !this.noMtime) {
-        n++;
-        let c = t.atime || /* @__PURE__ */ new Date(), d = t.mtime;
-        u.futimes(l, c, d, (y) => y ? u.utimes(a, c, d, (T) => o(T && y)) : o());
-      }
-      if (typeof l == "number" && this[ge](t)) {
-        n++;
-        let c = this[be](t), d = this[_e](t);
-        typeof c == "number" && typeof d == "number" && u.fchown(l, c, d, (y) => y ? u.chown(a, c, d, (T) => o(T && y)) : o());
-      }
-      o();
-    });
-    let h = this.transform && this.transform(t) || t;
-    h !== t && (h.on("error", (a) => {
-      this[O](a, t), e();
-    }), t.pipe(h)), h.pipe(r);
-  }
-  [xs](t, e) {
-    let i = typeof t.mode == "number" ? t.mode & 4095 : this.dmode;
-    this[yt](String(t.absolute), i, (r) => {
-      if (r) {
-        this[O](r, t), e();
-        return;
-      }
-      let n = 1, o = () => {
-        --n === 0 && (e(), this[$t](), t.resume());
-      };
-      t.mtime && !this.noMtime && (n++, u.utimes(String(t.absolute), t.atime || /* @__PURE__ */ new Date(), t.mtime, o)), this[ge](t) && (n++, u.chown(String(t.absolute), Number(this[be](t)), Number(this[_e](t)), o)), o();
-    });
-  }
-  [Cr](t) {
-    t.unsupported = true, this.warn("TAR_ENTRY_UNSUPPORTED", `unsupported entry type: ${t.type}`, { entry: t }), t.resume();
-  }
-  [Ar](t, e) {
-    let i = f(R.relative(this.cwd, R.resolve(R.dirname(String(t.absolute)), String(t.linkpath)))).split("/");
-    this[Re](t, this.cwd, i, () => this[gi](t, String(t.linkpath), "symlink", e), (r) => {
-      this[O](r, t), e();
-    });
-  }
-  [Ir](t, e) {
-    let i = f(R.resolve(this.cwd, String(t.linkpath))), r = f(String(t.linkpath)).split("/");
-    this[Re](t, this.cwd, r, () => this[gi](t, i, "link", e), (n) => {
-      this[O](n, t), e();
-    });
-  }
-  [Re](t, e, i, r, n) {
-    let o = i.shift();
-    if (this.preservePaths || o === void 0) return r();
-    let h = R.resolve(e, o);
-    u.lstat(h, (a, l) => {
-      if (a) return r();
-      if (l?.isSymbolicLink()) return n(new St(h, R.resolve(h, i.join("/"))));
-      this[Re](t, h, i, r, n);
-    });
-  }
-  [kr]() {
-    this[Ri]++;
-  }
-  [$t]() {
-    this[Ri]--, this[bs]();
-  }
-  [Ls](t) {
-    this[$t](), t.resume();
-  }
-  [Os](t, e) {
-    return t.type === "File" && !this.unlink && e.isFile() && e.nlink <= 1 && !Te;
-  }
-  [_s](t) {
-    this[kr]();
-    let e = [t.path];
-    t.linkpath && e.push(t.linkpath), this.reservations.reserve(e, (i) => this[Nr](t, i));
-  }
-  [Nr](t, e) {
-    let i = (h) => {
-      e(h);
-    }, r = () => {
-      this[yt](this.cwd, this.dmode, (h) => {
-        if (h) {
-          this[O](h, t), i();
-          return;
-        }
-        this[Oe] = true, n();
-      });
-    }, n = () => {
-      if (t.absolute !== this.cwd) {
-        let h = f(R.dirname(String(t.absolute)));
-        if (h !== this.cwd) return this[yt](h, this.dmode, (a) => {
-          if (a) {
-            this[O](a, t), i();
-            return;
-          }
-          o();
-        });
-      }
-      o();
-    }, o = () => {
-      u.lstat(String(t.absolute), (h, a) => {
-        if (a && (this.keep || this.newer && a.mtime > (t.mtime ?? a.mtime))) {
-          this[Ls](t), i();
-          return;
-        }
-        if (h || this[Os](t, a)) return this[P](null, t, i);
-        if (a.isDirectory()) {
-          if (t.type === "Directory") {
-            let l = this.chmod && t.mode && (a.mode & 4095) !== t.mode, c = (d) => this[P](d ?? null, t, i);
-            return l ? u.chmod(String(t.absolute), Number(t.mode), c) : c();
-          }
-          if (t.absolute !== this.cwd) return u.rmdir(String(t.absolute), (l) => this[P](l ?? null, t, i));
-        }
-        if (t.absolute === this.cwd) return this[P](null, t, i);
-        mo(String(t.absolute), (l) => this[P](l ?? null, t, i));
-      });
-    };
-    this[Oe] ? n() : r();
-  }
-  [P](t, e, i) {
-    if (t) {
-      this[O](t, e), i();
-      return;
-    }
-    switch (e.type) {
-      case "File":
-      case "OldFile":
-      case "ContiguousFile":
-        return this[Ts](e, i);
-      case "Link":
-        return this[Ir](e, i);
-      case "SymbolicLink":
-        return this[Ar](e, i);
-      case "Directory":
-      case "GNUDumpDir":
-        return this[xs](e, i);
-    }
-  }
-  [gi](t, e, i, r) {
-    u[i](e, String(t.absolute), (n) => {
-      n ? this[O](n, t) : (this[$t](), t.resume()), r();
-    });
-  }
-};
-var ye = (s3) => {
-  try {
-    return [null, s3()];
-  } catch (t) {
-    return [t, null];
-  }
-};
-var xe = class extends Xt {
-  sync = true;
-  [P](t, e) {
-    return super[P](t, e, () => {
-    });
-  }
-  [_s](t) {
-    if (!this[Oe]) {
-      let n = this[yt](this.cwd, this.dmode);
-      if (n) return this[O](n, t);
-      this[Oe] = true;
-    }
-    if (t.absolute !== this.cwd) {
-      let n = f(R.dirname(String(t.absolute)));
-      if (n !== this.cwd) {
-        let o = this[yt](n, this.dmode);
-        if (o) return this[O](o, t);
-      }
-    }
-    let [e, i] = ye(() => u.lstatSync(String(t.absolute)));
-    if (i && (this.keep || this.newer && i.mtime > (t.mtime ?? i.mtime))) return this[Ls](t);
-    if (e || this[Os](t, i)) return this[P](null, t);
-    if (i.isDirectory()) {
-      if (t.type === "Directory") {
-        let o = this.chmod && t.mode && (i.mode & 4095) !== t.mode, [h] = o ? ye(() => {
-          u.chmodSync(String(t.absolute), Number(t.mode));
-        }) : [];
-        return this[P](h, t);
-      }
-      let [n] = ye(() => u.rmdirSync(String(t.absolute)));
-      this[P](n, t);
-    }
-    let [r] = t.absolute === this.cwd ? [] : ye(() => po(String(t.absolute)));
-    this[P](r, t);
-  }
-  [Ts](t, e) {
-    let i = typeof t.mode == "number" ? t.mode & 4095 : this.fmode, r = (h) => {
-      let a;
-      try {
-        u.closeSync(n);
-      } catch (l) {
-        a = l;
-      }
-      (h || a) && this[O](h || a, t), e();
-    }, n;
-    try {
-      n = u.openSync(String(t.absolute), ms(t.size), i);
-    } catch (h) {
-      return r(h);
-    }
-    let o = this.transform && this.transform(t) || t;
-    o !== t && (o.on("error", (h) => this[O](h, t)), t.pipe(o)), o.on("data", (h) => {
-      try {
-        u.writeSync(n, h, 0, h.length);
-      } catch (a) {
-        r(a);
-      }
-    }), o.on("end", () => {
-      let h = null;
-      if (t.mtime && !this.noMtime) {
-        let a = t.atime || /* @__PURE__ */ new Date(), l = t.mtime;
-        try {
-          u.futimesSync(n, a, l);
-        } catch (c) {
-          try {
-            u.utimesSync(String(t.absolute), a, l);
-          } catch {
-            h = c;
-          }
-        }
-      }
-      if (this[ge](t)) {
-        let a = this[be](t), l = this[_e](t);
-        try {
-          u.fchownSync(n, Number(a), Number(l));
-        } catch (c) {
-          try {
-            u.chownSync(String(t.absolute), Number(a), Number(l));
-          } catch {
-            h = h || c;
-          }
-        }
-      }
-      r(h);
-    });
-  }
-  [xs](t, e) {
-    let i = typeof t.mode == "number" ? t.mode & 4095 : this.dmode, r = this[yt](String(t.absolute), i);
-    if (r) {
-      this[O](r, t), e();
-      return;
-    }
-    if (t.mtime && !this.noMtime) try {
-      u.utimesSync(String(t.absolute), t.atime || /* @__PURE__ */ new Date(), t.mtime);
-    } catch {
-    }
-    if (this[ge](t)) try {
-      u.chownSync(String(t.absolute), Number(this[be](t)), Number(this[_e](t)));
-    } catch {
-    }
-    e(), t.resume();
-  }
-  [yt](t, e) {
-    try {
-      return _r(f(t), { uid: this.uid, gid: this.gid, processUid: this.processUid, processGid: this.processGid, umask: this.processUmask, preserve: this.preservePaths, unlink: this.unlink, cwd: this.cwd, mode: e });
-    } catch (i) {
-      return i;
-    }
-  }
-  [Re](t, e, i, r, n) {
-    if (this.preservePaths || i.length === 0) return r();
-    let o = e;
-    for (let h of i) {
-      o = R.resolve(o, h);
-      let [a, l] = ye(() => u.lstatSync(o));
-      if (a) return r();
-      if (l.isSymbolicLink()) return n(new St(o, R.resolve(e, i.join("/"))));
-    }
-    r();
-  }
-  [gi](t, e, i, r) {
-    let n = `${i}Sync`;
-    try {
-      u[n](e, String(t.absolute)), r(), t.resume();
-    } catch (o) {
-      return this[O](o, t);
-    }
-  }
-};
-var Eo = (s3) => {
-  let t = new xe(s3), e = s3.file, i = Br.statSync(e), r = s3.maxReadSize || 16 * 1024 * 1024;
-  new Be(e, { readSize: r, size: i.size }).pipe(t);
-};
-var wo = (s3, t) => {
-  let e = new Xt(s3), i = s3.maxReadSize || 16 * 1024 * 1024, r = s3.file;
-  return new Promise((o, h) => {
-    e.on("error", h), e.on("close", o), Br.stat(r, (a, l) => {
-      if (a) h(a);
-      else {
-        let c = new _t(r, { readSize: i, size: l.size });
-        c.on("error", h), c.pipe(e);
-      }
-    });
-  });
-};
-var So = K(Eo, wo, (s3) => new xe(s3), (s3) => new Xt(s3), (s3, t) => {
-  t?.length && Qi(s3, t);
-});
-var yo = (s3, t) => {
-  let e = new kt(s3), i = true, r, n;
-  try {
-    try {
-      r = v.openSync(s3.file, "r+");
-    } catch (a) {
-      if (a?.code === "ENOENT") r = v.openSync(s3.file, "w+");
-      else throw a;
-    }
-    let o = v.fstatSync(r), h = Buffer.alloc(512);
-    t: for (n = 0; n < o.size; n += 512) {
-      for (let c = 0, d = 0; c < 512; c += d) {
-        if (d = v.readSync(r, h, c, h.length - c, n + c), n === 0 && h[0] === 31 && h[1] === 139) throw new Error("cannot append to compressed archives");
-        if (!d) break t;
-      }
-      let a = new F(h);
-      if (!a.cksumValid) break;
-      let l = 512 * Math.ceil((a.size || 0) / 512);
-      if (n + l + 512 > o.size) break;
-      n += l, s3.mtimeCache && a.mtime && s3.mtimeCache.set(String(a.path), a.mtime);
-    }
-    i = false, Ro(s3, e, n, r, t);
-  } finally {
-    if (i) try {
-      v.closeSync(r);
-    } catch {
-    }
-  }
-};
-var Ro = (s3, t, e, i, r) => {
-  let n = new Wt(s3.file, { fd: i, start: e });
-  t.pipe(n), bo(t, r);
-};
-var go = (s3, t) => {
-  t = Array.from(t);
-  let e = new wt(s3), i = (n, o, h) => {
-    let a = (T, D) => {
-      T ? v.close(n, (E) => h(T)) : h(null, D);
-    }, l = 0;
-    if (o === 0) return a(null, 0);
-    let c = 0, d = Buffer.alloc(512), y = (T, D) => {
-      if (T || D === void 0) return a(T);
-      if (c += D, c < 512 && D) return v.read(n, d, c, d.length - c, l + c, y);
-      if (l === 0 && d[0] === 31 && d[1] === 139) return a(new Error("cannot append to compressed archives"));
-      if (c < 512) return a(null, l);
-      let E = new F(d);
-      if (!E.cksumValid) return a(null, l);
-      let x = 512 * Math.ceil((E.size ?? 0) / 512);
-      if (l + x + 512 > o || (l += x + 512, l >= o)) return a(null, l);
-      s3.mtimeCache && E.mtime && s3.mtimeCache.set(String(E.path), E.mtime), c = 0, v.read(n, d, 0, 512, l, y);
-    };
-    v.read(n, d, 0, 512, l, y);
-  };
-  return new Promise((n, o) => {
-    e.on("error", o);
-    let h = "r+", a = (l, c) => {
-      if (l && l.code === "ENOENT" && h === "r+") return h = "w+", v.open(s3.file, h, a);
-      if (l || !c) return o(l);
-      v.fstat(c, (d, y) => {
-        if (d) return v.close(c, () => o(d));
-        i(c, y.size, (T, D) => {
-          if (T) return o(T);
-          let E = new et(s3.file, { fd: c, start: D });
-          e.pipe(E), E.on("error", o), E.on("close", n), _o(e, t);
-        });
-      });
-    };
-    v.open(s3.file, h, a);
-  });
-};
-var bo = (s3, t) => {
-  t.forEach((e) => {
-    e.charAt(0) === "@" ? Ct({ file: Pr.resolve(s3.cwd, e.slice(1)), sync: true, noResume: true, onReadEntry: (i) => s3.add(i) }) : s3.add(e);
-  }), s3.end();
-};
-var _o = async (s3, t) => {
-  for (let e of t) e.charAt(0) === "@" ? await Ct({ file: Pr.resolve(String(s3.cwd), e.slice(1)), noResume: true, onReadEntry: (i) => s3.add(i) }) : s3.add(e);
-  s3.end();
-};
-var vt = K(yo, go, () => {
-  throw new TypeError("file is required");
-}, () => {
-  throw new TypeError("file is required");
-}, (s3, t) => {
-  if (!Bs(s3)) throw new TypeError("file is required");
-  if (s3.gzip || s3.brotli || s3.zstd || s3.file.endsWith(".br") || s3.file.endsWith(".tbr")) throw new TypeError("cannot append to compressed archives");
-  if (!t?.length) throw new TypeError("no paths specified to add/replace");
-});
-var Oo = K(vt.syncFile, vt.asyncFile, vt.syncNoFile, vt.asyncNoFile, (s3, t = []) => {
-  vt.validate?.(s3, t), To(s3);
-});
-var To = (s3) => {
-  let t = s3.filter;
-  s3.mtimeCache || (s3.mtimeCache = /* @__PURE__ */ new Map()), s3.filter = t ? (e, i) => t(e, i) && !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0)) : (e, i) => !((s3.mtimeCache?.get(e) ?? i.mtime ?? 0) > (i.mtime ?? 0));
-};
-
-// packages/core/dist/archive/tar.js
-var TarWriteError = class extends KilnError {
-};
-var TAR_BLOCK = 512;
-var MAX_OCTAL_8 = 2097151;
-var MAX_OCTAL_12 = 8589934591;
-var BATCH = 64 * 1024;
-var TAR_TYPE = {
-  file: "File",
-  dir: "Directory",
-  symlink: "SymbolicLink",
-  hardlink: "Link",
-  char: "CharacterDevice",
-  block: "BlockDevice",
-  fifo: "FIFO"
-};
-function isEntryType(type) {
-  return Object.prototype.hasOwnProperty.call(TAR_TYPE, type);
-}
-async function* writeTar(entries) {
-  let pending = [];
-  let pendingLength = 0;
-  const flush = () => {
-    if (pendingLength === 0)
-      return void 0;
-    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
-    pending = [];
-    pendingLength = 0;
-    return out;
-  };
-  const add = (buf) => {
-    pending.push(buf);
-    pendingLength += buf.length;
-    return pendingLength >= BATCH ? flush() : void 0;
-  };
-  for await (const { header: header2, body: body2 } of entries) {
-    const ready = add(encodeHeader(header2));
-    if (ready)
-      yield ready;
-    const size = header2.type === "file" ? header2.size : 0;
-    if (body2 === void 0) {
-      if (size !== 0)
-        throw bodySizeError(header2, 0);
-      continue;
-    }
-    if (body2 instanceof Uint8Array) {
-      if (body2.length !== size)
-        throw bodySizeError(header2, body2.length);
-      const buf = Buffer.from(body2.buffer, body2.byteOffset, body2.byteLength);
-      if (buf.length >= BATCH) {
-        const before = flush();
-        if (before)
-          yield before;
-        yield buf;
-      } else if (buf.length > 0) {
-        const r = add(buf);
-        if (r)
-          yield r;
-      }
-    } else {
-      const before = flush();
-      if (before)
-        yield before;
-      let seen = 0;
-      for await (const chunk of body2) {
-        seen += chunk.length;
-        if (seen > size)
-          throw bodySizeError(header2, seen, true);
-        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      }
-      if (seen !== size)
-        throw bodySizeError(header2, seen);
-    }
-    const pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
-    if (pad) {
-      const r = add(Buffer.alloc(pad));
-      if (r)
-        yield r;
-    }
-  }
-  add(Buffer.alloc(2 * TAR_BLOCK));
-  const last = flush();
-  if (last)
-    yield last;
-}
-function bodySizeError(h, got, larger = false) {
-  const size = h.type === "file" ? h.size : 0;
-  const what = larger ? `is larger than its ${size} bytes` : `has ${got} bytes, expected ${size}`;
-  return new TarWriteError(`tar entry ${JSON.stringify(h.path)}: the body ${what}`);
-}
-function encodeHeader(e) {
-  const mtime = new Date(Math.floor(e.mtime) * 1e3);
-  const data = {
-    path: e.type === "dir" ? `${e.path}/` : e.path,
-    mode: e.mode,
-    uid: e.uid,
-    gid: e.gid,
-    size: e.type === "file" ? e.size : 0,
-    mtime,
-    type: TAR_TYPE[e.type],
-    linkpath: e.linkTarget ?? "",
-    uname: "",
-    gname: "",
-    devmaj: e.devMajor ?? 0,
-    devmin: e.devMinor ?? 0
-  };
-  const block = Buffer.alloc(TAR_BLOCK);
-  const header2 = new F(data);
-  let needPax = header2.encode(block, 0);
-  if (e.type === "dir")
-    ensureDirSlash(block);
-  const forcePath = ustarPath(block) !== data.path;
-  const capability = e.type === "file" && e.capability?.length ? e.capability : void 0;
-  needPax ||= forcePath || capability !== void 0;
-  if (!needPax)
-    return block;
-  const pax = {};
-  if (forcePath || fieldNeedsPax({ path: data.path }))
-    pax.path = data.path;
-  if (e.linkTarget !== void 0 && fieldNeedsPax({ linkpath: e.linkTarget }))
-    pax.linkpath = e.linkTarget;
-  if (e.uid > MAX_OCTAL_8)
-    pax.uid = e.uid;
-  if (e.gid > MAX_OCTAL_8)
-    pax.gid = e.gid;
-  if (data.size !== void 0 && data.size > MAX_OCTAL_12)
-    pax.size = data.size;
-  const fields = Buffer.from(new ft(pax).encodeBody(), "utf8");
-  const body2 = capability ? Buffer.concat([fields, paxRecord(`SCHILY.xattr.${CAPABILITY_XATTR}`, capability)]) : fields;
-  if (body2.length === 0) {
-    throw new TarWriteError(`tar entry ${JSON.stringify(e.path)} cannot be encoded in a tar header`);
-  }
-  const paxHeader = Buffer.alloc(TAR_BLOCK);
-  new F({
-    path: paxHeaderName(e.path),
-    mode: 420,
-    uid: 0,
-    gid: 0,
-    size: body2.length,
-    mtime,
-    type: "ExtendedHeader",
-    linkpath: "",
-    uname: "",
-    gname: "",
-    devmaj: 0,
-    devmin: 0
-  }).encode(paxHeader, 0);
-  const bodyPadded = Buffer.alloc(Math.ceil(body2.length / TAR_BLOCK) * TAR_BLOCK);
-  body2.copy(bodyPadded);
-  return Buffer.concat([paxHeader, bodyPadded, block]);
-}
-var CAPABILITY_XATTR = "security.capability";
-function paxRecord(key, value) {
-  const rest = Buffer.byteLength(key) + value.length + 3;
-  let length = rest + String(rest).length;
-  if (String(length).length !== String(rest).length)
-    length = rest + String(length).length;
-  return Buffer.concat([Buffer.from(`${length} ${key}=`), value, Buffer.from("\n")]);
-}
-function ustarPath(block) {
-  const field = (start, size) => {
-    const end = block.indexOf(0, start);
-    return block.toString("utf8", start, end < 0 || end > start + size ? start + size : end);
-  };
-  const name = field(0, 100);
-  const prefix2 = field(345, 155);
-  return prefix2 ? `${prefix2}/${name}` : name;
-}
-function ensureDirSlash(block) {
-  let len = block.indexOf(0);
-  if (len < 0 || len > 100)
-    len = 100;
-  if (len === 0 || len >= 100 || block[len - 1] === 47)
-    return;
-  block[len] = 47;
-  block.write(`${headerChecksum(block).toString(8).padStart(6, "0")} \0`, 148, 8, "ascii");
-}
-function headerChecksum(block) {
-  let sum = 8 * 32;
-  for (let i = 0; i < 148; i++)
-    sum += block[i];
-  for (let i = 156; i < TAR_BLOCK; i++)
-    sum += block[i];
-  return sum;
-}
-function fieldNeedsPax(data) {
-  return new F({ ...data, type: "File" }).encode(Buffer.alloc(TAR_BLOCK), 0);
-}
-function paxHeaderName(path12) {
-  const ascii = path12.slice(path12.lastIndexOf("/") + 1).replace(/[^\x20-\x7e]/g, "_");
-  return `PaxHeader/${ascii}`.slice(0, 99);
-}
-
-// packages/core/dist/layer/writer.js
-var LayerSourceChangedError = class extends KilnError {
-};
-var READ_CHUNK2 = 256 * 1024;
-var SMALL_FILE2 = 64 * 1024;
-var READ_AHEAD_FILES = 16;
-var MAX_CAPABILITY = 64;
-var MAX_ID = 4294967295;
-async function writeLayer(entries, store, options) {
-  const compression = options.compression ?? "gzip";
-  if (compression !== "gzip" && compression !== "none") {
-    throw new KilnError(`unsupported layer compression ${JSON.stringify(compression)} (use 'gzip' or 'none')`);
-  }
-  const level = options.gzipLevel ?? 6;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new KilnError(`gzip level must be an integer from 0 to 9, got ${String(options.gzipLevel)}`);
-  }
-  if (!Number.isFinite(options.epoch) || options.epoch < 0 || options.epoch > MAX_OCTAL_12) {
-    throw new KilnError(`layer epoch must be a non-negative number of seconds, got ${String(options.epoch)}`);
-  }
-  const epoch = Math.floor(options.epoch);
-  const prepared = await prepareEntries(entries, epoch);
-  const diffHash = compression === "gzip" ? createHash6("sha256") : void 0;
-  let uncompressedSize = 0;
-  async function* tarBytes() {
-    for await (const chunk of writeTar(tarEntries(prepared))) {
-      diffHash?.update(chunk);
-      uncompressedSize += chunk.length;
-      yield chunk;
-    }
-  }
-  const writer = await store.createBlobWriter();
-  let size = 0;
-  try {
-    const out = compression === "gzip" ? parallelGzip(Readable7.from(tarBytes(), { objectMode: false, highWaterMark: 1024 * 1024 }), { level }) : tarBytes();
-    for await (const chunk of out) {
-      size += chunk.length;
-      await writer.write(chunk);
-    }
-    const info2 = await writer.commit();
-    return {
-      digest: info2.digest,
-      diffId: diffHash ? `sha256:${diffHash.digest("hex")}` : info2.digest,
-      size: info2.size,
-      mediaType: compression === "gzip" ? MediaTypes2.ociLayerGzip : MediaTypes2.ociLayer,
-      uncompressedSize,
-      entries: prepared.length,
-      headers: prepared.map(({ content: _content, capability: _capability, devMajor, devMinor, ...header2 }) => header2.type === "char" || header2.type === "block" ? { ...header2, devMajor, devMinor } : header2)
-    };
-  } catch (err) {
-    await writer.abort().catch(() => void 0);
-    throw err;
-  }
-}
-async function prepareEntries(entries, epoch) {
-  const byPath = /* @__PURE__ */ new Map();
-  for (const entry of entries) {
-    const p2 = await prepareEntry(entry, epoch);
-    if (byPath.has(p2.path))
-      throw new LayerEntryError(`duplicate layer entry ${JSON.stringify(p2.path)}`);
-    byPath.set(p2.path, p2);
-  }
-  reorderHardlinks(byPath);
-  return [...byPath.values()].sort((a, b2) => comparePaths(a.path, b2.path));
-}
-async function prepareEntry(entry, epoch) {
-  validateEntryPath(entry.path);
-  const where2 = `layer entry ${JSON.stringify(entry.path)}`;
-  if (!isEntryType(entry.type))
-    throw new LayerEntryError(`${where2}: unknown type ${JSON.stringify(entry.type)}`);
-  for (const [name, value] of [["uid", entry.uid], ["gid", entry.gid], ["mode", entry.mode]]) {
-    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_ID) {
-      throw new LayerEntryError(`${where2}: ${name} must be an integer from 0 to ${MAX_ID}, got ${String(value)}`);
-    }
-  }
-  const mtimeIn = entry.mtime ?? epoch;
-  if (!Number.isFinite(mtimeIn))
-    throw new LayerEntryError(`${where2}: mtime must be a number of seconds`);
-  const p2 = {
-    path: entry.path,
-    type: entry.type,
-    mode: entry.mode & 4095,
-    uid: entry.uid,
-    gid: entry.gid,
-    size: 0,
-    mtime: Math.max(0, Math.floor(Math.min(mtimeIn, epoch))),
-    devMajor: 0,
-    devMinor: 0
-  };
-  switch (entry.type) {
-    case "file": {
-      const content = entry.content;
-      if (!content) {
-        if (entry.size !== void 0 && entry.size !== 0) {
-          throw new LayerEntryError(`${where2}: size ${entry.size} given but no content`);
-        }
-      } else if ("data" in content) {
-        if (entry.size !== void 0 && entry.size !== content.data.length) {
-          throw new LayerEntryError(`${where2}: size ${entry.size} does not match the ${content.data.length} bytes given`);
-        }
-        p2.size = content.data.length;
-        p2.content = content;
-      } else {
-        if (entry.size !== void 0) {
-          if (!Number.isSafeInteger(entry.size) || entry.size < 0) {
-            throw new LayerEntryError(`${where2}: size must be a non-negative integer, got ${String(entry.size)}`);
-          }
-          p2.size = entry.size;
-        } else {
-          const st2 = await stat4(content.path);
-          if (!st2.isFile())
-            throw new LayerEntryError(`${where2}: ${content.path} is not a regular file`);
-          p2.size = st2.size;
-        }
-        p2.content = { path: content.path };
-      }
-      if (entry.capability !== void 0) {
-        if (!(entry.capability instanceof Uint8Array) || entry.capability.length === 0 || entry.capability.length > MAX_CAPABILITY) {
-          throw new LayerEntryError(`${where2}: a file capability must be 1 to ${MAX_CAPABILITY} bytes`);
-        }
-        p2.capability = entry.capability;
-      }
-      break;
-    }
-    case "symlink":
-      if (!entry.linkTarget || entry.linkTarget.includes("\0")) {
-        throw new LayerEntryError(`${where2}: a symlink needs a non-empty linkTarget without NUL bytes`);
-      }
-      p2.linkTarget = entry.linkTarget;
-      break;
-    case "hardlink":
-      if (entry.linkTarget === void 0)
-        throw new LayerEntryError(`${where2}: a hardlink needs a linkTarget`);
-      validateEntryPath(entry.linkTarget, `hardlink target of ${where2}`);
-      if (entry.linkTarget === entry.path)
-        throw new LayerEntryError(`${where2}: a hardlink cannot point at itself`);
-      p2.linkTarget = entry.linkTarget;
-      break;
-    case "char":
-    case "block":
-      for (const [name, value] of [["devMajor", entry.devMajor ?? 0], ["devMinor", entry.devMinor ?? 0]]) {
-        if (!Number.isSafeInteger(value) || value < 0 || value > MAX_OCTAL_8) {
-          throw new LayerEntryError(`${where2}: ${name} must be an integer from 0 to ${MAX_OCTAL_8}, got ${String(value)}`);
-        }
-      }
-      p2.devMajor = entry.devMajor ?? 0;
-      p2.devMinor = entry.devMinor ?? 0;
-      break;
-    case "dir":
-    case "fifo":
-      break;
-  }
-  return p2;
-}
-function reorderHardlinks(byPath) {
-  const ultimate = (p2) => {
-    let cur = p2;
-    const seen = /* @__PURE__ */ new Set();
-    while (cur.type === "hardlink") {
-      if (seen.has(cur.path))
-        throw new LayerEntryError(`hardlink cycle through ${JSON.stringify(p2.path)}`);
-      seen.add(cur.path);
-      const next = byPath.get(cur.linkTarget ?? "");
-      if (!next)
-        return void 0;
-      cur = next;
-    }
-    return cur;
-  };
-  const groups = /* @__PURE__ */ new Map();
-  for (const p2 of byPath.values()) {
-    if (p2.type !== "hardlink")
-      continue;
-    const target = ultimate(p2);
-    if (!target)
-      continue;
-    if (target.type === "dir") {
-      throw new LayerEntryError(`layer entry ${JSON.stringify(p2.path)}: a hardlink cannot point at a directory (${JSON.stringify(target.path)})`);
-    }
-    const names = groups.get(target.path) ?? [target.path];
-    names.push(p2.path);
-    groups.set(target.path, names);
-  }
-  for (const [targetPath, names] of groups) {
-    const target = byPath.get(targetPath);
-    if (!target)
-      continue;
-    names.sort(comparePaths);
-    const first = names[0] ?? targetPath;
-    for (const name of names) {
-      if (name === first) {
-        byPath.set(name, { ...target, path: name });
-      } else {
-        byPath.set(name, {
-          ...target,
-          path: name,
-          type: "hardlink",
-          size: 0,
-          linkTarget: first,
-          content: void 0,
-          capability: void 0
-        });
-      }
-    }
-  }
-}
-async function* tarEntries(entries) {
-  const isSmallDiskFile = (e) => !!e && e.type === "file" && e.size > 0 && e.size < SMALL_FILE2 && !!e.content && "path" in e.content;
-  const prefetched = /* @__PURE__ */ new Map();
-  let nextPrefetch = 0;
-  const prefetch = (upTo) => {
-    for (; nextPrefetch < entries.length && nextPrefetch <= upTo; nextPrefetch++) {
-      const e = entries[nextPrefetch];
-      if (!isSmallDiskFile(e))
-        continue;
-      const p2 = readSmallFile(e.content.path, e.size, e.path);
-      p2.catch(() => void 0);
-      prefetched.set(nextPrefetch, p2);
-    }
-  };
-  for (let i = 0; i < entries.length; i++) {
-    const header2 = entries[i];
-    prefetch(i + READ_AHEAD_FILES);
-    const content = header2.type === "file" && header2.size > 0 ? header2.content : void 0;
-    if (!content)
-      yield { header: header2 };
-    else if ("data" in content)
-      yield { header: header2, body: content.data };
-    else if (prefetched.has(i)) {
-      const body2 = await prefetched.get(i);
-      prefetched.delete(i);
-      yield { header: header2, body: body2 };
-    } else
-      yield { header: header2, body: readFileBody(content.path, header2.size, header2.path) };
-  }
-}
-function sourceChanged(file, entryPath, what) {
-  return new LayerSourceChangedError(`${file} (layer entry ${JSON.stringify(entryPath)}) changed while the layer was being written: ${what}; make sure nothing modifies the build context during the build, then retry`);
-}
-function openError(err, file, entryPath) {
-  const code = err.code;
-  if (code === "ENOENT")
-    return sourceChanged(file, entryPath, "it was deleted");
-  if (code === "EISDIR" || code === "EAGAIN" || code === "ENXIO") {
-    return sourceChanged(file, entryPath, "it is no longer a regular file");
-  }
-  return err;
-}
-async function readSmallFile(file, size, entryPath) {
-  let fd;
-  try {
-    fd = openSync3(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
-  } catch (err) {
-    throw openError(err, file, entryPath);
-  }
-  try {
-    const buf = Buffer.allocUnsafe(size + 1);
-    let filled = 0;
-    for (; ; ) {
-      let bytesRead;
-      try {
-        bytesRead = readSync(fd, buf, filled, buf.length - filled, filled);
-      } catch (err) {
-        throw openError(err, file, entryPath);
-      }
-      if (bytesRead === 0)
-        break;
-      filled += bytesRead;
-      if (filled > size)
-        throw sourceChanged(file, entryPath, `expected ${size} bytes, it grew`);
-    }
-    if (filled < size)
-      throw sourceChanged(file, entryPath, `expected ${size} bytes, it ended after ${filled}`);
-    return buf.subarray(0, size);
-  } finally {
-    closeSync3(fd);
-  }
-}
-async function* readFileBody(file, size, entryPath) {
-  const changed = (what) => sourceChanged(file, entryPath, what);
-  let fh;
-  try {
-    fh = await open5(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
-  } catch (err) {
-    throw openError(err, file, entryPath);
-  }
-  try {
-    const st2 = await fh.stat();
-    if (!st2.isFile())
-      throw changed("it is no longer a regular file");
-    if (st2.size !== size)
-      throw changed(`expected ${size} bytes, it now has ${st2.size}`);
-    let remaining = size;
-    let position = 0;
-    while (remaining > 0) {
-      const last = remaining <= READ_CHUNK2;
-      const buf = Buffer.allocUnsafe(last ? remaining + 1 : READ_CHUNK2);
-      const want = last ? remaining : READ_CHUNK2;
-      let filled = 0;
-      for (; ; ) {
-        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, position);
-        if (bytesRead === 0)
-          break;
-        filled += bytesRead;
-        position += bytesRead;
-        if (filled >= buf.length)
-          break;
-      }
-      if (filled > want)
-        throw changed(`expected ${size} bytes, it grew`);
-      if (filled < want)
-        throw changed(`expected ${size} bytes, it ended after ${position}`);
-      remaining -= want;
-      yield last ? buf.subarray(0, want) : buf;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-// packages/core/dist/layer/reader.js
-import { Readable as Readable8 } from "node:stream";
-var LayerFormatError = class extends KilnError {
-};
-async function readLayer(stream2, compression, onEntry) {
-  let plain2;
-  try {
-    plain2 = decompress(stream2, compression, { what: "layers" });
-  } catch (err) {
-    stream2.destroy();
-    throw err;
-  }
-  await readTar(plain2, onEntry, { what: "layer" });
-}
-function normalizeTarPath(path12) {
-  const out = [];
-  for (const segment of path12.split("/")) {
-    if (segment === "" || segment === ".")
-      continue;
-    out.push(segment);
-  }
-  return out.join("/");
-}
-var TYPES2 = {
-  File: "file",
-  OldFile: "file",
-  ContiguousFile: "file",
-  Directory: "dir",
-  GNUDumpDir: "dir",
-  SymbolicLink: "symlink",
-  Link: "hardlink",
-  CharacterDevice: "char",
-  BlockDevice: "block",
-  FIFO: "fifo"
-};
-function toHeader(e) {
-  const type = TYPES2[e.type];
-  if (!type)
-    throw new LayerFormatError(`unsupported tar entry type ${e.type} for ${JSON.stringify(e.path)}`);
-  const h = e.header;
-  const header2 = {
-    path: normalizeTarPath(e.path),
-    type,
-    mode: (h.mode ?? 0) & 4095,
-    uid: h.uid ?? 0,
-    gid: h.gid ?? 0,
-    size: type === "file" ? h.size ?? 0 : 0,
-    mtime: h.mtime ? h.mtime.getTime() / 1e3 : 0
-  };
-  if (type === "symlink")
-    header2.linkTarget = e.linkpath ?? "";
-  if (type === "hardlink")
-    header2.linkTarget = normalizeTarPath(e.linkpath ?? "");
-  if (type === "char" || type === "block") {
-    header2.devMajor = h.devmaj;
-    header2.devMinor = h.devmin;
-  }
-  return header2;
-}
-function entryBody(e) {
-  const body2 = new Readable8({
-    highWaterMark: 256 * 1024,
-    read() {
-      e.resume();
-    },
-    destroy(err, cb) {
-      e.resume();
-      cb(err);
-    }
-  });
-  body2.on("error", () => void 0);
-  e.on("data", (chunk) => {
-    if (body2.destroyed)
-      return;
-    if (!body2.push(chunk))
-      e.pause();
-  });
-  e.on("end", () => {
-    if (!body2.destroyed)
-      body2.push(null);
-  });
-  return body2;
-}
-function readTar(input, onEntry, options = {}) {
-  const what = options.what ?? "archive";
-  const parser = new rt({ strict: true, zstd: false, brotli: false, maxMetaEntrySize: MAX_META_ENTRY_SIZE });
-  const fixer = new StrayLinknameFilter();
-  const queue = [];
-  let failed = false;
-  let parserDone = false;
-  let consuming = false;
-  let current;
-  let onlyZeros = true;
-  return new Promise((resolve11, reject) => {
-    const fail = (err, fromHandler = false) => {
-      if (failed)
-        return;
-      if (onlyZeros && !fromHandler && err?.code === "TAR_BAD_ARCHIVE") {
-        parserDone = true;
-        void consume();
-        return;
-      }
-      failed = true;
-      const error2 = fromHandler || err instanceof KilnError ? err : formatError(err, what);
-      current?.destroy(error2 instanceof Error ? error2 : new Error(String(error2)));
-      input.destroy();
-      for (const e of queue)
-        e.resume();
-      reject(error2);
-    };
-    const resumeInput = () => {
-      if (!failed && input.isPaused())
-        input.resume();
-    };
-    const consume = async () => {
-      if (consuming || failed)
-        return;
-      consuming = true;
-      try {
-        for (let e = queue.shift(); e && !failed; e = queue.shift()) {
-          const header2 = toHeader(e);
-          const body2 = entryBody(e);
-          current = body2;
-          await onEntry(header2, body2);
-          if (!e.emittedEnd) {
-            const entry = e;
-            if (!body2.destroyed)
-              body2.resume();
-            else
-              entry.resume();
-            await new Promise((res) => {
-              entry.once("end", res);
-              if (entry.emittedEnd)
-                res();
-            });
-          }
-          current = void 0;
-          resumeInput();
-        }
-        consuming = false;
-        if (!failed && parserDone && queue.length === 0)
-          resolve11();
-      } catch (err) {
-        consuming = false;
-        fail(err, true);
-      }
-    };
-    parser.on("entry", (e) => {
-      queue.push(e);
-      void consume();
-    });
-    parser.on("ignoredEntry", (e) => {
-      fail(e.meta ? new LayerFormatError(`invalid ${what}: oversized extended header before ${JSON.stringify(e.path)}`) : new LayerFormatError(`invalid ${what}: unsupported tar entry type ${e.type} for ${JSON.stringify(e.path)}`));
-    });
-    parser.on("error", (err) => fail(err));
-    parser.on("end", () => {
-      parserDone = true;
-      void consume();
-    });
-    parser.on("drain", resumeInput);
-    input.on("error", (err) => fail(err));
-    input.on("data", (chunk) => {
-      if (failed)
-        return;
-      if (onlyZeros && chunk.some((b2) => b2 !== 0))
-        onlyZeros = false;
-      let more = true;
-      for (const part of fixer.write(chunk)) {
-        if (failed)
-          return;
-        if (!parser.write(part))
-          more = false;
-      }
-      if (!more)
-        input.pause();
-    });
-    input.on("end", () => {
-      if (failed)
-        return;
-      const rest = fixer.end();
-      if (rest)
-        parser.write(rest);
-      if (!failed)
-        parser.end();
-    });
-  });
-}
-var MAX_META_ENTRY_SIZE = 1024 * 1024;
-var META_TYPES = /* @__PURE__ */ new Set([
-  "ExtendedHeader",
-  "OldExtendedHeader",
-  "GlobalExtendedHeader",
-  "NextFileHasLongPath",
-  "OldGnuLongPath",
-  "NextFileHasLongLinkpath"
-]);
-var decString = (b2, off, len) => b2.toString("utf8", off, off + len).replace(/\0.*/, "");
-function decOctal(b2, off, len) {
-  const n = parseInt(b2.toString("utf8", off, off + len).replace(/\0.*$/, "").trim(), 8);
-  return Number.isNaN(n) ? void 0 : n;
-}
-function emptyField(b2, off, len) {
-  if (b2[off] !== 0)
-    return false;
-  for (let i = off + 1; i < off + len; i++) {
-    const c = b2[i];
-    if (c === 10 || c === 13 || c === 226)
-      return decString(b2, off, len) === "";
-  }
-  return true;
-}
-function endsWithSlash(b2, off, len) {
-  let end = off;
-  while (end < off + len && b2[end] !== 0)
-    end++;
-  for (let i = end; i < off + len; i++) {
-    const c = b2[i];
-    if (c === 10 || c === 13 || c === 226)
-      return decString(b2, off, len).slice(-1) === "/";
-  }
-  return end > off && b2[end - 1] === 47;
-}
-var FAST_TYPES = {
-  "": "File",
-  "0": "File",
-  "1": "Link",
-  "2": "SymbolicLink",
-  "3": "CharacterDevice",
-  "4": "BlockDevice",
-  "5": "Directory",
-  "6": "FIFO",
-  "7": "ContiguousFile",
-  D: "GNUDumpDir",
-  x: "ExtendedHeader",
-  g: "GlobalExtendedHeader",
-  L: "NextFileHasLongPath",
-  K: "NextFileHasLongLinkpath"
-};
-function inspectHeaderBlock(block, ex, gex) {
-  const t = decString(block, 156, 1);
-  const fastType = FAST_TYPES[t];
-  if (ex === void 0 && gex === void 0 && fastType !== void 0 && !(block[124] & 128) && !(block[148] & 128)) {
-    const sum = headerChecksum(block);
-    const cksum = decOctal(block, 148, 12);
-    let hasPath = !emptyField(block, 0, 100);
-    if (!hasPath && block.toString("latin1", 257, 265) === "ustar\x0000") {
-      hasPath = block[475] !== 0 || !emptyField(block, 345, 130);
-    }
-    const type = fastType === "File" && endsWithSlash(block, 0, 100) ? "Directory" : fastType;
-    const size2 = type === "Directory" ? 0 : decOctal(block, 124, 12) ?? 0;
-    return {
-      nullBlock: cksum === void 0 && sum === 8 * 32,
-      cksumValid: sum === cksum,
-      hasPath,
-      type,
-      hasLinkpath: !emptyField(block, 157, 100),
-      size: size2 < 0 ? 0 : size2
-    };
-  }
-  let h;
-  try {
-    h = new F(block, 0, ex, gex);
-  } catch {
-    return void 0;
-  }
-  const size = Number(h.size ?? 0);
-  return {
-    nullBlock: h.nullBlock,
-    cksumValid: h.cksumValid,
-    hasPath: !!h.path,
-    type: h.type,
-    hasLinkpath: !!h.linkpath,
-    size: Number.isFinite(size) && size > 0 ? size : 0
-  };
-}
-var StrayLinknameFilter = class {
-  /** Bytes of a header block split across chunks, held back until complete. */
-  partial;
-  /** Body bytes (padding included) of the current entry still to pass through. */
-  bodyRemaining = 0;
-  /** The body of the current meta entry, collected while it passes through. */
-  meta;
-  ex;
-  gex;
-  sawNullBlock = false;
-  /** After the end of the archive, or for data node-tar decompresses itself: pass through. */
-  passThrough = false;
-  /** The first bytes, until there are enough to tell a gzip stream from a tar. */
-  sniff = Buffer.alloc(0);
-  /** The bytes to hand to the parser for this chunk, in order (possibly none, for now). */
-  write(chunk) {
-    if (this.sniff) {
-      chunk = this.sniff.length ? Buffer.concat([this.sniff, chunk]) : chunk;
-      if (chunk.length < 2) {
-        this.sniff = chunk;
-        return [];
-      }
-      this.sniff = void 0;
-      if (chunk[0] === 31 && chunk[1] === 139)
-        this.passThrough = true;
-    }
-    if (this.passThrough)
-      return [chunk];
-    const out = [];
-    let pos = 0;
-    let start = 0;
-    const flush = (end) => {
-      if (end > start)
-        out.push(chunk.subarray(start, end));
-      start = end;
-    };
-    while (pos < chunk.length && !this.passThrough) {
-      if (this.bodyRemaining > 0) {
-        const n = Math.min(this.bodyRemaining, chunk.length - pos);
-        if (this.meta)
-          this.collectMeta(chunk.subarray(pos, pos + n));
-        this.bodyRemaining -= n;
-        pos += n;
-        if (this.bodyRemaining === 0 && this.meta)
-          this.finishMeta();
-        continue;
-      }
-      if (this.partial) {
-        const n = Math.min(512 - this.partial.length, chunk.length - pos);
-        this.partial = Buffer.concat([this.partial, chunk.subarray(pos, pos + n)]);
-        pos += n;
-        start = pos;
-        if (this.partial.length < 512)
-          break;
-        const block = this.partial;
-        this.partial = void 0;
-        out.push(this.header(block) ?? block);
-        continue;
-      }
-      if (chunk.length - pos < 512) {
-        flush(pos);
-        this.partial = Buffer.from(chunk.subarray(pos));
-        pos = start = chunk.length;
-        break;
-      }
-      const fixed = this.header(chunk.subarray(pos, pos + 512));
-      if (fixed) {
-        flush(pos);
-        out.push(fixed);
-        start = pos + 512;
-      }
-      pos += 512;
-    }
-    flush(chunk.length);
-    return out;
-  }
-  /** At the end of the input: whatever is still held back (a truncated header; the parser says so). */
-  end() {
-    const rest = this.sniff?.length ? this.sniff : this.partial;
-    this.sniff = this.partial = void 0;
-    return rest;
-  }
-  /** Looks at one header block as node-tar will; returns a fixed copy, or undefined to keep it. */
-  header(block) {
-    const h = inspectHeaderBlock(block, this.ex, this.gex);
-    if (!h)
-      return void 0;
-    if (h.nullBlock) {
-      if (this.sawNullBlock)
-        this.passThrough = true;
-      this.sawNullBlock = true;
-      return void 0;
-    }
-    this.sawNullBlock = false;
-    if (!h.cksumValid || !h.hasPath)
-      return void 0;
-    const type = h.type;
-    const isLink = type === "Link" || type === "SymbolicLink";
-    if (isLink && !h.hasLinkpath)
-      return void 0;
-    let fixed;
-    if (!isLink && type !== "ExtendedHeader" && type !== "GlobalExtendedHeader" && h.hasLinkpath) {
-      fixed = Buffer.from(block);
-      fixed.fill(0, 157, 257);
-      fixed.write(`${headerChecksum(fixed).toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
-    }
-    this.bodyRemaining = 512 * Math.ceil(h.size / 512);
-    if (META_TYPES.has(type)) {
-      if (h.size > 0 && h.size <= MAX_META_ENTRY_SIZE)
-        this.meta = { type, size: h.size, parts: [], got: 0 };
-    } else {
-      this.ex = void 0;
-    }
-    return fixed;
-  }
-  collectMeta(part) {
-    const meta = this.meta;
-    const take = Math.min(part.length, meta.size - meta.got);
-    if (take > 0) {
-      meta.parts.push(Buffer.from(part.subarray(0, take)));
-      meta.got += take;
-    }
-  }
-  finishMeta() {
-    const { type, parts } = this.meta;
-    this.meta = void 0;
-    const text = Buffer.concat(parts).toString();
-    switch (type) {
-      case "ExtendedHeader":
-      case "OldExtendedHeader":
-        this.ex = ft.parse(text, this.ex, false);
-        break;
-      case "GlobalExtendedHeader":
-        this.gex = ft.parse(text, this.gex, true);
-        break;
-      case "NextFileHasLongPath":
-      case "OldGnuLongPath":
-        this.ex ??= /* @__PURE__ */ Object.create(null);
-        this.ex.path = text.replace(/\0.*/, "");
-        break;
-      case "NextFileHasLongLinkpath":
-        this.ex ??= /* @__PURE__ */ Object.create(null);
-        this.ex.linkpath = text.replace(/\0.*/, "");
-        break;
-    }
-  }
-};
-function formatError(err, what) {
-  const e = err;
-  const message = e?.message ?? String(err);
-  if (e?.code === "Z_DATA_ERROR" || e?.code === "Z_BUF_ERROR" || e?.code?.startsWith?.("ERR_ZSTD")) {
-    return new LayerFormatError(`invalid ${what}: the compressed data is corrupt or not in the declared format (${message})`);
-  }
-  if (e?.tarCode || e?.code?.startsWith?.("TAR_")) {
-    return new LayerFormatError(`invalid ${what}: ${message.replace(/^TAR_[A-Z_]+: /, "")}`);
-  }
-  if (err instanceof LayerEntryError)
-    return err;
-  const wrapped = new KilnError(`cannot read ${what}: ${message}`);
-  wrapped.cause = err;
-  return wrapped;
-}
-
-// packages/core/dist/layer/extract.js
-import { execFile } from "node:child_process";
-import { constants as fsc2, createReadStream as createReadStream5 } from "node:fs";
-import { link, lchown, lstat as lstat6, lutimes, mkdir as mkdir4, open as open6, readdir as readdir3, readlink as readlink3, rm as rm3, symlink as symlink2 } from "node:fs/promises";
-import { dirname as dirname8, isAbsolute as isAbsolute2, join as join12, relative as relative3, resolve as resolve6, sep as sep9 } from "node:path";
-import { Readable as Readable9 } from "node:stream";
-var UnsafeEntryError = class extends LayerEntryError {
-};
-async function extractLayer(stream2, compression, root, options = {}) {
-  const x = new Extractor(resolve6(root), "", { ...options, whiteouts: true, record: false, what: "layer" });
-  await readLayer(stream2, compression, (h, body2) => x.apply(h, body2));
-  await x.finish();
-  return x.result();
-}
-async function extractArchive(archivePath, destDir, options = {}) {
-  const dest = resolve6(destDir);
-  const root = resolve6(options.root ?? destDir);
-  const destRelNative = relative3(root, dest);
-  if (destRelNative === ".." || destRelNative.startsWith(`..${sep9}`) || isAbsolute2(destRelNative)) {
-    throw new KilnError(`extraction directory ${dest} is not inside the root ${root}`);
-  }
-  const destRel = destRelNative.split(sep9).filter((s3) => s3 !== "").join("/");
-  const compression = await sniffFileCompression(archivePath);
-  const source = decompress(createReadStream5(archivePath), compression, { commands: true, what: archivePath });
-  const it2 = source[Symbol.asyncIterator]();
-  let head = Buffer.alloc(0);
-  try {
-    while (head.length < 512) {
-      const r = await it2.next();
-      if (r.done)
-        break;
-      head = Buffer.concat([head, r.value]);
-    }
-  } catch {
-    await it2.return?.().catch(() => void 0);
-    source.destroy();
-    return false;
-  }
-  if (!looksLikeTar(head)) {
-    await it2.return?.().catch(() => void 0);
-    source.destroy();
-    return false;
-  }
-  const rest = Readable9.from((async function* () {
-    yield head;
-    for (; ; ) {
-      const r = await it2.next();
-      if (r.done)
-        return;
-      yield r.value;
-    }
-  })(), { objectMode: false });
-  if (options.root === void 0)
-    await mkdir4(root, { recursive: true });
-  const x = new Extractor(root, destRel, { ...options, whiteouts: false, record: true, what: archivePath });
-  await x.ensureDir(destRel);
-  await readTar(rest, (h, body2) => x.apply(h, body2), { what: `archive ${archivePath}` });
-  await x.finish();
-  return x.records();
-}
-function looksLikeTar(head) {
-  if (head.length < 512)
-    return false;
-  try {
-    const h = new F(head.subarray(0, 512));
-    return h.cksumValid && !h.nullBlock && !!h.path;
-  } catch {
-    return false;
-  }
-}
-var MAX_SYMLINKS = 255;
-var isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-var Extractor = class {
-  root;
-  base;
-  opts;
-  sameOwner;
-  devices;
-  /** Resolved parent directories, by the relative path asked for. Cleared on any removal. */
-  dirCache = /* @__PURE__ */ new Map();
-  /** Host paths this extraction wrote, and their ancestors (for whiteouts and opaque dirs). */
-  written = /* @__PURE__ */ new Set();
-  writtenAncestors = /* @__PURE__ */ new Set();
-  deferred = [];
-  recorded = /* @__PURE__ */ new Map();
-  count = 0;
-  whiteoutCount = 0;
-  skipped = [];
-  opaqueDirs = [];
-  constructor(root, base, opts) {
-    this.root = root;
-    this.base = base;
-    this.opts = opts;
-    this.sameOwner = opts.sameOwner ?? isRoot;
-    this.devices = opts.devices ?? isRoot;
-  }
-  result() {
-    return { entries: this.count, whiteouts: this.whiteoutCount, skipped: this.skipped, opaqueDirs: this.opaqueDirs };
-  }
-  records() {
-    return [...this.recorded.values()];
-  }
-  /** Create `rel` (and missing parents) inside the root. */
-  async ensureDir(rel) {
-    const dir = await this.resolveDir(rel, true);
-    if (!dir)
-      throw new KilnError(`cannot create ${join12(this.root, rel)}`);
-    return dir;
-  }
-  refuse(h, why) {
-    throw new UnsafeEntryError(`refusing to extract ${JSON.stringify(h.path)} from ${this.opts.what}: ${why}`);
-  }
-  fullRel(rel) {
-    return this.base && rel ? `${this.base}/${rel}` : this.base || rel;
-  }
-  async apply(h, body2) {
-    try {
-      await this.applyEntry(h, body2);
-    } catch (err) {
-      if (err instanceof KilnError || !(err instanceof Error) || !("code" in err))
-        throw err;
-      const wrapped = new KilnError(`cannot extract ${JSON.stringify(h.path)} from ${this.opts.what}: ${err.message}`);
-      wrapped.cause = err;
-      throw wrapped;
-    }
-  }
-  async applyEntry(h, body2) {
-    this.count++;
-    const cleaned2 = cleanArchivePath(h.path);
-    if (cleaned2 === void 0)
-      this.refuse(h, `the path climbs out of the ${this.base ? "destination" : "root"} directory`);
-    const rel = this.fullRel(cleaned2);
-    if (cleaned2 === "") {
-      if (h.type !== "dir")
-        this.refuse(h, "the root can only be a directory");
-      await this.ensureDir(rel);
-      if (this.opts.whiteouts)
-        this.defer(rel, h);
-      return;
-    }
-    const name = baseName(rel);
-    const parentRel = parentPath(rel);
-    if (this.opts.whiteouts && name.startsWith(WHITEOUT_PREFIX)) {
-      await this.whiteout(parentRel, name);
-      return;
-    }
-    const parent = await this.resolveDir(parentRel, true);
-    if (!parent)
-      this.refuse(h, "its parent directory cannot be created");
-    const host = join12(parent.host, name);
-    const hostRel = parent.rel ? `${parent.rel}/${name}` : name;
-    const existing = await lstatOrUndefined(host);
-    switch (h.type) {
-      case "dir": {
-        if (existing && !existing.isDirectory())
-          await this.remove(host, hostRel);
-        if (!existing || !existing.isDirectory())
-          await mkdir4(host, { mode: 448 });
-        this.defer(hostRel, h);
-        this.record(hostRel, { path: hostRel, type: "dir", mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime });
-        break;
-      }
-      case "file": {
-        if (existing)
-          await this.remove(host, hostRel);
-        const fh = await open6(host, fsc2.O_WRONLY | fsc2.O_CREAT | fsc2.O_EXCL | fsc2.O_NOFOLLOW, 384);
-        try {
-          await writeAll(fh, body2);
-          await this.applyMeta(fh, h);
-        } finally {
-          await fh.close();
-        }
-        this.record(hostRel, {
-          path: hostRel,
-          type: "file",
-          mode: h.mode,
-          uid: h.uid,
-          gid: h.gid,
-          mtime: h.mtime,
-          size: h.size,
-          content: { path: host }
-        });
-        break;
-      }
-      case "symlink": {
-        if (existing)
-          await this.remove(host, hostRel);
-        const target = h.linkTarget ?? "";
-        if (!target || target.includes("\0"))
-          this.refuse(h, "the symlink has no target");
-        await symlink2(target, host);
-        if (this.sameOwner)
-          await lchown(host, h.uid, h.gid);
-        await lutimes(host, h.mtime, h.mtime);
-        this.record(hostRel, { path: hostRel, type: "symlink", mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime, linkTarget: target });
-        break;
-      }
-      case "hardlink": {
-        const targetCleaned = cleanArchivePath(h.linkTarget ?? "");
-        if (targetCleaned === void 0 || targetCleaned === "") {
-          this.refuse(h, `the hardlink target ${JSON.stringify(h.linkTarget)} is outside the ${this.base ? "destination" : "root"} directory`);
-        }
-        const targetRel = this.fullRel(targetCleaned);
-        const targetParent = await this.resolveDir(parentPath(targetRel), false);
-        const targetHost = targetParent ? join12(targetParent.host, baseName(targetRel)) : void 0;
-        const targetStat = targetHost ? await lstatOrUndefined(targetHost) : void 0;
-        if (!targetHost || !targetParent || !targetStat) {
-          throw new LayerEntryError(`cannot extract hardlink ${JSON.stringify(h.path)} from ${this.opts.what}: its target ${JSON.stringify(h.linkTarget)} does not exist`);
-        }
-        if (targetStat.isDirectory())
-          this.refuse(h, "a hardlink cannot point at a directory");
-        if (targetHost === host)
-          break;
-        if (existing)
-          await this.remove(host, hostRel);
-        await link(targetHost, host);
-        const targetHostRel = targetParent.rel ? `${targetParent.rel}/${baseName(targetRel)}` : baseName(targetRel);
-        this.record(hostRel, { path: hostRel, type: "hardlink", mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime, linkTarget: targetHostRel });
-        break;
-      }
-      case "char":
-      case "block":
-      case "fifo": {
-        if (h.type !== "fifo" && !this.devices) {
-          this.skipped.push({ path: h.path, reason: `${h.type} device nodes can only be created as root` });
-          return;
-        }
-        if (existing)
-          await this.remove(host, hostRel);
-        const mode = (h.mode & 4095).toString(8);
-        if (h.type === "fifo")
-          await run("mkfifo", ["-m", mode, "--", host]);
-        else {
-          await run("mknod", ["-m", mode, "--", host, h.type === "char" ? "c" : "b", String(h.devMajor ?? 0), String(h.devMinor ?? 0)]);
-        }
-        if (this.sameOwner)
-          await lchown(host, h.uid, h.gid);
-        await lutimes(host, h.mtime, h.mtime);
-        this.record(hostRel, {
-          path: hostRel,
-          type: h.type,
-          mode: h.mode,
-          uid: h.uid,
-          gid: h.gid,
-          mtime: h.mtime,
-          ...h.type === "fifo" ? {} : { devMajor: h.devMajor ?? 0, devMinor: h.devMinor ?? 0 }
-        });
-        break;
-      }
-    }
-    this.markWritten(host);
-  }
-  /** Apply deferred directory metadata (deepest/last first, so parents' mtimes stick). */
-  async finish() {
-    const done = /* @__PURE__ */ new Set();
-    for (let i = this.deferred.length - 1; i >= 0; i--) {
-      const d = this.deferred[i];
-      if (!d || done.has(d.rel))
-        continue;
-      done.add(d.rel);
-      let host;
-      if (d.rel === "")
-        host = this.root;
-      else {
-        const parent = await this.resolveDir(parentPath(d.rel), false);
-        if (!parent)
-          continue;
-        host = join12(parent.host, baseName(d.rel));
-      }
-      let fh;
-      try {
-        fh = await open6(host, fsc2.O_RDONLY | fsc2.O_DIRECTORY | fsc2.O_NOFOLLOW);
-      } catch {
-        continue;
-      }
-      try {
-        if (this.sameOwner)
-          await fh.chown(d.uid, d.gid);
-        await fh.chmod(d.mode);
-        await fh.utimes(d.mtime, d.mtime);
-      } finally {
-        await fh.close();
-      }
-    }
-  }
-  defer(rel, h) {
-    this.deferred.push({ rel, mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime });
-  }
-  record(rel, entry) {
-    if (this.opts.record) {
-      this.recorded.delete(rel);
-      this.recorded.set(rel, entry);
-    }
-  }
-  async applyMeta(fh, h) {
-    if (this.sameOwner)
-      await fh.chown(h.uid, h.gid);
-    await fh.chmod(h.mode);
-    await fh.utimes(h.mtime, h.mtime);
-  }
-  markWritten(host) {
-    if (!this.opts.whiteouts)
-      return;
-    this.written.add(host);
-    for (let dir = dirname8(host); dir.length > this.root.length && !this.writtenAncestors.has(dir); dir = dirname8(dir)) {
-      this.writtenAncestors.add(dir);
-    }
-  }
-  /** Remove whatever is at `host` (never following it); forget cached resolutions. */
-  async remove(host, hostRel) {
-    await rm3(host, { recursive: true, force: true });
-    this.dirCache.clear();
-    if (this.opts.record) {
-      const prefix2 = `${hostRel}/`;
-      for (const key of [...this.recorded.keys()]) {
-        if (key === hostRel || key.startsWith(prefix2))
-          this.recorded.delete(key);
-      }
-    }
-  }
-  async whiteout(parentRel, name) {
-    this.whiteoutCount++;
-    if (this.opts.whiteoutFormat === "overlay")
-      return this.overlayWhiteout(parentRel, name);
-    if (name === OPAQUE_WHITEOUT) {
-      const dir2 = await this.resolveDir(parentRel, true);
-      if (dir2)
-        await this.opaque(dir2.host);
-      return;
-    }
-    if (name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`))
-      return;
-    const victim = name.slice(WHITEOUT_PREFIX.length);
-    if (!victim || victim === "." || victim === ".." || victim.includes("/"))
-      return;
-    const dir = await this.resolveDir(parentRel, false);
-    if (!dir)
-      return;
-    const host = join12(dir.host, victim);
-    const st2 = await lstatOrUndefined(host);
-    if (!st2)
-      return;
-    if (this.written.has(host) || this.writtenAncestors.has(host)) {
-      if (st2.isDirectory())
-        await this.opaque(host);
-      return;
-    }
-    await rm3(host, { recursive: true, force: true });
-    this.dirCache.clear();
-  }
-  /** A whiteout in overlayfs's own format, inside this layer's directory. */
-  async overlayWhiteout(parentRel, name) {
-    const dir = await this.resolveDir(parentRel, true);
-    if (!dir)
-      return;
-    if (name === OPAQUE_WHITEOUT) {
-      this.opaqueDirs.push(dir.rel);
-      return;
-    }
-    if (name.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`))
-      return;
-    const victim = name.slice(WHITEOUT_PREFIX.length);
-    if (!victim || victim === "." || victim === ".." || victim.includes("/"))
-      return;
-    const host = join12(dir.host, victim);
-    if (await lstatOrUndefined(host))
-      return;
-    await makeWhiteout(host);
-    this.markWritten(host);
-  }
-  /** Remove from `dir` everything this extraction did not write. */
-  async opaque(dir) {
-    for (const name of await readdir3(dir)) {
-      const p2 = join12(dir, name);
-      const keep = this.written.has(p2) || this.writtenAncestors.has(p2);
-      if (!keep) {
-        await rm3(p2, { recursive: true, force: true });
-        this.dirCache.clear();
-        continue;
-      }
-      const st2 = await lstat6(p2);
-      if (st2.isDirectory())
-        await this.opaque(p2);
-    }
-  }
-  /**
-   * Resolve a relative directory path inside the root, following symlinks as if the root were '/'.
-   * Missing components are created (mode 0755) when `create`, else the result is undefined; a
-   * component that exists but is not a directory gives undefined (or an error when creating).
-   */
-  async resolveDir(rel, create2) {
-    if (rel === "")
-      return { host: this.root, rel: "" };
-    const cached = this.dirCache.get(rel);
-    if (cached)
-      return cached;
-    const parts = rel.split("/");
-    let start = 0;
-    let resolved = [];
-    for (let n = parts.length - 1; n > 0; n--) {
-      const hit = this.dirCache.get(parts.slice(0, n).join("/"));
-      if (hit) {
-        start = n;
-        resolved = hit.rel ? hit.rel.split("/") : [];
-        break;
-      }
-    }
-    const queue = parts.slice(start).map((c, k2) => ({ c, i: start + k2 }));
-    let links = 0;
-    while (queue.length > 0) {
-      const { c } = queue.shift();
-      if (c === "" || c === ".")
-        continue;
-      if (c === "..") {
-        resolved.pop();
-      } else {
-        const host = join12(this.root, ...resolved, c);
-        const st2 = await lstatOrUndefined(host);
-        if (!st2) {
-          if (!create2)
-            return void 0;
-          await mkdir4(host, { mode: 493 });
-          const createdRel = [...resolved, c].join("/");
-          this.record(createdRel, { path: createdRel, type: "dir", mode: 493, uid: 0, gid: 0 });
-          resolved.push(c);
-        } else if (st2.isSymbolicLink()) {
-          if (++links > MAX_SYMLINKS) {
-            throw new UnsafeEntryError(`too many levels of symbolic links resolving ${JSON.stringify(rel)} in ${this.root}`);
-          }
-          const target = await readlink3(host);
-          if (target.startsWith("/"))
-            resolved = [];
-          queue.unshift(...target.split("/").map((t) => ({ c: t })));
-          continue;
-        } else if (st2.isDirectory()) {
-          resolved.push(c);
-        } else {
-          if (!create2)
-            return void 0;
-          throw new LayerEntryError(`cannot extract into ${JSON.stringify(rel)} in ${this.opts.what}: ${JSON.stringify([...resolved, c].join("/"))} is not a directory`);
-        }
-      }
-      if (queue.every((q2) => q2.i !== void 0)) {
-        const upTo = queue[0]?.i ?? parts.length;
-        const r2 = resolved.join("/");
-        this.dirCache.set(parts.slice(0, upTo).join("/"), { host: r2 ? join12(this.root, r2) : this.root, rel: r2 });
-      }
-    }
-    const r = resolved.join("/");
-    const out = { host: r ? join12(this.root, r) : this.root, rel: r };
-    this.dirCache.set(rel, out);
-    return out;
-  }
-};
-async function lstatOrUndefined(p2) {
-  try {
-    return await lstat6(p2);
-  } catch (err) {
-    const code = err.code;
-    if (code === "ENOENT" || code === "ENOTDIR")
-      return void 0;
-    throw err;
-  }
-}
-async function writeAll(fh, body2) {
-  let position = 0;
-  for await (const chunk of body2) {
-    const buf = chunk;
-    let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await fh.write(buf, off, buf.length - off, position);
-      off += bytesWritten;
-      position += bytesWritten;
-    }
-  }
-}
-function makeWhiteout(host) {
-  return run("mknod", ["-m", "000", "--", host, "c", "0", "0"]);
-}
-function run(cmd, args) {
-  return new Promise((res, rej) => {
-    execFile(cmd, args, (err, _stdout, stderr) => {
-      if (!err)
-        return res();
-      const e = err;
-      rej(new KilnError(e.code === "ENOENT" ? `cannot run ${cmd}: command not found` : `${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || e.message}`));
-    });
-  });
-}
-
-// packages/core/dist/layer/header-scan.js
-import { closeSync as closeSync4, openSync as openSync4, readSync as readSync2 } from "node:fs";
-var MAX_META_ENTRY_SIZE2 = 1024 * 1024;
-function scanTarHeaders(file) {
-  const fd = openSync4(file, "r");
-  try {
-    return scan(fd);
-  } finally {
-    closeSync4(fd);
-  }
-}
-function scan(fd) {
-  const headers = [];
-  const block = Buffer.alloc(TAR_BLOCK);
-  let position = 0;
-  let ex;
-  let gex;
-  let nullBlocks = 0;
-  const read2 = (buf, at2) => readSync2(fd, buf, 0, buf.length, at2) === buf.length;
-  for (; ; ) {
-    if (!read2(block, position))
-      return void 0;
-    position += TAR_BLOCK;
-    let h;
-    try {
-      h = new F(block, 0, ex, gex);
-    } catch {
-      return void 0;
-    }
-    if (h.nullBlock) {
-      if (++nullBlocks === 2)
-        return headers;
-      continue;
-    }
-    nullBlocks = 0;
-    if (!h.cksumValid || !h.path || !h.type)
-      return void 0;
-    const size = h.type === "Directory" ? 0 : Number(h.size ?? 0);
-    if (!Number.isSafeInteger(size) || size < 0)
-      return void 0;
-    const bodyStart = position;
-    position += Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
-    switch (h.type) {
-      case "ExtendedHeader":
-      case "OldExtendedHeader":
-      case "GlobalExtendedHeader":
-      case "NextFileHasLongPath":
-      case "OldGnuLongPath":
-      case "NextFileHasLongLinkpath": {
-        if (size > MAX_META_ENTRY_SIZE2)
-          return void 0;
-        const body2 = Buffer.alloc(size);
-        if (size > 0 && !read2(body2, bodyStart))
-          return void 0;
-        const text = body2.toString();
-        if (h.type === "GlobalExtendedHeader")
-          gex = ft.parse(text, gex, true);
-        else if (h.type === "ExtendedHeader" || h.type === "OldExtendedHeader")
-          ex = ft.parse(text, ex, false);
-        else {
-          ex ??= /* @__PURE__ */ Object.create(null);
-          if (h.type === "NextFileHasLongLinkpath")
-            ex.linkpath = text.replace(/\0.*/, "");
-          else
-            ex.path = text.replace(/\0.*/, "");
-        }
-        continue;
-      }
-    }
-    const path12 = ex?.path ?? h.path;
-    const linkpath = gex?.linkpath ?? ex?.linkpath ?? h.linkpath;
-    const isLink = h.type === "Link" || h.type === "SymbolicLink";
-    if (isLink && !linkpath)
-      return void 0;
-    try {
-      headers.push(toHeader({ type: h.type, path: path12, linkpath, header: h }));
-    } catch {
-      return void 0;
-    }
-    ex = void 0;
-  }
-}
-
-// packages/core/dist/layer/fs-index.js
-function storedLayer(store, layer) {
-  const compression = layerCompression(layer.mediaType);
-  if (!compression)
-    throw new KilnError(`unsupported layer media type ${layer.mediaType} (layer ${layer.digest})`);
-  const plainFile = compression === "none" ? store.blobPath?.(layer.digest) : void 0;
-  return { open: () => store.openBlob(layer.digest), compression, ...plainFile ? { plainFile } : {} };
-}
-async function buildFsIndex(layers) {
-  const tree = new FsTree();
-  for (let i = 0; i < layers.length; i++) {
-    const headers = await layerHeaders(layers[i]);
-    applyHeaders(tree, headers, (h, path12) => ({ ...h, path: path12, layer: i }));
-  }
-  return tree.entries;
-}
-async function layerHeaders(layer) {
-  const scanned = layer.plainFile ? scanTarHeaders(layer.plainFile) : void 0;
-  if (scanned)
-    return scanned;
-  const headers = [];
-  await readLayer(layer.open(), layer.compression, async (h, body2) => {
-    body2.resume();
-    headers.push(h);
-  });
-  return headers;
-}
-function withLayerApplied(base, layer, toEntry) {
-  const tree = new FsTree(base);
-  applyHeaders(tree, layer, toEntry);
-  return tree.entries;
-}
-function applyHeaders(tree, headers, toEntry) {
-  for (const h of headers) {
-    const path12 = cleanArchivePath(h.path);
-    if (path12 === void 0 || path12 === "")
-      continue;
-    const name = baseName(path12);
-    if (!name.startsWith(WHITEOUT_PREFIX))
-      continue;
-    const dir = parentPath(path12);
-    if (name === OPAQUE_WHITEOUT)
-      tree.removeChildren(dir);
-    else if (!name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
-      tree.remove(dir ? `${dir}/${name.slice(4)}` : name.slice(4));
-  }
-  for (const h of headers) {
-    const path12 = cleanArchivePath(h.path);
-    if (path12 === void 0 || path12 === "" || baseName(path12).startsWith(WHITEOUT_PREFIX))
-      continue;
-    tree.set(path12, toEntry(h, path12));
-  }
-}
-function resolveInIndex(index, path12, options = {}) {
-  const followFinal = options.followFinal ?? true;
-  const queue = path12.split("/").filter((s3) => s3 !== "" && s3 !== ".");
-  const done = [];
-  let hops = 0;
-  while (queue.length > 0) {
-    const part = queue.shift();
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const candidate = [...done, part].join("/");
-    const entry = index.get(candidate);
-    if (entry?.type === "symlink" && entry.linkTarget && (followFinal || queue.length > 0)) {
-      if (++hops > 40)
-        throw new KilnError(`too many levels of symbolic links resolving /${path12}`);
-      if (entry.linkTarget.startsWith("/"))
-        done.length = 0;
-      queue.unshift(...entry.linkTarget.split("/").filter((s3) => s3 !== "" && s3 !== "."));
-      continue;
-    }
-    done.push(part);
-  }
-  const resolved = done.join("/");
-  return { path: resolved, entry: index.get(resolved) };
-}
-var StopScan = class extends Error {
-};
-async function readFileFromLayers(layers, path12, depth = 0) {
-  if (depth > 40)
-    throw new KilnError(`too many levels of links reading /${path12}`);
-  const target = cleanArchivePath(path12);
-  if (target === void 0 || target === "")
-    return void 0;
-  const ancestors = /* @__PURE__ */ new Set();
-  for (let p2 = parentPath(target); p2 !== ""; p2 = parentPath(p2))
-    ancestors.add(p2);
-  const dirsAbove = /* @__PURE__ */ new Set();
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const layer = layers[i];
-    let found;
-    let redirect;
-    let hidden = false;
-    let gone = false;
-    const dirsHere = [];
-    try {
-      await readLayer(layer.open(), layer.compression, async (h, body2) => {
-        const p2 = cleanArchivePath(h.path);
-        if (p2 === void 0 || p2 === "")
-          return;
-        const name = baseName(p2);
-        const dir = parentPath(p2);
-        if (name.startsWith(WHITEOUT_PREFIX)) {
-          if (name === OPAQUE_WHITEOUT) {
-            if (ancestors.has(dir) || dir === "")
-              hidden = true;
-          } else {
-            const victim = dir ? `${dir}/${name.slice(4)}` : name.slice(4);
-            if (victim === target || ancestors.has(victim))
-              hidden = true;
-          }
-          return;
-        }
-        if (p2 === target) {
-          if (h.type === "file") {
-            const chunks = [];
-            for await (const c of body2)
-              chunks.push(c);
-            found = Buffer.concat(chunks);
-          } else if (h.type === "hardlink" && h.linkTarget) {
-            redirect = { path: h.linkTarget, layers: layers.slice(0, i + 1) };
-          } else if (h.type === "symlink" && h.linkTarget) {
-            redirect = { path: joinLink(dir, h.linkTarget), layers };
-          } else {
-            gone = true;
-          }
-          throw new StopScan();
-        }
-        if (ancestors.has(p2)) {
-          if (h.type === "dir") {
-            dirsHere.push(p2);
-          } else if (dirsAbove.has(p2)) {
-            hidden = true;
-          } else if (h.type === "symlink" && h.linkTarget) {
-            redirect = { path: joinLink(dir, h.linkTarget) + target.slice(p2.length), layers };
-            throw new StopScan();
-          } else {
-            gone = true;
-            throw new StopScan();
-          }
-        }
-      });
-    } catch (err) {
-      if (!(err instanceof StopScan))
-        throw err;
-    }
-    if (found)
-      return found;
-    if (redirect)
-      return readFileFromLayers(redirect.layers, redirect.path, depth + 1);
-    if (gone || hidden)
-      return void 0;
-    for (const d of dirsHere)
-      dirsAbove.add(d);
-  }
-  return void 0;
-}
-function joinLink(dir, target) {
-  const parts = target.startsWith("/") ? [] : dir.split("/").filter(Boolean);
-  for (const s3 of target.split("/")) {
-    if (s3 === "" || s3 === ".")
-      continue;
-    if (s3 === "..")
-      parts.pop();
-    else
-      parts.push(s3);
-  }
-  return parts.join("/");
-}
-var FsTree = class {
-  entries = /* @__PURE__ */ new Map();
-  children = /* @__PURE__ */ new Map();
-  constructor(base) {
-    if (!base)
-      return;
-    for (const [path12, entry] of base) {
-      this.entries.set(path12, entry);
-      this.child(path12);
-    }
-  }
-  child(path12) {
-    const dir = parentPath(path12);
-    let kids = this.children.get(dir);
-    if (!kids)
-      this.children.set(dir, kids = /* @__PURE__ */ new Set());
-    kids.add(baseName(path12));
-  }
-  set(path12, entry) {
-    const old = this.entries.get(path12);
-    if (old && (old.type !== "dir" || entry.type !== "dir"))
-      this.removeChildren(path12);
-    this.entries.set(path12, entry);
-    this.child(path12);
-  }
-  remove(path12) {
-    this.removeChildren(path12);
-    this.entries.delete(path12);
-    this.children.get(parentPath(path12))?.delete(baseName(path12));
-  }
-  removeChildren(dir) {
-    const kids = this.children.get(dir);
-    if (!kids)
-      return;
-    this.children.delete(dir);
-    for (const k2 of kids) {
-      const p2 = dir ? `${dir}/${k2}` : k2;
-      this.removeChildren(p2);
-      this.entries.delete(p2);
-    }
-  }
-};
-
-// packages/core/dist/layer/overlay-diff.js
-import { lstat as lstat7, open as open7, readdir as readdir4, readlink as readlink4 } from "node:fs/promises";
-import { join as join13 } from "node:path";
-var NS_PER_SECOND = 1000000000n;
-var MAX_LINK_HOPS = 40;
-var COMPARE_CHUNK = 64 * 1024;
-async function diffOverlayUpper(input) {
-  const diff = new OverlayDiff(input);
-  await diff.walkDir("");
-  await diff.finishHardlinks();
-  diff.addAncestors();
-  return [...diff.out.values()].sort((a, b2) => comparePaths(a.path, b2.path));
-}
-var OverlayDiff = class {
-  input;
-  out = /* @__PURE__ */ new Map();
-  /** Every directory of the upper (relative path -> its entry), for the ancestors. */
-  upperDirs = /* @__PURE__ */ new Map();
-  /** Regular files with more than one link, by inode. */
-  inodes = /* @__PURE__ */ new Map();
-  lowerChildren;
-  constructor(input) {
-    this.input = input;
-  }
-  /** Diff one upper directory's children; returns how many of them are kept (not dropped stubs). */
-  async walkDir(dir) {
-    const { upperDir, lower, exclude } = this.input;
-    const names = (await readdir4(join13(upperDir, dir))).sort(comparePaths);
-    const whitedOut = /* @__PURE__ */ new Set();
-    let kept = 0;
-    for (const name of names) {
-      const path12 = dir === "" ? name : `${dir}/${name}`;
-      const host = join13(upperDir, path12);
-      const st2 = await lstat7(host, { bigint: true }).catch((err) => {
-        if (err.code === "ENOENT" && name.includes("�")) {
-          throw new LayerEntryError(`a file name in /${dir} is not valid UTF-8 (${JSON.stringify(name)}): Kiln cannot put it in a layer yet; rename it in the step`);
-        }
-        throw err;
-      });
-      if (st2.isSocket()) {
-        kept++;
-        continue;
-      }
-      if (st2.isCharacterDevice() && st2.rdev === 0n) {
-        kept++;
-        whitedOut.add(name);
-        if (lower.has(path12))
-          this.whiteout(dir, name);
-        continue;
-      }
-      const stub = exclude?.has(path12) === true && !lower.has(path12);
-      if (st2.isDirectory()) {
-        const entry = dirEntry(path12, st2);
-        this.upperDirs.set(path12, entry);
-        const children = await this.walkDir(path12);
-        if (stub && children === 0)
-          continue;
-        kept++;
-        const below = lower.get(path12);
-        if (below?.type !== "dir" || (below.mode & 4095) !== entry.mode || below.uid !== entry.uid || below.gid !== entry.gid) {
-          this.emit(entry);
-        }
-        continue;
-      }
-      if (stub && st2.isFile() && st2.size === 0n)
-        continue;
-      kept++;
-      const capability = st2.isFile() ? this.input.capabilities?.get(path12) : void 0;
-      const changed = capability !== void 0 || !await this.unchanged(path12, host, st2);
-      if (st2.isFile() && st2.nlink > 1n) {
-        const links = this.inodes.get(st2.ino) ?? [];
-        links.push({ path: path12, host, st: st2, changed });
-        this.inodes.set(st2.ino, links);
-      } else if (changed) {
-        this.emit(await nonDirEntry(path12, host, st2, capability));
-      }
-    }
-    await this.hiddenLowerChildren(dir, whitedOut);
-    return kept;
-  }
-  /**
-   * A lower directory kept in the upper: its lower children that the merged view no longer shows
-   * (an opaque directory hides them all) and that no whiteout in the upper names already.
-   */
-  async hiddenLowerChildren(dir, whitedOut) {
-    if (dir !== "" && this.input.lower.get(dir)?.type !== "dir")
-      return;
-    const children = this.lowerChildrenOf(dir);
-    if (children.length === 0)
-      return;
-    const visible = new Set(await readdir4(join13(this.input.mergedDir, dir)));
-    for (const name of children) {
-      if (!visible.has(name) && !whitedOut.has(name))
-        this.whiteout(dir, name);
-    }
-  }
-  lowerChildrenOf(dir) {
-    if (!this.lowerChildren) {
-      this.lowerChildren = /* @__PURE__ */ new Map();
-      for (const path12 of this.input.lower.keys()) {
-        if (path12 === "")
-          continue;
-        const parent = parentPath(path12);
-        const kids = this.lowerChildren.get(parent) ?? [];
-        kids.push(path12.slice(parent === "" ? 0 : parent.length + 1));
-        this.lowerChildren.set(parent, kids);
-      }
-    }
-    return this.lowerChildren.get(dir) ?? [];
-  }
-  whiteout(dir, name) {
-    const path12 = `${dir === "" ? "" : `${dir}/`}${WHITEOUT_PREFIX}${name}`;
-    this.out.set(path12, { path: path12, type: "file", mode: 0, uid: 0, gid: 0, mtime: 0 });
-  }
-  emit(entry) {
-    const name = entry.path.slice(entry.path.lastIndexOf("/") + 1);
-    if (name.startsWith(WHITEOUT_PREFIX)) {
-      throw new LayerEntryError(`/${entry.path} was written by the step, but a layer cannot hold a name starting with "${WHITEOUT_PREFIX}" (it would be read as a whiteout that deletes a file); rename it`);
-    }
-    this.out.set(entry.path, entry);
-  }
-  /**
-   * Whether a non-directory of the upper is a copy-up that changed nothing (BuildKit's sameDirent):
-   * the same type, permission bits, owner, size, symlink target and device numbers as below, and
-   * exactly the mtime of its lower copy; when that mtime has no nanoseconds (as unpacked from a tar),
-   * a rewrite in the same second cannot be told from it, so the contents are compared too.
-   */
-  async unchanged(path12, host, st2) {
-    const below = this.lowerFile(path12);
-    const type = upperType(st2);
-    if (!below || below.type !== type)
-      return false;
-    if ((below.mode & 4095) !== modeBits(st2) || below.uid !== Number(st2.uid) || below.gid !== Number(st2.gid))
-      return false;
-    if (below.mtime !== void 0 && Math.floor(below.mtime) !== seconds(st2))
-      return false;
-    if (type === "file" && (below.size ?? 0) !== Number(st2.size))
-      return false;
-    if (type === "symlink" && below.linkTarget !== await readlink4(host))
-      return false;
-    if (type === "char" || type === "block") {
-      const { major, minor } = deviceNumbers(st2.rdev);
-      if ((below.devMajor ?? 0) !== major || (below.devMinor ?? 0) !== minor)
-        return false;
-    }
-    const copy = await this.lowerCopy(path12);
-    if (!copy && this.input.wholeCopy)
-      return st2.mtimeNs % NS_PER_SECOND === 0n;
-    if (!copy || upperType(copy.st) !== type || copy.st.mtimeNs !== st2.mtimeNs)
-      return false;
-    if (st2.mtimeNs % NS_PER_SECOND !== 0n)
-      return true;
-    if (type === "file")
-      return sameContent(host, copy.host, Number(st2.size));
-    if (type === "symlink")
-      return await readlink4(copy.host) === await readlink4(host);
-    return true;
-  }
-  /** The lower entry at `path`, a lower hardlink resolved to the file it stands for. */
-  lowerFile(path12) {
-    let entry = this.input.lower.get(path12);
-    for (let hops = 0; entry?.type === "hardlink" && hops < MAX_LINK_HOPS; hops++) {
-      entry = entry.linkTarget === void 0 ? void 0 : this.input.lower.get(entry.linkTarget);
-    }
-    return entry?.type === "hardlink" ? void 0 : entry;
-  }
-  /** The visible lower copy of `path`: the first lower directory (topmost first) that has it. */
-  async lowerCopy(path12) {
-    for (const dir of this.input.lowerDirs) {
-      const host = join13(dir, path12);
-      try {
-        return { host, st: await lstat7(host, { bigint: true }) };
-      } catch (err) {
-        const code = err.code;
-        if (code !== "ENOENT" && code !== "ENOTDIR")
-          throw err;
-      }
-    }
-    return void 0;
-  }
-  /**
-   * Regular files with several links: when any name of an inode is new or changed, every name is
-   * written (the first in path order as the file, the others as hardlinks to it), so the link
-   * survives; otherwise none is.
-   */
-  async finishHardlinks() {
-    for (const names of this.inodes.values()) {
-      if (!names.some((n) => n.changed))
-        continue;
-      names.sort((a, b2) => comparePaths(a.path, b2.path));
-      const first = names[0];
-      this.emit(await nonDirEntry(first.path, first.host, first.st, this.input.capabilities?.get(first.path)));
-      for (const n of names.slice(1)) {
-        this.emit({ ...ownerAndTime(n.st), path: n.path, type: "hardlink", linkTarget: first.path });
-      }
-    }
-  }
-  /** Every entry gets its ancestor directories, with the metadata they have in the upper. */
-  addAncestors() {
-    for (const path12 of [...this.out.keys()]) {
-      for (let dir = parentPath(path12); dir !== "" && !this.out.has(dir); dir = parentPath(dir)) {
-        const entry = this.upperDirs.get(dir);
-        if (!entry)
-          throw new Error(`overlay diff: the parent directory of /${path12} is not in the upper`);
-        this.out.set(dir, entry);
-      }
-    }
-  }
-};
-function upperType(st2) {
-  if (st2.isFile())
-    return "file";
-  if (st2.isDirectory())
-    return "dir";
-  if (st2.isSymbolicLink())
-    return "symlink";
-  if (st2.isFIFO())
-    return "fifo";
-  if (st2.isCharacterDevice())
-    return "char";
-  if (st2.isBlockDevice())
-    return "block";
-  return void 0;
-}
-function modeBits(st2) {
-  return Number(st2.mode & 4095n);
-}
-function seconds(st2) {
-  let s3 = st2.mtimeNs / NS_PER_SECOND;
-  if (st2.mtimeNs % NS_PER_SECOND < 0n)
-    s3 -= 1n;
-  return Number(s3);
-}
-function ownerAndTime(st2) {
-  return { mode: modeBits(st2), uid: Number(st2.uid), gid: Number(st2.gid), mtime: seconds(st2) };
-}
-function dirEntry(path12, st2) {
-  return { ...ownerAndTime(st2), path: path12, type: "dir" };
-}
-async function nonDirEntry(path12, host, st2, capability) {
-  const base = ownerAndTime(st2);
-  const type = upperType(st2);
-  switch (type) {
-    case "file":
-      return { ...base, path: path12, type, size: Number(st2.size), content: { path: host }, ...capability ? { capability } : {} };
-    case "symlink":
-      return { ...base, path: path12, type, linkTarget: await readlink4(host) };
-    case "char":
-    case "block": {
-      const { major, minor } = deviceNumbers(st2.rdev);
-      return { ...base, path: path12, type, devMajor: major, devMinor: minor };
-    }
-    case "fifo":
-      return { ...base, path: path12, type };
-    default:
-      throw new Error(`overlay diff: /${path12} has an unexpected file type (mode ${st2.mode.toString(8)})`);
-  }
-}
-function deviceNumbers(rdev) {
-  return {
-    major: Number(rdev >> 8n & 0xfffn | rdev >> 32n & ~0xfffn),
-    minor: Number(rdev & 0xffn | rdev >> 12n & ~0xffn)
-  };
-}
-async function sameContent(a, b2, size) {
-  if (size === 0)
-    return true;
-  const fa = await open7(a, "r");
-  try {
-    const fb = await open7(b2, "r");
-    try {
-      const ba = Buffer.allocUnsafe(COMPARE_CHUNK);
-      const bb = Buffer.allocUnsafe(COMPARE_CHUNK);
-      for (let position = 0; position < size; ) {
-        const want = Math.min(COMPARE_CHUNK, size - position);
-        const [ra, rb] = await Promise.all([readFully(fa, ba, want, position), readFully(fb, bb, want, position)]);
-        if (ra !== want || rb !== want || !ba.subarray(0, want).equals(bb.subarray(0, want)))
-          return false;
-        position += want;
-      }
-      return true;
-    } finally {
-      await fb.close();
-    }
-  } finally {
-    await fa.close();
-  }
-}
-async function readFully(fh, buf, want, position) {
-  let filled = 0;
-  while (filled < want) {
-    const { bytesRead } = await fh.read(buf, filled, want - filled, position + filled);
-    if (bytesRead === 0)
-      break;
-    filled += bytesRead;
-  }
-  return filled;
-}
-
 // packages/core/dist/engine/scope.js
 function platformArgs(target, build2 = target) {
-  const fmt = (p2) => [p2.os, p2.architecture, p2.variant].filter(Boolean).join("/");
+  const fmt = (p) => [p.os, p.architecture, p.variant].filter(Boolean).join("/");
   return /* @__PURE__ */ new Map([
     ["TARGETPLATFORM", fmt(target)],
     ["TARGETOS", target.os],
@@ -81009,9 +74502,9 @@ var Expander = class {
 };
 function argVars(scope) {
   const vars = /* @__PURE__ */ new Map();
-  for (const [k2, v2] of scope.values)
-    if (v2 !== void 0)
-      vars.set(k2, v2);
+  for (const [k, v] of scope.values)
+    if (v !== void 0)
+      vars.set(k, v);
   return vars;
 }
 function setEnv(env, key, value) {
@@ -81021,12 +74514,12 @@ function setEnv(env, key, value) {
 }
 
 // packages/core/dist/engine/images.js
-import { resolve as resolve8 } from "node:path";
+import { resolve as resolve6 } from "node:path";
 
 // packages/core/dist/oci/layout.js
-import { randomBytes as randomBytes2 } from "node:crypto";
-import { copyFile as copyFile2, link as link2, lstat as lstat8, mkdir as mkdir5, readFile as readFile4, readdir as readdir5, rename as rename4, rm as rm4, stat as stat5, writeFile as writeFile3 } from "node:fs/promises";
-import { basename as basename6, dirname as dirname9, join as join14, resolve as resolve7 } from "node:path";
+import { randomBytes } from "node:crypto";
+import { copyFile as copyFile2, link, lstat as lstat5, mkdir as mkdir3, readFile as readFile3, readdir as readdir2, rename as rename3, rm as rm2, stat as stat3, writeFile as writeFile2 } from "node:fs/promises";
+import { basename as basename5, dirname as dirname7, join as join11, resolve as resolve5 } from "node:path";
 var OCI_LAYOUT_VERSION = "1.0.0";
 var OCI_LAYOUT_FILE = "oci-layout";
 var OCI_INDEX_FILE = "index.json";
@@ -81034,14 +74527,14 @@ function ociLayoutFileContent() {
   return canonicalJson({ imageLayoutVersion: OCI_LAYOUT_VERSION });
 }
 function randomSuffix() {
-  return randomBytes2(6).toString("hex");
+  return randomBytes(6).toString("hex");
 }
 function errno(e) {
   return e?.code;
 }
-async function exists3(path12) {
+async function exists2(path12) {
   try {
-    await lstat8(path12);
+    await lstat5(path12);
     return true;
   } catch (e) {
     if (errno(e) === "ENOENT")
@@ -81050,38 +74543,38 @@ async function exists3(path12) {
   }
 }
 async function writeFileAtomic(path12, data) {
-  const tmp = join14(dirname9(path12), `.${basename6(path12)}.tmp-${randomSuffix()}`);
+  const tmp = join11(dirname7(path12), `.${basename5(path12)}.tmp-${randomSuffix()}`);
   try {
-    await writeFile3(tmp, data, { mode: 420 });
-    await rename4(tmp, path12);
+    await writeFile2(tmp, data, { mode: 420 });
+    await rename3(tmp, path12);
   } catch (e) {
-    await rm4(tmp, { force: true });
+    await rm2(tmp, { force: true });
     throw e;
   }
 }
 async function placeBlob(store, blob, target) {
   try {
-    const st2 = await stat5(target);
-    if (st2.isFile() && st2.size === blob.size)
+    const st = await stat3(target);
+    if (st.isFile() && st.size === blob.size)
       return false;
   } catch (e) {
     if (errno(e) !== "ENOENT")
       throw e;
   }
   const src = store.blobPath(blob.digest);
-  const tmp = join14(dirname9(target), `.${basename6(target)}.tmp-${randomSuffix()}`);
+  const tmp = join11(dirname7(target), `.${basename5(target)}.tmp-${randomSuffix()}`);
   try {
     try {
-      await link2(src, tmp);
+      await link(src, tmp);
     } catch (e) {
       const code = errno(e);
       if (code === "ENOENT")
         throw e;
       await copyFile2(src, tmp);
     }
-    await rename4(tmp, target);
+    await rename3(tmp, target);
   } catch (e) {
-    await rm4(tmp, { force: true });
+    await rm2(tmp, { force: true });
     throw e;
   }
   return true;
@@ -81089,24 +74582,24 @@ async function placeBlob(store, blob, target) {
 async function manifestPlatform(store, doc) {
   if (isImageIndex(doc.doc))
     return void 0;
-  const m2 = doc.doc;
-  if (m2.config.mediaType !== MediaTypes2.ociConfig && m2.config.mediaType !== MediaTypes2.dockerConfig)
+  const m = doc.doc;
+  if (m.config.mediaType !== MediaTypes.ociConfig && m.config.mediaType !== MediaTypes.dockerConfig)
     return void 0;
-  const cfg = await readStoredConfig(store, m2.config.digest);
+  const cfg = await readStoredConfig(store, m.config.digest);
   if (typeof cfg.architecture !== "string" || typeof cfg.os !== "string")
     return void 0;
-  const p2 = { architecture: cfg.architecture, os: cfg.os };
+  const p = { architecture: cfg.architecture, os: cfg.os };
   if (cfg["os.version"])
-    p2["os.version"] = cfg["os.version"];
+    p["os.version"] = cfg["os.version"];
   if (cfg.variant)
-    p2.variant = cfg.variant;
-  return p2;
+    p.variant = cfg.variant;
+  return p;
 }
 async function readLayoutIndex(dir) {
-  const path12 = join14(dir, OCI_INDEX_FILE);
+  const path12 = join11(dir, OCI_INDEX_FILE);
   let text;
   try {
-    text = await readFile4(path12, "utf8");
+    text = await readFile3(path12, "utf8");
   } catch (e) {
     if (errno(e) === "ENOENT")
       throw new OciError(`${dir} is not an OCI image layout: it has no index.json`);
@@ -81114,7 +74607,7 @@ async function readLayoutIndex(dir) {
   }
   let doc;
   try {
-    doc = normalizeManifest(text, MediaTypes2.ociIndex);
+    doc = normalizeManifest(text, MediaTypes.ociIndex);
   } catch (e) {
     throw new OciError(`${path12} is not a valid image index: ${e.message}`);
   }
@@ -81123,10 +74616,10 @@ async function readLayoutIndex(dir) {
   return doc;
 }
 async function checkLayoutFile(dir) {
-  const path12 = join14(dir, OCI_LAYOUT_FILE);
+  const path12 = join11(dir, OCI_LAYOUT_FILE);
   let text;
   try {
-    text = await readFile4(path12, "utf8");
+    text = await readFile3(path12, "utf8");
   } catch (e) {
     if (errno(e) === "ENOENT")
       throw new OciError(`${dir} is not an OCI image layout: it has no oci-layout file`);
@@ -81152,7 +74645,7 @@ function layoutBlobPath(dir, digest) {
   } catch {
     throw new OciError(`invalid digest ${JSON.stringify(digest)} in the image layout`);
   }
-  return join14(dir, "blobs", "sha256", hex);
+  return join11(dir, "blobs", "sha256", hex);
 }
 async function writeOciLayout(dir, store, images) {
   if (images.length === 0)
@@ -81161,15 +74654,15 @@ async function writeOciLayout(dir, store, images) {
   const blobs = /* @__PURE__ */ new Map();
   for (const img of images) {
     const { root, blobs: reachable } = await collectImageBlobs(store, img.manifestDigest);
-    for (const b2 of reachable) {
-      if (blobs.has(b2.digest))
+    for (const b of reachable) {
+      if (blobs.has(b.digest))
         continue;
-      if (!await store.hasBlob(b2.digest)) {
-        if (b2.optional)
+      if (!await store.hasBlob(b.digest)) {
+        if (b.optional)
           continue;
-        throw new OciError(`${b2.role} ${b2.digest} of image ${img.manifestDigest} is not in the store; pull or rebuild the image`);
+        throw new OciError(`${b.role} ${b.digest} of image ${img.manifestDigest} is not in the store; pull or rebuild the image`);
       }
-      blobs.set(b2.digest, b2);
+      blobs.set(b.digest, b);
     }
     const annotations = { ...img.annotations };
     if (img.refName !== void 0) {
@@ -81186,35 +74679,35 @@ async function writeOciLayout(dir, store, images) {
       ...platform2 ? { platform: platform2 } : {}
     }));
   }
-  const lock = `oci-layout-${sha256Hex(resolve7(dir)).slice(0, 32)}`;
+  const lock = `oci-layout-${sha256Hex(resolve5(dir)).slice(0, 32)}`;
   return store.withLock(lock, () => placeLayout(dir, store, blobs, entries));
 }
 async function placeLayout(dir, store, blobs, entries) {
-  let st2;
+  let st;
   try {
-    st2 = await stat5(dir);
+    st = await stat3(dir);
   } catch (e) {
     if (errno(e) !== "ENOENT")
       throw e;
   }
-  const fresh = st2 === void 0 || st2.isDirectory() && (await readdir5(dir)).length === 0;
-  if (st2 !== void 0 && !st2.isDirectory())
+  const fresh = st === void 0 || st.isDirectory() && (await readdir2(dir)).length === 0;
+  if (st !== void 0 && !st.isDirectory())
     throw new OciError(`${dir} exists and is not a directory`);
   if (fresh) {
-    await mkdir5(dirname9(dir), { recursive: true });
-    const tmp = join14(dirname9(dir), `.${basename6(dir)}.tmp-${randomSuffix()}`);
+    await mkdir3(dirname7(dir), { recursive: true });
+    const tmp = join11(dirname7(dir), `.${basename5(dir)}.tmp-${randomSuffix()}`);
     try {
-      await mkdir5(join14(tmp, "blobs", "sha256"), { recursive: true });
+      await mkdir3(join11(tmp, "blobs", "sha256"), { recursive: true });
       let written2 = 0;
-      for (const b2 of blobs.values()) {
-        if (await placeBlob(store, b2, layoutBlobPath(tmp, b2.digest)))
+      for (const b of blobs.values()) {
+        if (await placeBlob(store, b, layoutBlobPath(tmp, b.digest)))
           written2++;
       }
       const index2 = mergeEntries([], entries);
-      await writeFile3(join14(tmp, OCI_LAYOUT_FILE), ociLayoutFileContent(), { mode: 420 });
-      await writeFile3(join14(tmp, OCI_INDEX_FILE), canonicalJson(index2), { mode: 420 });
+      await writeFile2(join11(tmp, OCI_LAYOUT_FILE), ociLayoutFileContent(), { mode: 420 });
+      await writeFile2(join11(tmp, OCI_INDEX_FILE), canonicalJson(index2), { mode: 420 });
       try {
-        await rename4(tmp, dir);
+        await rename3(tmp, dir);
       } catch (e) {
         const code = errno(e);
         if (code === "ENOTEMPTY" || code === "EEXIST") {
@@ -81224,23 +74717,23 @@ async function placeLayout(dir, store, blobs, entries) {
       }
       return { index: index2, blobsWritten: written2 };
     } catch (e) {
-      await rm4(tmp, { recursive: true, force: true });
+      await rm2(tmp, { recursive: true, force: true });
       throw e;
     }
   }
-  if (!await exists3(join14(dir, OCI_LAYOUT_FILE))) {
+  if (!await exists2(join11(dir, OCI_LAYOUT_FILE))) {
     throw new OciError(`${dir} is not empty and is not an OCI image layout (no oci-layout file); choose a new or empty directory`);
   }
   await checkLayoutFile(dir);
-  const existing = await exists3(join14(dir, OCI_INDEX_FILE)) ? await readLayoutIndex(dir) : indexFor([]);
-  await mkdir5(join14(dir, "blobs", "sha256"), { recursive: true });
+  const existing = await exists2(join11(dir, OCI_INDEX_FILE)) ? await readLayoutIndex(dir) : indexFor([]);
+  await mkdir3(join11(dir, "blobs", "sha256"), { recursive: true });
   let written = 0;
-  for (const b2 of blobs.values()) {
-    if (await placeBlob(store, b2, layoutBlobPath(dir, b2.digest)))
+  for (const b of blobs.values()) {
+    if (await placeBlob(store, b, layoutBlobPath(dir, b.digest)))
       written++;
   }
   const index = mergeEntries(existing.manifests, entries, existing.annotations);
-  await writeFileAtomic(join14(dir, OCI_INDEX_FILE), canonicalJson(index));
+  await writeFileAtomic(join11(dir, OCI_INDEX_FILE), canonicalJson(index));
   return { index, blobsWritten: written };
 }
 function mergeEntries(current, added, annotations) {
@@ -81299,7 +74792,7 @@ function chooseEntry(dir, index, refName, platform2) {
   if (new Set(candidates.map((d) => d.digest)).size === 1)
     return first;
   if (candidates.every((d) => d.platform)) {
-    return selectManifest({ schemaVersion: 2, mediaType: MediaTypes2.ociIndex, manifests: candidates }, platform2);
+    return selectManifest({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: candidates }, platform2);
   }
   throw new OciError(`the OCI layout ${dir} has ${candidates.length} different images named ${JSON.stringify(refName)}; remove the extra entries`);
 }
@@ -81344,18 +74837,18 @@ async function importManifestContent(dir, store, manifest) {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
   for (const layer of manifest.layers) {
     const path12 = layoutBlobPath(dir, layer.digest);
-    if ((layer.urls?.length ?? 0) > 0 && !await exists3(path12))
+    if ((layer.urls?.length ?? 0) > 0 && !await exists2(path12))
       continue;
     await importFileBlob(store, path12, layer.digest, layer.size);
   }
 }
 
 // packages/core/dist/oci/docker-archive.js
-import { createHash as createHash7, randomBytes as randomBytes3 } from "node:crypto";
-import { createReadStream as createReadStream6, createWriteStream as createWriteStream2 } from "node:fs";
-import { mkdir as mkdir6, rename as rename5, rm as rm5 } from "node:fs/promises";
-import { basename as basename7, dirname as dirname10, join as join15, posix } from "node:path";
-import { finished as finished2, pipeline as pipeline3 } from "node:stream/promises";
+import { createHash as createHash4, randomBytes as randomBytes2 } from "node:crypto";
+import { createReadStream as createReadStream5, createWriteStream as createWriteStream2 } from "node:fs";
+import { mkdir as mkdir4, rename as rename4, rm as rm3 } from "node:fs/promises";
+import { basename as basename6, dirname as dirname8, join as join12, posix } from "node:path";
+import { finished, pipeline as pipeline2 } from "node:stream/promises";
 function member(path12, body2, size = 0) {
   const type = body2 === void 0 ? "dir" : "file";
   return { header: { path: path12, type, mode: type === "dir" ? 493 : 420, uid: 0, gid: 0, size, mtime: 0 }, body: body2 };
@@ -81368,20 +74861,20 @@ function parseTag(tag) {
   return ref;
 }
 async function writeDockerArchive(file, store, manifestDigest, repoTags, options = {}) {
-  const { manifest: m2 } = await resolveImageManifest(store, manifestDigest, options.platform);
-  const manifest = m2.doc;
+  const { manifest: m } = await resolveImageManifest(store, manifestDigest, options.platform);
+  const manifest = m.doc;
   const config = await readStoredConfig(store, manifest.config.digest);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new OciError(`image ${m2.digest} is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`);
+    throw new OciError(`image ${m.digest} is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`);
   }
   const refs = [...new Set(repoTags)].map((t) => ({ tag: t, ref: parseTag(t) }));
   const blobPath = (digest) => `blobs/sha256/${digestHex(digest)}`;
   const blobs = /* @__PURE__ */ new Map();
-  blobs.set(m2.digest, { size: m2.size, data: m2.bytes });
+  blobs.set(m.digest, { size: m.size, data: m.bytes });
   blobs.set(manifest.config.digest, { size: manifest.config.size });
   for (const [i, layer] of manifest.layers.entries()) {
     if (!await store.hasBlob(layer.digest)) {
-      throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${m2.digest} is not in the store; pull the image again`);
+      throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${m.digest} is not in the store; pull the image again`);
     }
     blobs.set(layer.digest, { size: layer.size });
   }
@@ -81393,16 +74886,16 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
     }
   ];
   const entries = refs.map((r) => ({
-    mediaType: m2.mediaType,
-    digest: m2.digest,
-    size: m2.size,
+    mediaType: m.mediaType,
+    digest: m.digest,
+    size: m.size,
     annotations: {
       [CONTAINERD_IMAGE_NAME_ANNOTATION]: formatReference(r.ref),
       [REF_NAME_ANNOTATION]: r.ref.tag ?? "latest"
     }
   }));
   if (entries.length === 0)
-    entries.push({ mediaType: m2.mediaType, digest: m2.digest, size: m2.size });
+    entries.push({ mediaType: m.mediaType, digest: m.digest, size: m.size });
   const index = indexFor(entries);
   const top = manifest.layers[manifest.layers.length - 1];
   const repositories = {};
@@ -81412,14 +74905,14 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
       (repositories[name] ??= {})[r.ref.tag ?? "latest"] = digestHex(top.digest);
     }
   }
-  await mkdir6(dirname10(file), { recursive: true });
-  const tmp = join15(dirname10(file), `.${basename7(file)}.tmp-${randomBytes3(6).toString("hex")}`);
+  await mkdir4(dirname8(file), { recursive: true });
+  const tmp = join12(dirname8(file), `.${basename6(file)}.tmp-${randomBytes2(6).toString("hex")}`);
   function* members() {
     yield member("blobs");
     yield member("blobs/sha256");
     for (const digest of [...blobs.keys()].sort()) {
-      const b2 = blobs.get(digest);
-      yield member(blobPath(digest), b2.data ?? store.openBlob(digest), b2.size);
+      const b = blobs.get(digest);
+      yield member(blobPath(digest), b.data ?? store.openBlob(digest), b.size);
     }
     const files = [
       ["index.json", canonicalJson(index)],
@@ -81433,14 +74926,14 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
   }
   const out = createWriteStream2(tmp, { mode: 420 });
   try {
-    await pipeline3(writeTar(members()), out);
-    await rename5(tmp, file);
+    await pipeline2(writeTar(members()), out);
+    await rename4(tmp, file);
   } catch (e) {
     out.destroy();
-    await rm5(tmp, { force: true });
+    await rm3(tmp, { force: true });
     throw e;
   }
-  return { manifestDigest: m2.digest, configDigest: manifest.config.digest, size: out.bytesWritten };
+  return { manifestDigest: m.digest, configDigest: manifest.config.digest, size: out.bytesWritten };
 }
 var MEMORY_LIMIT = 1024 * 1024;
 var JSON_LIMIT = 64 * 1024 * 1024;
@@ -81449,7 +74942,7 @@ function sniffLayerCompression(head) {
   return c === "gzip" || c === "zstd" ? c : "none";
 }
 var DiffIdHasher = class {
-  hash = createHash7("sha256");
+  hash = createHash4("sha256");
   inflate;
   error;
   supported;
@@ -81465,11 +74958,11 @@ var DiffIdHasher = class {
     if (!this.inflate || this.error)
       return;
     if (!this.inflate.write(chunk)) {
-      await new Promise((resolve11) => {
+      await new Promise((resolve9) => {
         const done = () => {
           this.inflate?.off("drain", done);
           this.inflate?.off("error", done);
-          resolve11();
+          resolve9();
         };
         this.inflate?.once("drain", done);
         this.inflate?.once("error", done);
@@ -81482,13 +74975,13 @@ var DiffIdHasher = class {
       return void 0;
     if (!this.error) {
       this.inflate.end();
-      await finished2(this.inflate).catch((e) => this.error ??= e);
+      await finished(this.inflate).catch((e) => this.error ??= e);
     }
     return this.error ?? `sha256:${this.hash.digest("hex")}`;
   }
 };
-function normalizeArchivePath(p2) {
-  const n = posix.normalize(p2.replace(/\\/g, "/")).replace(/^(\.\/)+/, "").replace(/^\/+/, "");
+function normalizeArchivePath(p) {
+  const n = posix.normalize(p.replace(/\\/g, "/")).replace(/^(\.\/)+/, "").replace(/^\/+/, "");
   return n.endsWith("/") ? n.slice(0, -1) : n;
 }
 var ArchiveContents = class {
@@ -81501,17 +74994,17 @@ var ArchiveContents = class {
     this.store = store;
   }
   resolve(path12) {
-    let p2 = normalizeArchivePath(path12);
-    for (let i = 0; i < 16 && !this.files.has(p2); i++) {
-      const next = this.links.get(p2);
+    let p = normalizeArchivePath(path12);
+    for (let i = 0; i < 16 && !this.files.has(p); i++) {
+      const next = this.links.get(p);
       if (next === void 0)
         break;
-      p2 = next;
+      p = next;
     }
-    const f2 = this.files.get(p2);
-    if (!f2)
+    const f = this.files.get(p);
+    if (!f)
       throw new OciError(`${this.file} is not a valid docker archive: it has no file ${JSON.stringify(path12)}`);
-    return f2;
+    return f;
   }
   has(path12) {
     try {
@@ -81522,41 +75015,41 @@ var ArchiveContents = class {
     }
   }
   /** Puts the file into the store (commits its spooled writer, or writes its bytes). */
-  async store_(f2) {
-    if (f2.stored)
-      return f2.stored;
-    if (f2.writer) {
-      const w2 = f2.writer;
-      delete f2.writer;
-      f2.stored = await w2.commit(f2.digest);
+  async store_(f) {
+    if (f.stored)
+      return f.stored;
+    if (f.writer) {
+      const w = f.writer;
+      delete f.writer;
+      f.stored = await w.commit(f.digest);
     } else {
-      f2.stored = await this.store.writeBlob(f2.data ?? Buffer.alloc(0), f2.digest);
+      f.stored = await this.store.writeBlob(f.data ?? Buffer.alloc(0), f.digest);
     }
-    return f2.stored;
+    return f.stored;
   }
-  async bytes(f2, what) {
-    if (f2.data)
-      return f2.data;
-    if (f2.size > JSON_LIMIT)
-      throw new OciError(`${what} (${f2.path}) is too large (${f2.size} bytes)`);
-    return this.store.readBlob((await this.store_(f2)).digest);
+  async bytes(f, what) {
+    if (f.data)
+      return f.data;
+    if (f.size > JSON_LIMIT)
+      throw new OciError(`${what} (${f.path}) is too large (${f.size} bytes)`);
+    return this.store.readBlob((await this.store_(f)).digest);
   }
   async json(path12, what) {
-    const f2 = this.resolve(path12);
-    const text = (await this.bytes(f2, what)).toString("utf8");
+    const f = this.resolve(path12);
+    const text = (await this.bytes(f, what)).toString("utf8");
     try {
       return JSON.parse(text);
     } catch (e) {
-      throw new OciError(`${this.file}: ${what} (${f2.path}) is not valid JSON: ${e.message}`);
+      throw new OciError(`${this.file}: ${what} (${f.path}) is not valid JSON: ${e.message}`);
     }
   }
   /** Drops every spooled blob that was not committed. */
   async abortPending() {
-    for (const f2 of this.files.values()) {
-      if (f2.writer) {
-        const w2 = f2.writer;
-        delete f2.writer;
-        await w2.abort().catch(() => void 0);
+    for (const f of this.files.values()) {
+      if (f.writer) {
+        const w = f.writer;
+        delete f.writer;
+        await w.abort().catch(() => void 0);
       }
     }
   }
@@ -81584,7 +75077,7 @@ async function readEntry(entry, contents, store) {
   contents.files.set(path12, file);
   if (writer)
     file.writer = writer;
-  const hash = createHash7("sha256");
+  const hash = createHash4("sha256");
   const chunks = [];
   let head = Buffer.alloc(0);
   let hasher;
@@ -81636,18 +75129,18 @@ async function scanArchive(file, contents, store) {
     }));
     tasks.push(chain);
   });
-  const ended = new Promise((resolve11, reject) => {
-    parser.on("end", () => resolve11());
+  const ended = new Promise((resolve9, reject) => {
+    parser.on("end", () => resolve9());
     parser.on("error", reject);
     parser.on("abort", reject);
   });
   ended.catch(() => void 0);
-  const waitDrain = () => new Promise((resolve11) => {
+  const waitDrain = () => new Promise((resolve9) => {
     const done = () => {
       parser.off("drain", done);
       parser.off("error", done);
       parser.off("abort", done);
-      resolve11();
+      resolve9();
     };
     parser.on("drain", done);
     parser.on("error", done);
@@ -81656,7 +75149,7 @@ async function scanArchive(file, contents, store) {
   let parseError;
   parser.on("error", (e) => parseError ??= e);
   try {
-    for await (const chunk of createReadStream6(file)) {
+    for await (const chunk of createReadStream5(file)) {
       if (failure2 !== void 0 || parseError !== void 0)
         break;
       if (!parser.write(chunk))
@@ -81678,11 +75171,11 @@ async function scanArchive(file, contents, store) {
     throw new OciError(`${file} is not a valid tar archive: ${parseError.message ?? String(parseError)}`);
   }
 }
-function sameRef(a, b2) {
-  if (!b2)
+function sameRef(a, b) {
+  if (!b)
     return false;
   try {
-    return formatReference(parseReference(a)) === formatReference(b2);
+    return formatReference(parseReference(a)) === formatReference(b);
   } catch {
     return false;
   }
@@ -81726,10 +75219,10 @@ function checkItems(file, raw) {
   };
   if (!Array.isArray(raw))
     bad("expected a JSON array");
-  return raw.map((it2, i) => {
-    if (typeof it2 !== "object" || it2 === null)
+  return raw.map((it, i) => {
+    if (typeof it !== "object" || it === null)
       return bad(`entry ${i} is not an object`);
-    const o = it2;
+    const o = it;
     if (typeof o.Config !== "string")
       bad(`entry ${i} has no Config path`);
     if (!Array.isArray(o.Layers) || !o.Layers.every((l) => typeof l === "string"))
@@ -81741,11 +75234,11 @@ function checkItems(file, raw) {
   });
 }
 function layerMediaType(c) {
-  return c === "gzip" ? MediaTypes2.ociLayerGzip : c === "zstd" ? MediaTypes2.ociLayerZstd : MediaTypes2.ociLayer;
+  return c === "gzip" ? MediaTypes.ociLayerGzip : c === "zstd" ? MediaTypes.ociLayerZstd : MediaTypes.ociLayer;
 }
 async function chooseFromOciIndex(file, contents, wanted, platform2) {
   const raw = await contents.json("index.json", "index.json");
-  const index = normalizeManifest(raw, MediaTypes2.ociIndex);
+  const index = normalizeManifest(raw, MediaTypes.ociIndex);
   const names = (d) => [d.annotations?.[REF_NAME_ANNOTATION], d.annotations?.[CONTAINERD_IMAGE_NAME_ANNOTATION]].filter((n) => n !== void 0);
   let candidates = index.manifests;
   if (wanted !== void 0) {
@@ -81764,10 +75257,10 @@ async function chooseFromOciIndex(file, contents, wanted, platform2) {
   }
   let desc = candidates[0];
   for (let depth = 0; depth < 8; depth++) {
-    const f2 = contents.resolve(`blobs/sha256/${digestHex(desc.digest)}`);
-    if (f2.digest !== desc.digest)
-      throw new OciError(`${file}: blob ${desc.digest} does not match its digest (${f2.digest})`);
-    const doc = normalizeManifest(await contents.bytes(f2, "a manifest"), desc.mediaType);
+    const f = contents.resolve(`blobs/sha256/${digestHex(desc.digest)}`);
+    if (f.digest !== desc.digest)
+      throw new OciError(`${file}: blob ${desc.digest} does not match its digest (${f.digest})`);
+    const doc = normalizeManifest(await contents.bytes(f, "a manifest"), desc.mediaType);
     if (!isImageIndex(doc)) {
       const full = candidates[0]?.annotations?.[CONTAINERD_IMAGE_NAME_ANNOTATION];
       const repoTags = [];
@@ -81777,7 +75270,7 @@ async function chooseFromOciIndex(file, contents, wanted, platform2) {
         } catch {
         }
       }
-      return { manifestFile: f2, manifest: doc, repoTags };
+      return { manifestFile: f, manifest: doc, repoTags };
     }
     desc = selectManifest(doc, platform2);
   }
@@ -81801,10 +75294,10 @@ async function readDockerArchive(file, store, wantedTag, options = {}) {
       const chosen = await chooseFromOciIndex(file, contents, wantedTag, options.platform ?? defaultPlatform2());
       configFile = contents.resolve(`blobs/sha256/${digestHex(chosen.manifest.config.digest)}`);
       layerFiles = chosen.manifest.layers.map((l) => {
-        const f2 = contents.resolve(`blobs/sha256/${digestHex(l.digest)}`);
-        if (f2.digest !== l.digest)
-          throw new OciError(`${file}: blob ${l.digest} does not match its digest (${f2.digest})`);
-        return f2;
+        const f = contents.resolve(`blobs/sha256/${digestHex(l.digest)}`);
+        if (f.digest !== l.digest)
+          throw new OciError(`${file}: blob ${l.digest} does not match its digest (${f.digest})`);
+        return f;
       });
       repoTags = chosen.repoTags;
       archiveManifest = { file: chosen.manifestFile, manifest: chosen.manifest };
@@ -81816,22 +75309,22 @@ async function readDockerArchive(file, store, wantedTag, options = {}) {
     if (diffIds.length !== layerFiles.length) {
       throw new OciError(`${file}: the image has ${layerFiles.length} layers but its config lists ${diffIds.length} diff_ids; the archive is corrupt`);
     }
-    for (const [i, f2] of layerFiles.entries()) {
-      if (f2.diffId instanceof Error) {
-        throw new OciError(`${file}: layer ${i + 1} (${f2.path}) could not be decompressed: ${f2.diffId.message}`);
+    for (const [i, f] of layerFiles.entries()) {
+      if (f.diffId instanceof Error) {
+        throw new OciError(`${file}: layer ${i + 1} (${f.path}) could not be decompressed: ${f.diffId.message}`);
       }
-      if (f2.diffId === void 0) {
-        throw new OciError(`${file}: layer ${i + 1} (${f2.path}) is ${f2.compression}-compressed, which this Node.js cannot decompress`);
+      if (f.diffId === void 0) {
+        throw new OciError(`${file}: layer ${i + 1} (${f.path}) is ${f.compression}-compressed, which this Node.js cannot decompress`);
       }
-      if (f2.diffId !== diffIds[i]) {
-        throw new OciError(`${file}: layer ${i + 1} (${f2.path}) has diffID ${f2.diffId} but the image config expects ${diffIds[i]}; the archive is corrupt or was altered`);
+      if (f.diffId !== diffIds[i]) {
+        throw new OciError(`${file}: layer ${i + 1} (${f.path}) has diffID ${f.diffId} but the image config expects ${diffIds[i]}; the archive is corrupt or was altered`);
       }
     }
     const configInfo = await contents.store_(configFile);
     const layers = [];
-    for (const f2 of layerFiles) {
-      const info2 = await contents.store_(f2);
-      layers.push({ mediaType: layerMediaType(f2.compression), digest: info2.digest, size: info2.size });
+    for (const f of layerFiles) {
+      const info2 = await contents.store_(f);
+      layers.push({ mediaType: layerMediaType(f.compression), digest: info2.digest, size: info2.size });
     }
     if (!archiveManifest)
       archiveManifest = await findArchiveManifest(contents, configInfo.digest, layers);
@@ -81842,7 +75335,7 @@ async function readDockerArchive(file, store, wantedTag, options = {}) {
       manifestDigest = info2.digest;
       manifest = archiveManifest.manifest;
     } else {
-      manifest = manifestFor({ mediaType: MediaTypes2.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers);
+      manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers);
       manifestDigest = (await store.writeJson(manifest)).digest;
     }
     return { manifestDigest, manifest, config, configDigest: configInfo.digest, repoTags };
@@ -81851,12 +75344,12 @@ async function readDockerArchive(file, store, wantedTag, options = {}) {
   }
 }
 async function findArchiveManifest(contents, configDigest, layers) {
-  for (const f2 of contents.files.values()) {
-    if (!f2.data || !f2.path.startsWith("blobs/") || f2.data[0] !== 123)
+  for (const f of contents.files.values()) {
+    if (!f.data || !f.path.startsWith("blobs/") || f.data[0] !== 123)
       continue;
     let doc;
     try {
-      doc = normalizeManifest(f2.data);
+      doc = normalizeManifest(f.data);
     } catch {
       continue;
     }
@@ -81867,7 +75360,7 @@ async function findArchiveManifest(contents, configDigest, layers) {
       return l.digest === mine.digest && l.size === mine.size && layerCompression(l.mediaType) === layerCompression(mine.mediaType);
     });
     if (same)
-      return { file: f2, manifest: doc };
+      return { file: f, manifest: doc };
   }
   return void 0;
 }
@@ -81916,12 +75409,12 @@ var ImageResolver = class {
       return scratchImage(platform2);
     if (name.startsWith("oci-layout://")) {
       const [dir, tag] = splitPathAndTag(name.slice("oci-layout://".length));
-      const { manifestDigest } = await readOciLayout(resolve8(this.cwd, dir), this.store, tag, { platform: platform2 });
+      const { manifestDigest } = await readOciLayout(resolve6(this.cwd, dir), this.store, tag, { platform: platform2 });
       return this.fromManifest(name, manifestDigest, platform2);
     }
     if (name.startsWith("docker-archive://")) {
       const [file, tag] = splitPathAndTag(name.slice("docker-archive://".length));
-      const { manifestDigest } = await readDockerArchive(resolve8(this.cwd, file), this.store, tag, { platform: platform2 });
+      const { manifestDigest } = await readDockerArchive(resolve6(this.cwd, file), this.store, tag, { platform: platform2 });
       return this.fromManifest(name, manifestDigest, platform2);
     }
     const ref = parseReference(name);
@@ -81965,45 +75458,6 @@ var ImageResolver = class {
     return { name, digest: manifestDigest, config, layers };
   }
 };
-
-// packages/core/dist/run/user.js
-var NUMERIC = /^\d+$/;
-function parseUserDatabase(content) {
-  if (!content)
-    return [];
-  return content.toString("utf8").split("\n").filter((line) => line.trim() !== "" && !line.startsWith("#")).map((line) => line.split(":"));
-}
-async function resolveProcessUser(spec, read2) {
-  const [userPart = "", groupPart] = (spec === "" ? "0" : spec).split(":", 2);
-  const withPrimary = (u2, extra) => ({
-    ...u2,
-    additionalGids: [u2.gid, ...extra.filter((g2) => g2 !== u2.gid)]
-  });
-  if (NUMERIC.test(userPart) && groupPart !== void 0 && NUMERIC.test(groupPart)) {
-    return withPrimary({ uid: Number(userPart), gid: Number(groupPart) }, []);
-  }
-  const passwd = parseUserDatabase(await read2("/etc/passwd"));
-  const entry = passwd.find((f2) => NUMERIC.test(userPart) ? f2[2] === userPart : f2[0] === userPart);
-  if (!entry && !NUMERIC.test(userPart)) {
-    throw new KilnError(`unable to find user ${userPart}: no matching entries in passwd file`);
-  }
-  const uid = entry ? Number(entry[2]) : Number(userPart);
-  let gid = entry ? Number(entry[3]) : 0;
-  const name = entry?.[0];
-  if (groupPart !== void 0 && groupPart !== "") {
-    if (NUMERIC.test(groupPart))
-      gid = Number(groupPart);
-    else {
-      const group2 = parseUserDatabase(await read2("/etc/group")).find((f2) => f2[0] === groupPart);
-      if (!group2)
-        throw new KilnError(`unable to find group ${groupPart}: no matching entries in group file`);
-      gid = Number(group2[2]);
-    }
-    return withPrimary({ uid, gid }, []);
-  }
-  const supplementary = name ? parseUserDatabase(await read2("/etc/group")).filter((f2) => (f2[3] ?? "").split(",").map((m2) => m2.trim()).includes(name)).map((f2) => Number(f2[2])) : [];
-  return withPrimary({ uid, gid }, supplementary);
-}
 
 // packages/core/dist/engine/rootfs.js
 var INDEX_META = "fs-index";
@@ -82113,11 +75567,11 @@ var RootfsView = class _RootfsView {
 };
 async function resolveOwner(view, spec) {
   const [user = "", group2] = spec.split(":", 2);
-  const numeric2 = (s3) => /^\d+$/.test(s3) ? Number(s3) : void 0;
+  const numeric2 = (s) => /^\d+$/.test(s) ? Number(s) : void 0;
   let uid = numeric2(user);
   let gid;
   if (uid === void 0) {
-    const entry = parseUserDatabase(await view.readFile("etc/passwd")).find((f2) => f2[0] === user);
+    const entry = parseUserDatabase(await view.readFile("etc/passwd")).find((f) => f[0] === user);
     if (!entry)
       throw new KilnError(`unable to find user ${user}: no matching entries in /etc/passwd of the image`);
     uid = Number(entry[2]);
@@ -82125,763 +75579,17 @@ async function resolveOwner(view, spec) {
   } else
     gid = uid;
   if (group2 !== void 0 && group2 !== "") {
-    const g2 = numeric2(group2);
-    if (g2 !== void 0)
-      gid = g2;
+    const g = numeric2(group2);
+    if (g !== void 0)
+      gid = g;
     else {
-      const entry = parseUserDatabase(await view.readFile("etc/group")).find((f2) => f2[0] === group2);
+      const entry = parseUserDatabase(await view.readFile("etc/group")).find((f) => f[0] === group2);
       if (!entry)
         throw new KilnError(`unable to find group ${group2}: no matching entries in /etc/group of the image`);
       gid = Number(entry[2]);
     }
   }
   return { uid, gid };
-}
-
-// packages/core/dist/run/sandbox.js
-import { constants as fsConstants } from "node:fs";
-import { chown as chown2, lstat as lstat10, mkdir as mkdir8, open as open8, readdir as readdir8, rm as rm7, writeFile as writeFile5 } from "node:fs/promises";
-import { availableParallelism } from "node:os";
-import { basename as basename8, join as join19 } from "node:path";
-
-// packages/core/dist/run/lowers.js
-import { spawn as spawn4, spawnSync } from "node:child_process";
-import { lstat as lstat9, readdir as readdir6, rm as rm6 } from "node:fs/promises";
-import { join as join16 } from "node:path";
-import { Writable as Writable2 } from "node:stream";
-import { pipeline as pipeline4 } from "node:stream/promises";
-function layerSourceOf(store, layer) {
-  return { ...storedLayer(store, layer), path: store.blobPath(layer.digest) };
-}
-async function unpackLowers(store, layers, signal) {
-  const ids = chainIds(layers.map((l) => l.diffId));
-  const dirs = [];
-  for (const [i, layer] of layers.entries()) {
-    if (signal?.aborted)
-      throw new KilnError("build interrupted");
-    dirs.push(await store.unpackedLayer(ids[i], (dir) => unpackLower(store, layers, i, dir, signal)));
-  }
-  return dirs;
-}
-var gnuTar;
-function haveGnuTar() {
-  gnuTar ??= /GNU tar/.test(spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout ?? "");
-  return gnuTar;
-}
-async function unpackLower(store, layers, i, dir, signal) {
-  const src = layerSourceOf(store, layers[i]);
-  const opaque = haveGnuTar() ? await untarWithWhiteouts(src, dir, signal) : (await extractLayer(src.open(), src.compression, dir, { whiteoutFormat: "overlay" })).opaqueDirs;
-  if (opaque.length === 0)
-    return;
-  const below = await buildFsIndex(layers.slice(0, i).map((l) => layerSourceOf(store, l)));
-  const hidden = new Set(opaque);
-  for (const path12 of below.keys()) {
-    if (!hidden.has(parentPath(path12)))
-      continue;
-    const host = join16(dir, path12);
-    if (!await lstat9(host).catch(() => void 0))
-      await makeWhiteout(host);
-  }
-}
-async function untarWithWhiteouts(src, dir, signal) {
-  const plain2 = src.compression === "none";
-  const args = ["-x", "-f", plain2 ? src.path : "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=security.capability"];
-  const tar = spawn4("tar", args, { stdio: [plain2 ? "ignore" : "pipe", "ignore", "pipe"], signal });
-  let stderr = "";
-  tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
-  const exited = new Promise((resolve11, reject) => {
-    tar.on("error", reject);
-    tar.on("close", (code2) => resolve11(code2 ?? -1));
-  });
-  try {
-    if (plain2)
-      await pipeline4(src.open(), new Writable2({ write: (_chunk, _enc, done) => done() }));
-    else
-      await pipeline4(decompress(src.open(), src.compression, { what: "layers" }), tar.stdin);
-  } catch (err) {
-    tar.kill();
-    await exited.catch(() => void 0);
-    throw err;
-  }
-  const code = await exited;
-  if (code !== 0)
-    throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split("\n").slice(-3).join("; ")}`);
-  const opaque = [];
-  const names = (await readdir6(dir, { recursive: true })).filter((p2) => p2.split("/").pop().startsWith(WHITEOUT_PREFIX));
-  for (const marker2 of names) {
-    const parent = parentPath(marker2);
-    const name = marker2.slice(parent ? parent.length + 1 : 0);
-    await rm6(join16(dir, marker2), { force: true });
-    if (name === OPAQUE_WHITEOUT) {
-      opaque.push(parent);
-      continue;
-    }
-    if (name.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX))
-      continue;
-    const victim = join16(dir, parent, name.slice(WHITEOUT_PREFIX.length));
-    if (!await lstat9(victim).catch(() => void 0))
-      await makeWhiteout(victim);
-  }
-  return opaque;
-}
-
-// packages/core/dist/run/capabilities.js
-import { spawn as spawn5 } from "node:child_process";
-
-// packages/core/dist/archive/pax-xattrs.js
-var MAX_PAX_BODY = 1024 * 1024;
-async function xattrInTar(input, attribute) {
-  const key = Buffer.from(`SCHILY.xattr.${attribute}=`);
-  const found = /* @__PURE__ */ new Map();
-  let buffered = Buffer.alloc(0);
-  let skip = 0;
-  let paxBody;
-  let pending = {};
-  for await (const chunk of input) {
-    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-    for (; ; ) {
-      if (skip > 0) {
-        const n = Math.min(skip, buffered.length);
-        buffered = buffered.subarray(n);
-        skip -= n;
-        if (skip > 0)
-          break;
-      }
-      if (paxBody) {
-        if (buffered.length < paxBody.padded)
-          break;
-        const records = parsePaxRecords(buffered.subarray(0, paxBody.size));
-        buffered = buffered.subarray(paxBody.padded);
-        paxBody = void 0;
-        for (const record of records) {
-          if (record.subarray(0, key.length).equals(key))
-            pending.value = Buffer.from(record.subarray(key.length));
-          else if (record.subarray(0, 5).toString("latin1") === "path=")
-            pending.path = record.subarray(5).toString("utf8");
-        }
-        continue;
-      }
-      if (buffered.length < TAR_BLOCK)
-        break;
-      const block = buffered.subarray(0, TAR_BLOCK);
-      buffered = buffered.subarray(TAR_BLOCK);
-      if (block.every((b2) => b2 === 0))
-        continue;
-      const type = String.fromCharCode(block[156]);
-      const size = parseInt(block.toString("latin1", 124, 136).replace(/\0.*$/s, "").trim() || "0", 8);
-      if (!Number.isSafeInteger(size) || size < 0)
-        throw new KilnError("unreadable tar header while reading file attributes");
-      const padded = Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
-      if (type === "x") {
-        if (size > MAX_PAX_BODY)
-          throw new KilnError(`a pax header of ${size} bytes while reading file attributes`);
-        paxBody = { size, padded };
-        continue;
-      }
-      if (type === "g" || type === "L" || type === "K") {
-        skip = padded;
-        continue;
-      }
-      const field = (start, length) => block.toString("utf8", start, start + length).replace(/\0.*$/s, "");
-      const prefix2 = field(345, 155);
-      const name = pending.path ?? (prefix2 ? `${prefix2}/${field(0, 100)}` : field(0, 100));
-      if (pending.value)
-        found.set(name.replace(/^(\.\/|\/)+/, "").replace(/\/$/, ""), pending.value);
-      pending = {};
-      skip = type === "0" || type === "\0" || type === "7" ? padded : 0;
-    }
-  }
-  return found;
-}
-function parsePaxRecords(body2) {
-  const records = [];
-  for (let at2 = 0; at2 < body2.length; ) {
-    const space = body2.indexOf(32, at2);
-    const length = space < 0 ? NaN : Number(body2.toString("latin1", at2, space));
-    if (!Number.isSafeInteger(length) || length <= space - at2 + 1 || at2 + length > body2.length) {
-      throw new KilnError("malformed pax record while reading file attributes");
-    }
-    records.push(body2.subarray(space + 1, at2 + length - 1));
-    at2 += length;
-  }
-  return records;
-}
-
-// packages/core/dist/run/capabilities.js
-var ATTRIBUTE = "security.capability";
-async function fileCapabilities(root) {
-  const listed = await runTool("getcap", ["-r", "."], root);
-  if (listed === void 0)
-    return void 0;
-  const candidates = /* @__PURE__ */ new Set();
-  for (const line of listed.toString("utf8").split("\n")) {
-    if (!line.startsWith("./"))
-      continue;
-    for (let space = line.indexOf(" "); space > 2; space = line.indexOf(" ", space + 1))
-      candidates.add(line.slice(0, space));
-  }
-  if (candidates.size === 0)
-    return /* @__PURE__ */ new Map();
-  const names = Buffer.from([...candidates].map((c) => `${c}\0`).join(""));
-  const args = ["-c", "-f", "-", "--xattrs", `--xattrs-include=${ATTRIBUTE}`, "--no-recursion", "--ignore-failed-read", "--null", "--verbatim-files-from", "-T", "-"];
-  const tar = spawn5("tar", args, { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-  let stderr = "";
-  tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-2048));
-  const exited = new Promise((resolve11, reject) => {
-    tar.on("error", reject);
-    tar.on("close", (code2) => resolve11(code2 ?? -1));
-  });
-  tar.stdin.end(names);
-  const found = await xattrInTar(tar.stdout, ATTRIBUTE);
-  const code = await exited;
-  if (code !== 0)
-    throw new KilnError(`cannot read file capabilities of a RUN step: tar exited with ${code}: ${stderr.trim().split("\n").slice(-2).join("; ")}`);
-  return found;
-}
-function runTool(command, args, cwd) {
-  return new Promise((resolve11, reject) => {
-    const env = { ...process.env, PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` };
-    const child2 = spawn5(command, args, { cwd, env, stdio: ["ignore", "pipe", "ignore"] });
-    const chunks = [];
-    child2.stdout.on("data", (b2) => chunks.push(b2));
-    child2.on("error", (err) => err.code === "ENOENT" ? resolve11(void 0) : reject(err));
-    child2.on("close", () => resolve11(Buffer.concat(chunks)));
-  });
-}
-
-// packages/core/dist/run/memory-area.js
-import { chmod as chmod3, chown, mkdir as mkdir7, writeFile as writeFile4 } from "node:fs/promises";
-import { createConnection, createServer } from "node:net";
-import { join as join17 } from "node:path";
-
-// packages/core/dist/run/overlay.js
-import { execFile as execFile2 } from "node:child_process";
-import { readFile as readFile5 } from "node:fs/promises";
-var MAX_OPTIONS = 4096 - 512;
-function exec2(cmd, args, cwd) {
-  return new Promise((resolve11, reject) => {
-    execFile2(cmd, args, { cwd }, (err, _stdout, stderr) => {
-      if (err)
-        reject(new KilnError(`${cmd} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
-      else
-        resolve11();
-    });
-  });
-}
-async function mountOverlay(o) {
-  if (o.lowers.length === 0)
-    throw new KilnError("an overlay needs at least one lower directory");
-  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
-  if (options.length + ",volatile".length > MAX_OPTIONS) {
-    throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
-  }
-  if (volatileWorks !== false) {
-    try {
-      await exec2("mount", ["-t", "overlay", "overlay", "-o", `${options},volatile`, o.target], o.lowerRoot);
-      volatileWorks = true;
-      return;
-    } catch (err) {
-      if (volatileWorks)
-        throw err;
-      volatileWorks = false;
-    }
-  }
-  await exec2("mount", ["-t", "overlay", "overlay", "-o", options, o.target], o.lowerRoot);
-}
-var volatileWorks;
-async function mountTmpfs(target, options) {
-  await exec2("mount", ["-t", "tmpfs", "-o", options, "tmpfs", target]);
-}
-async function unmount(target, options = {}) {
-  if (options.lazy)
-    return exec2("umount", ["-l", target]);
-  try {
-    await exec2("umount", [target]);
-  } catch {
-    await exec2("umount", ["-l", target]);
-  }
-}
-async function mountsBelow(dir) {
-  const info2 = await readFile5("/proc/self/mountinfo", "utf8").catch(() => "");
-  const prefix2 = dir.endsWith("/") ? dir : `${dir}/`;
-  return info2.split("\n").map((line) => line.split(" ")[4]).filter((p2) => !!p2).map((p2) => p2.replace(/\\(\d{3})/g, (_m, o) => String.fromCharCode(parseInt(o, 8)))).filter((p2) => p2 === dir || p2.startsWith(prefix2)).sort((a, b2) => b2.length - a.length);
-}
-
-// packages/core/dist/run/memory-area.js
-async function openMemoryArea(dir, files, sockets) {
-  await mkdir7(dir, { mode: 448 });
-  const size = files.reduce((n, f2) => n + f2.data.length, 0) + 4 * 1024 * 1024;
-  await mountTmpfs(dir, `mode=0711,size=${size},nosuid,nodev,noexec`);
-  const servers = [];
-  const close = async () => {
-    await Promise.all(servers.map((s3) => new Promise((resolve11) => s3.close(() => resolve11()))));
-    await unmount(dir);
-  };
-  try {
-    const binds = [];
-    for (const [i, f2] of files.entries()) {
-      const path12 = join17(dir, `file-${i}`);
-      await writeFile4(path12, f2.data, { mode: 384 });
-      await chown(path12, f2.uid, f2.gid);
-      await chmod3(path12, f2.mode);
-      binds.push({ source: path12, destination: f2.destination, readonly: true });
-    }
-    for (const [i, s3] of sockets.entries()) {
-      const path12 = join17(dir, `socket-${i}`);
-      const server = createServer({ allowHalfOpen: true }, (client) => {
-        const agent = createConnection({ path: s3.target, allowHalfOpen: true });
-        client.pipe(agent).pipe(client);
-        const end = () => {
-          client.destroy();
-          agent.destroy();
-        };
-        client.on("error", end);
-        agent.on("error", end);
-      });
-      servers.push(server);
-      await new Promise((resolve11, reject) => {
-        server.once("error", reject);
-        server.listen(path12, () => resolve11());
-      });
-      await chown(path12, s3.uid, s3.gid);
-      await chmod3(path12, s3.mode);
-      binds.push({ source: path12, destination: s3.destination, readonly: false });
-    }
-    return { dir, binds, close };
-  } catch (err) {
-    await close().catch(() => void 0);
-    throw err;
-  }
-}
-
-// packages/core/dist/run/network-files.js
-import { readFile as readFile6 } from "node:fs/promises";
-var SANDBOX_HOSTNAME = "buildkitsandbox";
-var FALLBACK_NAMESERVERS = ["8.8.8.8", "8.8.4.4", "2001:4860:4860::8888", "2001:4860:4860::8844"];
-var SYSTEMD_RESOLVED_STUB = "127.0.0.53";
-var SYSTEMD_RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf";
-async function readOptional(path12) {
-  try {
-    return await readFile6(path12, "utf8");
-  } catch {
-    return void 0;
-  }
-}
-function nameservers(text) {
-  return text.split("\n").map((l) => l.trim().split(/\s+/)).filter((w2) => w2[0] === "nameserver" && w2[1]).map((w2) => w2[1]);
-}
-var isLoopback = (ip) => ip.startsWith("127.") || ip === "::1";
-async function resolvConf(network, hostFile = "/etc/resolv.conf") {
-  let text = await readOptional(hostFile) ?? "";
-  if (network === "host")
-    return nameservers(text).length ? text : text + FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}
-`).join("");
-  const servers = nameservers(text);
-  if (servers.length === 1 && servers[0] === SYSTEMD_RESOLVED_STUB)
-    text = await readOptional(SYSTEMD_RESOLVED_UPSTREAM) ?? text;
-  let search;
-  const options = [];
-  const other = [];
-  const kept = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";"))
-      continue;
-    const [word, ...rest] = line.split(/\s+/);
-    if (word === "nameserver") {
-      if (rest[0] && !isLoopback(rest[0]))
-        kept.push(rest[0]);
-    } else if (word === "search" || word === "domain")
-      search = rest.join(" ");
-    else if (word === "options")
-      options.push(...rest);
-    else
-      other.push(line);
-  }
-  const lines = (kept.length ? kept : FALLBACK_NAMESERVERS).map((ip) => `nameserver ${ip}`);
-  if (search)
-    lines.push(`search ${search}`);
-  if (options.length)
-    lines.push(`options ${options.join(" ")}`);
-  return [...lines, ...other].join("\n") + "\n";
-}
-function hostsFile(hostname2 = SANDBOX_HOSTNAME) {
-  return `127.0.0.1	localhost ${hostname2}
-::1	localhost ip6-localhost ip6-loopback
-`;
-}
-
-// packages/core/dist/run/oci-spec.js
-var DEFAULT_CAPABILITIES = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE"
-];
-var MASKED_PATHS = [
-  "/proc/acpi",
-  "/proc/asound",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/sys/firmware",
-  "/sys/devices/virtual/powercap",
-  "/proc/scsi"
-];
-var READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-function systemMounts() {
-  return [
-    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
-  ];
-}
-function ociSpec(o) {
-  const caps = DEFAULT_CAPABILITIES;
-  const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...o.network === "none" ? [{ type: "network" }] : []];
-  const binds = o.binds.map((b2) => ({
-    destination: b2.destination,
-    type: "bind",
-    source: b2.source,
-    options: ["rbind", "nosuid", "nodev", ...b2.readonly ? ["ro"] : ["rw"]]
-  }));
-  return {
-    ociVersion: "1.0.2",
-    process: {
-      terminal: false,
-      user: { uid: o.process.user.uid, gid: o.process.user.gid, additionalGids: o.process.user.additionalGids },
-      args: o.process.args,
-      env: o.process.env,
-      cwd: o.process.cwd,
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false
-    },
-    root: { path: o.rootfs, readonly: false },
-    hostname: o.hostname,
-    mounts: [
-      ...systemMounts(),
-      ...binds,
-      ...(o.tmpfs ?? []).map((t) => ({
-        destination: t.destination,
-        type: "tmpfs",
-        source: "tmpfs",
-        options: ["nosuid", "nodev", ...t.size > 0 ? [`size=${t.size}`] : []]
-      }))
-    ],
-    linux: {
-      namespaces,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
-      resources: { devices: [{ allow: false, access: "rwm" }] }
-    }
-  };
-}
-
-// packages/core/dist/run/runc.js
-import { spawn as spawn6 } from "node:child_process";
-import { accessSync, constants as fsc3 } from "node:fs";
-import { readdir as readdir7 } from "node:fs/promises";
-import { constants as osConstants } from "node:os";
-import { delimiter as delimiter3, join as join18 } from "node:path";
-var RUNC_STATE_DIR = "/run/kiln/runc";
-var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
-var RuntimeNotFoundError = class extends KilnError {
-};
-function findRunc(env = process.env) {
-  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter3).filter(Boolean).map((d) => join18(d, "runc"))];
-  for (const c of candidates) {
-    if (!c)
-      continue;
-    try {
-      accessSync(c, fsc3.X_OK);
-      return c;
-    } catch {
-    }
-  }
-  throw new RuntimeNotFoundError("RUN needs runc, an OCI runtime, and none was found: install it (Debian/Ubuntu: `apt-get install runc`) or set KILN_RUNC to its path");
-}
-var Runc = class {
-  binary;
-  stateDir;
-  name = "runc";
-  constructor(binary = findRunc(), stateDir = RUNC_STATE_DIR) {
-    this.binary = binary;
-    this.stateDir = stateDir;
-  }
-  command(args) {
-    return new Promise((resolve11) => {
-      const child2 = spawn6(this.binary, ["--root", this.stateDir, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child2.stderr.on("data", (b2) => stderr += b2.toString());
-      child2.on("error", (err) => resolve11({ code: -1, stderr: err.message }));
-      child2.on("close", (code) => resolve11({ code: code ?? -1, stderr }));
-    });
-  }
-  async run(bundleDir, id, io2) {
-    if (io2.signal?.aborted)
-      throw new KilnError("build interrupted");
-    const child2 = spawn6(this.binary, ["--root", this.stateDir, "run", "--bundle", bundleDir, id], {
-      stdio: ["ignore", "pipe", "pipe"]
-    });
-    let stderrTail = "";
-    child2.stdout.on("data", (b2) => io2.onOutput?.("stdout", b2));
-    child2.stderr.on("data", (b2) => {
-      stderrTail = (stderrTail + b2.toString()).slice(-4096);
-      io2.onOutput?.("stderr", b2);
-    });
-    let killed = false;
-    let closed = false;
-    const onAbort = async () => {
-      killed = true;
-      while (!closed) {
-        await this.command(["kill", id, "KILL"]);
-        if (!closed)
-          await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    const abort = () => void onAbort();
-    io2.signal?.addEventListener("abort", abort, { once: true });
-    let code = -1;
-    try {
-      code = await new Promise((resolve11, reject) => {
-        child2.on("error", (err) => reject(new KilnError(`cannot start runc (${this.binary}): ${err.message}`)));
-        child2.on("close", (c, sig) => resolve11(c ?? 128 + (sig ? osConstants.signals[sig] ?? 0 : 0)));
-      });
-      if (killed)
-        throw new KilnError("build interrupted");
-      return code;
-    } finally {
-      closed = true;
-      io2.signal?.removeEventListener("abort", abort);
-      if (killed || code !== 0)
-        await this.command(["delete", "--force", id]);
-    }
-  }
-  async cleanStale(isStale) {
-    let ids;
-    try {
-      ids = await readdir7(this.stateDir);
-    } catch {
-      return;
-    }
-    for (const id of ids.filter(isStale)) {
-      await this.command(["kill", id, "KILL"]);
-      await this.command(["delete", "--force", id]);
-    }
-  }
-};
-
-// packages/core/dist/run/sandbox.js
-var MOUNT_STUBS = ["etc/resolv.conf", "etc/hosts"];
-var runtime;
-var warnedNoGetcap = false;
-var cleaned = /* @__PURE__ */ new WeakSet();
-function requireRunPrivileges(platform2 = process.platform) {
-  if (platform2 !== "linux") {
-    throw new KilnError(`RUN needs Linux (it runs the command with runc over overlayfs), and this is ${platform2}: build this image on Linux (CI, a Linux VM or WSL 2); images without RUN build here as they are`);
-  }
-  if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root, e.g. `sudo kiln build ...`; builds without RUN need no root");
-  }
-}
-async function cleanStale(store, rt2) {
-  if (cleaned.has(store))
-    return;
-  cleaned.add(store);
-  const names = await readdir8(store.sandboxesDir).catch(() => []);
-  await rt2.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, "s-")));
-  for (const name of names.filter((n) => store.isStaleSandbox(n))) {
-    const dir = join19(store.sandboxesDir, name);
-    for (const m2 of await mountsBelow(dir))
-      await unmount(m2).catch(() => void 0);
-    await rm7(dir, { recursive: true, force: true }).catch(() => void 0);
-  }
-}
-async function createCwd(rootfs, request, uid, gid) {
-  const real = await request.resolvePath(request.cwd.replace(/^\/+/, ""));
-  if (real === "")
-    return;
-  let path12 = "";
-  for (const part of real.split("/")) {
-    path12 = path12 ? `${path12}/${part}` : part;
-    const host = join19(rootfs, path12);
-    const st2 = await lstat10(host).catch(() => void 0);
-    if (st2?.isDirectory())
-      continue;
-    if (st2)
-      throw new KilnError(`the working directory ${request.cwd} is not a directory in the image (/${path12} is not)`);
-    await mkdir8(host, { mode: 493 });
-    await chown2(host, uid, gid);
-  }
-}
-var parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
-var running = 0;
-var waiting = [];
-async function slot(fn) {
-  if (running >= parallelism)
-    await new Promise((resolve11) => waiting.push(resolve11));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
-function runInSandbox(store, request) {
-  return slot(() => runNow(store, request));
-}
-async function runNow(store, request) {
-  requireRunPrivileges();
-  runtime ??= new Runc();
-  const rt2 = runtime;
-  await cleanStale(store, rt2);
-  if (request.signal?.aborted)
-    throw new KilnError("build interrupted");
-  const dir = await store.makeSandboxDir();
-  const rootfs = join19(dir, "rootfs");
-  let mounted = false;
-  let memory;
-  const dispose = () => rm7(dir, { recursive: true, force: true });
-  try {
-    await mkdir8(rootfs);
-    const layout = await prepareRootfs(store, request, dir, rootfs);
-    mounted = layout.kind === "overlay";
-    const stubs = /* @__PURE__ */ new Set();
-    const destinations = [
-      ...request.binds ?? [],
-      ...request.tmpfs ?? [],
-      ...request.memoryFiles ?? [],
-      ...request.sockets ?? []
-    ].map((m2) => m2.destination.replace(/^\/+/, ""));
-    const targets = [...MOUNT_STUBS, ...destinations];
-    for (const target of targets) {
-      const real = await request.resolvePath(target);
-      for (let p2 = real; p2 !== ""; p2 = parentPath(p2))
-        if (!request.lower.has(p2))
-          stubs.add(p2);
-    }
-    const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
-    await createCwd(rootfs, request, user.uid, user.gid);
-    await writeFile5(join19(dir, "resolv.conf"), await resolvConf(request.network));
-    await writeFile5(join19(dir, "hosts"), hostsFile());
-    const secretive = !!(request.memoryFiles?.length || request.sockets?.length || request.secretEnv?.length);
-    memory = secretive ? await openMemoryArea(join19(dir, "memory"), request.memoryFiles ?? [], request.sockets ?? []) : void 0;
-    const spec = ociSpec({
-      process: { args: request.args, env: [...request.env, ...request.secretEnv ?? []], cwd: request.cwd, user },
-      hostname: SANDBOX_HOSTNAME,
-      network: request.network,
-      rootfs,
-      binds: [
-        { source: join19(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
-        { source: join19(dir, "hosts"), destination: "/etc/hosts", readonly: true },
-        ...request.binds ?? [],
-        ...memory?.binds ?? []
-      ],
-      tmpfs: request.tmpfs ?? []
-    });
-    const bundle = memory?.dir ?? dir;
-    await writeFile5(join19(bundle, "config.json"), JSON.stringify(spec), { mode: 384 });
-    const id = `kiln-${basename8(dir).slice(2)}`;
-    let exitCode;
-    try {
-      exitCode = await rt2.run(bundle, id, { onOutput: request.onOutput, signal: request.signal });
-    } finally {
-      await memory?.close();
-      memory = void 0;
-    }
-    let changes = [];
-    if (request.collectChanges && exitCode === 0) {
-      const upperDir = layout.kind === "overlay" ? layout.upper : rootfs;
-      const capabilities = await fileCapabilities(upperDir);
-      if (!capabilities && !warnedNoGetcap) {
-        warnedNoGetcap = true;
-        request.onWarning?.("getcap is not installed: file capabilities that RUN steps set (setcap) are not kept in their layers; install libcap2-bin");
-      }
-      changes = await diffOverlayUpper(layout.kind === "overlay" ? { upperDir, mergedDir: rootfs, lowerDirs: layout.lowers, lower: request.lower, exclude: stubs, capabilities } : { upperDir, mergedDir: rootfs, lowerDirs: [], lower: request.lower, exclude: stubs, wholeCopy: true, capabilities });
-    }
-    if (mounted)
-      await unmount(rootfs, { lazy: true });
-    mounted = false;
-    return { exitCode, changes, dispose };
-  } catch (err) {
-    await memory?.close().catch(() => void 0);
-    if (mounted)
-      await unmount(rootfs).catch(() => void 0);
-    await dispose().catch(() => void 0);
-    throw err;
-  }
-}
-var overlayUnavailable;
-function warmLowers(store, layers, signal) {
-  if (layers.length === 0 || overlayUnavailable !== void 0 || process.env.KILN_RUN_COPY_ROOTFS === "1")
-    return void 0;
-  if (typeof process.getuid === "function" && process.getuid() !== 0)
-    return void 0;
-  return unpackLowers(store, layers, signal);
-}
-async function prepareRootfs(store, request, dir, rootfs) {
-  const giveUpOverlay = (reason) => {
-    overlayUnavailable = reason;
-    request.onWarning?.(`overlayfs cannot be used here (${reason}): RUN steps use a copy of the image's filesystem instead, which is slower`);
-  };
-  if (process.env.KILN_RUN_COPY_ROOTFS === "1" && overlayUnavailable === void 0)
-    giveUpOverlay("KILN_RUN_COPY_ROOTFS=1 is set");
-  if (overlayUnavailable === void 0) {
-    const lowers = await unpackLowers(store, request.layers, request.signal);
-    const upper = join19(dir, "upper");
-    const work = join19(dir, "work");
-    for (const d of [upper, work])
-      await mkdir8(d);
-    const lowerNames = lowers.length ? lowers.map((l) => basename8(l)).reverse() : [await emptyLower(store)];
-    try {
-      await mountOverlay({ lowerRoot: store.unpackedDir, lowers: lowerNames, upper, work, target: rootfs });
-      return { kind: "overlay", upper, lowers: [...lowers].reverse() };
-    } catch (err) {
-      giveUpOverlay(err.message);
-    }
-  }
-  for (const layer of request.layers) {
-    const src = layerSourceOf(store, layer);
-    await extractLayer(src.open(), src.compression, rootfs);
-  }
-  return { kind: "copy" };
-}
-async function readInRootfs(rootfs, request, path12) {
-  const real = await request.resolvePath(path12.replace(/^\/+/, ""));
-  if (real === "")
-    return void 0;
-  let handle;
-  try {
-    handle = await open8(join19(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    if (!(await handle.stat()).isFile())
-      return void 0;
-    return await handle.readFile();
-  } catch {
-    return void 0;
-  } finally {
-    await handle?.close();
-  }
-}
-async function emptyLower(store) {
-  await mkdir8(join19(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
-  return "empty";
 }
 
 // packages/core/dist/engine/copy-plan.js
@@ -83026,16 +75734,16 @@ function applySteps(steps, original, isDir) {
       case "copy": {
         const shift = { u: 6, g: 3, o: 0 }[step.from];
         const value = mode >> shift & 7;
-        const classes = step.to === 0 ? [6, 3, 0] : [6, 3, 0].filter((s3) => (step.to & 4 << s3) !== 0);
-        for (const s3 of classes) {
+        const classes = step.to === 0 ? [6, 3, 0] : [6, 3, 0].filter((s) => (step.to & 4 << s) !== 0);
+        for (const s of classes) {
           if (step.how === "=")
-            mode &= ~(7 << s3);
+            mode &= ~(7 << s);
           else if (step.how === "-")
-            mode &= ~(value << s3);
+            mode &= ~(value << s);
         }
         if (step.how !== "-")
-          for (const s3 of classes)
-            mode |= value << s3;
+          for (const s of classes)
+            mode |= value << s;
         break;
       }
     }
@@ -83115,7 +75823,7 @@ async function planCopy(req) {
     for (const [rel, child2] of below) {
       if (copied && !copied.has(rel))
         continue;
-      await emit(join20(targetRoot, rel), child2, item.tree, keepOwnership, linked);
+      await emit(join13(targetRoot, rel), child2, item.tree, keepOwnership, linked);
     }
   }
   for (const item of selected) {
@@ -83129,12 +75837,12 @@ async function planCopy(req) {
       await copyTree({ entry: unpacked.entries.get(""), tree: unpacked, name: "" }, destRel, {}, true);
       continue;
     }
-    await emit(destIsDir ? join20(destRel, item.name) : destRel, item.entry, item.tree);
+    await emit(destIsDir ? join13(destRel, item.name) : destRel, item.entry, item.tree);
   }
   for (const source of req.inline) {
     const data = Buffer.from(source.data);
     const { uid, gid } = req.owner ?? { uid: 0, gid: 0 };
-    const target = destIsDir ? join20(destRel, source.name) : destRel;
+    const target = destIsDir ? join13(destRel, source.name) : destRel;
     out.set(target, {
       path: target,
       type: "file",
@@ -83153,7 +75861,7 @@ async function planCopy(req) {
     }
   }
   await addAncestors(out, req.view, createdDirOwner);
-  return { entries: [...out.values()].sort((a, b2) => a.path < b2.path ? -1 : a.path > b2.path ? 1 : 0) };
+  return { entries: [...out.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0) };
 }
 var PathPatterns = class {
   what;
@@ -83178,7 +75886,7 @@ var PathPatterns = class {
     return new KilnError(message);
   }
 };
-function join20(dir, name) {
+function join13(dir, name) {
   return dir === "" ? name : `${dir}/${name}`;
 }
 async function addAncestors(out, view, owner) {
@@ -83225,9 +75933,9 @@ async function sourceFingerprint(tree, sources, instruction, parents = false) {
   return lines;
 }
 function selectSources(tree, source, instruction) {
-  const cleaned2 = cleanSource(source, tree, instruction);
-  if (hasWildcard(cleaned2)) {
-    const pattern = globPattern(cleaned2, source, instruction);
+  const cleaned = cleanSource(source, tree, instruction);
+  if (hasWildcard(cleaned)) {
+    const pattern = globPattern(cleaned, source, instruction);
     const matches = [];
     for (const [path12] of tree.entries) {
       if (path12 !== "" && pattern.test(path12))
@@ -83238,7 +75946,7 @@ function selectSources(tree, source, instruction) {
     }
     return matches;
   }
-  return [follow(tree, cleaned2, source, instruction)];
+  return [follow(tree, cleaned, source, instruction)];
 }
 function selectParents(tree, source, instruction) {
   const pivot = source.indexOf("/./");
@@ -83246,20 +75954,20 @@ function selectParents(tree, source, instruction) {
   const pattern = posix2.normalize(`/${pivot < 0 ? source : source.slice(pivot + 3)}`).replace(/^\/+/, "").replace(/\/+$/, "");
   const parent = cleanSource(parentWritten, tree, instruction);
   if (!hasWildcard(parent) && !hasWildcard(pattern))
-    follow(tree, join20(parent, pattern), source, instruction);
+    follow(tree, join13(parent, pattern), source, instruction);
   const include2 = pattern === "" ? void 0 : new PathPatterns([pattern], "--parents");
   let parents;
   if (hasWildcard(parent)) {
     const matcher = globPattern(parent, source, instruction);
-    parents = [...tree.entries.keys()].filter((p2) => p2 !== "" && matcher.test(p2)).map((p2) => follow(tree, p2, source, instruction));
+    parents = [...tree.entries.keys()].filter((p) => p !== "" && matcher.test(p)).map((p) => follow(tree, p, source, instruction));
   } else {
     parents = [follow(tree, parent, source, instruction)];
   }
-  return parents.map((p2) => ({ ...p2, include: include2 }));
+  return parents.map((p) => ({ ...p, include: include2 }));
 }
-function globPattern(cleaned2, source, instruction) {
+function globPattern(cleaned, source, instruction) {
   try {
-    return globToRegExp(cleaned2);
+    return globToRegExp(cleaned);
   } catch (err) {
     throw new KilnError(`${instruction} source "${source}": ${err.message}`);
   }
@@ -83272,7 +75980,7 @@ function cleanSource(source, tree, instruction) {
   return normalized.replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.$/, "");
 }
 function follow(tree, path12, source, instruction) {
-  const parts = path12.split("/").filter((p2) => p2 !== "" && p2 !== ".");
+  const parts = path12.split("/").filter((p) => p !== "" && p !== ".");
   const done = [];
   let hops = 0;
   while (parts.length > 0) {
@@ -83296,7 +76004,7 @@ function follow(tree, path12, source, instruction) {
       const target = entry2.linkTarget ?? "";
       if (target.startsWith("/"))
         done.length = 0;
-      parts.unshift(...target.split("/").filter((p2) => p2 !== "" && p2 !== "."));
+      parts.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
       continue;
     }
     done.push(part);
@@ -83309,7 +76017,7 @@ function follow(tree, path12, source, instruction) {
 }
 function treeFromEntries(kind, label, list, root) {
   const entries = new Map([["", root], ...list.map((e) => [e.path, e])]);
-  return { kind, label, entries, digest: (e) => hashFile2(e.absPath) };
+  return { kind, label, entries, digest: (e) => hashFile(e.absPath) };
 }
 function mountSourceEntries(tree, source) {
   const what = "RUN --mount";
@@ -83325,12 +76033,12 @@ function mountSourceEntries(tree, source) {
 import { posix as posix4 } from "node:path";
 
 // packages/core/dist/engine/download.js
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { stat as stat6 } from "node:fs/promises";
-import { join as join21, posix as posix3 } from "node:path";
-import { Readable as Readable10 } from "node:stream";
-import { pipeline as pipeline5 } from "node:stream/promises";
+import { stat as stat4 } from "node:fs/promises";
+import { join as join14, posix as posix3 } from "node:path";
+import { Readable as Readable5 } from "node:stream";
+import { pipeline as pipeline3 } from "node:stream/promises";
 var HEX_LENGTHS = { sha256: 64, sha384: 96, sha512: 128 };
 function checkChecksum(checksum, url2) {
   const colon = checksum.indexOf(":");
@@ -83365,26 +76073,26 @@ async function downloadSource(store, url2, checksum) {
   }
   const dir = await store.makeTempDir("download-");
   const name = posix3.basename(new URL(url2).pathname) || "download";
-  const path12 = join21(dir, name === "/" ? "download" : name);
-  const hash = createHash8("sha256");
-  const body2 = Readable10.fromWeb(response.body);
+  const path12 = join14(dir, name === "/" ? "download" : name);
+  const hash = createHash5("sha256");
+  const body2 = Readable5.fromWeb(response.body);
   body2.on("data", (chunk) => hash.update(chunk));
-  await pipeline5(body2, createWriteStream3(path12, { mode: 384 }));
+  await pipeline3(body2, createWriteStream3(path12, { mode: 384 }));
   const digest = `sha256:${hash.digest("hex")}`;
   if (checksum !== void 0 && checksum !== digest) {
     throw new KilnError(`ADD ${url2}: checksum mismatch: expected ${checksum}, downloaded content has ${digest}`);
   }
-  const st2 = await stat6(path12);
+  const st = await stat4(path12);
   const entry = {
     path: name,
     absPath: path12,
     type: "file",
     mode: 384,
-    size: st2.size,
+    size: st.size,
     uid: 0,
     gid: 0,
-    mtimeMs: st2.mtimeMs,
-    ino: st2.ino
+    mtimeMs: st.mtimeMs,
+    ino: st.ino
   };
   const tree = treeFromEntries("context", `download ${url2}`, [entry], { ...entry, path: "", type: "dir", absPath: dir });
   return { name, entry, tree: { ...tree, digest: async () => digest } };
@@ -83399,8 +76107,8 @@ async function copyStep(input) {
   let dest = x(ins.dest);
   if (!dest.startsWith("/"))
     dest = posix4.join(c.WorkingDir || "/", dest) + (dest.endsWith("/") || dest === "." ? "/" : "");
-  const chmod6 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
-  const inline = ins.inlineSources.map((s3) => ({ name: s3.name, data: s3.expand ? build2.expander.raw(s3.data, input.stage.vars) : s3.data }));
+  const chmod4 = ins.chmod ? parseChmod(x(ins.chmod)) : void 0;
+  const inline = ins.inlineSources.map((s) => ({ name: s.name, data: s.expand ? build2.expander.raw(s.data, input.stage.vars) : s.data }));
   const fromName = ins.kind === "COPY" && ins.from !== void 0 ? x(ins.from) : void 0;
   const fromDesc = fromName === void 0 ? "" : ` --from=${fromName}`;
   const sourceTree = () => fromName === void 0 ? build2.context() : build2.treeFrom(fromName);
@@ -83431,7 +76139,7 @@ async function copyStep(input) {
       tree: pathSources.length === 0 && fromName === void 0 ? EMPTY_TREE : await sourceTree(),
       view: state3.view,
       owner: ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0,
-      chmod: chmod6,
+      chmod: chmod4,
       // --exclude patterns are taken as written: BuildKit expands no variables in them.
       exclude: ins.exclude,
       parents: ins.parents,
@@ -83442,18 +76150,18 @@ async function copyStep(input) {
   };
   const keyParts = [
     ...pathSources.length === 0 ? [] : fromName === void 0 ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents) : [`from\0${await build2.sourceKey(fromName)}`, ...pathSources],
-    ...await Promise.all(fetched.map(async (f2) => `url\0${f2.name}\0${await f2.tree.digest(f2.entry)}`)),
-    ...inline.map((s3) => `inline\0${s3.name}\0${s3.data}`)
+    ...await Promise.all(fetched.map(async (f) => `url\0${f.name}\0${await f.tree.digest(f.entry)}`)),
+    ...inline.map((s) => `inline\0${s.name}\0${s.data}`)
   ];
   const flags = [
     ins.parents && "--parents",
     ins.chown && `--chown=${x(ins.chown)}`,
-    chmod6 && `--chmod=${chmod6.text}`,
+    chmod4 && `--chmod=${chmod4.text}`,
     ins.link && "--link",
     ins.kind === "ADD" && ins.unpack !== void 0 && `--unpack=${ins.unpack}`,
-    ...ins.exclude.map((p2) => `--exclude=${p2}`)
+    ...ins.exclude.map((p) => `--exclude=${p}`)
   ].filter(Boolean).join(" ");
-  const named = [...sources, ...inline.map((s3) => `<<${s3.name}`)].join(" ");
+  const named = [...sources, ...inline.map((s) => `<<${s.name}`)].join(" ");
   const createdBy = `${ins.kind}${fromDesc}${flags ? ` ${flags}` : ""} ${named} ${dest} # kiln`;
   return build2.layerStep(state3, config, createdBy, keyParts, produce);
 }
@@ -83481,20 +76189,20 @@ function envStep(input) {
   const c = container(input);
   const pairs = input.instruction.env.map(({ key, value }) => [input.expand(key), input.expand(value)]);
   let env = c.Env ?? [];
-  for (const [k2, v2] of pairs) {
-    env = setEnv(env, k2, v2);
-    input.stage.vars.set(k2, v2);
+  for (const [k, v] of pairs) {
+    env = setEnv(env, k, v);
+    input.stage.vars.set(k, v);
   }
   c.Env = env;
-  return commit(input, `ENV ${pairs.map(([k2, v2]) => `${k2}=${v2}`).join(" ")}`);
+  return commit(input, `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`);
 }
 function labelStep(input) {
   const c = container(input);
   const pairs = input.instruction.labels.map(({ key, value }) => [input.expand(key), input.expand(value)]);
   c.Labels = { ...c.Labels ?? {} };
-  for (const [k2, v2] of pairs)
-    c.Labels[k2] = v2;
-  return commit(input, `LABEL ${pairs.map(([k2, v2]) => `${k2}=${v2}`).join(" ")}`);
+  for (const [k, v] of pairs)
+    c.Labels[k] = v;
+  return commit(input, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`);
 }
 function maintainerStep(input) {
   input.config.author = input.expand(input.instruction.maintainer);
@@ -83503,12 +76211,12 @@ function maintainerStep(input) {
 function exposeStep(input) {
   const c = container(input);
   c.ExposedPorts = { ...c.ExposedPorts ?? {} };
-  const words = input.instruction.ports.flatMap((p2) => input.build.expander.words(p2, input.stage.vars));
+  const words = input.instruction.ports.flatMap((p) => input.build.expander.words(p, input.stage.vars));
   const warn = (rule, message) => input.build.options.onEvent?.({ type: "warning", message: `${rule}: ${message} (line ${input.instruction.line})` });
-  const ports = words.flatMap((w2) => parseExposedPort(w2, warn));
+  const ports = words.flatMap((w) => parseExposedPort(w, warn));
   for (const port of ports)
     c.ExposedPorts[port] = {};
-  return commit(input, `EXPOSE map[${ports.map((p2) => `${p2}:{}`).join(" ")}]`);
+  return commit(input, `EXPOSE map[${ports.map((p) => `${p}:{}`).join(" ")}]`);
 }
 function userStep(input) {
   const c = container(input);
@@ -83518,11 +76226,11 @@ function userStep(input) {
 function volumeStep(input) {
   const c = container(input);
   c.Volumes = { ...c.Volumes ?? {} };
-  const volumes = input.instruction.volumes.map((v2) => input.expand(v2));
-  for (const v2 of volumes) {
-    if (v2.trim() === "")
+  const volumes = input.instruction.volumes.map((v) => input.expand(v));
+  for (const v of volumes) {
+    if (v.trim() === "")
       throw new KilnError("VOLUME specified can not be an empty string");
-    c.Volumes[v2] = {};
+    c.Volumes[v] = {};
   }
   return commit(input, `VOLUME [${volumes.join(" ")}]`);
 }
@@ -83609,8 +76317,8 @@ function parseExposedPort(raw, warn = () => void 0) {
   }
   const protocol = (proto || "tcp").toLowerCase();
   const out = [];
-  for (let p2 = range3[0]; p2 <= range3[1]; p2++)
-    out.push(`${p2}/${protocol}`);
+  for (let p = range3[0]; p <= range3[1]; p++)
+    out.push(`${p}/${protocol}`);
   return out;
 }
 function portRange(text) {
@@ -83633,8 +76341,8 @@ function portNumber(text) {
 }
 
 // packages/core/dist/engine/steps/run.js
-import { chmod as chmod5, rm as rm9, writeFile as writeFile6 } from "node:fs/promises";
-import { join as join23 } from "node:path";
+import { chmod as chmod3, rm as rm5, writeFile as writeFile3 } from "node:fs/promises";
+import { join as join16 } from "node:path";
 
 // packages/core/dist/run/emulation.js
 import { readFileSync as readFileSync3 } from "node:fs";
@@ -83668,10 +76376,10 @@ function checkRunnablePlatform(platform2, host = hostPlatform()) {
 }
 
 // packages/core/dist/engine/run-mounts.js
-import { createHash as createHash9 } from "node:crypto";
-import { constants as fsc4 } from "node:fs";
-import { chown as chown3, copyFile as copyFile3, link as link3, mkdir as mkdir9, readlink as readlink5, rm as rm8, symlink as symlink3, chmod as chmod4 } from "node:fs/promises";
-import { posix as posix5, join as join22, dirname as dirname11 } from "node:path";
+import { createHash as createHash6 } from "node:crypto";
+import { constants as fsc } from "node:fs";
+import { chown, copyFile as copyFile3, link as link2, mkdir as mkdir5, readlink as readlink3, rm as rm4, symlink as symlink2, chmod as chmod2 } from "node:fs/promises";
+import { posix as posix5, join as join15, dirname as dirname9 } from "node:path";
 var MAX_SECRET_SIZE = 500 * 1024;
 async function stepMounts(values, expand2, cwd, build2) {
   const resolved = [];
@@ -83692,120 +76400,127 @@ async function stepMounts(values, expand2, cwd, build2) {
   const keyParts = [];
   const secretValues = [];
   for (const r of resolved) {
-    const m2 = r.mount;
-    const common = [m2.type, r.target, m2.readonly ? "ro" : "rw", r.id, m2.sharing ?? "", m2.mode ?? "", m2.uid ?? "", m2.gid ?? "", m2.size, m2.required, m2.env ?? ""];
+    const m = r.mount;
+    const common = [m.type, r.target, m.readonly ? "ro" : "rw", r.id, m.sharing ?? "", m.mode ?? "", m.uid ?? "", m.gid ?? "", m.size, m.required, m.env ?? ""];
     keyParts.push(`mount\0${common.join("\0")}`);
-    if (m2.type === "bind" || m2.type === "cache" && m2.from !== "") {
-      if (m2.from === "")
-        keyParts.push(...await sourceFingerprint(await build2.context(), [m2.source || "/"], "RUN --mount"));
+    if (m.type === "bind" || m.type === "cache" && m.from !== "") {
+      if (m.from === "")
+        keyParts.push(...await sourceFingerprint(await build2.context(), [m.source || "/"], "RUN --mount"));
       else
-        keyParts.push(`from\0${await build2.sourceKey(m2.from)}\0${m2.source}`);
+        keyParts.push(`from\0${await build2.sourceKey(m.from)}\0${m.source}`);
     }
-    if (m2.type === "secret") {
+    if (m.type === "secret") {
       const value = build2.options.secrets?.[r.id];
       if (value !== void 0)
         secretValues.push(Buffer.from(value));
-      else if (m2.required)
+      else if (m.required)
         throw new KilnError(`secret ${r.id}: not found (pass it with --secret id=${r.id},src=FILE or id=${r.id},env=VARIABLE)`);
     }
-    if (m2.type === "ssh" && m2.required && !build2.options.ssh?.[r.id]) {
+    if (m.type === "ssh" && m.required && !build2.options.ssh?.[r.id]) {
       throw new KilnError(`no SSH agent socket was given for id "${r.id}" (pass --ssh ${r.id}=SOCKET, or --ssh default with SSH_AUTH_SOCK set)`);
     }
   }
   return {
     keyParts,
     secretValues,
-    use: (run2) => openMounts(resolved, build2, run2)
+    use: (run) => openMounts(resolved, build2, run)
   };
 }
-function resolveTarget(m2, cwd, sshIndex) {
-  if (m2.type === "secret") {
-    const id = m2.source || m2.id || posix5.basename(m2.target);
-    const target2 = m2.target !== "" ? absolute(m2.target, cwd) : m2.env === void 0 ? `/run/secrets/${posix5.basename(id)}` : "";
-    return { mount: m2, target: target2, id };
+function resolveTarget(m, cwd, sshIndex) {
+  if (m.type === "secret") {
+    const id = m.source || m.id || posix5.basename(m.target);
+    const target2 = m.target !== "" ? absolute(m.target, cwd) : m.env === void 0 ? `/run/secrets/${posix5.basename(id)}` : "";
+    return { mount: m, target: target2, id };
   }
-  if (m2.type === "ssh") {
-    return { mount: m2, target: m2.target !== "" ? absolute(m2.target, cwd) : `/run/buildkit/ssh_agent.${sshIndex}`, id: m2.id || "default" };
+  if (m.type === "ssh") {
+    return { mount: m, target: m.target !== "" ? absolute(m.target, cwd) : `/run/buildkit/ssh_agent.${sshIndex}`, id: m.id || "default" };
   }
-  if (m2.target === "")
-    throw new KilnError(`--mount type=${m2.type}: a target is required (target=PATH)`);
-  const target = absolute(m2.target, cwd);
+  if (m.target === "")
+    throw new KilnError(`--mount type=${m.type}: a target is required (target=PATH)`);
+  const target = absolute(m.target, cwd);
   if (target === "/")
     throw new KilnError(`invalid mount target "${target}"`);
-  return { mount: m2, target, id: m2.type === "cache" ? m2.id || posix5.normalize(m2.target) : m2.id };
+  return { mount: m, target, id: m.type === "cache" ? m.id || posix5.normalize(m.target) : m.id };
 }
 function absolute(target, cwd) {
   return posix5.normalize(target.startsWith("/") ? target : posix5.join("/", cwd, target)).replace(/(.)\/+$/, "$1");
 }
 var privateInUse = /* @__PURE__ */ new Set();
-async function openMounts(resolved, build2, run2) {
-  const open9 = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [] };
+async function openMounts(resolved, build2, run) {
+  const open3 = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [], ownership: [] };
   const cleanups = [];
   const locked = [];
   try {
     for (const r of resolved) {
-      const m2 = r.mount;
-      switch (m2.type) {
+      const m = r.mount;
+      switch (m.type) {
         case "bind": {
-          const tree = m2.from === "" ? await build2.context() : await build2.treeFrom(m2.from);
-          const entries = mountSourceEntries(tree, m2.source);
+          const tree = m.from === "" ? await build2.context() : await build2.treeFrom(m.from);
+          const entries = mountSourceEntries(tree, m.source);
           let source;
-          if (tree.kind === "image" && m2.readonly) {
+          if (tree.kind === "image" && m.readonly) {
             source = entries[0].absPath;
           } else {
             const dir = await build2.store.makeTempDir("bind-");
-            cleanups.push(() => rm8(dir, { recursive: true, force: true }));
-            source = await copyEntries(entries, join22(dir, "src"), m2.readonly);
+            cleanups.push(() => rm4(dir, { recursive: true, force: true }));
+            source = await copyEntries(entries, join15(dir, "src"), m.readonly);
           }
-          open9.binds.push({ source, destination: r.target, readonly: m2.readonly });
+          open3.binds.push({ source, destination: r.target, readonly: m.readonly });
           break;
         }
         case "cache": {
-          const init = (dir2) => initCache(dir2, m2, build2);
+          let created = false;
+          const init = (dir2) => {
+            created = true;
+            return initCache(dir2, m, build2);
+          };
           const cacheId = await cacheIdentity(r, build2);
           let dir = await build2.store.cacheMount(cacheId, init);
-          if (m2.sharing === "locked")
+          if (created && !isRoot() && m.from === "" && m.source === "") {
+            open3.ownership.push({ path: dir, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 493 });
+          }
+          if (m.sharing === "locked")
             locked.push(cacheId);
-          if (m2.sharing === "private") {
+          if (m.sharing === "private") {
             if (privateInUse.has(cacheId)) {
               const temp = await build2.store.makeTempDir("cache-private-");
-              cleanups.push(() => rm8(temp, { recursive: true, force: true }));
-              dir = join22(temp, "dir");
+              cleanups.push(() => rm4(temp, { recursive: true, force: true }));
+              dir = join15(temp, "dir");
               await init(dir);
             } else {
               privateInUse.add(cacheId);
               cleanups.push(async () => void privateInUse.delete(cacheId));
             }
           }
-          open9.binds.push({ source: dir, destination: r.target, readonly: m2.readonly });
+          open3.binds.push({ source: dir, destination: r.target, readonly: m.readonly });
           break;
         }
         case "tmpfs":
-          open9.tmpfs.push({ destination: r.target, size: m2.size });
+          open3.tmpfs.push({ destination: r.target, size: m.size });
           break;
         case "secret": {
           const value = build2.options.secrets?.[r.id];
           if (value === void 0)
             break;
           const data = Buffer.from(value);
-          if (m2.env !== void 0)
-            open9.secretEnv.push(`${m2.env}=${data.toString("utf8")}`);
+          if (m.env !== void 0)
+            open3.secretEnv.push(`${m.env}=${data.toString("utf8")}`);
           if (r.target !== "")
-            open9.memoryFiles.push({ destination: r.target, data, uid: m2.uid ?? 0, gid: m2.gid ?? 0, mode: m2.mode ?? 256 });
+            open3.memoryFiles.push({ destination: r.target, data, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 256 });
           break;
         }
         case "ssh": {
           const socket = build2.options.ssh?.[r.id];
           if (socket === void 0)
             break;
-          open9.sockets.push({ destination: r.target, target: socket, uid: m2.uid ?? 0, gid: m2.gid ?? 0, mode: m2.mode ?? 384 });
+          open3.sockets.push({ destination: r.target, target: socket, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 384 });
           break;
         }
       }
     }
-    if (open9.sockets.length > 0)
-      open9.env.push(`SSH_AUTH_SOCK=${open9.sockets[0].destination}`);
-    const withLocks = locked.reduceRight((inner, id) => () => build2.store.withLock(`cache-mount-use-${createHash9("sha256").update(id).digest("hex")}`, inner), () => run2(open9));
+    if (open3.sockets.length > 0)
+      open3.env.push(`SSH_AUTH_SOCK=${open3.sockets[0].destination}`);
+    const withLocks = locked.reduceRight((inner, id) => () => build2.store.withLock(`cache-mount-use-${createHash6("sha256").update(id).digest("hex")}`, inner), () => run(open3));
     return await withLocks();
   } finally {
     for (const cleanup of cleanups.reverse())
@@ -83813,48 +76528,52 @@ async function openMounts(resolved, build2, run2) {
   }
 }
 async function cacheIdentity(r, build2) {
-  const m2 = r.mount;
-  if (m2.from === "" && m2.source === "" && m2.uid === void 0 && m2.gid === void 0 && m2.mode === void 0)
+  const m = r.mount;
+  if (m.from === "" && m.source === "" && m.uid === void 0 && m.gid === void 0 && m.mode === void 0)
     return r.id;
-  const from = m2.from === "" ? "" : await build2.sourceKey(m2.from);
-  return [r.id, "base", m2.uid ?? 0, m2.gid ?? 0, (m2.mode ?? 493).toString(8), from, m2.source].join("\0");
+  const from = m.from === "" ? "" : await build2.sourceKey(m.from);
+  return [r.id, "base", m.uid ?? 0, m.gid ?? 0, (m.mode ?? 493).toString(8), from, m.source].join("\0");
 }
-async function initCache(dir, m2, build2) {
-  if (m2.from !== "" || m2.source !== "") {
-    const tree = m2.from === "" ? emptyTreeError(m2) : await build2.treeFrom(m2.from);
-    await copyEntries(mountSourceEntries(tree, m2.source), dir, false);
+async function initCache(dir, m, build2) {
+  if (m.from !== "" || m.source !== "") {
+    const tree = m.from === "" ? emptyTreeError(m) : await build2.treeFrom(m.from);
+    await copyEntries(mountSourceEntries(tree, m.source), dir, false);
     return;
   }
-  await mkdir9(dir, { mode: 493 });
-  await chown3(dir, m2.uid ?? 0, m2.gid ?? 0);
-  await chmod4(dir, m2.mode ?? 493);
+  await mkdir5(dir, { mode: 493 });
+  if (!isRoot())
+    return;
+  await chown(dir, m.uid ?? 0, m.gid ?? 0);
+  await chmod2(dir, m.mode ?? 493);
 }
-function emptyTreeError(m2) {
-  throw new KilnError(`--mount type=cache,source=${m2.source}: a cache's source needs from=STAGE (without from, a cache starts empty)`);
+var isRoot = () => process.getuid?.() === 0;
+function emptyTreeError(m) {
+  throw new KilnError(`--mount type=cache,source=${m.source}: a cache's source needs from=STAGE (without from, a cache starts empty)`);
 }
 async function copyEntries(entries, dest, linkFiles) {
   const top = entries[0];
   const prefix2 = top.path === "" ? "" : `${top.path}/`;
-  const place = (e) => e === top ? dest : join22(dest, e.path.slice(prefix2.length));
+  const place = (e) => e === top ? dest : join15(dest, e.path.slice(prefix2.length));
   const owned = [];
   for (const e of entries) {
-    const to2 = place(e);
+    const to = place(e);
     if (e === top)
-      await mkdir9(dirname11(to2), { recursive: true });
+      await mkdir5(dirname9(to), { recursive: true });
     if (e.type === "dir") {
-      await mkdir9(to2, { mode: 448 });
+      await mkdir5(to, { mode: 448 });
       owned.push(e);
     } else if (e.type === "symlink") {
-      await symlink3(e.linkTarget ?? await readlink5(e.absPath), to2);
-    } else if (!linkFiles || !await link3(e.absPath, to2).then(() => true, () => false)) {
-      await copyFile3(e.absPath, to2, fsc4.COPYFILE_FICLONE);
+      await symlink2(e.linkTarget ?? await readlink3(e.absPath), to);
+    } else if (!linkFiles || !await link2(e.absPath, to).then(() => true, () => false)) {
+      await copyFile3(e.absPath, to, fsc.COPYFILE_FICLONE);
       owned.push(e);
     }
   }
   for (const e of owned.reverse()) {
-    const to2 = place(e);
-    await chown3(to2, e.uid, e.gid);
-    await chmod4(to2, e.mode & 4095);
+    const to = place(e);
+    if (isRoot())
+      await chown(to, e.uid, e.gid);
+    await chmod2(to, e.mode & 4095);
   }
   return dest;
 }
@@ -83866,8 +76585,8 @@ var SecretMask = class {
   keep;
   held = Buffer.alloc(0);
   constructor(values) {
-    this.values = values.filter((v2) => v2.length > 0).map((v2) => Buffer.from(v2)).sort((a, b2) => b2.length - a.length);
-    this.keep = Math.max(0, ...this.values.map((v2) => v2.length - 1));
+    this.values = values.filter((v) => v.length > 0).map((v) => Buffer.from(v)).sort((a, b) => b.length - a.length);
+    this.keep = Math.max(0, ...this.values.map((v) => v.length - 1));
   }
   get active() {
     return this.values.length > 0;
@@ -83887,15 +76606,15 @@ var SecretMask = class {
   }
   mask(buf) {
     let out = buf;
-    for (const v2 of this.values) {
-      let at2 = out.indexOf(v2);
-      if (at2 < 0)
+    for (const v of this.values) {
+      let at = out.indexOf(v);
+      if (at < 0)
         continue;
       const parts = [];
       let from = 0;
-      for (; at2 >= 0; at2 = out.indexOf(v2, from)) {
-        parts.push(out.subarray(from, at2), MASK);
-        from = at2 + v2.length;
+      for (; at >= 0; at = out.indexOf(v, from)) {
+        parts.push(out.subarray(from, at), MASK);
+        from = at + v.length;
       }
       parts.push(out.subarray(from));
       out = Buffer.concat(parts);
@@ -83920,8 +76639,8 @@ function runCommand(ins, shell) {
       } else
         args = [data];
     } else {
-      args = [line + ins.files.map((f2) => `
-${f2.data}${f2.name}`).join("")];
+      args = [line + ins.files.map((f) => `
+${f.data}${f.name}`).join("")];
     }
   }
   if (ins.prependShell)
@@ -83938,11 +76657,11 @@ function runEnv(stage, buildArgs) {
   }
   if (!env.has("PATH"))
     env.set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  return [...env].map(([k2, v2]) => `${k2}=${v2}`);
+  return [...env].map(([k, v]) => `${k}=${v}`);
 }
 function runHistory(args, stage) {
   const declared = [...stage.scope.values.keys()];
-  const shown = declared.map((k2) => `${k2}=${stage.vars.get(k2) ?? stage.scope.get(k2) ?? ""}`);
+  const shown = declared.map((k) => `${k}=${stage.vars.get(k) ?? stage.scope.get(k) ?? ""}`);
   return `RUN ${[...shown.length ? [`|${shown.length}`, ...shown] : [], ...args].join(" ")}`;
 }
 async function runStep(input) {
@@ -83982,46 +76701,46 @@ async function runStep(input) {
       input.output(stream2, chunk);
     };
     try {
-      const result = await mounts.use((open9) => runInSandbox(build2.store, {
+      const result = await mounts.use((open3) => executeRun(build2.store, {
         layers: state3.layers,
-        lower,
-        resolvePath: (p2) => state3.view.landingPath(p2, true),
+        lower: [...lower],
         args: command.args,
-        env: [...env, ...open9.env.filter((e) => !env.some((mine) => mine.startsWith(e.slice(0, e.indexOf("=") + 1))))],
+        env: [...env, ...open3.env.filter((e) => !env.some((mine) => mine.startsWith(e.slice(0, e.indexOf("=") + 1))))],
+        secretEnv: open3.secretEnv,
         cwd,
         user,
         network,
-        binds: [...pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [], ...open9.binds],
-        tmpfs: open9.tmpfs,
-        memoryFiles: open9.memoryFiles,
-        sockets: open9.sockets,
-        secretEnv: open9.secretEnv,
-        collectChanges: true,
+        binds: [...pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [], ...open3.binds],
+        tmpfs: open3.tmpfs,
+        memoryFiles: open3.memoryFiles,
+        sockets: open3.sockets,
+        layer: build2.layerOptions(),
+        ownership: open3.ownership
+      }, {
         onOutput: (stream2, chunk) => show(stream2, masks[stream2].push(chunk)),
         onWarning: (message) => build2.options.onEvent?.({ type: "warning", message }),
         signal: build2.options.signal
       }));
       for (const stream2 of ["stdout", "stderr"])
         show(stream2, masks[stream2].flush());
-      if (result.exitCode !== 0) {
-        await result.dispose();
+      if (result.exitCode !== 0 || !result.layer) {
         const last = tail.lines();
         throw new KilnError(`process "${command.args.join(" ")}" did not complete successfully: exit code: ${result.exitCode}` + (last.length ? `
   last output:
 ${last.map((l) => `    ${l}`).join("\n")}` : ""));
       }
-      return { entries: result.changes, dispose: result.dispose };
+      return { written: result.layer };
     } finally {
       if (pipes)
-        await rm9(pipes, { recursive: true, force: true });
+        await rm5(pipes, { recursive: true, force: true });
     }
   });
 }
 async function scriptDir(build2, script) {
   const dir = await build2.store.makeTempDir("pipes-");
-  await chmod5(dir, 493);
-  await writeFile6(join23(dir, script.name), script.data);
-  await chmod5(join23(dir, script.name), 493);
+  await chmod3(dir, 493);
+  await writeFile3(join16(dir, script.name), script.data);
+  await chmod3(join16(dir, script.name), 493);
   return dir;
 }
 var OutputTail = class {
@@ -84048,13 +76767,13 @@ async function workdirStep(input) {
     if (real !== "" && (await state3.view.resolve(real)).node?.type !== "dir") {
       const parts = real.split("/");
       for (let i = 1; i <= parts.length; i++) {
-        const p2 = parts.slice(0, i).join("/");
-        if ((await state3.view.resolve(p2)).node?.type !== "dir")
-          created.set(p2, { path: p2, type: "dir", mode: 493, ...owner });
+        const p = parts.slice(0, i).join("/");
+        if ((await state3.view.resolve(p)).node?.type !== "dir")
+          created.set(p, { path: p, type: "dir", mode: 493, ...owner });
       }
       await addAncestors(created, state3.view, owner);
     }
-    return { entries: [...created.values()].sort((a, b2) => comparePaths(a.path, b2.path)) };
+    return { entries: [...created.values()].sort((a, b) => comparePaths(a.path, b.path)) };
   };
   return input.build.layerStep(state3, config, `WORKDIR ${dir}`, [], produce);
 }
@@ -84088,12 +76807,12 @@ function stepFor(instruction) {
 // packages/core/dist/engine/stage-graph.js
 function lookupStage(plan, name, allowIndex, current) {
   if (!allowIndex) {
-    const named = plan.stages.filter((s3) => s3.name !== void 0 && s3.name === name);
-    const stage = current ? named.filter((s3) => s3.index < current.index).at(-1) : named[0];
+    const named = plan.stages.filter((s) => s.name !== void 0 && s.name === name);
+    const stage = current ? named.filter((s) => s.index < current.index).at(-1) : named[0];
     return stage ? { kind: "stage", stage } : { kind: "image", name };
   }
   const lower = name.toLowerCase();
-  const byName = plan.stages.filter((s3) => s3.name === lower).at(-1);
+  const byName = plan.stages.filter((s) => s.name === lower).at(-1);
   if (byName)
     return { kind: "stage", stage: byName };
   if (/^\d+$/.test(name)) {
@@ -84108,9 +76827,9 @@ function lookupStage(plan, name, allowIndex, current) {
 function findTarget(plan, target) {
   if (target === void 0)
     return plan.stages[plan.stages.length - 1];
-  const stage = plan.stages.filter((s3) => s3.name === target.toLowerCase()).at(-1);
+  const stage = plan.stages.filter((s) => s.name === target.toLowerCase()).at(-1);
   if (!stage) {
-    const names = [...new Set(plan.stages.map((s3) => s3.name).filter(Boolean))];
+    const names = [...new Set(plan.stages.map((s) => s.name).filter(Boolean))];
     throw new KilnError(`target stage "${target}" could not be found in ${plan.file}` + (names.length ? `; the named stages are: ${names.join(", ")}` : "; the Dockerfile names no stage (use FROM image AS name)"));
   }
   return stage;
@@ -84151,7 +76870,7 @@ function checkOrder(plan, stage, deps) {
       }
       continue;
     }
-    const meant = plan.stages.filter((s3) => s3.name === dep.stage.name && s3.index < stage.index).at(-1);
+    const meant = plan.stages.filter((s) => s.name === dep.stage.name && s.index < stage.index).at(-1);
     if (meant !== dep.stage) {
       const name = dep.stage.name ?? String(dep.stage.index);
       throw new DockerfileError(meant ? `FROM ${name}: several stages are named "${name}"; docker build takes the one at line ${meant.from.line}, the latest above this line, which this build cannot pick yet` : `FROM ${name}: the stage "${name}" is defined below this line; docker build reads FROM ${name} here as the image ${name}, not the stage`, location);
@@ -84163,16 +76882,16 @@ function stageLabel(stage) {
 }
 
 // packages/core/dist/engine/cache-transfer.js
-import { randomBytes as randomBytes4 } from "node:crypto";
-import { copyFile as copyFile4, link as link4, mkdir as mkdir10, readFile as readFile7, readdir as readdir9, rename as rename6, rm as rm10, writeFile as writeFile7 } from "node:fs/promises";
-import { basename as basename9, dirname as dirname12, join as join24, resolve as resolve9 } from "node:path";
+import { randomBytes as randomBytes3 } from "node:crypto";
+import { copyFile as copyFile4, link as link3, mkdir as mkdir6, readFile as readFile4, readdir as readdir3, rename as rename5, rm as rm6, writeFile as writeFile4 } from "node:fs/promises";
+import { basename as basename7, dirname as dirname10, join as join17, resolve as resolve7 } from "node:path";
 var CACHE_CONFIG_MEDIA_TYPE = "application/vnd.kiln.cache.config.v1+json";
 var CACHE_REF_NAME = "cache";
 function describeCacheSpec(spec) {
   return spec.type === "local" ? spec.path : spec.ref;
 }
 function cacheDocument(records) {
-  const sorted = [...records].sort((a, b2) => a.key < b2.key ? -1 : a.key > b2.key ? 1 : 0);
+  const sorted = [...records].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   const doc = { version: 1, records: {} };
   const layers = /* @__PURE__ */ new Map();
   for (const { key, record } of sorted) {
@@ -84186,7 +76905,7 @@ function cacheDocument(records) {
 function manifestBytes(config, layers) {
   const manifest = {
     schemaVersion: 2,
-    mediaType: MediaTypes2.ociManifest,
+    mediaType: MediaTypes.ociManifest,
     config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length },
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }))
   };
@@ -84199,17 +76918,17 @@ function parseManifest2(bytes, where2) {
   } catch {
     throw new KilnError(`${where2}: the cache manifest is not JSON`);
   }
-  const m2 = doc;
-  if (!m2 || typeof m2 !== "object" || !m2.config || !Array.isArray(m2.layers))
+  const m = doc;
+  if (!m || typeof m !== "object" || !m.config || !Array.isArray(m.layers))
     throw new KilnError(`${where2}: not an image manifest`);
-  if (m2.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-    throw new KilnError(`${where2}: not a Kiln build cache (config media type ${JSON.stringify(m2.config.mediaType)}, expected ${CACHE_CONFIG_MEDIA_TYPE})`);
+  if (m.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+    throw new KilnError(`${where2}: not a Kiln build cache (config media type ${JSON.stringify(m.config.mediaType)}, expected ${CACHE_CONFIG_MEDIA_TYPE})`);
   }
-  for (const d of [m2.config, ...m2.layers]) {
+  for (const d of [m.config, ...m.layers]) {
     if (!d || !isDigest(d.digest) || typeof d.size !== "number")
       throw new KilnError(`${where2}: the cache manifest has a bad descriptor`);
   }
-  return m2;
+  return m;
 }
 function parseConfig2(bytes, manifest, where2) {
   let doc;
@@ -84255,7 +76974,7 @@ function errno2(e) {
 async function placeBlob2(store, digest, dest) {
   const src = store.blobPath(digest);
   try {
-    await link4(src, dest);
+    await link3(src, dest);
   } catch (e) {
     if (errno2(e) === "EEXIST")
       return;
@@ -84270,44 +76989,44 @@ async function exportCacheLocal(store, dir, records) {
     if (!await store.hasBlob(l.digest))
       throw new KilnError(`cannot export build cache to ${dir}: layer ${l.digest} is not in the store`);
   }
-  const parent = dirname12(dir);
-  await mkdir10(parent, { recursive: true });
-  const suffix2 = randomBytes4(6).toString("hex");
-  const tmp = join24(parent, `${basename9(dir)}.tmp-${suffix2}`);
-  const old = join24(parent, `${basename9(dir)}.old-${suffix2}`);
+  const parent = dirname10(dir);
+  await mkdir6(parent, { recursive: true });
+  const suffix2 = randomBytes3(6).toString("hex");
+  const tmp = join17(parent, `${basename7(dir)}.tmp-${suffix2}`);
+  const old = join17(parent, `${basename7(dir)}.old-${suffix2}`);
   try {
-    const blobs = join24(tmp, "blobs", "sha256");
-    await mkdir10(blobs, { recursive: true });
+    const blobs = join17(tmp, "blobs", "sha256");
+    await mkdir6(blobs, { recursive: true });
     for (const l of layers)
-      await placeBlob2(store, l.digest, join24(blobs, digestHex(l.digest)));
-    await writeFile7(join24(blobs, digestHex(sha256Digest(config))), config);
-    await writeFile7(join24(blobs, digestHex(manifestDigest)), manifest);
+      await placeBlob2(store, l.digest, join17(blobs, digestHex(l.digest)));
+    await writeFile4(join17(blobs, digestHex(sha256Digest(config))), config);
+    await writeFile4(join17(blobs, digestHex(manifestDigest)), manifest);
     const index = {
       schemaVersion: 2,
-      mediaType: MediaTypes2.ociIndex,
-      manifests: [{ mediaType: MediaTypes2.ociManifest, digest: manifestDigest, size: manifest.length, annotations: { [REF_NAME_ANNOTATION]: CACHE_REF_NAME } }]
+      mediaType: MediaTypes.ociIndex,
+      manifests: [{ mediaType: MediaTypes.ociManifest, digest: manifestDigest, size: manifest.length, annotations: { [REF_NAME_ANNOTATION]: CACHE_REF_NAME } }]
     };
-    await writeFile7(join24(tmp, "index.json"), canonicalJson(index));
-    await writeFile7(join24(tmp, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
+    await writeFile4(join17(tmp, "index.json"), canonicalJson(index));
+    await writeFile4(join17(tmp, "oci-layout"), canonicalJson({ imageLayoutVersion: "1.0.0" }));
     let movedAside = false;
     try {
-      await rename6(dir, old);
+      await rename5(dir, old);
       movedAside = true;
     } catch (e) {
       if (errno2(e) !== "ENOENT")
         throw e;
     }
     try {
-      await rename6(tmp, dir);
+      await rename5(tmp, dir);
     } catch (e) {
       if (movedAside)
-        await rename6(old, dir).catch(() => void 0);
+        await rename5(old, dir).catch(() => void 0);
       throw e;
     }
     if (movedAside)
-      await rm10(old, { recursive: true, force: true });
+      await rm6(old, { recursive: true, force: true });
   } catch (e) {
-    await rm10(tmp, { recursive: true, force: true });
+    await rm6(tmp, { recursive: true, force: true });
     throw new KilnError(`cannot export build cache to ${dir}: ${e.message}`);
   }
   return { location: dir, records: count, layers: layers.length };
@@ -84316,7 +77035,7 @@ async function importCacheLocal(store, dir) {
   const none = { location: dir, records: 0, layers: 0 };
   let entries;
   try {
-    entries = await readdir9(dir);
+    entries = await readdir3(dir);
   } catch (e) {
     if (errno2(e) === "ENOENT")
       return none;
@@ -84329,19 +77048,19 @@ async function importCacheLocal(store, dir) {
   const where2 = `build cache ${dir} is corrupt`;
   let index;
   try {
-    index = JSON.parse(await readFile7(join24(dir, "index.json"), "utf8"));
+    index = JSON.parse(await readFile4(join17(dir, "index.json"), "utf8"));
   } catch (e) {
     throw new KilnError(`${where2}: cannot read index.json (${errno2(e) === "ENOENT" ? "missing" : e.message})`);
   }
   const manifests = Array.isArray(index?.manifests) ? index.manifests : [];
-  const entry = manifests.find((m2) => m2?.annotations?.[REF_NAME_ANNOTATION] === CACHE_REF_NAME) ?? (manifests.length === 1 ? manifests[0] : void 0);
+  const entry = manifests.find((m) => m?.annotations?.[REF_NAME_ANNOTATION] === CACHE_REF_NAME) ?? (manifests.length === 1 ? manifests[0] : void 0);
   if (!entry || !isDigest(entry.digest))
     throw new KilnError(`${where2}: index.json has no manifest named "${CACHE_REF_NAME}"`);
-  const blobPath = (digest) => join24(dir, "blobs", digest.slice(0, digest.indexOf(":")), digestHex(digest));
+  const blobPath = (digest) => join17(dir, "blobs", digest.slice(0, digest.indexOf(":")), digestHex(digest));
   const readVerified = async (digest, what) => {
     let bytes;
     try {
-      bytes = await readFile7(blobPath(digest));
+      bytes = await readFile4(blobPath(digest));
     } catch (e) {
       throw new KilnError(`${where2}: ${what} ${digest} ${errno2(e) === "ENOENT" ? "is missing" : `cannot be read: ${e.message}`}`);
     }
@@ -84374,7 +77093,7 @@ async function exportCacheRegistry(store, registry, ref, records) {
   const configInfo = await store.writeBlob(config);
   await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest)));
   await registry.uploadBlob(repo, store, configInfo.digest);
-  await registry.putManifest(repo, tag, manifest, MediaTypes2.ociManifest);
+  await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);
   return { location: ref, records: count, layers: layers.length };
 }
 async function importCacheRegistry(store, registry, ref) {
@@ -84479,7 +77198,7 @@ function parsePlatformList(spec) {
     if (part.trim() === "")
       throw new KilnError(`invalid platform list ${JSON.stringify(spec)}: an empty entry; separate platforms with single commas`);
     const platform2 = parsePlatform(part);
-    const twin = platforms.find((p2) => platformMatches(p2, platform2) && platformMatches(platform2, p2));
+    const twin = platforms.find((p) => platformMatches(p, platform2) && platformMatches(platform2, p));
     if (twin)
       throw new KilnError(`platform ${formatPlatform(twin)} is named twice in ${JSON.stringify(spec)}`);
     platforms.push(platform2);
@@ -84529,7 +77248,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     });
     idOffset = lastId;
     images.push({ platform: platform2, manifestDigest: result.manifestDigest, configDigest: result.configDigest, config: result.config, layers: result.layers });
-    steps.push(...result.steps.map((s3) => ({ ...s3, stage: `${platform2} ${s3.stage}` })));
+    steps.push(...result.steps.map((s) => ({ ...s, stage: `${platform2} ${s.stage}` })));
     for (const { key, record } of result.cacheRecords)
       cacheRecords.set(key, record);
   }
@@ -84538,7 +77257,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     const size = await store.blobSize(image.manifestDigest);
     if (size === void 0)
       throw new KilnError(`the manifest of ${image.platform} (${image.manifestDigest}) vanished from the store`);
-    manifests.push({ mediaType: MediaTypes2.ociManifest, digest: image.manifestDigest, size, platform: platforms[i] });
+    manifests.push({ mediaType: MediaTypes.ociManifest, digest: image.manifestDigest, size, platform: platforms[i] });
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
   const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
@@ -84561,9 +77280,9 @@ async function buildPlatforms(store, options, platforms, buildOne) {
 // packages/core/dist/engine/builder.js
 var DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 function hashKey(...parts) {
-  const h = createHash10("sha256");
-  for (const p2 of parts)
-    h.update(p2).update("\0");
+  const h = createHash7("sha256");
+  for (const p of parts)
+    h.update(p).update("\0");
   return h.digest("hex");
 }
 function isoDate(epoch) {
@@ -84600,7 +77319,7 @@ var Builder2 = class {
   constructor(store, options) {
     this.store = store;
     this.options = options;
-    this.contextDir = resolve10(options.context);
+    this.contextDir = resolve8(options.context);
     this.epoch = options.epoch ?? 0;
     this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
     this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
@@ -84624,21 +77343,21 @@ var Builder2 = class {
     }
   }
   async runBuild() {
-    const dockerfilePath = this.options.dockerfile ?? resolve10(this.contextDir, "Dockerfile");
+    const dockerfilePath = this.options.dockerfile ?? resolve8(this.contextDir, "Dockerfile");
     const displayName = this.options.dockerfileContent ? "<stdin>" : displayPath(dockerfilePath, this.contextDir);
-    const bytes = this.options.dockerfileContent ?? await readFile8(dockerfilePath).catch((err) => {
+    const bytes = this.options.dockerfileContent ?? await readFile5(dockerfilePath).catch((err) => {
       throw new KilnError(`cannot read Dockerfile ${displayName}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });
     const ast = parseDockerfile(bytes, { file: displayName });
     this.plan = toStages(ast);
-    for (const w2 of this.plan.warnings)
-      this.emit({ type: "warning", message: formatDockerfileWarning(w2) });
+    for (const w of this.plan.warnings)
+      this.emit({ type: "warning", message: formatDockerfileWarning(w) });
     this.expander = new Expander(ast.escapeToken);
     if (this.options.cacheFrom?.length && !this.options.noCache)
       await importCaches(this.cacheTransfer(), this.options.cacheFrom);
     this.metaScope = new ArgScope(this.buildArgs, this.usedArgs, platformArgs(this.platform));
-    for (const [k2, v2] of platformArgs(this.platform))
-      this.metaScope.values.set(k2, v2);
+    for (const [k, v] of platformArgs(this.platform))
+      this.metaScope.values.set(k, v);
     for (const arg of this.plan.metaArgs) {
       for (const { key, value } of arg.args) {
         this.metaScope.declare(key, value === void 0 ? void 0 : this.expandMeta(value, arg));
@@ -84731,8 +77450,8 @@ var Builder2 = class {
       for (const node of ast.instructions) {
         instructions.push({ ...typeInstruction(node, ast.file, warnings), line: stage.from.line, endLine: stage.from.line });
       }
-      for (const w2 of warnings)
-        this.emit({ type: "warning", message: formatDockerfileWarning({ ...w2, line: stage.from.line }) });
+      for (const w of warnings)
+        this.emit({ type: "warning", message: formatDockerfileWarning({ ...w, line: stage.from.line }) });
     }
     instructions.push(...stage.instructions);
     const steps = instructions.length + 1;
@@ -84812,6 +77531,10 @@ var Builder2 = class {
       config.history = [...config.history ?? [], this.history(createdBy, true)];
     return { state: { ...state3, config, key }, cached };
   }
+  /** How this build writes layers: its epoch clamps mtimes, its compression and level. */
+  layerOptions() {
+    return { epoch: this.epoch, compression: this.options.compression ?? "none", gzipLevel: this.options.gzipLevel };
+  }
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   warmRunLowers(layers) {
     const started = warmLowers(this.store, layers, this.options.signal);
@@ -84831,16 +77554,13 @@ var Builder2 = class {
         this.warmRunLowers(state3.layers);
       const produced = await produce();
       try {
-        const layer2 = await writeLayer(produced.entries, this.store, {
-          epoch: this.epoch,
-          compression: this.options.compression ?? "none",
-          gzipLevel: this.options.gzipLevel
-        });
+        const layer2 = "written" in produced ? produced.written : await writeLayer(produced.entries, this.store, this.layerOptions());
         record = { layer: { digest: layer2.digest, diffId: layer2.diffId, size: layer2.size, mediaType: layer2.mediaType }, created: Date.now() };
         written = layer2.headers;
         await keepLayerHeaders(this.store, record.layer, written);
       } finally {
-        await produced.dispose?.();
+        if ("dispose" in produced)
+          await produced.dispose?.();
       }
       await this.store.putCache(key, record);
     }
@@ -84861,7 +77581,7 @@ var Builder2 = class {
   }
   contextWithDigests() {
     this.contextTree ??= (async () => {
-      const dockerfile = this.options.dockerfile ?? resolve10(this.contextDir, "Dockerfile");
+      const dockerfile = this.options.dockerfile ?? resolve8(this.contextDir, "Dockerfile");
       const matcher = this.options.dockerfileContent ? await loadIgnoreMatcher(this.contextDir, "-") : await loadIgnoreMatcher(this.contextDir, dockerfile);
       const list = await walkContext(this.contextDir, matcher);
       const digests = await ContextDigests.load(this.store, this.contextDir);
@@ -84918,7 +77638,7 @@ var Builder2 = class {
     }
     config.created = isoDate(this.epoch);
     const configBlob = await this.store.writeJson(config);
-    const manifest = manifestFor({ mediaType: MediaTypes2.ociConfig, digest: configBlob.digest, size: configBlob.size }, final.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), this.options.annotations);
+    const manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size }, final.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), this.options.annotations);
     const manifestBlob = await this.store.writeJson(manifest);
     const cacheRecords = [...this.usedCache].map(([key, record]) => ({ key, record }));
     const tags2 = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
@@ -84937,45 +77657,45 @@ var Builder2 = class {
 };
 function displayPath(file, contextDir) {
   for (const base of [contextDir, process.cwd()]) {
-    const rel = relative4(base, file);
+    const rel = relative3(base, file);
     if (rel && !rel.startsWith("..") && !posix7.isAbsolute(rel))
       return rel;
   }
   return file;
 }
 async function rootEntry(dir) {
-  const st2 = await lstat11(dir);
-  return { path: "", absPath: dir, type: "dir", mode: st2.mode & 4095, size: 0, uid: st2.uid, gid: st2.gid, mtimeMs: st2.mtimeMs, ino: st2.ino };
+  const st = await lstat6(dir);
+  return { path: "", absPath: dir, type: "dir", mode: st.mode & 4095, size: 0, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
 // packages/core/dist/engine/build-secrets.js
 import { readFileSync as readFileSync4, statSync as statSync3 } from "node:fs";
 function loadSecrets(sources, env = process.env, flag = "--secret") {
   const out = {};
-  for (const s3 of sources) {
-    let { file, env: variable } = s3;
+  for (const s of sources) {
+    let { file, env: variable } = s;
     if (file === void 0 && variable === void 0) {
-      if (env[s3.id] !== void 0)
-        variable = s3.id;
+      if (env[s.id] !== void 0)
+        variable = s.id;
       else
-        file = s3.id;
+        file = s.id;
     }
     if (variable !== void 0) {
       const value = env[variable];
       if (value === void 0)
-        throw new KilnError(`${flag} id=${s3.id}: the environment variable ${variable} is not set`);
-      out[s3.id] = Buffer.from(value);
+        throw new KilnError(`${flag} id=${s.id}: the environment variable ${variable} is not set`);
+      out[s.id] = Buffer.from(value);
       continue;
     }
     let size;
     try {
       size = statSync3(file).size;
     } catch (err) {
-      throw new KilnError(`${flag} id=${s3.id}: cannot read ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+      throw new KilnError(`${flag} id=${s.id}: cannot read ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     }
     if (size > MAX_SECRET_SIZE)
-      throw new KilnError(`${flag} id=${s3.id}: ${file} is ${size} bytes; a secret may have at most ${MAX_SECRET_SIZE} (500 KiB)`);
-    out[s3.id] = readFileSync4(file);
+      throw new KilnError(`${flag} id=${s.id}: ${file} is ${size} bytes; a secret may have at most ${MAX_SECRET_SIZE} (500 KiB)`);
+    out[s.id] = readFileSync4(file);
   }
   return out;
 }
@@ -85013,8 +77733,8 @@ function progressLine(event) {
     case "step-done":
       return event.cached ? `#${event.id} CACHED` : `#${event.id} DONE ${(event.durationMs / 1e3).toFixed(1)}s`;
     case "step-output": {
-      const at2 = (event.elapsedMs / 1e3).toFixed(3);
-      return event.text.replace(/\n$/, "").split("\n").map((line) => `#${event.id} ${at2} ${line}`).join("\n");
+      const at = (event.elapsedMs / 1e3).toFixed(3);
+      return event.text.replace(/\n$/, "").split("\n").map((line) => `#${event.id} ${at} ${line}`).join("\n");
     }
     case "warning":
       return `WARNING: ${event.message}`;
@@ -85028,7 +77748,7 @@ function buildMetadata(result, pushed) {
   return {
     "containerimage.digest": result.manifestDigest,
     // buildx leaves the config digest out for an index; Kiln lists each platform's instead.
-    ...result.platforms ? { "kiln.platforms": result.platforms.map((p2) => ({ platform: p2.platform, digest: p2.manifestDigest, configDigest: p2.configDigest })) } : { "containerimage.config.digest": result.configDigest },
+    ...result.platforms ? { "kiln.platforms": result.platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest, configDigest: p.configDigest })) } : { "containerimage.config.digest": result.configDigest },
     "image.name": result.tags.join(","),
     ...pushed ? { "kiln.pushed": pushed } : {},
     "kiln.steps": result.steps,
@@ -85036,15 +77756,15 @@ function buildMetadata(result, pushed) {
   };
 }
 function resultLines(result) {
-  const seconds2 = (result.durationMs / 1e3).toFixed(1);
+  const seconds = (result.durationMs / 1e3).toFixed(1);
   if (result.platforms) {
     return [
-      ...result.platforms.map((p2) => `exporting manifest ${p2.manifestDigest} for ${p2.platform}`),
+      ...result.platforms.map((p) => `exporting manifest ${p.manifestDigest} for ${p.platform}`),
       ...result.tags.map((tag) => `naming to ${tag}`),
-      `writing image index ${result.manifestDigest} done (${result.platforms.length} platforms) in ${seconds2}s`
+      `writing image index ${result.manifestDigest} done (${result.platforms.length} platforms) in ${seconds}s`
     ];
   }
-  return [...result.tags.map((tag) => `naming to ${tag}`), `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${seconds2}s`];
+  return [...result.tags.map((tag) => `naming to ${tag}`), `writing image ${result.imageId} done (manifest ${result.manifestDigest}) in ${seconds}s`];
 }
 function progressReporter(out) {
   return (event) => {
@@ -85090,12 +77810,12 @@ function parseAnnotations(items, what) {
 
 // packages/action/src/layer-cache.ts
 import { existsSync as existsSync4, readFileSync as readFileSync5 } from "node:fs";
-import { readFile as readFile9 } from "node:fs/promises";
-import { homedir as homedir4 } from "node:os";
-import { join as join25 } from "node:path";
+import { readFile as readFile6 } from "node:fs/promises";
+import { homedir as homedir3 } from "node:os";
+import { join as join18 } from "node:path";
 var LAYER_CACHE_PATH = "~/.cache/kiln/action-layer-cache";
 function layerCacheDir(path12 = LAYER_CACHE_PATH) {
-  return path12.startsWith("~/") ? join25(homedir4(), path12.slice(2)) : path12;
+  return path12.startsWith("~/") ? join18(homedir3(), path12.slice(2)) : path12;
 }
 var LOCK_FILES = [
   "package-lock.json",
@@ -85122,7 +77842,7 @@ function planLayerCache(inputs) {
   const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync5(path12)) : void 0;
   const hash = [`target=${inputs.target ?? ""}`, `platform=${inputs.platform ?? ""}`, `Dockerfile=${fileHash(inputs.dockerfile) ?? "absent"}`];
   for (const name of LOCK_FILES) {
-    const digest = fileHash(join25(inputs.context, name));
+    const digest = fileHash(join18(inputs.context, name));
     if (digest) hash.push(`${name}=${digest}`);
   }
   const prefix2 = ["kiln-v1", keyPart(inputs.runnerOs), keyPart(inputs.runnerArch), ...inputs.cacheKey ? [keyPart(inputs.cacheKey)] : []].join("-");
@@ -85131,7 +77851,7 @@ function planLayerCache(inputs) {
 }
 async function layerCacheDigest(dir) {
   try {
-    const index = JSON.parse(await readFile9(join25(dir, "index.json"), "utf8"));
+    const index = JSON.parse(await readFile6(join18(dir, "index.json"), "utf8"));
     const digest = index.manifests?.[0]?.digest;
     return typeof digest === "string" && digest.startsWith("sha256:") ? digest : void 0;
   } catch {
@@ -85149,9 +77869,6 @@ function isExactHit(plan, restoredKey) {
 var STATE_KEY = "kiln";
 
 export {
-  __require,
-  __commonJS,
-  __toESM,
   summary,
   getExecOutput,
   exportVariable,
@@ -85168,9 +77885,7 @@ export {
   getState,
   restoreCache,
   saveCache2 as saveCache,
-  KilnError,
   parseReference,
-  openStore,
   formatPlatform,
   parseAnnotations,
   createRegistryClient,

@@ -1,0 +1,175 @@
+// One RUN step, from its request to its layer: the sandbox runs the command and the changes are
+// written as a layer into the store. As root this happens in this process; as a user with
+// passwordless sudo (GitHub's hosted runners), only this part runs elevated, in a helper process
+// (run-helper.ts) started with `sudo -n`, which gets the request on stdin (secrets included, so
+// they never show in a process list or an environment) and no environment of the job's.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, chown, lstat, readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { KilnError } from '../errors.js';
+import type { BlobFiles, BlobWriterFactory, LayerRecord } from '../contracts/blobs.js';
+import { resolveInIndex, writeLayer, type WriteLayerOptions, type WrittenLayer } from '../layer/index.js';
+import type { LowerEntry } from '../layer/overlay-diff.js';
+import { FRAME, frame, readFrames } from './helper-protocol.js';
+import type { ForwardedSocket, MemoryFile } from './memory-area.js';
+import type { BindMount } from './oci-spec.js';
+import { requireLinux, runInSandbox, type SandboxStore } from './sandbox.js';
+
+/** Everything a RUN step needs, as plain data (it crosses a pipe to the elevated helper). */
+export interface RunStepRequest {
+  layers: LayerRecord[];
+  /** The image's filesystem index (relative paths), as [path, entry] pairs. */
+  lower: [string, LowerEntry][];
+  args: string[];
+  env: string[];
+  secretEnv: string[];
+  cwd: string;
+  user: string;
+  network: 'host' | 'none';
+  binds: BindMount[];
+  tmpfs: { destination: string; size: number }[];
+  memoryFiles: MemoryFile[];
+  sockets: ForwardedSocket[];
+  layer: WriteLayerOptions;
+  /** Directories the caller made without root that must have this owner and mode (new cache mounts). */
+  ownership: { path: string; uid: number; gid: number; mode: number }[];
+}
+
+export interface RunStepIo {
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  onWarning?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface RunStepResult {
+  exitCode: number;
+  /** The step's layer, written into the store (when the command succeeded). */
+  layer?: WrittenLayer;
+}
+
+export type RunStepStore = SandboxStore & BlobWriterFactory & Pick<BlobFiles, 'root' | 'blobPath'>;
+
+/** How the RUN machinery gets root here: it has it, or through `sudo -n`. */
+export type Elevation = 'root' | 'sudo';
+
+let elevationFound: Elevation | undefined;
+
+/** Root, passwordless sudo, or a KilnError naming both ways out. */
+export function elevation(): Elevation {
+  requireLinux();
+  if (process.getuid?.() === 0) return 'root';
+  elevationFound ??= spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? 'sudo' : undefined;
+  if (elevationFound) return elevationFound;
+  throw new KilnError(
+    'RUN needs root (it mounts an overlay and starts runc): run kiln as root (e.g. `sudo kiln build ...`), or give this user ' +
+      'passwordless sudo and Kiln runs only the RUN sandbox through `sudo -n` (as on GitHub\'s hosted runners); ' +
+      'builds without RUN need no root. Rootless RUN (user namespaces) is not built yet',
+  );
+}
+
+/** Run the step where root is: here, or in the elevated helper. */
+export function executeRun(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
+  return elevation() === 'root' ? runStepHere(store, request, io) : runStepWithSudo(store, request, io);
+}
+
+/** As root, in this process. */
+export async function runStepHere(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
+  for (const o of request.ownership) await applyOwnership(store, o);
+  const lower = new Map(request.lower);
+  const result = await runInSandbox(store, {
+    ...request,
+    lower,
+    // Paths inside the image resolve through its own symlinks, as the step's view does.
+    resolvePath: async (p) => resolveInIndex(lower, p).path,
+    collectChanges: true,
+    onOutput: io.onOutput,
+    onWarning: io.onWarning,
+    signal: io.signal,
+  });
+  try {
+    if (result.exitCode !== 0) return { exitCode: result.exitCode };
+    return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer) };
+  } finally {
+    await result.dispose();
+  }
+}
+
+/** Only directories of the store's cache mounts, and only what the mount asked for. */
+async function applyOwnership(store: RunStepStore, o: RunStepRequest['ownership'][number]): Promise<void> {
+  if (!o.path.startsWith(`${store.cacheMountsDir}/`) || o.path.includes('/../')) {
+    throw new KilnError(`refusing to change the owner of ${o.path}: not a cache mount of the store`);
+  }
+  const st = await lstat(o.path);
+  if (!st.isDirectory()) throw new KilnError(`refusing to change the owner of ${o.path}: not a directory`);
+  await chown(o.path, o.uid, o.gid);
+  await chmod(o.path, o.mode);
+}
+
+/**
+ * The helper's file: beside this module (dist/run/), beside the bundle that inlines it (the CLI's
+ * dist/cli/), or one folder up from the chunk that holds it (the Action's dist/chunks/).
+ */
+export function helperScript(): string {
+  const candidates = ['./run-helper.js', '../run-helper.js'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new KilnError(`the RUN helper is missing (looked for ${candidates.join(' and ')}): reinstall Kiln`);
+  return found;
+}
+
+/** Through `sudo -n` and the helper: the request on stdin, frames back on stdout. */
+async function runStepWithSudo(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
+  if (io.signal?.aborted) throw new KilnError('build interrupted');
+  // sudo resets the environment: the helper gets none of the job's variables.
+  const child = spawn('sudo', ['-n', '--', process.execPath, helperScript(), store.root], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4096)));
+  const exited = new Promise<number>((resolve) => {
+    child.on('error', () => resolve(-1));
+    child.on('close', (code) => resolve(code ?? -1));
+  });
+  // Ending stdin asks the helper to stop: it kills the container and cleans up, then exits.
+  const abort = () => child.stdin.end();
+  io.signal?.addEventListener('abort', abort, { once: true });
+  child.stdin.on('error', () => undefined);
+  const wire = { ...request, memoryFiles: request.memoryFiles.map((f) => ({ ...f, data: f.data.toString('base64') })) };
+  child.stdin.write(frame(FRAME.request, JSON.stringify(wire)));
+  let result: RunStepResult | undefined;
+  let failure: { message: string; user: boolean } | undefined;
+  try {
+    for await (const { type, payload } of readFrames(child.stdout)) {
+      if (type === FRAME.stdout) io.onOutput?.('stdout', payload);
+      else if (type === FRAME.stderr) io.onOutput?.('stderr', payload);
+      else if (type === FRAME.warning) io.onWarning?.(payload.toString('utf8'));
+      else if (type === FRAME.result) result = JSON.parse(payload.toString('utf8')) as RunStepResult;
+      else if (type === FRAME.error) failure = JSON.parse(payload.toString('utf8')) as { message: string; user: boolean };
+    }
+  } finally {
+    io.signal?.removeEventListener('abort', abort);
+    child.stdin.end();
+  }
+  const code = await exited;
+  if (io.signal?.aborted) throw new KilnError('build interrupted');
+  if (failure) throw failure.user ? new KilnError(failure.message) : new Error(failure.message);
+  if (!result || code !== 0) {
+    throw new KilnError(`the RUN helper (through sudo) ended with ${code} and no result${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join('; ')}` : ''}`);
+  }
+  return result;
+}
+
+/** The request as the helper reads it (secret files' bytes travel as base64). */
+export function parseRequest(json: string): RunStepRequest {
+  const wire = JSON.parse(json) as Omit<RunStepRequest, 'memoryFiles'> & { memoryFiles: (Omit<MemoryFile, 'data'> & { data: string })[] };
+  return { ...wire, memoryFiles: wire.memoryFiles.map((f) => ({ ...f, data: Buffer.from(f.data, 'base64') })) };
+}
+
+/** Give what the helper (root) made at the top of the store to the store's owner, but its own private directories. */
+export async function returnStoreEntries(root: string, before: ReadonlySet<string>, blob?: string): Promise<void> {
+  const owner = await lstat(root);
+  const keepRoot = new Set(['unpacked', 'sandboxes']);
+  for (const name of await readdir(root)) {
+    if (!before.has(name) && !keepRoot.has(name)) await chown(`${root}/${name}`, owner.uid, owner.gid);
+  }
+  if (blob) await chown(blob, owner.uid, owner.gid);
+}
