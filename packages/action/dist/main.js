@@ -1,6 +1,7 @@
 import { createRequire as __kilnCreateRequire } from 'node:module';
 const require = __kilnCreateRequire(import.meta.url);
 import {
+  DEFAULT_CACHE_MOUNTS_LIMIT_MIB,
   STATE_KEY,
   build,
   buildMetadata,
@@ -19,10 +20,12 @@ import {
   parsePlatformList,
   parseReference,
   parseSshSpecs,
+  planCacheMounts,
   planLayerCache,
   progressReporter,
   pushedLine,
   restoreCache,
+  restoreCacheMounts,
   resultLines,
   saveState,
   setFailed,
@@ -31,14 +34,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-B7JTE6VV.js";
+} from "./chunks/chunk-3JXWNNLK.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-QSDDZJCI.js";
+} from "./chunks/chunk-UI3UYHCI.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -16955,6 +16958,12 @@ function secretLines(get, name) {
   }
   return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
+function mebibytes(get, name, fallback) {
+  const value = get(name).trim();
+  if (value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new KilnError(`input ${name}: "${value}" is not a number of MiB (e.g. 1024)`);
+  return Number(value);
+}
 function optional(get, name) {
   const value = get(name).trim();
   return value === "" ? void 0 : value;
@@ -16996,6 +17005,8 @@ function readInputs(get) {
     login: username !== void 0 ? { registry: optional(get, "registry") ?? "docker.io", username, password } : void 0,
     cache: booleanInput(get, "cache", true),
     cacheKey: optional(get, "cache-key"),
+    cacheMounts: booleanInput(get, "cache-mounts", true),
+    cacheMountsLimit: mebibytes(get, "cache-mounts-limit", DEFAULT_CACHE_MOUNTS_LIMIT_MIB),
     summary: booleanInput(get, "summary", true),
     exportRuntimeEnv: booleanInput(get, "export-runtime-env", false),
     secrets: {
@@ -17104,6 +17115,9 @@ async function runMain() {
     const restoredKey = plan ? await group("Restore the layer cache", () => restoreLayerCache(plan)) : void 0;
     const exactHit = plan ? isExactHit(plan, restoredKey) : false;
     const store = await openStore();
+    const mounts = plan && inputs.cacheMounts ? planCacheMounts(plan, store.root, inputs.cacheMountsLimit) : void 0;
+    if (mounts) await group("Restore the RUN cache mounts", () => restoreCacheMounts(mounts));
+    const buildStarted = Date.now();
     const registry = createRegistryClient(inputs.login ? { login: inputs.login } : {});
     let result;
     let pushed;
@@ -17131,7 +17145,13 @@ async function runMain() {
     setOutput("metadata", JSON.stringify(buildMetadata(result, pushed)));
     setOutput("cache-hit", String(exactHit));
     if (plan) {
-      const state = { path: plan.path, dir: plan.dir, key: plan.key, ...restoredKey ? { restoredKey } : {} };
+      const state = {
+        path: plan.path,
+        dir: plan.dir,
+        key: plan.key,
+        ...restoredKey ? { restoredKey } : {},
+        ...mounts ? { mounts: { ...mounts, since: buildStarted } } : {}
+      };
       saveState(STATE_KEY, JSON.stringify(state));
     }
     if (inputs.summary && process.env["GITHUB_STEP_SUMMARY"]) {

@@ -3,13 +3,15 @@ const require = __kilnCreateRequire(import.meta.url);
 import {
   STATE_KEY,
   getState,
+  group,
   info,
   layerCacheDigest,
   saveCache,
+  saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-B7JTE6VV.js";
-import "./chunks/chunk-QSDDZJCI.js";
+} from "./chunks/chunk-3JXWNNLK.js";
+import "./chunks/chunk-UI3UYHCI.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {
@@ -18,8 +20,15 @@ async function runPost() {
     info("layer cache off or not used: nothing to save");
     return;
   }
+  const state = JSON.parse(raw);
+  await saveLayerCache(state);
+  if (state.mounts) {
+    const runKey = `${process.env["GITHUB_RUN_ID"] ?? Date.now()}-${process.env["GITHUB_RUN_ATTEMPT"] ?? "1"}`;
+    await group("Save the RUN cache mounts", () => saveCacheMounts(state.mounts, state.mounts.since, runKey));
+  }
+}
+async function saveLayerCache(state) {
   try {
-    const state = JSON.parse(raw);
     const digest = await layerCacheDigest(state.dir);
     if (!digest) {
       info(`no layer cache in ${state.dir}: nothing to save`);

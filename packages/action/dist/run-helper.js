@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-QSDDZJCI.js";
+} from "./chunks/chunk-UI3UYHCI.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

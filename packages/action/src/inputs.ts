@@ -3,6 +3,7 @@
 
 import { KilnError, formatPlatform, parsePlatformList } from '@kiln/core';
 import { splitInputList } from './tags/index.js';
+import { DEFAULT_CACHE_MOUNTS_LIMIT_MIB } from './cache-mounts.js';
 
 export interface ActionInputs {
   context: string;
@@ -28,6 +29,9 @@ export interface ActionInputs {
   login: { registry: string; username: string; password: string } | undefined;
   cache: boolean;
   cacheKey: string | undefined;
+  /** Carry RUN cache mounts across workflow runs (with the layer cache), up to cacheMountsLimit MiB. */
+  cacheMounts: boolean;
+  cacheMountsLimit: number;
   summary: boolean;
   exportRuntimeEnv: boolean;
   /** RUN --mount=type=secret values: given as literals (`secrets`), by file (`secret-files`), by variable (`secret-envs`). */
@@ -99,6 +103,13 @@ function secretLines(get: InputGetter, name: string): Record<string, string> {
   return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
 }
 
+function mebibytes(get: InputGetter, name: string, fallback: number): number {
+  const value = get(name).trim();
+  if (value === '') return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new KilnError(`input ${name}: "${value}" is not a number of MiB (e.g. 1024)`);
+  return Number(value);
+}
+
 function optional(get: InputGetter, name: string): string | undefined {
   const value = get(name).trim();
   return value === '' ? undefined : value;
@@ -148,6 +159,8 @@ export function readInputs(get: InputGetter): ActionInputs {
     login: username !== undefined ? { registry: optional(get, 'registry') ?? 'docker.io', username, password } : undefined,
     cache: booleanInput(get, 'cache', true),
     cacheKey: optional(get, 'cache-key'),
+    cacheMounts: booleanInput(get, 'cache-mounts', true),
+    cacheMountsLimit: mebibytes(get, 'cache-mounts-limit', DEFAULT_CACHE_MOUNTS_LIMIT_MIB),
     summary: booleanInput(get, 'summary', true),
     exportRuntimeEnv: booleanInput(get, 'export-runtime-env', false),
     secrets: {

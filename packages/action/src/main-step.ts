@@ -27,6 +27,7 @@ import {
 } from '@kiln/core';
 import { readInputs, type ActionInputs } from './inputs.js';
 import { isExactHit, planLayerCache, type LayerCachePlan } from './layer-cache.js';
+import { planCacheMounts, restoreCacheMounts } from './cache-mounts.js';
 import { imageMetadata, type CommitDateLookup } from './metadata.js';
 import { STATE_KEY, type PostState } from './post-state.js';
 import { summaryRows } from './summary.js';
@@ -72,6 +73,9 @@ export async function runMain(): Promise<void> {
     const exactHit = plan ? isExactHit(plan, restoredKey) : false;
 
     const store = await openStore();
+    const mounts = plan && inputs.cacheMounts ? planCacheMounts(plan, store.root, inputs.cacheMountsLimit) : undefined;
+    if (mounts) await core.group('Restore the RUN cache mounts', () => restoreCacheMounts(mounts));
+    const buildStarted = Date.now();
     const registry = createRegistryClient(inputs.login ? { login: inputs.login } : {});
     let result: BuildResult;
     let pushed: PushedImage | undefined;
@@ -100,7 +104,13 @@ export async function runMain(): Promise<void> {
     core.setOutput('cache-hit', String(exactHit));
 
     if (plan) {
-      const state: PostState = { path: plan.path, dir: plan.dir, key: plan.key, ...(restoredKey ? { restoredKey } : {}) };
+      const state: PostState = {
+        path: plan.path,
+        dir: plan.dir,
+        key: plan.key,
+        ...(restoredKey ? { restoredKey } : {}),
+        ...(mounts ? { mounts: { ...mounts, since: buildStarted } } : {}),
+      };
       core.saveState(STATE_KEY, JSON.stringify(state));
     }
     if (inputs.summary && process.env['GITHUB_STEP_SUMMARY']) {

@@ -1,5 +1,7 @@
 // What the main step leaves the post step (core.saveState; the runner hands it back as STATE_kiln).
 
+import type { CacheMountsPlan } from './cache-mounts.js';
+
 export const STATE_KEY = 'kiln';
 
 export interface PostState {
@@ -11,4 +13,6 @@ export interface PostState {
   key: string;
   /** The key restored, if any. */
   restoredKey?: string;
+  /** The RUN cache mounts to save, and when the build began (only mounts used since then are news). */
+  mounts?: CacheMountsPlan & { since: number };
 }

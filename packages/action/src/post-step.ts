@@ -1,11 +1,13 @@
 // The Action's post step (post-if: success()): saves the layer cache directory the build left,
 // under a key that ends with the digest of its content, so a cache that did not change is never
-// uploaded again and each saved entry holds only what one build used.
+// uploaded again and each saved entry holds only what one build used; then the RUN cache mounts
+// (cache-mounts.ts), when a RUN used one.
 
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { layerCacheDigest, savedKey } from './layer-cache.js';
 import { STATE_KEY, type PostState } from './post-state.js';
+import { saveCacheMounts } from './cache-mounts.js';
 
 export async function runPost(): Promise<void> {
   const raw = core.getState(STATE_KEY);
@@ -13,8 +15,16 @@ export async function runPost(): Promise<void> {
     core.info('layer cache off or not used: nothing to save');
     return;
   }
+  const state = JSON.parse(raw) as PostState;
+  await saveLayerCache(state);
+  if (state.mounts) {
+    const runKey = `${process.env['GITHUB_RUN_ID'] ?? Date.now()}-${process.env['GITHUB_RUN_ATTEMPT'] ?? '1'}`;
+    await core.group('Save the RUN cache mounts', () => saveCacheMounts(state.mounts!, state.mounts!.since, runKey));
+  }
+}
+
+async function saveLayerCache(state: PostState): Promise<void> {
   try {
-    const state = JSON.parse(raw) as PostState;
     const digest = await layerCacheDigest(state.dir);
     if (!digest) {
       core.info(`no layer cache in ${state.dir}: nothing to save`);

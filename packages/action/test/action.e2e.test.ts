@@ -4,13 +4,14 @@
 // job gets a new home, so an empty Kiln store, as on a fresh hosted runner.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
-import { describeNeeding, tools } from '../../core/test/helpers/requirements.js';
+import { capability, describeNeeding, tools } from '../../core/test/helpers/requirements.js';
+import { makeRootfs } from '../../core/test/helpers/base-images.js';
 import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
 import { runJob, type RunnerJob } from './helpers/runner.js';
 
@@ -242,4 +243,49 @@ describeNeeding(tools('docker-registry', 'htpasswd', 'skopeo', 'git'), 'the Acti
     expect(main.exportedEnv['ACTIONS_RESULTS_URL']).toBe(cacheService.env()['ACTIONS_RESULTS_URL']);
     expect(main.stdout).toContain(`::add-mask::${cacheService.token}`);
   });
+});
+
+const asRoot = capability('root', 'running as root (RUN mounts an overlay and starts runc)', () => (process.getuid?.() === 0 ? undefined : 'not running as root'), 'run the tests as root');
+
+describeNeeding([asRoot, ...tools('runc', 'busybox', 'git')], 'the Action with RUN cache mounts', () => {
+  const runApp = () => {
+    const dir = join(ws, 'runapp');
+    if (!existsSync(dir)) {
+      mkdirSync(dir);
+      makeRootfs(join(dir, 'rootfs'));
+      writeFileSync(
+        join(dir, 'Dockerfile'),
+        'FROM scratch\nCOPY rootfs/ /\nARG RUN_NUMBER\nRUN --mount=type=cache,target=/var/cache/runs echo "$RUN_NUMBER" >> /var/cache/runs/log && echo "runs: $(cat /var/cache/runs/log | tr \'\\n\' \' \')"\n',
+      );
+    }
+    return (n: number) => ({ context: 'runapp', tags: 'kiln-test/runapp:1', 'build-args': `RUN_NUMBER=${n}` });
+  };
+
+  it('carries a RUN cache mount to the next workflow run on a fresh runner, and saves it only when a RUN used it', async () => {
+    const inputs = runApp();
+    const first = await runJob(job(tagPush('v9.0.0'), {}, inputs(1)));
+    expect(first.main.code).toBe(0);
+    expect(first.main.stdout).toMatch(/runs: 1 $/m);
+    expect(first.post!.stdout).toMatch(/saved 1 RUN cache mount \(.* MiB\) as kiln-mounts-v1-/);
+
+    // A fresh runner (empty home and store): the mount comes back with what the first run put there.
+    const second = await runJob(job(tagPush('v9.0.0'), {}, inputs(2)));
+    expect(second.main.code).toBe(0);
+    expect(second.main.stdout).toMatch(/restored the RUN cache mounts kiln-mounts-v1-/);
+    expect(second.main.stdout).toMatch(/runs: 1 2 $/m);
+
+    // The same build again: the layer cache answers the RUN, so the mounts are not saved again.
+    const third = await runJob(job(tagPush('v9.0.0'), {}, inputs(2)));
+    expect(third.main.code).toBe(0);
+    expect(third.main.stdout).not.toMatch(/^#\d+ \d+\.\d{3} runs: /m);
+    expect(third.post!.stdout).toMatch(/no RUN used a cache mount in this job/);
+  }, 120_000);
+
+  it('keeps the saved mounts within cache-mounts-limit: a mount bigger than the bound is not saved', async () => {
+    const inputs = { ...runApp()(3), 'build-args': 'RUN_NUMBER=3\nBIG=1', 'cache-key': 'big', 'cache-mounts-limit': '1' };
+    writeFileSync(join(ws, 'runapp', 'big.Dockerfile'), 'FROM scratch\nCOPY rootfs/ /\nRUN --mount=type=cache,target=/big head -c 2097152 /dev/zero > /big/blob\n');
+    const r = await runJob(job(tagPush('v9.0.0'), {}, { ...inputs, file: 'runapp/big.Dockerfile' }));
+    expect(r.main.code).toBe(0);
+    expect(r.post!.stdout).toMatch(/::warning::RUN cache mounts: none fits in cache-mounts-limit \(1 MiB\): nothing saved/);
+  }, 60_000);
 });

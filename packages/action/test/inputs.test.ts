@@ -25,6 +25,8 @@ describe('readInputs', () => {
       login: undefined,
       cache: true,
       cacheKey: undefined,
+      cacheMounts: true,
+      cacheMountsLimit: 1024,
       summary: true,
       exportRuntimeEnv: false,
       secrets: { values: {}, files: {}, envs: {} },

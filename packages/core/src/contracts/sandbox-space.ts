@@ -19,7 +19,8 @@ export interface SandboxSpace {
   readonly cacheMountsDir: string;
   /**
    * The directory of the cache mount `id`; the first time, `init` makes it (a directory at the
-   * path it is given, with the mount's owner and mode, and any initial content).
+   * path it is given, with the mount's owner and mode, and any initial content). Beside it,
+   * `<hash>.json` holds `{ id, created }`, and its mtime is the mount's last use.
    */
   cacheMount(id: string, init: (dir: string) => Promise<void>): Promise<string>;
 }

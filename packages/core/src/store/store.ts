@@ -34,6 +34,7 @@ import {
   rm,
   stat,
   unlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -621,9 +622,15 @@ export class Store implements ContentStore {
   async cacheMount(id: string, init: (dir: string) => Promise<void>): Promise<string> {
     const hex = sha256Hex(id);
     const dir = join(this.cacheMountsDir, hex);
-    if (await exists(dir)) return dir;
+    // The side file's mtime is the mount's last use (what keeps it when caches are trimmed).
+    const used = async () => {
+      const now = new Date();
+      await utimes(join(this.cacheMountsDir, `${hex}.json`), now, now).catch(() => undefined);
+      return dir;
+    };
+    if (await exists(dir)) return used();
     return this.withLock(`cache-mount-${hex}`, async () => {
-      if (await exists(dir)) return dir;
+      if (await exists(dir)) return used();
       // Private: what builds cache there (package managers' downloads) is theirs alone.
       await mkdir(this.cacheMountsDir, { recursive: true, mode: 0o700 });
       const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);

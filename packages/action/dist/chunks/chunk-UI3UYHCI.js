@@ -95,7 +95,7 @@ function chainIds(diffIds) {
 
 // packages/core/dist/store/store.js
 import { createHash as createHash2, randomBytes } from "node:crypto";
-import { chmod, lstat, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { homedir, hostname } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -642,11 +642,16 @@ var Store = class _Store {
   async cacheMount(id, init) {
     const hex = sha256Hex(id);
     const dir = join(this.cacheMountsDir, hex);
-    if (await exists(dir))
+    const used = async () => {
+      const now = /* @__PURE__ */ new Date();
+      await utimes(join(this.cacheMountsDir, `${hex}.json`), now, now).catch(() => void 0);
       return dir;
+    };
+    if (await exists(dir))
+      return used();
     return this.withLock(`cache-mount-${hex}`, async () => {
       if (await exists(dir))
-        return dir;
+        return used();
       await mkdir(this.cacheMountsDir, { recursive: true, mode: 448 });
       const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);
       try {

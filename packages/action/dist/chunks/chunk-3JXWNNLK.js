@@ -36,7 +36,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-QSDDZJCI.js";
+} from "./chunk-UI3UYHCI.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -31327,7 +31327,7 @@ var Path = class {
 // node_modules/@actions/glob/lib/internal-pattern.js
 var IS_WINDOWS6 = process.platform === "win32";
 var Pattern = class _Pattern {
-  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir4) {
+  constructor(patternOrNegate, isImplicitPattern = false, segments, homedir5) {
     this.negate = false;
     let pattern;
     if (typeof patternOrNegate === "string") {
@@ -31346,7 +31346,7 @@ var Pattern = class _Pattern {
       this.negate = !this.negate;
       pattern = pattern.substr(1).trim();
     }
-    pattern = _Pattern.fixupPattern(pattern, homedir4);
+    pattern = _Pattern.fixupPattern(pattern, homedir5);
     this.segments = new Path(pattern).segments;
     this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path7.sep);
     pattern = safeTrimTrailingSeparator(pattern);
@@ -31402,7 +31402,7 @@ var Pattern = class _Pattern {
   /**
    * Normalizes slashes and ensures absolute root
    */
-  static fixupPattern(pattern, homedir4) {
+  static fixupPattern(pattern, homedir5) {
     assert3(pattern, "pattern cannot be empty");
     const literalSegments = new Path(pattern).segments.map((x) => _Pattern.getLiteral(x));
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
@@ -31411,10 +31411,10 @@ var Pattern = class _Pattern {
     if (pattern === "." || pattern.startsWith(`.${path7.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
     } else if (pattern === "~" || pattern.startsWith(`~${path7.sep}`)) {
-      homedir4 = homedir4 || os6.homedir();
-      assert3(homedir4, "Unable to determine HOME directory");
-      assert3(hasAbsoluteRoot(homedir4), `Expected HOME directory to be a rooted path. Actual '${homedir4}'`);
-      pattern = _Pattern.globEscape(homedir4) + pattern.substr(1);
+      homedir5 = homedir5 || os6.homedir();
+      assert3(homedir5, "Unable to determine HOME directory");
+      assert3(hasAbsoluteRoot(homedir5), `Expected HOME directory to be a rooted path. Actual '${homedir5}'`);
+      pattern = _Pattern.globEscape(homedir5) + pattern.substr(1);
     } else if (IS_WINDOWS6 && (pattern.match(/^[A-Z]:$/i) || pattern.match(/^[A-Z]:[^\\]/i))) {
       let root = ensureAbsoluteRoot("C:\\dummy-root", pattern.substr(0, 2));
       if (pattern.length > 2 && !root.endsWith("\\")) {
@@ -77808,14 +77808,112 @@ function parseAnnotations(items, what) {
   return out;
 }
 
-// packages/action/src/layer-cache.ts
-import { existsSync as existsSync4, readFileSync as readFileSync5 } from "node:fs";
-import { readFile as readFile6 } from "node:fs/promises";
+// packages/action/src/cache-mounts.ts
+import { existsSync as existsSync4 } from "node:fs";
+import { mkdir as mkdir7, readdir as readdir4, rm as rm7, stat as stat5 } from "node:fs/promises";
 import { homedir as homedir3 } from "node:os";
 import { join as join18 } from "node:path";
+var CACHE_MOUNTS_PATH = "~/.cache/kiln/action-cache-mounts";
+var ARCHIVE = "cache-mounts.tar";
+var DEFAULT_CACHE_MOUNTS_LIMIT_MIB = 1024;
+function planCacheMounts(layers, storeRoot, limitMiB) {
+  const own = (k) => k.replace(/^kiln-v1-/, "kiln-mounts-v1-");
+  return {
+    path: CACHE_MOUNTS_PATH,
+    dir: join18(homedir3(), CACHE_MOUNTS_PATH.slice(2)),
+    key: own(layers.key),
+    restoreKeys: layers.restoreKeys.map(own),
+    storeRoot,
+    limitBytes: limitMiB * 1024 * 1024
+  };
+}
+async function asRoot(command, args) {
+  const elevated = process.getuid?.() === 0 ? [command, args] : ["sudo", ["-n", "--", command, ...args]];
+  const r = await getExecOutput(elevated[0], [...elevated[1]], { ignoreReturnCode: true, silent: true });
+  if (r.exitCode !== 0) {
+    warning(`RUN cache mounts: ${command} failed${process.getuid?.() === 0 ? "" : " (through sudo -n)"}: ${r.stderr.trim().split("\n").slice(-2).join("; ")}`);
+    return void 0;
+  }
+  return r.stdout;
+}
+async function restoreCacheMounts(plan) {
+  let key;
+  try {
+    key = await restoreCache([plan.path], plan.key, plan.restoreKeys);
+  } catch (err) {
+    warning(`could not restore the RUN cache mounts: ${err.message}`);
+    return void 0;
+  }
+  const archive = join18(plan.dir, ARCHIVE);
+  if (!key || !existsSync4(archive)) {
+    info("no RUN cache mounts saved yet");
+    return void 0;
+  }
+  const mounts = join18(plan.storeRoot, "cache-mounts");
+  await mkdir7(mounts, { recursive: true, mode: 448 });
+  const ok2 = await asRoot("tar", ["-x", "-f", archive, "-C", mounts, "--numeric-owner", "--same-owner", "--same-permissions", "--skip-old-files"]);
+  await rm7(archive, { force: true });
+  if (ok2 !== void 0) info(`restored the RUN cache mounts ${key}`);
+  return ok2 === void 0 ? void 0 : key;
+}
+async function saveCacheMounts(plan, since, runKey) {
+  const dir = join18(plan.storeRoot, "cache-mounts");
+  const names = existsSync4(dir) ? await readdir4(dir) : [];
+  const mounts = [];
+  for (const name of names.filter((n) => n.endsWith(".json"))) {
+    const hex = name.slice(0, -".json".length);
+    if (!names.includes(hex)) continue;
+    mounts.push({ hex, lastUsed: (await stat5(join18(dir, name))).mtimeMs, bytes: 0 });
+  }
+  if (!mounts.some((m) => m.lastUsed >= since)) {
+    info("no RUN used a cache mount in this job: the saved RUN cache mounts stay as they are");
+    return;
+  }
+  const du = await asRoot("du", ["-s", "-B1", ...mounts.map((m) => join18(dir, m.hex))]);
+  if (du === void 0) return;
+  for (const line of du.trim().split("\n")) {
+    const [bytes, path12] = line.split("	");
+    const m = mounts.find((x) => join18(dir, x.hex) === path12);
+    if (m) m.bytes = Number(bytes);
+  }
+  mounts.sort((a, b) => b.lastUsed - a.lastUsed);
+  const kept = [];
+  let total = 0;
+  for (const m of mounts) {
+    if (total + m.bytes > plan.limitBytes) continue;
+    kept.push(m);
+    total += m.bytes;
+  }
+  const left = mounts.length - kept.length;
+  if (kept.length === 0) {
+    warning(`RUN cache mounts: none fits in cache-mounts-limit (${plan.limitBytes / 1024 / 1024} MiB): nothing saved`);
+    return;
+  }
+  await mkdir7(plan.dir, { recursive: true });
+  const archive = join18(plan.dir, ARCHIVE);
+  const files = kept.flatMap((m) => [m.hex, `${m.hex}.json`]);
+  if (await asRoot("tar", ["-c", "-f", archive, "-C", dir, "--numeric-owner", ...files]) === void 0) return;
+  if (process.getuid?.() !== 0 && await asRoot("chown", [`${process.getuid?.()}:${process.getgid?.()}`, archive]) === void 0) return;
+  try {
+    const id = await saveCache2([plan.path], `${plan.key}-${runKey}`);
+    if (id !== -1) {
+      info(`saved ${kept.length} RUN cache mount${kept.length === 1 ? "" : "s"} (${(total / 1024 / 1024).toFixed(1)} MiB) as ${plan.key}-${runKey}` + (left ? `; ${left} least recently used left out (cache-mounts-limit)` : ""));
+    }
+  } catch (err) {
+    warning(`could not save the RUN cache mounts: ${err.message}`);
+  } finally {
+    await rm7(archive, { force: true });
+  }
+}
+
+// packages/action/src/layer-cache.ts
+import { existsSync as existsSync5, readFileSync as readFileSync5 } from "node:fs";
+import { readFile as readFile6 } from "node:fs/promises";
+import { homedir as homedir4 } from "node:os";
+import { join as join19 } from "node:path";
 var LAYER_CACHE_PATH = "~/.cache/kiln/action-layer-cache";
 function layerCacheDir(path12 = LAYER_CACHE_PATH) {
-  return path12.startsWith("~/") ? join18(homedir3(), path12.slice(2)) : path12;
+  return path12.startsWith("~/") ? join19(homedir4(), path12.slice(2)) : path12;
 }
 var LOCK_FILES = [
   "package-lock.json",
@@ -77839,10 +77937,10 @@ function keyPart(value) {
   return value.replace(/[\s,]+/g, "-");
 }
 function planLayerCache(inputs) {
-  const fileHash = (path12) => existsSync4(path12) ? sha256Hex(readFileSync5(path12)) : void 0;
+  const fileHash = (path12) => existsSync5(path12) ? sha256Hex(readFileSync5(path12)) : void 0;
   const hash = [`target=${inputs.target ?? ""}`, `platform=${inputs.platform ?? ""}`, `Dockerfile=${fileHash(inputs.dockerfile) ?? "absent"}`];
   for (const name of LOCK_FILES) {
-    const digest = fileHash(join18(inputs.context, name));
+    const digest = fileHash(join19(inputs.context, name));
     if (digest) hash.push(`${name}=${digest}`);
   }
   const prefix2 = ["kiln-v1", keyPart(inputs.runnerOs), keyPart(inputs.runnerArch), ...inputs.cacheKey ? [keyPart(inputs.cacheKey)] : []].join("-");
@@ -77851,7 +77949,7 @@ function planLayerCache(inputs) {
 }
 async function layerCacheDigest(dir) {
   try {
-    const index = JSON.parse(await readFile6(join18(dir, "index.json"), "utf8"));
+    const index = JSON.parse(await readFile6(join19(dir, "index.json"), "utf8"));
     const digest = index.manifests?.[0]?.digest;
     return typeof digest === "string" && digest.startsWith("sha256:") ? digest : void 0;
   } catch {
@@ -77898,6 +77996,10 @@ export {
   progressReporter,
   pushedLine,
   sourceDateEpoch,
+  DEFAULT_CACHE_MOUNTS_LIMIT_MIB,
+  planCacheMounts,
+  restoreCacheMounts,
+  saveCacheMounts,
   planLayerCache,
   layerCacheDigest,
   savedKey,
