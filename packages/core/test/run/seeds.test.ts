@@ -1,0 +1,172 @@
+/**
+ * The Dockerfiles users write first, built by Kiln and run by docker, hermetically:
+ *   - a Node app: COPY package*.json, RUN npm ci, COPY . ., CMD ["node", "index.js"], its
+ *     dependency fetched by npm from a registry on 127.0.0.1 (a package packed here, served by a
+ *     small server speaking the registry's two requests); a second build after changing index.js
+ *     takes `npm ci` from the cache; the same with a cache mount for npm's cache;
+ *   - a multi-stage build: an artefact made by RUN in one stage, copied into a small final stage.
+ * The Node base is the Debian 12 test rootfs plus this machine's node and npm, copied in.
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { dirname, join } from 'node:path';
+import { DEBIAN_IMAGE, DEBIAN_ROOTFS, makeBaseImages, makeDebianImage } from '../helpers/base-images.js';
+import { describeWithDocker, dockerLoad, useDockerd } from '../helpers/dockerd.js';
+import { capability, tools } from '../helpers/requirements.js';
+import { kiln, tempDir, writeTree } from '../engine/kiln-helpers.js';
+
+const root = capability('root', 'running as root (RUN mounts an overlay and starts runc)', () => (process.getuid?.() === 0 ? undefined : 'not running as root'), 'run the tests as root');
+const nodeAndNpm = capability(
+  'node-npm',
+  "this machine's node and npm (copied into the test's Node base image)",
+  () => (spawnSync('npm', ['--version']).status === 0 ? undefined : 'npm not found'),
+  'install Node.js with npm',
+);
+
+const DEP = 'kiln-seed-dep';
+
+describeWithDocker(
+  "the seeds' Dockerfiles, built by Kiln, run by docker",
+  () => {
+    const env = useDockerd();
+    let work: string;
+    let store: string;
+    let registry: Server;
+    let registryUrl: string;
+    let integrity: string;
+
+    beforeAll(async () => {
+      work = tempDir('seeds');
+      store = join(work, 'store');
+      // The dependency, packed by npm, and a registry on 127.0.0.1 that serves it.
+      const pkg = writeTree(join(work, 'dep'), {
+        'package.json': JSON.stringify({ name: DEP, version: '1.0.0', main: 'index.js' }),
+        'index.js': "module.exports = (who) => `${who} from ${require('./package.json').name}`;\n",
+      });
+      const packed = spawnSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: pkg, encoding: 'utf8' });
+      if (packed.status !== 0) throw new Error(`npm pack: ${packed.stderr}`);
+      const tarball = readFileSync(join(work, packed.stdout.trim().split('\n').pop()!));
+      integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
+      registry = createServer((req, res) => {
+        if (req.url === `/${DEP}`) {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ name: DEP, 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: DEP, version: '1.0.0', dist: { tarball: `${registryUrl}${DEP}/-/${DEP}-1.0.0.tgz`, integrity } } } }));
+        } else if (req.url === `/${DEP}/-/${DEP}-1.0.0.tgz`) {
+          res.end(tarball);
+        } else {
+          res.statusCode = 404;
+          res.end('{}');
+        }
+      });
+      await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+      registryUrl = `http://127.0.0.1:${(registry.address() as { port: number }).port}/`;
+
+      // The bases: busybox and Debian in both the store and the daemon, then Debian + node + npm.
+      const busybox = await makeBaseImages(env.dockerd, join(work, 'base'));
+      const debian = await makeDebianImage(env.dockerd, join(work, 'base'));
+      for (const archive of [busybox.busyboxArchive, debian.archive]) {
+        const loaded = await kiln(['load', '--store', store, '-q', '-i', archive]);
+        if (loaded.code !== 0) throw new Error(loaded.stderr);
+      }
+      const nodeCtx = join(work, 'node-base');
+      const node = process.execPath;
+      const npmDir = join(dirname(dirname(node)), 'lib', 'node_modules', 'npm');
+      mkdirSync(join(nodeCtx, 'usr/local/bin'), { recursive: true });
+      cpSync(node, join(nodeCtx, 'usr/local/bin/node'));
+      cpSync(npmDir, join(nodeCtx, 'usr/local/lib/node_modules/npm'), { recursive: true });
+      writeFileSync(
+        join(nodeCtx, 'Dockerfile'),
+        [
+          `FROM ${DEBIAN_IMAGE}`,
+          'COPY usr/ /usr/',
+          'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm',
+          // Nothing beyond the test's registry: no update check, audit or funding calls.
+          `ENV npm_config_registry=${registryUrl} npm_config_update_notifier=false npm_config_audit=false npm_config_fund=false`,
+          '',
+        ].join('\n'),
+      );
+      const base = await kiln(['build', '--store', store, '-q', '-t', 'kiln-seed/node:20', nodeCtx]);
+      if (base.code !== 0) throw new Error(`node base: ${base.stderr}`);
+    }, 300_000);
+
+    afterAll(async () => {
+      await new Promise<void>((r) => (registry ? registry.close(() => r()) : r()));
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    /** Build with Kiln, load into the daemon, run; the progress and what the container printed. */
+    async function buildAndRun(ctx: string, tag: string): Promise<{ progress: string; output: string }> {
+      const archive = join(work, `${tag.replace(/[/:]/g, '-')}.tar`);
+      const r = await kiln(['build', '--store', store, '--progress', 'plain', '-t', tag, '--output', `type=docker,dest=${archive}`, ctx]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      await dockerLoad(env.dockerd, archive);
+      const run = await env.dockerd.docker(['run', '--rm', '--network=none', tag]);
+      return { progress: r.stderr, output: run.stdout + run.stderr };
+    }
+
+    const nodeApp = (dockerfileRun: string) => {
+      const lock = {
+        name: 'seed-app',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'seed-app', version: '1.0.0', dependencies: { [DEP]: '1.0.0' } },
+          [`node_modules/${DEP}`]: { version: '1.0.0', resolved: `${registryUrl}${DEP}/-/${DEP}-1.0.0.tgz`, integrity },
+        },
+      };
+      return {
+        'package.json': JSON.stringify({ name: 'seed-app', version: '1.0.0', dependencies: { [DEP]: '1.0.0' } }),
+        'package-lock.json': JSON.stringify(lock),
+        'index.js': `console.log(require('${DEP}')('hello'));\n`,
+        '.dockerignore': 'node_modules\n',
+        Dockerfile: ['FROM kiln-seed/node:20', 'WORKDIR /app', 'COPY package*.json ./', dockerfileRun, 'COPY . .', 'CMD ["node", "index.js"]', ''].join('\n'),
+      };
+    };
+
+    it('a Node app: npm ci in a RUN, docker runs it, and a change to index.js reuses the npm ci layer', async () => {
+      const ctx = writeTree(tempDir('seed-node'), nodeApp('RUN npm ci'));
+      const first = await buildAndRun(ctx, 'kiln-seed/node-app:1');
+      expect(first.progress).toMatch(/added 1 package/);
+      expect(first.output).toBe(`hello from ${DEP}\n`);
+
+      writeFileSync(join(ctx, 'index.js'), `console.log(require('${DEP}')('changed'));\n`);
+      const second = await buildAndRun(ctx, 'kiln-seed/node-app:2');
+      expect(second.progress).toMatch(/\[stage-0 4\/6\] RUN npm ci\n#\d+ CACHED/);
+      expect(second.output).toBe(`changed from ${DEP}\n`);
+    }, 180_000);
+
+    it("a Node app with npm's cache in a cache mount: the cache stays out of the image and serves the next install", async () => {
+      const ctx = writeTree(tempDir('seed-node-cache'), nodeApp('RUN --mount=type=cache,target=/root/.npm npm ci --prefer-offline && ls /root/.npm/_cacache > /dev/null'));
+      const first = await buildAndRun(ctx, 'kiln-seed/node-app-cache:1');
+      expect(first.output).toBe(`hello from ${DEP}\n`);
+      const ls = await env.dockerd.docker(['run', '--rm', '--network=none', '--entrypoint', 'ls', 'kiln-seed/node-app-cache:1', '-A', '/root']);
+      expect(ls.stdout).not.toContain('.npm');
+      // With the registry gone, a new install comes from the cache mount.
+      const savedUrl = registryUrl;
+      await new Promise<void>((r) => registry.close(() => r()));
+      try {
+        writeFileSync(join(ctx, 'package.json'), JSON.stringify({ name: 'seed-app', version: '1.0.1', dependencies: { [DEP]: '1.0.0' } }));
+        const second = await buildAndRun(ctx, 'kiln-seed/node-app-cache:2');
+        expect(second.output).toBe(`hello from ${DEP}\n`);
+      } finally {
+        const port = Number(new URL(savedUrl).port);
+        await new Promise<void>((r) => registry.listen(port, '127.0.0.1', r));
+      }
+    }, 180_000);
+
+    it('a multi-stage build: RUN makes an artefact in one stage, the small final stage runs it', async () => {
+      const ctx = writeTree(tempDir('seed-multistage'), {
+        'build.js': "const fs = require('fs');\nfs.mkdirSync('/out');\nfs.writeFileSync('/out/hello', `#!/bin/sh\\necho built with node ${process.version}\\n`, { mode: 0o755 });\n",
+        Dockerfile: ['FROM kiln-seed/node:20 AS build', 'WORKDIR /src', 'COPY build.js .', 'RUN node build.js', '', 'FROM kiln-test/busybox', 'COPY --from=build /out/hello /usr/local/bin/hello', 'CMD ["hello"]', ''].join('\n'),
+      });
+      const r = await buildAndRun(ctx, 'kiln-seed/multistage:1');
+      expect(r.output).toBe(`built with node ${process.version}\n`);
+      const size = await env.dockerd.docker(['image', 'inspect', '--format', '{{.Size}}', 'kiln-seed/multistage:1']);
+      expect(Number(size.stdout.trim())).toBeLessThan(5 * 1024 * 1024);
+    }, 180_000);
+  },
+  [root, DEBIAN_ROOTFS, nodeAndNpm, ...tools('runc')],
+);
