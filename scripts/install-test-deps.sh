@@ -43,8 +43,12 @@ else
   missing=("${PACKAGES[@]}")
 fi
 
-# Last, with the packages in place: the cached Debian rootfs (quick when it is there).
-rootfs() { exec bash "$(dirname "$0")/make-test-debian-rootfs.sh"; }
+# Last, with the packages in place: the cached Debian rootfs, then the local apt repository the
+# nginx seed test installs from (both quick when they are there).
+rootfs() {
+  bash "$(dirname "$0")/make-test-debian-rootfs.sh"
+  exec bash "$(dirname "$0")/make-test-apt-repo.sh"
+}
 
 [ "${#missing[@]}" -eq 0 ] && rootfs
 

@@ -1,5 +1,8 @@
 /**
  * The Dockerfiles users write first, built by Kiln and run by docker, hermetically:
+ *   - Debian + `RUN apt-get update && apt-get install -y nginx` + COPY index.html + ENTRYPOINT
+ *     nginx: apt installs from a repository on 127.0.0.1 (scripts/make-test-apt-repo.sh makes it
+ *     at setup from this machine's apt sources), and the container serves the page;
  *   - a Node app: COPY package*.json, RUN npm ci, COPY . ., CMD ["node", "index.js"], its
  *     dependency fetched by npm from a registry on 127.0.0.1 (a package packed here, served by a
  *     small server speaking the registry's two requests); a second build after changing index.js
@@ -9,10 +12,11 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { DEBIAN_IMAGE, DEBIAN_ROOTFS, makeBaseImages, makeDebianImage } from '../helpers/base-images.js';
+import { DEBIAN_IMAGE, DEBIAN_ROOTFS, DEBIAN_ROOTFS_TAR, makeBaseImages, makeDebianImage } from '../helpers/base-images.js';
 import { describeWithDocker, dockerLoad, useDockerd } from '../helpers/dockerd.js';
 import { capability, tools } from '../helpers/requirements.js';
 import { kiln, tempDir, writeTree } from '../engine/kiln-helpers.js';
@@ -26,6 +30,42 @@ const nodeAndNpm = capability(
 );
 
 const DEP = 'kiln-seed-dep';
+const APT_REPO = join(dirname(DEBIAN_ROOTFS_TAR), 'apt-nginx');
+const aptRepo = capability(
+  'apt-nginx-repo',
+  `the local apt repository with nginx ${APT_REPO}`,
+  () => (existsSync(join(APT_REPO, 'Packages')) ? undefined : 'not made yet'),
+  'run scripts/install-test-deps.sh as root (it runs scripts/make-test-apt-repo.sh once)',
+);
+
+/** A static file server for `dir` on 127.0.0.1 (an apt repository, here). */
+async function serveDirectory(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const name = decodeURIComponent((req.url ?? '/').split('?')[0]!).replace(/^\/+/, '');
+    const path = join(dir, name);
+    if (name.includes('..') || !existsSync(path) || !statSync(path).isFile()) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    res.setHeader('content-length', String(statSync(path).size));
+    createReadStream(path).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Whether nothing listens on 127.0.0.1:port (nginx in the container uses the host's network). */
+async function portFree(port: number): Promise<boolean> {
+  const probe = createNetServer();
+  return new Promise((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
 
 describeWithDocker(
   "the seeds' Dockerfiles, built by Kiln, run by docker",
@@ -157,6 +197,45 @@ describeWithDocker(
       }
     }, 180_000);
 
+    it('Debian + apt-get install nginx + COPY index.html: the container serves the page', async () => {
+      const repo = await serveDirectory(APT_REPO);
+      try {
+        const ctx = writeTree(tempDir('seed-nginx'), {
+          'index.html': '<h1>served by nginx, built by kiln</h1>\n',
+          Dockerfile: [
+            `FROM ${DEBIAN_IMAGE}`,
+            '# The test: apt reads its packages from the repository on 127.0.0.1 (a CI would use its mirror).',
+            `RUN rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* && echo "deb [trusted=yes] ${repo.url} ./" > /etc/apt/sources.list.d/local.list`,
+            'RUN apt-get update && apt-get install -y nginx',
+            'COPY index.html /var/www/html/index.html',
+            'ENTRYPOINT ["/usr/sbin/nginx", "-g", "daemon off;"]',
+            '',
+          ].join('\n'),
+        });
+        const archive = join(work, 'nginx.tar');
+        const r = await kiln(['build', '--store', store, '--progress', 'plain', '-t', 'kiln-seed/nginx:1', '--output', `type=docker,dest=${archive}`, ctx]);
+        if (r.code !== 0) throw new Error(r.stderr);
+        expect(r.stderr).toMatch(/Setting up nginx/);
+        await dockerLoad(env.dockerd, archive);
+      } finally {
+        await repo.close();
+      }
+      // The test dockerd has no bridge for -p: the container takes the host's network, port 80.
+      expect(await portFree(80)).toBe(true);
+      const name = `kiln-seed-nginx-${process.pid}`;
+      await env.dockerd.dockerOk(['run', '-d', '--name', name, '--network=host', 'kiln-seed/nginx:1']);
+      try {
+        let page = '';
+        for (let i = 0; i < 50 && !page; i++) {
+          page = await fetch('http://127.0.0.1:80/').then((res) => res.text(), () => '');
+          if (!page) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(page).toBe('<h1>served by nginx, built by kiln</h1>\n');
+      } finally {
+        await env.dockerd.docker(['rm', '-f', name]);
+      }
+    }, 240_000);
+
     it('a multi-stage build: RUN makes an artefact in one stage, the small final stage runs it', async () => {
       const ctx = writeTree(tempDir('seed-multistage'), {
         'build.js': "const fs = require('fs');\nfs.mkdirSync('/out');\nfs.writeFileSync('/out/hello', `#!/bin/sh\\necho built with node ${process.version}\\n`, { mode: 0o755 });\n",
@@ -168,5 +247,5 @@ describeWithDocker(
       expect(Number(size.stdout.trim())).toBeLessThan(5 * 1024 * 1024);
     }, 180_000);
   },
-  [root, DEBIAN_ROOTFS, nodeAndNpm, ...tools('runc')],
+  [root, DEBIAN_ROOTFS, aptRepo, nodeAndNpm, ...tools('runc')],
 );
