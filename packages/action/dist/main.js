@@ -34,7 +34,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-3JXWNNLK.js";
+} from "./chunks/chunk-BXIMCOLM.js";
 import {
   KilnError,
   __commonJS,

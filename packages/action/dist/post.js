@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-3JXWNNLK.js";
+} from "./chunks/chunk-BXIMCOLM.js";
 import "./chunks/chunk-UI3UYHCI.js";
 
 // packages/action/src/post-step.ts

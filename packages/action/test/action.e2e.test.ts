@@ -4,7 +4,7 @@
 // job gets a new home, so an empty Kiln store, as on a fresh hosted runner.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
 import { capability, describeNeeding, tools } from '../../core/test/helpers/requirements.js';
 import { makeRootfs } from '../../core/test/helpers/base-images.js';
+import { makeSudoUser, type SudoUser } from '../../core/test/helpers/sudo-user.js';
 import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
 import { runJob, type RunnerJob } from './helpers/runner.js';
 
@@ -288,4 +289,46 @@ describeNeeding([asRoot, ...tools('runc', 'busybox', 'git')], 'the Action with R
     expect(r.main.code).toBe(0);
     expect(r.post!.stdout).toMatch(/::warning::RUN cache mounts: none fits in cache-mounts-limit \(1 MiB\): nothing saved/);
   }, 60_000);
+});
+
+describeNeeding([asRoot, ...tools('sudo', 'runc', 'busybox', 'git')], 'the Action as a user with passwordless sudo (a hosted runner)', () => {
+  let user: SudoUser;
+  beforeAll(() => {
+    user = makeSudoUser('kiln-action-test');
+    chmodSync(work, 0o755); // the job's user reads the checkout
+  });
+  afterAll(() => user?.remove());
+
+  it('builds a RUN with a secret and a cache mount through sudo, and carries the mount to the next run', async () => {
+    const dir = join(ws, 'sudoapp');
+    mkdirSync(dir, { recursive: true });
+    makeRootfs(join(dir, 'rootfs'));
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      'FROM scratch\nCOPY rootfs/ /\nARG N\nRUN --mount=type=secret,id=TOKEN,env=TOKEN --mount=type=cache,target=/var/cache/npm ' +
+        'echo "$N:${#TOKEN}" >> /var/cache/npm/log && echo "log: $(cat /var/cache/npm/log | tr \'\\n\' \' \')" && echo "token: $TOKEN"\n',
+    );
+    // The checkout is the job user's, as on a runner.
+    execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
+    const secret = 'hosted-runner-secret-91c2';
+    const asRunner = (n: number) => {
+      const j = job(tagPush('v9.1.0'), {}, { context: 'sudoapp', tags: 'kiln-test/sudoapp:1', 'build-args': `N=${n}`, 'cache-key': 'sudo', secrets: `TOKEN=${secret}` }, {
+        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      });
+      execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, j.home]);
+      return { ...j, user: { uid: user.uid, gid: user.gid } };
+    };
+    const first = await runJob(asRunner(1));
+    expect(first.main.stderr).toBe('');
+    if (first.main.code !== 0) throw new Error(first.main.stdout.split('\n').filter((l) => !l.startsWith('::debug')).join('\n'));
+    expect(first.main.stdout).toContain(`::add-mask::${secret}`);
+    expect(first.main.stdout).toMatch(/log: 1:25 $/m);
+    expect(first.main.stdout).toMatch(/token: \*\*\*\*$/m);
+    expect(first.main.stdout.split(`::add-mask::${secret}`).join('')).not.toContain(secret);
+    expect(first.post!.stdout).toMatch(/saved 1 RUN cache mount/);
+
+    const second = await runJob(asRunner(2));
+    expect(second.main.code).toBe(0);
+    expect(second.main.stdout).toMatch(/log: 1:25 2:25 $/m);
+  }, 180_000);
 });

@@ -5,7 +5,7 @@
 // contents come back parsed. The post step gets the main step's state as STATE_* variables.
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,13 +70,15 @@ export interface RunnerJob {
   inputs: Record<string, string>;
   /** More variables: the cache service's, a test's own. */
   env?: Record<string, string>;
+  /** Run the steps as this user (hosted runners run jobs as `runner`, with passwordless sudo). */
+  user?: { uid: number; gid: number };
 }
 
 const bundle = (entry: 'main' | 'post') => join(repoRoot, 'packages/action/dist', `${entry}.js`);
 
-function runNode(script: string, env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runNode(script: string, env: Record<string, string>, cwd: string, user?: { uid: number; gid: number }): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, [script], { env, cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 240_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [script], { env, cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 240_000, ...(user ?? {}) }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolvePromise({ code, stdout, stderr });
     });
@@ -88,6 +90,7 @@ export async function runJob(job: RunnerJob): Promise<{ main: StepResult; post: 
   const files = mkdtempSync(join(tmpdir(), 'kiln-runner-'));
   const runnerTemp = join(files, 'temp');
   mkdirSync(runnerTemp);
+  if (job.user) for (const dir of [files, runnerTemp]) chownSync(dir, job.user.uid, job.user.gid);
   const eventPath = join(files, 'event.json');
   writeFileSync(eventPath, JSON.stringify(job.event));
   const defaults: Record<string, string> = {};
@@ -117,8 +120,9 @@ export async function runJob(job: RunnerJob): Promise<{ main: StepResult; post: 
     for (const [variable, name] of Object.entries(commands)) {
       env[variable] = join(files, `${entry}-${name}`);
       writeFileSync(env[variable]!, '');
+      if (job.user) chownSync(env[variable]!, job.user.uid, job.user.gid);
     }
-    const r = await runNode(bundle(entry), env, job.workspace);
+    const r = await runNode(bundle(entry), env, job.workspace, job.user);
     const read = (name: string) => readFileSync(join(files, `${entry}-${name}`), 'utf8');
     return { ...r, outputs: parseFileCommand(read('output')), state: parseFileCommand(read('state')), exportedEnv: parseFileCommand(read('env')), summary: read('summary') };
   };

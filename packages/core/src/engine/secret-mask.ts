@@ -1,5 +1,6 @@
 // Secret values masked in a command's output, as it streams: each occurrence becomes `****`,
-// also when it arrives split across chunks (the last bytes of a chunk wait for the next one).
+// also when it arrives split across chunks (the end of a chunk that could begin a secret waits
+// for the next one; anything else is shown at once, so lines are not cut).
 
 const MASK = Buffer.from('****');
 
@@ -21,9 +22,18 @@ export class SecretMask {
   /** The bytes of `chunk` that can be shown now, masked. */
   push(chunk: Buffer): Buffer {
     const all = this.mask(this.held.length ? Buffer.concat([this.held, chunk]) : chunk);
-    const cut = Math.max(0, all.length - this.keep);
+    const cut = all.length - this.secretPrefixAtEnd(all);
     this.held = Buffer.from(all.subarray(cut));
     return all.subarray(0, cut);
+  }
+
+  /** The length of the longest end of `buf` that is the start of a secret (0 when none is). */
+  private secretPrefixAtEnd(buf: Buffer): number {
+    for (let k = Math.min(this.keep, buf.length); k > 0; k--) {
+      const end = buf.subarray(buf.length - k);
+      if (this.values.some((v) => v.subarray(0, k).equals(end))) return k;
+    }
+    return 0;
   }
 
   /** What is still held back, masked (at the end of the output). */

@@ -70,6 +70,13 @@ describe('SecretMask', () => {
     expect(Buffer.concat(out).toString()).toBe('password: ****\nnext hunt');
   });
 
+  it('holds back only an end that could begin a secret, so lines are not cut', () => {
+    const mask = new SecretMask([Buffer.from('hunter2')]);
+    expect(mask.push(Buffer.from('log: 1 2\n')).toString()).toBe('log: 1 2\n');
+    expect(mask.push(Buffer.from('next: hu')).toString()).toBe('next: ');
+    expect(mask.push(Buffer.from('ge\n')).toString()).toBe('huge\n');
+  });
+
   it('masks the longer of two overlapping secrets whole', () => {
     const mask = new SecretMask([Buffer.from('abc'), Buffer.from('abcdef')]);
     expect(Buffer.concat([mask.push(Buffer.from('x abcdef y abc z')), mask.flush()]).toString()).toBe('x **** y **** z');

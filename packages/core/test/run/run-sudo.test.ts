@@ -10,9 +10,7 @@ import { join } from 'node:path';
 import { makeRootfs } from '../helpers/base-images.js';
 import { capability, describeNeeding, tools } from '../helpers/requirements.js';
 import { kilnBin, tempDir } from '../engine/kiln-helpers.js';
-
-const USER = 'kiln-sudo-test';
-const SUDOERS = `/etc/sudoers.d/${USER}`;
+import { makeSudoUser, type SudoUser } from '../helpers/sudo-user.js';
 
 const root = capability(
   'root',
@@ -23,9 +21,9 @@ const root = capability(
 
 describeNeeding([root, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN through sudo, as a user', () => {
   let work: string;
+  let user: SudoUser;
   let uid: number;
   let gid: number;
-  let madeUser = false;
 
   /** kiln as the test user, with the environment a CI job would have (HOME, PATH, a secret variable). */
   const asUser = (args: string[], env: Record<string, string> = {}) =>
@@ -36,13 +34,8 @@ describeNeeding([root, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN throu
     });
 
   beforeAll(() => {
-    if (spawnSync('id', ['-u', USER]).status !== 0) {
-      expect(spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]).status).toBe(0);
-      madeUser = true;
-    }
-    uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-    gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
-    writeFileSync(SUDOERS, `${USER} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
+    user = makeSudoUser('kiln-sudo-test');
+    ({ uid, gid } = user);
     work = tempDir('run-sudo');
     chmodSync(work, 0o755);
     mkdirSync(join(work, 'home'));
@@ -67,9 +60,8 @@ describeNeeding([root, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN throu
   });
 
   afterAll(() => {
-    rmSync(SUDOERS, { force: true });
+    user?.remove();
     if (work) rmSync(work, { recursive: true, force: true });
-    if (madeUser) spawnSync('userdel', [USER]);
   });
 
   it('builds RUN steps, keeps the store the user\'s, and leaves nothing behind', () => {
@@ -134,7 +126,7 @@ describeNeeding([root, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN throu
   }, 60_000);
 
   it('without a sudo rule, says both ways out', () => {
-    rmSync(SUDOERS, { force: true });
+    user.revokeSudo();
     try {
       const store = join(work, 'store-nosudo');
       const base = asUser(['build', '--store', store, '-q', '-t', 'sudo-base:1', join(work, 'base')]);
@@ -143,7 +135,7 @@ describeNeeding([root, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN throu
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/RUN needs root .*run kiln as root .* or give this user passwordless sudo/);
     } finally {
-      writeFileSync(SUDOERS, `${USER} ALL=(root) NOPASSWD: ALL\n`, { mode: 0o440 });
+      user.grantSudo();
     }
   }, 60_000);
 });

@@ -76594,9 +76594,18 @@ var SecretMask = class {
   /** The bytes of `chunk` that can be shown now, masked. */
   push(chunk) {
     const all = this.mask(this.held.length ? Buffer.concat([this.held, chunk]) : chunk);
-    const cut = Math.max(0, all.length - this.keep);
+    const cut = all.length - this.secretPrefixAtEnd(all);
     this.held = Buffer.from(all.subarray(cut));
     return all.subarray(0, cut);
+  }
+  /** The length of the longest end of `buf` that is the start of a secret (0 when none is). */
+  secretPrefixAtEnd(buf) {
+    for (let k = Math.min(this.keep, buf.length); k > 0; k--) {
+      const end = buf.subarray(buf.length - k);
+      if (this.values.some((v) => v.subarray(0, k).equals(end)))
+        return k;
+    }
+    return 0;
   }
   /** What is still held back, masked (at the end of the output). */
   flush() {
