@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
-import { capability, describeNeeding, tools } from '../../core/test/helpers/requirements.js';
+import { ROOT, describeNeeding, tools } from '../../core/test/helpers/requirements.js';
 import { makeRootfs } from '../../core/test/helpers/base-images.js';
 import { makeSudoUser, type SudoUser } from '../../core/test/helpers/sudo-user.js';
 import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
@@ -246,9 +246,8 @@ describeNeeding(tools('docker-registry', 'htpasswd', 'skopeo', 'git'), 'the Acti
   });
 });
 
-const asRoot = capability('root', 'running as root (RUN mounts an overlay and starts runc)', () => (process.getuid?.() === 0 ? undefined : 'not running as root'), 'run the tests as root');
 
-describeNeeding([asRoot, ...tools('runc', 'busybox', 'git')], 'the Action with RUN cache mounts', () => {
+describeNeeding([ROOT, ...tools('runc', 'busybox', 'git')], 'the Action with RUN cache mounts', () => {
   const runApp = () => {
     const dir = join(ws, 'runapp');
     if (!existsSync(dir)) {
@@ -291,7 +290,7 @@ describeNeeding([asRoot, ...tools('runc', 'busybox', 'git')], 'the Action with R
   }, 60_000);
 });
 
-describeNeeding([asRoot, ...tools('sudo', 'runc', 'busybox', 'git')], 'the Action as a user with passwordless sudo (a hosted runner)', () => {
+describeNeeding([ROOT, ...tools('sudo', 'runc', 'busybox', 'git')], 'the Action as a user with passwordless sudo (a hosted runner)', () => {
   let user: SudoUser;
   beforeAll(() => {
     user = makeSudoUser('kiln-action-test');

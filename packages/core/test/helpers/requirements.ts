@@ -240,3 +240,11 @@ export function haveNow(reqs: readonly Requirement[], part: string): boolean {
   recordSkip(part, v.reason);
   return false;
 }
+
+/** Root: RUN mounts an overlay and starts runc (and some tests make users and sudo rules). */
+export const ROOT: Requirement = capability(
+  'root',
+  'running as root (RUN mounts an overlay and starts runc)',
+  () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
+  'run the tests as root',
+);

@@ -14,15 +14,8 @@ import { spawnSync } from 'node:child_process';
 import { openStore } from '../../src/store/store.js';
 import { openMemoryArea } from '../../src/run/memory-area.js';
 import { makeRootfs } from '../helpers/base-images.js';
-import { capability, describeNeeding, tools } from '../helpers/requirements.js';
+import { ROOT, describeNeeding, tools } from '../helpers/requirements.js';
 import { kiln, kilnProcess, tempDir, writeTree } from '../engine/kiln-helpers.js';
-
-const root = capability(
-  'root',
-  'running as root (RUN mounts an overlay and starts runc)',
-  () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
-  'run the tests as root',
-);
 
 /** Every regular file below `dir` (symlinks not followed). */
 function filesBelow(dir: string): string[] {
@@ -36,7 +29,7 @@ function filesBelow(dir: string): string[] {
   return out;
 }
 
-describeNeeding([root, ...tools('runc', 'busybox')], 'RUN --mount', () => {
+describeNeeding([ROOT, ...tools('runc', 'busybox')], 'RUN --mount', () => {
   let work: string;
   let store: string;
 

@@ -8,18 +8,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRootfs } from '../helpers/base-images.js';
-import { capability, describeNeeding, tools } from '../helpers/requirements.js';
+import { ROOT, describeNeeding, tools } from '../helpers/requirements.js';
 import { kilnBin, tempDir } from '../engine/kiln-helpers.js';
 import { makeSudoUser, type SudoUser } from '../helpers/sudo-user.js';
 
-const root = capability(
-  'root',
-  'running as root (the test makes a user with passwordless sudo)',
-  () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
-  'run the tests as root',
-);
-
-describeNeeding([root, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN through sudo, as a user', () => {
+describeNeeding([ROOT, ...tools('sudo', 'runc', 'busybox', 'umoci')], 'RUN through sudo, as a user', () => {
   let work: string;
   let user: SudoUser;
   let uid: number;

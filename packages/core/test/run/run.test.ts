@@ -10,15 +10,8 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import { dirname, join } from 'node:path';
 import { openStore } from '../../src/store/store.js';
 import { makeRootfs } from '../helpers/base-images.js';
-import { capability, describeNeeding, toolPath, tools } from '../helpers/requirements.js';
+import { ROOT, describeNeeding, toolPath, tools } from '../helpers/requirements.js';
 import { kiln, kilnBin, kilnProcess, tempDir, writeTree } from '../engine/kiln-helpers.js';
-
-const root = capability(
-  'root',
-  'running as root (RUN mounts an overlay and starts runc)',
-  () => (process.getuid?.() === 0 ? undefined : 'not running as root'),
-  'run the tests as root',
-);
 
 /** Mount points below `dir` right now. */
 function mountsUnder(dir: string): string[] {
@@ -42,7 +35,7 @@ function processesWith(needle: string): string[] {
   return out;
 }
 
-describeNeeding([root, ...tools('runc', 'busybox', 'umoci', 'getcap', 'setcap')], 'RUN', () => {
+describeNeeding([ROOT, ...tools('runc', 'busybox', 'umoci', 'getcap', 'setcap')], 'RUN', () => {
   let work: string;
   let store: string;
   let baseCtx: string;

@@ -18,10 +18,9 @@ import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEBIAN_IMAGE, DEBIAN_ROOTFS, DEBIAN_ROOTFS_TAR, makeBaseImages, makeDebianImage } from '../helpers/base-images.js';
 import { describeWithDocker, dockerLoad, useDockerd } from '../helpers/dockerd.js';
-import { capability, tools } from '../helpers/requirements.js';
+import { ROOT, capability, tools } from '../helpers/requirements.js';
 import { kiln, tempDir, writeTree } from '../engine/kiln-helpers.js';
 
-const root = capability('root', 'running as root (RUN mounts an overlay and starts runc)', () => (process.getuid?.() === 0 ? undefined : 'not running as root'), 'run the tests as root');
 const nodeAndNpm = capability(
   'node-npm',
   "this machine's node and npm (copied into the test's Node base image)",
@@ -247,5 +246,5 @@ describeWithDocker(
       expect(Number(size.stdout.trim())).toBeLessThan(5 * 1024 * 1024);
     }, 180_000);
   },
-  [root, DEBIAN_ROOTFS, aptRepo, nodeAndNpm, ...tools('runc')],
+  [ROOT, DEBIAN_ROOTFS, aptRepo, nodeAndNpm, ...tools('runc')],
 );
