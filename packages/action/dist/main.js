@@ -34,14 +34,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-BXIMCOLM.js";
+} from "./chunks/chunk-JVSKOH2N.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-UI3UYHCI.js";
+} from "./chunks/chunk-Z7LSHKPC.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -17091,9 +17091,7 @@ async function runMain() {
   try {
     const inputs = readInputs((name) => getInput(name));
     if (inputs.login) setSecret(inputs.login.password);
-    for (const value of Object.values(inputs.secrets.values)) {
-      for (const part of [value, ...value.split("\n")]) if (part.trim() !== "") setSecret(part);
-    }
+    for (const value of Object.values(inputs.secrets.values)) maskSecret(value);
     for (const [id, file] of Object.entries(inputs.secrets.files)) inputs.secrets.files[id] = resolve(workspace, file);
     if (inputs.exportRuntimeEnv) exportRuntimeEnv();
     context = resolve(workspace, inputs.context);
@@ -17190,11 +17188,15 @@ async function buildImage(store, inputs, p) {
 }
 function secretValues(inputs) {
   const { values, files, envs } = inputs.secrets;
-  return {
-    ...Object.fromEntries(Object.entries(values).map(([id, v]) => [id, Buffer.from(v)])),
+  const loaded = {
     ...loadSecrets(Object.entries(files).map(([id, file]) => ({ id, file })), process.env, "input secret-files"),
     ...loadSecrets(Object.entries(envs).map(([id, env]) => ({ id, env })), process.env, "input secret-envs")
   };
+  for (const value of Object.values(loaded)) maskSecret(Buffer.from(value).toString("utf8"));
+  return { ...Object.fromEntries(Object.entries(values).map(([id, v]) => [id, Buffer.from(v)])), ...loaded };
+}
+function maskSecret(value) {
+  for (const part of [value, ...value.split("\n")]) if (part.trim() !== "") setSecret(part);
 }
 async function restoreLayerCache(plan) {
   try {

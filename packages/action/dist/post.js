@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-BXIMCOLM.js";
-import "./chunks/chunk-UI3UYHCI.js";
+} from "./chunks/chunk-JVSKOH2N.js";
+import "./chunks/chunk-Z7LSHKPC.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {
@@ -20,11 +20,21 @@ async function runPost() {
     info("layer cache off or not used: nothing to save");
     return;
   }
-  const state = JSON.parse(raw);
+  let state;
+  try {
+    state = JSON.parse(raw);
+  } catch {
+    warning("the main step left a state the post step cannot read: nothing saved");
+    return;
+  }
   await saveLayerCache(state);
-  if (state.mounts) {
+  const mounts = state.mounts;
+  if (mounts) {
     const runKey = `${process.env["GITHUB_RUN_ID"] ?? Date.now()}-${process.env["GITHUB_RUN_ATTEMPT"] ?? "1"}`;
-    await group("Save the RUN cache mounts", () => saveCacheMounts(state.mounts, state.mounts.since, runKey));
+    await group(
+      "Save the RUN cache mounts",
+      () => saveCacheMounts(mounts, mounts.since, runKey).catch((err) => warning(`could not save the RUN cache mounts: ${err.message}`))
+    );
   }
 }
 async function saveLayerCache(state) {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-UI3UYHCI.js";
+} from "./chunks/chunk-Z7LSHKPC.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";
@@ -27,6 +27,10 @@ async function main() {
     if (first.done || first.value.type !== FRAME.request)
       throw new KilnError("the RUN helper got no request");
     const request = parseRequest(first.value.payload.toString("utf8"));
+    if (request.settings?.runc)
+      process.env.KILN_RUNC = request.settings.runc;
+    if (request.settings?.copyRootfs)
+      process.env.KILN_RUN_COPY_ROOTFS = "1";
     void (async () => {
       try {
         for await (const _ of frames)

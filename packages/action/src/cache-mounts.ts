@@ -115,7 +115,7 @@ export async function saveCacheMounts(plan: CacheMountsPlan, since: number, runK
   const kept: Mount[] = [];
   let total = 0;
   for (const m of mounts) {
-    if (total + m.bytes > plan.limitBytes) continue;
+    if (total + m.bytes > plan.limitBytes) break; // this one and every older one are left out
     kept.push(m);
     total += m.bytes;
   }

@@ -42,10 +42,7 @@ export async function runMain(): Promise<void> {
   try {
     const inputs = readInputs((name) => core.getInput(name));
     if (inputs.login) core.setSecret(inputs.login.password);
-    // The runner masks a registered value in every later log line; a value of several lines line by line.
-    for (const value of Object.values(inputs.secrets.values)) {
-      for (const part of [value, ...value.split('\n')]) if (part.trim() !== '') core.setSecret(part);
-    }
+    for (const value of Object.values(inputs.secrets.values)) maskSecret(value);
     for (const [id, file] of Object.entries(inputs.secrets.files)) inputs.secrets.files[id] = resolve(workspace, file);
     if (inputs.exportRuntimeEnv) exportRuntimeEnv();
     context = resolve(workspace, inputs.context);
@@ -165,14 +162,20 @@ async function buildImage(store: Store, inputs: ActionInputs, p: BuildSetup): Pr
   return result;
 }
 
-/** The secrets' values: the literal ones (masked in the log as soon as the inputs are read), files, variables. */
+/** The secrets' values: the literal ones (masked as soon as the inputs are read), files, variables (masked here). */
 function secretValues(inputs: ActionInputs): Record<string, Uint8Array> {
   const { values, files, envs } = inputs.secrets;
-  return {
-    ...Object.fromEntries(Object.entries(values).map(([id, v]) => [id, Buffer.from(v)])),
+  const loaded = {
     ...loadSecrets(Object.entries(files).map(([id, file]) => ({ id, file })), process.env, 'input secret-files'),
     ...loadSecrets(Object.entries(envs).map(([id, env]) => ({ id, env })), process.env, 'input secret-envs'),
   };
+  for (const value of Object.values(loaded)) maskSecret(Buffer.from(value).toString('utf8'));
+  return { ...Object.fromEntries(Object.entries(values).map(([id, v]) => [id, Buffer.from(v)])), ...loaded };
+}
+
+/** The runner masks a registered value in every later log line; a value of several lines line by line. */
+function maskSecret(value: string): void {
+  for (const part of [value, ...value.split('\n')]) if (part.trim() !== '') core.setSecret(part);
 }
 
 async function restoreLayerCache(plan: LayerCachePlan): Promise<string | undefined> {

@@ -15,11 +15,21 @@ export async function runPost(): Promise<void> {
     core.info('layer cache off or not used: nothing to save');
     return;
   }
-  const state = JSON.parse(raw) as PostState;
+  let state: PostState;
+  try {
+    state = JSON.parse(raw) as PostState;
+  } catch {
+    core.warning('the main step left a state the post step cannot read: nothing saved');
+    return;
+  }
   await saveLayerCache(state);
-  if (state.mounts) {
+  const mounts = state.mounts;
+  if (mounts) {
     const runKey = `${process.env['GITHUB_RUN_ID'] ?? Date.now()}-${process.env['GITHUB_RUN_ATTEMPT'] ?? '1'}`;
-    await core.group('Save the RUN cache mounts', () => saveCacheMounts(state.mounts!, state.mounts!.since, runKey));
+    // As for the layer cache: a cache that cannot be saved is a warning, never a failed job.
+    await core.group('Save the RUN cache mounts', () =>
+      saveCacheMounts(mounts, mounts.since, runKey).catch((err: unknown) => core.warning(`could not save the RUN cache mounts: ${(err as Error).message}`)),
+    );
   }
 }
 

@@ -73,6 +73,7 @@ class Builder implements StepServices {
   private readonly materialized = new Map<string, Promise<SourceTree>>();
   /** Background unpacking for later RUN steps: awaited before the build returns, so no tar outlives it. */
   private readonly warming: Promise<void>[] = [];
+  private readonly warmingStop = new AbortController();
   private readonly contextDir: string;
 
   constructor(
@@ -101,6 +102,9 @@ class Builder implements StepServices {
   async run(): Promise<BuildResult> {
     try {
       return await this.runBuild();
+    } catch (err) {
+      this.warmingStop.abort(); // a failed build needs no more unpacking
+      throw err;
     } finally {
       await Promise.all(this.warming);
     }
@@ -225,9 +229,10 @@ class Builder implements StepServices {
     }
     instructions.push(...stage.instructions);
     const steps = instructions.length + 1;
+    const lastRun = instructions.map((ins) => ins.kind).lastIndexOf('RUN');
     for (const [i, instruction] of instructions.entries()) {
       this.checkAborted();
-      state = { ...state, runAhead: instructions.slice(i + 1).some((later) => later.kind === 'RUN') };
+      state = { ...state, runAhead: i < lastRun };
       state = await this.step(label, i + 2, steps, instruction, (id) => this.apply(state, instruction, ctx, id));
     }
     return { ...state, args: new Map(scope.values), vars: ctx.vars };
@@ -318,7 +323,8 @@ class Builder implements StepServices {
 
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   private warmRunLowers(layers: readonly LayerRecord[]): void {
-    const started = warmLowers(this.store, layers, this.options.signal);
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.warmingStop.signal]) : this.warmingStop.signal;
+    const started = warmLowers(this.store, layers, signal);
     if (started) this.warming.push(started.then(() => undefined, () => undefined));
   }
 

@@ -9,11 +9,11 @@
 //   ssh     an SSH agent from `--ssh`, as a socket (default /run/buildkit/ssh_agent.N)
 // Bind and cache contents never reach the layer: the sandbox leaves mount targets out of it.
 
-import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chown, copyFile, link, mkdir, readlink, rm, symlink, chmod } from 'node:fs/promises';
+import { chmod, chown, copyFile, link, mkdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { posix, join, dirname } from 'node:path';
 import { KilnError } from '../errors.js';
+import { sha256Hex } from '../oci/digest.js';
 import { parseRunMount, RunMountError, type RunMount } from '../dockerfile/run-mount.js';
 import type { BindMount } from '../run/oci-spec.js';
 import type { ForwardedSocket, MemoryFile } from '../run/memory-area.js';
@@ -36,6 +36,8 @@ export interface OpenMounts {
   env: string[];
   /** New cache directories made without root, with the owner and mode the RUN machinery must give them. */
   ownership: { path: string; uid: number; gid: number; mode: number }[];
+  /** Temporary copies the command may write to, to remove after the step (as root, when it ran as root). */
+  removeAfter: string[];
 }
 
 export interface StepMounts {
@@ -126,9 +128,15 @@ function absolute(target: string, cwd: string): string {
 const privateInUse = new Set<string>();
 
 async function openMounts<T>(resolved: readonly Resolved[], build: Build, run: (mounts: OpenMounts) => Promise<T>): Promise<T> {
-  const open: OpenMounts = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [], ownership: [] };
+  const open: OpenMounts = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [], ownership: [], removeAfter: [] };
   const cleanups: (() => Promise<void>)[] = [];
   const locked: string[] = [];
+  // A copy the command may write to: removed after the step, by root when the step ran as root
+  // (what it wrote there is root's), and here too.
+  const throwaway = (dir: string) => {
+    open.removeAfter.push(dir);
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  };
   try {
     for (const r of resolved) {
       const m = r.mount;
@@ -142,29 +150,22 @@ async function openMounts<T>(resolved: readonly Resolved[], build: Build, run: (
           } else {
             // Context files through .dockerignore (and anything writable) are a copy of their own.
             const dir = await build.store.makeTempDir('bind-');
-            cleanups.push(() => rm(dir, { recursive: true, force: true }));
+            throwaway(dir);
             source = await copyEntries(entries, join(dir, 'src'), m.readonly);
           }
           open.binds.push({ source, destination: r.target, readonly: m.readonly });
           break;
         }
         case 'cache': {
-          let created = false;
-          const init = (dir: string) => {
-            created = true;
-            return initCache(dir, m, build);
-          };
+          const init = (dir: string) => initCache(dir, m, build);
           const cacheId = await cacheIdentity(r, build);
           let dir = await build.store.cacheMount(cacheId, init);
-          // Without root the directory is this user's: the RUN machinery (root) gives it its owner.
-          if (created && !isRoot() && m.from === '' && m.source === '') {
-            open.ownership.push({ path: dir, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o755 });
-          }
+          open.ownership.push(...(await pendingOwnership(dir, m)));
           if (m.sharing === 'locked') locked.push(cacheId);
           if (m.sharing === 'private') {
             if (privateInUse.has(cacheId)) {
               const temp = await build.store.makeTempDir('cache-private-');
-              cleanups.push(() => rm(temp, { recursive: true, force: true }));
+              throwaway(temp);
               dir = join(temp, 'dir');
               await init(dir);
             } else {
@@ -196,8 +197,10 @@ async function openMounts<T>(resolved: readonly Resolved[], build: Build, run: (
     }
     // BuildKit: SSH_AUTH_SOCK names the first agent socket, unless the step's environment sets it.
     if (open.sockets.length > 0) open.env.push(`SSH_AUTH_SOCK=${open.sockets[0]!.destination}`);
-    const withLocks = locked.reduceRight<() => Promise<T>>(
-      (inner, id) => () => build.store.withLock(`cache-mount-use-${createHash('sha256').update(id).digest('hex')}`, inner),
+    // One order for every step (no two steps wait on each other), and Ctrl-C ends the wait.
+    const lockNames = [...new Set(locked.map((id) => `cache-mount-use-${sha256Hex(id)}`))].sort();
+    const withLocks = lockNames.reduceRight<() => Promise<T>>(
+      (inner, name) => () => build.store.withLock(name, inner, { signal: build.options.signal }),
       () => run(open),
     );
     return await withLocks();
@@ -217,17 +220,35 @@ async function cacheIdentity(r: Resolved, build: Build): Promise<string> {
   return [r.id, 'base', m.uid ?? 0, m.gid ?? 0, (m.mode ?? 0o755).toString(8), from, m.source].join('\0');
 }
 
-/** A new cache directory: the `from` source's content, or an empty directory owned and moded as the mount says. */
+/**
+ * A new cache directory at `dir` (which may exist, empty): the `from` source's content, or an
+ * empty directory owned and moded as the mount says (without root, the RUN machinery does that:
+ * see `pendingOwnership`).
+ */
 async function initCache(dir: string, m: RunMount, build: Build): Promise<void> {
   if (m.from !== '' || m.source !== '') {
     const tree: SourceTree = m.from === '' ? emptyTreeError(m) : await build.treeFrom(m.from);
+    await rm(dir, { recursive: true, force: true });
     await copyEntries(mountSourceEntries(tree, m.source), dir, false);
     return;
   }
-  await mkdir(dir, { mode: 0o755 });
-  if (!isRoot()) return; // the owner and mode are given as the step runs (OpenMounts.ownership)
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  if (!isRoot()) return;
   await chown(dir, m.uid ?? 0, m.gid ?? 0);
   await chmod(dir, m.mode ?? 0o755);
+}
+
+/**
+ * Without root, a new empty cache directory is this user's until the RUN machinery (root) gives
+ * it the owner and mode the mount asks for; asked again on every use until that happened, so a
+ * step that failed before it does not leave the cache with the wrong owner.
+ */
+async function pendingOwnership(dir: string, m: RunMount): Promise<OpenMounts['ownership']> {
+  if (isRoot() || m.from !== '' || m.source !== '') return [];
+  const st = await stat(dir);
+  const wanted = { uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o755 };
+  const done = st.uid === wanted.uid && st.gid === wanted.gid && (st.mode & 0o7777) === wanted.mode;
+  return done || st.uid !== process.getuid?.() ? [] : [{ path: dir, ...wanted }];
 }
 
 const isRoot = () => process.getuid?.() === 0;

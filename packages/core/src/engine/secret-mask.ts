@@ -10,8 +10,15 @@ export class SecretMask {
   private held = Buffer.alloc(0);
 
   constructor(values: readonly Uint8Array[]) {
+    // A secret file's value is often printed without its final newline, or a line at a time (an
+    // .npmrc, a key): the value, its trimmed form and each line of 4 or more characters are masked.
+    const forms = new Set<string>();
+    for (const value of values) {
+      const text = Buffer.from(value).toString('latin1');
+      for (const form of [text, text.trim(), ...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 4)]) if (form !== '') forms.add(form);
+    }
     // Longest first, so a secret that contains another is masked whole.
-    this.values = values.filter((v) => v.length > 0).map((v) => Buffer.from(v)).sort((a, b) => b.length - a.length);
+    this.values = [...forms].map((f) => Buffer.from(f, 'latin1')).sort((a, b) => b.length - a.length);
     this.keep = Math.max(0, ...this.values.map((v) => v.length - 1));
   }
 
@@ -30,8 +37,10 @@ export class SecretMask {
   /** The length of the longest end of `buf` that is the start of a secret (0 when none is). */
   private secretPrefixAtEnd(buf: Buffer): number {
     for (let k = Math.min(this.keep, buf.length); k > 0; k--) {
-      const end = buf.subarray(buf.length - k);
-      if (this.values.some((v) => v.subarray(0, k).equals(end))) return k;
+      const at = buf.length - k;
+      // Only where a secret's first byte is: few positions are ever compared.
+      if (!this.values.some((v) => v[0] === buf[at] && v.length > k && v.compare(buf, at, buf.length, 0, k) === 0)) continue;
+      return k;
     }
     return 0;
   }

@@ -18,7 +18,12 @@ import { toHeader } from './reader.js';
 const MAX_META_ENTRY_SIZE = 1024 * 1024;
 
 export function scanTarHeaders(file: string): TarHeader[] | undefined {
-  const fd = openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined; // the streaming reader says what is wrong
+  }
   try {
     return scan(fd);
   } finally {

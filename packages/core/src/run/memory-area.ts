@@ -4,7 +4,7 @@
 // secret is ever written to the store's filesystem (not even to be deleted).
 
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { mountTmpfs, unmount } from './overlay.js';
 import type { BindMount } from './oci-spec.js';
@@ -40,7 +40,10 @@ export async function openMemoryArea(dir: string, files: readonly MemoryFile[], 
   const size = files.reduce((n, f) => n + f.data.length, 0) + 4 * 1024 * 1024;
   await mountTmpfs(dir, `mode=0711,size=${size},nosuid,nodev,noexec`);
   const servers: Server[] = [];
+  const connections = new Set<Socket>();
   const close = async () => {
+    // An agent connection left open must not hold the step: end them all.
+    for (const c of connections) c.destroy();
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await unmount(dir);
   };
@@ -58,6 +61,10 @@ export async function openMemoryArea(dir: string, files: readonly MemoryFile[], 
       // Half-open both ways: a client that has sent its request may still read the answer.
       const server = createServer({ allowHalfOpen: true }, (client) => {
         const agent = createConnection({ path: s.target, allowHalfOpen: true });
+        for (const c of [client, agent]) {
+          connections.add(c);
+          c.on('close', () => connections.delete(c));
+        }
         client.pipe(agent).pipe(client);
         const end = () => {
           client.destroy();

@@ -23,6 +23,9 @@ async function main(): Promise<void> {
     const first = await frames.next();
     if (first.done || first.value.type !== FRAME.request) throw new KilnError('the RUN helper got no request');
     const request = parseRequest(first.value.payload.toString('utf8'));
+    // The caller's settings (sudo passed none of its environment).
+    if (request.settings?.runc) process.env.KILN_RUNC = request.settings.runc;
+    if (request.settings?.copyRootfs) process.env.KILN_RUN_COPY_ROOTFS = '1';
     // Whatever comes after the request is nothing; its end is the abort.
     void (async () => {
       try {

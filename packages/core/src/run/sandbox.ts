@@ -125,7 +125,8 @@ const parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || avai
 let running = 0;
 const waiting: (() => void)[] = [];
 
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
+/** Run `fn` when a RUN slot is free (the sandbox here, or a step through the sudo helper). */
+export async function withRunSlot<T>(fn: () => Promise<T>): Promise<T> {
   if (running >= parallelism) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {
@@ -137,7 +138,7 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function runInSandbox(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
-  return slot(() => runNow(store, request));
+  return withRunSlot(() => runNow(store, request));
 }
 
 async function runNow(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
@@ -230,6 +231,11 @@ type RootfsLayout = { kind: 'overlay'; upper: string; lowers: string[] } | { kin
 
 /** Set when overlayfs could not be mounted once: later RUNs go straight to the copy. */
 let overlayUnavailable: string | undefined;
+
+/** Why overlayfs cannot be used here, once a RUN found out (for the sudo helper to pass back). */
+export function overlayProblem(): string | undefined {
+  return overlayUnavailable;
+}
 
 /**
  * Start unpacking an image's layers for a RUN that comes later (as the overlay's lower

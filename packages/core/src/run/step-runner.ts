@@ -6,7 +6,8 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, readdir } from 'node:fs/promises';
+import { chmod, chown, lstat, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KilnError } from '../errors.js';
 import type { BlobFiles, BlobWriterFactory, LayerRecord } from '../contracts/blobs.js';
@@ -15,7 +16,7 @@ import type { LowerEntry } from '../layer/overlay-diff.js';
 import { FRAME, frame, readFrames } from './helper-protocol.js';
 import type { ForwardedSocket, MemoryFile } from './memory-area.js';
 import type { BindMount } from './oci-spec.js';
-import { requireLinux, runInSandbox, type SandboxStore } from './sandbox.js';
+import { overlayProblem, requireLinux, runInSandbox, withRunSlot, type SandboxStore } from './sandbox.js';
 
 /** Everything a RUN step needs, as plain data (it crosses a pipe to the elevated helper). */
 export interface RunStepRequest {
@@ -35,6 +36,10 @@ export interface RunStepRequest {
   layer: WriteLayerOptions;
   /** Directories the caller made without root that must have this owner and mode (new cache mounts). */
   ownership: { path: string; uid: number; gid: number; mode: number }[];
+  /** Temporary directories of the store the command may have written to, removed after it. */
+  removeAfter: string[];
+  /** The caller's RUN settings, for the helper (sudo gives it no environment). */
+  settings?: { runc?: string; copyRootfs: boolean };
 }
 
 export interface RunStepIo {
@@ -47,6 +52,8 @@ export interface RunStepResult {
   exitCode: number;
   /** The step's layer, written into the store (when the command succeeded). */
   layer?: WrittenLayer;
+  /** Why overlayfs could not be used (later steps then copy the rootfs at once). */
+  overlayUnavailable?: string;
 }
 
 export type RunStepStore = SandboxStore & BlobWriterFactory & Pick<BlobFiles, 'root' | 'blobPath'>;
@@ -69,42 +76,76 @@ export function elevation(): Elevation {
   );
 }
 
-/** Run the step where root is: here, or in the elevated helper. */
+/** What the sudo path learnt in this process: overlayfs is unusable here; warnings already shown. */
+let overlayUnavailableHere: string | undefined;
+const warningsShown = new Set<string>();
+
+/** Run the step where root is: here, or in the elevated helper (within the same parallelism bound). */
 export function executeRun(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
-  return elevation() === 'root' ? runStepHere(store, request, io) : runStepWithSudo(store, request, io);
+  if (elevation() === 'root') return runStepHere(store, request, io);
+  return withRunSlot(async () => {
+    const settings = { ...(process.env.KILN_RUNC ? { runc: process.env.KILN_RUNC } : {}), copyRootfs: process.env.KILN_RUN_COPY_ROOTFS === '1' || !!overlayUnavailableHere };
+    // Each helper is a new process: a warning it gives every time is shown once.
+    const onWarning = (message: string) => {
+      if (warningsShown.has(message)) return;
+      warningsShown.add(message);
+      io.onWarning?.(message);
+    };
+    const result = await runStepWithSudo(store, { ...request, settings }, { ...io, onWarning });
+    overlayUnavailableHere ??= result.overlayUnavailable;
+    return result;
+  });
 }
 
 /** As root, in this process. */
 export async function runStepHere(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
   for (const o of request.ownership) await applyOwnership(store, o);
   const lower = new Map(request.lower);
-  const result = await runInSandbox(store, {
-    ...request,
-    lower,
-    // Paths inside the image resolve through its own symlinks, as the step's view does.
-    resolvePath: async (p) => resolveInIndex(lower, p).path,
-    collectChanges: true,
-    onOutput: io.onOutput,
-    onWarning: io.onWarning,
-    signal: io.signal,
-  });
   try {
-    if (result.exitCode !== 0) return { exitCode: result.exitCode };
-    return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer) };
+    const result = await runInSandbox(store, {
+      ...request,
+      lower,
+      // Paths inside the image resolve through its own symlinks, as the step's view does.
+      resolvePath: async (p) => resolveInIndex(lower, p).path,
+      collectChanges: true,
+      onOutput: io.onOutput,
+      onWarning: io.onWarning,
+      signal: io.signal,
+    });
+    const overlay = overlayProblem();
+    const extra = overlay ? { overlayUnavailable: overlay } : {};
+    try {
+      if (result.exitCode !== 0) return { exitCode: result.exitCode, ...extra };
+      return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer), ...extra };
+    } finally {
+      await result.dispose();
+    }
   } finally {
-    await result.dispose();
+    for (const dir of request.removeAfter) await removeTemp(store, dir);
   }
 }
 
-/** Only directories of the store's cache mounts, and only what the mount asked for. */
+/** A store directory named in a request: one entry right inside `parent`, named as the store names them. */
+async function storeEntry(parent: string, path: string, name: RegExp, what: string): Promise<void> {
+  if (dirname(path) !== parent || !name.test(basename(path))) throw new KilnError(`refusing to touch ${path}: not ${what}`);
+  const st = await lstat(path);
+  if (!st.isDirectory()) throw new KilnError(`refusing to touch ${path}: not a directory`);
+}
+
+/** Only a directory of the store's cache mounts (no link), and only what the mount asked for. */
 async function applyOwnership(store: RunStepStore, o: RunStepRequest['ownership'][number]): Promise<void> {
-  if (!o.path.startsWith(`${store.cacheMountsDir}/`) || o.path.includes('/../')) {
-    throw new KilnError(`refusing to change the owner of ${o.path}: not a cache mount of the store`);
-  }
-  const st = await lstat(o.path);
-  if (!st.isDirectory()) throw new KilnError(`refusing to change the owner of ${o.path}: not a directory`);
+  await storeEntry(store.cacheMountsDir, o.path, /^[0-9a-f]{64}$/, 'a cache mount of the store');
   await chown(o.path, o.uid, o.gid);
   await chmod(o.path, o.mode);
+}
+
+async function removeTemp(store: RunStepStore, dir: string): Promise<void> {
+  try {
+    await storeEntry(join(store.root, 'tmp'), dir, /^k-[A-Za-z0-9._-]+$/, 'a temporary directory of the store');
+  } catch {
+    return; // gone already, or not ours to remove
+  }
+  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
 
 /**

@@ -600,46 +600,42 @@ export class Store implements ContentStore {
 
   async unpackedLayer(chainId: string, unpack: (dir: string) => Promise<void>): Promise<string> {
     const hex = digestHex(chainId);
-    const dir = join(this.unpackedDir, hex);
-    if (await exists(dir)) return dir;
-    return this.withLock(`unpack-${hex}`, async () => {
-      if (await exists(dir)) return dir;
-      // Private: lower layers hold setuid binaries and world-writable directories of images.
-      await mkdir(this.unpackedDir, { recursive: true, mode: 0o700 });
-      // Unpacked next to its final place (same filesystem), renamed in only when complete.
-      const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
-      try {
-        await unpack(temp);
-        await rename(temp, dir);
-      } catch (err) {
-        await forceRemove(temp).catch(() => undefined);
-        throw err;
-      }
-      return dir;
-    });
+    // Private: lower layers hold setuid binaries and world-writable directories of images.
+    return this.makeOnce(this.unpackedDir, hex, `unpack-${hex}`, unpack);
   }
 
   async cacheMount(id: string, init: (dir: string) => Promise<void>): Promise<string> {
     const hex = sha256Hex(id);
-    const dir = join(this.cacheMountsDir, hex);
-    // The side file's mtime is the mount's last use (what keeps it when caches are trimmed).
-    const used = async () => {
-      const now = new Date();
-      await utimes(join(this.cacheMountsDir, `${hex}.json`), now, now).catch(() => undefined);
-      return dir;
-    };
-    if (await exists(dir)) return used();
-    return this.withLock(`cache-mount-${hex}`, async () => {
-      if (await exists(dir)) return used();
-      // Private: what builds cache there (package managers' downloads) is theirs alone.
-      await mkdir(this.cacheMountsDir, { recursive: true, mode: 0o700 });
-      const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);
+    const side = join(this.cacheMountsDir, `${hex}.json`);
+    // Private: what builds cache there (package managers' downloads) is theirs alone. The id is
+    // kept beside it, for listing (system df) and pruning by id; the side file's mtime is the
+    // mount's last use (what keeps it when caches are trimmed).
+    const dir = await this.makeOnce(this.cacheMountsDir, hex, `cache-mount-${hex}`, async (temp) => {
+      await init(temp);
+      await this.writeAtomic(side, `${JSON.stringify({ id, created: new Date().toISOString() })}\n`, false);
+    });
+    const now = new Date();
+    await utimes(side, now, now).catch(() => undefined);
+    return dir;
+  }
+
+  /**
+   * `<parent>/<name>`, made once across processes: when missing, `make` fills a fresh directory
+   * path next to its final place (same filesystem), which is renamed in only when complete.
+   */
+  private async makeOnce(parent: string, name: string, lock: string, make: (dir: string) => Promise<void>): Promise<string> {
+    const dir = join(parent, name);
+    if (await exists(dir)) return dir;
+    return this.withLock(lock, async () => {
+      if (await exists(dir)) return dir;
+      await mkdir(parent, { recursive: true, mode: 0o700 });
+      const temp = await this.makeTempDir(`${name.slice(0, 12)}-`);
       try {
-        const root = join(temp, 'dir');
-        await init(root);
-        // The id beside it, for listing (system df) and pruning by id.
-        await writeFile(join(this.cacheMountsDir, `${hex}.json`), `${JSON.stringify({ id, created: new Date().toISOString() })}\n`);
-        await rename(root, dir);
+        // A path that does not exist yet, as the makers expect (tar and extract make their own root).
+        const target = join(temp, 'dir');
+        await mkdir(target, { mode: 0o700 });
+        await make(target);
+        await rename(target, dir);
       } finally {
         await forceRemove(temp).catch(() => undefined);
       }

@@ -129,6 +129,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
             sockets: open.sockets,
             layer: build.layerOptions(),
             ownership: open.ownership,
+            removeAfter: open.removeAfter,
           },
           {
             onOutput: (stream, chunk) => show(stream, masks[stream].push(chunk)),

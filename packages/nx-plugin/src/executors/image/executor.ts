@@ -172,8 +172,11 @@ export function resolveImageOptions(options: ImageExecutorOptions, info: Project
 
 /** A secrets entry: where the value is (a file from the workspace root, or a variable), never the value. */
 function secretSource(option: SecretOption, info: ProjectInfo, values: TemplateValues): SecretSource {
-  const text = typeof option === 'string' ? option : Object.entries(option).map(([k, v]) => `${k}=${String(v)}`).join(',');
-  const source = parseSecretSpec(renderTemplate(text, values, 'secrets', true), 'secrets');
+  const render = (s: string) => renderTemplate(s, values, 'secrets', true);
+  const source: SecretSource =
+    typeof option === 'string'
+      ? parseSecretSpec(render(option), 'secrets')
+      : { id: render(option.id), ...(option.src !== undefined ? { file: render(option.src) } : {}), ...(option.env !== undefined ? { env: render(option.env) } : {}) };
   return source.file === undefined ? source : { ...source, file: fromRoot(info, source.file) };
 }
 

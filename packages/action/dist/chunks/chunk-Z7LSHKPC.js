@@ -621,45 +621,38 @@ var Store = class _Store {
   // ---- RUN sandbox space -----------------------------------------------------------------
   async unpackedLayer(chainId, unpack) {
     const hex = digestHex(chainId);
-    const dir = join(this.unpackedDir, hex);
-    if (await exists(dir))
-      return dir;
-    return this.withLock(`unpack-${hex}`, async () => {
-      if (await exists(dir))
-        return dir;
-      await mkdir(this.unpackedDir, { recursive: true, mode: 448 });
-      const temp = await this.makeTempDir(`unpack-${hex.slice(0, 12)}-`);
-      try {
-        await unpack(temp);
-        await rename(temp, dir);
-      } catch (err) {
-        await forceRemove(temp).catch(() => void 0);
-        throw err;
-      }
-      return dir;
-    });
+    return this.makeOnce(this.unpackedDir, hex, `unpack-${hex}`, unpack);
   }
   async cacheMount(id, init) {
     const hex = sha256Hex(id);
-    const dir = join(this.cacheMountsDir, hex);
-    const used = async () => {
-      const now = /* @__PURE__ */ new Date();
-      await utimes(join(this.cacheMountsDir, `${hex}.json`), now, now).catch(() => void 0);
-      return dir;
-    };
+    const side = join(this.cacheMountsDir, `${hex}.json`);
+    const dir = await this.makeOnce(this.cacheMountsDir, hex, `cache-mount-${hex}`, async (temp) => {
+      await init(temp);
+      await this.writeAtomic(side, `${JSON.stringify({ id, created: (/* @__PURE__ */ new Date()).toISOString() })}
+`, false);
+    });
+    const now = /* @__PURE__ */ new Date();
+    await utimes(side, now, now).catch(() => void 0);
+    return dir;
+  }
+  /**
+   * `<parent>/<name>`, made once across processes: when missing, `make` fills a fresh directory
+   * path next to its final place (same filesystem), which is renamed in only when complete.
+   */
+  async makeOnce(parent, name, lock, make) {
+    const dir = join(parent, name);
     if (await exists(dir))
-      return used();
-    return this.withLock(`cache-mount-${hex}`, async () => {
+      return dir;
+    return this.withLock(lock, async () => {
       if (await exists(dir))
-        return used();
-      await mkdir(this.cacheMountsDir, { recursive: true, mode: 448 });
-      const temp = await this.makeTempDir(`cache-mount-${hex.slice(0, 12)}-`);
+        return dir;
+      await mkdir(parent, { recursive: true, mode: 448 });
+      const temp = await this.makeTempDir(`${name.slice(0, 12)}-`);
       try {
-        const root = join(temp, "dir");
-        await init(root);
-        await writeFile(join(this.cacheMountsDir, `${hex}.json`), `${JSON.stringify({ id, created: (/* @__PURE__ */ new Date()).toISOString() })}
-`);
-        await rename(root, dir);
+        const target = join(temp, "dir");
+        await mkdir(target, { mode: 448 });
+        await make(target);
+        await rename(target, dir);
       } finally {
         await forceRemove(temp).catch(() => void 0);
       }
@@ -1307,7 +1300,8 @@ async function* readFrames(input) {
 // packages/core/dist/run/step-runner.js
 import { spawn as spawn5, spawnSync as spawnSync2 } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod as chmod3, chown as chown3, lstat as lstat6, readdir as readdir7 } from "node:fs/promises";
+import { chmod as chmod3, chown as chown3, lstat as lstat6, readdir as readdir7, rm as rm5 } from "node:fs/promises";
+import { basename as basename3, dirname as dirname3, join as join8 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // packages/core/dist/layer/entry.js
@@ -6001,7 +5995,12 @@ function run(cmd, args) {
 import { closeSync as closeSync2, openSync as openSync2, readSync as readSync2 } from "node:fs";
 var MAX_META_ENTRY_SIZE2 = 1024 * 1024;
 function scanTarHeaders(file) {
-  const fd = openSync2(file, "r");
+  let fd;
+  try {
+    fd = openSync2(file, "r");
+  } catch {
+    return void 0;
+  }
   try {
     return scan(fd);
   } finally {
@@ -6869,7 +6868,10 @@ async function openMemoryArea(dir, files, sockets) {
   const size = files.reduce((n, f2) => n + f2.data.length, 0) + 4 * 1024 * 1024;
   await mountTmpfs(dir, `mode=0711,size=${size},nosuid,nodev,noexec`);
   const servers = [];
+  const connections = /* @__PURE__ */ new Set();
   const close = async () => {
+    for (const c of connections)
+      c.destroy();
     await Promise.all(servers.map((s3) => new Promise((resolve3) => s3.close(() => resolve3()))));
     await unmount(dir);
   };
@@ -6886,6 +6888,10 @@ async function openMemoryArea(dir, files, sockets) {
       const path = join5(dir, `socket-${i}`);
       const server = createServer({ allowHalfOpen: true }, (client) => {
         const agent = createConnection({ path: s3.target, allowHalfOpen: true });
+        for (const c of [client, agent]) {
+          connections.add(c);
+          c.on("close", () => connections.delete(c));
+        }
         client.pipe(agent).pipe(client);
         const end = () => {
           client.destroy();
@@ -7231,7 +7237,7 @@ async function createCwd(rootfs, request, uid, gid) {
 var parallelism = Math.max(1, Number(process.env.KILN_RUN_PARALLELISM) || availableParallelism());
 var running = 0;
 var waiting = [];
-async function slot(fn) {
+async function withRunSlot(fn) {
   if (running >= parallelism)
     await new Promise((resolve3) => waiting.push(resolve3));
   running++;
@@ -7243,7 +7249,7 @@ async function slot(fn) {
   }
 }
 function runInSandbox(store, request) {
-  return slot(() => runNow(store, request));
+  return withRunSlot(() => runNow(store, request));
 }
 async function runNow(store, request) {
   requireRunPrivileges();
@@ -7327,6 +7333,9 @@ async function runNow(store, request) {
   }
 }
 var overlayUnavailable;
+function overlayProblem() {
+  return overlayUnavailable;
+}
 function warmLowers(store, layers, signal) {
   if (layers.length === 0 || overlayUnavailable !== void 0 || process.env.KILN_RUN_COPY_ROOTFS === "1")
     return void 0;
@@ -7393,40 +7402,72 @@ function elevation() {
     return elevationFound;
   throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root (e.g. `sudo kiln build ...`), or give this user passwordless sudo and Kiln runs only the RUN sandbox through `sudo -n` (as on GitHub's hosted runners); builds without RUN need no root. Rootless RUN (user namespaces) is not built yet");
 }
+var overlayUnavailableHere;
+var warningsShown = /* @__PURE__ */ new Set();
 function executeRun(store, request, io2) {
-  return elevation() === "root" ? runStepHere(store, request, io2) : runStepWithSudo(store, request, io2);
+  if (elevation() === "root")
+    return runStepHere(store, request, io2);
+  return withRunSlot(async () => {
+    const settings = { ...process.env.KILN_RUNC ? { runc: process.env.KILN_RUNC } : {}, copyRootfs: process.env.KILN_RUN_COPY_ROOTFS === "1" || !!overlayUnavailableHere };
+    const onWarning = (message) => {
+      if (warningsShown.has(message))
+        return;
+      warningsShown.add(message);
+      io2.onWarning?.(message);
+    };
+    const result = await runStepWithSudo(store, { ...request, settings }, { ...io2, onWarning });
+    overlayUnavailableHere ??= result.overlayUnavailable;
+    return result;
+  });
 }
 async function runStepHere(store, request, io2) {
   for (const o of request.ownership)
     await applyOwnership(store, o);
   const lower = new Map(request.lower);
-  const result = await runInSandbox(store, {
-    ...request,
-    lower,
-    // Paths inside the image resolve through its own symlinks, as the step's view does.
-    resolvePath: async (p2) => resolveInIndex(lower, p2).path,
-    collectChanges: true,
-    onOutput: io2.onOutput,
-    onWarning: io2.onWarning,
-    signal: io2.signal
-  });
   try {
-    if (result.exitCode !== 0)
-      return { exitCode: result.exitCode };
-    return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer) };
+    const result = await runInSandbox(store, {
+      ...request,
+      lower,
+      // Paths inside the image resolve through its own symlinks, as the step's view does.
+      resolvePath: async (p2) => resolveInIndex(lower, p2).path,
+      collectChanges: true,
+      onOutput: io2.onOutput,
+      onWarning: io2.onWarning,
+      signal: io2.signal
+    });
+    const overlay = overlayProblem();
+    const extra = overlay ? { overlayUnavailable: overlay } : {};
+    try {
+      if (result.exitCode !== 0)
+        return { exitCode: result.exitCode, ...extra };
+      return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer), ...extra };
+    } finally {
+      await result.dispose();
+    }
   } finally {
-    await result.dispose();
+    for (const dir of request.removeAfter)
+      await removeTemp(store, dir);
   }
 }
-async function applyOwnership(store, o) {
-  if (!o.path.startsWith(`${store.cacheMountsDir}/`) || o.path.includes("/../")) {
-    throw new KilnError(`refusing to change the owner of ${o.path}: not a cache mount of the store`);
-  }
-  const st2 = await lstat6(o.path);
+async function storeEntry(parent, path, name, what) {
+  if (dirname3(path) !== parent || !name.test(basename3(path)))
+    throw new KilnError(`refusing to touch ${path}: not ${what}`);
+  const st2 = await lstat6(path);
   if (!st2.isDirectory())
-    throw new KilnError(`refusing to change the owner of ${o.path}: not a directory`);
+    throw new KilnError(`refusing to touch ${path}: not a directory`);
+}
+async function applyOwnership(store, o) {
+  await storeEntry(store.cacheMountsDir, o.path, /^[0-9a-f]{64}$/, "a cache mount of the store");
   await chown3(o.path, o.uid, o.gid);
   await chmod3(o.path, o.mode);
+}
+async function removeTemp(store, dir) {
+  try {
+    await storeEntry(join8(store.root, "tmp"), dir, /^k-[A-Za-z0-9._-]+$/, "a temporary directory of the store");
+  } catch {
+    return;
+  }
+  await rm5(dir, { recursive: true, force: true }).catch(() => void 0);
 }
 function helperScript() {
   const candidates = ["./run-helper.js", "../run-helper.js"].map((p2) => fileURLToPath(new URL(p2, import.meta.url)));

@@ -36,7 +36,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-UI3UYHCI.js";
+} from "./chunk-Z7LSHKPC.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -71568,7 +71568,7 @@ function createRegistryClient(options = {}) {
 }
 
 // packages/core/dist/engine/builder.js
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash6 } from "node:crypto";
 import { lstat as lstat6, readFile as readFile5 } from "node:fs/promises";
 import { posix as posix7, relative as relative3, resolve as resolve8 } from "node:path";
 
@@ -76376,9 +76376,8 @@ function checkRunnablePlatform(platform2, host = hostPlatform()) {
 }
 
 // packages/core/dist/engine/run-mounts.js
-import { createHash as createHash6 } from "node:crypto";
 import { constants as fsc } from "node:fs";
-import { chown, copyFile as copyFile3, link as link2, mkdir as mkdir5, readlink as readlink3, rm as rm4, symlink as symlink2, chmod as chmod2 } from "node:fs/promises";
+import { chmod as chmod2, chown, copyFile as copyFile3, link as link2, mkdir as mkdir5, readlink as readlink3, rm as rm4, stat as stat5, symlink as symlink2 } from "node:fs/promises";
 import { posix as posix5, join as join15, dirname as dirname9 } from "node:path";
 var MAX_SECRET_SIZE = 500 * 1024;
 async function stepMounts(values, expand2, cwd, build2) {
@@ -76447,9 +76446,13 @@ function absolute(target, cwd) {
 }
 var privateInUse = /* @__PURE__ */ new Set();
 async function openMounts(resolved, build2, run) {
-  const open3 = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [], ownership: [] };
+  const open3 = { binds: [], tmpfs: [], memoryFiles: [], sockets: [], secretEnv: [], env: [], ownership: [], removeAfter: [] };
   const cleanups = [];
   const locked = [];
+  const throwaway = (dir) => {
+    open3.removeAfter.push(dir);
+    cleanups.push(() => rm4(dir, { recursive: true, force: true }));
+  };
   try {
     for (const r of resolved) {
       const m = r.mount;
@@ -76462,29 +76465,23 @@ async function openMounts(resolved, build2, run) {
             source = entries[0].absPath;
           } else {
             const dir = await build2.store.makeTempDir("bind-");
-            cleanups.push(() => rm4(dir, { recursive: true, force: true }));
+            throwaway(dir);
             source = await copyEntries(entries, join15(dir, "src"), m.readonly);
           }
           open3.binds.push({ source, destination: r.target, readonly: m.readonly });
           break;
         }
         case "cache": {
-          let created = false;
-          const init = (dir2) => {
-            created = true;
-            return initCache(dir2, m, build2);
-          };
+          const init = (dir2) => initCache(dir2, m, build2);
           const cacheId = await cacheIdentity(r, build2);
           let dir = await build2.store.cacheMount(cacheId, init);
-          if (created && !isRoot() && m.from === "" && m.source === "") {
-            open3.ownership.push({ path: dir, uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 493 });
-          }
+          open3.ownership.push(...await pendingOwnership(dir, m));
           if (m.sharing === "locked")
             locked.push(cacheId);
           if (m.sharing === "private") {
             if (privateInUse.has(cacheId)) {
               const temp = await build2.store.makeTempDir("cache-private-");
-              cleanups.push(() => rm4(temp, { recursive: true, force: true }));
+              throwaway(temp);
               dir = join15(temp, "dir");
               await init(dir);
             } else {
@@ -76520,7 +76517,8 @@ async function openMounts(resolved, build2, run) {
     }
     if (open3.sockets.length > 0)
       open3.env.push(`SSH_AUTH_SOCK=${open3.sockets[0].destination}`);
-    const withLocks = locked.reduceRight((inner, id) => () => build2.store.withLock(`cache-mount-use-${createHash6("sha256").update(id).digest("hex")}`, inner), () => run(open3));
+    const lockNames = [...new Set(locked.map((id) => `cache-mount-use-${sha256Hex(id)}`))].sort();
+    const withLocks = lockNames.reduceRight((inner, name) => () => build2.store.withLock(name, inner, { signal: build2.options.signal }), () => run(open3));
     return await withLocks();
   } finally {
     for (const cleanup of cleanups.reverse())
@@ -76537,14 +76535,23 @@ async function cacheIdentity(r, build2) {
 async function initCache(dir, m, build2) {
   if (m.from !== "" || m.source !== "") {
     const tree = m.from === "" ? emptyTreeError(m) : await build2.treeFrom(m.from);
+    await rm4(dir, { recursive: true, force: true });
     await copyEntries(mountSourceEntries(tree, m.source), dir, false);
     return;
   }
-  await mkdir5(dir, { mode: 493 });
+  await mkdir5(dir, { recursive: true, mode: 493 });
   if (!isRoot())
     return;
   await chown(dir, m.uid ?? 0, m.gid ?? 0);
   await chmod2(dir, m.mode ?? 493);
+}
+async function pendingOwnership(dir, m) {
+  if (isRoot() || m.from !== "" || m.source !== "")
+    return [];
+  const st = await stat5(dir);
+  const wanted = { uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 493 };
+  const done = st.uid === wanted.uid && st.gid === wanted.gid && (st.mode & 4095) === wanted.mode;
+  return done || st.uid !== process.getuid?.() ? [] : [{ path: dir, ...wanted }];
 }
 var isRoot = () => process.getuid?.() === 0;
 function emptyTreeError(m) {
@@ -76585,7 +76592,14 @@ var SecretMask = class {
   keep;
   held = Buffer.alloc(0);
   constructor(values) {
-    this.values = values.filter((v) => v.length > 0).map((v) => Buffer.from(v)).sort((a, b) => b.length - a.length);
+    const forms = /* @__PURE__ */ new Set();
+    for (const value of values) {
+      const text = Buffer.from(value).toString("latin1");
+      for (const form of [text, text.trim(), ...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 4)])
+        if (form !== "")
+          forms.add(form);
+    }
+    this.values = [...forms].map((f) => Buffer.from(f, "latin1")).sort((a, b) => b.length - a.length);
     this.keep = Math.max(0, ...this.values.map((v) => v.length - 1));
   }
   get active() {
@@ -76601,9 +76615,10 @@ var SecretMask = class {
   /** The length of the longest end of `buf` that is the start of a secret (0 when none is). */
   secretPrefixAtEnd(buf) {
     for (let k = Math.min(this.keep, buf.length); k > 0; k--) {
-      const end = buf.subarray(buf.length - k);
-      if (this.values.some((v) => v.subarray(0, k).equals(end)))
-        return k;
+      const at = buf.length - k;
+      if (!this.values.some((v) => v[0] === buf[at] && v.length > k && v.compare(buf, at, buf.length, 0, k) === 0))
+        continue;
+      return k;
     }
     return 0;
   }
@@ -76724,7 +76739,8 @@ async function runStep(input) {
         memoryFiles: open3.memoryFiles,
         sockets: open3.sockets,
         layer: build2.layerOptions(),
-        ownership: open3.ownership
+        ownership: open3.ownership,
+        removeAfter: open3.removeAfter
       }, {
         onOutput: (stream2, chunk) => show(stream2, masks[stream2].push(chunk)),
         onWarning: (message) => build2.options.onEvent?.({ type: "warning", message }),
@@ -77289,7 +77305,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
 // packages/core/dist/engine/builder.js
 var DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 function hashKey(...parts) {
-  const h = createHash7("sha256");
+  const h = createHash6("sha256");
   for (const p of parts)
     h.update(p).update("\0");
   return h.digest("hex");
@@ -77324,6 +77340,7 @@ var Builder2 = class {
   materialized = /* @__PURE__ */ new Map();
   /** Background unpacking for later RUN steps: awaited before the build returns, so no tar outlives it. */
   warming = [];
+  warmingStop = new AbortController();
   contextDir;
   constructor(store, options) {
     this.store = store;
@@ -77347,6 +77364,9 @@ var Builder2 = class {
   async run() {
     try {
       return await this.runBuild();
+    } catch (err) {
+      this.warmingStop.abort();
+      throw err;
     } finally {
       await Promise.all(this.warming);
     }
@@ -77464,9 +77484,10 @@ var Builder2 = class {
     }
     instructions.push(...stage.instructions);
     const steps = instructions.length + 1;
+    const lastRun = instructions.map((ins) => ins.kind).lastIndexOf("RUN");
     for (const [i, instruction] of instructions.entries()) {
       this.checkAborted();
-      state3 = { ...state3, runAhead: instructions.slice(i + 1).some((later) => later.kind === "RUN") };
+      state3 = { ...state3, runAhead: i < lastRun };
       state3 = await this.step(label, i + 2, steps, instruction, (id) => this.apply(state3, instruction, ctx, id));
     }
     return { ...state3, args: new Map(scope.values), vars: ctx.vars };
@@ -77546,7 +77567,8 @@ var Builder2 = class {
   }
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   warmRunLowers(layers) {
-    const started = warmLowers(this.store, layers, this.options.signal);
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.warmingStop.signal]) : this.warmingStop.signal;
+    const started = warmLowers(this.store, layers, signal);
     if (started)
       this.warming.push(started.then(() => void 0, () => void 0));
   }
@@ -77819,7 +77841,7 @@ function parseAnnotations(items, what) {
 
 // packages/action/src/cache-mounts.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { mkdir as mkdir7, readdir as readdir4, rm as rm7, stat as stat5 } from "node:fs/promises";
+import { mkdir as mkdir7, readdir as readdir4, rm as rm7, stat as stat6 } from "node:fs/promises";
 import { homedir as homedir3 } from "node:os";
 import { join as join18 } from "node:path";
 var CACHE_MOUNTS_PATH = "~/.cache/kiln/action-cache-mounts";
@@ -77872,7 +77894,7 @@ async function saveCacheMounts(plan, since, runKey) {
   for (const name of names.filter((n) => n.endsWith(".json"))) {
     const hex = name.slice(0, -".json".length);
     if (!names.includes(hex)) continue;
-    mounts.push({ hex, lastUsed: (await stat5(join18(dir, name))).mtimeMs, bytes: 0 });
+    mounts.push({ hex, lastUsed: (await stat6(join18(dir, name))).mtimeMs, bytes: 0 });
   }
   if (!mounts.some((m) => m.lastUsed >= since)) {
     info("no RUN used a cache mount in this job: the saved RUN cache mounts stay as they are");
@@ -77889,7 +77911,7 @@ async function saveCacheMounts(plan, since, runKey) {
   const kept = [];
   let total = 0;
   for (const m of mounts) {
-    if (total + m.bytes > plan.limitBytes) continue;
+    if (total + m.bytes > plan.limitBytes) break;
     kept.push(m);
     total += m.bytes;
   }
