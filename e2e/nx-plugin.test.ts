@@ -10,7 +10,10 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { openStore } from '@kiln/core';
 import { commitAll, createNxWorkspace, git, nx, packKiln, type NxRun } from '../bench/nx-workspace.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../packages/core/test/helpers/registry.js';
-import { describeNeeding, tools } from '../packages/core/test/helpers/requirements.js';
+import { ROOT, describeNeeding, tools } from '../packages/core/test/helpers/requirements.js';
+import { DEBIAN_ROOTFS, writeDebianArchive } from '../packages/core/test/helpers/base-images.js';
+import { NODE_AND_NPM, NODE_BASE, SEED_DEP, nodeAppFiles, startSeedRegistry, writeNodeBaseContext, type SeedRegistry } from '../packages/core/test/helpers/node-seed.js';
+import { kiln, writeTree } from '../packages/core/test/engine/kiln-helpers.js';
 
 let reg: TestRegistry;
 let work: string;
@@ -192,5 +195,40 @@ describeNeeding(tools('docker-registry', 'skopeo', 'git'), 'Kiln in a real Nx wo
     } finally {
       writeFileSync(dockerfile, good);
     }
+  });
+});
+
+describeNeeding([ROOT, DEBIAN_ROOTFS, NODE_AND_NPM, ...tools('runc', 'umoci', 'git')], 'an Nx app whose Dockerfile runs npm ci', () => {
+  let seed: SeedRegistry;
+
+  beforeAll(async () => {
+    seed = await startSeedRegistry(work);
+    // The Node base in the workspace's store: the Debian test image plus this machine's node and npm.
+    const store = join(ws, '.kiln-store');
+    const debian = await writeDebianArchive(join(work, 'base'));
+    expect((await kiln(['load', '--store', store, '-q', '-i', debian.archive])).code).toBe(0);
+    const base = await kiln(['build', '--store', store, '-q', '-t', NODE_BASE, writeNodeBaseContext(join(work, 'node-base'), seed.url)]);
+    expect(base.stderr).toBe('');
+    // Outside apps/ (the npm workspaces), as a service with its own lock file.
+    writeTree(join(ws, 'services/app4'), { ...nodeAppFiles(seed, 'RUN npm ci', 'app4'), 'project.json': JSON.stringify({ name: 'app4' }) });
+    commitAll(ws, 'add app4');
+  }, 300_000);
+
+  afterAll(async () => {
+    await seed?.close();
+  });
+
+  it('nx run app4:image runs npm ci in the image; a second run is an Nx cache hit with the image there', () => {
+    const r = run(['run', 'app4:image']);
+    expect(r.output).toMatch(/RUN npm ci/);
+    expect(r.output).toMatch(/added 1 package/);
+    const bundle = join(work, 'app4-bundle');
+    const tag = metadata('app4').tags[0]!.split(':').pop()!;
+    execFileSync('umoci', ['unpack', '--image', `${layout('app4')}:${tag}`, bundle]);
+    expect(readFileSync(join(bundle, 'rootfs/app/node_modules', SEED_DEP, 'index.js'), 'utf8')).toContain('module.exports');
+
+    const again = run(['run', 'app4:image']);
+    expect(again.output).toMatch(cacheHit);
+    expect(existsSync(join(layout('app4'), 'index.json'))).toBe(true);
   });
 });

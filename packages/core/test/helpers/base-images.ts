@@ -173,6 +173,19 @@ async function sha256File(path: string): Promise<string> {
  * tar is missing: declare DEBIAN_ROOTFS in the tests that call this.
  */
 export async function makeDebianImage(dockerd: Dockerd, workDir: string): Promise<DebianImage> {
+  const image = await writeDebianArchive(workDir);
+  await withLockFile(join(dockerd.root, 'base-images.lock'), async () => {
+    const have = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', DEBIAN_IMAGE])).stdout.trim();
+    if (have === image.id) return;
+    await dockerd.dockerOk(['load', '-i', image.archive], { timeoutMs: 300_000 });
+    const now = (await dockerd.dockerOk(['image', 'inspect', '--format', '{{.Id}}', DEBIAN_IMAGE])).trim();
+    if (now !== image.id) throw new Error(`docker load of ${image.archive} gave ${DEBIAN_IMAGE} the ID ${now}, not ${image.id}`);
+  });
+  return image;
+}
+
+/** The docker-archive of kiln-test/debian:bookworm in `workDir` (reused when there), for `kiln load -i`; no daemon needed. */
+export async function writeDebianArchive(workDir: string): Promise<DebianImage> {
   if (!existsSync(DEBIAN_ROOTFS_TAR)) {
     throw new Error(`no ${DEBIAN_ROOTFS_TAR}: ${DEBIAN_ROOTFS.remedy}`);
   }
@@ -214,14 +227,5 @@ export async function makeDebianImage(dockerd: Dockerd, workDir: string): Promis
     renameSync(tmp, archive);
     rmSync(staging, { recursive: true, force: true });
   }
-
-  await withLockFile(join(dockerd.root, 'base-images.lock'), async () => {
-    const have = (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', DEBIAN_IMAGE])).stdout.trim();
-    if (have === id) return;
-    await dockerd.dockerOk(['load', '-i', archive], { timeoutMs: 300_000 });
-    const now = (await dockerd.dockerOk(['image', 'inspect', '--format', '{{.Id}}', DEBIAN_IMAGE])).trim();
-    if (now !== id) throw new Error(`docker load of ${archive} gave ${DEBIAN_IMAGE} the ID ${now}, not ${id}`);
-  });
-
   return { name: DEBIAN_IMAGE, id, archive, rootfsTar: DEBIAN_ROOTFS_TAR };
 }

@@ -10,25 +10,17 @@
  *   - a multi-stage build: an artefact made by RUN in one stage, copied into a small final stage.
  * The Node base is the Debian 12 test rootfs plus this machine's node and npm, copied in.
  */
-import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createReadStream, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEBIAN_IMAGE, DEBIAN_ROOTFS, DEBIAN_ROOTFS_TAR, makeBaseImages, makeDebianImage } from '../helpers/base-images.js';
 import { describeWithDocker, dockerLoad, useDockerd } from '../helpers/dockerd.js';
 import { ROOT, capability, tools } from '../helpers/requirements.js';
 import { kiln, tempDir, writeTree } from '../engine/kiln-helpers.js';
+import { NODE_AND_NPM, SEED_DEP, nodeAppFiles, startSeedRegistry, writeNodeBaseContext, type SeedRegistry } from '../helpers/node-seed.js';
 
-const nodeAndNpm = capability(
-  'node-npm',
-  "this machine's node and npm (copied into the test's Node base image)",
-  () => (spawnSync('npm', ['--version']).status === 0 ? undefined : 'npm not found'),
-  'install Node.js with npm',
-);
-
-const DEP = 'kiln-seed-dep';
+const DEP = SEED_DEP;
 const APT_REPO = join(dirname(DEBIAN_ROOTFS_TAR), 'apt-nginx');
 const aptRepo = capability(
   'apt-nginx-repo',
@@ -72,35 +64,14 @@ describeWithDocker(
     const env = useDockerd();
     let work: string;
     let store: string;
-    let registry: Server;
     let registryUrl: string;
-    let integrity: string;
+    let seed: SeedRegistry;
 
     beforeAll(async () => {
       work = tempDir('seeds');
       store = join(work, 'store');
-      // The dependency, packed by npm, and a registry on 127.0.0.1 that serves it.
-      const pkg = writeTree(join(work, 'dep'), {
-        'package.json': JSON.stringify({ name: DEP, version: '1.0.0', main: 'index.js' }),
-        'index.js': "module.exports = (who) => `${who} from ${require('./package.json').name}`;\n",
-      });
-      const packed = spawnSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: pkg, encoding: 'utf8' });
-      if (packed.status !== 0) throw new Error(`npm pack: ${packed.stderr}`);
-      const tarball = readFileSync(join(work, packed.stdout.trim().split('\n').pop()!));
-      integrity = `sha512-${createHash('sha512').update(tarball).digest('base64')}`;
-      registry = createServer((req, res) => {
-        if (req.url === `/${DEP}`) {
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ name: DEP, 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': { name: DEP, version: '1.0.0', dist: { tarball: `${registryUrl}${DEP}/-/${DEP}-1.0.0.tgz`, integrity } } } }));
-        } else if (req.url === `/${DEP}/-/${DEP}-1.0.0.tgz`) {
-          res.end(tarball);
-        } else {
-          res.statusCode = 404;
-          res.end('{}');
-        }
-      });
-      await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
-      registryUrl = `http://127.0.0.1:${(registry.address() as { port: number }).port}/`;
+      seed = await startSeedRegistry(work);
+      registryUrl = seed.url;
 
       // The bases: busybox and Debian in both the store and the daemon, then Debian + node + npm.
       const busybox = await makeBaseImages(env.dockerd, join(work, 'base'));
@@ -109,29 +80,13 @@ describeWithDocker(
         const loaded = await kiln(['load', '--store', store, '-q', '-i', archive]);
         if (loaded.code !== 0) throw new Error(loaded.stderr);
       }
-      const nodeCtx = join(work, 'node-base');
-      const node = process.execPath;
-      const npmDir = join(dirname(dirname(node)), 'lib', 'node_modules', 'npm');
-      mkdirSync(join(nodeCtx, 'usr/local/bin'), { recursive: true });
-      cpSync(node, join(nodeCtx, 'usr/local/bin/node'));
-      cpSync(npmDir, join(nodeCtx, 'usr/local/lib/node_modules/npm'), { recursive: true });
-      writeFileSync(
-        join(nodeCtx, 'Dockerfile'),
-        [
-          `FROM ${DEBIAN_IMAGE}`,
-          'COPY usr/ /usr/',
-          'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm',
-          // Nothing beyond the test's registry: no update check, audit or funding calls.
-          `ENV npm_config_registry=${registryUrl} npm_config_update_notifier=false npm_config_audit=false npm_config_fund=false`,
-          '',
-        ].join('\n'),
-      );
+      const nodeCtx = writeNodeBaseContext(join(work, 'node-base'), registryUrl);
       const base = await kiln(['build', '--store', store, '-q', '-t', 'kiln-seed/node:20', nodeCtx]);
       if (base.code !== 0) throw new Error(`node base: ${base.stderr}`);
     }, 300_000);
 
     afterAll(async () => {
-      await new Promise<void>((r) => (registry ? registry.close(() => r()) : r()));
+      await seed?.close();
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
@@ -145,25 +100,7 @@ describeWithDocker(
       return { progress: r.stderr, output: run.stdout + run.stderr };
     }
 
-    const nodeApp = (dockerfileRun: string) => {
-      const lock = {
-        name: 'seed-app',
-        version: '1.0.0',
-        lockfileVersion: 3,
-        requires: true,
-        packages: {
-          '': { name: 'seed-app', version: '1.0.0', dependencies: { [DEP]: '1.0.0' } },
-          [`node_modules/${DEP}`]: { version: '1.0.0', resolved: `${registryUrl}${DEP}/-/${DEP}-1.0.0.tgz`, integrity },
-        },
-      };
-      return {
-        'package.json': JSON.stringify({ name: 'seed-app', version: '1.0.0', dependencies: { [DEP]: '1.0.0' } }),
-        'package-lock.json': JSON.stringify(lock),
-        'index.js': `console.log(require('${DEP}')('hello'));\n`,
-        '.dockerignore': 'node_modules\n',
-        Dockerfile: ['FROM kiln-seed/node:20', 'WORKDIR /app', 'COPY package*.json ./', dockerfileRun, 'COPY . .', 'CMD ["node", "index.js"]', ''].join('\n'),
-      };
-    };
+    const nodeApp = (dockerfileRun: string) => nodeAppFiles(seed, dockerfileRun);
 
     it('a Node app: npm ci in a RUN, docker runs it, and a change to index.js reuses the npm ci layer', async () => {
       const ctx = writeTree(tempDir('seed-node'), nodeApp('RUN npm ci'));
@@ -184,15 +121,13 @@ describeWithDocker(
       const ls = await env.dockerd.docker(['run', '--rm', '--network=none', '--entrypoint', 'ls', 'kiln-seed/node-app-cache:1', '-A', '/root']);
       expect(ls.stdout).not.toContain('.npm');
       // With the registry gone, a new install comes from the cache mount.
-      const savedUrl = registryUrl;
-      await new Promise<void>((r) => registry.close(() => r()));
+      await seed.stop();
       try {
         writeFileSync(join(ctx, 'package.json'), JSON.stringify({ name: 'seed-app', version: '1.0.1', dependencies: { [DEP]: '1.0.0' } }));
         const second = await buildAndRun(ctx, 'kiln-seed/node-app-cache:2');
         expect(second.output).toBe(`hello from ${DEP}\n`);
       } finally {
-        const port = Number(new URL(savedUrl).port);
-        await new Promise<void>((r) => registry.listen(port, '127.0.0.1', r));
+        await seed.restart();
       }
     }, 180_000);
 
@@ -246,5 +181,5 @@ describeWithDocker(
       expect(Number(size.stdout.trim())).toBeLessThan(5 * 1024 * 1024);
     }, 180_000);
   },
-  [ROOT, DEBIAN_ROOTFS, aptRepo, nodeAndNpm, ...tools('runc')],
+  [ROOT, DEBIAN_ROOTFS, aptRepo, NODE_AND_NPM, ...tools('runc')],
 );
