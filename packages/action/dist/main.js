@@ -34,14 +34,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-JVSKOH2N.js";
+} from "./chunks/chunk-TFCSXIXB.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-Z7LSHKPC.js";
+} from "./chunks/chunk-YL5GZI5C.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

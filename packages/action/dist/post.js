@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-JVSKOH2N.js";
-import "./chunks/chunk-Z7LSHKPC.js";
+} from "./chunks/chunk-TFCSXIXB.js";
+import "./chunks/chunk-YL5GZI5C.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -1,8 +1,10 @@
 // One extended attribute of every member of a tar stream, read from the members' pax records
 // (`SCHILY.xattr.NAME`, as GNU tar and BuildKit write them) with their exact bytes: node-tar's
-// pax parser decodes values as UTF-8, which breaks binary values such as security.capability.
+// pax parser decodes values as UTF-8, which breaks binary values such as security.capability, so
+// only the pax bodies are parsed here; node-tar's Header decodes the header blocks.
 // Bodies are skipped as they stream by; only headers and pax records are kept.
 
+import { Header } from 'tar';
 import { KilnError } from '../errors.js';
 import { TAR_BLOCK } from './tar.js';
 
@@ -43,26 +45,25 @@ export async function xattrInTar(input: AsyncIterable<Buffer>, attribute: string
       if (buffered.length < TAR_BLOCK) break;
       const block = buffered.subarray(0, TAR_BLOCK);
       buffered = buffered.subarray(TAR_BLOCK);
-      if (block.every((b) => b === 0)) continue; // end-of-archive blocks
-      const type = String.fromCharCode(block[156]!);
-      const size = parseInt(block.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
-      if (!Number.isSafeInteger(size) || size < 0) throw new KilnError('unreadable tar header while reading file attributes');
+      // node-tar's Header decodes the block (name and prefix, size, type); only the pax body is ours.
+      const h = new Header(block);
+      if (h.nullBlock) continue; // end-of-archive blocks
+      const size = Number(h.size ?? 0);
+      if (!h.cksumValid || !Number.isSafeInteger(size) || size < 0) throw new KilnError('unreadable tar header while reading file attributes');
       const padded = Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
-      if (type === 'x') {
+      if (h.type === 'ExtendedHeader') {
         if (size > MAX_PAX_BODY) throw new KilnError(`a pax header of ${size} bytes while reading file attributes`);
         paxBody = { size, padded };
         continue;
       }
-      if (type === 'g' || type === 'L' || type === 'K') {
+      if (h.type === 'GlobalExtendedHeader' || h.type === 'NextFileHasLongPath' || h.type === 'NextFileHasLongLinkpath') {
         skip = padded; // global records and GNU long names: not used for the members we ask tar for
         continue;
       }
-      const field = (start: number, length: number) => block.toString('utf8', start, start + length).replace(/\0.*$/s, '');
-      const prefix = field(345, 155);
-      const name = pending.path ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+      const name = pending.path ?? h.path ?? '';
       if (pending.value) found.set(name.replace(/^(\.\/|\/)+/, '').replace(/\/$/, ''), pending.value);
       pending = {};
-      skip = type === '0' || type === '\0' || type === '7' ? padded : 0;
+      skip = h.type === 'Directory' ? 0 : padded;
     }
   }
   return found;

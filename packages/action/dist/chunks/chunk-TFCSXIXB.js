@@ -36,7 +36,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-Z7LSHKPC.js";
+} from "./chunk-YL5GZI5C.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({

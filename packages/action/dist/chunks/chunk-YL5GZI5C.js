@@ -6720,30 +6720,28 @@ async function xattrInTar(input, attribute) {
         break;
       const block = buffered.subarray(0, TAR_BLOCK);
       buffered = buffered.subarray(TAR_BLOCK);
-      if (block.every((b2) => b2 === 0))
+      const h = new F(block);
+      if (h.nullBlock)
         continue;
-      const type = String.fromCharCode(block[156]);
-      const size = parseInt(block.toString("latin1", 124, 136).replace(/\0.*$/s, "").trim() || "0", 8);
-      if (!Number.isSafeInteger(size) || size < 0)
+      const size = Number(h.size ?? 0);
+      if (!h.cksumValid || !Number.isSafeInteger(size) || size < 0)
         throw new KilnError("unreadable tar header while reading file attributes");
       const padded = Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
-      if (type === "x") {
+      if (h.type === "ExtendedHeader") {
         if (size > MAX_PAX_BODY)
           throw new KilnError(`a pax header of ${size} bytes while reading file attributes`);
         paxBody = { size, padded };
         continue;
       }
-      if (type === "g" || type === "L" || type === "K") {
+      if (h.type === "GlobalExtendedHeader" || h.type === "NextFileHasLongPath" || h.type === "NextFileHasLongLinkpath") {
         skip = padded;
         continue;
       }
-      const field = (start, length) => block.toString("utf8", start, start + length).replace(/\0.*$/s, "");
-      const prefix = field(345, 155);
-      const name = pending.path ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+      const name = pending.path ?? h.path ?? "";
       if (pending.value)
         found.set(name.replace(/^(\.\/|\/)+/, "").replace(/\/$/, ""), pending.value);
       pending = {};
-      skip = type === "0" || type === "\0" || type === "7" ? padded : 0;
+      skip = h.type === "Directory" ? 0 : padded;
     }
   }
   return found;
