@@ -16,6 +16,7 @@ import type { BlobFiles, BlobReader } from '../contracts/blobs.js';
 import { KilnError } from '../errors.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, buildFsIndex, extractLayer, makeWhiteout, parentPath, storedLayer, type LayerSource } from '../layer/index.js';
 import { chainIds } from '../oci/digest.js';
+import { idMapping } from './user-namespace.js';
 
 export type LowerStore = SandboxSpace & Pick<BlobReader, 'openBlob'> & Pick<BlobFiles, 'blobPath'>;
 
@@ -65,7 +66,10 @@ async function untarWithWhiteouts(src: LayerSource & { path: string }, dir: stri
   // A plain tar blob is read by tar itself while the store verifies its digest alongside (both
   // from the page cache); a compressed one is decompressed here and piped in.
   const plain = src.compression === 'none';
-  const args = ['-x', '-f', plain ? src.path : '-', '-C', dir, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=security.capability'];
+  // In a user namespace that maps only root, no other owner can be set: the files stay root's.
+  const ids = idMapping();
+  const owners = ids.inUserNamespace && ids.uids.length === 1 && ids.uids[0]!.count === 1 ? ['--no-same-owner'] : ['--numeric-owner', '--same-owner'];
+  const args = ['-x', '-f', plain ? src.path : '-', '-C', dir, ...owners, '--same-permissions', '--xattrs', '--xattrs-include=security.capability'];
   // An interrupted build kills tar (the store removes the half-unpacked directory).
   const tar = spawn('tar', args, { stdio: [plain ? 'ignore' : 'pipe', 'ignore', 'pipe'], signal });
   let stderr = '';
@@ -86,7 +90,7 @@ async function untarWithWhiteouts(src: LayerSource & { path: string }, dir: stri
   if (code !== 0) throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`);
 
   const opaque: string[] = [];
-  const names = (await readdir(dir, { recursive: true })).filter((p) => p.split('/').pop()!.startsWith(WHITEOUT_PREFIX));
+  const names = await whiteoutMarkers(dir);
   for (const marker of names) {
     const parent = parentPath(marker);
     const name = marker.slice(parent ? parent.length + 1 : 0);
@@ -101,4 +105,19 @@ async function untarWithWhiteouts(src: LayerSource & { path: string }, dir: stri
     if (!(await lstat(victim).catch(() => undefined))) await makeWhiteout(victim);
   }
   return opaque;
+}
+
+/**
+ * The `.wh.` files below `dir` (relative paths). Walked here rather than with readdir's
+ * `recursive`, which in Node.js 20 follows symbolic links to directories: an image's
+ * `/var/run -> /run` would lead it into the host's /run.
+ */
+async function whiteoutMarkers(dir: string, prefix = ''): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.name.startsWith(WHITEOUT_PREFIX)) found.push(path);
+    else if (entry.isDirectory()) found.push(...(await whiteoutMarkers(dir, path)));
+  }
+  return found;
 }
