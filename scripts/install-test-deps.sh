@@ -15,7 +15,8 @@ set -euo pipefail
 # make test archives (zstd is also what @actions/cache compresses with on GitHub runners);
 # docker-registry (the CNCF distribution registry), apache2-utils (htpasswd) and openssl serve
 # the registry tests on 127.0.0.1; git makes the commits the Nx and Action end-to-end tests read;
-# sudo lets a test user run RUN through `sudo -n`, as on GitHub's hosted runners;
+# sudo lets a test user run RUN through `sudo -n`, as on GitHub's hosted runners; uidmap
+# (newuidmap/newgidmap) maps a user's subordinate ids for rootless RUN;
 # debootstrap (with debian-archive-keyring, already there on Debian) makes the Debian 12 rootfs the
 # RUN tests start from: scripts/make-test-debian-rootfs.sh, run at the end, once per machine.
 PACKAGES=(
@@ -23,7 +24,7 @@ PACKAGES=(
   docker.io runc busybox-static
   bzip2 xz-utils zstd python3
   docker-registry apache2-utils openssl ca-certificates
-  git sudo
+  git sudo uidmap
   debootstrap debian-archive-keyring
 )
 

@@ -34,14 +34,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-TFCSXIXB.js";
+} from "./chunks/chunk-CHFNEDCU.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-YL5GZI5C.js";
+} from "./chunks/chunk-ULSUNPUG.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-TFCSXIXB.js";
-import "./chunks/chunk-YL5GZI5C.js";
+} from "./chunks/chunk-CHFNEDCU.js";
+import "./chunks/chunk-ULSUNPUG.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-YL5GZI5C.js";
+} from "./chunks/chunk-ULSUNPUG.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../../core/test/helpers/registry.js';
 import { ROOT, describeNeeding, tools } from '../../core/test/helpers/requirements.js';
 import { makeRootfs } from '../../core/test/helpers/base-images.js';
-import { makeSudoUser, type SudoUser } from '../../core/test/helpers/sudo-user.js';
+import { makeTestUser, type TestUser } from '../../core/test/helpers/test-user.js';
 import { startActionsCacheService, type ActionsCacheService } from './helpers/actions-cache-service.js';
 import { runJob, type RunnerJob } from './helpers/runner.js';
 
@@ -291,9 +291,9 @@ describeNeeding([ROOT, ...tools('runc', 'busybox', 'git')], 'the Action with RUN
 });
 
 describeNeeding([ROOT, ...tools('sudo', 'runc', 'busybox', 'git')], 'the Action as a user with passwordless sudo (a hosted runner)', () => {
-  let user: SudoUser;
+  let user: TestUser;
   beforeAll(() => {
-    user = makeSudoUser('kiln-action-test');
+    user = makeTestUser('kiln-action-test');
     chmodSync(work, 0o755); // the job's user reads the checkout
   });
   afterAll(() => user?.remove());

@@ -60,6 +60,13 @@ function reportError(err: unknown, io: CliIo): number {
     io.stderr(`error: ${err.message}\n`);
     return 1;
   }
+  // A file Kiln may not read or write (a context directory of another user, a store made by root)
+  // is the user's to fix, not a bug.
+  const sys = err as NodeJS.ErrnoException;
+  if ((sys?.code === 'EACCES' || sys?.code === 'EPERM') && sys.path) {
+    io.stderr(`error: permission denied: ${sys.syscall ?? 'access'} ${sys.path}: give this user access to it, or run kiln as its owner\n`);
+    return 1;
+  }
   // A bug in Kiln, not in the user's input: say so; the stack only on request.
   const detail = err instanceof Error ? (process.env.KILN_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
   io.stderr(`kiln: internal error: ${detail}${process.env.KILN_DEBUG ? '' : ' (set KILN_DEBUG=1 for details)'}\n`);

@@ -15,6 +15,8 @@ export interface SandboxSpace {
   makeSandboxDir(): Promise<string>;
   /** Whether the process that made this sandbox directory (by its name) is gone. */
   isStaleSandbox(name: string): boolean;
+  /** Holds runc's container state when RUN runs rootless (nothing under /run is the user's). */
+  readonly rootlessRuntimeDir: string;
   /** Holds the RUN cache mounts (`--mount=type=cache`), one directory each, by the hash of its id. */
   readonly cacheMountsDir: string;
   /**

@@ -10,7 +10,7 @@
 //   (run/capabilities.ts reads them with host tools): a file that has one is always written, even
 //   a copy-up whose content and metadata did not change (setcap changes nothing else). A
 //   capability removed from a lower file (`setcap -r`) is not seen.
-// - The overlay must be mounted with redirect_dir=off and metacopy=off: a redirected directory or
+// - The overlay must be mounted with redirect_dir=nofollow (or off) and metacopy=off: a redirected directory or
 //   a metadata-only copy-up (no data in the upper) cannot be recognised without xattrs.
 
 import { lstat, open, readdir, readlink } from 'node:fs/promises';

@@ -49,17 +49,27 @@ export interface SpecOptions {
   rootfs: string;
   /** tmpfs mounts after the binds; size in bytes (0: the kernel's default, half the memory). */
   tmpfs?: { destination: string; size: number }[];
+  /** Set when runc runs in a user namespace (rootless): what the namespace cannot mount. */
+  userNamespace?: { ttyGroupMapped: boolean };
 }
 
-/** The standard filesystems of a container, in mount order. */
-function systemMounts(): OciMount[] {
+/**
+ * The standard filesystems of a container, in mount order. In a user namespace (rootless), sysfs
+ * cannot be mounted while the network namespace is the host's, so the host's /sys is bound
+ * read-only instead, and devpts gets the tty group only when gid 5 exists there (as runc's
+ * rootless spec and BuildKit's rootless mode do).
+ */
+function systemMounts(userNamespace?: SpecOptions['userNamespace']): OciMount[] {
+  const ttyGroup = !userNamespace || userNamespace.ttyGroupMapped ? ['gid=5'] : [];
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...ttyGroup] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    userNamespace
+      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
 }
 
@@ -86,7 +96,7 @@ export function ociSpec(o: SpecOptions): Record<string, unknown> {
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname,
     mounts: [
-      ...systemMounts(),
+      ...systemMounts(o.userNamespace),
       ...binds,
       ...(o.tmpfs ?? []).map((t) => ({
         destination: t.destination,

@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { KilnError } from '../errors.js';
+import { idMapping } from './user-namespace.js';
 
 /** mount(2) takes the options in one page; leave room as containerd does. */
 const MAX_OPTIONS = 4096 - 512;
@@ -30,11 +31,16 @@ export interface OverlayLayout {
 /**
  * Mount the overlay. `mount` runs with its working directory at lowerRoot so the lower
  * directories are named relatively; index=off avoids EBUSY when a directory serves two mounts,
- * redirect_dir and metacopy off keep every change a full copy in the upper directory.
+ * redirect_dir=nofollow and metacopy=off keep every change a full copy in the upper directory
+ * (nofollow, not off: off means follow where the module always follows redirects, and a user
+ * namespace may not mount an overlay that follows them). In a user namespace (rootless) overlayfs
+ * keeps its own marks in user.overlay.* xattrs (userxattr, Linux 5.11+): without them it cannot
+ * mark a new directory, and renaming one fails with EXDEV (dpkg fails to unpack).
  */
 export async function mountOverlay(o: OverlayLayout): Promise<void> {
   if (o.lowers.length === 0) throw new KilnError('an overlay needs at least one lower directory');
-  const options = `lowerdir=${o.lowers.join(':')},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
+  const xattrs = idMapping().inUserNamespace ? ',userxattr' : '';
+  const options = `lowerdir=${o.lowers.join(':')},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=nofollow,metacopy=off${xattrs}`;
   if (options.length + ',volatile'.length > MAX_OPTIONS) {
     throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
   }

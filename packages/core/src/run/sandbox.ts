@@ -17,9 +17,10 @@ import { openMemoryArea, type ForwardedSocket, type MemoryArea, type MemoryFile 
 import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
-import { Runc } from './runc.js';
+import { findRunc, Runc, RUNC_STATE_DIR } from './runc.js';
 import type { ContainerRuntime } from './runtime.js';
 import { resolveProcessUser } from './user.js';
+import { idMapping, isMapped, requireMapped } from './user-namespace.js';
 
 export type SandboxStore = LowerStore;
 
@@ -143,7 +144,9 @@ export function runInSandbox(store: SandboxStore, request: SandboxRequest): Prom
 
 async function runNow(store: SandboxStore, request: SandboxRequest): Promise<SandboxResult> {
   requireRunPrivileges();
-  runtime ??= new Runc();
+  const ids = idMapping();
+  // Rootless, runc keeps its state in the store (the user owns nothing under /run).
+  runtime ??= new Runc(findRunc(), ids.inUserNamespace ? store.rootlessRuntimeDir : RUNC_STATE_DIR);
   const rt = runtime;
   await cleanStale(store, rt);
   if (request.signal?.aborted) throw new KilnError('build interrupted');
@@ -172,6 +175,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
       for (let p = real; p !== ''; p = parentPath(p)) if (!request.lower.has(p)) stubs.add(p);
     }
     const user = await resolveProcessUser(request.user, (p) => readInRootfs(rootfs, request, p));
+    requireMapped(ids, user, `USER ${request.user || 'root'}`);
     await createCwd(rootfs, request, user.uid, user.gid);
     await writeFile(join(dir, 'resolv.conf'), await resolvConf(request.network));
     await writeFile(join(dir, 'hosts'), hostsFile());
@@ -189,6 +193,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
         ...(memory?.binds ?? []),
       ],
       tmpfs: request.tmpfs ?? [],
+      ...(ids.inUserNamespace ? { userNamespace: { ttyGroupMapped: isMapped(ids.gids, 5) } } : {}),
     });
     // With secrets, the bundle (config.json holds the environment) is the memory area.
     const bundle = memory?.dir ?? dir;

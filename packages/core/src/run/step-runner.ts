@@ -1,8 +1,10 @@
 // One RUN step, from its request to its layer: the sandbox runs the command and the changes are
 // written as a layer into the store. As root this happens in this process; as a user with
 // passwordless sudo (GitHub's hosted runners), only this part runs elevated, in a helper process
-// (run-helper.ts) started with `sudo -n`, which gets the request on stdin (secrets included, so
-// they never show in a process list or an environment) and no environment of the job's.
+// (run-helper.ts) started with `sudo -n`; as a user without sudo where user namespaces are
+// allowed, the same helper runs rootless, as root of a user namespace of its own
+// (user-namespace.ts). The helper gets the request on stdin (secrets included, so they never show
+// in a process list or an environment) and no environment of the job's.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { FRAME, frame, readFrames } from './helper-protocol.js';
 import type { ForwardedSocket, MemoryFile } from './memory-area.js';
 import type { BindMount } from './oci-spec.js';
 import { overlayProblem, requireLinux, runInSandbox, withRunSlot, type SandboxStore } from './sandbox.js';
+import { idMapping, requireMapped, rootlessLaunch } from './user-namespace.js';
 
 /** Everything a RUN step needs, as plain data (it crosses a pipe to the elevated helper). */
 export interface RunStepRequest {
@@ -58,21 +61,22 @@ export interface RunStepResult {
 
 export type RunStepStore = SandboxStore & BlobWriterFactory & Pick<BlobFiles, 'root' | 'blobPath'>;
 
-/** How the RUN machinery gets root here: it has it, or through `sudo -n`. */
-export type Elevation = 'root' | 'sudo';
+/** How the RUN machinery gets root here: it has it, through `sudo -n`, or in a user namespace. */
+export type Elevation = 'root' | 'sudo' | 'rootless';
 
 let elevationFound: Elevation | undefined;
 
-/** Root, passwordless sudo, or a KilnError naming both ways out. */
+/** Root, passwordless sudo, a user namespace, or a KilnError naming both ways out. */
 export function elevation(): Elevation {
   requireLinux();
   if (process.getuid?.() === 0) return 'root';
-  elevationFound ??= spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? 'sudo' : undefined;
+  elevationFound ??= spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? 'sudo' : rootlessLaunch() ? 'rootless' : undefined;
   if (elevationFound) return elevationFound;
   throw new KilnError(
-    'RUN needs root (it mounts an overlay and starts runc): run kiln as root (e.g. `sudo kiln build ...`), or give this user ' +
+    'RUN needs root (it mounts an overlay and starts runc), and this user has neither passwordless sudo nor user namespaces ' +
+      '(the kernel or AppArmor forbids unprivileged ones, as Ubuntu 24.04 does): run kiln as root (e.g. `sudo kiln build ...`), or give this user ' +
       'passwordless sudo and Kiln runs only the RUN sandbox through `sudo -n` (as on GitHub\'s hosted runners); ' +
-      'builds without RUN need no root. Rootless RUN (user namespaces) is not built yet',
+      'builds without RUN need no root',
   );
 }
 
@@ -80,9 +84,11 @@ export function elevation(): Elevation {
 let overlayUnavailableHere: string | undefined;
 const warningsShown = new Set<string>();
 
-/** Run the step where root is: here, or in the elevated helper (within the same parallelism bound). */
+/** Run the step where root is: here, or in the helper (within the same parallelism bound). */
 export function executeRun(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
-  if (elevation() === 'root') return runStepHere(store, request, io);
+  const how = elevation();
+  if (how === 'root') return runStepHere(store, request, io);
+  const launcher = helperLauncher(how);
   return withRunSlot(async () => {
     const settings = { ...(process.env.KILN_RUNC ? { runc: process.env.KILN_RUNC } : {}), copyRootfs: process.env.KILN_RUN_COPY_ROOTFS === '1' || !!overlayUnavailableHere };
     // Each helper is a new process: a warning it gives every time is shown once.
@@ -91,7 +97,8 @@ export function executeRun(store: RunStepStore, request: RunStepRequest, io: Run
       warningsShown.add(message);
       io.onWarning?.(message);
     };
-    const result = await runStepWithSudo(store, { ...request, settings }, { ...io, onWarning });
+    if (launcher.limitation) onWarning(launcher.limitation);
+    const result = await runStepInHelper(store, launcher, { ...request, settings }, { ...io, onWarning });
     overlayUnavailableHere ??= result.overlayUnavailable;
     return result;
   });
@@ -135,6 +142,7 @@ async function storeEntry(parent: string, path: string, name: RegExp, what: stri
 /** Only a directory of the store's cache mounts (no link), and only what the mount asked for. */
 async function applyOwnership(store: RunStepStore, o: RunStepRequest['ownership'][number]): Promise<void> {
   await storeEntry(store.cacheMountsDir, o.path, /^[0-9a-f]{64}$/, 'a cache mount of the store');
+  requireMapped(idMapping(), o, `the cache mount owned by ${o.uid}:${o.gid}`);
   await chown(o.path, o.uid, o.gid);
   await chmod(o.path, o.mode);
 }
@@ -159,11 +167,30 @@ export function helperScript(): string {
   return found;
 }
 
-/** Through `sudo -n` and the helper: the request on stdin, frames back on stdout. */
-async function runStepWithSudo(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
-  if (io.signal?.aborted) throw new KilnError('build interrupted');
+interface HelperLauncher {
+  /** What starts the helper: its argv comes after. */
+  prefix: string[];
+  /** The environment the helper starts with (sudo makes its own). */
+  env: NodeJS.ProcessEnv;
+  /** How the helper runs, for errors. */
+  what: string;
+  /** Something the rootless helper cannot do here, said once. */
+  limitation?: string;
+}
+
+function helperLauncher(how: 'sudo' | 'rootless'): HelperLauncher {
   // sudo resets the environment: the helper gets none of the job's variables.
-  const child = spawn('sudo', ['-n', '--', process.execPath, helperScript(), store.root], { stdio: ['pipe', 'pipe', 'pipe'] });
+  if (how === 'sudo') return { prefix: ['sudo', '-n', '--'], env: process.env, what: 'through sudo' };
+  const rootless = rootlessLaunch()!;
+  // In the user namespace, only what the helper needs to find its tools.
+  return { prefix: [...rootless.prefix, '--'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, what: 'in a user namespace', limitation: rootless.limitation };
+}
+
+/** Through the helper: the request on stdin, frames back on stdout. */
+async function runStepInHelper(store: RunStepStore, launcher: HelperLauncher, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
+  if (io.signal?.aborted) throw new KilnError('build interrupted');
+  const [command, ...args] = [...launcher.prefix, process.execPath, helperScript(), store.root];
+  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe'], env: launcher.env });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4096)));
   const exited = new Promise<number>((resolve) => {
@@ -194,7 +221,7 @@ async function runStepWithSudo(store: RunStepStore, request: RunStepRequest, io:
   if (io.signal?.aborted) throw new KilnError('build interrupted');
   if (failure) throw failure.user ? new KilnError(failure.message) : new Error(failure.message);
   if (!result || code !== 0) {
-    throw new KilnError(`the RUN helper (through sudo) ended with ${code} and no result${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join('; ')}` : ''}`);
+    throw new KilnError(`the RUN helper (${launcher.what}) ended with ${code} and no result${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join('; ')}` : ''}`);
   }
   return result;
 }

@@ -139,6 +139,7 @@ export class Store implements ContentStore {
   readonly unpackedDir: string;
   readonly sandboxesDir: string;
   readonly cacheMountsDir: string;
+  readonly rootlessRuntimeDir: string;
 
   private constructor(readonly root: string) {
     this.blobDir = join(root, 'blobs', 'sha256');
@@ -151,6 +152,7 @@ export class Store implements ContentStore {
     this.unpackedDir = join(root, 'unpacked');
     this.sandboxesDir = join(root, 'sandboxes');
     this.cacheMountsDir = join(root, 'cache-mounts');
+    this.rootlessRuntimeDir = join(root, 'runc');
   }
 
   static async open(root: string = defaultStoreRoot()): Promise<Store> {

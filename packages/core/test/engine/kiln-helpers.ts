@@ -27,11 +27,17 @@ export async function kiln(args: string[]): Promise<KilnRun> {
   return { code, stdout, stderr };
 }
 
-/** Run the real kiln binary as a separate process. */
-export async function kilnProcess(args: string[], cwd?: string, env?: NodeJS.ProcessEnv): Promise<KilnRun> {
+/**
+ * Run the real kiln binary as a separate process; with `user`, as that user (through setpriv, with
+ * only PATH and the given variables, as a CI job's user would have).
+ */
+export async function kilnProcess(args: string[], cwd?: string, env?: NodeJS.ProcessEnv, user?: { uid: number; gid: number }): Promise<KilnRun> {
+  const [command, argv] = user
+    ? ['setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', process.execPath, kilnBin, ...args]]
+    : [process.execPath, [kilnBin, ...args]];
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [kilnBin, ...args], {
-      cwd, env: { ...process.env, ...env }, maxBuffer: 64 << 20,
+    const { stdout, stderr } = await promisify(execFile)(command, argv, {
+      cwd, env: user ? { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } : { ...process.env, ...env }, maxBuffer: 64 << 20,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {

@@ -107,6 +107,9 @@ export const TOOLS = {
   setcap: { bin: 'setcap', pkg: 'libcap2-bin' },
   /** RUN through `sudo -n` as a user who is not root (GitHub's hosted runners). */
   sudo: { bin: '/usr/bin/sudo', pkg: 'sudo' },
+  /** Rootless RUN: a user namespace (util-linux) with the user's subordinate ids mapped. */
+  unshare: { bin: 'unshare', pkg: 'util-linux' },
+  newuidmap: { bin: 'newuidmap', pkg: 'uidmap' },
   /** Copied into the tests' base image, so it must be the static build. */
   busybox: { bin: '/bin/busybox', pkg: 'busybox-static' },
 } as const satisfies Record<string, ToolSpec>;

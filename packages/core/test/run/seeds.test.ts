@@ -10,14 +10,16 @@
  *   - a multi-stage build: an artefact made by RUN in one stage, copied into a small final stage.
  * The Node base is the Debian 12 test rootfs plus this machine's node and npm, copied in.
  */
-import { createReadStream, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, createReadStream, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEBIAN_IMAGE, DEBIAN_ROOTFS, DEBIAN_ROOTFS_TAR, makeBaseImages, makeDebianImage } from '../helpers/base-images.js';
 import { describeWithDocker, dockerLoad, useDockerd } from '../helpers/dockerd.js';
 import { ROOT, capability, tools } from '../helpers/requirements.js';
-import { kiln, tempDir, writeTree } from '../engine/kiln-helpers.js';
+import { kiln, kilnProcess, tempDir, writeTree } from '../engine/kiln-helpers.js';
+import { makeTestUser } from '../helpers/test-user.js';
 import { NODE_AND_NPM, SEED_DEP, nodeAppFiles, startSeedRegistry, writeNodeBaseContext, type SeedRegistry } from '../helpers/node-seed.js';
 
 const DEP = SEED_DEP;
@@ -66,6 +68,7 @@ describeWithDocker(
     let store: string;
     let registryUrl: string;
     let seed: SeedRegistry;
+    let debianArchive: string;
 
     beforeAll(async () => {
       work = tempDir('seeds');
@@ -76,6 +79,7 @@ describeWithDocker(
       // The bases: busybox and Debian in both the store and the daemon, then Debian + node + npm.
       const busybox = await makeBaseImages(env.dockerd, join(work, 'base'));
       const debian = await makeDebianImage(env.dockerd, join(work, 'base'));
+      debianArchive = debian.archive;
       for (const archive of [busybox.busyboxArchive, debian.archive]) {
         const loaded = await kiln(['load', '--store', store, '-q', '-i', archive]);
         if (loaded.code !== 0) throw new Error(loaded.stderr);
@@ -131,7 +135,11 @@ describeWithDocker(
       }
     }, 180_000);
 
-    it('Debian + apt-get install nginx + COPY index.html: the container serves the page', async () => {
+    it.each([
+      ['as root', undefined],
+      ['rootless, by a user without sudo (a user namespace with its subordinate ids)', 'kiln-seed-rootless'],
+    ])('Debian + apt-get install nginx + COPY index.html, built %s: the container serves the page', async (_how, userName) => {
+      const user = userName ? makeTestUser(userName, { sudo: false, subordinateIds: 400000 }) : undefined;
       const repo = await serveDirectory(APT_REPO);
       try {
         const ctx = writeTree(tempDir('seed-nginx'), {
@@ -146,13 +154,23 @@ describeWithDocker(
             '',
           ].join('\n'),
         });
-        const archive = join(work, 'nginx.tar');
-        const r = await kiln(['build', '--store', store, '--progress', 'plain', '-t', 'kiln-seed/nginx:1', '--output', `type=docker,dest=${archive}`, ctx]);
+        // The user builds in a store of its own, into which it loads the Debian base.
+        let buildStore = store;
+        if (user) {
+          buildStore = join(ctx, 'store');
+          for (const dir of [ctx, work]) chmodSync(dir, 0o755);
+          spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, ctx]);
+          const loaded = await kilnProcess(['load', '--store', buildStore, '-q', '-i', debianArchive], ctx, { HOME: ctx }, user);
+          if (loaded.code !== 0) throw new Error(loaded.stderr);
+        }
+        const archive = join(user ? ctx : work, 'nginx.tar');
+        const r = await kilnProcess(['build', '--store', buildStore, '--progress', 'plain', '-t', 'kiln-seed/nginx:1', '--output', `type=docker,dest=${archive}`, ctx], ctx, { HOME: ctx, KILN_OFFLINE: '1' }, user);
         if (r.code !== 0) throw new Error(r.stderr);
         expect(r.stderr).toMatch(/Setting up nginx/);
         await dockerLoad(env.dockerd, archive);
       } finally {
         await repo.close();
+        user?.remove();
       }
       // The test dockerd has no bridge for -p: the container takes the host's network, port 80.
       expect(await portFree(80)).toBe(true);
@@ -181,5 +199,5 @@ describeWithDocker(
       expect(Number(size.stdout.trim())).toBeLessThan(5 * 1024 * 1024);
     }, 180_000);
   },
-  [ROOT, DEBIAN_ROOTFS, aptRepo, NODE_AND_NPM, ...tools('runc')],
+  [ROOT, DEBIAN_ROOTFS, aptRepo, NODE_AND_NPM, ...tools('runc', 'unshare', 'newuidmap')],
 );

@@ -36,7 +36,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-YL5GZI5C.js";
+} from "./chunk-ULSUNPUG.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({

@@ -226,6 +226,7 @@ var Store = class _Store {
   unpackedDir;
   sandboxesDir;
   cacheMountsDir;
+  rootlessRuntimeDir;
   constructor(root) {
     this.root = root;
     this.blobDir = join(root, "blobs", "sha256");
@@ -238,6 +239,7 @@ var Store = class _Store {
     this.unpackedDir = join(root, "unpacked");
     this.sandboxesDir = join(root, "sandboxes");
     this.cacheMountsDir = join(root, "cache-mounts");
+    this.rootlessRuntimeDir = join(root, "runc");
   }
   static async open(root = defaultStoreRoot()) {
     const store = new _Store(resolve(root));
@@ -1298,7 +1300,7 @@ async function* readFrames(input) {
 }
 
 // packages/core/dist/run/step-runner.js
-import { spawn as spawn5, spawnSync as spawnSync2 } from "node:child_process";
+import { spawn as spawn5, spawnSync as spawnSync3 } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod as chmod3, chown as chown3, lstat as lstat6, readdir as readdir7, rm as rm5 } from "node:fs/promises";
 import { basename as basename3, dirname as dirname3, join as join8 } from "node:path";
@@ -6600,11 +6602,101 @@ import { availableParallelism } from "node:os";
 import { basename as basename2, join as join7 } from "node:path";
 
 // packages/core/dist/run/lowers.js
-import { spawn as spawn2, spawnSync } from "node:child_process";
+import { spawn as spawn2, spawnSync as spawnSync2 } from "node:child_process";
 import { lstat as lstat4, readdir as readdir4, rm as rm3 } from "node:fs/promises";
 import { join as join4 } from "node:path";
 import { Writable as Writable2 } from "node:stream";
 import { pipeline as pipeline2 } from "node:stream/promises";
+
+// packages/core/dist/run/user-namespace.js
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
+function parseIdMap(text) {
+  return text.split("\n").map((line) => line.trim().split(/\s+/).map(Number)).filter((f2) => f2.length === 3 && f2.every((n) => Number.isFinite(n))).map(([inside, outside, count]) => ({ inside, outside, count }));
+}
+var mappingHere;
+function idMapping() {
+  if (mappingHere)
+    return mappingHere;
+  const read = (f2) => {
+    try {
+      return parseIdMap(readFileSync(f2, "utf8"));
+    } catch {
+      return [];
+    }
+  };
+  const uids = read("/proc/self/uid_map");
+  const gids = read("/proc/self/gid_map");
+  const identity = (r) => r.length === 1 && r[0].inside === 0 && r[0].outside === 0 && r[0].count === 4294967295;
+  mappingHere = { inUserNamespace: uids.length > 0 && !(identity(uids) && identity(gids)), uids, gids };
+  return mappingHere;
+}
+function isMapped(ranges, id) {
+  return ranges.some((r) => id >= r.inside && id < r.inside + r.count);
+}
+function subordinateRange(content, user) {
+  for (const line of content.split("\n")) {
+    const [owner, start, count] = line.trim().split(":");
+    if (owner !== user.name && owner !== String(user.id))
+      continue;
+    const s3 = Number(start);
+    const c = Number(count);
+    if (Number.isInteger(s3) && Number.isInteger(c) && c > 0)
+      return { start: s3, count: c };
+  }
+  return void 0;
+}
+function onPath(tool) {
+  return spawnSync(tool, ["--help"], { stdio: "ignore" }).error === void 0;
+}
+var launch;
+function rootlessLaunch() {
+  if (launch !== void 0)
+    return launch ?? void 0;
+  const probe = spawnSync("unshare", ["--map-root-user", "--mount", "true"], { stdio: "ignore" });
+  if (probe.status !== 0) {
+    launch = null;
+    return void 0;
+  }
+  const base = ["unshare", "--map-root-user", "--mount", "--propagation", "private"];
+  const { username, uid, gid } = userInfo();
+  const read = (f2) => {
+    try {
+      return readFileSync(f2, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const subUids = subordinateRange(read("/etc/subuid"), { name: username, id: uid });
+  const subGids = subordinateRange(read("/etc/subgid"), { name: username, id: gid });
+  const mappers = onPath("newuidmap") && onPath("newgidmap");
+  if (subUids && subGids && mappers) {
+    const full = [...base, "--map-users", `${subUids.start},1,${subUids.count}`, "--map-groups", `${subGids.start},1,${subGids.count}`];
+    if (spawnSync(full[0], [...full.slice(1), "true"], { stdio: "ignore" }).status === 0) {
+      launch = { prefix: full };
+      return launch;
+    }
+  }
+  const why = !subUids || !subGids ? `${username} has no subordinate ids in /etc/subuid and /etc/subgid` : "newuidmap and newgidmap (package uidmap) are not usable";
+  launch = {
+    prefix: base,
+    limitation: `rootless RUN maps only ${username} (as root) because ${why}: files of other owners are unpacked as root's and steps cannot run as another USER; for the full range, install uidmap and add ids, e.g. \`sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${username}\``
+  };
+  return launch;
+}
+function requireMapped(mapping, user, what) {
+  if (!mapping.inUserNamespace)
+    return;
+  if (isMapped(mapping.uids, user.uid) && isMapped(mapping.gids, user.gid))
+    return;
+  throw new KilnError(`${what} needs uid ${user.uid} and gid ${user.gid}, which rootless RUN cannot map here (only ids ${describe(mapping.uids)} exist): add subordinate ids for this user (\`sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER\`, package uidmap), or run kiln as root or with passwordless sudo`);
+}
+function describe(ranges) {
+  return ranges.map((r) => r.count === 1 ? `${r.inside}` : `${r.inside}-${r.inside + r.count - 1}`).join(", ");
+}
+
+// packages/core/dist/run/lowers.js
 function layerSourceOf(store, layer) {
   return { ...storedLayer(store, layer), path: store.blobPath(layer.digest) };
 }
@@ -6620,7 +6712,7 @@ async function unpackLowers(store, layers, signal) {
 }
 var gnuTar;
 function haveGnuTar() {
-  gnuTar ??= /GNU tar/.test(spawnSync("tar", ["--version"], { encoding: "utf8" }).stdout ?? "");
+  gnuTar ??= /GNU tar/.test(spawnSync2("tar", ["--version"], { encoding: "utf8" }).stdout ?? "");
   return gnuTar;
 }
 async function unpackLower(store, layers, i, dir, signal) {
@@ -6640,7 +6732,9 @@ async function unpackLower(store, layers, i, dir, signal) {
 }
 async function untarWithWhiteouts(src, dir, signal) {
   const plain = src.compression === "none";
-  const args = ["-x", "-f", plain ? src.path : "-", "-C", dir, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=security.capability"];
+  const ids = idMapping();
+  const owners = ids.inUserNamespace && ids.uids.length === 1 && ids.uids[0].count === 1 ? ["--no-same-owner"] : ["--numeric-owner", "--same-owner"];
+  const args = ["-x", "-f", plain ? src.path : "-", "-C", dir, ...owners, "--same-permissions", "--xattrs", "--xattrs-include=security.capability"];
   const tar = spawn2("tar", args, { stdio: [plain ? "ignore" : "pipe", "ignore", "pipe"], signal });
   let stderr = "";
   tar.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
@@ -6662,7 +6756,7 @@ async function untarWithWhiteouts(src, dir, signal) {
   if (code !== 0)
     throw new KilnError(`cannot unpack a layer for RUN: tar exited with ${code}: ${stderr.trim().split("\n").slice(-3).join("; ")}`);
   const opaque = [];
-  const names = (await readdir4(dir, { recursive: true })).filter((p2) => p2.split("/").pop().startsWith(WHITEOUT_PREFIX));
+  const names = await whiteoutMarkers(dir);
   for (const marker of names) {
     const parent = parentPath(marker);
     const name = marker.slice(parent ? parent.length + 1 : 0);
@@ -6678,6 +6772,17 @@ async function untarWithWhiteouts(src, dir, signal) {
       await makeWhiteout(victim);
   }
   return opaque;
+}
+async function whiteoutMarkers(dir, prefix = "") {
+  const found = [];
+  for (const entry of await readdir4(join4(dir, prefix), { withFileTypes: true })) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.name.startsWith(WHITEOUT_PREFIX))
+      found.push(path);
+    else if (entry.isDirectory())
+      found.push(...await whiteoutMarkers(dir, path));
+  }
+  return found;
 }
 
 // packages/core/dist/run/capabilities.js
@@ -6824,7 +6929,8 @@ function exec(cmd, args, cwd) {
 async function mountOverlay(o) {
   if (o.lowers.length === 0)
     throw new KilnError("an overlay needs at least one lower directory");
-  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=off,metacopy=off`;
+  const xattrs = idMapping().inUserNamespace ? ",userxattr" : "";
+  const options = `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work},index=off,redirect_dir=nofollow,metacopy=off${xattrs}`;
   if (options.length + ",volatile".length > MAX_OPTIONS) {
     throw new KilnError(`the image has too many layers (${o.lowers.length}) for one overlay mount; squash some layers of the base image`);
   }
@@ -7002,14 +7108,15 @@ var MASKED_PATHS = [
   "/proc/scsi"
 ];
 var READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-function systemMounts() {
+function systemMounts(userNamespace) {
+  const ttyGroup = !userNamespace || userNamespace.ttyGroupMapped ? ["gid=5"] : [];
   return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", ...ttyGroup] },
     { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
+    userNamespace ? { destination: "/sys", type: "none", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"] } : { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
   ];
 }
 function ociSpec(o) {
@@ -7035,7 +7142,7 @@ function ociSpec(o) {
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname,
     mounts: [
-      ...systemMounts(),
+      ...systemMounts(o.userNamespace),
       ...binds,
       ...(o.tmpfs ?? []).map((t) => ({
         destination: t.destination,
@@ -7251,7 +7358,8 @@ function runInSandbox(store, request) {
 }
 async function runNow(store, request) {
   requireRunPrivileges();
-  runtime ??= new Runc();
+  const ids = idMapping();
+  runtime ??= new Runc(findRunc(), ids.inUserNamespace ? store.rootlessRuntimeDir : RUNC_STATE_DIR);
   const rt2 = runtime;
   await cleanStale(store, rt2);
   if (request.signal?.aborted)
@@ -7280,6 +7388,7 @@ async function runNow(store, request) {
           stubs.add(p2);
     }
     const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
+    requireMapped(ids, user, `USER ${request.user || "root"}`);
     await createCwd(rootfs, request, user.uid, user.gid);
     await writeFile3(join7(dir, "resolv.conf"), await resolvConf(request.network));
     await writeFile3(join7(dir, "hosts"), hostsFile());
@@ -7296,7 +7405,8 @@ async function runNow(store, request) {
         ...request.binds ?? [],
         ...memory?.binds ?? []
       ],
-      tmpfs: request.tmpfs ?? []
+      tmpfs: request.tmpfs ?? [],
+      ...ids.inUserNamespace ? { userNamespace: { ttyGroupMapped: isMapped(ids.gids, 5) } } : {}
     });
     const bundle = memory?.dir ?? dir;
     await writeFile3(join7(bundle, "config.json"), JSON.stringify(spec), { mode: 384 });
@@ -7395,16 +7505,18 @@ function elevation() {
   requireLinux();
   if (process.getuid?.() === 0)
     return "root";
-  elevationFound ??= spawnSync2("sudo", ["-n", "true"], { stdio: "ignore" }).status === 0 ? "sudo" : void 0;
+  elevationFound ??= spawnSync3("sudo", ["-n", "true"], { stdio: "ignore" }).status === 0 ? "sudo" : rootlessLaunch() ? "rootless" : void 0;
   if (elevationFound)
     return elevationFound;
-  throw new KilnError("RUN needs root (it mounts an overlay and starts runc): run kiln as root (e.g. `sudo kiln build ...`), or give this user passwordless sudo and Kiln runs only the RUN sandbox through `sudo -n` (as on GitHub's hosted runners); builds without RUN need no root. Rootless RUN (user namespaces) is not built yet");
+  throw new KilnError("RUN needs root (it mounts an overlay and starts runc), and this user has neither passwordless sudo nor user namespaces (the kernel or AppArmor forbids unprivileged ones, as Ubuntu 24.04 does): run kiln as root (e.g. `sudo kiln build ...`), or give this user passwordless sudo and Kiln runs only the RUN sandbox through `sudo -n` (as on GitHub's hosted runners); builds without RUN need no root");
 }
 var overlayUnavailableHere;
 var warningsShown = /* @__PURE__ */ new Set();
 function executeRun(store, request, io2) {
-  if (elevation() === "root")
+  const how = elevation();
+  if (how === "root")
     return runStepHere(store, request, io2);
+  const launcher = helperLauncher(how);
   return withRunSlot(async () => {
     const settings = { ...process.env.KILN_RUNC ? { runc: process.env.KILN_RUNC } : {}, copyRootfs: process.env.KILN_RUN_COPY_ROOTFS === "1" || !!overlayUnavailableHere };
     const onWarning = (message) => {
@@ -7413,7 +7525,9 @@ function executeRun(store, request, io2) {
       warningsShown.add(message);
       io2.onWarning?.(message);
     };
-    const result = await runStepWithSudo(store, { ...request, settings }, { ...io2, onWarning });
+    if (launcher.limitation)
+      onWarning(launcher.limitation);
+    const result = await runStepInHelper(store, launcher, { ...request, settings }, { ...io2, onWarning });
     overlayUnavailableHere ??= result.overlayUnavailable;
     return result;
   });
@@ -7456,6 +7570,7 @@ async function storeEntry(parent, path, name, what) {
 }
 async function applyOwnership(store, o) {
   await storeEntry(store.cacheMountsDir, o.path, /^[0-9a-f]{64}$/, "a cache mount of the store");
+  requireMapped(idMapping(), o, `the cache mount owned by ${o.uid}:${o.gid}`);
   await chown3(o.path, o.uid, o.gid);
   await chmod3(o.path, o.mode);
 }
@@ -7474,10 +7589,17 @@ function helperScript() {
     throw new KilnError(`the RUN helper is missing (looked for ${candidates.join(" and ")}): reinstall Kiln`);
   return found;
 }
-async function runStepWithSudo(store, request, io2) {
+function helperLauncher(how) {
+  if (how === "sudo")
+    return { prefix: ["sudo", "-n", "--"], env: process.env, what: "through sudo" };
+  const rootless = rootlessLaunch();
+  return { prefix: [...rootless.prefix, "--"], env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }, what: "in a user namespace", limitation: rootless.limitation };
+}
+async function runStepInHelper(store, launcher, request, io2) {
   if (io2.signal?.aborted)
     throw new KilnError("build interrupted");
-  const child = spawn5("sudo", ["-n", "--", process.execPath, helperScript(), store.root], { stdio: ["pipe", "pipe", "pipe"] });
+  const [command, ...args] = [...launcher.prefix, process.execPath, helperScript(), store.root];
+  const child = spawn5(command, args, { stdio: ["pipe", "pipe", "pipe"], env: launcher.env });
   let stderr = "";
   child.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
   const exited = new Promise((resolve3) => {
@@ -7514,7 +7636,7 @@ async function runStepWithSudo(store, request, io2) {
   if (failure)
     throw failure.user ? new KilnError(failure.message) : new Error(failure.message);
   if (!result || code !== 0) {
-    throw new KilnError(`the RUN helper (through sudo) ended with ${code} and no result${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-3).join("; ")}` : ""}`);
+    throw new KilnError(`the RUN helper (${launcher.what}) ended with ${code} and no result${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-3).join("; ")}` : ""}`);
   }
   return result;
 }
