@@ -1,9 +1,11 @@
 // Shared by the benchmarks: a deterministic generated context, timing, process helpers.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findDockerd, stopDockerdAt } from '../packages/core/test/helpers/dockerd-process.js';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const kilnBin = join(root, 'packages/core/bin/kiln.js');
@@ -85,4 +87,86 @@ export async function startLocalRegistry(dir) {
     await new Promise((r) => registry.once('exit', r));
   };
   return { host, stop };
+}
+
+// --- the Debian 12 base the RUN benchmarks start from, and the docker daemon they compare with ---
+
+/** The rootfs that scripts/make-test-debian-rootfs.sh caches for the tests. */
+export const debianRootfsTar =
+  process.env.KILN_TEST_DEBIAN_ROOTFS ?? join(process.env.KILN_TEST_CACHE_DIR ?? '/var/cache/kiln-test', 'debian-bookworm-minbase.tar');
+
+async function sha256File(path) {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk);
+  return h.digest('hex');
+}
+
+/**
+ * A docker-archive `name` around the cached Debian rootfs tar, with a fixed config, so that
+ * `kiln load` and `docker load` of the same file give the same image ID (returned).
+ */
+export async function writeDebianBaseArchive(dest, name, stagingDir) {
+  const diffId = await sha256File(debianRootfsTar);
+  const created = '2020-01-01T00:00:00Z';
+  const arch = { x64: 'amd64', arm64: 'arm64' }[process.arch] ?? process.arch;
+  const config = Buffer.from(JSON.stringify({
+    architecture: arch,
+    os: 'linux',
+    created,
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['bash'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+    history: [{ created, created_by: 'debootstrap --variant=minbase bookworm (scripts/make-test-debian-rootfs.sh)' }],
+  }));
+  const configHex = createHash('sha256').update(config).digest('hex');
+  mkdirSync(stagingDir, { recursive: true });
+  writeFileSync(join(stagingDir, `${configHex}.json`), config);
+  writeFileSync(join(stagingDir, 'manifest.json'), JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [name], Layers: [`${diffId}/layer.tar`] }]));
+  const file = basename(debianRootfsTar);
+  run('tar', [
+    '--numeric-owner', '--sort=name', '--mtime=@0', '--format=gnu', '-cf', dest,
+    '-C', stagingDir, `${configHex}.json`, 'manifest.json',
+    '-C', dirname(debianRootfsTar), `--transform=s|^${file.replace(/[.]/g, '\\.')}$|${diffId}/layer.tar|`, file,
+  ]);
+  return `sha256:${configHex}`;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function answers(env) {
+  return existsSync(docker) && spawnSync(docker, ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * { env, stop(), where } for a docker client: the daemon at DOCKER_HOST (or the default socket)
+ * when one answers, else a private dockerd started here (as the tests do: its own /tmp
+ * directory, no bridge, no iptables), or undefined when there is no daemon to use.
+ */
+export async function dockerDaemon() {
+  const base = { ...process.env, DOCKER_BUILDKIT: '1' };
+  if (answers(base)) return { env: base, stop: async () => undefined, where: process.env.DOCKER_HOST ?? 'the default socket' };
+  const dockerd = findDockerd();
+  if (!dockerd || process.getuid?.() !== 0 || !existsSync(docker)) return undefined;
+  const root = mkdtempSync('/tmp/kiln-bench-dockerd-');
+  for (const d of ['data', 'exec', 'client-config']) mkdirSync(join(root, d));
+  writeFileSync(join(root, 'client-config', 'config.json'), '{}\n');
+  writeFileSync(join(root, 'daemon.json'), '{}\n');
+  const host = `unix://${root}/docker.sock`;
+  const tag = root.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+  const log = openSync(join(root, 'dockerd.log'), 'a');
+  const child = spawn(dockerd, [
+    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '-H', host,
+    '--pidfile', join(root, 'docker.pid'), '--config-file', join(root, 'daemon.json'),
+    '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--userland-proxy=false',
+    '--containerd-namespace', `kiln-bench-${tag}`, '--containerd-plugins-namespace', `kiln-bench-${tag}-plugins`,
+  ], { stdio: ['ignore', log, log], env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: root } });
+  closeSync(log);
+  const stop = () => stopDockerdAt({ pid: child.pid, root });
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: root, DOCKER_HOST: host, DOCKER_CONFIG: join(root, 'client-config'), DOCKER_BUILDKIT: '1' };
+  for (const deadline = Date.now() + 60_000; !answers(env); await sleep(250)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`the private dockerd did not start (see ${join(root, 'dockerd.log')})`);
+    }
+  }
+  return { env, stop, where: `a private dockerd (${root})` };
 }

@@ -17,23 +17,18 @@
 // no iptables) and stopped at the end. Both build with the host network. RUN needs root.
 //
 // Run: npm run build && node bench/run.js      (BENCH_REPS=5, BENCH_SKIP_KILN=1, BENCH_SKIP_DOCKER=1)
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { findDockerd, stopDockerdAt } from '../packages/core/test/helpers/dockerd-process.js';
-import { changeOneFile, docker, generateContext, kilnBin, run, time } from './lib.js';
+import { join } from 'node:path';
+import { changeOneFile, debianRootfsTar, docker, dockerDaemon, generateContext, kilnBin, run, time, writeDebianBaseArchive } from './lib.js';
 
 const reps = Number(process.env.BENCH_REPS ?? 3);
 const flag = (v) => v !== undefined && !['', '0', 'false', 'no'].includes(v.toLowerCase());
 const BASE = 'kiln-bench/debian:bookworm';
 const APP = 'kiln-bench/run-app:1';
-const rootfsTar =
-  process.env.KILN_TEST_DEBIAN_ROOTFS ?? join(process.env.KILN_TEST_CACHE_DIR ?? '/var/cache/kiln-test', 'debian-bookworm-minbase.tar');
-
-if (!existsSync(rootfsTar)) {
-  console.error(`bench/run.js: no Debian base rootfs at ${rootfsTar}; make it once, as root: bash scripts/make-test-debian-rootfs.sh`);
+if (!existsSync(debianRootfsTar)) {
+  console.error(`bench/run.js: no Debian base rootfs at ${debianRootfsTar}; make it once, as root: bash scripts/make-test-debian-rootfs.sh`);
   process.exit(1);
 }
 if (process.getuid?.() !== 0) console.warn('bench/run.js: not root: Kiln\'s RUN needs root, expect its side to fail');
@@ -41,77 +36,6 @@ if (process.getuid?.() !== 0) console.warn('bench/run.js: not root: Kiln\'s RUN 
 const work = mkdtempSync(join(tmpdir(), 'kiln-bench-run-'));
 // Kiln talks to no registry here: the base comes from the store.
 const kilnEnv = { ...process.env, KILN_OFFLINE: '1' };
-
-// --- the base: a docker-archive around the cached rootfs tar, the same for both tools ---
-async function sha256File(path) {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk);
-  return h.digest('hex');
-}
-
-async function writeBaseArchive(dest) {
-  const diffId = await sha256File(rootfsTar);
-  const created = '2020-01-01T00:00:00Z';
-  const arch = { x64: 'amd64', arm64: 'arm64' }[process.arch] ?? process.arch;
-  const config = Buffer.from(JSON.stringify({
-    architecture: arch,
-    os: 'linux',
-    created,
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['bash'] },
-    rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
-    history: [{ created, created_by: 'debootstrap --variant=minbase bookworm (scripts/make-test-debian-rootfs.sh)' }],
-  }));
-  const configHex = createHash('sha256').update(config).digest('hex');
-  const staging = join(work, 'base-archive');
-  mkdirSync(staging);
-  writeFileSync(join(staging, `${configHex}.json`), config);
-  writeFileSync(join(staging, 'manifest.json'), JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [BASE], Layers: [`${diffId}/layer.tar`] }]));
-  const name = basename(rootfsTar);
-  run('tar', [
-    '--numeric-owner', '--sort=name', '--mtime=@0', '--format=gnu', '-cf', dest,
-    '-C', staging, `${configHex}.json`, 'manifest.json',
-    '-C', dirname(rootfsTar), `--transform=s|^${name.replace(/[.]/g, '\\.')}$|${diffId}/layer.tar|`, name,
-  ]);
-  return `sha256:${configHex}`;
-}
-
-// --- the docker side: the daemon at DOCKER_HOST / the default socket, or a private one ---
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function answers(env) {
-  return existsSync(docker) && spawnSync(docker, ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' }).status === 0;
-}
-
-/** { env, stop(), where } for a docker client, or undefined when there is no daemon to use. */
-async function dockerDaemon() {
-  const base = { ...process.env, DOCKER_BUILDKIT: '1' };
-  if (answers(base)) return { env: base, stop: async () => undefined, where: process.env.DOCKER_HOST ?? 'the default socket' };
-  const dockerd = findDockerd();
-  if (!dockerd || process.getuid?.() !== 0 || !existsSync(docker)) return undefined;
-  const root = mkdtempSync('/tmp/kiln-bench-dockerd-');
-  for (const d of ['data', 'exec', 'client-config']) mkdirSync(join(root, d));
-  writeFileSync(join(root, 'client-config', 'config.json'), '{}\n');
-  writeFileSync(join(root, 'daemon.json'), '{}\n');
-  const host = `unix://${root}/docker.sock`;
-  const tag = root.slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x');
-  const log = openSync(join(root, 'dockerd.log'), 'a');
-  const child = spawn(dockerd, [
-    '--data-root', join(root, 'data'), '--exec-root', join(root, 'exec'), '-H', host,
-    '--pidfile', join(root, 'docker.pid'), '--config-file', join(root, 'daemon.json'),
-    '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none', '--userland-proxy=false',
-    '--containerd-namespace', `kiln-bench-${tag}`, '--containerd-plugins-namespace', `kiln-bench-${tag}-plugins`,
-  ], { stdio: ['ignore', log, log], env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: root } });
-  closeSync(log);
-  const stop = () => stopDockerdAt({ pid: child.pid, root });
-  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: root, DOCKER_HOST: host, DOCKER_CONFIG: join(root, 'client-config'), DOCKER_BUILDKIT: '1' };
-  for (const deadline = Date.now() + 60_000; !answers(env); await sleep(250)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`the private dockerd did not start (see ${join(root, 'dockerd.log')})`);
-    }
-  }
-  return { env, stop, where: `a private dockerd (${root})` };
-}
 
 // --- the app ---
 const ctx = join(work, 'ctx');
@@ -140,7 +64,7 @@ const changeSource = () => changeOneFile(ctx, ++edits); // src/pkg7/file7.js: co
 const results = {};
 let peakKb = 0;
 const baseArchive = join(work, 'base.tar');
-const baseId = await writeBaseArchive(baseArchive);
+const baseId = await writeDebianBaseArchive(baseArchive, BASE, join(work, 'base-archive'));
 
 try {
   if (!flag(process.env.BENCH_SKIP_KILN)) {
