@@ -17,6 +17,7 @@ import {
   isExactHit,
   loadSecrets,
   parseAnnotations,
+  parseEntitlements,
   parsePlatformList,
   parseReference,
   parseSshSpecs,
@@ -34,14 +35,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-CHFNEDCU.js";
+} from "./chunks/chunk-4NNHQQUB.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-ULSUNPUG.js";
+} from "./chunks/chunk-FCMNVH7J.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -17014,7 +17015,8 @@ function readInputs(get) {
       files: keyValueLines(get, "secret-files"),
       envs: keyValueLines(get, "secret-envs")
     },
-    ssh: splitInputList(get("ssh"))
+    ssh: splitInputList(get("ssh")),
+    allow: splitInputList(get("allow"))
   };
 }
 
@@ -17180,6 +17182,7 @@ async function buildImage(store, inputs, p) {
     cacheTo: layerCache,
     secrets: secretValues(inputs),
     ssh: parseSshSpecs(inputs.ssh, process.env, "input ssh"),
+    allow: parseEntitlements(inputs.allow, "input allow"),
     ...epoch !== void 0 ? { epoch } : {},
     onEvent: progressReporter({ info: (line) => info(line), warn: (line) => warning(line) })
   });

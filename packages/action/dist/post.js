@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-CHFNEDCU.js";
-import "./chunks/chunk-ULSUNPUG.js";
+} from "./chunks/chunk-4NNHQQUB.js";
+import "./chunks/chunk-FCMNVH7J.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

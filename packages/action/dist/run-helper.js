@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-ULSUNPUG.js";
+} from "./chunks/chunk-FCMNVH7J.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

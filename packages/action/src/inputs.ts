@@ -38,6 +38,8 @@ export interface ActionInputs {
   secrets: { values: Record<string, string>; files: Record<string, string>; envs: Record<string, string> };
   /** RUN --mount=type=ssh agents: `default` or `ID=SOCKET`. */
   ssh: string[];
+  /** Entitlements (build-push-action's `allow`): `security.insecure`, `network.host`. */
+  allow: string[];
 }
 
 export type InputGetter = (name: string) => string;
@@ -169,5 +171,6 @@ export function readInputs(get: InputGetter): ActionInputs {
       envs: keyValueLines(get, 'secret-envs'),
     },
     ssh: splitInputList(get('ssh')),
+    allow: splitInputList(get('allow')),
   };
 }

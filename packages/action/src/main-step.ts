@@ -14,6 +14,7 @@ import {
   createRegistryClient,
   loadSecrets,
   openStore,
+  parseEntitlements,
   parseSshSpecs,
   parseReference,
   progressReporter,
@@ -155,6 +156,7 @@ async function buildImage(store: Store, inputs: ActionInputs, p: BuildSetup): Pr
     cacheTo: layerCache,
     secrets: secretValues(inputs),
     ssh: parseSshSpecs(inputs.ssh, process.env, 'input ssh'),
+    allow: parseEntitlements(inputs.allow, 'input allow'),
     ...(epoch !== undefined ? { epoch } : {}),
     onEvent: progressReporter({ info: (line) => core.info(line), warn: (line) => core.warning(line) }),
   });

@@ -1,6 +1,7 @@
 // The Action's inputs: defaults, lists, booleans, and messages that name the input.
 
 import { describe, expect, it } from '@jest/globals';
+import { parseEntitlements } from '@kiln/core';
 import { readInputs } from '../src/inputs.js';
 
 const getter = (inputs: Record<string, string>) => (name: string) => inputs[name] ?? '';
@@ -31,6 +32,7 @@ describe('readInputs', () => {
       exportRuntimeEnv: false,
       secrets: { values: {}, files: {}, envs: {} },
       ssh: [],
+      allow: [],
     });
   });
 
@@ -49,6 +51,14 @@ describe('readInputs', () => {
       envs: { token: 'MY_TOKEN' },
     });
     expect(inputs.ssh).toEqual(['default', 'deploy=/tmp/agent.sock']);
+  });
+
+  it('reads allow as build-push-action does (comma or newline separated); the build refuses unknown entitlements', () => {
+    const allow = (value: string) => parseEntitlements(readInputs(getter({ allow: value })).allow, 'input allow');
+    expect(allow('security.insecure,network.host')).toEqual(['security.insecure', 'network.host']);
+    expect(allow('security.insecure\nnetwork.host\n')).toEqual(['security.insecure', 'network.host']);
+    expect(allow('')).toEqual([]);
+    expect(() => parseEntitlements(['device'], 'input allow')).toThrow('input allow device: unknown entitlement (use security.insecure or network.host)');
   });
 
   it('never shows a secret line it cannot read', () => {

@@ -14,6 +14,7 @@ export * from './registry/index.js';
 export { build } from './engine/builder.js';
 export { parseCacheSpec } from './engine/cache-transfer.js';
 export { loadSecrets, parseSecretSpec, parseSshSpecs, type SecretSource } from './engine/build-secrets.js';
+export { ENTITLEMENTS, parseEntitlements, type Entitlement } from './engine/entitlements.js';
 export { parsePlatformList } from './engine/platforms.js';
 export { buildMetadata, progressLine, progressReporter, pushedLine, resultLines, type PushedImage } from './engine/report.js';
 export { sourceDateEpoch } from './engine/source-date-epoch.js';

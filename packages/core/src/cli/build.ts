@@ -8,6 +8,7 @@ import { buildMetadata, progressLine, pushedLine, resultLines } from '../engine/
 import { sourceDateEpoch } from '../engine/source-date-epoch.js';
 import { parseCacheSpec, type CacheSpec } from '../engine/cache-transfer.js';
 import { loadSecrets, parseSecretSpec, parseSshSpecs } from '../engine/build-secrets.js';
+import { parseEntitlements } from '../engine/entitlements.js';
 import type { BuildEvent, OutputSpec } from '../engine/types.js';
 import { parseAnnotations } from '../oci/annotations.js';
 import { parseReference } from '../reference/index.js';
@@ -77,6 +78,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       'cache-to': { type: 'string', multiple: true },
       secret: { type: 'string', multiple: true },
       ssh: { type: 'string', multiple: true },
+      allow: { type: 'string', multiple: true },
       ...registryOptions,
     },
   });
@@ -99,6 +101,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   const cacheTo = cacheSpecs('--cache-to', values['cache-to']);
   const secrets = loadSecrets((values.secret ?? []).map((spec) => parseSecretSpec(spec)));
   const ssh = parseSshSpecs(values.ssh ?? []);
+  const allow = parseEntitlements(values.allow ?? []);
   const store = await openStore(values.store);
   const epoch = sourceDateEpoch();
 
@@ -142,6 +145,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       cacheTo,
       secrets,
       ssh,
+      allow,
       epoch,
       onEvent: render,
       signal: interrupt.signal,

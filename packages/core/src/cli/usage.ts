@@ -39,6 +39,8 @@ Commands:
                                id=ID,env=VAR (repeatable; never stored, logged or cached)
       --ssh ID[=SOCKET]        An SSH agent for RUN --mount=type=ssh: default uses
                                $SSH_AUTH_SOCK (repeatable)
+      --allow ENTITLEMENT      security.insecure lets RUN --security=insecure run
+                               privileged; network.host is accepted (repeatable)
       --insecure-registry HOST Allow plain http / unverified TLS for HOST (repeatable)
   load -i FILE.tar        Import a docker save archive into the store
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store

@@ -4,6 +4,7 @@ import type { ImageConfig } from '../oci/types.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CacheRecord, LayerRecord } from '../contracts/index.js';
 import type { CacheSpec } from './cache-transfer.js';
+import type { Entitlement } from './entitlements.js';
 
 export type { CacheSpec } from './cache-transfer.js';
 
@@ -55,6 +56,8 @@ export interface BuildOptions {
   secrets?: Record<string, Uint8Array>;
   /** SSH agent sockets for `RUN --mount=type=ssh`, by id (`--ssh default=$SSH_AUTH_SOCK`). */
   ssh?: Record<string, string>;
+  /** What the build may do beyond the sandbox (`--allow security.insecure`). */
+  allow?: Entitlement[];
   /** Progress events; the library never prints. */
   onEvent?: (event: BuildEvent) => void;
   /** Aborts the build (Ctrl-C). */

@@ -2,7 +2,18 @@
 // mounts, masked paths and device rules BuildKit's runc executor uses (containerd's defaults with
 // BuildKit's changes: no /run tmpfs, no rlimits, new privileges allowed so sudo works).
 
+import type { OciDevice } from './privileged.js';
 import type { ProcessUser } from './user.js';
+
+/** Every capability Linux has (a privileged RUN gets them all, as `docker run --privileged`). */
+export const ALL_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
 
 /** Docker's default capability set. */
 export const DEFAULT_CAPABILITIES = [
@@ -51,6 +62,11 @@ export interface SpecOptions {
   tmpfs?: { destination: string; size: number }[];
   /** Set when runc runs in a user namespace (rootless): what the namespace cannot mount. */
   userNamespace?: { ttyGroupMapped: boolean };
+  /**
+   * `RUN --security=insecure` (granted): these capabilities (all the host allows), these host devices, all devices
+   * allowed, nothing masked and /sys writable, as BuildKit's insecure mode.
+   */
+  privileged?: { devices: OciDevice[]; capabilities: string[] };
 }
 
 /**
@@ -59,8 +75,9 @@ export interface SpecOptions {
  * read-only instead, and devpts gets the tty group only when gid 5 exists there (as runc's
  * rootless spec and BuildKit's rootless mode do).
  */
-function systemMounts(userNamespace?: SpecOptions['userNamespace']): OciMount[] {
+function systemMounts(userNamespace?: SpecOptions['userNamespace'], privileged = false): OciMount[] {
   const ttyGroup = !userNamespace || userNamespace.ttyGroupMapped ? ['gid=5'] : [];
+  const sysAccess = privileged ? 'rw' : 'ro';
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -68,13 +85,13 @@ function systemMounts(userNamespace?: SpecOptions['userNamespace']): OciMount[] 
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     userNamespace
-      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
-      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', sysAccess] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysAccess] },
   ];
 }
 
 export function ociSpec(o: SpecOptions): Record<string, unknown> {
-  const caps = DEFAULT_CAPABILITIES;
+  const caps = o.privileged ? o.privileged.capabilities : DEFAULT_CAPABILITIES;
   const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...(o.network === 'none' ? [{ type: 'network' }] : [])];
   const binds: OciMount[] = o.binds.map((b) => ({
     destination: b.destination,
@@ -96,7 +113,7 @@ export function ociSpec(o: SpecOptions): Record<string, unknown> {
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname,
     mounts: [
-      ...systemMounts(o.userNamespace),
+      ...systemMounts(o.userNamespace, !!o.privileged),
       ...binds,
       ...(o.tmpfs ?? []).map((t) => ({
         destination: t.destination,
@@ -107,9 +124,10 @@ export function ociSpec(o: SpecOptions): Record<string, unknown> {
     ],
     linux: {
       namespaces,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      maskedPaths: o.privileged ? [] : MASKED_PATHS,
+      readonlyPaths: o.privileged ? [] : READONLY_PATHS,
+      ...(o.privileged ? { devices: o.privileged.devices } : {}),
+      resources: { devices: [{ allow: !!o.privileged, access: 'rwm' }] },
     },
   };
 }

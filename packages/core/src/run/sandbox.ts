@@ -15,6 +15,7 @@ import { diffOverlayUpper, type LowerEntry } from '../layer/overlay-diff.js';
 import { fileCapabilities } from './capabilities.js';
 import { openMemoryArea, type ForwardedSocket, type MemoryArea, type MemoryFile } from './memory-area.js';
 import { hostsFile, resolvConf, SANDBOX_HOSTNAME } from './network-files.js';
+import { boundingCapabilities, hostDevices } from './privileged.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
 import { findRunc, Runc, RUNC_STATE_DIR } from './runc.js';
@@ -38,6 +39,8 @@ export interface SandboxRequest {
   /** USER as written in the image config ('' is root). */
   user: string;
   network: 'host' | 'none';
+  /** Every capability, the host's devices, no masked paths (`RUN --security=insecure`). */
+  privileged?: boolean;
   /** Host files or directories to mount (after resolv.conf and hosts). */
   binds?: BindMount[];
   /** tmpfs mounts (`RUN --mount=type=tmpfs`); size in bytes, 0 for the default. */
@@ -185,6 +188,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
       process: { args: request.args, env: [...request.env, ...(request.secretEnv ?? [])], cwd: request.cwd, user },
       hostname: SANDBOX_HOSTNAME,
       network: request.network,
+      ...(request.privileged ? { privileged: { devices: await hostDevices(), capabilities: await boundingCapabilities() } } : {}),
       rootfs,
       binds: [
         { source: join(dir, 'resolv.conf'), destination: '/etc/resolv.conf', readonly: true },

@@ -32,6 +32,8 @@ export interface RunStepRequest {
   cwd: string;
   user: string;
   network: 'host' | 'none';
+  /** `RUN --security=insecure` with the entitlement: every capability, the host's devices. */
+  privileged?: boolean;
   binds: BindMount[];
   tmpfs: { destination: string; size: number }[];
   memoryFiles: MemoryFile[];

@@ -211,6 +211,27 @@ describeNeeding([ROOT, ...tools('runc', 'busybox', 'umoci', 'getcap', 'setcap')]
     expect(readdirSync(host)).toEqual(['.wh.canary']);
   }, 60_000);
 
+  it('RUN --security=insecure needs --allow security.insecure; then the command gets every capability and the host\'s devices', async () => {
+    const ctx = context(
+      'insecure',
+      'FROM run-base:1\nRUN --security=insecure grep CapEff /proc/self/status > /caps && mkdir /t && busybox mount -t tmpfs none /t && busybox umount /t && ls /dev > /devs\n',
+    );
+    const refused = await kiln(['build', '--store', store, '-q', ctx]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/RUN --security=insecure needs the security.insecure entitlement, .*pass --allow security.insecure/);
+    const out = join(work, 'insecure-oci');
+    const r = await kiln(['build', '--store', store, '-q', '-t', 'run-insecure:latest', '--allow', 'security.insecure', '--output', `type=oci,dest=${out}`, ctx]);
+    expect(r.stderr).toBe('');
+    const bundle = join(work, 'insecure-bundle');
+    spawnSync('umoci', ['unpack', '--image', `${out}:latest`, bundle]);
+    // Every capability this machine lets a process have (its bounding set).
+    const bounding = /CapBnd:\s*(\w+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1];
+    expect(readFileSync(join(bundle, 'rootfs/caps'), 'utf8')).toBe(`CapEff:\t${bounding}\n`);
+    const hostDevices = readdirSync('/dev', { withFileTypes: true }).filter((d) => d.isBlockDevice()).map((d) => d.name);
+    const devs = readFileSync(join(bundle, 'rootfs/devs'), 'utf8').split('\n');
+    for (const name of hostDevices) expect(devs).toContain(name);
+  }, 60_000);
+
   it('without overlayfs, RUN uses a copy of the filesystem, says so once, and makes the same layer', async () => {
     const dockerfile = 'FROM run-base:1\nRUN rm -rf /home/app && echo new > /etc/new && chmod 600 /etc/group && ln -s /etc/new /link\nRUN touch /tmp/second\n';
     const viaOverlay = join(work, 'overlay.json');

@@ -74,8 +74,12 @@ export function runHistory(args: readonly string[], stage: StageContext): string
 
 export async function runStep(input: StepInput<RunInstruction>): Promise<StepOutcome> {
   const { instruction: ins, state, config, stage, build } = input;
-  if (ins.security === 'insecure') {
-    throw new KilnError('RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker\'s default capabilities');
+  const privileged = ins.security === 'insecure';
+  if (privileged && !build.options.allow?.includes('security.insecure')) {
+    throw new KilnError(
+      'RUN --security=insecure needs the security.insecure entitlement, which this build does not grant: pass --allow security.insecure ' +
+        '(Nx: "allow": ["security.insecure"]; the Action: allow: security.insecure), as docker buildx build does',
+    );
   }
   const c: ContainerConfig = (config.config ??= {});
   const command = runCommand(ins, c.Shell ?? undefined);
@@ -94,6 +98,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
     `user=${user}`,
     `cwd=${cwd}`,
     `network=${network}`,
+    ...(privileged ? ['security=insecure'] : []),
     ...(command.script ? [`script=${command.script.name}\0${command.script.data}`] : []),
     ...mounts.keyParts,
   ];
@@ -123,6 +128,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
             cwd,
             user,
             network,
+            privileged,
             binds: [...(pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : []), ...open.binds],
             tmpfs: open.tmpfs,
             memoryFiles: open.memoryFiles,

@@ -12,6 +12,7 @@ import {
   parseCacheSpec,
   parseReference,
   parseSecretSpec,
+  parseEntitlements,
   parseSshSpecs,
   progressReporter,
   resultLines,
@@ -86,6 +87,7 @@ export async function buildImage(
         cacheTo: resolved.cacheTo,
         secrets: loadSecrets(resolved.secrets, process.env, 'secrets'),
         ssh: parseSshSpecs(resolved.ssh, process.env, 'ssh'),
+        allow: parseEntitlements(options.allow ?? [], 'allow'),
         ...(epoch !== undefined ? { epoch } : {}),
         onEvent: progressReporter(out),
       });

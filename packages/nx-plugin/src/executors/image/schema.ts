@@ -29,6 +29,8 @@ export interface ImageExecutorOptions {
   secrets?: SecretOption[];
   /** SSH agents for RUN --mount=type=ssh: `default` ($SSH_AUTH_SOCK) or `ID=SOCKET`. */
   ssh?: string[];
+  /** Entitlements (`docker buildx build --allow`): `security.insecure`, `network.host`. */
+  allow?: string[];
 }
 
 export type SecretOption = string | { id: string; src?: string; env?: string };

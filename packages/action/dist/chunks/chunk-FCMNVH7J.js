@@ -1302,8 +1302,8 @@ async function* readFrames(input) {
 // packages/core/dist/run/step-runner.js
 import { spawn as spawn5, spawnSync as spawnSync3 } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod as chmod3, chown as chown3, lstat as lstat6, readdir as readdir7, rm as rm5 } from "node:fs/promises";
-import { basename as basename3, dirname as dirname3, join as join8 } from "node:path";
+import { chmod as chmod3, chown as chown3, lstat as lstat7, readdir as readdir8, rm as rm5 } from "node:fs/promises";
+import { basename as basename3, dirname as dirname3, join as join9 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // packages/core/dist/layer/entry.js
@@ -6437,8 +6437,8 @@ var OverlayDiff = class {
     if (type === "symlink" && below.linkTarget !== await readlink2(host))
       return false;
     if (type === "char" || type === "block") {
-      const { major, minor } = deviceNumbers(st2.rdev);
-      if ((below.devMajor ?? 0) !== major || (below.devMinor ?? 0) !== minor)
+      const { major: major2, minor: minor2 } = deviceNumbers(st2.rdev);
+      if ((below.devMajor ?? 0) !== major2 || (below.devMinor ?? 0) !== minor2)
         return false;
     }
     const copy = await this.lowerCopy(path);
@@ -6545,8 +6545,8 @@ async function nonDirEntry(path, host, st2, capability) {
       return { ...base, path, type, linkTarget: await readlink2(host) };
     case "char":
     case "block": {
-      const { major, minor } = deviceNumbers(st2.rdev);
-      return { ...base, path, type, devMajor: major, devMinor: minor };
+      const { major: major2, minor: minor2 } = deviceNumbers(st2.rdev);
+      return { ...base, path, type, devMajor: major2, devMinor: minor2 };
     }
     case "fifo":
       return { ...base, path, type };
@@ -6597,9 +6597,9 @@ async function readFully(fh, buf, want, position) {
 
 // packages/core/dist/run/sandbox.js
 import { constants as fsConstants } from "node:fs";
-import { chown as chown2, lstat as lstat5, mkdir as mkdir4, open as open6, readdir as readdir6, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
+import { chown as chown2, lstat as lstat6, mkdir as mkdir4, open as open6, readdir as readdir7, rm as rm4, writeFile as writeFile3 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { basename as basename2, join as join7 } from "node:path";
+import { basename as basename2, join as join8 } from "node:path";
 
 // packages/core/dist/run/lowers.js
 import { spawn as spawn2, spawnSync as spawnSync2 } from "node:child_process";
@@ -7077,7 +7077,54 @@ function hostsFile(hostname2 = SANDBOX_HOSTNAME) {
 `;
 }
 
+// packages/core/dist/run/privileged.js
+import { lstat as lstat5, readdir as readdir5, readFile as readFile4 } from "node:fs/promises";
+import { join as join6 } from "node:path";
+
 // packages/core/dist/run/oci-spec.js
+var ALL_CAPABILITIES = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_LINUX_IMMUTABLE",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_NET_BROADCAST",
+  "CAP_NET_ADMIN",
+  "CAP_NET_RAW",
+  "CAP_IPC_LOCK",
+  "CAP_IPC_OWNER",
+  "CAP_SYS_MODULE",
+  "CAP_SYS_RAWIO",
+  "CAP_SYS_CHROOT",
+  "CAP_SYS_PTRACE",
+  "CAP_SYS_PACCT",
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_BOOT",
+  "CAP_SYS_NICE",
+  "CAP_SYS_RESOURCE",
+  "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG",
+  "CAP_MKNOD",
+  "CAP_LEASE",
+  "CAP_AUDIT_WRITE",
+  "CAP_AUDIT_CONTROL",
+  "CAP_SETFCAP",
+  "CAP_MAC_OVERRIDE",
+  "CAP_MAC_ADMIN",
+  "CAP_SYSLOG",
+  "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND",
+  "CAP_AUDIT_READ",
+  "CAP_PERFMON",
+  "CAP_BPF",
+  "CAP_CHECKPOINT_RESTORE"
+];
 var DEFAULT_CAPABILITIES = [
   "CAP_CHOWN",
   "CAP_DAC_OVERRIDE",
@@ -7108,19 +7155,20 @@ var MASKED_PATHS = [
   "/proc/scsi"
 ];
 var READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-function systemMounts(userNamespace) {
+function systemMounts(userNamespace, privileged = false) {
   const ttyGroup = !userNamespace || userNamespace.ttyGroupMapped ? ["gid=5"] : [];
+  const sysAccess = privileged ? "rw" : "ro";
   return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
     { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", ...ttyGroup] },
     { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    userNamespace ? { destination: "/sys", type: "none", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"] } : { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] }
+    userNamespace ? { destination: "/sys", type: "none", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", sysAccess] } : { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", sysAccess] }
   ];
 }
 function ociSpec(o) {
-  const caps = DEFAULT_CAPABILITIES;
+  const caps = o.privileged ? o.privileged.capabilities : DEFAULT_CAPABILITIES;
   const namespaces = [{ type: "pid" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, ...o.network === "none" ? [{ type: "network" }] : []];
   const binds = o.binds.map((b2) => ({
     destination: b2.destination,
@@ -7142,7 +7190,7 @@ function ociSpec(o) {
     root: { path: o.rootfs, readonly: false },
     hostname: o.hostname,
     mounts: [
-      ...systemMounts(o.userNamespace),
+      ...systemMounts(o.userNamespace, !!o.privileged),
       ...binds,
       ...(o.tmpfs ?? []).map((t) => ({
         destination: t.destination,
@@ -7153,25 +7201,63 @@ function ociSpec(o) {
     ],
     linux: {
       namespaces,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
-      resources: { devices: [{ allow: false, access: "rwm" }] }
+      maskedPaths: o.privileged ? [] : MASKED_PATHS,
+      readonlyPaths: o.privileged ? [] : READONLY_PATHS,
+      ...o.privileged ? { devices: o.privileged.devices } : {},
+      resources: { devices: [{ allow: !!o.privileged, access: "rwm" }] }
     }
   };
+}
+
+// packages/core/dist/run/privileged.js
+async function boundingCapabilities() {
+  const status = await readFile4("/proc/self/status", "utf8").catch(() => "");
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (!hex)
+    return [...ALL_CAPABILITIES];
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_2, bit) => mask >> BigInt(bit) & 1n);
+}
+var SKIPPED = /* @__PURE__ */ new Set(["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"]);
+var major = (rdev) => Number(BigInt(rdev) >> 8n & 0xfffn | BigInt(rdev) >> 32n & ~0xfffn);
+var minor = (rdev) => Number(BigInt(rdev) & 0xffn | BigInt(rdev) >> 12n & ~0xffn);
+async function hostDevices(dir = "/dev") {
+  const out = [];
+  let names;
+  try {
+    names = await readdir5(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names.sort()) {
+    const path = join6(dir, name);
+    const st2 = await lstat5(path).catch(() => void 0);
+    if (!st2)
+      continue;
+    if (st2.isDirectory()) {
+      if (!SKIPPED.has(name))
+        out.push(...await hostDevices(path));
+      continue;
+    }
+    if (path === "/dev/console" || !(st2.isCharacterDevice() || st2.isBlockDevice()))
+      continue;
+    out.push({ path, type: st2.isCharacterDevice() ? "c" : "b", major: major(st2.rdev), minor: minor(st2.rdev), fileMode: st2.mode & 4095, uid: st2.uid, gid: st2.gid });
+  }
+  return out;
 }
 
 // packages/core/dist/run/runc.js
 import { spawn as spawn4 } from "node:child_process";
 import { accessSync, constants as fsc3 } from "node:fs";
-import { readdir as readdir5 } from "node:fs/promises";
+import { readdir as readdir6 } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
-import { delimiter, join as join6 } from "node:path";
+import { delimiter, join as join7 } from "node:path";
 var RUNC_STATE_DIR = "/run/kiln/runc";
 var SEARCH = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"];
 var RuntimeNotFoundError = class extends KilnError {
 };
 function findRunc(env = process.env) {
-  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join6(d, "runc"))];
+  const candidates = [env.KILN_RUNC, ...SEARCH, ...(env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join7(d, "runc"))];
   for (const c of candidates) {
     if (!c)
       continue;
@@ -7243,7 +7329,7 @@ var Runc = class {
   async cleanStale(isStale) {
     let ids;
     try {
-      ids = await readdir5(this.stateDir);
+      ids = await readdir6(this.stateDir);
     } catch {
       return;
     }
@@ -7313,10 +7399,10 @@ async function cleanStale(store, rt2) {
   if (cleaned.has(store))
     return;
   cleaned.add(store);
-  const names = await readdir6(store.sandboxesDir).catch(() => []);
+  const names = await readdir7(store.sandboxesDir).catch(() => []);
   await rt2.cleanStale((id) => store.isStaleSandbox(id.replace(/^kiln-/, "s-")));
   for (const name of names.filter((n) => store.isStaleSandbox(n))) {
-    const dir = join7(store.sandboxesDir, name);
+    const dir = join8(store.sandboxesDir, name);
     for (const m2 of await mountsBelow(dir))
       await unmount(m2).catch(() => void 0);
     await rm4(dir, { recursive: true, force: true }).catch(() => void 0);
@@ -7329,8 +7415,8 @@ async function createCwd(rootfs, request, uid, gid) {
   let path = "";
   for (const part of real.split("/")) {
     path = path ? `${path}/${part}` : part;
-    const host = join7(rootfs, path);
-    const st2 = await lstat5(host).catch(() => void 0);
+    const host = join8(rootfs, path);
+    const st2 = await lstat6(host).catch(() => void 0);
     if (st2?.isDirectory())
       continue;
     if (st2)
@@ -7365,7 +7451,7 @@ async function runNow(store, request) {
   if (request.signal?.aborted)
     throw new KilnError("build interrupted");
   const dir = await store.makeSandboxDir();
-  const rootfs = join7(dir, "rootfs");
+  const rootfs = join8(dir, "rootfs");
   let mounted = false;
   let memory;
   const dispose = () => rm4(dir, { recursive: true, force: true });
@@ -7390,18 +7476,19 @@ async function runNow(store, request) {
     const user = await resolveProcessUser(request.user, (p2) => readInRootfs(rootfs, request, p2));
     requireMapped(ids, user, `USER ${request.user || "root"}`);
     await createCwd(rootfs, request, user.uid, user.gid);
-    await writeFile3(join7(dir, "resolv.conf"), await resolvConf(request.network));
-    await writeFile3(join7(dir, "hosts"), hostsFile());
+    await writeFile3(join8(dir, "resolv.conf"), await resolvConf(request.network));
+    await writeFile3(join8(dir, "hosts"), hostsFile());
     const secretive = !!(request.memoryFiles?.length || request.sockets?.length || request.secretEnv?.length);
-    memory = secretive ? await openMemoryArea(join7(dir, "memory"), request.memoryFiles ?? [], request.sockets ?? []) : void 0;
+    memory = secretive ? await openMemoryArea(join8(dir, "memory"), request.memoryFiles ?? [], request.sockets ?? []) : void 0;
     const spec = ociSpec({
       process: { args: request.args, env: [...request.env, ...request.secretEnv ?? []], cwd: request.cwd, user },
       hostname: SANDBOX_HOSTNAME,
       network: request.network,
+      ...request.privileged ? { privileged: { devices: await hostDevices(), capabilities: await boundingCapabilities() } } : {},
       rootfs,
       binds: [
-        { source: join7(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
-        { source: join7(dir, "hosts"), destination: "/etc/hosts", readonly: true },
+        { source: join8(dir, "resolv.conf"), destination: "/etc/resolv.conf", readonly: true },
+        { source: join8(dir, "hosts"), destination: "/etc/hosts", readonly: true },
         ...request.binds ?? [],
         ...memory?.binds ?? []
       ],
@@ -7409,7 +7496,7 @@ async function runNow(store, request) {
       ...ids.inUserNamespace ? { userNamespace: { ttyGroupMapped: isMapped(ids.gids, 5) } } : {}
     });
     const bundle = memory?.dir ?? dir;
-    await writeFile3(join7(bundle, "config.json"), JSON.stringify(spec), { mode: 384 });
+    await writeFile3(join8(bundle, "config.json"), JSON.stringify(spec), { mode: 384 });
     const id = `kiln-${basename2(dir).slice(2)}`;
     let exitCode;
     try {
@@ -7460,8 +7547,8 @@ async function prepareRootfs(store, request, dir, rootfs) {
     giveUpOverlay("KILN_RUN_COPY_ROOTFS=1 is set");
   if (overlayUnavailable === void 0) {
     const lowers = await unpackLowers(store, request.layers, request.signal);
-    const upper = join7(dir, "upper");
-    const work = join7(dir, "work");
+    const upper = join8(dir, "upper");
+    const work = join8(dir, "work");
     for (const d of [upper, work])
       await mkdir4(d);
     const lowerNames = lowers.length ? lowers.map((l) => basename2(l)).reverse() : [await emptyLower(store)];
@@ -7484,7 +7571,7 @@ async function readInRootfs(rootfs, request, path) {
     return void 0;
   let handle;
   try {
-    handle = await open6(join7(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    handle = await open6(join8(rootfs, real), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     if (!(await handle.stat()).isFile())
       return void 0;
     return await handle.readFile();
@@ -7495,7 +7582,7 @@ async function readInRootfs(rootfs, request, path) {
   }
 }
 async function emptyLower(store) {
-  await mkdir4(join7(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
+  await mkdir4(join8(store.unpackedDir, "empty"), { recursive: true, mode: 448 });
   return "empty";
 }
 
@@ -7564,7 +7651,7 @@ async function runStepHere(store, request, io2) {
 async function storeEntry(parent, path, name, what) {
   if (dirname3(path) !== parent || !name.test(basename3(path)))
     throw new KilnError(`refusing to touch ${path}: not ${what}`);
-  const st2 = await lstat6(path);
+  const st2 = await lstat7(path);
   if (!st2.isDirectory())
     throw new KilnError(`refusing to touch ${path}: not a directory`);
 }
@@ -7576,7 +7663,7 @@ async function applyOwnership(store, o) {
 }
 async function removeTemp(store, dir) {
   try {
-    await storeEntry(join8(store.root, "tmp"), dir, /^k-[A-Za-z0-9._-]+$/, "a temporary directory of the store");
+    await storeEntry(join9(store.root, "tmp"), dir, /^k-[A-Za-z0-9._-]+$/, "a temporary directory of the store");
   } catch {
     return;
   }
@@ -7645,9 +7732,9 @@ function parseRequest(json) {
   return { ...wire, memoryFiles: wire.memoryFiles.map((f2) => ({ ...f2, data: Buffer.from(f2.data, "base64") })) };
 }
 async function returnStoreEntries(root, before, blob) {
-  const owner = await lstat6(root);
+  const owner = await lstat7(root);
   const keepRoot = /* @__PURE__ */ new Set(["unpacked", "sandboxes"]);
-  for (const name of await readdir7(root)) {
+  for (const name of await readdir8(root)) {
     if (!before.has(name) && !keepRoot.has(name))
       await chown3(`${root}/${name}`, owner.uid, owner.gid);
   }

@@ -36,7 +36,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-ULSUNPUG.js";
+} from "./chunk-FCMNVH7J.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -76690,8 +76690,9 @@ function runHistory(args, stage) {
 }
 async function runStep(input) {
   const { instruction: ins, state: state3, config, stage, build: build2 } = input;
-  if (ins.security === "insecure") {
-    throw new KilnError("RUN --security=insecure is refused: Kiln runs every RUN in the sandbox with Docker's default capabilities");
+  const privileged = ins.security === "insecure";
+  if (privileged && !build2.options.allow?.includes("security.insecure")) {
+    throw new KilnError('RUN --security=insecure needs the security.insecure entitlement, which this build does not grant: pass --allow security.insecure (Nx: "allow": ["security.insecure"]; the Action: allow: security.insecure), as docker buildx build does');
   }
   const c = config.config ??= {};
   const command = runCommand(ins, c.Shell ?? void 0);
@@ -76709,6 +76710,7 @@ async function runStep(input) {
     `user=${user}`,
     `cwd=${cwd}`,
     `network=${network}`,
+    ...privileged ? ["security=insecure"] : [],
     ...command.script ? [`script=${command.script.name}\0${command.script.data}`] : [],
     ...mounts.keyParts
   ];
@@ -76734,6 +76736,7 @@ async function runStep(input) {
         cwd,
         user,
         network,
+        privileged,
         binds: [...pipes ? [{ source: pipes, destination: PIPES_DIR, readonly: true }] : [], ...open3.binds],
         tmpfs: open3.tmpfs,
         memoryFiles: open3.memoryFiles,
@@ -77756,6 +77759,20 @@ function parseSshSpecs(specs, env = process.env, flag = "--ssh") {
   return out;
 }
 
+// packages/core/dist/engine/entitlements.js
+var ENTITLEMENTS = ["security.insecure", "network.host"];
+function parseEntitlements(values, flag = "--allow") {
+  const out = [];
+  for (const value of values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean)) {
+    if (!ENTITLEMENTS.includes(value)) {
+      throw new KilnError(`${flag} ${value}: unknown entitlement (use ${ENTITLEMENTS.join(" or ")})`);
+    }
+    if (!out.includes(value))
+      out.push(value);
+  }
+  return out;
+}
+
 // packages/core/dist/engine/report.js
 function progressLine(event) {
   switch (event.type) {
@@ -78022,6 +78039,7 @@ export {
   build,
   loadSecrets,
   parseSshSpecs,
+  parseEntitlements,
   buildMetadata,
   resultLines,
   progressReporter,
