@@ -35,14 +35,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-4NNHQQUB.js";
+} from "./chunks/chunk-ZRBDTVJG.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-FCMNVH7J.js";
+} from "./chunks/chunk-67JOUUI6.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-4NNHQQUB.js";
-import "./chunks/chunk-FCMNVH7J.js";
+} from "./chunks/chunk-ZRBDTVJG.js";
+import "./chunks/chunk-67JOUUI6.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-FCMNVH7J.js";
+} from "./chunks/chunk-67JOUUI6.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -17,6 +17,7 @@ export async function loadCommand(args: string[], io: CliIo): Promise<number> {
   if (!values.input || positionals.length) throw new UsageError('kiln load -i FILE.tar');
   const store = await openStore(values.store);
   const loaded = await readDockerArchive(resolve(values.input), store);
+  await store.addImage(loaded.manifestDigest);
   for (const tag of loaded.repoTags) {
     const ref = formatReference(parseReference(tag));
     await store.setRef(ref, loaded.manifestDigest);

@@ -21,6 +21,7 @@ export async function pullCommand(args: string[], io: CliIo): Promise<number> {
   const client = registryClient(values);
   try {
     const pulled = await client.pull(ref, store, values.platform ? { platform: parsePlatform(values.platform) } : {});
+    await store.addImage(pulled.indexDigest ?? pulled.manifestDigest);
     if (!ref.digest) await store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     const digest = pulled.indexDigest ?? pulled.manifestDigest;
     io.stdout(values.quiet ? `${formatReference(ref)}\n` : `Digest: ${digest}\nStatus: Downloaded ${familiarName(ref)}\n${formatReference(ref)}\n`);

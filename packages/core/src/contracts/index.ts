@@ -5,7 +5,7 @@ export type { BlobFiles, BlobInfo, BlobReader, BlobSink, BlobWriter, BlobWriterF
 export type { CacheIndex, CacheRecord } from './cache-index.js';
 export type { Locks } from './locks.js';
 export type { MetaFiles } from './meta.js';
-export type { RefRecord, Refs } from './refs.js';
+export type { ImageRecord, Images, RefRecord, Refs } from './refs.js';
 export type { SandboxSpace } from './sandbox-space.js';
 export type { ScratchSpace } from './scratch.js';
 export { DigestMismatchError, StoreCorruptionError } from './errors.js';

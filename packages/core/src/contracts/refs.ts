@@ -1,4 +1,5 @@
-// Refs: image names (`docker.io/library/app:latest`) pointing at manifest digests.
+// Refs: image names (`docker.io/library/app:latest`) pointing at manifest digests; and the
+// images the store holds, tagged or not (what `kiln images` lists, `<none>` when untagged).
 
 export interface RefRecord {
   /** Full normalized reference, e.g. `docker.io/library/app:latest`. */
@@ -14,4 +15,21 @@ export interface Refs {
   getRef(ref: string): Promise<string | undefined>;
   deleteRef(ref: string): Promise<boolean>;
   listRefs(): Promise<RefRecord[]>;
+}
+
+/** An image the store holds, tagged or not. */
+export interface ImageRecord {
+  /** Its top digest: a manifest, or an index of several platforms. */
+  digest: string;
+  /** When it entered the store (milliseconds since the epoch). */
+  added: number;
+}
+
+export interface Images {
+  /** Remember an image a build, load, pull or commit put in the store (again: no change). */
+  addImage(digest: string): Promise<void>;
+  /** Every image recorded, and every image a ref names (stores made before images were recorded). */
+  listImages(): Promise<ImageRecord[]>;
+  /** Forget an image (its refs are removed separately); true when it was recorded. */
+  removeImage(digest: string): Promise<boolean>;
 }

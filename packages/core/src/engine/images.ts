@@ -95,6 +95,7 @@ export class ImageResolver {
       );
     }
     const pulled = await this.registry.pull(ref, this.store, { platform: platform });
+    await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest);
     if (!ref.digest) await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     return this.fromManifest(name, pulled.manifestDigest, platform);
   }

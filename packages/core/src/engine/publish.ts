@@ -30,6 +30,8 @@ export async function publishImage(
   ctx: CacheTransferContext,
 ): Promise<string[]> {
   const tags: string[] = [];
+  // Listed by `kiln images` even untagged (`<none>`), as docker lists a build's image.
+  await store.addImage(digest);
   for (const tag of options.tags ?? []) {
     const ref = formatReference(parseReference(tag));
     await store.setRef(ref, digest);

@@ -13,6 +13,8 @@ export type {
   LayerRecord,
   Locks,
   MetaFiles,
+  ImageRecord,
+  Images,
   RefRecord,
   Refs,
   ScratchSpace,

@@ -53,7 +53,7 @@ import {
 } from './errors.js';
 import type { BlobInfo, BlobWriter } from '../contracts/blobs.js';
 import type { CacheRecord } from '../contracts/cache-index.js';
-import type { RefRecord } from '../contracts/refs.js';
+import type { ImageRecord, RefRecord } from '../contracts/refs.js';
 import type { ContentStore, VerifyReport } from './types.js';
 
 /** The store format this Kiln reads and writes. */
@@ -83,7 +83,7 @@ const HEX64_RE = /^[a-f0-9]{64}$/;
 const META_KIND_RE = /^[a-z0-9-]+$/;
 
 /** Entries a (possibly half-initialized) store directory may hold besides VERSION. */
-const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts']);
+const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'images', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts', 'runc']);
 
 const HOST = hostname();
 const HOST_TAG = sha256Hex(HOST).slice(0, 8);
@@ -131,6 +131,7 @@ export function safeFileName(value: string): string {
 export class Store implements ContentStore {
   private readonly blobDir: string;
   private readonly refsDir: string;
+  private readonly imagesDir: string;
   private readonly cacheDir: string;
   private readonly metaDir: string;
   private readonly tmpDir: string;
@@ -144,6 +145,7 @@ export class Store implements ContentStore {
   private constructor(readonly root: string) {
     this.blobDir = join(root, 'blobs', 'sha256');
     this.refsDir = join(root, 'refs');
+    this.imagesDir = join(root, 'images');
     this.cacheDir = join(root, 'cache');
     this.metaDir = join(root, 'meta');
     this.tmpDir = join(root, 'tmp');
@@ -533,6 +535,62 @@ export class Store implements ContentStore {
       undefined,
       path,
     );
+  }
+
+  // ---- images ----------------------------------------------------------------------------
+
+  private imagePath(digest: string): string {
+    return join(this.imagesDir, `${digestHex(digest)}.json`);
+  }
+
+  async addImage(digest: string): Promise<void> {
+    const path = this.imagePath(digest);
+    try {
+      await stat(path);
+      return;
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw this.fsError(err, 'reading', path);
+    }
+    const record: ImageRecord = { digest, added: Date.now() };
+    await this.writeAtomic(path, `${JSON.stringify(record)}\n`, false);
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    let names: string[] = [];
+    try {
+      names = await readdir(this.imagesDir);
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw this.fsError(err, 'reading', this.imagesDir);
+    }
+    const byDigest = new Map<string, ImageRecord>();
+    await forEachLimit(
+      names.filter((n) => n.endsWith('.json') && !n.startsWith('.')),
+      16,
+      async (name) => {
+        const doc = await this.readJsonFile(join(this.imagesDir, name));
+        const value = doc?.ok && isRecord(doc.value) ? doc.value : undefined;
+        // A damaged record only loses when the image came: the ref (if any) still names it.
+        if (value && typeof value['digest'] === 'string' && isDigest(value['digest']) && typeof value['added'] === 'number') {
+          byDigest.set(value['digest'], { digest: value['digest'], added: value['added'] });
+        }
+      },
+    );
+    for (const ref of await this.listRefs()) {
+      const known = byDigest.get(ref.digest);
+      if (!known) byDigest.set(ref.digest, { digest: ref.digest, added: ref.updated });
+    }
+    return [...byDigest.values()].sort((a, b) => b.added - a.added || (a.digest < b.digest ? -1 : 1));
+  }
+
+  async removeImage(digest: string): Promise<boolean> {
+    const path = this.imagePath(digest);
+    try {
+      await unlink(path);
+      return true;
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return false;
+      throw this.fsError(err, 'removing', path);
+    }
   }
 
   // ---- build cache -----------------------------------------------------------------------

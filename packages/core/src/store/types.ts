@@ -6,7 +6,7 @@ import type { Blobs } from '../contracts/blobs.js';
 import type { CacheIndex } from '../contracts/cache-index.js';
 import type { Locks } from '../contracts/locks.js';
 import type { MetaFiles } from '../contracts/meta.js';
-import type { Refs } from '../contracts/refs.js';
+import type { Images, Refs } from '../contracts/refs.js';
 import type { SandboxSpace } from '../contracts/sandbox-space.js';
 import type { ScratchSpace } from '../contracts/scratch.js';
 
@@ -16,7 +16,7 @@ export interface VerifyReport {
   corrupt: string[];
 }
 
-export interface ContentStore extends Blobs, Refs, CacheIndex, MetaFiles, ScratchSpace, SandboxSpace, Locks {
+export interface ContentStore extends Blobs, Refs, Images, CacheIndex, MetaFiles, ScratchSpace, SandboxSpace, Locks {
   /** Re-hash every blob. */
   verify(): Promise<VerifyReport>;
 }

@@ -190,7 +190,7 @@ var VERIFY_CONCURRENCY = 4;
 var MAX_SAFE_NAME = 180;
 var HEX64_RE = /^[a-f0-9]{64}$/;
 var META_KIND_RE = /^[a-z0-9-]+$/;
-var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes", "cache-mounts"]);
+var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "images", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes", "cache-mounts", "runc"]);
 var HOST = hostname();
 var HOST_TAG = sha256Hex(HOST).slice(0, 8);
 function defaultStoreRoot(env = process.env) {
@@ -218,6 +218,7 @@ var Store = class _Store {
   root;
   blobDir;
   refsDir;
+  imagesDir;
   cacheDir;
   metaDir;
   tmpDir;
@@ -231,6 +232,7 @@ var Store = class _Store {
     this.root = root;
     this.blobDir = join(root, "blobs", "sha256");
     this.refsDir = join(root, "refs");
+    this.imagesDir = join(root, "images");
     this.cacheDir = join(root, "cache");
     this.metaDir = join(root, "meta");
     this.tmpDir = join(root, "tmp");
@@ -563,6 +565,57 @@ var Store = class _Store {
       return { ref: doc.value["ref"], digest: doc.value["digest"], updated: doc.value["updated"] };
     }
     throw new StoreCorruptionError(`${path} is not a valid Kiln ref record: delete it and tag the image again`, void 0, path);
+  }
+  // ---- images ----------------------------------------------------------------------------
+  imagePath(digest) {
+    return join(this.imagesDir, `${digestHex(digest)}.json`);
+  }
+  async addImage(digest) {
+    const path = this.imagePath(digest);
+    try {
+      await stat(path);
+      return;
+    } catch (err) {
+      if (errCode(err) !== "ENOENT")
+        throw this.fsError(err, "reading", path);
+    }
+    const record = { digest, added: Date.now() };
+    await this.writeAtomic(path, `${JSON.stringify(record)}
+`, false);
+  }
+  async listImages() {
+    let names = [];
+    try {
+      names = await readdir(this.imagesDir);
+    } catch (err) {
+      if (errCode(err) !== "ENOENT")
+        throw this.fsError(err, "reading", this.imagesDir);
+    }
+    const byDigest = /* @__PURE__ */ new Map();
+    await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
+      const doc = await this.readJsonFile(join(this.imagesDir, name));
+      const value = doc?.ok && isRecord(doc.value) ? doc.value : void 0;
+      if (value && typeof value["digest"] === "string" && isDigest(value["digest"]) && typeof value["added"] === "number") {
+        byDigest.set(value["digest"], { digest: value["digest"], added: value["added"] });
+      }
+    });
+    for (const ref of await this.listRefs()) {
+      const known = byDigest.get(ref.digest);
+      if (!known)
+        byDigest.set(ref.digest, { digest: ref.digest, added: ref.updated });
+    }
+    return [...byDigest.values()].sort((a, b2) => b2.added - a.added || (a.digest < b2.digest ? -1 : 1));
+  }
+  async removeImage(digest) {
+    const path = this.imagePath(digest);
+    try {
+      await unlink(path);
+      return true;
+    } catch (err) {
+      if (errCode(err) === "ENOENT")
+        return false;
+      throw this.fsError(err, "removing", path);
+    }
   }
   // ---- build cache -----------------------------------------------------------------------
   cachePath(key) {

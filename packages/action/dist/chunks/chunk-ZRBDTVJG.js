@@ -36,7 +36,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-FCMNVH7J.js";
+} from "./chunk-67JOUUI6.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -75431,6 +75431,7 @@ var ImageResolver = class {
       throw new KilnError(`image "${name}" is not in the local Kiln store (${this.store.root}): import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`);
     }
     const pulled = await this.registry.pull(ref, this.store, { platform: platform2 });
+    await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest);
     if (!ref.digest)
       await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     return this.fromManifest(name, pulled.manifestDigest, platform2);
@@ -77192,6 +77193,7 @@ function cacheTransferContext(store, options) {
 }
 async function publishImage(store, digest, options, cacheRecords, ctx) {
   const tags2 = [];
+  await store.addImage(digest);
   for (const tag of options.tags ?? []) {
     const ref = formatReference(parseReference(tag));
     await store.setRef(ref, digest);
