@@ -35,14 +35,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-ZRBDTVJG.js";
+} from "./chunks/chunk-H2WA4RLB.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-67JOUUI6.js";
+} from "./chunks/chunk-DAGR5F3Q.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

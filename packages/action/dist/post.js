@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-ZRBDTVJG.js";
-import "./chunks/chunk-67JOUUI6.js";
+} from "./chunks/chunk-H2WA4RLB.js";
+import "./chunks/chunk-DAGR5F3Q.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-67JOUUI6.js";
+} from "./chunks/chunk-DAGR5F3Q.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

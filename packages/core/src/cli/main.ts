@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { KilnError } from '../errors.js';
 import { buildCommand } from './build.js';
 import { debugCommand } from './debug.js';
+import { historyCommand, imagesCommand, inspectCommand, rmiCommand, tagCommand } from './images.js';
+import { builderPruneCommand, imagePruneCommand, systemDfCommand, systemPruneCommand } from './prune.js';
+import { saveCommand } from './save.js';
 import { loadCommand } from './load.js';
 import { loginCommand, logoutCommand } from './login.js';
 import { pullCommand, pushCommand } from './pull-push.js';
@@ -12,14 +15,52 @@ import { InterruptedError, USAGE, UsageError } from './usage.js';
 
 export { processIo, type CliIo } from './io.js';
 
+/** `kiln image VERB`, `kiln builder VERB`, `kiln system VERB`: docker's management commands. */
+function group(name: string, verbs: Record<string, Command>): Command {
+  return async (args, io) => {
+    const [verb, ...rest] = args;
+    const command = verb === undefined ? undefined : verbs[verb];
+    if (!command) {
+      if (verb === undefined || verb === '--help' || verb === '-h') {
+        io.stdout(`Usage: kiln ${name} COMMAND\n\nCommands:\n${Object.keys(verbs).map((v) => `  ${v}\n`).join('')}`);
+        return verb === undefined ? 2 : 0;
+      }
+      throw new UsageError(`unknown command: kiln ${name} ${verb} (kiln ${name} --help lists them)`);
+    }
+    return command(rest, io);
+  };
+}
+
 const COMMANDS: Record<string, Command> = {
   build: buildCommand,
+  builder: group('builder', { prune: builderPruneCommand }),
   debug: debugCommand,
+  history: historyCommand,
+  image: group('image', {
+    build: buildCommand,
+    history: historyCommand,
+    inspect: inspectCommand,
+    load: loadCommand,
+    ls: imagesCommand,
+    list: imagesCommand,
+    prune: imagePruneCommand,
+    pull: pullCommand,
+    push: pushCommand,
+    rm: rmiCommand,
+    save: saveCommand,
+    tag: tagCommand,
+  }),
+  images: imagesCommand,
+  inspect: inspectCommand,
   load: loadCommand,
   login: loginCommand,
   logout: logoutCommand,
   pull: pullCommand,
   push: pushCommand,
+  rmi: rmiCommand,
+  save: saveCommand,
+  system: group('system', { df: systemDfCommand, prune: systemPruneCommand }),
+  tag: tagCommand,
 };
 
 function version(): string {

@@ -1,3 +1,8 @@
+/** `-h` or `--help` among a verb's arguments: it prints its own help (with an example) instead. */
+export function helpRequested(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
 /** A command line Kiln cannot understand: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
@@ -42,7 +47,17 @@ Commands:
       --allow ENTITLEMENT      security.insecure lets RUN --security=insecure run
                                privileged; network.host is accepted (repeatable)
       --insecure-registry HOST Allow plain http / unverified TLS for HOST (repeatable)
-  load -i FILE.tar        Import a docker save archive into the store
+  images [REPO[:TAG]]     List images (image ls): -a, -q, --digests, --no-trunc, --filter, --format
+  inspect IMAGE...        Show images as JSON, or --format TEMPLATE (image inspect)
+  history IMAGE           Show an image's steps (image history): --no-trunc, -q, -H=false, --format
+  tag SOURCE TARGET       Give an image another name (image tag)
+  rmi [-f] IMAGE...       Untag and remove images (image rm)
+  image prune [-a] [-f]   Remove dangling (with -a: all) images
+  builder prune [-a] [-f] Remove build cache, RUN's unpacked layers (and with -a its cache mounts)
+  system df [-v]          Show the store's disk usage
+  system prune [-a] [-f]  Remove dangling images and build cache
+  save [-o FILE] IMAGE... Write images to a docker save archive (--format oci: an OCI archive)
+  load [-i FILE]          Import a docker or OCI archive (gzip or not; stdin without -i)
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store
   push NAME[:TAG]         Push an image from the store to its registry
   login [-u USER] [--password-stdin] [SERVER]
@@ -57,5 +72,6 @@ Global options:
   -h, --help              Show this help
   --version               Print the version
 
+Each command's --help shows its options and an example.
 Exit codes: 0 ok, 1 build or user error, 2 usage error.
 `;

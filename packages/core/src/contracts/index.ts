@@ -4,6 +4,7 @@
 export type { BlobFiles, BlobInfo, BlobReader, BlobSink, BlobWriter, BlobWriterFactory, Blobs, LayerRecord } from './blobs.js';
 export type { CacheIndex, CacheRecord } from './cache-index.js';
 export type { Locks } from './locks.js';
+export type { Maintenance, StoredBlob, StoredCacheRecord, StoredDirectory } from './maintenance.js';
 export type { MetaFiles } from './meta.js';
 export type { ImageRecord, Images, RefRecord, Refs } from './refs.js';
 export type { SandboxSpace } from './sandbox-space.js';

@@ -51,8 +51,11 @@ function isoDate(epoch: number): string {
 export async function build(store: ContentStore, options: BuildOptions): Promise<BuildResult> {
   const platforms = parsePlatformList(options.platform);
   const buildOne = (into: ContentStore, one: BuildOptions) => new Builder(into, one).run();
-  if (platforms.length > 1) return buildPlatforms(store, options, platforms, buildOne);
-  return buildOne(store, options);
+  // The lease keeps prune and rmi from removing what the build writes or reuses until it ends.
+  return store.withLease(
+    () => (platforms.length > 1 ? buildPlatforms(store, options, platforms, buildOne) : buildOne(store, options)),
+    { signal: options.signal },
+  );
 }
 
 class Builder implements StepServices {

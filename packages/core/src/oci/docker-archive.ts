@@ -1,40 +1,52 @@
 // The `docker save` / `docker load` archive: a tar with manifest.json ([{Config, RepoTags,
 // Layers}]), the config and layer files, and `repositories`. Docker 25+ names the files
 // blobs/sha256/<hex> and adds index.json + oci-layout, so the tar is also an OCI layout; older
-// Dockers wrote <id>/layer.tar, <id>/json and <config-hex>.json. Kiln writes the new shape and
-// reads both. Everything streams: each layer is read once, straight into the store.
+// Dockers wrote <id>/layer.tar, <id>/json and <config-hex>.json. Kiln writes the new shape (any
+// `docker load` since 1.10 follows manifest.json's paths, 20.10's included) and reads both, and
+// `docker load`'s other input, an OCI layout in a tar (oci-archive.ts writes that one). Several
+// images go in one archive. Everything streams: each layer is read once, straight into the store,
+// and written from the store straight into the tar.
 
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Transform } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
-import { SNIFF_LENGTH, decompressor, sniffCompression } from '../archive/compression.js';
+import { SNIFF_LENGTH, decompress, decompressor, sniffCompression } from '../archive/compression.js';
+import type { Compression } from '../archive/compression.js';
 import { writeTar } from '../archive/tar.js';
 import type { TarEntry } from '../archive/tar.js';
+import { KilnError } from '../errors.js';
 import { familiarName, formatReference, parseReference } from '../reference/index.js';
 import type { ImageReference } from '../reference/index.js';
 import type { BlobInfo, BlobReader, BlobSink, BlobWriter, BlobWriterFactory } from '../contracts/blobs.js';
 import { defaultPlatform, parseImageConfig, readStoredConfig, resolveImageManifest } from './content.js';
+import type { StoredDocument } from './content.js';
 import { canonicalJson, digestHex } from './digest.js';
 import {
   CONTAINERD_IMAGE_NAME_ANNOTATION,
   OciError,
   REF_NAME_ANNOTATION,
+  formatPlatform,
   indexFor,
   isImageIndex,
   manifestFor,
   normalizeManifest,
+  parsePlatform,
   selectManifest,
 } from './image.js';
 import type { OciDescriptor, OciIndex, OciManifest } from './image.js';
 import { ociLayoutFileContent } from './layout.js';
-import { MediaTypes, layerCompression } from './media-types.js';
+import { MediaTypes, isIndex, isManifest, layerCompression } from './media-types.js';
 import type { LayerCompression } from './media-types.js';
+import { archiveBlobPath, archiveMember, archiveTag, indexEntries, writeArchiveFile } from './oci-archive.js';
+import type { ArchiveImage, PreparedArchive } from './oci-archive.js';
 import type { Descriptor, ImageConfig, Platform } from './types.js';
+
+export type { ArchiveImage, PreparedArchive } from './oci-archive.js';
 
 /** One image of manifest.json, as Docker writes it. */
 export interface DockerArchiveManifestItem {
@@ -48,32 +60,129 @@ export interface DockerArchiveManifestItem {
 // ---------------------------------------------------------------------------
 // Writing
 
-/** A `docker save` member: root-owned, mtime the epoch, 0755 directories, 0644 files (the same image, the same bytes). */
-function member(path: string, body?: Uint8Array | AsyncIterable<Uint8Array>, size = 0): TarEntry {
-  const type = body === undefined ? 'dir' : 'file';
-  return { header: { path, type, mode: type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, size, mtime: 0 }, body };
-}
-
-function parseTag(tag: string): ImageReference {
-  const ref = parseReference(tag);
-  if (ref.digest !== undefined) {
-    throw new OciError(`a docker archive can only name images by tag, not by digest: ${JSON.stringify(tag)}`);
-  }
-  return ref;
-}
-
 export interface WriteDockerArchiveOptions {
-  /** When `manifestDigest` names an index: the platform to save (default: this machine's, on linux). */
+  /** For an image that is an index: the platform to save (default: this machine's, on linux). */
   platform?: Platform | string;
+}
+
+/** One image as a docker archive holds it. */
+export interface SavedDockerImage {
+  /** The image manifest saved (for an index, the chosen platform's). */
+  manifestDigest: string;
+  configDigest: string;
+  /** Familiar names (`app:1`) in manifest.json's RepoTags. */
+  repoTags: string[];
+}
+
+/**
+ * Prepares a `docker save` archive of `images` from the store, in Docker 25's shape (which every
+ * `docker load` since 1.10 reads: it follows manifest.json's paths): blobs/sha256/<hex> for each
+ * image's manifest, config and layers (stored as they are: `docker load` decompresses a gzip
+ * layer itself), each blob once; manifest.json with one entry per image (Config, RepoTags -- null
+ * for an untagged image, as docker writes it -- and Layers); index.json and oci-layout, so the
+ * tar is also an OCI layout; repositories ({name: {tag: top layer}}). An index stands for the
+ * manifest of `options.platform` (default this machine's): a docker archive holds one platform
+ * per image. Images that resolve to the same manifest share one entry (their tags merged).
+ * Everything is checked before a byte is written; entries are sorted, with the epoch as mtime
+ * and root as owner: the same images and tags give the same bytes.
+ */
+export async function prepareDockerArchive(
+  store: BlobReader,
+  images: readonly ArchiveImage[],
+  options: WriteDockerArchiveOptions = {},
+): Promise<PreparedArchive & { images: SavedDockerImage[] }> {
+  if (images.length === 0) throw new OciError('no images to save');
+  interface Entry {
+    manifest: StoredDocument & { doc: OciManifest };
+    tags: string[];
+  }
+  const byManifest = new Map<string, Entry>();
+  for (const image of images) {
+    const name = image.name ?? image.digest;
+    let m: StoredDocument & { doc: OciManifest };
+    try {
+      m = (await resolveImageManifest(store, image.digest, options.platform)).manifest;
+    } catch (e) {
+      if (e instanceof OciError) throw new OciError(`image ${name}: ${e.message}`);
+      throw e;
+    }
+    for (const t of image.tags) archiveTag(t);
+    const entry = byManifest.get(m.digest);
+    if (entry) {
+      for (const t of image.tags) if (!entry.tags.includes(t)) entry.tags.push(t);
+      continue;
+    }
+    const manifest = m.doc;
+    const config = await readStoredConfig(store, manifest.config.digest);
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new OciError(
+        `image ${name} (${m.digest}) is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`,
+      );
+    }
+    for (const [i, layer] of manifest.layers.entries()) {
+      const size = await store.blobSize(layer.digest);
+      if (size === undefined) {
+        throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${name} is not in the store; pull the image again`);
+      }
+      if (size !== layer.size) {
+        throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${name} has ${size} bytes in the store, but its manifest says ${layer.size}`);
+      }
+    }
+    byManifest.set(m.digest, { manifest: m, tags: [...new Set(image.tags)] });
+  }
+
+  const blobs = new Map<string, { size: number; data?: Buffer }>();
+  const items: DockerArchiveManifestItem[] = [];
+  const entries: OciDescriptor[] = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  const saved: SavedDockerImage[] = [];
+  for (const { manifest: m, tags } of byManifest.values()) {
+    const manifest = m.doc;
+    blobs.set(m.digest, { size: m.size, data: m.bytes });
+    blobs.set(manifest.config.digest, { size: manifest.config.size });
+    for (const layer of manifest.layers) blobs.set(layer.digest, { size: layer.size });
+    const refs = tags.map((t) => archiveTag(t));
+    const repoTags = [...new Set(refs.map((r) => familiarName(r)))];
+    items.push({
+      Config: archiveBlobPath(manifest.config.digest),
+      RepoTags: repoTags.length > 0 ? repoTags : null,
+      Layers: manifest.layers.map((l) => archiveBlobPath(l.digest)),
+    });
+    entries.push(...indexEntries({ mediaType: m.mediaType, digest: m.digest, size: m.size }, tags));
+    // repositories: { familiar name: { tag: hex of the top layer blob } }, as Docker 25 writes it.
+    const top = manifest.layers[manifest.layers.length - 1];
+    if (top) {
+      for (const r of refs) {
+        const repo = familiarName({ domain: r.domain, path: r.path });
+        (repositories[repo] ??= {})[r.tag ?? 'latest'] = digestHex(top.digest);
+      }
+    }
+    saved.push({ manifestDigest: m.digest, configDigest: manifest.config.digest, repoTags });
+  }
+  const index = indexFor(entries);
+
+  function* members(): Generator<TarEntry> {
+    yield archiveMember('blobs');
+    yield archiveMember('blobs/sha256');
+    for (const digest of [...blobs.keys()].sort()) {
+      const b = blobs.get(digest) as { size: number; data?: Buffer };
+      yield archiveMember(archiveBlobPath(digest), b.data ?? store.openBlob(digest), b.size);
+    }
+    const files: [string, Buffer][] = [
+      ['index.json', canonicalJson(index)],
+      ['manifest.json', canonicalJson(items)],
+      ['oci-layout', ociLayoutFileContent()],
+    ];
+    if (Object.keys(repositories).length > 0) files.push(['repositories', canonicalJson(repositories)]);
+    for (const [name, data] of files) yield archiveMember(name, data, data.length);
+  }
+  return { images: saved, chunks: () => writeTar(members()) };
 }
 
 /**
  * Writes the image `manifestDigest` (a manifest, or an index resolved to one platform) from the
- * store as a `docker save` archive at `file`, in Docker 25's shape: blobs/sha256/<hex> for the
- * config, the layers (stored as they are: `docker load` detects gzip) and the OCI manifest;
- * manifest.json; index.json and oci-layout (so the tar is an OCI layout too); repositories.
- * Entries are sorted with the epoch as mtime and root as owner: the same image and tags give the
- * same bytes. Written to a temp file beside `file`, then renamed.
+ * store as a `docker save` archive at `file` (prepareDockerArchive's shape), tagged `repoTags`.
+ * Written to a temp file beside `file`, then renamed.
  */
 export async function writeDockerArchive(
   file: string,
@@ -82,83 +191,10 @@ export async function writeDockerArchive(
   repoTags: readonly string[],
   options: WriteDockerArchiveOptions = {},
 ): Promise<{ manifestDigest: string; configDigest: string; size: number }> {
-  const { manifest: m } = await resolveImageManifest(store, manifestDigest, options.platform);
-  const manifest = m.doc;
-  const config = await readStoredConfig(store, manifest.config.digest);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new OciError(
-      `image ${m.digest} is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`,
-    );
-  }
-  const refs = [...new Set(repoTags)].map((t) => ({ tag: t, ref: parseTag(t) }));
-
-  const blobPath = (digest: string): string => `blobs/sha256/${digestHex(digest)}`;
-  const blobs = new Map<string, { size: number; data?: Buffer }>();
-  blobs.set(m.digest, { size: m.size, data: m.bytes });
-  blobs.set(manifest.config.digest, { size: manifest.config.size });
-  for (const [i, layer] of manifest.layers.entries()) {
-    if (!(await store.hasBlob(layer.digest))) {
-      throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${m.digest} is not in the store; pull the image again`);
-    }
-    blobs.set(layer.digest, { size: layer.size });
-  }
-
-  const items: DockerArchiveManifestItem[] = [
-    {
-      Config: blobPath(manifest.config.digest),
-      RepoTags: refs.map((r) => familiarName(r.ref)),
-      Layers: manifest.layers.map((l) => blobPath(l.digest)),
-    },
-  ];
-  const entries: OciDescriptor[] = refs.map((r) => ({
-    mediaType: m.mediaType,
-    digest: m.digest,
-    size: m.size,
-    annotations: {
-      [CONTAINERD_IMAGE_NAME_ANNOTATION]: formatReference(r.ref),
-      [REF_NAME_ANNOTATION]: r.ref.tag ?? 'latest',
-    },
-  }));
-  if (entries.length === 0) entries.push({ mediaType: m.mediaType, digest: m.digest, size: m.size });
-  const index = indexFor(entries);
-
-  // repositories: { familiar name: { tag: hex of the top layer blob } }, as Docker 25 writes it.
-  const top = manifest.layers[manifest.layers.length - 1];
-  const repositories: Record<string, Record<string, string>> = {};
-  if (top) {
-    for (const r of refs) {
-      const name = familiarName({ domain: r.ref.domain, path: r.ref.path });
-      (repositories[name] ??= {})[r.ref.tag ?? 'latest'] = digestHex(top.digest);
-    }
-  }
-
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
-  function* members(): Generator<TarEntry> {
-    yield member('blobs');
-    yield member('blobs/sha256');
-    for (const digest of [...blobs.keys()].sort()) {
-      const b = blobs.get(digest) as { size: number; data?: Buffer };
-      yield member(blobPath(digest), b.data ?? store.openBlob(digest), b.size);
-    }
-    const files: [string, Buffer][] = [
-      ['index.json', canonicalJson(index)],
-      ['manifest.json', canonicalJson(items)],
-      ['oci-layout', ociLayoutFileContent()],
-    ];
-    if (Object.keys(repositories).length > 0) files.push(['repositories', canonicalJson(repositories)]);
-    for (const [name, data] of files) yield member(name, data, data.length);
-  }
-  const out = createWriteStream(tmp, { mode: 0o644 });
-  try {
-    await pipeline(writeTar(members()), out);
-    await rename(tmp, file);
-  } catch (e) {
-    out.destroy();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  return { manifestDigest: m.digest, configDigest: manifest.config.digest, size: out.bytesWritten };
+  const prepared = await prepareDockerArchive(store, [{ digest: manifestDigest, tags: repoTags }], options);
+  const size = await writeArchiveFile(file, prepared.chunks());
+  const image = prepared.images[0] as SavedDockerImage;
+  return { manifestDigest: image.manifestDigest, configDigest: image.configDigest, size };
 }
 
 // ---------------------------------------------------------------------------
@@ -166,6 +202,10 @@ export async function writeDockerArchive(
 
 /** Entries up to this size are kept in memory (manifests, configs, small layers); larger ones spool into the store. */
 const MEMORY_LIMIT = 1024 * 1024;
+/** At most this much of an archive is kept in memory; past it, entries above JSON_IN_MEMORY spool too. */
+const MEMORY_BUDGET = 64 * 1024 * 1024;
+/** Entries this small (documents) stay in memory even past the budget. */
+const JSON_IN_MEMORY = 64 * 1024;
 /** JSON side files (manifest.json, index.json, configs) larger than this are refused. */
 const JSON_LIMIT = 64 * 1024 * 1024;
 
@@ -235,35 +275,61 @@ function normalizeArchivePath(p: string): string {
   return n.endsWith('/') ? n.slice(0, -1) : n;
 }
 
+/** A blob an OCI index or manifest lists that the archive does not hold. */
+class MissingBlobError extends OciError {}
+
 /** What one pass over the tar found. */
 class ArchiveContents {
   readonly files = new Map<string, ArchiveFile>();
   readonly links = new Map<string, string>();
+  /** Bytes of entries held in memory. */
+  memoryBytes = 0;
+  /** Whether the tar ended with its end-of-archive marker (two zero blocks): if not, it was cut short. */
+  endMarker = false;
 
   constructor(
-    private readonly file: string,
+    /** The archive, for messages: a file name, or 'standard input'. */
+    readonly file: string,
     private readonly store: BlobReader & BlobSink,
   ) {}
 
-  resolve(path: string): ArchiveFile {
+  private find(path: string): ArchiveFile | undefined {
     let p = normalizeArchivePath(path);
     for (let i = 0; i < 16 && !this.files.has(p); i++) {
       const next = this.links.get(p);
       if (next === undefined) break;
       p = next;
     }
-    const f = this.files.get(p);
+    return this.files.get(p);
+  }
+
+  resolve(path: string): ArchiveFile {
+    const f = this.find(path);
     if (!f) throw new OciError(`${this.file} is not a valid docker archive: it has no file ${JSON.stringify(path)}`);
     return f;
   }
 
   has(path: string): boolean {
+    return this.find(path) !== undefined;
+  }
+
+  /** The blob `desc` names (blobs/sha256/<hex>), checked against its digest and size. */
+  blob(desc: Descriptor, role: string): ArchiveFile {
+    let path: string;
     try {
-      this.resolve(path);
-      return true;
+      path = archiveBlobPath(desc.digest);
     } catch {
-      return false;
+      throw new OciError(`${this.file}: ${role} ${JSON.stringify(desc.digest)} is not a sha256 digest Kiln can read`);
     }
+    const f = this.find(path);
+    if (!f) throw new MissingBlobError(`${this.file}: ${role} ${desc.digest} is not in the archive (no ${path})`);
+    if (f.digest !== desc.digest) {
+      throw new OciError(`${this.file}: ${path} does not match its digest (its bytes hash to ${f.digest}); the archive is corrupt`);
+    }
+    if (f.size !== desc.size) {
+      throw new OciError(`${this.file}: ${path} has ${f.size} bytes but the ${role}'s descriptor says ${desc.size}; the archive is corrupt`);
+    }
+    return f;
   }
 
   /** Puts the file into the store (commits its spooled writer, or writes its bytes). */
@@ -281,7 +347,7 @@ class ArchiveContents {
 
   async bytes(f: ArchiveFile, what: string): Promise<Buffer> {
     if (f.data) return f.data;
-    if (f.size > JSON_LIMIT) throw new OciError(`${what} (${f.path}) is too large (${f.size} bytes)`);
+    if (f.size > JSON_LIMIT) throw new OciError(`${this.file}: ${what} (${f.path}) is too large (${f.size} bytes)`);
     return this.store.readBlob((await this.store_(f)).digest);
   }
 
@@ -323,11 +389,13 @@ async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: Blo
     entry.resume();
     return;
   }
-  const spool = entry.size > MEMORY_LIMIT;
+  const spool = entry.size > MEMORY_LIMIT || (entry.size > JSON_IN_MEMORY && contents.memoryBytes + entry.size > MEMORY_BUDGET);
   const writer = spool ? await store.createBlobWriter() : undefined;
   const file: ArchiveFile = { path, size: entry.size, digest: '', compression: 'none', diffId: undefined };
   // Registered at once, so that a failure later still aborts the writer.
-  contents.files.get(path)?.writer?.abort().catch(() => undefined);
+  const replaced = contents.files.get(path);
+  replaced?.writer?.abort().catch(() => undefined);
+  if (replaced?.data) contents.memoryBytes -= replaced.data.length;
   contents.files.set(path, file);
   if (writer) file.writer = writer;
   const hash = createHash('sha256');
@@ -362,16 +430,82 @@ async function readEntry(entry: ReadEntry, contents: ArchiveContents, store: Blo
   file.digest = `sha256:${hash.digest('hex')}`;
   const diff = await hasher.end();
   file.diffId = file.compression === 'none' ? file.digest : hasher.supported ? diff : undefined;
-  if (!writer) file.data = Buffer.concat(chunks);
+  if (!writer) {
+    file.data = Buffer.concat(chunks);
+    contents.memoryBytes += file.data.length;
+  }
+}
+
+/** Where an archive comes from: a file name, or a stream (standard input). */
+export type ArchiveSource = string | Readable;
+
+/**
+ * The tar inside `source`: as it is, or decompressed when its first bytes announce gzip, bzip2,
+ * xz or zstd (as `docker load` detects them; bzip2 and xz through their commands).
+ */
+async function tarStream(source: Readable, what: string): Promise<{ tar: AsyncIterable<Buffer>; compression: Compression }> {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head = Buffer.alloc(0);
+  while (head.length < SNIFF_LENGTH) {
+    const r = await it.next();
+    if (r.done) break;
+    head = Buffer.concat([head, Buffer.from(r.value)]);
+  }
+  if (head.length === 0) throw new OciError(`${what} is empty: expected an image archive (a tar written by docker save or kiln save)`);
+  const compression = sniffCompression(head);
+  async function* replay(): AsyncGenerator<Buffer> {
+    try {
+      yield head;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+  if (compression === 'none') return { tar: replay(), compression };
+  return { tar: decompress(Readable.from(replay(), { objectMode: false }), compression, { commands: true, what }), compression };
+}
+
+/** Why reading the archive's bytes failed, as a user can act on it. */
+function readFailure(what: string, compression: Compression, e: unknown): unknown {
+  if (e instanceof KilnError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') return new OciError(`${what}: no such file`);
+  if (err?.code === 'EISDIR') return new OciError(`${what} is a directory, not an image archive`);
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') return e;
+  const message = err instanceof Error ? err.message : String(e);
+  if (compression !== 'none') {
+    return new OciError(`${what}: the ${compression}-compressed archive is truncated or corrupt (${message}); save or copy it again`);
+  }
+  return new OciError(`${what} could not be read: ${message}`);
+}
+
+/** A tar ends with two zero blocks. */
+const END_MARKER = 1024;
+
+/**
+ * `e`, or, when the tar was cut short (no end-of-archive marker), the same failure explained as
+ * what it most likely is: a truncated archive (a tar cut at an entry boundary parses cleanly, and
+ * only lacks what came after).
+ */
+function explainTruncation(contents: ArchiveContents, e: unknown): unknown {
+  if (contents.endMarker || !(e instanceof OciError)) return e;
+  return new OciError(`${contents.file} is truncated (it stops before the tar's end-of-archive marker): save or copy it again. ${e.message}`);
 }
 
 /** Reads the whole tar once, streaming, into `contents`. */
-async function scanArchive(file: string, contents: ArchiveContents, store: BlobWriterFactory): Promise<void> {
+async function scanArchive(source: ArchiveSource, what: string, contents: ArchiveContents, store: BlobWriterFactory): Promise<void> {
+  const input = typeof source === 'string' ? createReadStream(source) : source;
   const parser = new Parser({ strict: true });
   let failure: unknown;
+  let entries = 0;
   const tasks: Promise<void>[] = [];
   let chain = Promise.resolve();
   parser.on('entry', (entry: ReadEntry) => {
+    entries++;
     // Entries are handled one after the other (the parser hands out the next when this one ends).
     chain = chain.then(() =>
       failure !== undefined
@@ -404,24 +538,35 @@ async function scanArchive(file: string, contents: ArchiveContents, store: BlobW
 
   let parseError: unknown;
   parser.on('error', (e: unknown) => (parseError ??= e));
+  let compression: Compression = 'none';
   try {
-    for await (const chunk of createReadStream(file)) {
+    const opened = await tarStream(input, what);
+    compression = opened.compression;
+    let tail: Buffer = Buffer.alloc(0);
+    for await (const chunk of opened.tar) {
       if (failure !== undefined || parseError !== undefined) break;
-      if (!parser.write(chunk as Buffer)) await waitDrain();
+      tail = chunk.length >= END_MARKER ? chunk.subarray(chunk.length - END_MARKER) : Buffer.concat([tail, chunk]).subarray(-END_MARKER);
+      if (!parser.write(chunk)) await waitDrain();
     }
+    contents.endMarker = tail.length === END_MARKER && tail.every((b) => b === 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new OciError(`${file}: no such file`);
-    throw e;
+    failure ??= readFailure(what, compression, e);
+  } finally {
+    input.destroy();
   }
-  if (failure === undefined && parseError === undefined) {
-    parser.end();
-    await ended.catch((e: unknown) => (parseError ??= e));
-  }
+  // Ended in every case: an entry cut short then ends too (short, and the parser reports the
+  // truncation), so no task waits for bytes that will never come.
+  parser.end();
+  await ended.catch((e: unknown) => (parseError ??= e));
   await Promise.all(tasks);
   if (failure !== undefined) throw failure;
   if (parseError !== undefined) {
-    throw new OciError(`${file} is not a valid tar archive: ${(parseError as Error).message ?? String(parseError)}`);
+    const message = ((parseError as Error).message ?? String(parseError)).replace(/^TAR_[A-Z_]+: /, '');
+    const cut = /^truncated input \((.*)\)$/i.exec(message);
+    if (cut) throw new OciError(`${what} is truncated (${cut[1]}): the archive is incomplete; save or copy it again`);
+    throw new OciError(`${what} is not a valid tar archive: ${message}`);
   }
+  if (entries === 0) throw new OciError(`${what} is not an image archive: it is not a tar, or an empty one`);
 }
 
 export interface ReadDockerArchiveResult {
@@ -559,13 +704,79 @@ async function chooseFromOciIndex(
 }
 
 /**
+ * Checks an image of a docker archive before anything of it is stored: its config parses, and
+ * each layer's diffID (computed while the tar was read) is the one the config lists.
+ */
+async function checkDockerImage(
+  file: string,
+  contents: ArchiveContents,
+  configFile: ArchiveFile,
+  layerFiles: readonly ArchiveFile[],
+): Promise<ImageConfig> {
+  const config = parseImageConfig(await contents.bytes(configFile, 'the image config'), configFile.path);
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== layerFiles.length) {
+    throw new OciError(
+      `${file}: the image has ${layerFiles.length} layers but its config lists ${diffIds.length} diff_ids; the archive is corrupt`,
+    );
+  }
+  for (const [i, f] of layerFiles.entries()) {
+    if (f.diffId instanceof Error) {
+      throw new OciError(`${file}: layer ${i + 1} (${f.path}) could not be decompressed: ${f.diffId.message}`);
+    }
+    if (f.diffId === undefined) {
+      throw new OciError(
+        `${file}: layer ${i + 1} (${f.path}) is ${f.compression}-compressed, which this Node.js cannot decompress`,
+      );
+    }
+    if (f.diffId !== diffIds[i]) {
+      throw new OciError(
+        `${file}: layer ${i + 1} (${f.path}) has diffID ${f.diffId} but the image config expects ${diffIds[i]}; ` +
+          'the archive is corrupt or was altered',
+      );
+    }
+  }
+  return config;
+}
+
+/**
+ * Stores a checked image of a docker archive: its config and layers (as they are in the archive:
+ * plain tars stay uncompressed with the OCI tar media type, gzip stays gzip), and a manifest for
+ * them -- the archive's own OCI manifest when one describes exactly these blobs (keeps the
+ * digest), else one built here.
+ */
+async function storeDockerImage(
+  store: BlobSink,
+  contents: ArchiveContents,
+  configFile: ArchiveFile,
+  layerFiles: readonly ArchiveFile[],
+  archiveManifest?: { file: ArchiveFile; manifest: OciManifest },
+): Promise<{ manifestDigest: string; manifest: OciManifest; configDigest: string }> {
+  const configInfo = await contents.store_(configFile);
+  const layers: Descriptor[] = [];
+  for (const f of layerFiles) {
+    const info = await contents.store_(f);
+    layers.push({ mediaType: layerMediaType(f.compression), digest: info.digest, size: info.size });
+  }
+  const own = archiveManifest ?? (await findArchiveManifest(contents, configInfo.digest, layers));
+  if (own) {
+    const info = await contents.store_(own.file);
+    return { manifestDigest: info.digest, manifest: own.manifest, configDigest: configInfo.digest };
+  }
+  const manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers);
+  const manifestDigest = (await store.writeJson(manifest)).digest;
+  return { manifestDigest, manifest, configDigest: configInfo.digest };
+}
+
+/**
  * Imports one image from a `docker save` archive (legacy or Docker 25+ shape, or a plain OCI
- * layout tar; the tar may be gzipped) into the store. `wantedTag` picks the image when the
+ * layout tar; the tar may be compressed) into the store. `wantedTag` picks the image when the
  * archive holds several. The tar is read once: each layer streams into the store as it is
  * stored in the archive (uncompressed tars stay uncompressed with the OCI tar media type, gzip
  * stays gzip), its diffID computed on the way and checked against the config's
  * rootfs.diff_ids. An OCI manifest for the image is built (or the archive's own one reused when
  * it describes exactly these blobs) and stored. Refs are not set: the caller tags `repoTags`.
+ * (`loadImageArchive` imports every image of an archive, as `docker load` does.)
  */
 export async function readDockerArchive(
   file: string,
@@ -575,7 +786,7 @@ export async function readDockerArchive(
 ): Promise<ReadDockerArchiveResult> {
   const contents = new ArchiveContents(file, store);
   try {
-    await scanArchive(file, contents, store);
+    await scanArchive(file, file, contents, store);
 
     let configFile: ArchiveFile;
     let layerFiles: ArchiveFile[];
@@ -602,50 +813,11 @@ export async function readDockerArchive(
       throw new OciError(`${file} is not a docker archive: it has neither manifest.json nor index.json`);
     }
 
-    const config = parseImageConfig(await contents.bytes(configFile, 'the image config'), configFile.path);
-    const diffIds = config.rootfs.diff_ids;
-    if (diffIds.length !== layerFiles.length) {
-      throw new OciError(
-        `${file}: the image has ${layerFiles.length} layers but its config lists ${diffIds.length} diff_ids; the archive is corrupt`,
-      );
-    }
-    for (const [i, f] of layerFiles.entries()) {
-      if (f.diffId instanceof Error) {
-        throw new OciError(`${file}: layer ${i + 1} (${f.path}) could not be decompressed: ${f.diffId.message}`);
-      }
-      if (f.diffId === undefined) {
-        throw new OciError(
-          `${file}: layer ${i + 1} (${f.path}) is ${f.compression}-compressed, which this Node.js cannot decompress`,
-        );
-      }
-      if (f.diffId !== diffIds[i]) {
-        throw new OciError(
-          `${file}: layer ${i + 1} (${f.path}) has diffID ${f.diffId} but the image config expects ${diffIds[i]}; ` +
-            'the archive is corrupt or was altered',
-        );
-      }
-    }
-
-    const configInfo = await contents.store_(configFile);
-    const layers: Descriptor[] = [];
-    for (const f of layerFiles) {
-      const info = await contents.store_(f);
-      layers.push({ mediaType: layerMediaType(f.compression), digest: info.digest, size: info.size });
-    }
-
-    // Reuse the archive's own OCI manifest when it describes exactly these blobs (keeps the digest).
-    if (!archiveManifest) archiveManifest = await findArchiveManifest(contents, configInfo.digest, layers);
-    let manifestDigest: string;
-    let manifest: OciManifest;
-    if (archiveManifest) {
-      const info = await contents.store_(archiveManifest.file);
-      manifestDigest = info.digest;
-      manifest = archiveManifest.manifest;
-    } else {
-      manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers);
-      manifestDigest = (await store.writeJson(manifest)).digest;
-    }
-    return { manifestDigest, manifest, config, configDigest: configInfo.digest, repoTags };
+    const config = await checkDockerImage(file, contents, configFile, layerFiles);
+    const stored = await storeDockerImage(store, contents, configFile, layerFiles, archiveManifest);
+    return { ...stored, config, repoTags };
+  } catch (e) {
+    throw explainTruncation(contents, e);
   } finally {
     await contents.abortPending();
   }
@@ -673,4 +845,233 @@ async function findArchiveManifest(
     if (same) return { file: f, manifest: doc };
   }
   return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// `docker load`: every image of an archive
+
+/** An image `loadImageArchive` put into the store. */
+export interface LoadedImage {
+  /** What the store should record (addImage) and the tags name: a manifest, or an index when the archive held all of it. */
+  digest: string;
+  /** Docker's image ID: the config digest; for an index, the index digest. */
+  id: string;
+  /** Its tags as the archive names them, familiar (`app:1`); empty for an untagged image. */
+  repoTags: string[];
+}
+
+export interface LoadImageArchiveOptions {
+  /** How to name the archive in messages (default: the file name, or 'the archive' for a stream). */
+  name?: string;
+  /** An index the archive holds only in part: the platform to load (default: this machine's, on linux). */
+  platform?: Platform | string;
+}
+
+/** An image of the archive, checked; `commit` stores its blobs and says what to record. */
+interface PlannedImage {
+  repoTags: string[];
+  commit(): Promise<{ digest: string; id: string }>;
+}
+
+/** A RepoTags entry or an image name annotation as docker shows it (`app:1`); throws when it is not a name:tag. */
+function loadedTag(file: string, name: string, where: string): string {
+  let ref: ImageReference;
+  try {
+    ref = parseReference(name);
+  } catch (e) {
+    throw new OciError(`${file}: ${where} names an image ${JSON.stringify(name)}, which is not a valid name:tag (${(e as Error).message})`);
+  }
+  return familiarName({ domain: ref.domain, path: ref.path, tag: ref.tag ?? 'latest' });
+}
+
+async function planDockerItems(file: string, contents: ArchiveContents, store: BlobSink): Promise<PlannedImage[]> {
+  const items = checkItems(file, await contents.json('manifest.json', 'manifest.json'));
+  if (items.length === 0) throw new OciError(`${file}: manifest.json lists no images`);
+  const plans: PlannedImage[] = [];
+  for (const item of items) {
+    const configFile = contents.resolve(item.Config);
+    const layerFiles = item.Layers.map((l) => contents.resolve(l));
+    await checkDockerImage(file, contents, configFile, layerFiles);
+    const repoTags = [...new Set((item.RepoTags ?? []).map((t) => loadedTag(file, t, 'manifest.json')))];
+    plans.push({
+      repoTags,
+      commit: async () => {
+        const stored = await storeDockerImage(store, contents, configFile, layerFiles);
+        return { digest: stored.manifestDigest, id: stored.configDigest };
+      },
+    });
+  }
+  return plans;
+}
+
+/** The tag an index.json entry gives its image: `io.containerd.image.name`, else a ref name that is a full name:tag. */
+function entryTag(file: string, d: OciDescriptor): string | undefined {
+  const full = d.annotations?.[CONTAINERD_IMAGE_NAME_ANNOTATION];
+  const refName = d.annotations?.[REF_NAME_ANNOTATION];
+  // A bare ref name ('1.0', 'latest') is only a tag, with no repository to put it in.
+  const name = full ?? (refName !== undefined && /[:/]/.test(refName) ? refName : undefined);
+  if (name === undefined) return undefined;
+  let ref: ImageReference;
+  try {
+    ref = parseReference(name);
+  } catch {
+    return undefined;
+  }
+  if (ref.digest !== undefined && ref.tag === undefined) return undefined; // a digest only names content, as docker's dangling names
+  return loadedTag(file, name, 'index.json');
+}
+
+const IMAGE_CONFIGS: ReadonlySet<string> = new Set([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
+
+/** What an index.json descriptor leads to, checked: the files to store (children first) and what to record. */
+async function planOciTarget(
+  file: string,
+  contents: ArchiveContents,
+  desc: OciDescriptor,
+  platform: Platform | string,
+  depth: number,
+): Promise<{ digest: string; id: string; files: ArchiveFile[] }> {
+  if (depth > 8) throw new OciError(`${file}: image index nesting is too deep`);
+  const top = contents.blob(desc, isIndex(desc.mediaType) ? 'index' : 'manifest');
+  let doc: OciManifest | OciIndex;
+  try {
+    doc = normalizeManifest(await contents.bytes(top, 'a manifest'), isIndex(desc.mediaType) || isManifest(desc.mediaType) ? desc.mediaType : undefined);
+  } catch (e) {
+    throw new OciError(`${file}: ${top.path} is not a valid image manifest or index: ${(e as Error).message}`);
+  }
+  if (!isImageIndex(doc)) {
+    const configFile = contents.blob(doc.config, 'config');
+    const layerFiles: (ArchiveFile | undefined)[] = doc.layers.map((l) => {
+      // A foreign layer the archive leaves out is fetched from its urls by whoever runs the image.
+      if ((l.urls?.length ?? 0) > 0 && !contents.has(archiveBlobPath(l.digest))) return undefined;
+      return contents.blob(l, 'layer');
+    });
+    if (IMAGE_CONFIGS.has(doc.config.mediaType)) {
+      const config = parseImageConfig(await contents.bytes(configFile, 'the image config'), `${configFile.path} in ${file}`);
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== doc.layers.length) {
+        throw new OciError(`${file}: image ${desc.digest} has ${doc.layers.length} layers but its config lists ${diffIds.length} diff_ids; the archive is corrupt`);
+      }
+      for (const [i, f] of layerFiles.entries()) {
+        if (f === undefined || f.diffId === undefined) continue; // not here, or a compression this Node.js cannot read (its digest was checked)
+        if (f.diffId instanceof Error) throw new OciError(`${file}: layer ${i + 1} (${f.path}) could not be decompressed: ${f.diffId.message}`);
+        if (f.diffId !== diffIds[i]) {
+          throw new OciError(`${file}: layer ${i + 1} (${f.path}) has diffID ${f.diffId} but the image config expects ${diffIds[i]}; the archive is corrupt`);
+        }
+      }
+    }
+    const files = [...layerFiles.filter((f): f is ArchiveFile => f !== undefined), configFile, top];
+    return { digest: desc.digest, id: doc.config.digest, files };
+  }
+  // An index: whole when the archive holds every child, else the one platform it can.
+  const files: ArchiveFile[] = [];
+  let complete = true;
+  for (const child of doc.manifests) {
+    try {
+      if (isManifest(child.mediaType) || isIndex(child.mediaType)) {
+        files.push(...(await planOciTarget(file, contents, child, platform, depth + 1)).files);
+      } else {
+        files.push(contents.blob(child, 'index entry'));
+      }
+    } catch (e) {
+      if (!(e instanceof MissingBlobError)) throw e;
+      complete = false;
+    }
+  }
+  if (complete) return { digest: desc.digest, id: desc.digest, files: [...files, top] };
+  const chosen = selectManifest(doc, platform);
+  try {
+    return await planOciTarget(file, contents, chosen, platform, depth + 1);
+  } catch (e) {
+    if (!(e instanceof MissingBlobError)) throw e;
+    throw new OciError(
+      `${file}: the multi-platform image ${desc.digest} is incomplete: the archive lacks blobs of its ${formatPlatform(
+        typeof platform === 'string' ? parsePlatform(platform) : platform,
+      )} image (${e.message.replace(`${file}: `, '')})`,
+    );
+  }
+}
+
+async function planOciIndex(file: string, contents: ArchiveContents, platform: Platform | string): Promise<PlannedImage[]> {
+  const raw = await contents.json('index.json', 'index.json');
+  let index: OciIndex;
+  try {
+    const doc = normalizeManifest(raw, MediaTypes.ociIndex);
+    if (!isImageIndex(doc)) throw new OciError('it is not an image index');
+    index = doc;
+  } catch (e) {
+    throw new OciError(`${file}: index.json is not a valid image index: ${(e as Error).message}`);
+  }
+  // Entries naming the same content are one image with several tags (one entry per tag, as containerd writes them).
+  const groups = new Map<string, { desc: OciDescriptor; tags: string[] }>();
+  for (const d of index.manifests) {
+    if (!isManifest(d.mediaType) && !isIndex(d.mediaType)) continue;
+    const g = groups.get(d.digest) ?? { desc: d, tags: [] as string[] };
+    groups.set(d.digest, g);
+    const tag = entryTag(file, d);
+    if (tag !== undefined && !g.tags.includes(tag)) g.tags.push(tag);
+  }
+  if (groups.size === 0) throw new OciError(`${file}: index.json lists no images`);
+  const plans: PlannedImage[] = [];
+  for (const { desc, tags } of groups.values()) {
+    const target = await planOciTarget(file, contents, desc, platform, 0);
+    plans.push({
+      repoTags: tags,
+      commit: async () => {
+        for (const f of target.files) await contents.store_(f);
+        return { digest: target.digest, id: target.id };
+      },
+    });
+  }
+  return plans;
+}
+
+/**
+ * Imports every image of an image archive into the store, as `docker load` does: a `docker save`
+ * archive (legacy or Docker 25+ shape: manifest.json wins when there is one) or an OCI image
+ * layout in a tar (index.json: one image per distinct entry, named by `io.containerd.image.name`,
+ * or by `org.opencontainers.image.ref.name` when that is a full name:tag; an index is loaded whole
+ * when the archive holds every platform, else as this machine's platform). The archive is a file
+ * or a stream (standard input), plain or compressed (gzip, bzip2, xz, zstd: detected from its
+ * first bytes), and is read once, streaming: large blobs spool into the store's temp files, never
+ * into memory. Every blob is verified (digests, sizes, layer diffIDs against the config) and
+ * every image checked before the first blob is committed; a bad or truncated archive commits
+ * nothing (blobs it stored before failing are content-addressed leftovers, no image). Images and
+ * refs are not recorded: the caller records each `digest` and sets its `repoTags`.
+ */
+export async function loadImageArchive(
+  source: ArchiveSource,
+  store: BlobReader & BlobSink,
+  options: LoadImageArchiveOptions = {},
+): Promise<LoadedImage[]> {
+  const what = options.name ?? (typeof source === 'string' ? source : 'the archive');
+  const contents = new ArchiveContents(what, store);
+  try {
+    await scanArchive(source, what, contents, store);
+    let plans: PlannedImage[];
+    try {
+      if (contents.has('manifest.json')) plans = await planDockerItems(what, contents, store);
+      else if (contents.has('index.json')) plans = await planOciIndex(what, contents, options.platform ?? defaultPlatform());
+      else {
+        throw new OciError(
+          `${what} is not an image archive: it has neither manifest.json (docker save) nor index.json (an OCI layout)`,
+        );
+      }
+    } catch (e) {
+      throw explainTruncation(contents, e);
+    }
+    const loaded: LoadedImage[] = [];
+    for (const plan of plans) {
+      const { digest, id } = await plan.commit();
+      const same = loaded.find((l) => l.digest === digest);
+      if (same) {
+        for (const t of plan.repoTags) if (!same.repoTags.includes(t)) same.repoTags.push(t);
+      } else {
+        loaded.push({ digest, id, repoTags: [...plan.repoTags] });
+      }
+    }
+    return loaded;
+  } finally {
+    await contents.abortPending();
+  }
 }

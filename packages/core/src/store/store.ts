@@ -54,6 +54,7 @@ import {
 import type { BlobInfo, BlobWriter } from '../contracts/blobs.js';
 import type { CacheRecord } from '../contracts/cache-index.js';
 import type { ImageRecord, RefRecord } from '../contracts/refs.js';
+import type { StoredBlob, StoredCacheRecord, StoredDirectory } from '../contracts/maintenance.js';
 import type { ContentStore, VerifyReport } from './types.js';
 
 /** The store format this Kiln reads and writes. */
@@ -83,7 +84,7 @@ const HEX64_RE = /^[a-f0-9]{64}$/;
 const META_KIND_RE = /^[a-z0-9-]+$/;
 
 /** Entries a (possibly half-initialized) store directory may hold besides VERSION. */
-const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'images', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts', 'runc']);
+const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'images', 'leases', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts', 'runc']);
 
 const HOST = hostname();
 const HOST_TAG = sha256Hex(HOST).slice(0, 8);
@@ -556,12 +557,7 @@ export class Store implements ContentStore {
   }
 
   async listImages(): Promise<ImageRecord[]> {
-    let names: string[] = [];
-    try {
-      names = await readdir(this.imagesDir);
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw this.fsError(err, 'reading', this.imagesDir);
-    }
+    const names = await this.namesIn(this.imagesDir);
     const byDigest = new Map<string, ImageRecord>();
     await forEachLimit(
       names.filter((n) => n.endsWith('.json') && !n.startsWith('.')),
@@ -605,6 +601,10 @@ export class Store implements ContentStore {
     if (!doc?.ok || !isRecord(doc.value) || doc.value['key'] !== key) return undefined;
     const record = doc.value['record'];
     if (!isRecord(record) || typeof record['created'] !== 'number' || !('layer' in record)) return undefined;
+    // The file's mtime is the record's last use: what `builder prune --filter until=` and
+    // --keep-storage go by.
+    const now = new Date();
+    await utimes(this.cachePath(key), now, now).catch(() => undefined);
     return record as unknown as CacheRecord;
   }
 
@@ -614,6 +614,139 @@ export class Store implements ContentStore {
       digestHex(record.layer.diffId);
     }
     await this.writeAtomic(this.cachePath(key), `${JSON.stringify({ key, record })}\n`, false);
+  }
+
+  // ---- maintenance (garbage collection) --------------------------------------------------
+
+  /** The entries of a store directory; none when it does not exist yet. */
+  private async namesIn(dir: string): Promise<string[]> {
+    try {
+      return await readdir(dir);
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return [];
+      throw this.fsError(err, 'reading', dir);
+    }
+  }
+
+  async listBlobs(): Promise<StoredBlob[]> {
+    const out: StoredBlob[] = [];
+    const names = await this.namesIn(this.blobDir);
+    await forEachLimit(names.filter((n) => HEX64_RE.test(n)), 16, async (hex) => {
+      const st = await stat(join(this.blobDir, hex)).catch(() => undefined);
+      if (st) out.push({ digest: `sha256:${hex}`, size: st.size, mtime: st.mtimeMs });
+    });
+    return out.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+
+  async removeBlob(digest: string): Promise<void> {
+    await unlinkQuiet(this.blobPath(digest));
+  }
+
+  async listCacheRecords(): Promise<StoredCacheRecord[]> {
+    const out: StoredCacheRecord[] = [];
+    const names = await this.namesIn(this.cacheDir);
+    await forEachLimit(names.filter((n) => n.endsWith('.json') && !n.startsWith('.')), 16, async (name) => {
+      const path = join(this.cacheDir, name);
+      const [st, doc] = await Promise.all([stat(path).catch(() => undefined), this.readJsonFile(path).catch(() => undefined)]);
+      const record = doc?.ok && isRecord(doc.value) ? doc.value['record'] : undefined;
+      if (st && isRecord(record) && 'layer' in record) {
+        out.push({ id: name.slice(0, -'.json'.length), record: record as unknown as CacheRecord, used: st.mtimeMs, size: st.size });
+      }
+    });
+    return out.sort((a, b) => a.used - b.used);
+  }
+
+  async removeCacheRecord(id: string): Promise<void> {
+    if (!HEX64_RE.test(id)) throw new KilnError(`not a build cache record: ${id}`);
+    await unlinkQuiet(join(this.cacheDir, `${id}.json`));
+  }
+
+  async listUnpackedLayers(): Promise<StoredDirectory[]> {
+    return this.listArea(this.unpackedDir, async () => undefined);
+  }
+
+  async listCacheMounts(): Promise<StoredDirectory[]> {
+    return this.listArea(this.cacheMountsDir, async (name) => {
+      const doc = await this.readJsonFile(join(this.cacheMountsDir, `${name}.json`)).catch(() => undefined);
+      const id = doc?.ok && isRecord(doc.value) ? doc.value['id'] : undefined;
+      return typeof id === 'string' ? id : undefined;
+    });
+  }
+
+  /** The directories of an area, with their side file's (or their own) mtime as last use. */
+  private async listArea(dir: string, describe: (name: string) => Promise<string | undefined>): Promise<StoredDirectory[]> {
+    const names = await this.namesIn(dir);
+    const out: StoredDirectory[] = [];
+    for (const name of names.filter((n) => HEX64_RE.test(n))) {
+      const path = join(dir, name);
+      const side = await stat(`${path}.json`).catch(() => undefined);
+      const own = await stat(path).catch(() => undefined);
+      if (!own?.isDirectory()) continue;
+      const description = await describe(name);
+      out.push({ name, path, used: (side ?? own).mtimeMs, ...(description !== undefined ? { description } : {}) });
+    }
+    return out.sort((a, b) => a.used - b.used);
+  }
+
+  async removeDirectory(entry: StoredDirectory): Promise<void> {
+    const parent = dirname(entry.path);
+    if ((parent !== this.unpackedDir && parent !== this.cacheMountsDir) || basename(entry.path) !== entry.name || !HEX64_RE.test(entry.name)) {
+      throw new KilnError(`refusing to remove ${entry.path}: not an unpacked layer or a cache mount of this store`);
+    }
+    // Renamed out of the way first, so no build sees a half-removed directory.
+    const doomed = join(this.tmpDir, `k-${process.pid}-${HOST_TAG}-removing-${entry.name.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+    await mkdir(this.tmpDir, { recursive: true });
+    await rename(entry.path, doomed);
+    await unlinkQuiet(`${entry.path}.json`);
+    await forceRemove(doomed);
+  }
+
+  private leasesDir(): string {
+    return join(this.root, 'leases');
+  }
+
+  async withLease<T>(fn: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
+    if (leaseHeld.getStore()) return fn();
+    const dir = this.leasesDir();
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `l-${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}`);
+    const gcLock = join(this.locksDir, `${safeFileName(GC_LOCK)}.lock`);
+    // Written before looking for a collection, which takes its lock before counting leases:
+    // whichever comes second sees the other (and a lease steps back while a collection runs).
+    for (let delay = 20; ; delay = Math.min(delay * 1.5, 500)) {
+      await writeFile(path, `${JSON.stringify({ pid: process.pid, host: HOST, created: Date.now() })}\n`);
+      const collecting = await readLock(gcLock).catch(() => undefined);
+      if (!collecting || isStaleLock(collecting)) break;
+      await unlinkQuiet(path);
+      await sleep(delay, options.signal);
+    }
+    try {
+      return await leaseHeld.run(true, fn);
+    } finally {
+      await unlinkQuiet(path);
+    }
+  }
+
+  async withoutLeases<T>(fn: () => Promise<T>, options: { waiting?: (leases: number) => void; signal?: AbortSignal } = {}): Promise<T> {
+    if (leaseHeld.getStore()) throw new KilnError('a store collection cannot run inside a lease of the same process');
+    return this.withLock(GC_LOCK, async () => {
+      const dir = this.leasesDir();
+      let told = -1;
+      for (;;) {
+        const names = await readdir(dir).catch(() => [] as string[]);
+        let live = 0;
+        for (const name of names) {
+          // A lease of a process that is gone (killed) ends with it.
+          if (makerAlive(name, 'l') === false) await unlinkQuiet(join(dir, name));
+          else live++;
+        }
+        if (live === 0) break;
+        if (live !== told) options.waiting?.(live);
+        told = live;
+        await sleep(100, options.signal);
+      }
+      return fn();
+    }, { signal: options.signal });
   }
 
   // ---- meta ------------------------------------------------------------------------------
@@ -1133,6 +1266,10 @@ class VerifyingBlobStream extends Readable {
 
 const lockTails = new Map<string, Promise<void>>();
 const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
+/** Set inside withLease: nested leases (a build that pulls) are one. */
+const leaseHeld = new AsyncLocalStorage<boolean>();
+/** The lock a collection holds (see withLease / withoutLeases). */
+const GC_LOCK = 'gc';
 /** Tokens of the lock files this process holds (tells our own locks from a dead namesake's). */
 const heldTokens = new Set<string>();
 

@@ -190,7 +190,7 @@ var VERIFY_CONCURRENCY = 4;
 var MAX_SAFE_NAME = 180;
 var HEX64_RE = /^[a-f0-9]{64}$/;
 var META_KIND_RE = /^[a-z0-9-]+$/;
-var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "images", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes", "cache-mounts", "runc"]);
+var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "images", "leases", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes", "cache-mounts", "runc"]);
 var HOST = hostname();
 var HOST_TAG = sha256Hex(HOST).slice(0, 8);
 function defaultStoreRoot(env = process.env) {
@@ -584,13 +584,7 @@ var Store = class _Store {
 `, false);
   }
   async listImages() {
-    let names = [];
-    try {
-      names = await readdir(this.imagesDir);
-    } catch (err) {
-      if (errCode(err) !== "ENOENT")
-        throw this.fsError(err, "reading", this.imagesDir);
-    }
+    const names = await this.namesIn(this.imagesDir);
     const byDigest = /* @__PURE__ */ new Map();
     await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
       const doc = await this.readJsonFile(join(this.imagesDir, name));
@@ -628,6 +622,8 @@ var Store = class _Store {
     const record = doc.value["record"];
     if (!isRecord(record) || typeof record["created"] !== "number" || !("layer" in record))
       return void 0;
+    const now = /* @__PURE__ */ new Date();
+    await utimes(this.cachePath(key), now, now).catch(() => void 0);
     return record;
   }
   async putCache(key, record) {
@@ -637,6 +633,134 @@ var Store = class _Store {
     }
     await this.writeAtomic(this.cachePath(key), `${JSON.stringify({ key, record })}
 `, false);
+  }
+  // ---- maintenance (garbage collection) --------------------------------------------------
+  /** The entries of a store directory; none when it does not exist yet. */
+  async namesIn(dir) {
+    try {
+      return await readdir(dir);
+    } catch (err) {
+      if (errCode(err) === "ENOENT")
+        return [];
+      throw this.fsError(err, "reading", dir);
+    }
+  }
+  async listBlobs() {
+    const out = [];
+    const names = await this.namesIn(this.blobDir);
+    await forEachLimit(names.filter((n) => HEX64_RE.test(n)), 16, async (hex) => {
+      const st2 = await stat(join(this.blobDir, hex)).catch(() => void 0);
+      if (st2)
+        out.push({ digest: `sha256:${hex}`, size: st2.size, mtime: st2.mtimeMs });
+    });
+    return out.sort((a, b2) => a.digest < b2.digest ? -1 : 1);
+  }
+  async removeBlob(digest) {
+    await unlinkQuiet(this.blobPath(digest));
+  }
+  async listCacheRecords() {
+    const out = [];
+    const names = await this.namesIn(this.cacheDir);
+    await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
+      const path = join(this.cacheDir, name);
+      const [st2, doc] = await Promise.all([stat(path).catch(() => void 0), this.readJsonFile(path).catch(() => void 0)]);
+      const record = doc?.ok && isRecord(doc.value) ? doc.value["record"] : void 0;
+      if (st2 && isRecord(record) && "layer" in record) {
+        out.push({ id: name.slice(0, -".json".length), record, used: st2.mtimeMs, size: st2.size });
+      }
+    });
+    return out.sort((a, b2) => a.used - b2.used);
+  }
+  async removeCacheRecord(id) {
+    if (!HEX64_RE.test(id))
+      throw new KilnError(`not a build cache record: ${id}`);
+    await unlinkQuiet(join(this.cacheDir, `${id}.json`));
+  }
+  async listUnpackedLayers() {
+    return this.listArea(this.unpackedDir, async () => void 0);
+  }
+  async listCacheMounts() {
+    return this.listArea(this.cacheMountsDir, async (name) => {
+      const doc = await this.readJsonFile(join(this.cacheMountsDir, `${name}.json`)).catch(() => void 0);
+      const id = doc?.ok && isRecord(doc.value) ? doc.value["id"] : void 0;
+      return typeof id === "string" ? id : void 0;
+    });
+  }
+  /** The directories of an area, with their side file's (or their own) mtime as last use. */
+  async listArea(dir, describe2) {
+    const names = await this.namesIn(dir);
+    const out = [];
+    for (const name of names.filter((n) => HEX64_RE.test(n))) {
+      const path = join(dir, name);
+      const side = await stat(`${path}.json`).catch(() => void 0);
+      const own = await stat(path).catch(() => void 0);
+      if (!own?.isDirectory())
+        continue;
+      const description = await describe2(name);
+      out.push({ name, path, used: (side ?? own).mtimeMs, ...description !== void 0 ? { description } : {} });
+    }
+    return out.sort((a, b2) => a.used - b2.used);
+  }
+  async removeDirectory(entry) {
+    const parent = dirname(entry.path);
+    if (parent !== this.unpackedDir && parent !== this.cacheMountsDir || basename(entry.path) !== entry.name || !HEX64_RE.test(entry.name)) {
+      throw new KilnError(`refusing to remove ${entry.path}: not an unpacked layer or a cache mount of this store`);
+    }
+    const doomed = join(this.tmpDir, `k-${process.pid}-${HOST_TAG}-removing-${entry.name.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
+    await mkdir(this.tmpDir, { recursive: true });
+    await rename(entry.path, doomed);
+    await unlinkQuiet(`${entry.path}.json`);
+    await forceRemove(doomed);
+  }
+  leasesDir() {
+    return join(this.root, "leases");
+  }
+  async withLease(fn, options = {}) {
+    if (leaseHeld.getStore())
+      return fn();
+    const dir = this.leasesDir();
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `l-${process.pid}-${HOST_TAG}-${randomBytes(6).toString("hex")}`);
+    const gcLock = join(this.locksDir, `${safeFileName(GC_LOCK)}.lock`);
+    for (let delay = 20; ; delay = Math.min(delay * 1.5, 500)) {
+      await writeFile(path, `${JSON.stringify({ pid: process.pid, host: HOST, created: Date.now() })}
+`);
+      const collecting = await readLock(gcLock).catch(() => void 0);
+      if (!collecting || isStaleLock(collecting))
+        break;
+      await unlinkQuiet(path);
+      await sleep(delay, options.signal);
+    }
+    try {
+      return await leaseHeld.run(true, fn);
+    } finally {
+      await unlinkQuiet(path);
+    }
+  }
+  async withoutLeases(fn, options = {}) {
+    if (leaseHeld.getStore())
+      throw new KilnError("a store collection cannot run inside a lease of the same process");
+    return this.withLock(GC_LOCK, async () => {
+      const dir = this.leasesDir();
+      let told = -1;
+      for (; ; ) {
+        const names = await readdir(dir).catch(() => []);
+        let live = 0;
+        for (const name of names) {
+          if (makerAlive(name, "l") === false)
+            await unlinkQuiet(join(dir, name));
+          else
+            live++;
+        }
+        if (live === 0)
+          break;
+        if (live !== told)
+          options.waiting?.(live);
+        told = live;
+        await sleep(100, options.signal);
+      }
+      return fn();
+    }, { signal: options.signal });
   }
   // ---- meta ------------------------------------------------------------------------------
   metaPath(kind, id) {
@@ -1079,6 +1203,8 @@ var VerifyingBlobStream = class extends Readable {
 };
 var lockTails = /* @__PURE__ */ new Map();
 var heldLocks = new AsyncLocalStorage();
+var leaseHeld = new AsyncLocalStorage();
+var GC_LOCK = "gc";
 var heldTokens = /* @__PURE__ */ new Set();
 async function readLock(path) {
   let raw;
@@ -7818,6 +7944,7 @@ export {
   SNIFF_LENGTH,
   sniffCompression,
   decompressor,
+  decompress,
   writeTar,
   comparePaths,
   writeLayer,

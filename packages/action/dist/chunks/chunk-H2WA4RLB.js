@@ -14,6 +14,7 @@ import {
   canonicalJson,
   chainIds,
   comparePaths,
+  decompress,
   decompressor,
   digestHex,
   executeRun,
@@ -36,7 +37,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-67JOUUI6.js";
+} from "./chunk-DAGR5F3Q.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -9448,7 +9449,7 @@ var require_readable = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/readable.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { Readable: Readable6 } = __require("node:stream");
+    var { Readable: Readable8 } = __require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError: AbortError3 } = require_errors();
     var util5 = require_util();
     var { ReadableStreamFrom } = require_util();
@@ -9460,7 +9461,7 @@ var require_readable = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop = () => {
     };
-    var BodyReadable = class extends Readable6 {
+    var BodyReadable = class extends Readable8 {
       constructor({
         resume,
         abort,
@@ -9802,7 +9803,7 @@ var require_api_request = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-request.js"(exports2, module) {
     "use strict";
     var assert4 = __require("node:assert");
-    var { Readable: Readable6 } = require_readable();
+    var { Readable: Readable8 } = require_readable();
     var { InvalidArgumentError, RequestAbortedError } = require_errors();
     var util5 = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -9897,7 +9898,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util5.parseHeaders(rawHeaders) : headers;
         const contentType3 = parsedHeaders["content-type"];
         const contentLength2 = parsedHeaders["content-length"];
-        const res = new Readable6({
+        const res = new Readable8({
           resume,
           abort,
           contentType: contentType3,
@@ -10212,7 +10213,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/api/api-pipeline.js"(exports2, module) {
     "use strict";
     var {
-      Readable: Readable6,
+      Readable: Readable8,
       Duplex,
       PassThrough
     } = __require("node:stream");
@@ -10226,7 +10227,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert4 = __require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable6 {
+    var PipelineRequest = class extends Readable8 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -10243,7 +10244,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable6 {
+    var PipelineResponse = class extends Readable8 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -13568,7 +13569,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = __require("node:events");
-    var { Readable: Readable6, pipeline: pipeline4, finished: finished2 } = __require("node:stream");
+    var { Readable: Readable8, pipeline: pipeline4, finished: finished2 } = __require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14507,7 +14508,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              this.body = new Readable6({ read: resume });
+              this.body = new Readable8({ read: resume });
               const onError = this.onError.bind(this);
               resolve9({
                 status,
@@ -74844,75 +74845,144 @@ async function importManifestContent(dir, store, manifest) {
 }
 
 // packages/core/dist/oci/docker-archive.js
-import { createHash as createHash4, randomBytes as randomBytes2 } from "node:crypto";
-import { createReadStream as createReadStream5, createWriteStream as createWriteStream2 } from "node:fs";
-import { mkdir as mkdir4, rename as rename4, rm as rm3 } from "node:fs/promises";
-import { basename as basename6, dirname as dirname8, join as join12, posix } from "node:path";
-import { finished, pipeline as pipeline2 } from "node:stream/promises";
-function member(path12, body2, size = 0) {
+import { createHash as createHash4 } from "node:crypto";
+import { createReadStream as createReadStream5 } from "node:fs";
+import { posix } from "node:path";
+import { Readable as Readable6 } from "node:stream";
+import { finished } from "node:stream/promises";
+
+// packages/core/dist/oci/oci-archive.js
+import { randomBytes as randomBytes2 } from "node:crypto";
+import { createWriteStream as createWriteStream2 } from "node:fs";
+import { mkdir as mkdir4, rename as rename4, rm as rm3, stat as stat4 } from "node:fs/promises";
+import { basename as basename6, dirname as dirname8, join as join12 } from "node:path";
+import { Readable as Readable5 } from "node:stream";
+import { pipeline as pipeline2 } from "node:stream/promises";
+function archiveMember(path12, body2, size = 0) {
   const type = body2 === void 0 ? "dir" : "file";
   return { header: { path: path12, type, mode: type === "dir" ? 493 : 420, uid: 0, gid: 0, size, mtime: 0 }, body: body2 };
 }
-function parseTag(tag) {
+function archiveBlobPath(digest) {
+  return `blobs/sha256/${digestHex(digest)}`;
+}
+function archiveTag(tag) {
   const ref = parseReference(tag);
   if (ref.digest !== void 0) {
     throw new OciError(`a docker archive can only name images by tag, not by digest: ${JSON.stringify(tag)}`);
   }
   return ref;
 }
-async function writeDockerArchive(file, store, manifestDigest, repoTags, options = {}) {
-  const { manifest: m } = await resolveImageManifest(store, manifestDigest, options.platform);
-  const manifest = m.doc;
-  const config = await readStoredConfig(store, manifest.config.digest);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new OciError(`image ${m.digest} is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`);
-  }
-  const refs = [...new Set(repoTags)].map((t) => ({ tag: t, ref: parseTag(t) }));
-  const blobPath = (digest) => `blobs/sha256/${digestHex(digest)}`;
-  const blobs = /* @__PURE__ */ new Map();
-  blobs.set(m.digest, { size: m.size, data: m.bytes });
-  blobs.set(manifest.config.digest, { size: manifest.config.size });
-  for (const [i, layer] of manifest.layers.entries()) {
-    if (!await store.hasBlob(layer.digest)) {
-      throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${m.digest} is not in the store; pull the image again`);
-    }
-    blobs.set(layer.digest, { size: layer.size });
-  }
-  const items = [
-    {
-      Config: blobPath(manifest.config.digest),
-      RepoTags: refs.map((r) => familiarName(r.ref)),
-      Layers: manifest.layers.map((l) => blobPath(l.digest))
-    }
-  ];
-  const entries = refs.map((r) => ({
-    mediaType: m.mediaType,
-    digest: m.digest,
-    size: m.size,
-    annotations: {
-      [CONTAINERD_IMAGE_NAME_ANNOTATION]: formatReference(r.ref),
-      [REF_NAME_ANNOTATION]: r.ref.tag ?? "latest"
-    }
-  }));
-  if (entries.length === 0)
-    entries.push({ mediaType: m.mediaType, digest: m.digest, size: m.size });
-  const index = indexFor(entries);
-  const top = manifest.layers[manifest.layers.length - 1];
-  const repositories = {};
-  if (top) {
-    for (const r of refs) {
-      const name = familiarName({ domain: r.ref.domain, path: r.ref.path });
-      (repositories[name] ??= {})[r.ref.tag ?? "latest"] = digestHex(top.digest);
-    }
-  }
+async function writeArchiveFile(file, chunks) {
+  const st = await stat4(file).catch(() => void 0);
+  if (st?.isDirectory())
+    throw new OciError(`${file} is a directory: give the name of the archive file to write`);
   await mkdir4(dirname8(file), { recursive: true });
   const tmp = join12(dirname8(file), `.${basename6(file)}.tmp-${randomBytes2(6).toString("hex")}`);
+  const out = createWriteStream2(tmp, { mode: 420 });
+  try {
+    await pipeline2(Readable5.from(chunks, { objectMode: false }), out);
+    await rename4(tmp, file);
+  } catch (e) {
+    out.destroy();
+    await rm3(tmp, { force: true });
+    throw e;
+  }
+  return out.bytesWritten;
+}
+function indexEntries(root, tags2) {
+  const refs = [...new Set(tags2)].map((t) => archiveTag(t));
+  const seen = /* @__PURE__ */ new Set();
+  const entries = [];
+  for (const ref of refs) {
+    const full = formatReference(ref);
+    if (seen.has(full))
+      continue;
+    seen.add(full);
+    entries.push(descriptor({
+      ...root,
+      annotations: { [CONTAINERD_IMAGE_NAME_ANNOTATION]: full, [REF_NAME_ANNOTATION]: ref.tag ?? "latest" }
+    }));
+  }
+  if (entries.length === 0)
+    entries.push(descriptor(root));
+  return entries;
+}
+
+// packages/core/dist/oci/docker-archive.js
+async function prepareDockerArchive(store, images, options = {}) {
+  if (images.length === 0)
+    throw new OciError("no images to save");
+  const byManifest = /* @__PURE__ */ new Map();
+  for (const image of images) {
+    const name = image.name ?? image.digest;
+    let m;
+    try {
+      m = (await resolveImageManifest(store, image.digest, options.platform)).manifest;
+    } catch (e) {
+      if (e instanceof OciError)
+        throw new OciError(`image ${name}: ${e.message}`);
+      throw e;
+    }
+    for (const t of image.tags)
+      archiveTag(t);
+    const entry = byManifest.get(m.digest);
+    if (entry) {
+      for (const t of image.tags)
+        if (!entry.tags.includes(t))
+          entry.tags.push(t);
+      continue;
+    }
+    const manifest = m.doc;
+    const config = await readStoredConfig(store, manifest.config.digest);
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new OciError(`image ${name} (${m.digest}) is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`);
+    }
+    for (const [i, layer] of manifest.layers.entries()) {
+      const size = await store.blobSize(layer.digest);
+      if (size === void 0) {
+        throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${name} is not in the store; pull the image again`);
+      }
+      if (size !== layer.size) {
+        throw new OciError(`layer ${i + 1} (${layer.digest}) of image ${name} has ${size} bytes in the store, but its manifest says ${layer.size}`);
+      }
+    }
+    byManifest.set(m.digest, { manifest: m, tags: [...new Set(image.tags)] });
+  }
+  const blobs = /* @__PURE__ */ new Map();
+  const items = [];
+  const entries = [];
+  const repositories = {};
+  const saved = [];
+  for (const { manifest: m, tags: tags2 } of byManifest.values()) {
+    const manifest = m.doc;
+    blobs.set(m.digest, { size: m.size, data: m.bytes });
+    blobs.set(manifest.config.digest, { size: manifest.config.size });
+    for (const layer of manifest.layers)
+      blobs.set(layer.digest, { size: layer.size });
+    const refs = tags2.map((t) => archiveTag(t));
+    const repoTags = [...new Set(refs.map((r) => familiarName(r)))];
+    items.push({
+      Config: archiveBlobPath(manifest.config.digest),
+      RepoTags: repoTags.length > 0 ? repoTags : null,
+      Layers: manifest.layers.map((l) => archiveBlobPath(l.digest))
+    });
+    entries.push(...indexEntries({ mediaType: m.mediaType, digest: m.digest, size: m.size }, tags2));
+    const top = manifest.layers[manifest.layers.length - 1];
+    if (top) {
+      for (const r of refs) {
+        const repo = familiarName({ domain: r.domain, path: r.path });
+        (repositories[repo] ??= {})[r.tag ?? "latest"] = digestHex(top.digest);
+      }
+    }
+    saved.push({ manifestDigest: m.digest, configDigest: manifest.config.digest, repoTags });
+  }
+  const index = indexFor(entries);
   function* members() {
-    yield member("blobs");
-    yield member("blobs/sha256");
+    yield archiveMember("blobs");
+    yield archiveMember("blobs/sha256");
     for (const digest of [...blobs.keys()].sort()) {
       const b = blobs.get(digest);
-      yield member(blobPath(digest), b.data ?? store.openBlob(digest), b.size);
+      yield archiveMember(archiveBlobPath(digest), b.data ?? store.openBlob(digest), b.size);
     }
     const files = [
       ["index.json", canonicalJson(index)],
@@ -74922,20 +74992,19 @@ async function writeDockerArchive(file, store, manifestDigest, repoTags, options
     if (Object.keys(repositories).length > 0)
       files.push(["repositories", canonicalJson(repositories)]);
     for (const [name, data] of files)
-      yield member(name, data, data.length);
+      yield archiveMember(name, data, data.length);
   }
-  const out = createWriteStream2(tmp, { mode: 420 });
-  try {
-    await pipeline2(writeTar(members()), out);
-    await rename4(tmp, file);
-  } catch (e) {
-    out.destroy();
-    await rm3(tmp, { force: true });
-    throw e;
-  }
-  return { manifestDigest: m.digest, configDigest: manifest.config.digest, size: out.bytesWritten };
+  return { images: saved, chunks: () => writeTar(members()) };
+}
+async function writeDockerArchive(file, store, manifestDigest, repoTags, options = {}) {
+  const prepared = await prepareDockerArchive(store, [{ digest: manifestDigest, tags: repoTags }], options);
+  const size = await writeArchiveFile(file, prepared.chunks());
+  const image = prepared.images[0];
+  return { manifestDigest: image.manifestDigest, configDigest: image.configDigest, size };
 }
 var MEMORY_LIMIT = 1024 * 1024;
+var MEMORY_BUDGET = 64 * 1024 * 1024;
+var JSON_IN_MEMORY = 64 * 1024;
 var JSON_LIMIT = 64 * 1024 * 1024;
 function sniffLayerCompression(head) {
   const c = sniffCompression(head);
@@ -74984,16 +75053,22 @@ function normalizeArchivePath(p) {
   const n = posix.normalize(p.replace(/\\/g, "/")).replace(/^(\.\/)+/, "").replace(/^\/+/, "");
   return n.endsWith("/") ? n.slice(0, -1) : n;
 }
+var MissingBlobError = class extends OciError {
+};
 var ArchiveContents = class {
   file;
   store;
   files = /* @__PURE__ */ new Map();
   links = /* @__PURE__ */ new Map();
+  /** Bytes of entries held in memory. */
+  memoryBytes = 0;
+  /** Whether the tar ended with its end-of-archive marker (two zero blocks): if not, it was cut short. */
+  endMarker = false;
   constructor(file, store) {
     this.file = file;
     this.store = store;
   }
-  resolve(path12) {
+  find(path12) {
     let p = normalizeArchivePath(path12);
     for (let i = 0; i < 16 && !this.files.has(p); i++) {
       const next = this.links.get(p);
@@ -75001,18 +75076,35 @@ var ArchiveContents = class {
         break;
       p = next;
     }
-    const f = this.files.get(p);
+    return this.files.get(p);
+  }
+  resolve(path12) {
+    const f = this.find(path12);
     if (!f)
       throw new OciError(`${this.file} is not a valid docker archive: it has no file ${JSON.stringify(path12)}`);
     return f;
   }
   has(path12) {
+    return this.find(path12) !== void 0;
+  }
+  /** The blob `desc` names (blobs/sha256/<hex>), checked against its digest and size. */
+  blob(desc, role) {
+    let path12;
     try {
-      this.resolve(path12);
-      return true;
+      path12 = archiveBlobPath(desc.digest);
     } catch {
-      return false;
+      throw new OciError(`${this.file}: ${role} ${JSON.stringify(desc.digest)} is not a sha256 digest Kiln can read`);
     }
+    const f = this.find(path12);
+    if (!f)
+      throw new MissingBlobError(`${this.file}: ${role} ${desc.digest} is not in the archive (no ${path12})`);
+    if (f.digest !== desc.digest) {
+      throw new OciError(`${this.file}: ${path12} does not match its digest (its bytes hash to ${f.digest}); the archive is corrupt`);
+    }
+    if (f.size !== desc.size) {
+      throw new OciError(`${this.file}: ${path12} has ${f.size} bytes but the ${role}'s descriptor says ${desc.size}; the archive is corrupt`);
+    }
+    return f;
   }
   /** Puts the file into the store (commits its spooled writer, or writes its bytes). */
   async store_(f) {
@@ -75031,7 +75123,7 @@ var ArchiveContents = class {
     if (f.data)
       return f.data;
     if (f.size > JSON_LIMIT)
-      throw new OciError(`${what} (${f.path}) is too large (${f.size} bytes)`);
+      throw new OciError(`${this.file}: ${what} (${f.path}) is too large (${f.size} bytes)`);
     return this.store.readBlob((await this.store_(f)).digest);
   }
   async json(path12, what) {
@@ -75070,10 +75162,13 @@ async function readEntry(entry, contents, store) {
     entry.resume();
     return;
   }
-  const spool = entry.size > MEMORY_LIMIT;
+  const spool = entry.size > MEMORY_LIMIT || entry.size > JSON_IN_MEMORY && contents.memoryBytes + entry.size > MEMORY_BUDGET;
   const writer = spool ? await store.createBlobWriter() : void 0;
   const file = { path: path12, size: entry.size, digest: "", compression: "none", diffId: void 0 };
-  contents.files.get(path12)?.writer?.abort().catch(() => void 0);
+  const replaced = contents.files.get(path12);
+  replaced?.writer?.abort().catch(() => void 0);
+  if (replaced?.data)
+    contents.memoryBytes -= replaced.data.length;
   contents.files.set(path12, file);
   if (writer)
     file.writer = writer;
@@ -75114,15 +75209,71 @@ async function readEntry(entry, contents, store) {
   file.digest = `sha256:${hash.digest("hex")}`;
   const diff = await hasher.end();
   file.diffId = file.compression === "none" ? file.digest : hasher.supported ? diff : void 0;
-  if (!writer)
+  if (!writer) {
     file.data = Buffer.concat(chunks);
+    contents.memoryBytes += file.data.length;
+  }
 }
-async function scanArchive(file, contents, store) {
+async function tarStream(source, what) {
+  const it = source[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  while (head.length < SNIFF_LENGTH) {
+    const r = await it.next();
+    if (r.done)
+      break;
+    head = Buffer.concat([head, Buffer.from(r.value)]);
+  }
+  if (head.length === 0)
+    throw new OciError(`${what} is empty: expected an image archive (a tar written by docker save or kiln save)`);
+  const compression = sniffCompression(head);
+  async function* replay() {
+    try {
+      yield head;
+      for (; ; ) {
+        const r = await it.next();
+        if (r.done)
+          return;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+  if (compression === "none")
+    return { tar: replay(), compression };
+  return { tar: decompress(Readable6.from(replay(), { objectMode: false }), compression, { commands: true, what }), compression };
+}
+function readFailure(what, compression, e) {
+  if (e instanceof KilnError)
+    return e;
+  const err = e;
+  if (err?.code === "ENOENT")
+    return new OciError(`${what}: no such file`);
+  if (err?.code === "EISDIR")
+    return new OciError(`${what} is a directory, not an image archive`);
+  if (err?.code === "EACCES" || err?.code === "EPERM")
+    return e;
+  const message = err instanceof Error ? err.message : String(e);
+  if (compression !== "none") {
+    return new OciError(`${what}: the ${compression}-compressed archive is truncated or corrupt (${message}); save or copy it again`);
+  }
+  return new OciError(`${what} could not be read: ${message}`);
+}
+var END_MARKER = 1024;
+function explainTruncation(contents, e) {
+  if (contents.endMarker || !(e instanceof OciError))
+    return e;
+  return new OciError(`${contents.file} is truncated (it stops before the tar's end-of-archive marker): save or copy it again. ${e.message}`);
+}
+async function scanArchive(source, what, contents, store) {
+  const input = typeof source === "string" ? createReadStream5(source) : source;
   const parser = new rt({ strict: true });
   let failure2;
+  let entries = 0;
   const tasks = [];
   let chain = Promise.resolve();
   parser.on("entry", (entry) => {
+    entries++;
     chain = chain.then(() => failure2 !== void 0 ? void entry.resume() : readEntry(entry, contents, store).catch((e) => {
       failure2 ??= e;
       entry.resume();
@@ -75148,28 +75299,38 @@ async function scanArchive(file, contents, store) {
   });
   let parseError;
   parser.on("error", (e) => parseError ??= e);
+  let compression = "none";
   try {
-    for await (const chunk of createReadStream5(file)) {
+    const opened = await tarStream(input, what);
+    compression = opened.compression;
+    let tail = Buffer.alloc(0);
+    for await (const chunk of opened.tar) {
       if (failure2 !== void 0 || parseError !== void 0)
         break;
+      tail = chunk.length >= END_MARKER ? chunk.subarray(chunk.length - END_MARKER) : Buffer.concat([tail, chunk]).subarray(-END_MARKER);
       if (!parser.write(chunk))
         await waitDrain();
     }
+    contents.endMarker = tail.length === END_MARKER && tail.every((b) => b === 0);
   } catch (e) {
-    if (e.code === "ENOENT")
-      throw new OciError(`${file}: no such file`);
-    throw e;
+    failure2 ??= readFailure(what, compression, e);
+  } finally {
+    input.destroy();
   }
-  if (failure2 === void 0 && parseError === void 0) {
-    parser.end();
-    await ended.catch((e) => parseError ??= e);
-  }
+  parser.end();
+  await ended.catch((e) => parseError ??= e);
   await Promise.all(tasks);
   if (failure2 !== void 0)
     throw failure2;
   if (parseError !== void 0) {
-    throw new OciError(`${file} is not a valid tar archive: ${parseError.message ?? String(parseError)}`);
+    const message = (parseError.message ?? String(parseError)).replace(/^TAR_[A-Z_]+: /, "");
+    const cut = /^truncated input \((.*)\)$/i.exec(message);
+    if (cut)
+      throw new OciError(`${what} is truncated (${cut[1]}): the archive is incomplete; save or copy it again`);
+    throw new OciError(`${what} is not a valid tar archive: ${message}`);
   }
+  if (entries === 0)
+    throw new OciError(`${what} is not an image archive: it is not a tar, or an empty one`);
 }
 function sameRef(a, b) {
   if (!b)
@@ -75276,10 +75437,45 @@ async function chooseFromOciIndex(file, contents, wanted, platform2) {
   }
   throw new OciError(`${file}: image index nesting is too deep`);
 }
+async function checkDockerImage(file, contents, configFile, layerFiles) {
+  const config = parseImageConfig(await contents.bytes(configFile, "the image config"), configFile.path);
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== layerFiles.length) {
+    throw new OciError(`${file}: the image has ${layerFiles.length} layers but its config lists ${diffIds.length} diff_ids; the archive is corrupt`);
+  }
+  for (const [i, f] of layerFiles.entries()) {
+    if (f.diffId instanceof Error) {
+      throw new OciError(`${file}: layer ${i + 1} (${f.path}) could not be decompressed: ${f.diffId.message}`);
+    }
+    if (f.diffId === void 0) {
+      throw new OciError(`${file}: layer ${i + 1} (${f.path}) is ${f.compression}-compressed, which this Node.js cannot decompress`);
+    }
+    if (f.diffId !== diffIds[i]) {
+      throw new OciError(`${file}: layer ${i + 1} (${f.path}) has diffID ${f.diffId} but the image config expects ${diffIds[i]}; the archive is corrupt or was altered`);
+    }
+  }
+  return config;
+}
+async function storeDockerImage(store, contents, configFile, layerFiles, archiveManifest) {
+  const configInfo = await contents.store_(configFile);
+  const layers = [];
+  for (const f of layerFiles) {
+    const info2 = await contents.store_(f);
+    layers.push({ mediaType: layerMediaType(f.compression), digest: info2.digest, size: info2.size });
+  }
+  const own = archiveManifest ?? await findArchiveManifest(contents, configInfo.digest, layers);
+  if (own) {
+    const info2 = await contents.store_(own.file);
+    return { manifestDigest: info2.digest, manifest: own.manifest, configDigest: configInfo.digest };
+  }
+  const manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers);
+  const manifestDigest = (await store.writeJson(manifest)).digest;
+  return { manifestDigest, manifest, configDigest: configInfo.digest };
+}
 async function readDockerArchive(file, store, wantedTag, options = {}) {
   const contents = new ArchiveContents(file, store);
   try {
-    await scanArchive(file, contents, store);
+    await scanArchive(file, file, contents, store);
     let configFile;
     let layerFiles;
     let repoTags;
@@ -75304,41 +75500,11 @@ async function readDockerArchive(file, store, wantedTag, options = {}) {
     } else {
       throw new OciError(`${file} is not a docker archive: it has neither manifest.json nor index.json`);
     }
-    const config = parseImageConfig(await contents.bytes(configFile, "the image config"), configFile.path);
-    const diffIds = config.rootfs.diff_ids;
-    if (diffIds.length !== layerFiles.length) {
-      throw new OciError(`${file}: the image has ${layerFiles.length} layers but its config lists ${diffIds.length} diff_ids; the archive is corrupt`);
-    }
-    for (const [i, f] of layerFiles.entries()) {
-      if (f.diffId instanceof Error) {
-        throw new OciError(`${file}: layer ${i + 1} (${f.path}) could not be decompressed: ${f.diffId.message}`);
-      }
-      if (f.diffId === void 0) {
-        throw new OciError(`${file}: layer ${i + 1} (${f.path}) is ${f.compression}-compressed, which this Node.js cannot decompress`);
-      }
-      if (f.diffId !== diffIds[i]) {
-        throw new OciError(`${file}: layer ${i + 1} (${f.path}) has diffID ${f.diffId} but the image config expects ${diffIds[i]}; the archive is corrupt or was altered`);
-      }
-    }
-    const configInfo = await contents.store_(configFile);
-    const layers = [];
-    for (const f of layerFiles) {
-      const info2 = await contents.store_(f);
-      layers.push({ mediaType: layerMediaType(f.compression), digest: info2.digest, size: info2.size });
-    }
-    if (!archiveManifest)
-      archiveManifest = await findArchiveManifest(contents, configInfo.digest, layers);
-    let manifestDigest;
-    let manifest;
-    if (archiveManifest) {
-      const info2 = await contents.store_(archiveManifest.file);
-      manifestDigest = info2.digest;
-      manifest = archiveManifest.manifest;
-    } else {
-      manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers);
-      manifestDigest = (await store.writeJson(manifest)).digest;
-    }
-    return { manifestDigest, manifest, config, configDigest: configInfo.digest, repoTags };
+    const config = await checkDockerImage(file, contents, configFile, layerFiles);
+    const stored = await storeDockerImage(store, contents, configFile, layerFiles, archiveManifest);
+    return { ...stored, config, repoTags };
+  } catch (e) {
+    throw explainTruncation(contents, e);
   } finally {
     await contents.abortPending();
   }
@@ -75364,6 +75530,7 @@ async function findArchiveManifest(contents, configDigest, layers) {
   }
   return void 0;
 }
+var IMAGE_CONFIGS = /* @__PURE__ */ new Set([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
 
 // packages/core/dist/engine/images.js
 function scratchImage(platform2) {
@@ -76036,9 +76203,9 @@ import { posix as posix4 } from "node:path";
 // packages/core/dist/engine/download.js
 import { createHash as createHash5 } from "node:crypto";
 import { createWriteStream as createWriteStream3 } from "node:fs";
-import { stat as stat4 } from "node:fs/promises";
+import { stat as stat5 } from "node:fs/promises";
 import { join as join14, posix as posix3 } from "node:path";
-import { Readable as Readable5 } from "node:stream";
+import { Readable as Readable7 } from "node:stream";
 import { pipeline as pipeline3 } from "node:stream/promises";
 var HEX_LENGTHS = { sha256: 64, sha384: 96, sha512: 128 };
 function checkChecksum(checksum, url2) {
@@ -76076,14 +76243,14 @@ async function downloadSource(store, url2, checksum) {
   const name = posix3.basename(new URL(url2).pathname) || "download";
   const path12 = join14(dir, name === "/" ? "download" : name);
   const hash = createHash5("sha256");
-  const body2 = Readable5.fromWeb(response.body);
+  const body2 = Readable7.fromWeb(response.body);
   body2.on("data", (chunk) => hash.update(chunk));
   await pipeline3(body2, createWriteStream3(path12, { mode: 384 }));
   const digest = `sha256:${hash.digest("hex")}`;
   if (checksum !== void 0 && checksum !== digest) {
     throw new KilnError(`ADD ${url2}: checksum mismatch: expected ${checksum}, downloaded content has ${digest}`);
   }
-  const st = await stat4(path12);
+  const st = await stat5(path12);
   const entry = {
     path: name,
     absPath: path12,
@@ -76378,7 +76545,7 @@ function checkRunnablePlatform(platform2, host = hostPlatform()) {
 
 // packages/core/dist/engine/run-mounts.js
 import { constants as fsc } from "node:fs";
-import { chmod as chmod2, chown, copyFile as copyFile3, link as link2, mkdir as mkdir5, readlink as readlink3, rm as rm4, stat as stat5, symlink as symlink2 } from "node:fs/promises";
+import { chmod as chmod2, chown, copyFile as copyFile3, link as link2, mkdir as mkdir5, readlink as readlink3, rm as rm4, stat as stat6, symlink as symlink2 } from "node:fs/promises";
 import { posix as posix5, join as join15, dirname as dirname9 } from "node:path";
 var MAX_SECRET_SIZE = 500 * 1024;
 async function stepMounts(values, expand2, cwd, build2) {
@@ -76549,7 +76716,7 @@ async function initCache(dir, m, build2) {
 async function pendingOwnership(dir, m) {
   if (isRoot() || m.from !== "" || m.source !== "")
     return [];
-  const st = await stat5(dir);
+  const st = await stat6(dir);
   const wanted = { uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 493 };
   const done = st.uid === wanted.uid && st.gid === wanted.gid && (st.mode & 4095) === wanted.mode;
   return done || st.uid !== process.getuid?.() ? [] : [{ path: dir, ...wanted }];
@@ -77321,9 +77488,7 @@ function isoDate(epoch) {
 async function build(store, options) {
   const platforms = parsePlatformList(options.platform);
   const buildOne = (into, one) => new Builder2(into, one).run();
-  if (platforms.length > 1)
-    return buildPlatforms(store, options, platforms, buildOne);
-  return buildOne(store, options);
+  return store.withLease(() => platforms.length > 1 ? buildPlatforms(store, options, platforms, buildOne) : buildOne(store, options), { signal: options.signal });
 }
 var Builder2 = class {
   store;
@@ -77860,7 +78025,7 @@ function parseAnnotations(items, what) {
 
 // packages/action/src/cache-mounts.ts
 import { existsSync as existsSync4 } from "node:fs";
-import { mkdir as mkdir7, readdir as readdir4, rm as rm7, stat as stat6 } from "node:fs/promises";
+import { mkdir as mkdir7, readdir as readdir4, rm as rm7, stat as stat7 } from "node:fs/promises";
 import { homedir as homedir3 } from "node:os";
 import { join as join18 } from "node:path";
 var CACHE_MOUNTS_PATH = "~/.cache/kiln/action-cache-mounts";
@@ -77913,7 +78078,7 @@ async function saveCacheMounts(plan, since, runKey) {
   for (const name of names.filter((n) => n.endsWith(".json"))) {
     const hex = name.slice(0, -".json".length);
     if (!names.includes(hex)) continue;
-    mounts.push({ hex, lastUsed: (await stat6(join18(dir, name))).mtimeMs, bytes: 0 });
+    mounts.push({ hex, lastUsed: (await stat7(join18(dir, name))).mtimeMs, bytes: 0 });
   }
   if (!mounts.some((m) => m.lastUsed >= since)) {
     info("no RUN used a cache mount in this job: the saved RUN cache mounts stay as they are");
