@@ -35,14 +35,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-H2WA4RLB.js";
+} from "./chunks/chunk-FE5WADCI.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-DAGR5F3Q.js";
+} from "./chunks/chunk-EKRUBJJW.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -17128,7 +17128,7 @@ async function runMain() {
       );
       if (inputs.push) {
         pushed = await group(`Push ${meta.tags.length} tag${meta.tags.length === 1 ? "" : "s"}`, async () => {
-          const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
+          const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
           info(pushedLine(result.tags, push));
           return { digest: push.digest, tags: result.tags };
         });

@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-H2WA4RLB.js";
-import "./chunks/chunk-DAGR5F3Q.js";
+} from "./chunks/chunk-FE5WADCI.js";
+import "./chunks/chunk-EKRUBJJW.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-DAGR5F3Q.js";
+} from "./chunks/chunk-EKRUBJJW.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

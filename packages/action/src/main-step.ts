@@ -83,7 +83,7 @@ export async function runMain(): Promise<void> {
       );
       if (inputs.push) {
         pushed = await core.group(`Push ${meta.tags.length} tag${meta.tags.length === 1 ? '' : 's'}`, async () => {
-          const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
+          const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
           core.info(pushedLine(result.tags, push));
           return { digest: push.digest, tags: result.tags };
         });

@@ -157,7 +157,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       .finally(stopListening);
     let pushed: string | undefined;
     if (values.push) {
-      const push = await registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)));
+      const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
       pushed = push.digest;
       if (progress !== 'quiet') {
         io.stderr(`${pushedLine(result.tags, push)}\n`);

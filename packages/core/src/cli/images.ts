@@ -380,11 +380,20 @@ export async function rmiCommand(args: string[], io: CliIo): Promise<number> {
   });
   if (positionals.length === 0) throw new UsageError('kiln rmi needs at least one IMAGE');
   const store = await openStore(values.store);
+  return removeEach(store, positionals, io, (name) => removeImage(store, name, !!values.force));
+}
+
+/**
+ * rmi's and rm's loop, as docker's: each name removed in turn (what `remove` prints is printed),
+ * an error printed and the rest still removed; then what nothing needs leaves the disk. Exit 1
+ * when any failed.
+ */
+export async function removeEach(store: ContentStore, names: readonly string[], io: CliIo, remove: (name: string) => Promise<string>): Promise<number> {
   let failed = false;
   await store.withoutLeases(async () => {
-    for (const name of positionals) {
+    for (const name of names) {
       try {
-        io.stdout(await removeImage(store, name, !!values.force));
+        io.stdout(await remove(name));
       } catch (err) {
         if (!(err instanceof KilnError)) throw err;
         io.stderr(`Error: ${err.message}\n`);
@@ -418,6 +427,10 @@ async function removeImage(store: ContentStore, name: string, force: boolean): P
   }
   if (!byTag && image.refs.length > 1 && !force) {
     throw new KilnError(`conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`);
+  }
+  const user = (await store.listContainers()).find((c) => c.imageDigest === image.digest);
+  if (user && !force) {
+    throw new KilnError(`conflict: unable to delete ${shortId(image.id)} (must be forced) - image is being used by stopped container ${user.id.slice(0, 12)} (kiln rm ${user.name})`);
   }
   const children = images.filter((other) => other.refs.length > 0 && buildsOn(other, image));
   if (children.length > 0 && !force) {

@@ -69,9 +69,13 @@ export async function loadCommand(args: string[], io: CliIo): Promise<number> {
   const source = values.input !== undefined ? resolve(values.input) : await stdinSource(io);
   const name = values.input !== undefined ? values.input : 'standard input';
   // Nothing is recorded until the whole archive has been read and checked.
-  const loaded: LoadedImage[] = await loadImageArchive(source, store, { name, ...(platform ? { platform } : {}) });
+  // Under a lease: a prune waits until the images are recorded (their blobs are no one's before).
+  const loaded: LoadedImage[] = await store.withLease(async () => {
+    const images = await loadImageArchive(source, store, { name, ...(platform ? { platform } : {}) });
+    for (const image of images) await store.addImage(image.digest);
+    return images;
+  });
 
-  for (const image of loaded) await store.addImage(image.digest);
   for (const image of loaded) {
     for (const tag of image.repoTags) {
       await store.setRef(formatReference(parseReference(tag)), image.digest);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { KilnError } from '../errors.js';
 import { buildCommand } from './build.js';
+import { commitCommand, psCommand, rmCommand, runCommand } from './containers.js';
 import { debugCommand } from './debug.js';
 import { historyCommand, imagesCommand, inspectCommand, rmiCommand, tagCommand } from './images.js';
 import { builderPruneCommand, imagePruneCommand, systemDfCommand, systemPruneCommand } from './prune.js';
@@ -33,6 +34,8 @@ function group(name: string, verbs: Record<string, Command>): Command {
 
 const COMMANDS: Record<string, Command> = {
   build: buildCommand,
+  commit: commitCommand,
+  container: group('container', { commit: commitCommand, list: psCommand, ls: psCommand, ps: psCommand, rm: rmCommand, run: runCommand }),
   builder: group('builder', { prune: builderPruneCommand }),
   debug: debugCommand,
   history: historyCommand,
@@ -55,9 +58,12 @@ const COMMANDS: Record<string, Command> = {
   load: loadCommand,
   login: loginCommand,
   logout: logoutCommand,
+  ps: psCommand,
   pull: pullCommand,
   push: pushCommand,
+  rm: rmCommand,
   rmi: rmiCommand,
+  run: runCommand,
   save: saveCommand,
   system: group('system', { df: systemDfCommand, prune: systemPruneCommand }),
   tag: tagCommand,

@@ -77,8 +77,11 @@ Example:
 
 async function pruneImages(store: ContentStore, all: boolean, filters: PruneFilters): Promise<{ lines: string[]; bytes: number }> {
   const lines: string[] = [];
+  // Images kept containers ran stay, as docker keeps images containers use.
+  const used = new Set((await store.listContainers()).map((c) => c.imageDigest));
   for (const image of await listCatalog(store)) {
     if (!all && image.refs.length > 0) continue;
+    if (used.has(image.digest)) continue;
     if (filters.until !== undefined && createdMs(image) >= filters.until) continue;
     if (!labelsMatch(image, filters)) continue;
     for (const [i, ref] of image.refs.entries()) {

@@ -20,8 +20,11 @@ export async function pullCommand(args: string[], io: CliIo): Promise<number> {
   const store = await openStore(values.store);
   const client = registryClient(values);
   try {
-    const pulled = await client.pull(ref, store, values.platform ? { platform: parsePlatform(values.platform) } : {});
-    await store.addImage(pulled.indexDigest ?? pulled.manifestDigest);
+    const pulled = await store.withLease(async () => {
+      const got = await client.pull(ref, store, values.platform ? { platform: parsePlatform(values.platform) } : {});
+      await store.addImage(got.indexDigest ?? got.manifestDigest);
+      return got;
+    });
     if (!ref.digest) await store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     const digest = pulled.indexDigest ?? pulled.manifestDigest;
     io.stdout(values.quiet ? `${formatReference(ref)}\n` : `Digest: ${digest}\nStatus: Downloaded ${familiarName(ref)}\n${formatReference(ref)}\n`);
@@ -44,7 +47,7 @@ export async function pushCommand(args: string[], io: CliIo): Promise<number> {
   if (!digest) throw new KilnError(`image "${positionals[0]}" is not in the Kiln store at ${store.root}: build it with -t first`);
   const client = registryClient(values);
   try {
-    const result = await client.push(store, digest, [ref]);
+    const result = await store.withLease(() => client.push(store, digest, [ref]));
     io.stdout(
       values.quiet
         ? `${result.digest}\n`

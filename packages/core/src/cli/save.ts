@@ -12,7 +12,7 @@ import type { ArchiveImage, PreparedArchive } from '../oci/oci-archive.js';
 import type { Platform } from '../oci/types.js';
 import { formatReference, parseReference, repositoryName } from '../reference/index.js';
 import type { ImageReference } from '../reference/index.js';
-import type { RefRecord, Refs } from '../contracts/refs.js';
+import type { RefRecord } from '../contracts/refs.js';
 import { openStore } from '../store/store.js';
 import { findImage, listCatalog } from '../engine/image-catalog.js';
 import type { ContentStore } from '../store/types.js';
@@ -185,7 +185,13 @@ export async function saveCommand(args: string[], io: CliIo): Promise<number> {
   }
 
   const store = await openStore(values.store);
-  const images = await imagesToSave(store, positionals);
+  // The lease keeps a prune from removing what is being written out.
+  await store.withLease(() => saveImages(store, positionals, format, platform, values.output));
+  return 0;
+}
+
+async function saveImages(store: ContentStore, names: string[], format: 'docker' | 'oci', platform: Platform | undefined, output: string | undefined): Promise<void> {
+  const images = await imagesToSave(store, names);
 
   let prepared: PreparedArchive;
   if (format === 'docker') {
@@ -215,7 +221,6 @@ export async function saveCommand(args: string[], io: CliIo): Promise<number> {
     prepared = await prepareOciArchive(store, chosen);
   }
 
-  if (values.output !== undefined) await writeArchiveFile(resolve(values.output), prepared.chunks());
+  if (output !== undefined) await writeArchiveFile(resolve(output), prepared.chunks());
   else await writeToStdout(prepared.chunks());
-  return 0;
 }

@@ -56,6 +56,10 @@ Commands:
   builder prune [-a] [-f] Remove build cache, RUN's unpacked layers (and with -a its cache mounts)
   system df [-v]          Show the store's disk usage
   system prune [-a] [-f]  Remove dangling images and build cache
+  run [--rm] IMAGE [CMD]  Run a command in a container from an image, in the foreground
+  ps -a                   List the containers kiln run kept
+  rm CONTAINER...         Remove kept containers
+  commit CONTAINER [REPO[:TAG]]  Make an image of a container's changes (-m, -a, -c)
   save [-o FILE] IMAGE... Write images to a docker save archive (--format oci: an OCI archive)
   load [-i FILE]          Import a docker or OCI archive (gzip or not; stdin without -i)
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store

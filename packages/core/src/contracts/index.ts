@@ -3,6 +3,7 @@
 // factory, context/ on meta files) and never on store/, which implements them all.
 export type { BlobFiles, BlobInfo, BlobReader, BlobSink, BlobWriter, BlobWriterFactory, Blobs, LayerRecord } from './blobs.js';
 export type { CacheIndex, CacheRecord } from './cache-index.js';
+export type { ContainerRecord, Containers } from './containers.js';
 export type { Locks } from './locks.js';
 export type { Maintenance, StoredBlob, StoredCacheRecord, StoredDirectory } from './maintenance.js';
 export type { MetaFiles } from './meta.js';

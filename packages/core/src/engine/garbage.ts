@@ -68,7 +68,10 @@ export interface Reclaimed {
 /** Remove every blob no image and no build-cache record needs. Call inside store.withoutLeases. */
 export async function sweepBlobs(store: ContentStore): Promise<Reclaimed> {
   const images = await store.listImages();
-  const keep = await blobsOfImages(store, images.map((i) => i.digest));
+  const containers = await store.listContainers();
+  // Kept containers hold their image and the layer of their changes (for kiln commit).
+  const keep = await blobsOfImages(store, [...images.map((i) => i.digest), ...containers.map((c) => c.imageDigest)]);
+  for (const c of containers) if (c.layer) keep.add(c.layer.digest);
   for (const d of blobsOfCache(await store.listCacheRecords())) keep.add(d);
   const removed: { digest: string; size: number }[] = [];
   for (const blob of await store.listBlobs()) {

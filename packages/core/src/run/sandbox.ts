@@ -51,8 +51,8 @@ export interface SandboxRequest {
   sockets?: ForwardedSocket[];
   /** Environment entries holding secrets: the bundle's config.json then stays in memory too. */
   secretEnv?: string[];
-  /** Read what the process changed as layer entries. */
-  collectChanges: boolean;
+  /** Read what the process changed as layer entries: never, when it exits 0 (RUN), or always (a kept `kiln run`). */
+  collectChanges: 'never' | 'on-success' | 'always';
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   /** Something the user should know (said once: overlayfs unavailable). */
   onWarning?: (message: string) => void;
@@ -212,7 +212,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
       memory = undefined;
     }
     let changes: LayerEntry[] = [];
-    if (request.collectChanges && exitCode === 0) {
+    if (request.collectChanges === 'always' || (request.collectChanges === 'on-success' && exitCode === 0)) {
       const upperDir = layout.kind === 'overlay' ? layout.upper : rootfs;
       const capabilities = await fileCapabilities(upperDir);
       if (!capabilities && !warnedNoGetcap) {

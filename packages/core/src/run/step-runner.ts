@@ -43,6 +43,8 @@ export interface RunStepRequest {
   ownership: { path: string; uid: number; gid: number; mode: number }[];
   /** Temporary directories of the store the command may have written to, removed after it. */
   removeAfter: string[];
+  /** When the changes become a layer: RUN's when the command succeeds (the default); `kiln run`'s always or never (--rm). */
+  changes?: 'never' | 'on-success' | 'always';
   /** The caller's RUN settings, for the helper (sudo gives it no environment). */
   settings?: { runc?: string; copyRootfs: boolean };
 }
@@ -116,16 +118,17 @@ export async function runStepHere(store: RunStepStore, request: RunStepRequest, 
       lower,
       // Paths inside the image resolve through its own symlinks, as the step's view does.
       resolvePath: async (p) => resolveInIndex(lower, p).path,
-      collectChanges: true,
+      collectChanges: request.changes ?? 'on-success',
       onOutput: io.onOutput,
       onWarning: io.onWarning,
       signal: io.signal,
     });
     const overlay = overlayProblem();
     const extra = overlay ? { overlayUnavailable: overlay } : {};
+    const changes = request.changes ?? 'on-success';
     try {
-      if (result.exitCode !== 0) return { exitCode: result.exitCode, ...extra };
-      return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer), ...extra };
+      if (changes === 'never' || (changes === 'on-success' && result.exitCode !== 0)) return { exitCode: result.exitCode, ...extra };
+      return { exitCode: result.exitCode, layer: await writeLayer(result.changes, store, request.layer), ...extra };
     } finally {
       await result.dispose();
     }

@@ -10,6 +10,8 @@ export type {
   Blobs,
   CacheIndex,
   CacheRecord,
+  ContainerRecord,
+  Containers,
   LayerRecord,
   Locks,
   Maintenance,

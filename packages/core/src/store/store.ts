@@ -55,6 +55,7 @@ import type { BlobInfo, BlobWriter } from '../contracts/blobs.js';
 import type { CacheRecord } from '../contracts/cache-index.js';
 import type { ImageRecord, RefRecord } from '../contracts/refs.js';
 import type { StoredBlob, StoredCacheRecord, StoredDirectory } from '../contracts/maintenance.js';
+import type { ContainerRecord } from '../contracts/containers.js';
 import type { ContentStore, VerifyReport } from './types.js';
 
 /** The store format this Kiln reads and writes. */
@@ -84,7 +85,7 @@ const HEX64_RE = /^[a-f0-9]{64}$/;
 const META_KIND_RE = /^[a-z0-9-]+$/;
 
 /** Entries a (possibly half-initialized) store directory may hold besides VERSION. */
-const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'images', 'leases', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts', 'runc']);
+const STORE_ENTRIES = new Set(['VERSION', 'blobs', 'refs', 'images', 'containers', 'leases', 'cache', 'meta', 'tmp', 'locks', 'corrupt', 'unpacked', 'sandboxes', 'cache-mounts', 'runc']);
 
 const HOST = hostname();
 const HOST_TAG = sha256Hex(HOST).slice(0, 8);
@@ -133,6 +134,7 @@ export class Store implements ContentStore {
   private readonly blobDir: string;
   private readonly refsDir: string;
   private readonly imagesDir: string;
+  private readonly containersDir: string;
   private readonly cacheDir: string;
   private readonly metaDir: string;
   private readonly tmpDir: string;
@@ -147,6 +149,7 @@ export class Store implements ContentStore {
     this.blobDir = join(root, 'blobs', 'sha256');
     this.refsDir = join(root, 'refs');
     this.imagesDir = join(root, 'images');
+    this.containersDir = join(root, 'containers');
     this.cacheDir = join(root, 'cache');
     this.metaDir = join(root, 'meta');
     this.tmpDir = join(root, 'tmp');
@@ -586,6 +589,36 @@ export class Store implements ContentStore {
     } catch (err) {
       if (errCode(err) === 'ENOENT') return false;
       throw this.fsError(err, 'removing', path);
+    }
+  }
+
+  // ---- containers ------------------------------------------------------------------------
+
+  private containerPath(id: string): string {
+    if (!HEX64_RE.test(id)) throw new KilnError(`not a container ID: ${id}`);
+    return join(this.containersDir, `${id}.json`);
+  }
+
+  async saveContainer(record: ContainerRecord): Promise<void> {
+    await this.writeAtomic(this.containerPath(record.id), `${JSON.stringify(record)}\n`, false);
+  }
+
+  async listContainers(): Promise<ContainerRecord[]> {
+    const out: ContainerRecord[] = [];
+    for (const name of (await this.namesIn(this.containersDir)).filter((n) => n.endsWith('.json'))) {
+      const doc = await this.readJsonFile(join(this.containersDir, name)).catch(() => undefined);
+      if (doc?.ok && isRecord(doc.value) && typeof doc.value['id'] === 'string' && typeof doc.value['name'] === 'string') out.push(doc.value as unknown as ContainerRecord);
+    }
+    return out.sort((a, b) => b.created - a.created);
+  }
+
+  async removeContainer(id: string): Promise<boolean> {
+    try {
+      await unlink(this.containerPath(id));
+      return true;
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return false;
+      throw this.fsError(err, 'removing', this.containerPath(id));
     }
   }
 

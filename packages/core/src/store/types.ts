@@ -5,6 +5,7 @@
 import type { Blobs } from '../contracts/blobs.js';
 import type { CacheIndex } from '../contracts/cache-index.js';
 import type { Locks } from '../contracts/locks.js';
+import type { Containers } from '../contracts/containers.js';
 import type { Maintenance } from '../contracts/maintenance.js';
 import type { MetaFiles } from '../contracts/meta.js';
 import type { Images, Refs } from '../contracts/refs.js';
@@ -17,7 +18,7 @@ export interface VerifyReport {
   corrupt: string[];
 }
 
-export interface ContentStore extends Blobs, Refs, Images, CacheIndex, MetaFiles, Maintenance, ScratchSpace, SandboxSpace, Locks {
+export interface ContentStore extends Blobs, Refs, Images, Containers, CacheIndex, MetaFiles, Maintenance, ScratchSpace, SandboxSpace, Locks {
   /** Re-hash every blob. */
   verify(): Promise<VerifyReport>;
 }

@@ -173,6 +173,6 @@ export function errorMessage(err: unknown): string {
 
 /** Pushes `digest` from the store to every tag; returns the registry's digest and a line saying what was sent. */
 export async function pushTags(client: RegistryClient, store: Store, digest: string, tags: string[]): Promise<{ digest: string; summary: string }> {
-  const result = await client.push(store, digest, tags.map((t) => parseReference(t)));
+  const result = await store.withLease(() => client.push(store, digest, tags.map((t) => parseReference(t))));
   return { digest: result.digest, summary: pushedLine(tags, result) };
 }

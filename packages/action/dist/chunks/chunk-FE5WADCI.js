@@ -37,7 +37,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-DAGR5F3Q.js";
+} from "./chunk-EKRUBJJW.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({

@@ -190,7 +190,7 @@ var VERIFY_CONCURRENCY = 4;
 var MAX_SAFE_NAME = 180;
 var HEX64_RE = /^[a-f0-9]{64}$/;
 var META_KIND_RE = /^[a-z0-9-]+$/;
-var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "images", "leases", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes", "cache-mounts", "runc"]);
+var STORE_ENTRIES = /* @__PURE__ */ new Set(["VERSION", "blobs", "refs", "images", "containers", "leases", "cache", "meta", "tmp", "locks", "corrupt", "unpacked", "sandboxes", "cache-mounts", "runc"]);
 var HOST = hostname();
 var HOST_TAG = sha256Hex(HOST).slice(0, 8);
 function defaultStoreRoot(env = process.env) {
@@ -219,6 +219,7 @@ var Store = class _Store {
   blobDir;
   refsDir;
   imagesDir;
+  containersDir;
   cacheDir;
   metaDir;
   tmpDir;
@@ -233,6 +234,7 @@ var Store = class _Store {
     this.blobDir = join(root, "blobs", "sha256");
     this.refsDir = join(root, "refs");
     this.imagesDir = join(root, "images");
+    this.containersDir = join(root, "containers");
     this.cacheDir = join(root, "cache");
     this.metaDir = join(root, "meta");
     this.tmpDir = join(root, "tmp");
@@ -609,6 +611,35 @@ var Store = class _Store {
       if (errCode(err) === "ENOENT")
         return false;
       throw this.fsError(err, "removing", path);
+    }
+  }
+  // ---- containers ------------------------------------------------------------------------
+  containerPath(id) {
+    if (!HEX64_RE.test(id))
+      throw new KilnError(`not a container ID: ${id}`);
+    return join(this.containersDir, `${id}.json`);
+  }
+  async saveContainer(record) {
+    await this.writeAtomic(this.containerPath(record.id), `${JSON.stringify(record)}
+`, false);
+  }
+  async listContainers() {
+    const out = [];
+    for (const name of (await this.namesIn(this.containersDir)).filter((n) => n.endsWith(".json"))) {
+      const doc = await this.readJsonFile(join(this.containersDir, name)).catch(() => void 0);
+      if (doc?.ok && isRecord(doc.value) && typeof doc.value["id"] === "string" && typeof doc.value["name"] === "string")
+        out.push(doc.value);
+    }
+    return out.sort((a, b2) => b2.created - a.created);
+  }
+  async removeContainer(id) {
+    try {
+      await unlink(this.containerPath(id));
+      return true;
+    } catch (err) {
+      if (errCode(err) === "ENOENT")
+        return false;
+      throw this.fsError(err, "removing", this.containerPath(id));
     }
   }
   // ---- build cache -----------------------------------------------------------------------
@@ -7685,7 +7716,7 @@ async function runNow(store, request) {
       memory = void 0;
     }
     let changes = [];
-    if (request.collectChanges && exitCode === 0) {
+    if (request.collectChanges === "always" || request.collectChanges === "on-success" && exitCode === 0) {
       const upperDir = layout.kind === "overlay" ? layout.upper : rootfs;
       const capabilities = await fileCapabilities(upperDir);
       if (!capabilities && !warnedNoGetcap) {
@@ -7808,17 +7839,18 @@ async function runStepHere(store, request, io2) {
       lower,
       // Paths inside the image resolve through its own symlinks, as the step's view does.
       resolvePath: async (p2) => resolveInIndex(lower, p2).path,
-      collectChanges: true,
+      collectChanges: request.changes ?? "on-success",
       onOutput: io2.onOutput,
       onWarning: io2.onWarning,
       signal: io2.signal
     });
     const overlay = overlayProblem();
     const extra = overlay ? { overlayUnavailable: overlay } : {};
+    const changes = request.changes ?? "on-success";
     try {
-      if (result.exitCode !== 0)
+      if (changes === "never" || changes === "on-success" && result.exitCode !== 0)
         return { exitCode: result.exitCode, ...extra };
-      return { exitCode: 0, layer: await writeLayer(result.changes, store, request.layer), ...extra };
+      return { exitCode: result.exitCode, layer: await writeLayer(result.changes, store, request.layer), ...extra };
     } finally {
       await result.dispose();
     }
