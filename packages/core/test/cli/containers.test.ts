@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBaseImages, type BaseImages } from '../helpers/base-images.js';
 import { describeWithDocker, dockerLoad, useDockerd } from '../helpers/dockerd.js';
+import { repoRoot } from '../helpers/conformance.js';
 import { ROOT, tools } from '../helpers/requirements.js';
 import { kilnBin, kilnProcess, tempDir } from '../engine/kiln-helpers.js';
 
@@ -79,6 +80,18 @@ describeWithDocker(
       expect((await kiln('rm', 'smoke')).stdout).toBe('smoke\n');
       expect((await kiln('ps', '-a', '-q')).stdout).toBe('');
     }, 90_000);
+
+    // The program in the example is an x86-64 binary (scripts/make-example-binary.mjs).
+    (process.arch === 'x64' ? it : it.skip)("the README's example image runs under kiln run and docker run", async () => {
+      expect(spawnSync(process.execPath, [join(repoRoot, 'scripts/make-example-binary.mjs'), '--check']).status).toBe(0);
+      expect((await kiln('build', '-q', '-t', 'hello-example:1', join(repoRoot, 'examples/hello'))).code).toBe(0);
+      const ours = await kiln('run', '--rm', 'hello-example:1');
+      expect([ours.code, ours.stdout]).toEqual([0, 'hello from kiln\n']);
+      const archive = join(work, 'hello.tar');
+      expect((await kiln('save', '-o', archive, 'hello-example:1')).code).toBe(0);
+      await dockerLoad(env.dockerd, archive);
+      expect((await env.dockerd.docker(['run', '--rm', '--network=none', 'hello-example:1'])).stdout).toBe('hello from kiln\n');
+    }, 60_000);
 
     it('Ctrl-C stops the container: exit 130 and no process left', async () => {
       const child = spawn(process.execPath, [kilnBin, 'run', '--store', store, '--rm', base.busybox, 'sh', '-c', 'echo started; sleep 29.5'], { env: { ...process.env, KILN_OFFLINE: '1' } });
