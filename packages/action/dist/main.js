@@ -35,7 +35,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-FE5WADCI.js";
+} from "./chunks/chunk-UP3PVSVZ.js";
 import {
   KilnError,
   __commonJS,

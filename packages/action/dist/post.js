@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-FE5WADCI.js";
+} from "./chunks/chunk-UP3PVSVZ.js";
 import "./chunks/chunk-EKRUBJJW.js";
 
 // packages/action/src/post-step.ts

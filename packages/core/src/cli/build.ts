@@ -15,6 +15,7 @@ import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
 import type { CliIo } from './io.js';
+import { TtyProgress, type ProgressOutcome } from './progress-tty.js';
 import { InterruptedError, UsageError } from './usage.js';
 
 function keyValues(flag: string, values: string[] | undefined): Record<string, string> {
@@ -84,7 +85,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('kiln build needs exactly one CONTEXT directory (e.g. kiln build .)');
   const progress = values.quiet ? 'quiet' : (values.progress ?? 'auto');
-  if (!['auto', 'plain', 'quiet', 'tty'].includes(progress)) throw new UsageError(`--progress must be auto, plain or quiet, not "${progress}"`);
+  if (!['auto', 'plain', 'quiet', 'tty'].includes(progress)) throw new UsageError(`--progress must be auto, tty, plain or quiet, not "${progress}"`);
   for (const tag of values.tag ?? []) parseReference(tag); // refuse a bad tag before doing any work
   if (values.push && !values.tag?.length) throw new UsageError('--push needs at least one -t NAME:TAG to push to');
   const context = resolve(positionals[0]!);
@@ -108,7 +109,7 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   // Ctrl-C (or SIGTERM) aborts the build: a running RUN's container is killed and its mounts and
   // directories removed before kiln exits (130). Every store write is a temp file renamed into
   // place, so an interrupted build leaves nothing half-written visible. A second Ctrl-C exits at once.
-  const render = progress === 'quiet' ? () => undefined : progressRenderer(io);
+  const render = progressRenderer(progress, io);
   const registry = registryClient(values);
   const interrupt = new AbortController();
   let received: 'SIGINT' | 'SIGTERM' = 'SIGINT';
@@ -147,14 +148,17 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
       ssh,
       allow,
       epoch,
-      onEvent: render,
+      onEvent: render.onEvent,
       signal: interrupt.signal,
     })
       .catch((err: unknown) => {
+        // The last frame is drawn before the caller prints the error.
+        render.stop(interrupt.signal.aborted ? 'canceled' : 'error');
         if (interrupt.signal.aborted) throw new InterruptedError(received);
         throw err;
       })
       .finally(stopListening);
+    render.stop('finished');
     let pushed: string | undefined;
     if (values.push) {
       const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
@@ -172,15 +176,38 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     else for (const line of resultLines(result)) io.stderr(`${line}\n`);
     return 0;
   } finally {
+    render.stop('error'); // nothing if stopped already
     stopListening();
     registry.close();
   }
 }
 
-/** docker build's plain progress: one line when a step starts, one when it ends. */
-function progressRenderer(io: CliIo): (event: BuildEvent) => void {
-  return (event) => {
-    const line = progressLine(event);
-    if (line !== undefined) io.stderr(`${line}\n`);
+interface ProgressRenderer {
+  onEvent(event: BuildEvent): void;
+  /** The build is over: a live display draws its last frame (before anything else is printed). */
+  stop(outcome: ProgressOutcome): void;
+}
+
+/**
+ * `--progress`: tty is buildx's live display (what auto picks when stderr is a terminal and TERM is
+ * not dumb); plain is docker build's plain lines, one when a step starts, one when it ends; quiet
+ * shows nothing.
+ */
+function progressRenderer(progress: string, io: CliIo): ProgressRenderer {
+  if (progress === 'quiet') return { onEvent: () => undefined, stop: () => undefined };
+  if (progress === 'tty' || (progress === 'auto' && io.stderrIsTTY === true && process.env.TERM !== 'dumb')) {
+    return new TtyProgress({
+      write: (text) => io.stderr(text),
+      columns: () => io.stderrColumns,
+      rows: () => io.stderrRows,
+      color: !process.env.NO_COLOR,
+    });
+  }
+  return {
+    onEvent: (event) => {
+      const line = progressLine(event);
+      if (line !== undefined) io.stderr(`${line}\n`);
+    },
+    stop: () => undefined,
   };
 }

@@ -5,6 +5,10 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<Uint8Array>;
+  /** Whether stderr is a terminal, and its size now (undefined when unknown): for live progress. */
+  readonly stderrIsTTY?: boolean;
+  readonly stderrColumns?: number;
+  readonly stderrRows?: number;
 }
 
 /** The process's own stdout, stderr and stdin. */
@@ -15,6 +19,15 @@ export const processIo: CliIo = {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
+  },
+  get stderrIsTTY() {
+    return process.stderr.isTTY === true;
+  },
+  get stderrColumns() {
+    return process.stderr.isTTY ? process.stderr.columns : undefined;
+  },
+  get stderrRows() {
+    return process.stderr.isTTY ? process.stderr.rows : undefined;
   },
 };
 

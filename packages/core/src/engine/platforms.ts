@@ -56,7 +56,7 @@ export async function buildPlatforms(store: ContentStore, options: BuildOptions,
       } else if (event.type === 'step-start') {
         lastId = Math.max(lastId, event.id + idOffset);
         onEvent({ ...event, id: event.id + idOffset, stage: `${platform} ${event.stage}` });
-      } else if (event.type === 'step-done') {
+      } else if (event.type === 'step-done' || event.type === 'step-output') {
         onEvent({ ...event, id: event.id + idOffset });
       } else if (event.type === 'stage-start') {
         onEvent({ ...event, stage: `${platform} ${event.stage}` });

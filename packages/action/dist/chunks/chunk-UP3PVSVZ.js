@@ -77425,7 +77425,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
       } else if (event.type === "step-start") {
         lastId = Math.max(lastId, event.id + idOffset);
         onEvent({ ...event, id: event.id + idOffset, stage: `${platform2} ${event.stage}` });
-      } else if (event.type === "step-done") {
+      } else if (event.type === "step-done" || event.type === "step-output") {
         onEvent({ ...event, id: event.id + idOffset });
       } else if (event.type === "stage-start") {
         onEvent({ ...event, stage: `${platform2} ${event.stage}` });
