@@ -11,7 +11,7 @@ import { KilnError } from '../errors.js';
 import type { ContainerRecord } from '../contracts/containers.js';
 import { parseDockerfile, typeInstruction } from '../dockerfile/index.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
-import { findImage, listCatalog, normalizedRef, type CatalogImage } from '../engine/image-catalog.js';
+import { describeImage, findImage, listCatalog, normalizedRef, type CatalogImage } from '../engine/image-catalog.js';
 import { RootfsView } from '../engine/rootfs.js';
 import { ArgScope, Expander, setEnv, varsFromEnv } from '../engine/scope.js';
 import { stepFor } from '../engine/steps/index.js';
@@ -163,6 +163,23 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
     throw new KilnError(`--network ${o.network}: use host or none`);
   }
   const store = await openStore(o.store);
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    // One lease from resolving the image to saving the container: a prune waits for all of it.
+    return await store.withLease(() => runContainer(store, o, io, interrupt.signal), { signal: interrupt.signal });
+  } catch (err) {
+    if (interrupt.signal.aborted) throw new InterruptedError('SIGINT');
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function runContainer(store: ContentStore, o: RunOptions, io: CliIo, signal: AbortSignal): Promise<number> {
   const containers = await store.listContainers();
   if (o.name !== undefined) {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) throw new KilnError(`invalid container name "${o.name}": use letters, digits, _ . -`);
@@ -176,25 +193,21 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   const cmd = o.command.length ? o.command : o.entrypoint !== undefined ? [] : (c.Cmd ?? []);
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw new KilnError(`no command specified: ${o.image} has no ENTRYPOINT or CMD; give one after the image name`);
-
-  const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const env = containerEnv(image, o);
+  const cwd = o.workdir ?? (c.WorkingDir || '/');
+  const user = o.user ?? c.User ?? '';
   const created = Date.now();
-  try {
-    const lower = await new RootfsView(store, image.layers).index();
-    const result = await store.withLease(() =>
-      executeRun(
+  const lower = await new RootfsView(store, image.layers).index();
+  const result = await executeRun(
         store,
         {
           layers: image.layers,
           lower: [...lower],
           args: argv,
-          env: containerEnv(image, o),
+          env,
           secretEnv: [],
-          cwd: o.workdir ?? (c.WorkingDir || '/'),
-          user: o.user ?? c.User ?? '',
+          cwd,
+          user,
           network: o.network === 'none' ? 'none' : 'host',
           binds: o.volume.map(parseVolume),
           tmpfs: [],
@@ -208,24 +221,17 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
         {
           onOutput: (stream, chunk) => (stream === 'stdout' ? io.stdout(chunk.toString()) : io.stderr(chunk.toString())),
           onWarning: (message) => io.stderr(`WARNING: ${message}\n`),
-          signal: interrupt.signal,
+          signal,
         },
-      ),
-    );
-    if (!o.rm) {
-      const id = randomBytes(32).toString('hex');
-      const name = o.name ?? `${ADJECTIVES[id.charCodeAt(0) % ADJECTIVES.length]}_${NOUNS[id.charCodeAt(1) % NOUNS.length]}_${id.slice(0, 6)}`;
-      const layer = result.layer && result.layer.entries > 0 ? { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size, mediaType: result.layer.mediaType } : null;
-      await store.saveContainer({ id, name, image: o.image, imageDigest: image.digest, command: argv, created, finished: Date.now(), exitCode: result.exitCode, layer });
-    }
-    return result.exitCode;
-  } catch (err) {
-    if (interrupt.signal.aborted) throw new InterruptedError('SIGINT');
-    throw err;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+      );
+  if (!o.rm) {
+    const id = randomBytes(32).toString('hex');
+    const name = o.name ?? `${ADJECTIVES[id.charCodeAt(0) % ADJECTIVES.length]}_${NOUNS[id.charCodeAt(1) % NOUNS.length]}_${id.slice(0, 6)}`;
+    const layer = result.layer && result.layer.entries > 0 ? { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size, mediaType: result.layer.mediaType } : null;
+    const config = { Entrypoint: entrypoint.length ? entrypoint : null, Cmd: cmd.length ? cmd : null, Env: env, WorkingDir: cwd, User: user };
+    await store.saveContainer({ id, name, image: o.image, imageDigest: image.digest, command: argv, created, finished: Date.now(), exitCode: result.exitCode, layer, config });
   }
+  return result.exitCode;
 }
 
 // ---- kiln ps / rm --------------------------------------------------------------------------
@@ -248,9 +254,12 @@ Example:
 `;
 
 function findContainer(containers: readonly ContainerRecord[], name: string): ContainerRecord {
-  const found = containers.find((c) => c.name === name || c.id === name) ?? (/^[0-9a-f]+$/.test(name) ? containers.filter((c) => c.id.startsWith(name)) : []).at(0);
-  if (!found) throw new KilnError(`No such container: ${name} (\`kiln ps -a\` lists them)`);
-  return found;
+  const exact = containers.find((c) => c.name === name || c.id === name);
+  if (exact) return exact;
+  const byPrefix = /^[0-9a-f]+$/.test(name) ? containers.filter((c) => c.id.startsWith(name)) : [];
+  if (byPrefix.length > 1) throw new KilnError(`Multiple IDs found with provided prefix: ${name}`);
+  if (!byPrefix[0]) throw new KilnError(`No such container: ${name} (\`kiln ps -a\` lists them)`);
+  return byPrefix[0];
 }
 
 export async function psCommand(args: string[], io: CliIo): Promise<number> {
@@ -367,10 +376,28 @@ export async function commitCommand(args: string[], io: CliIo): Promise<number> 
   });
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError('kiln commit needs CONTAINER and, optionally, REPOSITORY[:TAG]');
   const store = await openStore(values.store);
-  const container = findContainer(await store.listContainers(), positionals[0]!);
-  const image = findImage(await listCatalog(store), container.imageDigest);
+  const digest = await store.withLease(async () => {
+    const container = findContainer(await store.listContainers(), positionals[0]!);
+    // By digest: the image may have lost its tags and its record (rmi -f) and still be kept.
+    const image = await describeImage(store, container.imageDigest, 0, []);
+    if (!image) throw new KilnError(`the image container ${container.name} ran (${container.imageDigest}) is no longer in the store`);
+    return commitContainer(store, container, image, values, positionals[1]);
+  });
+  io.stdout(`${digest}\n`);
+  return 0;
+}
+
+async function commitContainer(
+  store: ContentStore,
+  container: ContainerRecord,
+  image: CatalogImage,
+  values: { author?: string; change?: string[]; message?: string; },
+  tag?: string,
+): Promise<string> {
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const config: ImageConfig = JSON.parse(JSON.stringify(image.config)) as ImageConfig;
+  // The container's own settings, then --change, as docker commit.
+  config.config = { ...(config.config ?? {}), ...container.config };
   await applyChanges(store, config, values.change ?? []);
   config.created = now;
   if (values.author !== undefined) config.author = values.author;
@@ -386,17 +413,13 @@ export async function commitCommand(args: string[], io: CliIo): Promise<number> 
       ...(container.layer ? {} : { empty_layer: true }),
     },
   ];
-  const digest = await store.withLease(async () => {
-    const configBlob = await store.writeJson(config);
-    const manifest = manifestFor(
-      { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
-      layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-    );
-    const written = await store.writeJson(manifest);
-    await store.addImage(written.digest);
-    if (positionals[1]) await store.setRef(normalizedRef(positionals[1]), written.digest);
-    return configBlob.digest;
-  });
-  io.stdout(`${digest}\n`);
-  return 0;
+  const configBlob = await store.writeJson(config);
+  const manifest = manifestFor(
+    { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
+    layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+  );
+  const written = await store.writeJson(manifest);
+  await store.addImage(written.digest);
+  if (tag) await store.setRef(normalizedRef(tag), written.digest);
+  return configBlob.digest;
 }

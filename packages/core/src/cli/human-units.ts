@@ -47,14 +47,6 @@ export function goTimeString(timeMs: number): string {
   return `${new Date(timeMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} +0000 UTC`;
 }
 
-/** A size as docker's `--keep-storage` takes it (go-units RAMInBytes: binary units): 512MB, 1.5g, 1024. */
-export function parseSize(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(text);
-  if (!m) return undefined;
-  const power = ' kmgtp'.indexOf(m[2]!.toLowerCase() || ' ');
-  return Math.round(Number(m[1]) * 1024 ** power);
-}
-
 /** A Go duration (`24h`, `1h30m`, `90s`, `500ms`) in ms, as `--filter until=` takes one; undefined if it is not one. */
 export function parseGoDuration(text: string): number | undefined {
   const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

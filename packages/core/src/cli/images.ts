@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { createdMs, findImage, listCatalog, normalizedRef, NoSuchImageError, type CatalogImage } from '../engine/image-catalog.js';
 import { sweepBlobs } from '../engine/garbage.js';
+import { isValidPattern, pathMatch } from '../context/glob.js';
 import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import type { ContentStore } from '../store/types.js';
@@ -42,10 +43,9 @@ const IMAGE_HEADERS = {
   Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE', Containers: 'CONTAINERS',
 };
 
-/** path.Match-style glob (`*`, `?`, `[...]`) as docker's reference filter uses it. */
+/** path.Match, as docker's reference filter uses it (a bad pattern matches nothing). */
 function globMatch(pattern: string, value: string): boolean {
-  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${re}$`).test(value);
+  return isValidPattern(pattern) && pathMatch(pattern, value);
 }
 
 interface ImageFilter {
@@ -152,14 +152,10 @@ export async function imagesCommand(args: string[], io: CliIo): Promise<number> 
       rows.push({ ...base, Repository: repo, Tag: tag });
     }
   }
-  if (values.quiet) {
-    io.stdout(rows.map((r) => `${r.ID}\n`).join(''));
-    return 0;
-  }
   const defaultTable = values.digests
     ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
     : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-  io.stdout(formatRows({ format: values.format, defaultTable, headers: IMAGE_HEADERS, rows }));
+  io.stdout(formatRows({ format: values.format, quiet: values.quiet, defaultTable, headers: IMAGE_HEADERS, rows }));
   return 0;
 }
 
@@ -318,12 +314,8 @@ export async function historyCommand(args: string[], io: CliIo): Promise<number>
       Comment: h.comment ?? '',
     });
   }
-  if (values.quiet) {
-    io.stdout(rows.map((r) => `${r.ID}\n`).join(''));
-    return 0;
-  }
   const defaultTable = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
-  io.stdout(formatRows({ format: values.format, defaultTable, headers: HISTORY_HEADERS, rows }));
+  io.stdout(formatRows({ format: values.format, quiet: values.quiet, defaultTable, headers: HISTORY_HEADERS, rows }));
   return 0;
 }
 
@@ -344,8 +336,10 @@ export async function tagCommand(args: string[], io: CliIo): Promise<number> {
   const target = parseReference(positionals[1]!);
   if (target.digest) throw new KilnError(`refusing to create a tag with a digest reference: ${positionals[1]}`);
   const store = await openStore(values.store);
-  const image = findImage(await listCatalog(store), positionals[0]!);
-  await store.setRef(normalizedRef(positionals[1]!), image.digest);
+  await store.withLease(async () => {
+    const image = findImage(await listCatalog(store), positionals[0]!);
+    await store.setRef(normalizedRef(positionals[1]!), image.digest);
+  });
   return 0;
 }
 

@@ -5,6 +5,8 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<Uint8Array>;
+  /** One line of stdin (a prompt's answer), without waiting for its end; absent: readStdin's first line. */
+  readLine?(): Promise<string>;
   /** Whether stderr is a terminal, and its size now (undefined when unknown): for live progress. */
   readonly stderrIsTTY?: boolean;
   readonly stderrColumns?: number;
@@ -15,6 +17,16 @@ export interface CliIo {
 export const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
+  readLine: async () => {
+    const { createInterface } = await import('node:readline');
+    const lines = createInterface({ input: process.stdin });
+    try {
+      for await (const line of lines) return line;
+      return '';
+    } finally {
+      lines.close();
+    }
+  },
   readStdin: async () => {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

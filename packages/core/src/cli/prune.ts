@@ -5,13 +5,14 @@
 import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { createdMs, listCatalog, type CatalogImage } from '../engine/image-catalog.js';
-import { diskUsage, sized, sweepBlobs, type SizedDirectory } from '../engine/garbage.js';
+import { blobsOfImages, diskUsage, sized, sweepBlobs, type SizedDirectory } from '../engine/garbage.js';
 import { openStore } from '../store/store.js';
 import type { ContentStore } from '../store/types.js';
 import type { StoredCacheRecord } from '../contracts/maintenance.js';
 import { chainIds } from '../oci/digest.js';
 import { formatRows } from './format.js';
-import { humanSize, parseGoDuration, parseSize, since } from './human-units.js';
+import { parseRamInBytes } from '../dockerfile/run-mount.js';
+import { humanSize, parseGoDuration, since } from './human-units.js';
 import type { CliIo } from './io.js';
 import { helpRequested, UsageError } from './usage.js';
 
@@ -19,7 +20,7 @@ import { helpRequested, UsageError } from './usage.js';
 async function confirmed(io: CliIo, warning: string, force: boolean | undefined): Promise<boolean> {
   if (force) return true;
   io.stdout(`${warning}\nAre you sure you want to continue? [y/N] `);
-  const answer = Buffer.from(await io.readStdin()).toString('utf8').trim();
+  const answer = (io.readLine ? await io.readLine() : Buffer.from(await io.readStdin()).toString('utf8').split('\n')[0]!).trim();
   return answer === 'y' || answer === 'Y';
 }
 
@@ -138,9 +139,10 @@ type CacheEntry =
   | { kind: 'record'; used: number; size: number; record: StoredCacheRecord }
   | { kind: 'unpacked' | 'mount'; used: number; size: number; dir: SizedDirectory };
 
-async function pruneBuilder(store: ContentStore, all: boolean, filters: PruneFilters, keepStorage: number | undefined): Promise<{ ids: string[]; bytes: number }> {
+async function pruneBuilder(store: ContentStore, all: boolean, filters: PruneFilters, keepStorage: number | undefined, warn: (message: string) => void): Promise<{ ids: string[]; bytes: number }> {
   const images = await listCatalog(store);
-  const imageLayers = new Set(images.flatMap((i) => i.layers.map((l) => l.digest)));
+  // Every platform's blobs of every image (and of what kept containers ran).
+  const imageLayers = await blobsOfImages(store, [...images.map((i) => i.digest), ...(await store.listContainers()).map((c) => c.imageDigest)]);
   const blobSizes = new Map((await store.listBlobs()).map((b) => [b.digest, b.size]));
   const entries: CacheEntry[] = [];
   for (const record of await store.listCacheRecords()) {
@@ -177,7 +179,13 @@ async function pruneBuilder(store: ContentStore, all: boolean, filters: PruneFil
       ids.push(e.record.id.slice(0, 25));
       bytes += e.record.size; // the layer, when it goes, is counted by the sweep
     } else {
-      await store.removeDirectory(e.dir);
+      try {
+        await store.removeDirectory(e.dir);
+      } catch (err) {
+        if (!(err instanceof KilnError)) throw err;
+        warn(err.message);
+        continue;
+      }
       ids.push(`${e.kind === 'mount' ? 'cache mount' : 'rootfs'} ${e.dir.description ?? e.dir.name.slice(0, 12)}`);
       bytes += e.size;
     }
@@ -205,11 +213,12 @@ export async function builderPruneCommand(args: string[], io: CliIo): Promise<nu
   });
   const filters = parsePruneFilters(values.filter ?? []);
   if (filters.labels.length) throw new KilnError('builder prune filters by until= only (build cache has no labels)');
-  const keep = values['keep-storage'] === undefined ? undefined : parseSize(values['keep-storage']);
+  const keep = values['keep-storage'] === undefined ? undefined : parseRamInBytes(values['keep-storage'].trim());
   if (values['keep-storage'] !== undefined && keep === undefined) throw new UsageError(`--keep-storage takes a size such as 512MB or 10GB, not "${values['keep-storage']}"`);
-  if (!(await confirmed(io, 'WARNING! This will remove all dangling build cache.', values.force))) return 0;
+  if (!(await confirmed(io, values.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.', values.force))) return 0;
   const store = await openStore(values.store);
-  const { ids, bytes } = await store.withoutLeases(() => pruneBuilder(store, !!values.all, filters, keep), { waiting: waitingNote(io) });
+  const warn = (message: string) => io.stderr(`WARNING: ${message}\n`);
+  const { ids, bytes } = await store.withoutLeases(() => pruneBuilder(store, !!values.all, filters, keep, warn), { waiting: waitingNote(io) });
   if (ids.length) io.stdout(`Deleted build cache objects:\n${ids.join('\n')}\n\n`);
   io.stdout(`Total reclaimed space: ${humanSize(bytes)}\n`);
   return 0;
@@ -240,15 +249,19 @@ export async function systemPruneCommand(args: string[], io: CliIo): Promise<num
   });
   const filters = parsePruneFilters(values.filter ?? []);
   const warning = values.all
-    ? 'WARNING! This will remove:\n  - all images without at least one container associated to them\n  - all build cache'
-    : 'WARNING! This will remove:\n  - all dangling images\n  - all dangling build cache';
+    ? 'WARNING! This will remove:\n  - all stopped containers\n  - all images without at least one container associated to them\n  - all build cache'
+    : 'WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n  - all dangling build cache';
   if (!(await confirmed(io, warning, values.force))) return 0;
   const store = await openStore(values.store);
   const total = await store.withoutLeases(
     async () => {
+      // kiln run's containers have all stopped: they go first, as docker's stopped containers do.
+      const containers = await store.listContainers();
+      for (const c of containers) await store.removeContainer(c.id);
+      if (containers.length) io.stdout(`Deleted Containers:\n${containers.map((c) => c.id).join('\n')}\n\n`);
       const images = await pruneImages(store, !!values.all, filters);
       if (images.lines.length) io.stdout(`Deleted Images:\n${images.lines.join('\n')}\n\n`);
-      const cache = await pruneBuilder(store, !!values.all, { ...filters, labels: [] }, undefined);
+      const cache = await pruneBuilder(store, !!values.all, { ...filters, labels: [] }, undefined, (message) => io.stderr(`WARNING: ${message}\n`));
       if (cache.ids.length) io.stdout(`Deleted build cache objects:\n${cache.ids.join('\n')}\n\n`);
       return images.bytes + cache.bytes;
     },
@@ -262,8 +275,8 @@ export async function systemPruneCommand(args: string[], io: CliIo): Promise<num
 
 const DF_HELP = `Usage: kiln system df [OPTIONS]
 
-Show the store's disk usage, as docker system df does: images, the build cache, the unpacked
-layers RUN mounts (RUN rootfs cache) and the RUN cache mounts.
+Show the store's disk usage, as docker system df does: images, containers kiln run kept, the
+build cache, the unpacked layers RUN mounts (RUN rootfs cache) and the RUN cache mounts.
 
 Options:
       --format STRING   A Go template ({{.Type}}, {{.TotalCount}}, {{.Active}}, {{.Size}},
@@ -292,7 +305,8 @@ export async function systemDfCommand(args: string[], io: CliIo): Promise<number
     Reclaimable: `${humanSize(reclaimable, 4)}${percent(reclaimable, size)}`,
   });
   const rows = [
-    row('Images', usage.images.total, 0, usage.images.size, usage.images.reclaimable),
+    row('Images', usage.images.total, usage.images.active, usage.images.size, usage.images.reclaimable),
+    row('Containers', usage.containers.total, 0, usage.containers.size, usage.containers.size),
     row('Build Cache', usage.buildCache.total, 0, usage.buildCache.size, usage.buildCache.reclaimable),
     row('RUN rootfs cache', usage.unpacked.total, 0, usage.unpacked.size, usage.unpacked.size),
     row('RUN cache mounts', usage.cacheMounts.total, 0, usage.cacheMounts.size, usage.cacheMounts.size),

@@ -18,6 +18,8 @@ export interface ContainerRecord {
   exitCode: number;
   /** What the command changed, as one layer (none when it changed nothing). */
   layer: LayerRecord | null;
+  /** The container's own settings, which `kiln commit` gives the image (as docker commit). */
+  config: { Entrypoint: string[] | null; Cmd: string[] | null; Env: string[]; WorkingDir: string; User: string };
 }
 
 export interface Containers {

@@ -55,11 +55,18 @@ function parseUint(value: string, base: 8 | 10, what: string): number {
 }
 
 /** docker/go-units RAMInBytes: a number with an optional b, k, m, g, t or p suffix (binary, case-insensitive). */
-function ramInBytes(value: string): number {
+/** go-units RAMInBytes: `64m`, `1.5GB`, `512kib`, `1024` (binary units); undefined when it is no size. */
+export function parseRamInBytes(value: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(value);
-  if (!m) throw new RunMountError(`invalid value for size: ${value}`);
+  if (!m) return undefined;
   const power = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
   return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+function ramInBytes(value: string): number {
+  const bytes = parseRamInBytes(value);
+  if (bytes === undefined) throw new RunMountError(`invalid value for size: ${value}`);
+  return bytes;
 }
 
 /** The fields of one CSV record, as Go's encoding/csv reads them (double quotes group, "" is a quote). */

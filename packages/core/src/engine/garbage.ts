@@ -18,12 +18,9 @@ export async function blobsOfImages(store: ContentStore, digests: Iterable<strin
   const visit = async (digest: string): Promise<void> => {
     if (out.has(digest) || !(await store.hasBlob(digest))) return;
     out.add(digest);
-    let doc: ImageManifest | ImageIndex;
-    try {
-      doc = await store.readJson<ImageManifest | ImageIndex>(digest);
-    } catch {
-      return; // not JSON: a layer named directly (never by an image record, but harmless)
-    }
+    // Only manifests and indexes are visited: an error reading one stops the collection rather
+    // than letting it remove what that image needs.
+    const doc = await store.readJson<ImageManifest | ImageIndex>(digest);
     if (isIndex(doc.mediaType) || 'manifests' in doc) {
       for (const m of (doc as ImageIndex).manifests ?? []) await visit(m.digest);
       return;
@@ -95,7 +92,10 @@ export async function sized(dirs: readonly StoredDirectory[]): Promise<SizedDire
 
 /** What `system df` reports, by type. */
 export interface DiskUsage {
-  images: { total: number; size: number; reclaimable: number };
+  /** active: images a kept container ran. */
+  images: { total: number; active: number; size: number; reclaimable: number };
+  /** Containers kept by kiln run: the layers of their changes. */
+  containers: { total: number; size: number };
   buildCache: { total: number; size: number; reclaimable: number; records: StoredCacheRecord[] };
   unpacked: { total: number; size: number; dirs: SizedDirectory[] };
   cacheMounts: { total: number; size: number; dirs: SizedDirectory[] };
@@ -111,6 +111,9 @@ export async function diskUsage(store: ContentStore): Promise<DiskUsage> {
   const bytes = (digests: Iterable<string>) => [...digests].reduce((n, d) => n + (blobSizes.get(d) ?? 0), 0);
   const images = await store.listImages();
   const imageBlobs = await blobsOfImages(store, images.map((i) => i.digest));
+  const containers = await store.listContainers();
+  const containerLayers = new Set(containers.flatMap((c) => (c.layer ? [c.layer.digest] : [])));
+  const usedImages = new Set(containers.map((c) => c.imageDigest));
   const records = await store.listCacheRecords();
   const cacheBlobs = blobsOfCache(records);
   const onlyImages = [...imageBlobs].filter((d) => !cacheBlobs.has(d));
@@ -120,7 +123,8 @@ export async function diskUsage(store: ContentStore): Promise<DiskUsage> {
   const mounts = await sized(await store.listCacheMounts());
   const sum = (dirs: SizedDirectory[]) => dirs.reduce((n, d) => n + d.size, 0);
   return {
-    images: { total: images.length, size: bytes(imageBlobs), reclaimable: bytes(onlyImages) },
+    images: { total: images.length, active: images.filter((i) => usedImages.has(i.digest)).length, size: bytes(imageBlobs), reclaimable: bytes(onlyImages) },
+    containers: { total: containers.length, size: bytes([...containerLayers].filter((d) => !imageBlobs.has(d) && !cacheBlobs.has(d))) },
     buildCache: { total: records.length, size: bytes(onlyCache) + recordBytes, reclaimable: bytes(onlyCache) + recordBytes, records },
     unpacked: { total: unpacked.length, size: sum(unpacked), dirs: unpacked },
     cacheMounts: { total: mounts.length, size: sum(mounts), dirs: mounts },

@@ -38,7 +38,8 @@ export class NoSuchImageError extends KilnError {
   }
 }
 
-async function describeImage(store: ContentStore, digest: string, added: number, refs: string[]): Promise<CatalogImage | undefined> {
+/** The image whose top digest is `digest` (with the given refs), or undefined when its manifest or config is not stored. */
+export async function describeImage(store: ContentStore, digest: string, added: number, refs: string[]): Promise<CatalogImage | undefined> {
   if (!(await store.hasBlob(digest))) return undefined;
   const doc = await store.readJson<ImageManifest | ImageIndex>(digest);
   const platforms: string[] = [];

@@ -47,6 +47,7 @@ import {
   BlobNotFoundError,
   DigestMismatchError,
   LockTimeoutError,
+  StoreAccessError,
   StoreCorruptionError,
   StoreFormatError,
   storeFsError,
@@ -606,7 +607,7 @@ export class Store implements ContentStore {
   async listContainers(): Promise<ContainerRecord[]> {
     const out: ContainerRecord[] = [];
     for (const name of (await this.namesIn(this.containersDir)).filter((n) => n.endsWith('.json'))) {
-      const doc = await this.readJsonFile(join(this.containersDir, name)).catch(() => undefined);
+      const doc = await this.readJsonFile(join(this.containersDir, name));
       if (doc?.ok && isRecord(doc.value) && typeof doc.value['id'] === 'string' && typeof doc.value['name'] === 'string') out.push(doc.value as unknown as ContainerRecord);
     }
     return out.sort((a, b) => b.created - a.created);
@@ -680,7 +681,8 @@ export class Store implements ContentStore {
     const names = await this.namesIn(this.cacheDir);
     await forEachLimit(names.filter((n) => n.endsWith('.json') && !n.startsWith('.')), 16, async (name) => {
       const path = join(this.cacheDir, name);
-      const [st, doc] = await Promise.all([stat(path).catch(() => undefined), this.readJsonFile(path).catch(() => undefined)]);
+      // A record that is gone meanwhile is skipped; one that cannot be read stops the caller.
+      const [st, doc] = await Promise.all([stat(path).catch(() => undefined), this.readJsonFile(path)]);
       const record = doc?.ok && isRecord(doc.value) ? doc.value['record'] : undefined;
       if (st && isRecord(record) && 'layer' in record) {
         out.push({ id: name.slice(0, -'.json'.length), record: record as unknown as CacheRecord, used: st.mtimeMs, size: st.size });
@@ -708,7 +710,12 @@ export class Store implements ContentStore {
 
   /** The directories of an area, with their side file's (or their own) mtime as last use. */
   private async listArea(dir: string, describe: (name: string) => Promise<string | undefined>): Promise<StoredDirectory[]> {
-    const names = await this.namesIn(dir);
+    // Through sudo, RUN's unpacked layers stay root's (0700): this user lists none of them
+    // (`sudo kiln system df` does).
+    const names = await this.namesIn(dir).catch((err: unknown) => {
+      if (err instanceof StoreAccessError && (err.code === 'EACCES' || err.code === 'EPERM')) return [] as string[];
+      throw err;
+    });
     const out: StoredDirectory[] = [];
     for (const name of names.filter((n) => HEX64_RE.test(n))) {
       const path = join(dir, name);
@@ -726,10 +733,22 @@ export class Store implements ContentStore {
     if ((parent !== this.unpackedDir && parent !== this.cacheMountsDir) || basename(entry.path) !== entry.name || !HEX64_RE.test(entry.name)) {
       throw new KilnError(`refusing to remove ${entry.path}: not an unpacked layer or a cache mount of this store`);
     }
-    // Renamed out of the way first, so no build sees a half-removed directory.
+    // Renamed out of the way first, so no build sees a half-removed directory; what cannot be
+    // removed (files RUN made as root through sudo, or as subordinate ids) goes back, whole.
     const doomed = join(this.tmpDir, `k-${process.pid}-${HOST_TAG}-removing-${entry.name.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
     await mkdir(this.tmpDir, { recursive: true });
-    await rename(entry.path, doomed);
+    try {
+      await rename(entry.path, doomed);
+    } catch (err) {
+      throw this.fsError(err, 'removing', entry.path);
+    }
+    const mine = typeof process.getuid !== 'function' || process.getuid() === 0 || (await ownedBy(doomed, process.getuid()));
+    if (!mine) {
+      await rename(doomed, entry.path);
+      throw new KilnError(
+        `cannot remove ${entry.path}: it holds files of other users (made by RUN through sudo, or rootless as subordinate ids); run the prune as root (sudo kiln ...)`,
+      );
+    }
     await unlinkQuiet(`${entry.path}.json`);
     await forceRemove(doomed);
   }
@@ -739,11 +758,12 @@ export class Store implements ContentStore {
   }
 
   async withLease<T>(fn: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
-    if (leaseHeld.getStore()) return fn();
+    const gcLock = join(this.locksDir, `${safeFileName(GC_LOCK)}.lock`);
+    // Nested leases are one; inside this process's own collection, the collection already excludes others.
+    if (leaseHeld.getStore() || heldLocks.getStore()?.has(gcLock)) return fn();
     const dir = this.leasesDir();
     await mkdir(dir, { recursive: true });
     const path = join(dir, `l-${process.pid}-${HOST_TAG}-${randomBytes(6).toString('hex')}`);
-    const gcLock = join(this.locksDir, `${safeFileName(GC_LOCK)}.lock`);
     // Written before looking for a collection, which takes its lock before counting leases:
     // whichever comes second sees the other (and a lease steps back while a collection runs).
     for (let delay = 20; ; delay = Math.min(delay * 1.5, 500)) {
@@ -827,7 +847,11 @@ export class Store implements ContentStore {
   async unpackedLayer(chainId: string, unpack: (dir: string) => Promise<void>): Promise<string> {
     const hex = digestHex(chainId);
     // Private: lower layers hold setuid binaries and world-writable directories of images.
-    return this.makeOnce(this.unpackedDir, hex, `unpack-${hex}`, unpack);
+    const dir = await this.makeOnce(this.unpackedDir, hex, `unpack-${hex}`, unpack);
+    // Its mtime is its last use, what `builder prune --filter until=` and --keep-storage go by.
+    const now = new Date();
+    await utimes(dir, now, now).catch(() => undefined);
+    return dir;
   }
 
   async cacheMount(id: string, init: (dir: string) => Promise<void>): Promise<string> {
@@ -1552,6 +1576,16 @@ async function kilnVersion(): Promise<string> {
     }
   }
   return cachedKilnVersion;
+}
+
+/** Whether every entry under `path` belongs to `uid` (what a user can remove without root). */
+async function ownedBy(path: string, uid: number): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return true;
+  if (st.uid !== uid) return false;
+  if (!st.isDirectory()) return true;
+  for (const name of await readdir(path).catch(() => [] as string[])) if (!(await ownedBy(join(path, name), uid))) return false;
+  return true;
 }
 
 async function exists(path: string): Promise<boolean> {
