@@ -12,7 +12,7 @@ import { loadCommand } from './load.js';
 import { loginCommand, logoutCommand } from './login.js';
 import { pullCommand, pushCommand } from './pull-push.js';
 import { processIo, type CliIo, type Command } from './io.js';
-import { InterruptedError, USAGE, UsageError } from './usage.js';
+import { helpRequested, InterruptedError, USAGE, UsageError, verbHelp } from './usage.js';
 
 export { processIo, type CliIo } from './io.js';
 
@@ -88,6 +88,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     }
     const command = COMMANDS[verb];
     if (!command) throw new UsageError(`unknown command: ${verb}`);
+    const help = helpRequested(args) ? verbHelp(verb) : undefined;
+    if (help) {
+      io.stdout(help);
+      return 0;
+    }
     return await command(args, io);
   } catch (err) {
     return reportError(err, io);

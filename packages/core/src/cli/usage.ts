@@ -1,3 +1,25 @@
+/** Examples for the verbs whose help is their part of USAGE. */
+const EXAMPLES: Record<string, string> = {
+  build: 'kiln build -t app:1 --build-arg NODE_ENV=production --secret id=npmrc,src=.npmrc .',
+  pull: 'kiln pull registry.example.com/team/base:1',
+  push: 'kiln push registry.example.com/team/app:1',
+  login: 'echo "$TOKEN" | kiln login -u ci --password-stdin registry.example.com',
+  logout: 'kiln logout registry.example.com',
+  debug: 'kiln debug parse Dockerfile',
+};
+
+/** `kiln VERB --help` for the verbs documented in USAGE: their lines of it, and an example. */
+export function verbHelp(verb: string): string | undefined {
+  const example = EXAMPLES[verb];
+  if (!example) return undefined;
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${verb} `) || l === `  ${verb}`);
+  if (start < 0) return undefined;
+  let end = start + 1;
+  while (end < lines.length && /^ {6,}/.test(lines[end]!)) end++;
+  return `Usage: kiln ${lines.slice(start, end).map((l) => l.slice(2)).join('\n')}\n\nExample:\n  ${example}\n`;
+}
+
 /** `-h` or `--help` among a verb's arguments: it prints its own help (with an example) instead. */
 export function helpRequested(args: readonly string[]): boolean {
   return args.includes('--help') || args.includes('-h');
