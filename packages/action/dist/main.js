@@ -35,14 +35,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-UP3PVSVZ.js";
+} from "./chunks/chunk-O77B4IC3.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-EKRUBJJW.js";
+} from "./chunks/chunk-MBJSEKO3.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-UP3PVSVZ.js";
-import "./chunks/chunk-EKRUBJJW.js";
+} from "./chunks/chunk-O77B4IC3.js";
+import "./chunks/chunk-MBJSEKO3.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

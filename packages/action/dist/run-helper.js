@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-EKRUBJJW.js";
+} from "./chunks/chunk-MBJSEKO3.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -16,6 +16,7 @@ import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
 import type { CliIo } from './io.js';
 import { TtyProgress, type ProgressOutcome } from './progress-tty.js';
+import { TransferProgress, transferMode } from './transfer-progress.js';
 import { InterruptedError, UsageError } from './usage.js';
 
 function keyValues(flag: string, values: string[] | undefined): Record<string, string> {
@@ -161,7 +162,31 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
     render.stop('finished');
     let pushed: string | undefined;
     if (values.push) {
-      const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
+      // Per-layer byte progress on stderr, drawn after the build's own display has finished.
+      const mode = transferMode(progress, io);
+      const transfers = mode
+        ? new TransferProgress({
+            mode,
+            verb: 'push',
+            write: (text) => io.stderr(text),
+            columns: () => io.stderrColumns,
+            rows: () => io.stderrRows,
+            color: !process.env.NO_COLOR,
+            summary: false, // the pushed line below says it
+          })
+        : undefined;
+      const push = await store
+        .withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)), transfers ? { onProgress: transfers.onProgress } : {}))
+        .then(
+          (r) => {
+            transfers?.stop('finished');
+            return r;
+          },
+          (err: unknown) => {
+            transfers?.stop('error');
+            throw err;
+          },
+        );
       pushed = push.digest;
       if (progress !== 'quiet') {
         io.stderr(`${pushedLine(result.tags, push)}\n`);

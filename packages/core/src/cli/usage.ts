@@ -55,7 +55,7 @@ Commands:
       --iidfile FILE           Write the image ID to FILE
       --metadata-file FILE     Write digests, tags and per-step cache hits as JSON
       --compression none|gzip[:LEVEL]  Layer compression in the store (default none)
-      --progress auto|plain|quiet
+      --progress auto|tty|plain|quiet
       --push                   Push the tagged image after the build
       --pull                   Re-resolve registry base images even when they are local
       --cache-from SPEC        Import build cache first: type=local,src=DIR or
@@ -85,7 +85,9 @@ Commands:
   save [-o FILE] IMAGE... Write images to a docker save archive (--format oci: an OCI archive)
   load [-i FILE]          Import a docker or OCI archive (gzip or not; stdin without -i)
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store
+                          (--progress auto|tty|plain|quiet: each layer's bytes and speed)
   push NAME[:TAG]         Push an image from the store to its registry
+                          (--progress auto|tty|plain|quiet: each layer's bytes and speed)
   login [-u USER] [--password-stdin] [SERVER]
                           Save registry credentials in Docker's config.json (or its helper)
   logout [SERVER]         Remove them

@@ -16,7 +16,7 @@ import { pullImage } from './pull.js';
 import type { PulledImage } from './pull.js';
 import { pushImage, putManifest } from './push.js';
 import { RegistrySession } from './session.js';
-import type { PushResult, RegistryClientOptions, RepoRef } from './types.js';
+import type { PushResult, RegistryClientOptions, RepoRef, TransferListener } from './types.js';
 import { Uploader } from './upload.js';
 import type { UploadOutcome } from './upload.js';
 
@@ -46,8 +46,10 @@ export class RegistryClient {
    * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
    * `platform` (default: linux on the host's architecture), its config and its layers, each
    * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
+   * `onProgress` hears of each manifest and blob: start (pull, or exists when the store has it),
+   * bytes as they stream (at most every 100 ms per blob, and at the end), done.
    */
-  pull(ref: ImageReference, store: Blobs, options: { platform?: Platform } = {}): Promise<PulledImage> {
+  pull(ref: ImageReference, store: Blobs, options: { platform?: Platform; onProgress?: TransferListener } = {}): Promise<PulledImage> {
     return pullImage(this.fetcher, ref, store, options);
   }
 
@@ -98,8 +100,15 @@ export class RegistryClient {
    * blob (config and layers, in parallel up to `concurrency`) is HEADed, mounted or uploaded, then
    * index children by digest, then the manifest under each tag — last, so a failed push tags
    * nothing. Later repositories of the same registry mount what earlier ones received.
+   * `onProgress` hears of each blob and manifest, per repository: start (push, mount or exists),
+   * bytes as they stream (at most every 100 ms per blob, and at the end), done.
    */
-  push(store: BlobReader & BlobFiles, manifestDigest: string, refs: ImageReference[], options: { mountFrom?: string[] } = {}): Promise<PushResult> {
+  push(
+    store: BlobReader & BlobFiles,
+    manifestDigest: string,
+    refs: ImageReference[],
+    options: { mountFrom?: string[]; onProgress?: TransferListener } = {},
+  ): Promise<PushResult> {
     return pushImage(this.session, this.uploader, store, manifestDigest, refs, options);
   }
 }

@@ -15,7 +15,8 @@ import type { RegistryErrorEntry } from './errors.js';
 import { ERROR_BODY_LIMIT, ctxDetails, errorEntries, failure } from './failures.js';
 import type { Ctx } from './failures.js';
 import type { BlobSightings } from './mount.js';
-import { BlobProgress } from './progress.js';
+import { BlobProgress, TransferReport } from './progress.js';
+import type { ProgressRequest } from './progress.js';
 import { RetryableFailure } from './retry.js';
 import { blobUrl, isRedirect, manifestUrl, repoName } from './session.js';
 import type { Registry, RegistrySession } from './session.js';
@@ -189,35 +190,61 @@ export class Fetcher {
   /**
    * Downloads a blob into the store, streaming, verified against its digest (and `size` when
    * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
-   * ever stored. A blob the store has is not downloaded.
+   * ever stored. A blob the store has is not downloaded. With `progress`, its listener is told
+   * of this blob (start, bytes as they stream, done).
    */
-  async fetchBlobToStore(repo: RepoRef, digest: string, store: BlobReader & BlobWriterFactory & BlobFiles, size?: number): Promise<void> {
+  async fetchBlobToStore(
+    repo: RepoRef,
+    digest: string,
+    store: BlobReader & BlobWriterFactory & BlobFiles,
+    size?: number,
+    progress?: ProgressRequest,
+  ): Promise<void> {
     digestHex(digest);
     const key = `${store.root}\n${digest}`;
+    const report = progress ? new TransferReport(progress.listener, digest, size ?? 0, progress.kind, repoName(repo)) : undefined;
     const running = this.downloads.get(key);
-    if (running) return running;
+    if (running) {
+      if (!report) return running;
+      // Another caller downloads it: this one sees it start and end, not its bytes.
+      report.start('pull');
+      await running;
+      report.done(size ?? 0);
+      return;
+    }
     const p = (async () => {
       if (await store.hasBlob(digest)) {
         this.seen.remember(digest, repo);
         const have = (await store.blobSize(digest)) ?? size ?? 0;
         this.session.emit({ type: 'blob-exists', digest, bytes: have, total: have, repository: repoName(repo) });
+        report?.start('exists', have);
+        report?.done(0);
         return;
       }
-      await this.session.transfers.run(() => this.download(repo, digest, store, size));
+      await this.session.transfers.run(() => this.download(repo, digest, store, size, report));
       this.seen.remember(digest, repo);
     })().finally(() => this.downloads.delete(key));
     this.downloads.set(key, p);
     return p;
   }
 
-  private async download(repo: RepoRef, digest: string, store: BlobReader & BlobWriterFactory & BlobFiles, size: number | undefined): Promise<void> {
+  private async download(
+    repo: RepoRef,
+    digest: string,
+    store: BlobReader & BlobWriterFactory & BlobFiles,
+    size: number | undefined,
+    report: TransferReport | undefined,
+  ): Promise<void> {
     const s = this.session;
     const reg = await s.registry(repo.domain);
     const name = repoName(repo);
     const ctx: Ctx = { action: `downloading blob ${digest} from ${name}`, domain: repo.domain, repository: repo.path, access: 'pull' };
     const url = blobUrl(reg, repo, digest);
     await s.retries.run(ctx, async () => {
-      if (await store.hasBlob(digest)) return;
+      if (await store.hasBlob(digest)) {
+        report?.done(0);
+        return;
+      }
       const res = await s.send(reg, { method: 'GET', url, scopes: [repositoryScope(repo.path, 'pull')], followRedirects: true, ctx });
       if (res.status === 404) {
         await drain(res);
@@ -233,6 +260,7 @@ export class Fetcher {
       const progress = new BlobProgress((e) => s.emit(e), 'blob-download', digest, size ?? (Number.isFinite(declared) ? declared : 0), name);
       let bytes = 0;
       progress.start();
+      report?.start('pull', size ?? (Number.isFinite(declared) ? declared : undefined));
       try {
         try {
           for await (const chunk of res.body) {
@@ -244,6 +272,7 @@ export class Fetcher {
             }
             await writer.write(b);
             progress.at(bytes);
+            report?.at(bytes);
           }
         } catch (e) {
           // Ours pass as they are; anything the body stream throws is a network failure.
@@ -267,6 +296,7 @@ export class Fetcher {
         throw e;
       }
       progress.done(bytes);
+      report?.done(bytes);
     });
   }
 

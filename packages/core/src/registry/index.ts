@@ -15,6 +15,10 @@ export type {
   RegistryEvent,
   RepoRef,
   RetryEvent,
+  TransferAction,
+  TransferEvent,
+  TransferKind,
+  TransferListener,
 } from './types.js';
 export { credentialKey, dockerConfigDir, getCredentials, removeCredentials, storeCredentials, DOCKER_HUB_KEY } from './credentials.js';
 export { createRegistryClient, type RegistryLogin } from './defaults.js';

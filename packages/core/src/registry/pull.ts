@@ -13,7 +13,8 @@ import { RegistryError } from './errors.js';
 import { ownMediaType } from './fetch.js';
 import type { FetchedManifest, Fetcher } from './fetch.js';
 import { repoName } from './session.js';
-import type { RepoRef } from './types.js';
+import { TransferReport } from './progress.js';
+import type { RepoRef, TransferListener } from './types.js';
 
 export interface PulledImage {
   manifestDigest: string;
@@ -27,19 +28,29 @@ type KnownManifest = FetchedManifest & { fromStore?: boolean };
 /**
  * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
  * `platform` (default: linux on the host's architecture), its config and its layers. Does not tag.
+ * `onProgress` hears of every manifest and blob (start, bytes as they stream, done).
  */
 export async function pullImage(
   fetcher: Fetcher,
   ref: ImageReference,
   store: Blobs,
-  options: { platform?: Platform },
+  options: { platform?: Platform; onProgress?: TransferListener },
 ): Promise<PulledImage> {
   const name = repoName(ref);
+  const listener = options.onProgress;
+  const reportManifest = (m: KnownManifest): void => {
+    if (!listener) return;
+    // Manifests are small and read whole: they are reported once they are in hand.
+    const report = new TransferReport(listener, m.digest, m.bytes.length, 'manifest', name);
+    report.start(m.fromStore ? 'exists' : 'pull');
+    report.done(m.fromStore ? 0 : m.bytes.length);
+  };
   const reference = ref.digest ?? ref.tag ?? 'latest';
   let current = await manifestFromStoreOrRegistry(fetcher, ref, reference, store);
   let indexDigest: string | undefined;
   let doc = parseManifest(current, ref, reference);
   await keepManifest(current, ref, store);
+  reportManifest(current);
   for (let depth = 0; isImageIndex(doc); depth++) {
     if (depth > 4) throw new RegistryError(`pulling ${name}: image indexes are nested too deeply`, { registry: ref.domain, repository: ref.path });
     indexDigest ??= current.digest;
@@ -55,10 +66,11 @@ export async function pullImage(
     current = await manifestFromStoreOrRegistry(fetcher, ref, child.digest, store);
     doc = parseManifest(current, ref, child.digest);
     await keepManifest(current, ref, store);
+    reportManifest(current);
   }
   const manifest = doc as OciManifest;
   const ctxBase = { registry: ref.domain, repository: ref.path };
-  await fetcher.fetchBlobToStore(ref, manifest.config.digest, store, manifest.config.size);
+  await fetcher.fetchBlobToStore(ref, manifest.config.digest, store, manifest.config.size, listener ? { listener, kind: 'config' } : undefined);
   let config: ImageConfig;
   try {
     config = parseImageConfig(await store.readBlob(manifest.config.digest), manifest.config.digest);
@@ -79,7 +91,10 @@ export async function pullImage(
   }
   // Foreign layers (Windows base layers with `urls`) are not distributed by registries.
   const layers = manifest.layers.filter((l) => !((l.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(l.mediaType)));
-  await allOrFirstError(layers.map((l) => fetcher.fetchBlobToStore(ref, l.digest, store, l.size)));
+  // A layer listed twice is fetched (and reported) once.
+  const unique = layers.filter((l, i) => layers.findIndex((o) => o.digest === l.digest) === i);
+  const progress = listener ? { listener, kind: 'layer' as const } : undefined;
+  await allOrFirstError(unique.map((l) => fetcher.fetchBlobToStore(ref, l.digest, store, l.size, progress)));
   return indexDigest !== undefined
     ? { manifestDigest: current.digest, indexDigest, config }
     : { manifestDigest: current.digest, config };

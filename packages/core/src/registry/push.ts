@@ -15,7 +15,8 @@ import type { Ctx } from './failures.js';
 import { manifestUrl, repoName } from './session.js';
 import type { RegistrySession } from './session.js';
 import { drain, header } from './transport.js';
-import type { PushResult, RepoRef } from './types.js';
+import { TransferReport } from './progress.js';
+import type { PushResult, RepoRef, TransferListener } from './types.js';
 import type { Uploader } from './upload.js';
 
 /** PUTs a manifest under a tag or its digest; returns its digest. */
@@ -50,7 +51,8 @@ export async function putManifest(s: RegistrySession, repo: RepoRef, reference: 
 
 /**
  * Pushes the image `manifestDigest` (a manifest or an index) to every reference. Later
- * repositories of the same registry mount what earlier ones received.
+ * repositories of the same registry mount what earlier ones received. `onProgress` hears of
+ * every blob and manifest of each repository (start, bytes as they stream, done).
  */
 export async function pushImage(
   s: RegistrySession,
@@ -58,8 +60,9 @@ export async function pushImage(
   store: BlobReader & BlobFiles,
   manifestDigest: string,
   refs: ImageReference[],
-  options: { mountFrom?: string[] },
+  options: { mountFrom?: string[]; onProgress?: TransferListener },
 ): Promise<PushResult> {
+  const listener = options.onProgress;
   if (refs.length === 0) throw new KilnError('push: no image reference to push to');
   const { root, blobs } = await collectImageBlobs(store, manifestDigest);
   for (const r of refs) {
@@ -89,7 +92,12 @@ export async function pushImage(
     const outcomes = await allOrFirstError(
       content.map(async (b, i) => {
         if (!present[i]) return { how: 'skipped' as const, size: 0 };
-        const how = await uploader.uploadBlob(repo, store, b.digest, { mountFrom });
+        const how = await uploader.uploadBlob(
+          repo,
+          store,
+          b.digest,
+          listener ? { mountFrom, progress: { listener, kind: b.role === 'config' ? 'config' : 'layer' } } : { mountFrom },
+        );
         return { how, size: b.size };
       }),
     );
@@ -100,11 +108,18 @@ export async function pushImage(
       } else if (o.how === 'mounted') result.mountedBlobs++;
       else if (o.how === 'exists') result.existingBlobs++;
     }
+    const name = repoName(repo);
     for (const c of children) {
       const bytes = await store.readBlob(c.digest);
+      const report = listener ? new TransferReport(listener, c.digest, bytes.length, 'manifest', name) : undefined;
+      report?.start('push');
       await putManifest(s, repo, c.digest, bytes, c.mediaType);
+      report?.done(bytes.length);
     }
     const refsToPut = group.some((r) => r.tag !== undefined) ? group.filter((r) => r.tag !== undefined) : group;
+    // The root manifest is one transfer however many tags it is put under.
+    const rootReport = listener ? new TransferReport(listener, manifestDigest, root.bytes.length, 'manifest', name) : undefined;
+    rootReport?.start('push');
     for (const r of refsToPut) {
       const d = await putManifest(s, repo, r.tag ?? manifestDigest, root.bytes, root.mediaType);
       if (d !== manifestDigest) {
@@ -114,6 +129,7 @@ export async function pushImage(
         });
       }
     }
+    rootReport?.done(root.bytes.length);
     done.push(repo);
   }
   return result;

@@ -53,6 +53,30 @@ export interface RetryEvent {
 
 export type RegistryEvent = BlobEvent | RetryEvent;
 
+/** What a transferred blob is to the image. */
+export type TransferKind = 'layer' | 'config' | 'manifest';
+
+/**
+ * What happens to a blob: its bytes move (`pull`, `push`), the registry mounts it from another
+ * repository (`mount`), or it is already where it should go (`exists`: in the repository for a
+ * push, in the store for a pull).
+ */
+export type TransferAction = 'pull' | 'push' | 'mount' | 'exists';
+
+/**
+ * Per-blob progress of one pull() or push(), for the caller that asked for it (`onProgress`):
+ * `start` once the action is known (again, with bytes back to 0, if a failed attempt is retried
+ * differently), `bytes` as they stream (at most every 100 ms per blob, and at the end), `done`
+ * when the blob is in place. `repository` is 'registry/path'.
+ */
+export type TransferEvent =
+  | { type: 'start'; digest: string; size: number; kind: TransferKind; action: TransferAction; repository: string }
+  | { type: 'bytes'; digest: string; bytes: number; size: number; repository: string }
+  | { type: 'done'; digest: string; bytes: number; size: number; kind: TransferKind; action: TransferAction; repository: string };
+
+/** A per-call progress listener. Called synchronously; keep it cheap. Its exceptions are ignored. */
+export type TransferListener = (e: TransferEvent) => void;
+
 export interface RegistryClientOptions {
   /** Where credentials come from; default none (anonymous). */
   credentials?: CredentialLookup;

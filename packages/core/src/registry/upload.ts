@@ -13,7 +13,8 @@ import { ctxDetails, failure } from './failures.js';
 import type { Ctx } from './failures.js';
 import type { Fetcher } from './fetch.js';
 import type { BlobSightings } from './mount.js';
-import { BlobProgress } from './progress.js';
+import { BlobProgress, TransferReport } from './progress.js';
+import type { ProgressRequest } from './progress.js';
 import { RetryableFailure } from './retry.js';
 import { repoName, uploadsUrl } from './session.js';
 import type { Registry, RegistrySession } from './session.js';
@@ -54,21 +55,44 @@ export class Uploader {
 
   /**
    * Uploads one blob from the store, or mounts it from one of `mountFrom` (repositories of the
-   * same registry) or a repository this client saw it in.
+   * same registry) or a repository this client saw it in. With `progress`, its listener is told of
+   * this blob (start with what is done to it, bytes as they stream, done).
    */
-  async uploadBlob(repo: RepoRef, store: BlobReader & BlobFiles, digest: string, options: { mountFrom?: string[] } = {}): Promise<UploadOutcome> {
+  async uploadBlob(
+    repo: RepoRef,
+    store: BlobReader & BlobFiles,
+    digest: string,
+    options: { mountFrom?: string[]; progress?: ProgressRequest } = {},
+  ): Promise<UploadOutcome> {
     digestHex(digest);
     const key = `${repoName(repo)}\n${digest}`;
+    const { progress } = options;
     const running = this.uploads.get(key);
-    if (running) return running;
+    if (running) {
+      if (!progress) return running;
+      // Another caller sends it: this one sees it start and end, not its bytes.
+      const size = (await store.blobSize(digest)) ?? 0;
+      const report = new TransferReport(progress.listener, digest, size, progress.kind, repoName(repo));
+      report.start('push');
+      const how = await running;
+      report.start(how === 'uploaded' ? 'push' : how === 'mounted' ? 'mount' : 'exists');
+      report.done(how === 'uploaded' ? size : 0);
+      return how;
+    }
     const p = this.session.transfers
-      .run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? [])))
+      .run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress))
       .finally(() => this.uploads.delete(key));
     this.uploads.set(key, p);
     return p;
   }
 
-  private async pushBlob(repo: RepoRef, store: BlobReader & BlobFiles, digest: string, candidates: string[]): Promise<UploadOutcome> {
+  private async pushBlob(
+    repo: RepoRef,
+    store: BlobReader & BlobFiles,
+    digest: string,
+    candidates: string[],
+    progress: ProgressRequest | undefined,
+  ): Promise<UploadOutcome> {
     const size = await store.blobSize(digest);
     if (size === undefined) {
       throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
@@ -77,14 +101,21 @@ export class Uploader {
     const name = repoName(repo);
     const ctx: Ctx = { action: `pushing blob ${digest} to ${name}`, domain: repo.domain, repository: repo.path, access: 'push' };
     const job: BlobPush = { reg, repo, name, digest, size, scope: repositoryScope(repo.path, 'pull,push'), ctx };
+    const report = progress ? new TransferReport(progress.listener, digest, size, progress.kind, name) : undefined;
     return this.session.retries.run(ctx, async () => {
       if (await this.fetcher.blobExists(reg, repo, digest, [job.scope], ctx)) {
         this.session.emit({ type: 'blob-exists', digest, bytes: size, total: size, repository: name });
+        report?.start('exists');
+        report?.done(0);
         return 'exists';
       }
       const mounted = await this.mount(job, candidates);
-      if (mounted === 'mounted') return 'mounted';
-      await this.upload(job, mounted ?? (await this.startUpload(job)), store.blobPath(digest));
+      if (mounted === 'mounted') {
+        report?.start('mount');
+        report?.done(0);
+        return 'mounted';
+      }
+      await this.upload(job, mounted ?? (await this.startUpload(job)), store.blobPath(digest), report);
       this.seen.remember(digest, repo);
       return 'uploaded';
     });
@@ -133,7 +164,7 @@ export class Uploader {
   }
 
   /** Sends the blob's bytes to the upload session at `location` and completes it with the digest. */
-  private async upload(job: BlobPush, location: URL, path: string): Promise<void> {
+  private async upload(job: BlobPush, location: URL, path: string, report: TransferReport | undefined): Promise<void> {
     const { reg, digest, size, scope, ctx } = job;
     const s = this.session;
     const progress = new BlobProgress((e) => s.emit(e), 'blob-upload', digest, size, job.name);
@@ -148,12 +179,14 @@ export class Uploader {
           stream.on('data', (c) => {
             sent = Math.min(size, sent + (c as Buffer).length);
             progress.at(sent);
+            report?.at(sent);
           });
           return stream;
         },
       };
     };
     progress.start();
+    report?.start('push');
     let res: RawResponse;
     if (size > this.chunkSize) {
       let offset = 0;
@@ -195,6 +228,7 @@ export class Uploader {
     }
     await this.finishUpload(res, ctx, digest);
     progress.done(size);
+    report?.done(size);
   }
 
   private async startUpload(job: BlobPush): Promise<URL> {

@@ -37,7 +37,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-EKRUBJJW.js";
+} from "./chunk-MBJSEKO3.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -69790,6 +69790,79 @@ var BlobProgress = class {
     this.emit(e);
   }
 };
+var REPORT_INTERVAL_MS = 100;
+var TransferReport = class {
+  listener;
+  digest;
+  kind;
+  repository;
+  now;
+  action;
+  size;
+  bytes = 0;
+  sentBytes = -1;
+  lastSent = -Infinity;
+  finished = false;
+  constructor(listener, digest, size, kind, repository, now = () => performance.now()) {
+    this.listener = listener;
+    this.digest = digest;
+    this.kind = kind;
+    this.repository = repository;
+    this.now = now;
+    this.size = size;
+  }
+  /**
+   * The blob is being pulled, pushed, mounted or found there. Called again for the same action
+   * (a retried attempt), it only resets the count to 0.
+   */
+  start(action5, size) {
+    if (this.finished)
+      return;
+    if (size !== void 0 && size > 0)
+      this.size = size;
+    this.bytes = 0;
+    if (this.action === action5) {
+      this.sendBytes();
+      return;
+    }
+    this.action = action5;
+    this.sentBytes = 0;
+    this.lastSent = this.now();
+    this.send({ type: "start", digest: this.digest, size: this.size, kind: this.kind, action: action5, repository: this.repository });
+  }
+  /** `bytes` moved so far (of this attempt). */
+  at(bytes) {
+    if (this.finished || this.action === void 0)
+      return;
+    this.bytes = bytes;
+    if (this.now() - this.lastSent >= REPORT_INTERVAL_MS)
+      this.sendBytes();
+  }
+  /** The blob is in place; `bytes` moved in all (default: the last count). */
+  done(bytes = this.bytes) {
+    if (this.finished)
+      return;
+    const action5 = this.action ?? "exists";
+    if (this.action === void 0)
+      this.start(action5);
+    this.bytes = bytes;
+    if ((action5 === "pull" || action5 === "push") && bytes !== this.sentBytes)
+      this.sendBytes();
+    this.finished = true;
+    this.send({ type: "done", digest: this.digest, bytes, size: this.size, kind: this.kind, action: action5, repository: this.repository });
+  }
+  sendBytes() {
+    this.sentBytes = this.bytes;
+    this.lastSent = this.now();
+    this.send({ type: "bytes", digest: this.digest, bytes: this.bytes, size: this.size, repository: this.repository });
+  }
+  send(e) {
+    try {
+      this.listener(e);
+    } catch {
+    }
+  }
+};
 
 // packages/core/dist/registry/retry.js
 var RetryableStatus = class extends Error {
@@ -70244,37 +70317,49 @@ var Fetcher = class {
   /**
    * Downloads a blob into the store, streaming, verified against its digest (and `size` when
    * given) before it becomes visible. A corrupt or cut download is retried; nothing unverified is
-   * ever stored. A blob the store has is not downloaded.
+   * ever stored. A blob the store has is not downloaded. With `progress`, its listener is told
+   * of this blob (start, bytes as they stream, done).
    */
-  async fetchBlobToStore(repo, digest, store, size) {
+  async fetchBlobToStore(repo, digest, store, size, progress) {
     digestHex(digest);
     const key = `${store.root}
 ${digest}`;
+    const report = progress ? new TransferReport(progress.listener, digest, size ?? 0, progress.kind, repoName(repo)) : void 0;
     const running = this.downloads.get(key);
-    if (running)
-      return running;
+    if (running) {
+      if (!report)
+        return running;
+      report.start("pull");
+      await running;
+      report.done(size ?? 0);
+      return;
+    }
     const p = (async () => {
       if (await store.hasBlob(digest)) {
         this.seen.remember(digest, repo);
         const have = await store.blobSize(digest) ?? size ?? 0;
         this.session.emit({ type: "blob-exists", digest, bytes: have, total: have, repository: repoName(repo) });
+        report?.start("exists", have);
+        report?.done(0);
         return;
       }
-      await this.session.transfers.run(() => this.download(repo, digest, store, size));
+      await this.session.transfers.run(() => this.download(repo, digest, store, size, report));
       this.seen.remember(digest, repo);
     })().finally(() => this.downloads.delete(key));
     this.downloads.set(key, p);
     return p;
   }
-  async download(repo, digest, store, size) {
+  async download(repo, digest, store, size, report) {
     const s = this.session;
     const reg = await s.registry(repo.domain);
     const name = repoName(repo);
     const ctx = { action: `downloading blob ${digest} from ${name}`, domain: repo.domain, repository: repo.path, access: "pull" };
     const url2 = blobUrl(reg, repo, digest);
     await s.retries.run(ctx, async () => {
-      if (await store.hasBlob(digest))
+      if (await store.hasBlob(digest)) {
+        report?.done(0);
         return;
+      }
       const res = await s.send(reg, { method: "GET", url: url2, scopes: [repositoryScope(repo.path, "pull")], followRedirects: true, ctx });
       if (res.status === 404) {
         await drain(res);
@@ -70291,6 +70376,7 @@ ${digest}`;
       const progress = new BlobProgress((e) => s.emit(e), "blob-download", digest, size ?? (Number.isFinite(declared) ? declared : 0), name);
       let bytes = 0;
       progress.start();
+      report?.start("pull", size ?? (Number.isFinite(declared) ? declared : void 0));
       try {
         try {
           for await (const chunk of res.body) {
@@ -70302,6 +70388,7 @@ ${digest}`;
             }
             await writer.write(b);
             progress.at(bytes);
+            report?.at(bytes);
           }
         } catch (e) {
           if (e instanceof KilnError || e instanceof RetryableFailure)
@@ -70320,6 +70407,7 @@ ${digest}`;
         throw e;
       }
       progress.done(bytes);
+      report?.done(bytes);
     });
   }
   sizeFailure(ctx, digest, size, got) {
@@ -70891,11 +70979,20 @@ async function importFileBlob(store, path12, digest, size) {
 // packages/core/dist/registry/pull.js
 async function pullImage(fetcher, ref, store, options) {
   const name = repoName(ref);
+  const listener = options.onProgress;
+  const reportManifest = (m) => {
+    if (!listener)
+      return;
+    const report = new TransferReport(listener, m.digest, m.bytes.length, "manifest", name);
+    report.start(m.fromStore ? "exists" : "pull");
+    report.done(m.fromStore ? 0 : m.bytes.length);
+  };
   const reference = ref.digest ?? ref.tag ?? "latest";
   let current = await manifestFromStoreOrRegistry(fetcher, ref, reference, store);
   let indexDigest;
   let doc = parseManifest(current, ref, reference);
   await keepManifest(current, ref, store);
+  reportManifest(current);
   for (let depth = 0; isImageIndex(doc); depth++) {
     if (depth > 4)
       throw new RegistryError(`pulling ${name}: image indexes are nested too deeply`, { registry: ref.domain, repository: ref.path });
@@ -70912,10 +71009,11 @@ async function pullImage(fetcher, ref, store, options) {
     current = await manifestFromStoreOrRegistry(fetcher, ref, child2.digest, store);
     doc = parseManifest(current, ref, child2.digest);
     await keepManifest(current, ref, store);
+    reportManifest(current);
   }
   const manifest = doc;
   const ctxBase = { registry: ref.domain, repository: ref.path };
-  await fetcher.fetchBlobToStore(ref, manifest.config.digest, store, manifest.config.size);
+  await fetcher.fetchBlobToStore(ref, manifest.config.digest, store, manifest.config.size, listener ? { listener, kind: "config" } : void 0);
   let config;
   try {
     config = parseImageConfig(await store.readBlob(manifest.config.digest), manifest.config.digest);
@@ -70930,7 +71028,9 @@ async function pullImage(fetcher, ref, store, options) {
     }
   }
   const layers = manifest.layers.filter((l) => !((l.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(l.mediaType)));
-  await allOrFirstError(layers.map((l) => fetcher.fetchBlobToStore(ref, l.digest, store, l.size)));
+  const unique = layers.filter((l, i) => layers.findIndex((o) => o.digest === l.digest) === i);
+  const progress = listener ? { listener, kind: "layer" } : void 0;
+  await allOrFirstError(unique.map((l) => fetcher.fetchBlobToStore(ref, l.digest, store, l.size, progress)));
   return indexDigest !== void 0 ? { manifestDigest: current.digest, indexDigest, config } : { manifestDigest: current.digest, config };
 }
 async function keepManifest(m, repo, store) {
@@ -70993,6 +71093,7 @@ async function putManifest(s, repo, reference, bytes, mediaType) {
   return digest;
 }
 async function pushImage(s, uploader, store, manifestDigest, refs, options) {
+  const listener = options.onProgress;
   if (refs.length === 0)
     throw new KilnError("push: no image reference to push to");
   const { root, blobs } = await collectImageBlobs(store, manifestDigest);
@@ -71018,7 +71119,7 @@ async function pushImage(s, uploader, store, manifestDigest, refs, options) {
     const outcomes = await allOrFirstError(content.map(async (b, i) => {
       if (!present[i])
         return { how: "skipped", size: 0 };
-      const how = await uploader.uploadBlob(repo, store, b.digest, { mountFrom });
+      const how = await uploader.uploadBlob(repo, store, b.digest, listener ? { mountFrom, progress: { listener, kind: b.role === "config" ? "config" : "layer" } } : { mountFrom });
       return { how, size: b.size };
     }));
     for (const o of outcomes) {
@@ -71030,11 +71131,17 @@ async function pushImage(s, uploader, store, manifestDigest, refs, options) {
       else if (o.how === "exists")
         result.existingBlobs++;
     }
+    const name = repoName(repo);
     for (const c of children) {
       const bytes = await store.readBlob(c.digest);
+      const report = listener ? new TransferReport(listener, c.digest, bytes.length, "manifest", name) : void 0;
+      report?.start("push");
       await putManifest(s, repo, c.digest, bytes, c.mediaType);
+      report?.done(bytes.length);
     }
     const refsToPut = group2.some((r) => r.tag !== void 0) ? group2.filter((r) => r.tag !== void 0) : group2;
+    const rootReport = listener ? new TransferReport(listener, manifestDigest, root.bytes.length, "manifest", name) : void 0;
+    rootReport?.start("push");
     for (const r of refsToPut) {
       const d = await putManifest(s, repo, r.tag ?? manifestDigest, root.bytes, root.mediaType);
       if (d !== manifestDigest) {
@@ -71044,6 +71151,7 @@ async function pushImage(s, uploader, store, manifestDigest, refs, options) {
         });
       }
     }
+    rootReport?.done(root.bytes.length);
     done.push(repo);
   }
   return result;
@@ -71067,20 +71175,31 @@ var Uploader = class {
   }
   /**
    * Uploads one blob from the store, or mounts it from one of `mountFrom` (repositories of the
-   * same registry) or a repository this client saw it in.
+   * same registry) or a repository this client saw it in. With `progress`, its listener is told of
+   * this blob (start with what is done to it, bytes as they stream, done).
    */
   async uploadBlob(repo, store, digest, options = {}) {
     digestHex(digest);
     const key = `${repoName(repo)}
 ${digest}`;
+    const { progress } = options;
     const running = this.uploads.get(key);
-    if (running)
-      return running;
-    const p = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []))).finally(() => this.uploads.delete(key));
+    if (running) {
+      if (!progress)
+        return running;
+      const size = await store.blobSize(digest) ?? 0;
+      const report = new TransferReport(progress.listener, digest, size, progress.kind, repoName(repo));
+      report.start("push");
+      const how = await running;
+      report.start(how === "uploaded" ? "push" : how === "mounted" ? "mount" : "exists");
+      report.done(how === "uploaded" ? size : 0);
+      return how;
+    }
+    const p = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress)).finally(() => this.uploads.delete(key));
     this.uploads.set(key, p);
     return p;
   }
-  async pushBlob(repo, store, digest, candidates) {
+  async pushBlob(repo, store, digest, candidates, progress) {
     const size = await store.blobSize(digest);
     if (size === void 0) {
       throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
@@ -71089,15 +71208,21 @@ ${digest}`;
     const name = repoName(repo);
     const ctx = { action: `pushing blob ${digest} to ${name}`, domain: repo.domain, repository: repo.path, access: "push" };
     const job = { reg, repo, name, digest, size, scope: repositoryScope(repo.path, "pull,push"), ctx };
+    const report = progress ? new TransferReport(progress.listener, digest, size, progress.kind, name) : void 0;
     return this.session.retries.run(ctx, async () => {
       if (await this.fetcher.blobExists(reg, repo, digest, [job.scope], ctx)) {
         this.session.emit({ type: "blob-exists", digest, bytes: size, total: size, repository: name });
+        report?.start("exists");
+        report?.done(0);
         return "exists";
       }
       const mounted = await this.mount(job, candidates);
-      if (mounted === "mounted")
+      if (mounted === "mounted") {
+        report?.start("mount");
+        report?.done(0);
         return "mounted";
-      await this.upload(job, mounted ?? await this.startUpload(job), store.blobPath(digest));
+      }
+      await this.upload(job, mounted ?? await this.startUpload(job), store.blobPath(digest), report);
       this.seen.remember(digest, repo);
       return "uploaded";
     });
@@ -71147,7 +71272,7 @@ ${digest}`;
     return location;
   }
   /** Sends the blob's bytes to the upload session at `location` and completes it with the digest. */
-  async upload(job, location, path12) {
+  async upload(job, location, path12, report) {
     const { reg, digest, size, scope, ctx } = job;
     const s = this.session;
     const progress = new BlobProgress((e) => s.emit(e), "blob-upload", digest, size, job.name);
@@ -71162,12 +71287,14 @@ ${digest}`;
           stream2.on("data", (c) => {
             sent = Math.min(size, sent + c.length);
             progress.at(sent);
+            report?.at(sent);
           });
           return stream2;
         }
       };
     };
     progress.start();
+    report?.start("push");
     let res;
     if (size > this.chunkSize) {
       let offset = 0;
@@ -71209,6 +71336,7 @@ ${digest}`;
     }
     await this.finishUpload(res, ctx, digest);
     progress.done(size);
+    report?.done(size);
   }
   async startUpload(job) {
     const res = await this.session.send(job.reg, { method: "POST", url: uploadsUrl(job.reg, job.repo), scopes: [job.scope], ctx: job.ctx });
@@ -71276,6 +71404,8 @@ var RegistryClient = class {
    * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
    * `platform` (default: linux on the host's architecture), its config and its layers, each
    * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
+   * `onProgress` hears of each manifest and blob: start (pull, or exists when the store has it),
+   * bytes as they stream (at most every 100 ms per blob, and at the end), done.
    */
   pull(ref, store, options = {}) {
     return pullImage(this.fetcher, ref, store, options);
@@ -71321,6 +71451,8 @@ var RegistryClient = class {
    * blob (config and layers, in parallel up to `concurrency`) is HEADed, mounted or uploaded, then
    * index children by digest, then the manifest under each tag — last, so a failed push tags
    * nothing. Later repositories of the same registry mount what earlier ones received.
+   * `onProgress` hears of each blob and manifest, per repository: start (push, mount or exists),
+   * bytes as they stream (at most every 100 ms per blob, and at the end), done.
    */
   push(store, manifestDigest, refs, options = {}) {
     return pushImage(this.session, this.uploader, store, manifestDigest, refs, options);
@@ -73252,12 +73384,18 @@ function parseUint(value, base, what) {
     throw new RunMountError(`invalid value ${value} for ${what}`);
   return n;
 }
-function ramInBytes(value) {
+function parseRamInBytes(value) {
   const m = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(value);
   if (!m)
-    throw new RunMountError(`invalid value for size: ${value}`);
+    return void 0;
   const power = " kmgtp".indexOf((m[2] || " ").toLowerCase());
   return Math.floor(Number(m[1]) * 1024 ** power);
+}
+function ramInBytes(value) {
+  const bytes = parseRamInBytes(value);
+  if (bytes === void 0)
+    throw new RunMountError(`invalid value for size: ${value}`);
+  return bytes;
 }
 function csvFields(line) {
   const fields = [];

@@ -626,7 +626,7 @@ var Store = class _Store {
   async listContainers() {
     const out = [];
     for (const name of (await this.namesIn(this.containersDir)).filter((n) => n.endsWith(".json"))) {
-      const doc = await this.readJsonFile(join(this.containersDir, name)).catch(() => void 0);
+      const doc = await this.readJsonFile(join(this.containersDir, name));
       if (doc?.ok && isRecord(doc.value) && typeof doc.value["id"] === "string" && typeof doc.value["name"] === "string")
         out.push(doc.value);
     }
@@ -694,7 +694,7 @@ var Store = class _Store {
     const names = await this.namesIn(this.cacheDir);
     await forEachLimit(names.filter((n) => n.endsWith(".json") && !n.startsWith(".")), 16, async (name) => {
       const path = join(this.cacheDir, name);
-      const [st2, doc] = await Promise.all([stat(path).catch(() => void 0), this.readJsonFile(path).catch(() => void 0)]);
+      const [st2, doc] = await Promise.all([stat(path).catch(() => void 0), this.readJsonFile(path)]);
       const record = doc?.ok && isRecord(doc.value) ? doc.value["record"] : void 0;
       if (st2 && isRecord(record) && "layer" in record) {
         out.push({ id: name.slice(0, -".json".length), record, used: st2.mtimeMs, size: st2.size });
@@ -719,7 +719,11 @@ var Store = class _Store {
   }
   /** The directories of an area, with their side file's (or their own) mtime as last use. */
   async listArea(dir, describe2) {
-    const names = await this.namesIn(dir);
+    const names = await this.namesIn(dir).catch((err) => {
+      if (err instanceof StoreAccessError && (err.code === "EACCES" || err.code === "EPERM"))
+        return [];
+      throw err;
+    });
     const out = [];
     for (const name of names.filter((n) => HEX64_RE.test(n))) {
       const path = join(dir, name);
@@ -739,7 +743,16 @@ var Store = class _Store {
     }
     const doomed = join(this.tmpDir, `k-${process.pid}-${HOST_TAG}-removing-${entry.name.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
     await mkdir(this.tmpDir, { recursive: true });
-    await rename(entry.path, doomed);
+    try {
+      await rename(entry.path, doomed);
+    } catch (err) {
+      throw this.fsError(err, "removing", entry.path);
+    }
+    const mine = typeof process.getuid !== "function" || process.getuid() === 0 || await ownedBy(doomed, process.getuid());
+    if (!mine) {
+      await rename(doomed, entry.path);
+      throw new KilnError(`cannot remove ${entry.path}: it holds files of other users (made by RUN through sudo, or rootless as subordinate ids); run the prune as root (sudo kiln ...)`);
+    }
     await unlinkQuiet(`${entry.path}.json`);
     await forceRemove(doomed);
   }
@@ -747,12 +760,12 @@ var Store = class _Store {
     return join(this.root, "leases");
   }
   async withLease(fn, options = {}) {
-    if (leaseHeld.getStore())
+    const gcLock = join(this.locksDir, `${safeFileName(GC_LOCK)}.lock`);
+    if (leaseHeld.getStore() || heldLocks.getStore()?.has(gcLock))
       return fn();
     const dir = this.leasesDir();
     await mkdir(dir, { recursive: true });
     const path = join(dir, `l-${process.pid}-${HOST_TAG}-${randomBytes(6).toString("hex")}`);
-    const gcLock = join(this.locksDir, `${safeFileName(GC_LOCK)}.lock`);
     for (let delay = 20; ; delay = Math.min(delay * 1.5, 500)) {
       await writeFile(path, `${JSON.stringify({ pid: process.pid, host: HOST, created: Date.now() })}
 `);
@@ -831,7 +844,10 @@ var Store = class _Store {
   // ---- RUN sandbox space -----------------------------------------------------------------
   async unpackedLayer(chainId, unpack) {
     const hex = digestHex(chainId);
-    return this.makeOnce(this.unpackedDir, hex, `unpack-${hex}`, unpack);
+    const dir = await this.makeOnce(this.unpackedDir, hex, `unpack-${hex}`, unpack);
+    const now = /* @__PURE__ */ new Date();
+    await utimes(dir, now, now).catch(() => void 0);
+    return dir;
   }
   async cacheMount(id, init) {
     const hex = sha256Hex(id);
@@ -1461,6 +1477,19 @@ async function kilnVersion() {
     }
   }
   return cachedKilnVersion;
+}
+async function ownedBy(path, uid) {
+  const st2 = await lstat(path).catch(() => void 0);
+  if (!st2)
+    return true;
+  if (st2.uid !== uid)
+    return false;
+  if (!st2.isDirectory())
+    return true;
+  for (const name of await readdir(path).catch(() => []))
+    if (!await ownedBy(join(path, name), uid))
+      return false;
+  return true;
 }
 async function exists(path) {
   try {
