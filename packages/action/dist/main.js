@@ -35,14 +35,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-O77B4IC3.js";
+} from "./chunks/chunk-MVFHJEV6.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-MBJSEKO3.js";
+} from "./chunks/chunk-FSGYY32A.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-O77B4IC3.js";
-import "./chunks/chunk-MBJSEKO3.js";
+} from "./chunks/chunk-MVFHJEV6.js";
+import "./chunks/chunk-FSGYY32A.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -11,7 +11,7 @@ import { loadSecrets, parseSecretSpec, parseSshSpecs } from '../engine/build-sec
 import { parseEntitlements } from '../engine/entitlements.js';
 import type { BuildEvent, OutputSpec } from '../engine/types.js';
 import { parseAnnotations } from '../oci/annotations.js';
-import { parseReference } from '../reference/index.js';
+import { parseReference, repositoryName } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
 import type { CliIo } from './io.js';
@@ -176,7 +176,12 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
           })
         : undefined;
       const push = await store
-        .withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t)), transfers ? { onProgress: transfers.onProgress } : {}))
+        .withLease(async () => {
+          const refs = result.tags.map((t) => parseReference(t));
+          const pushed = await registry.push(store, result.manifestDigest, refs, transfers ? { onProgress: transfers.onProgress } : {});
+          for (const ref of refs) await store.addImage(result.manifestDigest, `${repositoryName(ref)}@${pushed.digest}`);
+          return pushed;
+        })
         .then(
           (r) => {
             transfers?.stop('finished');

@@ -48,8 +48,11 @@ Options:
       --entrypoint CMD     Override the image's ENTRYPOINT
       --store DIR          Kiln store
 
-Not supported: -d (detached containers), -p (port publishing: use --network host), -i and -t
-(no stdin or terminal is passed to the container).
+  -i, --interactive        Give the container this stdin
+  -t, --tty                Give the container a terminal (this one must be one); -it for a shell
+
+Not supported: -d (detached containers), -p (port publishing: use --network host). -i and -t
+need kiln itself as root or rootless (through sudo, run sudo kiln run -it ...).
 
 Example:
   kiln run --rm app:1 node --version
@@ -61,21 +64,22 @@ const RUN_VALUE_OPTIONS: Record<string, string> = {
   '-u': 'user', '--user': 'user', '-v': 'volume', '--volume': 'volume', '--network': 'network', '--net': 'network',
   '--entrypoint': 'entrypoint', '--store': 'store',
 };
-const RUN_FLAGS: Record<string, string> = { '--rm': 'rm', '--help': 'help', '-h': 'help' };
+const RUN_FLAGS: Record<string, string> = {
+  '--rm': 'rm', '--help': 'help', '-h': 'help', '-i': 'interactive', '--interactive': 'interactive', '-t': 'tty', '--tty': 'tty',
+  '-it': 'interactive+tty', '-ti': 'interactive+tty',
+};
 const REFUSED: Record<string, string> = {
   '-d': 'detached containers (-d) are not supported: kiln run stays in the foreground',
   '--detach': 'detached containers (-d) are not supported: kiln run stays in the foreground',
   '-p': 'port publishing (-p) is not supported: the container uses the host network (--network host)',
   '--publish': 'port publishing (-p) is not supported: the container uses the host network (--network host)',
-  '-i': 'kiln run passes no stdin to the container (-i is not supported)',
-  '-t': 'kiln run gives the container no terminal (-t is not supported)',
-  '-it': 'kiln run passes no stdin and no terminal to the container (-it is not supported)',
-  '-ti': 'kiln run passes no stdin and no terminal to the container (-it is not supported)',
 };
 
 interface RunOptions {
   rm: boolean;
   help?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
   name?: string;
   env: string[];
   envFile: string[];
@@ -103,7 +107,7 @@ function parseRunArgs(args: readonly string[]): RunOptions {
     const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (REFUSED[flag]) throw new KilnError(REFUSED[flag]);
     if (RUN_FLAGS[flag]) {
-      (out as unknown as Record<string, boolean>)[RUN_FLAGS[flag]] = true;
+      for (const key of RUN_FLAGS[flag].split('+')) (out as unknown as Record<string, boolean>)[key] = true;
       if (out.help) return out;
       continue;
     }
@@ -162,6 +166,7 @@ export async function runCommand(args: string[], io: CliIo): Promise<number> {
   if (o.network !== undefined && o.network !== 'host' && o.network !== 'none' && o.network !== 'default') {
     throw new KilnError(`--network ${o.network}: use host or none`);
   }
+  if (o.tty && !process.stdin.isTTY) throw new KilnError('the input device is not a TTY: drop -t, or run kiln run -t in a terminal');
   const store = await openStore(o.store);
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -217,6 +222,7 @@ async function runContainer(store: ContentStore, o: RunOptions, io: CliIo, signa
           ownership: [],
           removeAfter: [],
           changes: o.rm ? 'never' : 'always',
+          ...(o.interactive || o.tty ? { attach: { tty: !!o.tty } } : {}),
         },
         {
           onOutput: (stream, chunk) => (stream === 'stdout' ? io.stdout(chunk.toString()) : io.stderr(chunk.toString())),

@@ -135,8 +135,6 @@ export async function imagesCommand(args: string[], io: CliIo): Promise<number> 
     const created = createdMs(image);
     const base = {
       ID: values['no-trunc'] ? image.id : shortId(image.id),
-      // A repository digest is known for what a registry served or received; Kiln keeps none
-      // yet, so `<none>`, as docker shows it for built and loaded images.
       Digest: '<none>',
       CreatedSince: since(created, now),
       CreatedAt: goTimeString(created),
@@ -146,10 +144,13 @@ export async function imagesCommand(args: string[], io: CliIo): Promise<number> 
       VirtualSize: humanSize(image.size),
       Containers: 'N/A',
     };
+    // The digest a registry has the image under, for the row's repository (as docker: `<none>`
+    // for what no registry served or received).
+    const digestIn = (repo: string) => image.repoDigests.find((r) => r.slice(0, r.indexOf('@')) === repo)?.slice(repo.length + 1) ?? '<none>';
     if (tags.length === 0) rows.push({ ...base, Repository: '<none>', Tag: '<none>' });
     for (const t of tags) {
       const [repo, tag] = splitTag(t);
-      rows.push({ ...base, Repository: repo, Tag: tag });
+      rows.push({ ...base, Repository: repo, Tag: tag, Digest: digestIn(repo) });
     }
   }
   const defaultTable = values.digests
@@ -204,7 +205,7 @@ export function inspectDocument(image: CatalogImage): Record<string, unknown> {
   return {
     Id: image.id,
     RepoTags: image.repoTags,
-    RepoDigests: [],
+    RepoDigests: image.repoDigests,
     Parent: '',
     Comment: history.at(-1)?.comment ?? '',
     Created: image.config.created ?? new Date(image.added).toISOString(),

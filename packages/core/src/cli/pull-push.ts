@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { parsePlatform } from '../oci/image.js';
-import { familiarName, formatReference, parseReference } from '../reference/index.js';
+import { familiarName, formatReference, parseReference, repositoryName } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import type { CliIo } from './io.js';
 import { registryClient, registryOptions } from './registry-options.js';
@@ -55,7 +55,7 @@ export async function pullCommand(args: string[], io: CliIo): Promise<number> {
     };
     const pulled = await store.withLease(async () => {
       const got = await client.pull(ref, store, options);
-      await store.addImage(got.indexDigest ?? got.manifestDigest);
+      await store.addImage(got.indexDigest ?? got.manifestDigest, `${repositoryName(ref)}@${got.indexDigest ?? got.manifestDigest}`);
       return got;
     });
     render?.stop('finished');
@@ -83,7 +83,12 @@ export async function pushCommand(args: string[], io: CliIo): Promise<number> {
   if (!digest) throw new KilnError(`image "${positionals[0]}" is not in the Kiln store at ${store.root}: build it with -t first`);
   const client = registryClient(values);
   try {
-    const result = await store.withLease(() => client.push(store, digest, [ref], render ? { onProgress: render.onProgress } : {}));
+    const result = await store.withLease(async () => {
+      const pushed = await client.push(store, digest, [ref], render ? { onProgress: render.onProgress } : {});
+      // Where the registry has it now (kiln images --digests, inspect's RepoDigests).
+      await store.addImage(digest, `${repositoryName(ref)}@${pushed.digest}`);
+      return pushed;
+    });
     render?.stop('finished');
     io.stdout(
       values.quiet

@@ -23,11 +23,16 @@ export interface ImageRecord {
   digest: string;
   /** When it entered the store (milliseconds since the epoch). */
   added: number;
+  /** Where a registry has it: `REPOSITORY@DIGEST`, normalized (from pulls and pushes). */
+  repoDigests?: string[];
 }
 
 export interface Images {
-  /** Remember an image a build, load, pull or commit put in the store (again: no change). */
-  addImage(digest: string): Promise<void>;
+  /**
+   * Remember an image a build, load, pull or commit put in the store (again: no change), with
+   * where a registry has it (`docker.io/library/app@sha256:...`), when a pull or push says.
+   */
+  addImage(digest: string, repoDigest?: string): Promise<void>;
   /** Every image recorded, and every image a ref names (stores made before images were recorded). */
   listImages(): Promise<ImageRecord[]>;
   /** Forget an image (its refs are removed separately); true when it was recorded. */

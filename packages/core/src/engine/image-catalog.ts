@@ -19,6 +19,8 @@ export interface CatalogImage {
   refs: string[];
   /** The same as docker prints them (`app:1`). */
   repoTags: string[];
+  /** Where registries have it, as docker prints them (`registry.example.com/app@sha256:...`). */
+  repoDigests: string[];
   /** When it entered the store (ms). */
   added: number;
   /** The config of this machine's platform (or the index's first). */
@@ -39,7 +41,7 @@ export class NoSuchImageError extends KilnError {
 }
 
 /** The image whose top digest is `digest` (with the given refs), or undefined when its manifest or config is not stored. */
-export async function describeImage(store: ContentStore, digest: string, added: number, refs: string[]): Promise<CatalogImage | undefined> {
+export async function describeImage(store: ContentStore, digest: string, added: number, refs: string[], repoDigests: readonly string[] = []): Promise<CatalogImage | undefined> {
   if (!(await store.hasBlob(digest))) return undefined;
   const doc = await store.readJson<ImageManifest | ImageIndex>(digest);
   const platforms: string[] = [];
@@ -72,7 +74,8 @@ export async function describeImage(store: ContentStore, digest: string, added: 
   const layers = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i] ?? '', size: l.size, mediaType: l.mediaType }));
   const id = platforms.length ? digest : manifest.config.digest;
   const sorted = [...refs].sort();
-  return { digest, id, refs: sorted, repoTags: sorted.map((r) => familiarName(parseReference(r))), added, config, layers, platforms, size };
+  const familiar = (r: string) => familiarName(parseReference(r));
+  return { digest, id, refs: sorted, repoTags: sorted.map(familiar), repoDigests: repoDigests.map(familiar), added, config, layers, platforms, size };
 }
 
 /** Every image of the store, newest first (by its config's created time, then by when it came). */
@@ -82,7 +85,7 @@ export async function listCatalog(store: ContentStore): Promise<CatalogImage[]> 
   for (const r of refs) byDigest.set(r.digest, [...(byDigest.get(r.digest) ?? []), r.ref]);
   const images: CatalogImage[] = [];
   for (const record of await store.listImages()) {
-    const image = await describeImage(store, record.digest, record.added, byDigest.get(record.digest) ?? []);
+    const image = await describeImage(store, record.digest, record.added, byDigest.get(record.digest) ?? [], record.repoDigests);
     if (image) images.push(image);
   }
   return images.sort((a, b) => createdMs(b) - createdMs(a) || b.added - a.added);

@@ -10,7 +10,7 @@ import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/ty
 import { readOciLayout } from '../oci/layout.js';
 import { readDockerArchive } from '../oci/docker-archive.js';
 import { selectManifest } from '../oci/image.js';
-import { formatReference, parseReference } from '../reference/index.js';
+import { formatReference, parseReference, repositoryName } from '../reference/index.js';
 import type { LayerRecord } from '../contracts/blobs.js';
 import type { ContentStore } from '../store/types.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -95,7 +95,7 @@ export class ImageResolver {
       );
     }
     const pulled = await this.registry.pull(ref, this.store, { platform: platform });
-    await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest);
+    await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest, `${repositoryName(ref)}@${pulled.indexDigest ?? pulled.manifestDigest}`);
     if (!ref.digest) await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     return this.fromManifest(name, pulled.manifestDigest, platform);
   }

@@ -47,6 +47,8 @@ export interface SandboxProcess {
   /** Absolute, inside the rootfs. */
   cwd: string;
   user: ProcessUser;
+  /** A pseudo-terminal on the process's stdio (`kiln run -t`). */
+  terminal?: boolean;
 }
 
 export interface SpecOptions {
@@ -102,7 +104,7 @@ export function ociSpec(o: SpecOptions): Record<string, unknown> {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: !!o.process.terminal,
       user: { uid: o.process.user.uid, gid: o.process.user.gid, additionalGids: o.process.user.additionalGids },
       args: o.process.args,
       env: o.process.env,

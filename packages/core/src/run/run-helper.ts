@@ -37,6 +37,8 @@ async function main(): Promise<void> {
     const store = await openStore(root);
     const before = new Set(await readdir(store.root));
     const result = await runStepHere(store, request, {
+      // An attached request (kiln run -i/-t) brings the caller's stdin, stdout and stderr as 3, 4, 5.
+      attachFds: [3, 4, 5],
       onOutput: (stream, chunk) => send(stream === 'stdout' ? FRAME.stdout : FRAME.stderr, chunk),
       onWarning: (message) => send(FRAME.warning, message),
       signal: abort.signal,

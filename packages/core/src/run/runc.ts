@@ -53,15 +53,15 @@ export class Runc implements ContainerRuntime {
 
   async run(bundleDir: string, id: string, io: RunIo): Promise<number> {
     if (io.signal?.aborted) throw new KilnError('build interrupted');
+    const a = io.attached;
+    // With a terminal, runc (run in the foreground, no console socket) makes the container's
+    // pseudo-terminal and relays it to its own stdio: those are the caller's terminal.
+    const stdio = a?.tty ? a.fds : a ? [a.fds[0], 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
     const child = spawn(this.binary, ['--root', this.stateDir, 'run', '--bundle', bundleDir, id], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: stdio as ('ignore' | 'pipe' | number)[],
     });
-    let stderrTail = '';
-    child.stdout.on('data', (b: Buffer) => io.onOutput?.('stdout', b));
-    child.stderr.on('data', (b: Buffer) => {
-      stderrTail = (stderrTail + b.toString()).slice(-4096);
-      io.onOutput?.('stderr', b);
-    });
+    child.stdout?.on('data', (b: Buffer) => io.onOutput?.('stdout', b));
+    child.stderr?.on('data', (b: Buffer) => io.onOutput?.('stderr', b));
     let killed = false;
     let closed = false;
     const onAbort = async () => {

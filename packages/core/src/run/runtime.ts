@@ -1,9 +1,22 @@
 // The small interface the sandbox runs processes through, so another OCI runtime (or a rootless
 // path) can stand in for runc later.
 
+/**
+ * The container's standard streams: captured output and no stdin (RUN), or the caller's own file
+ * descriptors (`kiln run -i`: stdin; `-t`: a terminal on stdin, stdout and stderr, which runc puts
+ * behind a pseudo-terminal of the container's own).
+ */
+export interface Attached {
+  /** The caller's descriptors for stdin, stdout and stderr. */
+  fds: [number, number, number];
+  tty: boolean;
+}
+
 export interface RunIo {
-  /** Output as it arrives (stdin is always closed). */
+  /** Output as it arrives, when not attached (stdin is then closed). */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** `kiln run -i`/`-t`: stdin (and with a terminal, all three streams) are the caller's. */
+  attached?: Attached;
   /** Aborting kills the container's whole process tree. */
   signal?: AbortSignal;
 }

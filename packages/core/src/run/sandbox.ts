@@ -19,7 +19,7 @@ import { boundingCapabilities, hostDevices } from './privileged.js';
 import { ociSpec, type BindMount } from './oci-spec.js';
 import { mountOverlay, mountsBelow, unmount } from './overlay.js';
 import { findRunc, Runc, RUNC_STATE_DIR } from './runc.js';
-import type { ContainerRuntime } from './runtime.js';
+import type { Attached, ContainerRuntime } from './runtime.js';
 import { resolveProcessUser } from './user.js';
 import { idMapping, isMapped, requireMapped } from './user-namespace.js';
 
@@ -51,6 +51,8 @@ export interface SandboxRequest {
   sockets?: ForwardedSocket[];
   /** Environment entries holding secrets: the bundle's config.json then stays in memory too. */
   secretEnv?: string[];
+  /** `kiln run -i`/`-t`: the caller's stdin (and terminal) instead of captured output. */
+  attached?: Attached;
   /** Read what the process changed as layer entries: never, when it exits 0 (RUN), or always (a kept `kiln run`). */
   collectChanges: 'never' | 'on-success' | 'always';
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
@@ -185,7 +187,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     const secretive = !!(request.memoryFiles?.length || request.sockets?.length || request.secretEnv?.length);
     memory = secretive ? await openMemoryArea(join(dir, 'memory'), request.memoryFiles ?? [], request.sockets ?? []) : undefined;
     const spec = ociSpec({
-      process: { args: request.args, env: [...request.env, ...(request.secretEnv ?? [])], cwd: request.cwd, user },
+      process: { args: request.args, env: [...request.env, ...(request.secretEnv ?? [])], cwd: request.cwd, user, terminal: !!request.attached?.tty },
       hostname: SANDBOX_HOSTNAME,
       network: request.network,
       ...(request.privileged ? { privileged: { devices: await hostDevices(), capabilities: await boundingCapabilities() } } : {}),
@@ -206,7 +208,7 @@ async function runNow(store: SandboxStore, request: SandboxRequest): Promise<San
     const id = `kiln-${basename(dir).slice(2)}`;
     let exitCode: number;
     try {
-      exitCode = await rt.run(bundle, id, { onOutput: request.onOutput, signal: request.signal });
+      exitCode = await rt.run(bundle, id, { onOutput: request.onOutput, signal: request.signal, ...(request.attached ? { attached: request.attached } : {}) });
     } finally {
       await memory?.close();
       memory = undefined;

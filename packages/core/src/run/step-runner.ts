@@ -6,7 +6,7 @@
 // (user-namespace.ts). The helper gets the request on stdin (secrets included, so they never show
 // in a process list or an environment) and no environment of the job's.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -43,6 +43,8 @@ export interface RunStepRequest {
   ownership: { path: string; uid: number; gid: number; mode: number }[];
   /** Temporary directories of the store the command may have written to, removed after it. */
   removeAfter: string[];
+  /** `kiln run -i` (stdin) and `-t` (a terminal): the caller's streams reach the container. */
+  attach?: { tty: boolean };
   /** When the changes become a layer: RUN's when the command succeeds (the default); `kiln run`'s always or never (--rm). */
   changes?: 'never' | 'on-success' | 'always';
   /** The caller's RUN settings, for the helper (sudo gives it no environment). */
@@ -51,6 +53,8 @@ export interface RunStepRequest {
 
 export interface RunStepIo {
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Where the caller's stdin, stdout and stderr are, for an attached request (default 0, 1, 2). */
+  attachFds?: [number, number, number];
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -92,6 +96,9 @@ const warningsShown = new Set<string>();
 export function executeRun(store: RunStepStore, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
   const how = elevation();
   if (how === 'root') return runStepHere(store, request, io);
+  if (how === 'sudo' && request.attach) {
+    throw new KilnError('kiln run -i and -t cannot go through sudo (it closes the descriptors they need): run kiln itself as root, e.g. `sudo kiln run -it ...`');
+  }
   const launcher = helperLauncher(how);
   return withRunSlot(async () => {
     const settings = { ...(process.env.KILN_RUNC ? { runc: process.env.KILN_RUNC } : {}), copyRootfs: process.env.KILN_RUN_COPY_ROOTFS === '1' || !!overlayUnavailableHere };
@@ -118,6 +125,7 @@ export async function runStepHere(store: RunStepStore, request: RunStepRequest, 
       lower,
       // Paths inside the image resolve through its own symlinks, as the step's view does.
       resolvePath: async (p) => resolveInIndex(lower, p).path,
+      ...(request.attach ? { attached: { fds: io.attachFds ?? [0, 1, 2], tty: request.attach.tty } } : {}),
       collectChanges: request.changes ?? 'on-success',
       onOutput: io.onOutput,
       onWarning: io.onWarning,
@@ -195,7 +203,9 @@ function helperLauncher(how: 'sudo' | 'rootless'): HelperLauncher {
 async function runStepInHelper(store: RunStepStore, launcher: HelperLauncher, request: RunStepRequest, io: RunStepIo): Promise<RunStepResult> {
   if (io.signal?.aborted) throw new KilnError('build interrupted');
   const [command, ...args] = [...launcher.prefix, process.execPath, helperScript(), store.root];
-  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe'], env: launcher.env });
+  // Attached (kiln run -i/-t, rootless): this process's stdin, stdout and stderr go to the helper as fds 3, 4, 5.
+  const attached: ('pipe' | number)[] = request.attach ? [0, 1, 2] : [];
+  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'pipe', ...attached], env: launcher.env }) as ChildProcessWithoutNullStreams;
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4096)));
   const exited = new Promise<number>((resolve) => {

@@ -548,15 +548,13 @@ export class Store implements ContentStore {
     return join(this.imagesDir, `${digestHex(digest)}.json`);
   }
 
-  async addImage(digest: string): Promise<void> {
+  async addImage(digest: string, repoDigest?: string): Promise<void> {
     const path = this.imagePath(digest);
-    try {
-      await stat(path);
-      return;
-    } catch (err) {
-      if (errCode(err) !== 'ENOENT') throw this.fsError(err, 'reading', path);
-    }
-    const record: ImageRecord = { digest, added: Date.now() };
+    const doc = await this.readJsonFile(path);
+    const known = doc?.ok && isRecord(doc.value) ? (doc.value as unknown as ImageRecord) : undefined;
+    if (known && (repoDigest === undefined || known.repoDigests?.includes(repoDigest))) return;
+    const repoDigests = [...(known?.repoDigests ?? []), ...(repoDigest ? [repoDigest] : [])].sort();
+    const record: ImageRecord = { digest, added: known?.added ?? Date.now(), ...(repoDigests.length ? { repoDigests } : {}) };
     await this.writeAtomic(path, `${JSON.stringify(record)}\n`, false);
   }
 
@@ -571,7 +569,8 @@ export class Store implements ContentStore {
         const value = doc?.ok && isRecord(doc.value) ? doc.value : undefined;
         // A damaged record only loses when the image came: the ref (if any) still names it.
         if (value && typeof value['digest'] === 'string' && isDigest(value['digest']) && typeof value['added'] === 'number') {
-          byDigest.set(value['digest'], { digest: value['digest'], added: value['added'] });
+          const repoDigests = Array.isArray(value['repoDigests']) ? value['repoDigests'].filter((r): r is string => typeof r === 'string') : [];
+          byDigest.set(value['digest'], { digest: value['digest'], added: value['added'], ...(repoDigests.length ? { repoDigests } : {}) });
         }
       },
     );

@@ -93,6 +93,23 @@ describeWithDocker(
       expect((await env.dockerd.docker(['run', '--rm', '--network=none', 'hello-example:1'])).stdout).toBe('hello from kiln\n');
     }, 60_000);
 
+    it('-i gives the container this stdin; -t a terminal (under a pseudo-terminal), and refuses without one', async () => {
+      const child = spawn(process.execPath, [kilnBin, 'run', '--store', store, '-i', '--rm', base.busybox, 'sh', '-c', 'cat; echo done'], { env: { ...process.env, KILN_OFFLINE: '1' } });
+      let stdout = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b));
+      child.stdin.end('from stdin\n');
+      expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+      expect(stdout).toBe('from stdin\ndone\n');
+
+      const command = [process.execPath, kilnBin, 'run', '--store', store, '-it', '--rm', base.busybox, 'sh', '-c', "'tty; test -t 0 && echo stdin is a terminal'"].join(' ');
+      const tty = spawnSync('script', ['-qefc', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, KILN_OFFLINE: '1' } });
+      expect(tty.status).toBe(0);
+      expect(tty.stdout).toMatch(/\/dev\/pts\/\d+\r\nstdin is a terminal\r\n/);
+
+      const noTerminal = await kiln('run', '-t', '--rm', base.busybox, 'true');
+      expect([noTerminal.code, noTerminal.stderr]).toEqual([1, 'error: the input device is not a TTY: drop -t, or run kiln run -t in a terminal\n']);
+    }, 60_000);
+
     it('Ctrl-C stops the container: exit 130 and no process left', async () => {
       const child = spawn(process.execPath, [kilnBin, 'run', '--store', store, '--rm', base.busybox, 'sh', '-c', 'echo started; sleep 29.5'], { env: { ...process.env, KILN_OFFLINE: '1' } });
       await new Promise<void>((resolve) => child.stdout.on('data', (b: Buffer) => b.toString().includes('started') && resolve()));

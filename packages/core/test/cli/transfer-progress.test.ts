@@ -344,6 +344,19 @@ describeNeeding(tools('docker-registry'), 'kiln push / pull progress against a r
     expect(q).toEqual({ code: 0, stdout: `${registry.host}/app:1\n`, stderr: '' });
   });
 
+  it('a pushed or pulled image has its repository digest, as docker images --digests and inspect show it', async () => {
+    const expected = `${registry.host}/app@${manifestDigest}`;
+    for (const where of [store, join(work, 'store-pull')]) {
+      const listed = await kilnProcess(['images', '--store', where, '--digests', '--format', '{{.Repository}}:{{.Tag}} {{.Digest}}', `${registry.host}/app`]);
+      expect(listed.stdout).toBe(`${registry.host}/app:1 ${manifestDigest}\n`);
+      const inspected = await kilnProcess(['inspect', '--store', where, '--format', '{{json .RepoDigests}}', `${registry.host}/app:1`]);
+      expect(JSON.parse(inspected.stdout)).toContain(expected);
+    }
+    // A tag no registry has: <none>, as docker shows it.
+    const local = await kilnProcess(['images', '--store', store, '--digests', '--format', '{{.Repository}} {{.Digest}}', `${registry.host}/tty/app`]);
+    expect(local.stdout).toBe(`${registry.host}/tty/app <none>\n`);
+  });
+
   it('kiln push under a pseudo-terminal: the live display, drawn over itself, with the final sizes', async () => {
     const cmd = [process.execPath, kilnBin, 'push', '--store', store, `${registry.host}/tty/app:1`].map(quote).join(' ');
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };

@@ -102,6 +102,20 @@ describeNeeding([ROOT, ...tools('sudo', 'runc', 'busybox', 'umoci', 'unshare', '
       expect(again.stderr.match(/CACHED/g)).toHaveLength(7);
     }, 120_000);
 
+    it(`kiln run -i ${mode}: rootless, the container reads this stdin; through sudo, a message says to run kiln as root`, () => {
+      const r = spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', process.execPath, kilnBin, 'run', '--store', join(work, 'store'), '-i', '--rm', 'sudo-base:1', 'cat'], {
+        encoding: 'utf8',
+        cwd: work,
+        input: 'given on stdin\n',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(work, 'home'), KILN_OFFLINE: '1' },
+      });
+      if (userOptions.sudo) {
+        expect([r.status, r.stderr]).toEqual([1, expect.stringMatching(/kiln run -i and -t cannot go through sudo .*sudo kiln run -it/)]);
+      } else {
+        expect([r.status, r.stdout]).toEqual([0, 'given on stdin\n']);
+      }
+    }, 60_000);
+
     it(`Ctrl-C during a RUN ${mode} stops the command and leaves no mount, process or sandbox`, async () => {
       const store = join(work, 'store');
       const ctx = join(work, 'sleepy');

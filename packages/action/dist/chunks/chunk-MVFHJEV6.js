@@ -37,7 +37,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-MBJSEKO3.js";
+} from "./chunk-FSGYY32A.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -75736,7 +75736,7 @@ var ImageResolver = class {
       throw new KilnError(`image "${name}" is not in the local Kiln store (${this.store.root}): import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`);
     }
     const pulled = await this.registry.pull(ref, this.store, { platform: platform2 });
-    await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest);
+    await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest, `${repositoryName(ref)}@${pulled.indexDigest ?? pulled.manifestDigest}`);
     if (!ref.digest)
       await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     return this.fromManifest(name, pulled.manifestDigest, platform2);

@@ -572,16 +572,14 @@ var Store = class _Store {
   imagePath(digest) {
     return join(this.imagesDir, `${digestHex(digest)}.json`);
   }
-  async addImage(digest) {
+  async addImage(digest, repoDigest) {
     const path = this.imagePath(digest);
-    try {
-      await stat(path);
+    const doc = await this.readJsonFile(path);
+    const known = doc?.ok && isRecord(doc.value) ? doc.value : void 0;
+    if (known && (repoDigest === void 0 || known.repoDigests?.includes(repoDigest)))
       return;
-    } catch (err) {
-      if (errCode(err) !== "ENOENT")
-        throw this.fsError(err, "reading", path);
-    }
-    const record = { digest, added: Date.now() };
+    const repoDigests = [...known?.repoDigests ?? [], ...repoDigest ? [repoDigest] : []].sort();
+    const record = { digest, added: known?.added ?? Date.now(), ...repoDigests.length ? { repoDigests } : {} };
     await this.writeAtomic(path, `${JSON.stringify(record)}
 `, false);
   }
@@ -592,7 +590,8 @@ var Store = class _Store {
       const doc = await this.readJsonFile(join(this.imagesDir, name));
       const value = doc?.ok && isRecord(doc.value) ? doc.value : void 0;
       if (value && typeof value["digest"] === "string" && isDigest(value["digest"]) && typeof value["added"] === "number") {
-        byDigest.set(value["digest"], { digest: value["digest"], added: value["added"] });
+        const repoDigests = Array.isArray(value["repoDigests"]) ? value["repoDigests"].filter((r) => typeof r === "string") : [];
+        byDigest.set(value["digest"], { digest: value["digest"], added: value["added"], ...repoDigests.length ? { repoDigests } : {} });
       }
     });
     for (const ref of await this.listRefs()) {
@@ -7418,7 +7417,7 @@ function ociSpec(o) {
   return {
     ociVersion: "1.0.2",
     process: {
-      terminal: false,
+      terminal: !!o.process.terminal,
       user: { uid: o.process.user.uid, gid: o.process.user.gid, additionalGids: o.process.user.additionalGids },
       args: o.process.args,
       env: o.process.env,
@@ -7528,15 +7527,13 @@ var Runc = class {
   async run(bundleDir, id, io2) {
     if (io2.signal?.aborted)
       throw new KilnError("build interrupted");
+    const a = io2.attached;
+    const stdio = a?.tty ? a.fds : a ? [a.fds[0], "pipe", "pipe"] : ["ignore", "pipe", "pipe"];
     const child = spawn4(this.binary, ["--root", this.stateDir, "run", "--bundle", bundleDir, id], {
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio
     });
-    let stderrTail = "";
-    child.stdout.on("data", (b2) => io2.onOutput?.("stdout", b2));
-    child.stderr.on("data", (b2) => {
-      stderrTail = (stderrTail + b2.toString()).slice(-4096);
-      io2.onOutput?.("stderr", b2);
-    });
+    child.stdout?.on("data", (b2) => io2.onOutput?.("stdout", b2));
+    child.stderr?.on("data", (b2) => io2.onOutput?.("stderr", b2));
     let killed = false;
     let closed = false;
     const onAbort = async () => {
@@ -7720,7 +7717,7 @@ async function runNow(store, request) {
     const secretive = !!(request.memoryFiles?.length || request.sockets?.length || request.secretEnv?.length);
     memory = secretive ? await openMemoryArea(join8(dir, "memory"), request.memoryFiles ?? [], request.sockets ?? []) : void 0;
     const spec = ociSpec({
-      process: { args: request.args, env: [...request.env, ...request.secretEnv ?? []], cwd: request.cwd, user },
+      process: { args: request.args, env: [...request.env, ...request.secretEnv ?? []], cwd: request.cwd, user, terminal: !!request.attached?.tty },
       hostname: SANDBOX_HOSTNAME,
       network: request.network,
       ...request.privileged ? { privileged: { devices: await hostDevices(), capabilities: await boundingCapabilities() } } : {},
@@ -7739,7 +7736,7 @@ async function runNow(store, request) {
     const id = `kiln-${basename2(dir).slice(2)}`;
     let exitCode;
     try {
-      exitCode = await rt2.run(bundle, id, { onOutput: request.onOutput, signal: request.signal });
+      exitCode = await rt2.run(bundle, id, { onOutput: request.onOutput, signal: request.signal, ...request.attached ? { attached: request.attached } : {} });
     } finally {
       await memory?.close();
       memory = void 0;
@@ -7842,6 +7839,9 @@ function executeRun(store, request, io2) {
   const how = elevation();
   if (how === "root")
     return runStepHere(store, request, io2);
+  if (how === "sudo" && request.attach) {
+    throw new KilnError("kiln run -i and -t cannot go through sudo (it closes the descriptors they need): run kiln itself as root, e.g. `sudo kiln run -it ...`");
+  }
   const launcher = helperLauncher(how);
   return withRunSlot(async () => {
     const settings = { ...process.env.KILN_RUNC ? { runc: process.env.KILN_RUNC } : {}, copyRootfs: process.env.KILN_RUN_COPY_ROOTFS === "1" || !!overlayUnavailableHere };
@@ -7868,6 +7868,7 @@ async function runStepHere(store, request, io2) {
       lower,
       // Paths inside the image resolve through its own symlinks, as the step's view does.
       resolvePath: async (p2) => resolveInIndex(lower, p2).path,
+      ...request.attach ? { attached: { fds: io2.attachFds ?? [0, 1, 2], tty: request.attach.tty } } : {},
       collectChanges: request.changes ?? "on-success",
       onOutput: io2.onOutput,
       onWarning: io2.onWarning,
@@ -7926,7 +7927,8 @@ async function runStepInHelper(store, launcher, request, io2) {
   if (io2.signal?.aborted)
     throw new KilnError("build interrupted");
   const [command, ...args] = [...launcher.prefix, process.execPath, helperScript(), store.root];
-  const child = spawn5(command, args, { stdio: ["pipe", "pipe", "pipe"], env: launcher.env });
+  const attached = request.attach ? [0, 1, 2] : [];
+  const child = spawn5(command, args, { stdio: ["pipe", "pipe", "pipe", ...attached], env: launcher.env });
   let stderr = "";
   child.stderr.on("data", (b2) => stderr = (stderr + b2.toString()).slice(-4096));
   const exited = new Promise((resolve3) => {
