@@ -128,10 +128,14 @@ describeWithDocker('image verbs, compared with docker', () => {
     // The 3 MB layer stays: the untagged image still holds it (what goes is the build cache's own).
     expect(before - du()).toBeLessThan(1_000_000);
     expect(reclaimed).toMatch(/B$/);
+    const beforeImages = du();
     const images = await kiln('image', 'prune', '-f');
     expect(images.stdout).toMatch(/^Deleted Images:\ndeleted: sha256:[0-9a-f]{64}\n/);
     const freed = before - du();
     expect(freed).toBeGreaterThan(3_000_000);
+    // What prune reports is what left the disk (to the 3 digits docker prints).
+    const reported = bytes(/Total reclaimed space: (\S+)\n$/.exec(images.stdout)![1]!);
+    expect(Math.abs(reported - (beforeImages - du())) / reported).toBeLessThan(0.01);
     expect((await kiln('images', '--filter', 'dangling=true', '-q')).stdout).toBe('');
   }, 60_000);
 
