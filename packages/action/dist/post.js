@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-MVFHJEV6.js";
-import "./chunks/chunk-FSGYY32A.js";
+} from "./chunks/chunk-4T5O4CZV.js";
+import "./chunks/chunk-STXFPHV7.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

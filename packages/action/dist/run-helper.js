@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-FSGYY32A.js";
+} from "./chunks/chunk-STXFPHV7.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -26,7 +26,8 @@ export const systemClock: TtyClock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export interface TtyProgressOptions {
+/** What a live display needs of the terminal (the build's and the transfers'). */
+export interface TerminalOptions {
   /** Where frames go (stderr); each frame is one call, so the cursor never stops mid-frame. */
   write(text: string): void;
   clock?: TtyClock;
@@ -39,6 +40,8 @@ export interface TtyProgressOptions {
   intervalMs?: number;
 }
 
+export type TtyProgressOptions = TerminalOptions;
+
 /** How the build ended: `finished` says FINISHED; the others mark the running steps ERROR or CANCELED. */
 export type ProgressOutcome = 'finished' | 'error' | 'canceled';
 
@@ -50,11 +53,21 @@ const HIDE_CURSOR = `${ESC}?25l`;
 const SHOW_CURSOR = `${ESC}?25h`;
 const ERASE_LINE_END = `${ESC}K`;
 const ERASE_BELOW = `${ESC}J`;
-const RESET = `${ESC}0m`;
-const BLUE = `${ESC}34m`; // buildx's color for a finished step
-const RED = `${ESC}31m`;
+export const RESET = `${ESC}0m`;
+export const BLUE = `${ESC}34m`; // buildx's color for a finished step
+export const RED = `${ESC}31m`;
 const YELLOW = `${ESC}33m`;
 const FAINT = `${ESC}2m`;
+
+/**
+ * One frame drawn over the last (which was `drawnLines` tall), as one write: the cursor hidden,
+ * moved up to where the last frame began, each line erased to its end, whatever the last frame
+ * had below erased, the cursor shown at the start of the next line.
+ */
+export function frameText(lines: readonly string[], drawnLines: number): string {
+  const up = drawnLines > 0 ? `${ESC}${drawnLines}A\r` : '';
+  return HIDE_CURSOR + up + lines.map((line) => `${line}${ERASE_LINE_END}\n`).join('') + ERASE_BELOW + SHOW_CURSOR;
+}
 
 interface Step {
   id: number;
@@ -235,10 +248,7 @@ export class TtyProgress {
 
   private draw(final: boolean, finished: boolean): void {
     const lines = this.frameLines(final, finished);
-    const up = this.drawnLines > 0 ? `${ESC}${this.drawnLines}A\r` : '';
-    // One write per frame: hidden cursor, up to where the last frame began, each line erased to
-    // its end, whatever the last frame had below erased, cursor shown at the start of the next line.
-    this.write(HIDE_CURSOR + up + lines.map((line) => `${line}${ERASE_LINE_END}\n`).join('') + ERASE_BELOW + SHOW_CURSOR);
+    this.write(frameText(lines, this.drawnLines));
     this.drawnLines = lines.length;
     this.lastDraw = this.clock.now();
     this.cancelTimer();

@@ -15,36 +15,18 @@
 
 import type { TransferAction, TransferEvent, TransferKind } from '../registry/types.js';
 import { humanSize } from './human-units.js';
-import { systemClock, type TtyClock } from './progress-tty.js';
+import { BLUE, frameText, RED, RESET, systemClock, type TerminalOptions, type TtyClock } from './progress-tty.js';
 
 export type TransferMode = 'tty' | 'plain';
 
-export interface TransferProgressOptions {
+export interface TransferProgressOptions extends TerminalOptions {
   mode: TransferMode;
   /** What the command does: the header's and the summary's verb. */
   verb: 'pull' | 'push';
-  /** Where text goes (stderr); a tty frame is one call. */
-  write(text: string): void;
-  clock?: TtyClock;
-  /** The terminal's width and height now (undefined or 0: unknown, 80 columns and no height limit). */
-  columns?: () => number | undefined;
-  rows?: () => number | undefined;
-  /** Colors (off for NO_COLOR). */
-  color?: boolean;
-  /** The shortest time between two frames, ms. */
-  intervalMs?: number;
   /** Print the summary line at the end (default true). */
   summary?: boolean;
 }
 
-const ESC = '\x1b[';
-const HIDE_CURSOR = `${ESC}?25l`;
-const SHOW_CURSOR = `${ESC}?25h`;
-const ERASE_LINE_END = `${ESC}K`;
-const ERASE_BELOW = `${ESC}J`;
-const RESET = `${ESC}0m`;
-const BLUE = `${ESC}34m`;
-const RED = `${ESC}31m`;
 
 /** How far back the speed of a running transfer is measured, ms. */
 const SPEED_WINDOW_MS = 2000;
@@ -284,8 +266,7 @@ export class TransferProgress {
 
   private draw(final: boolean): void {
     const lines = this.frameLines(final);
-    const up = this.drawnLines > 0 ? `${ESC}${this.drawnLines}A\r` : '';
-    this.write(HIDE_CURSOR + up + lines.map((line) => `${line}${ERASE_LINE_END}\n`).join('') + ERASE_BELOW + SHOW_CURSOR);
+    this.write(frameText(lines, this.drawnLines));
     this.drawnLines = lines.length;
     this.lastDraw = this.clock.now();
     this.cancelTimer();

@@ -493,13 +493,7 @@ export class Store implements ContentStore {
 
   async deleteRef(ref: string): Promise<boolean> {
     const path = this.refPath(ref);
-    try {
-      await unlink(path);
-      return true;
-    } catch (err) {
-      if (errCode(err) === 'ENOENT') return false;
-      throw this.fsError(err, 'removing', path);
-    }
+    return this.removeFile(path);
   }
 
   async listRefs(): Promise<RefRecord[]> {
@@ -583,13 +577,7 @@ export class Store implements ContentStore {
 
   async removeImage(digest: string): Promise<boolean> {
     const path = this.imagePath(digest);
-    try {
-      await unlink(path);
-      return true;
-    } catch (err) {
-      if (errCode(err) === 'ENOENT') return false;
-      throw this.fsError(err, 'removing', path);
-    }
+    return this.removeFile(path);
   }
 
   // ---- containers ------------------------------------------------------------------------
@@ -613,12 +601,17 @@ export class Store implements ContentStore {
   }
 
   async removeContainer(id: string): Promise<boolean> {
+    return this.removeFile(this.containerPath(id));
+  }
+
+  /** Unlink a record file: true when it was there. */
+  private async removeFile(path: string): Promise<boolean> {
     try {
-      await unlink(this.containerPath(id));
+      await unlink(path);
       return true;
     } catch (err) {
       if (errCode(err) === 'ENOENT') return false;
-      throw this.fsError(err, 'removing', this.containerPath(id));
+      throw this.fsError(err, 'removing', path);
     }
   }
 

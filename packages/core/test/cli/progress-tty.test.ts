@@ -5,44 +5,11 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TtyProgress, type TtyClock } from '../../src/cli/progress-tty.js';
+import { TtyProgress } from '../../src/cli/progress-tty.js';
+import { FakeClock, strip } from '../helpers/fake-terminal.js';
 import type { BuildEvent } from '../../src/engine/types.js';
 import { kilnBin, kilnProcess, tempDir, writeTree } from '../engine/kiln-helpers.js';
 
-const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
-const strip = (text: string): string => text.replace(ANSI, '').replace(/\r/g, '');
-
-/** Timers that fire only when the test moves time on. */
-class FakeClock implements TtyClock {
-  private t = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  /** Move to `to` (ms), firing each timer due on the way at its own time. */
-  until(to: number): void {
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= to).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = Math.max(this.t, due[1].at);
-      due[1].fn();
-    }
-    this.t = Math.max(this.t, to);
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-}
 
 interface Frame {
   at: number;

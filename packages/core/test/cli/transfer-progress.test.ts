@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { humanSize } from '../../src/cli/human-units.js';
-import type { TtyClock } from '../../src/cli/progress-tty.js';
+import { FakeClock, strip } from '../helpers/fake-terminal.js';
 import { shortDigest, TransferProgress, transferMode, type TransferMode } from '../../src/cli/transfer-progress.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { REPORT_INTERVAL_MS, TransferReport } from '../../src/registry/progress.js';
@@ -20,40 +20,6 @@ import { kiln, kilnBin, kilnProcess, tempDir, writeTree } from '../engine/kiln-h
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { describeNeeding, tools } from '../helpers/requirements.js';
 
-const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
-const strip = (text: string): string => text.replace(ANSI, '').replace(/\r/g, '');
-
-/** Timers that fire only when the test moves time on. */
-class FakeClock implements TtyClock {
-  private t = 0;
-  private nextId = 1;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  /** Move to `to` (ms), firing each timer due on the way at its own time. */
-  until(to: number): void {
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, t]) => t.at <= to).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = Math.max(this.t, due[1].at);
-      due[1].fn();
-    }
-    this.t = Math.max(this.t, to);
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-}
 
 const LAYER_A = `sha256:${'3f2a9c1b4e5d'.padEnd(64, '0')}`;
 const LAYER_B = `sha256:${'0b1a2c3d4e5f'.padEnd(64, '1')}`;

@@ -37,7 +37,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-FSGYY32A.js";
+} from "./chunk-STXFPHV7.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({

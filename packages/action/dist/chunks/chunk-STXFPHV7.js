@@ -533,14 +533,7 @@ var Store = class _Store {
   }
   async deleteRef(ref) {
     const path = this.refPath(ref);
-    try {
-      await unlink(path);
-      return true;
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return false;
-      throw this.fsError(err, "removing", path);
-    }
+    return this.removeFile(path);
   }
   async listRefs() {
     let names;
@@ -603,14 +596,7 @@ var Store = class _Store {
   }
   async removeImage(digest) {
     const path = this.imagePath(digest);
-    try {
-      await unlink(path);
-      return true;
-    } catch (err) {
-      if (errCode(err) === "ENOENT")
-        return false;
-      throw this.fsError(err, "removing", path);
-    }
+    return this.removeFile(path);
   }
   // ---- containers ------------------------------------------------------------------------
   containerPath(id) {
@@ -632,13 +618,17 @@ var Store = class _Store {
     return out.sort((a, b2) => b2.created - a.created);
   }
   async removeContainer(id) {
+    return this.removeFile(this.containerPath(id));
+  }
+  /** Unlink a record file: true when it was there. */
+  async removeFile(path) {
     try {
-      await unlink(this.containerPath(id));
+      await unlink(path);
       return true;
     } catch (err) {
       if (errCode(err) === "ENOENT")
         return false;
-      throw this.fsError(err, "removing", this.containerPath(id));
+      throw this.fsError(err, "removing", path);
     }
   }
   // ---- build cache -----------------------------------------------------------------------
