@@ -2,19 +2,40 @@
 
 import { readFileSync } from 'node:fs';
 import { KilnError } from '../errors.js';
-import { buildCommand } from './build.js';
-import { commitCommand, psCommand, rmCommand, runCommand } from './containers.js';
-import { debugCommand } from './debug.js';
-import { historyCommand, imagesCommand, inspectCommand, rmiCommand, tagCommand } from './images.js';
-import { builderPruneCommand, imagePruneCommand, systemDfCommand, systemPruneCommand } from './prune.js';
-import { saveCommand } from './save.js';
-import { loadCommand } from './load.js';
-import { loginCommand, logoutCommand } from './login.js';
-import { pullCommand, pushCommand } from './pull-push.js';
 import { processIo, type CliIo, type Command } from './io.js';
 import { helpRequested, InterruptedError, USAGE, UsageError, verbHelp } from './usage.js';
 
 export { processIo, type CliIo } from './io.js';
+
+/**
+ * A verb loaded when it runs: `kiln --version` or `kiln images` does not load the build engine,
+ * the registry client or compression (the bundle splits each verb's module into its own chunk).
+ */
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): Command {
+  return async (args, io) => ((await load())[name] as unknown as Command)(args, io);
+}
+
+const buildCommand = lazy(() => import('./build.js'), 'buildCommand');
+const commitCommand = lazy(() => import('./containers.js'), 'commitCommand');
+const psCommand = lazy(() => import('./containers.js'), 'psCommand');
+const rmCommand = lazy(() => import('./containers.js'), 'rmCommand');
+const runCommand = lazy(() => import('./containers.js'), 'runCommand');
+const debugCommand = lazy(() => import('./debug.js'), 'debugCommand');
+const historyCommand = lazy(() => import('./images.js'), 'historyCommand');
+const imagesCommand = lazy(() => import('./images.js'), 'imagesCommand');
+const inspectCommand = lazy(() => import('./images.js'), 'inspectCommand');
+const rmiCommand = lazy(() => import('./images.js'), 'rmiCommand');
+const tagCommand = lazy(() => import('./images.js'), 'tagCommand');
+const builderPruneCommand = lazy(() => import('./prune.js'), 'builderPruneCommand');
+const imagePruneCommand = lazy(() => import('./prune.js'), 'imagePruneCommand');
+const systemDfCommand = lazy(() => import('./prune.js'), 'systemDfCommand');
+const systemPruneCommand = lazy(() => import('./prune.js'), 'systemPruneCommand');
+const saveCommand = lazy(() => import('./save.js'), 'saveCommand');
+const loadCommand = lazy(() => import('./load.js'), 'loadCommand');
+const loginCommand = lazy(() => import('./login.js'), 'loginCommand');
+const logoutCommand = lazy(() => import('./login.js'), 'logoutCommand');
+const pullCommand = lazy(() => import('./pull-push.js'), 'pullCommand');
+const pushCommand = lazy(() => import('./pull-push.js'), 'pushCommand');
 
 /** `kiln image VERB`, `kiln builder VERB`, `kiln system VERB`: docker's management commands. */
 function group(name: string, verbs: Record<string, Command>): Command {
