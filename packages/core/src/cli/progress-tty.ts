@@ -7,38 +7,7 @@
 // so tests drive it with a fake clock and a recorded event sequence.
 import { progressLine } from '../engine/report.js';
 import type { BuildEvent } from '../engine/types.js';
-
-/** Time and timers; the renderer's only link to the outside besides `write`. */
-export interface TtyClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real clock; its timers do not keep the process alive. */
-export const systemClock: TtyClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-/** What a live display needs of the terminal (the build's and the transfers'). */
-export interface TerminalOptions {
-  /** Where frames go (stderr); each frame is one call, so the cursor never stops mid-frame. */
-  write(text: string): void;
-  clock?: TtyClock;
-  /** The terminal's width and height now (undefined or 0: unknown, 80 columns and no height limit). */
-  columns?: () => number | undefined;
-  rows?: () => number | undefined;
-  /** Colors and dim output (off for NO_COLOR). */
-  color?: boolean;
-  /** The shortest time between two frames, ms. */
-  intervalMs?: number;
-}
+import { BLUE, FAINT, LiveFrame, RED, YELLOW, type TerminalOptions } from './live-frame.js';
 
 export type TtyProgressOptions = TerminalOptions;
 
@@ -47,27 +16,6 @@ export type ProgressOutcome = 'finished' | 'error' | 'canceled';
 
 /** How many output lines a running step shows (buildx's termHeight). */
 export const OUTPUT_WINDOW = 6;
-
-const ESC = '\x1b[';
-const HIDE_CURSOR = `${ESC}?25l`;
-const SHOW_CURSOR = `${ESC}?25h`;
-const ERASE_LINE_END = `${ESC}K`;
-const ERASE_BELOW = `${ESC}J`;
-export const RESET = `${ESC}0m`;
-export const BLUE = `${ESC}34m`; // buildx's color for a finished step
-export const RED = `${ESC}31m`;
-const YELLOW = `${ESC}33m`;
-const FAINT = `${ESC}2m`;
-
-/**
- * One frame drawn over the last (which was `drawnLines` tall), as one write: the cursor hidden,
- * moved up to where the last frame began, each line erased to its end, whatever the last frame
- * had below erased, the cursor shown at the start of the next line.
- */
-export function frameText(lines: readonly string[], drawnLines: number): string {
-  const up = drawnLines > 0 ? `${ESC}${drawnLines}A\r` : '';
-  return HIDE_CURSOR + up + lines.map((line) => `${line}${ERASE_LINE_END}\n`).join('') + ERASE_BELOW + SHOW_CURSOR;
-}
 
 interface Step {
   id: number;
@@ -83,31 +31,15 @@ interface Step {
   pendingEscape: string;
 }
 
-export class TtyProgress {
-  private readonly write: (text: string) => void;
-  private readonly clock: TtyClock;
-  private readonly columns: () => number | undefined;
-  private readonly rows: () => number | undefined;
-  private readonly color: boolean;
-  private readonly intervalMs: number;
-  private readonly startedAt: number;
+export class TtyProgress extends LiveFrame {
   private readonly steps = new Map<number, Step>();
   /** Warnings and output lines, printed after the last frame. */
   private readonly after: string[] = [];
-  /** Lines the last frame took (where the next one starts: that many lines up). */
-  private drawnLines = 0;
-  private lastDraw = -Infinity;
-  private timer: unknown;
-  private stopped = false;
+  /** The build finished: the last frame says FINISHED. */
+  private finished = false;
 
   constructor(options: TtyProgressOptions) {
-    this.write = options.write;
-    this.clock = options.clock ?? systemClock;
-    this.columns = options.columns ?? (() => undefined);
-    this.rows = options.rows ?? (() => undefined);
-    this.color = options.color ?? true;
-    this.intervalMs = options.intervalMs ?? 100;
-    this.startedAt = this.clock.now();
+    super(options);
   }
 
   /** The build's onEvent: updates the state, draws a frame unless one was drawn under an interval ago. */
@@ -158,7 +90,6 @@ export class TtyProgress {
   stop(outcome: ProgressOutcome = 'finished'): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.cancelTimer();
     const now = this.clock.now();
     if (outcome !== 'finished') {
       for (const step of this.steps.values()) {
@@ -167,12 +98,14 @@ export class TtyProgress {
         step.durationMs = now - step.started;
       }
     }
-    this.draw(true, outcome === 'finished');
+    this.finished = outcome === 'finished';
+    this.drawLast();
     if (this.after.length) this.write(this.after.map((line) => `${line}\n`).join(''));
   }
 
   /** The lines of a frame, without escapes' cursor movement (colors included when on). */
-  frameLines(final: boolean, finished = false): string[] {
+  frameLines(final: boolean): string[] {
+    const finished = final && this.finished;
     const now = this.clock.now();
     const columns = this.columns();
     const width = columns && columns > 0 ? columns : 80;
@@ -227,37 +160,6 @@ export class TtyProgress {
       if (body.length > limit) body = body.slice(body.length - limit);
     }
     return [header, ...body];
-  }
-
-  /** Draw now if the last frame is an interval old, else once it is. */
-  private request(): void {
-    const wait = this.lastDraw + this.intervalMs - this.clock.now();
-    if (wait <= 0) this.draw(false, false);
-    else if (this.timer === undefined) this.timer = this.clock.setTimeout(() => this.tick(), wait);
-  }
-
-  private tick(): void {
-    this.timer = undefined;
-    if (!this.stopped) this.draw(false, false);
-  }
-
-  private cancelTimer(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private draw(final: boolean, finished: boolean): void {
-    const lines = this.frameLines(final, finished);
-    this.write(frameText(lines, this.drawnLines));
-    this.drawnLines = lines.length;
-    this.lastDraw = this.clock.now();
-    this.cancelTimer();
-    // Running times and the header's clock move on without events: redraw each interval.
-    if (!final) this.timer = this.clock.setTimeout(() => this.tick(), this.intervalMs);
-  }
-
-  private paint(text: string, tint: string): string {
-    return this.color && tint ? `${tint}${text}${RESET}` : text;
   }
 }
 

@@ -76,7 +76,8 @@ Example:
   kiln image prune -a -f --filter until=24h
 `;
 
-async function pruneImages(store: ContentStore, all: boolean, filters: PruneFilters): Promise<{ lines: string[]; bytes: number }> {
+/** Remove the images' records and tags; their blobs go with the caller's sweep. */
+async function pruneImages(store: ContentStore, all: boolean, filters: PruneFilters): Promise<string[]> {
   const lines: string[] = [];
   // Images kept containers ran stay, as docker keeps images containers use.
   const used = new Set((await store.listContainers()).map((c) => c.imageDigest));
@@ -92,8 +93,7 @@ async function pruneImages(store: ContentStore, all: boolean, filters: PruneFilt
     await store.removeImage(image.digest);
     lines.push(`deleted: ${image.id}`);
   }
-  const swept = await sweepBlobs(store);
-  return { lines, bytes: swept.bytes };
+  return lines;
 }
 
 export async function imagePruneCommand(args: string[], io: CliIo): Promise<number> {
@@ -106,7 +106,13 @@ export async function imagePruneCommand(args: string[], io: CliIo): Promise<numb
   const warning = values.all ? 'WARNING! This will remove all images without at least one container associated to them.' : 'WARNING! This will remove all dangling images.';
   if (!(await confirmed(io, warning, values.force))) return 0;
   const store = await openStore(values.store);
-  const { lines, bytes } = await store.withoutLeases(() => pruneImages(store, !!values.all, filters), { waiting: waitingNote(io) });
+  const { lines, bytes } = await store.withoutLeases(
+    async () => {
+      const removed = await pruneImages(store, !!values.all, filters);
+      return { lines: removed, bytes: (await sweepBlobs(store)).bytes };
+    },
+    { waiting: waitingNote(io) },
+  );
   if (lines.length) io.stdout(`Deleted Images:\n${lines.join('\n')}\n\n`);
   io.stdout(`Total reclaimed space: ${humanSize(bytes)}\n`);
   return 0;
@@ -139,6 +145,7 @@ type CacheEntry =
   | { kind: 'record'; used: number; size: number; record: StoredCacheRecord }
   | { kind: 'unpacked' | 'mount'; used: number; size: number; dir: SizedDirectory };
 
+/** Remove build cache; the bytes of what it removed, but for the layers the caller's sweep removes. */
 async function pruneBuilder(store: ContentStore, all: boolean, filters: PruneFilters, keepStorage: number | undefined, warn: (message: string) => void): Promise<{ ids: string[]; bytes: number }> {
   const images = await listCatalog(store);
   // Every platform's blobs of every image (and of what kept containers ran).
@@ -190,8 +197,7 @@ async function pruneBuilder(store: ContentStore, all: boolean, filters: PruneFil
       bytes += e.size;
     }
   }
-  const swept = await sweepBlobs(store);
-  return { ids, bytes: bytes + swept.bytes };
+  return { ids, bytes };
 }
 
 /** Chain-ID hexes of the layers images have (their unpacked directories). */
@@ -218,7 +224,13 @@ export async function builderPruneCommand(args: string[], io: CliIo): Promise<nu
   if (!(await confirmed(io, values.all ? 'WARNING! This will remove all build cache.' : 'WARNING! This will remove all dangling build cache.', values.force))) return 0;
   const store = await openStore(values.store);
   const warn = (message: string) => io.stderr(`WARNING: ${message}\n`);
-  const { ids, bytes } = await store.withoutLeases(() => pruneBuilder(store, !!values.all, filters, keep, warn), { waiting: waitingNote(io) });
+  const { ids, bytes } = await store.withoutLeases(
+    async () => {
+      const removed = await pruneBuilder(store, !!values.all, filters, keep, warn);
+      return { ids: removed.ids, bytes: removed.bytes + (await sweepBlobs(store)).bytes };
+    },
+    { waiting: waitingNote(io) },
+  );
   if (ids.length) io.stdout(`Deleted build cache objects:\n${ids.join('\n')}\n\n`);
   io.stdout(`Total reclaimed space: ${humanSize(bytes)}\n`);
   return 0;
@@ -260,10 +272,11 @@ export async function systemPruneCommand(args: string[], io: CliIo): Promise<num
       for (const c of containers) await store.removeContainer(c.id);
       if (containers.length) io.stdout(`Deleted Containers:\n${containers.map((c) => c.id).join('\n')}\n\n`);
       const images = await pruneImages(store, !!values.all, filters);
-      if (images.lines.length) io.stdout(`Deleted Images:\n${images.lines.join('\n')}\n\n`);
+      if (images.length) io.stdout(`Deleted Images:\n${images.join('\n')}\n\n`);
       const cache = await pruneBuilder(store, !!values.all, { ...filters, labels: [] }, undefined, (message) => io.stderr(`WARNING: ${message}\n`));
       if (cache.ids.length) io.stdout(`Deleted build cache objects:\n${cache.ids.join('\n')}\n\n`);
-      return images.bytes + cache.bytes;
+      // One sweep for all three: what none of them needs any more leaves the disk.
+      return cache.bytes + (await sweepBlobs(store)).bytes;
     },
     { waiting: waitingNote(io) },
   );

@@ -15,7 +15,7 @@
 
 import type { TransferAction, TransferEvent, TransferKind } from '../registry/types.js';
 import { humanSize } from './human-units.js';
-import { BLUE, frameText, RED, RESET, systemClock, type TerminalOptions, type TtyClock } from './progress-tty.js';
+import { BLUE, LiveFrame, RED, type TerminalOptions } from './live-frame.js';
 
 export type TransferMode = 'tty' | 'plain';
 
@@ -63,34 +63,17 @@ function speed(bytesPerSecond: number): string {
   return `${humanSize(Math.max(0, bytesPerSecond))}/s`;
 }
 
-export class TransferProgress {
+export class TransferProgress extends LiveFrame {
   private readonly mode: TransferMode;
   private readonly verb: 'pull' | 'push';
-  private readonly write: (text: string) => void;
-  private readonly clock: TtyClock;
-  private readonly columns: () => number | undefined;
-  private readonly rows: () => number | undefined;
-  private readonly color: boolean;
-  private readonly intervalMs: number;
   private readonly summary: boolean;
-  private readonly startedAt: number;
   private readonly entries = new Map<string, Entry>();
-  private drawnLines = 0;
-  private lastDraw = -Infinity;
-  private timer: unknown;
-  private stopped = false;
 
   constructor(options: TransferProgressOptions) {
+    super(options);
     this.mode = options.mode;
     this.verb = options.verb;
-    this.write = options.write;
-    this.clock = options.clock ?? systemClock;
-    this.columns = options.columns ?? (() => undefined);
-    this.rows = options.rows ?? (() => undefined);
-    this.color = options.color ?? true;
-    this.intervalMs = options.intervalMs ?? 100;
     this.summary = options.summary ?? true;
-    this.startedAt = this.clock.now();
   }
 
   /** The registry client's `onProgress`. */
@@ -168,7 +151,7 @@ export class TransferProgress {
         e.durationMs = now - e.started;
       }
     }
-    if (this.mode === 'tty' && this.entries.size > 0) this.draw(true);
+    if (this.mode === 'tty' && this.entries.size > 0) this.drawLast();
     if (outcome === 'finished' && this.summary && this.entries.size > 0) this.line(this.summaryLine());
   }
 
@@ -247,37 +230,9 @@ export class TransferProgress {
     this.write(`${text}\n`);
   }
 
-  /** Draw now if the last frame is an interval old, else once it is. */
-  private request(): void {
-    const wait = this.lastDraw + this.intervalMs - this.clock.now();
-    if (wait <= 0) this.draw(false);
-    else if (this.timer === undefined) this.timer = this.clock.setTimeout(() => this.tick(), wait);
-  }
-
-  private tick(): void {
-    this.timer = undefined;
-    if (!this.stopped) this.draw(false);
-  }
-
-  private cancelTimer(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private draw(final: boolean): void {
-    const lines = this.frameLines(final);
-    this.write(frameText(lines, this.drawnLines));
-    this.drawnLines = lines.length;
-    this.lastDraw = this.clock.now();
-    this.cancelTimer();
-    // Speeds and the header's clock move on without events: redraw each interval while something runs.
-    if (!final && [...this.entries.values()].some((e) => e.state === 'running')) {
-      this.timer = this.clock.setTimeout(() => this.tick(), this.intervalMs);
-    }
-  }
-
-  private paint(text: string, tint: string): string {
-    return this.color && tint ? `${tint}${text}${RESET}` : text;
+  /** Speeds and the header's clock move on without events while something runs. */
+  protected override ticking(): boolean {
+    return [...this.entries.values()].some((e) => e.state === 'running');
   }
 }
 

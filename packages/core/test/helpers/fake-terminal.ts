@@ -1,6 +1,6 @@
 // What the terminal renderers' tests share: ANSI stripping and a clock whose timers fire only
 // when the test moves time on.
-import type { TtyClock } from '../../src/cli/progress-tty.js';
+import type { TtyClock } from '../../src/cli/live-frame.js';
 
 export const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
 export const strip = (text: string): string => text.replace(ANSI, '').replace(/\r/g, '');
