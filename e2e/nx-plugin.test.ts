@@ -149,10 +149,18 @@ describeNeeding(tools('docker-registry', 'skopeo', 'git'), 'Kiln in a real Nx wo
 
     const pushed = run(['run', 'app1:image-push']);
     expect(pushed.output).toContain(`pushed ${reg.host}/e2e/app1:1.2.3`);
+    // The registry has the image the build made (its config, so its image ID) with the layers
+    // gzipped at push: one manifest under every tag.
+    const configDigest = metadata('app1').configDigest;
+    const pushedDigests = new Set<string>();
     for (const tag of ['1.2.3', `sha-${shortSha()}`, 'main']) {
       const inspected = (await skopeoInspect(`${reg.host}/e2e/app1:${tag}`)) as { Digest: string };
-      expect(inspected.Digest).toBe(digest);
+      pushedDigests.add(inspected.Digest);
+      const raw = (await skopeoInspect(`${reg.host}/e2e/app1:${tag}`, { raw: true })) as { config: { digest: string }; layers: { mediaType: string }[] };
+      expect(raw.config.digest).toBe(configDigest);
+      expect(raw.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
     }
+    expect(pushedDigests.size).toBe(1);
   });
 
   it('after a change to the library, nx affected rebuilds exactly the two apps that use it', () => {

@@ -24,6 +24,7 @@ import {
   planCacheMounts,
   planLayerCache,
   progressReporter,
+  pushToRegistry,
   pushedLine,
   restoreCache,
   restoreCacheMounts,
@@ -35,14 +36,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-4T5O4CZV.js";
+} from "./chunks/chunk-W72Q2AL7.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-STXFPHV7.js";
+} from "./chunks/chunk-PYRAM5PU.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({
@@ -17073,12 +17074,12 @@ function summaryRows(facts) {
   const cacheText = !facts.cache.enabled ? "off" : facts.cache.restoredKey === void 0 ? "nothing restored (first run for this image)" : `restored <code>${escapeHtml(facts.cache.restoredKey)}</code>${facts.cache.exactHit ? "" : " (from an older Dockerfile or lock file)"}`;
   return [
     ["Image", result.tags.length ? result.tags.map((t) => `<code>${escapeHtml(t)}</code>`).join("<br>") : "(no tags)"],
-    ["Digest", `<code>${result.manifestDigest}</code>`],
+    ["Digest", `<code>${facts.pushedDigest ?? result.manifestDigest}</code>`],
     ["Image ID", `<code>${result.imageId}</code>`],
     ...result.platforms ? [["Platforms", result.platforms.map((p) => `<code>${p.platform}</code>`).join(", ")]] : [],
     ["Size", `${formatBytes(size)} in ${layers.size} layer${layers.size === 1 ? "" : "s"}`],
     ["Steps", `${cached} cached, ${steps.length - cached} built`],
-    ["Pushed", facts.pushed ? "yes" : "no"],
+    ["Pushed", facts.pushedDigest !== void 0 ? "yes" : "no"],
     ["Layer cache", cacheText],
     ["Time", `${(facts.durationMs / 1e3).toFixed(1)} s (build ${(result.durationMs / 1e3).toFixed(1)} s)`]
   ];
@@ -17128,7 +17129,9 @@ async function runMain() {
       );
       if (inputs.push) {
         pushed = await group(`Push ${meta.tags.length} tag${meta.tags.length === 1 ? "" : "s"}`, async () => {
-          const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
+          const push = await pushToRegistry(store, registry, result.manifestDigest, result.tags.map((t) => parseReference(t)), {
+            compression: inputs.compression === "none" ? { type: "none" } : { type: "gzip", level: inputs.gzipLevel }
+          });
           info(pushedLine(result.tags, push));
           return { digest: push.digest, tags: result.tags };
         });
@@ -17136,7 +17139,7 @@ async function runMain() {
     } finally {
       registry.close();
     }
-    setOutput("digest", result.manifestDigest);
+    setOutput("digest", pushed?.digest ?? result.manifestDigest);
     setOutput("imageid", result.imageId);
     setOutput("tags", meta.tags.join("\n"));
     setOutput("labels", Object.entries(meta.labels).map(([k, v]) => `${k}=${v}`).join("\n"));
@@ -17155,7 +17158,7 @@ async function runMain() {
       saveState(STATE_KEY, JSON.stringify(state));
     }
     if (inputs.summary && process.env["GITHUB_STEP_SUMMARY"]) {
-      const rows = summaryRows({ result, pushed: pushed !== void 0, cache: { enabled: plan !== void 0, restoredKey, exactHit }, durationMs: Date.now() - started });
+      const rows = summaryRows({ result, pushedDigest: pushed?.digest, cache: { enabled: plan !== void 0, restoredKey, exactHit }, durationMs: Date.now() - started });
       await summary.addHeading("Kiln image", 3).addTable(rows.map(([label, value]) => [{ data: label, header: true }, value])).write();
     }
   } catch (err) {
@@ -17175,8 +17178,6 @@ async function buildImage(store, inputs, p) {
     ...inputs.target ? { target: inputs.target } : {},
     ...inputs.platform ? { platform: inputs.platform } : {},
     noCache: inputs.noCache,
-    compression: inputs.compression,
-    gzipLevel: inputs.gzipLevel,
     registry: p.registry,
     cacheFrom: layerCache,
     cacheTo: layerCache,

@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-4T5O4CZV.js";
-import "./chunks/chunk-STXFPHV7.js";
+} from "./chunks/chunk-W72Q2AL7.js";
+import "./chunks/chunk-PYRAM5PU.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-STXFPHV7.js";
+} from "./chunks/chunk-PYRAM5PU.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

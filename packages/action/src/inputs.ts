@@ -18,7 +18,7 @@ export interface ActionInputs {
   platform: string | undefined;
   push: boolean;
   noCache: boolean;
-  /** How the layers are stored, cached and pushed. */
+  /** How plain layers are pushed (the store and the layer cache keep them plain). */
   compression: 'gzip' | 'none';
   gzipLevel: number;
   /** docker/metadata-action's images: names the tag rules expand to. */

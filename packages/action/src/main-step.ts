@@ -18,6 +18,7 @@ import {
   parseSshSpecs,
   parseReference,
   progressReporter,
+  pushToRegistry,
   pushedLine,
   resultLines,
   sourceDateEpoch,
@@ -83,7 +84,10 @@ export async function runMain(): Promise<void> {
       );
       if (inputs.push) {
         pushed = await core.group(`Push ${meta.tags.length} tag${meta.tags.length === 1 ? '' : 's'}`, async () => {
-          const push = await store.withLease(() => registry.push(store, result.manifestDigest, result.tags.map((t) => parseReference(t))));
+          // Layers are stored (and cached) plain; the registry gets them gzipped unless compression is none.
+          const push = await pushToRegistry(store, registry, result.manifestDigest, result.tags.map((t) => parseReference(t)), {
+            compression: inputs.compression === 'none' ? { type: 'none' } : { type: 'gzip', level: inputs.gzipLevel },
+          });
           core.info(pushedLine(result.tags, push));
           return { digest: push.digest, tags: result.tags };
         });
@@ -92,7 +96,7 @@ export async function runMain(): Promise<void> {
       registry.close();
     }
 
-    core.setOutput('digest', result.manifestDigest);
+    core.setOutput('digest', pushed?.digest ?? result.manifestDigest);
     core.setOutput('imageid', result.imageId);
     core.setOutput('tags', meta.tags.join('\n'));
     core.setOutput('labels', Object.entries(meta.labels).map(([k, v]) => `${k}=${v}`).join('\n'));
@@ -112,7 +116,7 @@ export async function runMain(): Promise<void> {
       core.saveState(STATE_KEY, JSON.stringify(state));
     }
     if (inputs.summary && process.env['GITHUB_STEP_SUMMARY']) {
-      const rows = summaryRows({ result, pushed: pushed !== undefined, cache: { enabled: plan !== undefined, restoredKey, exactHit }, durationMs: Date.now() - started });
+      const rows = summaryRows({ result, pushedDigest: pushed?.digest, cache: { enabled: plan !== undefined, restoredKey, exactHit }, durationMs: Date.now() - started });
       await core.summary
         .addHeading('Kiln image', 3)
         .addTable(rows.map(([label, value]) => [{ data: label, header: true }, value]))
@@ -149,8 +153,6 @@ async function buildImage(store: Store, inputs: ActionInputs, p: BuildSetup): Pr
     ...(inputs.target ? { target: inputs.target } : {}),
     ...(inputs.platform ? { platform: inputs.platform } : {}),
     noCache: inputs.noCache,
-    compression: inputs.compression,
-    gzipLevel: inputs.gzipLevel,
     registry: p.registry,
     cacheFrom: layerCache,
     cacheTo: layerCache,

@@ -4,8 +4,8 @@ import type { BuildResult } from '@kiln/core';
 
 export interface SummaryFacts {
   result: BuildResult;
-  /** Whether every tag was pushed. */
-  pushed: boolean;
+  /** The registry's digest when every tag was pushed (layers gzipped, so not the store's). */
+  pushedDigest: string | undefined;
   /** The layer cache: the key restored (if any) and whether it was made for the same inputs. */
   cache: { enabled: boolean; restoredKey: string | undefined; exactHit: boolean };
   durationMs: number;
@@ -39,12 +39,12 @@ export function summaryRows(facts: SummaryFacts): [string, string][] {
       : `restored <code>${escapeHtml(facts.cache.restoredKey)}</code>${facts.cache.exactHit ? '' : ' (from an older Dockerfile or lock file)'}`;
   return [
     ['Image', result.tags.length ? result.tags.map((t) => `<code>${escapeHtml(t)}</code>`).join('<br>') : '(no tags)'],
-    ['Digest', `<code>${result.manifestDigest}</code>`],
+    ['Digest', `<code>${facts.pushedDigest ?? result.manifestDigest}</code>`],
     ['Image ID', `<code>${result.imageId}</code>`],
     ...(result.platforms ? [['Platforms', result.platforms.map((p) => `<code>${p.platform}</code>`).join(', ')] as [string, string]] : []),
     ['Size', `${formatBytes(size)} in ${layers.size} layer${layers.size === 1 ? '' : 's'}`],
     ['Steps', `${cached} cached, ${steps.length - cached} built`],
-    ['Pushed', facts.pushed ? 'yes' : 'no'],
+    ['Pushed', facts.pushedDigest !== undefined ? 'yes' : 'no'],
     ['Layer cache', cacheText],
     ['Time', `${(facts.durationMs / 1000).toFixed(1)} s (build ${(result.durationMs / 1000).toFixed(1)} s)`],
   ];

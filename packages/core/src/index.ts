@@ -17,5 +17,6 @@ export { loadSecrets, parseSecretSpec, parseSshSpecs, type SecretSource } from '
 export { ENTITLEMENTS, parseEntitlements, type Entitlement } from './engine/entitlements.js';
 export { parsePlatformList } from './engine/platforms.js';
 export { buildMetadata, progressLine, progressReporter, pushedLine, resultLines, type PushedImage } from './engine/report.js';
+export { DEFAULT_PUSH_COMPRESSION, distributionForm, parsePushCompression, pushToRegistry, type PushCompression } from './engine/distribution.js';
 export { sourceDateEpoch } from './engine/source-date-epoch.js';
 export type * from './engine/types.js';

@@ -9,9 +9,10 @@ import { sourceDateEpoch } from '../engine/source-date-epoch.js';
 import { parseCacheSpec, type CacheSpec } from '../engine/cache-transfer.js';
 import { loadSecrets, parseSecretSpec, parseSshSpecs } from '../engine/build-secrets.js';
 import { parseEntitlements } from '../engine/entitlements.js';
+import { parsePushCompression, pushToRegistry } from '../engine/distribution.js';
 import type { BuildEvent, OutputSpec } from '../engine/types.js';
 import { parseAnnotations } from '../oci/annotations.js';
-import { parseReference, repositoryName } from '../reference/index.js';
+import { parseReference } from '../reference/index.js';
 import { openStore } from '../store/store.js';
 import { registryClient, registryOptions } from './registry-options.js';
 import type { CliIo } from './io.js';
@@ -175,13 +176,11 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
             summary: false, // the pushed line below says it
           })
         : undefined;
-      const push = await store
-        .withLease(async () => {
-          const refs = result.tags.map((t) => parseReference(t));
-          const pushed = await registry.push(store, result.manifestDigest, refs, transfers ? { onProgress: transfers.onProgress } : {});
-          for (const ref of refs) await store.addImage(result.manifestDigest, `${repositoryName(ref)}@${pushed.digest}`);
-          return pushed;
-        })
+      // Layers the build stored plain are gzipped for the registry unless --compression none.
+      const push = await pushToRegistry(store, registry, result.manifestDigest, result.tags.map((t) => parseReference(t)), {
+        compression: parsePushCompression(values.compression ?? 'gzip', '--compression'),
+        ...(transfers ? { onProgress: transfers.onProgress } : {}),
+      })
         .then(
           (r) => {
             transfers?.stop('finished');

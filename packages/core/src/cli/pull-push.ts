@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
+import { parsePushCompression, pushToRegistry } from '../engine/distribution.js';
 import { parsePlatform } from '../oci/image.js';
 import { familiarName, formatReference, parseReference, repositoryName } from '../reference/index.js';
 import { openStore } from '../store/store.js';
@@ -73,9 +74,15 @@ export async function pushCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { ...registryOptions, store: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, progress: { type: 'string' } },
+    options: { ...registryOptions, store: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, progress: { type: 'string' }, compression: { type: 'string' } },
   });
   if (positionals.length !== 1) throw new UsageError('kiln push NAME[:TAG]');
+  let compression;
+  try {
+    compression = parsePushCompression(values.compression ?? 'gzip', '--compression');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const ref = parseReference(positionals[0]!);
   const render = transferRenderer(values.progress, values.quiet, 'push', io);
   const store = await openStore(values.store);
@@ -83,12 +90,7 @@ export async function pushCommand(args: string[], io: CliIo): Promise<number> {
   if (!digest) throw new KilnError(`image "${positionals[0]}" is not in the Kiln store at ${store.root}: build it with -t first`);
   const client = registryClient(values);
   try {
-    const result = await store.withLease(async () => {
-      const pushed = await client.push(store, digest, [ref], render ? { onProgress: render.onProgress } : {});
-      // Where the registry has it now (kiln images --digests, inspect's RepoDigests).
-      await store.addImage(digest, `${repositoryName(ref)}@${pushed.digest}`);
-      return pushed;
-    });
+    const result = await pushToRegistry(store, client, digest, [ref], { compression, ...(render ? { onProgress: render.onProgress } : {}) });
     render?.stop('finished');
     io.stdout(
       values.quiet

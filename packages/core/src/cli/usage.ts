@@ -54,7 +54,8 @@ Commands:
       -o, --output SPEC        type=oci,dest=DIR or type=docker,dest=FILE.tar
       --iidfile FILE           Write the image ID to FILE
       --metadata-file FILE     Write digests, tags and per-step cache hits as JSON
-      --compression none|gzip[:LEVEL]  Layer compression in the store (default none)
+      --compression none|gzip[:LEVEL]  Layer compression in the store (default none: plain
+                               tar); --push sends plain layers gzipped (level 1) unless none
       --progress auto|tty|plain|quiet
       --push                   Push the tagged image after the build
       --pull                   Re-resolve registry base images even when they are local
@@ -87,7 +88,9 @@ Commands:
   pull NAME[:TAG|@DIGEST] Pull an image from a registry into the store
                           (--progress auto|tty|plain|quiet: each layer's bytes and speed)
   push NAME[:TAG]         Push an image from the store to its registry
-                          (--progress auto|tty|plain|quiet: each layer's bytes and speed)
+                          (--progress auto|tty|plain|quiet: each layer's bytes and speed;
+                          --compression gzip[:LEVEL]|none: plain layers are sent gzipped,
+                          level 1 by default, each compressed once and remembered)
   login [-u USER] [--password-stdin] [SERVER]
                           Save registry credentials in Docker's config.json (or its helper)
   logout [SERVER]         Remove them

@@ -41,7 +41,8 @@ export interface PushedImage {
  */
 export function buildMetadata(result: BuildResult, pushed?: PushedImage): Record<string, unknown> {
   return {
-    'containerimage.digest': result.manifestDigest,
+    // With a push, what the registry has (layers gzipped), as buildx reports it.
+    'containerimage.digest': pushed?.digest ?? result.manifestDigest,
     // buildx leaves the config digest out for an index; Kiln lists each platform's instead.
     ...(result.platforms
       ? { 'kiln.platforms': result.platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest, configDigest: p.configDigest })) }

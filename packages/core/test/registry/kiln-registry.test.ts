@@ -1,9 +1,12 @@
 // kiln build --push, kiln push, kiln pull and FROM of a registry image, against the real CNCF
 // registry (docker-registry, started on 127.0.0.1 by the test), with and without htpasswd auth.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegistry, skopeoInspect, type TestRegistry } from '../helpers/registry.js';
+import { sha256, startRegistry, skopeoInspect, type TestRegistry } from '../helpers/registry.js';
+import { MediaTypes } from '../../src/oci/media-types.js';
+import type { ImageConfig, ImageManifest } from '../../src/oci/types.js';
 import { describeNeeding, tools } from '../helpers/requirements.js';
 import { kiln, writeTree } from '../engine/kiln-helpers.js';
 import { openStore } from '../../src/store/store.js';
@@ -37,6 +40,49 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'kiln and a real registry (n
     const again = await kiln(['push', '--store', store, `${image}:1`]);
     expect(again.stdout).toMatch(/digest: sha256:[0-9a-f]{64} \(0 blobs uploaded, 0 mounted, 3 already there\)/);
     expect(registry.requests('PUT', /\/blobs\/uploads\//)).toBe(before);
+  });
+
+  it('a push sends gzip layers whose contents are the diff_ids, compressing each layer once; --compression none sends plain tar', async () => {
+    const store = join(work, 'store-gz');
+    const image = `${registry.host}/team/gz`;
+    const built = await kiln(['build', '--store', store, '-q', '-t', `${image}:1`, ctx]);
+    expect(built.code).toBe(0);
+    const local = await openStore(store);
+    const localManifest = await local.readJson<ImageManifest>((await local.getRef(`${image}:1`))!);
+    expect(localManifest.layers.map((l) => l.mediaType)).toEqual([MediaTypes.ociLayer, MediaTypes.ociLayer]);
+
+    const pushed = await kiln(['push', '--store', store, `${image}:1`]);
+    expect(pushed.code).toBe(0);
+    const manifest = (await skopeoInspect(`${image}:1`, { raw: true })) as ImageManifest;
+    const config = (await skopeoInspect(`${image}:1`, { config: true })) as ImageConfig;
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual([MediaTypes.ociLayerGzip, MediaTypes.ociLayerGzip]);
+    // Each blob the registry holds is gzip of exactly the plain layer its diff_id names; the
+    // config (so the image ID) is the one the build made.
+    expect(manifest.config.digest).toBe(localManifest.config.digest);
+    for (const [i, layer] of manifest.layers.entries()) {
+      const blob = Buffer.from(await (await fetch(`${registry.url}/v2/team/gz/blobs/${layer.digest}`)).arrayBuffer());
+      expect(blob.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+      expect(blob.length).toBe(layer.size);
+      expect(sha256(gunzipSync(blob))).toBe(config.rootfs.diff_ids[i]);
+    }
+    expect(pushed.stdout).toContain(`digest: ${sha256(JSON.stringify(manifest))}`);
+    // kiln images --digests shows where the registry has it: the pushed (gzip) manifest.
+    const digests = await kiln(['images', '--store', store, '--digests', '--format', '{{.Digest}}', `${image}:1`]);
+    expect(digests.stdout.trim()).toBe(sha256(JSON.stringify(manifest)));
+
+    // Another repository (a new process, so nothing in memory): the remembered gzip blobs are
+    // sent, none is compressed again, and the pushed digest is the same.
+    const blobsBefore = readdirSync(join(store, 'blobs', 'sha256')).sort();
+    await kiln(['tag', '--store', store, `${image}:1`, `${registry.host}/team/gz-copy:1`]);
+    const copy = await kiln(['push', '--store', store, '-q', `${registry.host}/team/gz-copy:1`]);
+    expect(copy.stdout.trim()).toBe(sha256(JSON.stringify(manifest)));
+    expect(readdirSync(join(store, 'blobs', 'sha256')).sort()).toEqual(blobsBefore);
+
+    const plain = await kiln(['push', '--store', store, '--compression', 'none', `${image}:1`]);
+    expect(plain.code).toBe(0);
+    const plainManifest = (await skopeoInspect(`${image}:1`, { raw: true })) as ImageManifest;
+    expect(plainManifest.layers.map((l) => l.digest)).toEqual(localManifest.layers.map((l) => l.digest));
+    expect((await kiln(['push', '--store', store, '--compression', 'zstd', `${image}:1`])).stderr).toMatch(/--compression must be gzip, gzip:LEVEL with LEVEL 0-9, or none, not "zstd"/);
   });
 
   it('a one-file change uploads exactly one layer', async () => {

@@ -42,6 +42,7 @@ export default async function imagePushExecutor(
       registry: options.registry ?? image.registry,
       insecureRegistries: options.insecureRegistries ?? image.insecureRegistries,
       tags: options.tags?.length ? options.tags : image.tags,
+      compression: options.compression ?? image.compression,
     };
     const outputPath = fromRoot(info, renderTemplate(opts.outputPath, new TemplateValues(info), 'outputPath'));
     let metadata: ImageMetadata;
@@ -67,7 +68,7 @@ export default async function imagePushExecutor(
     log.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
     const client = registryClient(opts.insecureRegistries);
     try {
-      const pushed = await pushTags(client, store, digest, tags);
+      const pushed = await pushTags(client, store, digest, tags, opts.compression);
       log.info(pushed.summary);
       return { success: true, digest: pushed.digest };
     } finally {

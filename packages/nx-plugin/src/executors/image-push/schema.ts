@@ -7,4 +7,5 @@ export interface ImagePushExecutorOptions {
   registry?: string;
   store?: string;
   insecureRegistries?: string[];
+  compression?: 'none' | 'gzip';
 }

@@ -108,7 +108,7 @@ export async function buildImage(
       await writeFile(join(outputPath, METADATA_FILE), JSON.stringify(metadata, null, 2) + '\n');
       for (const line of resultLines(result)) out.info(line);
       out.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
-      if (options.push) out.info((await pushTags(registry, store, result.manifestDigest, resolved.tags)).summary);
+      if (options.push) out.info((await pushTags(registry, store, result.manifestDigest, resolved.tags, options.compression)).summary);
       return { success: true, digest: result.manifestDigest, outputPath };
     } finally {
       registry.close();

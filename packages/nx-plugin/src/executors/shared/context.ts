@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import type { ExecutorContext, NxJsonConfiguration } from '@nx/devkit';
-import { createRegistryClient, namesRegistry, parseReference, pushedLine, type RegistryClient, type Store } from '@kiln/core';
+import { DEFAULT_PUSH_COMPRESSION, createRegistryClient, namesRegistry, parseReference, pushToRegistry, pushedLine, type RegistryClient, type Store } from '@kiln/core';
 import { projectVersion } from './release-version.js';
 
 export interface ProjectInfo {
@@ -171,8 +171,20 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Pushes `digest` from the store to every tag; returns the registry's digest and a line saying what was sent. */
-export async function pushTags(client: RegistryClient, store: Store, digest: string, tags: string[]): Promise<{ digest: string; summary: string }> {
-  const result = await store.withLease(() => client.push(store, digest, tags.map((t) => parseReference(t))));
+/**
+ * Pushes `digest` from the store to every tag, plain layers gzipped unless `compression` is
+ * 'none' (the image target's option: the user asked for plain layers); returns the registry's
+ * digest and a line saying what was sent.
+ */
+export async function pushTags(
+  client: RegistryClient,
+  store: Store,
+  digest: string,
+  tags: string[],
+  compression: 'none' | 'gzip' | undefined,
+): Promise<{ digest: string; summary: string }> {
+  const result = await pushToRegistry(store, client, digest, tags.map((t) => parseReference(t)), {
+    compression: compression === 'none' ? { type: 'none' } : DEFAULT_PUSH_COMPRESSION,
+  });
   return { digest: result.digest, summary: pushedLine(tags, result) };
 }

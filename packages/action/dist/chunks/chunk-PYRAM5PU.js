@@ -7994,6 +7994,7 @@ export {
   isIndex,
   layerCompression,
   rt,
+  parallelGzip,
   SNIFF_LENGTH,
   sniffCompression,
   decompressor,

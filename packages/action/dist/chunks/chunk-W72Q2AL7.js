@@ -25,6 +25,7 @@ import {
   isManifest,
   layerCompression,
   layerHeaders,
+  parallelGzip,
   parseUserDatabase,
   readFileFromLayers,
   resolveInIndex,
@@ -37,7 +38,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-STXFPHV7.js";
+} from "./chunk-PYRAM5PU.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -78099,7 +78100,8 @@ function progressLine(event) {
 }
 function buildMetadata(result, pushed) {
   return {
-    "containerimage.digest": result.manifestDigest,
+    // With a push, what the registry has (layers gzipped), as buildx reports it.
+    "containerimage.digest": pushed?.digest ?? result.manifestDigest,
     // buildx leaves the config digest out for an index; Kiln lists each platform's instead.
     ...result.platforms ? { "kiln.platforms": result.platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest, configDigest: p.configDigest })) } : { "containerimage.config.digest": result.configDigest },
     "image.name": result.tags.join(","),
@@ -78132,6 +78134,81 @@ function progressReporter(out) {
 }
 function pushedLine(tags2, push) {
   return `pushed ${tags2.join(", ")}: ${push.uploadedBlobs} blobs uploaded (${push.uploadedBytes} bytes), ${push.mountedBlobs} mounted, ${push.existingBlobs} already there`;
+}
+
+// packages/core/dist/engine/distribution.js
+var DEFAULT_GZIP_LEVEL = 1;
+var DEFAULT_PUSH_COMPRESSION = { type: "gzip", level: DEFAULT_GZIP_LEVEL };
+async function distributionForm(store, digest, compression) {
+  if (compression.type === "none")
+    return digest;
+  const converted = await convert(store, digest, compression);
+  return converted?.digest ?? digest;
+}
+async function convert(store, digest, compression) {
+  const doc = await store.readJson(digest);
+  if (isIndex(doc.mediaType) || "manifests" in doc) {
+    const index = doc;
+    let changed2 = false;
+    const manifests = [];
+    for (const m of index.manifests) {
+      const child2 = await store.hasBlob(m.digest) ? await convert(store, m.digest, compression) : void 0;
+      changed2 ||= child2 !== void 0;
+      manifests.push(child2 ? { ...m, digest: child2.digest, size: child2.size } : m);
+    }
+    if (!changed2)
+      return void 0;
+    const written2 = await store.writeJson({ ...index, manifests });
+    return { mediaType: index.mediaType, digest: written2.digest, size: written2.size };
+  }
+  const manifest = doc;
+  const docker = manifest.mediaType === MediaTypes.dockerManifest;
+  let changed = false;
+  const layers = [];
+  for (const layer of manifest.layers) {
+    if (layerCompression(layer.mediaType) !== "none" || layer.urls?.length) {
+      layers.push(layer);
+      continue;
+    }
+    const gz = await gzipLayer(store, layer.digest, compression.level);
+    layers.push({ ...layer, mediaType: docker ? MediaTypes.dockerLayerGzip : MediaTypes.ociLayerGzip, digest: gz.digest, size: gz.size });
+    changed = true;
+  }
+  if (!changed)
+    return void 0;
+  const written = await store.writeJson({ ...manifest, layers });
+  return { mediaType: manifest.mediaType, digest: written.digest, size: written.size };
+}
+async function gzipLayer(store, digest, level) {
+  const memoId = `${digest}:gzip-${level}`;
+  const known = await store.readMeta("compressed-layers", memoId);
+  if (known && await store.blobSize(known.digest) === known.size)
+    return known;
+  if (!await store.hasBlob(digest)) {
+    throw new KilnError(`layer ${digest} is not in the store at ${store.root}: pull or build the image again before pushing it`);
+  }
+  const writer = await store.createBlobWriter();
+  try {
+    for await (const chunk of parallelGzip(store.openBlob(digest), { level }))
+      await writer.write(chunk);
+    const info2 = await writer.commit();
+    const made = { digest: info2.digest, size: info2.size };
+    await store.writeMeta("compressed-layers", memoId, made);
+    return made;
+  } catch (err) {
+    await writer.abort().catch(() => void 0);
+    throw err;
+  }
+}
+async function pushToRegistry(store, registry, digest, refs, options = {}) {
+  return store.withLease(async () => {
+    const compression = refs.some((r) => r.digest !== void 0) ? { type: "none" } : options.compression ?? DEFAULT_PUSH_COMPRESSION;
+    const form = await distributionForm(store, digest, compression);
+    const pushed = await registry.push(store, form, refs, options.onProgress ? { onProgress: options.onProgress } : {});
+    for (const ref of refs)
+      await store.addImage(digest, `${repositoryName(ref)}@${pushed.digest}`);
+    return pushed;
+  });
 }
 
 // packages/core/dist/engine/source-date-epoch.js
@@ -78349,6 +78426,7 @@ export {
   resultLines,
   progressReporter,
   pushedLine,
+  pushToRegistry,
   sourceDateEpoch,
   DEFAULT_CACHE_MOUNTS_LIMIT_MIB,
   planCacheMounts,
