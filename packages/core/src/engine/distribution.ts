@@ -15,6 +15,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { PushResult, TransferListener } from '../registry/types.js';
 import { repositoryName, type ImageReference } from '../reference/index.js';
 import type { ContentStore } from '../store/types.js';
+import { blobsOfImages } from './garbage.js';
 
 /** How pushed layers are compressed: gzip at a zlib level, or as stored ('none'). */
 export type PushCompression = { type: 'gzip'; level: number } | { type: 'none' };
@@ -113,7 +114,8 @@ async function gzipLayer(store: Store, digest: string, level: number): Promise<C
 /**
  * Pushes the store's image `digest` to `refs` in its distribution form (gzip layers unless
  * `compression` says none), under a store lease, and records where the registry has it (`kiln
- * images --digests`, inspect's RepoDigests). A reference with a digest names exact content, so
+ * images --digests`, inspect's RepoDigests). A blob of an image a registry is known to have (a
+ * pulled base, an earlier push) is mounted from there when the target is the same registry. A reference with a digest names exact content, so
  * it is pushed as stored.
  */
 export async function pushToRegistry(
@@ -126,8 +128,26 @@ export async function pushToRegistry(
   return store.withLease(async () => {
     const compression = refs.some((r) => r.digest !== undefined) ? { type: 'none' as const } : (options.compression ?? DEFAULT_PUSH_COMPRESSION);
     const form = await distributionForm(store, digest, compression);
-    const pushed = await registry.push(store, form, refs, options.onProgress ? { onProgress: options.onProgress } : {});
+    const mountSources = await knownBlobSources(store);
+    const pushed = await registry.push(store, form, refs, { mountSources, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     for (const ref of refs) await store.addImage(digest, `${repositoryName(ref)}@${pushed.digest}`);
     return pushed;
   });
+}
+
+/** Blob digest -> the repositories ('domain/path') that have it: every stored image's blobs, by its repoDigests. */
+async function knownBlobSources(store: ContentStore): Promise<Map<string, string[]>> {
+  const sources = new Map<string, string[]>();
+  for (const image of await store.listImages()) {
+    if (!image.repoDigests?.length) continue;
+    const repos = image.repoDigests.map((r) => r.slice(0, r.lastIndexOf('@')));
+    // The image as the registry has it: the pushed (gzip) form when that is stored, else this one.
+    const tops = new Set([image.digest, ...image.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]);
+    for (const blob of await blobsOfImages(store, tops)) {
+      const known = sources.get(blob) ?? [];
+      for (const repo of repos) if (!known.includes(repo)) known.push(repo);
+      sources.set(blob, known);
+    }
+  }
+  return sources;
 }

@@ -107,7 +107,7 @@ export class RegistryClient {
     store: BlobReader & BlobFiles,
     manifestDigest: string,
     refs: ImageReference[],
-    options: { mountFrom?: string[]; onProgress?: TransferListener } = {},
+    options: { mountFrom?: string[]; mountSources?: ReadonlyMap<string, readonly string[]>; onProgress?: TransferListener } = {},
   ): Promise<PushResult> {
     return pushImage(this.session, this.uploader, store, manifestDigest, refs, options);
   }

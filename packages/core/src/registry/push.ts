@@ -51,7 +51,8 @@ export async function putManifest(s: RegistrySession, repo: RepoRef, reference: 
 
 /**
  * Pushes the image `manifestDigest` (a manifest or an index) to every reference. Later
- * repositories of the same registry mount what earlier ones received. `onProgress` hears of
+ * repositories of the same registry mount what earlier ones received; `mountSources` names, per
+ * blob, repositories ('domain/path') to mount it from first. `onProgress` hears of
  * every blob and manifest of each repository (start, bytes as they stream, done).
  */
 export async function pushImage(
@@ -60,7 +61,7 @@ export async function pushImage(
   store: BlobReader & BlobFiles,
   manifestDigest: string,
   refs: ImageReference[],
-  options: { mountFrom?: string[]; onProgress?: TransferListener },
+  options: { mountFrom?: string[]; mountSources?: ReadonlyMap<string, readonly string[]>; onProgress?: TransferListener },
 ): Promise<PushResult> {
   const listener = options.onProgress;
   if (refs.length === 0) throw new KilnError('push: no image reference to push to');
@@ -92,11 +93,14 @@ export async function pushImage(
     const outcomes = await allOrFirstError(
       content.map(async (b, i) => {
         if (!present[i]) return { how: 'skipped' as const, size: 0 };
+        // Where this blob is known to be (a base image pulled from there): mounted, not sent.
+        const sources = options.mountSources?.get(b.digest);
+        const from = sources ? [...sources, ...mountFrom] : mountFrom;
         const how = await uploader.uploadBlob(
           repo,
           store,
           b.digest,
-          listener ? { mountFrom, progress: { listener, kind: b.role === 'config' ? 'config' : 'layer' } } : { mountFrom },
+          listener ? { mountFrom: from, progress: { listener, kind: b.role === 'config' ? 'config' : 'layer' } } : { mountFrom: from },
         );
         return { how, size: b.size };
       }),

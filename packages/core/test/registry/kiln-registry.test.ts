@@ -110,6 +110,21 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'kiln and a real registry (n
     expect(pulled.stdout).toMatch(/^Digest: sha256:[0-9a-f]{64}\nStatus: Downloaded /);
   });
 
+  it("a later kiln push mounts the pulled base's layers from the base's repository instead of uploading them", async () => {
+    const base = `${registry.host}/team/app:1`;
+    const child = writeTree(join(work, 'mount-child'), { Dockerfile: `FROM ${base}\nCOPY extra.txt /extra.txt\n`, 'extra.txt': 'extra\n' });
+    const store = join(work, 'store-mount');
+    const app = `${registry.host}/other/app:1`;
+    expect((await kiln(['build', '--store', store, '-q', '-t', app, child])).code).toBe(0);
+    const uploadsBefore = registry.requests('PUT', /\/blobs\/uploads\//);
+    const pushed = await kiln(['push', '--store', store, app]);
+    expect(pushed.code).toBe(0);
+    // The base's two layers are mounted; the new layer and the config are uploaded.
+    expect(pushed.stdout).toMatch(/\(2 blobs uploaded, 2 mounted, 0 already there\)/);
+    expect(registry.requests('PUT', /\/blobs\/uploads\//) - uploadsBefore).toBe(2);
+    expect(((await skopeoInspect(app)) as { Layers: string[] }).Layers).toHaveLength(3);
+  });
+
   it('an image that is in neither the store nor the registry is a clear error', async () => {
     const missing = writeTree(join(work, 'missing'), { Dockerfile: `FROM ${registry.host}/nope/nothing:1\n` });
     const r = await kiln(['build', '--store', join(work, 'store-d'), '-q', missing]);
