@@ -42,6 +42,16 @@ export interface TarEntry {
   body?: Uint8Array | AsyncIterable<Uint8Array>;
 }
 
+/**
+ * Bytes of entries already encoded by this writer (headers, bodies and padding, as an earlier
+ * archive holds them), passed through as they are: how a layer reuses the unchanged part of the
+ * layer it replaces. `length` is checked.
+ */
+export interface EncodedTarEntries {
+  encoded: AsyncIterable<Buffer>;
+  length: number;
+}
+
 /** Raised when an entry cannot be written as given (a body of another size than its header says). */
 export class TarWriteError extends KilnError {}
 
@@ -72,9 +82,14 @@ export function isEntryType(type: string): type is EntryType {
  * body passes through in its own chunks), ending with the two zero blocks. A body of another
  * size than its header says is a TarWriteError.
  */
-export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarEntry>): AsyncGenerator<Buffer> {
+export async function* writeTar(
+  entries: Iterable<TarEntry | EncodedTarEntries> | AsyncIterable<TarEntry | EncodedTarEntries>,
+  /** Told the byte offset at which each item starts, and at last where the end-of-archive blocks start. */
+  onOffset?: (offset: number) => void,
+): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let pendingLength = 0;
+  let offset = 0;
   const flush = (): Buffer | undefined => {
     if (pendingLength === 0) return undefined;
     const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
@@ -85,10 +100,25 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
   const add = (buf: Buffer): Buffer | undefined => {
     pending.push(buf);
     pendingLength += buf.length;
+    offset += buf.length;
     return pendingLength >= BATCH ? flush() : undefined;
   };
 
-  for await (const { header, body } of entries) {
+  for await (const item of entries) {
+    onOffset?.(offset);
+    if ('encoded' in item) {
+      const before = flush();
+      if (before) yield before;
+      let seen = 0;
+      for await (const chunk of item.encoded) {
+        seen += chunk.length;
+        yield chunk;
+      }
+      if (seen !== item.length) throw new TarWriteError(`encoded tar entries: ${seen} bytes, expected ${item.length}`);
+      offset += seen;
+      continue;
+    }
+    const { header, body } = item;
     const ready = add(encodeHeader(header));
     if (ready) yield ready;
     const size = header.type === 'file' ? header.size : 0;
@@ -102,6 +132,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
       if (buf.length >= BATCH) {
         const before = flush();
         if (before) yield before;
+        offset += buf.length;
         yield buf;
       } else if (buf.length > 0) {
         const r = add(buf);
@@ -117,6 +148,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
         yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       }
       if (seen !== size) throw bodySizeError(header, seen);
+      offset += seen;
     }
     const pad = (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
     if (pad) {
@@ -124,6 +156,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
       if (r) yield r;
     }
   }
+  onOffset?.(offset);
   add(Buffer.alloc(2 * TAR_BLOCK));
   const last = flush();
   if (last) yield last;

@@ -15,7 +15,7 @@ import { mountSources } from '../dockerfile/run-mount.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
 import { IgnoreMatcher, loadIgnoreMatcher } from '../context/dockerignore.js';
 import { ContextDigests, walkContext, type ContextEntry } from '../context/walk.js';
-import { extractArchive, writeLayer, type TarHeader, type WriteLayerOptions } from '../layer/index.js';
+import { extractArchive, writeLayer, type LayerEntry, type LayerSpans, type TarHeader, type WriteLayerOptions, type WrittenLayer } from '../layer/index.js';
 import { formatPlatform, hostPlatform, manifestFor, parsePlatform, platformMatches } from '../oci/image.js';
 import { chainIds } from '../oci/digest.js';
 import { MediaTypes } from '../oci/media-types.js';
@@ -37,6 +37,8 @@ import { cacheTransferContext, publishImage } from './publish.js';
 import type { BuildEvent, BuildOptions, BuildResult, StepReport } from './types.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** A COPY layer with fewer entries is written afresh every time: reusing it would save little. */
+const SPLICE_MIN_ENTRIES = 64;
 
 function hashKey(...parts: string[]): string {
   const h = createHash('sha256');
@@ -351,7 +353,7 @@ class Builder implements StepServices {
       if (state.runAhead) this.warmRunLowers(state.layers);
       const produced = await produce();
       try {
-        const layer = 'written' in produced ? produced.written : await writeLayer(produced.entries, this.store, this.layerOptions());
+        const layer = 'written' in produced ? produced.written : await this.writeStepLayer(createdBy, produced.entries);
         record = { layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType }, created: Date.now() };
         written = layer.headers;
         await keepLayerHeaders(this.store, record.layer!, written);
@@ -372,6 +374,27 @@ class Builder implements StepServices {
     };
   }
 
+
+  /**
+   * Writes a COPY/ADD step's layer. A plain layer of many entries keeps where each entry lies
+   * (`layer-spans`), and the step remembers its last layer (`step-layers`, by context and
+   * instruction): when one file of a big COPY changes, the next build copies the unchanged
+   * entries from that layer as byte ranges instead of reading and encoding every file again.
+   */
+  private async writeStepLayer(createdBy: string, entries: LayerEntry[]): Promise<WrittenLayer> {
+    const options = this.layerOptions();
+    if (options.compression !== 'none' || entries.length < SPLICE_MIN_ENTRIES) return writeLayer(entries, this.store, options);
+    const stepId = `${this.contextDir}\0${formatPlatform(this.platform)}\0${this.epoch}\0${createdBy}`;
+    const last = await this.store.readMeta<{ digest: string }>('step-layers', stepId);
+    const spans = last && (await this.store.readMeta<LayerSpans>('layer-spans', last.digest));
+    const reusable = spans && (await this.store.blobSize(last.digest)) === spans.size;
+    const layer = await writeLayer(entries, this.store, { ...options, spans: true, ...(reusable ? { reuse: { ...spans, file: this.store.blobPath(last.digest) } } : {}) });
+    if (layer.spans && layer.digest !== last?.digest) {
+      await this.store.writeMeta('layer-spans', layer.digest, layer.spans);
+      await this.store.writeMeta('step-layers', stepId, { digest: layer.digest });
+    }
+    return layer;
+  }
 
   // ---- sources ----
 

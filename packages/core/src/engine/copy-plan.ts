@@ -129,7 +129,10 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
       if (first !== undefined) out.set(target, { ...base, type: 'hardlink', linkTarget: first });
       else {
         if (inode) linked!.set(inode, target);
-        out.set(target, { ...base, type: 'file', size: e.size, content: { path: e.absPath } });
+        // A context file's digest is cached (the cache key needed it): with it, a later build
+        // of this step can copy the file's bytes from this layer instead of reading it again.
+        const digest = tree.kind === 'context' && tree !== EMPTY_TREE ? await tree.digest(e) : undefined;
+        out.set(target, { ...base, type: 'file', size: e.size, content: digest ? { path: e.absPath, digest } : { path: e.absPath } });
       }
     }
   }

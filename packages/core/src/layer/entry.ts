@@ -21,8 +21,11 @@ export interface LayerEntry {
   devMinor?: number;
   /** Seconds. The writer clamps to its epoch (min(mtime, epoch)); absent -> epoch. */
   mtime?: number;
-  /** Files: read from disk (streamed) or the given bytes. Absent -> an empty file. */
-  content?: { path: string } | { data: Uint8Array };
+  /**
+   * Files: read from disk (streamed) or the given bytes. Absent -> an empty file. A file's
+   * `digest`, when the caller knows it, lets a layer that replaces another copy it from there.
+   */
+  content?: { path: string; digest?: string } | { data: Uint8Array };
   /** Files: file capabilities, the raw security.capability attribute (as setcap writes it). */
   capability?: Uint8Array;
 }

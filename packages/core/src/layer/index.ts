@@ -11,7 +11,7 @@ export {
 } from './entry.js';
 export type { EntryType, LayerEntry } from './entry.js';
 export { LayerSourceChangedError, writeLayer } from './writer.js';
-export type { WriteLayerOptions, WrittenLayer } from './writer.js';
+export type { LayerSpans, WriteLayerOptions, WrittenLayer } from './writer.js';
 export { LayerFormatError, normalizeTarPath, readLayer, readTar } from './reader.js';
 export type { TarEntryHandler, TarHeader } from './reader.js';
 export { UnsafeEntryError, extractArchive, extractLayer, makeWhiteout } from './extract.js';

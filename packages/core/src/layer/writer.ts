@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { parallelGzip } from '../archive/compression.js';
 import { MAX_OCTAL_12, MAX_OCTAL_8, isEntryType, writeTar } from '../archive/tar.js';
-import type { TarEntry, TarHeader } from '../archive/tar.js';
+import type { EncodedTarEntries, TarEntry, TarHeader } from '../archive/tar.js';
 import { KilnError } from '../errors.js';
 import { MediaTypes } from '../oci/media-types.js';
 import type { BlobWriterFactory, LayerRecord } from '../contracts/blobs.js';
@@ -24,6 +24,24 @@ export interface WriteLayerOptions {
   compression?: 'gzip' | 'none';
   /** zlib level 0-9, default 6. */
   gzipLevel?: number;
+  /**
+   * A plain layer this one replaces (the same step's last build): entries whose header and
+   * content are unchanged are copied from it as byte ranges instead of being read and encoded
+   * again. The bytes are the same either way, so the digest is that of a fresh write.
+   */
+  reuse?: LayerSpans & { file: string };
+  /** Return the spans of this layer's entries (plain layers only), for a later write to reuse. */
+  spans?: boolean;
+}
+
+/**
+ * Where each entry of a plain layer lies: by the entry's fingerprint (its header and content
+ * digest), the offset and length of its bytes (pax header, header, body, padding). `size` is the
+ * whole tar's, to recognise the blob.
+ */
+export interface LayerSpans {
+  size: number;
+  spans: [fingerprint: string, offset: number, length: number][];
 }
 
 export type WrittenLayer = LayerRecord & {
@@ -33,6 +51,10 @@ export type WrittenLayer = LayerRecord & {
   entries: number;
   /** The entries' headers as written (sorted, mtimes clamped, hardlinks reordered). */
   headers: TarHeader[];
+  /** With `spans` (and no compression): where each entry whose content is known lies. */
+  spans?: LayerSpans;
+  /** Entries copied from `reuse` instead of being read and encoded. */
+  reused: number;
 };
 
 /** Raised when a file given by path changed (size or type) while the layer was written. */
@@ -40,6 +62,8 @@ export class LayerSourceChangedError extends KilnError {}
 
 /** Read size for file bodies streamed from disk. */
 const READ_CHUNK = 256 * 1024;
+/** Read size for byte ranges copied from a replaced layer. */
+const RANGE_CHUNK = 1024 * 1024;
 /** Files smaller than this are read whole, ahead of the tar writer. */
 const SMALL_FILE = 64 * 1024;
 /** How many small files are read ahead of the tar writer (at most READ_AHEAD_FILES * SMALL_FILE bytes). */
@@ -53,7 +77,7 @@ const MAX_ID = 0xffffffff;
 interface Prepared extends TarHeader {
   devMajor: number;
   devMinor: number;
-  content?: { path: string } | { data: Uint8Array };
+  content?: { path: string; digest?: string } | { data: Uint8Array };
 }
 
 /**
@@ -83,9 +107,14 @@ export async function writeLayer(
   // Each byte is hashed once: the store hashes the blob as it is written (its commit returns the
   // digest), so only a gzip layer needs a second hash, of the tar inside it (the diffID).
   const diffHash = compression === 'gzip' ? createHash('sha256') : undefined;
+  // Spans only make sense in plain tar: a gzip stream has no byte ranges to copy.
+  const fingerprints = compression === 'none' && (options.spans || options.reuse) ? prepared.map(fingerprint) : undefined;
+  const plan = fingerprints ? planReuse(fingerprints, options.reuse) : undefined;
+  const starts: number[] = [];
   let uncompressedSize = 0;
   async function* tarBytes(): AsyncGenerator<Buffer> {
-    for await (const chunk of writeTar(tarEntries(prepared))) {
+    const items = plan && options.reuse ? withReuse(prepared, plan, options.reuse.file) : tarEntries(prepared);
+    for await (const chunk of writeTar(items, plan ? (offset) => starts.push(offset) : undefined)) {
       diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
@@ -113,6 +142,8 @@ export async function writeLayer(
       entries: prepared.length,
       headers: prepared.map(({ content: _content, capability: _capability, devMajor, devMinor, ...header }) =>
         header.type === 'char' || header.type === 'block' ? { ...header, devMajor, devMinor } : header),
+      ...(plan && options.spans ? { spans: entrySpans(fingerprints!, plan, starts, uncompressedSize) } : {}),
+      reused: plan?.reused ?? 0,
     };
   } catch (err) {
     await writer.abort().catch(() => undefined);
@@ -178,7 +209,7 @@ async function prepareEntry(entry: LayerEntry, epoch: number): Promise<Prepared>
           if (!st.isFile()) throw new LayerEntryError(`${where}: ${content.path} is not a regular file`);
           p.size = st.size;
         }
-        p.content = { path: content.path };
+        p.content = content.digest ? { path: content.path, digest: content.digest } : { path: content.path };
       }
       if (entry.capability !== undefined) {
         if (!(entry.capability instanceof Uint8Array) || entry.capability.length === 0 || entry.capability.length > MAX_CAPABILITY) {
@@ -268,6 +299,111 @@ function reorderHardlinks(byPath: Map<string, Prepared>): void {
       }
     }
   }
+}
+
+/**
+ * An entry's identity in a plain layer: its header fields and its content's digest, so equal
+ * fingerprints mean equal bytes. Undefined for a file whose content digest is not known.
+ */
+function fingerprint(p: Prepared): string | undefined {
+  let content = '';
+  if (p.type === 'file' && p.size > 0) {
+    if (!p.content) return undefined;
+    if ('data' in p.content) content = createHash('sha256').update(p.content.data).digest('hex');
+    else if (p.content.digest) content = p.content.digest;
+    else return undefined;
+  }
+  const cap = p.capability ? Buffer.from(p.capability).toString('hex') : '';
+  const fields = [p.path, p.type, p.mode, p.uid, p.gid, p.size, p.mtime, p.linkTarget ?? '', p.devMajor, p.devMinor, cap, content];
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 22);
+}
+
+/** Which entries come from the replaced layer: runs of consecutive entries that lie back to back there. */
+interface ReusePlan {
+  /** Per entry: [offset, length] in the replaced layer, or undefined (written fresh). */
+  from: ([number, number] | undefined)[];
+  reused: number;
+}
+
+function planReuse(fingerprints: (string | undefined)[], reuse: WriteLayerOptions['reuse']): ReusePlan {
+  const known = new Map<string, [number, number]>();
+  for (const [fp, offset, length] of reuse?.spans ?? []) known.set(fp, [offset, length]);
+  const from = fingerprints.map((fp) => (fp === undefined ? undefined : known.get(fp)));
+  return { from, reused: from.filter(Boolean).length };
+}
+
+/** The tar items: fresh entries as tarEntries gives them, reused runs as one byte range each. */
+async function* withReuse(entries: Prepared[], plan: ReusePlan, file: string): AsyncGenerator<TarEntry | EncodedTarEntries> {
+  let i = 0;
+  while (i < entries.length) {
+    const span = plan.from[i];
+    if (!span) {
+      let j = i;
+      while (j < entries.length && !plan.from[j]) j++;
+      yield* tarEntries(entries.slice(i, j));
+      i = j;
+      continue;
+    }
+    // Extend the run while the next entry starts where this one ends in the old layer.
+    let [start, length] = span;
+    let j = i + 1;
+    for (; j < entries.length; j++) {
+      const next = plan.from[j];
+      if (!next || next[0] !== start + length) break;
+      length += next[1];
+    }
+    yield { encoded: readRange(file, start, length), length };
+    i = j;
+  }
+}
+
+async function* readRange(file: string, start: number, length: number): AsyncGenerator<Buffer> {
+  const fh = await open(file, fsc.O_RDONLY);
+  try {
+    for (let done = 0; done < length; ) {
+      const buf = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length - done));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, start + done);
+      if (bytesRead === 0) throw new KilnError(`${file} ended at ${start + done}, before the entries it was to supply`);
+      done += bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The new layer's spans: each item's start (from the tar writer), reused runs split by their old lengths. */
+function entrySpans(fingerprints: (string | undefined)[], plan: ReusePlan, itemStarts: number[], size: number): LayerSpans {
+  const spans: LayerSpans['spans'] = [];
+  const starts: number[] = [];
+  // Items are single fresh entries or runs of reused ones; walk them in the same order as withReuse.
+  let item = 0;
+  for (let i = 0; i < fingerprints.length; ) {
+    const at = itemStarts[item++]!;
+    const span = plan.from[i];
+    if (!span) {
+      starts.push(at);
+      i++;
+      continue;
+    }
+    let offset = at;
+    let [prevStart, prevLength] = span;
+    starts.push(offset);
+    for (i++; i < fingerprints.length; i++) {
+      const next = plan.from[i];
+      if (!next || next[0] !== prevStart + prevLength) break;
+      offset += prevLength;
+      starts.push(offset);
+      [prevStart, prevLength] = next;
+    }
+  }
+  const end = itemStarts[item]!; // where the end-of-archive blocks start
+  for (let i = 0; i < fingerprints.length; i++) {
+    const fp = fingerprints[i];
+    const next = i + 1 < starts.length ? starts[i + 1]! : end;
+    if (fp !== undefined) spans.push([fp, starts[i]!, next - starts[i]!]);
+  }
+  return { size, spans };
 }
 
 /**
