@@ -315,3 +315,56 @@ describe('writeLayer', () => {
   });
 
 });
+
+describe('a layer written from the one it replaces', () => {
+  // Files known by digest (as COPY gives context files), so their bytes can come from the old layer.
+  async function withDigests(entries: LayerEntry[]): Promise<LayerEntry[]> {
+    return Promise.all(
+      entries.map(async (e) =>
+        e.content && 'path' in e.content ? { ...e, content: { path: e.content.path, digest: sha256(await readFile(e.content.path)) } } : e,
+      ),
+    );
+  }
+  const plain = { epoch: EPOCH, compression: 'none' as const };
+
+  it('copies unchanged entries and has the digest of a fresh write, whatever changed', async () => {
+    const first = await withDigests(await sampleEntries());
+    const old = await writeLayer(first, store, { ...plain, spans: true });
+    expect(old.spans!.spans.length).toBe(first.length);
+    const reuse = { ...old.spans!, file: store.blobPath(old.digest) };
+
+    // One file's content changes (and its size), one entry's mode, one is added, one removed.
+    const changedFile = join(work, 'changed.js');
+    await writeFile(changedFile, 'console.log("changed, and longer than before")\n');
+    const second = await withDigests(
+      first
+        .filter((e) => e.path !== 'run/pipe')
+        .map((e) => (e.path === 'app/index.js' ? { ...e, content: { path: changedFile } } : e.path === 'usr/bin/su' ? { ...e, mode: 0o755 } : e))
+        .concat([{ path: 'app/new.txt', type: 'file', mode: 0o644, uid: 0, gid: 0, content: { data: Buffer.from('new') } }]),
+    );
+    const spliced = await writeLayer(second, store, { ...plain, spans: true, reuse });
+    const fresh = await writeLayer(second, store, plain);
+    expect(spliced.digest).toBe(fresh.digest);
+    // Every entry but the changed file, the chmod'ed one and the new one (the hardlink to the
+    // changed file is a header naming it: unchanged).
+    expect(spliced.reused).toBe(second.length - 3);
+
+    // The spans of a spliced layer are right too: a third write from it is still exact.
+    const third = second.filter((e) => e.path !== 'app/new.txt');
+    const again = await writeLayer(third, store, { ...plain, reuse: { ...spliced.spans!, file: store.blobPath(spliced.digest) } });
+    expect(again.digest).toBe((await writeLayer(third, store, plain)).digest);
+    expect(again.reused).toBe(third.length);
+  });
+
+  it('reads a file whose digest is not known, and never reuses across compressions', async () => {
+    const entries = await sampleEntries();
+    const old = await writeLayer(await withDigests(entries), store, { ...plain, spans: true });
+    const reuse = { ...old.spans!, file: store.blobPath(old.digest) };
+    const undigested = await writeLayer(entries, store, { ...plain, reuse });
+    expect(undigested.digest).toBe(old.digest);
+    expect(undigested.reused).toBe(entries.filter((e) => !(e.content && 'path' in e.content && (e.size ?? 1) > 0)).length);
+    const gz = await writeLayer(await withDigests(entries), store, { epoch: EPOCH, compression: 'gzip', reuse, spans: true });
+    expect(gz.reused).toBe(0);
+    expect(gz.spans).toBeUndefined();
+  });
+});
