@@ -36,14 +36,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-W72Q2AL7.js";
+} from "./chunks/chunk-T4A6VYGE.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-PYRAM5PU.js";
+} from "./chunks/chunk-GOQ4B26L.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

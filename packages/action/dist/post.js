@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-W72Q2AL7.js";
-import "./chunks/chunk-PYRAM5PU.js";
+} from "./chunks/chunk-T4A6VYGE.js";
+import "./chunks/chunk-GOQ4B26L.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

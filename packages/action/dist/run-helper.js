@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-PYRAM5PU.js";
+} from "./chunks/chunk-GOQ4B26L.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -13,6 +13,7 @@ import { parseDockerfile, typeInstruction } from '../dockerfile/index.js';
 import type { EscapeToken } from '../dockerfile/shell.js';
 import { describeImage, findImage, listCatalog, normalizedRef, type CatalogImage } from '../engine/image-catalog.js';
 import { RootfsView } from '../engine/rootfs.js';
+import { fetchMissingLayers } from './registry-options.js';
 import { ArgScope, Expander, setEnv, varsFromEnv } from '../engine/scope.js';
 import { stepFor } from '../engine/steps/index.js';
 import type { StepInput, StepServices } from '../engine/steps/step.js';
@@ -202,6 +203,7 @@ async function runContainer(store: ContentStore, o: RunOptions, io: CliIo, signa
   const cwd = o.workdir ?? (c.WorkingDir || '/');
   const user = o.user ?? c.User ?? '';
   const created = Date.now();
+  await fetchMissingLayers(store, (fetch) => fetch(image.layers));
   const lower = await new RootfsView(store, image.layers).index();
   const result = await executeRun(
         store,

@@ -15,6 +15,8 @@ import type { ImageReference } from '../reference/index.js';
 import type { RefRecord } from '../contracts/refs.js';
 import { openStore } from '../store/store.js';
 import { findImage, listCatalog } from '../engine/image-catalog.js';
+import { fetchImageLayers } from '../engine/remote-layers.js';
+import { fetchMissingLayers } from './registry-options.js';
 import type { ContentStore } from '../store/types.js';
 import { processIo } from './io.js';
 import type { CliIo } from './io.js';
@@ -192,6 +194,15 @@ export async function saveCommand(args: string[], io: CliIo): Promise<number> {
 
 async function saveImages(store: ContentStore, names: string[], format: 'docker' | 'oci', platform: Platform | undefined, output: string | undefined): Promise<void> {
   const images = await imagesToSave(store, names);
+  // An archive holds every layer: base layers still in their registry are fetched first (an
+  // index whose other platforms are not here is reported below, as before).
+  await fetchMissingLayers(store, async (fetch) => {
+    for (const image of images) {
+      await fetchImageLayers(store, image.digest, fetch).catch((err: unknown) => {
+        if (!(err instanceof OciError)) throw err;
+      });
+    }
+  });
 
   let prepared: PreparedArchive;
   if (format === 'docker') {

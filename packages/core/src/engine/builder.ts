@@ -25,6 +25,7 @@ import type { ContentStore } from '../store/types.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
 import { RootfsView, keepLayerHeaders } from './rootfs.js';
+import { layerFetcher, type LayerFetch } from './remote-layers.js';
 import { warmLowers } from '../run/sandbox.js';
 import { treeFromEntries, type SourceTree } from './copy-plan.js';
 import type { StageContext, StageState, StepOutcome } from './stage-state.js';
@@ -90,7 +91,11 @@ class Builder implements StepServices {
     this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
     this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
     this.resolver = new ImageResolver(store, this.platform, process.cwd(), options.registry, options.pull);
+    this.fetchLayers = layerFetcher(store, options.registry);
   }
+
+  /** Fetches base layers the store does not have yet (registry bases are references until then). */
+  readonly fetchLayers: LayerFetch;
 
   private emit(event: BuildEvent): void {
     this.options.onEvent?.(event);
@@ -198,6 +203,9 @@ class Builder implements StepServices {
         throw this.located(err, stage.from);
       });
       this.checkBasePlatform(fromName, base.config, platform, stage.from.line);
+      // A stage that will read the base's files fetches its layers now, in the background, while
+      // the steps before that one run; one that never does leaves them in the registry.
+      if (readsBaseFiles(stage, base.config)) void this.fetchLayers(base.layers).catch(() => undefined);
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith('PATH='))) config.config.Env = [DEFAULT_PATH, ...(config.config.Env ?? [])];
@@ -208,7 +216,7 @@ class Builder implements StepServices {
         state: {
           config,
           layers: [...base.layers],
-          view: new RootfsView(this.store, base.layers),
+          view: new RootfsView(this.store, base.layers, this.fetchLayers),
           key: hashKey('FROM', base.digest, `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`),
           args: new Map(),
           vars: varsFromEnv(config.config.Env ?? []),
@@ -329,8 +337,9 @@ class Builder implements StepServices {
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   private warmRunLowers(layers: readonly LayerRecord[]): void {
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.warmingStop.signal]) : this.warmingStop.signal;
-    const started = warmLowers(this.store, layers, signal);
-    if (started) this.warming.push(started.then(() => undefined, () => undefined));
+    // The layers a RUN will need are fetched now too, while the steps before it run.
+    const started = this.fetchLayers(layers).then(() => warmLowers(this.store, layers, signal));
+    this.warming.push(started.then(() => undefined, () => undefined));
   }
 
   private history(createdBy: string, empty: boolean): HistoryEntry {
@@ -436,7 +445,7 @@ class Builder implements StepServices {
           this.resolver.resolve(name).catch((err: unknown) => {
             throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${(err as Error).message}`);
           });
-        const view = ref.kind === 'stage' ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await image()).layers);
+        const view = ref.kind === 'stage' ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await image()).layers, this.fetchLayers);
         const dir = await view.materialize();
         const list = await walkContext(dir, new IgnoreMatcher([]));
         const label = ref.kind === 'stage' ? `stage ${stageLabel(ref.stage)}` : `image ${name}`;
@@ -486,6 +495,21 @@ class Builder implements StepServices {
       durationMs: Date.now() - this.started,
     };
   }
+}
+
+/**
+ * Whether a stage reads its base's files: RUN, WORKDIR (does the directory exist?), the base's
+ * ONBUILD triggers (anything), and COPY/ADD without --link (where the files land, and the
+ * directories above them, depend on what is there) or with --chown by name.
+ */
+function readsBaseFiles(stage: Stage, base: ImageConfig): boolean {
+  if (base.config?.OnBuild?.length) return true;
+  return stage.instructions.some(
+    (ins) =>
+      ins.kind === 'RUN' ||
+      ins.kind === 'WORKDIR' ||
+      ((ins.kind === 'COPY' || ins.kind === 'ADD') && (!ins.link || (ins.chown !== undefined && !/^\d+(:\d+)?$/.test(ins.chown)))),
+  );
 }
 
 /** How errors name the Dockerfile: relative to the context (as docker build), else to the cwd, else absolute. */

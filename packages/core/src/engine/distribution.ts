@@ -15,7 +15,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { PushResult, TransferListener } from '../registry/types.js';
 import { repositoryName, type ImageReference } from '../reference/index.js';
 import type { ContentStore } from '../store/types.js';
-import { blobsOfImages } from './garbage.js';
+import { knownBlobSources, layerFetcher, type LayerFetch } from './remote-layers.js';
 
 /** How pushed layers are compressed: gzip at a zlib level, or as stored ('none'). */
 export type PushCompression = { type: 'gzip'; level: number } | { type: 'none' };
@@ -49,13 +49,13 @@ type Store = Blobs & MetaFiles;
  * written to the store whose plain-tar layers are gzip blobs, compressed now or remembered from
  * an earlier push. Configs, and so image IDs, do not change: diff_ids name the plain tar.
  */
-export async function distributionForm(store: Store, digest: string, compression: PushCompression): Promise<string> {
+export async function distributionForm(store: Store, digest: string, compression: PushCompression, fetch?: LayerFetch): Promise<string> {
   if (compression.type === 'none') return digest;
-  const converted = await convert(store, digest, compression);
+  const converted = await convert(store, digest, compression, fetch);
   return converted?.digest ?? digest;
 }
 
-async function convert(store: Store, digest: string, compression: { type: 'gzip'; level: number }): Promise<Descriptor | undefined> {
+async function convert(store: Store, digest: string, compression: { type: 'gzip'; level: number }, fetch?: LayerFetch): Promise<Descriptor | undefined> {
   const doc = await store.readJson<ImageManifest | ImageIndex>(digest);
   if (isIndex(doc.mediaType) || 'manifests' in doc) {
     const index = doc as ImageIndex;
@@ -64,7 +64,7 @@ async function convert(store: Store, digest: string, compression: { type: 'gzip'
     for (const m of index.manifests) {
       // An index's children may be other platforms' manifests that were never stored (a pulled
       // multi-platform base): those are pushed as they are, by digest.
-      const child = (await store.hasBlob(m.digest)) ? await convert(store, m.digest, compression) : undefined;
+      const child = (await store.hasBlob(m.digest)) ? await convert(store, m.digest, compression, fetch) : undefined;
       changed ||= child !== undefined;
       manifests.push(child ? { ...m, digest: child.digest, size: child.size } : m);
     }
@@ -81,7 +81,7 @@ async function convert(store: Store, digest: string, compression: { type: 'gzip'
       layers.push(layer);
       continue;
     }
-    const gz = await gzipLayer(store, layer.digest, compression.level);
+    const gz = await gzipLayer(store, layer, compression.level, fetch);
     layers.push({ ...layer, mediaType: docker ? MediaTypes.dockerLayerGzip : MediaTypes.ociLayerGzip, digest: gz.digest, size: gz.size });
     changed = true;
   }
@@ -91,10 +91,12 @@ async function convert(store: Store, digest: string, compression: { type: 'gzip'
 }
 
 /** The gzip form of the plain layer `digest`: the remembered one when its blob is still stored. */
-async function gzipLayer(store: Store, digest: string, level: number): Promise<CompressedLayer> {
+async function gzipLayer(store: Store, layer: Descriptor, level: number, fetch?: LayerFetch): Promise<CompressedLayer> {
+  const digest = layer.digest;
   const memoId = `${digest}:gzip-${level}`;
   const known = await store.readMeta<CompressedLayer>('compressed-layers', memoId);
   if (known && (await store.blobSize(known.digest)) === known.size) return known;
+  if (!(await store.hasBlob(digest))) await fetch?.([layer]);
   if (!(await store.hasBlob(digest))) {
     throw new KilnError(`layer ${digest} is not in the store at ${store.root}: pull or build the image again before pushing it`);
   }
@@ -123,31 +125,22 @@ export async function pushToRegistry(
   registry: RegistryClient,
   digest: string,
   refs: ImageReference[],
-  options: { compression?: PushCompression; onProgress?: TransferListener } = {},
+  options: { compression?: PushCompression; onProgress?: TransferListener; fetchLayers?: LayerFetch } = {},
 ): Promise<PushResult> {
   return store.withLease(async () => {
     const compression = refs.some((r) => r.digest !== undefined) ? { type: 'none' as const } : (options.compression ?? DEFAULT_PUSH_COMPRESSION);
-    const form = await distributionForm(store, digest, compression);
+    // A base layer the store never fetched is mounted from where it is; it is fetched (from
+    // there) only when the target registry cannot mount it.
+    const fetchLayers = options.fetchLayers ?? layerFetcher(store, registry);
+    const form = await distributionForm(store, digest, compression, fetchLayers);
     const mountSources = await knownBlobSources(store);
-    const pushed = await registry.push(store, form, refs, { mountSources, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const pushed = await registry.push(store, form, refs, {
+      mountSources,
+      fetchMissing: (blob) => fetchLayers([blob]),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
     for (const ref of refs) await store.addImage(digest, `${repositoryName(ref)}@${pushed.digest}`);
     return pushed;
   });
 }
 
-/** Blob digest -> the repositories ('domain/path') that have it: every stored image's blobs, by its repoDigests. */
-async function knownBlobSources(store: ContentStore): Promise<Map<string, string[]>> {
-  const sources = new Map<string, string[]>();
-  for (const image of await store.listImages()) {
-    if (!image.repoDigests?.length) continue;
-    const repos = image.repoDigests.map((r) => r.slice(0, r.lastIndexOf('@')));
-    // The image as the registry has it: the pushed (gzip) form when that is stored, else this one.
-    const tops = new Set([image.digest, ...image.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]);
-    for (const blob of await blobsOfImages(store, tops)) {
-      const known = sources.get(blob) ?? [];
-      for (const repo of repos) if (!known.includes(repo)) known.push(repo);
-      sources.set(blob, known);
-    }
-  }
-  return sources;
-}

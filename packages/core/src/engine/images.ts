@@ -1,6 +1,7 @@
 // Where FROM and COPY --from find images: `scratch`, the local store (by name or digest),
 // `oci-layout://DIR[:tag]`, `docker-archive://FILE.tar[:tag]`, and registries: a name that is not
-// in the store is pulled (always re-resolved with --pull), as docker build does.
+// in the store is resolved there (always re-resolved with --pull), as docker build does; only its
+// manifest and config are stored, its layers when a step needs them.
 
 import { resolve } from 'node:path';
 import { KilnError } from '../errors.js';
@@ -94,7 +95,8 @@ export class ImageResolver {
           `import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`,
       );
     }
-    const pulled = await this.registry.pull(ref, this.store, { platform: platform });
+    // Manifest and config only: the layers are fetched when a step needs their bytes (remote-layers.ts).
+    const pulled = await this.registry.pull(ref, this.store, { platform: platform, layers: false });
     await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest, `${repositoryName(ref)}@${pulled.indexDigest ?? pulled.manifestDigest}`);
     if (!ref.digest) await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
     return this.fromManifest(name, pulled.manifestDigest, platform);

@@ -9,6 +9,7 @@ import { familiarName, formatReference, parseReference } from '../reference/inde
 import type { CacheRecord } from '../contracts/cache-index.js';
 import type { ContentStore } from '../store/types.js';
 import { exportCaches, type CacheTransferContext } from './cache-transfer.js';
+import { fetchImageLayers, layerFetcher } from './remote-layers.js';
 import type { BuildOptions } from './types.js';
 
 /** How a build's cache transfers reach the store, the registry and the build's events. */
@@ -37,6 +38,8 @@ export async function publishImage(
     await store.setRef(ref, digest);
     tags.push(ref);
   }
+  // An output holds every blob: base layers still in their registry are fetched first.
+  if (options.outputs?.length) await fetchImageLayers(store, digest, layerFetcher(store, ctx.registry));
   for (const output of options.outputs ?? []) {
     if (output.type === 'oci') {
       // The layout's ref name is the first tag's tag part (`app:1.0` -> `1.0`), as buildx writes it.

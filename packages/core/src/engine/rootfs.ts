@@ -9,6 +9,7 @@ import { chainIds, digestHex } from '../oci/digest.js';
 import { parseUserDatabase } from '../run/user.js';
 import type { LayerRecord } from '../contracts/blobs.js';
 import type { ContentStore } from '../store/types.js';
+import type { LayerFetch } from './remote-layers.js';
 
 export interface FsNode {
   type: EntryType;
@@ -46,10 +47,11 @@ export async function keepLayerHeaders(store: ContentStore, layer: LayerRecord, 
 }
 
 /** A layer's entries: kept ones when there are (see keepLayerHeaders), else read from its tar and kept. */
-async function layerEntries(store: ContentStore, layer: LayerRecord): Promise<readonly IndexedEntry[]> {
+async function layerEntries(store: ContentStore, layer: LayerRecord, fetch?: LayerFetch): Promise<readonly IndexedEntry[]> {
   const kept = await store.readMeta<unknown>(HEADERS_META, digestHex(layer.diffId));
   // A side file of the wrong shape (another version, a damaged one) is recomputed, not trusted.
   if (Array.isArray(kept) && kept.every(isIndexedEntry)) return kept;
+  await fetch?.([layer]);
   const headers = await layerHeaders(storedLayer(store, layer));
   await keepLayerHeaders(store, layer, headers);
   return headers;
@@ -61,6 +63,8 @@ export class RootfsView {
   constructor(
     private readonly store: ContentStore,
     readonly layers: readonly LayerRecord[],
+    /** Brings layers the store lacks (a registry base kept as a reference) before they are read. */
+    private readonly fetch?: LayerFetch,
     private readonly parent?: { view: RootfsView; layer: LayerRecord; added?: readonly LayerEntry[] },
   ) {}
 
@@ -69,7 +73,7 @@ export class RootfsView {
    * (a RUN step answered by the cache) only that layer's headers are read, when needed.
    */
   withLayer(layer: LayerRecord, entries?: readonly LayerEntry[]): RootfsView {
-    return new RootfsView(this.store, [...this.layers, layer], { view: this, layer, added: entries });
+    return new RootfsView(this.store, [...this.layers, layer], this.fetch, { view: this, layer, added: entries });
   }
 
   index(): Promise<FsIndex> {
@@ -79,7 +83,7 @@ export class RootfsView {
 
   private async buildIndex(): Promise<FsIndex> {
     if (!this.parent) return this.baseIndex();
-    const added = this.parent.added ?? (await layerEntries(this.store, this.parent.layer));
+    const added = this.parent.added ?? (await layerEntries(this.store, this.parent.layer, this.fetch));
     return withLayerApplied(await this.parent.view.index(), added, (e): FsNode => ({
       type: e.type,
       mode: e.mode,
@@ -104,6 +108,7 @@ export class RootfsView {
       return new Map(kept as [string, FsNode][]);
     }
     const index: FsIndex = new Map();
+    await this.fetch?.(this.layers);
     for (const [path, e] of await buildFsIndex(this.layers.map((l) => storedLayer(this.store, l)))) {
       index.set(path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
     }
@@ -134,11 +139,13 @@ export class RootfsView {
   async readFile(path: string): Promise<Buffer | undefined> {
     const { path: resolved, node } = await this.resolve(path);
     if (node?.type !== 'file') return undefined;
+    await this.fetch?.(this.layers);
     return readFileFromLayers(this.layers.map((l) => storedLayer(this.store, l)), resolved);
   }
 
   /** Unpack every layer into a fresh directory (for COPY --from). */
   async materialize(): Promise<string> {
+    await this.fetch?.(this.layers);
     const dir = await this.store.makeTempDir('rootfs-');
     for (const layer of this.layers) {
       const source = storedLayer(this.store, layer);

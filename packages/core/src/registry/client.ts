@@ -44,12 +44,12 @@ export class RegistryClient {
 
   /**
    * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
-   * `platform` (default: linux on the host's architecture), its config and its layers, each
-   * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
+   * `platform` (default: linux on the host's architecture), its config and (unless `layers` is
+   * false) its layers, each verified against its digest. Blobs already in the store are not downloaded. Does not tag.
    * `onProgress` hears of each manifest and blob: start (pull, or exists when the store has it),
    * bytes as they stream (at most every 100 ms per blob, and at the end), done.
    */
-  pull(ref: ImageReference, store: Blobs, options: { platform?: Platform; onProgress?: TransferListener } = {}): Promise<PulledImage> {
+  pull(ref: ImageReference, store: Blobs, options: { platform?: Platform; onProgress?: TransferListener; layers?: boolean } = {}): Promise<PulledImage> {
     return pullImage(this.fetcher, ref, store, options);
   }
 
@@ -107,7 +107,12 @@ export class RegistryClient {
     store: BlobReader & BlobFiles,
     manifestDigest: string,
     refs: ImageReference[],
-    options: { mountFrom?: string[]; mountSources?: ReadonlyMap<string, readonly string[]>; onProgress?: TransferListener } = {},
+    options: {
+      mountFrom?: string[];
+      mountSources?: ReadonlyMap<string, readonly string[]>;
+      fetchMissing?: (blob: { digest: string; size: number }) => Promise<void>;
+      onProgress?: TransferListener;
+    } = {},
   ): Promise<PushResult> {
     return pushImage(this.session, this.uploader, store, manifestDigest, refs, options);
   }

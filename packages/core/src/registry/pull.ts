@@ -27,14 +27,15 @@ type KnownManifest = FetchedManifest & { fromStore?: boolean };
 
 /**
  * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
- * `platform` (default: linux on the host's architecture), its config and its layers. Does not tag.
+ * `platform` (default: linux on the host's architecture), its config and (unless `layers` is
+ * false: the image as a reference, its layers fetched when needed) its layers. Does not tag.
  * `onProgress` hears of every manifest and blob (start, bytes as they stream, done).
  */
 export async function pullImage(
   fetcher: Fetcher,
   ref: ImageReference,
   store: Blobs,
-  options: { platform?: Platform; onProgress?: TransferListener },
+  options: { platform?: Platform; onProgress?: TransferListener; layers?: boolean },
 ): Promise<PulledImage> {
   const name = repoName(ref);
   const listener = options.onProgress;
@@ -88,6 +89,9 @@ export async function pullImage(
         ctxBase,
       );
     }
+  }
+  if (options.layers === false) {
+    return indexDigest !== undefined ? { manifestDigest: current.digest, indexDigest, config } : { manifestDigest: current.digest, config };
   }
   // Foreign layers (Windows base layers with `urls`) are not distributed by registries.
   const layers = manifest.layers.filter((l) => !((l.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(l.mediaType)));

@@ -61,7 +61,13 @@ export async function pushImage(
   store: BlobReader & BlobFiles,
   manifestDigest: string,
   refs: ImageReference[],
-  options: { mountFrom?: string[]; mountSources?: ReadonlyMap<string, readonly string[]>; onProgress?: TransferListener },
+  options: {
+    mountFrom?: string[];
+    mountSources?: ReadonlyMap<string, readonly string[]>;
+    /** Brings a blob the store lacks into it, when neither the target has it nor a mount gives it. */
+    fetchMissing?: (blob: { digest: string; size: number }) => Promise<void>;
+    onProgress?: TransferListener;
+  },
 ): Promise<PushResult> {
   const listener = options.onProgress;
   if (refs.length === 0) throw new KilnError('push: no image reference to push to');
@@ -90,18 +96,19 @@ export async function pushImage(
     const mountFrom = [...(options.mountFrom ?? []), ...done.filter((d) => d.domain === repo.domain).map((d) => d.path)];
     // An optional blob (a foreign layer with urls) missing from the store is left out, not an error.
     const present = await Promise.all(content.map(async (b) => (await store.hasBlob(b.digest)) || !b.optional));
+    const fetchMissing = options.fetchMissing;
     const outcomes = await allOrFirstError(
       content.map(async (b, i) => {
         if (!present[i]) return { how: 'skipped' as const, size: 0 };
         // Where this blob is known to be (a base image pulled from there): mounted, not sent.
         const sources = options.mountSources?.get(b.digest);
         const from = sources ? [...sources, ...mountFrom] : mountFrom;
-        const how = await uploader.uploadBlob(
-          repo,
-          store,
-          b.digest,
-          listener ? { mountFrom: from, progress: { listener, kind: b.role === 'config' ? 'config' : 'layer' } } : { mountFrom: from },
-        );
+        const how = await uploader.uploadBlob(repo, store, b.digest, {
+          mountFrom: from,
+          size: b.size,
+          ...(fetchMissing ? { fetchMissing: () => fetchMissing(b) } : {}),
+          ...(listener ? { progress: { listener, kind: b.role === 'config' ? ('config' as const) : ('layer' as const) } } : {}),
+        });
         return { how, size: b.size };
       }),
     );

@@ -62,7 +62,14 @@ export class Uploader {
     repo: RepoRef,
     store: BlobReader & BlobFiles,
     digest: string,
-    options: { mountFrom?: string[]; progress?: ProgressRequest } = {},
+    options: {
+      mountFrom?: string[];
+      progress?: ProgressRequest;
+      /** The blob's size when the store does not have it (yet). */
+      size?: number;
+      /** Brings the blob into the store when the repository neither has it nor can mount it. */
+      fetchMissing?: () => Promise<void>;
+    } = {},
   ): Promise<UploadOutcome> {
     digestHex(digest);
     const key = `${repoName(repo)}\n${digest}`;
@@ -80,7 +87,7 @@ export class Uploader {
       return how;
     }
     const p = this.session.transfers
-      .run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress))
+      .run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress, options))
       .finally(() => this.uploads.delete(key));
     this.uploads.set(key, p);
     return p;
@@ -92,11 +99,12 @@ export class Uploader {
     digest: string,
     candidates: string[],
     progress: ProgressRequest | undefined,
+    missing: { size?: number; fetchMissing?: () => Promise<void> } = {},
   ): Promise<UploadOutcome> {
-    const size = await store.blobSize(digest);
-    if (size === undefined) {
-      throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
-    }
+    const stored = await store.blobSize(digest);
+    const size = stored ?? missing.size;
+    const notStored = () => new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
+    if (size === undefined || (stored === undefined && !missing.fetchMissing)) throw notStored();
     const reg = await this.session.registry(repo.domain);
     const name = repoName(repo);
     const ctx: Ctx = { action: `pushing blob ${digest} to ${name}`, domain: repo.domain, repository: repo.path, access: 'push' };
@@ -114,6 +122,10 @@ export class Uploader {
         report?.start('mount');
         report?.done(0);
         return 'mounted';
+      }
+      if (!(await store.hasBlob(digest))) {
+        await missing.fetchMissing?.();
+        if (!(await store.hasBlob(digest))) throw notStored();
       }
       await this.upload(job, mounted ?? (await this.startUpload(job)), store.blobPath(digest), report);
       this.seen.remember(digest, repo);

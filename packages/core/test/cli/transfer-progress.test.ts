@@ -5,7 +5,7 @@
 // live display under a pseudo-terminal (util-linux `script`).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { humanSize } from '../../src/cli/human-units.js';
@@ -250,7 +250,14 @@ describeNeeding(tools('docker-registry'), 'kiln push / pull progress against a r
       layers: { digest: string; size: number }[];
     };
     blobs = [{ kind: 'config', ...m.config }, ...m.layers.map((l) => ({ kind: 'layer' as const, digest: l.digest, size: l.size }))];
+    cpSync(store, join(work, 'store-unpushed'), { recursive: true });
   }, 60_000);
+  /** A copy of the store before any push (so it knows of no repository to mount from). */
+  const unpushedCopy = (name: string): string => {
+    const dir = join(work, `store-${name}`);
+    cpSync(join(work, 'store-unpushed'), dir, { recursive: true });
+    return dir;
+  };
   afterAll(async () => {
     await registry?.stop();
     rmSync(work, { recursive: true, force: true });
@@ -259,7 +266,7 @@ describeNeeding(tools('docker-registry'), 'kiln push / pull progress against a r
   it('kiln push --progress plain: one start and one done line per layer with its size; stdout as before', async () => {
     expect(blobs.filter((b) => b.kind === 'layer')).toHaveLength(2);
     expect(blobs.find((b) => b.kind === 'layer' && b.size > 5 * 1024 * 1024)).toBeDefined();
-    const r = await kilnProcess(['push', '--store', store, '--progress', 'plain', `${registry.host}/app:1`]);
+    const r = await kilnProcess(['push', '--compression', 'none', '--store', store, '--progress', 'plain', `${registry.host}/app:1`]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${registry.host}/app:1: digest: ${manifestDigest} (3 blobs uploaded, 0 mounted, 0 already there)\n`);
     const lines = r.stderr.split('\n').filter((l) => l !== '');
@@ -276,11 +283,11 @@ describeNeeding(tools('docker-registry'), 'kiln push / pull progress against a r
     expect(r.stderr).not.toContain('\x1b');
 
     // The same push, quiet: nothing on stderr, the same stdout (the blobs are there now).
-    const q = await kilnProcess(['push', '--store', store, '--progress', 'quiet', `${registry.host}/app:1`]);
+    const q = await kilnProcess(['push', '--compression', 'none', '--store', store, '--progress', 'quiet', `${registry.host}/app:1`]);
     expect(q.stderr).toBe('');
     expect(q.stdout).toBe(`${registry.host}/app:1: digest: ${manifestDigest} (0 blobs uploaded, 0 mounted, 3 already there)\n`);
     // Off a terminal, auto is plain: the blobs that are there say so, one line each.
-    const again = await kilnProcess(['push', '--store', store, `${registry.host}/app:1`], undefined, { TERM: 'xterm' });
+    const again = await kilnProcess(['push', '--compression', 'none', '--store', store, `${registry.host}/app:1`], undefined, { TERM: 'xterm' });
     expect(again.stdout).toBe(q.stdout);
     for (const b of blobs) expect(again.stderr).toContain(`${b.kind} ${shortDigest(b.digest)}: already exists ${humanSize(b.size)}\n`);
     expect(again.stderr).toMatch(/Pushed 0 blobs, 0B in \d+\.\ds \(\S+\/s\); 0 mounted, 3 already there\n$/);
@@ -324,7 +331,9 @@ describeNeeding(tools('docker-registry'), 'kiln push / pull progress against a r
   });
 
   it('kiln push under a pseudo-terminal: the live display, drawn over itself, with the final sizes', async () => {
-    const cmd = [process.execPath, kilnBin, 'push', '--store', store, `${registry.host}/tty/app:1`].map(quote).join(' ');
+    // A store that pushed nothing yet: it would mount what it pushed to app:1 (same registry).
+    const fresh = unpushedCopy('tty');
+    const cmd = [process.execPath, kilnBin, 'push', '--compression', 'none', '--store', fresh, `${registry.host}/tty/app:1`].map(quote).join(' ');
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
     delete env.NO_COLOR;
     const { stdout } = await promisify(execFile)('script', ['-qefc', cmd, '/dev/null'], { env, maxBuffer: 16 << 20 });
@@ -380,7 +389,7 @@ describeNeeding(tools('docker-registry'), 'kiln push / pull progress against a r
   });
 
   it('kiln build --push --progress plain: per-layer lines after the build, then the pushed line', async () => {
-    const r = await kiln(['build', '--store', store, '--progress', 'plain', '-t', `${registry.host}/built/app:1`, '--push', ctx]);
+    const r = await kiln(['build', '--store', unpushedCopy('built'), '--compression', 'none', '--progress', 'plain', '-t', `${registry.host}/built/app:1`, '--push', ctx]);
     expect(r.code).toBe(0);
     const pushedAt = r.stderr.indexOf('pushed ');
     const firstLayer = r.stderr.indexOf('layer sha256:');

@@ -3,7 +3,7 @@
 // pulls it from there (docker treats 127.0.0.0/8 registries as insecure, i.e. plain HTTP is
 // allowed) and runs it.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
@@ -45,11 +45,19 @@ describeWithDocker('docker pulls and runs what kiln pushed to a registry', () =>
     const ctx = writeTree(join(tmp, 'ctx'), {
       Dockerfile: `FROM ${base.busybox}\nCMD ["echo", "${MESSAGE}"]\n`,
     });
-    const built = await kiln(['build', '--store', store, '-q', '-t', image, '--push', ctx]);
+    const meta = join(tmp, 'meta.json');
+    const built = await kiln(['build', '--store', store, '-q', '-t', image, '--push', '--metadata-file', meta, ctx]);
     expect(built.stderr).toBe('');
     expect(built.code).toBe(0);
-    const digest = await (await openStore(store)).getRef(formatReference(parseReference(image)));
+    // What the registry has: the build's image with its layers gzipped at push.
+    const digest = (JSON.parse(readFileSync(meta, 'utf8')) as Record<string, string>)['containerimage.digest']!;
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(digest).not.toBe(await (await openStore(store)).getRef(formatReference(parseReference(image))));
+    const pushedManifest = (await (await fetch(`${reg.url}/v2/demo/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
+      layers: { mediaType: string }[];
+    };
+    expect(pushedManifest.layers.length).toBeGreaterThan(0);
+    expect(pushedManifest.layers.every((l) => l.mediaType.endsWith('+gzip') || l.mediaType.endsWith('.tar.gzip'))).toBe(true);
 
     // The image is not in the daemon yet: docker must fetch it from the registry.
     expect((await d.docker(['image', 'inspect', image])).code).not.toBe(0);

@@ -6,7 +6,7 @@
 // retry-heavy and chunked cases use the RegistryClient with a 10 ms backoff.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
@@ -48,9 +48,12 @@ beforeAll(async () => {
   // Random, so the layer stays ~1.5 MB gzipped: big enough to cut in the middle.
   writeFileSync(join(ctx, 'data.bin'), randomBytes(1536 * 1024));
   buildStore = join(work, 'store-build');
-  const built = await kiln(['build', '--store', buildStore, '-q', '-t', 'faults/src:1', ctx]);
+  const built = await kiln(['build', '--store', pristineStore(), '-q', '-t', 'faults/src:1', ctx]);
   if (built.code !== 0) throw new Error(`build failed: ${built.stderr}`);
 }, 60_000);
+
+/** The store as the build left it: each push starts from a copy, which knows of no earlier push to mount from. */
+const pristineStore = (): string => join(work, 'store-pristine');
 
 afterAll(async () => {
   await proxy?.stop();
@@ -62,8 +65,10 @@ afterEach(() => proxy.clearFaults());
 
 const norm = (ref: string): string => formatReference(parseReference(ref));
 
-/** Tags the built image as `name` in the build store; returns its manifest digest. */
+/** Tags the built image as `name` in a fresh copy of the build store; returns its manifest digest. */
 async function tagBuilt(name: string): Promise<string> {
+  rmSync(buildStore, { recursive: true, force: true });
+  cpSync(pristineStore(), buildStore, { recursive: true });
   const s = await openStore(buildStore);
   const digest = (await s.getRef(norm('faults/src:1')))!;
   await s.setRef(norm(name), digest);
@@ -146,7 +151,7 @@ describeNeeding(needs, 'push through faults (kiln push)', () => {
     const logFrom = proxy.log.length;
     inject();
     const started = Date.now();
-    const r = await kiln(['push', '--store', buildStore, `${proxy.host}/${repo}:1`]);
+    const r = await kiln(['push', '--compression', 'none', '--store', buildStore, `${proxy.host}/${repo}:1`]);
     const took = Date.now() - started;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -168,7 +173,7 @@ describeNeeding(needs, 'push through faults (kiln push)', () => {
       proxy.addFault({ method: 'PUT', path: MANIFESTS, nth: 1, action: { kind: 'status', status: 503 } }),
       proxy.addFault({ method: 'HEAD', path: /\/blobs\/sha256:/, nth: 2, action: { kind: 'status', status: 429, retryAfter: 1 } }),
     ];
-    const r = await kiln(['push', '--store', buildStore, `${proxy.host}/${repo}:1`]);
+    const r = await kiln(['push', '--compression', 'none', '--store', buildStore, `${proxy.host}/${repo}:1`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // The drop rule claims the big upload's first PUT; the 500 rule then gets a PUT of its own.
@@ -186,7 +191,7 @@ describeNeeding(needs, 'pull through faults (kiln pull)', () => {
   beforeAll(async () => {
     repoTag = 'faults/pull:1';
     digest = await tagBuilt(`${reg.host}/${repoTag}`);
-    const pushed = await kiln(['push', '--store', buildStore, '-q', `${reg.host}/${repoTag}`]);
+    const pushed = await kiln(['push', '--compression', 'none', '--store', buildStore, '-q', `${reg.host}/${repoTag}`]);
     if (pushed.code !== 0) throw new Error(pushed.stderr);
     m = await manifestOf(buildStore, digest);
     big = [...m.layers].sort((a, b) => b.size - a.size)[0]!.digest;
@@ -272,7 +277,7 @@ describeNeeding(needs, 'a push whose manifest cannot be written tags nothing', (
     const digest = await tagBuilt(`${proxy.host}/${repo}:1`);
     const m = await manifestOf(buildStore, digest);
     const f = proxy.addFault({ method: 'PUT', path: MANIFESTS, nth: 'every', action: { kind: 'status', status: 500 } });
-    const r = await kiln(['push', '--store', buildStore, `${proxy.host}/${repo}:1`]);
+    const r = await kiln(['push', '--compression', 'none', '--store', buildStore, `${proxy.host}/${repo}:1`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`pushing manifest "1" to ${proxy.host}/${repo} failed: the registry answered HTTP 500`);
     expect(r.stderr).toContain('(5 attempts)');
@@ -347,10 +352,11 @@ describeNeeding(needs, 'bytes on the wire (kiln build --push)', () => {
   it('after a one-file change, only the changed layer and the config are uploaded', async () => {
     const store = join(work, 'store-bytes');
     const image = `${proxy.host}/faults/bytes`;
-    const first = await kiln(['build', '--store', store, '--progress', 'plain', '-t', `${image}:1`, '--push', ctx]);
+    // What was pushed (layers gzipped at push): its manifest is in the store too.
+    const pushedDigest = (n: number) => (JSON.parse(readFileSync(join(work, `bytes-${n}.json`), 'utf8')) as Record<string, string>)['containerimage.digest']!;
+    const first = await kiln(['build', '--store', store, '--progress', 'plain', '-t', `${image}:1`, '--push', '--metadata-file', join(work, 'bytes-1.json'), ctx]);
     expect(first.code).toBe(0);
-    const s = await openStore(store);
-    const m1 = await manifestOf(store, (await s.getRef(norm(`${image}:1`)))!);
+    const m1 = await manifestOf(store, pushedDigest(1));
     const all1 = m1.config.size + m1.layers.reduce((n, l) => n + l.size, 0);
     expect(first.stderr).toContain(`pushed ${image}:1: 3 blobs uploaded (${all1} bytes), 0 mounted, 0 already there`);
 
@@ -358,9 +364,9 @@ describeNeeding(needs, 'bytes on the wire (kiln build --push)', () => {
     try {
       const inBefore = proxy.bytesIn('PUT', UPLOADS) + proxy.bytesIn('PATCH', UPLOADS);
       const putsBefore = proxy.requests('PUT', UPLOADS);
-      const second = await kiln(['build', '--store', store, '--progress', 'plain', '-t', `${image}:2`, '--push', ctx]);
+      const second = await kiln(['build', '--store', store, '--progress', 'plain', '-t', `${image}:2`, '--push', '--metadata-file', join(work, 'bytes-2.json'), ctx]);
       expect(second.code).toBe(0);
-      const d2 = (await s.getRef(norm(`${image}:2`)))!;
+      const d2 = pushedDigest(2);
       const m2 = await manifestOf(store, d2);
       const changed = m2.layers.filter((l) => !m1.layers.some((o) => o.digest === l.digest));
       expect(changed).toHaveLength(1);

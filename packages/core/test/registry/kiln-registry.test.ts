@@ -125,6 +125,46 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'kiln and a real registry (n
     expect(((await skopeoInspect(app)) as { Layers: string[] }).Layers).toHaveLength(3);
   });
 
+  it('a COPY --link build FROM a registry image downloads none of its layers; push mounts them, save fetches them', async () => {
+    const base = `${registry.host}/team/app:1`;
+    const baseLayers = ((await skopeoInspect(base, { raw: true })) as ImageManifest).layers.map((l) => l.digest);
+    const layerGets = () => baseLayers.reduce((n, d) => n + registry.requests('GET', new RegExp(`/blobs/${d}$`)), 0);
+    const child = writeTree(join(work, 'lazy-child'), {
+      Dockerfile: `FROM ${base}\nCOPY --link extra.txt /srv/extra.txt\nENV MODE=lazy\nCMD ["/app"]\n`,
+      'extra.txt': 'extra\n',
+    });
+    const store = join(work, 'store-lazy');
+    const app = `${registry.host}/lazy/app:1`;
+    const before = layerGets();
+    const built = await kiln(['build', '--store', store, '-q', '-t', app, child]);
+    expect(built.stderr).toBe('');
+    expect(built.code).toBe(0);
+    expect(layerGets()).toBe(before); // manifest and config only
+    const local = await openStore(store);
+    for (const d of baseLayers) expect(await local.hasBlob(d)).toBe(false);
+
+    // The push mounts the base's layers from its repository: still no download, and the
+    // registry has the whole image.
+    const pushed = await kiln(['push', '--store', store, app]);
+    expect(pushed.stdout).toMatch(/\(2 blobs uploaded, 2 mounted, 0 already there\)/);
+    expect(layerGets()).toBe(before);
+    const pulled = await kiln(['pull', '--store', join(work, 'store-lazy-check'), app]);
+    expect(pulled.code).toBe(0);
+
+    // An archive holds every layer: kiln save fetches them, once.
+    const beforeSave = layerGets();
+    const saved = await kiln(['save', '--store', store, '-o', join(work, 'lazy.tar'), app]);
+    expect(saved.stderr).toBe('');
+    expect(layerGets() - beforeSave).toBe(baseLayers.length);
+    for (const d of baseLayers) expect(await local.hasBlob(d)).toBe(true);
+
+    // Without --link, where the file lands depends on the base's files: they are read.
+    const plain = writeTree(join(work, 'plain-child'), { Dockerfile: `FROM ${base}\nCOPY extra.txt /srv/extra.txt\n`, 'extra.txt': 'extra\n' });
+    const beforePlain = layerGets();
+    expect((await kiln(['build', '--store', join(work, 'store-plain'), '-q', plain])).code).toBe(0);
+    expect(layerGets() - beforePlain).toBe(baseLayers.length);
+  });
+
   it('an image that is in neither the store nor the registry is a clear error', async () => {
     const missing = writeTree(join(work, 'missing'), { Dockerfile: `FROM ${registry.host}/nope/nothing:1\n` });
     const r = await kiln(['build', '--store', join(work, 'store-d'), '-q', missing]);

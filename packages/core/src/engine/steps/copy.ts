@@ -6,7 +6,7 @@ import { KilnError } from '../../errors.js';
 import type { Instruction } from '../../dockerfile/instructions.js';
 import { downloadSource } from '../download.js';
 import { EMPTY_TREE, parseChmod, planCopy, sourceFingerprint, type FetchedSource, type SourceTree } from '../copy-plan.js';
-import { resolveOwner } from '../rootfs.js';
+import { RootfsView, resolveOwner } from '../rootfs.js';
 import type { StepOutcome } from '../stage-state.js';
 import type { StepInput } from './step.js';
 
@@ -51,7 +51,10 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
       dest,
       // Heredoc-only COPY and URL-only ADD read nothing from the context.
       tree: pathSources.length === 0 && fromName === undefined ? EMPTY_TREE : await sourceTree(),
-      view: state.view,
+      // --link copies onto an empty directory that is then laid over the image (BuildKit's
+      // merge): nothing of the image decides where the files land, so the base's bytes are
+      // not needed (a registry base stays a reference).
+      view: ins.link ? new RootfsView(build.store, []) : state.view,
       owner: ins.chown ? await resolveOwner(state.view, x(ins.chown)) : undefined,
       chmod,
       // --exclude patterns are taken as written: BuildKit expands no variables in them.

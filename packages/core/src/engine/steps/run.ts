@@ -105,6 +105,7 @@ export async function runStep(input: StepInput<RunInstruction>): Promise<StepOut
 
   return build.layerStep(state, config, createdBy, keyParts, async () => {
     checkRunnablePlatform(state.platform);
+    await build.fetchLayers(state.layers);
     const lower = await state.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build, command.script) : undefined;

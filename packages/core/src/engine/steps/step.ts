@@ -7,6 +7,7 @@ import type { ImageConfig } from '../../oci/types.js';
 import type { ContentStore } from '../../store/types.js';
 import type { ContextEntry } from '../../context/walk.js';
 import type { SourceTree } from '../copy-plan.js';
+import type { LayerFetch } from '../remote-layers.js';
 import type { Expander } from '../scope.js';
 import type { StageContext, StageState, StepOutcome } from '../stage-state.js';
 import type { BuildOptions } from '../types.js';
@@ -34,6 +35,8 @@ export interface StepServices {
   sourceKey(name: string): Promise<string>;
   /** ADD of a local archive: its contents, or undefined when the file is no archive. */
   unpack(entry: ContextEntry): Promise<SourceTree | undefined>;
+  /** Brings base layers the store does not have yet (before a RUN reads them). */
+  fetchLayers: LayerFetch;
 }
 
 /** What a layer step's `produce` gives: the entries to write (and what to remove after), or a layer it wrote itself (RUN). */

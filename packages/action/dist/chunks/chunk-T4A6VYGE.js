@@ -38,7 +38,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-PYRAM5PU.js";
+} from "./chunk-GOQ4B26L.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -71028,6 +71028,9 @@ async function pullImage(fetcher, ref, store, options) {
       throw new RegistryError(`pulling ${name}${ref.tag ? `:${ref.tag}` : ""}: the image is for ${formatPlatform(has)}, not ${formatPlatform(wanted)} (it is a single-platform image, not an index); pull it without --platform or push an image for that platform`, ctxBase);
     }
   }
+  if (options.layers === false) {
+    return indexDigest !== void 0 ? { manifestDigest: current.digest, indexDigest, config } : { manifestDigest: current.digest, config };
+  }
   const layers = manifest.layers.filter((l) => !((l.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(l.mediaType)));
   const unique = layers.filter((l, i) => layers.findIndex((o) => o.digest === l.digest) === i);
   const progress = listener ? { listener, kind: "layer" } : void 0;
@@ -71117,10 +71120,18 @@ async function pushImage(s, uploader, store, manifestDigest, refs, options) {
   for (const { repo, refs: group2 } of groups.values()) {
     const mountFrom = [...options.mountFrom ?? [], ...done.filter((d) => d.domain === repo.domain).map((d) => d.path)];
     const present = await Promise.all(content.map(async (b) => await store.hasBlob(b.digest) || !b.optional));
+    const fetchMissing = options.fetchMissing;
     const outcomes = await allOrFirstError(content.map(async (b, i) => {
       if (!present[i])
         return { how: "skipped", size: 0 };
-      const how = await uploader.uploadBlob(repo, store, b.digest, listener ? { mountFrom, progress: { listener, kind: b.role === "config" ? "config" : "layer" } } : { mountFrom });
+      const sources = options.mountSources?.get(b.digest);
+      const from = sources ? [...sources, ...mountFrom] : mountFrom;
+      const how = await uploader.uploadBlob(repo, store, b.digest, {
+        mountFrom: from,
+        size: b.size,
+        ...fetchMissing ? { fetchMissing: () => fetchMissing(b) } : {},
+        ...listener ? { progress: { listener, kind: b.role === "config" ? "config" : "layer" } } : {}
+      });
       return { how, size: b.size };
     }));
     for (const o of outcomes) {
@@ -71196,15 +71207,16 @@ ${digest}`;
       report.done(how === "uploaded" ? size : 0);
       return how;
     }
-    const p = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress)).finally(() => this.uploads.delete(key));
+    const p = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress, options)).finally(() => this.uploads.delete(key));
     this.uploads.set(key, p);
     return p;
   }
-  async pushBlob(repo, store, digest, candidates, progress) {
-    const size = await store.blobSize(digest);
-    if (size === void 0) {
-      throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
-    }
+  async pushBlob(repo, store, digest, candidates, progress, missing = {}) {
+    const stored = await store.blobSize(digest);
+    const size = stored ?? missing.size;
+    const notStored = () => new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
+    if (size === void 0 || stored === void 0 && !missing.fetchMissing)
+      throw notStored();
     const reg = await this.session.registry(repo.domain);
     const name = repoName(repo);
     const ctx = { action: `pushing blob ${digest} to ${name}`, domain: repo.domain, repository: repo.path, access: "push" };
@@ -71222,6 +71234,11 @@ ${digest}`;
         report?.start("mount");
         report?.done(0);
         return "mounted";
+      }
+      if (!await store.hasBlob(digest)) {
+        await missing.fetchMissing?.();
+        if (!await store.hasBlob(digest))
+          throw notStored();
       }
       await this.upload(job, mounted ?? await this.startUpload(job), store.blobPath(digest), report);
       this.seen.remember(digest, repo);
@@ -71403,8 +71420,8 @@ var RegistryClient = class {
   }
   /**
    * Resolves `ref`, stores its manifest (and the index, when it is one), then the manifest for
-   * `platform` (default: linux on the host's architecture), its config and its layers, each
-   * verified against its digest. Blobs already in the store are not downloaded. Does not tag.
+   * `platform` (default: linux on the host's architecture), its config and (unless `layers` is
+   * false) its layers, each verified against its digest. Blobs already in the store are not downloaded. Does not tag.
    * `onProgress` hears of each manifest and blob: start (pull, or exists when the store has it),
    * bytes as they stream (at most every 100 ms per blob, and at the end), done.
    */
@@ -75736,7 +75753,7 @@ var ImageResolver = class {
     if (!this.registry) {
       throw new KilnError(`image "${name}" is not in the local Kiln store (${this.store.root}): import it with "kiln load -i FILE.tar", or name it as oci-layout://DIR or docker-archive://FILE.tar`);
     }
-    const pulled = await this.registry.pull(ref, this.store, { platform: platform2 });
+    const pulled = await this.registry.pull(ref, this.store, { platform: platform2, layers: false });
     await this.store.addImage(pulled.indexDigest ?? pulled.manifestDigest, `${repositoryName(ref)}@${pulled.indexDigest ?? pulled.manifestDigest}`);
     if (!ref.digest)
       await this.store.setRef(formatReference(ref), pulled.indexDigest ?? pulled.manifestDigest);
@@ -75774,10 +75791,11 @@ async function keepLayerHeaders(store, layer, entries) {
   const kept = entries.map(({ path: path12, type, mode, uid, gid, linkTarget, mtime, size }) => ({ path: path12, type, mode, uid, gid, linkTarget, mtime, size }));
   await store.writeMeta(HEADERS_META, digestHex(layer.diffId), kept);
 }
-async function layerEntries(store, layer) {
+async function layerEntries(store, layer, fetch2) {
   const kept = await store.readMeta(HEADERS_META, digestHex(layer.diffId));
   if (Array.isArray(kept) && kept.every(isIndexedEntry))
     return kept;
+  await fetch2?.([layer]);
   const headers = await layerHeaders(storedLayer(store, layer));
   await keepLayerHeaders(store, layer, headers);
   return headers;
@@ -75785,11 +75803,13 @@ async function layerEntries(store, layer) {
 var RootfsView = class _RootfsView {
   store;
   layers;
+  fetch;
   parent;
   indexPromise;
-  constructor(store, layers, parent) {
+  constructor(store, layers, fetch2, parent) {
     this.store = store;
     this.layers = layers;
+    this.fetch = fetch2;
     this.parent = parent;
   }
   /**
@@ -75797,7 +75817,7 @@ var RootfsView = class _RootfsView {
    * (a RUN step answered by the cache) only that layer's headers are read, when needed.
    */
   withLayer(layer, entries) {
-    return new _RootfsView(this.store, [...this.layers, layer], { view: this, layer, added: entries });
+    return new _RootfsView(this.store, [...this.layers, layer], this.fetch, { view: this, layer, added: entries });
   }
   index() {
     this.indexPromise ??= this.buildIndex();
@@ -75806,7 +75826,7 @@ var RootfsView = class _RootfsView {
   async buildIndex() {
     if (!this.parent)
       return this.baseIndex();
-    const added = this.parent.added ?? await layerEntries(this.store, this.parent.layer);
+    const added = this.parent.added ?? await layerEntries(this.store, this.parent.layer, this.fetch);
     return withLayerApplied(await this.parent.view.index(), added, (e) => ({
       type: e.type,
       mode: e.mode,
@@ -75830,6 +75850,7 @@ var RootfsView = class _RootfsView {
       return new Map(kept);
     }
     const index = /* @__PURE__ */ new Map();
+    await this.fetch?.(this.layers);
     for (const [path12, e] of await buildFsIndex(this.layers.map((l) => storedLayer(this.store, l)))) {
       index.set(path12, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
     }
@@ -75860,10 +75881,12 @@ var RootfsView = class _RootfsView {
     const { path: resolved, node } = await this.resolve(path12);
     if (node?.type !== "file")
       return void 0;
+    await this.fetch?.(this.layers);
     return readFileFromLayers(this.layers.map((l) => storedLayer(this.store, l)), resolved);
   }
   /** Unpack every layer into a fresh directory (for COPY --from). */
   async materialize() {
+    await this.fetch?.(this.layers);
     const dir = await this.store.makeTempDir("rootfs-");
     for (const layer of this.layers) {
       const source = storedLayer(this.store, layer);
@@ -75897,6 +75920,88 @@ async function resolveOwner(view, spec) {
     }
   }
   return { uid, gid };
+}
+
+// packages/core/dist/engine/garbage.js
+async function blobsOfImages(store, digests) {
+  const out = /* @__PURE__ */ new Set();
+  const visit = async (digest) => {
+    if (out.has(digest) || !await store.hasBlob(digest))
+      return;
+    out.add(digest);
+    const doc = await store.readJson(digest);
+    if (isIndex(doc.mediaType) || "manifests" in doc) {
+      for (const m of doc.manifests ?? [])
+        await visit(m.digest);
+      return;
+    }
+    const manifest = doc;
+    if (manifest.config?.digest)
+      out.add(manifest.config.digest);
+    for (const layer of manifest.layers ?? [])
+      out.add(layer.digest);
+  };
+  for (const d of digests)
+    await visit(d);
+  return out;
+}
+
+// packages/core/dist/engine/remote-layers.js
+async function knownBlobSources(store) {
+  const sources = /* @__PURE__ */ new Map();
+  for (const image of await store.listImages()) {
+    if (!image.repoDigests?.length)
+      continue;
+    const repos = image.repoDigests.map((r) => r.slice(0, r.lastIndexOf("@")));
+    const tops = /* @__PURE__ */ new Set([image.digest, ...image.repoDigests.map((r) => r.slice(r.lastIndexOf("@") + 1))]);
+    for (const blob of await blobsOfImages(store, tops)) {
+      const known = sources.get(blob) ?? [];
+      for (const repo of repos)
+        if (!known.includes(repo))
+          known.push(repo);
+      sources.set(blob, known);
+    }
+  }
+  return sources;
+}
+function layerFetcher(store, registry) {
+  const running = /* @__PURE__ */ new Map();
+  const fetchOne = async (layer) => {
+    const sources = (await knownBlobSources(store)).get(layer.digest) ?? [];
+    if (sources.length === 0) {
+      throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME), or build with --pull`);
+    }
+    if (!registry) {
+      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull the image (kiln pull ${sources[0]}) first`);
+    }
+    let lastError;
+    for (const source of sources) {
+      try {
+        await registry.fetchBlobToStore(parseReference(source), layer.digest, store, layer.size);
+        return;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  };
+  return async (layers) => {
+    const wanted = new Map(layers.map((l) => [l.digest, l]));
+    await Promise.all([...wanted.values()].map(async (layer) => {
+      if (await store.hasBlob(layer.digest))
+        return;
+      let pending = running.get(layer.digest);
+      if (!pending) {
+        pending = fetchOne(layer).finally(() => running.delete(layer.digest));
+        running.set(layer.digest, pending);
+      }
+      await pending;
+    }));
+  };
+}
+async function fetchImageLayers(store, digest, fetch2) {
+  const { blobs } = await collectImageBlobs(store, digest);
+  await fetch2(blobs.filter((b) => b.role === "layer" && !b.optional));
 }
 
 // packages/core/dist/engine/copy-plan.js
@@ -76099,7 +76204,8 @@ async function planCopy(req) {
       else {
         if (inode)
           linked.set(inode, target);
-        out.set(target, { ...base, type: "file", size: e.size, content: { path: e.absPath } });
+        const digest = tree.kind === "context" && tree !== EMPTY_TREE ? await tree.digest(e) : void 0;
+        out.set(target, { ...base, type: "file", size: e.size, content: digest ? { path: e.absPath, digest } : { path: e.absPath } });
       }
     }
   }
@@ -76444,7 +76550,10 @@ async function copyStep(input) {
       dest,
       // Heredoc-only COPY and URL-only ADD read nothing from the context.
       tree: pathSources.length === 0 && fromName === void 0 ? EMPTY_TREE : await sourceTree(),
-      view: state3.view,
+      // --link copies onto an empty directory that is then laid over the image (BuildKit's
+      // merge): nothing of the image decides where the files land, so the base's bytes are
+      // not needed (a registry base stays a reference).
+      view: ins.link ? new RootfsView(build2.store, []) : state3.view,
       owner: ins.chown ? await resolveOwner(state3.view, x(ins.chown)) : void 0,
       chmod: chmod4,
       // --exclude patterns are taken as written: BuildKit expands no variables in them.
@@ -77023,6 +77132,7 @@ async function runStep(input) {
   ];
   return build2.layerStep(state3, config, createdBy, keyParts, async () => {
     checkRunnablePlatform(state3.platform);
+    await build2.fetchLayers(state3.layers);
     const lower = await state3.view.index();
     const tail = new OutputTail();
     const pipes = command.script ? await scriptDir(build2, command.script) : void 0;
@@ -77505,6 +77615,8 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
     await store.setRef(ref, digest);
     tags2.push(ref);
   }
+  if (options.outputs?.length)
+    await fetchImageLayers(store, digest, layerFetcher(store, ctx.registry));
   for (const output of options.outputs ?? []) {
     if (output.type === "oci") {
       const refName = tags2[0] ? parseReference(tags2[0]).tag : void 0;
@@ -77615,6 +77727,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
 
 // packages/core/dist/engine/builder.js
 var DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+var SPLICE_MIN_ENTRIES = 64;
 function hashKey(...parts) {
   const h = createHash6("sha256");
   for (const p of parts)
@@ -77659,7 +77772,10 @@ var Builder2 = class {
     this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
     this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
     this.resolver = new ImageResolver(store, this.platform, process.cwd(), options.registry, options.pull);
+    this.fetchLayers = layerFetcher(store, options.registry);
   }
+  /** Fetches base layers the store does not have yet (registry bases are references until then). */
+  fetchLayers;
   emit(event) {
     this.options.onEvent?.(event);
   }
@@ -77756,6 +77872,8 @@ var Builder2 = class {
         throw this.located(err, stage.from);
       });
       this.checkBasePlatform(fromName, base.config, platform2, stage.from.line);
+      if (readsBaseFiles(stage, base.config))
+        void this.fetchLayers(base.layers).catch(() => void 0);
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith("PATH=")))
@@ -77767,7 +77885,7 @@ var Builder2 = class {
         state: {
           config,
           layers: [...base.layers],
-          view: new RootfsView(this.store, base.layers),
+          view: new RootfsView(this.store, base.layers, this.fetchLayers),
           key: hashKey("FROM", base.digest, `${platform2.os}/${platform2.architecture}/${platform2.variant ?? ""}`),
           args: /* @__PURE__ */ new Map(),
           vars: varsFromEnv(config.config.Env ?? []),
@@ -77877,9 +77995,8 @@ var Builder2 = class {
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   warmRunLowers(layers) {
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.warmingStop.signal]) : this.warmingStop.signal;
-    const started = warmLowers(this.store, layers, signal);
-    if (started)
-      this.warming.push(started.then(() => void 0, () => void 0));
+    const started = this.fetchLayers(layers).then(() => warmLowers(this.store, layers, signal));
+    this.warming.push(started.then(() => void 0, () => void 0));
   }
   history(createdBy, empty) {
     return { created: isoDate(this.epoch), created_by: createdBy, comment: "kiln", ...empty ? { empty_layer: true } : {} };
@@ -77894,7 +78011,7 @@ var Builder2 = class {
         this.warmRunLowers(state3.layers);
       const produced = await produce();
       try {
-        const layer2 = "written" in produced ? produced.written : await writeLayer(produced.entries, this.store, this.layerOptions());
+        const layer2 = "written" in produced ? produced.written : await this.writeStepLayer(createdBy, produced.entries);
         record = { layer: { digest: layer2.digest, diffId: layer2.diffId, size: layer2.size, mediaType: layer2.mediaType }, created: Date.now() };
         written = layer2.headers;
         await keepLayerHeaders(this.store, record.layer, written);
@@ -77914,6 +78031,27 @@ var Builder2 = class {
       cached,
       layer: layer.digest
     };
+  }
+  /**
+   * Writes a COPY/ADD step's layer. A plain layer of many entries keeps where each entry lies
+   * (`layer-spans`), and the step remembers its last layer (`step-layers`, by context and
+   * instruction): when one file of a big COPY changes, the next build copies the unchanged
+   * entries from that layer as byte ranges instead of reading and encoding every file again.
+   */
+  async writeStepLayer(createdBy, entries) {
+    const options = this.layerOptions();
+    if (options.compression !== "none" || entries.length < SPLICE_MIN_ENTRIES)
+      return writeLayer(entries, this.store, options);
+    const stepId = `${this.contextDir}\0${formatPlatform(this.platform)}\0${this.epoch}\0${createdBy}`;
+    const last = await this.store.readMeta("step-layers", stepId);
+    const spans = last && await this.store.readMeta("layer-spans", last.digest);
+    const reusable = spans && await this.store.blobSize(last.digest) === spans.size;
+    const layer = await writeLayer(entries, this.store, { ...options, spans: true, ...reusable ? { reuse: { ...spans, file: this.store.blobPath(last.digest) } } : {} });
+    if (layer.spans && layer.digest !== last?.digest) {
+      await this.store.writeMeta("layer-spans", layer.digest, layer.spans);
+      await this.store.writeMeta("step-layers", stepId, { digest: layer.digest });
+    }
+    return layer;
   }
   // ---- sources ----
   async context() {
@@ -77949,7 +78087,7 @@ var Builder2 = class {
         const image = async () => this.resolver.resolve(name).catch((err) => {
           throw new KilnError(`--from=${name}: no stage has this name, and as an image: ${err.message}`);
         });
-        const view = ref.kind === "stage" ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await image()).layers);
+        const view = ref.kind === "stage" ? (await this.stage(ref.stage)).view : new RootfsView(this.store, (await image()).layers, this.fetchLayers);
         const dir = await view.materialize();
         const list = await walkContext(dir, new IgnoreMatcher([]));
         const label = ref.kind === "stage" ? `stage ${stageLabel(ref.stage)}` : `image ${name}`;
@@ -77995,6 +78133,11 @@ var Builder2 = class {
     };
   }
 };
+function readsBaseFiles(stage, base) {
+  if (base.config?.OnBuild?.length)
+    return true;
+  return stage.instructions.some((ins) => ins.kind === "RUN" || ins.kind === "WORKDIR" || (ins.kind === "COPY" || ins.kind === "ADD") && (!ins.link || ins.chown !== void 0 && !/^\d+(:\d+)?$/.test(ins.chown)));
+}
 function displayPath(file, contextDir) {
   for (const base of [contextDir, process.cwd()]) {
     const rel = relative3(base, file);
@@ -78139,20 +78282,20 @@ function pushedLine(tags2, push) {
 // packages/core/dist/engine/distribution.js
 var DEFAULT_GZIP_LEVEL = 1;
 var DEFAULT_PUSH_COMPRESSION = { type: "gzip", level: DEFAULT_GZIP_LEVEL };
-async function distributionForm(store, digest, compression) {
+async function distributionForm(store, digest, compression, fetch2) {
   if (compression.type === "none")
     return digest;
-  const converted = await convert(store, digest, compression);
+  const converted = await convert(store, digest, compression, fetch2);
   return converted?.digest ?? digest;
 }
-async function convert(store, digest, compression) {
+async function convert(store, digest, compression, fetch2) {
   const doc = await store.readJson(digest);
   if (isIndex(doc.mediaType) || "manifests" in doc) {
     const index = doc;
     let changed2 = false;
     const manifests = [];
     for (const m of index.manifests) {
-      const child2 = await store.hasBlob(m.digest) ? await convert(store, m.digest, compression) : void 0;
+      const child2 = await store.hasBlob(m.digest) ? await convert(store, m.digest, compression, fetch2) : void 0;
       changed2 ||= child2 !== void 0;
       manifests.push(child2 ? { ...m, digest: child2.digest, size: child2.size } : m);
     }
@@ -78170,7 +78313,7 @@ async function convert(store, digest, compression) {
       layers.push(layer);
       continue;
     }
-    const gz = await gzipLayer(store, layer.digest, compression.level);
+    const gz = await gzipLayer(store, layer, compression.level, fetch2);
     layers.push({ ...layer, mediaType: docker ? MediaTypes.dockerLayerGzip : MediaTypes.ociLayerGzip, digest: gz.digest, size: gz.size });
     changed = true;
   }
@@ -78179,11 +78322,14 @@ async function convert(store, digest, compression) {
   const written = await store.writeJson({ ...manifest, layers });
   return { mediaType: manifest.mediaType, digest: written.digest, size: written.size };
 }
-async function gzipLayer(store, digest, level) {
+async function gzipLayer(store, layer, level, fetch2) {
+  const digest = layer.digest;
   const memoId = `${digest}:gzip-${level}`;
   const known = await store.readMeta("compressed-layers", memoId);
   if (known && await store.blobSize(known.digest) === known.size)
     return known;
+  if (!await store.hasBlob(digest))
+    await fetch2?.([layer]);
   if (!await store.hasBlob(digest)) {
     throw new KilnError(`layer ${digest} is not in the store at ${store.root}: pull or build the image again before pushing it`);
   }
@@ -78203,8 +78349,14 @@ async function gzipLayer(store, digest, level) {
 async function pushToRegistry(store, registry, digest, refs, options = {}) {
   return store.withLease(async () => {
     const compression = refs.some((r) => r.digest !== void 0) ? { type: "none" } : options.compression ?? DEFAULT_PUSH_COMPRESSION;
-    const form = await distributionForm(store, digest, compression);
-    const pushed = await registry.push(store, form, refs, options.onProgress ? { onProgress: options.onProgress } : {});
+    const fetchLayers = options.fetchLayers ?? layerFetcher(store, registry);
+    const form = await distributionForm(store, digest, compression, fetchLayers);
+    const mountSources2 = await knownBlobSources(store);
+    const pushed = await registry.push(store, form, refs, {
+      mountSources: mountSources2,
+      fetchMissing: (blob) => fetchLayers([blob]),
+      ...options.onProgress ? { onProgress: options.onProgress } : {}
+    });
     for (const ref of refs)
       await store.addImage(digest, `${repositoryName(ref)}@${pushed.digest}`);
     return pushed;

@@ -677,6 +677,11 @@ var Store = class _Store {
   }
   async removeBlob(digest) {
     await unlinkQuiet(this.blobPath(digest));
+    const hex = digest.slice(digest.indexOf(":") + 1);
+    for (const kind of await this.namesIn(this.metaDir)) {
+      for (const id of [digest, hex])
+        await unlinkQuiet(join(this.metaDir, kind, `${safeFileName(id)}.json`));
+    }
   }
   async listCacheRecords() {
     const out = [];
@@ -4760,9 +4765,10 @@ var TAR_TYPE = {
 function isEntryType(type) {
   return Object.prototype.hasOwnProperty.call(TAR_TYPE, type);
 }
-async function* writeTar(entries) {
+async function* writeTar(entries, onOffset) {
   let pending = [];
   let pendingLength = 0;
+  let offset = 0;
   const flush = () => {
     if (pendingLength === 0)
       return void 0;
@@ -4774,9 +4780,26 @@ async function* writeTar(entries) {
   const add = (buf) => {
     pending.push(buf);
     pendingLength += buf.length;
+    offset += buf.length;
     return pendingLength >= BATCH ? flush() : void 0;
   };
-  for await (const { header, body } of entries) {
+  for await (const item of entries) {
+    onOffset?.(offset);
+    if ("encoded" in item) {
+      const before = flush();
+      if (before)
+        yield before;
+      let seen = 0;
+      for await (const chunk of item.encoded) {
+        seen += chunk.length;
+        yield chunk;
+      }
+      if (seen !== item.length)
+        throw new TarWriteError(`encoded tar entries: ${seen} bytes, expected ${item.length}`);
+      offset += seen;
+      continue;
+    }
+    const { header, body } = item;
     const ready = add(encodeHeader(header));
     if (ready)
       yield ready;
@@ -4794,6 +4817,7 @@ async function* writeTar(entries) {
         const before = flush();
         if (before)
           yield before;
+        offset += buf.length;
         yield buf;
       } else if (buf.length > 0) {
         const r = add(buf);
@@ -4813,6 +4837,7 @@ async function* writeTar(entries) {
       }
       if (seen !== size)
         throw bodySizeError(header, seen);
+      offset += seen;
     }
     const pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
     if (pad) {
@@ -4821,6 +4846,7 @@ async function* writeTar(entries) {
         yield r;
     }
   }
+  onOffset?.(offset);
   add(Buffer.alloc(2 * TAR_BLOCK));
   const last = flush();
   if (last)
@@ -4977,6 +5003,7 @@ function layerCompression(mediaType) {
 var LayerSourceChangedError = class extends KilnError {
 };
 var READ_CHUNK2 = 256 * 1024;
+var RANGE_CHUNK = 1024 * 1024;
 var SMALL_FILE = 64 * 1024;
 var READ_AHEAD_FILES = 16;
 var MAX_CAPABILITY = 64;
@@ -4996,9 +5023,13 @@ async function writeLayer(entries, store, options) {
   const epoch = Math.floor(options.epoch);
   const prepared = await prepareEntries(entries, epoch);
   const diffHash = compression === "gzip" ? createHash3("sha256") : void 0;
+  const fingerprints = compression === "none" && (options.spans || options.reuse) ? prepared.map(fingerprint) : void 0;
+  const plan = fingerprints ? planReuse(fingerprints, options.reuse) : void 0;
+  const starts = [];
   let uncompressedSize = 0;
   async function* tarBytes() {
-    for await (const chunk of writeTar(tarEntries(prepared))) {
+    const items = plan && options.reuse ? withReuse(prepared, plan, options.reuse.file) : tarEntries(prepared);
+    for await (const chunk of writeTar(items, plan ? (offset) => starts.push(offset) : void 0)) {
       diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
@@ -5020,7 +5051,9 @@ async function writeLayer(entries, store, options) {
       mediaType: compression === "gzip" ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer,
       uncompressedSize,
       entries: prepared.length,
-      headers: prepared.map(({ content: _content, capability: _capability, devMajor, devMinor, ...header }) => header.type === "char" || header.type === "block" ? { ...header, devMajor, devMinor } : header)
+      headers: prepared.map(({ content: _content, capability: _capability, devMajor, devMinor, ...header }) => header.type === "char" || header.type === "block" ? { ...header, devMajor, devMinor } : header),
+      ...plan && options.spans ? { spans: entrySpans(fingerprints, plan, starts, uncompressedSize) } : {},
+      reused: plan?.reused ?? 0
     };
   } catch (err) {
     await writer.abort().catch(() => void 0);
@@ -5087,7 +5120,7 @@ async function prepareEntry(entry, epoch) {
             throw new LayerEntryError(`${where}: ${content.path} is not a regular file`);
           p2.size = st2.size;
         }
-        p2.content = { path: content.path };
+        p2.content = content.digest ? { path: content.path, digest: content.digest } : { path: content.path };
       }
       if (entry.capability !== void 0) {
         if (!(entry.capability instanceof Uint8Array) || entry.capability.length === 0 || entry.capability.length > MAX_CAPABILITY) {
@@ -5178,6 +5211,101 @@ function reorderHardlinks(byPath) {
       }
     }
   }
+}
+function fingerprint(p2) {
+  let content = "";
+  if (p2.type === "file" && p2.size > 0) {
+    if (!p2.content)
+      return void 0;
+    if ("data" in p2.content)
+      content = createHash3("sha256").update(p2.content.data).digest("hex");
+    else if (p2.content.digest)
+      content = p2.content.digest;
+    else
+      return void 0;
+  }
+  const cap = p2.capability ? Buffer.from(p2.capability).toString("hex") : "";
+  const fields = [p2.path, p2.type, p2.mode, p2.uid, p2.gid, p2.size, p2.mtime, p2.linkTarget ?? "", p2.devMajor, p2.devMinor, cap, content];
+  return createHash3("sha256").update(JSON.stringify(fields)).digest("base64url").slice(0, 22);
+}
+function planReuse(fingerprints, reuse) {
+  const known = /* @__PURE__ */ new Map();
+  for (const [fp, offset, length] of reuse?.spans ?? [])
+    known.set(fp, [offset, length]);
+  const from = fingerprints.map((fp) => fp === void 0 ? void 0 : known.get(fp));
+  return { from, reused: from.filter(Boolean).length };
+}
+async function* withReuse(entries, plan, file) {
+  let i = 0;
+  while (i < entries.length) {
+    const span = plan.from[i];
+    if (!span) {
+      let j3 = i;
+      while (j3 < entries.length && !plan.from[j3])
+        j3++;
+      yield* tarEntries(entries.slice(i, j3));
+      i = j3;
+      continue;
+    }
+    let [start, length] = span;
+    let j2 = i + 1;
+    for (; j2 < entries.length; j2++) {
+      const next = plan.from[j2];
+      if (!next || next[0] !== start + length)
+        break;
+      length += next[1];
+    }
+    yield { encoded: readRange(file, start, length), length };
+    i = j2;
+  }
+}
+async function* readRange(file, start, length) {
+  const fh = await open3(file, fsc.O_RDONLY);
+  try {
+    for (let done = 0; done < length; ) {
+      const buf = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length - done));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, start + done);
+      if (bytesRead === 0)
+        throw new KilnError(`${file} ended at ${start + done}, before the entries it was to supply`);
+      done += bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+function entrySpans(fingerprints, plan, itemStarts, size) {
+  const spans = [];
+  const starts = [];
+  let item = 0;
+  for (let i = 0; i < fingerprints.length; ) {
+    const at2 = itemStarts[item++];
+    const span = plan.from[i];
+    if (!span) {
+      starts.push(at2);
+      i++;
+      continue;
+    }
+    let offset = at2;
+    let [prevStart, prevLength] = span;
+    starts.push(offset);
+    for (i++; i < fingerprints.length; i++) {
+      const next = plan.from[i];
+      if (!next || next[0] !== prevStart + prevLength)
+        break;
+      offset += prevLength;
+      starts.push(offset);
+      [prevStart, prevLength] = next;
+    }
+  }
+  const end = itemStarts[item];
+  for (let i = 0; i < fingerprints.length; i++) {
+    const fp = fingerprints[i];
+    const next = i + 1 < starts.length ? starts[i + 1] : end;
+    if (fp !== void 0)
+      spans.push([fp, starts[i], next - starts[i]]);
+  }
+  return { size, spans };
 }
 async function* tarEntries(entries) {
   const isSmallDiskFile = (e) => !!e && e.type === "file" && e.size > 0 && e.size < SMALL_FILE && !!e.content && "path" in e.content;

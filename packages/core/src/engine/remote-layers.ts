@@ -1,0 +1,85 @@
+// Base images as references. A FROM of a registry image stores its manifest and config only; its
+// layers stay in the registry until something needs their bytes: RUN (the overlay's lowers),
+// COPY --from an image, --chown by name and any COPY or WORKDIR that must see the base's files
+// (the filesystem index, kept afterwards by chain ID), outputs and archives that hold every
+// blob, and a push to a registry that cannot mount them. Where a layer can be fetched from comes
+// from the store's own records: every image a registry is known to have (repoDigests) names the
+// repositories of its blobs.
+
+import { KilnError } from '../errors.js';
+import { collectImageBlobs } from '../oci/content.js';
+import { parseReference } from '../reference/index.js';
+import type { LayerRecord } from '../contracts/blobs.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { ContentStore } from '../store/types.js';
+import { blobsOfImages } from './garbage.js';
+
+/** Fetches into the store the layers it lacks; a no-op for those it has. */
+export type LayerFetch = (layers: readonly Pick<LayerRecord, 'digest' | 'size'>[]) => Promise<void>;
+
+/** Blob digest -> the repositories ('domain/path') that have it: every stored image's blobs, by its repoDigests. */
+export async function knownBlobSources(store: ContentStore): Promise<Map<string, string[]>> {
+  const sources = new Map<string, string[]>();
+  for (const image of await store.listImages()) {
+    if (!image.repoDigests?.length) continue;
+    const repos = image.repoDigests.map((r) => r.slice(0, r.lastIndexOf('@')));
+    // The image as the registry has it: the pushed (gzip) form when that is stored, else this one.
+    const tops = new Set([image.digest, ...image.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]);
+    for (const blob of await blobsOfImages(store, tops)) {
+      const known = sources.get(blob) ?? [];
+      for (const repo of repos) if (!known.includes(repo)) known.push(repo);
+      sources.set(blob, known);
+    }
+  }
+  return sources;
+}
+
+/**
+ * A LayerFetch over `registry` (none: a missing layer is an error saying how to get it). Each
+ * layer is fetched once however many steps ask for it at the same time.
+ */
+export function layerFetcher(store: ContentStore, registry: RegistryClient | undefined): LayerFetch {
+  const running = new Map<string, Promise<void>>();
+  const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>): Promise<void> => {
+    const sources = (await knownBlobSources(store)).get(layer.digest) ?? [];
+    if (sources.length === 0) {
+      throw new KilnError(
+        `layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: ` +
+          'pull the base image again (kiln pull NAME), or build with --pull',
+      );
+    }
+    if (!registry) {
+      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull the image (kiln pull ${sources[0]}) first`);
+    }
+    let lastError: unknown;
+    for (const source of sources) {
+      try {
+        await registry.fetchBlobToStore(parseReference(source), layer.digest, store, layer.size);
+        return;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  };
+  return async (layers) => {
+    const wanted = new Map(layers.map((l) => [l.digest, l]));
+    await Promise.all(
+      [...wanted.values()].map(async (layer) => {
+        if (await store.hasBlob(layer.digest)) return;
+        let pending = running.get(layer.digest);
+        if (!pending) {
+          pending = fetchOne(layer).finally(() => running.delete(layer.digest));
+          running.set(layer.digest, pending);
+        }
+        await pending;
+      }),
+    );
+  };
+}
+
+/** Every layer of the image `digest` (each platform's, for an index), fetched when missing. */
+export async function fetchImageLayers(store: ContentStore, digest: string, fetch: LayerFetch): Promise<void> {
+  const { blobs } = await collectImageBlobs(store, digest);
+  await fetch(blobs.filter((b) => b.role === 'layer' && !b.optional));
+}
