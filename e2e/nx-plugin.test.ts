@@ -84,7 +84,7 @@ function imageTasks(r: NxRun): string[] {
 const cacheHit = /\[local cache\]|\[existing outputs match the cache, left as is\]/;
 const layout = (app: string) => join(ws, 'dist/images', app);
 const metadata = (app: string) =>
-  JSON.parse(readFileSync(join(layout(app), 'metadata.json'), 'utf8')) as { digest: string; tags: string[]; hash?: string };
+  JSON.parse(readFileSync(join(layout(app), 'metadata.json'), 'utf8')) as { digest: string; configDigest: string; tags: string[]; hash?: string };
 const shortSha = () => git(ws, 'rev-parse', '--short=7', 'HEAD').trim();
 
 describeNeeding(tools('docker-registry', 'skopeo', 'git'), 'Kiln in a real Nx workspace', () => {
