@@ -35,13 +35,23 @@ writeFileSync(join(ctx, 'Kiln.Dockerfile'), dockerfile(`oci-layout://${baseLayou
 writeFileSync(join(ctx, 'Docker.Dockerfile'), dockerfile('kiln-bench/base:1'));
 writeFileSync(join(ctx, '.dockerignore'), '*.Dockerfile\n');
 
-const kiln = (extra = []) =>
-  time(() => run(process.execPath, [kilnBin, 'build', '--store', kilnStore, '-q', '-f', join(ctx, 'Kiln.Dockerfile'), '-t', 'bench:1', ...extra, ctx]));
+const kiln = (store = kilnStore) =>
+  time(() => run(process.execPath, [kilnBin, 'build', '--store', store, '-q', '-f', join(ctx, 'Kiln.Dockerfile'), '-t', 'bench:1', ctx]));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const times = (n, fn) => median(Array.from({ length: n }, (_, i) => fn(i)));
+let edit = 0;
 
 const results = {};
-results.kiln = { cold: kiln(), noChange: kiln() };
-changeOneFile(ctx, 1);
-results.kiln.oneFile = kiln();
+// Cold: a store that has only the base (copied from the one that built it), three times.
+const coldStore = (i) => {
+  const store = join(work, `kiln-cold-${i}`);
+  run('cp', ['-a', kilnStore, store]);
+  return store;
+};
+results.kiln = { cold: times(3, (i) => kiln(coldStore(i))) };
+kiln();
+results.kiln.noChange = times(3, () => kiln());
+results.kiln.oneFile = times(3, () => (changeOneFile(ctx, ++edit), kiln()));
 
 const withDocker = dockerAvailable();
 if (withDocker) {
@@ -51,10 +61,14 @@ if (withDocker) {
   spawnSync(docker, ['builder', 'prune', '-af'], { env });
   spawnSync(docker, ['rmi', '-f', 'kiln-bench/app:1'], { env });
   const dockerBuild = () => time(() => run(docker, ['build', '-q', '-f', join(ctx, 'Docker.Dockerfile'), '-t', 'kiln-bench/app:1', ctx], { env }));
-  changeOneFile(ctx, 0);
-  results.docker = { cold: dockerBuild(), noChange: dockerBuild() };
-  changeOneFile(ctx, 2);
-  results.docker.oneFile = dockerBuild();
+  const dockerCold = () => {
+    spawnSync(docker, ['builder', 'prune', '-af'], { env });
+    spawnSync(docker, ['rmi', '-f', 'kiln-bench/app:1'], { env });
+    return dockerBuild();
+  };
+  results.docker = { cold: times(3, dockerCold) };
+  results.docker.noChange = times(3, dockerBuild);
+  results.docker.oneFile = times(3, () => (changeOneFile(ctx, ++edit), dockerBuild()));
 }
 
 // --- peak memory of a cold Kiln build of a large context ---
@@ -70,7 +84,7 @@ if (largeMb > 0 && existsSync('/usr/bin/time')) {
 }
 
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
-console.log(`context: 2,000 files / 20 MB + 500 files / 5 MB of deps; COPY-only Dockerfile on a local base`);
+console.log(`context: 2,000 files / 20 MB + 500 files / 5 MB of deps; COPY-only Dockerfile on a local base; medians of 3`);
 console.log(`                 kiln        ${withDocker ? 'docker build   ratio (docker/kiln)' : '(no Docker daemon answered: docker side skipped)'}`);
 for (const phase of ['cold', 'noChange', 'oneFile']) {
   const k = results.kiln[phase];

@@ -69,14 +69,18 @@ async function freePort() {
 }
 
 /** A CNCF docker-registry on 127.0.0.1 storing under `dir`: { host, stop() }. */
-export async function startLocalRegistry(dir) {
+export async function startLocalRegistry(dir, options = {}) {
   const host = `127.0.0.1:${await freePort()}`;
   mkdirSync(dir, { recursive: true });
+  // With accessLog: a line per request in that file (to count what clients download).
+  const log = options.accessLog ? 'log:\n  level: info\n  accesslog:\n    disabled: false\n' : 'log:\n  level: error\n';
   writeFileSync(
     join(dir, 'registry.yml'),
-    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: ${host}\n`,
+    `version: 0.1\n${log}storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: ${host}\n`,
   );
-  const registry = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: 'ignore' });
+  const out = options.accessLog ? openSync(options.accessLog, 'a') : 'ignore';
+  const registry = spawn('/usr/bin/docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: ['ignore', out, out] });
+  if (typeof out === 'number') closeSync(out);
   for (let i = 0; i < 100; i++) {
     if (await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false)) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-T4A6VYGE.js";
+} from "./chunks/chunk-S6YTULFS.js";
 import {
   KilnError,
   __commonJS,

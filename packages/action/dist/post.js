@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-T4A6VYGE.js";
+} from "./chunks/chunk-S6YTULFS.js";
 import "./chunks/chunk-GOQ4B26L.js";
 
 // packages/action/src/post-step.ts

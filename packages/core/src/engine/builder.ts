@@ -482,7 +482,7 @@ class Builder implements StepServices {
     );
     const manifestBlob = await this.store.writeJson(manifest);
     const cacheRecords = [...this.usedCache].map(([key, record]) => ({ key, record }));
-    const tags = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
+    const { tags, referencedLayers } = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
     return {
       manifestDigest: manifestBlob.digest,
       configDigest: configBlob.digest,
@@ -492,6 +492,7 @@ class Builder implements StepServices {
       layers: final.layers,
       steps: this.steps,
       cacheRecords,
+      ...(referencedLayers ? { referencedLayers } : {}),
       durationMs: Date.now() - this.started,
     };
   }

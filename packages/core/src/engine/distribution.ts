@@ -125,15 +125,21 @@ export async function pushToRegistry(
   registry: RegistryClient,
   digest: string,
   refs: ImageReference[],
-  options: { compression?: PushCompression; onProgress?: TransferListener; fetchLayers?: LayerFetch } = {},
+  options: {
+    compression?: PushCompression;
+    onProgress?: TransferListener;
+    /** Blob digest -> repositories ('domain/path') that hold it, besides what the store's records say. */
+    sources?: ReadonlyMap<string, readonly string[]>;
+  } = {},
 ): Promise<PushResult> {
   return store.withLease(async () => {
     const compression = refs.some((r) => r.digest !== undefined) ? { type: 'none' as const } : (options.compression ?? DEFAULT_PUSH_COMPRESSION);
     // A base layer the store never fetched is mounted from where it is; it is fetched (from
     // there) only when the target registry cannot mount it.
-    const fetchLayers = options.fetchLayers ?? layerFetcher(store, registry);
+    const fetchLayers = layerFetcher(store, registry, options.sources);
     const form = await distributionForm(store, digest, compression, fetchLayers);
     const mountSources = await knownBlobSources(store);
+    for (const [blob, repos] of options.sources ?? []) mountSources.set(blob, [...repos, ...(mountSources.get(blob) ?? [])]);
     const pushed = await registry.push(store, form, refs, {
       mountSources,
       fetchMissing: (blob) => fetchLayers([blob]),

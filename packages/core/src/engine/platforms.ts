@@ -88,7 +88,7 @@ export async function buildPlatforms(store: ContentStore, options: BuildOptions,
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
   const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
-  const tags = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
+  const { tags, referencedLayers } = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
   const first = images[0]!;
   return {
     manifestDigest: indexBlob.digest,
@@ -100,6 +100,7 @@ export async function buildPlatforms(store: ContentStore, options: BuildOptions,
     platforms: images,
     steps,
     cacheRecords: records,
+    ...(referencedLayers ? { referencedLayers } : {}),
     durationMs: Date.now() - started,
   };
 }

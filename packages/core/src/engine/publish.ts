@@ -9,7 +9,8 @@ import { familiarName, formatReference, parseReference } from '../reference/inde
 import type { CacheRecord } from '../contracts/cache-index.js';
 import type { ContentStore } from '../store/types.js';
 import { exportCaches, type CacheTransferContext } from './cache-transfer.js';
-import { fetchImageLayers, layerFetcher } from './remote-layers.js';
+import { fetchImageLayers, knownBlobSources, layerFetcher } from './remote-layers.js';
+import { collectImageBlobs } from '../oci/content.js';
 import type { BuildOptions } from './types.js';
 
 /** How a build's cache transfers reach the store, the registry and the build's events. */
@@ -22,14 +23,17 @@ export function cacheTransferContext(store: ContentStore, options: Pick<BuildOpt
   };
 }
 
-/** Tags the store's image `digest`, writes `options.outputs` and exports the build cache; returns the tags. */
+/**
+ * Tags the store's image `digest`, writes `options.outputs` and exports the build cache; returns
+ * the tags, and the layers an output referenced instead of holding.
+ */
 export async function publishImage(
   store: ContentStore,
   digest: string,
   options: Pick<BuildOptions, 'tags' | 'outputs' | 'cacheTo'>,
   cacheRecords: readonly { key: string; record: CacheRecord }[],
   ctx: CacheTransferContext,
-): Promise<string[]> {
+): Promise<{ tags: string[]; referencedLayers?: { digest: string; repositories: string[] }[] }> {
   const tags: string[] = [];
   // Listed by `kiln images` even untagged (`<none>`), as docker lists a build's image.
   await store.addImage(digest);
@@ -38,13 +42,19 @@ export async function publishImage(
     await store.setRef(ref, digest);
     tags.push(ref);
   }
-  // An output holds every blob: base layers still in their registry are fetched first.
-  if (options.outputs?.length) await fetchImageLayers(store, digest, layerFetcher(store, ctx.registry));
+  // Layers the build took from a registry base (not made by it), for outputs that reference them.
+  const referenced = options.outputs?.some((o) => o.type === 'oci' && o.referenceBaseLayers) ? await registryBaseLayers(store, digest, cacheRecords) : undefined;
+  // An output holds every other blob: base layers still in their registry are fetched first.
+  if (options.outputs?.length) {
+    const fetch = layerFetcher(store, ctx.registry);
+    const everyOutputReferences = options.outputs.every((o) => o.type === 'oci' && o.referenceBaseLayers);
+    await fetchImageLayers(store, digest, everyOutputReferences && referenced ? (layers) => fetch(layers.filter((l) => !referenced.has(l.digest))) : fetch);
+  }
   for (const output of options.outputs ?? []) {
     if (output.type === 'oci') {
       // The layout's ref name is the first tag's tag part (`app:1.0` -> `1.0`), as buildx writes it.
       const refName = tags[0] ? parseReference(tags[0]).tag : undefined;
-      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }]);
+      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }], output.referenceBaseLayers ? new Set(referenced?.keys()) : undefined);
     } else {
       const repoTags = tags.map((t) => familiarName(parseReference(t)));
       await writeDockerArchive(output.dest, store, digest, repoTags);
@@ -52,7 +62,24 @@ export async function publishImage(
     ctx.output(`exported ${output.type} image to ${output.dest}`);
   }
   if (options.cacheTo?.length) await exportCaches(ctx, options.cacheTo, cacheRecords);
-  return tags;
+  return referenced?.size ? { tags, referencedLayers: [...referenced].map(([d, repositories]) => ({ digest: d, repositories })) } : { tags };
+}
+
+/** The image's layers that a registry holds (by the store's records) and this build did not make. */
+async function registryBaseLayers(
+  store: ContentStore,
+  digest: string,
+  cacheRecords: readonly { record: CacheRecord }[],
+): Promise<Map<string, string[]>> {
+  const made = new Set(cacheRecords.flatMap((r) => (r.record.layer ? [r.record.layer.digest] : [])));
+  const sources = await knownBlobSources(store);
+  const { blobs } = await collectImageBlobs(store, digest);
+  const out = new Map<string, string[]>();
+  for (const b of blobs) {
+    const repos = sources.get(b.digest);
+    if (b.role === 'layer' && !made.has(b.digest) && repos?.length) out.set(b.digest, repos);
+  }
+  return out;
 }
 
 /** Refuses, before any work, outputs that cannot hold an image of several platforms. */

@@ -38,10 +38,15 @@ export async function knownBlobSources(store: ContentStore): Promise<Map<string,
  * A LayerFetch over `registry` (none: a missing layer is an error saying how to get it). Each
  * layer is fetched once however many steps ask for it at the same time.
  */
-export function layerFetcher(store: ContentStore, registry: RegistryClient | undefined): LayerFetch {
+export function layerFetcher(
+  store: ContentStore,
+  registry: RegistryClient | undefined,
+  /** Where layers are besides what the store's records say (an Nx image folder's referenced layers). */
+  extraSources?: ReadonlyMap<string, readonly string[]>,
+): LayerFetch {
   const running = new Map<string, Promise<void>>();
   const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>): Promise<void> => {
-    const sources = (await knownBlobSources(store)).get(layer.digest) ?? [];
+    const sources = [...(extraSources?.get(layer.digest) ?? []), ...((await knownBlobSources(store)).get(layer.digest) ?? [])];
     if (sources.length === 0) {
       throw new KilnError(
         `layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: ` +

@@ -9,7 +9,11 @@ import type { Entitlement } from './entitlements.js';
 export type { CacheSpec } from './cache-transfer.js';
 
 export type OutputSpec =
-  | { type: 'oci'; dest: string }
+  /**
+   * `referenceBaseLayers`: layers the build took from a registry base are listed, not written
+   * (BuildResult.referencedLayers says where they are), so the layout holds what the build made.
+   */
+  | { type: 'oci'; dest: string; referenceBaseLayers?: boolean }
   | { type: 'docker'; dest: string };
 
 export interface BuildOptions {
@@ -98,6 +102,8 @@ export interface BuildResult {
   steps: StepReport[];
   /** Every build-cache record this build used or made, by key: what a cache export must hold. */
   cacheRecords: { key: string; record: CacheRecord }[];
+  /** With an output that references base layers: each such layer and the repositories ('domain/path') that hold it. */
+  referencedLayers?: { digest: string; repositories: string[] }[];
   durationMs: number;
 }
 

@@ -193,6 +193,8 @@ export async function writeOciLayout(
   dir: string,
   store: BlobReader & BlobFiles & Locks,
   images: readonly LayoutImage[],
+  /** Blobs left out (listed by the manifests, not written): layers a registry holds, referenced. */
+  omit: ReadonlySet<string> = new Set(),
 ): Promise<WriteOciLayoutResult> {
   if (images.length === 0) throw new OciError('writeOciLayout: no images given');
 
@@ -202,7 +204,7 @@ export async function writeOciLayout(
   for (const img of images) {
     const { root, blobs: reachable } = await collectImageBlobs(store, img.manifestDigest);
     for (const b of reachable) {
-      if (blobs.has(b.digest)) continue;
+      if (blobs.has(b.digest) || (b.role === 'layer' && omit.has(b.digest))) continue;
       if (!(await store.hasBlob(b.digest))) {
         if (b.optional) continue;
         throw new OciError(
@@ -441,11 +443,12 @@ export async function readOciLayout(
 }
 
 /** Imports a manifest's config and layers from the layout (foreign layers only where present). */
-async function importManifestContent(dir: string, store: BlobReader & BlobWriterFactory, manifest: OciManifest): Promise<void> {
+async function importManifestContent(dir: string, store: BlobReader & BlobWriterFactory, manifest: OciManifest, referenced: ReadonlySet<string> = new Set()): Promise<void> {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
   for (const layer of manifest.layers) {
     const path = layoutBlobPath(dir, layer.digest);
     if ((layer.urls?.length ?? 0) > 0 && !(await exists(path))) continue; // a foreign layer, fetched from its urls
+    if (referenced.has(layer.digest) && !(await exists(path))) continue; // in a registry: fetched or mounted when needed
     await importFileBlob(store, path, layer.digest, layer.size);
   }
 }
@@ -455,7 +458,13 @@ async function importManifestContent(dir: string, store: BlobReader & BlobWriter
  * and blobs (what a push of the index needs), where readOciLayout takes one platform. `refName`
  * picks the entry as readOciLayout does. Returns the entry's digest and media type.
  */
-export async function importOciLayoutImage(dir: string, store: BlobReader & BlobWriterFactory, refName?: string): Promise<{ digest: string; mediaType: string }> {
+export async function importOciLayoutImage(
+  dir: string,
+  store: BlobReader & BlobWriterFactory,
+  refName?: string,
+  /** Layers the layout may leave out (written with `omit`): their registry has them. */
+  referenced: ReadonlySet<string> = new Set(),
+): Promise<{ digest: string; mediaType: string }> {
   await checkLayoutFile(dir);
   const index = await readLayoutIndex(dir);
   const entry = chooseEntry(dir, index, refName, defaultPlatform());
@@ -463,7 +472,7 @@ export async function importOciLayoutImage(dir: string, store: BlobReader & Blob
     if (depth > 8) throw new OciError(`image index nesting in ${dir} is too deep`);
     await importFileBlob(store, layoutBlobPath(dir, desc.digest), desc.digest, desc.size);
     const doc = await readStoredDocument(store, desc.digest, isIndex(desc.mediaType) || isManifest(desc.mediaType) ? desc.mediaType : undefined);
-    if (!isImageIndex(doc.doc)) return importManifestContent(dir, store, doc.doc);
+    if (!isImageIndex(doc.doc)) return importManifestContent(dir, store, doc.doc, referenced);
     for (const child of doc.doc.manifests) {
       if (isIndex(child.mediaType) || isManifest(child.mediaType)) await visit(child, depth + 1);
     }

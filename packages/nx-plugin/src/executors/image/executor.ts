@@ -81,7 +81,9 @@ export async function buildImage(
         noCache: options.noCache ?? false,
         pull: options.pull ?? false,
         compression: options.compression ?? 'none',
-        outputs: [{ type: 'oci', dest: outputPath }],
+        // The image folder holds what the build made; layers of a registry base are referenced
+        // (metadata.json says where), so an Nx cache entry is the size of the app.
+        outputs: [{ type: 'oci', dest: outputPath, referenceBaseLayers: options.baseLayers !== 'include' }],
         registry,
         cacheFrom: resolved.cacheFrom,
         cacheTo: resolved.cacheTo,
@@ -102,6 +104,7 @@ export async function buildImage(
           ? { platforms: result.platforms.map((p) => ({ platform: p.platform, digest: p.manifestDigest, configDigest: p.configDigest })) }
           : {}),
         ...(taskHash ? { hash: taskHash } : {}),
+        ...(result.referencedLayers ? { baseLayers: Object.fromEntries(result.referencedLayers.map((l) => [l.digest, l.repositories])) } : {}),
         steps: result.steps,
       };
       await mkdir(outputPath, { recursive: true });

@@ -24,6 +24,8 @@ export interface ImageExecutorOptions {
   cacheFrom?: CacheSpecOption[];
   cacheTo?: CacheSpecOption[];
   compression?: 'none' | 'gzip';
+  /** Layers of a registry base image in the image folder: referenced (default) or included. */
+  baseLayers?: 'reference' | 'include';
   insecureRegistries?: string[];
   /** Secrets for RUN --mount=type=secret: `id=ID,src=FILE` / `id=ID,env=VAR`, or the same as an object; never a value. */
   secrets?: SecretOption[];

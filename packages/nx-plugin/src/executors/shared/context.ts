@@ -162,6 +162,8 @@ export interface ImageMetadata {
   platforms?: { platform: string; digest: string; configDigest: string }[];
   /** The Nx task hash of the build, when it ran as an Nx task. */
   hash?: string;
+  /** Layers of a registry base left out of the layout: digest -> repositories ('domain/path') that hold them. */
+  baseLayers?: Record<string, string[]>;
   steps: { stage: string; instruction: string; line: number; cached: boolean; durationMs: number; layer?: string }[];
 }
 
@@ -182,9 +184,11 @@ export async function pushTags(
   digest: string,
   tags: string[],
   compression: 'none' | 'gzip' | undefined,
+  baseLayers?: Record<string, string[]>,
 ): Promise<{ digest: string; summary: string }> {
   const result = await pushToRegistry(store, client, digest, tags.map((t) => parseReference(t)), {
     compression: compression === 'none' ? { type: 'none' } : DEFAULT_PUSH_COMPRESSION,
+    ...(baseLayers ? { sources: new Map(Object.entries(baseLayers)) } : {}),
   });
   return { digest: result.digest, summary: pushedLine(tags, result) };
 }

@@ -74804,7 +74804,7 @@ function layoutBlobPath(dir, digest) {
   }
   return join11(dir, "blobs", "sha256", hex);
 }
-async function writeOciLayout(dir, store, images) {
+async function writeOciLayout(dir, store, images, omit = /* @__PURE__ */ new Set()) {
   if (images.length === 0)
     throw new OciError("writeOciLayout: no images given");
   const entries = [];
@@ -74812,7 +74812,7 @@ async function writeOciLayout(dir, store, images) {
   for (const img of images) {
     const { root, blobs: reachable } = await collectImageBlobs(store, img.manifestDigest);
     for (const b of reachable) {
-      if (blobs.has(b.digest))
+      if (blobs.has(b.digest) || b.role === "layer" && omit.has(b.digest))
         continue;
       if (!await store.hasBlob(b.digest)) {
         if (b.optional)
@@ -74990,11 +74990,13 @@ async function readOciLayout(dir, store, refName, options = {}) {
     result.refName = chosenName;
   return result;
 }
-async function importManifestContent(dir, store, manifest) {
+async function importManifestContent(dir, store, manifest, referenced = /* @__PURE__ */ new Set()) {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
   for (const layer of manifest.layers) {
     const path12 = layoutBlobPath(dir, layer.digest);
     if ((layer.urls?.length ?? 0) > 0 && !await exists2(path12))
+      continue;
+    if (referenced.has(layer.digest) && !await exists2(path12))
       continue;
     await importFileBlob(store, path12, layer.digest, layer.size);
   }
@@ -75964,10 +75966,10 @@ async function knownBlobSources(store) {
   }
   return sources;
 }
-function layerFetcher(store, registry) {
+function layerFetcher(store, registry, extraSources) {
   const running = /* @__PURE__ */ new Map();
   const fetchOne = async (layer) => {
-    const sources = (await knownBlobSources(store)).get(layer.digest) ?? [];
+    const sources = [...extraSources?.get(layer.digest) ?? [], ...(await knownBlobSources(store)).get(layer.digest) ?? []];
     if (sources.length === 0) {
       throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME), or build with --pull`);
     }
@@ -77615,12 +77617,16 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
     await store.setRef(ref, digest);
     tags2.push(ref);
   }
-  if (options.outputs?.length)
-    await fetchImageLayers(store, digest, layerFetcher(store, ctx.registry));
+  const referenced = options.outputs?.some((o) => o.type === "oci" && o.referenceBaseLayers) ? await registryBaseLayers(store, digest, cacheRecords) : void 0;
+  if (options.outputs?.length) {
+    const fetch2 = layerFetcher(store, ctx.registry);
+    const everyOutputReferences = options.outputs.every((o) => o.type === "oci" && o.referenceBaseLayers);
+    await fetchImageLayers(store, digest, everyOutputReferences && referenced ? (layers) => fetch2(layers.filter((l) => !referenced.has(l.digest))) : fetch2);
+  }
   for (const output of options.outputs ?? []) {
     if (output.type === "oci") {
       const refName = tags2[0] ? parseReference(tags2[0]).tag : void 0;
-      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }]);
+      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }], output.referenceBaseLayers ? new Set(referenced?.keys()) : void 0);
     } else {
       const repoTags = tags2.map((t) => familiarName(parseReference(t)));
       await writeDockerArchive(output.dest, store, digest, repoTags);
@@ -77629,7 +77635,19 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
   }
   if (options.cacheTo?.length)
     await exportCaches(ctx, options.cacheTo, cacheRecords);
-  return tags2;
+  return referenced?.size ? { tags: tags2, referencedLayers: [...referenced].map(([d, repositories]) => ({ digest: d, repositories })) } : { tags: tags2 };
+}
+async function registryBaseLayers(store, digest, cacheRecords) {
+  const made = new Set(cacheRecords.flatMap((r) => r.record.layer ? [r.record.layer.digest] : []));
+  const sources = await knownBlobSources(store);
+  const { blobs } = await collectImageBlobs(store, digest);
+  const out = /* @__PURE__ */ new Map();
+  for (const b of blobs) {
+    const repos = sources.get(b.digest);
+    if (b.role === "layer" && !made.has(b.digest) && repos?.length)
+      out.set(b.digest, repos);
+  }
+  return out;
 }
 function checkMultiPlatformOutputs(options, platforms) {
   if (options.outputs?.some((o) => o.type === "docker")) {
@@ -77709,7 +77727,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
   }
   const indexBlob = await store.writeJson(indexFor(manifests));
   const records = [...cacheRecords].map(([key, record]) => ({ key, record }));
-  const tags2 = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
+  const { tags: tags2, referencedLayers } = await publishImage(store, indexBlob.digest, options, records, cacheTransferContext(store, options));
   const first = images[0];
   return {
     manifestDigest: indexBlob.digest,
@@ -77721,6 +77739,7 @@ async function buildPlatforms(store, options, platforms, buildOne) {
     platforms: images,
     steps,
     cacheRecords: records,
+    ...referencedLayers ? { referencedLayers } : {},
     durationMs: Date.now() - started
   };
 }
@@ -78119,7 +78138,7 @@ var Builder2 = class {
     const manifest = manifestFor({ mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size }, final.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })), this.options.annotations);
     const manifestBlob = await this.store.writeJson(manifest);
     const cacheRecords = [...this.usedCache].map(([key, record]) => ({ key, record }));
-    const tags2 = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
+    const { tags: tags2, referencedLayers } = await publishImage(this.store, manifestBlob.digest, this.options, cacheRecords, this.cacheTransfer());
     return {
       manifestDigest: manifestBlob.digest,
       configDigest: configBlob.digest,
@@ -78129,6 +78148,7 @@ var Builder2 = class {
       layers: final.layers,
       steps: this.steps,
       cacheRecords,
+      ...referencedLayers ? { referencedLayers } : {},
       durationMs: Date.now() - this.started
     };
   }
@@ -78349,9 +78369,11 @@ async function gzipLayer(store, layer, level, fetch2) {
 async function pushToRegistry(store, registry, digest, refs, options = {}) {
   return store.withLease(async () => {
     const compression = refs.some((r) => r.digest !== void 0) ? { type: "none" } : options.compression ?? DEFAULT_PUSH_COMPRESSION;
-    const fetchLayers = options.fetchLayers ?? layerFetcher(store, registry);
+    const fetchLayers = layerFetcher(store, registry, options.sources);
     const form = await distributionForm(store, digest, compression, fetchLayers);
     const mountSources2 = await knownBlobSources(store);
+    for (const [blob, repos] of options.sources ?? [])
+      mountSources2.set(blob, [...repos, ...mountSources2.get(blob) ?? []]);
     const pushed = await registry.push(store, form, refs, {
       mountSources: mountSources2,
       fetchMissing: (blob) => fetchLayers([blob]),

@@ -1,0 +1,109 @@
+// Registry-base benchmark: a CI machine builds and pushes a COPY-only app (the build benchmark's
+// context: 2,000 files / 20 MB + 5 MB of deps) on a 120 MB base that lives in the registry (a
+// Debian 12 `debootstrap --variant=minbase` rootfs, pushed there first). Timed, with Kiln and
+// with docker build + docker push in the same run (medians of 3):
+//   - empty: a machine with an empty store (a fresh Kiln store; docker with the base image and
+//     its build cache removed), build + push;
+//   - one file: one source file changed, same machine after the build before (warm store, warm
+//     daemon), build + push.
+// Kiln builds the Dockerfile twice, with plain COPY (the base's files are read: its layer is
+// downloaded once) and with COPY --link (nothing reads the base: no byte of it is downloaded, and
+// the push mounts it). Docker 20.10's built-in frontend has no --link, so docker builds the plain
+// one. The registry's access log counts the base layer's downloads.
+//
+// Run (as root, after `bash scripts/install-test-deps.sh` made the Debian rootfs):
+//   npm run build && node bench/registry-base.js
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { changeOneFile, debianRootfsTar, dockerDaemon, generateContext, kilnBin, run, startLocalRegistry, time, writeDebianBaseArchive } from './lib.js';
+
+if (!existsSync(debianRootfsTar)) {
+  console.log(`skipped: no Debian rootfs at ${debianRootfsTar} (bash scripts/install-test-deps.sh makes it)`);
+  process.exit(0);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'kiln-bench-regbase-'));
+const registry = await startLocalRegistry(join(work, 'registry'), { accessLog: join(work, 'access.log') });
+const host = registry.host;
+const daemon = await dockerDaemon();
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const kiln = (args) => run(process.execPath, [kilnBin, ...args]);
+
+try {
+  // The base, in the registry: loaded into a setup store and pushed (gzip, as any base is).
+  const base = `${host}/base/debian:12`;
+  await writeDebianBaseArchive(join(work, 'base.tar'), base, join(work, 'base-staging'));
+  kiln(['load', '--store', join(work, 'setup-store'), '-q', '-i', join(work, 'base.tar')]);
+  kiln(['push', '--store', join(work, 'setup-store'), '-q', base]);
+  const baseLayer = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${base}`])).layers[0];
+  const baseGets = () => readFileSync(join(work, 'access.log'), 'utf8').split('\n').filter((l) => l.includes(`GET /v2/base/debian/blobs/${baseLayer.digest}`)).length;
+
+  const ctx = join(work, 'ctx');
+  generateContext(ctx);
+  const dockerfile = (link) =>
+    `FROM ${base}\nCOPY ${link}package.json /app/\nCOPY ${link}deps/ /app/deps/\nCOPY ${link}src/ /app/src/\nWORKDIR /app\nCMD ["/bin/sh"]\n`;
+  writeFileSync(join(ctx, 'Plain.Dockerfile'), dockerfile(''));
+  writeFileSync(join(ctx, 'Link.Dockerfile'), dockerfile('--link '));
+  writeFileSync(join(ctx, '.dockerignore'), '*.Dockerfile\n');
+
+  const results = {};
+  let edit = 0;
+  for (const variant of ['Plain', 'Link']) {
+    const image = `${host}/app/kiln-${variant.toLowerCase()}:1`;
+    const buildPush = (store) => time(() => kiln(['build', '--store', store, '-q', '-f', join(ctx, `${variant}.Dockerfile`), '-t', image, '--push', ctx]));
+    const empty = [];
+    const downloads = [];
+    for (let i = 0; i < 3; i++) {
+      const store = join(work, `kiln-${variant}-${i}`);
+      const before = baseGets();
+      empty.push(buildPush(store));
+      downloads.push(baseGets() - before);
+      if (i < 2) rmSync(store, { recursive: true, force: true });
+    }
+    const oneFile = [];
+    for (let i = 0; i < 3; i++) {
+      changeOneFile(ctx, ++edit);
+      oneFile.push(buildPush(join(work, `kiln-${variant}-2`)));
+    }
+    results[`kiln, COPY${variant === 'Link' ? ' --link' : ''}`] = { empty: median(empty), oneFile: median(oneFile), downloads: median(downloads) };
+  }
+
+  if (daemon) {
+    const docker = (args) => run('/usr/bin/docker', args, { env: daemon.env });
+    const image = `${host}/app/docker:1`;
+    const buildPush = () => time(() => {
+      docker(['build', '-q', '-f', join(ctx, 'Plain.Dockerfile'), '-t', image, ctx]);
+      docker(['push', '-q', image]);
+    });
+    const empty = [];
+    const downloads = [];
+    for (let i = 0; i < 3; i++) {
+      spawnSync('/usr/bin/docker', ['rmi', '-f', image, base], { env: daemon.env });
+      spawnSync('/usr/bin/docker', ['builder', 'prune', '-af'], { env: daemon.env });
+      const before = baseGets();
+      empty.push(buildPush());
+      downloads.push(baseGets() - before);
+    }
+    const oneFile = [];
+    for (let i = 0; i < 3; i++) {
+      changeOneFile(ctx, ++edit);
+      oneFile.push(buildPush());
+    }
+    results['docker build + push'] = { empty: median(empty), oneFile: median(oneFile), downloads: median(downloads) };
+    await daemon.stop();
+  }
+
+  const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  const dockerRow = results['docker build + push'];
+  console.log(`COPY-only app (2,000 files / 20 MB + 5 MB deps) on a ${(baseLayer.size / 1e6).toFixed(0)} MB (gzip) Debian base in a registry on 127.0.0.1; build + push, medians of 3`);
+  console.log('                        empty store   base downloads   one file changed');
+  for (const [name, r] of Object.entries(results)) {
+    const ratio = (phase) => (dockerRow && name !== 'docker build + push' ? ` (${(dockerRow[phase] / r[phase]).toFixed(1)}x)` : '');
+    console.log(`${name.padEnd(24)}${(fmt(r.empty) + ratio('empty')).padEnd(14)}${String(r.downloads).padStart(8)}         ${fmt(r.oneFile)}${ratio('oneFile')}`);
+  }
+} finally {
+  await registry.stop();
+  rmSync(work, { recursive: true, force: true });
+}
