@@ -43,7 +43,7 @@ try {
   const ctx = join(work, 'ctx');
   generateContext(ctx);
   const dockerfile = (link) =>
-    `FROM ${base}\nCOPY ${link}package.json /app/\nCOPY ${link}deps/ /app/deps/\nCOPY ${link}src/ /app/src/\nWORKDIR /app\nCMD ["/bin/sh"]\n`;
+    `FROM ${base}\nCOPY ${link}package.json /app/\nCOPY ${link}deps/ /app/deps/\nCOPY ${link}src/ /app/src/\nENV APP_HOME=/app\nCMD ["/bin/sh"]\n`;
   writeFileSync(join(ctx, 'Plain.Dockerfile'), dockerfile(''));
   writeFileSync(join(ctx, 'Link.Dockerfile'), dockerfile('--link '));
   writeFileSync(join(ctx, '.dockerignore'), '*.Dockerfile\n');
@@ -80,8 +80,9 @@ try {
     const empty = [];
     const downloads = [];
     for (let i = 0; i < 3; i++) {
+      // An empty daemon: no image (another image holding the base's layer would spare its download) and no build cache.
       spawnSync('/usr/bin/docker', ['rmi', '-f', image, base], { env: daemon.env });
-      spawnSync('/usr/bin/docker', ['builder', 'prune', '-af'], { env: daemon.env });
+      spawnSync('/usr/bin/docker', ['system', 'prune', '-af'], { env: daemon.env });
       const before = baseGets();
       empty.push(buildPush());
       downloads.push(baseGets() - before);
