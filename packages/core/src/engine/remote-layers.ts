@@ -45,8 +45,8 @@ export function layerFetcher(
   extraSources?: ReadonlyMap<string, readonly string[]>,
 ): LayerFetch {
   const running = new Map<string, Promise<void>>();
-  const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>): Promise<void> => {
-    const sources = [...(extraSources?.get(layer.digest) ?? []), ...((await knownBlobSources(store)).get(layer.digest) ?? [])];
+  const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>, known: Promise<Map<string, string[]>>): Promise<void> => {
+    const sources = [...(extraSources?.get(layer.digest) ?? []), ...((await known).get(layer.digest) ?? [])];
     if (sources.length === 0) {
       throw new KilnError(
         `layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: ` +
@@ -69,12 +69,15 @@ export function layerFetcher(
   };
   return async (layers) => {
     const wanted = new Map(layers.map((l) => [l.digest, l]));
+    // The store's records are read once per call, and only when a layer is missing.
+    let known: Promise<Map<string, string[]>> | undefined;
     await Promise.all(
       [...wanted.values()].map(async (layer) => {
         if (await store.hasBlob(layer.digest)) return;
         let pending = running.get(layer.digest);
         if (!pending) {
-          pending = fetchOne(layer).finally(() => running.delete(layer.digest));
+          known ??= knownBlobSources(store);
+          pending = fetchOne(layer, known).finally(() => running.delete(layer.digest));
           running.set(layer.digest, pending);
         }
         await pending;
