@@ -36,14 +36,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-S6YTULFS.js";
+} from "./chunks/chunk-MXQL3NJA.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-GOQ4B26L.js";
+} from "./chunks/chunk-ELRSSY6H.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

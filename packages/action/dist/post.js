@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-S6YTULFS.js";
-import "./chunks/chunk-GOQ4B26L.js";
+} from "./chunks/chunk-MXQL3NJA.js";
+import "./chunks/chunk-ELRSSY6H.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

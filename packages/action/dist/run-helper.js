@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-GOQ4B26L.js";
+} from "./chunks/chunk-ELRSSY6H.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -96,6 +96,14 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   if ((compression !== 'none' && compression !== 'gzip') || (gzipLevel !== undefined && !(Number.isInteger(gzipLevel) && gzipLevel >= 0 && gzipLevel <= 9))) {
     throw new UsageError(`--compression must be none or gzip[:LEVEL] with LEVEL 0-9, not "${values.compression}"`);
   }
+  // What a push sends: plain layers gzipped (level 1) unless --compression says none, or gzip at
+  // a level (then the store has them gzipped already). Refused now, not after the build.
+  let pushCompression;
+  try {
+    pushCompression = parsePushCompression(values.compression ?? 'gzip', '--compression');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const outputs = (values.output ?? []).map((spec) => {
     const output = parseOutput(spec);
     return { ...output, dest: resolve(output.dest) };
@@ -176,9 +184,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
             summary: false, // the pushed line below says it
           })
         : undefined;
-      // Layers the build stored plain are gzipped for the registry unless --compression none.
       const push = await pushToRegistry(store, registry, result.manifestDigest, result.tags.map((t) => parseReference(t)), {
-        compression: parsePushCompression(values.compression ?? 'gzip', '--compression'),
+        compression: pushCompression,
         ...(transfers ? { onProgress: transfers.onProgress } : {}),
       })
         .then(

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { createdMs, listCatalog, type CatalogImage } from '../engine/image-catalog.js';
-import { blobsOfImages, diskUsage, sized, sweepBlobs, type SizedDirectory } from '../engine/garbage.js';
+import { blobsOfImages, diskUsage, imageTops, sized, sweepBlobs, type SizedDirectory } from '../engine/garbage.js';
 import { openStore } from '../store/store.js';
 import type { ContentStore } from '../store/types.js';
 import type { StoredCacheRecord } from '../contracts/maintenance.js';
@@ -149,7 +149,7 @@ type CacheEntry =
 async function pruneBuilder(store: ContentStore, all: boolean, filters: PruneFilters, keepStorage: number | undefined, warn: (message: string) => void): Promise<{ ids: string[]; bytes: number }> {
   const images = await listCatalog(store);
   // Every platform's blobs of every image (and of what kept containers ran).
-  const imageLayers = await blobsOfImages(store, [...images.map((i) => i.digest), ...(await store.listContainers()).map((c) => c.imageDigest)]);
+  const imageLayers = await blobsOfImages(store, [...imageTops(await store.listImages()), ...(await store.listContainers()).map((c) => c.imageDigest)]);
   const blobSizes = new Map((await store.listBlobs()).map((b) => [b.digest, b.size]));
   const entries: CacheEntry[] = [];
   for (const record of await store.listCacheRecords()) {

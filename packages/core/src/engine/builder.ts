@@ -203,9 +203,6 @@ class Builder implements StepServices {
         throw this.located(err, stage.from);
       });
       this.checkBasePlatform(fromName, base.config, platform, stage.from.line);
-      // A stage that will read the base's files fetches its layers now, in the background, while
-      // the steps before that one run; one that never does leaves them in the registry.
-      if (readsBaseFiles(stage, base.config)) void this.fetchLayers(base.layers).catch(() => undefined);
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith('PATH='))) config.config.Env = [DEFAULT_PATH, ...(config.config.Env ?? [])];
@@ -398,7 +395,7 @@ class Builder implements StepServices {
     const spans = last && (await this.store.readMeta<LayerSpans>('layer-spans', last.digest));
     const reusable = spans && (await this.store.blobSize(last.digest)) === spans.size;
     const layer = await writeLayer(entries, this.store, { ...options, spans: true, ...(reusable ? { reuse: { ...spans, file: this.store.blobPath(last.digest) } } : {}) });
-    if (layer.spans && layer.digest !== last?.digest) {
+    if (layer.spans && (!reusable || layer.digest !== last?.digest)) {
       await this.store.writeMeta('layer-spans', layer.digest, layer.spans);
       await this.store.writeMeta('step-layers', stepId, { digest: layer.digest });
     }
@@ -496,21 +493,6 @@ class Builder implements StepServices {
       durationMs: Date.now() - this.started,
     };
   }
-}
-
-/**
- * Whether a stage reads its base's files: RUN, WORKDIR (does the directory exist?), the base's
- * ONBUILD triggers (anything), and COPY/ADD without --link (where the files land, and the
- * directories above them, depend on what is there) or with --chown by name.
- */
-function readsBaseFiles(stage: Stage, base: ImageConfig): boolean {
-  if (base.config?.OnBuild?.length) return true;
-  return stage.instructions.some(
-    (ins) =>
-      ins.kind === 'RUN' ||
-      ins.kind === 'WORKDIR' ||
-      ((ins.kind === 'COPY' || ins.kind === 'ADD') && (!ins.link || (ins.chown !== undefined && !/^\d+(:\d+)?$/.test(ins.chown)))),
-  );
 }
 
 /** How errors name the Dockerfile: relative to the context (as docker build), else to the cwd, else absolute. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { isIndex } from '../oci/media-types.js';
 import type { ImageIndex, ImageManifest } from '../oci/types.js';
 import type { StoredCacheRecord, StoredDirectory } from '../contracts/maintenance.js';
+import type { ImageRecord } from '../contracts/refs.js';
 import type { ContentStore } from '../store/types.js';
 
 /** Every blob the images `digests` need: index, manifests, configs and layers that are stored. */
@@ -31,6 +32,14 @@ export async function blobsOfImages(store: ContentStore, digests: Iterable<strin
   };
   for (const d of digests) await visit(d);
   return out;
+}
+
+/**
+ * The digests an image record keeps: the image, and its form as each registry has it (a push's
+ * manifest with gzip layers: compressed once, and the record of which repository holds which blob).
+ */
+export function imageTops(images: readonly ImageRecord[]): string[] {
+  return images.flatMap((i) => [i.digest, ...(i.repoDigests ?? []).map((r) => r.slice(r.lastIndexOf('@') + 1))]);
 }
 
 /** The layer blobs build-cache records keep. */
@@ -67,7 +76,7 @@ export async function sweepBlobs(store: ContentStore): Promise<Reclaimed> {
   const images = await store.listImages();
   const containers = await store.listContainers();
   // Kept containers hold their image and the layer of their changes (for kiln commit).
-  const keep = await blobsOfImages(store, [...images.map((i) => i.digest), ...containers.map((c) => c.imageDigest)]);
+  const keep = await blobsOfImages(store, [...imageTops(images), ...containers.map((c) => c.imageDigest)]);
   for (const c of containers) if (c.layer) keep.add(c.layer.digest);
   for (const d of blobsOfCache(await store.listCacheRecords())) keep.add(d);
   const removed: { digest: string; size: number }[] = [];
@@ -110,7 +119,7 @@ export async function diskUsage(store: ContentStore): Promise<DiskUsage> {
   const blobSizes = new Map((await store.listBlobs()).map((b) => [b.digest, b.size]));
   const bytes = (digests: Iterable<string>) => [...digests].reduce((n, d) => n + (blobSizes.get(d) ?? 0), 0);
   const images = await store.listImages();
-  const imageBlobs = await blobsOfImages(store, images.map((i) => i.digest));
+  const imageBlobs = await blobsOfImages(store, imageTops(images));
   const containers = await store.listContainers();
   const containerLayers = new Set(containers.flatMap((c) => (c.layer ? [c.layer.digest] : [])));
   const usedImages = new Set(containers.map((c) => c.imageDigest));

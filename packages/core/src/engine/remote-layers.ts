@@ -22,13 +22,16 @@ export async function knownBlobSources(store: ContentStore): Promise<Map<string,
   const sources = new Map<string, string[]>();
   for (const image of await store.listImages()) {
     if (!image.repoDigests?.length) continue;
-    const repos = image.repoDigests.map((r) => r.slice(0, r.lastIndexOf('@')));
-    // The image as the registry has it: the pushed (gzip) form when that is stored, else this one.
-    const tops = new Set([image.digest, ...image.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))]);
-    for (const blob of await blobsOfImages(store, tops)) {
-      const known = sources.get(blob) ?? [];
-      for (const repo of repos) if (!known.includes(repo)) known.push(repo);
-      sources.set(blob, known);
+    // Each repository has the image as it was pushed there (or pulled from there): the blobs of
+    // that manifest, not of the store's plain form (a push gzips the layers).
+    for (const repoDigest of image.repoDigests) {
+      const at = repoDigest.lastIndexOf('@');
+      const repo = repoDigest.slice(0, at);
+      for (const blob of await blobsOfImages(store, [repoDigest.slice(at + 1)])) {
+        const known = sources.get(blob) ?? [];
+        if (!known.includes(repo)) known.push(repo);
+        sources.set(blob, known);
+      }
     }
   }
   return sources;
@@ -50,11 +53,14 @@ export function layerFetcher(
     if (sources.length === 0) {
       throw new KilnError(
         `layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: ` +
-          'pull the base image again (kiln pull NAME), or build with --pull',
+          'pull the base image again (kiln pull NAME@DIGEST, as kiln images --digests lists it), or build with --pull',
       );
     }
     if (!registry) {
-      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull the image (kiln pull ${sources[0]}) first`);
+      throw new KilnError(
+        `layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull its image from there ` +
+          '(kiln pull NAME@DIGEST, as kiln images --digests lists it) first',
+      );
     }
     let lastError: unknown;
     for (const source of sources) {

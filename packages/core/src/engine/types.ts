@@ -41,7 +41,7 @@ export interface BuildOptions {
   /**
    * How layers are stored: 'none' (default) keeps them as plain tar, which is valid OCI and what
    * docker load reads, and costs no compression time; 'gzip' compresses at build time (level
-   * `gzipLevel`, default 6). A push sends the layers as they are stored.
+   * `gzipLevel`, default 6). A push (engine/distribution.ts) gzips plain layers unless told not to.
    */
   compression?: 'none' | 'gzip';
   gzipLevel?: number;

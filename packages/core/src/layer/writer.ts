@@ -9,7 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { parallelGzip } from '../archive/compression.js';
-import { MAX_OCTAL_12, MAX_OCTAL_8, isEntryType, writeTar } from '../archive/tar.js';
+import { MAX_OCTAL_12, MAX_OCTAL_8, encodeHeader, isEntryType, writeTar } from '../archive/tar.js';
 import type { EncodedTarEntries, TarEntry, TarHeader } from '../archive/tar.js';
 import { KilnError } from '../errors.js';
 import { MediaTypes } from '../oci/media-types.js';
@@ -302,7 +302,7 @@ function reorderHardlinks(byPath: Map<string, Prepared>): void {
 }
 
 /**
- * An entry's identity in a plain layer: its header fields and its content's digest, so equal
+ * An entry's identity in a plain layer: its encoded header and its content's digest, so equal
  * fingerprints mean equal bytes. Undefined for a file whose content digest is not known.
  */
 function fingerprint(p: Prepared): string | undefined {
@@ -313,9 +313,9 @@ function fingerprint(p: Prepared): string | undefined {
     else if (p.content.digest) content = p.content.digest;
     else return undefined;
   }
-  const cap = p.capability ? Buffer.from(p.capability).toString('hex') : '';
-  const fields = [p.path, p.type, p.mode, p.uid, p.gid, p.size, p.mtime, p.linkTarget ?? '', p.devMajor, p.devMinor, cap, content];
-  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 22);
+  // The header as encoded (not its fields): should the encoder ever write other bytes for the
+  // same fields, an old layer's spans stop matching instead of mixing two encodings.
+  return createHash('sha256').update(encodeHeader(p)).update(content).digest('base64url').slice(0, 22);
 }
 
 /** Which entries come from the replaced layer: runs of consecutive entries that lie back to back there. */

@@ -86,9 +86,17 @@ export class Uploader {
       report.done(how === 'uploaded' ? size : 0);
       return how;
     }
-    const p = this.session.transfers
-      .run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress, options))
-      .finally(() => this.uploads.delete(key));
+    const attempt = () =>
+      this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress, options));
+    const p = (async (): Promise<UploadOutcome> => {
+      const first = await attempt();
+      if (first !== 'needs-bytes') return first;
+      // Fetched outside the transfer slot (the download takes one of its own), then tried again.
+      await options.fetchMissing!();
+      const second = await attempt();
+      if (second === 'needs-bytes') throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
+      return second;
+    })().finally(() => this.uploads.delete(key));
     this.uploads.set(key, p);
     return p;
   }
@@ -100,7 +108,7 @@ export class Uploader {
     candidates: string[],
     progress: ProgressRequest | undefined,
     missing: { size?: number; fetchMissing?: () => Promise<void> } = {},
-  ): Promise<UploadOutcome> {
+  ): Promise<UploadOutcome | 'needs-bytes'> {
     const stored = await store.blobSize(digest);
     const size = stored ?? missing.size;
     const notStored = () => new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
@@ -124,8 +132,9 @@ export class Uploader {
         return 'mounted';
       }
       if (!(await store.hasBlob(digest))) {
-        await missing.fetchMissing?.();
-        if (!(await store.hasBlob(digest))) throw notStored();
+        // Neither there nor mountable, and not here: the caller fetches it, then tries again.
+        if (mounted) await this.cancelUpload(job, mounted);
+        return 'needs-bytes';
       }
       await this.upload(job, mounted ?? (await this.startUpload(job)), store.blobPath(digest), report);
       this.seen.remember(digest, repo);

@@ -666,7 +666,7 @@ export class Store implements ContentStore {
 
   async removeBlob(digest: string): Promise<void> {
     await unlinkQuiet(this.blobPath(digest));
-    // Side files named after the blob (a layer's spans, entry list, compressed form) go with it,
+    // Side files named after the blob (a layer's spans, its entry list) go with it,
     // so the meta folder does not keep growing after the layers are gone.
     const hex = digest.slice(digest.indexOf(':') + 1);
     for (const kind of await this.namesIn(this.metaDir)) {

@@ -165,6 +165,27 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'kiln and a real registry (n
     expect(layerGets() - beforePlain).toBe(baseLayers.length);
   });
 
+  it('a push to another registry fetches the base layers it cannot mount, however many (no transfer slot is held while they download)', async () => {
+    // Six base layers: more than the client's four transfer slots.
+    const files: Record<string, string> = { Dockerfile: `FROM scratch\n${[1, 2, 3, 4, 5, 6].map((i) => `COPY f${i} /f${i}\n`).join('')}` };
+    for (let i = 1; i <= 6; i++) files[`f${i}`] = `file ${i}\n`.repeat(i * 1000);
+    const base = `${registry.host}/team/six:1`;
+    expect((await kiln(['build', '--store', join(work, 'store-six'), '-q', '-t', base, '--push', writeTree(join(work, 'six'), files)])).code).toBe(0);
+    const child = writeTree(join(work, 'six-child'), { Dockerfile: `FROM ${base}\nCOPY --link extra.txt /extra.txt\n`, 'extra.txt': 'extra\n' });
+    const store = join(work, 'store-six-child');
+    const other = await startRegistry();
+    try {
+      const app = `${other.host}/team/app:1`;
+      expect((await kiln(['build', '--store', store, '-q', '-t', app, child])).code).toBe(0);
+      const pushed = await kiln(['push', '--store', store, app]);
+      expect(pushed.stderr).toBe('');
+      expect(pushed.stdout).toMatch(/\(8 blobs uploaded, 0 mounted, 0 already there\)/);
+      expect(((await skopeoInspect(app)) as { Layers: string[] }).Layers).toHaveLength(7);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('an image that is in neither the store nor the registry is a clear error', async () => {
     const missing = writeTree(join(work, 'missing'), { Dockerfile: `FROM ${registry.host}/nope/nothing:1\n` });
     const r = await kiln(['build', '--store', join(work, 'store-d'), '-q', missing]);

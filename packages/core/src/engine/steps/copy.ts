@@ -73,6 +73,9 @@ export async function copyStep(input: StepInput<Extract<Instruction, { kind: 'CO
         : [`from\0${await build.sourceKey(fromName)}`, ...pathSources]),
     ...(await Promise.all(fetched.map(async (f) => `url\0${f.name}\0${await f.tree.digest(f.entry)}`))),
     ...inline.map((s) => `inline\0${s.name}\0${s.data}`),
+    // --link layers are planned onto an empty directory: cache entries from when they were
+    // planned onto the image (other ancestors) must not match.
+    ...(ins.link ? ['link\0onto-empty'] : []),
   ];
   const flags = [
     ins.parents && '--parents',

@@ -111,8 +111,10 @@ export async function buildImage(
       await writeFile(join(outputPath, METADATA_FILE), JSON.stringify(metadata, null, 2) + '\n');
       for (const line of resultLines(result)) out.info(line);
       out.info(`OCI layout and ${METADATA_FILE} in ${outputPath}`);
-      if (options.push) out.info((await pushTags(registry, store, result.manifestDigest, resolved.tags, options.compression)).summary);
-      return { success: true, digest: result.manifestDigest, outputPath };
+      // With push, the digest is the registry's (layers gzipped at push), as image-push returns it.
+      const pushed = options.push ? await pushTags(registry, store, result.manifestDigest, resolved.tags, options.compression) : undefined;
+      if (pushed) out.info(pushed.summary);
+      return { success: true, digest: pushed?.digest ?? result.manifestDigest, outputPath };
     } finally {
       registry.close();
     }

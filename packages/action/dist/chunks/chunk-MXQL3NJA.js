@@ -38,7 +38,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-GOQ4B26L.js";
+} from "./chunk-ELRSSY6H.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
@@ -71207,7 +71207,17 @@ ${digest}`;
       report.done(how === "uploaded" ? size : 0);
       return how;
     }
-    const p = this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress, options)).finally(() => this.uploads.delete(key));
+    const attempt = () => this.session.transfers.run(() => this.pushBlob(repo, store, digest, this.seen.mountCandidates(repo, digest, options.mountFrom ?? []), progress, options));
+    const p = (async () => {
+      const first = await attempt();
+      if (first !== "needs-bytes")
+        return first;
+      await options.fetchMissing();
+      const second = await attempt();
+      if (second === "needs-bytes")
+        throw new KilnError(`cannot push blob ${digest} to ${repoName(repo)}: it is not in the Kiln store at ${store.root}`);
+      return second;
+    })().finally(() => this.uploads.delete(key));
     this.uploads.set(key, p);
     return p;
   }
@@ -71236,9 +71246,9 @@ ${digest}`;
         return "mounted";
       }
       if (!await store.hasBlob(digest)) {
-        await missing.fetchMissing?.();
-        if (!await store.hasBlob(digest))
-          throw notStored();
+        if (mounted)
+          await this.cancelUpload(job, mounted);
+        return "needs-bytes";
       }
       await this.upload(job, mounted ?? await this.startUpload(job), store.blobPath(digest), report);
       this.seen.remember(digest, repo);
@@ -75954,27 +75964,28 @@ async function knownBlobSources(store) {
   for (const image of await store.listImages()) {
     if (!image.repoDigests?.length)
       continue;
-    const repos = image.repoDigests.map((r) => r.slice(0, r.lastIndexOf("@")));
-    const tops = /* @__PURE__ */ new Set([image.digest, ...image.repoDigests.map((r) => r.slice(r.lastIndexOf("@") + 1))]);
-    for (const blob of await blobsOfImages(store, tops)) {
-      const known = sources.get(blob) ?? [];
-      for (const repo of repos)
+    for (const repoDigest of image.repoDigests) {
+      const at = repoDigest.lastIndexOf("@");
+      const repo = repoDigest.slice(0, at);
+      for (const blob of await blobsOfImages(store, [repoDigest.slice(at + 1)])) {
+        const known = sources.get(blob) ?? [];
         if (!known.includes(repo))
           known.push(repo);
-      sources.set(blob, known);
+        sources.set(blob, known);
+      }
     }
   }
   return sources;
 }
 function layerFetcher(store, registry, extraSources) {
   const running = /* @__PURE__ */ new Map();
-  const fetchOne = async (layer) => {
-    const sources = [...extraSources?.get(layer.digest) ?? [], ...(await knownBlobSources(store)).get(layer.digest) ?? []];
+  const fetchOne = async (layer, known) => {
+    const sources = [...extraSources?.get(layer.digest) ?? [], ...(await known).get(layer.digest) ?? []];
     if (sources.length === 0) {
-      throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME), or build with --pull`);
+      throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME@DIGEST, as kiln images --digests lists it), or build with --pull`);
     }
     if (!registry) {
-      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull the image (kiln pull ${sources[0]}) first`);
+      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull its image from there (kiln pull NAME@DIGEST, as kiln images --digests lists it) first`);
     }
     let lastError;
     for (const source of sources) {
@@ -75989,12 +76000,14 @@ function layerFetcher(store, registry, extraSources) {
   };
   return async (layers) => {
     const wanted = new Map(layers.map((l) => [l.digest, l]));
+    let known;
     await Promise.all([...wanted.values()].map(async (layer) => {
       if (await store.hasBlob(layer.digest))
         return;
       let pending = running.get(layer.digest);
       if (!pending) {
-        pending = fetchOne(layer).finally(() => running.delete(layer.digest));
+        known ??= knownBlobSources(store);
+        pending = fetchOne(layer, known).finally(() => running.delete(layer.digest));
         running.set(layer.digest, pending);
       }
       await pending;
@@ -76569,7 +76582,10 @@ async function copyStep(input) {
   const keyParts = [
     ...pathSources.length === 0 ? [] : fromName === void 0 ? await sourceFingerprint(await sourceTree(), pathSources, ins.kind, ins.parents) : [`from\0${await build2.sourceKey(fromName)}`, ...pathSources],
     ...await Promise.all(fetched.map(async (f) => `url\0${f.name}\0${await f.tree.digest(f.entry)}`)),
-    ...inline.map((s) => `inline\0${s.name}\0${s.data}`)
+    ...inline.map((s) => `inline\0${s.name}\0${s.data}`),
+    // --link layers are planned onto an empty directory: cache entries from when they were
+    // planned onto the image (other ancestors) must not match.
+    ...ins.link ? ["link\0onto-empty"] : []
   ];
   const flags = [
     ins.parents && "--parents",
@@ -77891,8 +77907,6 @@ var Builder2 = class {
         throw this.located(err, stage.from);
       });
       this.checkBasePlatform(fromName, base.config, platform2, stage.from.line);
-      if (readsBaseFiles(stage, base.config))
-        void this.fetchLayers(base.layers).catch(() => void 0);
       const config = structuredClone(base.config);
       config.config ??= {};
       if (!(config.config.Env ?? []).some((e) => e.startsWith("PATH=")))
@@ -78066,7 +78080,7 @@ var Builder2 = class {
     const spans = last && await this.store.readMeta("layer-spans", last.digest);
     const reusable = spans && await this.store.blobSize(last.digest) === spans.size;
     const layer = await writeLayer(entries, this.store, { ...options, spans: true, ...reusable ? { reuse: { ...spans, file: this.store.blobPath(last.digest) } } : {} });
-    if (layer.spans && layer.digest !== last?.digest) {
+    if (layer.spans && (!reusable || layer.digest !== last?.digest)) {
       await this.store.writeMeta("layer-spans", layer.digest, layer.spans);
       await this.store.writeMeta("step-layers", stepId, { digest: layer.digest });
     }
@@ -78153,11 +78167,6 @@ var Builder2 = class {
     };
   }
 };
-function readsBaseFiles(stage, base) {
-  if (base.config?.OnBuild?.length)
-    return true;
-  return stage.instructions.some((ins) => ins.kind === "RUN" || ins.kind === "WORKDIR" || (ins.kind === "COPY" || ins.kind === "ADD") && (!ins.link || ins.chown !== void 0 && !/^\d+(:\d+)?$/.test(ins.chown)));
-}
 function displayPath(file, contextDir) {
   for (const base of [contextDir, process.cwd()]) {
     const rel = relative3(base, file);

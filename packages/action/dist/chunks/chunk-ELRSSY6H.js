@@ -5224,9 +5224,7 @@ function fingerprint(p2) {
     else
       return void 0;
   }
-  const cap = p2.capability ? Buffer.from(p2.capability).toString("hex") : "";
-  const fields = [p2.path, p2.type, p2.mode, p2.uid, p2.gid, p2.size, p2.mtime, p2.linkTarget ?? "", p2.devMajor, p2.devMinor, cap, content];
-  return createHash3("sha256").update(JSON.stringify(fields)).digest("base64url").slice(0, 22);
+  return createHash3("sha256").update(encodeHeader(p2)).update(content).digest("base64url").slice(0, 22);
 }
 function planReuse(fingerprints, reuse) {
   const known = /* @__PURE__ */ new Map();
