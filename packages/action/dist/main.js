@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-MXQL3NJA.js";
+} from "./chunks/chunk-GMEEDNY3.js";
 import {
   KilnError,
   __commonJS,

@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-MXQL3NJA.js";
+} from "./chunks/chunk-GMEEDNY3.js";
 import "./chunks/chunk-ELRSSY6H.js";
 
 // packages/action/src/post-step.ts

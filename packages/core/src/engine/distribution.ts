@@ -117,8 +117,8 @@ async function gzipLayer(store: Store, layer: Descriptor, level: number, fetch?:
  * Pushes the store's image `digest` to `refs` in its distribution form (gzip layers unless
  * `compression` says none), under a store lease, and records where the registry has it (`kiln
  * images --digests`, inspect's RepoDigests). A blob of an image a registry is known to have (a
- * pulled base, an earlier push) is mounted from there when the target is the same registry. A reference with a digest names exact content, so
- * it is pushed as stored.
+ * pulled base, an earlier push) is mounted from there when the target is the same registry. A
+ * reference with a digest names exact content, so it is pushed as stored.
  */
 export async function pushToRegistry(
   store: ContentStore,

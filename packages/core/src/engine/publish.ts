@@ -47,8 +47,8 @@ export async function publishImage(
   // An output holds every other blob: base layers still in their registry are fetched first.
   if (options.outputs?.length) {
     const fetch = layerFetcher(store, ctx.registry);
-    const everyOutputReferences = options.outputs.every((o) => o.type === 'oci' && o.referenceBaseLayers);
-    await fetchImageLayers(store, digest, everyOutputReferences && referenced ? (layers) => fetch(layers.filter((l) => !referenced.has(l.digest))) : fetch);
+    const skip = options.outputs.every((o) => o.type === 'oci' && o.referenceBaseLayers) ? referenced : undefined;
+    await fetchImageLayers(store, digest, (layers) => fetch(layers.filter((l) => !skip?.has(l.digest))));
   }
   for (const output of options.outputs ?? []) {
     if (output.type === 'oci') {

@@ -77636,8 +77636,8 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
   const referenced = options.outputs?.some((o) => o.type === "oci" && o.referenceBaseLayers) ? await registryBaseLayers(store, digest, cacheRecords) : void 0;
   if (options.outputs?.length) {
     const fetch2 = layerFetcher(store, ctx.registry);
-    const everyOutputReferences = options.outputs.every((o) => o.type === "oci" && o.referenceBaseLayers);
-    await fetchImageLayers(store, digest, everyOutputReferences && referenced ? (layers) => fetch2(layers.filter((l) => !referenced.has(l.digest))) : fetch2);
+    const skip = options.outputs.every((o) => o.type === "oci" && o.referenceBaseLayers) ? referenced : void 0;
+    await fetchImageLayers(store, digest, (layers) => fetch2(layers.filter((l) => !skip?.has(l.digest))));
   }
   for (const output of options.outputs ?? []) {
     if (output.type === "oci") {
