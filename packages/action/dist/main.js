@@ -36,14 +36,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-GMEEDNY3.js";
+} from "./chunks/chunk-RSUEAI2O.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-ELRSSY6H.js";
+} from "./chunks/chunk-RXE2LRML.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

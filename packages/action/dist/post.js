@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-GMEEDNY3.js";
-import "./chunks/chunk-ELRSSY6H.js";
+} from "./chunks/chunk-RSUEAI2O.js";
+import "./chunks/chunk-RXE2LRML.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-ELRSSY6H.js";
+} from "./chunks/chunk-RXE2LRML.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -318,43 +318,50 @@ function fingerprint(p: Prepared): string | undefined {
   return createHash('sha256').update(encodeHeader(p)).update(content).digest('base64url').slice(0, 22);
 }
 
-/** Which entries come from the replaced layer: runs of consecutive entries that lie back to back there. */
+/**
+ * The layer's items in order: entries written fresh (by index), and runs of entries copied from
+ * the replaced layer, each run lying back to back there (one byte range).
+ */
 interface ReusePlan {
-  /** Per entry: [offset, length] in the replaced layer, or undefined (written fresh). */
-  from: ([number, number] | undefined)[];
+  items: ({ fresh: number } | { spans: [offset: number, length: number][] })[];
   reused: number;
 }
 
 function planReuse(fingerprints: (string | undefined)[], reuse: WriteLayerOptions['reuse']): ReusePlan {
   const known = new Map<string, [number, number]>();
   for (const [fp, offset, length] of reuse?.spans ?? []) known.set(fp, [offset, length]);
-  const from = fingerprints.map((fp) => (fp === undefined ? undefined : known.get(fp)));
-  return { from, reused: from.filter(Boolean).length };
-}
-
-/** The tar items: fresh entries as tarEntries gives them, reused runs as one byte range each. */
-async function* withReuse(entries: Prepared[], plan: ReusePlan, file: string): AsyncGenerator<TarEntry | EncodedTarEntries> {
-  let i = 0;
-  while (i < entries.length) {
-    const span = plan.from[i];
+  const items: ReusePlan['items'] = [];
+  let reused = 0;
+  for (const [i, fp] of fingerprints.entries()) {
+    const span = fp === undefined ? undefined : known.get(fp);
     if (!span) {
-      let j = i;
-      while (j < entries.length && !plan.from[j]) j++;
-      yield* tarEntries(entries.slice(i, j));
-      i = j;
+      items.push({ fresh: i });
       continue;
     }
-    // Extend the run while the next entry starts where this one ends in the old layer.
-    let [start, length] = span;
-    let j = i + 1;
-    for (; j < entries.length; j++) {
-      const next = plan.from[j];
-      if (!next || next[0] !== start + length) break;
-      length += next[1];
-    }
-    yield { encoded: readRange(file, start, length), length };
-    i = j;
+    reused++;
+    const last = items.at(-1);
+    const lastSpan = last && 'spans' in last ? last.spans.at(-1)! : undefined;
+    if (lastSpan && lastSpan[0] + lastSpan[1] === span[0]) (last as { spans: [number, number][] }).spans.push(span);
+    else items.push({ spans: [span] });
   }
+  return { items, reused };
+}
+
+/** The tar items: fresh entries as tarEntries gives them (read ahead together), reused runs as one byte range each. */
+async function* withReuse(entries: Prepared[], plan: ReusePlan, file: string): AsyncGenerator<TarEntry | EncodedTarEntries> {
+  let fresh: Prepared[] = [];
+  for (const item of plan.items) {
+    if ('fresh' in item) {
+      fresh.push(entries[item.fresh]!);
+      continue;
+    }
+    if (fresh.length) yield* tarEntries(fresh);
+    fresh = [];
+    const start = item.spans[0]![0];
+    const length = item.spans.reduce((n, [, l]) => n + l, 0);
+    yield { encoded: readRange(file, start, length), length };
+  }
+  if (fresh.length) yield* tarEntries(fresh);
 }
 
 async function* readRange(file: string, start: number, length: number): AsyncGenerator<Buffer> {
@@ -372,34 +379,26 @@ async function* readRange(file: string, start: number, length: number): AsyncGen
   }
 }
 
-/** The new layer's spans: each item's start (from the tar writer), reused runs split by their old lengths. */
+/**
+ * The new layer's spans. The tar writer told where each item starts (a fresh entry, or a reused
+ * run, then the end-of-archive blocks); a run's entries keep their old lengths, back to back.
+ */
 function entrySpans(fingerprints: (string | undefined)[], plan: ReusePlan, itemStarts: number[], size: number): LayerSpans {
-  const spans: LayerSpans['spans'] = [];
   const starts: number[] = [];
-  // Items are single fresh entries or runs of reused ones; walk them in the same order as withReuse.
-  let item = 0;
-  for (let i = 0; i < fingerprints.length; ) {
-    const at = itemStarts[item++]!;
-    const span = plan.from[i];
-    if (!span) {
+  for (const [k, item] of plan.items.entries()) {
+    let at = itemStarts[k]!;
+    if ('fresh' in item) {
       starts.push(at);
-      i++;
       continue;
     }
-    let offset = at;
-    let [prevStart, prevLength] = span;
-    starts.push(offset);
-    for (i++; i < fingerprints.length; i++) {
-      const next = plan.from[i];
-      if (!next || next[0] !== prevStart + prevLength) break;
-      offset += prevLength;
-      starts.push(offset);
-      [prevStart, prevLength] = next;
+    for (const [, length] of item.spans) {
+      starts.push(at);
+      at += length;
     }
   }
-  const end = itemStarts[item]!; // where the end-of-archive blocks start
-  for (let i = 0; i < fingerprints.length; i++) {
-    const fp = fingerprints[i];
+  const end = itemStarts[plan.items.length]!;
+  const spans: LayerSpans['spans'] = [];
+  for (const [i, fp] of fingerprints.entries()) {
     const next = i + 1 < starts.length ? starts[i + 1]! : end;
     if (fp !== undefined) spans.push([fp, starts[i]!, next - starts[i]!]);
   }

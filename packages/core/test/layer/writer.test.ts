@@ -356,6 +356,30 @@ describe('a layer written from the one it replaces', () => {
     expect(again.reused).toBe(third.length);
   });
 
+  it('random edits over generations: every spliced layer equals a fresh write', async () => {
+    let seed = 11;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const body = (i: number, v: number) => Buffer.from(`entry ${i} version ${v} `.repeat(1 + ((i * 37 + v) % 300)));
+    const entryOf = (i: number, v: number): LayerEntry =>
+      i % 9 === 0
+        ? { path: `d${i % 5}/link-${i}`, type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: `../t${v}` }
+        : { path: `d${i % 5}/${i % 4 === 0 ? 'x'.repeat(120) : 'f'}-${i}`, type: 'file', mode: 0o644, uid: i % 3 ? 0 : 3_000_000, gid: 0, content: { data: body(i, v) } };
+    const versions = new Map(Array.from({ length: 80 }, (_, i) => [i, 0]));
+    const entries = () => [...versions].map(([i, v]) => entryOf(i, v)).concat([0, 1, 2, 3, 4].map((d) => ({ path: `d${d}`, type: 'dir' as const, mode: 0o755, uid: 0, gid: 0 })));
+    let last = await writeLayer(entries(), store, { ...plain, spans: true });
+    for (let round = 0; round < 12; round++) {
+      for (let k = rand(6); k >= 0; k--) {
+        const i = rand(100);
+        if (versions.has(i) && rand(4) === 0) versions.delete(i);
+        else versions.set(i, (versions.get(i) ?? 0) + 1);
+      }
+      const spliced = await writeLayer(entries(), store, { ...plain, spans: true, reuse: { ...last.spans!, file: store.blobPath(last.digest) } });
+      expect(spliced.digest).toBe((await writeLayer(entries(), store, plain)).digest);
+      expect(spliced.reused).toBeGreaterThan(0);
+      last = spliced;
+    }
+  });
+
   it('reads a file whose digest is not known, and never reuses across compressions', async () => {
     const entries = await sampleEntries();
     const old = await writeLayer(await withDigests(entries), store, { ...plain, spans: true });

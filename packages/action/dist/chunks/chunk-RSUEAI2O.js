@@ -38,7 +38,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-ELRSSY6H.js";
+} from "./chunk-RXE2LRML.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({

@@ -5230,32 +5230,40 @@ function planReuse(fingerprints, reuse) {
   const known = /* @__PURE__ */ new Map();
   for (const [fp, offset, length] of reuse?.spans ?? [])
     known.set(fp, [offset, length]);
-  const from = fingerprints.map((fp) => fp === void 0 ? void 0 : known.get(fp));
-  return { from, reused: from.filter(Boolean).length };
-}
-async function* withReuse(entries, plan, file) {
-  let i = 0;
-  while (i < entries.length) {
-    const span = plan.from[i];
+  const items = [];
+  let reused = 0;
+  for (const [i, fp] of fingerprints.entries()) {
+    const span = fp === void 0 ? void 0 : known.get(fp);
     if (!span) {
-      let j3 = i;
-      while (j3 < entries.length && !plan.from[j3])
-        j3++;
-      yield* tarEntries(entries.slice(i, j3));
-      i = j3;
+      items.push({ fresh: i });
       continue;
     }
-    let [start, length] = span;
-    let j2 = i + 1;
-    for (; j2 < entries.length; j2++) {
-      const next = plan.from[j2];
-      if (!next || next[0] !== start + length)
-        break;
-      length += next[1];
-    }
-    yield { encoded: readRange(file, start, length), length };
-    i = j2;
+    reused++;
+    const last = items.at(-1);
+    const lastSpan = last && "spans" in last ? last.spans.at(-1) : void 0;
+    if (lastSpan && lastSpan[0] + lastSpan[1] === span[0])
+      last.spans.push(span);
+    else
+      items.push({ spans: [span] });
   }
+  return { items, reused };
+}
+async function* withReuse(entries, plan, file) {
+  let fresh = [];
+  for (const item of plan.items) {
+    if ("fresh" in item) {
+      fresh.push(entries[item.fresh]);
+      continue;
+    }
+    if (fresh.length)
+      yield* tarEntries(fresh);
+    fresh = [];
+    const start = item.spans[0][0];
+    const length = item.spans.reduce((n, [, l]) => n + l, 0);
+    yield { encoded: readRange(file, start, length), length };
+  }
+  if (fresh.length)
+    yield* tarEntries(fresh);
 }
 async function* readRange(file, start, length) {
   const fh = await open3(file, fsc.O_RDONLY);
@@ -5273,32 +5281,21 @@ async function* readRange(file, start, length) {
   }
 }
 function entrySpans(fingerprints, plan, itemStarts, size) {
-  const spans = [];
   const starts = [];
-  let item = 0;
-  for (let i = 0; i < fingerprints.length; ) {
-    const at2 = itemStarts[item++];
-    const span = plan.from[i];
-    if (!span) {
+  for (const [k2, item] of plan.items.entries()) {
+    let at2 = itemStarts[k2];
+    if ("fresh" in item) {
       starts.push(at2);
-      i++;
       continue;
     }
-    let offset = at2;
-    let [prevStart, prevLength] = span;
-    starts.push(offset);
-    for (i++; i < fingerprints.length; i++) {
-      const next = plan.from[i];
-      if (!next || next[0] !== prevStart + prevLength)
-        break;
-      offset += prevLength;
-      starts.push(offset);
-      [prevStart, prevLength] = next;
+    for (const [, length] of item.spans) {
+      starts.push(at2);
+      at2 += length;
     }
   }
-  const end = itemStarts[item];
-  for (let i = 0; i < fingerprints.length; i++) {
-    const fp = fingerprints[i];
+  const end = itemStarts[plan.items.length];
+  const spans = [];
+  for (const [i, fp] of fingerprints.entries()) {
     const next = i + 1 < starts.length ? starts[i + 1] : end;
     if (fp !== void 0)
       spans.push([fp, starts[i], next - starts[i]]);
