@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-RSUEAI2O.js";
+} from "./chunks/chunk-UVUKK4O2.js";
 import {
   KilnError,
   __commonJS,

@@ -25,7 +25,7 @@ import type { ContentStore } from '../store/types.js';
 import { ArgScope, Expander, PROXY_ARGS, argVars, platformArgs, varsFromEnv } from './scope.js';
 import { ImageResolver } from './images.js';
 import { RootfsView, keepLayerHeaders } from './rootfs.js';
-import { layerFetcher, type LayerFetch } from './remote-layers.js';
+import { layerFetcher, rememberedSources, type LayerFetch } from './remote-layers.js';
 import { warmLowers } from '../run/sandbox.js';
 import { treeFromEntries, type SourceTree } from './copy-plan.js';
 import type { StageContext, StageState, StepOutcome } from './stage-state.js';
@@ -353,7 +353,7 @@ class Builder implements StepServices {
     // The epoch (SOURCE_DATE_EPOCH) clamps the layer's mtimes, so it decides its bytes too.
     const key = hashKey(state.key, createdBy, this.options.compression ?? 'none', String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
     let record = this.options.noCache ? undefined : await this.store.getCache(key);
-    const cached = record !== undefined && (record.layer === null || (await this.store.hasBlob(record.layer.digest)));
+    const cached = record !== undefined && (record.layer === null || (await this.layerAvailable(record.layer.digest)));
     let written: TarHeader[] | undefined;
     if (!cached) {
       if (state.runAhead) this.warmRunLowers(state.layers);
@@ -380,6 +380,12 @@ class Builder implements StepServices {
     };
   }
 
+
+  /** A cached layer is here, or in a registry cache this build imported (fetched when needed). */
+  private async layerAvailable(digest: string): Promise<boolean> {
+    if (await this.store.hasBlob(digest)) return true;
+    return this.options.registry !== undefined && (await rememberedSources(this.store, digest)).length > 0;
+  }
 
   /**
    * Writes a COPY/ADD step's layer. A plain layer of many entries keeps where each entry lies

@@ -15,11 +15,12 @@ import { importFileBlob } from '../oci/content.js';
 import { canonicalJson, digestHex, isDigest, sha256Digest } from '../oci/digest.js';
 import { REF_NAME_ANNOTATION } from '../oci/image.js';
 import { MediaTypes } from '../oci/media-types.js';
-import { parseReference, type ImageReference } from '../reference/index.js';
+import { parseReference, repositoryName, type ImageReference } from '../reference/index.js';
 import type { RegistryClient } from '../registry/client.js';
 import { ManifestNotFoundError } from '../registry/errors.js';
 import type { CacheRecord, LayerRecord } from '../contracts/index.js';
 import type { ContentStore } from '../store/types.js';
+import { layerFetcher, rememberBlobSources, rememberedSources } from './remote-layers.js';
 
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.kiln.cache.config.v1+json';
 /** The ref name of the cache manifest in a local cache layout. */
@@ -252,10 +253,13 @@ export async function exportCacheLocal(
   store: ContentStore,
   dir: string,
   records: readonly { key: string; record: CacheRecord }[],
+  /** Fetches layers a registry cache import left in the registry. */
+  registry?: RegistryClient,
 ): Promise<CacheTransferResult> {
   const { config, layers, records: count } = cacheDocument(records);
   const manifest = manifestBytes(config, layers);
   const manifestDigest = sha256Digest(manifest);
+  await layerFetcher(store, registry)(layers);
   for (const l of layers) {
     if (!(await store.hasBlob(l.digest))) throw new KilnError(`cannot export build cache to ${dir}: layer ${l.digest} is not in the store`);
   }
@@ -364,15 +368,27 @@ export async function exportCacheRegistry(
   const { config, layers, records: count } = cacheDocument(records);
   const manifest = manifestBytes(config, layers);
   const configInfo = await store.writeBlob(config);
-  await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest)));
+  // A layer imported from a registry cache and never needed here is not in the store: the
+  // target has it, a mount gives it, or it is fetched first.
+  const fetch = layerFetcher(store, registry);
+  await Promise.all(
+    layers.map(async (l) =>
+      registry.uploadBlob(repo, store, l.digest, {
+        mountFrom: await rememberedSources(store, l.digest),
+        size: l.size,
+        fetchMissing: () => fetch([l]),
+      }),
+    ),
+  );
   await registry.uploadBlob(repo, store, configInfo.digest);
   await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);
   return { location: ref, records: count, layers: layers.length };
 }
 
 /**
- * Fetches a registry cache into the store: the records and every layer they name. No such tag
- * returns undefined (the caller warns: a first run has no cache yet).
+ * Imports a registry cache: its records, with their layers left in the registry (remembered
+ * there) until a step, an output or a push needs their bytes. No such tag returns undefined (the
+ * caller warns: a first run has no cache yet).
  */
 export async function importCacheRegistry(
   store: ContentStore,
@@ -391,7 +407,7 @@ export async function importCacheRegistry(
   const manifest = parseManifest(got.bytes, where);
   await registry.fetchBlobToStore(repo, manifest.config.digest, store, manifest.config.size);
   const config = parseConfig(await store.readBlob(manifest.config.digest), manifest, where);
-  await Promise.all(manifest.layers.map((l) => registry.fetchBlobToStore(repo, l.digest, store, l.size)));
+  await rememberBlobSources(store, repositoryName(repo), manifest.layers.map((l) => l.digest));
   await putRecords(store, config);
   return { location: ref, records: Object.keys(config.records).length, layers: manifest.layers.length };
 }
@@ -438,7 +454,7 @@ export async function exportCaches(
     try {
       const r =
         spec.type === 'local'
-          ? await exportCacheLocal(ctx.store, spec.path, records)
+          ? await exportCacheLocal(ctx.store, spec.path, records, ctx.registry)
           : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
       ctx.output(`exported build cache to ${r.location} (${r.records} records, ${r.layers} layers)`);
     } catch (e) {

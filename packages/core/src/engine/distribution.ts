@@ -15,7 +15,8 @@ import type { RegistryClient } from '../registry/client.js';
 import type { PushResult, TransferListener } from '../registry/types.js';
 import { repositoryName, type ImageReference } from '../reference/index.js';
 import type { ContentStore } from '../store/types.js';
-import { knownBlobSources, layerFetcher, type LayerFetch } from './remote-layers.js';
+import { knownBlobSources, layerFetcher, rememberedSources, type LayerFetch } from './remote-layers.js';
+import { collectImageBlobs } from '../oci/content.js';
 
 /** How pushed layers are compressed: gzip at a zlib level, or as stored ('none'). */
 export type PushCompression = { type: 'gzip'; level: number } | { type: 'none' };
@@ -140,6 +141,12 @@ export async function pushToRegistry(
     const form = await distributionForm(store, digest, compression, fetchLayers);
     const mountSources = await knownBlobSources(store);
     for (const [blob, repos] of options.sources ?? []) mountSources.set(blob, [...repos, ...(mountSources.get(blob) ?? [])]);
+    // Layers a registry cache import left where they are: mounted from there when they can be.
+    for (const { digest: blob } of (await collectImageBlobs(store, form)).blobs) {
+      if (await store.hasBlob(blob)) continue;
+      const remembered = await rememberedSources(store, blob);
+      if (remembered.length) mountSources.set(blob, [...(mountSources.get(blob) ?? []), ...remembered]);
+    }
     const pushed = await registry.push(store, form, refs, {
       mountSources,
       fetchMissing: (blob) => fetchLayers([blob]),

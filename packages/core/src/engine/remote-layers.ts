@@ -17,6 +17,23 @@ import { blobsOfImages } from './garbage.js';
 /** Fetches into the store the layers it lacks; a no-op for those it has. */
 export type LayerFetch = (layers: readonly Pick<LayerRecord, 'digest' | 'size'>[]) => Promise<void>;
 
+/** Store meta kind: a blob the store was told a repository holds (a registry cache's layers), by digest. */
+const BLOB_SOURCES = 'blob-sources';
+
+/** Remembers that `repo` ('domain/path') holds these blobs, which the store does not fetch now. */
+export async function rememberBlobSources(store: ContentStore, repo: string, digests: readonly string[]): Promise<void> {
+  for (const digest of digests) {
+    const known = (await store.readMeta<string[]>(BLOB_SOURCES, digest)) ?? [];
+    if (!known.includes(repo)) await store.writeMeta(BLOB_SOURCES, digest, [...known, repo]);
+  }
+}
+
+/** The repositories a remembered blob is in (rememberBlobSources), or none. */
+export async function rememberedSources(store: ContentStore, digest: string): Promise<string[]> {
+  const known = await store.readMeta<unknown>(BLOB_SOURCES, digest);
+  return Array.isArray(known) ? known.filter((r): r is string => typeof r === 'string') : [];
+}
+
 /** Blob digest -> the repositories ('domain/path') that have it: every stored image's blobs, by its repoDigests. */
 export async function knownBlobSources(store: ContentStore): Promise<Map<string, string[]>> {
   const sources = new Map<string, string[]>();
@@ -49,7 +66,11 @@ export function layerFetcher(
 ): LayerFetch {
   const running = new Map<string, Promise<void>>();
   const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>, known: Promise<Map<string, string[]>>): Promise<void> => {
-    const sources = [...(extraSources?.get(layer.digest) ?? []), ...((await known).get(layer.digest) ?? [])];
+    const sources = [
+      ...(extraSources?.get(layer.digest) ?? []),
+      ...((await known).get(layer.digest) ?? []),
+      ...(await rememberedSources(store, layer.digest)),
+    ];
     if (sources.length === 0) {
       throw new KilnError(
         `layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: ` +

@@ -91,7 +91,12 @@ export class RegistryClient {
    * in) has it, else an upload (one PUT up to `chunkSize`, else PATCH chunks then PUT). A failed
    * attempt starts over with a new upload session.
    */
-  uploadBlob(repo: RepoRef, store: BlobReader & BlobFiles, digest: string, options: { mountFrom?: string[] } = {}): Promise<UploadOutcome> {
+  uploadBlob(
+    repo: RepoRef,
+    store: BlobReader & BlobFiles,
+    digest: string,
+    options: { mountFrom?: string[]; size?: number; fetchMissing?: () => Promise<void> } = {},
+  ): Promise<UploadOutcome> {
     return this.uploader.uploadBlob(repo, store, digest, options);
   }
 

@@ -163,10 +163,25 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'type=registry', () => {
     expect(raw.config.mediaType).toBe(CACHE_CONFIG_MEDIA_TYPE);
     expect(raw.layers).toHaveLength(4);
 
+    const before = registry.requests('GET', /\/v2\/cache\/app\/blobs\//);
     const b = await buildIn(join(work, 'store-r2'), ctx, ['--cache-from', `type=registry,ref=${ref}`]);
     expect(b.code).toBe(0);
     expect(b.stderr).toMatch(/imported build cache from/);
     expect(b.steps.filter((s) => !s.cached)).toEqual([]);
     expect(b.digest).toBe(a.digest);
+    // Every step hit: no layer was downloaded (the records came with the cache config alone).
+    expect(registry.requests('GET', /\/v2\/cache\/app\/blobs\//) - before).toBe(1);
+
+    // Pushing that image mounts its layers from the cache's repository (same registry), and
+    // what the registry then has pulls whole; a local export fetches them.
+    const app = `${registry.host}/cache/built:1`;
+    expect((await kiln(['tag', '--store', join(work, 'store-r2'), b.digest, app])).code).toBe(0);
+    const pushed = await kiln(['push', '--store', join(work, 'store-r2'), '--compression', 'none', app]);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.stdout).toMatch(/\(1 blobs uploaded, 3 mounted, 0 already there\)/); // the config; the image's 3 layers
+    expect((await kiln(['pull', '--store', join(work, 'store-r3'), app])).code).toBe(0);
+    const exported = await buildIn(join(work, 'store-r2'), ctx, ['--cache-to', `type=local,dest=${join(work, 'cache-from-registry')}`]);
+    expect(exported.code).toBe(0);
+    expect(blobs(join(work, 'cache-from-registry')).names.length).toBeGreaterThanOrEqual(4);
   });
 });

@@ -75959,6 +75959,18 @@ async function blobsOfImages(store, digests) {
 }
 
 // packages/core/dist/engine/remote-layers.js
+var BLOB_SOURCES = "blob-sources";
+async function rememberBlobSources(store, repo, digests) {
+  for (const digest of digests) {
+    const known = await store.readMeta(BLOB_SOURCES, digest) ?? [];
+    if (!known.includes(repo))
+      await store.writeMeta(BLOB_SOURCES, digest, [...known, repo]);
+  }
+}
+async function rememberedSources(store, digest) {
+  const known = await store.readMeta(BLOB_SOURCES, digest);
+  return Array.isArray(known) ? known.filter((r) => typeof r === "string") : [];
+}
 async function knownBlobSources(store) {
   const sources = /* @__PURE__ */ new Map();
   for (const image of await store.listImages()) {
@@ -75980,7 +75992,11 @@ async function knownBlobSources(store) {
 function layerFetcher(store, registry, extraSources) {
   const running = /* @__PURE__ */ new Map();
   const fetchOne = async (layer, known) => {
-    const sources = [...extraSources?.get(layer.digest) ?? [], ...(await known).get(layer.digest) ?? []];
+    const sources = [
+      ...extraSources?.get(layer.digest) ?? [],
+      ...(await known).get(layer.digest) ?? [],
+      ...await rememberedSources(store, layer.digest)
+    ];
     if (sources.length === 0) {
       throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME@DIGEST, as kiln images --digests lists it), or build with --pull`);
     }
@@ -77444,10 +77460,11 @@ async function placeBlob2(store, digest, dest) {
     await copyFile4(src, dest);
   }
 }
-async function exportCacheLocal(store, dir, records) {
+async function exportCacheLocal(store, dir, records, registry) {
   const { config, layers, records: count } = cacheDocument(records);
   const manifest = manifestBytes(config, layers);
   const manifestDigest = sha256Digest(manifest);
+  await layerFetcher(store, registry)(layers);
   for (const l of layers) {
     if (!await store.hasBlob(l.digest))
       throw new KilnError(`cannot export build cache to ${dir}: layer ${l.digest} is not in the store`);
@@ -77554,7 +77571,12 @@ async function exportCacheRegistry(store, registry, ref, records) {
   const { config, layers, records: count } = cacheDocument(records);
   const manifest = manifestBytes(config, layers);
   const configInfo = await store.writeBlob(config);
-  await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest)));
+  const fetch2 = layerFetcher(store, registry);
+  await Promise.all(layers.map(async (l) => registry.uploadBlob(repo, store, l.digest, {
+    mountFrom: await rememberedSources(store, l.digest),
+    size: l.size,
+    fetchMissing: () => fetch2([l])
+  })));
   await registry.uploadBlob(repo, store, configInfo.digest);
   await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);
   return { location: ref, records: count, layers: layers.length };
@@ -77573,7 +77595,7 @@ async function importCacheRegistry(store, registry, ref) {
   const manifest = parseManifest2(got.bytes, where2);
   await registry.fetchBlobToStore(repo, manifest.config.digest, store, manifest.config.size);
   const config = parseConfig2(await store.readBlob(manifest.config.digest), manifest, where2);
-  await Promise.all(manifest.layers.map((l) => registry.fetchBlobToStore(repo, l.digest, store, l.size)));
+  await rememberBlobSources(store, repositoryName(repo), manifest.layers.map((l) => l.digest));
   await putRecords(store, config);
   return { location: ref, records: Object.keys(config.records).length, layers: manifest.layers.length };
 }
@@ -77606,7 +77628,7 @@ async function importCaches(ctx, specs) {
 async function exportCaches(ctx, specs, records) {
   for (const spec of specs) {
     try {
-      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
+      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records, ctx.registry) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
       ctx.output(`exported build cache to ${r.location} (${r.records} records, ${r.layers} layers)`);
     } catch (e) {
       if (!spec.ignoreError)
@@ -78037,7 +78059,7 @@ var Builder2 = class {
   async layerStep(state3, config, createdBy, keyParts, produce) {
     const key = hashKey(state3.key, createdBy, this.options.compression ?? "none", String(this.options.gzipLevel ?? 6), String(this.epoch), ...keyParts);
     let record = this.options.noCache ? void 0 : await this.store.getCache(key);
-    const cached = record !== void 0 && (record.layer === null || await this.store.hasBlob(record.layer.digest));
+    const cached = record !== void 0 && (record.layer === null || await this.layerAvailable(record.layer.digest));
     let written;
     if (!cached) {
       if (state3.runAhead)
@@ -78064,6 +78086,12 @@ var Builder2 = class {
       cached,
       layer: layer.digest
     };
+  }
+  /** A cached layer is here, or in a registry cache this build imported (fetched when needed). */
+  async layerAvailable(digest) {
+    if (await this.store.hasBlob(digest))
+      return true;
+    return this.options.registry !== void 0 && (await rememberedSources(this.store, digest)).length > 0;
   }
   /**
    * Writes a COPY/ADD step's layer. A plain layer of many entries keeps where each entry lies
@@ -78383,6 +78411,13 @@ async function pushToRegistry(store, registry, digest, refs, options = {}) {
     const mountSources2 = await knownBlobSources(store);
     for (const [blob, repos] of options.sources ?? [])
       mountSources2.set(blob, [...repos, ...mountSources2.get(blob) ?? []]);
+    for (const { digest: blob } of (await collectImageBlobs(store, form)).blobs) {
+      if (await store.hasBlob(blob))
+        continue;
+      const remembered = await rememberedSources(store, blob);
+      if (remembered.length)
+        mountSources2.set(blob, [...mountSources2.get(blob) ?? [], ...remembered]);
+    }
     const pushed = await registry.push(store, form, refs, {
       mountSources: mountSources2,
       fetchMissing: (blob) => fetchLayers([blob]),
