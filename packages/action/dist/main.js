@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-UVUKK4O2.js";
+} from "./chunks/chunk-LCDM6WXV.js";
 import {
   KilnError,
   __commonJS,

@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-UVUKK4O2.js";
+} from "./chunks/chunk-LCDM6WXV.js";
 import "./chunks/chunk-RXE2LRML.js";
 
 // packages/action/src/post-step.ts

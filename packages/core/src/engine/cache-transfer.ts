@@ -20,7 +20,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { ManifestNotFoundError } from '../registry/errors.js';
 import type { CacheRecord, LayerRecord } from '../contracts/index.js';
 import type { ContentStore } from '../store/types.js';
-import { layerFetcher, rememberBlobSources, rememberedSources } from './remote-layers.js';
+import { blobSources, layerFetcher, rememberBlobSources } from './remote-layers.js';
 
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.kiln.cache.config.v1+json';
 /** The ref name of the cache manifest in a local cache layout. */
@@ -371,14 +371,9 @@ export async function exportCacheRegistry(
   // A layer imported from a registry cache and never needed here is not in the store: the
   // target has it, a mount gives it, or it is fetched first.
   const fetch = layerFetcher(store, registry);
+  const sources = await blobSources(store, layers.map((l) => l.digest));
   await Promise.all(
-    layers.map(async (l) =>
-      registry.uploadBlob(repo, store, l.digest, {
-        mountFrom: await rememberedSources(store, l.digest),
-        size: l.size,
-        fetchMissing: () => fetch([l]),
-      }),
-    ),
+    layers.map((l) => registry.uploadBlob(repo, store, l.digest, { mountFrom: sources.get(l.digest) ?? [], size: l.size, fetchMissing: () => fetch([l]) })),
   );
   await registry.uploadBlob(repo, store, configInfo.digest);
   await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);

@@ -15,7 +15,7 @@ import type { RegistryClient } from '../registry/client.js';
 import type { PushResult, TransferListener } from '../registry/types.js';
 import { repositoryName, type ImageReference } from '../reference/index.js';
 import type { ContentStore } from '../store/types.js';
-import { knownBlobSources, layerFetcher, rememberedSources, type LayerFetch } from './remote-layers.js';
+import { blobSources, layerFetcher, type LayerFetch } from './remote-layers.js';
 import { collectImageBlobs } from '../oci/content.js';
 
 /** How pushed layers are compressed: gzip at a zlib level, or as stored ('none'). */
@@ -139,14 +139,7 @@ export async function pushToRegistry(
     // there) only when the target registry cannot mount it.
     const fetchLayers = layerFetcher(store, registry, options.sources);
     const form = await distributionForm(store, digest, compression, fetchLayers);
-    const mountSources = await knownBlobSources(store);
-    for (const [blob, repos] of options.sources ?? []) mountSources.set(blob, [...repos, ...(mountSources.get(blob) ?? [])]);
-    // Layers a registry cache import left where they are: mounted from there when they can be.
-    for (const { digest: blob } of (await collectImageBlobs(store, form)).blobs) {
-      if (await store.hasBlob(blob)) continue;
-      const remembered = await rememberedSources(store, blob);
-      if (remembered.length) mountSources.set(blob, [...(mountSources.get(blob) ?? []), ...remembered]);
-    }
+    const mountSources = await blobSources(store, (await collectImageBlobs(store, form)).blobs.map((b) => b.digest), options.sources);
     const pushed = await registry.push(store, form, refs, {
       mountSources,
       fetchMissing: (blob) => fetchLayers([blob]),

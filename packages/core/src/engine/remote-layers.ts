@@ -55,6 +55,25 @@ export async function knownBlobSources(store: ContentStore): Promise<Map<string,
 }
 
 /**
+ * Where each of `digests` can be fetched or mounted from ('domain/path'): `extra` first (an Nx
+ * image folder's referenced layers), then the repositories of stored images, then the ones
+ * remembered by rememberBlobSources. A digest no one names is left out.
+ */
+export async function blobSources(
+  store: ContentStore,
+  digests: Iterable<string>,
+  extra?: ReadonlyMap<string, readonly string[]>,
+): Promise<Map<string, string[]>> {
+  const known = await knownBlobSources(store);
+  const out = new Map<string, string[]>();
+  for (const digest of digests) {
+    const repos = new Set([...(extra?.get(digest) ?? []), ...(known.get(digest) ?? []), ...(await rememberedSources(store, digest))]);
+    if (repos.size) out.set(digest, [...repos]);
+  }
+  return out;
+}
+
+/**
  * A LayerFetch over `registry` (none: a missing layer is an error saying how to get it). Each
  * layer is fetched once however many steps ask for it at the same time.
  */
@@ -65,12 +84,7 @@ export function layerFetcher(
   extraSources?: ReadonlyMap<string, readonly string[]>,
 ): LayerFetch {
   const running = new Map<string, Promise<void>>();
-  const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>, known: Promise<Map<string, string[]>>): Promise<void> => {
-    const sources = [
-      ...(extraSources?.get(layer.digest) ?? []),
-      ...((await known).get(layer.digest) ?? []),
-      ...(await rememberedSources(store, layer.digest)),
-    ];
+  const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>, sources: readonly string[]): Promise<void> => {
     if (sources.length === 0) {
       throw new KilnError(
         `layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: ` +
@@ -96,15 +110,15 @@ export function layerFetcher(
   };
   return async (layers) => {
     const wanted = new Map(layers.map((l) => [l.digest, l]));
+    const missing = (await Promise.all([...wanted.values()].map(async (l) => ((await store.hasBlob(l.digest)) ? undefined : l)))).filter((l) => l !== undefined);
+    if (missing.length === 0) return;
     // The store's records are read once per call, and only when a layer is missing.
-    let known: Promise<Map<string, string[]>> | undefined;
+    const sources = await blobSources(store, missing.map((l) => l.digest), extraSources);
     await Promise.all(
-      [...wanted.values()].map(async (layer) => {
-        if (await store.hasBlob(layer.digest)) return;
+      missing.map(async (layer) => {
         let pending = running.get(layer.digest);
         if (!pending) {
-          known ??= knownBlobSources(store);
-          pending = fetchOne(layer, known).finally(() => running.delete(layer.digest));
+          pending = fetchOne(layer, sources.get(layer.digest) ?? []).finally(() => running.delete(layer.digest));
           running.set(layer.digest, pending);
         }
         await pending;

@@ -75989,14 +75989,19 @@ async function knownBlobSources(store) {
   }
   return sources;
 }
+async function blobSources(store, digests, extra) {
+  const known = await knownBlobSources(store);
+  const out = /* @__PURE__ */ new Map();
+  for (const digest of digests) {
+    const repos = /* @__PURE__ */ new Set([...extra?.get(digest) ?? [], ...known.get(digest) ?? [], ...await rememberedSources(store, digest)]);
+    if (repos.size)
+      out.set(digest, [...repos]);
+  }
+  return out;
+}
 function layerFetcher(store, registry, extraSources) {
   const running = /* @__PURE__ */ new Map();
-  const fetchOne = async (layer, known) => {
-    const sources = [
-      ...extraSources?.get(layer.digest) ?? [],
-      ...(await known).get(layer.digest) ?? [],
-      ...await rememberedSources(store, layer.digest)
-    ];
+  const fetchOne = async (layer, sources) => {
     if (sources.length === 0) {
       throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME@DIGEST, as kiln images --digests lists it), or build with --pull`);
     }
@@ -76016,14 +76021,14 @@ function layerFetcher(store, registry, extraSources) {
   };
   return async (layers) => {
     const wanted = new Map(layers.map((l) => [l.digest, l]));
-    let known;
-    await Promise.all([...wanted.values()].map(async (layer) => {
-      if (await store.hasBlob(layer.digest))
-        return;
+    const missing = (await Promise.all([...wanted.values()].map(async (l) => await store.hasBlob(l.digest) ? void 0 : l))).filter((l) => l !== void 0);
+    if (missing.length === 0)
+      return;
+    const sources = await blobSources(store, missing.map((l) => l.digest), extraSources);
+    await Promise.all(missing.map(async (layer) => {
       let pending = running.get(layer.digest);
       if (!pending) {
-        known ??= knownBlobSources(store);
-        pending = fetchOne(layer, known).finally(() => running.delete(layer.digest));
+        pending = fetchOne(layer, sources.get(layer.digest) ?? []).finally(() => running.delete(layer.digest));
         running.set(layer.digest, pending);
       }
       await pending;
@@ -77572,11 +77577,8 @@ async function exportCacheRegistry(store, registry, ref, records) {
   const manifest = manifestBytes(config, layers);
   const configInfo = await store.writeBlob(config);
   const fetch2 = layerFetcher(store, registry);
-  await Promise.all(layers.map(async (l) => registry.uploadBlob(repo, store, l.digest, {
-    mountFrom: await rememberedSources(store, l.digest),
-    size: l.size,
-    fetchMissing: () => fetch2([l])
-  })));
+  const sources = await blobSources(store, layers.map((l) => l.digest));
+  await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest, { mountFrom: sources.get(l.digest) ?? [], size: l.size, fetchMissing: () => fetch2([l]) })));
   await registry.uploadBlob(repo, store, configInfo.digest);
   await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);
   return { location: ref, records: count, layers: layers.length };
@@ -78408,16 +78410,7 @@ async function pushToRegistry(store, registry, digest, refs, options = {}) {
     const compression = refs.some((r) => r.digest !== void 0) ? { type: "none" } : options.compression ?? DEFAULT_PUSH_COMPRESSION;
     const fetchLayers = layerFetcher(store, registry, options.sources);
     const form = await distributionForm(store, digest, compression, fetchLayers);
-    const mountSources2 = await knownBlobSources(store);
-    for (const [blob, repos] of options.sources ?? [])
-      mountSources2.set(blob, [...repos, ...mountSources2.get(blob) ?? []]);
-    for (const { digest: blob } of (await collectImageBlobs(store, form)).blobs) {
-      if (await store.hasBlob(blob))
-        continue;
-      const remembered = await rememberedSources(store, blob);
-      if (remembered.length)
-        mountSources2.set(blob, [...mountSources2.get(blob) ?? [], ...remembered]);
-    }
+    const mountSources2 = await blobSources(store, (await collectImageBlobs(store, form)).blobs.map((b) => b.digest), options.sources);
     const pushed = await registry.push(store, form, refs, {
       mountSources: mountSources2,
       fetchMissing: (blob) => fetchLayers([blob]),
