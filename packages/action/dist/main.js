@@ -36,14 +36,14 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-LCDM6WXV.js";
+} from "./chunks/chunk-DUESW3NL.js";
 import {
   KilnError,
   __commonJS,
   __require,
   __toESM,
   openStore
-} from "./chunks/chunk-RXE2LRML.js";
+} from "./chunks/chunk-TNKPLGS4.js";
 
 // node_modules/handlebars/dist/cjs/handlebars/utils.js
 var require_utils = __commonJS({

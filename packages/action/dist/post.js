@@ -10,8 +10,8 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-LCDM6WXV.js";
-import "./chunks/chunk-RXE2LRML.js";
+} from "./chunks/chunk-DUESW3NL.js";
+import "./chunks/chunk-TNKPLGS4.js";
 
 // packages/action/src/post-step.ts
 async function runPost() {

@@ -9,7 +9,7 @@ import {
   readFrames,
   returnStoreEntries,
   runStepHere
-} from "./chunks/chunk-RXE2LRML.js";
+} from "./chunks/chunk-TNKPLGS4.js";
 
 // packages/core/dist/run/run-helper.js
 import { readdir } from "node:fs/promises";

@@ -77,6 +77,23 @@ export function isEntryType(type: string): type is EntryType {
   return Object.prototype.hasOwnProperty.call(TAR_TYPE, type);
 }
 
+export interface WriteTarOptions {
+  /** Told the byte offset at which each item starts, and at last where the end-of-archive blocks start. */
+  onOffset?: (offset: number) => void;
+  /**
+   * Gather headers and small bodies into two buffers that take turns instead of new ones (on a
+   * VM, first touches of fresh memory cost more than copying the bytes). The consumer must be done
+   * with each chunk before it asks for the next; in return, a body given as bytes may be
+   * overwritten by its producer once the next item is asked for.
+   */
+  recycle?: boolean;
+}
+
+/** Zero bytes for padding and the end-of-archive blocks (never written to). */
+const ZEROS = Buffer.alloc(2 * TAR_BLOCK);
+/** Size of each of the two buffers of WriteTarOptions.recycle. */
+const SLAB = 256 * 1024;
+
 /**
  * The archive's bytes, entry by entry in the order given, in chunks of about 64 KiB (a large
  * body passes through in its own chunks), ending with the two zero blocks. A body of another
@@ -84,30 +101,20 @@ export function isEntryType(type: string): type is EntryType {
  */
 export async function* writeTar(
   entries: Iterable<TarEntry | EncodedTarEntries> | AsyncIterable<TarEntry | EncodedTarEntries>,
-  /** Told the byte offset at which each item starts, and at last where the end-of-archive blocks start. */
-  onOffset?: (offset: number) => void,
+  options: WriteTarOptions = {},
 ): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingLength = 0;
+  const { onOffset } = options;
+  const gather = options.recycle ? slabGatherer() : listGatherer();
   let offset = 0;
-  const flush = (): Buffer | undefined => {
-    if (pendingLength === 0) return undefined;
-    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
-    pending = [];
-    pendingLength = 0;
-    return out;
-  };
   const add = (buf: Buffer): Buffer | undefined => {
-    pending.push(buf);
-    pendingLength += buf.length;
     offset += buf.length;
-    return pendingLength >= BATCH ? flush() : undefined;
+    return gather.add(buf);
   };
 
   for await (const item of entries) {
     onOffset?.(offset);
     if ('encoded' in item) {
-      const before = flush();
+      const before = gather.flush();
       if (before) yield before;
       let seen = 0;
       for await (const chunk of item.encoded) {
@@ -130,7 +137,7 @@ export async function* writeTar(
       if (body.length !== size) throw bodySizeError(header, body.length);
       const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       if (buf.length >= BATCH) {
-        const before = flush();
+        const before = gather.flush();
         if (before) yield before;
         offset += buf.length;
         yield buf;
@@ -139,7 +146,7 @@ export async function* writeTar(
         if (r) yield r;
       }
     } else {
-      const before = flush();
+      const before = gather.flush();
       if (before) yield before;
       let seen = 0;
       for await (const chunk of body) {
@@ -152,14 +159,71 @@ export async function* writeTar(
     }
     const pad = (TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK;
     if (pad) {
-      const r = add(Buffer.alloc(pad));
+      const r = add(ZEROS.subarray(0, pad));
       if (r) yield r;
     }
   }
   onOffset?.(offset);
-  add(Buffer.alloc(2 * TAR_BLOCK));
-  const last = flush();
+  const ready = add(ZEROS);
+  if (ready) yield ready;
+  const last = gather.flush();
   if (last) yield last;
+}
+
+/** Gathers small pieces into chunks: `add` returns a chunk ready to go out, `flush` what is left. */
+interface Gatherer {
+  add(buf: Buffer): Buffer | undefined;
+  flush(): Buffer | undefined;
+}
+
+/** Keeps the pieces and joins them into a new buffer once they reach BATCH bytes. */
+function listGatherer(): Gatherer {
+  let pending: Buffer[] = [];
+  let pendingLength = 0;
+  const flush = (): Buffer | undefined => {
+    if (pendingLength === 0) return undefined;
+    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
+    pending = [];
+    pendingLength = 0;
+    return out;
+  };
+  return {
+    add(buf) {
+      pending.push(buf);
+      pendingLength += buf.length;
+      return pendingLength >= BATCH ? flush() : undefined;
+    },
+    flush,
+  };
+}
+
+/** Copies the pieces into one of two buffers; when it is full, it goes out and the other fills. */
+function slabGatherer(): Gatherer {
+  const slabs = [Buffer.allocUnsafe(SLAB), Buffer.allocUnsafe(SLAB)];
+  let turn = 0;
+  let fill = 0;
+  const flush = (): Buffer | undefined => {
+    if (fill === 0) return undefined;
+    const out = slabs[turn]!.subarray(0, fill);
+    turn ^= 1;
+    fill = 0;
+    return out;
+  };
+  return {
+    add(buf) {
+      // A piece larger than a slab (a long pax header) goes out on its own, as a copy.
+      if (buf.length > SLAB) {
+        const before = flush();
+        const copy = Buffer.from(buf);
+        return before ? Buffer.concat([before, copy]) : copy;
+      }
+      const out = fill + buf.length > SLAB ? flush() : undefined;
+      buf.copy(slabs[turn]!, fill);
+      fill += buf.length;
+      return out;
+    },
+    flush,
+  };
 }
 
 function bodySizeError(h: TarHeader, got: number, larger = false): TarWriteError {
@@ -167,6 +231,13 @@ function bodySizeError(h: TarHeader, got: number, larger = false): TarWriteError
   const what = larger ? `is larger than its ${size} bytes` : `has ${got} bytes, expected ${size}`;
   return new TarWriteError(`tar entry ${JSON.stringify(h.path)}: the body ${what}`);
 }
+
+/**
+ * The version of encodeHeader's output. Layer spans (layer/writer.ts) recognise an entry by its
+ * header fields and this number, and copy its old bytes: bump it whenever encodeHeader would write
+ * other bytes for the same fields, or a rebuilt layer would mix two encodings.
+ */
+export const TAR_HEADER_ENCODING = 1;
 
 /** The ustar header of an entry, preceded by a pax extended header when one is needed. */
 export function encodeHeader(e: TarHeader): Buffer {

@@ -21,6 +21,7 @@ export interface LayerRecord {
 export interface BlobWriter {
   /** Write here (or call write()); backpressure as for any Writable. */
   readonly stream: Writable;
+  /** Resolves once the writer is done with `chunk`: the caller may then overwrite its memory. */
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Finish: verify against `expectedDigest` if given (a mismatch deletes the temp file and

@@ -9,7 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { parallelGzip } from '../archive/compression.js';
-import { MAX_OCTAL_12, MAX_OCTAL_8, encodeHeader, isEntryType, writeTar } from '../archive/tar.js';
+import { MAX_OCTAL_12, MAX_OCTAL_8, TAR_HEADER_ENCODING, isEntryType, writeTar } from '../archive/tar.js';
 import type { EncodedTarEntries, TarEntry, TarHeader } from '../archive/tar.js';
 import { KilnError } from '../errors.js';
 import { MediaTypes } from '../oci/media-types.js';
@@ -64,10 +64,8 @@ export class LayerSourceChangedError extends KilnError {}
 const READ_CHUNK = 256 * 1024;
 /** Read size for byte ranges copied from a replaced layer. */
 const RANGE_CHUNK = 1024 * 1024;
-/** Files smaller than this are read whole, ahead of the tar writer. */
+/** Files smaller than this are read whole. */
 const SMALL_FILE = 64 * 1024;
-/** How many small files are read ahead of the tar writer (at most READ_AHEAD_FILES * SMALL_FILE bytes). */
-const READ_AHEAD_FILES = 16;
 /** Largest security.capability value (vfs_cap_data v3 is 24 bytes). */
 const MAX_CAPABILITY = 64;
 /** uid_t / gid_t are 32 bits. */
@@ -112,9 +110,12 @@ export async function writeLayer(
   const plan = fingerprints ? planReuse(fingerprints, options.reuse) : undefined;
   const starts: number[] = [];
   let uncompressedSize = 0;
+  // A plain layer goes straight to the blob writer, which is done with each chunk before the next
+  // is asked for: the tar writer and the file reads can reuse their buffers (WriteTarOptions.recycle).
+  const recycle = compression === 'none';
   async function* tarBytes(): AsyncGenerator<Buffer> {
-    const items = plan && options.reuse ? withReuse(prepared, plan, options.reuse.file) : tarEntries(prepared);
-    for await (const chunk of writeTar(items, plan ? (offset) => starts.push(offset) : undefined)) {
+    const items = plan && options.reuse ? withReuse(prepared, plan, options.reuse.file, recycle) : tarEntries(prepared, recycle);
+    for await (const chunk of writeTar(items, { onOffset: plan ? (offset) => starts.push(offset) : undefined, recycle })) {
       diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
@@ -302,8 +303,10 @@ function reorderHardlinks(byPath: Map<string, Prepared>): void {
 }
 
 /**
- * An entry's identity in a plain layer: its encoded header and its content's digest, so equal
- * fingerprints mean equal bytes. Undefined for a file whose content digest is not known.
+ * An entry's identity in a plain layer: the header fields encodeHeader writes (and the version of
+ * that encoding) and its content's digest, so equal fingerprints mean equal bytes. Undefined for a
+ * file whose content digest is not known. Built from the fields rather than the encoded header:
+ * encoding every header of a big layer costs more than the rest of a one-file rebuild.
  */
 function fingerprint(p: Prepared): string | undefined {
   let content = '';
@@ -313,9 +316,9 @@ function fingerprint(p: Prepared): string | undefined {
     else if (p.content.digest) content = p.content.digest;
     else return undefined;
   }
-  // The header as encoded (not its fields): should the encoder ever write other bytes for the
-  // same fields, an old layer's spans stop matching instead of mixing two encodings.
-  return createHash('sha256').update(encodeHeader(p)).update(content).digest('base64url').slice(0, 22);
+  const capability = p.type === 'file' && p.capability ? Buffer.from(p.capability).toString('hex') : '';
+  const fields = [TAR_HEADER_ENCODING, p.type, p.path, p.linkTarget ?? '', p.mode, p.uid, p.gid, p.size, Math.floor(p.mtime), p.devMajor, p.devMinor, capability, content];
+  return createHash('sha256').update(fields.join('\0')).digest('base64url').slice(0, 22);
 }
 
 /**
@@ -348,33 +351,48 @@ function planReuse(fingerprints: (string | undefined)[], reuse: WriteLayerOption
 }
 
 /** The tar items: fresh entries as tarEntries gives them (read ahead together), reused runs as one byte range each. */
-async function* withReuse(entries: Prepared[], plan: ReusePlan, file: string): AsyncGenerator<TarEntry | EncodedTarEntries> {
+async function* withReuse(entries: Prepared[], plan: ReusePlan, file: string, recycle: boolean): AsyncGenerator<TarEntry | EncodedTarEntries> {
   let fresh: Prepared[] = [];
   for (const item of plan.items) {
     if ('fresh' in item) {
       fresh.push(entries[item.fresh]!);
       continue;
     }
-    if (fresh.length) yield* tarEntries(fresh);
+    if (fresh.length) yield* tarEntries(fresh, recycle);
     fresh = [];
     const start = item.spans[0]![0];
     const length = item.spans.reduce((n, [, l]) => n + l, 0);
     yield { encoded: readRange(file, start, length), length };
   }
-  if (fresh.length) yield* tarEntries(fresh);
+  if (fresh.length) yield* tarEntries(fresh, recycle);
 }
 
+/**
+ * The bytes of `file` from `start`, in chunks that stay valid only until the next one is asked
+ * for: two buffers take turns (one is filled ahead while the other is consumed), since on this
+ * kind of machine touching fresh memory costs more than the copy itself. The one consumer,
+ * writeLayer's plain path, has written each chunk before it asks for the next.
+ */
 async function* readRange(file: string, start: number, length: number): AsyncGenerator<Buffer> {
   const fh = await open(file, fsc.O_RDONLY);
+  const buffers = [Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length)), Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length))];
+  let turn = 0;
+  const readAt = (at: number) => {
+    const buf = buffers[turn++ % 2]!;
+    return fh.read(buf, 0, Math.min(buf.length, length - at), start + at).then(({ bytesRead }) => buf.subarray(0, bytesRead));
+  };
+  let next: Promise<Buffer> | undefined = readAt(0);
   try {
-    for (let done = 0; done < length; ) {
-      const buf = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length - done));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, start + done);
-      if (bytesRead === 0) throw new KilnError(`${file} ended at ${start + done}, before the entries it was to supply`);
-      done += bytesRead;
-      yield buf.subarray(0, bytesRead);
+    for (let done = 0; next; ) {
+      const chunk: Buffer = await next;
+      next = undefined;
+      if (chunk.length === 0) throw new KilnError(`${file} ended at ${start + done}, before the entries it was to supply`);
+      done += chunk.length;
+      if (done < length) next = readAt(done);
+      yield chunk;
     }
   } finally {
+    await next?.catch(() => undefined);
     await fh.close();
   }
 }
@@ -406,35 +424,19 @@ function entrySpans(fingerprints: (string | undefined)[], plan: ReusePlan, itemS
 }
 
 /**
- * The entries with their bodies: data as given, small files read ahead (a few at a time, so their
- * open/read/close round trips overlap), larger files streamed.
+ * The entries with their bodies: data as given, small files read whole (synchronously: a
+ * thread-pool round trip per open/read/close costs more than the read), larger files streamed.
+ * With `recycle` (see WriteTarOptions), bodies read from disk go through two buffers reused for
+ * every file, each body valid until the next entry is asked for.
  */
-async function* tarEntries(entries: Prepared[]): AsyncGenerator<TarEntry> {
-  const isSmallDiskFile = (e: Prepared | undefined): e is Prepared & { content: { path: string } } =>
-    !!e && e.type === 'file' && e.size > 0 && e.size < SMALL_FILE && !!e.content && 'path' in e.content;
-  const prefetched = new Map<number, Promise<Buffer>>();
-  let nextPrefetch = 0;
-  const prefetch = (upTo: number) => {
-    for (; nextPrefetch < entries.length && nextPrefetch <= upTo; nextPrefetch++) {
-      const e = entries[nextPrefetch];
-      if (!isSmallDiskFile(e)) continue;
-      const p = readSmallFile(e.content.path, e.size, e.path);
-      p.catch(() => undefined); // awaited (and reported) in order below
-      prefetched.set(nextPrefetch, p);
-    }
-  };
-
-  for (let i = 0; i < entries.length; i++) {
-    const header = entries[i]!;
-    prefetch(i + READ_AHEAD_FILES);
+async function* tarEntries(entries: Prepared[], recycle = false): AsyncGenerator<TarEntry> {
+  const scratch = recycle ? { small: Buffer.allocUnsafe(SMALL_FILE + 1), chunk: Buffer.allocUnsafe(READ_CHUNK + 1) } : undefined;
+  for (const header of entries) {
     const content = header.type === 'file' && header.size > 0 ? header.content : undefined;
     if (!content) yield { header };
     else if ('data' in content) yield { header, body: content.data };
-    else if (prefetched.has(i)) {
-      const body = await prefetched.get(i)!;
-      prefetched.delete(i);
-      yield { header, body };
-    } else yield { header, body: readFileBody(content.path, header.size, header.path) };
+    else if (header.size < SMALL_FILE) yield { header, body: readSmallFile(content.path, header.size, header.path, scratch?.small) };
+    else yield { header, body: readFileBody(content.path, header.size, header.path, scratch?.chunk) };
   }
 }
 
@@ -458,7 +460,8 @@ function openError(err: unknown, file: string, entryPath: string): Error {
  * A small file, whole: one read of size + 1 bytes also proves the end of the file (a regular file
  * only returns fewer bytes than asked at its end). O_NONBLOCK: a path replaced by a fifo cannot hang.
  */
-async function readSmallFile(file: string, size: number, entryPath: string): Promise<Buffer> {
+/** A small file's bytes, read into `into` (at least size + 1 bytes) when given. */
+function readSmallFile(file: string, size: number, entryPath: string, into?: Buffer): Buffer {
   // Synchronous on purpose: for small files a thread-pool round trip per open/read/close costs far
   // more than the read itself (2,000 small files took 3x as long through fs.promises).
   let fd: number;
@@ -468,7 +471,7 @@ async function readSmallFile(file: string, size: number, entryPath: string): Pro
     throw openError(err, file, entryPath);
   }
   try {
-    const buf = Buffer.allocUnsafe(size + 1);
+    const buf = into ? into.subarray(0, size + 1) : Buffer.allocUnsafe(size + 1);
     let filled = 0;
     for (;;) {
       let bytesRead: number;
@@ -489,7 +492,7 @@ async function readSmallFile(file: string, size: number, entryPath: string): Pro
 }
 
 /** Exactly `size` bytes of the file at `file`, streamed, or a LayerSourceChangedError. */
-async function* readFileBody(file: string, size: number, entryPath: string): AsyncGenerator<Buffer> {
+async function* readFileBody(file: string, size: number, entryPath: string, into?: Buffer): AsyncGenerator<Buffer> {
   const changed = (what: string) => sourceChanged(file, entryPath, what);
   let fh: FileHandle;
   try {
@@ -506,7 +509,8 @@ async function* readFileBody(file: string, size: number, entryPath: string): Asy
     while (remaining > 0) {
       // The last chunk gets one spare byte: a read that fills it means the file grew.
       const last = remaining <= READ_CHUNK;
-      const buf = Buffer.allocUnsafe(last ? remaining + 1 : READ_CHUNK);
+      // `into` (READ_CHUNK + 1 bytes) is reused: the consumer is done with a chunk before asking for the next.
+      const buf = into ? into.subarray(0, last ? remaining + 1 : READ_CHUNK) : Buffer.allocUnsafe(last ? remaining + 1 : READ_CHUNK);
       const want = last ? remaining : READ_CHUNK;
       let filled = 0;
       for (;;) {

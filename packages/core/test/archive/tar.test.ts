@@ -84,6 +84,41 @@ describe('writeTar', () => {
     expect(chunks).toEqual([1536, 200_000, 512 - (200_000 % 512) + 1024]);
   });
 
+  it('keeps the last chunk when the end-of-archive blocks complete it (127 directories made an empty archive)', async () => {
+    const dirs = Array.from({ length: 127 }, (_, i) => ({ header: header({ path: `d${String(i).padStart(3, '0')}`, type: 'dir', mode: 0o755 }) }));
+    for (const recycle of [false, true]) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of writeTar(dirs, { recycle })) chunks.push(Buffer.from(chunk));
+      const bytes = Buffer.concat(chunks);
+      expect(bytes.length).toBe(127 * 512 + 1024);
+      expect(execFileSync('tar', ['-tf', '-'], { input: bytes, encoding: 'utf8' }).trim().split('\n')).toHaveLength(127);
+    }
+  });
+
+  it('with recycle, reusing its buffers and the producer\'s, writes the same bytes', async () => {
+    // A producer that reads every body into one buffer it overwrites for the next entry, as the
+    // layer writer's file reads do; the consumer copies each chunk before asking for the next.
+    const scratch = Buffer.alloc(70_000);
+    const sizes = Array.from({ length: 400 }, (_, i) => [0, 1, 511, 512, 513, 9_000, 65_535, 70_000][i % 8]!);
+    const bodyOf = (i: number, size: number) => Buffer.alloc(size, (i * 7) % 251);
+    async function* produce(reuse: boolean): AsyncGenerator<TarEntry> {
+      for (const [i, size] of sizes.entries()) {
+        const path = i % 50 === 0 ? `long/${'p'.repeat(150)}/${i}` : `f${i}`;
+        const bytes = bodyOf(i, size);
+        const body = reuse ? scratch.subarray(0, size) : bytes;
+        if (reuse) bytes.copy(body);
+        yield { header: header({ path, type: 'file', size }), body: size > 65_535 ? streamed(body, 4096) : body };
+      }
+    }
+    const collect = async (recycle: boolean) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of writeTar(produce(recycle), { recycle })) chunks.push(Buffer.from(chunk));
+      return Buffer.concat(chunks);
+    };
+    const fresh = await collect(false);
+    expect((await collect(true)).equals(fresh)).toBe(true);
+  });
+
   it('refuses a body of another size than its header says', async () => {
     const file = (size: number, body?: TarEntry['body']): TarEntry[] => [{ header: header({ path: 'f', type: 'file', size }), body }];
     await expect(tar(file(4, Buffer.from('abc')))).rejects.toThrow(TarWriteError);

@@ -74,7 +74,8 @@ export class FakeStore implements Blobs, Locks {
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
         size += chunk.length;
-        cb(null, chunk);
+        // A copy: write() resolves here, and the caller may then reuse the chunk's memory.
+        cb(null, Buffer.from(chunk));
       },
     });
     tap.pipe(stream);

@@ -4765,28 +4765,20 @@ var TAR_TYPE = {
 function isEntryType(type) {
   return Object.prototype.hasOwnProperty.call(TAR_TYPE, type);
 }
-async function* writeTar(entries, onOffset) {
-  let pending = [];
-  let pendingLength = 0;
+var ZEROS = Buffer.alloc(2 * TAR_BLOCK);
+var SLAB = 256 * 1024;
+async function* writeTar(entries, options = {}) {
+  const { onOffset } = options;
+  const gather = options.recycle ? slabGatherer() : listGatherer();
   let offset = 0;
-  const flush = () => {
-    if (pendingLength === 0)
-      return void 0;
-    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
-    pending = [];
-    pendingLength = 0;
-    return out;
-  };
   const add = (buf) => {
-    pending.push(buf);
-    pendingLength += buf.length;
     offset += buf.length;
-    return pendingLength >= BATCH ? flush() : void 0;
+    return gather.add(buf);
   };
   for await (const item of entries) {
     onOffset?.(offset);
     if ("encoded" in item) {
-      const before = flush();
+      const before = gather.flush();
       if (before)
         yield before;
       let seen = 0;
@@ -4800,9 +4792,9 @@ async function* writeTar(entries, onOffset) {
       continue;
     }
     const { header, body } = item;
-    const ready = add(encodeHeader(header));
-    if (ready)
-      yield ready;
+    const ready2 = add(encodeHeader(header));
+    if (ready2)
+      yield ready2;
     const size = header.type === "file" ? header.size : 0;
     if (body === void 0) {
       if (size !== 0)
@@ -4814,7 +4806,7 @@ async function* writeTar(entries, onOffset) {
         throw bodySizeError(header, body.length);
       const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       if (buf.length >= BATCH) {
-        const before = flush();
+        const before = gather.flush();
         if (before)
           yield before;
         offset += buf.length;
@@ -4825,7 +4817,7 @@ async function* writeTar(entries, onOffset) {
           yield r;
       }
     } else {
-      const before = flush();
+      const before = gather.flush();
       if (before)
         yield before;
       let seen = 0;
@@ -4841,22 +4833,72 @@ async function* writeTar(entries, onOffset) {
     }
     const pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
     if (pad) {
-      const r = add(Buffer.alloc(pad));
+      const r = add(ZEROS.subarray(0, pad));
       if (r)
         yield r;
     }
   }
   onOffset?.(offset);
-  add(Buffer.alloc(2 * TAR_BLOCK));
-  const last = flush();
+  const ready = add(ZEROS);
+  if (ready)
+    yield ready;
+  const last = gather.flush();
   if (last)
     yield last;
+}
+function listGatherer() {
+  let pending = [];
+  let pendingLength = 0;
+  const flush = () => {
+    if (pendingLength === 0)
+      return void 0;
+    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
+    pending = [];
+    pendingLength = 0;
+    return out;
+  };
+  return {
+    add(buf) {
+      pending.push(buf);
+      pendingLength += buf.length;
+      return pendingLength >= BATCH ? flush() : void 0;
+    },
+    flush
+  };
+}
+function slabGatherer() {
+  const slabs = [Buffer.allocUnsafe(SLAB), Buffer.allocUnsafe(SLAB)];
+  let turn = 0;
+  let fill = 0;
+  const flush = () => {
+    if (fill === 0)
+      return void 0;
+    const out = slabs[turn].subarray(0, fill);
+    turn ^= 1;
+    fill = 0;
+    return out;
+  };
+  return {
+    add(buf) {
+      if (buf.length > SLAB) {
+        const before = flush();
+        const copy = Buffer.from(buf);
+        return before ? Buffer.concat([before, copy]) : copy;
+      }
+      const out = fill + buf.length > SLAB ? flush() : void 0;
+      buf.copy(slabs[turn], fill);
+      fill += buf.length;
+      return out;
+    },
+    flush
+  };
 }
 function bodySizeError(h, got, larger = false) {
   const size = h.type === "file" ? h.size : 0;
   const what = larger ? `is larger than its ${size} bytes` : `has ${got} bytes, expected ${size}`;
   return new TarWriteError(`tar entry ${JSON.stringify(h.path)}: the body ${what}`);
 }
+var TAR_HEADER_ENCODING = 1;
 function encodeHeader(e) {
   const mtime = new Date(Math.floor(e.mtime) * 1e3);
   const data = {
@@ -5005,7 +5047,6 @@ var LayerSourceChangedError = class extends KilnError {
 var READ_CHUNK2 = 256 * 1024;
 var RANGE_CHUNK = 1024 * 1024;
 var SMALL_FILE = 64 * 1024;
-var READ_AHEAD_FILES = 16;
 var MAX_CAPABILITY = 64;
 var MAX_ID = 4294967295;
 async function writeLayer(entries, store, options) {
@@ -5027,9 +5068,10 @@ async function writeLayer(entries, store, options) {
   const plan = fingerprints ? planReuse(fingerprints, options.reuse) : void 0;
   const starts = [];
   let uncompressedSize = 0;
+  const recycle = compression === "none";
   async function* tarBytes() {
-    const items = plan && options.reuse ? withReuse(prepared, plan, options.reuse.file) : tarEntries(prepared);
-    for await (const chunk of writeTar(items, plan ? (offset) => starts.push(offset) : void 0)) {
+    const items = plan && options.reuse ? withReuse(prepared, plan, options.reuse.file, recycle) : tarEntries(prepared, recycle);
+    for await (const chunk of writeTar(items, { onOffset: plan ? (offset) => starts.push(offset) : void 0, recycle })) {
       diffHash?.update(chunk);
       uncompressedSize += chunk.length;
       yield chunk;
@@ -5224,7 +5266,9 @@ function fingerprint(p2) {
     else
       return void 0;
   }
-  return createHash3("sha256").update(encodeHeader(p2)).update(content).digest("base64url").slice(0, 22);
+  const capability = p2.type === "file" && p2.capability ? Buffer.from(p2.capability).toString("hex") : "";
+  const fields = [TAR_HEADER_ENCODING, p2.type, p2.path, p2.linkTarget ?? "", p2.mode, p2.uid, p2.gid, p2.size, Math.floor(p2.mtime), p2.devMajor, p2.devMinor, capability, content];
+  return createHash3("sha256").update(fields.join("\0")).digest("base64url").slice(0, 22);
 }
 function planReuse(fingerprints, reuse) {
   const known = /* @__PURE__ */ new Map();
@@ -5248,7 +5292,7 @@ function planReuse(fingerprints, reuse) {
   }
   return { items, reused };
 }
-async function* withReuse(entries, plan, file) {
+async function* withReuse(entries, plan, file, recycle) {
   let fresh = [];
   for (const item of plan.items) {
     if ("fresh" in item) {
@@ -5256,27 +5300,37 @@ async function* withReuse(entries, plan, file) {
       continue;
     }
     if (fresh.length)
-      yield* tarEntries(fresh);
+      yield* tarEntries(fresh, recycle);
     fresh = [];
     const start = item.spans[0][0];
     const length = item.spans.reduce((n, [, l]) => n + l, 0);
     yield { encoded: readRange(file, start, length), length };
   }
   if (fresh.length)
-    yield* tarEntries(fresh);
+    yield* tarEntries(fresh, recycle);
 }
 async function* readRange(file, start, length) {
   const fh = await open3(file, fsc.O_RDONLY);
+  const buffers = [Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length)), Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length))];
+  let turn = 0;
+  const readAt = (at2) => {
+    const buf = buffers[turn++ % 2];
+    return fh.read(buf, 0, Math.min(buf.length, length - at2), start + at2).then(({ bytesRead }) => buf.subarray(0, bytesRead));
+  };
+  let next = readAt(0);
   try {
-    for (let done = 0; done < length; ) {
-      const buf = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, length - done));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, start + done);
-      if (bytesRead === 0)
+    for (let done = 0; next; ) {
+      const chunk = await next;
+      next = void 0;
+      if (chunk.length === 0)
         throw new KilnError(`${file} ended at ${start + done}, before the entries it was to supply`);
-      done += bytesRead;
-      yield buf.subarray(0, bytesRead);
+      done += chunk.length;
+      if (done < length)
+        next = readAt(done);
+      yield chunk;
     }
   } finally {
+    await next?.catch(() => void 0);
     await fh.close();
   }
 }
@@ -5302,34 +5356,18 @@ function entrySpans(fingerprints, plan, itemStarts, size) {
   }
   return { size, spans };
 }
-async function* tarEntries(entries) {
-  const isSmallDiskFile = (e) => !!e && e.type === "file" && e.size > 0 && e.size < SMALL_FILE && !!e.content && "path" in e.content;
-  const prefetched = /* @__PURE__ */ new Map();
-  let nextPrefetch = 0;
-  const prefetch = (upTo) => {
-    for (; nextPrefetch < entries.length && nextPrefetch <= upTo; nextPrefetch++) {
-      const e = entries[nextPrefetch];
-      if (!isSmallDiskFile(e))
-        continue;
-      const p2 = readSmallFile(e.content.path, e.size, e.path);
-      p2.catch(() => void 0);
-      prefetched.set(nextPrefetch, p2);
-    }
-  };
-  for (let i = 0; i < entries.length; i++) {
-    const header = entries[i];
-    prefetch(i + READ_AHEAD_FILES);
+async function* tarEntries(entries, recycle = false) {
+  const scratch = recycle ? { small: Buffer.allocUnsafe(SMALL_FILE + 1), chunk: Buffer.allocUnsafe(READ_CHUNK2 + 1) } : void 0;
+  for (const header of entries) {
     const content = header.type === "file" && header.size > 0 ? header.content : void 0;
     if (!content)
       yield { header };
     else if ("data" in content)
       yield { header, body: content.data };
-    else if (prefetched.has(i)) {
-      const body = await prefetched.get(i);
-      prefetched.delete(i);
-      yield { header, body };
-    } else
-      yield { header, body: readFileBody(content.path, header.size, header.path) };
+    else if (header.size < SMALL_FILE)
+      yield { header, body: readSmallFile(content.path, header.size, header.path, scratch?.small) };
+    else
+      yield { header, body: readFileBody(content.path, header.size, header.path, scratch?.chunk) };
   }
 }
 function sourceChanged(file, entryPath, what) {
@@ -5344,7 +5382,7 @@ function openError(err, file, entryPath) {
   }
   return err;
 }
-async function readSmallFile(file, size, entryPath) {
+function readSmallFile(file, size, entryPath, into) {
   let fd;
   try {
     fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
@@ -5352,7 +5390,7 @@ async function readSmallFile(file, size, entryPath) {
     throw openError(err, file, entryPath);
   }
   try {
-    const buf = Buffer.allocUnsafe(size + 1);
+    const buf = into ? into.subarray(0, size + 1) : Buffer.allocUnsafe(size + 1);
     let filled = 0;
     for (; ; ) {
       let bytesRead;
@@ -5374,7 +5412,7 @@ async function readSmallFile(file, size, entryPath) {
     closeSync(fd);
   }
 }
-async function* readFileBody(file, size, entryPath) {
+async function* readFileBody(file, size, entryPath, into) {
   const changed = (what) => sourceChanged(file, entryPath, what);
   let fh;
   try {
@@ -5392,7 +5430,7 @@ async function* readFileBody(file, size, entryPath) {
     let position = 0;
     while (remaining > 0) {
       const last = remaining <= READ_CHUNK2;
-      const buf = Buffer.allocUnsafe(last ? remaining + 1 : READ_CHUNK2);
+      const buf = into ? into.subarray(0, last ? remaining + 1 : READ_CHUNK2) : Buffer.allocUnsafe(last ? remaining + 1 : READ_CHUNK2);
       const want = last ? remaining : READ_CHUNK2;
       let filled = 0;
       for (; ; ) {

@@ -38,7 +38,7 @@ import {
   withLayerApplied,
   writeLayer,
   writeTar
-} from "./chunk-RXE2LRML.js";
+} from "./chunk-TNKPLGS4.js";
 
 // node_modules/tunnel/lib/tunnel.js
 var require_tunnel = __commonJS({
