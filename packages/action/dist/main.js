@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-DUESW3NL.js";
+} from "./chunks/chunk-5N22UAQA.js";
 import {
   KilnError,
   __commonJS,

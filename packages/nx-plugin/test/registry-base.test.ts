@@ -70,6 +70,18 @@ describeHere(
       expect(ran.stdout).toBe('hello from kiln\n');
     });
 
+    it('a build FROM the image folder (oci-layout://) fetches the layers it references when it needs their bytes', async () => {
+      const folder = join(ws.root, 'dist/images/app');
+      const ctx = writeTree(join(ws.root, 'derived'), { Dockerfile: `FROM oci-layout://${folder}\nCOPY extra.txt /extra.txt\n`, 'extra.txt': 'derived\n' });
+      const tar = join(ws.root, 'derived.tar');
+      const built = await kiln(['build', '--store', join(ws.root, 'derived-store'), '-q', '-t', 'derived:1', '-o', `type=docker,dest=${tar}`, ctx]);
+      expect(built.stderr).toBe('');
+      expect(built.code).toBe(0);
+      expect((await env.dockerd.docker(['load', '-i', tar])).code).toBe(0);
+      const ran = await env.dockerd.docker(['run', '--rm', '--network=none', 'derived:1']);
+      expect(ran.stdout).toBe('hello from kiln\n');
+    });
+
     it('to another registry, image-push fetches the referenced layers from the base registry', async () => {
       const other = await startRegistry();
       try {

@@ -9,6 +9,7 @@ import { BlobNotFoundError } from '../store/errors.js';
 import { isIndex } from '../oci/media-types.js';
 import type { ImageConfig, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
 import { readOciLayout } from '../oci/layout.js';
+import { rememberBlobSources } from './remote-layers.js';
 import { readDockerArchive } from '../oci/docker-archive.js';
 import { selectManifest } from '../oci/image.js';
 import { formatReference, parseReference, repositoryName } from '../reference/index.js';
@@ -70,7 +71,9 @@ export class ImageResolver {
     if (name === 'scratch') return scratchImage(platform);
     if (name.startsWith('oci-layout://')) {
       const [dir, tag] = splitPathAndTag(name.slice('oci-layout://'.length));
-      const { manifestDigest } = await readOciLayout(resolve(this.cwd, dir), this.store, tag, { platform: platform });
+      const { manifestDigest, layerSources } = await readOciLayout(resolve(this.cwd, dir), this.store, tag, { platform: platform });
+      // Layers the folder references (an Nx image folder on a registry base): fetched when needed.
+      for (const [digest, repos] of layerSources ?? []) for (const repo of repos) await rememberBlobSources(this.store, repo, [digest]);
       return this.fromManifest(name, manifestDigest, platform);
     }
     if (name.startsWith('docker-archive://')) {

@@ -9,7 +9,7 @@ import { familiarName, formatReference, parseReference } from '../reference/inde
 import type { CacheRecord } from '../contracts/cache-index.js';
 import type { ContentStore } from '../store/types.js';
 import { exportCaches, type CacheTransferContext } from './cache-transfer.js';
-import { fetchImageLayers, knownBlobSources, layerFetcher } from './remote-layers.js';
+import { blobSources, fetchImageLayers, layerFetcher } from './remote-layers.js';
 import { collectImageBlobs } from '../oci/content.js';
 import type { BuildOptions } from './types.js';
 
@@ -54,7 +54,7 @@ export async function publishImage(
     if (output.type === 'oci') {
       // The layout's ref name is the first tag's tag part (`app:1.0` -> `1.0`), as buildx writes it.
       const refName = tags[0] ? parseReference(tags[0]).tag : undefined;
-      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }], output.referenceBaseLayers ? new Set(referenced?.keys()) : undefined);
+      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }], output.referenceBaseLayers ? referenced : undefined);
     } else {
       const repoTags = tags.map((t) => familiarName(parseReference(t)));
       await writeDockerArchive(output.dest, store, digest, repoTags);
@@ -65,21 +65,18 @@ export async function publishImage(
   return referenced?.size ? { tags, referencedLayers: [...referenced].map(([d, repositories]) => ({ digest: d, repositories })) } : { tags };
 }
 
-/** The image's layers that a registry holds (by the store's records) and this build did not make. */
+/**
+ * The image's layers that a registry holds (by the store's records, or as an image folder's
+ * referenced layers remembered when a FROM read it) and this build did not make.
+ */
 async function registryBaseLayers(
   store: ContentStore,
   digest: string,
   cacheRecords: readonly { record: CacheRecord }[],
 ): Promise<Map<string, string[]>> {
   const made = new Set(cacheRecords.flatMap((r) => (r.record.layer ? [r.record.layer.digest] : [])));
-  const sources = await knownBlobSources(store);
   const { blobs } = await collectImageBlobs(store, digest);
-  const out = new Map<string, string[]>();
-  for (const b of blobs) {
-    const repos = sources.get(b.digest);
-    if (b.role === 'layer' && !made.has(b.digest) && repos?.length) out.set(b.digest, repos);
-  }
-  return out;
+  return blobSources(store, blobs.filter((b) => b.role === 'layer' && !made.has(b.digest)).map((b) => b.digest));
 }
 
 /** Refuses, before any work, outputs that cannot hold an image of several platforms. */

@@ -193,8 +193,12 @@ export async function writeOciLayout(
   dir: string,
   store: BlobReader & BlobFiles & Locks,
   images: readonly LayoutImage[],
-  /** Blobs left out (listed by the manifests, not written): layers a registry holds, referenced. */
-  omit: ReadonlySet<string> = new Set(),
+  /**
+   * Layers left out (listed by the manifests, not written) because a registry holds them: digest
+   * -> the repositories ('domain/path') that have them. Each image's entry in index.json names
+   * its own (LAYER_SOURCES_ANNOTATION), so a reader of the layout knows where to fetch them.
+   */
+  omit: ReadonlyMap<string, readonly string[]> = new Map(),
 ): Promise<WriteOciLayoutResult> {
   if (images.length === 0) throw new OciError('writeOciLayout: no images given');
 
@@ -203,8 +207,13 @@ export async function writeOciLayout(
   const blobs = new Map<string, ImageBlob>();
   for (const img of images) {
     const { root, blobs: reachable } = await collectImageBlobs(store, img.manifestDigest);
+    const omitted: Record<string, readonly string[]> = {};
     for (const b of reachable) {
-      if (blobs.has(b.digest) || (b.role === 'layer' && omit.has(b.digest))) continue;
+      if (b.role === 'layer' && omit.has(b.digest)) {
+        omitted[b.digest] = omit.get(b.digest)!;
+        continue;
+      }
+      if (blobs.has(b.digest)) continue;
       if (!(await store.hasBlob(b.digest))) {
         if (b.optional) continue;
         throw new OciError(
@@ -218,6 +227,7 @@ export async function writeOciLayout(
       if (img.refName === '') throw new OciError('an OCI layout ref name must not be empty');
       annotations[REF_NAME_ANNOTATION] = img.refName;
     }
+    if (Object.keys(omitted).length) annotations[LAYER_SOURCES_ANNOTATION] = JSON.stringify(omitted);
     const platform = await manifestPlatform(store, root);
     entries.push(
       descriptor({
@@ -343,6 +353,8 @@ export interface ReadOciLayoutResult {
   indexDigest?: string;
   /** The ref name of the chosen entry, if it has one. */
   refName?: string;
+  /** Layers the layout left out, in a registry (LAYER_SOURCES_ANNOTATION): digest -> repositories. */
+  layerSources?: Map<string, string[]>;
 }
 
 function entryNames(d: OciDescriptor): string[] {
@@ -424,7 +436,7 @@ export async function readOciLayout(
     desc = selectManifest(doc.doc, platform);
   }
   const manifest = doc.doc;
-  await importManifestContent(dir, store, manifest);
+  const layerSources = await importManifestContent(dir, store, manifest, entryLayerSources(dir, entry));
   const config = await readStoredConfig(store, manifest.config.digest);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new OciError(
@@ -439,18 +451,57 @@ export async function readOciLayout(
   };
   if (indexDigest !== undefined) result.indexDigest = indexDigest;
   if (chosenName !== undefined) result.refName = chosenName;
+  if (layerSources.size) result.layerSources = layerSources;
   return result;
 }
 
-/** Imports a manifest's config and layers from the layout (foreign layers only where present). */
-async function importManifestContent(dir: string, store: BlobReader & BlobWriterFactory, manifest: OciManifest, referenced: ReadonlySet<string> = new Set()): Promise<void> {
+/**
+ * Annotation of an index.json entry written with left-out layers: canonical JSON of
+ * {digest: [repository, ...]}, the registries' repositories ('domain/path') that hold them.
+ */
+export const LAYER_SOURCES_ANNOTATION = 'dev.kiln.image.layer-sources';
+
+/** The left-out layers an index.json entry names (LAYER_SOURCES_ANNOTATION). */
+function entryLayerSources(dir: string, entry: OciDescriptor): Map<string, string[]> {
+  const raw = entry.annotations?.[LAYER_SOURCES_ANNOTATION];
+  if (raw === undefined) return new Map();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    doc = undefined;
+  }
+  const valid = (v: unknown): v is string[] => Array.isArray(v) && v.every((r) => typeof r === 'string');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Object.values(doc).every(valid)) {
+    throw new OciError(`${join(dir, OCI_INDEX_FILE)}: the ${LAYER_SOURCES_ANNOTATION} annotation is not a JSON object of digest -> repositories`);
+  }
+  return new Map(Object.entries(doc as Record<string, string[]>));
+}
+
+/**
+ * Imports a manifest's config and layers from the layout (foreign layers only where present, and
+ * `referenced` ones, in a registry, only where present). Returns the referenced layers it left
+ * in their registry, with their repositories.
+ */
+async function importManifestContent(
+  dir: string,
+  store: BlobReader & BlobWriterFactory,
+  manifest: OciManifest,
+  referenced: ReadonlyMap<string, string[]>,
+): Promise<Map<string, string[]>> {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
+  const left = new Map<string, string[]>();
   for (const layer of manifest.layers) {
     const path = layoutBlobPath(dir, layer.digest);
     if ((layer.urls?.length ?? 0) > 0 && !(await exists(path))) continue; // a foreign layer, fetched from its urls
-    if (referenced.has(layer.digest) && !(await exists(path))) continue; // in a registry: fetched or mounted when needed
+    const repos = referenced.get(layer.digest);
+    if (repos && !(await exists(path))) {
+      left.set(layer.digest, repos); // in a registry: fetched or mounted when needed
+      continue;
+    }
     await importFileBlob(store, path, layer.digest, layer.size);
   }
+  return left;
 }
 
 /**
@@ -462,21 +513,25 @@ export async function importOciLayoutImage(
   dir: string,
   store: BlobReader & BlobWriterFactory,
   refName?: string,
-  /** Layers the layout may leave out (written with `omit`): their registry has them. */
-  referenced: ReadonlySet<string> = new Set(),
-): Promise<{ digest: string; mediaType: string }> {
+): Promise<{ digest: string; mediaType: string; layerSources?: Map<string, string[]> }> {
   await checkLayoutFile(dir);
   const index = await readLayoutIndex(dir);
   const entry = chooseEntry(dir, index, refName, defaultPlatform());
+  // Layers the layout left out, in a registry (written with `omit`): fetched or mounted when needed.
+  const referenced = entryLayerSources(dir, entry);
+  const left = new Map<string, string[]>();
   const visit = async (desc: OciDescriptor, depth: number): Promise<void> => {
     if (depth > 8) throw new OciError(`image index nesting in ${dir} is too deep`);
     await importFileBlob(store, layoutBlobPath(dir, desc.digest), desc.digest, desc.size);
     const doc = await readStoredDocument(store, desc.digest, isIndex(desc.mediaType) || isManifest(desc.mediaType) ? desc.mediaType : undefined);
-    if (!isImageIndex(doc.doc)) return importManifestContent(dir, store, doc.doc, referenced);
+    if (!isImageIndex(doc.doc)) {
+      for (const [digest, repos] of await importManifestContent(dir, store, doc.doc, referenced)) left.set(digest, repos);
+      return;
+    }
     for (const child of doc.doc.manifests) {
       if (isIndex(child.mediaType) || isManifest(child.mediaType)) await visit(child, depth + 1);
     }
   };
   await visit(entry, 0);
-  return { digest: entry.digest, mediaType: entry.mediaType };
+  return { digest: entry.digest, mediaType: entry.mediaType, ...(left.size ? { layerSources: left } : {}) };
 }

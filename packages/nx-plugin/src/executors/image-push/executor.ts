@@ -62,14 +62,14 @@ export default async function imagePushExecutor(
     const store = await openStore(opts.store ? fromRoot(info, renderTemplate(opts.store, values, 'store')) : undefined);
     // The whole image: for several platforms, every platform's manifest and layers.
     // Layers of a registry base are not in the folder: the push mounts them, or fetches them from there.
-    const { digest } = await importOciLayoutImage(outputPath, store, undefined, new Set(Object.keys(metadata.baseLayers ?? {})));
+    const { digest, layerSources } = await importOciLayoutImage(outputPath, store);
     if (digest !== metadata.digest) {
       throw new Error(`the OCI layout in ${outputPath} holds ${digest}, but ${METADATA_FILE} names ${metadata.digest}; rebuild the image`);
     }
     log.info(`Pushing ${info.projectName} (${digest}) to ${tags.join(', ')}`);
     const client = registryClient(opts.insecureRegistries);
     try {
-      const pushed = await pushTags(client, store, digest, tags, opts.compression, metadata.baseLayers);
+      const pushed = await pushTags(client, store, digest, tags, opts.compression, layerSources);
       log.info(pushed.summary);
       return { success: true, digest: pushed.digest };
     } finally {

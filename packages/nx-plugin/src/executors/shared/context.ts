@@ -184,11 +184,12 @@ export async function pushTags(
   digest: string,
   tags: string[],
   compression: 'none' | 'gzip' | undefined,
-  baseLayers?: Record<string, string[]>,
+  /** Layers not in the store, in a registry: digest -> the repositories that have them. */
+  layerSources?: ReadonlyMap<string, string[]>,
 ): Promise<{ digest: string; summary: string }> {
   const result = await pushToRegistry(store, client, digest, tags.map((t) => parseReference(t)), {
     compression: compression === 'none' ? { type: 'none' } : DEFAULT_PUSH_COMPRESSION,
-    ...(baseLayers ? { sources: new Map(Object.entries(baseLayers)) } : {}),
+    ...(layerSources ? { sources: layerSources } : {}),
   });
   return { digest: result.digest, summary: pushedLine(tags, result) };
 }

@@ -74814,15 +74814,20 @@ function layoutBlobPath(dir, digest) {
   }
   return join11(dir, "blobs", "sha256", hex);
 }
-async function writeOciLayout(dir, store, images, omit = /* @__PURE__ */ new Set()) {
+async function writeOciLayout(dir, store, images, omit = /* @__PURE__ */ new Map()) {
   if (images.length === 0)
     throw new OciError("writeOciLayout: no images given");
   const entries = [];
   const blobs = /* @__PURE__ */ new Map();
   for (const img of images) {
     const { root, blobs: reachable } = await collectImageBlobs(store, img.manifestDigest);
+    const omitted = {};
     for (const b of reachable) {
-      if (blobs.has(b.digest) || b.role === "layer" && omit.has(b.digest))
+      if (b.role === "layer" && omit.has(b.digest)) {
+        omitted[b.digest] = omit.get(b.digest);
+        continue;
+      }
+      if (blobs.has(b.digest))
         continue;
       if (!await store.hasBlob(b.digest)) {
         if (b.optional)
@@ -74837,6 +74842,8 @@ async function writeOciLayout(dir, store, images, omit = /* @__PURE__ */ new Set
         throw new OciError("an OCI layout ref name must not be empty");
       annotations[REF_NAME_ANNOTATION] = img.refName;
     }
+    if (Object.keys(omitted).length)
+      annotations[LAYER_SOURCES_ANNOTATION] = JSON.stringify(omitted);
     const platform2 = await manifestPlatform(store, root);
     entries.push(descriptor({
       mediaType: root.mediaType,
@@ -74983,7 +74990,7 @@ async function readOciLayout(dir, store, refName, options = {}) {
     desc = selectManifest(doc.doc, platform2);
   }
   const manifest = doc.doc;
-  await importManifestContent(dir, store, manifest);
+  const layerSources = await importManifestContent(dir, store, manifest, entryLayerSources(dir, entry));
   const config = await readStoredConfig(store, manifest.config.digest);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new OciError(`image ${desc.digest} in ${dir} is inconsistent: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids in its config`);
@@ -74998,18 +75005,148 @@ async function readOciLayout(dir, store, refName, options = {}) {
     result.indexDigest = indexDigest;
   if (chosenName !== void 0)
     result.refName = chosenName;
+  if (layerSources.size)
+    result.layerSources = layerSources;
   return result;
 }
-async function importManifestContent(dir, store, manifest, referenced = /* @__PURE__ */ new Set()) {
+var LAYER_SOURCES_ANNOTATION = "dev.kiln.image.layer-sources";
+function entryLayerSources(dir, entry) {
+  const raw = entry.annotations?.[LAYER_SOURCES_ANNOTATION];
+  if (raw === void 0)
+    return /* @__PURE__ */ new Map();
+  let doc;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    doc = void 0;
+  }
+  const valid = (v) => Array.isArray(v) && v.every((r) => typeof r === "string");
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc) || !Object.values(doc).every(valid)) {
+    throw new OciError(`${join11(dir, OCI_INDEX_FILE)}: the ${LAYER_SOURCES_ANNOTATION} annotation is not a JSON object of digest -> repositories`);
+  }
+  return new Map(Object.entries(doc));
+}
+async function importManifestContent(dir, store, manifest, referenced) {
   await importFileBlob(store, layoutBlobPath(dir, manifest.config.digest), manifest.config.digest, manifest.config.size);
+  const left = /* @__PURE__ */ new Map();
   for (const layer of manifest.layers) {
     const path12 = layoutBlobPath(dir, layer.digest);
     if ((layer.urls?.length ?? 0) > 0 && !await exists2(path12))
       continue;
-    if (referenced.has(layer.digest) && !await exists2(path12))
+    const repos = referenced.get(layer.digest);
+    if (repos && !await exists2(path12)) {
+      left.set(layer.digest, repos);
       continue;
+    }
     await importFileBlob(store, path12, layer.digest, layer.size);
   }
+  return left;
+}
+
+// packages/core/dist/engine/garbage.js
+async function blobsOfImages(store, digests) {
+  const out = /* @__PURE__ */ new Set();
+  const visit = async (digest) => {
+    if (out.has(digest) || !await store.hasBlob(digest))
+      return;
+    out.add(digest);
+    const doc = await store.readJson(digest);
+    if (isIndex(doc.mediaType) || "manifests" in doc) {
+      for (const m of doc.manifests ?? [])
+        await visit(m.digest);
+      return;
+    }
+    const manifest = doc;
+    if (manifest.config?.digest)
+      out.add(manifest.config.digest);
+    for (const layer of manifest.layers ?? [])
+      out.add(layer.digest);
+  };
+  for (const d of digests)
+    await visit(d);
+  return out;
+}
+
+// packages/core/dist/engine/remote-layers.js
+var BLOB_SOURCES = "blob-sources";
+async function rememberBlobSources(store, repo, digests) {
+  for (const digest of digests) {
+    const known = await store.readMeta(BLOB_SOURCES, digest) ?? [];
+    if (!known.includes(repo))
+      await store.writeMeta(BLOB_SOURCES, digest, [...known, repo]);
+  }
+}
+async function rememberedSources(store, digest) {
+  const known = await store.readMeta(BLOB_SOURCES, digest);
+  return Array.isArray(known) ? known.filter((r) => typeof r === "string") : [];
+}
+async function knownBlobSources(store) {
+  const sources = /* @__PURE__ */ new Map();
+  for (const image of await store.listImages()) {
+    if (!image.repoDigests?.length)
+      continue;
+    for (const repoDigest of image.repoDigests) {
+      const at = repoDigest.lastIndexOf("@");
+      const repo = repoDigest.slice(0, at);
+      for (const blob of await blobsOfImages(store, [repoDigest.slice(at + 1)])) {
+        const known = sources.get(blob) ?? [];
+        if (!known.includes(repo))
+          known.push(repo);
+        sources.set(blob, known);
+      }
+    }
+  }
+  return sources;
+}
+async function blobSources(store, digests, extra) {
+  const known = await knownBlobSources(store);
+  const out = /* @__PURE__ */ new Map();
+  for (const digest of digests) {
+    const repos = /* @__PURE__ */ new Set([...extra?.get(digest) ?? [], ...known.get(digest) ?? [], ...await rememberedSources(store, digest)]);
+    if (repos.size)
+      out.set(digest, [...repos]);
+  }
+  return out;
+}
+function layerFetcher(store, registry, extraSources) {
+  const running = /* @__PURE__ */ new Map();
+  const fetchOne = async (layer, sources) => {
+    if (sources.length === 0) {
+      throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME@DIGEST, as kiln images --digests lists it), or build with --pull`);
+    }
+    if (!registry) {
+      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull its image from there (kiln pull NAME@DIGEST, as kiln images --digests lists it) first`);
+    }
+    let lastError;
+    for (const source of sources) {
+      try {
+        await registry.fetchBlobToStore(parseReference(source), layer.digest, store, layer.size);
+        return;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  };
+  return async (layers) => {
+    const wanted = new Map(layers.map((l) => [l.digest, l]));
+    const missing = (await Promise.all([...wanted.values()].map(async (l) => await store.hasBlob(l.digest) ? void 0 : l))).filter((l) => l !== void 0);
+    if (missing.length === 0)
+      return;
+    const sources = await blobSources(store, missing.map((l) => l.digest), extraSources);
+    await Promise.all(missing.map(async (layer) => {
+      let pending = running.get(layer.digest);
+      if (!pending) {
+        pending = fetchOne(layer, sources.get(layer.digest) ?? []).finally(() => running.delete(layer.digest));
+        running.set(layer.digest, pending);
+      }
+      await pending;
+    }));
+  };
+}
+async function fetchImageLayers(store, digest, fetch2) {
+  const { blobs } = await collectImageBlobs(store, digest);
+  await fetch2(blobs.filter((b) => b.role === "layer" && !b.optional));
 }
 
 // packages/core/dist/oci/docker-archive.js
@@ -75744,7 +75881,10 @@ var ImageResolver = class {
       return scratchImage(platform2);
     if (name.startsWith("oci-layout://")) {
       const [dir, tag] = splitPathAndTag(name.slice("oci-layout://".length));
-      const { manifestDigest } = await readOciLayout(resolve6(this.cwd, dir), this.store, tag, { platform: platform2 });
+      const { manifestDigest, layerSources } = await readOciLayout(resolve6(this.cwd, dir), this.store, tag, { platform: platform2 });
+      for (const [digest, repos] of layerSources ?? [])
+        for (const repo of repos)
+          await rememberBlobSources(this.store, repo, [digest]);
       return this.fromManifest(name, manifestDigest, platform2);
     }
     if (name.startsWith("docker-archive://")) {
@@ -75932,112 +76072,6 @@ async function resolveOwner(view, spec) {
     }
   }
   return { uid, gid };
-}
-
-// packages/core/dist/engine/garbage.js
-async function blobsOfImages(store, digests) {
-  const out = /* @__PURE__ */ new Set();
-  const visit = async (digest) => {
-    if (out.has(digest) || !await store.hasBlob(digest))
-      return;
-    out.add(digest);
-    const doc = await store.readJson(digest);
-    if (isIndex(doc.mediaType) || "manifests" in doc) {
-      for (const m of doc.manifests ?? [])
-        await visit(m.digest);
-      return;
-    }
-    const manifest = doc;
-    if (manifest.config?.digest)
-      out.add(manifest.config.digest);
-    for (const layer of manifest.layers ?? [])
-      out.add(layer.digest);
-  };
-  for (const d of digests)
-    await visit(d);
-  return out;
-}
-
-// packages/core/dist/engine/remote-layers.js
-var BLOB_SOURCES = "blob-sources";
-async function rememberBlobSources(store, repo, digests) {
-  for (const digest of digests) {
-    const known = await store.readMeta(BLOB_SOURCES, digest) ?? [];
-    if (!known.includes(repo))
-      await store.writeMeta(BLOB_SOURCES, digest, [...known, repo]);
-  }
-}
-async function rememberedSources(store, digest) {
-  const known = await store.readMeta(BLOB_SOURCES, digest);
-  return Array.isArray(known) ? known.filter((r) => typeof r === "string") : [];
-}
-async function knownBlobSources(store) {
-  const sources = /* @__PURE__ */ new Map();
-  for (const image of await store.listImages()) {
-    if (!image.repoDigests?.length)
-      continue;
-    for (const repoDigest of image.repoDigests) {
-      const at = repoDigest.lastIndexOf("@");
-      const repo = repoDigest.slice(0, at);
-      for (const blob of await blobsOfImages(store, [repoDigest.slice(at + 1)])) {
-        const known = sources.get(blob) ?? [];
-        if (!known.includes(repo))
-          known.push(repo);
-        sources.set(blob, known);
-      }
-    }
-  }
-  return sources;
-}
-async function blobSources(store, digests, extra) {
-  const known = await knownBlobSources(store);
-  const out = /* @__PURE__ */ new Map();
-  for (const digest of digests) {
-    const repos = /* @__PURE__ */ new Set([...extra?.get(digest) ?? [], ...known.get(digest) ?? [], ...await rememberedSources(store, digest)]);
-    if (repos.size)
-      out.set(digest, [...repos]);
-  }
-  return out;
-}
-function layerFetcher(store, registry, extraSources) {
-  const running = /* @__PURE__ */ new Map();
-  const fetchOne = async (layer, sources) => {
-    if (sources.length === 0) {
-      throw new KilnError(`layer ${layer.digest} is not in the Kiln store at ${store.root}, and no image there says which registry has it: pull the base image again (kiln pull NAME@DIGEST, as kiln images --digests lists it), or build with --pull`);
-    }
-    if (!registry) {
-      throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull its image from there (kiln pull NAME@DIGEST, as kiln images --digests lists it) first`);
-    }
-    let lastError;
-    for (const source of sources) {
-      try {
-        await registry.fetchBlobToStore(parseReference(source), layer.digest, store, layer.size);
-        return;
-      } catch (err) {
-        lastError = err;
-      }
-    }
-    throw lastError;
-  };
-  return async (layers) => {
-    const wanted = new Map(layers.map((l) => [l.digest, l]));
-    const missing = (await Promise.all([...wanted.values()].map(async (l) => await store.hasBlob(l.digest) ? void 0 : l))).filter((l) => l !== void 0);
-    if (missing.length === 0)
-      return;
-    const sources = await blobSources(store, missing.map((l) => l.digest), extraSources);
-    await Promise.all(missing.map(async (layer) => {
-      let pending = running.get(layer.digest);
-      if (!pending) {
-        pending = fetchOne(layer, sources.get(layer.digest) ?? []).finally(() => running.delete(layer.digest));
-        running.set(layer.digest, pending);
-      }
-      await pending;
-    }));
-  };
-}
-async function fetchImageLayers(store, digest, fetch2) {
-  const { blobs } = await collectImageBlobs(store, digest);
-  await fetch2(blobs.filter((b) => b.role === "layer" && !b.optional));
 }
 
 // packages/core/dist/engine/copy-plan.js
@@ -77666,7 +77700,7 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
   for (const output of options.outputs ?? []) {
     if (output.type === "oci") {
       const refName = tags2[0] ? parseReference(tags2[0]).tag : void 0;
-      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }], output.referenceBaseLayers ? new Set(referenced?.keys()) : void 0);
+      await writeOciLayout(output.dest, store, [{ manifestDigest: digest, refName }], output.referenceBaseLayers ? referenced : void 0);
     } else {
       const repoTags = tags2.map((t) => familiarName(parseReference(t)));
       await writeDockerArchive(output.dest, store, digest, repoTags);
@@ -77679,15 +77713,8 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
 }
 async function registryBaseLayers(store, digest, cacheRecords) {
   const made = new Set(cacheRecords.flatMap((r) => r.record.layer ? [r.record.layer.digest] : []));
-  const sources = await knownBlobSources(store);
   const { blobs } = await collectImageBlobs(store, digest);
-  const out = /* @__PURE__ */ new Map();
-  for (const b of blobs) {
-    const repos = sources.get(b.digest);
-    if (b.role === "layer" && !made.has(b.digest) && repos?.length)
-      out.set(b.digest, repos);
-  }
-  return out;
+  return blobSources(store, blobs.filter((b) => b.role === "layer" && !made.has(b.digest)).map((b) => b.digest));
 }
 function checkMultiPlatformOutputs(options, platforms) {
   if (options.outputs?.some((o) => o.type === "docker")) {
