@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-5N22UAQA.js";
+} from "./chunks/chunk-N7KXFZSQ.js";
 import {
   KilnError,
   __commonJS,
@@ -17137,7 +17137,7 @@ async function runMain() {
         });
       }
     } finally {
-      registry.close();
+      registry.cancel();
     }
     setOutput("digest", pushed?.digest ?? result.manifestDigest);
     setOutput("imageid", result.imageId);

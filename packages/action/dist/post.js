@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-5N22UAQA.js";
+} from "./chunks/chunk-N7KXFZSQ.js";
 import "./chunks/chunk-TNKPLGS4.js";
 
 // packages/action/src/post-step.ts

@@ -93,7 +93,8 @@ export async function runMain(): Promise<void> {
         });
       }
     } finally {
-      registry.close();
+      // Ends what a failed build left downloading (base layers fetched ahead for a RUN).
+      registry.cancel();
     }
 
     core.setOutput('digest', pushed?.digest ?? result.manifestDigest);

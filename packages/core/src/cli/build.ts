@@ -214,7 +214,8 @@ export async function buildCommand(args: string[], io: CliIo): Promise<number> {
   } finally {
     render.stop('error'); // nothing if stopped already
     stopListening();
-    registry.close();
+    // Ends what a failed or interrupted build left downloading (base layers fetched ahead for a RUN).
+    registry.cancel();
   }
 }
 

@@ -79,7 +79,9 @@ class Builder implements StepServices {
   private readonly materialized = new Map<string, Promise<SourceTree>>();
   /** Background unpacking for later RUN steps: awaited before the build returns, so no tar outlives it. */
   private readonly warming: Promise<void>[] = [];
-  private readonly warmingStop = new AbortController();
+  /** Aborted when the build fails; with options.signal (an interrupt), what background work and base-layer waits stop on. */
+  private readonly failed = new AbortController();
+  private readonly stopping: AbortSignal;
   private readonly contextDir: string;
 
   constructor(
@@ -91,7 +93,10 @@ class Builder implements StepServices {
     this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
     this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
     this.resolver = new ImageResolver(store, this.platform, process.cwd(), options.registry, options.pull);
-    this.fetchLayers = layerFetcher(store, options.registry);
+    this.stopping = options.signal ? AbortSignal.any([options.signal, this.failed.signal]) : this.failed.signal;
+    // A failed or interrupted build stops waiting for base layers at once; the caller ends the
+    // downloads by closing its registry client.
+    this.fetchLayers = layerFetcher(store, options.registry, undefined, this.stopping);
   }
 
   /** Fetches base layers the store does not have yet (registry bases are references until then). */
@@ -113,7 +118,7 @@ class Builder implements StepServices {
     try {
       return await this.runBuild();
     } catch (err) {
-      this.warmingStop.abort(); // a failed build needs no more unpacking
+      this.failed.abort(err); // a failed build needs no more unpacking or base layers
       throw err;
     } finally {
       await Promise.all(this.warming);
@@ -333,9 +338,8 @@ class Builder implements StepServices {
 
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   private warmRunLowers(layers: readonly LayerRecord[]): void {
-    const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.warmingStop.signal]) : this.warmingStop.signal;
     // The layers a RUN will need are fetched now too, while the steps before it run.
-    const started = this.fetchLayers(layers).then(() => warmLowers(this.store, layers, signal));
+    const started = this.fetchLayers(layers).then(() => warmLowers(this.store, layers, this.stopping));
     this.warming.push(started.then(() => undefined, () => undefined));
   }
 

@@ -82,6 +82,8 @@ export function layerFetcher(
   registry: RegistryClient | undefined,
   /** Where layers are besides what the store's records say (an Nx image folder's referenced layers). */
   extraSources?: ReadonlyMap<string, readonly string[]>,
+  /** When it aborts, every wait on a fetch ends with its reason (the download itself goes on). */
+  signal?: AbortSignal,
 ): LayerFetch {
   const running = new Map<string, Promise<void>>();
   const fetchOne = async (layer: Pick<LayerRecord, 'digest' | 'size'>, sources: readonly string[]): Promise<void> => {
@@ -119,9 +121,10 @@ export function layerFetcher(
         let pending = running.get(layer.digest);
         if (!pending) {
           pending = fetchOne(layer, sources.get(layer.digest) ?? []).finally(() => running.delete(layer.digest));
+          pending.catch(() => undefined); // reported to every caller that waits for it
           running.set(layer.digest, pending);
         }
-        await pending;
+        await (signal ? untilAborted(pending, signal) : pending);
       }),
     );
   };
@@ -131,4 +134,14 @@ export function layerFetcher(
 export async function fetchImageLayers(store: ContentStore, digest: string, fetch: LayerFetch): Promise<void> {
   const { blobs } = await collectImageBlobs(store, digest);
   await fetch(blobs.filter((b) => b.role === 'layer' && !b.optional));
+}
+
+/** `work`, or a rejection with the signal's reason as soon as `signal` aborts (the work goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }

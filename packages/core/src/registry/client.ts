@@ -37,6 +37,11 @@ export class RegistryClient {
     this.session.close();
   }
 
+  /** Ends every transfer still running and refuses new ones (see RegistrySession.cancel). */
+  cancel(): void {
+    this.session.cancel();
+  }
+
   /** Token requests made so far (each (registry, scopes) is asked once until its token expires). */
   get tokenRequests(): number {
     return this.session.auth.tokenRequests;

@@ -121,6 +121,18 @@ export class RegistrySession {
     this.agents.destroy();
   }
 
+  /**
+   * Ends the session: transfers still running fail (their connections are cut, and no retry or
+   * new request is made). For a command that is done, including one that failed while downloads
+   * it started in the background still ran.
+   */
+  cancel(): void {
+    this.canceled = true;
+    this.agents.destroy();
+  }
+
+  private canceled = false;
+
   emit(e: RegistryEvent): void {
     const fn = this.options.onEvent;
     if (!fn) return;
@@ -251,6 +263,7 @@ export class RegistrySession {
 
   /** One exchange on this session's agents, with its timeout and User-Agent (which `headers` may override). */
   private exchange(method: string, url: URL, headers: Record<string, string> | undefined, body?: RequestBody): Promise<RawResponse> {
+    if (this.canceled) return Promise.reject(new KilnError(`not contacting ${url.host}: the registry client was canceled (the command ended)`));
     return exchange({
       method,
       url,

@@ -9,7 +9,8 @@
  *   destroy the connection (a download cut mid-blob);
  * - `drop-request`: forward the first N bytes of the request body, then destroy both the client's
  *   connection and the one to the target (an upload cut mid-body);
- * - `corrupt`: forward, but flip one byte of the response body (same length, same headers).
+ * - `corrupt`: forward, but flip one byte of the response body (same length, same headers);
+ * - `stall`: answer nothing, holding the request open until the proxy stops (a registry that hangs).
  * Location headers pointing at the target are rewritten to point at the proxy (the registry
  * answers upload sessions with absolute URLs); requests go to the target with the target's Host.
  * Every request is logged with the body bytes received from the client and sent back to it, so
@@ -22,7 +23,8 @@ export type FaultAction =
   | { kind: 'status'; status: number; retryAfter?: number | string; message?: string }
   | { kind: 'drop-response'; afterBytes: number }
   | { kind: 'drop-request'; afterBytes: number }
-  | { kind: 'corrupt'; offset?: number };
+  | { kind: 'corrupt'; offset?: number }
+  | { kind: 'stall' };
 
 export interface FaultRule {
   /** HTTP method ('PUT') or '*'. */
@@ -139,6 +141,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     log.push(record);
     const fault = pick(req);
     if (fault) record.fault = fault.kind;
+
+    if (fault?.kind === 'stall') {
+      req.on('data', (c: Buffer) => (record.requestBytes += c.length));
+      return;
+    }
 
     if (fault?.kind === 'status') {
       req.on('data', (c: Buffer) => (record.requestBytes += c.length));

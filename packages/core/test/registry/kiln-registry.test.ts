@@ -1,5 +1,6 @@
 // kiln build --push, kiln push, kiln pull and FROM of a registry image, against the real CNCF
 // registry (docker-registry, started on 127.0.0.1 by the test), with and without htpasswd auth.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,8 @@ import { sha256, startRegistry, skopeoInspect, type TestRegistry } from '../help
 import { MediaTypes } from '../../src/oci/media-types.js';
 import type { ImageConfig, ImageManifest } from '../../src/oci/types.js';
 import { describeNeeding, tools } from '../helpers/requirements.js';
-import { kiln, writeTree } from '../engine/kiln-helpers.js';
+import { kiln, kilnBin, writeTree } from '../engine/kiln-helpers.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { openStore } from '../../src/store/store.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-reg-'));
@@ -185,6 +187,35 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'kiln and a real registry (n
       await other.stop();
     }
   });
+
+  it('Ctrl-C ends a build at once while its RUN waits for base layers that are still downloading', async () => {
+    // Every layer download hangs: the RUN waits for its base's layers until the interrupt.
+    const proxy = await startFaultProxy(registry.url);
+    try {
+      const base = `${registry.host}/team/stalled-base:1`;
+      expect((await kiln(['build', '--store', join(work, 'store-stalled-base'), '-q', '-t', base, '--push', ctx])).code).toBe(0);
+      const layers = ((await skopeoInspect(base, { raw: true })) as ImageManifest).layers.map((l) => l.digest);
+      proxy.addFault({ method: 'GET', path: new RegExp(`/blobs/(${layers.join('|')})$`), nth: 'every', action: { kind: 'stall' } });
+      const child = writeTree(join(work, 'interrupted'), { Dockerfile: `FROM ${proxy.host}/team/stalled-base:1\nRUN /app\n` });
+      const build = spawn(process.execPath, [kilnBin, 'build', '--store', join(work, 'store-interrupted'), '--progress', 'plain', child], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      build.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => build.on('exit', (code) => resolve(code)));
+      for (const deadline = Date.now() + 20_000; proxy.requests('GET', new RegExp(`/blobs/${layers[0]}$`)) === 0; ) {
+        if (Date.now() > deadline) throw new Error(`the build never asked for its base layer:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const interrupted = Date.now();
+      build.kill('SIGINT');
+      const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
+      if (code === 'hung') build.kill('SIGKILL');
+      if (code !== 130) console.log(stderr);
+      expect(code).toBe(130);
+      expect(Date.now() - interrupted).toBeLessThan(15_000);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
 
   it('an image that is in neither the store nor the registry is a clear error', async () => {
     const missing = writeTree(join(work, 'missing'), { Dockerfile: `FROM ${registry.host}/nope/nothing:1\n` });

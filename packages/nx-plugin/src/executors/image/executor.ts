@@ -116,7 +116,8 @@ export async function buildImage(
       if (pushed) out.info(pushed.summary);
       return { success: true, digest: pushed?.digest ?? result.manifestDigest, outputPath };
     } finally {
-      registry.close();
+      // Ends what a failed build left downloading (base layers fetched ahead for a RUN).
+      registry.cancel();
     }
   } catch (err) {
     out.error(`Kiln: ${errorMessage(err)}`);

@@ -70052,6 +70052,16 @@ var RegistrySession = class {
   close() {
     this.agents.destroy();
   }
+  /**
+   * Ends the session: transfers still running fail (their connections are cut, and no retry or
+   * new request is made). For a command that is done, including one that failed while downloads
+   * it started in the background still ran.
+   */
+  cancel() {
+    this.canceled = true;
+    this.agents.destroy();
+  }
+  canceled = false;
   emit(e) {
     const fn = this.options.onEvent;
     if (!fn)
@@ -70170,6 +70180,8 @@ var RegistrySession = class {
   }
   /** One exchange on this session's agents, with its timeout and User-Agent (which `headers` may override). */
   exchange(method, url2, headers, body2) {
+    if (this.canceled)
+      return Promise.reject(new KilnError(`not contacting ${url2.host}: the registry client was canceled (the command ended)`));
     return exchange({
       method,
       url: url2,
@@ -71423,6 +71435,10 @@ var RegistryClient = class {
   /** Closes idle keep-alive connections. The client can still be used afterwards. */
   close() {
     this.session.close();
+  }
+  /** Ends every transfer still running and refuses new ones (see RegistrySession.cancel). */
+  cancel() {
+    this.session.cancel();
   }
   /** Token requests made so far (each (registry, scopes) is asked once until its token expires). */
   get tokenRequests() {
@@ -75108,7 +75124,7 @@ async function blobSources(store, digests, extra) {
   }
   return out;
 }
-function layerFetcher(store, registry, extraSources) {
+function layerFetcher(store, registry, extraSources, signal) {
   const running = /* @__PURE__ */ new Map();
   const fetchOne = async (layer, sources) => {
     if (sources.length === 0) {
@@ -75138,15 +75154,25 @@ function layerFetcher(store, registry, extraSources) {
       let pending = running.get(layer.digest);
       if (!pending) {
         pending = fetchOne(layer, sources.get(layer.digest) ?? []).finally(() => running.delete(layer.digest));
+        pending.catch(() => void 0);
         running.set(layer.digest, pending);
       }
-      await pending;
+      await (signal ? untilAborted(pending, signal) : pending);
     }));
   };
 }
 async function fetchImageLayers(store, digest, fetch2) {
   const { blobs } = await collectImageBlobs(store, digest);
   await fetch2(blobs.filter((b) => b.role === "layer" && !b.optional));
+}
+function untilAborted(work, signal) {
+  if (signal.aborted)
+    return Promise.reject(signal.reason);
+  return new Promise((resolve9, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve9, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
 }
 
 // packages/core/dist/oci/docker-archive.js
@@ -77848,7 +77874,9 @@ var Builder2 = class {
   materialized = /* @__PURE__ */ new Map();
   /** Background unpacking for later RUN steps: awaited before the build returns, so no tar outlives it. */
   warming = [];
-  warmingStop = new AbortController();
+  /** Aborted when the build fails; with options.signal (an interrupt), what background work and base-layer waits stop on. */
+  failed = new AbortController();
+  stopping;
   contextDir;
   constructor(store, options) {
     this.store = store;
@@ -77858,7 +77886,8 @@ var Builder2 = class {
     this.platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
     this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
     this.resolver = new ImageResolver(store, this.platform, process.cwd(), options.registry, options.pull);
-    this.fetchLayers = layerFetcher(store, options.registry);
+    this.stopping = options.signal ? AbortSignal.any([options.signal, this.failed.signal]) : this.failed.signal;
+    this.fetchLayers = layerFetcher(store, options.registry, void 0, this.stopping);
   }
   /** Fetches base layers the store does not have yet (registry bases are references until then). */
   fetchLayers;
@@ -77876,7 +77905,7 @@ var Builder2 = class {
     try {
       return await this.runBuild();
     } catch (err) {
-      this.warmingStop.abort();
+      this.failed.abort(err);
       throw err;
     } finally {
       await Promise.all(this.warming);
@@ -78078,8 +78107,7 @@ var Builder2 = class {
   }
   /** Unpack `layers` for a later RUN in the background (each layer once; errors are the RUN's to report). */
   warmRunLowers(layers) {
-    const signal = this.options.signal ? AbortSignal.any([this.options.signal, this.warmingStop.signal]) : this.warmingStop.signal;
-    const started = this.fetchLayers(layers).then(() => warmLowers(this.store, layers, signal));
+    const started = this.fetchLayers(layers).then(() => warmLowers(this.store, layers, this.stopping));
     this.warming.push(started.then(() => void 0, () => void 0));
   }
   history(createdBy, empty) {
