@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-N7KXFZSQ.js";
+} from "./chunks/chunk-3B6MMIFU.js";
 import {
   KilnError,
   __commonJS,

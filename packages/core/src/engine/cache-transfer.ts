@@ -3,16 +3,20 @@
 // The cache travels as one OCI image manifest whose config blob (media type
 // `application/vnd.kiln.cache.config.v1+json`) is
 //   { "version": 1, "records": { "<key>": { "layer": {digest,diffId,size,mediaType} | null } } }
-// and whose layers are exactly the layer blobs those records name. `type=local` keeps it in an
-// OCI image layout (index.json entry with ref name "cache"); `type=registry` pushes it to a tag.
-// An export holds only what the build used, so the cache never grows run over run.
+// and whose layers are exactly the layer blobs those records name, followed by the filesystem
+// indexes of the image's base (media type FS_INDEX_MEDIA_TYPE, gzip JSON, annotated with the
+// chain ID they describe): with one, a COPY that misses on a machine with an empty store learns
+// the base's directories without downloading the base. `type=local` keeps it in an OCI image
+// layout (index.json entry with ref name "cache"); `type=registry` pushes it to a tag. An export
+// holds only what the build used, so the cache never grows run over run.
 
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { basename, dirname, join, resolve } from 'node:path';
 import { KilnError } from '../errors.js';
 import { importFileBlob } from '../oci/content.js';
-import { canonicalJson, digestHex, isDigest, sha256Digest } from '../oci/digest.js';
+import { canonicalJson, chainIds, digestHex, isDigest, sha256Digest } from '../oci/digest.js';
 import { REF_NAME_ANNOTATION } from '../oci/image.js';
 import { MediaTypes } from '../oci/media-types.js';
 import { parseReference, repositoryName, type ImageReference } from '../reference/index.js';
@@ -20,9 +24,17 @@ import type { RegistryClient } from '../registry/client.js';
 import { ManifestNotFoundError } from '../registry/errors.js';
 import type { CacheRecord, LayerRecord } from '../contracts/index.js';
 import type { ContentStore } from '../store/types.js';
+import type { ImageConfig, ImageIndex, ImageManifest } from '../oci/types.js';
 import { blobSources, layerFetcher, rememberBlobSources } from './remote-layers.js';
+import { keepFsIndex, keptFsIndex } from './rootfs.js';
 
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.kiln.cache.config.v1+json';
+/** A filesystem index in a cache manifest: gzip of the JSON [path, node] list rootfs.ts keeps. */
+export const FS_INDEX_MEDIA_TYPE = 'application/vnd.kiln.fs-index.v1.json+gzip';
+/** The chain ID (of the top layer of the stack) a filesystem index describes. */
+const CHAIN_ID_ANNOTATION = 'dev.kiln.chain-id';
+/** An index larger than this unpacked is refused (a damaged or hostile cache). */
+const MAX_FS_INDEX_BYTES = 256 << 20;
 /** The ref name of the cache manifest in a local cache layout. */
 export const CACHE_REF_NAME = 'cache';
 
@@ -42,6 +54,14 @@ export interface CacheTransferResult {
   location: string;
   records: number;
   layers: number;
+  /** Filesystem indexes of base images carried along. */
+  indexes?: number;
+}
+
+/** A filesystem index as the cache carries it. */
+interface IndexBlob {
+  chainId: string;
+  bytes: Buffer;
 }
 
 interface CacheConfig {
@@ -163,14 +183,60 @@ function cacheDocument(records: readonly { key: string; record: CacheRecord }[])
   return { config: canonicalJson(doc), layers: [...layers.values()], records: sorted.length };
 }
 
-function manifestBytes(config: Buffer, layers: LayerRecord[]): Buffer {
+function manifestBytes(config: Buffer, layers: LayerRecord[], indexes: readonly IndexBlob[]): Buffer {
   const manifest: CacheManifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,
     config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    layers: [
+      ...layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      ...indexes.map((i) => ({ mediaType: FS_INDEX_MEDIA_TYPE, digest: sha256Digest(i.bytes), size: i.bytes.length, annotations: { [CHAIN_ID_ANNOTATION]: i.chainId } })),
+    ],
   };
   return canonicalJson(manifest);
+}
+
+/**
+ * The kept filesystem indexes of every layer stack of `image` (each platform's): in practice its
+ * base's, kept when a build read the base, as the cache carries them.
+ */
+async function fsIndexBlobs(store: ContentStore, image: string | undefined): Promise<IndexBlob[]> {
+  if (image === undefined) return [];
+  const doc = await store.readJson<ImageManifest | ImageIndex>(image);
+  const manifests = 'manifests' in doc ? await Promise.all(doc.manifests.map((m) => store.readJson<ImageManifest>(m.digest))) : [doc];
+  const out = new Map<string, Buffer>();
+  for (const manifest of manifests) {
+    const config = await store.readJson<ImageConfig>(manifest.config.digest);
+    for (const chainId of chainIds(config.rootfs?.diff_ids ?? [])) {
+      if (out.has(chainId)) continue;
+      const kept = await keptFsIndex(store, chainId);
+      if (kept) out.set(chainId, gzipSync(canonicalJson(kept)));
+    }
+  }
+  return [...out].map(([chainId, bytes]) => ({ chainId, bytes }));
+}
+
+/** The manifest's filesystem index descriptors, each with the chain ID it describes. */
+function indexDescriptors(manifest: CacheManifest, where: string): (Descriptor & { chainId: string })[] {
+  return manifest.layers
+    .filter((d) => d.mediaType === FS_INDEX_MEDIA_TYPE)
+    .map((d) => {
+      const chainId = d.annotations?.[CHAIN_ID_ANNOTATION];
+      if (!chainId || !isDigest(chainId)) throw new KilnError(`${where}: filesystem index ${d.digest} names no chain ID`);
+      return { ...d, chainId };
+    });
+}
+
+/** Keeps an index the cache carried (verified bytes), unless the store has one for that chain ID. */
+async function keepCarriedIndex(store: ContentStore, chainId: string, bytes: Buffer, where: string): Promise<void> {
+  if (await keptFsIndex(store, chainId)) return;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(gunzipSync(bytes, { maxOutputLength: MAX_FS_INDEX_BYTES }).toString('utf8'));
+  } catch (e) {
+    throw new KilnError(`${where}: filesystem index of ${chainId} cannot be read: ${(e as Error).message}`);
+  }
+  if (!(await keepFsIndex(store, chainId, entries))) throw new KilnError(`${where}: filesystem index of ${chainId} is not an index`);
 }
 
 function parseManifest(bytes: Buffer, where: string): CacheManifest {
@@ -255,9 +321,12 @@ export async function exportCacheLocal(
   records: readonly { key: string; record: CacheRecord }[],
   /** Fetches layers a registry cache import left in the registry. */
   registry?: RegistryClient,
+  /** The image the build made: its base's filesystem index goes along. */
+  image?: string,
 ): Promise<CacheTransferResult> {
   const { config, layers, records: count } = cacheDocument(records);
-  const manifest = manifestBytes(config, layers);
+  const indexes = await fsIndexBlobs(store, image);
+  const manifest = manifestBytes(config, layers, indexes);
   const manifestDigest = sha256Digest(manifest);
   await layerFetcher(store, registry)(layers);
   for (const l of layers) {
@@ -272,6 +341,7 @@ export async function exportCacheLocal(
     const blobs = join(tmp, 'blobs', 'sha256');
     await mkdir(blobs, { recursive: true });
     for (const l of layers) await placeBlob(store, l.digest, join(blobs, digestHex(l.digest)));
+    for (const i of indexes) await writeFile(join(blobs, digestHex(sha256Digest(i.bytes))), i.bytes);
     await writeFile(join(blobs, digestHex(sha256Digest(config))), config);
     await writeFile(join(blobs, digestHex(manifestDigest)), manifest);
     const index = {
@@ -299,7 +369,7 @@ export async function exportCacheLocal(
     await rm(tmp, { recursive: true, force: true });
     throw new KilnError(`cannot export build cache to ${dir}: ${(e as Error).message}`);
   }
-  return { location: dir, records: count, layers: layers.length };
+  return { location: dir, records: count, layers: layers.length, indexes: indexes.length };
 }
 
 /** Copies a local cache's records and blobs into the store. A missing or empty DIR imports nothing. */
@@ -337,7 +407,10 @@ export async function importCacheLocal(store: ContentStore, dir: string): Promis
   };
   const manifest = parseManifest(await readVerified(entry.digest, 'manifest'), where);
   const config = parseConfig(await readVerified(manifest.config.digest, 'cache config'), manifest, where);
-  for (const layer of manifest.layers) {
+  const indexes = indexDescriptors(manifest, where);
+  for (const i of indexes) await keepCarriedIndex(store, i.chainId, await readVerified(i.digest, 'filesystem index'), where);
+  const layers = manifest.layers.filter((d) => d.mediaType !== FS_INDEX_MEDIA_TYPE);
+  for (const layer of layers) {
     try {
       await importFileBlob(store, blobPath(layer.digest), layer.digest, layer.size);
     } catch (e) {
@@ -345,7 +418,7 @@ export async function importCacheLocal(store: ContentStore, dir: string): Promis
     }
   }
   await putRecords(store, config);
-  return { location: dir, records: Object.keys(config.records).length, layers: manifest.layers.length };
+  return { location: dir, records: Object.keys(config.records).length, layers: layers.length, indexes: indexes.length };
 }
 
 // ---------------------------------------------------------------------------
@@ -363,10 +436,13 @@ export async function exportCacheRegistry(
   registry: RegistryClient,
   ref: string,
   records: readonly { key: string; record: CacheRecord }[],
+  /** The image the build made: its base's filesystem index goes along. */
+  image?: string,
 ): Promise<CacheTransferResult> {
   const { repo, tag } = repoOf(ref);
   const { config, layers, records: count } = cacheDocument(records);
-  const manifest = manifestBytes(config, layers);
+  const indexes = await fsIndexBlobs(store, image);
+  const manifest = manifestBytes(config, layers, indexes);
   const configInfo = await store.writeBlob(config);
   // A layer imported from a registry cache and never needed here is not in the store: the
   // target has it, a mount gives it, or it is fetched first.
@@ -375,9 +451,10 @@ export async function exportCacheRegistry(
   await Promise.all(
     layers.map((l) => registry.uploadBlob(repo, store, l.digest, { mountFrom: sources.get(l.digest) ?? [], size: l.size, fetchMissing: () => fetch([l]) })),
   );
+  for (const i of indexes) await registry.uploadBlob(repo, store, (await store.writeBlob(i.bytes)).digest);
   await registry.uploadBlob(repo, store, configInfo.digest);
   await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);
-  return { location: ref, records: count, layers: layers.length };
+  return { location: ref, records: count, layers: layers.length, indexes: indexes.length };
 }
 
 /**
@@ -402,9 +479,17 @@ export async function importCacheRegistry(
   const manifest = parseManifest(got.bytes, where);
   await registry.fetchBlobToStore(repo, manifest.config.digest, store, manifest.config.size);
   const config = parseConfig(await store.readBlob(manifest.config.digest), manifest, where);
-  await rememberBlobSources(store, repositoryName(repo), manifest.layers.map((l) => l.digest));
+  // Indexes are small and read now (a COPY that misses may need one); layers stay in the registry.
+  const indexes = indexDescriptors(manifest, where);
+  for (const i of indexes) {
+    if (await keptFsIndex(store, i.chainId)) continue;
+    await registry.fetchBlobToStore(repo, i.digest, store, i.size);
+    await keepCarriedIndex(store, i.chainId, await store.readBlob(i.digest), where);
+  }
+  const layers = manifest.layers.filter((d) => d.mediaType !== FS_INDEX_MEDIA_TYPE);
+  await rememberBlobSources(store, repositoryName(repo), layers.map((l) => l.digest));
   await putRecords(store, config);
-  return { location: ref, records: Object.keys(config.records).length, layers: manifest.layers.length };
+  return { location: ref, records: Object.keys(config.records).length, layers: layers.length, indexes: indexes.length };
 }
 
 // ---------------------------------------------------------------------------
@@ -444,13 +529,15 @@ export async function exportCaches(
   ctx: CacheTransferContext,
   specs: readonly CacheSpec[],
   records: readonly { key: string; record: CacheRecord }[],
+  /** The image the build made (its base's filesystem index goes along). */
+  image?: string,
 ): Promise<void> {
   for (const spec of specs) {
     try {
       const r =
         spec.type === 'local'
-          ? await exportCacheLocal(ctx.store, spec.path, records, ctx.registry)
-          : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
+          ? await exportCacheLocal(ctx.store, spec.path, records, ctx.registry, image)
+          : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records, image);
       ctx.output(`exported build cache to ${r.location} (${r.records} records, ${r.layers} layers)`);
     } catch (e) {
       if (!spec.ignoreError) throw e;

@@ -61,7 +61,7 @@ export async function publishImage(
     }
     ctx.output(`exported ${output.type} image to ${output.dest}`);
   }
-  if (options.cacheTo?.length) await exportCaches(ctx, options.cacheTo, cacheRecords);
+  if (options.cacheTo?.length) await exportCaches(ctx, options.cacheTo, cacheRecords, digest);
   return referenced?.size ? { tags, referencedLayers: [...referenced].map(([d, repositories]) => ({ digest: d, repositories })) } : { tags };
 }
 

@@ -46,6 +46,26 @@ export async function keepLayerHeaders(store: ContentStore, layer: LayerRecord, 
   await store.writeMeta(HEADERS_META, digestHex(layer.diffId), kept);
 }
 
+const isIndexEntries = (kept: unknown): kept is [string, FsNode][] =>
+  Array.isArray(kept) && kept.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1]?.type === 'string');
+
+/**
+ * The kept index (path -> node) of the filesystem whose top layer has chain ID `chainId`: a base
+ * image's, once a build read its layers or a build cache brought it. Undefined when there is none.
+ */
+export async function keptFsIndex(store: ContentStore, chainId: string): Promise<[string, FsNode][] | undefined> {
+  const kept = await store.readMeta<unknown>(INDEX_META, digestHex(chainId));
+  // A side file of the wrong shape (another version, a damaged one) is recomputed, not trusted.
+  return isIndexEntries(kept) ? kept : undefined;
+}
+
+/** Keeps `entries` as the index of the filesystem with chain ID `chainId`; false (nothing kept) when they are not an index. */
+export async function keepFsIndex(store: ContentStore, chainId: string, entries: unknown): Promise<boolean> {
+  if (!isIndexEntries(entries)) return false;
+  await store.writeMeta(INDEX_META, digestHex(chainId), entries);
+  return true;
+}
+
 /** A layer's entries: kept ones when there are (see keepLayerHeaders), else read from its tar and kept. */
 async function layerEntries(store: ContentStore, layer: LayerRecord, fetch?: LayerFetch): Promise<readonly IndexedEntry[]> {
   const kept = await store.readMeta<unknown>(HEADERS_META, digestHex(layer.diffId));
@@ -101,18 +121,15 @@ export class RootfsView {
    */
   private async baseIndex(): Promise<FsIndex> {
     if (this.layers.length === 0) return new Map();
-    const id = digestHex(chainIds(this.layers.map((l) => l.diffId)).at(-1)!);
-    const kept = await this.store.readMeta<unknown>(INDEX_META, id);
-    // A side file of the wrong shape (another version, a damaged one) is recomputed, not trusted.
-    if (Array.isArray(kept) && kept.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1]?.type === 'string')) {
-      return new Map(kept as [string, FsNode][]);
-    }
+    const chainId = chainIds(this.layers.map((l) => l.diffId)).at(-1)!;
+    const kept = await keptFsIndex(this.store, chainId);
+    if (kept) return new Map(kept);
     const index: FsIndex = new Map();
     await this.fetch?.(this.layers);
     for (const [path, e] of await buildFsIndex(this.layers.map((l) => storedLayer(this.store, l)))) {
       index.set(path, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
     }
-    await this.store.writeMeta(INDEX_META, id, [...index]);
+    await keepFsIndex(this.store, chainId, [...index]);
     return index;
   }
 

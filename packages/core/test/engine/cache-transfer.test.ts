@@ -1,12 +1,12 @@
 // --cache-to / --cache-from: a build cache exported from one store makes a build in an empty
 // store hit every step (type=local and type=registry), and an export holds only what the build
 // used, so the cache does not grow run over run.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kiln, tempDir, writeTree } from './kiln-helpers.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { describeNeeding, tools } from '../helpers/requirements.js';
-import { CACHE_CONFIG_MEDIA_TYPE, parseCacheSpec } from '../../src/engine/cache-transfer.js';
+import { CACHE_CONFIG_MEDIA_TYPE, FS_INDEX_MEDIA_TYPE, parseCacheSpec } from '../../src/engine/cache-transfer.js';
 
 const work = tempDir('cache-transfer');
 
@@ -183,5 +183,38 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'type=registry', () => {
     const exported = await buildIn(join(work, 'store-r2'), ctx, ['--cache-to', `type=local,dest=${join(work, 'cache-from-registry')}`]);
     expect(exported.code).toBe(0);
     expect(blobs(join(work, 'cache-from-registry')).names.length).toBeGreaterThanOrEqual(4);
+  });
+
+  test("a COPY that misses in an empty store learns the registry base's directories from the cache: no base layer is downloaded", async () => {
+    // A base in the registry whose /usr/local has its own mode and owner: the COPY's layer repeats them.
+    const baseCtx = writeTree(join(work, 'os-base'), { Dockerfile: 'FROM scratch\nCOPY rootfs/ /\n', 'rootfs/usr/local/share/readme': 'base\n', 'rootfs/etc/os': 'os\n' });
+    chmodSync(join(baseCtx, 'rootfs/usr/local'), 0o2775);
+    const base = `${registry.host}/base/os:1`;
+    expect((await kiln(['build', '--store', join(work, 'store-os'), '-q', '-t', base, '--push', baseCtx])).code).toBe(0);
+    const baseLayers = ((await skopeoInspect(base, { raw: true })) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
+    const baseGets = () => baseLayers.reduce((n, d) => n + registry.requests('GET', new RegExp(`/blobs/${d}$`)), 0);
+
+    const ref = `${registry.host}/cache/os-app:buildcache`;
+    const ctx = writeTree(join(work, 'os-app'), { Dockerfile: `FROM ${base}\nCOPY app/ /usr/local/app/\nENV APP=1\n`, 'app/main.txt': 'v1\n' });
+    const first = await buildIn(join(work, 'store-os-1'), ctx, ['--cache-to', `type=registry,ref=${ref}`]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/exported build cache to .*\(\d+ records, 1 layers\)/);
+    const raw = (await skopeoInspect(ref, { raw: true })) as { layers: { mediaType: string; annotations?: Record<string, string> }[] };
+    expect(raw.layers.filter((l) => l.mediaType === FS_INDEX_MEDIA_TYPE)).toHaveLength(1);
+
+    // The next CI run: one file changed, an empty store, the cache from the registry.
+    writeFileSync(join(ctx, 'app/main.txt'), 'v2\n');
+    const before = baseGets();
+    const next = await buildIn(join(work, 'store-os-2'), ctx, ['--cache-from', `type=registry,ref=${ref}`, '-t', `${registry.host}/team/os-app:2`]);
+    expect(next.code).toBe(0);
+    expect(next.steps.find((s) => s.instruction.startsWith('COPY'))?.cached).toBe(false);
+    expect(baseGets() - before).toBe(0);
+    // The same image as a store that read the base's layers builds.
+    const reference = await buildIn(join(work, 'store-os-1'), ctx, []);
+    expect(next.digest).toBe(reference.digest);
+    // Its push mounts the base's layer from the base's repository.
+    const pushed = await kiln(['push', '--store', join(work, 'store-os-2'), `${registry.host}/team/os-app:2`]);
+    expect(pushed.stdout).toMatch(/1 mounted/);
+    expect(baseGets() - before).toBe(0);
   });
 });

@@ -75969,6 +75969,17 @@ async function keepLayerHeaders(store, layer, entries) {
   const kept = entries.map(({ path: path12, type, mode, uid, gid, linkTarget, mtime, size }) => ({ path: path12, type, mode, uid, gid, linkTarget, mtime, size }));
   await store.writeMeta(HEADERS_META, digestHex(layer.diffId), kept);
 }
+var isIndexEntries = (kept) => Array.isArray(kept) && kept.every((e) => Array.isArray(e) && typeof e[0] === "string" && typeof e[1]?.type === "string");
+async function keptFsIndex(store, chainId) {
+  const kept = await store.readMeta(INDEX_META, digestHex(chainId));
+  return isIndexEntries(kept) ? kept : void 0;
+}
+async function keepFsIndex(store, chainId, entries) {
+  if (!isIndexEntries(entries))
+    return false;
+  await store.writeMeta(INDEX_META, digestHex(chainId), entries);
+  return true;
+}
 async function layerEntries(store, layer, fetch2) {
   const kept = await store.readMeta(HEADERS_META, digestHex(layer.diffId));
   if (Array.isArray(kept) && kept.every(isIndexedEntry))
@@ -76022,17 +76033,16 @@ var RootfsView = class _RootfsView {
   async baseIndex() {
     if (this.layers.length === 0)
       return /* @__PURE__ */ new Map();
-    const id = digestHex(chainIds(this.layers.map((l) => l.diffId)).at(-1));
-    const kept = await this.store.readMeta(INDEX_META, id);
-    if (Array.isArray(kept) && kept.every((e) => Array.isArray(e) && typeof e[0] === "string" && typeof e[1]?.type === "string")) {
+    const chainId = chainIds(this.layers.map((l) => l.diffId)).at(-1);
+    const kept = await keptFsIndex(this.store, chainId);
+    if (kept)
       return new Map(kept);
-    }
     const index = /* @__PURE__ */ new Map();
     await this.fetch?.(this.layers);
     for (const [path12, e] of await buildFsIndex(this.layers.map((l) => storedLayer(this.store, l)))) {
       index.set(path12, { type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget, mtime: e.mtime, size: e.size });
     }
-    await this.store.writeMeta(INDEX_META, id, [...index]);
+    await keepFsIndex(this.store, chainId, [...index]);
     return index;
   }
   /** Resolve symlinks in `path` (relative, no leading '/') inside this filesystem. */
@@ -77428,8 +77438,12 @@ function stageLabel(stage) {
 // packages/core/dist/engine/cache-transfer.js
 import { randomBytes as randomBytes3 } from "node:crypto";
 import { copyFile as copyFile4, link as link3, mkdir as mkdir6, readFile as readFile4, readdir as readdir3, rename as rename5, rm as rm6, writeFile as writeFile4 } from "node:fs/promises";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { basename as basename7, dirname as dirname10, join as join17, resolve as resolve7 } from "node:path";
 var CACHE_CONFIG_MEDIA_TYPE = "application/vnd.kiln.cache.config.v1+json";
+var FS_INDEX_MEDIA_TYPE = "application/vnd.kiln.fs-index.v1.json+gzip";
+var CHAIN_ID_ANNOTATION = "dev.kiln.chain-id";
+var MAX_FS_INDEX_BYTES = 256 << 20;
 var CACHE_REF_NAME = "cache";
 function describeCacheSpec(spec) {
   return spec.type === "local" ? spec.path : spec.ref;
@@ -77446,14 +77460,55 @@ function cacheDocument(records) {
   }
   return { config: canonicalJson(doc), layers: [...layers.values()], records: sorted.length };
 }
-function manifestBytes(config, layers) {
+function manifestBytes(config, layers, indexes) {
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,
     config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size }))
+    layers: [
+      ...layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      ...indexes.map((i) => ({ mediaType: FS_INDEX_MEDIA_TYPE, digest: sha256Digest(i.bytes), size: i.bytes.length, annotations: { [CHAIN_ID_ANNOTATION]: i.chainId } }))
+    ]
   };
   return canonicalJson(manifest);
+}
+async function fsIndexBlobs(store, image) {
+  if (image === void 0)
+    return [];
+  const doc = await store.readJson(image);
+  const manifests = "manifests" in doc ? await Promise.all(doc.manifests.map((m) => store.readJson(m.digest))) : [doc];
+  const out = /* @__PURE__ */ new Map();
+  for (const manifest of manifests) {
+    const config = await store.readJson(manifest.config.digest);
+    for (const chainId of chainIds(config.rootfs?.diff_ids ?? [])) {
+      if (out.has(chainId))
+        continue;
+      const kept = await keptFsIndex(store, chainId);
+      if (kept)
+        out.set(chainId, gzipSync(canonicalJson(kept)));
+    }
+  }
+  return [...out].map(([chainId, bytes]) => ({ chainId, bytes }));
+}
+function indexDescriptors(manifest, where2) {
+  return manifest.layers.filter((d) => d.mediaType === FS_INDEX_MEDIA_TYPE).map((d) => {
+    const chainId = d.annotations?.[CHAIN_ID_ANNOTATION];
+    if (!chainId || !isDigest(chainId))
+      throw new KilnError(`${where2}: filesystem index ${d.digest} names no chain ID`);
+    return { ...d, chainId };
+  });
+}
+async function keepCarriedIndex(store, chainId, bytes, where2) {
+  if (await keptFsIndex(store, chainId))
+    return;
+  let entries;
+  try {
+    entries = JSON.parse(gunzipSync(bytes, { maxOutputLength: MAX_FS_INDEX_BYTES }).toString("utf8"));
+  } catch (e) {
+    throw new KilnError(`${where2}: filesystem index of ${chainId} cannot be read: ${e.message}`);
+  }
+  if (!await keepFsIndex(store, chainId, entries))
+    throw new KilnError(`${where2}: filesystem index of ${chainId} is not an index`);
 }
 function parseManifest2(bytes, where2) {
   let doc;
@@ -77525,9 +77580,10 @@ async function placeBlob2(store, digest, dest) {
     await copyFile4(src, dest);
   }
 }
-async function exportCacheLocal(store, dir, records, registry) {
+async function exportCacheLocal(store, dir, records, registry, image) {
   const { config, layers, records: count } = cacheDocument(records);
-  const manifest = manifestBytes(config, layers);
+  const indexes = await fsIndexBlobs(store, image);
+  const manifest = manifestBytes(config, layers, indexes);
   const manifestDigest = sha256Digest(manifest);
   await layerFetcher(store, registry)(layers);
   for (const l of layers) {
@@ -77544,6 +77600,8 @@ async function exportCacheLocal(store, dir, records, registry) {
     await mkdir6(blobs, { recursive: true });
     for (const l of layers)
       await placeBlob2(store, l.digest, join17(blobs, digestHex(l.digest)));
+    for (const i of indexes)
+      await writeFile4(join17(blobs, digestHex(sha256Digest(i.bytes))), i.bytes);
     await writeFile4(join17(blobs, digestHex(sha256Digest(config))), config);
     await writeFile4(join17(blobs, digestHex(manifestDigest)), manifest);
     const index = {
@@ -77574,7 +77632,7 @@ async function exportCacheLocal(store, dir, records, registry) {
     await rm6(tmp, { recursive: true, force: true });
     throw new KilnError(`cannot export build cache to ${dir}: ${e.message}`);
   }
-  return { location: dir, records: count, layers: layers.length };
+  return { location: dir, records: count, layers: layers.length, indexes: indexes.length };
 }
 async function importCacheLocal(store, dir) {
   const none = { location: dir, records: 0, layers: 0 };
@@ -77615,7 +77673,11 @@ async function importCacheLocal(store, dir) {
   };
   const manifest = parseManifest2(await readVerified(entry.digest, "manifest"), where2);
   const config = parseConfig2(await readVerified(manifest.config.digest, "cache config"), manifest, where2);
-  for (const layer of manifest.layers) {
+  const indexes = indexDescriptors(manifest, where2);
+  for (const i of indexes)
+    await keepCarriedIndex(store, i.chainId, await readVerified(i.digest, "filesystem index"), where2);
+  const layers = manifest.layers.filter((d) => d.mediaType !== FS_INDEX_MEDIA_TYPE);
+  for (const layer of layers) {
     try {
       await importFileBlob(store, blobPath(layer.digest), layer.digest, layer.size);
     } catch (e) {
@@ -77623,7 +77685,7 @@ async function importCacheLocal(store, dir) {
     }
   }
   await putRecords(store, config);
-  return { location: dir, records: Object.keys(config.records).length, layers: manifest.layers.length };
+  return { location: dir, records: Object.keys(config.records).length, layers: layers.length, indexes: indexes.length };
 }
 function repoOf(ref) {
   const repo = parseReference(ref);
@@ -77631,17 +77693,20 @@ function repoOf(ref) {
     throw new KilnError(`cache reference ${ref} needs a tag`);
   return { repo, tag: repo.tag };
 }
-async function exportCacheRegistry(store, registry, ref, records) {
+async function exportCacheRegistry(store, registry, ref, records, image) {
   const { repo, tag } = repoOf(ref);
   const { config, layers, records: count } = cacheDocument(records);
-  const manifest = manifestBytes(config, layers);
+  const indexes = await fsIndexBlobs(store, image);
+  const manifest = manifestBytes(config, layers, indexes);
   const configInfo = await store.writeBlob(config);
   const fetch2 = layerFetcher(store, registry);
   const sources = await blobSources(store, layers.map((l) => l.digest));
   await Promise.all(layers.map((l) => registry.uploadBlob(repo, store, l.digest, { mountFrom: sources.get(l.digest) ?? [], size: l.size, fetchMissing: () => fetch2([l]) })));
+  for (const i of indexes)
+    await registry.uploadBlob(repo, store, (await store.writeBlob(i.bytes)).digest);
   await registry.uploadBlob(repo, store, configInfo.digest);
   await registry.putManifest(repo, tag, manifest, MediaTypes.ociManifest);
-  return { location: ref, records: count, layers: layers.length };
+  return { location: ref, records: count, layers: layers.length, indexes: indexes.length };
 }
 async function importCacheRegistry(store, registry, ref) {
   const { repo, tag } = repoOf(ref);
@@ -77657,9 +77722,17 @@ async function importCacheRegistry(store, registry, ref) {
   const manifest = parseManifest2(got.bytes, where2);
   await registry.fetchBlobToStore(repo, manifest.config.digest, store, manifest.config.size);
   const config = parseConfig2(await store.readBlob(manifest.config.digest), manifest, where2);
-  await rememberBlobSources(store, repositoryName(repo), manifest.layers.map((l) => l.digest));
+  const indexes = indexDescriptors(manifest, where2);
+  for (const i of indexes) {
+    if (await keptFsIndex(store, i.chainId))
+      continue;
+    await registry.fetchBlobToStore(repo, i.digest, store, i.size);
+    await keepCarriedIndex(store, i.chainId, await store.readBlob(i.digest), where2);
+  }
+  const layers = manifest.layers.filter((d) => d.mediaType !== FS_INDEX_MEDIA_TYPE);
+  await rememberBlobSources(store, repositoryName(repo), layers.map((l) => l.digest));
   await putRecords(store, config);
-  return { location: ref, records: Object.keys(config.records).length, layers: manifest.layers.length };
+  return { location: ref, records: Object.keys(config.records).length, layers: layers.length, indexes: indexes.length };
 }
 function needRegistry(ctx, ref) {
   if (!ctx.registry)
@@ -77687,10 +77760,10 @@ async function importCaches(ctx, specs) {
     }
   }
 }
-async function exportCaches(ctx, specs, records) {
+async function exportCaches(ctx, specs, records, image) {
   for (const spec of specs) {
     try {
-      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records, ctx.registry) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records);
+      const r = spec.type === "local" ? await exportCacheLocal(ctx.store, spec.path, records, ctx.registry, image) : await exportCacheRegistry(ctx.store, needRegistry(ctx, spec.ref), spec.ref, records, image);
       ctx.output(`exported build cache to ${r.location} (${r.records} records, ${r.layers} layers)`);
     } catch (e) {
       if (!spec.ignoreError)
@@ -77734,7 +77807,7 @@ async function publishImage(store, digest, options, cacheRecords, ctx) {
     ctx.output(`exported ${output.type} image to ${output.dest}`);
   }
   if (options.cacheTo?.length)
-    await exportCaches(ctx, options.cacheTo, cacheRecords);
+    await exportCaches(ctx, options.cacheTo, cacheRecords, digest);
   return referenced?.size ? { tags: tags2, referencedLayers: [...referenced].map(([d, repositories]) => ({ digest: d, repositories })) } : { tags: tags2 };
 }
 async function registryBaseLayers(store, digest, cacheRecords) {
