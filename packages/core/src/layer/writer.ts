@@ -350,7 +350,7 @@ function planReuse(fingerprints: (string | undefined)[], reuse: WriteLayerOption
   return { items, reused };
 }
 
-/** The tar items: fresh entries as tarEntries gives them (read ahead together), reused runs as one byte range each. */
+/** The tar items: fresh entries as tarEntries gives them, reused runs as one byte range each. */
 async function* withReuse(entries: Prepared[], plan: ReusePlan, file: string, recycle: boolean): AsyncGenerator<TarEntry | EncodedTarEntries> {
   let fresh: Prepared[] = [];
   for (const item of plan.items) {

@@ -456,7 +456,7 @@ export async function readOciLayout(
 }
 
 /**
- * Annotation of an index.json entry written with left-out layers: canonical JSON of
+ * Annotation of an index.json entry written with left-out layers: the JSON of
  * {digest: [repository, ...]}, the registries' repositories ('domain/path') that hold them.
  */
 export const LAYER_SOURCES_ANNOTATION = 'dev.kiln.image.layer-sources';
