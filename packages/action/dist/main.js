@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-3B6MMIFU.js";
+} from "./chunks/chunk-XLV2I6YX.js";
 import {
   KilnError,
   __commonJS,

@@ -34,7 +34,7 @@ export const FS_INDEX_MEDIA_TYPE = 'application/vnd.kiln.fs-index.v1.json+gzip';
 /** The chain ID (of the top layer of the stack) a filesystem index describes. */
 const CHAIN_ID_ANNOTATION = 'dev.kiln.chain-id';
 /** An index larger than this unpacked is refused (a damaged or hostile cache). */
-const MAX_FS_INDEX_BYTES = 256 << 20;
+const MAX_FS_INDEX_BYTES = 64 << 20;
 /** The ref name of the cache manifest in a local cache layout. */
 export const CACHE_REF_NAME = 'cache';
 

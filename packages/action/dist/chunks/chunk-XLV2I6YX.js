@@ -77443,7 +77443,7 @@ import { basename as basename7, dirname as dirname10, join as join17, resolve as
 var CACHE_CONFIG_MEDIA_TYPE = "application/vnd.kiln.cache.config.v1+json";
 var FS_INDEX_MEDIA_TYPE = "application/vnd.kiln.fs-index.v1.json+gzip";
 var CHAIN_ID_ANNOTATION = "dev.kiln.chain-id";
-var MAX_FS_INDEX_BYTES = 256 << 20;
+var MAX_FS_INDEX_BYTES = 64 << 20;
 var CACHE_REF_NAME = "cache";
 function describeCacheSpec(spec) {
   return spec.type === "local" ? spec.path : spec.ref;
