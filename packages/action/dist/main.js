@@ -36,7 +36,7 @@ import {
   sourceDateEpoch,
   summary,
   warning
-} from "./chunks/chunk-XLV2I6YX.js";
+} from "./chunks/chunk-DH5ZRLYQ.js";
 import {
   KilnError,
   __commonJS,

@@ -10,7 +10,7 @@ import {
   saveCacheMounts,
   savedKey,
   warning
-} from "./chunks/chunk-XLV2I6YX.js";
+} from "./chunks/chunk-DH5ZRLYQ.js";
 import "./chunks/chunk-TNKPLGS4.js";
 
 // packages/action/src/post-step.ts

@@ -7,6 +7,7 @@
 // repositories of its blobs.
 
 import { KilnError } from '../errors.js';
+import { RegistryError } from '../registry/errors.js';
 import { collectImageBlobs } from '../oci/content.js';
 import { parseReference } from '../reference/index.js';
 import type { LayerRecord } from '../contracts/blobs.js';
@@ -100,13 +101,23 @@ export function layerFetcher(
       );
     }
     let lastError: unknown;
+    const gone: string[] = [];
     for (const source of sources) {
       try {
         await registry.fetchBlobToStore(parseReference(source), layer.digest, store, layer.size);
         return;
       } catch (err) {
         lastError = err;
+        if (err instanceof RegistryError && err.status === 404) gone.push(source);
       }
+    }
+    // A registry cache imported earlier names the layer, but its repository no longer has it.
+    const caches = gone.length === sources.length ? await rememberedSources(store, layer.digest) : [];
+    if (caches.length) {
+      throw new KilnError(
+        `layer ${layer.digest} of the build cache imported from ${caches.join(', ')} is no longer there (HTTP 404): ` +
+          'build again without that --cache-from, or with --no-cache',
+      );
     }
     throw lastError;
   };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { kiln, tempDir, writeTree } from './kiln-helpers.js';
 import { skopeoInspect, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { describeNeeding, tools } from '../helpers/requirements.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { CACHE_CONFIG_MEDIA_TYPE, FS_INDEX_MEDIA_TYPE, parseCacheSpec } from '../../src/engine/cache-transfer.js';
 
 const work = tempDir('cache-transfer');
@@ -183,6 +184,23 @@ describeNeeding(tools('docker-registry', 'skopeo'), 'type=registry', () => {
     const exported = await buildIn(join(work, 'store-r2'), ctx, ['--cache-to', `type=local,dest=${join(work, 'cache-from-registry')}`]);
     expect(exported.code).toBe(0);
     expect(blobs(join(work, 'cache-from-registry')).names.length).toBeGreaterThanOrEqual(4);
+  });
+
+  test('a cached layer gone from the cache registry when a build needs its bytes is a clear error naming the cache', async () => {
+    const ref = `${registry.host}/cache/gone:buildcache`;
+    const ctx = makeContext('ctx-gone', 'gone\n');
+    expect((await buildIn(join(work, 'store-gone-1'), ctx, ['--cache-to', `type=registry,ref=${ref}`])).code).toBe(0);
+    const manifest = (await skopeoInspect(ref, { raw: true })) as { layers: { digest: string }[] };
+    // Through a proxy whose registry answers 404 for the layers, as after a cleanup of the cache repository.
+    const proxy = await startFaultProxy(registry.url);
+    try {
+      proxy.addFault({ method: '*', path: new RegExp(`/blobs/(${manifest.layers.map((l) => l.digest).join('|')})$`), nth: 'every', action: { kind: 'status', status: 404 } });
+      const built = await buildIn(join(work, 'store-gone-2'), ctx, ['--cache-from', `type=registry,ref=${proxy.host}/cache/gone:buildcache`, '-o', `type=oci,dest=${join(work, 'gone-out')}`]);
+      expect(built.code).not.toBe(0);
+      expect(built.stderr).toMatch(new RegExp(`of the build cache imported from ${proxy.host}/cache/gone is no longer there \\(HTTP 404\\): build again without that --cache-from, or with --no-cache`));
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test("a COPY that misses in an empty store learns the registry base's directories from the cache: no base layer is downloaded", async () => {

@@ -75134,13 +75134,20 @@ function layerFetcher(store, registry, extraSources, signal) {
       throw new KilnError(`layer ${layer.digest} is in ${sources[0]}, not in the Kiln store at ${store.root}: pull its image from there (kiln pull NAME@DIGEST, as kiln images --digests lists it) first`);
     }
     let lastError;
+    const gone = [];
     for (const source of sources) {
       try {
         await registry.fetchBlobToStore(parseReference(source), layer.digest, store, layer.size);
         return;
       } catch (err) {
         lastError = err;
+        if (err instanceof RegistryError && err.status === 404)
+          gone.push(source);
       }
+    }
+    const caches = gone.length === sources.length ? await rememberedSources(store, layer.digest) : [];
+    if (caches.length) {
+      throw new KilnError(`layer ${layer.digest} of the build cache imported from ${caches.join(", ")} is no longer there (HTTP 404): build again without that --cache-from, or with --no-cache`);
     }
     throw lastError;
   };
