@@ -95,8 +95,8 @@ const ZEROS = Buffer.alloc(2 * TAR_BLOCK);
 const SLAB = 256 * 1024;
 
 /**
- * The archive's bytes, entry by entry in the order given, in chunks of about 64 KiB (a large
- * body passes through in its own chunks), ending with the two zero blocks. A body of another
+ * The archive's bytes, entry by entry in the order given, in chunks of about 64 KiB (256 KiB with
+ * `recycle`; a large body passes through in its own chunks), ending with the two zero blocks. A body of another
  * size than its header says is a TarWriteError.
  */
 export async function* writeTar(
